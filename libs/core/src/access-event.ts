@@ -1,0 +1,63 @@
+/**
+ * The canonical access event (CONTRACT "Canonical access event") and the facts derived from it
+ * that the rest of the service relies on: categories, outcomes, and the chain an event belongs to.
+ */
+
+export const EVENT_CATEGORIES = [
+  'authentication',
+  'data_access',
+  'data_modification',
+  'security',
+  'system_access',
+  'administrative',
+] as const;
+export type EventCategory = (typeof EVENT_CATEGORIES)[number];
+
+export const EVENT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
+
+export const ACTOR_TYPES = ['user', 'service'] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+export interface AccessEvent {
+  id: string;
+  occurredAt: string;
+  category: EventCategory;
+  action: string;
+  outcome: EventOutcome;
+  actor: { id: string; type: ActorType; role?: string; ip?: string; userAgent?: string };
+  patient?: { id: string };
+  resource?: { type: string; id?: string };
+  purpose?: string;
+  source: { system: string; integration?: string };
+  recordCount?: number;
+  tls?: { clientSubject?: string; result: 'success' | 'failure'; reason?: string };
+  sensitivity?: string[];
+  details?: Record<string, string | number | boolean>;
+}
+
+/** What an integration gets back once its event is durable. */
+export interface Receipt {
+  id: string;
+  chain: string;
+  seq: number;
+  hash: string;
+}
+
+/** An event as stored: the event plus everything the chain hash covers. */
+export interface StoredEvent {
+  chain: string;
+  seq: number;
+  receivedAt: string;
+  event: AccessEvent;
+  prevHash: string;
+  hash: string;
+}
+
+/**
+ * Chains are per category: every record of a chain shares one retention window, so retention can
+ * later drop whole prefixes of a chain without breaking verification of what remains.
+ */
+export function chainForEvent(event: Pick<AccessEvent, 'category'>): string {
+  return event.category;
+}

@@ -1,0 +1,161 @@
+/**
+ * Walks one chain's stored records in sequence order, recomputes every hash and link, and names
+ * the first break: the sequence number where the stored history stops being the one that was
+ * written, and what kind of tampering explains it (modified, deleted, inserted, reordered).
+ *
+ * Pure: it is fed rows and an optional expected head, and does no I/O.
+ */
+import { GENESIS_HASH, recordHash } from './record-hash';
+
+export type BreakKind = 'modified' | 'deleted' | 'inserted' | 'reordered' | 'bad_signature' | 'bad_checkpoint';
+
+export interface ChainBreak {
+  chain: string;
+  seq: number;
+  kind: BreakKind;
+  detail?: string;
+}
+
+/** One stored record as the verifier needs it. */
+export interface ChainRow {
+  seq: number;
+  receivedAt: string;
+  eventJson: string;
+  prevHash: Buffer;
+  hash: Buffer;
+}
+
+export interface ChainStart {
+  /** Sequence number of the first record to check (the first retained one). */
+  seq: number;
+  /** Hash the first record must link to (genesis for a full chain). */
+  prevHash: Buffer;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: Buffer;
+}
+
+export interface ChainVerdict {
+  verified: number;
+  break: ChainBreak | null;
+  lastSeq: number;
+  lastHash: Buffer;
+}
+
+const LOOKAHEAD = 2;
+
+function selfConsistent(chain: string, row: ChainRow, seq: number): boolean {
+  return recordHash(row.prevHash, chain, seq, row.receivedAt, row.eventJson).equals(row.hash);
+}
+
+/** True when the row is exactly the record the chain expects at `seq` after `prev`. */
+function fits(chain: string, row: ChainRow | undefined, seq: number, prev: Buffer): boolean {
+  return row !== undefined && row.prevHash.equals(prev) && selfConsistent(chain, row, seq);
+}
+
+/**
+ * Classifies the anomaly at `rows[0]` (the window starts at the first record that does not fit).
+ * `rows` holds that record and up to LOOKAHEAD records after it.
+ */
+function classify(chain: string, rows: ChainRow[], expectedSeq: number, expectedPrev: Buffer, beforeLast: Buffer | null): ChainBreak {
+  const [r0, r1] = rows;
+  // A forged record that links and hashes correctly was accepted just before: this row is the
+  // genuine one it displaced (renumbered one up by the forger).
+  if (beforeLast && r0.prevHash.equals(beforeLast) && selfConsistent(chain, r0, expectedSeq - 1)) {
+    return { chain, seq: expectedSeq - 1, kind: 'inserted', detail: 'a record not written by the chain writer' };
+  }
+  if (r0.seq > expectedSeq) return { chain, seq: expectedSeq, kind: 'deleted', detail: `records ${expectedSeq}..${r0.seq - 1} are missing` };
+  if (r0.seq < expectedSeq) return { chain, seq: r0.seq, kind: 'inserted', detail: 'duplicate sequence number' };
+  // Two adjacent records exchanged: the next row is the one expected here, and this row follows it.
+  if (r1 && r1.seq === expectedSeq + 1 && fits(chain, r1, expectedSeq, expectedPrev) && fits(chain, r0, expectedSeq + 1, r1.hash)) {
+    return { chain, seq: expectedSeq, kind: 'reordered', detail: `records ${expectedSeq} and ${expectedSeq + 1} are out of order` };
+  }
+  // A forged record pushed in: the record that belongs here comes next (renumbered or not).
+  if (r1 && r1.prevHash.equals(expectedPrev) && (selfConsistent(chain, r1, expectedSeq) || selfConsistent(chain, r1, r1.seq))) {
+    return { chain, seq: expectedSeq, kind: 'inserted', detail: 'a record not written by the chain writer' };
+  }
+  if (r0.prevHash.equals(expectedPrev)) {
+    return { chain, seq: expectedSeq, kind: 'modified', detail: 'stored content does not match its hash' };
+  }
+  if (selfConsistent(chain, r0, expectedSeq)) {
+    // Consistent with itself but not linked to its predecessor: a record was dropped and the
+    // rest renumbered, or a forged record was put in its place.
+    return { chain, seq: expectedSeq, kind: r1 === undefined ? 'inserted' : 'deleted', detail: 'record does not link to its predecessor' };
+  }
+  return { chain, seq: expectedSeq, kind: 'modified', detail: 'stored content or link does not match its hash' };
+}
+
+export class ChainVerifier {
+  private expectedSeq: number;
+  private expectedPrev: Buffer;
+  private verified = 0;
+  private beforeLast: Buffer | null = null;
+  private found: ChainBreak | null = null;
+  private readonly window: ChainRow[] = [];
+
+  constructor(
+    private readonly chain: string,
+    start: ChainStart = { seq: 0, prevHash: GENESIS_HASH },
+  ) {
+    this.expectedSeq = start.seq;
+    this.expectedPrev = start.prevHash;
+  }
+
+  get broken(): ChainBreak | null {
+    return this.found;
+  }
+
+  /** Feeds the next row in stored sequence order. Returns false once a break is known. */
+  push(row: ChainRow): boolean {
+    if (this.found) return false;
+    this.window.push(row);
+    while (this.window.length > 0 && !this.found) {
+      const head = this.window[0];
+      if (head.seq === this.expectedSeq && fits(this.chain, head, this.expectedSeq, this.expectedPrev)) {
+        this.accept(head);
+        continue;
+      }
+      if (this.window.length <= LOOKAHEAD) return true; // need more context to classify
+      this.setBreak(classify(this.chain, this.window, this.expectedSeq, this.expectedPrev, this.beforeLast));
+    }
+    return !this.found;
+  }
+
+  /** Ends the walk; `head` is the chain head the store recorded, when it keeps one. */
+  finish(head?: ChainHead | null): ChainVerdict {
+    while (!this.found && this.window.length > 0) {
+      const first = this.window[0];
+      if (first.seq === this.expectedSeq && fits(this.chain, first, this.expectedSeq, this.expectedPrev)) {
+        this.accept(first);
+      } else {
+        this.setBreak(classify(this.chain, this.window, this.expectedSeq, this.expectedPrev, this.beforeLast));
+      }
+    }
+    if (!this.found && head) {
+      const lastSeq = this.expectedSeq - 1;
+      if (head.seq > lastSeq) {
+        this.found = { chain: this.chain, seq: lastSeq + 1, kind: 'deleted', detail: `records ${lastSeq + 1}..${head.seq} are missing from the end` };
+      } else if (head.seq < lastSeq) {
+        this.found = { chain: this.chain, seq: head.seq + 1, kind: 'inserted', detail: 'records past the recorded head' };
+      } else if (!head.hash.equals(this.expectedPrev)) {
+        this.found = { chain: this.chain, seq: lastSeq, kind: 'modified', detail: 'last record differs from the recorded head' };
+      }
+    }
+    return { verified: this.verified, break: this.found, lastSeq: this.expectedSeq - 1, lastHash: this.expectedPrev };
+  }
+
+  private setBreak(b: ChainBreak): void {
+    this.found = b;
+    if (b.seq < this.expectedSeq) this.verified = Math.max(0, this.verified - (this.expectedSeq - b.seq));
+  }
+
+  private accept(row: ChainRow): void {
+    this.window.shift();
+    this.beforeLast = this.expectedPrev;
+    this.verified++;
+    this.expectedSeq++;
+    this.expectedPrev = row.hash;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Opens the embedded SQLite database under DATA_DIR with the durability settings the service
+ * promises (WAL, synchronous=FULL: a commit returns only after its WAL frames are fsync'd), and
+ * applies the schema. Other embedded stores (alerts, checkpoints, ...) share this connection.
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EVENT_SCHEMA_SQL } from './sqlite-schema';
+
+export type SqliteDb = Database.Database;
+
+export const SQLITE_DB = Symbol('SQLITE_DB');
+
+export function databasePath(dataDir: string): string {
+  return path.join(dataDir, 'audit.db');
+}
+
+export function openDatabase(dataDir: string, options: { readonly?: boolean } = {}): SqliteDb {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = databasePath(dataDir);
+  if (options.readonly && !fs.existsSync(file)) {
+    throw new Error(`No audit database at ${file}. Is --data-dir right?`);
+  }
+  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.exec(EVENT_SCHEMA_SQL);
+  }
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536');
+  return db;
+}

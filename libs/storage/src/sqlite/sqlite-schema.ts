@@ -1,0 +1,47 @@
+/**
+ * Schema of the embedded event store. Immutability is enforced by the database itself: triggers
+ * refuse every UPDATE and DELETE of an event, and a chain head can only move forward. (The
+ * retention purge of whole sealed blocks will get its own, narrowly-scoped exception.)
+ */
+export const EVENT_SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS events (
+  pos          INTEGER PRIMARY KEY,
+  chain        TEXT    NOT NULL,
+  seq          INTEGER NOT NULL,
+  id           TEXT    NOT NULL,
+  received_at  TEXT    NOT NULL,
+  occurred_ms  INTEGER NOT NULL,
+  category     TEXT    NOT NULL,
+  action       TEXT    NOT NULL,
+  outcome      TEXT    NOT NULL,
+  actor_id     TEXT    NOT NULL,
+  patient_id   TEXT,
+  event        TEXT    NOT NULL,
+  prev_hash    BLOB    NOT NULL,
+  hash         BLOB    NOT NULL,
+  UNIQUE (chain, seq),
+  UNIQUE (id)
+);
+CREATE INDEX IF NOT EXISTS events_by_actor   ON events (actor_id, occurred_ms);
+CREATE INDEX IF NOT EXISTS events_by_patient ON events (patient_id, occurred_ms) WHERE patient_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_by_time    ON events (occurred_ms);
+
+CREATE TABLE IF NOT EXISTS chain_heads (
+  chain TEXT PRIMARY KEY,
+  seq   INTEGER NOT NULL,
+  hash  BLOB    NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS events_are_immutable BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'audit events are immutable'); END;
+
+CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'audit events cannot be deleted'); END;
+
+CREATE TRIGGER IF NOT EXISTS chain_heads_only_advance BEFORE UPDATE ON chain_heads
+WHEN NEW.seq <= OLD.seq OR NEW.chain <> OLD.chain
+BEGIN SELECT RAISE(ABORT, 'a chain head can only move forward'); END;
+
+CREATE TRIGGER IF NOT EXISTS chain_heads_never_deleted BEFORE DELETE ON chain_heads
+BEGIN SELECT RAISE(ABORT, 'chain heads cannot be deleted'); END;
+`;
