@@ -3,7 +3,7 @@
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
-const compiled = path.resolve(__dirname, '..', '..', '..', 'dist', 'apps', 'auditctl', 'main.js');
+const compiled = path.resolve(__dirname, '..', '..', '..', 'dist', 'apps', 'auditctl', 'src', 'main.js');
 if (!fs.existsSync(compiled)) {
   process.stderr.write('auditctl: the project is not built yet; run `npm run build` in the repository root first.\n');
   process.exit(2);

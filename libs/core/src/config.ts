@@ -24,6 +24,24 @@ const ConfigSchema = z.object({
   TOKEN_AUDIENCE: z.string().min(1).default('audit-siem-api'),
   /** Longest lifetime `auditctl token` will mint. */
   TOKEN_MAX_TTL: z.string().regex(/^\d+[smhd]$/).default('30d'),
+  /**
+   * JWKS URL of an external identity provider. When set, bearer tokens are verified against it instead
+   * of the local signing key (and local minting is disabled). https only, except for loopback hosts.
+   */
+  TOKEN_JWKS_URL: z
+    .string()
+    .url()
+    .refine((u) => {
+      try {
+        const url = new URL(u);
+        return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
+      } catch {
+        return false;
+      }
+    }, 'must be an https URL (http only for localhost)')
+    .optional(),
+  /** Claim carrying the role in bearer tokens (a string, or an array holding exactly one known role). */
+  TOKEN_ROLE_CLAIM: z.string().min(1).default('role'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
@@ -41,6 +59,10 @@ export interface AppConfig {
   tokenIssuer: string;
   tokenAudience: string;
   tokenMaxTtl: string;
+  /** External IdP JWKS URL replacing the local token signing key (TOKEN_JWKS_URL). */
+  tokenJwksUrl?: string;
+  /** Claim carrying the role (TOKEN_ROLE_CLAIM, default `role`). */
+  tokenRoleClaim?: string;
   shutdownGraceMs: number;
 }
 
@@ -70,6 +92,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tokenIssuer: c.TOKEN_ISSUER,
     tokenAudience: c.TOKEN_AUDIENCE,
     tokenMaxTtl: c.TOKEN_MAX_TTL,
+    tokenJwksUrl: c.TOKEN_JWKS_URL,
+    tokenRoleClaim: c.TOKEN_ROLE_CLAIM,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     ...overrides,
   };

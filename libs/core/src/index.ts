@@ -4,3 +4,4 @@ export * from './access-event.schema';
 export * from './event-validator';
 export * from './problem';
 export * from './config';
+export * from './config.module';

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 
 export const HASH_BYTES = 32;
-export const GENESIS_HASH = Buffer.alloc(HASH_BYTES);
+export const GENESIS_HASH: Buffer = Buffer.alloc(HASH_BYTES);
 
 /**
  * The canonical (RFC 8785) form of a stored record, built from its parts. `eventJson` must itself

@@ -1,0 +1,43 @@
+/** Liveness, readiness and Prometheus metrics for operators. No PHI anywhere. */
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ChainWriter, MetricsService } from '@app/pipeline';
+import { EVENT_STORE, EventStore } from '@app/storage';
+import { Public } from '@app/security';
+
+@ApiTags('operations')
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly writer: ChainWriter,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  @Get('health/live')
+  @Public()
+  @ApiOperation({ summary: 'The process is up.' })
+  live() {
+    return { status: 'ok' };
+  }
+
+  @Get('health/ready')
+  @Public()
+  @ApiOperation({ summary: 'Storage and bus are usable; 503 otherwise.' })
+  ready(@Res() res: Response) {
+    const checks = { storage: this.store.isReady(), bus: this.writer.running };
+    const ok = checks.storage && checks.bus;
+    if (!ok) res.setHeader('Retry-After', '1');
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks });
+  }
+
+  @Get('metrics')
+  @Public()
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({ summary: 'Prometheus text metrics (no PHI).' })
+  async metricsText(@Res() res: Response) {
+    res.setHeader('Content-Type', this.metrics.registry.contentType);
+    res.send(await this.metrics.registry.metrics());
+  }
+}

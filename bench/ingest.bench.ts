@@ -1,0 +1,135 @@
+/**
+ * `npm run bench`: end-to-end ingest through the real HTTPS server (child process, fresh data
+ * dir) with concurrent keep-alive clients, batches of 100 and single events; and, in the same
+ * run, the raw ceiling: the same rows inserted straight into a SQLite file with the same schema,
+ * indexes and durability settings. Prints events/s and ack latency percentiles.
+ *
+ * Options (env): BENCH_EVENTS (default 300000), BENCH_CONCURRENCY (16), BENCH_SINGLE_SECONDS (8).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AccessEvent, chainForEvent, loadConfig } from '@app/core';
+import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import { SqliteEventStore, openDatabase } from '@app/storage';
+import { TokenService } from '@app/security';
+import { generateTraffic } from '@app/simulation';
+import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
+import { benchDataDir, fmt, machine, percentile, startServiceProcess } from './bench-support';
+
+const TOTAL = Number(process.env.BENCH_EVENTS ?? 300_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SINGLE_SECONDS = Number(process.env.BENCH_SINGLE_SECONDS ?? 8);
+
+async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Promise<number> {
+  const dir = benchDataDir('raw');
+  const store = new SqliteEventStore(openDatabase(dir));
+  const heads = new Map<string, { seq: number; hash: Buffer }>();
+  const started = performance.now();
+  for (let i = 0; i < events.length; i += rowsPerTransaction) {
+    const receivedAt = new Date().toISOString();
+    const records = events.slice(i, i + rowsPerTransaction).map((event) => {
+      const json = canonicalize(event);
+      const chain = chainForEvent(event);
+      const head = heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
+      const seq = head.seq + 1;
+      const hash = recordHash(head.hash, chain, seq, receivedAt, json);
+      heads.set(chain, { seq, hash });
+      return { chain, seq, receivedAt, event, eventJson: json, prevHash: head.hash, hash };
+    });
+    await store.append(records);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return events.length / seconds;
+}
+
+async function closedLoop(client: ApiClient, bodies: string[], concurrency: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++];
+        const t0 = performance.now();
+        const res = await client.request('POST', '/v1/events', body);
+        latencies.push(performance.now() - t0);
+        if (res.status !== 202) failures++;
+      }
+    }),
+  );
+  return { seconds: (performance.now() - started) / 1000, latencies: latencies.sort((a, b) => a - b), failures };
+}
+
+/** Open loop: requests start on a fixed schedule whatever the answers do (no coordinated omission). */
+async function openLoop(client: ApiClient, bodies: string[], ratePerSecond: number) {
+  const latencies: number[] = [];
+  let failures = 0;
+  const interval = 1000 / ratePerSecond;
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < bodies.length; i++) {
+    const due = started + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      client.request('POST', '/v1/events', bodies[i]).then((res) => {
+        latencies.push(performance.now() - due);
+        if (res.status !== 202) failures++;
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  return { latencies: latencies.sort((a, b) => a - b), failures, seconds: (performance.now() - started) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const dataDir = benchDataDir('ingest');
+  console.log(`Ingest benchmark on ${machine()}`);
+  console.log(`Generating ${fmt(TOTAL)} synthetic events...`);
+  const events = generateTraffic({ events: TOTAL, seed: 7 }).events;
+  const batchBodies: string[] = [];
+  for (let i = 0; i < events.length; i += 100) batchBodies.push(JSON.stringify({ events: events.slice(i, i + 100) }));
+
+  const raw100 = await rawCeiling(generateTraffic({ events: Math.min(TOTAL, 200_000), seed: 8 }).events, 100);
+  const raw1000 = await rawCeiling(generateTraffic({ events: Math.min(TOTAL, 200_000), seed: 9 }).events, 1000);
+
+  const svc = await startServiceProcess({ DATA_DIR: dataDir });
+  const token = await new TokenService(loadConfig({}, { dataDir })).issue({ role: 'integration', sub: 'bench', ttl: '1h' });
+  const client = new ApiClient(svc.url, token, { caPem: localCa(dataDir), maxSockets: 256 });
+  try {
+    // Warm-up.
+    await closedLoop(client, batchBodies.slice(0, 50), CONCURRENCY);
+    const batches = await closedLoop(client, batchBodies.slice(50), CONCURRENCY);
+    const batchRate = ((batchBodies.length - 50) * 100) / batches.seconds;
+
+    const singles = generateTraffic({ events: 200_000, seed: 11 }).events.map((e) => JSON.stringify(e));
+    const probe = await closedLoop(client, singles.slice(0, Math.min(singles.length, 20_000)), 64);
+    const singleMax = Math.min(20_000, singles.length) / probe.seconds;
+    const halfRate = singleMax / 2;
+    const paced = await openLoop(client, singles.slice(20_000, 20_000 + Math.floor(halfRate * SINGLE_SECONDS)), halfRate);
+
+    console.log('');
+    console.log(`| measurement | result |`);
+    console.log(`|---|---|`);
+    console.log(`| raw SQLite ceiling, 100 rows/transaction (same schema, WAL, synchronous=FULL) | ${fmt(raw100)} events/s |`);
+    console.log(`| raw SQLite ceiling, 1000 rows/transaction | ${fmt(raw1000)} events/s |`);
+    console.log(`| end to end, batches of 100, ${CONCURRENCY} clients, HTTPS | ${fmt(batchRate)} events/s (${fmt(batchRate / raw100, 2)} of raw@100, ${fmt(batchRate / raw1000, 2)} of raw@1000) |`);
+    console.log(`| batch ack latency p50 / p99 | ${fmt(percentile(batches.latencies, 50), 1)} ms / ${fmt(percentile(batches.latencies, 99), 1)} ms |`);
+    console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(singleMax)} events/s |`);
+    console.log(`| single-event ack latency at half max (${fmt(halfRate)} ev/s, open loop) p50 / p99 | ${fmt(percentile(paced.latencies, 50), 1)} ms / ${fmt(percentile(paced.latencies, 99), 1)} ms |`);
+    console.log(`| non-202 answers | ${batches.failures + probe.failures + paced.failures} |`);
+  } finally {
+    client.close();
+    svc.child.kill('SIGTERM');
+    await new Promise((r) => svc.child.once('exit', r));
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

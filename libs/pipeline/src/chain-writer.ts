@@ -1,0 +1,244 @@
+/**
+ * The chain writer: the single place where records get their sequence number and hash.
+ * Requests are queued and committed together (group commit): every request that arrived while
+ * the previous transaction was being written shares the next one, so one fsync serves many
+ * requests. A request is acknowledged only after its transaction is durable, and a batch is
+ * never split across transactions (all-or-nothing).
+ */
+import { AccessEvent, Problems, ProblemError, Receipt, chainForEvent } from '@app/core';
+import { ChainHead, GENESIS_HASH, recordHash } from '@app/ledger';
+import { ChainedRecord, EventStore, SequenceConflictError, StoredReceipt } from '@app/storage';
+import { MetricsService } from './metrics.service';
+
+export interface CanonicalEvent {
+  event: AccessEvent;
+  /** RFC 8785 canonical JSON of the event. */
+  json: string;
+}
+
+interface PendingRequest {
+  events: CanonicalEvent[];
+  enqueuedAt: number;
+  resolve: (receipts: Receipt[]) => void;
+  reject: (err: Error) => void;
+}
+
+export interface ChainWriterOptions {
+  maxGroupEvents: number;
+  /** Longest a request may wait in the queue before new requests are refused with 503. */
+  maxQueuedEvents?: number;
+}
+
+/** Hook called with every group of records right after it became durable (detection, checkpoints). */
+export type CommitListener = (records: readonly ChainedRecord[]) => void;
+
+const MAX_SEQUENCE_RETRIES = 3;
+
+export class ChainWriter {
+  private heads = new Map<string, ChainHead>();
+  private queue: PendingRequest[] = [];
+  private queuedEvents = 0;
+  private committing = false;
+  private scheduled = false;
+  private started = false;
+  private stopping = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly listeners: CommitListener[] = [];
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: ChainWriterOptions,
+    private readonly metrics?: MetricsService,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async start(): Promise<void> {
+    this.heads = await this.store.chainHeads();
+    for (const [chain, head] of this.heads) this.metrics?.chainLength.set({ chain }, head.seq);
+    this.started = true;
+  }
+
+  get running(): boolean {
+    return this.started && !this.stopping;
+  }
+
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Queues events for the next group commit; resolves with their receipts once durable. */
+  submit(events: CanonicalEvent[]): Promise<Receipt[]> {
+    if (!this.running) return Promise.reject(Problems.unavailable('The service is shutting down or not ready.', 2));
+    const limit = this.options.maxQueuedEvents ?? this.options.maxGroupEvents * 4;
+    if (this.queuedEvents + events.length > limit && this.queuedEvents > 0) {
+      return Promise.reject(Problems.unavailable('The writer is saturated; retry shortly.', 1));
+    }
+    return new Promise<Receipt[]>((resolve, reject) => {
+      this.queue.push({ events, enqueuedAt: performance.now(), resolve, reject });
+      this.queuedEvents += events.length;
+      this.metrics?.queueDepth.set(this.queuedEvents);
+      this.schedule();
+    });
+  }
+
+  /** Stops taking new requests and resolves once everything queued has been committed. */
+  async drain(): Promise<void> {
+    this.stopping = true;
+    if (!this.committing && this.queue.length === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.committing) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.commitNextGroup();
+    });
+  }
+
+  private takeGroup(): PendingRequest[] {
+    const group: PendingRequest[] = [];
+    let n = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0];
+      if (group.length > 0 && n + next.events.length > this.options.maxGroupEvents) break;
+      group.push(this.queue.shift()!);
+      n += next.events.length;
+    }
+    this.queuedEvents -= n;
+    this.metrics?.queueDepth.set(this.queuedEvents);
+    return group;
+  }
+
+  private async commitNextGroup(): Promise<void> {
+    if (this.committing || this.queue.length === 0) return;
+    this.committing = true;
+    const group = this.takeGroup();
+    try {
+      await this.commitGroup(group, 0);
+    } finally {
+      this.committing = false;
+      if (this.queue.length > 0) this.schedule();
+      else {
+        for (const w of this.idleWaiters.splice(0)) w();
+      }
+    }
+  }
+
+  private async commitGroup(group: PendingRequest[], attempt: number): Promise<void> {
+    const started = performance.now();
+    const ids: string[] = [];
+    for (const req of group) for (const e of req.events) ids.push(e.event.id);
+    let existing: Map<string, StoredReceipt>;
+    try {
+      existing = await this.store.findReceipts(ids);
+    } catch {
+      this.failAll(group, 'lookup');
+      return;
+    }
+
+    const receivedAt = this.clock().toISOString();
+    const heads = new Map<string, ChainHead>();
+    const records: ChainedRecord[] = [];
+    /** Receipts of events first seen in this group, so an id repeated in the group shares one. */
+    const fresh = new Map<string, { json: string; receipt: Receipt }>();
+    const outcomes: { req: PendingRequest; receipts?: Receipt[]; error?: ProblemError }[] = [];
+
+    for (const req of group) {
+      const receipts: Receipt[] = [];
+      const added: ChainedRecord[] = [];
+      const addedFresh: string[] = [];
+      let error: ProblemError | undefined;
+      for (const { event, json } of req.events) {
+        const stored = existing.get(event.id);
+        if (stored) {
+          if (stored.eventJson !== json) {
+            error = Problems.conflict('idempotency-conflict', 'An event with this id was already stored with different content; ids must be unique per event.');
+            break;
+          }
+          receipts.push({ id: event.id, chain: stored.chain, seq: stored.seq, hash: stored.hash.toString('hex') });
+          this.metrics?.ingestedEvents.inc({ result: 'duplicate' });
+          continue;
+        }
+        const seen = fresh.get(event.id);
+        if (seen) {
+          if (seen.json !== json) {
+            error = Problems.conflict('idempotency-conflict', 'Two events with the same id but different content were sent together.');
+            break;
+          }
+          receipts.push(seen.receipt);
+          continue;
+        }
+        const chain = chainForEvent(event);
+        const head = heads.get(chain) ?? this.heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
+        const seq = head.seq + 1;
+        const hash = recordHash(head.hash, chain, seq, receivedAt, json);
+        const record: ChainedRecord = { chain, seq, receivedAt, event, eventJson: json, prevHash: head.hash, hash };
+        heads.set(chain, { seq, hash });
+        added.push(record);
+        const receipt = { id: event.id, chain, seq, hash: hash.toString('hex') };
+        fresh.set(event.id, { json, receipt });
+        addedFresh.push(event.id);
+        receipts.push(receipt);
+      }
+      if (error) {
+        // Undo this request's chain positions: nothing of a rejected request is stored.
+        for (const id of addedFresh) fresh.delete(id);
+        this.rewindHeads(heads, added);
+        outcomes.push({ req, error });
+      } else {
+        records.push(...added);
+        outcomes.push({ req, receipts });
+      }
+    }
+
+    try {
+      await this.store.append(records);
+    } catch (err) {
+      if (err instanceof SequenceConflictError && attempt < MAX_SEQUENCE_RETRIES) {
+        // Another writer got there first: re-read the heads and chain the group again.
+        this.heads = await this.store.chainHeads();
+        return this.commitGroup(group, attempt + 1);
+      }
+      this.metrics?.commitFailures.inc({ reason: err instanceof SequenceConflictError ? 'sequence_conflict' : 'store' });
+      try {
+        this.heads = await this.store.chainHeads();
+      } catch {
+        /* keep the old heads; the next commit will fail the same way and answer 503 */
+      }
+      this.failAll(group, 'store');
+      return;
+    }
+
+    for (const [chain, head] of heads) {
+      this.heads.set(chain, head);
+      this.metrics?.chainLength.set({ chain }, head.seq);
+    }
+    const now = performance.now();
+    this.metrics?.commitLatency.observe((now - started) / 1000);
+    this.metrics?.commitGroupSize.observe(records.length);
+    if (records.length > 0) this.metrics?.ingestedEvents.inc({ result: 'stored' }, records.length);
+    for (const o of outcomes) {
+      if (o.error) o.req.reject(o.error);
+      else {
+        this.metrics?.ackLatency.observe((now - o.req.enqueuedAt) / 1000);
+        o.req.resolve(o.receipts!);
+      }
+    }
+    if (records.length > 0) for (const l of this.listeners) l(records);
+  }
+
+  /** Moves the group's provisional heads back to before the given records. */
+  private rewindHeads(heads: Map<string, ChainHead>, removed: ChainedRecord[]): void {
+    for (let i = removed.length - 1; i >= 0; i--) {
+      const r = removed[i];
+      if (r.seq === 0 && !this.heads.has(r.chain)) heads.delete(r.chain);
+      else heads.set(r.chain, { seq: r.seq - 1, hash: r.prevHash });
+    }
+  }
+
+  private failAll(group: PendingRequest[], reason: string): void {
+    for (const req of group) req.reject(Problems.unavailable(`Events could not be made durable (${reason}); nothing was stored. Retry shortly.`, 1));
+  }
+}

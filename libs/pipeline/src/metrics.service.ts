@@ -1,0 +1,77 @@
+/**
+ * Prometheus metrics of the service. Labels never carry patient or user identifiers: only
+ * outcomes, chains (event categories), routes and status classes.
+ */
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly ingestedEvents = new Counter({
+    name: 'audit_ingest_events_total',
+    help: 'Events received on the ingest API, by result (stored, duplicate, rejected).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ingestRequests = new Counter({
+    name: 'audit_ingest_requests_total',
+    help: 'Ingest requests by HTTP status class.',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestBatchSize = new Histogram({
+    name: 'audit_ingest_request_events',
+    help: 'Events per ingest request.',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
+    registers: [this.registry],
+  });
+
+  readonly commitGroupSize = new Histogram({
+    name: 'audit_commit_group_events',
+    help: 'Events per group commit (one fsync-ed transaction).',
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000],
+    registers: [this.registry],
+  });
+
+  readonly commitLatency = new Histogram({
+    name: 'audit_commit_duration_seconds',
+    help: 'Duration of a durable group commit (hashing, insert, fsync).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly ackLatency = new Histogram({
+    name: 'audit_ingest_ack_duration_seconds',
+    help: 'Time from a validated ingest request to its durable acknowledgement.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly commitFailures = new Counter({
+    name: 'audit_commit_failures_total',
+    help: 'Group commits that failed (the requests got 503 and nothing was acknowledged).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly queueDepth = new Gauge({
+    name: 'audit_writer_queue_events',
+    help: 'Validated events waiting for the next group commit.',
+    registers: [this.registry],
+  });
+
+  readonly chainLength = new Gauge({
+    name: 'audit_chain_head_seq',
+    help: 'Sequence number of the head of each chain.',
+    labelNames: ['chain'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'audit_process_' });
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Query use case: turns the CONTRACT's query parameters into a store query with cursor
+ * pagination, and shapes stored records for the API (the event with its receipt).
+ */
+import { AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, Problems, Receipt } from '@app/core';
+import { EventQuery, EventStore, StoredRecord } from '@app/storage';
+
+export interface EventView {
+  event: AccessEvent;
+  receivedAt: string;
+  receipt: Receipt;
+}
+
+export interface EventListView {
+  events: EventView[];
+  nextCursor: string | null;
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+const FILTER_KEYS = ['patient', 'actor', 'action', 'outcome', 'category', 'from', 'to', 'limit', 'cursor'] as const;
+
+export function toEventView(r: StoredRecord): EventView {
+  return { event: r.event, receivedAt: r.receivedAt, receipt: { id: r.event.id, chain: r.chain, seq: r.seq, hash: r.hash.toString('hex') } };
+}
+
+export class QueryService {
+  constructor(private readonly store: EventStore) {}
+
+  async list(params: Record<string, unknown>): Promise<EventListView> {
+    const q = parseEventQuery(params);
+    const page = await this.store.query(q);
+    return {
+      events: page.records.map(toEventView),
+      nextCursor: page.next ? encodeCursor(page.next) : null,
+    };
+  }
+
+  async get(id: string): Promise<EventView> {
+    const record = await this.store.getById(id);
+    if (!record) throw Problems.notFound('No event with this id.');
+    return toEventView(record);
+  }
+}
+
+export function parseEventQuery(params: Record<string, unknown>): EventQuery {
+  const errors: FieldError[] = [];
+  const str = (key: string): string | undefined => {
+    const v = params[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256) {
+      errors.push({ pointer: `/query/${key}`, message: 'must be a single non-empty value of at most 256 characters' });
+      return undefined;
+    }
+    return v;
+  };
+  for (const key of Object.keys(params)) {
+    if (!(FILTER_KEYS as readonly string[]).includes(key)) errors.push({ pointer: `/query/${key.slice(0, 64)}`, message: `unknown filter; use one of ${FILTER_KEYS.join(', ')}` });
+  }
+  const time = (key: string): number | undefined => {
+    const v = str(key);
+    if (v === undefined) return undefined;
+    const ms = Date.parse(v);
+    if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(v)) {
+      errors.push({ pointer: `/query/${key}`, message: 'must be an RFC 3339 timestamp or a date (YYYY-MM-DD)' });
+      return undefined;
+    }
+    return ms;
+  };
+  const q: EventQuery = {
+    patient: str('patient'),
+    actor: str('actor'),
+    action: str('action'),
+    outcome: str('outcome'),
+    category: str('category'),
+    fromMs: time('from'),
+    toMs: time('to'),
+    limit: DEFAULT_PAGE_SIZE,
+  };
+  if (q.outcome !== undefined && !(EVENT_OUTCOMES as readonly string[]).includes(q.outcome)) {
+    errors.push({ pointer: '/query/outcome', message: `must be one of ${EVENT_OUTCOMES.join(', ')}` });
+  }
+  if (q.category !== undefined && !(EVENT_CATEGORIES as readonly string[]).includes(q.category)) {
+    errors.push({ pointer: '/query/category', message: `must be one of ${EVENT_CATEGORIES.join(', ')}` });
+  }
+  const limit = str('limit');
+  if (limit !== undefined) {
+    const n = Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_SIZE) errors.push({ pointer: '/query/limit', message: `must be an integer from 1 to ${MAX_PAGE_SIZE}` });
+    else q.limit = n;
+  }
+  const cursor = str('cursor');
+  if (cursor !== undefined) {
+    const after = decodeCursor(cursor);
+    if (!after) errors.push({ pointer: '/query/cursor', message: 'is not a cursor this service issued' });
+    else q.after = after;
+  }
+  if (errors.length > 0) throw Problems.validation(errors, 'The query parameters are invalid.');
+  return q;
+}
+
+export function encodeCursor(c: { occurredMs: number; position: number }): string {
+  return Buffer.from(`v1:${c.occurredMs}:${c.position}`).toString('base64url');
+}
+
+export function decodeCursor(s: string): { occurredMs: number; position: number } | null {
+  const m = /^v1:(-?\d{1,16}):(\d{1,16})$/.exec(Buffer.from(s, 'base64url').toString('utf8'));
+  if (!m) return null;
+  return { occurredMs: Number(m[1]), position: Number(m[2]) };
+}

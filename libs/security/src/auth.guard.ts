@@ -1,0 +1,171 @@
+/**
+ * The global authentication and authorization guard (registered as APP_GUARD by SecurityModule).
+ * Default deny: a route without @RequireScope or @Public is refused (403). Otherwise the caller is
+ * authenticated by bearer token (TokenService) or by a client certificate the TLS layer has verified
+ * (`req.socket.authorized`), mapped to an integration principal; the principal goes on `req.principal`
+ * and must hold every scope the route requires. Failures are ProblemErrors (401/403/503) and can be
+ * reported, without secrets, to an optional AUTH_EVENT_SINK (e.g. to record tls_handshake and
+ * permission-denied events). Nothing is logged here.
+ */
+import type { TLSSocket } from 'node:tls';
+import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { Problems } from '@app/core';
+import { principalFromCertificate } from './integration-identity';
+import type { Principal, RequestWithPrincipal } from './principal';
+import { resolveRouteSecurity } from './require-scope.decorator';
+import { hasAllScopes, type Scope } from './scopes';
+import { TokenError, TokenService } from './token.service';
+
+/** Optional provider (make it global) receiving every refused request. Must not throw or block. */
+export const AUTH_EVENT_SINK = Symbol('AUTH_EVENT_SINK');
+
+export interface AuthFailureEvent {
+  kind: 'undeclared-route' | 'unauthenticated' | 'token-rejected' | 'certificate-rejected' | 'forbidden';
+  status: 401 | 403 | 503;
+  /** Short machine-friendly reason (e.g. a TLS verification code like CERT_HAS_EXPIRED). */
+  reason: string;
+  method: string;
+  /** The route pattern (e.g. /v1/events/:id), never the request URL with its query. */
+  route: string;
+  remoteAddress?: string;
+  /** Subject DN of a presented client certificate. */
+  clientSubject?: string;
+  principal?: Pick<Principal, 'sub' | 'role' | 'via' | 'integration'>;
+  requiredScopes?: readonly Scope[];
+}
+
+export interface AuthEventSink {
+  authFailure(event: AuthFailureEvent): void;
+}
+
+/** What the guard reads from a request (express's Request satisfies it). */
+interface GuardRequest extends RequestWithPrincipal {
+  method?: string;
+  headers?: Record<string, string | string[] | undefined>;
+  socket?: Partial<TLSSocket> & { remoteAddress?: string };
+  route?: { path?: string };
+  baseUrl?: string;
+}
+
+const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)[ ]*$/i;
+
+type CertOutcome =
+  | { kind: 'none' }
+  | { kind: 'rejected'; reason: string; clientSubject?: string }
+  | { kind: 'ok'; principal: Principal };
+
+@Injectable()
+export class AuthGuard implements CanActivate {
+  /** Client-certificate outcome per TLS connection (the certificate cannot change on a connection). */
+  private readonly certCache = new WeakMap<object, CertOutcome>();
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: TokenService,
+    @Optional() @Inject(AUTH_EVENT_SINK) private readonly sink?: AuthEventSink,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    if (ctx.getType() !== 'http') throw Problems.forbidden('route declares no scope');
+    const req = ctx.switchToHttp().getRequest<GuardRequest>();
+    const security = resolveRouteSecurity(this.reflector, ctx.getHandler(), ctx.getClass());
+    if (security.kind === 'undeclared') {
+      this.report(req, { kind: 'undeclared-route', status: 403, reason: 'route declares no scope' });
+      throw Problems.forbidden('route declares no scope');
+    }
+    if (security.kind === 'public') return true;
+
+    const principal = await this.authenticate(req);
+    req.principal = principal;
+    if (!hasAllScopes(principal.scopes, security.scopes)) {
+      this.report(req, { kind: 'forbidden', status: 403, reason: 'missing scope', principal: brief(principal), requiredScopes: security.scopes });
+      throw Problems.forbidden(`This call requires the scope ${security.scopes.join(' and ')}, which the role ${principal.role} does not have.`);
+    }
+    return true;
+  }
+
+  /** Bearer token if an Authorization header is present, else a verified client certificate; else 401. */
+  async authenticate(req: GuardRequest): Promise<Principal> {
+    const cert = this.certificateOutcome(req);
+    if (cert.kind === 'rejected') {
+      this.report(req, { kind: 'certificate-rejected', status: 401, reason: cert.reason, clientSubject: cert.clientSubject });
+      throw Problems.unauthorized('The client certificate was not accepted.');
+    }
+    const header = req.headers?.authorization;
+    if (header !== undefined) {
+      const match = typeof header === 'string' ? BEARER.exec(header) : null;
+      if (!match) {
+        this.report(req, { kind: 'token-rejected', status: 401, reason: 'malformed authorization header' });
+        throw Problems.unauthorized('The Authorization header must carry a Bearer token.');
+      }
+      let principal: Principal;
+      try {
+        principal = await this.tokens.verify(match[1]!);
+      } catch (err) {
+        const code = err instanceof TokenError ? err.code : 'invalid';
+        if (code === 'unavailable') {
+          this.report(req, { kind: 'token-rejected', status: 503, reason: 'verification unavailable' });
+          throw Problems.unavailable('Token verification is temporarily unavailable.', 5);
+        }
+        this.report(req, { kind: 'token-rejected', status: 401, reason: code });
+        throw Problems.unauthorized(code === 'expired' ? 'The bearer token has expired.' : 'The bearer token is not valid.');
+      }
+      if (cert.kind === 'ok' && principal.role === 'integration' && principal.integration !== cert.principal.integration) {
+        this.report(req, { kind: 'token-rejected', status: 401, reason: 'token and certificate name different integrations', principal: brief(principal) });
+        throw Problems.unauthorized('The bearer token and the client certificate name different integrations.');
+      }
+      return principal;
+    }
+    if (cert.kind === 'ok') return cert.principal;
+    this.report(req, { kind: 'unauthenticated', status: 401, reason: 'no credentials' });
+    throw Problems.unauthorized();
+  }
+
+  private certificateOutcome(req: GuardRequest): CertOutcome {
+    const socket = req.socket;
+    if (!socket || typeof socket.getPeerCertificate !== 'function') return { kind: 'none' };
+    const cached = this.certCache.get(socket);
+    if (cached) return cached;
+    let outcome: CertOutcome;
+    const peer = socket.getPeerCertificate();
+    if (!peer || Object.keys(peer).length === 0) outcome = { kind: 'none' };
+    else {
+      const subject = subjectOf(peer.subject as unknown as Record<string, unknown> | undefined);
+      if (socket.authorized !== true) {
+        const code = socket.authorizationError;
+        outcome = { kind: 'rejected', reason: typeof code === 'string' ? code : code ? String(code.message ?? code) : 'unauthorized', clientSubject: subject };
+      } else {
+        const mapped = principalFromCertificate(peer);
+        outcome = mapped.ok ? { kind: 'ok', principal: mapped.principal } : { kind: 'rejected', reason: mapped.reason, clientSubject: subject };
+      }
+    }
+    this.certCache.set(socket, outcome);
+    return outcome;
+  }
+
+  private report(req: GuardRequest, event: Omit<AuthFailureEvent, 'method' | 'route' | 'remoteAddress'>): void {
+    if (!this.sink) return;
+    try {
+      this.sink.authFailure({
+        ...event,
+        method: req.method ?? 'UNKNOWN',
+        route: (req.baseUrl ?? '') + (req.route?.path ?? '') || '(unmatched)',
+        remoteAddress: req.socket?.remoteAddress,
+      });
+    } catch {
+      /* a failing sink must not change the answer */
+    }
+  }
+}
+
+function brief(p: Principal): Pick<Principal, 'sub' | 'role' | 'via' | 'integration'> {
+  return { sub: p.sub, role: p.role, via: p.via, integration: p.integration };
+}
+
+function subjectOf(subject: Record<string, unknown> | undefined): string | undefined {
+  if (!subject) return undefined;
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(subject)) for (const value of Array.isArray(v) ? v : [v]) parts.push(`${k}=${String(value)}`);
+  return parts.join(', ') || undefined;
+}

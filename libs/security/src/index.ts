@@ -1,0 +1,13 @@
+/**
+ * Security library: local PKI (CA, server and client certificates), roles and scopes, bearer tokens,
+ * the global default-deny guard with mTLS, and the Nest module wiring them.
+ */
+export * from './scopes';
+export * from './principal';
+export * from './require-scope.decorator';
+export * from './duration';
+export * from './integration-identity';
+export * from './token.service';
+export * from './auth.guard';
+export * from './local-pki';
+export * from './security.module';

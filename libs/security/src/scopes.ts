@@ -1,0 +1,111 @@
+/**
+ * Roles and scopes: the ONE place that says which role may do what. Routes declare the scope they need
+ * (`@RequireScope`), principals get their scopes from their role through `ROLE_SCOPES`, and the README
+ * table is rendered from the same map (`renderRoleScopeTable`), so code and documentation cannot drift.
+ */
+
+export const ROLES = ['integration', 'soc_analyst', 'compliance_officer', 'auditor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const SCOPES = [
+  'events:write',
+  'events:read',
+  'events:identified',
+  'events:reidentify',
+  'proofs:read',
+  'integrity:read',
+  'checkpoints:read',
+  'alerts:read',
+  'alerts:write',
+  'rules:read',
+  'reports:read',
+  'retention:read',
+  'retention:write',
+  'access-log:read',
+  'ops:read',
+] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** What each scope allows, in words (README, OpenAPI descriptions). */
+export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
+  'events:write': 'post access events (`POST /v1/events`, `POST /fhir/AuditEvent`)',
+  'events:read': 'search and read stored events (`GET /v1/events`, `GET /v1/events/{id}`)',
+  'events:identified': 'see real patient identifiers in query results (without it: keyed-HMAC tokens)',
+  'events:reidentify': 'turn a patient token back into the identifier (separately audited call)',
+  'proofs:read': 'read an event inclusion proof (`GET /v1/events/{id}/proof`)',
+  'integrity:read': 'run integrity verification (`GET /v1/integrity/verify`)',
+  'checkpoints:read': 'list signed checkpoints and their public keys (`GET /v1/integrity/checkpoints`)',
+  'alerts:read': 'list and view alerts with evidence and runbook (`GET /v1/alerts...`)',
+  'alerts:write': 'acknowledge and resolve alerts',
+  'rules:read': 'list the loaded detection rules (`GET /v1/rules`)',
+  'reports:read': 'pull patient-access and user-activity reports (`GET /v1/reports/...`)',
+  'retention:read': 'read retention policies and legal holds',
+  'retention:write': 'place legal holds',
+  'access-log:read': 'read the audit trail of reads of the audit data',
+  'ops:read': 'operational views beyond the public health/metrics endpoints',
+};
+
+/**
+ * Role -> scopes. Separation of duties: admin manages retention and reads the access log but does not
+ * read events; the auditor proves integrity without seeing events; only integrations write events.
+ */
+export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.freeze({
+  integration: Object.freeze(['events:write'] as const),
+  soc_analyst: Object.freeze(['events:read', 'proofs:read', 'alerts:read', 'alerts:write', 'rules:read'] as const),
+  compliance_officer: Object.freeze([
+    'events:read',
+    'events:identified',
+    'events:reidentify',
+    'proofs:read',
+    'integrity:read',
+    'reports:read',
+    'retention:read',
+    'retention:write',
+  ] as const),
+  auditor: Object.freeze(['proofs:read', 'integrity:read', 'checkpoints:read', 'access-log:read'] as const),
+  admin: Object.freeze(['retention:read', 'retention:write', 'access-log:read', 'ops:read'] as const),
+});
+
+const ROLE_SET: ReadonlySet<string> = new Set(ROLES);
+const SCOPE_SET: ReadonlySet<string> = new Set(SCOPES);
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && ROLE_SET.has(value);
+}
+
+export function isScope(value: unknown): value is Scope {
+  return typeof value === 'string' && SCOPE_SET.has(value);
+}
+
+/** The scopes a role carries (a fresh array; callers may keep it). */
+export function scopesForRole(role: Role): Scope[] {
+  const scopes = ROLE_SCOPES[role];
+  if (!scopes) throw new Error(`unknown role: ${String(role)}`);
+  return [...scopes];
+}
+
+/** True when `granted` contains every scope in `required`. */
+export function hasAllScopes(granted: readonly Scope[], required: readonly Scope[]): boolean {
+  return required.every((s) => granted.includes(s));
+}
+
+/** Roles whose scopes include `scope` (for matrix tests and docs). */
+export function rolesWithScope(scope: Scope): Role[] {
+  return ROLES.filter((r) => ROLE_SCOPES[r].includes(scope));
+}
+
+/** The role -> scope map as a Markdown table (README). `withDescriptions` adds a scope glossary. */
+export function renderRoleScopeTable(options: { withDescriptions?: boolean } = {}): string {
+  const lines = ['| role | scopes |', '|---|---|'];
+  for (const role of ROLES) {
+    lines.push(`| \`${role}\` | ${ROLE_SCOPES[role].map((s) => `\`${s}\``).join(', ')} |`);
+  }
+  if (options.withDescriptions) {
+    lines.push('', '| scope | allows | roles |', '|---|---|---|');
+    for (const scope of SCOPES) {
+      const roles = rolesWithScope(scope).map((r) => `\`${r}\``).join(', ') || '(none)';
+      lines.push(`| \`${scope}\` | ${SCOPE_DESCRIPTIONS[scope]} | ${roles} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,2 @@
+/** Synthetic traffic for seeding, tests and benchmarks. */
+export * from './synthetic-traffic';
