@@ -11,3 +11,4 @@ export * from './token.service';
 export * from './auth.guard';
 export * from './local-pki';
 export * from './security.module';
+export * from './key-provider';

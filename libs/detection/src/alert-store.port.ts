@@ -1,0 +1,53 @@
+/**
+ * The AlertStore port: where alerts live once raised. One adapter per storage engine (embedded
+ * SQLite, Elasticsearch); the detection service and the alert endpoints only see this interface.
+ */
+import { DetectionAlert } from './alert';
+import { AlertRecord, AlertStatus, AlertTransitionRequest } from './alert-lifecycle';
+import { Severity } from './rule.schema';
+
+export interface AlertFilter {
+  status?: AlertStatus;
+  /** Rule id. */
+  rule?: string;
+  severity?: Severity;
+  /** Inclusive lower bound on windowEnd (the event time that completed the alert), RFC 3339. */
+  from?: string;
+  /** Exclusive upper bound on windowEnd, RFC 3339. */
+  to?: string;
+  limit: number;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+}
+
+export interface AlertPage {
+  /** Newest first (windowEnd descending, then id). */
+  alerts: AlertRecord[];
+  nextCursor: string | null;
+}
+
+export interface AlertSaveResult {
+  /** False when an alert with this id already existed (a replay): nothing was changed. */
+  created: boolean;
+  record: AlertRecord;
+}
+
+export interface AlertStore {
+  /**
+   * Stores a new alert as `open` (see newAlertRecord). Idempotent on `alert.id`: saving an id that
+   * exists changes nothing and returns the stored record, which is how replays after a crash
+   * avoid duplicates. Durable before it resolves.
+   */
+  save(alert: DetectionAlert, createdAt: string): Promise<AlertSaveResult>;
+  /** save() for several alerts in one durable write (same idempotency per id). */
+  saveAll(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]>;
+  get(id: string): Promise<AlertRecord | null>;
+  list(filter: AlertFilter): Promise<AlertPage>;
+  /**
+   * Applies applyTransition() atomically against the stored status (no lost update between two
+   * analysts). Throws AlertNotFoundError or InvalidAlertTransitionError.
+   */
+  transition(id: string, request: AlertTransitionRequest): Promise<AlertRecord>;
+}
+
+export const ALERT_STORE = Symbol('ALERT_STORE');

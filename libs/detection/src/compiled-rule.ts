@@ -1,0 +1,256 @@
+/**
+ * Turns a validated rule definition into what the engine runs: compiled predicates, group-key
+ * functions, windows in milliseconds, and the checks each kind needs (a cardinality rule must say
+ * what is distinct, a dormant rule how long "idle" is …). Used by the loader (to report problems
+ * with their paths) and by the engine (to build its detectors), so both agree on what a rule means.
+ */
+import { createHash } from 'node:crypto';
+import { AccessEvent } from '@app/core';
+import { compileWhere, indexHints, IndexHints, Issue, IssuePath, Predicate } from './condition-compiler';
+import { parseDuration } from './duration';
+import { compileFieldGetter, describeField, FieldGetter } from './event-fields';
+import { RuleDefinition, RuleKind, Severity } from './rule.schema';
+
+export type GroupValue = string | number | boolean | null;
+
+export interface CompiledStep {
+  name: string;
+  where: Predicate;
+  gte: number;
+}
+
+export interface CompiledRule {
+  readonly definition: RuleDefinition;
+  readonly id: string;
+  readonly kind: RuleKind;
+  readonly severity: Severity;
+  readonly title: string;
+  readonly runbook: string;
+  readonly tags: readonly string[];
+  /** The rule-level condition (for sequences: common to every step). */
+  readonly where: Predicate;
+  readonly steps: readonly CompiledStep[];
+  readonly groupBy: readonly string[];
+  /** Group key text, or undefined when a groupBy field is missing from the event. */
+  readonly groupKeyOf: (event: AccessEvent) => string | undefined;
+  /** Group key text where missing fields count as null (match rules alert regardless). */
+  readonly groupKeyOrNullOf: (event: AccessEvent) => string;
+  readonly groupValuesOf: (event: AccessEvent) => Record<string, GroupValue>;
+  /** The `distinct` field (cardinality, new_value) or the `sum` field (threshold). */
+  readonly valueOf: FieldGetter | null;
+  readonly gte: number;
+  readonly windowMs: number;
+  readonly suppressMs: number;
+  readonly idleMs: number;
+  readonly learnMs: number;
+  /** False when no event of this category and action can match (lets the engine skip the rule). */
+  readonly mayMatch: (category: string, action: string) => boolean;
+  /** Changes whenever the rule's state would mean something else; a restore drops mismatched state. */
+  readonly fingerprint: string;
+}
+
+export interface CompileRuleOptions {
+  /** Zone for time-of-day conditions of rules without `timeZone` (default UTC). */
+  defaultTimeZone?: string;
+}
+
+/** Fields each kind needs (`true`) or may not use (`false`); unlisted fields are optional. */
+const KIND_FIELDS: Record<RuleKind, Partial<Record<'distinct' | 'sum' | 'gte' | 'window' | 'idle' | 'learn' | 'steps', boolean>>> = {
+  match: { distinct: false, sum: false, gte: false, window: false, idle: false, learn: false, steps: false },
+  threshold: { gte: true, window: true, distinct: false, idle: false, learn: false, steps: false },
+  cardinality: { distinct: true, gte: true, window: true, sum: false, idle: false, learn: false, steps: false },
+  sequence: { steps: true, window: true, distinct: false, sum: false, gte: false, idle: false, learn: false },
+  new_value: { distinct: true, window: true, sum: false, gte: false, idle: false, steps: false },
+  dormant: { idle: true, window: true, distinct: false, sum: false, gte: false, learn: false, steps: false },
+};
+
+const KIND_PURPOSE: Record<RuleKind, string> = {
+  match: 'one alert per matching event',
+  threshold: 'a count (or sum) per group within a window',
+  cardinality: 'distinct values per group within a window',
+  sequence: 'steps in order per group within a window',
+  new_value: 'a value not seen for the group within the window',
+  dormant: 'activity after a group was idle',
+};
+
+function groupKeyText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function ruleFingerprint(def: RuleDefinition, defaultTimeZone: string): string {
+  const meaning = {
+    kind: def.kind,
+    where: def.where,
+    groupBy: def.groupBy,
+    distinct: def.distinct,
+    sum: def.sum,
+    steps: def.steps,
+    window: def.window,
+    idle: def.idle,
+    learn: def.learn,
+    timeZone: def.timeZone ?? defaultTimeZone,
+  };
+  return createHash('sha256').update(stableStringify(meaning)).digest('hex').slice(0, 16);
+}
+
+function mayMatchFrom(hints: IndexHints[]): (category: string, action: string) => boolean {
+  // Each entry narrows independently (rule-level AND union-of-steps is handled by the caller).
+  return (category, action) =>
+    hints.every((h) => (h.categories === undefined || h.categories.has(category)) && (h.actions === undefined || h.actions.has(action)));
+}
+
+/** Compiles a validated definition. Problems (with paths inside the rule) go to `issues`; null if any. */
+export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {}, issues: Issue[] = []): CompiledRule | null {
+  const before = issues.length;
+  const timeZone = def.timeZone ?? options.defaultTimeZone ?? 'UTC';
+  const need = KIND_FIELDS[def.kind];
+  for (const [field, required] of Object.entries(need)) {
+    const present = (def as Record<string, unknown>)[field] !== undefined;
+    if (required && !present) issues.push({ path: [field], message: `is required for kind ${def.kind} (${KIND_PURPOSE[def.kind]})` });
+    if (!required && present) issues.push({ path: [field], message: `is not used by kind ${def.kind} (${KIND_PURPOSE[def.kind]})` });
+  }
+
+  const ctx = { timeZone, issues };
+  const where = compileWhere(def.where, ['where'], ctx);
+  const steps: CompiledStep[] = [];
+  if (def.kind === 'sequence' && def.steps) {
+    if (def.steps.length < 2) issues.push({ path: ['steps'], message: 'a sequence needs at least two steps' });
+    def.steps.forEach((step, i) => {
+      steps.push({ name: step.name ?? `step ${i + 1}`, where: compileWhere(step.where, ['steps', i, 'where'], ctx), gte: step.gte });
+    });
+    const last = def.steps[def.steps.length - 1];
+    if (last && last.gte !== 1) issues.push({ path: ['steps', def.steps.length - 1, 'gte'], message: 'the last step completes the sequence and takes exactly one event' });
+  }
+
+  if (def.kind === 'cardinality' && def.gte !== undefined && !Number.isInteger(def.gte)) {
+    issues.push({ path: ['gte'], message: 'a distinct count threshold must be a whole number' });
+  }
+  if (def.sum !== undefined) {
+    const spec = describeField(def.sum);
+    if (spec && spec.type !== 'number' && spec.type !== 'scalar') {
+      issues.push({ path: ['sum'], message: `${def.sum} does not hold numbers (use recordCount or a numeric details.<key>)` });
+    }
+  }
+  if (def.kind === 'dormant' && def.groupBy.length === 0) {
+    issues.push({ path: ['groupBy'], message: 'a dormant rule needs the account field(s) to track, e.g. [actor.id]' });
+  }
+
+  const ms = (text: string | undefined, fallback: number): number => (text === undefined ? fallback : parseDuration(text));
+  const windowMs = ms(def.window, 0);
+  const idleMs = ms(def.idle, 0);
+  const learnMs = ms(def.learn, 0);
+  const defaultSuppress = def.kind === 'threshold' || def.kind === 'cardinality' || def.kind === 'sequence' ? windowMs : 0;
+  const suppressMs = ms(def.suppress, defaultSuppress);
+  if (def.window !== undefined && windowMs <= 0) issues.push({ path: ['window'], message: 'must be longer than zero' });
+  if (def.kind === 'dormant' && def.idle !== undefined && def.window !== undefined && windowMs <= idleMs) {
+    issues.push({ path: ['window'], message: 'must be longer than idle: it is how long an account is remembered, and it must outlast the idle period to see it end' });
+  }
+
+  if (issues.length > before) return null;
+
+  const getters = def.groupBy.map(compileFieldGetter);
+  let groupKeyOf: (event: AccessEvent) => string | undefined;
+  let groupKeyOrNullOf: (event: AccessEvent) => string;
+  if (getters.length === 0) {
+    groupKeyOf = () => '';
+    groupKeyOrNullOf = () => '';
+  } else if (getters.length === 1) {
+    const [get] = getters;
+    groupKeyOf = (e) => {
+      const v = get(e);
+      return v === undefined || v === null ? undefined : groupKeyText(v);
+    };
+    groupKeyOrNullOf = (e) => {
+      const v = get(e);
+      return v === undefined || v === null ? '\u0000' : groupKeyText(v);
+    };
+  } else {
+    groupKeyOf = (e) => {
+      const values: unknown[] = [];
+      for (const get of getters) {
+        const v = get(e);
+        if (v === undefined || v === null) return undefined;
+        values.push(v);
+      }
+      return JSON.stringify(values);
+    };
+    groupKeyOrNullOf = (e) => JSON.stringify(getters.map((get) => get(e) ?? null));
+  }
+  const groupValuesOf = (e: AccessEvent): Record<string, GroupValue> => {
+    const out: Record<string, GroupValue> = {};
+    def.groupBy.forEach((path, i) => {
+      const v = getters[i](e);
+      out[path] = v === undefined ? null : Array.isArray(v) ? v.join(',') : (v as GroupValue);
+    });
+    return out;
+  };
+
+  const hints: IndexHints[] = [indexHints(def.where)];
+  if (def.kind === 'sequence' && def.steps) {
+    const stepHints = def.steps.map((s) => indexHints(s.where));
+    const stepsMay = (category: string, action: string) => stepHints.some((h) => mayMatchFrom([h])(category, action));
+    const ruleMay = mayMatchFrom(hints);
+    return build((c, a) => ruleMay(c, a) && stepsMay(c, a));
+  }
+  return build(mayMatchFrom(hints));
+
+  function build(mayMatch: (category: string, action: string) => boolean): CompiledRule {
+    const valuePath = def.distinct ?? def.sum;
+    return {
+      definition: def,
+      id: def.id,
+      kind: def.kind,
+      severity: def.severity,
+      title: def.title,
+      runbook: def.runbook,
+      tags: def.tags,
+      where,
+      steps,
+      groupBy: def.groupBy,
+      groupKeyOf,
+      groupKeyOrNullOf,
+      groupValuesOf,
+      valueOf: valuePath ? compileFieldGetter(valuePath) : null,
+      gte: def.gte ?? 1,
+      windowMs,
+      suppressMs,
+      idleMs,
+      learnMs,
+      mayMatch,
+      fingerprint: ruleFingerprint(def, timeZone),
+    };
+  }
+}
+
+/** For code paths that already validated the rule: compile or throw with the problems. */
+export function compileRuleOrThrow(def: RuleDefinition, options: CompileRuleOptions = {}): CompiledRule {
+  const issues: Issue[] = [];
+  const rule = compileRule(def, options, issues);
+  if (!rule) {
+    const list = issues.map((i) => `${formatIssuePath(i.path)}: ${i.message}`).join('; ');
+    throw new Error(`rule ${def.id} does not compile: ${list}`);
+  }
+  return rule;
+}
+
+/** `examples.fires[0].events[2].actor.id` style paths for messages. */
+export function formatIssuePath(path: IssuePath): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? part : `.${part}`;
+  }
+  return out === '' ? '(rule)' : out;
+}

@@ -1,0 +1,211 @@
+/**
+ * `sequence` rules: steps in event-time order for the same group within `window`, e.g. at least 5
+ * failed logins and then a successful one for the same account. Each step keeps its candidate
+ * events; when an event completes the last step, the earlier steps are satisfied greedily from the
+ * latest events backwards (which finds a match whenever one exists). A completed sequence consumes
+ * the events up to it, so one burst raises one alert.
+ */
+import { AccessEvent } from '@app/core';
+import { buildAlert } from '../alert';
+import { CompiledRule } from '../compiled-rule';
+import { EventRef, RefTableReader, RefTableWriter } from '../event-ref';
+import { decodeTime, Detector, DetectorContext, DetectorCounters, encodeTime, isSuppressed, stateError, sweepInterval } from './detector';
+import { TimeBuffer } from './time-buffer';
+
+/** Per step, the group's candidate events; a step's buffer is made when its first event arrives. */
+class SequenceGroup {
+  readonly steps: (TimeBuffer | null)[];
+  lastTs = -Infinity;
+  lastAlertAt = -Infinity;
+
+  constructor(stepCount: number) {
+    this.steps = new Array<TimeBuffer | null>(stepCount).fill(null);
+  }
+
+  step(k: number): TimeBuffer {
+    let buf = this.steps[k];
+    if (buf === null) {
+      buf = new TimeBuffer(false);
+      this.steps[k] = buf;
+    }
+    return buf;
+  }
+
+  count(k: number): number {
+    const buf = this.steps[k];
+    return buf === null ? 0 : buf.size;
+  }
+
+  isEmpty(): boolean {
+    return this.steps.every((s) => s === null || s.size === 0);
+  }
+}
+
+type GroupState = [key: string, steps: [ts: number[], refs: number[]][], lastTs: number | null, lastAlertAt: number | null];
+
+export class SequenceDetector implements Detector {
+  readonly counters: DetectorCounters = { alerts: 0, suppressed: 0 };
+  nextSweepAt = -Infinity;
+  private groups = new Map<string, SequenceGroup>();
+  private readonly matched: boolean[];
+  private readonly interval: number;
+
+  constructor(
+    readonly rule: CompiledRule,
+    allowedLatenessMs: number,
+  ) {
+    this.matched = rule.steps.map(() => false);
+    this.interval = sweepInterval(Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
+  }
+
+  onEvent(event: AccessEvent, ts: number, watermark: number, ctx: DetectorContext): void {
+    const steps = this.rule.steps;
+    let any = false;
+    for (let k = 0; k < steps.length; k++) {
+      const hit = steps[k].where(event, ts);
+      this.matched[k] = hit;
+      if (hit) any = true;
+    }
+    if (!any) return;
+    const key = this.rule.groupKeyOf(event);
+    if (key === undefined) return;
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      group = new SequenceGroup(steps.length);
+      this.groups.set(key, group);
+    }
+    this.trim(group, watermark);
+    const ref = ctx.ref();
+    const late = ts < group.lastTs;
+    const last = steps.length - 1;
+    let earlierStepHit = false;
+    for (let k = 0; k <= last; k++) {
+      if (!this.matched[k]) continue;
+      group.step(k).insert(ts, ref, undefined);
+      if (k < last) earlierStepHit = true;
+    }
+    if (ts > group.lastTs) group.lastTs = ts;
+    if (this.matched[last] && this.tryComplete(event, key, group, ts, ref, ctx)) return;
+    if (late && earlierStepHit) {
+      // A late earlier step may complete sequences whose last step already arrived.
+      const finals = group.step(last);
+      const stop = finals.upperBound(ts + this.rule.windowMs);
+      for (let i = finals.lowerBound(ts); i < stop; i++) {
+        if (this.tryComplete(event, key, group, finals.ts[i], finals.refs[i], ctx)) return;
+      }
+    }
+  }
+
+  sweep(watermark: number): void {
+    for (const [key, group] of this.groups) {
+      this.trim(group, watermark);
+      if (group.isEmpty() && !isSuppressed(group.lastAlertAt, watermark, this.rule.suppressMs)) this.groups.delete(key);
+    }
+    this.nextSweepAt = watermark + this.interval;
+  }
+
+  groupCount(): number {
+    return this.groups.size;
+  }
+
+  reset(): void {
+    this.groups = new Map();
+    this.nextSweepAt = -Infinity;
+  }
+
+  snapshot(refs: RefTableWriter): unknown {
+    const groups: GroupState[] = [];
+    for (const [key, g] of this.groups) {
+      groups.push([
+        key,
+        g.steps.map((b) => (b === null ? [[], []] : [b.ts.slice(b.head), b.refs.slice(b.head).map((r) => refs.indexOf(r))])),
+        encodeTime(g.lastTs),
+        encodeTime(g.lastAlertAt),
+      ]);
+    }
+    return { nextSweepAt: encodeTime(this.nextSweepAt), groups };
+  }
+
+  restore(state: unknown, refs: RefTableReader): void {
+    this.reset();
+    const s = state as { nextSweepAt?: unknown; groups?: unknown };
+    if (!s || !Array.isArray(s.groups)) throw stateError(this.rule, 'groups missing');
+    this.nextSweepAt = decodeTime(s.nextSweepAt);
+    for (const [key, steps, lastTs, lastAlertAt] of s.groups as GroupState[]) {
+      if (!Array.isArray(steps) || steps.length !== this.rule.steps.length) throw stateError(this.rule, 'step count differs');
+      const g = new SequenceGroup(steps.length);
+      steps.forEach(([ts, refIdx], k) => {
+        for (let i = 0; i < ts.length; i++) g.step(k).push(ts[i], refs.get(refIdx[i]), undefined);
+      });
+      g.lastTs = decodeTime(lastTs);
+      g.lastAlertAt = decodeTime(lastAlertAt);
+      this.groups.set(key, g);
+    }
+  }
+
+  private trim(group: SequenceGroup, watermark: number): void {
+    const horizon = watermark - this.rule.windowMs;
+    const last = group.steps.length - 1;
+    for (let k = 0; k <= last; k++) {
+      const buf = group.steps[k];
+      if (buf === null) continue;
+      // Last-step events are kept only for late earlier steps, which are never older than the watermark.
+      const cutoff = k === last ? watermark : horizon;
+      while (buf.head < buf.end && buf.ts[buf.head] < cutoff) buf.head++;
+      buf.compact();
+    }
+  }
+
+  /** Tries to complete the sequence with `finalRef` (at `end`) as its last step. */
+  private tryComplete(event: AccessEvent, key: string, group: SequenceGroup, end: number, finalRef: EventRef, ctx: DetectorContext): boolean {
+    const steps = this.rule.steps;
+    for (let k = 0; k < steps.length - 1; k++) if (group.count(k) < steps[k].gte) return false;
+    const start = end - this.rule.windowMs;
+    const used = new Set<EventRef>([finalRef]);
+    const picked: EventRef[][] = [];
+    let boundary = end;
+    for (let k = steps.length - 2; k >= 0; k--) {
+      const buf = group.step(k);
+      const chosen: EventRef[] = [];
+      for (let i = buf.upperBound(boundary) - 1; i >= buf.head && chosen.length < steps[k].gte; i--) {
+        if (buf.ts[i] < start) break;
+        const ref = buf.refs[i];
+        if (used.has(ref)) continue;
+        used.add(ref);
+        chosen.push(ref);
+      }
+      if (chosen.length < steps[k].gte) return false;
+      picked[k] = chosen;
+      boundary = chosen[chosen.length - 1].ts;
+    }
+    // Matched: consume everything up to the completing event, alert or not.
+    for (const buf of group.steps) {
+      if (buf === null) continue;
+      buf.head = buf.upperBound(end);
+      buf.compact();
+    }
+    if (isSuppressed(group.lastAlertAt, end, this.rule.suppressMs)) {
+      this.counters.suppressed++;
+      return true;
+    }
+    if (end > group.lastAlertAt) group.lastAlertAt = end;
+    const refs = [...picked.flat(), finalRef].sort((a, b) => a.ts - b.ts || a.position - b.position);
+    this.counters.alerts++;
+    ctx.emit(
+      buildAlert(
+        this.rule,
+        {
+          groupKey: key,
+          groupValues: this.rule.groupValuesOf(event),
+          windowStartMs: start,
+          windowEndMs: end,
+          refs,
+          context: { steps: steps.map((s, k) => ({ name: s.name, count: k === steps.length - 1 ? 1 : picked[k].length })) },
+          position: ctx.position,
+        },
+        ctx.evidenceCap,
+      ),
+    );
+    return true;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The event fields a rule may name (`actor.role`, `tls.result`, `details.<key>` …), what type each
+ * holds, and fast getters for them. Rules are checked against this catalog at load time, so a
+ * misspelt field is an error naming the field rather than a rule that silently never fires.
+ */
+import { ACTOR_TYPES, AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES } from '@app/core';
+
+export type FieldType = 'string' | 'number' | 'timestamp' | 'string-list' | 'scalar';
+
+export interface FieldSpec {
+  path: string;
+  type: FieldType;
+  /** Closed vocabulary, when the field has one (values outside it are a rule error). */
+  values?: readonly string[];
+}
+
+const CATALOG: Record<string, Omit<FieldSpec, 'path'>> = {
+  id: { type: 'string' },
+  occurredAt: { type: 'timestamp' },
+  category: { type: 'string', values: EVENT_CATEGORIES },
+  action: { type: 'string' },
+  outcome: { type: 'string', values: EVENT_OUTCOMES },
+  'actor.id': { type: 'string' },
+  'actor.type': { type: 'string', values: ACTOR_TYPES },
+  'actor.role': { type: 'string' },
+  'actor.ip': { type: 'string' },
+  'actor.userAgent': { type: 'string' },
+  'patient.id': { type: 'string' },
+  'resource.type': { type: 'string' },
+  'resource.id': { type: 'string' },
+  purpose: { type: 'string' },
+  'source.system': { type: 'string' },
+  'source.integration': { type: 'string' },
+  recordCount: { type: 'number' },
+  'tls.clientSubject': { type: 'string' },
+  'tls.result': { type: 'string', values: ['success', 'failure'] },
+  'tls.reason': { type: 'string' },
+  sensitivity: { type: 'string-list' },
+};
+
+const DETAILS_PREFIX = 'details.';
+const DETAILS_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/** Every fixed field path (details.<key> paths are open-ended). */
+export const KNOWN_FIELD_PATHS: readonly string[] = [...Object.keys(CATALOG), 'details.<key>'];
+
+/** What the catalog knows about a path, or null when the event has no such field. */
+export function describeField(path: string): FieldSpec | null {
+  const known = CATALOG[path];
+  if (known) return { path, ...known };
+  if (path.startsWith(DETAILS_PREFIX) && DETAILS_KEY.test(path.slice(DETAILS_PREFIX.length))) {
+    return { path, type: 'scalar' };
+  }
+  return null;
+}
+
+/** Why a path is not a field, for rule errors. */
+export function unknownFieldMessage(path: string): string {
+  return `"${path}" is not a field of the canonical event (known: ${KNOWN_FIELD_PATHS.join(', ')})`;
+}
+
+export type FieldGetter = (event: AccessEvent) => unknown;
+
+/**
+ * A getter for a catalogued path. Specialised by depth so the hot path is one or two property
+ * loads and no allocation; `details.<key>` is read as one key because detail keys may hold dots.
+ */
+export function compileFieldGetter(path: string): FieldGetter {
+  if (path.startsWith(DETAILS_PREFIX)) {
+    const key = path.slice(DETAILS_PREFIX.length);
+    return (event) => {
+      const details = event.details;
+      return details === undefined ? undefined : details[key];
+    };
+  }
+  const parts = path.split('.');
+  if (parts.length === 1) {
+    const [a] = parts;
+    return (event) => (event as unknown as Record<string, unknown>)[a];
+  }
+  if (parts.length === 2) {
+    const [a, b] = parts;
+    return (event) => {
+      const outer = (event as unknown as Record<string, unknown>)[a] as Record<string, unknown> | undefined | null;
+      return outer == null ? undefined : outer[b];
+    };
+  }
+  return (event) => {
+    let node: unknown = event;
+    for (const part of parts) {
+      if (node == null || typeof node !== 'object') return undefined;
+      node = (node as Record<string, unknown>)[part];
+    }
+    return node;
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * Detection: rule files, the streaming engine, alerts and their lifecycle, the AlertStore port,
+ * runbooks and rule examples. Pure logic: no database, no HTTP (adapters live elsewhere).
+ */
+export * from './alert';
+export * from './alert-lifecycle';
+export * from './alert-store.port';
+export * from './compiled-rule';
+export * from './condition-compiler';
+export * from './detection-engine';
+export * from './duration';
+export * from './event-fields';
+export * from './event-ref';
+export * from './evidence';
+export * from './rule-examples';
+export * from './rule-loader';
+export * from './rule.schema';
+export * from './runbook-renderer';
+export * from './zone-clock';
