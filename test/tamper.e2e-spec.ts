@@ -1,7 +1,8 @@
 /**
  * Tampering with a real database file, as an attacker with file access would (dropping the
  * immutability triggers first): `auditctl verify` and `GET /v1/integrity/verify` must name the
- * chain, the sequence number and the kind of every break.
+ * chain, the sequence number and the kind of every break. Patient ids and IPs are sealed at rest
+ * (AES-256-GCM), so a byte is changed both in the clear part of a record and inside its ciphertext.
  */
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
@@ -18,7 +19,10 @@ beforeAll(async () => {
   const t = await startTestApp();
   const client = await t.client('integration');
   for (let b = 0; b < 4; b++) {
-    const events = Array.from({ length: 50 }, (_, i) => accessEvent({ patient: { id: `MRN-TAMPER-${String(b * 50 + i).padStart(5, '0')}` } }));
+    const events = Array.from({ length: 50 }, (_, i) => {
+      const n = String(b * 50 + i).padStart(5, '0');
+      return accessEvent({ patient: { id: `MRN-TAMPER-${n}` }, resource: { type: 'Observation', id: `OBS-TAMPER-${n}` } });
+    });
     expect((await client.request('POST', '/v1/events', { events })).status).toBe(202);
   }
   await t.close();
@@ -28,6 +32,8 @@ beforeAll(async () => {
 function copyStore(): string {
   const dir = tempDataDir('audit-tamper-');
   for (const f of fs.readdirSync(pristine)) if (f.startsWith('audit.db')) fs.copyFileSync(path.join(pristine, f), path.join(dir, f));
+  // The data keys travel with the copy: verification decrypts sealed fields before hashing.
+  fs.cpSync(path.join(pristine, 'keys'), path.join(dir, 'keys'), { recursive: true });
   return dir;
 }
 
@@ -62,11 +68,26 @@ describe('auditctl verify on a tampered database file', () => {
     const dir = copyStore();
     const file = path.join(dir, 'audit.db');
     const bytes = fs.readFileSync(file);
-    // The patient id inside the stored event JSON (not the copy in the index column).
-    const needle = Buffer.from('{"id":"MRN-TAMPER-00123"}');
+    // The patient id is sealed (no plaintext anywhere in the file); change the resource id, stored in clear.
+    expect(bytes.indexOf(Buffer.from('MRN-TAMPER-'))).toBe(-1);
+    const needle = Buffer.from('{"id":"OBS-TAMPER-00123"');
     const at = bytes.indexOf(needle);
     expect(at).toBeGreaterThan(0);
-    bytes[at + needle.length - 3] = '9'.charCodeAt(0); // 00123 -> 00129
+    bytes[at + needle.length - 2] = '9'.charCodeAt(0); // 00123 -> 00129
+    fs.writeFileSync(file, bytes);
+    expectBreak(dir, 123, 'modified');
+  });
+
+  it('names a single byte flipped inside a record\'s sealed ciphertext (patient id, IP) as modified', () => {
+    const dir = copyStore();
+    const file = path.join(dir, 'audit.db');
+    const db = new Database(file, { readonly: true });
+    const sealed = (db.prepare('SELECT sealed FROM events WHERE chain = ? AND seq = 123').get(CHAIN) as { sealed: Buffer }).sealed;
+    db.close();
+    const bytes = fs.readFileSync(file);
+    const at = bytes.indexOf(sealed);
+    expect(at).toBeGreaterThan(0);
+    bytes[at + sealed.length - 1] ^= 0x01; // last ciphertext byte: GCM authentication fails
     fs.writeFileSync(file, bytes);
     expectBreak(dir, 123, 'modified');
   });

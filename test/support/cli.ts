@@ -3,8 +3,10 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const CLI_MAIN = path.join(REPO_ROOT, 'dist', 'apps', 'auditctl', 'src', 'main.js');
-export const API_MAIN = path.join(REPO_ROOT, 'dist', 'apps', 'api', 'src', 'main.js');
+/** The build under test: ./dist, or AUDIT_DIST_DIR (a private build, e.g. while others rebuild ./dist). */
+const DIST = process.env.AUDIT_DIST_DIR ? path.resolve(process.env.AUDIT_DIST_DIR) : path.join(REPO_ROOT, 'dist');
+export const CLI_MAIN = path.join(DIST, 'apps', 'auditctl', 'src', 'main.js');
+export const API_MAIN = path.join(DIST, 'apps', 'api', 'src', 'main.js');
 
 export interface CliResult {
   status: number;

@@ -23,6 +23,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Integrations post as `sample-ehr` (the integration test events name); people as `test-<role>`. */
+function defaultSub(role: Role): string {
+  return role === 'integration' ? 'sample-ehr' : `test-${role}`;
+}
+
 export function tempDataDir(prefix = 'audit-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -44,9 +49,9 @@ export async function startTestApp(overrides: Partial<AppConfig> = {}): Promise<
     baseUrl,
     dataDir,
     logLines,
-    token: (role, sub) => tokens.issue({ role, sub: sub ?? `test-${role}`, ttl: '1h' }),
+    token: (role, sub) => tokens.issue({ role, sub: sub ?? defaultSub(role), ttl: '1h' }),
     async client(role, sub) {
-      const token = role ? await tokens.issue({ role, sub: sub ?? `test-${role}`, ttl: '1h' }) : '';
+      const token = role ? await tokens.issue({ role, sub: sub ?? defaultSub(role), ttl: '1h' }) : '';
       const c = new ApiClient(baseUrl, token, { caPem: localCa(dataDir) });
       clients.push(c);
       return c;

@@ -1,19 +1,27 @@
 /** Root module of the API service: configuration, security, the pipeline and the HTTP controllers. */
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig, ConfigModule } from '@app/core';
-import { PipelineModule } from '@app/pipeline';
+import { AccessLogModule, CheckpointModule, PipelineModule } from '@app/pipeline';
 import { SecurityModule } from '@app/security';
+import { AtnaModule } from './atna/atna.module';
+import { ComplianceModule } from './compliance/compliance.module';
+import { RetentionScheduleModule } from './compliance/retention-schedule.module';
+import { DetectionApiModule } from './detection/detection-api.module';
+import { FhirModule } from './fhir/fhir.module';
+import { AccessLogController } from './controllers/access-log.controller';
+import { CheckpointsController } from './controllers/checkpoints.controller';
 import { EventsController } from './controllers/events.controller';
 import { HealthController } from './controllers/health.controller';
 import { IntegrityController } from './controllers/integrity.controller';
+import { ProofController } from './controllers/proof.controller';
 
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule],
-      controllers: [EventsController, IntegrityController, HealthController],
+      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule],
+      controllers: [EventsController, ProofController, IntegrityController, CheckpointsController, HealthController, AccessLogController],
     };
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Builds the HTTP application (used by main.ts and by the end-to-end tests): TLS by default with
- * the local CA's server certificate, JSON body limits, problem+json errors, security headers,
+ * the local CA's server certificate, the hostile-JSON body reader (size, depth, string length, duplicate
+ * and prototype keys, UTF-8), problem+json errors without stack traces, security headers,
  * OpenAPI at /docs and /docs-json, and graceful shutdown that lets in-flight commits finish.
  */
 import { INestApplication } from '@nestjs/common';
@@ -8,13 +9,13 @@ import type { HttpsOptions } from '@nestjs/common/interfaces/external/https-opti
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import { AppConfig } from '@app/core';
+import { AppConfig, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
 import { ensureLocalPki } from '@app/security';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
 import { ProblemFilter, sendProblem, toProblem } from './http/problem.filter';
+import { jsonBodyReader, JsonBodyLimits } from './http/json-body-reader';
 import { requestLog } from './http/request-log.middleware';
 
 export interface BuiltApp {
@@ -48,14 +49,8 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
   app.set('query parser', 'simple');
   app.use(securityHeaders(!config.insecureHttp));
   app.use(requestLog(logger));
-  app.use(
-    express.json({
-      limit: config.maxBodyBytes,
-      strict: true,
-      type: ['application/json', 'application/*+json'],
-    }),
-  );
-  // Body-parser errors happen before Nest's filters; render them as problems too.
+  app.use(jsonBodyReader({ limitsFor: (req) => jsonLimitsFor(config, req.path) }));
+  // Body-reader errors happen before Nest's filters; render them as problems too.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => (err ? sendProblem(res, toProblem(err)) : next()));
   app.useGlobalFilters(new ProblemFilter(logger));
 
@@ -72,16 +67,33 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
   return { app, logger, tls };
 }
 
+/** Body limits per route: FHIR resources nest deeper (a Bundle of AuditEvents needs 11 levels). */
+function jsonLimitsFor(config: AppConfig, path: string): JsonBodyLimits {
+  const fhir = path === '/fhir' || path.startsWith('/fhir/');
+  return {
+    maxBytes: fhir ? (config.fhirMaxBodyBytes ?? config.maxBodyBytes) : config.maxBodyBytes,
+    maxDepth: fhir ? (config.maxFhirJsonDepth ?? DEFAULT_MAX_FHIR_JSON_DEPTH) : (config.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH),
+    maxStringLength: config.maxJsonStringLength ?? DEFAULT_MAX_JSON_STRING_LENGTH,
+  };
+}
+
 function securityHeaders(tlsOn: boolean) {
   return (req: Request, res: Response, next: NextFunction): void => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('X-Frame-Options', 'DENY');
     res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    res.setHeader('X-Permitted-Cross-Domain-Policies', 'none');
+    res.setHeader('X-DNS-Prefetch-Control', 'off');
+    res.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=(), usb=()');
     if (!req.path.startsWith('/docs')) {
+      // Audit data must not linger in caches; API answers are never documents to render.
       res.setHeader('Cache-Control', 'no-store');
-      res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+      res.setHeader('Pragma', 'no-cache');
+      res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
     }
-    if (tlsOn) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
+    if (tlsOn) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
     next();
   };
 }

@@ -4,6 +4,13 @@
  */
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
+import { dataKeysCommand } from './commands/data-keys.command';
+import { detectCommand } from './commands/detect.command';
+import { exportCommand } from './commands/export.command';
+import { keysCommand } from './commands/keys.command';
+import { reportCommand } from './commands/report.command';
+import { retentionCommand } from './commands/retention.command';
+import { rulesCommand } from './commands/rules.command';
 import { seedCommand } from './commands/seed.command';
 import { tokenCommand } from './commands/token.command';
 import { verifyCommand } from './commands/verify.command';
@@ -15,7 +22,14 @@ export function buildCli(): Command {
     .exitOverride();
   program.addCommand(tokenCommand());
   program.addCommand(verifyCommand());
+  program.addCommand(exportCommand());
+  program.addCommand(keysCommand());
   program.addCommand(seedCommand());
+  program.addCommand(rulesCommand());
+  program.addCommand(detectCommand());
+  program.addCommand(reportCommand());
+  program.addCommand(dataKeysCommand());
+  program.addCommand(retentionCommand());
   return program;
 }
 

@@ -4,10 +4,21 @@
  */
 import * as path from 'node:path';
 import { z } from 'zod';
+import { SCALE_OUT_ENV, ScaleOutSettings, parseScaleOut } from './scale-out-config';
+import { DETECTION_ENV, DetectionSettings, parseDetection } from './detection-config';
+import { INTEGRITY_ENV, IntegritySettings, parseIntegrity } from './integrity-config';
+import { COMPLIANCE_ENV, ComplianceSettings, parseCompliance } from './compliance-config';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+export const DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND = 20_000;
+export const DEFAULT_MAX_JSON_DEPTH = 8;
+export const DEFAULT_MAX_FHIR_JSON_DEPTH = 16;
+export const DEFAULT_MAX_JSON_STRING_LENGTH = 8192;
+/** File name of the integrations settings under DATA_DIR (when INTEGRATIONS_FILE is not set). */
+export const INTEGRATIONS_FILE_NAME = 'integrations.json';
 
 const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8443),
@@ -43,6 +54,44 @@ const ConfigSchema = z.object({
   /** Claim carrying the role in bearer tokens (a string, or an array holding exactly one known role). */
   TOKEN_ROLE_CLAIM: z.string().min(1).default('role'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** Sustained events per second one principal (integration) may post; 0 turns rate limiting off. */
+  RATE_LIMIT_EVENTS_PER_SECOND: z.coerce.number().min(0).max(10_000_000).default(DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND),
+  /** Events one principal may post at once above the sustained rate (token bucket size). Default: 2 s worth, at least MAX_BATCH_EVENTS. */
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(100_000_000).optional(),
+  /** Per-integration settings (allowed source.system values, rate overrides). Default DATA_DIR/integrations.json, optional. */
+  INTEGRATIONS_FILE: z.string().min(1).optional(),
+  /** Deepest JSON nesting accepted in a request body (CONTRACT events need 4). */
+  MAX_JSON_DEPTH: z.coerce.number().int().min(2).max(256).default(DEFAULT_MAX_JSON_DEPTH),
+  /** Deepest JSON nesting accepted on /fhir routes (FHIR Bundles of AuditEvents need 11). */
+  MAX_FHIR_JSON_DEPTH: z.coerce.number().int().min(2).max(256).default(DEFAULT_MAX_FHIR_JSON_DEPTH),
+  /** Longest JSON string (raw characters) accepted in a request body, before any schema check. */
+  MAX_JSON_STRING_LENGTH: z.coerce.number().int().min(64).max(16 * 1024 * 1024).default(DEFAULT_MAX_JSON_STRING_LENGTH),
+  /** Largest body of POST /fhir and /fhir/AuditEvent (a Bundle of 1000 AuditEvents is ~2-4 MiB). */
+  FHIR_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /** IHE ATNA receiver: RFC 5425 syslog over mutual TLS (off unless asked for). */
+  ATNA_ENABLED: bool.default('false'),
+  ATNA_PORT: z.coerce.number().int().min(0).max(65535).default(6514),
+  /** Listen address of the ATNA receiver; HOST when unset. */
+  ATNA_HOST: z.string().min(1).optional(),
+  /** Largest syslog frame (and DICOM audit XML) accepted; longer frames are skipped and counted. */
+  ATNA_MAX_FRAME_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  ATNA_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100_000).default(64),
+  /** A connection that sends nothing for this long is closed (syslog senders reconnect). */
+  ATNA_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+  /** Directory of the AES-256 data keys that encrypt patient.id and actor.ip at rest (default DATA_DIR/keys/data). */
+  DATA_KEYS_DIR: z.string().min(1).optional(),
+  /** HMAC key file of patient tokens (default DATA_DIR/keys/tokenization.key). */
+  TOKENIZATION_KEY_FILE: z.string().min(1).optional(),
+  /** Shortest reason accepted by POST /v1/reidentify. */
+  REIDENTIFY_MIN_REASON_LENGTH: z.coerce.number().int().min(1).max(500).default(10),
+  /** Scale-out: BUS, STORE, KAFKA_*, ELASTICSEARCH_* (scale-out-config.ts). */
+  ...SCALE_OUT_ENV,
+  /** Detection: DETECTION_*, RULES_DIR, RUNBOOKS_DIR (detection-config.ts). */
+  ...DETECTION_ENV,
+  /** Integrity: CHECKPOINT_EVERY_RECORDS, CHECKPOINT_INTERVAL_SECONDS, VERIFY_WORKERS (integrity-config.ts). */
+  ...INTEGRITY_ENV,
+  /** Compliance: RETENTION_CONFIG, REPORT_TEMPLATES_DIR, REPORT_PAGE_SIZE (compliance-config.ts). */
+  ...COMPLIANCE_ENV,
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -64,6 +113,34 @@ export interface AppConfig {
   /** Claim carrying the role (TOKEN_ROLE_CLAIM, default `role`). */
   tokenRoleClaim?: string;
   shutdownGraceMs: number;
+  /** Ingest rate limit per principal, events/s (RATE_LIMIT_EVENTS_PER_SECOND; 0 = off). Optional so hand-built configs stay valid. */
+  rateLimitEventsPerSecond?: number;
+  /** Token bucket size in events (RATE_LIMIT_BURST). */
+  rateLimitBurst?: number;
+  /** INTEGRATIONS_FILE when set (then it must exist); unset: DATA_DIR/integrations.json if present. */
+  integrationsFile?: string;
+  /** MAX_JSON_DEPTH, MAX_FHIR_JSON_DEPTH, MAX_JSON_STRING_LENGTH. */
+  maxJsonDepth?: number;
+  maxFhirJsonDepth?: number;
+  maxJsonStringLength?: number;
+  /** FHIR_MAX_BODY_BYTES (optional so hand-built configs stay valid; default 4 MiB). */
+  fhirMaxBodyBytes?: number;
+  /** IHE ATNA receiver (ATNA_*); absent or enabled=false: no listener. */
+  atna?: { enabled: boolean; port: number; host?: string; maxFrameBytes: number; maxConnections: number; idleTimeoutMs: number };
+  /** Scale-out bus and store (BUS, STORE, KAFKA_*, ELASTICSEARCH_*); absent: memory bus and SQLite. */
+  scaleOut?: ScaleOutSettings;
+  /** DATA_KEYS_DIR (unset: DATA_DIR/keys/data). */
+  dataKeysDir?: string;
+  /** TOKENIZATION_KEY_FILE (unset: DATA_DIR/keys/tokenization.key). */
+  tokenizationKeyFile?: string;
+  /** REIDENTIFY_MIN_REASON_LENGTH (default 10). */
+  reidentifyMinReasonLength?: number;
+  /** Streaming detection, rules and runbooks (DETECTION_*, RULES_DIR, RUNBOOKS_DIR); absent: the defaults. */
+  detection?: DetectionSettings;
+  /** Checkpoint cadence and verification workers (CHECKPOINT_*, VERIFY_WORKERS); absent: the defaults. */
+  integrity?: IntegritySettings;
+  /** Retention policy file, report templates, report page size (absent: defaults). */
+  compliance?: ComplianceSettings;
 }
 
 export class ConfigError extends Error {}
@@ -80,6 +157,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
+  if (c.RATE_LIMIT_EVENTS_PER_SECOND > 0 && c.RATE_LIMIT_BURST !== undefined && c.RATE_LIMIT_BURST < c.MAX_BATCH_EVENTS) {
+    throw new ConfigError(`Invalid configuration:\n  RATE_LIMIT_BURST: must be at least MAX_BATCH_EVENTS (${c.MAX_BATCH_EVENTS}), or a full batch could never be accepted`);
+  }
+  const scaleOut = parseScaleOut(c);
+  if (scaleOut.issues.length > 0) throw new ConfigError(`Invalid configuration:\n${scaleOut.issues.map((i) => `  ${i}`).join('\n')}`);
   return {
     port: c.PORT,
     host: c.HOST,
@@ -95,8 +177,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tokenJwksUrl: c.TOKEN_JWKS_URL,
     tokenRoleClaim: c.TOKEN_ROLE_CLAIM,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
+    rateLimitEventsPerSecond: c.RATE_LIMIT_EVENTS_PER_SECOND,
+    rateLimitBurst: c.RATE_LIMIT_BURST ?? defaultBurst(c.RATE_LIMIT_EVENTS_PER_SECOND, c.MAX_BATCH_EVENTS),
+    integrationsFile: c.INTEGRATIONS_FILE === undefined ? undefined : path.resolve(c.INTEGRATIONS_FILE),
+    maxJsonDepth: c.MAX_JSON_DEPTH,
+    maxFhirJsonDepth: c.MAX_FHIR_JSON_DEPTH,
+    maxJsonStringLength: c.MAX_JSON_STRING_LENGTH,
+    fhirMaxBodyBytes: c.FHIR_MAX_BODY_BYTES,
+    atna: {
+      enabled: c.ATNA_ENABLED,
+      port: c.ATNA_PORT,
+      host: c.ATNA_HOST,
+      maxFrameBytes: c.ATNA_MAX_FRAME_BYTES,
+      maxConnections: c.ATNA_MAX_CONNECTIONS,
+      idleTimeoutMs: c.ATNA_IDLE_TIMEOUT_MS,
+    },
+    scaleOut: scaleOut.settings,
+    dataKeysDir: c.DATA_KEYS_DIR === undefined ? undefined : path.resolve(c.DATA_KEYS_DIR),
+    tokenizationKeyFile: c.TOKENIZATION_KEY_FILE === undefined ? undefined : path.resolve(c.TOKENIZATION_KEY_FILE),
+    reidentifyMinReasonLength: c.REIDENTIFY_MIN_REASON_LENGTH,
+    detection: parseDetection(c),
+    integrity: parseIntegrity(c),
+    compliance: parseCompliance(c),
     ...overrides,
   };
+}
+
+/** Default token bucket size: two seconds of the sustained rate, and never less than one full batch. */
+export function defaultBurst(eventsPerSecond: number, maxBatchEvents: number): number {
+  return Math.max(Math.ceil(2 * eventsPerSecond), maxBatchEvents);
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

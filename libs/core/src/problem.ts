@@ -49,6 +49,12 @@ export const Problems = {
   conflict: (slug: string, detail: string) => new ProblemError(409, slug, 'Conflict', { detail }),
   tooLarge: (detail: string) => new ProblemError(413, 'payload-too-large', 'Payload too large', { detail }),
   unsupportedMediaType: (detail: string) => new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', { detail }),
+  /** 403 for events whose `source` names another integration or a system the caller may not post for. */
+  sourceNotAllowed: (errors: FieldError[]) =>
+    new ProblemError(403, 'source-not-allowed', 'Forbidden', {
+      detail: 'These events name a source (integration or system) that your credentials do not speak for; nothing was stored.',
+      errors,
+    }),
   tooManyRequests: (retryAfterSeconds: number) =>
     new ProblemError(429, 'rate-limited', 'Too many requests', { detail: 'Rate limit exceeded; retry later.' }, { 'Retry-After': String(retryAfterSeconds) }),
   unavailable: (detail: string, retryAfterSeconds = 1) =>

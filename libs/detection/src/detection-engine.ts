@@ -22,6 +22,7 @@ import { SequenceDetector } from './detectors/sequence-detector';
 import { WindowDetector } from './detectors/window-detector';
 import { parseDuration } from './duration';
 import { EventRef, eventRefOf, RefTableReader, RefTableWriter } from './event-ref';
+import { parseEventTime } from './event-time';
 import { DEFAULT_EVIDENCE_CAP } from './evidence';
 import { RuleDefinition } from './rule.schema';
 import { isValidTimeZone } from './zone-clock';
@@ -125,6 +126,9 @@ export class DetectionEngine implements DetectorContext {
   private maxTs = -Infinity;
   private nextSweepAt = -Infinity;
   private counters = { processed: 0, replaysSkipped: 0, lateDropped: 0, invalidTime: 0, futureClamped: 0 };
+  /** Events of one group commit share their receive time: parse it once. */
+  private lastReceivedText: string | null = null;
+  private lastReceivedMs = NaN;
 
   // The event being processed (DetectorContext).
   private currentEvent: AccessEvent | null = null;
@@ -170,13 +174,20 @@ export class DetectionEngine implements DetectorContext {
     }
     this.lastPos = position;
     this.counters.processed++;
-    let ts = Date.parse(event.occurredAt);
+    let ts = parseEventTime(event.occurredAt);
     if (Number.isNaN(ts)) {
       this.counters.invalidTime++;
       return NO_ALERTS;
     }
     if (receivedAt !== undefined) {
-      const received = typeof receivedAt === 'number' ? receivedAt : Date.parse(receivedAt);
+      let received: number;
+      if (typeof receivedAt === 'number') received = receivedAt;
+      else if (receivedAt === this.lastReceivedText) received = this.lastReceivedMs;
+      else {
+        received = parseEventTime(receivedAt);
+        this.lastReceivedText = receivedAt;
+        this.lastReceivedMs = received;
+      }
       if (!Number.isNaN(received) && ts > received + this.maxFutureSkewMs) {
         ts = received + this.maxFutureSkewMs;
         this.counters.futureClamped++;

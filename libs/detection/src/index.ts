@@ -11,6 +11,7 @@ export * from './detection-engine';
 export * from './duration';
 export * from './event-fields';
 export * from './event-ref';
+export * from './event-time';
 export * from './evidence';
 export * from './rule-examples';
 export * from './rule-loader';

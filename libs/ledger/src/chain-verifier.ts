@@ -95,9 +95,14 @@ export class ChainVerifier {
   private found: ChainBreak | null = null;
   private readonly window: ChainRow[] = [];
 
+  /**
+   * `onAccept` sees every record the moment it is known to be the one the chain expects, in
+   * sequence order (the range verifier feeds the Merkle tree from it).
+   */
   constructor(
     private readonly chain: string,
     start: ChainStart = { seq: 0, prevHash: GENESIS_HASH },
+    private readonly onAccept?: (row: ChainRow) => void,
   ) {
     this.expectedSeq = start.seq;
     this.expectedPrev = start.prevHash;
@@ -157,5 +162,6 @@ export class ChainVerifier {
     this.verified++;
     this.expectedSeq++;
     this.expectedPrev = row.hash;
+    this.onAccept?.(row);
   }
 }

@@ -4,3 +4,7 @@ export * from './record-hash';
 export * from './chain-verifier';
 export * from './merkle';
 export * from './checkpoint';
+export * from './merkle-blocks';
+export * from './range-verifier';
+export * from './verification-plan';
+export * from './export-record';

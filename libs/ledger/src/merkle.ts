@@ -303,6 +303,12 @@ export interface MerkleProverOptions {
    * default cache hold every such subtree of a tree of up to a million leaves.
    */
   cacheMinWidth?: number;
+  /**
+   * Precomputed hashes of perfect aligned subtrees [start, start + width), e.g. the stored roots
+   * of fixed 1024-leaf blocks: consulted before any leaf is read, so a proof over a large tree
+   * reads only the leaves of the one or two blocks it cuts through. Undefined means "compute".
+   */
+  subtreeSource?: (start: number, width: number) => Uint8Array | undefined;
 }
 
 /** Proofs are collected top-down and returned bottom-up, as copies (internal hashes are shared). */
@@ -333,6 +339,7 @@ export class MerkleProver {
   private readonly cache = new Map<number, Buffer>();
   private readonly maxCachedNodes: number;
   private readonly cacheMinWidth: number;
+  private readonly subtreeSource?: (start: number, width: number) => Uint8Array | undefined;
 
   constructor(leaves: LeafHashSource, prefix?: Frontier | null, options: MerkleProverOptions = {}) {
     this.firstLeaf = 0;
@@ -353,6 +360,7 @@ export class MerkleProver {
     this.getLeaf = typeof leaves === 'function' ? leaves : (i: number) => leaves[i - offset];
     this.maxCachedNodes = options.maxCachedNodes ?? 131072;
     this.cacheMinWidth = Math.max(2, options.cacheMinWidth ?? 16);
+    this.subtreeSource = options.subtreeSource;
   }
 
   /** The leaf hash at an absolute index (>= firstLeaf). */
@@ -464,6 +472,13 @@ export class MerkleProver {
   private retainedRange(start: number, end: number): Buffer {
     const width = end - start;
     if (width === 1) return this.readLeaf(start);
+    if (this.subtreeSource && start % width === 0 && isPowerOfTwo(width)) {
+      const known = this.subtreeSource(start, width);
+      if (known !== undefined) {
+        checkHash(known, 'precomputed subtree hash');
+        return toBuffer(known);
+      }
+    }
     const perfect = width >= this.cacheMinWidth && isPowerOfTwo(width) && start % width === 0;
     if (perfect) {
       const hit = this.cache.get(nodeKey(start, width));

@@ -14,6 +14,11 @@ export interface CanonicalEvent {
   event: AccessEvent;
   /** RFC 8785 canonical JSON of the event. */
   json: string;
+  /**
+   * The chain to append to, when not the event's category chain: only the service's own records use
+   * it (the access log, ACCESS_LOG_CHAIN); ingestion never sets it.
+   */
+  chain?: string;
 }
 
 interface PendingRequest {
@@ -150,7 +155,7 @@ export class ChainWriter {
       const added: ChainedRecord[] = [];
       const addedFresh: string[] = [];
       let error: ProblemError | undefined;
-      for (const { event, json } of req.events) {
+      for (const { event, json, chain: chainOverride } of req.events) {
         const stored = existing.get(event.id);
         if (stored) {
           if (stored.eventJson !== json) {
@@ -170,7 +175,7 @@ export class ChainWriter {
           receipts.push(seen.receipt);
           continue;
         }
-        const chain = chainForEvent(event);
+        const chain = chainOverride ?? chainForEvent(event);
         const head = heads.get(chain) ?? this.heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
         const seq = head.seq + 1;
         const hash = recordHash(head.hash, chain, seq, receivedAt, json);

@@ -1,24 +1,37 @@
 /**
  * Ingestion use case: validate a posted body against the canonical event (all-or-nothing),
- * canonicalize each event, and hand them to the chain writer; resolves with the receipts once
- * the events are durable.
+ * canonicalize each event, and hand them to the event bus; resolves once the events are durable.
+ *
+ * In-process bus (default): the chain writer stores them and the answer is the chained receipts.
+ * Kafka bus: the answer is `{ id, status: "queued" }` once every in-sync replica holds the events
+ * (CONTRACT allows it; the chained receipt is then at GET /v1/events/{id}). Before publishing, ids
+ * already stored are answered with their original receipt (or 409 for other content), best effort:
+ * the chain writer deduplicates by id in any case.
  */
-import { AccessEvent, EventValidator, Receipt } from '@app/core';
+import { AccessEvent, EventValidator, Problems, Receipt } from '@app/core';
 import { canonicalize } from '@app/ledger';
-import { ChainWriter } from './chain-writer';
+import { BusEvent, BusUnavailableError, EventBus, EventStore, IngestReceipt, StoredReceipt, isQueuedReceipt } from '@app/storage';
 import { MetricsService } from './metrics.service';
+
+export interface IngestOptions {
+  /** ingestValidated on a queued bus: how long to wait for the chained receipts (default 10 s). */
+  chainedWaitMs?: number;
+}
 
 export class IngestService {
   private readonly validator = new EventValidator();
 
   constructor(
-    private readonly writer: ChainWriter,
+    private readonly bus: EventBus,
     private readonly maxBatchEvents: number,
     private readonly metrics?: MetricsService,
+    /** Queued bus only: where repeated ids and chained receipts are looked up. */
+    private readonly store?: Pick<EventStore, 'findReceipts' | 'isReady'>,
+    private readonly options: IngestOptions = {},
   ) {}
 
   /** Validates and stores a request body (one event or `{ events: [...] }`). */
-  async ingestBody(body: unknown): Promise<Receipt[]> {
+  async ingestBody(body: unknown): Promise<IngestReceipt[]> {
     let events: AccessEvent[];
     try {
       events = this.validator.parseBody(body, this.maxBatchEvents);
@@ -26,12 +39,86 @@ export class IngestService {
       this.metrics?.ingestedEvents.inc({ result: 'rejected' });
       throw err;
     }
-    return this.ingestValidated(events);
+    return this.submit(events);
   }
 
-  /** Stores events that already passed validation (e.g. mapped from FHIR or ATNA). */
-  async ingestValidated(events: AccessEvent[]): Promise<Receipt[]> {
+  /** Makes validated events durable: chained receipts, or queued ones on a Kafka bus. */
+  async submit(events: AccessEvent[]): Promise<IngestReceipt[]> {
     this.metrics?.requestBatchSize.observe(events.length);
-    return this.writer.submit(events.map((event) => ({ event, json: canonicalize(event) })));
+    const canonical = events.map((event) => ({ event, json: canonicalize(event) }));
+    if (this.bus.acknowledges === 'chained') return this.bus.publish(canonical);
+    return this.publishQueued(canonical);
+  }
+
+  /**
+   * Stores events that already passed validation (e.g. mapped from FHIR or ATNA) and resolves with
+   * their chained receipts; on a queued bus it waits (bounded) until the writer has chained them.
+   */
+  async ingestValidated(events: AccessEvent[]): Promise<Receipt[]> {
+    const receipts = await this.submit(events);
+    if (!receipts.some(isQueuedReceipt)) return receipts as Receipt[];
+    return this.awaitChained(receipts);
+  }
+
+  private async publishQueued(events: BusEvent[]): Promise<IngestReceipt[]> {
+    if (!this.bus.isReady() || (this.store && !this.store.isReady())) {
+      throw Problems.unavailable('The event bus or the event store is not reachable; nothing was acknowledged. Retry shortly.', 2);
+    }
+    let stored = new Map<string, StoredReceipt>();
+    if (this.store) {
+      try {
+        stored = await this.store.findReceipts(events.map((e) => e.event.id));
+      } catch {
+        stored = new Map(); // the writer deduplicates anyway
+      }
+    }
+    const seen = new Map<string, string>();
+    for (const e of events) {
+      const s = stored.get(e.event.id);
+      if (s && s.eventJson !== e.json) {
+        throw Problems.conflict('idempotency-conflict', 'An event with this id was already stored with different content; ids must be unique per event.');
+      }
+      const earlier = seen.get(e.event.id);
+      if (earlier !== undefined && earlier !== e.json) {
+        throw Problems.conflict('idempotency-conflict', 'Two events with the same id but different content were sent together.');
+      }
+      seen.set(e.event.id, e.json);
+    }
+    const toPublish = events.filter((e) => !stored.has(e.event.id));
+    if (toPublish.length > 0) {
+      try {
+        await this.bus.publish(toPublish);
+      } catch (err) {
+        if (err instanceof BusUnavailableError) {
+          throw Problems.unavailable('The event bus cannot take events right now; nothing was acknowledged. Retry shortly.', err.retryAfterSeconds);
+        }
+        throw err;
+      }
+      this.metrics?.ingestedEvents.inc({ result: 'queued' }, toPublish.length);
+    }
+    if (stored.size > 0) this.metrics?.ingestedEvents.inc({ result: 'duplicate' }, events.length - toPublish.length);
+    return events.map((e): IngestReceipt => {
+      const s = stored.get(e.event.id);
+      return s ? { id: s.id, chain: s.chain, seq: s.seq, hash: s.hash.toString('hex') } : { id: e.event.id, status: 'queued' };
+    });
+  }
+
+  private async awaitChained(receipts: IngestReceipt[]): Promise<Receipt[]> {
+    if (!this.store) throw Problems.unavailable('The events are queued durably; their chained receipts are not available here.', 2);
+    const deadline = Date.now() + (this.options.chainedWaitMs ?? 10_000);
+    const ids = receipts.map((r) => r.id);
+    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+      const found = await this.store.findReceipts(ids).catch(() => new Map<string, StoredReceipt>());
+      if (ids.every((id) => found.has(id))) {
+        return ids.map((id) => {
+          const s = found.get(id)!;
+          return { id, chain: s.chain, seq: s.seq, hash: s.hash.toString('hex') };
+        });
+      }
+      if (Date.now() + delay > deadline) {
+        throw Problems.unavailable('The events are queued durably but not chained yet; retry to get their receipts.', 2);
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 }

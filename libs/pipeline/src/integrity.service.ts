@@ -1,10 +1,19 @@
 /**
- * Verification use case: recomputes every chain from the store and names the first break
- * (chain, seq, kind). Used by `GET /v1/integrity/verify` and `auditctl verify`.
+ * Verification use case: recomputes every chain and checks its signed checkpoints, and names the
+ * first break (chain, seq, kind). Used by `GET /v1/integrity/verify` and `auditctl verify`.
+ *
+ * Each chain's checkpoints are checked first (signature under a known public key, link to the one
+ * before, no shrinking or forking); the trusted ones cut the chain into ranges verified
+ * independently (records recomputed and linked, and at every checkpoint the Merkle root and last
+ * hash of the records must equal the signed ones). With the embedded store, ranges run on all
+ * cores in worker threads, each with its own read-only connection; other stores are read through
+ * the EventStore port in-process.
  */
-import { FieldError, Problems } from '@app/core';
-import { ChainBreak, ChainVerifier, GENESIS_HASH } from '@app/ledger';
-import { EventStore } from '@app/storage';
+import { AppConfig, FieldError, Problems } from '@app/core';
+import { ChainBreak, ChainPlan, RangeVerdict, frontierFromJSON, mergeChainVerdicts, planChainVerification } from '@app/ledger';
+import { CheckpointStore, EventStore, SqliteEventStore } from '@app/storage';
+import { SqliteRowSource, VerifyTask, VerifyTaskResult, serializeRangeSpec } from './verification/verify-task';
+import { defaultWorkerCount, runVerifyTasks } from './verification/verification-runner';
 
 export interface VerifyRequest {
   chain?: string;
@@ -17,6 +26,9 @@ export interface ChainReport {
   verified: number;
   lastSeq: number;
   lastHash: string | null;
+  /** Signed checkpoints of the chain, and how many were checked against the records and matched. */
+  checkpoints: number;
+  checkpointsVerified: number;
 }
 
 export interface VerifyResult {
@@ -24,51 +36,128 @@ export interface VerifyResult {
   verified: number;
   break: ChainBreak | null;
   chains: ChainReport[];
+  /** Checkpoints checked (signature, link, tree head) over all chains. */
+  checkpointsVerified: number;
 }
 
 export type VerifyProgress = (chain: string, verifiedInChain: number, totalInChain: number) => void;
 
+/** Public keys the checkpoints are checked with: `{ keyId, publicKeyPem }`. */
+export type PublicKeySource = () => readonly { keyId: string; publicKeyPem: string }[];
+
+export interface IntegrityOptions {
+  checkpoints?: CheckpointStore;
+  publicKeys?: PublicKeySource;
+  /** The embedded store's data dir: read by worker threads over their own read-only connections. */
+  sqlite?: SqliteRowSource;
+  /** Worker threads, always used when set (1 verifies in-process); default: every core, in-process below parallelThreshold. */
+  workers?: number;
+  /** Fewer records than this are verified in-process: starting workers would cost more. Default 200,000. */
+  parallelThreshold?: number;
+}
+
 export class IntegrityService {
-  constructor(private readonly store: EventStore) {}
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: IntegrityOptions = {},
+  ) {}
 
   async verify(req: VerifyRequest = {}, onProgress?: VerifyProgress): Promise<VerifyResult> {
-    const heads = await this.store.chainHeads();
-    const all = await this.store.chains();
+    const { checkpoints, sqlite } = this.options;
+    const storeChains = await this.store.chains();
+    const all = [...new Set([...storeChains, ...(checkpoints ? await checkpoints.chains() : [])])].sort();
     const chains = req.chain ? [req.chain] : all;
     if (req.chain && !all.includes(req.chain)) throw Problems.notFound('No chain with this id.');
-    let verified = 0;
-    const reports: ChainReport[] = [];
-    let firstBreak: ChainBreak | null = null;
+    const heads = await this.store.chainHeads();
+    const keys = new Map<string, string>();
+    for (const k of this.options.publicKeys?.() ?? []) keys.set(k.keyId, k.publicKeyPem);
+
+    const plans: ChainPlan[] = [];
+    const checkpointCounts: number[] = [];
+    const tasks: VerifyTask[] = [];
+    const taskChain: number[] = [];
+    let estimate = 0;
+    for (const h of heads.values()) estimate += h.seq + 1;
+    // An explicit worker count is honoured; by default small stores are verified in-process.
+    const workers = this.options.workers ?? (estimate < (this.options.parallelThreshold ?? 200_000) ? 1 : defaultWorkerCount());
     for (const chain of chains) {
-      const from = req.fromSeq ?? 0;
-      const partialEnd = req.toSeq !== undefined;
-      let startPrev: Buffer = GENESIS_HASH;
-      if (from > 0) {
-        // A range check starts from the stored hash of the record before the range.
-        for await (const page of this.store.readChain(chain, from - 1, from - 1, 1)) startPrev = page[0]?.hash ?? startPrev;
+      const stored = checkpoints ? await checkpoints.list(chain) : [];
+      const size = (heads.get(chain)?.seq ?? -1) + 1;
+      // After a retention purge the chain starts at its first retained record: the purged
+      // prefix's last hash and Merkle frontier stand in for the deleted records.
+      const purged = checkpoints ? await checkpoints.purgedPrefix(chain) : null;
+      const plan = planChainVerification({
+        start: purged ? { seq: purged.size, prevHash: Buffer.from(purged.lastHash, 'hex'), frontier: frontierFromJSON(purged.frontier) } : undefined,
+        chain,
+        checkpoints: stored.map((c) => ({ checkpoint: c.checkpoint, frontier: c.frontier })),
+        publicKeys: keys,
+        firstPrevious: null,
+        startAtOrBefore: req.fromSeq,
+        endSeq: req.toSeq ?? null,
+        head: heads.get(chain) ?? null,
+        recordsPerRange: Math.max(1000, Math.ceil(size / (workers * 4))),
+      });
+      plans.push(plan);
+      checkpointCounts.push(stored.length);
+      for (const range of plan.ranges) {
+        tasks.push({ spec: serializeRangeSpec(range), source: sqlite ?? { kind: 'store' }, readHead: Boolean(sqlite) && range.endSeq === null });
+        taskChain.push(plans.length - 1);
       }
-      const verifier = new ChainVerifier(chain, { seq: from, prevHash: startPrev });
-      const total = onProgress ? await this.store.countChain(chain) : 0;
-      let seen = 0;
-      for await (const page of this.store.readChain(chain, from, req.toSeq)) {
-        let stop = false;
-        for (const row of page) {
-          if (!verifier.push(row)) {
-            stop = true;
-            break;
-          }
-        }
-        seen += page.length;
-        onProgress?.(chain, seen, total);
-        if (stop) break;
-      }
-      const verdict = verifier.finish(partialEnd ? null : heads.get(chain) ?? null);
-      verified += verdict.verified;
-      reports.push({ chain, verified: verdict.verified, lastSeq: verdict.lastSeq, lastHash: verdict.lastSeq >= 0 ? verdict.lastHash.toString('hex') : null });
-      if (verdict.break && !firstBreak) firstBreak = verdict.break;
     }
-    return { ok: firstBreak === null, verified, break: firstBreak, chains: reports };
+
+    const totals = new Map<string, number>();
+    const done = new Map<number, number>();
+    if (onProgress) for (const chain of chains) totals.set(chain, await this.store.countChain(chain).catch(() => 0));
+    const results = await runVerifyTasks(tasks, {
+      workers,
+      store: this.store,
+      onProgress: onProgress
+        ? (taskIndex, rowsRead) => {
+            done.set(taskIndex, rowsRead);
+            const p = taskChain[taskIndex];
+            let sum = 0;
+            tasks.forEach((_, i) => {
+              if (taskChain[i] === p) sum += done.get(i) ?? 0;
+            });
+            const chain = plans[p].chain;
+            onProgress(chain, Math.min(sum, totals.get(chain) ?? sum), totals.get(chain) ?? 0);
+          }
+        : undefined,
+    });
+
+    let verified = 0;
+    let checkpointsVerified = 0;
+    let firstBreak: ChainBreak | null = null;
+    const reports: ChainReport[] = [];
+    plans.forEach((plan, p) => {
+      const verdicts: RangeVerdict[] = [];
+      results.forEach((r, i) => {
+        if (taskChain[i] === p && r) verdicts.push(toVerdict(r));
+      });
+      const outcome = mergeChainVerdicts(plan, verdicts);
+      const from = req.fromSeq ?? plan.startSeq;
+      let chainVerified = outcome.verified;
+      if (from > plan.startSeq) {
+        chainVerified = outcome.break ? Math.max(0, outcome.break.seq - from) : Math.max(0, outcome.lastSeq - from + 1);
+      }
+      verified += chainVerified;
+      checkpointsVerified += outcome.checkpointsVerified;
+      reports.push({
+        chain: plan.chain,
+        verified: chainVerified,
+        lastSeq: outcome.lastSeq,
+        lastHash: outcome.lastSeq >= 0 ? outcome.lastHash.toString('hex') : null,
+        checkpoints: checkpointCounts[p],
+        checkpointsVerified: outcome.checkpointsVerified,
+      });
+      if (outcome.break && !firstBreak) firstBreak = outcome.break;
+    });
+    return { ok: firstBreak === null, verified, break: firstBreak, chains: reports, checkpointsVerified };
   }
+}
+
+function toVerdict(r: VerifyTaskResult): RangeVerdict {
+  return { verified: r.verified, break: r.break, lastSeq: r.lastSeq, lastHash: Buffer.from(r.lastHash, 'hex'), boundariesChecked: r.boundariesChecked };
 }
 
 export function parseVerifyQuery(params: Record<string, unknown>): VerifyRequest {
@@ -89,4 +178,23 @@ export function parseVerifyQuery(params: Record<string, unknown>): VerifyRequest
   }
   if (errors.length) throw Problems.validation(errors, 'The verify parameters are invalid.');
   return out;
+}
+
+/**
+ * The verifier's options in the service: checkpoints and the signing keys' public halves, and,
+ * on the embedded store, worker threads reading the data dir (VERIFY_WORKERS).
+ */
+export function integrityOptionsFor(
+  config: AppConfig,
+  store: EventStore,
+  checkpoints?: CheckpointStore,
+  keys?: { publicKeys(): readonly { keyId: string; publicKeyPem: string }[] },
+): IntegrityOptions {
+  const workers = config.integrity?.verifyWorkers ?? 0;
+  return {
+    checkpoints,
+    publicKeys: keys ? () => keys.publicKeys() : undefined,
+    sqlite: store instanceof SqliteEventStore ? { kind: 'sqlite', dataDir: config.dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile } : undefined,
+    workers: workers > 0 ? workers : undefined,
+  };
 }

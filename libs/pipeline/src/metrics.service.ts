@@ -71,6 +71,41 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly fhirSubmissions = new Counter({
+    name: 'audit_fhir_submissions_total',
+    help: 'POST /fhir and /fhir/AuditEvent submissions by result (stored, rejected, failed).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly atnaConnections = new Counter({
+    name: 'audit_atna_connections_total',
+    help: 'ATNA TLS connections by result (accepted, tls_refused, identity_refused, framing_closed, overloaded).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly atnaMessages = new Counter({
+    name: 'audit_atna_messages_total',
+    help: 'ATNA syslog messages by result (stored, rejected: malformed, refused: by the store or admission, failed: not durable).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly atnaErrors = new Counter({
+    name: 'audit_atna_errors_total',
+    help: 'ATNA input not stored, by stage (framing, syslog, xml, mapping, store) and stable error code.',
+    labelNames: ['stage', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly busMessages = new Counter({
+    name: 'audit_bus_messages_total',
+    help: 'Messages the chain writer consumed from the bus (BUS=kafka), by result (stored: in the store, new or already there; conflict: id reused with other content; invalid).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'audit_process_' });
   }

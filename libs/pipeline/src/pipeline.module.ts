@@ -1,32 +1,68 @@
 /**
- * Wires the embedded pipeline: SQLite store, chain writer, ingest/query/verify services, and
- * their lifecycle (the writer starts before the server listens and drains on shutdown so every
- * in-flight commit finishes).
+ * Wires the pipeline: event store (SQLite, or Elasticsearch with STORE=elasticsearch), chain
+ * writer, event bus (in-process, or Kafka with BUS=kafka, plus the chain-writer consumer),
+ * ingest/query/verify services, and their lifecycle. Embedded default: the writer starts before
+ * the server listens and drains on shutdown so every in-flight commit finishes. Scale-out: the
+ * adapters connect in the background (readiness false until they are up; see scale-out.ts).
  */
-import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
-import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb, SqliteEventStore, openDatabase } from '@app/storage';
+import { PatientIdentifiers, embeddedFieldProtection } from '@app/security';
+import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteDb, SqliteEventStore, openDatabase } from '@app/storage';
+import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
+import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
+import { CheckpointService } from './checkpoints/checkpoint.service';
 import { IngestService } from './ingest.service';
-import { IntegrityService } from './integrity.service';
+import { IntegrityService, integrityOptionsFor } from './integrity.service';
 import { MetricsService } from './metrics.service';
 import { QueryService } from './query.service';
+import { ScaleOutRunner, createBusConsumer, createEventBus, createEventStore, isScaleOut } from './scale-out';
 
 @Injectable()
 export class PipelineLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly scaleOut: ScaleOutRunner | null;
+
   constructor(
     private readonly writer: ChainWriter,
     @Inject(EVENT_STORE) private readonly store: EventStore,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(EVENT_BUS) bus: EventBus,
+    @Optional() @Inject(BUS_CONSUMER) consumer: BusConsumer | null,
+    metrics: MetricsService,
+    @Optional() private readonly checkpoints?: CheckpointService,
+  ) {
+    this.scaleOut = isScaleOut(config) ? new ScaleOutRunner(store, writer, bus, consumer ?? null, metrics) : null;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.scaleOut) return this.scaleOut.start();
     await this.writer.start();
+    // Resumes every chain from its last checkpoint and seals what a crash left unsealed.
+    await this.checkpoints?.start();
   }
 
   /** Runs before the HTTP server closes: every queued commit finishes, then the store closes. */
   async beforeApplicationShutdown(): Promise<void> {
+    if (this.scaleOut) return this.scaleOut.stop();
     await this.writer.drain();
+    await this.checkpoints?.stop(); // seal what the last commits added, before the store closes
     await this.store.close();
+  }
+}
+
+/** What /health/ready reports: the store and the bus (with its consumer) are usable. */
+@Injectable()
+export class PipelineHealth {
+  constructor(
+    private readonly writer: ChainWriter,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(EVENT_BUS) private readonly bus: EventBus,
+    @Optional() @Inject(BUS_CONSUMER) private readonly consumer: BusConsumer | null,
+  ) {}
+
+  checks(): { storage: boolean; bus: boolean } {
+    return { storage: this.store.isReady(), bus: this.writer.running && this.bus.isReady() && (this.consumer?.isReady() ?? true) };
   }
 }
 
@@ -35,22 +71,35 @@ export class PipelineLifecycle implements OnApplicationBootstrap, BeforeApplicat
   providers: [
     MetricsService,
     { provide: SQLITE_DB, inject: [APP_CONFIG], useFactory: (config: AppConfig): SqliteDb => openDatabase(config.dataDir) },
-    { provide: EVENT_STORE, inject: [SQLITE_DB], useFactory: (db: SqliteDb): EventStore => new SqliteEventStore(db) },
+    {
+      provide: EVENT_STORE,
+      inject: [APP_CONFIG, SQLITE_DB],
+      useFactory: (config: AppConfig, db: SqliteDb): Promise<EventStore> => createEventStore(config, () => new SqliteEventStore(db, embeddedFieldProtection(config))),
+    },
     {
       provide: ChainWriter,
       inject: [EVENT_STORE, APP_CONFIG, MetricsService],
       useFactory: (store: EventStore, config: AppConfig, metrics: MetricsService) =>
         new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents }, metrics),
     },
+    { provide: EVENT_BUS, inject: [APP_CONFIG, ChainWriter], useFactory: (config: AppConfig, writer: ChainWriter): Promise<EventBus> => createEventBus(config, writer) },
+    { provide: BUS_CONSUMER, inject: [APP_CONFIG], useFactory: (config: AppConfig): Promise<BusConsumer | null> => createBusConsumer(config) },
     {
       provide: IngestService,
-      inject: [ChainWriter, APP_CONFIG, MetricsService],
-      useFactory: (writer: ChainWriter, config: AppConfig, metrics: MetricsService) => new IngestService(writer, config.maxBatchEvents, metrics),
+      inject: [EVENT_BUS, APP_CONFIG, MetricsService, EVENT_STORE],
+      useFactory: (bus: EventBus, config: AppConfig, metrics: MetricsService, store: EventStore) =>
+        new IngestService(bus, config.maxBatchEvents, metrics, bus.acknowledges === 'queued' ? store : undefined),
     },
-    { provide: QueryService, inject: [EVENT_STORE], useFactory: (store: EventStore) => new QueryService(store) },
-    { provide: IntegrityService, inject: [EVENT_STORE], useFactory: (store: EventStore) => new IntegrityService(store) },
+    { provide: QueryService, inject: [EVENT_STORE, PatientIdentifiers], useFactory: (store: EventStore, patients: PatientIdentifiers) => new QueryService(store, patients) },
+    {
+      provide: IntegrityService,
+      inject: [EVENT_STORE, APP_CONFIG, { token: CHECKPOINT_STORE, optional: true }, { token: KEY_PROVIDER, optional: true }],
+      useFactory: (store: EventStore, config: AppConfig, checkpoints?: CheckpointStore, keys?: KeyProvider) =>
+        new IntegrityService(store, integrityOptionsFor(config, store, checkpoints, keys)),
+    },
     PipelineLifecycle,
+    PipelineHealth,
   ],
-  exports: [MetricsService, SQLITE_DB, EVENT_STORE, ChainWriter, IngestService, QueryService, IntegrityService],
+  exports: [MetricsService, SQLITE_DB, EVENT_STORE, EVENT_BUS, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService],
 })
 export class PipelineModule {}

@@ -1,8 +1,11 @@
 /**
  * Query use case: turns the CONTRACT's query parameters into a store query with cursor
- * pagination, and shapes stored records for the API (the event with its receipt).
+ * pagination, and shapes stored records for the API (the event with its receipt), as the caller
+ * may see them: patient ids become tokens without `events:identified` (PatientIdentifiers), and a
+ * `patient` filter may be given as a token. The access log's own records are never returned here.
  */
-import { AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, Problems, Receipt } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, Problems, Receipt } from '@app/core';
+import { isPatientToken, type PatientIdentifiers, type Principal } from '@app/security';
 import { EventQuery, EventStore, StoredRecord } from '@app/storage';
 
 export interface EventView {
@@ -25,23 +28,45 @@ export function toEventView(r: StoredRecord): EventView {
   return { event: r.event, receivedAt: r.receivedAt, receipt: { id: r.event.id, chain: r.chain, seq: r.seq, hash: r.hash.toString('hex') } };
 }
 
-export class QueryService {
-  constructor(private readonly store: EventStore) {}
+/** Who is reading (the view depends on the scopes). */
+export type Viewer = Pick<Principal, 'scopes'>;
 
-  async list(params: Record<string, unknown>): Promise<EventListView> {
-    const q = parseEventQuery(params);
+export class QueryService {
+  constructor(
+    private readonly store: EventStore,
+    private readonly patients: Pick<PatientIdentifiers, 'presentEvent'>,
+  ) {}
+
+  async list(params: Record<string, unknown>, viewer: Viewer): Promise<EventListView> {
+    const q = patientTokenFilter(parseEventQuery(params), this.store);
+    q.excludeChain = ACCESS_LOG_CHAIN;
     const page = await this.store.query(q);
     return {
-      events: page.records.map(toEventView),
+      events: page.records.map((r) => this.view(r, viewer)),
       nextCursor: page.next ? encodeCursor(page.next) : null,
     };
   }
 
-  async get(id: string): Promise<EventView> {
+  async get(id: string, viewer: Viewer): Promise<EventView> {
     const record = await this.store.getById(id);
-    if (!record) throw Problems.notFound('No event with this id.');
-    return toEventView(record);
+    if (!record || record.chain === ACCESS_LOG_CHAIN) throw Problems.notFound('No event with this id.');
+    return this.view(record, viewer);
   }
+
+  private view(r: StoredRecord, viewer: Viewer): EventView {
+    const v = toEventView(r);
+    v.event = this.patients.presentEvent(viewer, v.event);
+    return v;
+  }
+}
+
+/** A `patient` filter given as a token (`ptk_…`) is looked up as a token, where the store can. */
+export function patientTokenFilter<Q extends { patient?: string; patientToken?: string }>(q: Q, store: Pick<EventStore, 'patientTokenLookups'>): Q {
+  if (q.patient === undefined || !isPatientToken(q.patient)) return q;
+  if (!store.patientTokenLookups) throw Problems.badRequest('This store cannot search by patient token; ask a compliance officer to re-identify it.', [{ pointer: '/query/patient', message: 'patient tokens are not searchable here' }]);
+  q.patientToken = q.patient;
+  delete q.patient;
+  return q;
 }
 
 export function parseEventQuery(params: Record<string, unknown>): EventQuery {

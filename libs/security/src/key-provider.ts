@@ -59,6 +59,11 @@ export class FileKeyProvider implements KeyProvider {
     return this.cached;
   }
 
+  /** True once a keyring exists (readers such as `auditctl verify` must not create one). */
+  hasKeys(): boolean {
+    return fs.existsSync(this.ringFile);
+  }
+
   publicKeys(): PublicKeyRecord[] {
     return (this.readRing() ?? this.createFirstKey()).keys.map((k) => ({ ...k }));
   }

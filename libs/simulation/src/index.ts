@@ -1,2 +1,3 @@
-/** Synthetic traffic for seeding, tests and benchmarks. */
+/** Synthetic traffic for seeding, tests and benchmarks, and the order to post it in. */
 export * from './synthetic-traffic';
+export * from './seed-plan';

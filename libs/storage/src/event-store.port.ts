@@ -32,8 +32,28 @@ export interface StoredRecord extends ChainedRecord {
   position: number;
 }
 
+/** A committed event with its global position, as the detection worker tails them. */
+export interface PositionedEvent {
+  position: number;
+  receivedAt: string;
+  event: AccessEvent;
+}
+
+/** Optional event-time bounds for readSince (epoch ms; from inclusive, to exclusive). */
+export interface EventTimeRange {
+  fromMs?: number;
+  toMs?: number;
+}
+
 export interface EventQuery {
+  /** A patient id (the embedded store looks up its token: the index never holds ids). */
   patient?: string;
+  /** A patient token (`ptk_…`); only stores with `patientTokenLookups` support it. */
+  patientToken?: string;
+  /** Only records of this chain (the access log is read this way). */
+  chain?: string;
+  /** Leave out records of this chain (event queries leave out the access log). */
+  excludeChain?: string;
   actor?: string;
   action?: string;
   outcome?: string;
@@ -53,7 +73,34 @@ export interface EventPage {
   next: { occurredMs: number; position: number } | null;
 }
 
+/**
+ * A filtered read of every matching record, oldest first (event time, then position), for
+ * streamed reports: the store yields one page at a time and pages by cursor, so a reader never
+ * holds more than a page. Filters are ANDed; `actions` / `outcomes` match any of the listed values.
+ */
+export interface EventStreamQuery {
+  /** A patient id, or with `patientToken` a token, as in EventQuery. */
+  patient?: string;
+  patientToken?: string;
+  actor?: string;
+  category?: string;
+  actions?: readonly string[];
+  outcomes?: readonly string[];
+  /** Only break-glass records: action `break_glass`, or `details.breakGlass` true (FHIR/ATNA emergency overrides). */
+  breakGlass?: boolean;
+  /** Leave out this chain (e.g. the access log). */
+  excludeChain?: string;
+  /** Inclusive lower bound on event time (epoch ms). */
+  fromMs?: number;
+  /** Exclusive upper bound on event time (epoch ms). */
+  toMs?: number;
+  /** Records per page (default 1000). */
+  pageSize?: number;
+}
+
 export interface EventStore {
+  /** True when `patientToken` filters work (the store indexes patient tokens, not ids). */
+  readonly patientTokenLookups?: boolean;
   /** Current head (last seq and hash) of every chain. */
   chainHeads(): Promise<Map<string, ChainHead>>;
   /** Already-stored receipts among these ids. */
@@ -72,6 +119,31 @@ export interface EventStore {
   readChain(chain: string, fromSeq: number, toSeq?: number, pageSize?: number): AsyncIterable<ChainRow[]>;
   /** Number of records in a chain (for progress reporting). */
   countChain(chain: string): Promise<number>;
+  /**
+   * Every record matching `q`, oldest first, in pages (see EventStreamQuery). The read is a
+   * snapshot: records committed after the stream started are not included.
+   */
+  stream?(q: EventStreamQuery): AsyncIterable<StoredRecord[]>;
+  /**
+   * Committed events after a global position, in position (commit) order, at most `limit`,
+   * optionally only those whose event time is in `range`. Only stores with a global, monotonic
+   * commit position implement it (the embedded store); detection tails the store with it.
+   * The access log's own records (ACCESS_LOG_CHAIN) are not returned, nor counted by lastPosition.
+   */
+  readSince?(afterPosition: number, limit: number, range?: EventTimeRange): Promise<PositionedEvent[]>;
+  /** Highest committed global position (-1 when empty); pairs with readSince. */
+  lastPosition?(): Promise<number>;
+  /**
+   * readSince without the events: positions and ids only, nothing decoded (cheap). The detection
+   * worker pairs them with the events the chain writer just committed, and reads the full records
+   * only for what it did not see committed.
+   */
+  readIdsSince?(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]>;
+  /**
+   * Connects and declares what the engine needs (indices, templates, policies). Server-backed stores
+   * implement it and throw an error naming the setting at fault; the embedded store is ready at once.
+   */
+  init?(): Promise<void>;
   /** Whether the store can take writes right now. */
   isReady(): boolean;
   close(): Promise<void>;

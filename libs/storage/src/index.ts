@@ -1,5 +1,12 @@
-/** Storage ports and their embedded (SQLite) adapters. */
+/** Storage ports (EventStore, EventBus) and the embedded SQLite adapters; the scale-out ones are in scale-out-adapters.ts. */
 export * from './event-store.port';
 export * from './sqlite/sqlite-database';
 export * from './sqlite/sqlite-schema';
 export * from './sqlite/sqlite-event-store';
+export * from './sqlite/sealed-fields';
+export * from './event-bus.port';
+export * from './elasticsearch/es-schema';
+// Elasticsearch and Kafka adapters: './scale-out-adapters', loaded lazily (their clients are heavy).
+export * from './checkpoint-store.port';
+export * from './sqlite/sqlite-checkpoint-schema';
+export * from './sqlite/sqlite-checkpoint-store';

@@ -1,17 +1,15 @@
 /** Liveness, readiness and Prometheus metrics for operators. No PHI anywhere. */
-import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ChainWriter, MetricsService } from '@app/pipeline';
-import { EVENT_STORE, EventStore } from '@app/storage';
+import { MetricsService, PipelineHealth } from '@app/pipeline';
 import { Public } from '@app/security';
 
 @ApiTags('operations')
 @Controller()
 export class HealthController {
   constructor(
-    private readonly writer: ChainWriter,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly pipeline: PipelineHealth,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -26,7 +24,7 @@ export class HealthController {
   @Public()
   @ApiOperation({ summary: 'Storage and bus are usable; 503 otherwise.' })
   ready(@Res() res: Response) {
-    const checks = { storage: this.store.isReady(), bus: this.writer.running };
+    const checks = this.pipeline.checks();
     const ok = checks.storage && checks.bus;
     if (!ok) res.setHeader('Retry-After', '1');
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks });

@@ -1,9 +1,12 @@
 /**
- * `auditctl seed --events N`: posts realistic synthetic traffic (benign clinical work plus a few
- * planted suspicious patterns) to a running service, in batches over concurrent connections.
+ * `auditctl seed --events N`: posts realistic synthetic traffic (benign clinical work plus one
+ * planted instance of each default detection rule's pattern) to a running service. Events go in
+ * event-time order (planSeedRequests: ticks of at most a minute of event time, one batch per
+ * integration, each posted with that integration's own token), so detection sees them as they
+ * happened.
  */
 import { Command } from 'commander';
-import { generateTraffic } from '@app/simulation';
+import { generateTraffic, planSeedRequests, postTicks } from '@app/simulation';
 import { TokenService } from '@app/security';
 import { ApiClient, defaultServiceUrl, localCa } from '../api-client';
 import { cliConfig } from '../data-dir';
@@ -26,7 +29,7 @@ export function seedCommand(): Command {
     .option('--url <url>', 'service URL (default: from HOST, PORT and INSECURE_HTTP)')
     .option('--data-dir <dir>', 'data directory of the service (for its CA and token key; default: $DATA_DIR, then ./data)')
     .option('--batch <n>', 'events per request', '100')
-    .option('--concurrency <n>', 'requests in flight', '4')
+    .option('--concurrency <n>', 'ticks (30 s of event time, one request per integration) in flight; above 3, events may arrive later than detection allows', '3')
     .option('--seed <n>', 'random seed (same seed, same traffic)', '42')
     .option('--benign-only', 'do not plant suspicious patterns')
     .action(async (opts: SeedOptions) => {
@@ -34,39 +37,40 @@ export function seedCommand(): Command {
       const batch = positiveInt(opts.batch, '--batch');
       const concurrency = positiveInt(opts.concurrency, '--concurrency');
       const config = cliConfig(opts.dataDir);
-      const token = await new TokenService(config).issue({ role: 'integration', sub: 'seed', ttl: '1h' });
-      const client = new ApiClient(opts.url ?? defaultServiceUrl(), token, { caPem: localCa(config.dataDir), maxSockets: concurrency });
+      const tokens = new TokenService(config);
       const { events, planted } = generateTraffic({ events: n, seed: Number(opts.seed), suspicious: !opts.benignOnly });
+      const ticks = planSeedRequests(events, { maxBatch: batch });
+      // Each integration posts its own events (source ownership), with its own token.
+      const clients = new Map<string, ApiClient>();
+      for (const integration of new Set(ticks.flatMap((t) => t.map((b) => b.integration)))) {
+        const token = await tokens.issue({ role: 'integration', sub: integration, ttl: '1h' });
+        clients.set(integration, new ApiClient(opts.url ?? defaultServiceUrl(), token, { caPem: localCa(config.dataDir), maxSockets: concurrency }));
+      }
       const progress = progressBar();
-      let next = 0;
       let done = 0;
-      const worker = async () => {
-        while (next < events.length) {
-          const chunk = events.slice(next, next + batch);
-          next += chunk.length;
-          for (let attempt = 0; ; attempt++) {
-            const res = await client.request('POST', '/v1/events', { events: chunk });
-            if (res.status === 202) break;
-            if ((res.status === 503 || res.status === 429) && attempt < 10) {
-              await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
-              continue;
-            }
-            throw new Error(`the service answered ${res.status}: ${res.body.slice(0, 300)}`);
+      const post = async (integration: string, chunk: unknown[]) => {
+        for (let attempt = 0; ; attempt++) {
+          const res = await clients.get(integration)!.request('POST', '/v1/events', { events: chunk });
+          if (res.status === 202) break;
+          if ((res.status === 503 || res.status === 429) && attempt < 10) {
+            await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+            continue;
           }
-          done += chunk.length;
-          progress.update('seed', done, events.length);
+          throw new Error(`the service answered ${res.status}: ${res.body.slice(0, 300)}`);
         }
+        done += chunk.length;
+        progress.update('seed', done, events.length);
       };
       try {
-        await Promise.all(Array.from({ length: concurrency }, worker));
+        await postTicks(ticks, (b) => post(b.integration, b.events), concurrency);
       } finally {
         progress.stop();
-        client.close();
+        for (const c of clients.values()) c.close();
       }
       process.stdout.write(`Posted ${done} events.\n`);
       if (planted.length > 0) {
         process.stdout.write('Planted suspicious patterns:\n');
-        for (const p of planted) process.stdout.write(`  ${p.rule.padEnd(28)} ${p.key.padEnd(18)} ${p.description}\n`);
+        for (const p of planted) process.stdout.write(`  ${p.rule.padEnd(36)} ${p.key.padEnd(18)} ${p.description}\n`);
       }
     });
 }

@@ -3,14 +3,21 @@
  * group commit; with WAL and synchronous=FULL the commit returns only once it is on disk.
  * The (chain, seq) uniqueness constraint fences racing writers; the id uniqueness constraint
  * backs idempotency.
+ *
+ * Field-level encryption at rest (sealed-fields.ts): `patient.id` and `actor.ip` are sealed with
+ * AES-256-GCM on append, `patient_id` holds the patient's keyed-HMAC token, and EVERY read path goes
+ * through `eventText` (the one decode function), so nothing hands out stored text with values cut out.
  */
-import { AccessEvent } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessEvent } from '@app/core';
 import { ChainHead, ChainRow } from '@app/ledger';
 import {
   ChainedRecord,
   EventPage,
   EventQuery,
   EventStore,
+  EventStreamQuery,
+  EventTimeRange,
+  PositionedEvent,
   SequenceConflictError,
   StoreUnavailableError,
   StoredReceipt,
@@ -18,6 +25,7 @@ import {
 } from '../event-store.port';
 import type Database from 'better-sqlite3';
 import { SqliteDb } from './sqlite-database';
+import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 
 interface EventRow {
   pos: number;
@@ -27,9 +35,22 @@ interface EventRow {
   received_at: string;
   occurred_ms: number;
   event: string;
+  sealed: Buffer | null;
   prev_hash: Buffer;
   hash: Buffer;
 }
+
+/** The columns every read of a stored event needs for decoding. */
+interface EncodedEvent {
+  event: string;
+  sealed: Buffer | null;
+}
+
+/** What a read does with a record whose sealed fields cannot be opened. */
+type OnUnreadable = 'throw' | 'stored-text';
+
+/** Event columns of a full record (`sealed` always next to `event`: see eventText). */
+const RECORD_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, event, sealed, prev_hash, hash';
 
 const ID_LOOKUP_CHUNK = 500;
 
@@ -40,27 +61,51 @@ export class SqliteEventStore implements EventStore {
   private readonly selectById;
   private readonly selectChains;
   private readonly countByChain;
+  private readonly selectSince;
+  private readonly selectSinceInRange;
+  private readonly selectLastPosition;
+  private readonly selectIdsSince;
   private readonly receiptLookups = new Map<number, Database.Statement<string[]>>();
   private readonly appendTx: (records: readonly ChainedRecord[]) => void;
+  private readonly codec: SealedFieldCodec;
+  /** Patient filters look up tokens (the index column never holds ids). */
+  readonly patientTokenLookups = true;
   private closed = false;
 
-  constructor(private readonly db: SqliteDb) {
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly protection: FieldProtection,
+  ) {
+    this.codec = new SealedFieldCodec(protection.dataKeys);
+    ensureSealedColumn(db);
     this.insertEvent = db.prepare(
-      `INSERT INTO events (chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, event, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, event, sealed, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.upsertHead = db.prepare(
       `INSERT INTO chain_heads (chain, seq, hash) VALUES (?, ?, ?)
        ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
     );
     this.selectHeads = db.prepare('SELECT chain, seq, hash FROM chain_heads');
-    this.selectById = db.prepare('SELECT pos, chain, seq, id, received_at, occurred_ms, event, prev_hash, hash FROM events WHERE id = ?');
+    this.selectById = db.prepare(`SELECT ${RECORD_COLUMNS} FROM events WHERE id = ?`);
     this.selectChains = db.prepare('SELECT chain FROM chain_heads ORDER BY chain');
     this.countByChain = db.prepare('SELECT COUNT(*) AS n FROM events WHERE chain = ?');
+    // Detection tails the events integrations post: the service's own access log (reads of the audit
+    // data, stamped with the wall clock) is neither evaluated nor allowed to move the event-time watermark.
+    const notAccessLog = `chain <> ${chainLiteral(ACCESS_LOG_CHAIN)}`;
+    this.selectSince = db.prepare(`SELECT pos, received_at, event, sealed FROM events WHERE pos > ? AND ${notAccessLog} ORDER BY pos LIMIT ?`);
+    // Unary + keeps the planner on the primary key (position order) instead of the time index.
+    this.selectSinceInRange = db.prepare(
+      `SELECT pos, received_at, event, sealed FROM events WHERE pos > ? AND +occurred_ms >= ? AND +occurred_ms < ? AND ${notAccessLog} ORDER BY pos LIMIT ?`,
+    );
+    // Backwards on the primary key to the newest non-access-log row (MAX() with a WHERE would scan).
+    this.selectLastPosition = db.prepare(`SELECT COALESCE((SELECT pos FROM events WHERE ${notAccessLog} ORDER BY pos DESC LIMIT 1), -1) AS pos`);
+    this.selectIdsSince = db.prepare(`SELECT pos, id FROM events WHERE pos > ? AND ${notAccessLog} ORDER BY pos LIMIT ?`);
     this.appendTx = db.transaction((records: readonly ChainedRecord[]) => {
       const heads = new Map<string, ChainedRecord>();
       for (const r of records) {
         const e = r.event;
+        const { storedJson, sealed } = this.codec.seal(e, r.eventJson);
         this.insertEvent.run(
           r.chain,
           r.seq,
@@ -71,8 +116,9 @@ export class SqliteEventStore implements EventStore {
           e.action,
           e.outcome,
           e.actor.id,
-          e.patient?.id ?? null,
-          r.eventJson,
+          e.patient ? protection.patientToken(e.patient.id) : null,
+          storedJson,
+          sealed,
           r.prevHash,
           r.hash,
         );
@@ -94,8 +140,9 @@ export class SqliteEventStore implements EventStore {
     const out = new Map<string, StoredReceipt>();
     for (let i = 0; i < ids.length; i += ID_LOOKUP_CHUNK) {
       const chunk = ids.slice(i, i + ID_LOOKUP_CHUNK);
-      const rows = this.receiptLookup(chunk.length).all(...chunk) as { id: string; chain: string; seq: number; hash: Buffer; event: string }[];
-      for (const r of rows) out.set(r.id, { id: r.id, chain: r.chain, seq: r.seq, hash: r.hash, eventJson: r.event });
+      const rows = this.receiptLookup(chunk.length).all(...chunk) as ({ id: string; chain: string; seq: number; hash: Buffer } & EncodedEvent)[];
+      // An unreadable record compares unequal to any retry (409), without failing the whole group.
+      for (const r of rows) out.set(r.id, { id: r.id, chain: r.chain, seq: r.seq, hash: r.hash, eventJson: this.eventText(r, 'stored-text') });
     }
     return out;
   }
@@ -116,15 +163,18 @@ export class SqliteEventStore implements EventStore {
 
   async getById(id: string): Promise<StoredRecord | null> {
     const row = this.selectById.get(id) as EventRow | undefined;
-    return row ? toStoredRecord(row) : null;
+    return row ? this.toStoredRecord(row) : null;
   }
 
   async query(q: EventQuery): Promise<EventPage> {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (q.patient !== undefined) (where.push('patient_id = ?'), params.push(q.patient));
+    this.patientFilter(q, where, params);
     if (q.actor !== undefined) (where.push('actor_id = ?'), params.push(q.actor));
     if (q.action !== undefined) (where.push('action = ?'), params.push(q.action));
+    // Literal chain names (validated) so the planner can use the access log's partial index.
+    if (q.chain !== undefined) where.push(`chain = ${chainLiteral(q.chain)}`);
+    if (q.excludeChain !== undefined) where.push(`chain <> ${chainLiteral(q.excludeChain)}`);
     if (q.outcome !== undefined) (where.push('outcome = ?'), params.push(q.outcome));
     if (q.category !== undefined) (where.push('category = ?'), params.push(q.category));
     if (q.fromMs !== undefined) (where.push('occurred_ms >= ?'), params.push(q.fromMs));
@@ -134,7 +184,7 @@ export class SqliteEventStore implements EventStore {
       params.push(q.after.occurredMs, q.after.occurredMs, q.after.position);
     }
     const sql =
-      'SELECT pos, chain, seq, id, received_at, occurred_ms, event, prev_hash, hash FROM events' +
+      `SELECT ${RECORD_COLUMNS} FROM events` +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
       ' ORDER BY occurred_ms DESC, pos DESC LIMIT ?';
     params.push(q.limit + 1);
@@ -142,7 +192,7 @@ export class SqliteEventStore implements EventStore {
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
     return {
-      records: page.map(toStoredRecord),
+      records: page.map((r) => this.toStoredRecord(r)),
       next: rows.length > q.limit && last ? { occurredMs: last.occurred_ms, position: last.pos } : null,
     };
   }
@@ -157,16 +207,82 @@ export class SqliteEventStore implements EventStore {
 
   async *readChain(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): AsyncIterable<ChainRow[]> {
     const stmt = this.db.prepare(
-      'SELECT seq, received_at, event, prev_hash, hash FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?',
+      'SELECT seq, received_at, event, sealed, prev_hash, hash FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?',
     );
     let next = fromSeq;
     const end = toSeq ?? Number.MAX_SAFE_INTEGER;
     for (;;) {
-      const rows = stmt.all(chain, next, end, pageSize) as { seq: number; received_at: string; event: string; prev_hash: Buffer; hash: Buffer }[];
+      const rows = stmt.all(chain, next, end, pageSize) as ({ seq: number; received_at: string; prev_hash: Buffer; hash: Buffer } & EncodedEvent)[];
       if (rows.length === 0) return;
-      yield rows.map((r) => ({ seq: r.seq, receivedAt: r.received_at, eventJson: r.event, prevHash: r.prev_hash, hash: r.hash }));
+      // Verification: an unreadable record hashes as its stored text, so it is reported as modified.
+      yield rows.map((r) => ({ seq: r.seq, receivedAt: r.received_at, eventJson: this.eventText(r, 'stored-text'), prevHash: r.prev_hash, hash: r.hash }));
       if (rows.length < pageSize) return;
       next = rows[rows.length - 1].seq + 1;
+    }
+  }
+
+  async readSince(afterPosition: number, limit: number, range?: EventTimeRange): Promise<PositionedEvent[]> {
+    const rows = (
+      range && (range.fromMs !== undefined || range.toMs !== undefined)
+        ? this.selectSinceInRange.all(afterPosition, range.fromMs ?? Number.MIN_SAFE_INTEGER, range.toMs ?? Number.MAX_SAFE_INTEGER, limit)
+        : this.selectSince.all(afterPosition, limit)
+    ) as ({ pos: number; received_at: string } & EncodedEvent)[];
+    const out: PositionedEvent[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      // Detection must not stall on one unreadable record (verification names it).
+      out[i] = { position: r.pos, receivedAt: r.received_at, event: JSON.parse(this.eventText(r, 'stored-text')) as AccessEvent };
+    }
+    return out;
+  }
+
+  async lastPosition(): Promise<number> {
+    return (this.selectLastPosition.get() as { pos: number }).pos;
+  }
+
+  async readIdsSince(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]> {
+    const rows = this.selectIdsSince.all(afterPosition, limit) as { pos: number; id: string }[];
+    return rows.map((r) => ({ position: r.pos, id: r.id }));
+  }
+
+  async *stream(q: EventStreamQuery): AsyncIterable<StoredRecord[]> {
+    const pageSize = q.pageSize ?? 1000;
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.patient !== undefined) {
+      // `patient_id IN (token, id)` would make SQLite sort every match of the patient on each page
+      // (no index order across two keys); one probe tells whether rows from before field
+      // encryption (holding the id itself) exist at all, and usually they do not.
+      const token = this.protection.patientToken(q.patient);
+      const legacy = token !== q.patient && this.db.prepare('SELECT 1 FROM events WHERE patient_id = ? LIMIT 1').get(q.patient) !== undefined;
+      if (legacy) (where.push('patient_id IN (?, ?)'), params.push(token, q.patient));
+      else (where.push('patient_id = ?'), params.push(token));
+    }
+    if (q.patientToken !== undefined) (where.push('patient_id = ?'), params.push(q.patientToken));
+    if (q.actor !== undefined) (where.push('actor_id = ?'), params.push(q.actor));
+    if (q.category !== undefined) (where.push('category = ?'), params.push(q.category));
+    if (q.actions?.length) (where.push(`action IN (${q.actions.map(() => '?').join(',')})`), params.push(...q.actions));
+    if (q.outcomes?.length) (where.push(`outcome IN (${q.outcomes.map(() => '?').join(',')})`), params.push(...q.outcomes));
+    // The stored event text is RFC 8785 canonical JSON: quotes inside strings are escaped, so this
+    // substring only ever matches the details key itself (instr is case-sensitive, unlike LIKE).
+    if (q.breakGlass) where.push(`(action = 'break_glass' OR instr(event, '"breakGlass":true') > 0)`);
+    if (q.excludeChain !== undefined) where.push(`chain <> ${chainLiteral(q.excludeChain)}`);
+    if (q.fromMs !== undefined) (where.push('occurred_ms >= ?'), params.push(q.fromMs));
+    if (q.toMs !== undefined) (where.push('occurred_ms < ?'), params.push(q.toMs));
+    // Snapshot: nothing committed after the first page. Unary + keeps the planner on the
+    // patient / actor / time index (rows come out in (occurred_ms, pos) order without sorting).
+    where.push('+pos <= ?');
+    params.push((this.db.prepare('SELECT COALESCE(MAX(pos), -1) AS pos FROM events').get() as { pos: number }).pos);
+    const columns = `SELECT ${RECORD_COLUMNS} FROM events WHERE `;
+    const order = ' ORDER BY occurred_ms, pos LIMIT ?';
+    const first = this.db.prepare(columns + where.join(' AND ') + order);
+    const next = this.db.prepare(columns + [...where, 'occurred_ms >= ?', '(occurred_ms > ? OR +pos > ?)'].join(' AND ') + order);
+    let rows = first.all(...params, pageSize) as EventRow[];
+    while (rows.length > 0) {
+      yield rows.map((r) => this.toStoredRecord(r));
+      if (rows.length < pageSize || this.closed) return;
+      const last = rows[rows.length - 1];
+      rows = next.all(...params, last.occurred_ms, last.occurred_ms, last.pos, pageSize) as EventRow[];
     }
   }
 
@@ -183,22 +299,69 @@ export class SqliteEventStore implements EventStore {
   private receiptLookup(n: number) {
     let stmt = this.receiptLookups.get(n);
     if (!stmt) {
-      stmt = this.db.prepare<string[]>(`SELECT id, chain, seq, hash, event FROM events WHERE id IN (${new Array(n).fill('?').join(',')})`);
+      stmt = this.db.prepare<string[]>(`SELECT id, chain, seq, hash, event, sealed FROM events WHERE id IN (${new Array(n).fill('?').join(',')})`);
       this.receiptLookups.set(n, stmt);
     }
     return stmt;
   }
+
+  /**
+   * THE decode function: the canonical event JSON (exactly what the chain hash covers) of a stored
+   * row, with its sealed fields decrypted and spliced back. Every read path calls it; a new read
+   * method must select `event, sealed` and call it too. `onUnreadable`: 'throw' for views (a
+   * tampered record must not be shown as if intact), 'stored-text' where a break must be reported
+   * (verification) or processing must go on (idempotency lookups, detection).
+   */
+  private eventText(row: EncodedEvent, onUnreadable: OnUnreadable = 'throw'): string {
+    if (row.sealed === null) return row.event;
+    try {
+      return this.codec.open(row.event, row.sealed);
+    } catch (err) {
+      if (!(err instanceof SealedRecordError)) throw err;
+      // A key id the keyring never listed was written by someone else: tampering, reported as such.
+      // A listed key whose file is gone (or no keyring at all) is a set-up problem: say so.
+      if (err.reason === 'unknown-key' && this.protection.dataKeys.lists?.(err.keyId!) !== false) throw new DataKeyUnavailableError(err.keyId!);
+      if (onUnreadable === 'stored-text') return row.event;
+      throw err;
+    }
+  }
+
+  private toStoredRecord(row: EventRow): StoredRecord {
+    const eventJson = this.eventText(row);
+    return {
+      position: row.pos,
+      chain: row.chain,
+      seq: row.seq,
+      receivedAt: row.received_at,
+      event: JSON.parse(eventJson) as AccessEvent,
+      eventJson,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    };
+  }
+
+  /**
+   * `patient` (an id) and `patientToken` both match the token in `patient_id`; an id also matches
+   * rows written before field encryption, whose column still holds the id itself.
+   */
+  private patientFilter(q: { patient?: string; patientToken?: string }, where: string[], params: (string | number)[]): void {
+    if (q.patient !== undefined) {
+      where.push('patient_id IN (?, ?)');
+      params.push(this.protection.patientToken(q.patient), q.patient);
+    }
+    if (q.patientToken !== undefined) (where.push('patient_id = ?'), params.push(q.patientToken));
+  }
 }
 
-function toStoredRecord(row: EventRow): StoredRecord {
-  return {
-    position: row.pos,
-    chain: row.chain,
-    seq: row.seq,
-    receivedAt: row.received_at,
-    event: JSON.parse(row.event) as AccessEvent,
-    eventJson: row.event,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
+/** Adds the `sealed` column to a database created before field encryption (new ones have it). */
+function ensureSealedColumn(db: SqliteDb): void {
+  const columns = db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
+  if (columns.length === 0 || columns.some((c) => c.name === 'sealed')) return;
+  if (db.readonly) throw new Error('the audit database predates field encryption; open it once read-write to upgrade it');
+  db.exec('ALTER TABLE events ADD COLUMN sealed BLOB');
+}
+
+function chainLiteral(chain: string): string {
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(chain)) throw new Error('chain ids are lower-case identifiers');
+  return `'${chain}'`;
 }

@@ -2,6 +2,11 @@
  * Schema of the embedded event store. Immutability is enforced by the database itself: triggers
  * refuse every UPDATE and DELETE of an event, and a chain head can only move forward. (The
  * retention purge of whole sealed blocks will get its own, narrowly-scoped exception.)
+ *
+ * Field-level encryption (sealed-fields.ts): `event` holds the canonical event JSON with `patient.id`
+ * and `actor.ip` emptied, `sealed` their AES-256-GCM ciphertext with its key id, and `patient_id` the
+ * patient's keyed-HMAC token, never the id. `events_access_log` is a partial index: only the access
+ * log's own records (chain `access_log`) pay for it.
  */
 export const EVENT_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS events (
@@ -17,6 +22,7 @@ CREATE TABLE IF NOT EXISTS events (
   actor_id     TEXT    NOT NULL,
   patient_id   TEXT,
   event        TEXT    NOT NULL,
+  sealed       BLOB,
   prev_hash    BLOB    NOT NULL,
   hash         BLOB    NOT NULL,
   UNIQUE (chain, seq),
@@ -25,6 +31,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_actor   ON events (actor_id, occurred_ms);
 CREATE INDEX IF NOT EXISTS events_by_patient ON events (patient_id, occurred_ms) WHERE patient_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_by_time    ON events (occurred_ms);
+CREATE INDEX IF NOT EXISTS events_access_log ON events (occurred_ms) WHERE chain = 'access_log';
 
 CREATE TABLE IF NOT EXISTS chain_heads (
   chain TEXT PRIMARY KEY,

@@ -1,0 +1,84 @@
+/**
+ * The scheduled retention run (@nestjs/schedule): on RETENTION_CRON (default daily at 03:00, server
+ * local time), when RETENTION_ENABLED (default true) and the events are in the embedded store, runs
+ * the same SqliteRetentionRunner as `auditctl retention run` at the current time. Runs never overlap;
+ * each is recorded in retention_runs and logged with counts and chains only (never PHI).
+ */
+import { Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { APP_CONFIG, AppConfig, DEFAULT_RETENTION_CRON } from '@app/core';
+import { LEGAL_HOLD_STORE, LegalHoldStore, LoadedRetentionPolicy, RETENTION_POLICY, RetentionRunReport, SqliteRetentionRunner } from '@app/retention';
+import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb, SqliteEventStore } from '@app/storage';
+import { ComplianceModule } from './compliance.module';
+
+export const RETENTION_JOB = 'retention';
+
+@Injectable()
+export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('Retention');
+  private running: Promise<RetentionRunReport | null> | null = null;
+  private job: CronJob | null = null;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SQLITE_DB) private readonly db: SqliteDb,
+    @Inject(EVENT_STORE) private readonly events: EventStore,
+    @Inject(RETENTION_POLICY) private readonly loaded: LoadedRetentionPolicy,
+    @Inject(LEGAL_HOLD_STORE) private readonly holds: LegalHoldStore,
+    private readonly registry: SchedulerRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const settings = this.config.compliance;
+    if (settings?.retentionEnabled === false) return;
+    if (!(this.events instanceof SqliteEventStore)) {
+      this.logger.warn('scheduled retention needs the embedded store; not scheduled');
+      return;
+    }
+    const cron = settings?.retentionCron ?? DEFAULT_RETENTION_CRON;
+    try {
+      this.job = CronJob.from({ cronTime: cron, onTick: () => void this.runNow(), start: false });
+    } catch {
+      throw new Error('RETENTION_CRON: not a valid cron expression (e.g. "0 3 * * *")');
+    }
+    this.registry.addCronJob(RETENTION_JOB, this.job as never);
+    this.job.start();
+  }
+
+  onModuleDestroy(): void {
+    if (this.job) {
+      void this.job.stop();
+      if (this.registry.doesExist('cron', RETENTION_JOB)) this.registry.deleteCronJob(RETENTION_JOB);
+      this.job = null;
+    }
+  }
+
+  /** Runs retention now (the scheduled path); a run already in progress is not started twice. */
+  runNow(now = Date.now()): Promise<RetentionRunReport | null> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      try {
+        const runner = new SqliteRetentionRunner(this.db, this.loaded.policy, this.holds);
+        const report = await runner.run({ now, dryRun: false, trigger: 'schedule' });
+        this.logger.log(
+          JSON.stringify({ msg: 'retention run', runId: report.runId, deleted: report.deleted, chains: report.chains.filter((c) => c.count > 0).map((c) => ({ chain: c.chain, deleted: c.count, fromSeq: c.fromSeq, toSeq: c.toSeq })) }),
+        );
+        return report;
+      } catch (err) {
+        this.logger.error(JSON.stringify({ msg: 'retention run failed', error: err instanceof Error ? err.constructor.name : 'unknown' }));
+        return null;
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+}
+
+@Module({
+  imports: [ScheduleModule.forRoot(), ComplianceModule],
+  providers: [RetentionScheduler],
+  exports: [RetentionScheduler],
+})
+export class RetentionScheduleModule {}

@@ -1,0 +1,154 @@
+/**
+ * `npm run bench:verify` (after `npm run build`): builds a store of BENCH_VERIFY_RECORDS (default
+ * 1,000,000) realistic records straight through the embedded store (field sealing included) with
+ * signed checkpoints every CHECKPOINT_EVERY_RECORDS (default 10,000) records, then prints
+ * records/s of:
+ *   - the bare chain-hash ceiling of one core (records already in memory, no I/O, no Merkle);
+ *   - verification on one thread (in-process) and on all cores (worker threads), each reading the
+ *     store, opening the sealed fields, re-hashing, linking, and checking every checkpoint;
+ *   - the offline verifier on an export of the biggest chain (BENCH_VERIFY_OFFLINE=0 skips it).
+ * BENCH_VERIFY_KEEP=1 keeps the store; BENCH_VERIFY_STORE=<dir> verifies a kept store instead of building one.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AccessEvent, chainForEvent, loadConfig } from '@app/core';
+import { ChainRow, GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import { CheckpointService, IntegrityService, defaultWorkerCount, exportChain, verifyExport } from '@app/pipeline';
+import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
+import { generateTraffic } from '@app/simulation';
+import { ChainedRecord, SqliteCheckpointStore, SqliteEventStore, openDatabase } from '@app/storage';
+import { benchDataDir, fmt, machine } from './bench-support';
+
+const TOTAL = Number(process.env.BENCH_VERIFY_RECORDS ?? 1_000_000);
+const EVERY = Number(process.env.CHECKPOINT_EVERY_RECORDS ?? 10_000);
+const OFFLINE = process.env.BENCH_VERIFY_OFFLINE !== '0';
+const BATCH = 20_000;
+
+function rate(n: number, ms: number): string {
+  return `${fmt((n / ms) * 1000)} records/s (${fmt(n)} in ${fmt(ms / 1000, 2)} s)`;
+}
+
+/**
+ * Wall time and CPU time (all threads of the process) of a run. On a shared machine wall-clock
+ * rates understate what the code does; CPU microseconds per record do not depend on other load.
+ */
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; cpuUs: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { value, ms, cpuUs: cpu.user + cpu.system };
+}
+
+function cpuNote(n: number, cpuUs: number, threads: number): string {
+  const perRecord = cpuUs / n;
+  return `${fmt(perRecord, 2)} CPU-µs/record (${fmt((1e6 / perRecord) * threads)} records/s if ${threads} core(s) were free)`;
+}
+
+async function buildStore(dir: string) {
+  const config = loadConfig({}, { dataDir: dir });
+  const db = openDatabase(dir);
+  const events = new SqliteEventStore(db, embeddedFieldProtection(config));
+  const checkpoints = new SqliteCheckpointStore(db);
+  const keys = new FileKeyProvider(dir);
+  const sealer = new CheckpointService(events, checkpoints, keys, { everyRecords: EVERY, intervalMs: 3_600_000 });
+  const heads = new Map<string, { seq: number; hash: Buffer }>();
+  const started = performance.now();
+  let written = 0;
+  for (let chunk = 0; written < TOTAL; chunk++) {
+    const traffic = generateTraffic({ events: Math.min(100_000, TOTAL - written), suspicious: false, seed: 1000 + chunk }).events;
+    for (let i = 0; i < traffic.length; i += BATCH) {
+      const receivedAt = new Date().toISOString();
+      const records: ChainedRecord[] = traffic.slice(i, i + BATCH).map((event: AccessEvent) => {
+        const json = canonicalize(event);
+        const chain = chainForEvent(event);
+        const head = heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
+        const seq = head.seq + 1;
+        const hash = recordHash(head.hash, chain, seq, receivedAt, json);
+        heads.set(chain, { seq, hash });
+        return { chain, seq, receivedAt, event, eventJson: json, prevHash: head.hash, hash };
+      });
+      await events.append(records);
+      sealer.recordsCommitted(records); // what the chain writer's commit hook does
+      written += records.length;
+    }
+    process.stderr.write(`\r  building: ${fmt(written)} / ${fmt(TOTAL)} records`);
+  }
+  await sealer.sealAll('shutdown');
+  process.stderr.write('\n');
+  const ms = performance.now() - started;
+  return { config, db, events, checkpoints, keys, heads, ms };
+}
+
+/** One core's bare ceiling: re-hash records already in memory (no store, no decryption, no Merkle). */
+async function hashCeiling(events: SqliteEventStore, chain: string, limit: number): Promise<{ wall: number; cpuUs: number; n: number }> {
+  const rows: ChainRow[] = [];
+  for await (const page of events.readChain(chain, 0, limit - 1)) rows.push(...page);
+  const r = await timed(async () => {
+    for (const row of rows) if (!recordHash(row.prevHash, chain, row.seq, row.receivedAt, row.eventJson).equals(row.hash)) throw new Error('bench store is broken');
+  });
+  return { wall: (rows.length / r.ms) * 1000, cpuUs: r.cpuUs, n: rows.length };
+}
+
+/** A store kept by an earlier run (BENCH_VERIFY_STORE). */
+async function openStore(dir: string) {
+  const config = loadConfig({}, { dataDir: dir });
+  const db = openDatabase(dir);
+  const events = new SqliteEventStore(db, embeddedFieldProtection(config));
+  const heads = await events.chainHeads();
+  return { config, db, events, checkpoints: new SqliteCheckpointStore(db), keys: new FileKeyProvider(dir), heads, ms: 0 };
+}
+
+async function main(): Promise<void> {
+  const kept = process.env.BENCH_VERIFY_STORE;
+  const dir = kept ?? benchDataDir('verify');
+  console.log(`verify benchmark: ${machine()}; data dir ${dir}`);
+  const s = kept ? await openStore(kept) : await buildStore(dir);
+  const total = [...s.heads.values()].reduce((n, h) => n + h.seq + 1, 0);
+  const chains = [...s.heads.entries()].sort((a, b) => b[1].seq - a[1].seq);
+  const cps = (await Promise.all(chains.map(([c]) => s.checkpoints.list(c)))).reduce((n, l) => n + l.length, 0);
+  console.log(`store: ${fmt(total)} records in ${chains.length} chains (${chains.map(([c, h]) => `${c} ${fmt(h.seq + 1)}`).join(', ')}), ${fmt(cps)} signed checkpoints; built in ${fmt(s.ms / 1000, 1)} s`);
+
+  const biggest = chains[0][0];
+  const ceiling = await hashCeiling(s.events, biggest, 200_000);
+  console.log(`chain-hash ceiling, 1 core, records in memory: ${fmt(ceiling.wall)} records/s; ${cpuNote(ceiling.n, ceiling.cpuUs, 1)}`);
+  console.log(`(load average now: ${os.loadavg().map((l) => fmt(l, 1)).join(', ')} on ${os.cpus().length} cores)`);
+
+  const sqlite = { kind: 'sqlite' as const, dataDir: dir };
+  const run = async (workers: number) => {
+    const r = await timed(() => new IntegrityService(s.events, { checkpoints: s.checkpoints, publicKeys: () => s.keys.publicKeys(), sqlite, workers }).verify());
+    if (!r.value.ok || r.value.verified !== total) throw new Error(`verification failed: ${JSON.stringify(r.value.break)}`);
+    return { ms: r.ms, cpuUs: r.cpuUs, checkpoints: r.value.checkpointsVerified };
+  };
+  const cores = defaultWorkerCount();
+  const one = await run(1);
+  console.log(`verify, 1 thread (in-process):     ${rate(total, one.ms)}; ${fmt(one.checkpoints)} checkpoints matched; ${cpuNote(total, one.cpuUs, 1)}`);
+  const all = await run(cores);
+  console.log(`verify, ${cores} worker threads:        ${rate(total, all.ms)}; speed-up x${fmt(one.ms / all.ms, 2)}; ${cpuNote(total, all.cpuUs, cores)}`);
+
+  if (OFFLINE) {
+    const out = path.join(benchDataDir('verify-export'), 'export');
+    const started = performance.now();
+    const manifest = await exportChain(s.events, s.checkpoints, { chain: biggest, outDir: out, publicKeys: s.keys.publicKeys() });
+    const exportMs = performance.now() - started;
+    const n = manifest.records.count;
+    const size = fs.statSync(path.join(out, manifest.records.file)).size;
+    console.log(`export of ${biggest}: ${rate(n, exportMs)}, ${fmt(size / 1048576, 0)} MiB of NDJSON`);
+    for (const workers of [1, cores]) {
+      const r = await timed(() => verifyExport(out, { workers }));
+      if (!r.value.ok) throw new Error(`offline verification failed: ${JSON.stringify(r.value.break)}`);
+      console.log(`verify --offline, ${workers} ${workers === 1 ? 'thread: ' : 'threads:'}       ${rate(n, r.ms)}; ${cpuNote(n, r.cpuUs, workers)}`);
+    }
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  }
+  await s.events.close();
+  if (process.env.BENCH_VERIFY_KEEP === '1' || kept) console.log(`store kept in ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,32 @@
+/**
+ * Integrity configuration (issue 3): how often each chain gets a signed checkpoint, and how many
+ * worker threads verification uses. The keys are merged into the main config schema (config.ts)
+ * so a bad value stops start-up naming the key, like every other setting.
+ */
+import { z } from 'zod';
+
+export const INTEGRITY_ENV = {
+  /** Seal a signed checkpoint of a chain after this many new records ... */
+  CHECKPOINT_EVERY_RECORDS: z.coerce.number().int().min(1).max(100_000_000).default(10_000),
+  /** ... or once new records have waited this many seconds (and always on graceful shutdown). */
+  CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
+  /** Worker threads of verification (API and CLI); 0 = one per core. */
+  VERIFY_WORKERS: z.coerce.number().int().min(0).max(256).default(0),
+} as const;
+
+export type IntegrityEnv = z.infer<z.ZodObject<typeof INTEGRITY_ENV>>;
+
+export interface IntegritySettings {
+  checkpointEveryRecords: number;
+  checkpointIntervalSeconds: number;
+  /** 0 = one per core. */
+  verifyWorkers: number;
+}
+
+export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
+  return {
+    checkpointEveryRecords: env.CHECKPOINT_EVERY_RECORDS,
+    checkpointIntervalSeconds: env.CHECKPOINT_INTERVAL_SECONDS,
+    verifyWorkers: env.VERIFY_WORKERS,
+  };
+}

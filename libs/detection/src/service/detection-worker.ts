@@ -1,0 +1,364 @@
+/**
+ * Streaming detection: tails the event store by global commit position and feeds every committed
+ * event to the engine exactly once, in commit order (the engine works in event time). Woken by the
+ * chain writer right after each durable group commit, so there is no polling delay; it reads in
+ * slices and yields to the event loop (setImmediate) after at most `turnBudgetMs` of work, so
+ * ingest and HTTP stay responsive while it catches up.
+ *
+ * Exactly once across crashes: each slice's alerts are stored (idempotently, by deterministic id)
+ * and, every `snapshotEveryEvents` events or `snapshotEveryMs` (and on stop), the engine snapshot
+ * with the position it covers, in ONE transaction. A restart restores the snapshot and replays
+ * from its position; the replayed alerts have the same ids and are dropped by the store. If a
+ * commit fails, the engine is rebuilt from the last stored snapshot and the slice is retried, so
+ * no alert is skipped because the engine moved ahead of what was stored.
+ *
+ * Reading events back from the store costs more than evaluating them (decrypting sealed fields,
+ * parsing JSON), so the worker also keeps the events the writer just committed (`remember`, fed by
+ * ChainWriter.onCommit): it reads only positions and ids from the store and takes each event from
+ * there, reading full records only for what it did not see committed (after a restart, a backlog
+ * beyond `recentCap`, or rows another process wrote). Commit order and positions still come from
+ * the store, so the result is the same either way.
+ */
+import { AccessEvent } from '@app/core';
+import { PositionedEvent } from '@app/storage';
+import { DetectionAlert } from '../alert';
+import { DetectionEngine, RestoreReport } from '../detection-engine';
+import { DetectionMetrics } from './detection-metrics';
+import { DetectionProgressStore } from './sqlite-detection-state';
+
+/** The part of the EventStore the worker needs (EventStore.readSince / lastPosition). */
+export interface CommittedEventSource {
+  readSince(afterPosition: number, limit: number): Promise<PositionedEvent[]>;
+  lastPosition(): Promise<number>;
+  /** Positions and ids only (EventStore.readIdsSince); without it every event is read in full. */
+  readIdsSince?(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]>;
+}
+
+/** A committed event as the chain writer reports it (ChainedRecord). */
+export interface CommittedEvent {
+  event: AccessEvent;
+  receivedAt: string;
+}
+
+/** Facts only (no PHI): for logs. */
+export interface DetectionLog {
+  info(msg: string, fields?: Record<string, string | number | boolean | null>): void;
+  warn(msg: string, fields?: Record<string, string | number | boolean | null>): void;
+}
+
+export interface DetectionWorkerOptions {
+  /** Events read and evaluated per slice (default 1000). */
+  sliceEvents?: number;
+  /**
+   * While behind, slices follow each other without yielding until this much time (ms) has passed
+   * in one turn of the event loop (default 20): enough to keep up with group commits that each
+   * carry thousands of events, short enough for HTTP to stay responsive.
+   */
+  turnBudgetMs?: number;
+  /** Persist a snapshot after at most this many evaluated events ... */
+  snapshotEveryEvents: number;
+  /** ... or this long (ms) after the previous one, whichever first. */
+  snapshotEveryMs: number;
+  /** Wait before retrying after a failed read or commit (default 1000 ms). */
+  retryDelayMs?: number;
+  /** Most committed events kept in memory for evaluation (default 100,000); beyond, they are read back. */
+  recentCap?: number;
+  clock?: () => number;
+}
+
+export interface DetectionStatus {
+  running: boolean;
+  /** Global position of the last evaluated event (-1 before any). */
+  position: number;
+  /** Last committed position of the store, as of the last slice or status call. */
+  headPosition: number;
+  lagEvents: number;
+  /** Engine watermark (newest event time minus the allowed lateness), RFC 3339. */
+  watermark: string | null;
+  evaluated: number;
+  lateDropped: number;
+  alertsStored: number;
+  lastSnapshotPosition: number | null;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class DetectionWorker {
+  private engine: DetectionEngine;
+  private readonly sliceEvents: number;
+  private readonly turnBudgetMs: number;
+  private readonly retryDelayMs: number;
+  private readonly clock: () => number;
+  private stopped = true;
+  private loop: Promise<void> | null = null;
+  private wakeRequested = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private sinceSnapshot = 0;
+  private lastSnapshotAt = 0;
+  private lastSnapshotPosition: number | null = null;
+  private headPosition = -1;
+  private lateSeen = 0;
+  private alertsStored = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** Events committed but not evaluated yet, by id (see `remember`). */
+  private readonly recent = new Map<string, CommittedEvent>();
+  private readonly recentCap: number;
+
+  /** `createEngine` builds a fresh engine with the loaded rules (also used to rebuild after a failed commit). */
+  constructor(
+    private readonly createEngine: () => DetectionEngine,
+    private readonly source: CommittedEventSource,
+    private readonly progress: DetectionProgressStore,
+    private readonly options: DetectionWorkerOptions,
+    private readonly metrics?: DetectionMetrics,
+    private readonly log?: DetectionLog,
+  ) {
+    this.engine = createEngine();
+    this.sliceEvents = Math.max(1, options.sliceEvents ?? 1000);
+    this.turnBudgetMs = Math.max(0, options.turnBudgetMs ?? 20);
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.clock = options.clock ?? Date.now;
+    this.recentCap = options.recentCap ?? 100_000;
+  }
+
+  /**
+   * Events the writer just committed (only those the source returns: not the access log). Saves
+   * reading them back; ignored when the source cannot list ids or the worker is far behind.
+   */
+  remember(records: readonly CommittedEvent[]): void {
+    if (this.stopped || !this.source.readIdsSince || this.recent.size + records.length > this.recentCap) return;
+    for (const r of records) this.recent.set(r.event.id, r);
+  }
+
+  get running(): boolean {
+    return !this.stopped;
+  }
+
+  /** Restores the last snapshot (if any) and starts catching up. */
+  start(): RestoreReport | null {
+    const report = this.restoreFromStore();
+    this.stopped = false;
+    this.lastSnapshotAt = this.clock();
+    this.wake();
+    return report;
+  }
+
+  /** New events were committed (ChainWriter.onCommit): evaluate them as soon as the loop can. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.loop) {
+      this.wakeRequested = true;
+      return;
+    }
+    if (this.retryTimer) return; // a retry is scheduled; it will read everything new
+    this.loop = this.drain();
+  }
+
+  /** Stops after the slice in progress and persists a final snapshot. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimers();
+    this.recent.clear();
+    if (this.loop) await this.loop;
+    if (this.sinceSnapshot > 0) this.persistSnapshot('stop');
+  }
+
+  /** Resolves once every event committed before the call has been evaluated (or the worker stops). */
+  async caughtUp(): Promise<void> {
+    const target = await this.source.lastPosition();
+    while (!this.stopped && this.engine.lastPosition < target) {
+      this.wake();
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  async status(): Promise<DetectionStatus> {
+    try {
+      this.headPosition = Math.max(this.headPosition, await this.source.lastPosition());
+    } catch {
+      /* store closed: report what we know */
+    }
+    const stats = this.engine.stats();
+    const position = this.engine.lastPosition;
+    return {
+      running: !this.stopped,
+      position,
+      headPosition: this.headPosition,
+      lagEvents: Math.max(0, this.headPosition - position),
+      watermark: stats.watermark,
+      evaluated: stats.processed,
+      lateDropped: stats.lateDropped,
+      alertsStored: this.alertsStored,
+      lastSnapshotPosition: this.lastSnapshotPosition,
+    };
+  }
+
+  private async drain(): Promise<void> {
+    let turnStarted = performance.now();
+    try {
+      for (;;) {
+        if (this.stopped) return;
+        this.wakeRequested = false;
+        const page = await this.readPage(this.engine.lastPosition);
+        if (page.length === 0) {
+          if (this.wakeRequested) continue;
+          // Everything committed is evaluated: whatever is left was never going to be read.
+          this.recent.clear();
+          this.headPosition = Math.max(this.headPosition, this.engine.lastPosition);
+          this.metrics?.lagEvents.set(0);
+          this.metrics?.lagSeconds.set(0);
+          return;
+        }
+        await this.evaluate(page);
+        if (page.length < this.sliceEvents || performance.now() - turnStarted >= this.turnBudgetMs) {
+          await yieldToEventLoop();
+          turnStarted = performance.now();
+        }
+      }
+    } catch (error) {
+      this.recoverAfterFailure(error);
+    } finally {
+      this.loop = null;
+      for (const w of this.idleWaiters.splice(0)) w();
+      if (!this.stopped && this.sinceSnapshot > 0 && !this.retryTimer) this.scheduleIdleSnapshot();
+    }
+  }
+
+  /** The next slice: from the remembered events when they cover its start, else read in full. */
+  private async readPage(after: number): Promise<PositionedEvent[]> {
+    if (this.recent.size > 0 && this.source.readIdsSince) {
+      const ids = await this.source.readIdsSince(after, this.sliceEvents);
+      const page: PositionedEvent[] = [];
+      for (const { position, id } of ids) {
+        const hit = this.recent.get(id);
+        if (!hit) break;
+        page.push({ position, receivedAt: hit.receivedAt, event: hit.event });
+      }
+      if (page.length > 0 || ids.length === 0) {
+        for (const r of page) this.recent.delete(r.event.id);
+        return page;
+      }
+    }
+    const page = await this.source.readSince(after, this.sliceEvents);
+    if (this.recent.size > 0) for (const r of page) this.recent.delete(r.event.id);
+    return page;
+  }
+
+  private async evaluate(page: readonly PositionedEvent[]): Promise<void> {
+    const engine = this.engine;
+    let alerts: DetectionAlert[] | null = null;
+    for (let i = 0; i < page.length; i++) {
+      const r = page[i];
+      const raised = engine.process(r.event, r.position, r.receivedAt);
+      if (raised.length > 0) (alerts ??= []).push(...raised);
+    }
+    this.sinceSnapshot += page.length;
+    const now = this.clock();
+    const snapshotDue = this.sinceSnapshot >= this.options.snapshotEveryEvents || now - this.lastSnapshotAt >= this.options.snapshotEveryMs;
+    const snapshot = snapshotDue ? engine.snapshot() : null;
+    const results = this.progress.commit(alerts ?? [], new Date(now).toISOString(), snapshot);
+    if (snapshot) this.snapshotTaken(snapshot.lastPosition, now);
+
+    const stats = engine.stats();
+    const last = page[page.length - 1];
+    this.headPosition = Math.max(this.headPosition, await this.source.lastPosition());
+    const lag = Math.max(0, this.headPosition - last.position);
+    if (this.metrics) {
+      this.metrics.eventsEvaluated.inc(page.length);
+      if (stats.lateDropped > this.lateSeen) this.metrics.lateEventsDropped.inc(stats.lateDropped - this.lateSeen);
+      this.metrics.position.set(last.position);
+      this.metrics.trackedGroups.set(stats.trackedGroups);
+      this.metrics.lagEvents.set(lag);
+      this.metrics.lagSeconds.set(lag > 0 ? Math.max(0, (now - Date.parse(last.receivedAt)) / 1000) : 0);
+    }
+    this.lateSeen = stats.lateDropped;
+    for (const result of results) {
+      if (!result.created) continue;
+      this.alertsStored++;
+      this.metrics?.alertsRaised.inc({ rule: result.record.ruleId, severity: result.record.severity });
+    }
+  }
+
+  private snapshotTaken(position: number, now: number): void {
+    this.sinceSnapshot = 0;
+    this.lastSnapshotAt = now;
+    this.lastSnapshotPosition = position;
+    this.metrics?.snapshots.inc();
+  }
+
+  private persistSnapshot(reason: string): void {
+    try {
+      const now = this.clock();
+      const snapshot = this.engine.snapshot();
+      this.progress.commit([], new Date(now).toISOString(), snapshot);
+      this.snapshotTaken(snapshot.lastPosition, now);
+    } catch (error) {
+      this.log?.warn('detection snapshot failed', { reason, errorClass: (error as Error)?.constructor?.name ?? 'unknown' });
+    }
+  }
+
+  /** While idle, the snapshot still follows within snapshotEveryMs, bounding the replay after a crash. */
+  private scheduleIdleSnapshot(): void {
+    if (this.snapshotTimer) return;
+    const due = Math.max(0, this.lastSnapshotAt + this.options.snapshotEveryMs - this.clock());
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null;
+      if (this.stopped || this.loop || this.sinceSnapshot === 0) return;
+      this.persistSnapshot('interval');
+    }, due);
+    this.snapshotTimer.unref();
+  }
+
+  /**
+   * A read or commit failed: the engine may be ahead of what was stored, so rebuild it from the
+   * last stored snapshot and retry later. Alerts stored since then come back with the same ids.
+   */
+  private recoverAfterFailure(error: unknown): void {
+    if (this.stopped) return;
+    this.log?.warn('detection slice failed; retrying from the last snapshot', { errorClass: (error as Error)?.constructor?.name ?? 'unknown' });
+    try {
+      this.restoreFromStore();
+    } catch {
+      /* the store is unusable right now; the retry will try again */
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.wake();
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
+  }
+
+  private restoreFromStore(): RestoreReport | null {
+    this.engine = this.createEngine();
+    this.sinceSnapshot = 0;
+    const snapshot = this.progress.loadSnapshot();
+    this.lateSeen = 0;
+    if (!snapshot) {
+      this.lastSnapshotPosition = null;
+      return null;
+    }
+    try {
+      const report = this.engine.restore(snapshot);
+      this.lastSnapshotPosition = snapshot.lastPosition;
+      this.lateSeen = snapshot.counters.lateDropped;
+      return report;
+    } catch (error) {
+      // An unreadable snapshot: start over from the first event (alerts are idempotent, so this only costs time).
+      this.log?.warn('detection snapshot unusable; re-evaluating from the first event', { errorClass: (error as Error)?.constructor?.name ?? 'unknown' });
+      this.engine = this.createEngine();
+      this.lastSnapshotPosition = null;
+      return null;
+    }
+  }
+
+  private clearTimers(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.snapshotTimer) clearTimeout(this.snapshotTimer);
+    this.retryTimer = null;
+    this.snapshotTimer = null;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Nest wiring of detection: loads the rules and runbooks at start-up (a bad rule file stops the
+ * service, naming the file, the field and why), the SQLite AlertStore on the service's database,
+ * the streaming DetectionWorker woken by the chain writer after each durable commit, its
+ * metrics, and the AlertsService the HTTP controllers use. The worker runs only when
+ * DETECTION_ENABLED and the event store can be tailed by position (the embedded store); the alert
+ * and rule endpoints work either way.
+ */
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { ACCESS_LOG_CHAIN, APP_CONFIG, AppConfig, detectionSettingsOf } from '@app/core';
+import { ChainWriter, MetricsService } from '@app/pipeline';
+import { embeddedTextSealer } from '@app/security';
+import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
+import { ALERT_STORE } from '../alert-store.port';
+import { AlertsService } from './alerts.service';
+import { DetectionMetrics } from './detection-metrics';
+import { DETECTION_RUNTIME, DetectionRuntime, loadDetectionRuntime } from './detection-runtime';
+import { CommittedEventSource, DetectionLog, DetectionWorker } from './detection-worker';
+import { SqliteAlertStore } from './sqlite-alert-store';
+import { SqliteDetectionProgressStore } from './sqlite-detection-state';
+
+export const DETECTION_WORKER = Symbol('DETECTION_WORKER');
+
+function tailable(store: EventStore): CommittedEventSource | null {
+  if (!store.readSince || !store.lastPosition) return null;
+  return {
+    readSince: (after, limit) => store.readSince!(after, limit),
+    lastPosition: () => store.lastPosition!(),
+    ...(store.readIdsSince ? { readIdsSince: (after: number, limit: number) => store.readIdsSince!(after, limit) } : {}),
+  };
+}
+
+/** Facts only; Nest's logger goes to the service's JSON logger. */
+function detectionLog(logger: Logger): DetectionLog {
+  const text = (msg: string, fields?: Record<string, unknown>) =>
+    fields ? `${msg} (${Object.entries(fields).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` : msg;
+  return { info: (msg, fields) => logger.log(text(msg, fields)), warn: (msg, fields) => logger.warn(text(msg, fields)) };
+}
+
+@Injectable()
+export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Detection');
+
+  constructor(
+    @Inject(DETECTION_WORKER) private readonly worker: DetectionWorker | null,
+    @Inject(DETECTION_RUNTIME) private readonly runtime: DetectionRuntime,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly writer: ChainWriter,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const enabled = this.runtime.rules.filter((r) => r.enabled !== false).length;
+    if (!this.worker) {
+      const why = this.runtime.settings.enabled ? 'the event store cannot be tailed by position' : 'DETECTION_ENABLED=false';
+      this.logger.log(`streaming detection off (${why}); ${enabled} rules loaded`);
+      return;
+    }
+    this.writer.onCommit((records) => {
+      // The access log is not evaluated (the store's readSince skips it): keep only what will be read.
+      this.worker?.remember(records.filter((r) => r.chain !== ACCESS_LOG_CHAIN));
+      this.worker?.wake();
+    });
+    const report = this.worker.start();
+    const resumed = report ? `resuming from a snapshot; rules reset since it: ${report.reset.length ? report.reset.join(' ') : 'none'}` : 'starting from the first event';
+    this.logger.log(`streaming detection on: ${enabled} rules, time zone ${this.runtime.settings.timeZone}, ${resumed}`);
+  }
+
+  /** Runs before the pipeline drains and closes the store (it is a global module, shut down last). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.worker?.stop();
+  }
+}
+
+@Module({
+  providers: [
+    { provide: DETECTION_RUNTIME, inject: [APP_CONFIG], useFactory: (config: AppConfig) => loadDetectionRuntime(detectionSettingsOf(config)) },
+    // Alert records and the engine snapshot name patients and IPs: sealed at rest with the data keys.
+    { provide: SqliteAlertStore, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteAlertStore(db, embeddedTextSealer(config)) },
+    { provide: ALERT_STORE, useExisting: SqliteAlertStore },
+    { provide: DetectionMetrics, inject: [MetricsService], useFactory: (metrics: MetricsService) => new DetectionMetrics(metrics.registry) },
+    {
+      provide: DETECTION_WORKER,
+      inject: [DETECTION_RUNTIME, EVENT_STORE, SQLITE_DB, SqliteAlertStore, DetectionMetrics, APP_CONFIG],
+      useFactory: (runtime: DetectionRuntime, store: EventStore, db: SqliteDb, alerts: SqliteAlertStore, metrics: DetectionMetrics, config: AppConfig): DetectionWorker | null => {
+        const source = tailable(store);
+        if (!runtime.settings.enabled || !source) return null;
+        const { snapshotEveryEvents, snapshotEveryMs } = runtime.settings;
+        return new DetectionWorker(
+          runtime.createEngine,
+          source,
+          new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config)),
+          { snapshotEveryEvents, snapshotEveryMs },
+          metrics,
+          detectionLog(new Logger('Detection')),
+        );
+      },
+    },
+    DetectionLifecycle,
+    AlertsService,
+  ],
+  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, DETECTION_RUNTIME, DETECTION_WORKER],
+})
+export class DetectionModule {}

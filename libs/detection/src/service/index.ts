@@ -1,0 +1,14 @@
+/**
+ * Detection as a running service (`@app/detection/service`): the SQLite AlertStore and progress
+ * store, the streaming worker, backfill, metrics, the alert/rule use cases and the Nest module.
+ * Kept apart from the pure library (`@app/detection`) so rule evaluation stays free of I/O.
+ */
+export * from './alerts.service';
+export * from './alert-presentation';
+export * from './backfill';
+export * from './detection-metrics';
+export * from './detection-runtime';
+export * from './detection-worker';
+export * from './detection.module';
+export * from './sqlite-alert-store';
+export * from './sqlite-detection-state';

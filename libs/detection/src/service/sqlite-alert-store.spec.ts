@@ -1,0 +1,92 @@
+/**
+ * The SQLite AlertStore on a temp database: idempotent saves, filters and cursor pages newest
+ * first, lifecycle transitions against the stored status, and alerts that cannot be deleted or
+ * have their facts changed.
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DetectionAlert } from '../alert';
+import { AlertNotFoundError, InvalidAlertTransitionError } from '../alert-lifecycle';
+import { SqliteAlertStore } from './sqlite-alert-store';
+
+function alert(n: number, fields: Partial<DetectionAlert> = {}): DetectionAlert {
+  const end = new Date(Date.parse('2026-03-03T10:00:00Z') + n * 60_000).toISOString();
+  const id = `00000000-0000-8000-8000-${String(n).padStart(12, '0')}`;
+  return {
+    id,
+    ruleId: n % 2 ? 'bulk-phi-read' : 'break-glass-access',
+    title: 't',
+    severity: n % 3 ? 'high' : 'medium',
+    kind: 'match',
+    runbook: 'r',
+    tags: [],
+    groupKey: { 'actor.id': `u-${n}` },
+    windowStart: end,
+    windowEnd: end,
+    count: 1,
+    evidence: { eventIds: [id], firstEventId: id, lastEventId: id, total: 1, truncated: false },
+    summary: { eventCount: 1, firstEventAt: end, lastEventAt: end, spanMs: 0, distinctPatients: 0, topPatients: [], distinctActors: 1, actors: [], distinctSourceIps: 0, sourceIps: [], sourceSystems: [], integrations: [] },
+    position: n,
+    ...fields,
+  };
+}
+
+function store(): { db: Database.Database; alerts: SqliteAlertStore } {
+  const db = new Database(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'audit-alerts-')), 'audit.db'));
+  return { db, alerts: new SqliteAlertStore(db) };
+}
+
+describe('SqliteAlertStore', () => {
+  it('saves idempotently on the alert id', async () => {
+    const { alerts } = store();
+    const first = await alerts.saveAll([alert(1), alert(2)], '2026-03-03T10:05:00Z');
+    expect(first.map((r) => r.created)).toEqual([true, true]);
+    await alerts.transition(alert(1).id, { action: 'acknowledge', by: 'jane', at: '2026-03-03T10:06:00Z' });
+    const again = await alerts.save(alert(1, { count: 99 }), '2026-03-03T11:00:00Z');
+    expect(again.created).toBe(false);
+    expect(again.record).toMatchObject({ count: 1, status: 'acknowledged', createdAt: '2026-03-03T10:05:00Z' });
+    expect(alerts.count()).toBe(2);
+  });
+
+  it('lists newest first with filters and an opaque cursor', async () => {
+    const { alerts } = store();
+    await alerts.saveAll(Array.from({ length: 25 }, (_, i) => alert(i + 1)), '2026-03-03T12:00:00Z');
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await alerts.list({ limit: 7, cursor });
+      ids.push(...page.alerts.map((a) => a.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(ids).toEqual(Array.from({ length: 25 }, (_, i) => alert(25 - i).id));
+    const bulk = await alerts.list({ limit: 100, rule: 'bulk-phi-read', severity: 'high' });
+    expect(bulk.alerts.every((a) => a.ruleId === 'bulk-phi-read' && a.severity === 'high')).toBe(true);
+    const window = await alerts.list({ limit: 100, from: alert(5).windowEnd, to: alert(8).windowEnd });
+    expect(window.alerts.map((a) => a.position)).toEqual([7, 6, 5]);
+    await alerts.transition(alert(3).id, { action: 'resolve', by: 'raj', note: 'ok', at: '2026-03-03T12:01:00Z' });
+    expect((await alerts.list({ limit: 100, status: 'resolved' })).alerts.map((a) => a.id)).toEqual([alert(3).id]);
+    expect((await alerts.list({ limit: 100, status: 'open' })).alerts).toHaveLength(24);
+  });
+
+  it('applies transitions against the stored status', async () => {
+    const { alerts } = store();
+    await alerts.save(alert(1), '2026-03-03T12:00:00Z');
+    const acked = await alerts.transition(alert(1).id, { action: 'acknowledge', by: 'jane', note: 'on it', at: '2026-03-03T12:01:00Z' });
+    expect(acked).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'jane' });
+    await expect(alerts.transition(alert(1).id, { action: 'acknowledge', by: 'raj', at: '2026-03-03T12:02:00Z' })).rejects.toBeInstanceOf(InvalidAlertTransitionError);
+    await expect(alerts.transition(alert(1).id, { action: 'resolve', by: 'raj', at: '2026-03-03T12:02:00Z' })).rejects.toMatchObject({ reason: 'note-required' });
+    const resolved = await alerts.transition(alert(1).id, { action: 'resolve', by: 'raj', note: 'fine', at: '2026-03-03T12:03:00Z' });
+    expect(resolved.history.map((h) => h.by)).toEqual(['jane', 'raj']);
+    expect(await alerts.get(alert(1).id)).toEqual(resolved);
+    await expect(alerts.transition(alert(9).id, { action: 'acknowledge', by: 'jane', at: '2026-03-03T12:04:00Z' })).rejects.toBeInstanceOf(AlertNotFoundError);
+  });
+
+  it('refuses to delete alerts or rewrite their facts', async () => {
+    const { db, alerts } = store();
+    await alerts.save(alert(1), '2026-03-03T12:00:00Z');
+    expect(() => db.prepare('DELETE FROM alerts').run()).toThrow(/cannot be deleted/);
+    expect(() => db.prepare("UPDATE alerts SET rule_id = 'x'").run()).toThrow(/immutable/);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Where the streaming detection worker keeps its progress in the embedded store: the engine's
+ * snapshot (state + the position it covers) in `detection_state`, written in the SAME SQLite
+ * transaction as the alerts raised since the previous commit. So after a crash the store holds
+ * either the alerts and the snapshot that covers them, or alerts ahead of an older snapshot (a
+ * replay regenerates them with the same ids and the idempotent insert drops them), never a
+ * snapshot ahead of missing alerts. The snapshot holds event facts (PHI): it stays in the audit
+ * database, sealed at rest with the data keys when a sealer is given, and is never logged.
+ */
+import type Database from 'better-sqlite3';
+import { DetectionAlert } from '../alert';
+import { AlertSaveResult } from '../alert-store.port';
+import { DetectionSnapshot } from '../detection-engine';
+import { RecordSealer, SqliteAlertStore } from './sqlite-alert-store';
+
+export const DETECTION_STATE_SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS detection_state (
+  name      TEXT    PRIMARY KEY,
+  position  INTEGER NOT NULL,
+  saved_at  TEXT    NOT NULL,
+  snapshot  TEXT    NOT NULL
+);
+`;
+
+/** The port the worker persists through (one adapter per engine; SQLite here). */
+export interface DetectionProgressStore {
+  /** The last saved engine snapshot, or null on first start. */
+  loadSnapshot(): DetectionSnapshot | null;
+  /**
+   * Stores the alerts (idempotent per id) and, when given, the snapshot, atomically and durably.
+   * Returns one result per alert (created false: it existed already).
+   */
+  commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[];
+}
+
+export class SqliteDetectionProgressStore implements DetectionProgressStore {
+  private readonly select: Database.Statement;
+  private readonly upsert: Database.Statement;
+  private readonly commitTx: (alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null) => AlertSaveResult[];
+
+  constructor(
+    db: Database.Database,
+    private readonly alerts: SqliteAlertStore,
+    private readonly name = 'engine',
+    private readonly sealer?: RecordSealer,
+  ) {
+    db.exec(DETECTION_STATE_SCHEMA_SQL);
+    this.select = db.prepare('SELECT snapshot FROM detection_state WHERE name = ?');
+    this.upsert = db.prepare(
+      `INSERT INTO detection_state (name, position, saved_at, snapshot) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET position = excluded.position, saved_at = excluded.saved_at, snapshot = excluded.snapshot`,
+    );
+    this.commitTx = db.transaction((alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null) => {
+      const results = this.alerts.insertAlerts(alerts, createdAt);
+      if (snapshot) {
+        const json = JSON.stringify(snapshot);
+        this.upsert.run(this.name, snapshot.lastPosition, createdAt, this.sealer ? this.sealer.seal(json) : json);
+      }
+      return results;
+    });
+  }
+
+  loadSnapshot(): DetectionSnapshot | null {
+    const row = this.select.get(this.name) as { snapshot: string | Buffer } | undefined;
+    if (!row) return null;
+    return JSON.parse(this.sealer ? this.sealer.open(row.snapshot) : String(row.snapshot)) as DetectionSnapshot;
+  }
+
+  commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[] {
+    if (alerts.length === 0 && !snapshot) return [];
+    return this.commitTx(alerts, createdAt, snapshot);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Global interceptor behind `@AuditAccess`: after the handler produced its answer and before Nest
+ * sends it, the access is appended to the access log and made durable; if that fails the caller gets
+ * a 503 instead of the data. A handler that fails (404, 400, ...) is recorded too, as a failure with
+ * no records. Routes without the decorator pass through untouched. (Requests the guard refuses never
+ * reach an interceptor.)
+ */
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ProblemError } from '@app/core';
+import type { RequestWithPrincipal } from '@app/security';
+import { Observable, catchError, from, mergeMap, throwError } from 'rxjs';
+import { AccessAuditService, accessPrincipal } from './access-audit.service';
+import { countRecords } from './access-record';
+import { AUDIT_ACCESS_KEY, AuditAccessMetadata } from './audit-access.decorator';
+
+interface AuditedRequest extends RequestWithPrincipal {
+  method?: string;
+  baseUrl?: string;
+  route?: { path?: string };
+  query?: Record<string, unknown>;
+  params?: Record<string, string>;
+  socket?: { remoteAddress?: string };
+}
+
+@Injectable()
+export class AccessAuditInterceptor implements NestInterceptor {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly audit: AccessAuditService,
+  ) {}
+
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const meta = ctx.getType() === 'http' ? this.reflector.get<AuditAccessMetadata | undefined>(AUDIT_ACCESS_KEY, ctx.getHandler()) : undefined;
+    if (!meta) return next.handle();
+    const req = ctx.switchToHttp().getRequest<AuditedRequest>();
+    const record = (outcome: 'success' | 'failure' | 'denied', recordCount: number) => {
+      const query = { ...(req.query ?? {}) };
+      const patient = typeof query.patient === 'string' ? query.patient : undefined;
+      delete query.patient;
+      const idParam = meta.idParam ?? 'id';
+      const params = req.params ?? {};
+      const filters: Record<string, unknown> = { ...query };
+      for (const [k, v] of Object.entries(params)) if (k !== idParam) filters[k] = v;
+      return this.audit.recordAccess({
+        action: meta.action,
+        principal: accessPrincipal(req.principal),
+        route: `${req.method ?? 'GET'} ${(req.baseUrl ?? '') + (req.route?.path ?? '')}`,
+        filters,
+        patientId: patient,
+        resource: { type: meta.resource ?? 'AuditEvent', ...(params[idParam] ? { id: params[idParam] } : {}) },
+        recordCount,
+        outcome,
+        ip: req.socket?.remoteAddress,
+      });
+    };
+    return next.handle().pipe(
+      mergeMap(async (result: unknown) => {
+        await record('success', (meta.count ?? countRecords)(result));
+        return result;
+      }),
+      catchError((err: unknown) => {
+        // Recording our own 503 (the access log could not be written) again would fail the same way.
+        if (err instanceof ProblemError && err.status === 503) return throwError(() => err);
+        const status = err instanceof ProblemError ? err.status : 500;
+        return from(record(status === 403 ? 'denied' : 'failure', 0)).pipe(mergeMap(() => throwError(() => err)));
+      }),
+    );
+  }
+}

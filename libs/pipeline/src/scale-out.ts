@@ -1,0 +1,144 @@
+/**
+ * Selection of the bus and store adapters by configuration alone (BUS=memory|kafka,
+ * STORE=sqlite|elasticsearch), and the start-up of the scale-out ones: connect to Elasticsearch
+ * and declare its indices, start the chain writer, connect the Kafka producer, join the
+ * chain-writer consumer group. Until every step has succeeded readiness is false and ingestion
+ * answers 503; a failing step is logged with the setting to check and retried, so a service that
+ * starts before its servers becomes ready when they appear.
+ */
+import { Logger } from '@nestjs/common';
+import type { AppConfig } from '@app/core';
+import { BusConsumer, EventBus, EventStore } from '@app/storage';
+import type { KafkaLike } from '@app/storage/scale-out-adapters';
+import { BusChainFeeder } from './bus-chain-feeder';
+import { ChainWriter } from './chain-writer';
+import { InProcessEventBus } from './in-process-event-bus';
+import { MetricsService } from './metrics.service';
+
+const logger = new Logger('ScaleOut');
+
+type LogFn = (level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => void;
+
+export const scaleOutLog: LogFn = (level, msg, fields) => {
+  const text = fields && Object.keys(fields).length > 0 ? `${msg} (${Object.entries(fields).map(([k, v]) => `${k}=${String(v)}`).join(', ')})` : msg;
+  if (level === 'error') logger.error(text);
+  else if (level === 'warn') logger.warn(text);
+  else logger.log(text);
+};
+
+/** True when the service runs on anything but the embedded default (memory bus, SQLite store). */
+export function isScaleOut(config: AppConfig): boolean {
+  return (config.scaleOut?.bus ?? 'memory') !== 'memory' || (config.scaleOut?.store ?? 'sqlite') !== 'sqlite';
+}
+
+/** The Elasticsearch and Kafka clients load only when selected (about a second of start-up otherwise). */
+const adapters = () => import('@app/storage/scale-out-adapters');
+
+/** STORE=elasticsearch: the Elasticsearch store; otherwise the embedded one the caller builds. */
+export async function createEventStore(config: AppConfig, embedded: () => EventStore): Promise<EventStore> {
+  const es = config.scaleOut?.store === 'elasticsearch' ? config.scaleOut.elasticsearch : undefined;
+  if (!es) return embedded();
+  const { ElasticsearchEventStore, createElasticsearchClient, elasticsearchStoreOptions } = await adapters();
+  return new ElasticsearchEventStore(createElasticsearchClient(es), elasticsearchStoreOptions(es), scaleOutLog);
+}
+
+const kafkaClients = new WeakMap<AppConfig, KafkaLike>();
+
+async function kafkaFor(config: AppConfig): Promise<KafkaLike> {
+  let k = kafkaClients.get(config);
+  if (!k) kafkaClients.set(config, (k = (await adapters()).createKafka(config.scaleOut!.kafka!, scaleOutLog)));
+  return k;
+}
+
+export async function createEventBus(config: AppConfig, writer: ChainWriter): Promise<EventBus> {
+  const kafka = config.scaleOut?.bus === 'kafka' ? config.scaleOut.kafka : undefined;
+  if (!kafka) return new InProcessEventBus(writer);
+  const { KafkaEventBus } = await adapters();
+  return new KafkaEventBus(await kafkaFor(config), kafka, scaleOutLog);
+}
+
+/** The chain-writer consumer (Kafka bus only). */
+export async function createBusConsumer(config: AppConfig): Promise<BusConsumer | null> {
+  const kafka = config.scaleOut?.bus === 'kafka' ? config.scaleOut.kafka : undefined;
+  if (!kafka) return null;
+  const { KafkaEventConsumer } = await adapters();
+  return new KafkaEventConsumer(await kafkaFor(config), kafka, scaleOutLog);
+}
+
+/** Brings the scale-out adapters up in the background (retrying) and down in order. */
+export class ScaleOutRunner {
+  private stopped = false;
+  private running: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private storeUp = false;
+  private writerUp = false;
+  private busUp = false;
+  private consumerUp = false;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly writer: ChainWriter,
+    private readonly bus: EventBus,
+    private readonly consumer: BusConsumer | null,
+    private readonly metrics?: MetricsService,
+    private readonly retryMs = 5000,
+  ) {}
+
+  /** Starts connecting; resolves at once (readiness reports progress). */
+  start(): void {
+    this.running ??= this.connectUntilUp();
+  }
+
+  /** Resolves once everything is up (tests and scripts); rejects never. */
+  async whenUp(): Promise<void> {
+    await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    // A connect attempt in progress (a broker that does not answer) must not hold the shutdown.
+    await Promise.race([this.running, new Promise((r) => setTimeout(r, 2000).unref())]);
+    // Stop consuming first (the batch in hand finishes), then let queued commits finish, then disconnect.
+    await this.consumer?.close();
+    await this.writer.drain();
+    await this.bus.close();
+    await this.store.close();
+  }
+
+  private async connectUntilUp(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (!this.storeUp) {
+          await this.store.init?.();
+          if (this.stopped) return;
+          this.storeUp = true;
+          scaleOutLog('info', 'event store connected');
+        }
+        if (!this.writerUp) {
+          await this.writer.start();
+          if (this.stopped) return;
+          this.writerUp = true;
+        }
+        if (!this.busUp) {
+          await this.bus.start();
+          if (this.stopped) return;
+          this.busUp = true;
+          scaleOutLog('info', 'event bus connected');
+        }
+        if (this.consumer && !this.consumerUp) {
+          await this.consumer.start(new BusChainFeeder(this.writer, 2000, this.metrics, scaleOutLog).handle);
+          this.consumerUp = true;
+          scaleOutLog('info', 'chain writer joined the consumer group');
+        }
+        return;
+      } catch (err) {
+        scaleOutLog('error', `${(err as Error).message}; readiness stays false, retrying in ${Math.round(this.retryMs / 1000)} s`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, this.retryMs);
+          this.wake = () => (clearTimeout(t), resolve());
+        });
+      }
+    }
+  }
+}

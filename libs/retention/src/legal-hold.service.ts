@@ -1,0 +1,92 @@
+/**
+ * Legal hold use cases behind `/v1/retention/holds`: place a hold (validated, authored by the
+ * caller), list holds (active and released), release one with a note. Placing and releasing are
+ * recorded through the access-audit hook. No framework or driver code: the store is a port.
+ */
+import { randomUUID } from 'node:crypto';
+import { AccessAuditSink, Problems } from '@app/core';
+import { LEGAL_HOLD_STATUSES, LegalHold, LegalHoldStatus, holdCriteriaKinds, parseLegalHoldRequest, parseReleaseRequest } from './legal-hold';
+import { LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore } from './legal-hold-store.port';
+
+/** Who is acting (the authenticated principal's subject and role). */
+export interface HoldActor {
+  sub: string;
+  role: string;
+  via?: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class LegalHoldService {
+  constructor(
+    private readonly store: LegalHoldStore,
+    private readonly audit: AccessAuditSink,
+    private readonly now: () => Date = () => new Date(),
+    private readonly newId: () => string = randomUUID,
+  ) {}
+
+  async create(body: unknown, by: HoldActor): Promise<LegalHold> {
+    const req = parseLegalHoldRequest(body);
+    const hold: LegalHold = {
+      id: this.newId(),
+      status: 'active',
+      ...req,
+      createdBy: by.sub,
+      createdByRole: by.role,
+      createdAt: this.now().toISOString(),
+      releasedAt: null,
+      releasedBy: null,
+      releasedByRole: null,
+      releaseNote: null,
+    };
+    await this.store.create(hold);
+    await this.audit.record({
+      action: 'legal_hold.create',
+      actor: { sub: by.sub, role: by.role, via: by.via },
+      at: hold.createdAt,
+      outcome: 'success',
+      target: { holdId: hold.id, criteria: holdCriteriaKinds(hold).join(','), caseId: hold.caseId, patient: hold.patient, actorId: hold.actor, from: hold.from, to: hold.to },
+    });
+    return hold;
+  }
+
+  async list(params: Record<string, unknown> = {}): Promise<{ holds: LegalHold[] }> {
+    let status: LegalHoldStatus | undefined;
+    for (const [key, value] of Object.entries(params)) {
+      if (key !== 'status') throw Problems.validation([{ pointer: `/query/${key.slice(0, 64)}`, message: 'unknown parameter; use status' }], 'The query parameters are invalid.');
+      if (typeof value !== 'string' || !(LEGAL_HOLD_STATUSES as readonly string[]).includes(value)) {
+        throw Problems.validation([{ pointer: '/query/status', message: `must be one of ${LEGAL_HOLD_STATUSES.join(', ')}` }], 'The query parameters are invalid.');
+      }
+      status = value as LegalHoldStatus;
+    }
+    return { holds: await this.store.list(status) };
+  }
+
+  async get(id: string): Promise<LegalHold> {
+    const hold = UUID.test(id) ? await this.store.get(id) : null;
+    if (!hold) throw Problems.notFound('No legal hold with this id.');
+    return hold;
+  }
+
+  async release(id: string, body: unknown, by: HoldActor): Promise<LegalHold> {
+    const { note } = parseReleaseRequest(body);
+    if (!UUID.test(id)) throw Problems.notFound('No legal hold with this id.');
+    const at = this.now().toISOString();
+    let hold: LegalHold;
+    try {
+      hold = await this.store.release(id, { releasedAt: at, releasedBy: by.sub, releasedByRole: by.role, releaseNote: note });
+    } catch (err) {
+      if (err instanceof LegalHoldNotFoundError) throw Problems.notFound('No legal hold with this id.');
+      if (err instanceof LegalHoldAlreadyReleasedError) throw Problems.conflict('legal-hold-released', 'This legal hold was already released; a release is never overwritten.');
+      throw err;
+    }
+    await this.audit.record({
+      action: 'legal_hold.release',
+      actor: { sub: by.sub, role: by.role, via: by.via },
+      at,
+      outcome: 'success',
+      target: { holdId: hold.id, criteria: holdCriteriaKinds(hold).join(','), caseId: hold.caseId },
+    });
+    return hold;
+  }
+}

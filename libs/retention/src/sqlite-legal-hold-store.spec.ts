@@ -1,0 +1,127 @@
+/**
+ * The SQLite legal hold store on a real database file: holds are kept, listed and released once;
+ * the database refuses deletes and any other change; coverage of a chain range counts held
+ * records once and finds patients through the token the events table indexes.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AccessEvent } from '@app/core';
+import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import { embeddedFieldProtection } from '@app/security';
+import { SqliteDb, SqliteEventStore, openDatabase } from '@app/storage';
+import { LegalHold } from './legal-hold';
+import { LegalHoldAlreadyReleasedError, LegalHoldNotFoundError } from './legal-hold-store.port';
+import { SqliteLegalHoldStore } from './sqlite-legal-hold-store';
+
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+function hold(n: number, over: Partial<LegalHold>): LegalHold {
+  return {
+    id: id(n),
+    status: 'active',
+    patient: null,
+    actor: null,
+    from: null,
+    to: null,
+    reason: 'litigation hold',
+    caseId: `CASE-${n}`,
+    createdBy: 'u-compliance',
+    createdByRole: 'compliance_officer',
+    createdAt: `2026-01-0${n}T00:00:00.000Z`,
+    releasedAt: null,
+    releasedBy: null,
+    releasedByRole: null,
+    releaseNote: null,
+    ...over,
+  };
+}
+
+describe('SqliteLegalHoldStore', () => {
+  let dir: string;
+  let db: SqliteDb;
+  let store: SqliteLegalHoldStore;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'legal-holds-'));
+    db = openDatabase(dir);
+    const protection = embeddedFieldProtection({ dataDir: dir });
+    const events = new SqliteEventStore(db, protection);
+    // Chain data_access, seq 0..9: patient P1 at seq 2, 5 and 8 (8 by dr-x), dr-x also at 9; event time = 2024-01-(seq+1).
+    let prev = GENESIS_HASH;
+    const records = Array.from({ length: 10 }, (_, seq) => {
+      const event: AccessEvent = {
+        id: id(100 + seq),
+        occurredAt: `2024-01-${String(seq + 1).padStart(2, '0')}T00:00:00.000Z`,
+        category: 'data_access',
+        action: 'read',
+        outcome: 'success',
+        actor: { id: seq >= 8 ? 'dr-x' : 'dr-y', type: 'user' },
+        patient: { id: [2, 5, 8].includes(seq) ? 'P1' : `P-other-${seq}` },
+        source: { system: 'ehr' },
+      };
+      const eventJson = canonicalize(event);
+      const receivedAt = '2026-01-01T00:00:00.000Z';
+      const hash = recordHash(prev, 'data_access', seq, receivedAt, eventJson);
+      const r = { chain: 'data_access', seq, receivedAt, event, eventJson, prevHash: prev, hash };
+      prev = hash;
+      return r;
+    });
+    await events.append(records);
+    store = new SqliteLegalHoldStore(db, { patientIndexValue: (p) => protection.patientToken(p) });
+  });
+  afterAll(() => {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps, lists (newest first, by status) and releases holds once', async () => {
+    await store.create(hold(1, { patient: 'P1' }));
+    await store.create(hold(2, { actor: 'dr-x', from: '2024-01-09T00:00:00.000Z' }));
+    expect(await store.get(id(1))).toEqual(hold(1, { patient: 'P1' }));
+    expect((await store.list()).map((h) => h.id)).toEqual([id(2), id(1)]);
+    const released = await store.release(id(2), { releasedAt: '2026-02-01T00:00:00.000Z', releasedBy: 'u-admin', releasedByRole: 'admin', releaseNote: 'case closed' });
+    expect(released).toMatchObject({ status: 'released', releasedBy: 'u-admin', releasedByRole: 'admin', releaseNote: 'case closed', actor: 'dr-x' });
+    expect((await store.list('active')).map((h) => h.id)).toEqual([id(1)]);
+    expect((await store.list('released')).map((h) => h.id)).toEqual([id(2)]);
+    await expect(store.release(id(2), { releasedAt: 'x', releasedBy: 'y', releasedByRole: 'admin', releaseNote: 'again' })).rejects.toBeInstanceOf(LegalHoldAlreadyReleasedError);
+    await expect(store.release(id(9), { releasedAt: 'x', releasedBy: 'y', releasedByRole: 'admin', releaseNote: 'n' })).rejects.toBeInstanceOf(LegalHoldNotFoundError);
+    expect((await store.get(id(2)))!.releaseNote).toBe('case closed');
+  });
+
+  it('the database refuses to delete a hold, to change what it covers, or to un-release it', () => {
+    expect(() => db.prepare('DELETE FROM legal_holds WHERE id = ?').run(id(1))).toThrow(/cannot be deleted/);
+    expect(() => db.prepare("UPDATE legal_holds SET patient_id = 'P2' WHERE id = ?").run(id(1))).toThrow(/can only be released/);
+    expect(() => db.prepare("UPDATE legal_holds SET released_at = 'x', released_by = 'y', release_note = 'n', reason = 'other' WHERE id = ?").run(id(1))).toThrow(
+      /can only be released/,
+    );
+    expect(() => db.prepare('UPDATE legal_holds SET released_at = NULL, released_by = NULL, release_note = NULL WHERE id = ?').run(id(2))).toThrow(/can only be released/);
+    expect(() => db.prepare("INSERT INTO legal_holds (id, reason, case_id, created_by, created_by_role, created_at) VALUES ('x', 'r', 'c', 'u', 'admin', 't')").run()).toThrow(
+      /CHECK constraint/,
+    );
+  });
+
+  it('coverage: which records of a chain range active holds cover (patient found through its token)', async () => {
+    expect(await store.coverage('data_access', 0, 9)).toEqual({
+      chain: 'data_access',
+      fromSeq: 0,
+      toSeq: 9,
+      held: true,
+      heldRecords: 3,
+      firstHeldSeq: 2,
+      lastHeldSeq: 8,
+      holdIds: [id(1)],
+    });
+    expect(await store.coverage('data_access', 0, 1)).toMatchObject({ held: false, heldRecords: 0, firstHeldSeq: null, holdIds: [] });
+    expect(await store.coverage('authentication', 0, 9)).toMatchObject({ held: false });
+    // A second, overlapping hold: records are counted once.
+    await store.create(hold(3, { from: '2024-01-06T00:00:00.000Z', to: '2024-01-10T00:00:00.000Z' })); // seq 5..8
+    expect(await store.coverage('data_access', 0, 9)).toMatchObject({ held: true, heldRecords: 5, firstHeldSeq: 2, lastHeldSeq: 8, holdIds: [id(3), id(1)] });
+    expect(await store.coverage('data_access', 6, 7)).toMatchObject({ heldRecords: 2, firstHeldSeq: 6, lastHeldSeq: 7, holdIds: [id(3)] });
+  });
+
+  it('refuses to answer coverage when the events are in another engine', async () => {
+    const other = new SqliteLegalHoldStore(db, { eventsInThisDatabase: false });
+    await expect(other.coverage('data_access', 0, 9)).rejects.toThrow(/embedded database/);
+  });
+});

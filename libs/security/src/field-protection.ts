@@ -1,0 +1,42 @@
+/**
+ * Builds the field protection the embedded store needs (the `FieldProtection` its adapter declares):
+ * patient tokens from the tokenization key, and AES-256 data keys from the data keyring, both under
+ * DATA_DIR/keys unless configured elsewhere. The service, `auditctl` and benchmarks all call this, so
+ * every process that opens a data dir protects and reads its records the same way.
+ */
+import type { AppConfig } from '@app/core';
+import { SealedText } from '@app/storage/sqlite/sealed-fields';
+import { FileDataKeyProvider } from './data-key-provider';
+import { FileTokenizationKeyProvider, PatientTokenizer, isPatientToken } from './patient-tokenizer';
+
+export type KeyLocations = Pick<AppConfig, 'dataDir'> & Partial<Pick<AppConfig, 'dataKeysDir' | 'tokenizationKeyFile'>>;
+
+export interface EmbeddedFieldProtection {
+  patientToken(patientId: string): string;
+  isPatientToken(value: string): boolean;
+  dataKeys: FileDataKeyProvider;
+  tokenizer: PatientTokenizer;
+}
+
+export function patientTokenizerFor(config: KeyLocations): PatientTokenizer {
+  return new PatientTokenizer(FileTokenizationKeyProvider.forDataDir(config.dataDir, config.tokenizationKeyFile));
+}
+
+/**
+ * Seals whole values other embedded stores keep with the same data keys (alert records and the
+ * detection snapshot carry patient ids and IPs too).
+ */
+export function embeddedTextSealer(config: KeyLocations): SealedText {
+  return new SealedText(FileDataKeyProvider.forDataDir(config.dataDir, config.dataKeysDir));
+}
+
+export function embeddedFieldProtection(config: KeyLocations): EmbeddedFieldProtection {
+  const tokenizer = patientTokenizerFor(config);
+  const dataKeys = FileDataKeyProvider.forDataDir(config.dataDir, config.dataKeysDir);
+  return {
+    patientToken: (id) => tokenizer.token(id),
+    isPatientToken,
+    dataKeys,
+    tokenizer,
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Builds the Elasticsearch client and the store's options from the typed settings: URL, API key,
+ * private CA file, index names and ILM ages. The client's own retries cover connection errors and
+ * 502/503/504; the store adds back-off for 429.
+ */
+import * as fs from 'node:fs';
+import { Client } from '@elastic/elasticsearch';
+import type { ElasticsearchSettings } from '@app/core';
+import type { ElasticsearchEventStoreOptions } from './es-event-store';
+
+export function createElasticsearchClient(settings: ElasticsearchSettings): Client {
+  let ca: string | undefined;
+  if (settings.caFile) {
+    try {
+      ca = fs.readFileSync(settings.caFile, 'utf8');
+    } catch (err) {
+      throw new Error(`ELASTICSEARCH_CA_FILE: cannot read ${settings.caFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return new Client({
+    node: settings.url,
+    ...(settings.apiKey ? { auth: { apiKey: settings.apiKey } } : {}),
+    ...(ca ? { tls: { ca, rejectUnauthorized: true } } : {}),
+    maxRetries: 3,
+    requestTimeout: 30_000,
+    compression: false,
+  });
+}
+
+export function elasticsearchStoreOptions(settings: ElasticsearchSettings): ElasticsearchEventStoreOptions {
+  return {
+    url: settings.url,
+    indexPrefix: settings.indexPrefix,
+    alertsIndex: settings.alertsIndex,
+    checkpointsIndex: settings.checkpointsIndex,
+    rolloverMaxAge: settings.rolloverMaxAge,
+    rolloverMaxPrimaryShardSize: settings.rolloverMaxPrimaryShardSize,
+    warmAfter: settings.warmAfter,
+    coldAfter: settings.coldAfter,
+  };
+}

@@ -1,0 +1,462 @@
+/**
+ * The Elasticsearch EventStore against the client's official test double (@elastic/elasticsearch-mock,
+ * made stateful by EsFake): the exact requests (ILM bodies, templates, mappings, op_type, _id,
+ * if_seq_no fencing), bulk error handling (409 from a fenced writer -> SequenceConflictError, 429
+ * retried), write-ahead recovery after a writer died mid-commit, queries with search_after, and
+ * two chain writers racing on one chain without ever forking it.
+ */
+import { randomUUID } from 'node:crypto';
+import { errors } from '@elastic/elasticsearch';
+import { AccessEvent, EventCategory } from '@app/core';
+import { ChainHead, ChainVerifier, GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import { ChainedRecord, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
+import { ElasticsearchEventStore, ElasticsearchEventStoreOptions } from './es-event-store';
+import { EsFake } from './es-fake';
+import { EVENT_MAPPINGS, HEADS_MAPPINGS, IDS_MAPPINGS } from './es-schema';
+
+const OPTIONS: ElasticsearchEventStoreOptions = {
+  url: 'https://elastic:secret@es.example:9200',
+  indexPrefix: 'audit',
+  alertsIndex: 'audit-alerts',
+  checkpointsIndex: 'audit-checkpoints',
+  rolloverMaxAge: '30d',
+  rolloverMaxPrimaryShardSize: '50gb',
+  warmAfter: '30d',
+  coldAfter: '365d',
+  sleep: async () => undefined,
+  now: () => new Date('2026-03-02T12:00:00.000Z'),
+  healthIntervalMs: 3_600_000,
+};
+
+function event(overrides: Partial<AccessEvent> = {}): AccessEvent {
+  return {
+    id: randomUUID(),
+    occurredAt: '2026-03-02T10:15:00.000Z',
+    category: 'data_access',
+    action: 'read',
+    outcome: 'success',
+    actor: { id: 'dr-alice', type: 'user', role: 'physician', ip: '10.1.2.3' },
+    patient: { id: 'MRN-0001' },
+    source: { system: 'ehr-gateway' },
+    ...overrides,
+  };
+}
+
+/** Chains events after the given heads (what the ChainWriter does), returning records and new heads. */
+function chain(events: AccessEvent[], heads = new Map<string, ChainHead>(), receivedAt = '2026-03-02T12:00:00.000Z') {
+  const records: ChainedRecord[] = [];
+  for (const e of events) {
+    const json = canonicalize(e);
+    const head = heads.get(e.category) ?? { seq: -1, hash: GENESIS_HASH };
+    const seq = head.seq + 1;
+    const hash = recordHash(head.hash, e.category, seq, receivedAt, json);
+    records.push({ chain: e.category, seq, receivedAt, event: e, eventJson: json, prevHash: head.hash, hash });
+    heads.set(e.category, { seq, hash });
+  }
+  return { records, heads };
+}
+
+async function verify(store: ElasticsearchEventStore, chainId: string): Promise<{ ok: boolean; verified: number }> {
+  const heads = await store.chainHeads();
+  const v = new ChainVerifier(chainId, { seq: 0, prevHash: GENESIS_HASH });
+  for await (const page of store.readChain(chainId, 0)) for (const row of page) v.push(row);
+  const verdict = v.finish(heads.get(chainId) ?? null);
+  return { ok: verdict.break === null, verified: verdict.verified };
+}
+
+async function started(fake: EsFake, options: Partial<ElasticsearchEventStoreOptions> = {}) {
+  const store = new ElasticsearchEventStore(fake.client(), { ...OPTIONS, ...options });
+  await store.init();
+  return store;
+}
+
+describe('ElasticsearchEventStore', () => {
+  describe('init', () => {
+    it('declares one ILM policy per retention class with hot (rollover, then read-only), warm, cold and delete', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const policies = fake.requests.filter((r) => r.method === 'PUT' && r.path.startsWith('/_ilm/policy/'));
+      expect(policies.map((p) => p.path)).toEqual([
+        '/_ilm/policy/audit-events-authentication',
+        '/_ilm/policy/audit-events-data_access',
+        '/_ilm/policy/audit-events-data_modification',
+        '/_ilm/policy/audit-events-security',
+        '/_ilm/policy/audit-events-system_access',
+        '/_ilm/policy/audit-events-administrative',
+      ]);
+      expect(policies[1].body).toEqual({
+        policy: {
+          _meta: { managed_by: 'audit-siem', category: 'data_access', retention: '2192d' },
+          phases: {
+            hot: {
+              min_age: '0ms',
+              actions: { rollover: { max_age: '30d', max_primary_shard_size: '50gb' }, readonly: {}, set_priority: { priority: 100 } },
+            },
+            warm: { min_age: '30d', actions: { forcemerge: { max_num_segments: 1 }, set_priority: { priority: 50 } } },
+            cold: { min_age: '365d', actions: { set_priority: { priority: 0 } } },
+            delete: { min_age: '2192d', actions: { delete: {} } },
+          },
+        },
+      });
+      const deleteAge = (category: EventCategory) =>
+        (policies.find((p) => p.path.endsWith(`-${category}`))!.body as { policy: { phases: { delete: { min_age: string } } } }).policy.phases.delete.min_age;
+      expect(['authentication', 'security', 'system_access'].map((c) => deleteAge(c as EventCategory))).toEqual(['2557d', '2557d', '2557d']);
+      expect(['data_access', 'data_modification', 'administrative'].map((c) => deleteAge(c as EventCategory))).toEqual(['2192d', '2192d', '2192d']);
+      expect(store.isReady()).toBe(true);
+    });
+
+    it('declares the shared event mappings and one data-stream template per class bound to its policy', async () => {
+      const fake = new EsFake();
+      await started(fake);
+      const component = fake.requests.find((r) => r.path === '/_component_template/audit-events-mappings')!;
+      expect(component.method).toBe('PUT');
+      expect(component.body).toEqual({ template: { settings: { 'index.codec': 'best_compression' }, mappings: EVENT_MAPPINGS } });
+      const mappings = (component.body as { template: { mappings: typeof EVENT_MAPPINGS } }).template.mappings;
+      expect(mappings.dynamic).toBe('strict');
+      expect(mappings.properties['@timestamp']).toEqual({ type: 'date' });
+      expect(mappings.properties.event.properties).toMatchObject({ action: { type: 'keyword' }, category: { type: 'keyword' }, outcome: { type: 'keyword' } });
+      expect(mappings.properties.user.properties).toEqual({ id: { type: 'keyword' }, roles: { type: 'keyword' } });
+      expect(mappings.properties.source.properties.ip).toEqual({ type: 'ip' });
+      expect(mappings.properties.client.properties.ip).toEqual({ type: 'ip' });
+      expect(mappings.properties.audit.properties).toMatchObject({
+        chain: { type: 'keyword' },
+        seq: { type: 'long' },
+        hash: { type: 'keyword' },
+        prev_hash: { type: 'keyword' },
+        canonical: { type: 'keyword', index: false, doc_values: false },
+      });
+      const template = fake.requests.find((r) => r.path === '/_index_template/audit-events-security')!;
+      expect(template.body).toEqual({
+        index_patterns: ['audit-events-security'],
+        data_stream: {},
+        composed_of: ['audit-events-mappings'],
+        priority: 500,
+        template: { settings: { 'index.lifecycle.name': 'audit-events-security' } },
+        _meta: { managed_by: 'audit-siem', category: 'security' },
+      });
+      const created = fake.requests.filter((r) => r.method === 'PUT' && /^\/[a-z]/.test(r.path) && !r.path.startsWith('/_'));
+      expect(created.map((r) => [r.path, r.body])).toEqual([
+        ['/audit-chain-heads', { settings: { number_of_shards: 1 }, mappings: HEADS_MAPPINGS }],
+        ['/audit-event-ids', { settings: { number_of_shards: 1 }, mappings: IDS_MAPPINGS }],
+        ['/audit-checkpoints', expect.objectContaining({ mappings: expect.objectContaining({ dynamic: 'strict' }) })],
+        ['/audit-alerts', expect.objectContaining({ settings: { number_of_shards: 1 } })],
+      ]);
+    });
+
+    it('is idempotent: a second start finds the indices and carries on', async () => {
+      const fake = new EsFake();
+      await started(fake);
+      await expect(started(fake)).resolves.toBeInstanceOf(ElasticsearchEventStore);
+    });
+
+    it('names the setting to check when the cluster is unreachable or refuses the key', async () => {
+      const down = new EsFake();
+      down.down = true;
+      const a = new ElasticsearchEventStore(down.client(), OPTIONS);
+      await expect(a.init()).rejects.toThrow(/ELASTICSEARCH_URL=https:\/\/es\.example:9200 is not reachable/);
+      await expect(a.init()).rejects.not.toThrow(/secret/);
+      expect(a.isReady()).toBe(false);
+
+      const refused = new EsFake();
+      refused.infoError = new errors.ResponseError({ body: { error: { type: 'security_exception' }, status: 401 }, statusCode: 401, warnings: null, meta: {} as never } as never);
+      await expect(new ElasticsearchEventStore(refused.client(), OPTIONS).init()).rejects.toThrow(/check ELASTICSEARCH_API_KEY/);
+    });
+  });
+
+  describe('append', () => {
+    it('moves the chain head first (create for a new chain), then creates the event and id documents', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      await store.chainHeads();
+      const e = event();
+      const { records } = chain([e]);
+      await store.append(records);
+
+      const [heads, events, ids] = fake.bulks();
+      expect(heads).toEqual([
+        {
+          action: { create: { _index: 'audit-chain-heads', _id: 'data_access' } },
+          doc: {
+            chain: 'data_access',
+            seq: 0,
+            hash: records[0].hash.toString('hex'),
+            updated_at: '2026-03-02T12:00:00.000Z',
+            pending: {
+              records: [{ seq: 0, received_at: records[0].receivedAt, canonical: records[0].eventJson, prev_hash: GENESIS_HASH.toString('hex'), hash: records[0].hash.toString('hex') }],
+            },
+          },
+        },
+      ]);
+      expect(events).toHaveLength(1);
+      expect(events[0].action).toEqual({ create: { _index: 'audit-events-data_access', _id: 'data_access:0' } });
+      expect(events[0].doc).toEqual({
+        '@timestamp': '2026-03-02T10:15:00.000Z',
+        ecs: { version: '8.11.0' },
+        event: { id: e.id, kind: 'event', category: ['database'], type: ['access'], action: 'read', outcome: 'success', ingested: records[0].receivedAt, dataset: 'audit.access' },
+        user: { id: 'dr-alice', roles: ['physician'] },
+        source: { ip: '10.1.2.3' },
+        client: { ip: '10.1.2.3' },
+        audit: {
+          chain: 'data_access',
+          seq: 0,
+          record_id: 'data_access:0',
+          position: 2 * 2 ** 44,
+          hash: records[0].hash.toString('hex'),
+          prev_hash: GENESIS_HASH.toString('hex'),
+          received_at: records[0].receivedAt,
+          canonical: records[0].eventJson,
+          category: 'data_access',
+          outcome: 'success',
+          actor: { id: 'dr-alice', type: 'user', role: 'physician' },
+          patient: { id: 'MRN-0001' },
+          source: { system: 'ehr-gateway' },
+        },
+      });
+      expect(ids).toEqual([
+        {
+          action: { create: { _index: 'audit-event-ids', _id: e.id } },
+          doc: { chain: 'data_access', seq: 0, hash: records[0].hash.toString('hex'), prev_hash: GENESIS_HASH.toString('hex'), received_at: records[0].receivedAt, canonical: records[0].eventJson },
+        },
+      ]);
+    });
+
+    it('moves an existing head only from the version it last saw (if_seq_no / if_primary_term)', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const first = chain([event()], await store.chainHeads());
+      await store.append(first.records);
+      const headVersion = (fake.bulks()[0] as unknown as { action: unknown }[]).length;
+      expect(headVersion).toBe(1);
+      const second = chain([event(), event()], first.heads);
+      await store.append(second.records);
+      const headMove = fake.bulks()[3][0];
+      expect(headMove.action).toEqual({ index: { _index: 'audit-chain-heads', _id: 'data_access', if_seq_no: 0, if_primary_term: 1 } });
+      expect(headMove.doc).toMatchObject({ seq: 2, hash: second.records[1].hash.toString('hex') });
+      expect(fake.bulks()[4].map((op) => op.action.create._id)).toEqual(['data_access:1', 'data_access:2']);
+      await expect(verify(store, 'data_access')).resolves.toEqual({ ok: true, verified: 3 });
+    });
+
+    it('a fenced writer (409 on the head) gets SequenceConflictError and writes no event', async () => {
+      const fake = new EsFake();
+      const a = await started(fake);
+      const b = await started(fake);
+      const headsA = await a.chainHeads();
+      const headsB = await b.chainHeads();
+      await a.append(chain([event(), event()], headsA).records);
+      const before = fake.eventDocs().length;
+
+      const loser = chain([event()], headsB).records; // B still believes the chain is empty
+      await expect(b.append(loser)).rejects.toBeInstanceOf(SequenceConflictError);
+      expect(fake.eventDocs()).toHaveLength(before);
+      expect(await b.findReceipts([loser[0].event.id])).toEqual(new Map());
+
+      // The loser re-reads the head and chains after the winner.
+      const retry = chain([loser[0].event], await b.chainHeads()).records;
+      expect(retry[0].seq).toBe(2);
+      await b.append(retry);
+      await expect(verify(b, 'data_access')).resolves.toEqual({ ok: true, verified: 3 });
+    });
+
+    it('refuses at once when the records do not follow the head it knows (stale writer)', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const heads = await store.chainHeads();
+      const { records } = chain([event(), event()], heads);
+      await expect(store.append(records.slice(1))).rejects.toBeInstanceOf(SequenceConflictError);
+      expect(fake.bulks()).toHaveLength(0);
+    });
+
+    it('a 409 on an event document with other content (a writer that bypassed the heads) is a SequenceConflictError', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const { records } = chain([event()], await store.chainHeads());
+      fake.putEvent('audit-events-data_access', 'data_access:0', { audit: { record_id: 'data_access:0', hash: 'ff'.repeat(32), chain: 'data_access', seq: 0 } });
+      await expect(store.append(records)).rejects.toEqual(new SequenceConflictError('data_access', 0));
+    });
+
+    it('retries bulk items answered 429 with back-off, sending only those items again', async () => {
+      const fake = new EsFake();
+      const sleeps: number[] = [];
+      const store = await started(fake, { sleep: async (ms) => void sleeps.push(ms) });
+      const { records } = chain([event(), event(), event()], await store.chainHeads());
+      let rejected = 0;
+      fake.itemStatus = (action, index, id) => (index === 'audit-events-data_access' && id === 'data_access:1' && rejected++ < 2 ? 429 : undefined);
+      await store.append(records);
+      const eventBulks = fake.bulks().filter((b) => b.some((op) => op.action.create?._index === 'audit-events-data_access'));
+      expect(eventBulks.map((b) => b.map((op) => op.action.create._id))).toEqual([
+        ['data_access:0', 'data_access:1', 'data_access:2'],
+        ['data_access:1'],
+        ['data_access:1'],
+      ]);
+      expect(sleeps).toEqual([100, 200]);
+      await expect(verify(store, 'data_access')).resolves.toEqual({ ok: true, verified: 3 });
+    });
+
+    it('retries a whole bulk answered 429, and gives up with StoreUnavailableError when it persists', async () => {
+      const fake = new EsFake();
+      const store = await started(fake, { maxAttempts: 3 });
+      fake.bulkError = () => new errors.ResponseError({ body: { error: { type: 'es_rejected_execution_exception' }, status: 429 }, statusCode: 429, warnings: null, meta: {} as never } as never);
+      const { records } = chain([event()], await store.chainHeads());
+      await expect(store.append(records)).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(fake.bulks()).toHaveLength(3);
+    });
+
+    it('splits a long run of one chain into head moves of at most maxRecordsPerCommit records', async () => {
+      const fake = new EsFake();
+      const store = await started(fake, { maxRecordsPerCommit: 2 });
+      const { records } = chain([event(), event(), event(), event(), event()], await store.chainHeads());
+      await store.append(records);
+      const headMoves = fake.bulks().filter((b) => b[0].action.create?._index === 'audit-chain-heads' || b[0].action.index?._index === 'audit-chain-heads');
+      expect(headMoves.map((b) => b[0].doc.seq)).toEqual([1, 3, 4]);
+      await expect(verify(store, 'data_access')).resolves.toEqual({ ok: true, verified: 5 });
+    });
+  });
+
+  describe('recovery (write-ahead in the head)', () => {
+    it('finishes the records of a writer that died after winning the head, without a second copy across a rollover', async () => {
+      const fake = new EsFake();
+      const dying = await started(fake);
+      const e1 = event();
+      const e2 = event();
+      const { records } = chain([e1, e2], await dying.chainHeads());
+      // The head move succeeds, then the cluster vanishes before the event documents are written.
+      let bulks = 0;
+      fake.bulkError = () => {
+        bulks++;
+        return bulks === 2 ? new errors.ConnectionError('socket hang up') : undefined;
+      };
+      await expect(dying.append(records)).rejects.toBeInstanceOf(StoreUnavailableError);
+      fake.bulkError = null;
+      expect(fake.eventDocs()).toHaveLength(0);
+
+      // A successor (another instance) reads the heads: it writes what the head committed.
+      const successor = await started(fake);
+      const heads = await successor.chainHeads();
+      expect(heads.get('data_access')).toEqual({ seq: 1, hash: records[1].hash });
+      expect(fake.eventDocs()).toHaveLength(2);
+      const receipts = await successor.findReceipts([e1.id, e2.id]);
+      expect([...receipts.values()].map((r) => r.seq)).toEqual([0, 1]);
+
+      // After a rollover, reading the heads again must not write the records a second time.
+      fake.rollover();
+      await successor.chainHeads();
+      expect(fake.eventDocs()).toHaveLength(2);
+      await expect(verify(successor, 'data_access')).resolves.toEqual({ ok: true, verified: 2 });
+    });
+
+    it('the same writer finishes its own half-written commit before looking ids up again', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const e = event();
+      const { records } = chain([e], await store.chainHeads());
+      let bulks = 0;
+      fake.bulkError = () => (++bulks === 3 ? new errors.ConnectionError('reset') : undefined);
+      await expect(store.append(records)).rejects.toBeInstanceOf(StoreUnavailableError);
+      fake.bulkError = null;
+      const receipts = await store.findReceipts([e.id]);
+      expect(receipts.get(e.id)).toMatchObject({ chain: 'data_access', seq: 0, hash: records[0].hash, eventJson: records[0].eventJson });
+    });
+  });
+
+  describe('reads', () => {
+    it('findReceipts and getById read the event-ids index with mget (realtime)', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const e = event();
+      const { records } = chain([e], await store.chainHeads());
+      await store.append(records);
+      fake.requests.length = 0;
+      const receipts = await store.findReceipts([e.id, randomUUID()]);
+      expect([...receipts.keys()]).toEqual([e.id]);
+      expect(fake.requests.map((r) => [r.method, r.path])).toEqual([['POST', '/audit-event-ids/_mget']]);
+      const got = await store.getById(e.id);
+      expect(got).toMatchObject({ chain: 'data_access', seq: 0, receivedAt: records[0].receivedAt, event: e, hash: records[0].hash, prevHash: GENESIS_HASH });
+      expect(await store.getById(randomUUID())).toBeNull();
+    });
+
+    it('query filters like the SQLite store, newest first, and pages with search_after', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const events = [0, 1, 2, 3, 4].map((i) => event({ occurredAt: `2026-03-0${i + 1}T00:00:00.000Z`, actor: { id: i % 2 ? 'u-odd' : 'u-even', type: 'user' } }));
+      await store.append(chain(events, await store.chainHeads()).records);
+      fake.requests.length = 0;
+      const page1 = await store.query({ actor: 'u-even', fromMs: Date.parse('2026-03-01T00:00:00Z'), toMs: Date.parse('2026-03-05T00:00:01Z'), limit: 2 });
+      expect(fake.requests[0].path).toBe('/audit-events-*/_search');
+      expect(fake.requests[0].body).toEqual({
+        size: 3,
+        track_total_hits: false,
+        query: {
+          bool: {
+            filter: [
+              { term: { 'audit.actor.id': 'u-even' } },
+              { range: { '@timestamp': { gte: Date.parse('2026-03-01T00:00:00Z'), lt: Date.parse('2026-03-05T00:00:01Z'), format: 'epoch_millis' } } },
+            ],
+          },
+        },
+        sort: [{ '@timestamp': { order: 'desc' } }, { 'audit.position': { order: 'desc' } }],
+        _source: ['audit.chain', 'audit.seq', 'audit.position', 'audit.received_at', 'audit.canonical', 'audit.prev_hash', 'audit.hash'],
+      });
+      expect(page1.records.map((r) => r.event.id)).toEqual([events[4].id, events[2].id]);
+      expect(page1.next).toEqual({ occurredMs: Date.parse(events[2].occurredAt), position: page1.records[1].position });
+      const page2 = await store.query({ actor: 'u-even', limit: 2, after: page1.next! });
+      expect((fake.requests.at(-1)!.body as { search_after: unknown }).search_after).toEqual([page1.next!.occurredMs, page1.next!.position]);
+      expect(page2.records.map((r) => r.event.id)).toEqual([events[0].id]);
+      expect(page2.next).toBeNull();
+    });
+
+    it('query keeps the access log apart (excludeChain) or reads only it (chain)', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const heads = await store.chainHeads();
+      const ingested = chain([event()], heads).records;
+      const read = event({ action: 'query', source: { system: 'audit-siem' } });
+      const log = { chain: 'access_log', seq: 0, receivedAt: '2026-03-02T12:00:00.000Z', event: read, eventJson: canonicalize(read), prevHash: GENESIS_HASH, hash: recordHash(GENESIS_HASH, 'access_log', 0, '2026-03-02T12:00:00.000Z', canonicalize(read)) };
+      await store.append([...ingested, log]);
+      const events = await store.query({ excludeChain: 'access_log', limit: 10 });
+      expect(events.records.map((r) => r.chain)).toEqual(['data_access']);
+      expect((fake.requests.at(-1)!.body as { query: unknown }).query).toEqual({ bool: { filter: [], must_not: [{ term: { 'audit.chain': 'access_log' } }] } });
+      const accessLog = await store.query({ chain: 'access_log', limit: 10 });
+      expect(accessLog.records.map((r) => r.event.id)).toEqual([read.id]);
+      expect(await store.query({ patientToken: 'ptk_x', limit: 10 })).toEqual({ records: [], next: null });
+    });
+
+    it('stream reads every match oldest first through a point in time, page by page', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const events = [
+        event({ occurredAt: '2026-03-03T00:00:00.000Z', action: 'break_glass' }),
+        event({ occurredAt: '2026-03-01T00:00:00.000Z', action: 'read', details: { breakGlass: true } }),
+        event({ occurredAt: '2026-03-02T00:00:00.000Z', action: 'read' }),
+        event({ occurredAt: '2026-03-04T00:00:00.000Z', action: 'export', outcome: 'denied' }),
+      ];
+      await store.append(chain(events, await store.chainHeads()).records);
+      fake.requests.length = 0;
+      const pages: string[][] = [];
+      for await (const page of store.stream({ breakGlass: true, pageSize: 1 })) pages.push(page.map((r) => r.event.id));
+      expect(pages).toEqual([[events[1].id], [events[0].id]]);
+      expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /audit-events-*/_refresh', 'POST /audit-events-*/_pit', 'POST /_search', 'POST /_search', 'POST /_search', 'DELETE /_pit']);
+      expect(fake.requests[2].body).toMatchObject({
+        pit: { id: 'pit:audit-events-*', keep_alive: '2m' },
+        size: 1,
+        sort: [{ '@timestamp': { order: 'asc' } }, { 'audit.position': { order: 'asc' } }],
+        query: { bool: { filter: [{ bool: { should: [{ term: { 'event.action': 'break_glass' } }, { term: { 'audit.details.breakGlass': 'true' } }], minimum_should_match: 1 } }] } },
+      });
+      const denied: string[] = [];
+      for await (const page of store.stream({ actions: ['read', 'export'], outcomes: ['denied'] })) denied.push(...page.map((r) => r.event.id));
+      expect(denied).toEqual([events[3].id]);
+    });
+
+    it('readChain pages in sequence order; countChain and chains agree', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const events = Array.from({ length: 7 }, (_, i) => event({ category: i % 3 === 0 ? 'authentication' : 'data_access', action: 'login' }));
+      await store.append(chain(events, await store.chainHeads()).records);
+      const pages: number[][] = [];
+      for await (const page of store.readChain('data_access', 1, undefined, 2)) pages.push(page.map((r) => r.seq));
+      expect(pages).toEqual([[1, 2], [3]]);
+      expect(await store.countChain('data_access')).toBe(4);
+      expect(await store.chains()).toEqual(['authentication', 'data_access']);
+      await expect(verify(store, 'authentication')).resolves.toEqual({ ok: true, verified: 3 });
+    });
+  });
+});

@@ -1,0 +1,681 @@
+/**
+ * Elasticsearch adapter of the EventStore port (@elastic/elasticsearch 8.x).
+ *
+ * Layout (es-schema.ts): one data stream per retention class (category) with its own ILM policy;
+ * event documents `_id` = `chain:seq`, written with `op_type=create`; a chain-heads index (one
+ * document per chain); an event-ids index (`_id` = event id) for realtime idempotency and by-id
+ * reads.
+ *
+ * Fencing. A bulk request is not atomic, and `_id` uniqueness only holds inside one backing index
+ * (a data stream rolls over to a fresh one), so `create` on `chain:seq` alone cannot stop two
+ * writers from splicing their records into one chain. The fence is the chain's head document: an
+ * append first moves the head from the version this writer last saw to the new last record, with
+ * `if_seq_no`/`if_primary_term` (optimistic concurrency; `create` for a new chain). Exactly one
+ * writer can move a head from a given version, so exactly one can own each range of sequence
+ * numbers; the loser gets a 409, which becomes SequenceConflictError (the chain writer re-reads
+ * the heads and chains again). The head carries the records it commits (`pending`), so if the
+ * winner dies before its event documents are written, whoever reads the head next writes them,
+ * identically (write-ahead). Only then are the event and event-id documents created; a 409 there
+ * means they already exist: identical content (a replay) is fine, different content is reported
+ * as SequenceConflictError. `chainHeads()` is therefore realtime and fenced, unlike a max(seq)
+ * aggregation, which lags the refresh interval and fences nothing.
+ *
+ * Idempotency. Event ids are `_id`s of the event-ids index, read with mget (realtime, unlike
+ * search); the chain writer looks them up before chaining, so a redelivered message is recognized
+ * on any instance. An append is atomic per chain (per slice of `maxRecordsPerCommit` records):
+ * when one chain of a group loses its fence and another wins, the winner's records are stored and
+ * the writer's retry finds them by id.
+ *
+ * Errors: a 429 (whole request or single bulk items) is retried with exponential back-off; other
+ * failures become StoreUnavailableError (the API answers 503, Kafka writers pause and redeliver).
+ */
+import { Client, errors } from '@elastic/elasticsearch';
+import { AccessEvent } from '@app/core';
+import { ChainHead, ChainRow } from '@app/ledger';
+import {
+  ChainedRecord,
+  EventPage,
+  EventQuery,
+  EventStore,
+  EventStreamQuery,
+  SequenceConflictError,
+  StoreUnavailableError,
+  StoredReceipt,
+  StoredRecord,
+} from '../event-store.port';
+import {
+  ALERT_MAPPINGS,
+  CHECKPOINT_MAPPINGS,
+  EsLayout,
+  EsLayoutOptions,
+  HEADS_MAPPINGS,
+  IDS_MAPPINGS,
+  PendingRecord,
+  SMALL_INDEX_SETTINGS,
+  eventDocument,
+  fromPending,
+  idsDocument,
+  pendingRecord,
+  recordId,
+  recordPosition,
+} from './es-schema';
+
+export interface ElasticsearchEventStoreOptions extends EsLayoutOptions {
+  /** For start-up messages only (credentials are stripped). */
+  url?: string;
+  /** Most records of one chain committed under one head move (the head doc carries them). Default 1000. */
+  maxRecordsPerCommit?: number;
+  /** Attempts for requests or bulk items answered 429. Default 6. */
+  maxAttempts?: number;
+  /** First back-off after a 429 (doubles each attempt). Default 100 ms. */
+  backoffMs?: number;
+  /** Readiness probe interval. Default 5 s. */
+  healthIntervalMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+}
+
+export type EsLog = (level: 'error' | 'warn' | 'info', msg: string, fields?: Record<string, unknown>) => void;
+
+interface HeadState {
+  seq: number;
+  hash: Buffer;
+  seqNo: number;
+  primaryTerm: number;
+  /** Records the head committed; written to the event indices once `written` is true. */
+  pending: PendingRecord[];
+  written: boolean;
+}
+
+interface BulkOp {
+  action: Record<string, Record<string, unknown>>;
+  doc: unknown;
+}
+
+interface BulkItem {
+  status: number;
+  _seq_no?: number;
+  _primary_term?: number;
+  error?: { type?: string; reason?: string };
+}
+
+interface EventSource {
+  audit: { chain: string; seq: number; position: number; received_at: string; canonical: string; prev_hash: string; hash: string };
+}
+
+interface IdsSource {
+  chain: string;
+  seq: number;
+  hash: string;
+  prev_hash: string;
+  received_at: string;
+  canonical: string;
+}
+
+const RECORD_FIELDS = ['audit.chain', 'audit.seq', 'audit.position', 'audit.received_at', 'audit.canonical', 'audit.prev_hash', 'audit.hash'];
+const MGET_CHUNK = 1000;
+
+export class ElasticsearchEventStore implements EventStore {
+  readonly layout: EsLayout;
+  private heads = new Map<string, HeadState>();
+  /** Chains whose cached head may be wrong (lost fence, unknown outcome): re-read before writing. */
+  private readonly stale = new Set<string>();
+  private initialized = false;
+  private reachable = false;
+  private closed = false;
+  private exclusiveTail: Promise<unknown> = Promise.resolve();
+  private healthTimer?: NodeJS.Timeout;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly client: Client,
+    private readonly options: ElasticsearchEventStoreOptions,
+    private readonly log: EsLog = () => undefined,
+  ) {
+    this.layout = new EsLayout(options);
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Checks the connection and declares ILM policies, templates and indices (idempotent). */
+  async init(): Promise<void> {
+    try {
+      await this.client.info();
+    } catch (err) {
+      throw new StoreUnavailableError(describeEsError(err, this.options.url));
+    }
+    try {
+      for (const category of this.layout.categories) {
+        await this.client.ilm.putLifecycle({ name: this.layout.ilmPolicy(category), policy: this.layout.ilmPolicyBody(category) as never });
+      }
+      await this.client.cluster.putComponentTemplate({ name: this.layout.componentTemplate, ...(this.layout.componentTemplateBody() as object) } as never);
+      for (const category of this.layout.categories) {
+        await this.client.indices.putIndexTemplate({ name: this.layout.indexTemplate(category), ...(this.layout.indexTemplateBody(category) as object) } as never);
+      }
+      await this.createIndex(this.layout.headsIndex, HEADS_MAPPINGS);
+      await this.createIndex(this.layout.idsIndex, IDS_MAPPINGS);
+      await this.createIndex(this.options.checkpointsIndex, CHECKPOINT_MAPPINGS);
+      await this.createIndex(this.options.alertsIndex, ALERT_MAPPINGS);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new StoreUnavailableError(describeEsError(err, this.options.url));
+    }
+    this.initialized = true;
+    this.reachable = true;
+    if (!this.healthTimer) {
+      this.healthTimer = setInterval(() => void this.probe(), this.options.healthIntervalMs ?? 5000);
+      this.healthTimer.unref();
+    }
+  }
+
+  isReady(): boolean {
+    return this.initialized && this.reachable && !this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    await this.exclusiveTail.catch(() => undefined);
+    await this.client.close().catch(() => undefined);
+  }
+
+  async chainHeads(): Promise<Map<string, ChainHead>> {
+    return this.exclusive(async () => {
+      await this.loadHeads();
+      await this.finishPendingWrites();
+      const out = new Map<string, ChainHead>();
+      for (const [chain, h] of this.heads) out.set(chain, { seq: h.seq, hash: h.hash });
+      return out;
+    });
+  }
+
+  async chains(): Promise<string[]> {
+    const heads = await this.chainHeads();
+    return [...heads.keys()].sort();
+  }
+
+  async findReceipts(ids: readonly string[]): Promise<Map<string, StoredReceipt>> {
+    if (this.needsRepair()) await this.exclusive(() => this.repair());
+    const out = new Map<string, StoredReceipt>();
+    for (let i = 0; i < ids.length; i += MGET_CHUNK) {
+      for (const [id, src] of await this.mgetIds(ids.slice(i, i + MGET_CHUNK))) {
+        out.set(id, { id, chain: src.chain, seq: src.seq, hash: Buffer.from(src.hash, 'hex'), eventJson: src.canonical });
+      }
+    }
+    return out;
+  }
+
+  async getById(id: string): Promise<StoredRecord | null> {
+    const src = (await this.mgetIds([id])).get(id);
+    if (!src) return null;
+    return {
+      position: recordPosition(src.chain, src.seq),
+      chain: src.chain,
+      seq: src.seq,
+      receivedAt: src.received_at,
+      event: JSON.parse(src.canonical) as AccessEvent,
+      eventJson: src.canonical,
+      prevHash: Buffer.from(src.prev_hash, 'hex'),
+      hash: Buffer.from(src.hash, 'hex'),
+    };
+  }
+
+  async append(records: readonly ChainedRecord[]): Promise<void> {
+    if (this.closed) throw new StoreUnavailableError('store is closed');
+    if (records.length === 0) return;
+    await this.exclusive(async () => {
+      if (this.needsRepair()) await this.repair();
+      const slices = new Map<string, ChainedRecord[][]>();
+      const max = this.options.maxRecordsPerCommit ?? 1000;
+      for (const r of records) {
+        let list = slices.get(r.chain);
+        if (!list) slices.set(r.chain, (list = [[]]));
+        if (list[list.length - 1].length >= max) list.push([]);
+        list[list.length - 1].push(r);
+      }
+      const rounds = Math.max(...[...slices.values()].map((l) => l.length));
+      for (let i = 0; i < rounds; i++) {
+        const round: ChainedRecord[][] = [];
+        for (const list of slices.values()) if (list[i]) round.push(list[i]);
+        await this.commitRound(round);
+      }
+    });
+  }
+
+  async query(q: EventQuery): Promise<EventPage> {
+    // Patient tokens are an embedded-store index (patientTokenLookups); this store matches ids.
+    if (q.patientToken !== undefined) return { records: [], next: null };
+    const filter: object[] = [];
+    const mustNot: object[] = [];
+    const term = (field: string, value: string | undefined) => value !== undefined && filter.push({ term: { [field]: value } });
+    term('audit.patient.id', q.patient);
+    term('audit.actor.id', q.actor);
+    term('event.action', q.action);
+    term('audit.outcome', q.outcome);
+    term('audit.category', q.category);
+    term('audit.chain', q.chain);
+    if (q.excludeChain !== undefined) mustNot.push({ term: { 'audit.chain': q.excludeChain } });
+    if (q.fromMs !== undefined || q.toMs !== undefined) filter.push(timeRange(q.fromMs, q.toMs));
+    const resp = await this.call(() =>
+      this.client.search<EventSource>({
+        index: this.layout.eventsPattern,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        size: q.limit + 1,
+        track_total_hits: false,
+        query: { bool: { filter, ...(mustNot.length ? { must_not: mustNot } : {}) } },
+        sort: [{ '@timestamp': { order: 'desc' } }, { 'audit.position': { order: 'desc' } }],
+        ...(q.after ? { search_after: [q.after.occurredMs, q.after.position] } : {}),
+        _source: RECORD_FIELDS,
+      }),
+    );
+    const hits = resp.hits.hits;
+    const page = hits.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      records: page.map((h) => toStoredRecord(h._source!)),
+      next: hits.length > q.limit && last?.sort ? { occurredMs: Number(last.sort[0]), position: Number(last.sort[1]) } : null,
+    };
+  }
+
+  /** Every matching record, oldest first, in pages; a point-in-time keeps the read a snapshot. */
+  async *stream(q: EventStreamQuery): AsyncIterable<StoredRecord[]> {
+    if (q.patientToken !== undefined) return;
+    const filter: object[] = [];
+    const term = (field: string, value: string | undefined) => value !== undefined && filter.push({ term: { [field]: value } });
+    term('audit.patient.id', q.patient);
+    term('audit.actor.id', q.actor);
+    term('audit.category', q.category);
+    if (q.actions) filter.push({ terms: { 'event.action': [...q.actions] } });
+    if (q.outcomes) filter.push({ terms: { 'audit.outcome': [...q.outcomes] } });
+    if (q.breakGlass) filter.push({ bool: { should: [{ term: { 'event.action': 'break_glass' } }, { term: { 'audit.details.breakGlass': 'true' } }], minimum_should_match: 1 } });
+    if (q.fromMs !== undefined || q.toMs !== undefined) filter.push(timeRange(q.fromMs, q.toMs));
+    await this.refresh(this.layout.eventsPattern);
+    let pit: string;
+    try {
+      pit = (await this.call(() => this.client.openPointInTime({ index: this.layout.eventsPattern, keep_alive: '2m', ignore_unavailable: true }))).id;
+    } catch (err) {
+      if (/404/.test((err as Error).message)) return; // no event index yet
+      throw err;
+    }
+    try {
+      let after: unknown[] | undefined;
+      const size = q.pageSize ?? 1000;
+      for (;;) {
+        const resp = await this.call(() =>
+          this.client.search<EventSource>({
+            pit: { id: pit, keep_alive: '2m' },
+            size,
+            track_total_hits: false,
+            query: { bool: { filter } },
+            sort: [{ '@timestamp': { order: 'asc' } }, { 'audit.position': { order: 'asc' } }],
+            ...(after ? { search_after: after as never } : {}),
+            _source: RECORD_FIELDS,
+          }),
+        );
+        const hits = resp.hits.hits;
+        if (hits.length > 0) yield hits.map((h) => toStoredRecord(h._source!));
+        if (hits.length < size) return;
+        after = hits[hits.length - 1].sort as unknown[];
+      }
+    } finally {
+      await this.client.closePointInTime({ id: pit }).catch(() => undefined);
+    }
+  }
+
+  async *readChain(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): AsyncIterable<ChainRow[]> {
+    await this.refresh(this.layout.eventsPattern);
+    let after: number | undefined;
+    let previous: ChainRow | undefined;
+    for (;;) {
+      const resp = await this.call(() =>
+        this.client.search<EventSource>({
+          index: this.layout.eventsPattern,
+          ignore_unavailable: true,
+          allow_no_indices: true,
+          size: pageSize,
+          track_total_hits: false,
+          query: { bool: { filter: [{ term: { 'audit.chain': chain } }, { range: { 'audit.seq': { gte: fromSeq, ...(toSeq !== undefined ? { lte: toSeq } : {}) } } }] } },
+          sort: [{ 'audit.seq': { order: 'asc' } }],
+          ...(after !== undefined ? { search_after: [after] } : {}),
+          _source: RECORD_FIELDS,
+        }),
+      );
+      const hits = resp.hits.hits;
+      if (hits.length === 0) return;
+      const rows: ChainRow[] = [];
+      for (const h of hits) {
+        const a = h._source!.audit;
+        const row: ChainRow = { seq: a.seq, receivedAt: a.received_at, eventJson: a.canonical, prevHash: Buffer.from(a.prev_hash, 'hex'), hash: Buffer.from(a.hash, 'hex') };
+        // The same record written twice across a rollover is one record; anything else is shown as stored.
+        if (previous && previous.seq === row.seq && previous.hash.equals(row.hash) && previous.eventJson === row.eventJson) continue;
+        rows.push(row);
+        previous = row;
+      }
+      if (rows.length > 0) yield rows;
+      if (hits.length < pageSize) return;
+      after = hits[hits.length - 1]._source!.audit.seq;
+    }
+  }
+
+  async countChain(chain: string): Promise<number> {
+    await this.refresh(this.layout.eventsPattern);
+    const resp = await this.call(() =>
+      this.client.count({ index: this.layout.eventsPattern, ignore_unavailable: true, allow_no_indices: true, query: { term: { 'audit.chain': chain } } }),
+    );
+    return resp.count;
+  }
+
+  // ---- writing ----
+
+  /** Moves the head of every chain in the round (the fence), then writes the records it won. */
+  private async commitRound(round: ChainedRecord[][]): Promise<void> {
+    let conflict: SequenceConflictError | null = null;
+    const ops: (BulkOp & { records: ChainedRecord[] })[] = [];
+    for (const records of round) {
+      const first = records[0];
+      const last = records[records.length - 1];
+      const head = this.heads.get(first.chain);
+      const follows = head ? head.seq + 1 === first.seq && head.hash.equals(first.prevHash) : first.seq === 0;
+      if (this.stale.has(first.chain) || !follows) {
+        conflict ??= new SequenceConflictError(first.chain, first.seq);
+        continue;
+      }
+      const doc = {
+        chain: first.chain,
+        seq: last.seq,
+        hash: last.hash.toString('hex'),
+        updated_at: this.now().toISOString(),
+        pending: { records: records.map(pendingRecord) },
+      };
+      const action: BulkOp['action'] = head
+        ? { index: { _index: this.layout.headsIndex, _id: first.chain, if_seq_no: head.seqNo, if_primary_term: head.primaryTerm } }
+        : { create: { _index: this.layout.headsIndex, _id: first.chain } };
+      ops.push({ action, doc, records });
+    }
+
+    let failure: StoreUnavailableError | null = null;
+    const won: { chain: string; records: ChainedRecord[] }[] = [];
+    if (ops.length > 0) {
+      let items: BulkItem[];
+      try {
+        items = await this.bulk(ops);
+      } catch (err) {
+        for (const op of ops) this.stale.add(op.records[0].chain); // outcome unknown: re-read before writing again
+        throw err;
+      }
+      items.forEach((item, i) => {
+        const { records } = ops[i];
+        const chain = records[0].chain;
+        if (item.status >= 200 && item.status < 300) {
+          const last = records[records.length - 1];
+          this.heads.set(chain, { seq: last.seq, hash: last.hash, seqNo: item._seq_no!, primaryTerm: item._primary_term!, pending: records.map(pendingRecord), written: false });
+          won.push({ chain, records });
+        } else if (item.status === 409) {
+          this.stale.add(chain);
+          conflict ??= new SequenceConflictError(chain, records[0].seq);
+        } else {
+          this.stale.add(chain);
+          failure ??= new StoreUnavailableError(`head update failed: ${item.error?.type ?? item.status}`);
+        }
+      });
+    }
+    if (won.length > 0) {
+      await this.writeRecords(won.flatMap((w) => w.records), false);
+      for (const w of won) this.heads.get(w.chain)!.written = true;
+    }
+    if (conflict) throw conflict;
+    if (failure) throw failure;
+  }
+
+  /**
+   * Creates the event and event-id documents of committed records. With `checkExisting` (finishing
+   * another writer's commit), records already present are skipped, so a rollover in between cannot
+   * produce a second copy.
+   */
+  private async writeRecords(records: ChainedRecord[], checkExisting: boolean): Promise<void> {
+    let toWrite = records;
+    if (checkExisting) {
+      const existing = await this.existingHashes(records);
+      for (const r of records) {
+        const h = existing.get(recordId(r.chain, r.seq));
+        if (h !== undefined && h !== r.hash.toString('hex')) this.log('error', 'stored record differs from its chain head; verification will name it', { chain: r.chain, seq: r.seq });
+      }
+      toWrite = records.filter((r) => !existing.has(recordId(r.chain, r.seq)));
+    }
+    if (toWrite.length > 0) {
+      const items = await this.bulk(
+        toWrite.map((r) => ({ action: { create: { _index: this.layout.dataStream(r.event.category), _id: recordId(r.chain, r.seq) } }, doc: eventDocument(r) })),
+      );
+      const taken: ChainedRecord[] = [];
+      items.forEach((item, i) => {
+        if (item.status === 409) taken.push(toWrite[i]);
+        else if (item.status < 200 || item.status >= 300) throw new StoreUnavailableError(`event write failed: ${item.error?.type ?? item.status}`);
+      });
+      if (taken.length > 0) {
+        // Someone wrote these positions already: fine when it is the same record, a fork attempt otherwise.
+        const existing = await this.existingHashes(taken);
+        for (const r of taken) {
+          if (existing.get(recordId(r.chain, r.seq)) !== r.hash.toString('hex')) {
+            this.stale.add(r.chain);
+            throw new SequenceConflictError(r.chain, r.seq);
+          }
+        }
+      }
+    }
+    const idItems = await this.bulk(records.map((r) => ({ action: { create: { _index: this.layout.idsIndex, _id: r.event.id } }, doc: idsDocument(r) })));
+    idItems.forEach((item) => {
+      // 409: the id is already recorded (a replay, or an id a client reused in another chain).
+      if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`event id write failed: ${item.error?.type ?? item.status}`);
+    });
+  }
+
+  private needsRepair(): boolean {
+    if (this.stale.size > 0) return true;
+    for (const h of this.heads.values()) if (!h.written) return true;
+    return false;
+  }
+
+  /** Re-reads heads that may be wrong and finishes writing every committed record. */
+  private async repair(): Promise<void> {
+    if (this.stale.size > 0) await this.loadHeads();
+    await this.finishPendingWrites();
+  }
+
+  private async loadHeads(): Promise<void> {
+    await this.refresh(this.layout.headsIndex);
+    const resp = await this.call(() =>
+      this.client.search<{ chain: string; seq: number; hash: string; pending?: { records?: PendingRecord[] } }>({
+        index: this.layout.headsIndex,
+        size: 10_000,
+        seq_no_primary_term: true,
+        query: { match_all: {} },
+        sort: [{ chain: { order: 'asc' } }],
+      }),
+    );
+    const heads = new Map<string, HeadState>();
+    for (const hit of resp.hits.hits) {
+      const s = hit._source!;
+      heads.set(s.chain, {
+        seq: s.seq,
+        hash: Buffer.from(s.hash, 'hex'),
+        seqNo: hit._seq_no!,
+        primaryTerm: hit._primary_term!,
+        pending: s.pending?.records ?? [],
+        written: false,
+      });
+    }
+    this.heads = heads;
+    this.stale.clear();
+  }
+
+  private async finishPendingWrites(): Promise<void> {
+    const chains = [...this.heads].filter(([, h]) => !h.written);
+    const records = chains.flatMap(([chain, h]) => h.pending.map((p) => fromPending(chain, p)));
+    if (records.length > 0) await this.writeRecords(records, true);
+    for (const [, h] of chains) h.written = true;
+  }
+
+  // ---- requests ----
+
+  /** Bulk with per-item handling: items answered 429 are retried with back-off; results in op order. */
+  private async bulk(ops: BulkOp[]): Promise<BulkItem[]> {
+    const results: BulkItem[] = new Array(ops.length);
+    let todo = ops.map((_, i) => i);
+    const attempts = this.options.maxAttempts ?? 6;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await this.sleep((this.options.backoffMs ?? 100) * 2 ** (attempt - 1));
+      let resp;
+      try {
+        resp = await this.client.bulk({ operations: todo.flatMap((i) => [ops[i].action, ops[i].doc]) as never[] });
+        this.reachable = true;
+      } catch (err) {
+        if (statusOf(err) === 429) continue;
+        throw this.unavailable(err);
+      }
+      const retry: number[] = [];
+      resp.items.forEach((entry, k) => {
+        const item = Object.values(entry)[0] as BulkItem;
+        if (item.status === 429) retry.push(todo[k]);
+        else results[todo[k]] = item;
+      });
+      if (retry.length === 0) return results;
+      todo = retry;
+    }
+    throw new StoreUnavailableError('Elasticsearch kept rejecting writes (429 Too Many Requests)');
+  }
+
+  private async mgetIds(ids: string[]): Promise<Map<string, IdsSource>> {
+    const out = new Map<string, IdsSource>();
+    if (ids.length === 0) return out;
+    const resp = await this.call(() => this.client.mget<IdsSource>({ index: this.layout.idsIndex, ids }));
+    for (const d of resp.docs) {
+      if ('found' in d && d.found && d._source) out.set(d._id, d._source);
+    }
+    return out;
+  }
+
+  /** Stored hashes of these records' `chain:seq` ids (after a refresh, so recent writes count). */
+  private async existingHashes(records: ChainedRecord[]): Promise<Map<string, string>> {
+    await this.refresh(this.layout.eventsPattern);
+    const out = new Map<string, string>();
+    const all = records.map((r) => recordId(r.chain, r.seq));
+    for (let i = 0; i < all.length; i += MGET_CHUNK) {
+      const ids = all.slice(i, i + MGET_CHUNK);
+      const resp = await this.call(() =>
+        this.client.search<{ audit: { record_id: string; hash: string } }>({
+          index: this.layout.eventsPattern,
+          ignore_unavailable: true,
+          allow_no_indices: true,
+          size: ids.length * 2,
+          track_total_hits: false,
+          query: { terms: { 'audit.record_id': ids } },
+          _source: ['audit.record_id', 'audit.hash'],
+        }),
+      );
+      for (const h of resp.hits.hits) out.set(h._source!.audit.record_id, h._source!.audit.hash);
+    }
+    return out;
+  }
+
+  private async refresh(index: string): Promise<void> {
+    await this.call(() => this.client.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true }));
+  }
+
+  private async createIndex(index: string, mappings: object): Promise<void> {
+    try {
+      await this.client.indices.create({ index, settings: SMALL_INDEX_SETTINGS, mappings: mappings as never });
+    } catch (err) {
+      if (err instanceof errors.ResponseError && err.body?.error?.type === 'resource_already_exists_exception') return;
+      throw err;
+    }
+  }
+
+  /** Runs a read or small request; 429 is retried, anything else becomes StoreUnavailableError. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    const attempts = this.options.maxAttempts ?? 6;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = await fn();
+        this.reachable = true;
+        return out;
+      } catch (err) {
+        if (statusOf(err) === 429 && attempt + 1 < attempts) {
+          await this.sleep((this.options.backoffMs ?? 100) * 2 ** attempt);
+          continue;
+        }
+        throw this.unavailable(err);
+      }
+    }
+  }
+
+  private unavailable(err: unknown): Error {
+    if (err instanceof StoreUnavailableError || err instanceof SequenceConflictError) return err;
+    if (err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError) this.reachable = false;
+    const status = statusOf(err);
+    return new StoreUnavailableError(`Elasticsearch request failed: ${(err as Error)?.name ?? 'error'}${status ? ` (${status})` : ''}`);
+  }
+
+  private async probe(): Promise<void> {
+    if (this.closed) return;
+    try {
+      this.reachable = await this.client.ping();
+    } catch {
+      this.reachable = false;
+    }
+  }
+
+  /** Serializes head moves, writes and repairs of this instance (another instance is fenced by the heads). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusiveTail.then(fn, fn);
+    this.exclusiveTail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function timeRange(fromMs?: number, toMs?: number): object {
+  return { range: { '@timestamp': { ...(fromMs !== undefined ? { gte: fromMs } : {}), ...(toMs !== undefined ? { lt: toMs } : {}), format: 'epoch_millis' } } };
+}
+
+function toStoredRecord(src: EventSource): StoredRecord {
+  const a = src.audit;
+  return {
+    position: a.position,
+    chain: a.chain,
+    seq: a.seq,
+    receivedAt: a.received_at,
+    event: JSON.parse(a.canonical) as AccessEvent,
+    eventJson: a.canonical,
+    prevHash: Buffer.from(a.prev_hash, 'hex'),
+    hash: Buffer.from(a.hash, 'hex'),
+  };
+}
+
+function statusOf(err: unknown): number | undefined {
+  return err instanceof errors.ResponseError ? err.statusCode : undefined;
+}
+
+/** A start-up error that names the setting to check (never the API key). */
+export function describeEsError(err: unknown, url?: string): string {
+  const where = url ? `ELASTICSEARCH_URL=${redactUrl(url)}` : 'ELASTICSEARCH_URL';
+  const status = statusOf(err);
+  const reason = `${(err as Error)?.name ?? 'Error'}: ${String((err as Error)?.message ?? err).slice(0, 200)}`;
+  if (status === 401) return `Elasticsearch at ${where} refused the credentials (check ELASTICSEARCH_API_KEY): ${reason}`;
+  if (status === 403) return `The Elasticsearch API key lacks privileges for ILM, templates or the audit indices (check ELASTICSEARCH_API_KEY): ${reason}`;
+  if (/certificate|self.signed|SSL|TLS/i.test(reason)) return `TLS to Elasticsearch at ${where} failed (check ELASTICSEARCH_CA_FILE): ${reason}`;
+  if (status) return `Elasticsearch at ${where} answered ${status}: ${reason}`;
+  return `Elasticsearch at ${where} is not reachable: ${reason}`;
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return 'the configured URL';
+  }
+}

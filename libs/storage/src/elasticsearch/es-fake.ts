@@ -1,0 +1,264 @@
+/**
+ * Test support: a small stateful Elasticsearch behind the official client test double
+ * (@elastic/elasticsearch-mock). It records every request the store sends (method, path, body) so
+ * specs can assert them exactly, and it behaves like Elasticsearch where the store's correctness
+ * depends on it: `create` refuses an existing `_id` (409) within one backing index, `index` with
+ * `if_seq_no`/`if_primary_term` refuses a stale version (409), mget is realtime, data streams roll
+ * over to a fresh backing index (`rollover()`), and searches evaluate the term/terms/range/bool
+ * queries, sorts and search_after the store uses. `itemStatus` injects per-item answers (429,
+ * 409, 500) and `down` makes every request fail like an unreachable cluster.
+ */
+import { Client, errors } from '@elastic/elasticsearch';
+import Mock from '@elastic/elasticsearch-mock';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  querystring: Record<string, unknown>;
+  body: unknown;
+}
+
+interface Doc {
+  source: Record<string, unknown>;
+  seqNo: number;
+  primaryTerm: number;
+}
+
+type Action = 'create' | 'index';
+
+export class EsFake {
+  readonly mock = new Mock();
+  readonly requests: RecordedRequest[] = [];
+  /** Plain indices (heads, ids, checkpoints, alerts): name -> _id -> doc. */
+  readonly indices = new Map<string, Map<string, Doc>>();
+  /** Data streams: name -> backing indices (the last one takes writes). */
+  readonly streams = new Map<string, Map<string, Doc>[]>();
+  /** Per-item override: return a status to answer instead of applying the operation. */
+  itemStatus: ((action: Action, index: string, id: string) => number | undefined) | null = null;
+  /** Whole-request override for bulk (e.g. 429 or a connection error). */
+  bulkError: (() => Error | undefined) | null = null;
+  down = false;
+  /** 409 answers given so far, by index (e.g. how often a writer lost a chain head). */
+  readonly conflicts = new Map<string, number>();
+  infoError: Error | null = null;
+  private seqNo = 0;
+
+  constructor(readonly streamPrefix = 'audit-events-') {
+    const record = (p: RecordedRequest) => this.requests.push({ method: p.method, path: p.path, querystring: p.querystring, body: p.body });
+    const route = (method: string | string[], path: string | string[], fn: (p: RecordedRequest) => unknown) =>
+      this.mock.add({ method, path } as never, ((p: RecordedRequest) => {
+        record(p);
+        if (this.down) return new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200');
+        return fn(p);
+      }) as never);
+    route('GET', '/', () => this.infoError ?? { name: 'fake', cluster_name: 'fake', version: { number: '8.19.0' }, tagline: 'You Know, for Search' });
+    route('HEAD', '/', () => '');
+    route('PUT', '/_ilm/policy/:name', () => ({ acknowledged: true }));
+    route('PUT', '/_component_template/:name', () => ({ acknowledged: true }));
+    route('PUT', '/_index_template/:name', () => ({ acknowledged: true }));
+    route('PUT', '/:index', (p) => {
+      const index = decodeURIComponent(p.path.slice(1));
+      if (this.indices.has(index)) {
+        return new errors.ResponseError({
+          body: { error: { type: 'resource_already_exists_exception', reason: `index [${index}] already exists` }, status: 400 },
+          statusCode: 400,
+          warnings: null,
+          meta: {} as never,
+        } as never);
+      }
+      this.indices.set(index, new Map());
+      return { acknowledged: true, index };
+    });
+    route(['POST', 'PUT'], '/_bulk', (p) => this.bulk(p.body as Record<string, unknown>[]));
+    route(['POST', 'GET'], '/:index/_refresh', () => ({ _shards: { total: 1, successful: 1, failed: 0 } }));
+    route(['POST', 'GET'], '/:index/_mget', (p) => this.mget(indexOf(p.path), p.body as { ids: string[] }));
+    route(['POST', 'GET'], '/:index/_search', (p) => this.search(indexOf(p.path), p.body as SearchBody));
+    // Point in time: the id names the index pattern (no real snapshot; specs do not write while streaming).
+    route('POST', '/:index/_pit', (p) => ({ id: `pit:${indexOf(p.path)}` }));
+    route('DELETE', '/_pit', () => ({ succeeded: true, num_freed: 1 }));
+    route(['POST', 'GET'], '/_search', (p) => {
+      const body = p.body as SearchBody & { pit: { id: string } };
+      return this.search(body.pit.id.slice('pit:'.length), body);
+    });
+    route(['POST', 'GET'], '/:index/_count', (p) => ({ count: this.search(indexOf(p.path), { ...(p.body as SearchBody), size: 1e9 }).hits.hits.length }));
+  }
+
+  client(): Client {
+    return new Client({ node: 'http://localhost:9200', Connection: this.mock.getConnection(), maxRetries: 0 });
+  }
+
+  /** Bulk requests sent so far, each as its action/document pairs. */
+  bulks(): { action: Record<string, Record<string, unknown>>; doc: Record<string, unknown> }[][] {
+    return this.requests
+      .filter((r) => r.path === '/_bulk')
+      .map((r) => {
+        const lines = r.body as Record<string, unknown>[];
+        const pairs = [];
+        for (let i = 0; i < lines.length; i += 2) pairs.push({ action: lines[i] as Record<string, Record<string, unknown>>, doc: lines[i + 1] as Record<string, unknown> });
+        return pairs;
+      });
+  }
+
+  /** Starts a new backing index for every data stream (what ILM rollover does). */
+  rollover(): void {
+    for (const backing of this.streams.values()) backing.push(new Map());
+  }
+
+  /** Every event document of every data stream (all backing indices). */
+  eventDocs(): Record<string, unknown>[] {
+    return [...this.streams.values()].flatMap((b) => b.flatMap((m) => [...m.values()].map((d) => d.source)));
+  }
+
+  /** Writes a document straight into a data stream, bypassing the store (a rogue writer). */
+  putEvent(stream: string, id: string, source: Record<string, unknown>): void {
+    this.backing(stream).at(-1)!.set(id, { source, seqNo: this.seqNo++, primaryTerm: 1 });
+  }
+
+  private backing(stream: string): Map<string, Doc>[] {
+    let b = this.streams.get(stream);
+    if (!b) this.streams.set(stream, (b = [new Map()]));
+    return b;
+  }
+
+  private bulk(lines: Record<string, unknown>[]) {
+    const err = this.bulkError?.();
+    if (err) return err;
+    const items: Record<string, unknown>[] = [];
+    for (let i = 0; i < lines.length; i += 2) {
+      const [action, meta] = Object.entries(lines[i])[0] as [Action, Record<string, unknown>];
+      const index = meta._index as string;
+      const id = meta._id as string;
+      const injected = this.itemStatus?.(action, index, id);
+      const answer = (status: number, extra: Record<string, unknown> = {}) => items.push({ [action]: { _index: index, _id: id, status, ...extra } });
+      if (injected !== undefined) {
+        answer(injected, injected >= 300 ? { error: { type: injected === 429 ? 'es_rejected_execution_exception' : injected === 409 ? 'version_conflict_engine_exception' : 'internal_error' } } : {});
+        continue;
+      }
+      const doc = lines[i + 1] as Record<string, unknown>;
+      const isStream = index.startsWith(this.streamPrefix);
+      const target = isStream ? this.backing(index).at(-1)! : this.indices.get(index) ?? this.indices.set(index, new Map()).get(index)!;
+      const existing = target.get(id);
+      const conflict = () => this.conflicts.set(index, (this.conflicts.get(index) ?? 0) + 1);
+      if (action === 'create' && existing) {
+        conflict();
+        answer(409, { error: { type: 'version_conflict_engine_exception', reason: 'document already exists' } });
+        continue;
+      }
+      if (action === 'index' && meta.if_seq_no !== undefined && (!existing || existing.seqNo !== meta.if_seq_no || existing.primaryTerm !== meta.if_primary_term)) {
+        conflict();
+        answer(409, { error: { type: 'version_conflict_engine_exception', reason: 'required seqNo differs' } });
+        continue;
+      }
+      const stored: Doc = { source: doc, seqNo: this.seqNo++, primaryTerm: 1 };
+      target.set(id, stored);
+      answer(existing ? 200 : 201, { result: existing ? 'updated' : 'created', _seq_no: stored.seqNo, _primary_term: 1 });
+    }
+    return { took: 1, errors: items.some((it) => (Object.values(it)[0] as { status: number }).status >= 300), items };
+  }
+
+  private mget(index: string, body: { ids: string[] }) {
+    const docs = this.indices.get(index) ?? new Map<string, Doc>();
+    return {
+      docs: body.ids.map((id) => {
+        const d = docs.get(id);
+        return d ? { _index: index, _id: id, found: true, _seq_no: d.seqNo, _primary_term: d.primaryTerm, _source: d.source } : { _index: index, _id: id, found: false };
+      }),
+    };
+  }
+
+  private search(index: string, body: SearchBody) {
+    let docs: { id: string; doc: Doc; index: string }[];
+    if (this.indices.has(index)) docs = [...this.indices.get(index)!].map(([id, doc]) => ({ id, doc, index }));
+    else {
+      const pattern = new RegExp('^' + index.split(',').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')).join('|') + '$');
+      docs = [...this.streams].filter(([name]) => pattern.test(name)).flatMap(([name, b]) => b.flatMap((m, g) => [...m].map(([id, doc]) => ({ id, doc, index: `.ds-${name}-${g}` }))));
+    }
+    let hits = docs.filter((d) => matches(d.doc.source, body.query));
+    const sort = (body.sort ?? []).map((s) => Object.entries(s)[0] as [string, { order: 'asc' | 'desc' }]);
+    const key = (src: Record<string, unknown>) => sort.map(([f]) => sortValue(src, f));
+    hits.sort((a, b) => compareKeys(key(a.doc.source), key(b.doc.source), sort.map(([, o]) => o.order)));
+    if (body.search_after) {
+      const after = body.search_after;
+      hits = hits.filter((h) => compareKeys(key(h.doc.source), after, sort.map(([, o]) => o.order)) > 0);
+    }
+    hits = hits.slice(0, body.size ?? 10);
+    return {
+      took: 1,
+      hits: {
+        hits: hits.map((h) => ({
+          _index: h.index,
+          _id: h.id,
+          _source: h.doc.source,
+          ...(body.seq_no_primary_term ? { _seq_no: h.doc.seqNo, _primary_term: h.doc.primaryTerm } : {}),
+          ...(sort.length ? { sort: key(h.doc.source) } : {}),
+        })),
+      },
+    };
+  }
+}
+
+interface SearchBody {
+  query?: Query;
+  sort?: Record<string, { order: 'asc' | 'desc' }>[];
+  search_after?: unknown[];
+  size?: number;
+  seq_no_primary_term?: boolean;
+}
+
+type Query = Record<string, unknown>;
+
+function indexOf(path: string): string {
+  return decodeURIComponent(path.split('/')[1]);
+}
+
+function get(src: unknown, field: string): unknown {
+  if (src && typeof src === 'object' && field in (src as object)) return (src as Record<string, unknown>)[field];
+  const dot = field.indexOf('.');
+  if (dot < 0 || !src || typeof src !== 'object') return undefined;
+  return get((src as Record<string, unknown>)[field.slice(0, dot)], field.slice(dot + 1));
+}
+
+function sortValue(src: Record<string, unknown>, field: string): number | string {
+  const v = get(src, field);
+  if (field === '@timestamp') return Date.parse(String(v));
+  return v as number | string;
+}
+
+function compareKeys(a: unknown[], b: unknown[], orders: ('asc' | 'desc')[]): number {
+  for (let i = 0; i < orders.length; i++) {
+    const x = a[i] as number | string;
+    const y = b[i] as number | string;
+    if (x === y) continue;
+    const c = x < y ? -1 : 1;
+    return orders[i] === 'asc' ? c : -c;
+  }
+  return 0;
+}
+
+function matches(src: Record<string, unknown>, q: Query | undefined): boolean {
+  if (!q || 'match_all' in q) return true;
+  if ('bool' in q) {
+    const b = q.bool as { filter?: Query[]; must_not?: Query[]; should?: Query[] };
+    return (
+      (b.filter ?? []).every((f) => matches(src, f)) &&
+      !(b.must_not ?? []).some((f) => matches(src, f)) &&
+      (!b.should || b.should.some((f) => matches(src, f)))
+    );
+  }
+  if ('term' in q) {
+    const [field, value] = Object.entries(q.term as object)[0];
+    const v = get(src, field);
+    // Like a keyword or flattened field: the stored value's text must equal the term.
+    return Array.isArray(v) ? v.includes(value) : v === value || (v !== undefined && typeof v !== 'object' && String(v) === value);
+  }
+  if ('terms' in q) {
+    const [field, values] = Object.entries(q.terms as object)[0] as [string, unknown[]];
+    return values.includes(get(src, field));
+  }
+  if ('range' in q) {
+    const [field, r] = Object.entries(q.range as object)[0] as [string, { gte?: number; lte?: number; lt?: number }];
+    const v = sortValue(src, field) as number;
+    return (r.gte === undefined || v >= r.gte) && (r.lte === undefined || v <= r.lte) && (r.lt === undefined || v < r.lt);
+  }
+  throw new Error(`EsFake: unsupported query ${JSON.stringify(q)}`);
+}

@@ -1,0 +1,356 @@
+/**
+ * Everything the Elasticsearch store declares, as plain data built by pure functions: index and
+ * data-stream names, the event mappings (Elastic Common Schema names where one fits, our own
+ * `audit.*` for the chain and the canonical event), one index template and one ILM policy per
+ * retention class (event category), and the small indices of chain heads, event ids, checkpoints
+ * and alerts. The adapter sends exactly these bodies; the specs assert them.
+ */
+import { AccessEvent, EVENT_CATEGORIES, EventCategory } from '@app/core';
+import type { ChainedRecord } from '../event-store.port';
+
+export const ECS_VERSION = '8.11.0';
+
+/** Retention per class (category): ages since rollover, as ILM durations. */
+export interface RetentionClass {
+  warmAfter: string;
+  coldAfter: string;
+  deleteAfter: string;
+}
+
+/** HIPAA-practice defaults: 7 years (2557 days) and 6 years (2192 days), leap days included. */
+export const DEFAULT_RETENTION_DAYS: Record<EventCategory, number> = {
+  authentication: 2557,
+  security: 2557,
+  system_access: 2557,
+  data_access: 2192,
+  data_modification: 2192,
+  administrative: 2192,
+};
+
+export interface EsLayoutOptions {
+  indexPrefix: string;
+  alertsIndex: string;
+  checkpointsIndex: string;
+  rolloverMaxAge: string;
+  rolloverMaxPrimaryShardSize: string;
+  warmAfter: string;
+  coldAfter: string;
+  /** Per-category overrides of the delete age (days); defaults to DEFAULT_RETENTION_DAYS. */
+  retentionDays?: Partial<Record<EventCategory, number>>;
+}
+
+export class EsLayout {
+  constructor(readonly options: EsLayoutOptions) {}
+
+  get prefix(): string {
+    return this.options.indexPrefix;
+  }
+
+  /** One data stream per retention class. */
+  dataStream(category: string): string {
+    return `${this.prefix}-events-${category}`;
+  }
+
+  /** Every event data stream (reads). */
+  get eventsPattern(): string {
+    return `${this.prefix}-events-*`;
+  }
+
+  get headsIndex(): string {
+    return `${this.prefix}-chain-heads`;
+  }
+
+  get idsIndex(): string {
+    return `${this.prefix}-event-ids`;
+  }
+
+  get componentTemplate(): string {
+    return `${this.prefix}-events-mappings`;
+  }
+
+  indexTemplate(category: string): string {
+    return `${this.prefix}-events-${category}`;
+  }
+
+  ilmPolicy(category: string): string {
+    return `${this.prefix}-events-${category}`;
+  }
+
+  retention(category: EventCategory): RetentionClass {
+    const days = this.options.retentionDays?.[category] ?? DEFAULT_RETENTION_DAYS[category];
+    return { warmAfter: this.options.warmAfter, coldAfter: this.options.coldAfter, deleteAfter: `${days}d` };
+  }
+
+  /** ILM policy of one retention class: hot (rollover, then sealed read-only), warm, cold, delete. */
+  ilmPolicyBody(category: EventCategory) {
+    const r = this.retention(category);
+    return {
+      _meta: { managed_by: 'audit-siem', category, retention: r.deleteAfter },
+      phases: {
+        hot: {
+          min_age: '0ms',
+          actions: {
+            rollover: { max_age: this.options.rolloverMaxAge, max_primary_shard_size: this.options.rolloverMaxPrimaryShardSize },
+            // Runs right after rollover: a rolled-over (sealed) backing index takes no more writes.
+            readonly: {},
+            set_priority: { priority: 100 },
+          },
+        },
+        warm: { min_age: r.warmAfter, actions: { forcemerge: { max_num_segments: 1 }, set_priority: { priority: 50 } } },
+        cold: { min_age: r.coldAfter, actions: { set_priority: { priority: 0 } } },
+        delete: { min_age: r.deleteAfter, actions: { delete: {} } },
+      },
+    };
+  }
+
+  /** Index template of one retention class: its data stream, its ILM policy, the shared mappings. */
+  indexTemplateBody(category: EventCategory) {
+    return {
+      index_patterns: [this.dataStream(category)],
+      data_stream: {},
+      composed_of: [this.componentTemplate],
+      priority: 500,
+      template: { settings: { 'index.lifecycle.name': this.ilmPolicy(category) } },
+      _meta: { managed_by: 'audit-siem', category },
+    };
+  }
+
+  componentTemplateBody() {
+    return { template: { settings: { 'index.codec': 'best_compression' }, mappings: EVENT_MAPPINGS } };
+  }
+
+  get categories(): readonly EventCategory[] {
+    return EVENT_CATEGORIES;
+  }
+}
+
+const keyword = { type: 'keyword' } as const;
+const stored = { type: 'keyword', index: false, doc_values: false } as const;
+
+/** Mappings of event documents. `dynamic: strict`: a field nobody declared is refused. */
+export const EVENT_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    '@timestamp': { type: 'date' },
+    ecs: { properties: { version: keyword } },
+    event: {
+      properties: {
+        id: keyword,
+        kind: keyword,
+        category: keyword,
+        type: keyword,
+        action: keyword,
+        outcome: keyword,
+        ingested: { type: 'date' },
+        dataset: keyword,
+      },
+    },
+    user: { properties: { id: keyword, roles: keyword } },
+    source: { properties: { ip: { type: 'ip' } } },
+    client: { properties: { ip: { type: 'ip' } } },
+    user_agent: { properties: { original: { type: 'keyword', ignore_above: 1024 } } },
+    tls: { properties: { client: { properties: { subject: keyword } } } },
+    audit: {
+      properties: {
+        chain: keyword,
+        seq: { type: 'long' },
+        record_id: keyword,
+        position: { type: 'long' },
+        hash: keyword,
+        prev_hash: keyword,
+        received_at: stored,
+        canonical: stored,
+        category: keyword,
+        outcome: keyword,
+        actor: { properties: { id: keyword, type: keyword, role: keyword } },
+        patient: { properties: { id: keyword } },
+        resource: { properties: { type: keyword, id: keyword } },
+        purpose: keyword,
+        source: { properties: { system: keyword, integration: keyword } },
+        record_count: { type: 'long' },
+        sensitivity: keyword,
+        tls: { properties: { result: keyword, reason: keyword } },
+        details: { type: 'flattened' },
+      },
+    },
+  },
+} as const;
+
+/** Chain heads: one document per chain, the fence every writer must win (see the store). */
+export const HEADS_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    chain: keyword,
+    seq: { type: 'long' },
+    hash: keyword,
+    updated_at: { type: 'date' },
+    /** The records this head commits, kept until the next commit, so a successor can finish writing them. */
+    pending: { type: 'object', enabled: false },
+  },
+} as const;
+
+/** Event ids: `_id` = event id, the realtime idempotency and by-id index. */
+export const IDS_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    chain: keyword,
+    seq: { type: 'long' },
+    hash: stored,
+    prev_hash: stored,
+    received_at: stored,
+    canonical: stored,
+  },
+} as const;
+
+export const CHECKPOINT_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    chain: keyword,
+    treeSize: { type: 'long' },
+    rootHash: keyword,
+    lastHash: keyword,
+    issuedAt: { type: 'date' },
+    previous: keyword,
+    keyId: keyword,
+    signature: stored,
+  },
+} as const;
+
+export const ALERT_MAPPINGS = {
+  dynamic: false,
+  properties: {
+    id: keyword,
+    rule: keyword,
+    severity: keyword,
+    status: keyword,
+    windowStart: { type: 'date' },
+    windowEnd: { type: 'date' },
+    createdAt: { type: 'date' },
+    updatedAt: { type: 'date' },
+  },
+} as const;
+
+/** Small, always-consistent indices: one primary shard, refreshed on demand by the store. */
+export const SMALL_INDEX_SETTINGS = { number_of_shards: 1 } as const;
+
+/** `_id` of an event document. */
+export function recordId(chain: string, seq: number): string {
+  return `${chain}:${seq}`;
+}
+
+/**
+ * Numeric tie-breaker for query order and cursors (the SQLite store's global position): the
+ * chain's ordinal in the high bits, the sequence number in the low 44 bits (17.6 trillion records
+ * per chain). Unique per record and stable, which is all a search_after cursor needs.
+ */
+export function recordPosition(chain: string, seq: number): number {
+  const known = (EVENT_CATEGORIES as readonly string[]).indexOf(chain);
+  let ordinal = known + 1;
+  if (known < 0) {
+    let h = 0;
+    for (const ch of chain) h = (h * 31 + ch.charCodeAt(0)) % 500;
+    ordinal = 7 + h;
+  }
+  return ordinal * 2 ** 44 + seq;
+}
+
+const ECS_CATEGORY: Partial<Record<EventCategory, string[]>> = {
+  authentication: ['authentication'],
+  data_access: ['database'],
+  data_modification: ['database'],
+  system_access: ['session'],
+  administrative: ['iam'],
+};
+
+function ecsTypes(e: AccessEvent): string[] {
+  const types: string[] = [];
+  if (e.category === 'data_access') types.push('access');
+  else if (e.category === 'data_modification') types.push(e.action === 'create' ? 'creation' : e.action === 'delete' ? 'deletion' : 'change');
+  else if (e.category === 'authentication' || e.category === 'system_access') types.push(e.action === 'login' ? 'start' : e.action === 'logout' ? 'end' : 'info');
+  else if (e.category === 'administrative') types.push('admin');
+  else types.push('info');
+  if (e.outcome === 'denied') types.push('denied');
+  return types;
+}
+
+/** The document stored for one chained record. */
+export function eventDocument(r: ChainedRecord) {
+  const e = r.event;
+  return {
+    // Normalized to UTC milliseconds so every RFC 3339 form parses; the exact text stays in audit.canonical.
+    '@timestamp': new Date(Date.parse(e.occurredAt)).toISOString(),
+    ecs: { version: ECS_VERSION },
+    event: {
+      id: e.id,
+      kind: 'event',
+      ...(ECS_CATEGORY[e.category] ? { category: ECS_CATEGORY[e.category] } : {}),
+      type: ecsTypes(e),
+      action: e.action,
+      outcome: e.outcome === 'success' ? 'success' : 'failure',
+      ingested: r.receivedAt,
+      dataset: 'audit.access',
+    },
+    user: { id: e.actor.id, ...(e.actor.role ? { roles: [e.actor.role] } : {}) },
+    ...(e.actor.ip ? { source: { ip: e.actor.ip }, client: { ip: e.actor.ip } } : {}),
+    ...(e.actor.userAgent ? { user_agent: { original: e.actor.userAgent } } : {}),
+    ...(e.tls?.clientSubject ? { tls: { client: { subject: e.tls.clientSubject } } } : {}),
+    audit: {
+      chain: r.chain,
+      seq: r.seq,
+      record_id: recordId(r.chain, r.seq),
+      position: recordPosition(r.chain, r.seq),
+      hash: r.hash.toString('hex'),
+      prev_hash: r.prevHash.toString('hex'),
+      received_at: r.receivedAt,
+      canonical: r.eventJson,
+      category: e.category,
+      outcome: e.outcome,
+      actor: { id: e.actor.id, type: e.actor.type, ...(e.actor.role ? { role: e.actor.role } : {}) },
+      ...(e.patient ? { patient: { id: e.patient.id } } : {}),
+      ...(e.resource ? { resource: { type: e.resource.type, ...(e.resource.id ? { id: e.resource.id } : {}) } } : {}),
+      ...(e.purpose ? { purpose: e.purpose } : {}),
+      source: { system: e.source.system, ...(e.source.integration ? { integration: e.source.integration } : {}) },
+      ...(e.recordCount !== undefined ? { record_count: e.recordCount } : {}),
+      ...(e.sensitivity ? { sensitivity: e.sensitivity } : {}),
+      ...(e.tls ? { tls: { result: e.tls.result, ...(e.tls.reason ? { reason: e.tls.reason } : {}) } } : {}),
+      ...(e.details ? { details: e.details } : {}),
+    },
+  };
+}
+
+/** The event-ids document of one record (realtime receipt and by-id lookups). */
+export function idsDocument(r: ChainedRecord) {
+  return {
+    chain: r.chain,
+    seq: r.seq,
+    hash: r.hash.toString('hex'),
+    prev_hash: r.prevHash.toString('hex'),
+    received_at: r.receivedAt,
+    canonical: r.eventJson,
+  };
+}
+
+/** A record as kept in a head's `pending` list (enough to rebuild both documents). */
+export interface PendingRecord {
+  seq: number;
+  received_at: string;
+  canonical: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export function pendingRecord(r: ChainedRecord): PendingRecord {
+  return { seq: r.seq, received_at: r.receivedAt, canonical: r.eventJson, prev_hash: r.prevHash.toString('hex'), hash: r.hash.toString('hex') };
+}
+
+export function fromPending(chain: string, p: PendingRecord): ChainedRecord {
+  return {
+    chain,
+    seq: p.seq,
+    receivedAt: p.received_at,
+    event: JSON.parse(p.canonical) as AccessEvent,
+    eventJson: p.canonical,
+    prevHash: Buffer.from(p.prev_hash, 'hex'),
+    hash: Buffer.from(p.hash, 'hex'),
+  };
+}

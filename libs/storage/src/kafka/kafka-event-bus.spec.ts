@@ -1,0 +1,223 @@
+/**
+ * The Kafka adapters against a recording fake of kafkajs (FakeKafka): the exact producer, consumer
+ * and admin calls (idempotent producer, acks -1, key = chain, deliberate partitioner, topic
+ * creation), group produce, 503 behaviour when Kafka does not acknowledge, and the consumer's
+ * offset discipline (commit only after the store has the batch; pause and redeliver on failure).
+ */
+import { randomUUID } from 'node:crypto';
+import { AccessEvent } from '@app/core';
+import { canonicalize } from '@app/ledger';
+import { BusBatch, BusEvent, BusUnavailableError } from '../event-bus.port';
+import { ChainPartitioner, partitionForChain } from './chain-partitioner';
+import { FakeKafka } from './fake-kafka';
+import { KafkaEventBus, KafkaEventBusOptions } from './kafka-event-bus';
+import { KafkaEventConsumer } from './kafka-event-consumer';
+
+const BUS: KafkaEventBusOptions = {
+  topic: 'audit-events',
+  partitions: 12,
+  replicationFactor: 3,
+  publishTimeoutMs: 200,
+  brokers: ['kafka-1:9092', 'kafka-2:9092'],
+  tls: false,
+  probeIntervalMs: 3_600_000,
+};
+
+function busEvent(overrides: Partial<AccessEvent> = {}): BusEvent {
+  const event: AccessEvent = {
+    id: randomUUID(),
+    occurredAt: '2026-03-02T10:15:00.000Z',
+    category: 'data_access',
+    action: 'read',
+    outcome: 'success',
+    actor: { id: 'dr-alice', type: 'user' },
+    source: { system: 'ehr-gateway' },
+    ...overrides,
+  };
+  return { event, json: canonicalize(event) };
+}
+
+async function eventually(check: () => boolean, ms = 2000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('ChainPartitioner', () => {
+  it('gives each of the six chains its own partition when there are six or more, and falls back to murmur2', () => {
+    expect(['authentication', 'data_access', 'data_modification', 'security', 'system_access', 'administrative'].map((c) => partitionForChain(c, 12))).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(partitionForChain('data_access', 1)).toBe(0);
+    const partition = ChainPartitioner();
+    const meta = Array.from({ length: 12 }, (_, i) => ({ partitionId: i, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    expect(partition({ topic: 't', partitionMetadata: meta, message: { key: 'system_access', value: 'x' } })).toBe(4);
+    expect(partition({ topic: 't', partitionMetadata: meta, message: { key: 'administrative', value: 'x' } })).toBe(5);
+    // Unknown keys: the Java client's murmur2 (kafkajs DefaultPartitioner), deterministic.
+    const other = partition({ topic: 't', partitionMetadata: meta, message: { key: 'some-other-key', value: 'x' } });
+    expect(partition({ topic: 't', partitionMetadata: meta, message: { key: 'some-other-key', value: 'x' } })).toBe(other);
+  });
+});
+
+describe('KafkaEventBus', () => {
+  it('creates the missing topic and an idempotent producer with the chain partitioner', async () => {
+    const kafka = new FakeKafka();
+    const bus = new KafkaEventBus(kafka.asKafka(), BUS);
+    await bus.start();
+    expect(kafka.callsTo('admin.createTopics')).toEqual([
+      [{ waitForLeaders: true, topics: [{ topic: 'audit-events', numPartitions: 12, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] }],
+    ]);
+    expect(kafka.callsTo('producer')).toEqual([[{ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: ChainPartitioner }]]);
+    expect(bus.isReady()).toBe(true);
+    await bus.close();
+  });
+
+  it('uses an existing topic as it is', async () => {
+    const kafka = new FakeKafka({ 'audit-events': 3 });
+    const logs: string[] = [];
+    const bus = new KafkaEventBus(kafka.asKafka(), BUS, (_l, msg) => logs.push(msg));
+    await bus.start();
+    expect(kafka.callsTo('admin.createTopics')).toEqual([]);
+    expect(logs).toContain('kafka topic partition count differs from KAFKA_PARTITIONS');
+    await bus.close();
+  });
+
+  it('publishes with acks -1, key = chain, value = canonical JSON, and answers queued receipts', async () => {
+    const kafka = new FakeKafka();
+    const bus = new KafkaEventBus(kafka.asKafka(), BUS);
+    await bus.start();
+    const a = busEvent();
+    const b = busEvent({ category: 'authentication', action: 'login' });
+    await expect(bus.publish([a, b])).resolves.toEqual([
+      { id: a.event.id, status: 'queued' },
+      { id: b.event.id, status: 'queued' },
+    ]);
+    expect(kafka.callsTo('producer.send')).toEqual([
+      [{ topic: 'audit-events', acks: -1, messages: [{ key: 'data_access', value: a.json }, { key: 'authentication', value: b.json }] }],
+    ]);
+    expect(kafka.messages('audit-events')[1].map((m) => m.value!.toString())).toEqual([a.json]);
+    expect(kafka.messages('audit-events')[0].map((m) => m.value!.toString())).toEqual([b.json]);
+    await bus.close();
+  });
+
+  it('groups publishes that arrive while a produce request is in flight into the next request', async () => {
+    const kafka = new FakeKafka();
+    const bus = new KafkaEventBus(kafka.asKafka(), { ...BUS, publishTimeoutMs: 5000 });
+    await bus.start();
+    let open!: () => void;
+    kafka.sendGate = new Promise((r) => (open = r));
+    const first = bus.publish([busEvent()]);
+    const more = [bus.publish([busEvent()]), bus.publish([busEvent(), busEvent()])];
+    await eventually(() => kafka.callsTo('producer.send').length === 1);
+    open();
+    await Promise.all([first, ...more]);
+    expect(kafka.callsTo('producer.send').map(([req]) => (req as { messages: unknown[] }).messages.length)).toEqual([1, 3]);
+    await bus.close();
+  });
+
+  it('splits a request larger than one produce request and acknowledges it once every part is in', async () => {
+    const kafka = new FakeKafka();
+    const bus = new KafkaEventBus(kafka.asKafka(), { ...BUS, maxRequestBytes: 1000 });
+    await bus.start();
+    const events = Array.from({ length: 8 }, () => busEvent());
+    await bus.publish(events);
+    const sends = kafka.callsTo('producer.send').map(([req]) => (req as { messages: unknown[] }).messages.length);
+    expect(sends.length).toBeGreaterThan(1);
+    expect(sends.reduce((a, b) => a + b, 0)).toBe(8);
+    await bus.close();
+  });
+
+  it('answers BusUnavailableError when Kafka refuses, or does not acknowledge in time, then fails fast until it recovers', async () => {
+    const kafka = new FakeKafka();
+    const bus = new KafkaEventBus(kafka.asKafka(), BUS);
+    await bus.start();
+    kafka.failSends = 1;
+    await expect(bus.publish([busEvent()])).rejects.toBeInstanceOf(BusUnavailableError);
+    expect(bus.isReady()).toBe(false);
+    await bus.publish([busEvent()]);
+    expect(bus.isReady()).toBe(true);
+
+    let open!: () => void;
+    kafka.sendGate = new Promise((r) => (open = r));
+    await expect(bus.publish([busEvent()])).rejects.toThrow('Kafka did not acknowledge the events in time.');
+    expect(bus.isReady()).toBe(false);
+    const sendsBefore = kafka.callsTo('producer.send').length;
+    await expect(bus.publish([busEvent()])).rejects.toBeInstanceOf(BusUnavailableError); // fast: one still in flight
+    expect(kafka.callsTo('producer.send')).toHaveLength(sendsBefore);
+    open();
+    kafka.sendGate = null;
+    await bus.close();
+  });
+
+  it('refuses to start with an error naming KAFKA_BROKERS when the brokers are unreachable', async () => {
+    const kafka = new FakeKafka();
+    kafka.down = true;
+    const bus = new KafkaEventBus(kafka.asKafka(), BUS);
+    await expect(bus.start()).rejects.toThrow(/KAFKA_BROKERS=kafka-1:9092,kafka-2:9092 are not reachable/);
+    expect(bus.isReady()).toBe(false);
+  });
+});
+
+describe('KafkaEventConsumer', () => {
+  const OPTIONS = { topic: 'audit-events', groupId: 'audit-chain-writer', sessionTimeoutMs: 30_000, brokers: ['kafka-1:9092'], tls: false, backoffMs: 20 };
+
+  async function produced(kafka: FakeKafka, n: number, partitions = 12): Promise<BusEvent[]> {
+    const bus = new KafkaEventBus(kafka.asKafka(), { ...BUS, partitions });
+    await bus.start();
+    const events = Array.from({ length: n }, () => busEvent());
+    await bus.publish(events);
+    await bus.close();
+    return events;
+  }
+
+  it('joins the group with manual commits (autoCommit off, eachBatchAutoResolve off)', async () => {
+    const kafka = new FakeKafka();
+    await produced(kafka, 1);
+    const consumer = new KafkaEventConsumer(kafka.asKafka(), OPTIONS);
+    await consumer.start(async () => undefined);
+    expect(kafka.callsTo('consumer')[0][0]).toMatchObject({ groupId: 'audit-chain-writer', sessionTimeout: 30_000, heartbeatInterval: 3000, allowAutoTopicCreation: false, readUncommitted: false });
+    expect(kafka.callsTo('consumer.subscribe')).toEqual([[{ topics: ['audit-events'], fromBeginning: true }]]);
+    expect(kafka.callsTo('consumer.run')[0][0]).toMatchObject({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 6 });
+    await eventually(() => consumer.isReady());
+    await consumer.close();
+  });
+
+  it('commits a batch only after the handler (the store append) resolved, at last offset + 1', async () => {
+    const kafka = new FakeKafka();
+    const events = await produced(kafka, 3);
+    const consumer = new KafkaEventConsumer(kafka.asKafka(), OPTIONS);
+    let release!: () => void;
+    const stored = new Promise<void>((r) => (release = r));
+    const batches: BusBatch[] = [];
+    await consumer.start(async (batch) => {
+      batches.push(batch);
+      await stored;
+    });
+    await eventually(() => batches.length === 1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(kafka.callsTo('consumer.commitOffsets')).toEqual([]);
+    expect(batches[0]).toEqual({ partition: 1, messages: events.map((e, i) => ({ offset: String(i), value: Buffer.from(e.json) })) });
+    release();
+    await eventually(() => kafka.callsTo('consumer.commitOffsets').length === 1);
+    expect(kafka.callsTo('consumer.commitOffsets')[0]).toEqual([[{ topic: 'audit-events', partition: 1, offset: '3' }]]);
+    await consumer.close();
+  });
+
+  it('leaves the offsets alone when the handler fails, pauses the partition and delivers the batch again', async () => {
+    const kafka = new FakeKafka();
+    await produced(kafka, 2);
+    const consumer = new KafkaEventConsumer(kafka.asKafka(), OPTIONS);
+    let attempts = 0;
+    await consumer.start(async () => {
+      if (++attempts < 3) throw new Error('store unavailable');
+    });
+    await eventually(() => kafka.callsTo('consumer.commitOffsets').length === 1);
+    expect(attempts).toBe(3);
+    expect(kafka.callsTo('consumer.pause')).toEqual([[1], [1]]);
+    expect(kafka.callsTo('consumer.resume')).toEqual([[1], [1]]);
+    const commitIndex = kafka.calls.findIndex((c) => c.api === 'consumer.commitOffsets');
+    const lastPause = kafka.calls.map((c) => c.api).lastIndexOf('consumer.pause');
+    expect(commitIndex).toBeGreaterThan(lastPause);
+    await consumer.close();
+  });
+});

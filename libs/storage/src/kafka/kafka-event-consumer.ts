@@ -1,0 +1,120 @@
+/**
+ * Kafka adapter of the BusConsumer port: the chain-writer consumer group.
+ *
+ * Offsets are committed by hand (autoCommit off, eachBatchAutoResolve off) and only after the
+ * batch handler resolved, i.e. after the store has every record of the batch. A handler that fails
+ * (store down, writer saturated) leaves the offsets where they were: the partition is paused and
+ * resumed after a growing back-off, and the batch is fetched again from the last committed offset.
+ * Redelivery is safe because the writer deduplicates on event id.
+ *
+ * Kafka fences offset commits of a member that lost its partitions (rebalance); the store fences
+ * records of a writer that still believes it owns a chain (SequenceConflictError).
+ */
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { KafkaSettings } from '@app/core';
+import { BusBatchHandler, BusConsumer, BusUnavailableError } from '../event-bus.port';
+import { KafkaLike, KafkaLog, describeKafkaError } from './kafka-client';
+
+export interface KafkaEventConsumerOptions extends Pick<KafkaSettings, 'topic' | 'groupId' | 'sessionTimeoutMs' | 'brokers' | 'sasl' | 'tls'> {
+  /** Partitions handled at the same time (their records share group commits). Default 6 (one per chain). */
+  partitionsConsumedConcurrently?: number;
+  /** First back-off after a failed batch (doubles up to maxBackoffMs). Default 500 ms. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class KafkaEventConsumer implements BusConsumer {
+  private consumer?: Consumer;
+  private joined = false;
+  private crashed = false;
+  private running = false;
+  private readonly failures = new Map<number, number>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly kafka: KafkaLike,
+    private readonly options: KafkaEventConsumerOptions,
+    private readonly log: KafkaLog = () => undefined,
+  ) {}
+
+  async start(handle: BusBatchHandler): Promise<void> {
+    if (this.running) return;
+    const consumer = this.kafka.consumer({
+      groupId: this.options.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(1000, Math.floor(this.options.sessionTimeoutMs / 10)),
+      allowAutoTopicCreation: false,
+      readUncommitted: false,
+      maxBytesPerPartition: 1024 * 1024,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.joined = true;
+      this.crashed = false;
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.crashed = true;
+      this.joined = false;
+      this.log('error', 'kafka consumer crashed; kafkajs restarts it', { error: e.payload?.error?.name, restart: e.payload?.restart });
+    });
+    consumer.on(consumer.events.DISCONNECT, () => {
+      this.joined = false;
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [this.options.topic], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 6,
+        eachBatch: (payload) => this.onBatch(payload, handle),
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => undefined);
+      throw new BusUnavailableError(describeKafkaError(err, this.options));
+    }
+    this.running = true;
+  }
+
+  isReady(): boolean {
+    return this.running && this.joined && !this.crashed;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.resumeTimers) clearTimeout(t);
+    this.resumeTimers.clear();
+    this.running = false;
+    // disconnect() stops fetching and waits for the batch being handled to finish.
+    await this.consumer?.disconnect().catch(() => undefined);
+  }
+
+  private async onBatch(payload: EachBatchPayload, handle: BusBatchHandler): Promise<void> {
+    const { batch, resolveOffset, heartbeat, pause, isRunning, isStale } = payload;
+    if (!isRunning() || isStale()) return;
+    if (batch.messages.length === 0) return;
+    try {
+      await handle({ partition: batch.partition, messages: batch.messages.map((m) => ({ offset: m.offset, value: m.value })) });
+    } catch (err) {
+      // Nothing of this batch is committed: pause the partition and fetch it again later.
+      const n = (this.failures.get(batch.partition) ?? 0) + 1;
+      this.failures.set(batch.partition, n);
+      const base = this.options.backoffMs ?? 500;
+      const delay = Math.min(this.options.maxBackoffMs ?? 30_000, base * 2 ** Math.min(n - 1, 10));
+      this.log('warn', 'chain writer could not store a batch; partition paused', { partition: batch.partition, retryInMs: delay, error: (err as Error).name });
+      const resume = pause();
+      const timer = setTimeout(() => {
+        this.resumeTimers.delete(timer);
+        resume();
+      }, delay);
+      this.resumeTimers.add(timer);
+      return;
+    }
+    this.failures.delete(batch.partition);
+    if (!isRunning() || isStale()) return;
+    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    // Commit only now: the store already holds every record of this batch.
+    await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    resolveOffset(batch.lastOffset());
+    await heartbeat();
+  }
+}

@@ -1,0 +1,118 @@
+/** Field-level encryption of stored events: what is stored, what comes back, and what is refused. */
+import * as crypto from 'node:crypto';
+import { AccessEvent } from '@app/core';
+import { canonicalize } from '@app/ledger';
+import { DataKeyring, SealedFieldCodec, SealedRecordError, SealedText } from './sealed-fields';
+
+/** In-memory keyring with rotation (the file adapter lives in the security lib). */
+function memoryKeyring(): DataKeyring & { rotate(): string } {
+  const keys = new Map<string, crypto.KeyObject>();
+  let current = '';
+  const ring = {
+    rotate() {
+      current = `dk-${crypto.randomBytes(8).toString('hex')}`;
+      keys.set(current, crypto.createSecretKey(crypto.randomBytes(32)));
+      return current;
+    },
+    current: () => ({ keyId: current, key: keys.get(current)! }),
+    byId: (id: string) => keys.get(id),
+    lists: (id: string) => keys.has(id),
+  };
+  ring.rotate();
+  return ring;
+}
+
+function event(overrides: Partial<AccessEvent> = {}): AccessEvent {
+  return {
+    id: crypto.randomUUID(),
+    occurredAt: '2026-03-02T10:15:00.000Z',
+    category: 'data_access',
+    action: 'read',
+    outcome: 'success',
+    actor: { id: 'dr-alice', type: 'user', role: 'physician', ip: '10.20.30.40' },
+    patient: { id: 'MRN-SEALED-0001' },
+    resource: { type: 'Observation', id: 'obs-1' },
+    source: { system: 'ehr-gateway' },
+    details: { note: 'ip 10.20.30.41 "patient":{"id":"x"}' },
+    ...overrides,
+  };
+}
+
+describe('SealedFieldCodec', () => {
+  const keys = memoryKeyring();
+  const codec = new SealedFieldCodec(keys);
+
+  it.each([
+    ['both fields', event()],
+    ['no ip', event({ actor: { id: 'svc', type: 'service' } })],
+    ['no patient', event({ patient: undefined })],
+    ['escapes and non-ASCII', event({ actor: { id: 'dr "q" \\ é', type: 'user', ip: '2001:db8::1' }, patient: { id: 'MRN-ü-"quoted"-\\-\u2028-😀' } })],
+    ['an actor id that looks like a field', event({ actor: { id: '","ip":"1.2.3.4', type: 'user', ip: '9.9.9.9' } })],
+    ['a Patient resource (same identifier)', event({ resource: { type: 'Patient', id: 'MRN-SEALED-0001' } })],
+    ['a Patient resource without patient or ip', event({ patient: undefined, actor: { id: 'a', type: 'user' }, resource: { type: 'patient', id: 'P-"9"' } })],
+  ])('stores neither value in clear and opens back to the exact canonical bytes (%s)', (_name, e) => {
+    const json = canonicalize(e);
+    const { storedJson, sealed } = codec.seal(e, json);
+    if (e.patient) expect(storedJson).not.toContain(JSON.stringify(e.patient.id).slice(1, -1));
+    if (e.actor.ip) expect(storedJson).not.toContain(`"ip":${JSON.stringify(e.actor.ip)}`);
+    if (e.patient) expect(sealed!.includes(Buffer.from(e.patient.id))).toBe(false);
+    if (e.resource?.type.toLowerCase() === 'patient') expect(storedJson).toContain('"resource":{"id":"","type"');
+    expect(codec.open(storedJson, sealed)).toBe(json);
+  });
+
+  it('leaves an event without protected fields as it is', () => {
+    const e = event({ patient: undefined, actor: { id: 'svc', type: 'service' } });
+    const json = canonicalize(e);
+    expect(codec.seal(e, json)).toEqual({ storedJson: json, sealed: null });
+  });
+
+  it('never reuses an IV', () => {
+    const ivs = new Set<string>();
+    const e = event();
+    const json = canonicalize(e);
+    for (let i = 0; i < 1000; i++) {
+      const { sealed } = codec.seal(e, json);
+      const ivAt = 2 + sealed![1];
+      ivs.add(sealed!.subarray(ivAt, ivAt + 12).toString('hex'));
+    }
+    expect(ivs.size).toBe(1000);
+  });
+
+  it('refuses a flipped ciphertext byte, and a flipped byte in the clear part changes the result', () => {
+    const e = event();
+    const json = canonicalize(e);
+    const { storedJson, sealed } = codec.seal(e, json);
+    const bad = Buffer.from(sealed!);
+    bad[bad.length - 1] ^= 1;
+    expect(() => codec.open(storedJson, bad)).toThrow(SealedRecordError);
+    expect(codec.open(storedJson.replace('"read"', '"reed"'), sealed)).not.toBe(json);
+  });
+
+  it('opens records sealed under an old key after rotation, and seals new ones with the new key', () => {
+    const e = event();
+    const json = canonicalize(e);
+    const before = codec.seal(e, json);
+    const newKey = keys.rotate();
+    const after = codec.seal(e, json);
+    expect(after.sealed!.toString('latin1', 2, 2 + after.sealed![1])).toBe(newKey);
+    expect(codec.open(before.storedJson, before.sealed)).toBe(json);
+    expect(codec.open(after.storedJson, after.sealed)).toBe(json);
+  });
+
+  it('names an unknown key id', () => {
+    const e = event();
+    const { storedJson, sealed } = codec.seal(e, canonicalize(e));
+    const other = new SealedFieldCodec(memoryKeyring());
+    expect(() => other.open(storedJson, sealed)).toThrow(expect.objectContaining({ reason: 'unknown-key' }));
+  });
+});
+
+describe('SealedText', () => {
+  it('seals whole values and reads legacy clear text as it is', () => {
+    const t = new SealedText(memoryKeyring());
+    const sealed = t.seal('{"patientId":"MRN-TEXT-1"}');
+    expect(sealed.includes(Buffer.from('MRN-TEXT-1'))).toBe(false);
+    expect(t.open(sealed)).toBe('{"patientId":"MRN-TEXT-1"}');
+    expect(t.open('{"legacy":true}')).toBe('{"legacy":true}');
+  });
+});

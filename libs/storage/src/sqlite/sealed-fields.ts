@@ -1,0 +1,270 @@
+/**
+ * Field-level encryption at rest for the embedded store: `patient.id` and `actor.ip` (and the id of a
+ * `Patient` resource, which is the same identifier) are cut out of the stored canonical event JSON
+ * and sealed together with ONE AES-256-GCM operation per record; the `patient_id` index column
+ * holds a keyed-HMAC token instead of the id. Reading splices the decrypted values back into the
+ * stored string at their recorded offsets, which gives back exactly the canonical bytes the hash
+ * chain covers (no parse, no re-canonicalization).
+ *
+ * Stored text: the canonical JSON with those string values emptied (`"id":""`, `"ip":""`), so every
+ * stored byte is still covered by the chain hash (nothing is overwritten on read, only inserted).
+ * Sealed blob (BLOB column `sealed`, NULL when the event has none of the fields):
+ *   [0x01 version][key id length][key id (ASCII)][IV 12][tag 16][ciphertext]
+ * Plaintext of the ciphertext, per field in offset order: [offset u32][length u32][UTF-8 of the JSON
+ * string content (already escaped)], offsets in UTF-16 code units of the stored text.
+ *
+ * IVs follow NIST SP 800-38D 8.2.1 (deterministic construction): 32 random bits fixed per process,
+ * then a 64-bit counter shared by every sealer of the process and seeded from the microsecond clock,
+ * so no IV repeats under a key however many records it seals. No AAD: the chain hash binds the
+ * decrypted values to their record.
+ *
+ * `SealedText` uses the same envelope for whole values other embedded stores keep (alert records,
+ * the detection engine's snapshot), which carry patient ids and IPs too.
+ */
+import * as crypto from 'node:crypto';
+import type { AccessEvent } from '@app/core';
+
+/** AES-256 data keys by id; the current one seals, every key ever used stays available to open. */
+export interface DataKeyring {
+  current(): { keyId: string; key: crypto.KeyObject };
+  /** The key with this id, or undefined if it is not (or no longer) available. */
+  byId(keyId: string): crypto.KeyObject | undefined;
+  /**
+   * Whether the keyring lists this id (true even when its key file is missing); undefined when
+   * there is no keyring at all. Tells a tampered key id (not listed) from missing key material.
+   */
+  lists?(keyId: string): boolean | undefined;
+}
+
+/** What the embedded store needs to protect records at rest (built from DATA_DIR/keys by the security lib). */
+export interface FieldProtection {
+  /** Keyed-HMAC token of a patient id: what the `patient_id` index column holds. Deterministic. */
+  patientToken(patientId: string): string;
+  /** True when `value` has the token format (a `patient` filter given as a token). */
+  isPatientToken(value: string): boolean;
+  dataKeys: DataKeyring;
+}
+
+/** A stored record whose sealed fields cannot be opened (tampered ciphertext, or its key is missing). */
+export class SealedRecordError extends Error {
+  constructor(
+    readonly reason: 'unknown-key' | 'corrupt',
+    readonly keyId?: string,
+  ) {
+    super(reason === 'unknown-key' ? 'the data key of a stored record is not available' : 'a stored record failed its authenticated decryption');
+  }
+}
+
+/** Key material the keyring lists (or no keyring at all) is missing: an operator problem, not tampering. */
+export class DataKeyUnavailableError extends Error {
+  constructor(readonly keyId: string) {
+    super(`data key ${keyId} is needed to open sealed records but is not in the data keys directory (DATA_KEYS_DIR, default DATA_DIR/keys/data)`);
+  }
+}
+
+export interface SealedEvent {
+  /** Canonical JSON with the sealed values emptied: what the `event` column holds. */
+  storedJson: string;
+  /** The sealed blob, or null when the event carries no protected field. */
+  sealed: Buffer | null;
+}
+
+const VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const ALGORITHM = 'aes-256-gcm';
+const ACTOR_MARK = '"actor":{"id":';
+const PATIENT_MARK = '"patient":{"id":"';
+const RESOURCE_MARK = '"resource":{"id":"';
+
+interface Cut {
+  /** Offset of the string content in the stored (emptied) text. */
+  at: number;
+  value: string;
+}
+
+/** Process-wide IV source: fixed random field (bytes 0-3) + 64-bit invocation counter (bytes 4-11). */
+const ivFixed = crypto.randomBytes(4);
+let ivCounter = Date.now() * 1000;
+
+function nextIv(): Buffer {
+  const iv = Buffer.allocUnsafe(IV_BYTES);
+  ivFixed.copy(iv, 0);
+  const c = ++ivCounter;
+  iv.writeUInt32BE(Math.floor(c / 0x1_0000_0000) >>> 0, 4);
+  iv.writeUInt32BE(c >>> 0, 8);
+  return iv;
+}
+
+/** AES-256-GCM envelope: [version][key id length][key id][IV][tag][ciphertext], sealed with the current key. */
+export class AesGcmEnvelope {
+  private readonly keyIdBytes = new Map<string, Buffer>();
+  private lastKey: { id: Buffer; key: crypto.KeyObject } | null = null;
+
+  constructor(private readonly keys: DataKeyring) {}
+
+  /** Seals `plain` with the current key and a fresh IV. */
+  seal(plain: Buffer): Buffer {
+    const { keyId, key } = this.keys.current();
+    const id = this.keyIdFor(keyId);
+    const iv = nextIv();
+    const cipher = crypto.createCipheriv(ALGORITHM, key, iv);
+    const body = cipher.update(plain);
+    cipher.final();
+    const tag = cipher.getAuthTag();
+    const out = Buffer.allocUnsafe(2 + id.length + IV_BYTES + TAG_BYTES + body.length);
+    out[0] = VERSION;
+    out[1] = id.length;
+    id.copy(out, 2);
+    iv.copy(out, 2 + id.length);
+    tag.copy(out, 2 + id.length + IV_BYTES);
+    body.copy(out, 2 + id.length + IV_BYTES + TAG_BYTES);
+    return out;
+  }
+
+  /** The plaintext of an envelope; SealedRecordError when its key is unknown or it was altered. */
+  open(sealed: Buffer): Buffer {
+    if (sealed.length < 2 + IV_BYTES + TAG_BYTES || sealed[0] !== VERSION) throw new SealedRecordError('corrupt');
+    const ivAt = 2 + sealed[1];
+    if (sealed.length < ivAt + IV_BYTES + TAG_BYTES) throw new SealedRecordError('corrupt');
+    // Records come in runs sealed under one key: reuse the last key when the id bytes match.
+    let key: crypto.KeyObject | undefined;
+    const last = this.lastKey;
+    if (last && last.id.length === ivAt - 2 && sealed.compare(last.id, 0, last.id.length, 2, ivAt) === 0) key = last.key;
+    else {
+      const keyId = sealed.toString('latin1', 2, ivAt);
+      key = this.keys.byId(keyId);
+      if (!key) throw new SealedRecordError('unknown-key', keyId);
+      this.lastKey = { id: Buffer.from(keyId, 'latin1'), key };
+    }
+    try {
+      const decipher = crypto.createDecipheriv(ALGORITHM, key, sealed.subarray(ivAt, ivAt + IV_BYTES));
+      decipher.setAuthTag(sealed.subarray(ivAt + IV_BYTES, ivAt + IV_BYTES + TAG_BYTES));
+      const body = decipher.update(sealed.subarray(ivAt + IV_BYTES + TAG_BYTES));
+      decipher.final();
+      return body;
+    } catch {
+      throw new SealedRecordError('corrupt');
+    }
+  }
+
+  private keyIdFor(keyId: string): Buffer {
+    let b = this.keyIdBytes.get(keyId);
+    if (!b) {
+      if (!/^[\x21-\x7e]{1,64}$/.test(keyId)) throw new Error('data key ids must be 1-64 printable ASCII characters');
+      this.keyIdBytes.set(keyId, (b = Buffer.from(keyId, 'latin1')));
+    }
+    return b;
+  }
+}
+
+/** Whole values sealed at rest (other embedded stores): a string in, a BLOB out, and back. */
+export class SealedText {
+  private readonly envelope: AesGcmEnvelope;
+
+  constructor(keys: DataKeyring) {
+    this.envelope = new AesGcmEnvelope(keys);
+  }
+
+  seal(text: string): Buffer {
+    return this.envelope.seal(Buffer.from(text, 'utf8'));
+  }
+
+  /** A stored value: a sealed BLOB is opened; text stored before sealing existed is returned as is. */
+  open(stored: Buffer | string): string {
+    return typeof stored === 'string' ? stored : this.envelope.open(stored).toString('utf8');
+  }
+}
+
+export class SealedFieldCodec {
+  private readonly envelope: AesGcmEnvelope;
+
+  constructor(keys: DataKeyring) {
+    this.envelope = new AesGcmEnvelope(keys);
+  }
+
+  /**
+   * Cuts `patient.id`, `actor.ip` and a Patient resource's id out of the canonical JSON of `event`
+   * and seals them. Throws rather than ever returning plaintext in `storedJson`.
+   */
+  seal(event: AccessEvent, canonicalJson: string): SealedEvent {
+    // Positions in the canonical JSON, in ascending order (the canonical key order: "actor" before
+    // "patient" before "resource"; inside "actor", "id" right before "ip"). Only structure can
+    // contain the marks: inside JSON strings every quote is escaped.
+    const json = canonicalJson;
+    const cuts: Cut[] = [];
+    const ip = event.actor.ip;
+    if (ip !== undefined) {
+      const mark = ACTOR_MARK + JSON.stringify(event.actor.id) + ',"ip":"';
+      const found = json.indexOf(mark);
+      const content = jsonStringContent(ip);
+      const at = found + mark.length;
+      if (found < 0 || json.charCodeAt(at + content.length) !== 34 || !json.startsWith(content, at)) throw new Error('sealing: actor.ip not where the canonical form puts it');
+      cuts.push({ at, value: content });
+    }
+    const patient = event.patient?.id;
+    if (patient !== undefined) {
+      const found = json.indexOf(PATIENT_MARK);
+      const content = jsonStringContent(patient);
+      const at = found + PATIENT_MARK.length;
+      if (found < 0 || !json.startsWith(content + '"}', at)) throw new Error('sealing: patient.id not where the canonical form puts it');
+      cuts.push({ at, value: content });
+    }
+    const resource = event.resource;
+    if (resource?.id !== undefined && resource.type.toLowerCase() === 'patient') {
+      const found = json.indexOf(RESOURCE_MARK);
+      const content = jsonStringContent(resource.id);
+      const at = found + RESOURCE_MARK.length;
+      if (found < 0 || !json.startsWith(content + '","type":' + JSON.stringify(resource.type) + '}', at)) throw new Error('sealing: resource.id not where the canonical form puts it');
+      cuts.push({ at, value: content });
+    }
+    if (cuts.length === 0) return { storedJson: json, sealed: null };
+    // One pass: the stored text, and each cut's offset in it (its offset in the JSON minus what was cut before).
+    let stored = '';
+    let from = 0;
+    let removed = 0;
+    let size = 0;
+    for (const c of cuts) {
+      if (c.at < from) throw new Error('sealing: protected fields out of canonical order');
+      stored += json.slice(from, c.at);
+      from = c.at + c.value.length;
+      c.at -= removed;
+      removed += c.value.length;
+      size += 8 + Buffer.byteLength(c.value, 'utf8');
+    }
+    stored += json.slice(from);
+    const plain = Buffer.allocUnsafe(size);
+    let p = 0;
+    for (const c of cuts) {
+      const len = plain.write(c.value, p + 8, 'utf8');
+      plain.writeUInt32BE(c.at, p);
+      plain.writeUInt32BE(len, p + 4);
+      p += 8 + len;
+    }
+    return { storedJson: stored, sealed: this.envelope.seal(plain) };
+  }
+
+  /** The canonical JSON the chain hash covers, from the stored text and blob. */
+  open(storedJson: string, sealed: Buffer | null): string {
+    if (sealed === null) return storedJson;
+    const plain = this.envelope.open(sealed);
+    let out = '';
+    let from = 0;
+    for (let p = 0; p < plain.length; ) {
+      if (p + 8 > plain.length) throw new SealedRecordError('corrupt');
+      const at = plain.readUInt32BE(p);
+      const len = plain.readUInt32BE(p + 4);
+      if (at < from || at > storedJson.length || p + 8 + len > plain.length) throw new SealedRecordError('corrupt');
+      out += storedJson.slice(from, at) + plain.toString('utf8', p + 8, p + 8 + len);
+      from = at;
+      p += 8 + len;
+    }
+    return out + storedJson.slice(from);
+  }
+}
+
+/** The characters of a JSON string literal between its quotes (as canonical JSON writes them). */
+function jsonStringContent(value: string): string {
+  const quoted = JSON.stringify(value);
+  return quoted.slice(1, quoted.length - 1);
+}
