@@ -27,6 +27,18 @@ const POSITIONS = [0, 1, 2, 100, 250, 498, 499, 500, 501, 502, 750, 998, 999, 10
 
 let pristine: string;
 let rows: ChainRow[] = [];
+/** Every directory this file creates (about 150 store copies and exports), removed at the end. */
+const created: string[] = [];
+
+function scratchDir(prefix: string): string {
+  const dir = tempDataDir(prefix);
+  created.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 beforeAll(async () => {
   const t = await startTestApp({ integrity: { checkpointEveryRecords: EVERY, checkpointIntervalSeconds: 3600, verifyWorkers: 0 } });
@@ -45,7 +57,7 @@ beforeAll(async () => {
 }, 120_000);
 
 function copyStore(): string {
-  const dir = tempDataDir('audit-xtamper-');
+  const dir = scratchDir('audit-xtamper-');
   for (const f of fs.readdirSync(pristine)) if (f.startsWith('audit.db')) fs.copyFileSync(path.join(pristine, f), path.join(dir, f));
   fs.cpSync(path.join(pristine, 'keys'), path.join(dir, 'keys'), { recursive: true });
   return dir;
@@ -84,7 +96,7 @@ async function online(dir: string, workers = 1): Promise<ChainBreak | null> {
 
 async function exportOf(dir: string): Promise<string> {
   const s = open(dir);
-  const out = path.join(tempDataDir('audit-export-'), 'export');
+  const out = path.join(scratchDir('audit-export-'), 'export');
   try {
     await exportChain(s.events, s.checkpoints, { chain: CHAIN, outDir: out, publicKeys: s.keys.publicKeys() });
   } finally {
@@ -231,7 +243,7 @@ describe('editing the export itself (offline)', () => {
   });
 
   function editRecords(edit: (lines: string[]) => string[]): string {
-    const dir = path.join(tempDataDir('audit-export-edit-'), 'export');
+    const dir = path.join(scratchDir('audit-export-edit-'), 'export');
     fs.cpSync(clean, dir, { recursive: true });
     const file = path.join(dir, 'records.ndjson');
     const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
@@ -278,7 +290,7 @@ describe('through the compiled CLI and worker threads', () => {
     const on = runCli(['verify', '--data-dir', dir, '--workers', '2']);
     expect(on.stdout).toContain(line);
     expect(on.status).toBe(1);
-    const out = path.join(tempDataDir('audit-cli-export-'), 'export');
+    const out = path.join(scratchDir('audit-cli-export-'), 'export');
     const ex = runCli(['export', '--chain', CHAIN, '--out', out, '--data-dir', dir]);
     expect(ex.status).toBe(0);
     const off = runCli(['verify', '--offline', out, '--workers', '2']);
@@ -289,7 +301,7 @@ describe('through the compiled CLI and worker threads', () => {
 
   it('exports a range that verifies on its own; a bad signature is named the same way', async () => {
     const dir = copyStore();
-    const out = path.join(tempDataDir('audit-cli-export-'), 'export');
+    const out = path.join(scratchDir('audit-cli-export-'), 'export');
     const ex = runCli(['export', '--chain', CHAIN, '--from', '1234', '--to', '2345', '--out', out, '--data-dir', dir]);
     expect(ex.status).toBe(0);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
@@ -301,7 +313,7 @@ describe('through the compiled CLI and worker threads', () => {
     tamper(dir, (db) => db.prepare(`UPDATE checkpoints SET last_hash = ? WHERE chain = ? AND idx = 3`).run('cd'.repeat(32), CHAIN));
     const line = `BREAK: chain ${CHAIN} seq 1999 kind bad_signature`;
     expect(runCli(['verify', '--data-dir', dir]).stdout).toContain(line);
-    const out2 = path.join(tempDataDir('audit-cli-export-'), 'export');
+    const out2 = path.join(scratchDir('audit-cli-export-'), 'export');
     expect(runCli(['export', '--chain', CHAIN, '--from', '1234', '--to', '2345', '--out', out2, '--data-dir', dir]).status).toBe(0);
     const bad = runCli(['verify', '--offline', out2]);
     expect(bad.stdout).toContain(line);

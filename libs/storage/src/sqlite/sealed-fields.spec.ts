@@ -107,6 +107,39 @@ describe('SealedFieldCodec', () => {
   });
 });
 
+describe('SealedFieldCodec.openForVerification (one AES operation per batch, tags unchecked)', () => {
+  const keys = memoryKeyring();
+  const codec = new SealedFieldCodec(keys);
+  const events = Array.from({ length: 300 }, (_, i) =>
+    event({ patient: i % 7 === 0 ? undefined : { id: `MRN-BATCH-${i}-${'x'.repeat(i % 40)}` }, actor: { id: `u${i}`, type: 'user', ...(i % 5 ? { ip: `10.0.${i % 256}.1` } : {}) } }),
+  );
+
+  it('gives exactly what open gives, for a batch mixing keys, sealed and unsealed rows', () => {
+    const rows = events.map((e, i) => {
+      if (i === 150) keys.rotate();
+      const json = canonicalize(e);
+      const { storedJson, sealed } = codec.seal(e, json);
+      return { storedJson, sealed, json };
+    });
+    expect(codec.openForVerification(rows)).toEqual(rows.map((r) => r.json));
+    expect(rows.map((r) => codec.open(r.storedJson, r.sealed))).toEqual(rows.map((r) => r.json));
+  });
+
+  it('turns a flipped ciphertext byte into a different text (the chain hash then fails), and names a foreign key', () => {
+    const e = event();
+    const json = canonicalize(e);
+    const { storedJson, sealed } = codec.seal(e, json);
+    for (let at = 2 + sealed![1] + 12 + 16; at < sealed!.length; at++) {
+      const bad = Buffer.from(sealed!);
+      bad[at] ^= 0x20;
+      const [opened] = codec.openForVerification([{ storedJson, sealed: bad }]);
+      expect(opened).not.toBe(json);
+    }
+    const [foreign] = new SealedFieldCodec(memoryKeyring()).openForVerification([{ storedJson, sealed }]);
+    expect(foreign).toEqual(expect.objectContaining({ reason: 'unknown-key' }));
+  });
+});
+
 describe('SealedText', () => {
   it('seals whole values and reads legacy clear text as it is', () => {
     const t = new SealedText(memoryKeyring());

@@ -137,6 +137,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async recordPurgedPrefix(p: PurgedPrefix): Promise<void> {
     if (!this.appendTx) throw new StoreUnavailableError('the checkpoint store is read-only');
+    // The trigger refuses a shrinking prefix too; checking here as well names the error the same way
+    // whatever the connection's trigger state.
+    const current = this.db.prepare('SELECT size FROM purged_prefixes WHERE chain = ?').get(p.chain) as { size: number } | undefined;
+    if (current && p.size <= current.size) throw new Error('a purged prefix can only grow');
     this.db
       .prepare(
         `INSERT INTO purged_prefixes (chain, size, last_hash, frontier, checkpoint_idx, purged_at) VALUES (?, ?, ?, ?, ?, ?)

@@ -6,7 +6,7 @@
  *
  * Field-level encryption at rest (sealed-fields.ts): `patient.id` and `actor.ip` are sealed with
  * AES-256-GCM on append, `patient_id` holds the patient's keyed-HMAC token, and EVERY read path goes
- * through `eventText` (the one decode function), so nothing hands out stored text with values cut out.
+ * through `eventTexts` (the one decode function), so nothing hands out stored text with values cut out.
  */
 import { ACCESS_LOG_CHAIN, AccessEvent } from '@app/core';
 import { ChainHead, ChainRow } from '@app/ledger';
@@ -46,10 +46,15 @@ interface EncodedEvent {
   sealed: Buffer | null;
 }
 
-/** What a read does with a record whose sealed fields cannot be opened. */
-type OnUnreadable = 'throw' | 'stored-text';
+/**
+ * How a read decodes: `view` opens each record with its GCM tag checked and throws on an unreadable
+ * one; `tolerant` does the same but falls back to the stored text (processing must go on);
+ * `verify` opens a whole page at once without the tags (one AES operation per page) and falls back
+ * to the stored text, which then fails its hash: verification reports it as modified.
+ */
+type DecodeMode = 'view' | 'tolerant' | 'verify';
 
-/** Event columns of a full record (`sealed` always next to `event`: see eventText). */
+/** Event columns of a full record (`sealed` always next to `event`: see eventTexts). */
 const RECORD_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, event, sealed, prev_hash, hash';
 
 const ID_LOOKUP_CHUNK = 500;
@@ -142,7 +147,7 @@ export class SqliteEventStore implements EventStore {
       const chunk = ids.slice(i, i + ID_LOOKUP_CHUNK);
       const rows = this.receiptLookup(chunk.length).all(...chunk) as ({ id: string; chain: string; seq: number; hash: Buffer } & EncodedEvent)[];
       // An unreadable record compares unequal to any retry (409), without failing the whole group.
-      for (const r of rows) out.set(r.id, { id: r.id, chain: r.chain, seq: r.seq, hash: r.hash, eventJson: this.eventText(r, 'stored-text') });
+      for (const r of rows) out.set(r.id, { id: r.id, chain: r.chain, seq: r.seq, hash: r.hash, eventJson: this.eventTexts([r], 'tolerant')[0] });
     }
     return out;
   }
@@ -215,7 +220,8 @@ export class SqliteEventStore implements EventStore {
       const rows = stmt.all(chain, next, end, pageSize) as ({ seq: number; received_at: string; prev_hash: Buffer; hash: Buffer } & EncodedEvent)[];
       if (rows.length === 0) return;
       // Verification: an unreadable record hashes as its stored text, so it is reported as modified.
-      yield rows.map((r) => ({ seq: r.seq, receivedAt: r.received_at, eventJson: this.eventText(r, 'stored-text'), prevHash: r.prev_hash, hash: r.hash }));
+      const texts = this.eventTexts(rows, 'verify');
+      yield rows.map((r, i) => ({ seq: r.seq, receivedAt: r.received_at, eventJson: texts[i], prevHash: r.prev_hash, hash: r.hash }));
       if (rows.length < pageSize) return;
       next = rows[rows.length - 1].seq + 1;
     }
@@ -231,7 +237,7 @@ export class SqliteEventStore implements EventStore {
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
       // Detection must not stall on one unreadable record (verification names it).
-      out[i] = { position: r.pos, receivedAt: r.received_at, event: JSON.parse(this.eventText(r, 'stored-text')) as AccessEvent };
+      out[i] = { position: r.pos, receivedAt: r.received_at, event: JSON.parse(this.eventTexts([r], 'tolerant')[0]) as AccessEvent };
     }
     return out;
   }
@@ -306,28 +312,45 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * THE decode function: the canonical event JSON (exactly what the chain hash covers) of a stored
-   * row, with its sealed fields decrypted and spliced back. Every read path calls it; a new read
-   * method must select `event, sealed` and call it too. `onUnreadable`: 'throw' for views (a
-   * tampered record must not be shown as if intact), 'stored-text' where a break must be reported
-   * (verification) or processing must go on (idempotency lookups, detection).
+   * THE decode function: the canonical event JSON (exactly what the chain hash covers) of stored
+   * rows, with their sealed fields decrypted and spliced back. Every read path calls it; a new read
+   * method must select `event, sealed` and call it too. Modes: see DecodeMode ('view' for anything
+   * shown to a caller: a tampered record must not be shown as if intact).
    */
-  private eventText(row: EncodedEvent, onUnreadable: OnUnreadable = 'throw'): string {
-    if (row.sealed === null) return row.event;
-    try {
-      return this.codec.open(row.event, row.sealed);
-    } catch (err) {
+  private eventTexts(rows: readonly EncodedEvent[], mode: DecodeMode): string[] {
+    const out: string[] = new Array(rows.length);
+    const unreadable = (row: EncodedEvent, err: unknown): string => {
       if (!(err instanceof SealedRecordError)) throw err;
       // A key id the keyring never listed was written by someone else: tampering, reported as such.
       // A listed key whose file is gone (or no keyring at all) is a set-up problem: say so.
       if (err.reason === 'unknown-key' && this.protection.dataKeys.lists?.(err.keyId!) !== false) throw new DataKeyUnavailableError(err.keyId!);
-      if (onUnreadable === 'stored-text') return row.event;
-      throw err;
+      if (mode === 'view') throw err;
+      return row.event;
+    };
+    if (mode === 'verify') {
+      const opened = this.codec.openForVerification(rows.map((r) => ({ storedJson: r.event, sealed: r.sealed })));
+      for (let i = 0; i < rows.length; i++) {
+        const o = opened[i];
+        out[i] = typeof o === 'string' ? o : unreadable(rows[i], o);
+      }
+      return out;
     }
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (row.sealed === null) out[i] = row.event;
+      else {
+        try {
+          out[i] = this.codec.open(row.event, row.sealed);
+        } catch (err) {
+          out[i] = unreadable(row, err);
+        }
+      }
+    }
+    return out;
   }
 
   private toStoredRecord(row: EventRow): StoredRecord {
-    const eventJson = this.eventText(row);
+    const eventJson = this.eventTexts([row], 'view')[0];
     return {
       position: row.pos,
       chain: row.chain,
