@@ -3,6 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { ApiClient } from '../apps/auditctl/src/api-client';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -40,4 +41,24 @@ export function fmt(n: number, digits = 0): string {
 
 export function machine(): string {
   return `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
+}
+
+/** Closed loop: `concurrency` clients each post the next body as soon as their previous one is answered. */
+export async function closedLoop(client: ApiClient, bodies: string[], concurrency: number) {
+  const latencies: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++];
+        const t0 = performance.now();
+        const res = await client.request('POST', '/v1/events', body);
+        latencies.push(performance.now() - t0);
+        if (res.status !== 202) failures++;
+      }
+    }),
+  );
+  return { seconds: (performance.now() - started) / 1000, latencies: latencies.sort((a, b) => a - b), failures };
 }

@@ -15,7 +15,7 @@ import { SqliteEventStore, openDatabase } from '@app/storage';
 import { TokenService, embeddedFieldProtection } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { benchDataDir, fmt, machine, percentile, startServiceProcess } from './bench-support';
+import { benchDataDir, closedLoop, fmt, machine, percentile, startServiceProcess } from './bench-support';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 300_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -44,25 +44,6 @@ async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Pr
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return events.length / seconds;
-}
-
-async function closedLoop(client: ApiClient, bodies: string[], concurrency: number) {
-  const latencies: number[] = [];
-  let next = 0;
-  let failures = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < bodies.length) {
-        const body = bodies[next++];
-        const t0 = performance.now();
-        const res = await client.request('POST', '/v1/events', body);
-        latencies.push(performance.now() - t0);
-        if (res.status !== 202) failures++;
-      }
-    }),
-  );
-  return { seconds: (performance.now() - started) / 1000, latencies: latencies.sort((a, b) => a - b), failures };
 }
 
 /** Open loop: requests start on a fixed schedule whatever the answers do (no coordinated omission). */

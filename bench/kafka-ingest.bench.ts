@@ -18,7 +18,7 @@ import { ChainPartitioner, createKafka } from '@app/storage/scale-out-adapters';
 import { TokenService } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { benchDataDir, fmt, machine, percentile, startServiceProcess } from './bench-support';
+import { benchDataDir, closedLoop, fmt, machine, percentile, startServiceProcess } from './bench-support';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 200_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -85,25 +85,11 @@ export async function kafkaBench(): Promise<void> {
     }
     const bodies: string[] = [];
     for (let i = 0; i < events.length; i += BATCH) bodies.push(JSON.stringify({ events: events.slice(i, i + BATCH) }));
-    const latencies: number[] = [];
-    let failures = 0;
-    let next = 0;
     const started = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < bodies.length) {
-          const body = bodies[next++];
-          const t0 = performance.now();
-          const res = await client.request('POST', '/v1/events', body);
-          latencies.push(performance.now() - t0);
-          if (res.status !== 202) failures++;
-        }
-      }),
-    );
+    const { latencies, failures } = await closedLoop(client, bodies, CONCURRENCY);
     const acked = (performance.now() - started) / 1000;
     while ((await chainedTotal(client)) < events.length) await new Promise((r) => setTimeout(r, 100));
     const chained = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
     const ackRate = events.length / acked;
     const chainRate = events.length / chained;
     console.log('');

@@ -13,6 +13,7 @@ export class DetectionMetrics {
   readonly position: Gauge;
   readonly trackedGroups: Gauge;
   readonly snapshots: Counter;
+  readonly snapshotSeconds: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -37,5 +38,10 @@ export class DetectionMetrics {
     this.position = new Gauge({ name: 'audit_detection_position', help: 'Global store position of the last evaluated event.', registers });
     this.trackedGroups = new Gauge({ name: 'audit_detection_tracked_groups', help: 'Rule groups (windows) held in memory by the engine.', registers });
     this.snapshots = new Counter({ name: 'audit_detection_snapshots_total', help: 'Engine snapshots persisted (with the alerts they cover).', registers });
+    this.snapshotSeconds = new Gauge({
+      name: 'audit_detection_snapshot_seconds',
+      help: 'Duration of the last engine snapshot (serialize, seal, write); snapshots are spaced at least 50 times this apart.',
+      registers,
+    });
   }
 }

@@ -83,6 +83,13 @@ export interface DetectionStatus {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/**
+ * A snapshot serializes (and seals) the whole engine state: with big windows at high rates that
+ * takes a while on the event loop. Whatever the settings, snapshots are spaced at least this many
+ * times their last cost apart (at most ~2% of the time), and replay after a crash stays bounded.
+ */
+const SNAPSHOT_COST_FACTOR = 50;
+
 export class DetectionWorker {
   private engine: DetectionEngine;
   private readonly sliceEvents: number;
@@ -96,6 +103,8 @@ export class DetectionWorker {
   private snapshotTimer: NodeJS.Timeout | null = null;
   private sinceSnapshot = 0;
   private lastSnapshotAt = 0;
+  /** Duration (ms) of the last snapshot: serialize, seal and write. */
+  private snapshotCostMs = 0;
   private lastSnapshotPosition: number | null = null;
   private headPosition = -1;
   private lateSeen = 0;
@@ -258,10 +267,13 @@ export class DetectionWorker {
     }
     this.sinceSnapshot += page.length;
     const now = this.clock();
-    const snapshotDue = this.sinceSnapshot >= this.options.snapshotEveryEvents || now - this.lastSnapshotAt >= this.options.snapshotEveryMs;
+    const elapsed = now - this.lastSnapshotAt;
+    const snapshotDue =
+      (this.sinceSnapshot >= this.options.snapshotEveryEvents || elapsed >= this.options.snapshotEveryMs) && elapsed >= SNAPSHOT_COST_FACTOR * this.snapshotCostMs;
+    const started = performance.now();
     const snapshot = snapshotDue ? engine.snapshot() : null;
     const results = this.progress.commit(alerts ?? [], new Date(now).toISOString(), snapshot);
-    if (snapshot) this.snapshotTaken(snapshot.lastPosition, now);
+    if (snapshot) this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
 
     const stats = engine.stats();
     const last = page[page.length - 1];
@@ -283,19 +295,22 @@ export class DetectionWorker {
     }
   }
 
-  private snapshotTaken(position: number, now: number): void {
+  private snapshotTaken(position: number, now: number, costMs: number): void {
     this.sinceSnapshot = 0;
     this.lastSnapshotAt = now;
     this.lastSnapshotPosition = position;
+    this.snapshotCostMs = costMs;
     this.metrics?.snapshots.inc();
+    this.metrics?.snapshotSeconds.set(costMs / 1000);
   }
 
   private persistSnapshot(reason: string): void {
     try {
       const now = this.clock();
+      const started = performance.now();
       const snapshot = this.engine.snapshot();
       this.progress.commit([], new Date(now).toISOString(), snapshot);
-      this.snapshotTaken(snapshot.lastPosition, now);
+      this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
     } catch (error) {
       this.log?.warn('detection snapshot failed', { reason, errorClass: (error as Error)?.constructor?.name ?? 'unknown' });
     }
@@ -304,7 +319,8 @@ export class DetectionWorker {
   /** While idle, the snapshot still follows within snapshotEveryMs, bounding the replay after a crash. */
   private scheduleIdleSnapshot(): void {
     if (this.snapshotTimer) return;
-    const due = Math.max(0, this.lastSnapshotAt + this.options.snapshotEveryMs - this.clock());
+    const gap = Math.max(this.options.snapshotEveryMs, SNAPSHOT_COST_FACTOR * this.snapshotCostMs);
+    const due = Math.max(0, this.lastSnapshotAt + gap - this.clock());
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = null;
       if (this.stopped || this.loop || this.sinceSnapshot === 0) return;
