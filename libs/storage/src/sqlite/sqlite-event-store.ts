@@ -64,6 +64,7 @@ export class SqliteEventStore implements EventStore {
   private readonly upsertHead;
   private readonly selectHeads;
   private readonly selectById;
+  private readonly selectAnyByPatientColumn;
   private readonly selectChains;
   private readonly countByChain;
   private readonly selectSince;
@@ -93,6 +94,7 @@ export class SqliteEventStore implements EventStore {
     );
     this.selectHeads = db.prepare('SELECT chain, seq, hash FROM chain_heads');
     this.selectById = db.prepare(`SELECT ${RECORD_COLUMNS} FROM events WHERE id = ?`);
+    this.selectAnyByPatientColumn = db.prepare('SELECT 1 FROM events WHERE patient_id = ? LIMIT 1');
     this.selectChains = db.prepare('SELECT chain FROM chain_heads ORDER BY chain');
     this.countByChain = db.prepare('SELECT COUNT(*) AS n FROM events WHERE chain = ?');
     // Detection tails the events integrations post: the service's own access log (reads of the audit
@@ -255,16 +257,7 @@ export class SqliteEventStore implements EventStore {
     const pageSize = q.pageSize ?? 1000;
     const where: string[] = [];
     const params: (string | number)[] = [];
-    if (q.patient !== undefined) {
-      // `patient_id IN (token, id)` would make SQLite sort every match of the patient on each page
-      // (no index order across two keys); one probe tells whether rows from before field
-      // encryption (holding the id itself) exist at all, and usually they do not.
-      const token = this.protection.patientToken(q.patient);
-      const legacy = token !== q.patient && this.db.prepare('SELECT 1 FROM events WHERE patient_id = ? LIMIT 1').get(q.patient) !== undefined;
-      if (legacy) (where.push('patient_id IN (?, ?)'), params.push(token, q.patient));
-      else (where.push('patient_id = ?'), params.push(token));
-    }
-    if (q.patientToken !== undefined) (where.push('patient_id = ?'), params.push(q.patientToken));
+    this.patientFilter(q, where, params);
     if (q.actor !== undefined) (where.push('actor_id = ?'), params.push(q.actor));
     if (q.category !== undefined) (where.push('category = ?'), params.push(q.category));
     if (q.actions?.length) (where.push(`action IN (${q.actions.map(() => '?').join(',')})`), params.push(...q.actions));
@@ -365,12 +358,16 @@ export class SqliteEventStore implements EventStore {
 
   /**
    * `patient` (an id) and `patientToken` both match the token in `patient_id`; an id also matches
-   * rows written before field encryption, whose column still holds the id itself.
+   * rows written before field encryption, whose column still holds the id itself. `IN (token, id)`
+   * would make SQLite sort every match of the patient on each page (no index order across two
+   * keys), so one probe first tells whether such older rows exist at all; usually they do not.
    */
   private patientFilter(q: { patient?: string; patientToken?: string }, where: string[], params: (string | number)[]): void {
     if (q.patient !== undefined) {
-      where.push('patient_id IN (?, ?)');
-      params.push(this.protection.patientToken(q.patient), q.patient);
+      const token = this.protection.patientToken(q.patient);
+      const legacy = token !== q.patient && this.selectAnyByPatientColumn.get(q.patient) !== undefined;
+      if (legacy) (where.push('patient_id IN (?, ?)'), params.push(token, q.patient));
+      else (where.push('patient_id = ?'), params.push(token));
     }
     if (q.patientToken !== undefined) (where.push('patient_id = ?'), params.push(q.patientToken));
   }
