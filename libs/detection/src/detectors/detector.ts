@@ -1,7 +1,8 @@
 /**
  * What every rule kind's detector offers the engine: evaluate one event (already known to pass
  * the rule's `where`), expire state the watermark has passed, count its groups, and save/restore
- * its state. Shared suppression bookkeeping lives here too.
+ * its state. The bookkeeping all kinds share (groups, sweeps, suppression, snapshots) is in
+ * grouped-detector.ts.
  */
 import { AccessEvent } from '@app/core';
 import { DetectionAlert } from '../alert';

@@ -6,10 +6,10 @@
  * window 400d). State is one timestamp and one event ref per remembered account.
  */
 import { AccessEvent } from '@app/core';
-import { buildAlert } from '../alert';
 import { CompiledRule } from '../compiled-rule';
 import { EventRef, RefTableReader, RefTableWriter } from '../event-ref';
-import { decodeTime, Detector, DetectorContext, DetectorCounters, encodeTime, isSuppressed, stateError, sweepInterval } from './detector';
+import { decodeTime, DetectorContext, encodeTime } from './detector';
+import { GroupedDetector } from './grouped-detector';
 
 interface DormantGroup {
   lastRef: EventRef;
@@ -18,17 +18,9 @@ interface DormantGroup {
 
 type GroupState = [key: string, lastRef: number, lastAlertAt: number | null];
 
-export class DormantDetector implements Detector {
-  readonly counters: DetectorCounters = { alerts: 0, suppressed: 0 };
-  nextSweepAt = -Infinity;
-  private groups = new Map<string, DormantGroup>();
-  private readonly interval: number;
-
-  constructor(
-    readonly rule: CompiledRule,
-    allowedLatenessMs: number,
-  ) {
-    this.interval = sweepInterval(Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
+export class DormantDetector extends GroupedDetector<DormantGroup> {
+  constructor(rule: CompiledRule, allowedLatenessMs: number) {
+    super(rule, Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
   }
 
   onEvent(event: AccessEvent, ts: number, _watermark: number, ctx: DetectorContext): void {
@@ -45,59 +37,24 @@ export class DormantDetector implements Detector {
     group.lastRef = ctx.ref();
     // Beyond the memory window the account counts as forgotten (as if evicted): no alert.
     if (idle < this.rule.idleMs || idle > this.rule.windowMs) return;
-    if (isSuppressed(group.lastAlertAt, ts, this.rule.suppressMs)) {
-      this.counters.suppressed++;
-      return;
-    }
-    if (ts > group.lastAlertAt) group.lastAlertAt = ts;
-    this.counters.alerts++;
-    ctx.emit(
-      buildAlert(
-        this.rule,
-        {
-          groupKey: key,
-          groupValues: this.rule.groupValuesOf(event),
-          windowStartMs: previous.ts,
-          windowEndMs: ts,
-          refs: [previous, group.lastRef],
-          context: { previousActivityAt: new Date(previous.ts).toISOString(), idleMs: idle },
-          position: ctx.position,
-        },
-        ctx.evidenceCap,
-      ),
-    );
+    this.fireUnlessSuppressed(event, key, group, ts, ctx, () => ({
+      windowStartMs: previous.ts,
+      windowEndMs: ts,
+      refs: [previous, group.lastRef],
+      context: { previousActivityAt: new Date(previous.ts).toISOString(), idleMs: idle },
+    }));
   }
 
-  sweep(watermark: number): void {
-    const horizon = watermark - this.rule.windowMs;
-    for (const [key, group] of this.groups) {
-      if (group.lastRef.ts < horizon && !isSuppressed(group.lastAlertAt, watermark, this.rule.suppressMs)) this.groups.delete(key);
-    }
-    this.nextSweepAt = watermark + this.interval;
+  protected expire(group: DormantGroup, watermark: number): boolean {
+    return group.lastRef.ts < watermark - this.rule.windowMs && !this.stillSuppressing(group, watermark);
   }
 
-  groupCount(): number {
-    return this.groups.size;
+  protected encodeGroup(key: string, g: DormantGroup, refs: RefTableWriter): GroupState {
+    return [key, refs.indexOf(g.lastRef), encodeTime(g.lastAlertAt)];
   }
 
-  reset(): void {
-    this.groups = new Map();
-    this.nextSweepAt = -Infinity;
-  }
-
-  snapshot(refs: RefTableWriter): unknown {
-    const groups: GroupState[] = [];
-    for (const [key, g] of this.groups) groups.push([key, refs.indexOf(g.lastRef), encodeTime(g.lastAlertAt)]);
-    return { nextSweepAt: encodeTime(this.nextSweepAt), groups };
-  }
-
-  restore(state: unknown, refs: RefTableReader): void {
-    this.reset();
-    const s = state as { nextSweepAt?: unknown; groups?: unknown };
-    if (!s || !Array.isArray(s.groups)) throw stateError(this.rule, 'groups missing');
-    this.nextSweepAt = decodeTime(s.nextSweepAt);
-    for (const [key, lastRef, lastAlertAt] of s.groups as GroupState[]) {
-      this.groups.set(key, { lastRef: refs.get(lastRef), lastAlertAt: decodeTime(lastAlertAt) });
-    }
+  protected decodeGroup(entry: unknown[], refs: RefTableReader): [string, DormantGroup] {
+    const [key, lastRef, lastAlertAt] = entry as GroupState;
+    return [key, { lastRef: refs.get(lastRef), lastAlertAt: decodeTime(lastAlertAt) }];
   }
 }

@@ -6,10 +6,10 @@
  * teaches. Values are forgotten `window` after they were last seen, so state stays bounded.
  */
 import { AccessEvent } from '@app/core';
-import { buildAlert } from '../alert';
 import { CompiledRule } from '../compiled-rule';
 import { EventRef, RefTableReader, RefTableWriter } from '../event-ref';
-import { decodeTime, Detector, DetectorContext, DetectorCounters, encodeTime, isSuppressed, stateError, sweepInterval } from './detector';
+import { decodeTime, DetectorContext, encodeTime } from './detector';
+import { GroupedDetector } from './grouped-detector';
 
 const KNOWN_VALUES_SHOWN = 10;
 
@@ -24,17 +24,9 @@ interface NewValueGroup {
 
 type GroupState = [key: string, first: number, values: [string, number][], lastRef: number, lastAlertAt: number | null];
 
-export class NewValueDetector implements Detector {
-  readonly counters: DetectorCounters = { alerts: 0, suppressed: 0 };
-  nextSweepAt = -Infinity;
-  private groups = new Map<string, NewValueGroup>();
-  private readonly interval: number;
-
-  constructor(
-    readonly rule: CompiledRule,
-    allowedLatenessMs: number,
-  ) {
-    this.interval = sweepInterval(Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
+export class NewValueDetector extends GroupedDetector<NewValueGroup> {
+  constructor(rule: CompiledRule, allowedLatenessMs: number) {
+    super(rule, Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
   }
 
   onEvent(event: AccessEvent, ts: number, _watermark: number, ctx: DetectorContext): void {
@@ -68,68 +60,31 @@ export class NewValueDetector implements Detector {
     if (ts >= group.lastRef.ts) group.lastRef = ctx.ref();
   }
 
-  sweep(watermark: number): void {
+  protected expire(group: NewValueGroup, watermark: number): boolean {
     const horizon = watermark - this.rule.windowMs;
-    for (const [key, group] of this.groups) {
-      for (const [value, last] of group.values) if (last < horizon) group.values.delete(value);
-      if (group.values.size === 0 && !isSuppressed(group.lastAlertAt, watermark, this.rule.suppressMs)) this.groups.delete(key);
-    }
-    this.nextSweepAt = watermark + this.interval;
+    for (const [value, last] of group.values) if (last < horizon) group.values.delete(value);
+    return group.values.size === 0 && !this.stillSuppressing(group, watermark);
   }
 
-  groupCount(): number {
-    return this.groups.size;
+  protected encodeGroup(key: string, g: NewValueGroup, refs: RefTableWriter): GroupState {
+    return [key, g.first, [...g.values], refs.indexOf(g.lastRef), encodeTime(g.lastAlertAt)];
   }
 
-  reset(): void {
-    this.groups = new Map();
-    this.nextSweepAt = -Infinity;
-  }
-
-  snapshot(refs: RefTableWriter): unknown {
-    const groups: GroupState[] = [];
-    for (const [key, g] of this.groups) groups.push([key, g.first, [...g.values], refs.indexOf(g.lastRef), encodeTime(g.lastAlertAt)]);
-    return { nextSweepAt: encodeTime(this.nextSweepAt), groups };
-  }
-
-  restore(state: unknown, refs: RefTableReader): void {
-    this.reset();
-    const s = state as { nextSweepAt?: unknown; groups?: unknown };
-    if (!s || !Array.isArray(s.groups)) throw stateError(this.rule, 'groups missing');
-    this.nextSweepAt = decodeTime(s.nextSweepAt);
-    for (const [key, first, values, lastRef, lastAlertAt] of s.groups as GroupState[]) {
-      this.groups.set(key, { first, values: new Map(values), lastRef: refs.get(lastRef), lastAlertAt: decodeTime(lastAlertAt) });
-    }
+  protected decodeGroup(entry: unknown[], refs: RefTableReader): [string, NewValueGroup] {
+    const [key, first, values, lastRef, lastAlertAt] = entry as GroupState;
+    return [key, { first, values: new Map(values), lastRef: refs.get(lastRef), lastAlertAt: decodeTime(lastAlertAt) }];
   }
 
   private alert(event: AccessEvent, key: string, group: NewValueGroup, ts: number, value: string, known: [string, number][], ctx: DetectorContext): void {
-    if (isSuppressed(group.lastAlertAt, ts, this.rule.suppressMs)) {
-      this.counters.suppressed++;
-      return;
-    }
-    if (ts > group.lastAlertAt) group.lastAlertAt = ts;
-    const current = ctx.ref();
-    // Evidence: the group's latest earlier event (its known behaviour) and the one with the new value.
-    const refs = group.lastRef.ts <= ts ? [group.lastRef, current] : [current, group.lastRef];
-    const knownValues = known
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, KNOWN_VALUES_SHOWN)
-      .map(([v]) => v);
-    this.counters.alerts++;
-    ctx.emit(
-      buildAlert(
-        this.rule,
-        {
-          groupKey: key,
-          groupValues: this.rule.groupValuesOf(event),
-          windowStartMs: ts - this.rule.windowMs,
-          windowEndMs: ts,
-          refs,
-          context: { newValue: value, knownValues },
-          position: ctx.position,
-        },
-        ctx.evidenceCap,
-      ),
-    );
+    this.fireUnlessSuppressed(event, key, group, ts, ctx, () => {
+      const current = ctx.ref();
+      // Evidence: the group's latest earlier event (its known behaviour) and the one with the new value.
+      const refs = group.lastRef.ts <= ts ? [group.lastRef, current] : [current, group.lastRef];
+      const knownValues = known
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, KNOWN_VALUES_SHOWN)
+        .map(([v]) => v);
+      return { windowStartMs: ts - this.rule.windowMs, windowEndMs: ts, refs, context: { newValue: value, knownValues } };
+    });
   }
 }

@@ -6,10 +6,10 @@
  * the events up to it, so one burst raises one alert.
  */
 import { AccessEvent } from '@app/core';
-import { buildAlert } from '../alert';
 import { CompiledRule } from '../compiled-rule';
 import { EventRef, RefTableReader, RefTableWriter } from '../event-ref';
-import { decodeTime, Detector, DetectorContext, DetectorCounters, encodeTime, isSuppressed, stateError, sweepInterval } from './detector';
+import { decodeTime, DetectorContext, encodeTime, stateError } from './detector';
+import { GroupedDetector } from './grouped-detector';
 import { TimeBuffer } from './time-buffer';
 
 /** Per step, the group's candidate events; a step's buffer is made when its first event arrives. */
@@ -43,19 +43,12 @@ class SequenceGroup {
 
 type GroupState = [key: string, steps: [ts: number[], refs: number[]][], lastTs: number | null, lastAlertAt: number | null];
 
-export class SequenceDetector implements Detector {
-  readonly counters: DetectorCounters = { alerts: 0, suppressed: 0 };
-  nextSweepAt = -Infinity;
-  private groups = new Map<string, SequenceGroup>();
+export class SequenceDetector extends GroupedDetector<SequenceGroup> {
   private readonly matched: boolean[];
-  private readonly interval: number;
 
-  constructor(
-    readonly rule: CompiledRule,
-    allowedLatenessMs: number,
-  ) {
+  constructor(rule: CompiledRule, allowedLatenessMs: number) {
+    super(rule, Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
     this.matched = rule.steps.map(() => false);
-    this.interval = sweepInterval(Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
   }
 
   onEvent(event: AccessEvent, ts: number, watermark: number, ctx: DetectorContext): void {
@@ -96,51 +89,30 @@ export class SequenceDetector implements Detector {
     }
   }
 
-  sweep(watermark: number): void {
-    for (const [key, group] of this.groups) {
-      this.trim(group, watermark);
-      if (group.isEmpty() && !isSuppressed(group.lastAlertAt, watermark, this.rule.suppressMs)) this.groups.delete(key);
-    }
-    this.nextSweepAt = watermark + this.interval;
+  protected expire(group: SequenceGroup, watermark: number): boolean {
+    this.trim(group, watermark);
+    return group.isEmpty() && !this.stillSuppressing(group, watermark);
   }
 
-  groupCount(): number {
-    return this.groups.size;
+  protected encodeGroup(key: string, g: SequenceGroup, refs: RefTableWriter): GroupState {
+    return [
+      key,
+      g.steps.map((b) => (b === null ? [[], []] : [b.ts.slice(b.head), b.refs.slice(b.head).map((r) => refs.indexOf(r))])),
+      encodeTime(g.lastTs),
+      encodeTime(g.lastAlertAt),
+    ];
   }
 
-  reset(): void {
-    this.groups = new Map();
-    this.nextSweepAt = -Infinity;
-  }
-
-  snapshot(refs: RefTableWriter): unknown {
-    const groups: GroupState[] = [];
-    for (const [key, g] of this.groups) {
-      groups.push([
-        key,
-        g.steps.map((b) => (b === null ? [[], []] : [b.ts.slice(b.head), b.refs.slice(b.head).map((r) => refs.indexOf(r))])),
-        encodeTime(g.lastTs),
-        encodeTime(g.lastAlertAt),
-      ]);
-    }
-    return { nextSweepAt: encodeTime(this.nextSweepAt), groups };
-  }
-
-  restore(state: unknown, refs: RefTableReader): void {
-    this.reset();
-    const s = state as { nextSweepAt?: unknown; groups?: unknown };
-    if (!s || !Array.isArray(s.groups)) throw stateError(this.rule, 'groups missing');
-    this.nextSweepAt = decodeTime(s.nextSweepAt);
-    for (const [key, steps, lastTs, lastAlertAt] of s.groups as GroupState[]) {
-      if (!Array.isArray(steps) || steps.length !== this.rule.steps.length) throw stateError(this.rule, 'step count differs');
-      const g = new SequenceGroup(steps.length);
-      steps.forEach(([ts, refIdx], k) => {
-        for (let i = 0; i < ts.length; i++) g.step(k).push(ts[i], refs.get(refIdx[i]), undefined);
-      });
-      g.lastTs = decodeTime(lastTs);
-      g.lastAlertAt = decodeTime(lastAlertAt);
-      this.groups.set(key, g);
-    }
+  protected decodeGroup(entry: unknown[], refs: RefTableReader): [string, SequenceGroup] {
+    const [key, steps, lastTs, lastAlertAt] = entry as GroupState;
+    if (!Array.isArray(steps) || steps.length !== this.rule.steps.length) throw stateError(this.rule, 'step count differs');
+    const g = new SequenceGroup(steps.length);
+    steps.forEach(([ts, refIdx], k) => {
+      for (let i = 0; i < ts.length; i++) g.step(k).push(ts[i], refs.get(refIdx[i]), undefined);
+    });
+    g.lastTs = decodeTime(lastTs);
+    g.lastAlertAt = decodeTime(lastAlertAt);
+    return [key, g];
   }
 
   private trim(group: SequenceGroup, watermark: number): void {
@@ -184,28 +156,12 @@ export class SequenceDetector implements Detector {
       buf.head = buf.upperBound(end);
       buf.compact();
     }
-    if (isSuppressed(group.lastAlertAt, end, this.rule.suppressMs)) {
-      this.counters.suppressed++;
-      return true;
-    }
-    if (end > group.lastAlertAt) group.lastAlertAt = end;
-    const refs = [...picked.flat(), finalRef].sort((a, b) => a.ts - b.ts || a.position - b.position);
-    this.counters.alerts++;
-    ctx.emit(
-      buildAlert(
-        this.rule,
-        {
-          groupKey: key,
-          groupValues: this.rule.groupValuesOf(event),
-          windowStartMs: start,
-          windowEndMs: end,
-          refs,
-          context: { steps: steps.map((s, k) => ({ name: s.name, count: k === steps.length - 1 ? 1 : picked[k].length })) },
-          position: ctx.position,
-        },
-        ctx.evidenceCap,
-      ),
-    );
+    this.fireUnlessSuppressed(event, key, group, end, ctx, () => ({
+      windowStartMs: start,
+      windowEndMs: end,
+      refs: [...picked.flat(), finalRef].sort((a, b) => a.ts - b.ts || a.position - b.position),
+      context: { steps: steps.map((s, k) => ({ name: s.name, count: k === steps.length - 1 ? 1 : picked[k].length })) },
+    }));
     return true;
   }
 }

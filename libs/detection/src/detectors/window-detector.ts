@@ -6,10 +6,10 @@
  * the windows it joins are re-evaluated, so the result does not depend on arrival order.
  */
 import { AccessEvent } from '@app/core';
-import { buildAlert } from '../alert';
 import { CompiledRule } from '../compiled-rule';
 import { EventRef, RefTableReader, RefTableWriter } from '../event-ref';
-import { decodeTime, Detector, DetectorContext, DetectorCounters, encodeTime, isSuppressed, stateError, sweepInterval } from './detector';
+import { decodeTime, DetectorContext, encodeTime } from './detector';
+import { GroupedDetector } from './grouped-detector';
 import { TimeBuffer } from './time-buffer';
 
 const enum Mode {
@@ -41,23 +41,16 @@ function valueAt(buf: TimeBuffer<Value>, i: number): Value {
 
 type GroupState = [key: string, ts: number[], refs: number[], vals: Value[], activeOffset: number, lastAlertAt: number | null];
 
-export class WindowDetector implements Detector {
-  readonly counters: DetectorCounters = { alerts: 0, suppressed: 0 };
-  nextSweepAt = -Infinity;
-  private groups = new Map<string, WindowGroup>();
+export class WindowDetector extends GroupedDetector<WindowGroup> {
   private readonly mode: Mode;
   private readonly windowMs: number;
   private readonly gte: number;
-  private readonly interval: number;
 
-  constructor(
-    readonly rule: CompiledRule,
-    allowedLatenessMs: number,
-  ) {
+  constructor(rule: CompiledRule, allowedLatenessMs: number) {
+    super(rule, Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
     this.mode = rule.kind === 'cardinality' ? Mode.Distinct : rule.definition.sum ? Mode.Sum : Mode.Count;
     this.windowMs = rule.windowMs;
     this.gte = rule.gte;
-    this.interval = sweepInterval(Math.max(rule.windowMs, rule.suppressMs), allowedLatenessMs);
   }
 
   onEvent(event: AccessEvent, ts: number, watermark: number, ctx: DetectorContext): void {
@@ -100,52 +93,30 @@ export class WindowDetector implements Detector {
     this.recheckFrom(event, key, group, ts, ctx);
   }
 
-  sweep(watermark: number): void {
-    for (const [key, group] of this.groups) {
-      this.trim(group, watermark);
-      if (group.size === 0 && !isSuppressed(group.lastAlertAt, watermark, this.rule.suppressMs)) this.groups.delete(key);
-    }
-    this.nextSweepAt = watermark + this.interval;
+  protected expire(group: WindowGroup, watermark: number): boolean {
+    this.trim(group, watermark);
+    return group.size === 0 && !this.stillSuppressing(group, watermark);
   }
 
-  groupCount(): number {
-    return this.groups.size;
+  protected encodeGroup(key: string, g: WindowGroup, refs: RefTableWriter): GroupState {
+    return [
+      key,
+      g.ts.slice(g.head),
+      g.refs.slice(g.head).map((r) => refs.indexOf(r)),
+      this.mode === Mode.Count ? [] : g.vals!.slice(g.head),
+      g.active - g.head,
+      encodeTime(g.lastAlertAt),
+    ];
   }
 
-  reset(): void {
-    this.groups = new Map();
-    this.nextSweepAt = -Infinity;
-  }
-
-  snapshot(refs: RefTableWriter): unknown {
-    const groups: GroupState[] = [];
-    for (const [key, g] of this.groups) {
-      const b = g;
-      groups.push([
-        key,
-        b.ts.slice(b.head),
-        b.refs.slice(b.head).map((r) => refs.indexOf(r)),
-        this.mode === Mode.Count ? [] : b.vals!.slice(b.head),
-        g.active - b.head,
-        encodeTime(g.lastAlertAt),
-      ]);
-    }
-    return { nextSweepAt: encodeTime(this.nextSweepAt), groups };
-  }
-
-  restore(state: unknown, refs: RefTableReader): void {
-    this.reset();
-    const s = state as { nextSweepAt?: unknown; groups?: unknown };
-    if (!s || !Array.isArray(s.groups)) throw stateError(this.rule, 'groups missing');
-    this.nextSweepAt = decodeTime(s.nextSweepAt);
-    for (const [key, ts, refIdx, vals, activeOffset, lastAlertAt] of s.groups as GroupState[]) {
-      const g = new WindowGroup(this.mode);
-      for (let i = 0; i < ts.length; i++) g.push(ts[i], refs.get(refIdx[i]), this.mode === Mode.Count ? 0 : vals[i]);
-      g.active = activeOffset;
-      for (let i = g.active; i < g.end; i++) this.add(g, valueAt(g, i));
-      g.lastAlertAt = decodeTime(lastAlertAt);
-      this.groups.set(key, g);
-    }
+  protected decodeGroup(entry: unknown[], refs: RefTableReader): [string, WindowGroup] {
+    const [key, ts, refIdx, vals, activeOffset, lastAlertAt] = entry as GroupState;
+    const g = new WindowGroup(this.mode);
+    for (let i = 0; i < ts.length; i++) g.push(ts[i], refs.get(refIdx[i]), this.mode === Mode.Count ? 0 : vals[i]);
+    g.active = activeOffset;
+    for (let i = g.active; i < g.end; i++) this.add(g, valueAt(g, i));
+    g.lastAlertAt = decodeTime(lastAlertAt);
+    return [key, g];
   }
 
   private add(group: WindowGroup, value: Value): void {
@@ -223,48 +194,27 @@ export class WindowDetector implements Detector {
   }
 
   private fire(event: AccessEvent, key: string, group: WindowGroup, from: number, to: number, end: number, ctx: DetectorContext): void {
-    if (isSuppressed(group.lastAlertAt, end, this.rule.suppressMs)) {
-      this.counters.suppressed++;
-      return;
-    }
-    if (end > group.lastAlertAt) group.lastAlertAt = end;
-    const buf = group;
-    const refs: EventRef[] = buf.refs.slice(from, to);
-    let distinctCount: number | undefined;
-    let sum: number | undefined;
-    let priority: number[] | undefined;
-    if (this.mode === Mode.Distinct) {
-      // Evidence favours the first event of each distinct value: one id per patient touched.
-      const seen = new Set<Value>();
-      priority = [];
-      for (let i = from; i < to; i++) {
-        if (!seen.has(buf.vals![i])) {
-          seen.add(buf.vals![i]);
-          priority.push(i - from);
+    this.fireUnlessSuppressed(event, key, group, end, ctx, () => {
+      const refs: EventRef[] = group.refs.slice(from, to);
+      let distinctCount: number | undefined;
+      let sum: number | undefined;
+      let priority: number[] | undefined;
+      if (this.mode === Mode.Distinct) {
+        // Evidence favours the first event of each distinct value: one id per patient touched.
+        const seen = new Set<Value>();
+        priority = [];
+        for (let i = from; i < to; i++) {
+          if (!seen.has(group.vals![i])) {
+            seen.add(group.vals![i]);
+            priority.push(i - from);
+          }
         }
+        distinctCount = seen.size;
+      } else if (this.mode === Mode.Sum) {
+        sum = 0;
+        for (let i = from; i < to; i++) sum += group.vals![i] as number;
       }
-      distinctCount = seen.size;
-    } else if (this.mode === Mode.Sum) {
-      sum = 0;
-      for (let i = from; i < to; i++) sum += buf.vals![i] as number;
-    }
-    this.counters.alerts++;
-    ctx.emit(
-      buildAlert(
-        this.rule,
-        {
-          groupKey: key,
-          groupValues: this.rule.groupValuesOf(event),
-          windowStartMs: end - this.windowMs,
-          windowEndMs: end,
-          refs,
-          priority,
-          distinctCount,
-          sum,
-          position: ctx.position,
-        },
-        ctx.evidenceCap,
-      ),
-    );
+      return { windowStartMs: end - this.windowMs, windowEndMs: end, refs, priority, distinctCount, sum };
+    });
   }
 }
