@@ -4,7 +4,7 @@
  * signed (signature block at the end, plus Report-Sha256 / Report-Signature trailers). Also the
  * public keys that check report signatures. Thin: ReportService does the work.
  */
-import { Controller, Get, Inject, Logger, Query, Res } from '@nestjs/common';
+import { applyDecorators, Controller, Get, Inject, Logger, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ReportKind, ReportService } from '@app/reports';
@@ -13,9 +13,20 @@ import { ClientGoneError, HttpReportSink } from './http-report-sink';
 import { ReportMetrics } from './report-metrics';
 import { REPORT_KEY_PROVIDER } from './report-key-provider';
 
-const FORMAT_DOC = { name: 'format', required: false, enum: ['json', 'csv', 'html'], description: 'default json' };
-const FROM_DOC = { name: 'from', required: false, description: 'RFC 3339 or YYYY-MM-DD, inclusive (event time)' };
-const TO_DOC = { name: 'to', required: false, description: 'RFC 3339 or YYYY-MM-DD, exclusive (event time)' };
+/** A streamed report route: its path, scope, summary and query parameters (`required` first). */
+function ReportRoute(path: ReportKind, summary: string, required: 'patient' | 'actor' | null, optional: ('patient' | 'actor')[]) {
+  return applyDecorators(
+    Get(path),
+    RequireScope('reports:read'),
+    ApiOperation({ summary }),
+    ApiProduces('application/json', 'text/csv', 'text/html'),
+    ...(required ? [ApiQuery({ name: required, required: true })] : []),
+    ...optional.map((name) => ApiQuery({ name, required: false })),
+    ApiQuery({ name: 'from', required: false, description: 'RFC 3339 or YYYY-MM-DD, inclusive (event time)' }),
+    ApiQuery({ name: 'to', required: false, description: 'RFC 3339 or YYYY-MM-DD, exclusive (event time)' }),
+    ApiQuery({ name: 'format', required: false, enum: ['json', 'csv', 'html'], description: 'default json' }),
+  );
+}
 
 @ApiTags('reports')
 @ApiBearerAuth()
@@ -29,54 +40,22 @@ export class ReportsController {
     @Inject(REPORT_KEY_PROVIDER) private readonly keys: KeyProvider,
   ) {}
 
-  @Get('patient-access')
-  @RequireScope('reports:read')
-  @ApiOperation({ summary: 'Who accessed this patient\u2019s records: who (id, role, unit), when, what kind of record, why, outcome. Streamed and signed.' })
-  @ApiProduces('application/json', 'text/csv', 'text/html')
-  @ApiQuery({ name: 'patient', required: true })
-  @ApiQuery({ name: 'actor', required: false })
-  @ApiQuery(FROM_DOC)
-  @ApiQuery(TO_DOC)
-  @ApiQuery(FORMAT_DOC)
+  @ReportRoute('patient-access', 'Who accessed this patient\u2019s records: who (id, role, unit), when, what kind of record, why, outcome. Streamed and signed.', 'patient', ['actor'])
   async patientAccess(@Query() params: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Res() res: Response): Promise<void> {
     await this.stream('patient-access', params, p, res);
   }
 
-  @Get('user-activity')
-  @RequireScope('reports:read')
-  @ApiOperation({ summary: 'Everything one user (actor) did. Streamed and signed.' })
-  @ApiProduces('application/json', 'text/csv', 'text/html')
-  @ApiQuery({ name: 'actor', required: true })
-  @ApiQuery({ name: 'patient', required: false })
-  @ApiQuery(FROM_DOC)
-  @ApiQuery(TO_DOC)
-  @ApiQuery(FORMAT_DOC)
+  @ReportRoute('user-activity', 'Everything one user (actor) did. Streamed and signed.', 'actor', ['patient'])
   async userActivity(@Query() params: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Res() res: Response): Promise<void> {
     await this.stream('user-activity', params, p, res);
   }
 
-  @Get('break-glass')
-  @RequireScope('reports:read')
-  @ApiOperation({ summary: 'Emergency (break-glass) access: action break_glass or details.breakGlass. Streamed and signed.' })
-  @ApiProduces('application/json', 'text/csv', 'text/html')
-  @ApiQuery({ name: 'patient', required: false })
-  @ApiQuery({ name: 'actor', required: false })
-  @ApiQuery(FROM_DOC)
-  @ApiQuery(TO_DOC)
-  @ApiQuery(FORMAT_DOC)
+  @ReportRoute('break-glass', 'Emergency (break-glass) access: action break_glass or details.breakGlass. Streamed and signed.', null, ['patient', 'actor'])
   async breakGlass(@Query() params: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Res() res: Response): Promise<void> {
     await this.stream('break-glass', params, p, res);
   }
 
-  @Get('failed-access')
-  @RequireScope('reports:read')
-  @ApiOperation({ summary: 'Failed and refused attempts (outcome failure or denied, every category). Streamed and signed.' })
-  @ApiProduces('application/json', 'text/csv', 'text/html')
-  @ApiQuery({ name: 'patient', required: false })
-  @ApiQuery({ name: 'actor', required: false })
-  @ApiQuery(FROM_DOC)
-  @ApiQuery(TO_DOC)
-  @ApiQuery(FORMAT_DOC)
+  @ReportRoute('failed-access', 'Failed and refused attempts (outcome failure or denied, every category). Streamed and signed.', null, ['patient', 'actor'])
   async failedAccess(@Query() params: Record<string, unknown>, @CurrentPrincipal() p: Principal, @Res() res: Response): Promise<void> {
     await this.stream('failed-access', params, p, res);
   }
