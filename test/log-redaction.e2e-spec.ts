@@ -3,13 +3,15 @@
  * distinctive patient ids, actor ids and IPs and provokes every error the ingest path knows (400,
  * 401, 403, 404, 409, 413, 415, 429, 503), queries by those identifiers, then scans everything
  * the service wrote (its logger lines, and anything written to stdout/stderr in the meantime) and
- * finds none of them.
+ * finds none of them. (The whole-suite scan in jest's globalTeardown, test/support/phi-log-scan.ts,
+ * does the same over every service log of the run.)
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EVENT_STORE, EventStore } from '@app/storage';
 import { accessEvent } from './support/events';
+import { registerPhiMarkers } from './support/log-capture';
 import { RawClient } from './support/raw-http';
 import { startTestApp, tempDataDir, TestApp } from './support/test-app';
 
@@ -46,6 +48,10 @@ describe('logs never carry posted patient ids, actor ids or IPs', () => {
     const actors = Array.from({ length: 4 }, (_, i) => `dr-logscan-${tag}-${i}`);
     const ips = ['203.0.113.41', '203.0.113.42', '2001:db8::4c0g'.replace('g', '1'), `198.51.100.${(parseInt(tag.slice(0, 2), 16) % 200) + 10}`];
     const secrets = [...patients, ...actors, ...ips];
+    // Also part of the whole-suite scan (globalTeardown), which covers every service log of the run.
+    registerPhiMarkers('patient-id', patients);
+    registerPhiMarkers('actor-id', actors);
+    registerPhiMarkers('ip', ips);
     const ev = (i: number, extra: Record<string, unknown> = {}) =>
       accessEvent({ patient: { id: patients[i % patients.length]! }, actor: { id: actors[i % actors.length]!, type: 'user', ip: ips[i % ips.length]! }, ...extra });
 

@@ -150,3 +150,91 @@ describe('RETENTION_CONFIG', () => {
     await expect(started).rejects.toThrow(/RETENTION_CONFIG: .*bad\.yml: categories\.data_access\.keep: unknown key/);
   });
 });
+
+describe('retention runs over HTTP', () => {
+  it('admins start runs (dry or real), time travel only when the deployment allows it; compliance reads what each run did', async () => {
+    const t = await startTestApp();
+    try {
+      const ehr = await t.client('integration');
+      expect((await ehr.request('POST', '/v1/events', accessEvent({ patient: { id: 'MRN-RUNS-1' } }))).status).toBe(202);
+      const admin = await t.client('admin', 'u-admin-runs');
+      const officer = await t.client('compliance_officer', 'u-officer-runs');
+
+      const dry = await admin.request('POST', '/v1/retention/runs', { dryRun: true });
+      expect(dry.status).toBe(200);
+      expect(JSON.parse(dry.body)).toMatchObject({ dryRun: true, runId: null, deleted: 0 });
+      // Time travel is off by default, and bad input names the field without echoing it.
+      const travel = await admin.request('POST', '/v1/retention/runs', { now: '2040-01-01T00:00:00Z' });
+      expect(travel.status).toBe(403);
+      expect(travel.headers['content-type']).toMatch(/application\/problem\+json/);
+      const bad = await admin.request('POST', '/v1/retention/runs', { dryRun: 'yes', when: 'MRN-RUNS-1' });
+      expect(bad.status).toBe(400);
+      expect(bad.body).not.toContain('MRN-RUNS-1');
+      expect(JSON.parse(bad.body).errors.map((e: { pointer: string }) => e.pointer).sort()).toEqual(['/dryRun', '/when']);
+      // Running retention is an admin's call, not a compliance officer's.
+      expect((await officer.request('POST', '/v1/retention/runs', {})).status).toBe(403);
+
+      const real = await admin.request('POST', '/v1/retention/runs', {});
+      expect(real.status).toBe(200);
+      const report = JSON.parse(real.body) as { runId: string; deleted: number };
+      expect(report.runId).toMatch(/^[0-9a-f-]{36}$/);
+      const list = JSON.parse((await officer.request('GET', '/v1/retention/runs')).body) as { runs: { id: string; trigger: string; status: string }[] };
+      expect(list.runs[0]).toMatchObject({ id: report.runId, trigger: 'api:admin:u-admin-runs', status: 'completed' });
+      const one = await officer.request('GET', `/v1/retention/runs/${report.runId}`);
+      expect(one.status).toBe(200);
+      expect(JSON.parse(one.body)).toMatchObject({ id: report.runId, status: 'completed', summary: { runId: report.runId, deleted: 0 }, purges: [], actions: [] });
+      expect((await officer.request('GET', '/v1/retention/runs/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+      expect((await officer.request('GET', '/v1/retention/runs?limit=0')).status).toBe(400);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('with RETENTION_ALLOW_TIME_TRAVEL an admin runs as of another time: records move to warm and the run shows it', async () => {
+    const t = await startTestApp({ compliance: { reportPageSize: 1000, retentionAllowTimeTravel: true } });
+    try {
+      const ehr = await t.client('integration');
+      expect((await ehr.request('POST', '/v1/events', { events: [accessEvent({ patient: { id: 'MRN-RUNS-2' } }), accessEvent({ patient: { id: 'MRN-RUNS-2' } })] })).status).toBe(202);
+      const admin = await t.client('admin', 'u-admin-runs');
+      const officer = await t.client('compliance_officer', 'u-officer-runs');
+      const before = JSON.parse((await officer.request('GET', '/v1/events?patient=MRN-RUNS-2')).body) as { events: unknown[] };
+      const r = await admin.request('POST', '/v1/retention/runs', { now: new Date(Date.now() + 200 * 24 * 3600 * 1000).toISOString() });
+      expect(r.status).toBe(200);
+      const report = JSON.parse(r.body) as { runId: string; warmed: number };
+      expect(report.warmed).toBeGreaterThanOrEqual(2);
+      const detail = JSON.parse((await officer.request('GET', `/v1/retention/runs/${report.runId}`)).body) as { actions: { chain: string; action: string; count: number }[] };
+      expect(detail.actions).toEqual(expect.arrayContaining([expect.objectContaining({ chain: 'data_access', action: 'warm', count: 2 })]));
+      const after = JSON.parse((await officer.request('GET', '/v1/events?patient=MRN-RUNS-2')).body) as { events: unknown[] };
+      expect(after.events).toEqual(before.events);
+      expect(JSON.parse((await (await t.client('auditor')).request('GET', '/v1/integrity/verify')).body)).toMatchObject({ ok: true });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('legal holds keep no patient id in clear', () => {
+  it('the database holds a token and a sealed id; compliance officers see the id, admins the token (as in event queries)', async () => {
+    const t = await startTestApp();
+    try {
+      const officer = await t.client('compliance_officer', 'u-officer-seal');
+      const admin = await t.client('admin', 'u-admin-seal');
+      const created = await officer.request('POST', '/v1/retention/holds', { patient: 'MRN-SEALED-HOLD-1', reason: 'Litigation', caseId: 'CASE-SEAL-1' });
+      expect(created.status).toBe(201);
+      const id = JSON.parse(created.body).id as string;
+      expect(JSON.parse(created.body).patient).toBe('MRN-SEALED-HOLD-1');
+      const Database = (await import('better-sqlite3')).default;
+      const db = new Database(path.join(t.dataDir, 'audit.db'), { readonly: true });
+      const row = db.prepare('SELECT * FROM legal_holds WHERE id = ?').get(id) as Record<string, unknown>;
+      db.close();
+      expect(JSON.stringify(row, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v))).not.toContain('MRN-SEALED-HOLD-1');
+      expect(row.patient_id).toMatch(/^ptk_[a-z2-7]{24}$/);
+      const byOfficer = JSON.parse((await officer.request('GET', `/v1/retention/holds/${id}`)).body);
+      expect(byOfficer.patient).toBe('MRN-SEALED-HOLD-1');
+      const byAdmin = JSON.parse((await admin.request('GET', '/v1/retention/holds')).body) as { holds: { id: string; patient: string }[] };
+      expect(byAdmin.holds.find((h) => h.id === id)!.patient).toBe(row.patient_id);
+    } finally {
+      await t.close();
+    }
+  });
+});

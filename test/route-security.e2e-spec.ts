@@ -57,6 +57,9 @@ describe('role x route matrix (every route, every role)', () => {
         const resource = JSON.parse(fs.readFileSync(path.join(FHIR_FIXTURES, 'balp-patient-read.json'), 'utf8'));
         return { req: { method, path: url, headers: json(token, 'application/fhir+json'), body: JSON.stringify(resource) }, known: false };
       }
+      case 'POST /v1/retention/runs':
+        return { req: { method, path: url, headers: json(token), body: JSON.stringify({ dryRun: true }) }, known: true };
+      case 'GET /v1/retention/runs':
       case 'GET /v1/events':
       case 'GET /v1/events/:id':
       case 'GET /v1/integrity/verify':

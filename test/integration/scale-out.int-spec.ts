@@ -10,6 +10,8 @@
  */
 import { Client } from '@elastic/elasticsearch';
 import { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { loadConfig } from '@app/core';
 import { TokenService } from '@app/security';
 import { createElasticsearchClient, createKafka } from '@app/storage/scale-out-adapters';
@@ -45,8 +47,13 @@ async function waitUntil(check: () => Promise<boolean>, ms: number, what: string
   }
 }
 
-async function startInstance(name: string): Promise<Instance> {
+/**
+ * Instances of one deployment share their keys (signing, data and tokenization keys: DATA_DIR/keys),
+ * or one could not open, verify or tokenize what another wrote: B starts with a copy of A's.
+ */
+async function startInstance(name: string, keysFrom?: Instance): Promise<Instance> {
   const dataDir = tempDataDir(`audit-int-${name}-`);
+  if (keysFrom) fs.cpSync(path.join(keysFrom.dataDir, 'keys'), path.join(dataDir, 'keys'), { recursive: true });
   const svc = await startService({
     DATA_DIR: dataDir,
     INSECURE_HTTP: 'true',
@@ -93,7 +100,7 @@ async function startInstance(name: string): Promise<Instance> {
 
   it('keeps every acknowledged event exactly once and every chain verifiable when a writer is killed mid-batch', async () => {
     const a = await startInstance('a');
-    const b = await startInstance('b');
+    const b = await startInstance('b', a);
     children.push(a.svc.child, b.svc.child);
     clients.push(a.writer, a.reader, b.writer, b.reader);
     const acknowledged = new Set<string>();
@@ -155,5 +162,21 @@ async function startInstance(name: string): Promise<Instance> {
     const verify = JSON.parse((await b.reader.request('GET', '/v1/integrity/verify')).body);
     expect(verify).toMatchObject({ ok: true, break: null });
     expect(verify.verified).toBeGreaterThanOrEqual(acknowledged.size);
+
+    // Checkpoints and proofs live in Elasticsearch: a proof for an event A wrote, from B.
+    const proof = await b.reader.request('GET', `/v1/events/${ids[0]}/proof`);
+    expect(proof.status).toBe(200);
+    await es.indices.refresh({ index: `${PREFIX}-checkpoints` });
+    expect((await es.count({ index: `${PREFIX}-checkpoints` })).count).toBeGreaterThan(0);
+    // Alerts come from the cluster's alert index; reports stream from Elasticsearch (point in time).
+    const soc = new ApiClient(b.svc.url, await new TokenService(loadConfig({}, { dataDir: b.dataDir })).issue({ role: 'soc_analyst', sub: 'int-test', ttl: '1h' }));
+    clients.push(soc);
+    expect((await soc.request('GET', '/v1/alerts')).status).toBe(200);
+    expect((await b.reader.request('GET', '/v1/reports/patient-access?patient=MRN-0001&format=json')).status).toBe(200);
+    // No patient id or IP in clear in what Elasticsearch holds (token and sealed values only).
+    const sample = await es.search({ index: `${PREFIX}-events-*,${PREFIX}-event-ids,${PREFIX}-chain-heads`, size: 500 });
+    const stored = JSON.stringify(sample.hits.hits.map((h) => h._source));
+    expect(stored).not.toContain('MRN-0001');
+    expect(stored).not.toContain('10.1.2.3');
   }, 420_000);
 });

@@ -1,6 +1,7 @@
 /** Runs the compiled `auditctl` CLI and the compiled service as child processes (as a user would). */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { appendServiceLog, serviceLogFile } from './log-capture';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** The build under test: ./dist, or AUDIT_DIST_DIR (a private build, e.g. while others rebuild ./dist). */
@@ -25,10 +26,15 @@ export interface ServiceProcess {
   output: string[];
 }
 
-/** Starts `node dist/apps/api/main.js` and resolves once it logs that it listens. */
+/**
+ * Starts `node dist/apps/api/main.js` and resolves once it logs that it listens. Everything it writes
+ * also goes to a file of the run, for the whole-suite PHI scan (test/support/phi-log-scan.ts).
+ */
 export function startService(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [API_MAIN], { cwd: REPO_ROOT, env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
+  const logFile = serviceLogFile('service-process');
+  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => appendServiceLog(logFile, d.toString()));
   return new Promise((resolve, reject) => {
     let buffered = '';
     const timer = setTimeout(() => {

@@ -10,6 +10,7 @@ import { Role, TokenService } from '@app/security';
 import { buildApp, shutdownGracefully } from '../../apps/api/src/app';
 import { JsonLogger } from '../../apps/api/src/http/json-logger';
 import { ApiClient, localCa } from '../../apps/auditctl/src/api-client';
+import { appendServiceLog, serviceLogFile } from './log-capture';
 import { NestExpressApplication } from '@nestjs/platform-express';
 
 export interface TestApp {
@@ -36,7 +37,12 @@ export async function startTestApp(overrides: Partial<AppConfig> = {}): Promise<
   const dataDir = overrides.dataDir ?? tempDataDir();
   const config = loadConfig({}, { dataDir, port: 0, host: '127.0.0.1', insecureHttp: true, logLevel: 'info', ...overrides });
   const logLines: string[] = [];
-  const logger = new JsonLogger(config.logLevel, (line) => logLines.push(line));
+  // Also to a file of the run, for the whole-suite PHI scan (test/support/phi-log-scan.ts).
+  const logFile = serviceLogFile('in-process-app');
+  const logger = new JsonLogger(config.logLevel, (line) => {
+    logLines.push(line);
+    appendServiceLog(logFile, line + '\n');
+  });
   const { app } = await buildApp(config, logger);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as import('node:net').AddressInfo;

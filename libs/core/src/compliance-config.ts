@@ -21,6 +21,8 @@ export const COMPLIANCE_ENV = {
   RETENTION_CRON: z.string().min(1).max(128).default(DEFAULT_RETENTION_CRON),
   /** Whether the service runs retention on RETENTION_CRON. */
   RETENTION_ENABLED: z.enum(['true', 'false', '1', '0']).default('true'),
+  /** Whether `POST /v1/retention/runs` accepts `now` (time travel, admin only); off by default. */
+  RETENTION_ALLOW_TIME_TRAVEL: z.enum(['true', 'false', '1', '0']).default('false'),
 } as const;
 
 export interface ComplianceSettings {
@@ -32,14 +34,17 @@ export interface ComplianceSettings {
   /** RETENTION_CRON / RETENTION_ENABLED: the scheduled retention run. */
   retentionCron?: string;
   retentionEnabled?: boolean;
+  /** RETENTION_ALLOW_TIME_TRAVEL: `now` accepted by `POST /v1/retention/runs` (default false). */
+  retentionAllowTimeTravel?: boolean;
 }
 
-export function parseCompliance(c: { RETENTION_CONFIG?: string; REPORT_TEMPLATES_DIR?: string; REPORT_PAGE_SIZE: number; RETENTION_CRON?: string; RETENTION_ENABLED?: string }): ComplianceSettings {
+export function parseCompliance(c: { RETENTION_CONFIG?: string; REPORT_TEMPLATES_DIR?: string; REPORT_PAGE_SIZE: number; RETENTION_CRON?: string; RETENTION_ENABLED?: string; RETENTION_ALLOW_TIME_TRAVEL?: string }): ComplianceSettings {
   return {
     retentionConfigFile: c.RETENTION_CONFIG === undefined ? undefined : path.resolve(c.RETENTION_CONFIG),
     reportTemplatesDir: c.REPORT_TEMPLATES_DIR === undefined ? undefined : path.resolve(c.REPORT_TEMPLATES_DIR),
     reportPageSize: c.REPORT_PAGE_SIZE,
     retentionCron: c.RETENTION_CRON ?? DEFAULT_RETENTION_CRON,
     retentionEnabled: c.RETENTION_ENABLED === undefined ? true : c.RETENTION_ENABLED === 'true' || c.RETENTION_ENABLED === '1',
+    retentionAllowTimeTravel: c.RETENTION_ALLOW_TIME_TRAVEL === 'true' || c.RETENTION_ALLOW_TIME_TRAVEL === '1',
   };
 }

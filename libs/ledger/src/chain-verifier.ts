@@ -23,6 +23,12 @@ export interface ChainRow {
   eventJson: string;
   prevHash: Buffer;
   hash: Buffer;
+  /**
+   * Set by a reader that already recomputed this record's hash at its own `seq` from the same
+   * parts (verification fast path, RecordHashBuilder) and found it equal to `hash`: the verifier
+   * then does not recompute it. Never set when they differ; the verifier decides that case itself.
+   */
+  hashChecked?: boolean;
 }
 
 export interface ChainStart {
@@ -47,6 +53,7 @@ export interface ChainVerdict {
 const LOOKAHEAD = 2;
 
 function selfConsistent(chain: string, row: ChainRow, seq: number): boolean {
+  if (row.hashChecked === true && seq === row.seq) return true;
   return recordHash(row.prevHash, chain, seq, row.receivedAt, row.eventJson).equals(row.hash);
 }
 

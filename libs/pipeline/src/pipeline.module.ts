@@ -8,7 +8,7 @@
 import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
 import { PatientIdentifiers, embeddedFieldProtection } from '@app/security';
-import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteDb, SqliteEventStore, openDatabase } from '@app/storage';
+import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteDb, TieredSqliteEventStore, openDatabase } from '@app/storage';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
 import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
@@ -32,7 +32,7 @@ export class PipelineLifecycle implements OnApplicationBootstrap, BeforeApplicat
     metrics: MetricsService,
     @Optional() private readonly checkpoints?: CheckpointService,
   ) {
-    this.scaleOut = isScaleOut(config) ? new ScaleOutRunner(store, writer, bus, consumer ?? null, metrics) : null;
+    this.scaleOut = isScaleOut(config) ? new ScaleOutRunner(store, writer, bus, consumer ?? null, metrics, undefined, checkpoints) : null;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -74,7 +74,7 @@ export class PipelineHealth {
     {
       provide: EVENT_STORE,
       inject: [APP_CONFIG, SQLITE_DB],
-      useFactory: (config: AppConfig, db: SqliteDb): Promise<EventStore> => createEventStore(config, () => new SqliteEventStore(db, embeddedFieldProtection(config))),
+      useFactory: (config: AppConfig, db: SqliteDb): Promise<EventStore> => createEventStore(config, () => new TieredSqliteEventStore(db, embeddedFieldProtection(config)), () => embeddedFieldProtection(config)),
     },
     {
       provide: ChainWriter,

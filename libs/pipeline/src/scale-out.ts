@@ -1,14 +1,16 @@
 /**
  * Selection of the bus and store adapters by configuration alone (BUS=memory|kafka,
  * STORE=sqlite|elasticsearch), and the start-up of the scale-out ones: connect to Elasticsearch
- * and declare its indices, start the chain writer, connect the Kafka producer, join the
- * chain-writer consumer group. Until every step has succeeded readiness is false and ingestion
- * answers 503; a failing step is logged with the setting to check and retried, so a service that
- * starts before its servers becomes ready when they appear.
+ * and declare its indices, start the chain writer and the checkpoint sealer (checkpoints and
+ * alerts then live in Elasticsearch too: createCheckpointStore here, the alert store in the
+ * detection module), connect the Kafka producer, join the chain-writer consumer group. Until
+ * every step has succeeded readiness is false and ingestion answers 503; a failing step is logged
+ * with the setting to check and retried, so a service that starts before its servers becomes
+ * ready when they appear.
  */
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '@app/core';
-import { BusConsumer, EventBus, EventStore } from '@app/storage';
+import { BusConsumer, CheckpointStore, EventBus, EventStore, FieldProtection } from '@app/storage';
 import type { KafkaLike } from '@app/storage/scale-out-adapters';
 import { BusChainFeeder } from './bus-chain-feeder';
 import { ChainWriter } from './chain-writer';
@@ -34,12 +36,34 @@ export function isScaleOut(config: AppConfig): boolean {
 /** The Elasticsearch and Kafka clients load only when selected (about a second of start-up otherwise). */
 const adapters = () => import('@app/storage/scale-out-adapters');
 
-/** STORE=elasticsearch: the Elasticsearch store; otherwise the embedded one the caller builds. */
-export async function createEventStore(config: AppConfig, embedded: () => EventStore): Promise<EventStore> {
+/**
+ * STORE=elasticsearch: the Elasticsearch store; otherwise the embedded one the caller builds.
+ * `protection` (the data keys and the patient tokenizer) seals `patient.id` and `actor.ip` in
+ * Elasticsearch as in the embedded store: required, so no caller can write them in clear.
+ */
+export async function createEventStore(config: AppConfig, embedded: () => EventStore, protection: () => FieldProtection): Promise<EventStore> {
   const es = config.scaleOut?.store === 'elasticsearch' ? config.scaleOut.elasticsearch : undefined;
   if (!es) return embedded();
   const { ElasticsearchEventStore, createElasticsearchClient, elasticsearchStoreOptions } = await adapters();
-  return new ElasticsearchEventStore(createElasticsearchClient(es), elasticsearchStoreOptions(es), scaleOutLog);
+  return new ElasticsearchEventStore(createElasticsearchClient(es), { ...elasticsearchStoreOptions(es), protection: protection() }, scaleOutLog);
+}
+
+/** STORE=elasticsearch: checkpoints in the cluster the event store uses (same client); otherwise the embedded ones. */
+export async function createCheckpointStore(config: AppConfig, events: EventStore, embedded: () => CheckpointStore): Promise<CheckpointStore> {
+  if (config.scaleOut?.store !== 'elasticsearch') return embedded();
+  const { ElasticsearchEventStore, ElasticsearchCheckpointStore } = await adapters();
+  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+  return new ElasticsearchCheckpointStore(events.client, {
+    checkpointsIndex: events.options.checkpointsIndex,
+    blocksIndex: events.layout.blocksIndex,
+    purgedIndex: events.layout.purgedIndex,
+  });
+}
+
+/** What the runner starts once the writer is up and stops after it drained (the CheckpointService). */
+export interface ScaleOutSealer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 const kafkaClients = new WeakMap<AppConfig, KafkaLike>();
@@ -74,6 +98,7 @@ export class ScaleOutRunner {
   private writerUp = false;
   private busUp = false;
   private consumerUp = false;
+  private sealerUp = false;
 
   constructor(
     private readonly store: EventStore,
@@ -82,6 +107,7 @@ export class ScaleOutRunner {
     private readonly consumer: BusConsumer | null,
     private readonly metrics?: MetricsService,
     private readonly retryMs = 5000,
+    private readonly sealer?: ScaleOutSealer,
   ) {}
 
   /** Starts connecting; resolves at once (readiness reports progress). */
@@ -102,6 +128,7 @@ export class ScaleOutRunner {
     // Stop consuming first (the batch in hand finishes), then let queued commits finish, then disconnect.
     await this.consumer?.close();
     await this.writer.drain();
+    if (this.sealerUp) await this.sealer?.stop().catch((err: Error) => scaleOutLog('warn', `sealing checkpoints at shutdown failed: ${err.name}`));
     await this.bus.close();
     await this.store.close();
   }
@@ -119,6 +146,11 @@ export class ScaleOutRunner {
           await this.writer.start();
           if (this.stopped) return;
           this.writerUp = true;
+        }
+        if (this.sealer && !this.sealerUp) {
+          await this.sealer.start();
+          if (this.stopped) return;
+          this.sealerUp = true;
         }
         if (!this.busUp) {
           await this.bus.start();

@@ -12,3 +12,5 @@ export * from './sqlite-legal-hold-store';
 export * from './legal-hold.service';
 export * from './retention-plan';
 export * from './sqlite-retention-runner';
+export * from './cold-archive';
+export * from './retention-run.service';

@@ -17,15 +17,30 @@ export interface HoldActor {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * Who is reading a hold: like the events endpoint, only callers with `events:identified` see the
+ * patient id; others see the patient's token (the same token event queries show them).
+ */
+export interface HoldViewer {
+  identified: boolean;
+}
+
 export class LegalHoldService {
   constructor(
     private readonly store: LegalHoldStore,
     private readonly audit: AccessAuditSink,
     private readonly now: () => Date = () => new Date(),
     private readonly newId: () => string = randomUUID,
+    private readonly patientToken?: (patientId: string) => string,
   ) {}
 
-  async create(body: unknown, by: HoldActor): Promise<LegalHold> {
+  /** The hold as this viewer may see it (patient id or its token). */
+  present(hold: LegalHold, viewer?: HoldViewer): LegalHold {
+    if (!viewer || viewer.identified || hold.patient === null || !this.patientToken) return hold;
+    return { ...hold, patient: this.patientToken(hold.patient) };
+  }
+
+  async create(body: unknown, by: HoldActor, viewer?: HoldViewer): Promise<LegalHold> {
     const req = parseLegalHoldRequest(body);
     const hold: LegalHold = {
       id: this.newId(),
@@ -47,10 +62,10 @@ export class LegalHoldService {
       outcome: 'success',
       target: { holdId: hold.id, criteria: holdCriteriaKinds(hold).join(','), caseId: hold.caseId, patient: hold.patient, actorId: hold.actor, from: hold.from, to: hold.to },
     });
-    return hold;
+    return this.present(hold, viewer);
   }
 
-  async list(params: Record<string, unknown> = {}): Promise<{ holds: LegalHold[] }> {
+  async list(params: Record<string, unknown> = {}, viewer?: HoldViewer): Promise<{ holds: LegalHold[] }> {
     let status: LegalHoldStatus | undefined;
     for (const [key, value] of Object.entries(params)) {
       if (key !== 'status') throw Problems.validation([{ pointer: `/query/${key.slice(0, 64)}`, message: 'unknown parameter; use status' }], 'The query parameters are invalid.');
@@ -59,16 +74,16 @@ export class LegalHoldService {
       }
       status = value as LegalHoldStatus;
     }
-    return { holds: await this.store.list(status) };
+    return { holds: (await this.store.list(status)).map((h) => this.present(h, viewer)) };
   }
 
-  async get(id: string): Promise<LegalHold> {
+  async get(id: string, viewer?: HoldViewer): Promise<LegalHold> {
     const hold = UUID.test(id) ? await this.store.get(id) : null;
     if (!hold) throw Problems.notFound('No legal hold with this id.');
-    return hold;
+    return this.present(hold, viewer);
   }
 
-  async release(id: string, body: unknown, by: HoldActor): Promise<LegalHold> {
+  async release(id: string, body: unknown, by: HoldActor, viewer?: HoldViewer): Promise<LegalHold> {
     const { note } = parseReleaseRequest(body);
     if (!UUID.test(id)) throw Problems.notFound('No legal hold with this id.');
     const at = this.now().toISOString();
@@ -87,6 +102,6 @@ export class LegalHoldService {
       outcome: 'success',
       target: { holdId: hold.id, criteria: holdCriteriaKinds(hold).join(','), caseId: hold.caseId },
     });
-    return hold;
+    return this.present(hold, viewer);
   }
 }

@@ -40,8 +40,19 @@ export interface RetentionPolicy {
 /** The configuration document (RETENTION_CONFIG file, and the API's view of a policy). */
 export interface RetentionPolicyDocument {
   version: 1;
-  tiers?: { hot?: string; warm?: string };
-  categories?: Partial<Record<EventCategory, { retain?: string; tiers?: { hot?: string; warm?: string } }>>;
+  tiers?: TierAges;
+  categories?: Partial<Record<EventCategory, { retain?: string; tiers?: TierAges }>>;
+}
+
+/**
+ * Tier ages, each the age (from receive time) at which a record LEAVES that tier: `hot`, `warm`,
+ * and `cold` / `delete` (leaving cold is being deleted: both say the same as `retain`).
+ */
+export interface TierAges {
+  hot?: string;
+  warm?: string;
+  cold?: string;
+  delete?: string;
 }
 
 export interface PolicyIssue {
@@ -105,14 +116,19 @@ export function parseRetentionPolicy(doc: unknown): RetentionPolicy {
     if (!parsed) issues.push({ path: at, message: 'must be a duration: ISO 8601 (P7Y, P1Y6M, P90D, P12W) or 7y, 18mo, 12w, 90d' });
     return parsed ?? undefined;
   };
-  const tiers = (value: unknown, at: string): { hot?: RetentionDuration; warm?: RetentionDuration } => {
+  type Tiers = { hot?: RetentionDuration; warm?: RetentionDuration; delete?: RetentionDuration };
+  const same = (a: RetentionDuration, b: RetentionDuration) => formatRetentionDuration(a) === formatRetentionDuration(b);
+  const tiers = (value: unknown, at: string): Tiers => {
     if (value === undefined) return {};
     if (!isPlainObject(value)) {
-      issues.push({ path: at, message: 'must be an object { hot, warm }' });
+      issues.push({ path: at, message: 'must be an object { hot, warm, cold?, delete? }' });
       return {};
     }
-    unknown(value, ['hot', 'warm'], at);
-    return { hot: duration(value.hot, `${at}.hot`), warm: duration(value.warm, `${at}.warm`) };
+    unknown(value, ['hot', 'warm', 'cold', 'delete'], at);
+    const cold = duration(value.cold, `${at}.cold`);
+    const del = duration(value.delete, `${at}.delete`);
+    if (cold && del && !same(cold, del)) issues.push({ path: `${at}.cold`, message: 'leaving cold is being deleted: cold and delete must be the same age' });
+    return { hot: duration(value.hot, `${at}.hot`), warm: duration(value.warm, `${at}.warm`), delete: del ?? cold };
   };
 
   const shared = tiers(doc.tiers, 'tiers');
@@ -125,7 +141,7 @@ export function parseRetentionPolicy(doc: unknown): RetentionPolicy {
     const at = `categories.${category}`;
     const entry = isPlainObject(listed) ? listed[category] : undefined;
     let retain: RetentionDuration | undefined;
-    let own: { hot?: RetentionDuration; warm?: RetentionDuration } = {};
+    let own: Tiers = {};
     if (entry !== undefined) {
       if (!isPlainObject(entry)) {
         issues.push({ path: at, message: 'must be an object { retain, tiers? }' });
@@ -133,12 +149,13 @@ export function parseRetentionPolicy(doc: unknown): RetentionPolicy {
         unknown(entry, ['retain', 'tiers'], at);
         retain = duration(entry.retain, `${at}.retain`);
         own = tiers(entry.tiers, `${at}.tiers`);
+        if (retain && own.delete && !same(retain, own.delete)) issues.push({ path: `${at}.tiers.delete`, message: 'must match retain (or leave one of them out)' });
       }
     }
     const base = DEFAULT_RETENTION_POLICY.categories[category];
     const policy: CategoryRetentionPolicy = {
       category,
-      retain: retain ?? base.retain,
+      retain: retain ?? own.delete ?? shared.delete ?? base.retain,
       hot: own.hot ?? shared.hot ?? base.hot,
       warm: own.warm ?? shared.warm ?? base.warm,
     };

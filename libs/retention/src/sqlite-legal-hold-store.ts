@@ -3,8 +3,13 @@
  * coverage question is answered with one query against the events table). The database itself
  * keeps holds append-only: triggers refuse every DELETE and every UPDATE except the one-time
  * release of an active hold (release columns only).
+ *
+ * Patient ids are not stored in clear when the store is given field protection (`patientIds`):
+ * `patient_id` holds the patient's keyed-HMAC token (what the events' index holds, so coverage
+ * matches on it directly) and `patient_sealed` the id sealed with AES-256-GCM like event fields,
+ * opened only to show a hold. Holds written before this are migrated on open (one transaction).
  */
-import type { SqliteDb } from '@app/storage';
+import { FieldProtection, SealedText, type SqliteDb } from '@app/storage';
 import { LegalHold, LegalHoldStatus } from './legal-hold';
 import { HoldCoverage, HoldRelease, LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore } from './legal-hold-store.port';
 
@@ -26,16 +31,20 @@ CREATE TABLE IF NOT EXISTS legal_holds (
   released_by       TEXT,
   released_by_role  TEXT,
   release_note      TEXT,
+  patient_sealed    BLOB,
   CHECK (patient_id IS NOT NULL OR actor_id IS NOT NULL OR from_ms IS NOT NULL OR to_ms IS NOT NULL)
 );
 CREATE INDEX IF NOT EXISTS legal_holds_by_created ON legal_holds (created_at);
 
 CREATE TRIGGER IF NOT EXISTS legal_holds_never_deleted BEFORE DELETE ON legal_holds
 BEGIN SELECT RAISE(ABORT, 'legal holds cannot be deleted; release them'); END;
+`;
 
+/** Only a release may change a hold (installed after the sealed-patient migration). */
+const LEGAL_HOLD_RELEASE_TRIGGER_SQL = `
 CREATE TRIGGER IF NOT EXISTS legal_holds_release_only BEFORE UPDATE ON legal_holds
 WHEN OLD.released_at IS NOT NULL OR NEW.released_at IS NULL OR NEW.released_by IS NULL OR NEW.release_note IS NULL
-  OR NEW.id IS NOT OLD.id OR NEW.patient_id IS NOT OLD.patient_id OR NEW.actor_id IS NOT OLD.actor_id
+  OR NEW.id IS NOT OLD.id OR NEW.patient_id IS NOT OLD.patient_id OR NEW.patient_sealed IS NOT OLD.patient_sealed OR NEW.actor_id IS NOT OLD.actor_id
   OR NEW.from_at IS NOT OLD.from_at OR NEW.to_at IS NOT OLD.to_at OR NEW.from_ms IS NOT OLD.from_ms OR NEW.to_ms IS NOT OLD.to_ms
   OR NEW.reason IS NOT OLD.reason OR NEW.case_id IS NOT OLD.case_id OR NEW.created_by IS NOT OLD.created_by
   OR NEW.created_by_role IS NOT OLD.created_by_role OR NEW.created_at IS NOT OLD.created_at
@@ -57,10 +66,18 @@ interface HoldRow {
   released_by: string | null;
   released_by_role: string | null;
   release_note: string | null;
+  patient_sealed: Buffer | null;
 }
 
 const COLUMNS =
-  'id, patient_id, actor_id, from_at, to_at, reason, case_id, created_by, created_by_role, created_at, released_at, released_by, released_by_role, release_note';
+  'id, patient_id, actor_id, from_at, to_at, reason, case_id, created_by, created_by_role, created_at, released_at, released_by, released_by_role, release_note, patient_sealed';
+
+/** Seals patient ids at rest (AES-256-GCM, SealedText over the data keys) and tokenizes them. */
+export interface HoldPatientProtection {
+  token(patientId: string): string;
+  seal(patientId: string): Buffer;
+  open(sealed: Buffer): string;
+}
 
 export interface SqliteLegalHoldStoreOptions {
   /**
@@ -73,6 +90,8 @@ export interface SqliteLegalHoldStoreOptions {
    * instead of reporting an empty events table as "nothing held".
    */
   eventsInThisDatabase?: boolean;
+  /** Store patient ids as token + sealed id instead of in clear (and migrate holds stored in clear). */
+  patientIds?: HoldPatientProtection;
 }
 
 export class SqliteLegalHoldStore implements LegalHoldStore {
@@ -88,9 +107,10 @@ export class SqliteLegalHoldStore implements LegalHoldStore {
     private readonly options: SqliteLegalHoldStoreOptions = {},
   ) {
     db.exec(LEGAL_HOLD_SCHEMA_SQL);
+    migrateLegalHolds(db, options.patientIds);
     this.insertHold = db.prepare(
-      `INSERT INTO legal_holds (id, patient_id, actor_id, from_at, to_at, from_ms, to_ms, reason, case_id, created_by, created_by_role, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO legal_holds (id, patient_id, actor_id, from_at, to_at, from_ms, to_ms, reason, case_id, created_by, created_by_role, created_at, patient_sealed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.selectHold = db.prepare(`SELECT ${COLUMNS} FROM legal_holds WHERE id = ?`);
     this.selectAll = db.prepare(`SELECT ${COLUMNS} FROM legal_holds ORDER BY created_at DESC, id`);
@@ -102,9 +122,10 @@ export class SqliteLegalHoldStore implements LegalHoldStore {
   }
 
   async create(h: LegalHold): Promise<void> {
+    const ids = this.options.patientIds;
     this.insertHold.run(
       h.id,
-      h.patient,
+      h.patient !== null && ids ? ids.token(h.patient) : h.patient,
       h.actor,
       h.from,
       h.to,
@@ -115,17 +136,18 @@ export class SqliteLegalHoldStore implements LegalHoldStore {
       h.createdBy,
       h.createdByRole,
       h.createdAt,
+      h.patient !== null && ids ? ids.seal(h.patient) : null,
     );
   }
 
   async get(id: string): Promise<LegalHold | null> {
     const row = this.selectHold.get(id) as HoldRow | undefined;
-    return row ? toHold(row) : null;
+    return row ? this.toHold(row) : null;
   }
 
   async list(status?: LegalHoldStatus): Promise<LegalHold[]> {
     const stmt = status === 'active' ? this.selectActive : status === 'released' ? this.selectReleased : this.selectAll;
-    return (stmt.all() as HoldRow[]).map(toHold);
+    return (stmt.all() as HoldRow[]).map((r) => this.toHold(r));
   }
 
   async release(id: string, r: HoldRelease): Promise<LegalHold> {
@@ -137,16 +159,27 @@ export class SqliteLegalHoldStore implements LegalHoldStore {
     return (await this.get(id))!;
   }
 
+  private toHold(r: HoldRow): LegalHold {
+    return toHoldRow(r, this.options.patientIds);
+  }
+
   async coverage(chain: string, fromSeq: number, toSeq: number): Promise<HoldCoverage> {
     if (this.options.eventsInThisDatabase === false) throw new Error('legal hold coverage needs the events in the embedded database; this store cannot answer for another engine');
     const out: HoldCoverage = { chain, fromSeq, toSeq, held: false, heldRecords: 0, firstHeldSeq: null, lastHeldSeq: null, holdIds: [] };
     const conditions: { sql: string; params: (string | number)[] }[] = [];
-    for (const hold of await this.list('active')) {
-      const cond = holdCondition(hold, this.options.patientIndexValue ?? ((id) => id));
+    // Hot and warm records alike (restored copies of archived records lie below the purged prefix).
+    const hasWarm = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'warm_events'").get() !== undefined;
+    const source = hasWarm
+      ? '(SELECT chain, seq, patient_id, actor_id, occurred_ms FROM events UNION ALL SELECT chain, seq, patient_id, actor_id, occurred_ms FROM warm_events WHERE restored = 0)'
+      : 'events';
+    for (const stored of this.selectActive.all() as HoldRow[]) {
+      const hold = this.toHold(stored);
+      // A sealed hold matches on its stored token (and, for events stored before tokens, the id).
+      const cond = holdCondition(hold, this.options.patientIndexValue ?? ((id) => id), stored.patient_sealed !== null ? stored.patient_id : null);
       // Unary + on chain/seq keeps the planner on the hold's own index (patient, actor or time),
       // which is far narrower than a chain range that may hold millions of records.
       const row = this.db
-        .prepare(`SELECT COUNT(*) AS n, MIN(seq) AS lo, MAX(seq) AS hi FROM events WHERE +chain = ? AND +seq >= ? AND +seq <= ? AND ${cond.sql}`)
+        .prepare(`SELECT COUNT(*) AS n, MIN(seq) AS lo, MAX(seq) AS hi FROM ${source} WHERE +chain = ? AND +seq >= ? AND +seq <= ? AND ${cond.sql}`)
         .get(chain, fromSeq, toSeq, ...cond.params) as { n: number; lo: number | null; hi: number | null };
       if (row.n === 0) continue;
       conditions.push(cond);
@@ -158,7 +191,7 @@ export class SqliteLegalHoldStore implements LegalHoldStore {
     if (conditions.length > 1) {
       // Several holds may cover the same record: count each record once.
       const row = this.db
-        .prepare(`SELECT COUNT(*) AS n FROM events WHERE chain = ? AND seq >= ? AND seq <= ? AND (${conditions.map((c) => `(${c.sql})`).join(' OR ')})`)
+        .prepare(`SELECT COUNT(*) AS n FROM ${source} WHERE chain = ? AND seq >= ? AND seq <= ? AND (${conditions.map((c) => `(${c.sql})`).join(' OR ')})`)
         .get(chain, fromSeq, toSeq, ...conditions.flatMap((c) => c.params)) as { n: number };
       out.heldRecords = row.n;
     }
@@ -168,22 +201,53 @@ export class SqliteLegalHoldStore implements LegalHoldStore {
 }
 
 /** SQL over the events table matching the records a hold covers (same rule as holdCovers). */
-function holdCondition(h: LegalHold, patientIndexValue: (patientId: string) => string): { sql: string; params: (string | number)[] } {
+function holdCondition(h: LegalHold, patientIndexValue: (patientId: string) => string, storedToken: string | null): { sql: string; params: (string | number)[] } {
   const parts: string[] = [];
   const params: (string | number)[] = [];
   // The token (field protection) and, for rows written before it, the id itself.
-  if (h.patient !== null) (parts.push('patient_id IN (?, ?)'), params.push(patientIndexValue(h.patient), h.patient));
+  if (h.patient !== null) (parts.push('patient_id IN (?, ?)'), params.push(storedToken ?? patientIndexValue(h.patient), h.patient));
   if (h.actor !== null) (parts.push('actor_id = ?'), params.push(h.actor));
   if (h.from !== null) (parts.push('occurred_ms >= ?'), params.push(Date.parse(h.from)));
   if (h.to !== null) (parts.push('occurred_ms < ?'), params.push(Date.parse(h.to)));
   return { sql: parts.join(' AND '), params };
 }
 
-function toHold(r: HoldRow): LegalHold {
+/**
+ * Adds `patient_sealed` to a hold table created before it, moves patient ids stored in clear to
+ * token + sealed id (when protection is given), and installs the release-only trigger that also
+ * guards `patient_sealed`. One transaction; the old trigger is dropped only inside it.
+ */
+function migrateLegalHolds(db: SqliteDb, ids: HoldPatientProtection | undefined): void {
+  const columns = db.prepare('PRAGMA table_info(legal_holds)').all() as { name: string }[];
+  const trigger = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'legal_holds_release_only'").get() as { sql: string } | undefined;
+  const clear = ids && columns.some((c) => c.name === 'patient_sealed')
+    ? (db.prepare('SELECT id, patient_id FROM legal_holds WHERE patient_id IS NOT NULL AND patient_sealed IS NULL').all() as { id: string; patient_id: string }[])
+    : [];
+  const needsColumn = !columns.some((c) => c.name === 'patient_sealed');
+  const needsTrigger = !trigger || !trigger.sql.includes('patient_sealed');
+  if (!needsColumn && !needsTrigger && clear.length === 0) return;
+  db.transaction(() => {
+    if (needsColumn) db.exec('ALTER TABLE legal_holds ADD COLUMN patient_sealed BLOB');
+    const rows = needsColumn && ids ? (db.prepare('SELECT id, patient_id FROM legal_holds WHERE patient_id IS NOT NULL').all() as { id: string; patient_id: string }[]) : clear;
+    db.exec('DROP TRIGGER IF EXISTS legal_holds_release_only');
+    if (ids) {
+      const update = db.prepare('UPDATE legal_holds SET patient_id = ?, patient_sealed = ? WHERE id = ?');
+      for (const r of rows) update.run(ids.token(r.patient_id), ids.seal(r.patient_id), r.id);
+    }
+    db.exec(LEGAL_HOLD_RELEASE_TRIGGER_SQL);
+  })();
+}
+
+function toHoldRow(r: HoldRow, ids: HoldPatientProtection | undefined): LegalHold {
+  let patient = r.patient_id;
+  if (r.patient_sealed !== null) {
+    if (!ids) throw new Error('legal holds: patient ids are sealed; open the store with field protection');
+    patient = ids.open(r.patient_sealed);
+  }
   return {
     id: r.id,
     status: r.released_at === null ? 'active' : 'released',
-    patient: r.patient_id,
+    patient,
     actor: r.actor_id,
     from: r.from_at,
     to: r.to_at,
@@ -197,4 +261,10 @@ function toHold(r: HoldRow): LegalHold {
     releasedByRole: r.released_by_role,
     releaseNote: r.release_note,
   };
+}
+
+/** Hold patient-id protection from the store's field protection: its token, and SealedText over its data keys. */
+export function holdPatientProtection(protection: FieldProtection): HoldPatientProtection {
+  const sealed = new SealedText(protection.dataKeys);
+  return { token: (id) => protection.patientToken(id), seal: (id) => sealed.seal(id), open: (b) => sealed.open(b) };
 }

@@ -12,14 +12,37 @@
  * re-plans from the recorded prefix and reaches the same result. Runs are recorded in
  * retention_runs (a run killed mid-way stays `running` and is marked `interrupted` by the next).
  * A purge ends exactly at a signed checkpoint (clampToCheckpoint): records not yet sealed wait.
- * Warm/cold tiers are not implemented here: records stay hot until deleted.
+ *
+ * Tiers (when constructed with RetentionTierOptions): after deleting, each chain's prefix past its
+ * category's warm window moves to a cold archive (cold-archive.ts: written, fsync'd and verified
+ * offline BEFORE one transaction records it as a purged prefix referencing the archive and drops
+ * the rows), and hot records past the hot window move to the warm table (warm_events; one
+ * transaction per batch, rows copied then deleted: the events' delete trigger lets a record leave
+ * hot only when warm holds the same chain, seq and hash). Archives whose records are all past the
+ * retention window and under no legal hold are deleted. Every move is a retention_run_actions row.
+ * `restore` brings archived records back into warm (restored = 1), verified against the archive's
+ * signed checkpoints and the store's own.
  */
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EVENT_CATEGORIES, EventCategory, AccessEvent } from '@app/core';
 import { FrontierJSON, MerkleAccumulator, frontierFromJSON } from '@app/ledger';
-import { CHECKPOINT_SCHEMA_SQL, type SqliteDb } from '@app/storage';
+import {
+  CHECKPOINT_SCHEMA_SQL,
+  FieldProtection,
+  SealedFieldCodec,
+  SqliteCheckpointStore,
+  TieredSqliteEventStore,
+  WARM_SCHEMA_SQL,
+  encodeWarmRecord,
+  type SqliteDb,
+} from '@app/storage';
+import { ArchiveVerificationError, PublicKeyEntry, archiveId, readArchiveRecords, verifyArchive, writeArchive } from './cold-archive';
+import { holdMatcher } from './legal-hold';
 import { LegalHoldStore } from './legal-hold-store.port';
 import { ChainPurgePlan, PlannedRecord, RetentionPlan, planChainPurge } from './retention-plan';
-import { RetentionPolicy } from './retention-policy';
+import { RetentionPolicy, retentionCutoffs } from './retention-policy';
 
 export const RETENTION_RUN_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS retention_purge_authorizations (
@@ -60,12 +83,52 @@ CREATE TRIGGER IF NOT EXISTS retention_run_chains_never_deleted BEFORE DELETE ON
 BEGIN SELECT RAISE(ABORT, 'retention audit records cannot be deleted'); END;
 CREATE TRIGGER IF NOT EXISTS retention_runs_never_deleted BEFORE DELETE ON retention_runs
 BEGIN SELECT RAISE(ABORT, 'retention runs cannot be deleted'); END;
-`;
 
-/** The events' delete trigger with its one exception: an authorized purge of a recorded prefix. */
-const PURGE_AWARE_DELETE_TRIGGER = `
-DROP TRIGGER IF EXISTS events_are_never_deleted;
-CREATE TRIGGER events_are_never_deleted BEFORE DELETE ON events
+CREATE TABLE IF NOT EXISTS retention_archives (
+  id                TEXT PRIMARY KEY,
+  chain             TEXT    NOT NULL,
+  from_seq          INTEGER NOT NULL,
+  to_seq            INTEGER NOT NULL,
+  count             INTEGER NOT NULL,
+  first_received_at TEXT,
+  last_received_at  TEXT,
+  last_hash         TEXT    NOT NULL,
+  checkpoint_idx    INTEGER NOT NULL,
+  path              TEXT    NOT NULL,
+  created_at        TEXT    NOT NULL,
+  run_id            TEXT    NOT NULL,
+  deleted_at        TEXT,
+  deleted_by_run    TEXT
+);
+
+CREATE TABLE IF NOT EXISTS retention_run_actions (
+  run_id            TEXT    NOT NULL,
+  chain             TEXT    NOT NULL,
+  action            TEXT    NOT NULL,
+  from_seq          INTEGER NOT NULL,
+  to_seq            INTEGER NOT NULL,
+  count             INTEGER NOT NULL,
+  first_received_at TEXT,
+  last_received_at  TEXT,
+  archive_id        TEXT,
+  checkpoint_idx    INTEGER,
+  at                TEXT    NOT NULL,
+  PRIMARY KEY (run_id, chain, action, from_seq)
+);
+
+CREATE TRIGGER IF NOT EXISTS retention_archives_delete_once BEFORE UPDATE ON retention_archives
+WHEN OLD.deleted_at IS NOT NULL OR NEW.deleted_at IS NULL OR NEW.id IS NOT OLD.id OR NEW.chain IS NOT OLD.chain
+  OR NEW.from_seq IS NOT OLD.from_seq OR NEW.to_seq IS NOT OLD.to_seq OR NEW.count IS NOT OLD.count OR NEW.path IS NOT OLD.path
+  OR NEW.last_hash IS NOT OLD.last_hash OR NEW.created_at IS NOT OLD.created_at OR NEW.run_id IS NOT OLD.run_id
+BEGIN SELECT RAISE(ABORT, 'an archive record can only be marked deleted, once'); END;
+CREATE TRIGGER IF NOT EXISTS retention_archives_never_deleted BEFORE DELETE ON retention_archives
+BEGIN SELECT RAISE(ABORT, 'archive records cannot be deleted'); END;
+CREATE TRIGGER IF NOT EXISTS retention_run_actions_immutable BEFORE UPDATE ON retention_run_actions
+BEGIN SELECT RAISE(ABORT, 'retention audit records are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS retention_run_actions_never_deleted BEFORE DELETE ON retention_run_actions
+BEGIN SELECT RAISE(ABORT, 'retention audit records cannot be deleted'); END;
+
+CREATE TRIGGER IF NOT EXISTS warm_events_deleted_only_by_retention BEFORE DELETE ON warm_events
 WHEN NOT EXISTS (
   SELECT 1 FROM retention_purge_authorizations a JOIN purged_prefixes p ON p.chain = a.chain
   WHERE a.chain = OLD.chain AND OLD.seq < a.below_seq AND OLD.seq < p.size
@@ -73,13 +136,86 @@ WHEN NOT EXISTS (
 BEGIN SELECT RAISE(ABORT, 'audit events cannot be deleted'); END;
 `;
 
+/**
+ * The events' delete trigger with its two exceptions: an authorized purge of a recorded prefix,
+ * and a record leaving hot for warm (warm holds the same chain, seq and hash).
+ */
+const PURGE_AWARE_DELETE_TRIGGER = `
+DROP TRIGGER IF EXISTS events_are_never_deleted;
+CREATE TRIGGER events_are_never_deleted BEFORE DELETE ON events
+WHEN NOT EXISTS (
+  SELECT 1 FROM retention_purge_authorizations a JOIN purged_prefixes p ON p.chain = a.chain
+  WHERE a.chain = OLD.chain AND OLD.seq < a.below_seq AND OLD.seq < p.size
+) AND NOT EXISTS (
+  SELECT 1 FROM warm_events w WHERE w.chain = OLD.chain AND w.seq = OLD.seq AND w.hash = OLD.hash AND w.restored = 0
+)
+BEGIN SELECT RAISE(ABORT, 'audit events cannot be deleted'); END;
+`;
+
 /** Creates the retention tables and installs the purge-aware delete trigger (idempotent). */
 export function applyRetentionSchema(db: SqliteDb): void {
   db.exec(CHECKPOINT_SCHEMA_SQL);
+  db.exec(WARM_SCHEMA_SQL);
   db.exec(RETENTION_RUN_SCHEMA_SQL);
   const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'events_are_never_deleted'").get() as { sql: string } | undefined;
-  if (!row || !row.sql.includes('retention_purge_authorizations')) db.transaction(() => db.exec(PURGE_AWARE_DELETE_TRIGGER))();
+  if (!row || !row.sql.includes('warm_events')) db.transaction(() => db.exec(PURGE_AWARE_DELETE_TRIGGER))();
 }
+
+/** What the runner needs for the warm and cold tiers (without it, records stay hot until deleted). */
+export interface RetentionTierOptions {
+  /** DATA_DIR: archives go to DATA_DIR/archive/<chain>/<archive id>. */
+  dataDir: string;
+  /** The store's field protection (warm rows keep sealed fields sealed, patients tokenized). */
+  protection: FieldProtection;
+  /** The store's public keys: archives carry them, and archives are verified against them. */
+  publicKeys: () => readonly PublicKeyEntry[];
+}
+
+/** A range of a chain moved to a tier by a run. */
+export interface TierMove {
+  fromSeq: number;
+  /** Exclusive. */
+  toSeq: number;
+  count: number;
+  firstReceivedAt: string | null;
+  lastReceivedAt: string | null;
+}
+
+export interface ColdMove extends TierMove {
+  archiveId: string;
+  /** Relative to DATA_DIR. */
+  path: string;
+  checkpointIndex: number;
+}
+
+export interface ArchiveSummary {
+  id: string;
+  chain: string;
+  fromSeq: number;
+  toSeq: number;
+  count: number;
+  firstReceivedAt: string | null;
+  lastReceivedAt: string | null;
+  checkpointIndex: number;
+  path: string;
+  createdAt: string;
+  runId: string;
+  deletedAt: string | null;
+}
+
+export interface RestoreReport {
+  runId: string;
+  chain: string;
+  restored: number;
+  archives: { archiveId: string; fromSeq: number; toSeq: number; restored: number }[];
+}
+
+export class RetentionRestoreError extends Error {}
+
+/** Restored records get positions from here on (hot positions are row ids counted from 1). */
+const RESTORED_POSITION_BASE = 4_000_000_000_000_000;
+
+const isCategory = (c: string): c is EventCategory => (EVENT_CATEGORIES as readonly string[]).includes(c);
 
 export interface RetentionRunOptions {
   /** Epoch ms the run acts at. */
@@ -89,6 +225,8 @@ export interface RetentionRunOptions {
   trigger: string;
   /** Called after each chain's purge is committed (progress; crash tests). */
   onChainPurged?: (chain: RetentionRunChain) => void;
+  /** Called at intermediate durable steps: `archive-written` (files in place, rows not yet dropped), `warm-batch` (crash tests). */
+  onStep?: (step: 'archive-written' | 'warm-batch', chain: string) => void;
 }
 
 export interface RetentionRunChain extends ChainPurgePlan {
@@ -98,6 +236,14 @@ export interface RetentionRunChain extends ChainPurgePlan {
   checkpointIndex: number | null;
   /** Records of the chain held by legal holds in the window (counted, never named). */
   heldRecords: number;
+  /** Hot records moved to warm by this run (null: none). */
+  warm: TierMove | null;
+  /** Archives written by this run, one per checkpoint block (a legal hold then keeps only its blocks). */
+  cold: ColdMove[];
+  /** Archives deleted by this run (all their records past the window, none held). */
+  archivesDeleted: (TierMove & { archiveId: string })[];
+  /** Archives past the window kept because a legal hold covers some of their records. */
+  archivesHeld: number;
 }
 
 export interface RetentionRunReport {
@@ -107,6 +253,9 @@ export interface RetentionRunReport {
   startedAt: string;
   finishedAt: string;
   deleted: number;
+  /** Records moved hot -> warm, and to cold archives. */
+  warmed: number;
+  archived: number;
   chains: RetentionRunChain[];
 }
 
@@ -117,12 +266,16 @@ interface PurgedRow {
 }
 
 export class SqliteRetentionRunner {
+  private readonly codec: SealedFieldCodec | null;
+
   constructor(
     private readonly db: SqliteDb,
     private readonly policy: RetentionPolicy,
     private readonly holds: LegalHoldStore,
+    private readonly tiers?: RetentionTierOptions,
   ) {
     applyRetentionSchema(db);
+    this.codec = tiers ? new SealedFieldCodec(tiers.protection.dataKeys) : null;
   }
 
   /** The plan at `now` (reads only). */
@@ -150,7 +303,7 @@ export class SqliteRetentionRunner {
     return { plan: { now: new Date(now).toISOString(), chains, total: chains.reduce((s, c) => s + c.count, 0) }, held };
   }
 
-  /** Plans and (unless dry-run) applies retention; returns the audit record of the run. */
+  /** Plans and (unless dry-run) applies retention tier by tier; returns the audit record of the run. */
   async run(options: RetentionRunOptions): Promise<RetentionRunReport> {
     const startedAt = new Date().toISOString();
     const { plan, held } = await this.plan(options.now);
@@ -161,23 +314,52 @@ export class SqliteRetentionRunner {
       this.db
         .prepare("INSERT INTO retention_runs (id, started_at, now, trigger, status) VALUES (?, ?, ?, ?, 'running')")
         .run(runId, startedAt, plan.now, options.trigger);
+      this.sweepDeletedArchives();
     }
     const chains: RetentionRunChain[] = [];
     let deleted = 0;
+    let warmed = 0;
+    let archived = 0;
     for (const p of plan.chains) {
-      const out: RetentionRunChain = { ...p, lastHash: null, checkpointIndex: null, heldRecords: held.get(p.chain) ?? 0 };
+      const out: RetentionRunChain = { ...p, lastHash: null, checkpointIndex: null, heldRecords: held.get(p.chain) ?? 0, warm: null, cold: [], archivesDeleted: [], archivesHeld: 0 };
       if (p.count > 0) {
         const applied = options.dryRun ? this.describe(p) : this.purgeChain(runId!, p);
         out.lastHash = applied.lastHash;
         out.checkpointIndex = applied.checkpointIndex;
         if (!options.dryRun) deleted += applied.deleted;
         if (!options.dryRun && applied.deleted !== p.count) out.count = applied.deleted;
-        if (!options.dryRun) options.onChainPurged?.(out);
       }
+      if (this.tiers && isCategory(p.chain)) {
+        const cut = retentionCutoffs(this.policy, p.chain, options.now);
+        const archives = await this.deleteExpiredArchives(runId, p.chain, cut.deleteIfReceivedBefore, options.dryRun);
+        out.archivesDeleted = archives.deleted;
+        out.archivesHeld = archives.held;
+        if (!options.dryRun) deleted += archives.deleted.reduce((s, a) => s + a.count, 0);
+        // Cold: from where the purge left off, up to the last checkpoint before the warm window ends.
+        const coldFrom = options.dryRun ? p.toSeq : (this.purged(p.chain)?.size ?? 0);
+        const coldTo = this.sealedBoundary(p.chain, coldFrom, this.boundary(p.chain, coldFrom, cut.coldIfReceivedBefore, true));
+        for (let from = coldFrom; from < coldTo; ) {
+          const to = this.nextCheckpointSize(p.chain, from, coldTo);
+          const move = options.dryRun
+            ? { ...this.describeRange(p.chain, from, to), archiveId: archiveId(p.chain, from, to), path: '', checkpointIndex: this.checkpointAtOrBelow(p.chain, to) }
+            : await this.archiveRange(runId!, p.chain, from, to, options.onStep);
+          out.cold.push(move);
+          if (!options.dryRun) archived += move.count;
+          from = to;
+        }
+        // Warm: hot records past the hot window.
+        const hotFrom = Math.max(this.hotStart(p.chain) ?? Number.MAX_SAFE_INTEGER, options.dryRun ? coldTo : 0);
+        const warmTo = this.boundary(p.chain, hotFrom, cut.warmIfReceivedBefore, false);
+        if (warmTo > hotFrom) {
+          out.warm = options.dryRun ? this.describeRange(p.chain, hotFrom, warmTo) : this.moveToWarm(runId!, p.chain, hotFrom, warmTo, options.onStep);
+          if (!options.dryRun) warmed += out.warm.count;
+        }
+      }
+      if (!options.dryRun && (out.count > 0 || out.cold.length > 0 || out.warm || out.archivesDeleted.length > 0)) options.onChainPurged?.(out);
       chains.push(out);
     }
     const finishedAt = new Date().toISOString();
-    const report: RetentionRunReport = { runId, dryRun: options.dryRun, now: plan.now, startedAt, finishedAt, deleted, chains };
+    const report: RetentionRunReport = { runId, dryRun: options.dryRun, now: plan.now, startedAt, finishedAt, deleted, warmed, archived, chains };
     if (runId) {
       this.db
         .prepare("UPDATE retention_runs SET status = 'completed', finished_at = ?, deleted = ?, summary = ? WHERE id = ?")
@@ -201,15 +383,200 @@ export class SqliteRetentionRunner {
     ).map((r) => ({ id: r.id, startedAt: r.started_at, finishedAt: r.finished_at, now: r.now, trigger: r.trigger, status: r.status, deleted: r.deleted }));
   }
 
+  /**
+   * One recorded run with everything it did: the run's summary (counts, ranges, checkpoints,
+   * archives) for a completed run, and for any run the committed audit rows (deletes and moves).
+   */
+  runDetail(id: string): Record<string, unknown> | null {
+    const r = this.db.prepare('SELECT id, started_at, finished_at, now, trigger, status, deleted, summary FROM retention_runs WHERE id = ?').get(id) as
+      | { id: string; started_at: string; finished_at: string | null; now: string; trigger: string; status: string; deleted: number; summary: string | null }
+      | undefined;
+    if (!r) return null;
+    const purges = this.db
+      .prepare('SELECT chain, from_seq, to_seq, deleted, first_received_at, last_received_at, last_hash, checkpoint_idx, kept_because, purged_at FROM retention_run_chains WHERE run_id = ? ORDER BY chain')
+      .all(id) as Record<string, unknown>[];
+    const actions = this.db
+      .prepare('SELECT chain, action, from_seq, to_seq, count, first_received_at, last_received_at, archive_id, checkpoint_idx, at FROM retention_run_actions WHERE run_id = ? ORDER BY chain, action, from_seq')
+      .all(id) as Record<string, unknown>[];
+    const camel = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
+    return {
+      id: r.id,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+      now: r.now,
+      trigger: r.trigger,
+      status: r.status,
+      deleted: r.deleted,
+      summary: r.summary ? (JSON.parse(r.summary) as unknown) : null,
+      purges: purges.map(camel),
+      actions: actions.map(camel),
+    };
+  }
+
+  /** Cold archives of a chain (or all), oldest first. */
+  archives(chain?: string): ArchiveSummary[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, chain, from_seq, to_seq, count, first_received_at, last_received_at, checkpoint_idx, path, created_at, run_id, deleted_at FROM retention_archives
+         ${chain ? 'WHERE chain = ?' : ''} ORDER BY chain, from_seq`,
+      )
+      .all(...(chain ? [chain] : [])) as {
+      id: string;
+      chain: string;
+      from_seq: number;
+      to_seq: number;
+      count: number;
+      first_received_at: string | null;
+      last_received_at: string | null;
+      checkpoint_idx: number;
+      path: string;
+      created_at: string;
+      run_id: string;
+      deleted_at: string | null;
+    }[];
+    return rows.map((a) => ({
+      id: a.id,
+      chain: a.chain,
+      fromSeq: a.from_seq,
+      toSeq: a.to_seq,
+      count: a.count,
+      firstReceivedAt: a.first_received_at,
+      lastReceivedAt: a.last_received_at,
+      checkpointIndex: a.checkpoint_idx,
+      path: a.path,
+      createdAt: a.created_at,
+      runId: a.run_id,
+      deletedAt: a.deleted_at,
+    }));
+  }
+
+  /**
+   * Brings archived records of a chain back into the warm tier (queryable again), by archive id
+   * or by seq range [fromSeq, toSeq] (inclusive): each archive is verified offline against the
+   * store's public keys, its last checkpoint must be the one the store signed, and every record is
+   * re-hashed into the chain before it is accepted. Idempotent (a restored record stays once).
+   */
+  async restore(opts: { chain: string; archiveId?: string; fromSeq?: number; toSeq?: number; trigger?: string }): Promise<RestoreReport> {
+    const tiers = this.requireTiers();
+    const lo = opts.fromSeq ?? 0;
+    const hi = opts.toSeq ?? Number.MAX_SAFE_INTEGER;
+    const chosen = this.archives(opts.chain).filter((a) => a.deletedAt === null && (opts.archiveId ? a.id === opts.archiveId : a.toSeq - 1 >= lo && a.fromSeq <= hi));
+    if (chosen.length === 0) throw new RetentionRestoreError(opts.archiveId ? `no archive ${opts.archiveId} of chain ${opts.chain}` : `no archive of chain ${opts.chain} holds seq ${lo}..${hi === Number.MAX_SAFE_INTEGER ? 'end' : hi}`);
+    const runId = randomUUID();
+    const startedAt = new Date().toISOString();
+    this.db.prepare("INSERT INTO retention_runs (id, started_at, now, trigger, status) VALUES (?, ?, ?, ?, 'running')").run(runId, startedAt, startedAt, opts.trigger ?? 'restore');
+    const report: RestoreReport = { runId, chain: opts.chain, restored: 0, archives: [] };
+    for (const a of chosen) {
+      const dir = path.join(tiers.dataDir, a.path);
+      const manifest = await verifyArchive(dir, tiers.publicKeys(), { fromSeq: a.fromSeq, toSeq: a.toSeq - 1 });
+      const signed = JSON.parse(fs.readFileSync(path.join(dir, manifest.checkpoints.file), 'utf8')) as { treeSize: number; rootHash: string }[];
+      const ours = this.db.prepare('SELECT root_hash FROM checkpoints WHERE chain = ? AND tree_size = ?').get(a.chain, a.toSeq) as { root_hash: string } | undefined;
+      const theirs = signed.find((c) => c.treeSize === a.toSeq);
+      if (!ours || !theirs || ours.root_hash !== theirs.rootHash) throw new ArchiveVerificationError(`archive ${a.id} is not sealed by the store's checkpoint at size ${a.toSeq}`);
+      const rows: { seq: number; receivedAt: string; eventJson: string; prevHash: Buffer; hash: Buffer }[] = [];
+      for await (const r of readArchiveRecords(dir, manifest)) if (r.seq >= lo && r.seq <= hi) rows.push(r);
+      const insert = this.warmInsert();
+      const restored = this.db.transaction(() => {
+        // Positions of their own, far above any hot position (cursors order by them, never reuse them).
+        let pos = (this.db.prepare('SELECT MAX(pos) AS p FROM warm_events WHERE pos >= ?').get(RESTORED_POSITION_BASE) as { p: number | null }).p ?? RESTORED_POSITION_BASE;
+        let n = 0;
+        for (const r of rows) {
+          const event = JSON.parse(r.eventJson) as AccessEvent;
+          const { storedJson, sealed } = this.codec!.seal(event, r.eventJson);
+          n += insert.run(
+            ++pos, a.chain, r.seq, event.id, r.receivedAt, Date.parse(event.occurredAt), event.category, event.action, event.outcome, event.actor.id,
+            event.patient ? tiers.protection.patientToken(event.patient.id) : null, encodeWarmRecord(storedJson, sealed), r.prevHash, r.hash, 1, a.id,
+          ).changes;
+        }
+        if (rows.length > 0) this.action(runId, a.chain, 'restore', rows[0].seq, rows[rows.length - 1].seq + 1, n, rows[0].receivedAt, rows[rows.length - 1].receivedAt, a.id, a.checkpointIndex);
+        return n;
+      })();
+      report.restored += restored;
+      report.archives.push({ archiveId: a.id, fromSeq: rows[0]?.seq ?? a.fromSeq, toSeq: (rows[rows.length - 1]?.seq ?? a.fromSeq - 1) + 1, restored });
+    }
+    this.db.prepare("UPDATE retention_runs SET status = 'completed', finished_at = ?, summary = ? WHERE id = ?").run(new Date().toISOString(), JSON.stringify(report), runId);
+    return report;
+  }
+
+  private requireTiers(): RetentionTierOptions {
+    if (!this.tiers) throw new RetentionRestoreError('tiers are not configured for this runner');
+    return this.tiers;
+  }
+
+  private warmInsert() {
+    return this.db.prepare(
+      `INSERT OR IGNORE INTO warm_events (pos, chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, record, prev_hash, hash, restored, archive_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  private action(runId: string, chain: string, action: string, fromSeq: number, toSeq: number, count: number, first: string | null, last: string | null, archiveId: string | null, checkpointIdx: number | null): void {
+    this.db
+      .prepare(
+        `INSERT INTO retention_run_actions (run_id, chain, action, from_seq, to_seq, count, first_received_at, last_received_at, archive_id, checkpoint_idx, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(runId, chain, action, fromSeq, toSeq, count, first, last, archiveId, checkpointIdx, new Date().toISOString());
+  }
+
   private purged(chain: string): PurgedRow | undefined {
     return this.db.prepare('SELECT size, last_hash, frontier FROM purged_prefixes WHERE chain = ?').get(chain) as PurgedRow | undefined;
   }
 
+  /** Rows of a chain in both live tiers (warm, not restored copies; then hot), in seq order. */
+  private chainRows(chain: string, fromSeq: number, toSeq: number, columns: 'seq, received_at' | 'seq, hash' | 'seq, received_at, hash'): Iterable<Record<string, unknown>> {
+    return this.db
+      .prepare(`SELECT ${columns} FROM events WHERE chain = ? AND seq >= ? AND seq < ? UNION ALL SELECT ${columns} FROM warm_events WHERE chain = ? AND seq >= ? AND seq < ? AND restored = 0 ORDER BY seq`)
+      .iterate(chain, fromSeq, toSeq, chain, fromSeq, toSeq) as Iterable<Record<string, unknown>>;
+  }
+
+  private rowAt(chain: string, seq: number): { received_at: string; hash: Buffer } | undefined {
+    for (const r of this.chainRows(chain, seq, seq + 1, 'seq, received_at, hash')) return r as { received_at: string; hash: Buffer };
+    return undefined;
+  }
+
   private *records(chain: string, fromSeq: number, held?: (seq: number) => boolean): Generator<PlannedRecord> {
-    const stmt = this.db.prepare('SELECT seq, received_at FROM events WHERE chain = ? AND seq >= ? ORDER BY seq');
-    for (const r of stmt.iterate(chain, fromSeq) as Iterable<{ seq: number; received_at: string }>) {
+    for (const r of this.chainRows(chain, fromSeq, Number.MAX_SAFE_INTEGER, 'seq, received_at') as Iterable<{ seq: number; received_at: string }>) {
       yield { seq: r.seq, receivedAt: r.received_at, held: held ? held(r.seq) : false };
     }
+  }
+
+  /** First seq at or after fromSeq received at or after `cutoff` (receive times grow along a chain), or where the rows stop. */
+  private boundary(chain: string, fromSeq: number, cutoff: number, bothTiers: boolean): number {
+    let expected = fromSeq;
+    const rows = bothTiers
+      ? (this.chainRows(chain, fromSeq, Number.MAX_SAFE_INTEGER, 'seq, received_at') as Iterable<{ seq: number; received_at: string }>)
+      : (this.db.prepare('SELECT seq, received_at FROM events WHERE chain = ? AND seq >= ? ORDER BY seq').iterate(chain, fromSeq) as Iterable<{ seq: number; received_at: string }>);
+    for (const r of rows) {
+      if (r.seq !== expected || !(Date.parse(r.received_at) < cutoff)) break;
+      expected++;
+    }
+    return expected;
+  }
+
+  /** The largest signed checkpoint size in (fromSeq, toSeq], or fromSeq when none: archives end at a checkpoint. */
+  private sealedBoundary(chain: string, fromSeq: number, toSeq: number): number {
+    if (toSeq <= fromSeq) return fromSeq;
+    const cp = this.db
+      .prepare('SELECT tree_size FROM checkpoints WHERE chain = ? AND tree_size > ? AND tree_size <= ? ORDER BY tree_size DESC LIMIT 1')
+      .get(chain, fromSeq, toSeq) as { tree_size: number } | undefined;
+    return cp ? cp.tree_size : fromSeq;
+  }
+
+  /** The smallest signed checkpoint size in (fromSeq, toSeq] (toSeq itself is one). */
+  private nextCheckpointSize(chain: string, fromSeq: number, toSeq: number): number {
+    const cp = this.db.prepare('SELECT MIN(tree_size) AS s FROM checkpoints WHERE chain = ? AND tree_size > ? AND tree_size <= ?').get(chain, fromSeq, toSeq) as { s: number | null };
+    return cp.s ?? toSeq;
+  }
+
+  private hotStart(chain: string): number | null {
+    return (this.db.prepare('SELECT MIN(seq) AS s FROM events WHERE chain = ?').get(chain) as { s: number | null }).s;
+  }
+
+  private describeRange(chain: string, fromSeq: number, toSeq: number): TierMove {
+    const first = this.rowAt(chain, fromSeq);
+    const last = this.rowAt(chain, toSeq - 1);
+    return { fromSeq, toSeq, count: toSeq - fromSeq, firstReceivedAt: first?.received_at ?? null, lastReceivedAt: last?.received_at ?? null };
   }
 
   /**
@@ -223,7 +590,7 @@ export class SqliteRetentionRunner {
       .get(p.chain, p.fromSeq, p.toSeq) as { tree_size: number } | undefined;
     if (cp && cp.tree_size === p.toSeq) return p;
     if (!cp) return { ...p, toSeq: p.fromSeq, count: 0, firstReceivedAt: null, lastReceivedAt: null, keptBecause: 'unsealed', stopSeq: p.fromSeq };
-    const last = this.db.prepare('SELECT received_at FROM events WHERE chain = ? AND seq = ?').get(p.chain, cp.tree_size - 1) as { received_at: string };
+    const last = this.rowAt(p.chain, cp.tree_size - 1)!;
     return { ...p, toSeq: cp.tree_size, count: cp.tree_size - p.fromSeq, lastReceivedAt: last.received_at, keptBecause: 'unsealed', stopSeq: cp.tree_size };
   }
 
@@ -233,53 +600,180 @@ export class SqliteRetentionRunner {
   }
 
   private describe(p: ChainPurgePlan): { lastHash: string; checkpointIndex: number; deleted: number } {
-    const last = this.db.prepare('SELECT hash FROM events WHERE chain = ? AND seq = ?').get(p.chain, p.toSeq - 1) as { hash: Buffer } | undefined;
+    const last = this.rowAt(p.chain, p.toSeq - 1);
     return { lastHash: last ? last.hash.toString('hex') : '', checkpointIndex: this.checkpointAtOrBelow(p.chain, p.toSeq), deleted: 0 };
+  }
+
+  /**
+   * Inside a transaction: advances the chain's purged prefix from `fromSeq` to `toSeq` (frontier and
+   * last hash over the records in between, read from both live tiers) and authorizes deleting them.
+   */
+  private advancePrefix(chain: string, fromSeq: number, toSeq: number, runId: string): { lastHex: string; checkpointIndex: number; at: string } {
+    const prior = this.purged(chain);
+    const priorSize = prior?.size ?? 0;
+    if (priorSize !== fromSeq) throw new Error(`retention: chain ${chain} changed while planning; rerun`);
+    const startFrontier: FrontierJSON = prior ? { size: prior.size, hashes: JSON.parse(prior.frontier) as string[] } : { size: 0, hashes: [] };
+    const acc = new MerkleAccumulator(frontierFromJSON(startFrontier));
+    let lastHash: Buffer | null = null;
+    let expected = fromSeq;
+    for (const r of this.chainRows(chain, fromSeq, toSeq, 'seq, hash') as Iterable<{ seq: number; hash: Buffer }>) {
+      if (r.seq !== expected) throw new Error(`retention: chain ${chain} has no record at seq ${expected}; run verification`);
+      acc.appendRecordHash(r.hash);
+      lastHash = r.hash;
+      expected++;
+    }
+    if (expected !== toSeq || !lastHash) throw new Error(`retention: chain ${chain} has no record at seq ${expected}; run verification`);
+    const frontier = acc.toJSON();
+    const checkpointIndex = this.checkpointAtOrBelow(chain, toSeq);
+    const at = new Date().toISOString();
+    const lastHex = lastHash.toString('hex');
+    this.db
+      .prepare(
+        `INSERT INTO purged_prefixes (chain, size, last_hash, frontier, checkpoint_idx, purged_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (chain) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash, frontier = excluded.frontier,
+           checkpoint_idx = excluded.checkpoint_idx, purged_at = excluded.purged_at`,
+      )
+      .run(chain, toSeq, lastHex, JSON.stringify(frontier.hashes), checkpointIndex, at);
+    this.db.prepare('INSERT OR REPLACE INTO retention_purge_authorizations (chain, below_seq, run_id) VALUES (?, ?, ?)').run(chain, toSeq, runId);
+    return { lastHex, checkpointIndex, at };
+  }
+
+  /** Deletes what advancePrefix authorized (both live tiers) and withdraws the authorization. */
+  private dropAuthorized(chain: string, toSeq: number): number {
+    const hot = this.db.prepare('DELETE FROM events WHERE chain = ? AND seq < ?').run(chain, toSeq).changes;
+    const warm = this.db.prepare('DELETE FROM warm_events WHERE chain = ? AND seq < ? AND restored = 0').run(chain, toSeq).changes;
+    this.db.prepare('DELETE FROM retention_purge_authorizations WHERE chain = ?').run(chain);
+    return hot + warm;
   }
 
   /** One chain, one transaction: frontier and last hash, audit row, authorized delete. */
   private purgeChain(runId: string, p: ChainPurgePlan): { lastHash: string; checkpointIndex: number; deleted: number } {
     const tx = this.db.transaction(() => {
-      const prior = this.purged(p.chain);
-      const priorSize = prior?.size ?? 0;
-      if (priorSize !== p.fromSeq) throw new Error(`retention: chain ${p.chain} changed while planning; rerun`);
-      const startFrontier: FrontierJSON = prior ? { size: prior.size, hashes: JSON.parse(prior.frontier) as string[] } : { size: 0, hashes: [] };
-      const acc = new MerkleAccumulator(frontierFromJSON(startFrontier));
-      let lastHash: Buffer | null = null;
-      let expected = p.fromSeq;
-      const rows = this.db.prepare('SELECT seq, hash FROM events WHERE chain = ? AND seq >= ? AND seq < ? ORDER BY seq').iterate(p.chain, p.fromSeq, p.toSeq) as Iterable<{
-        seq: number;
-        hash: Buffer;
-      }>;
-      for (const r of rows) {
-        if (r.seq !== expected) throw new Error(`retention: chain ${p.chain} has no record at seq ${expected}; run verification`);
-        acc.appendRecordHash(r.hash);
-        lastHash = r.hash;
-        expected++;
-      }
-      if (expected !== p.toSeq || !lastHash) throw new Error(`retention: chain ${p.chain} has no record at seq ${expected}; run verification`);
-      const frontier = acc.toJSON();
-      const checkpointIndex = this.checkpointAtOrBelow(p.chain, p.toSeq);
-      const purgedAt = new Date().toISOString();
-      const lastHex = lastHash.toString('hex');
-      this.db
-        .prepare(
-          `INSERT INTO purged_prefixes (chain, size, last_hash, frontier, checkpoint_idx, purged_at) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (chain) DO UPDATE SET size = excluded.size, last_hash = excluded.last_hash, frontier = excluded.frontier,
-             checkpoint_idx = excluded.checkpoint_idx, purged_at = excluded.purged_at`,
-        )
-        .run(p.chain, p.toSeq, lastHex, JSON.stringify(frontier.hashes), checkpointIndex, purgedAt);
+      const { lastHex, checkpointIndex, at } = this.advancePrefix(p.chain, p.fromSeq, p.toSeq, runId);
       this.db
         .prepare(
           `INSERT INTO retention_run_chains (run_id, chain, from_seq, to_seq, deleted, first_received_at, last_received_at, last_hash, checkpoint_idx, kept_because, purged_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(runId, p.chain, p.fromSeq, p.toSeq, p.count, p.firstReceivedAt, p.lastReceivedAt, lastHex, checkpointIndex, p.keptBecause, purgedAt);
-      this.db.prepare('INSERT OR REPLACE INTO retention_purge_authorizations (chain, below_seq, run_id) VALUES (?, ?, ?)').run(p.chain, p.toSeq, runId);
-      const deleted = this.db.prepare('DELETE FROM events WHERE chain = ? AND seq < ?').run(p.chain, p.toSeq).changes;
-      this.db.prepare('DELETE FROM retention_purge_authorizations WHERE chain = ?').run(p.chain);
+        .run(runId, p.chain, p.fromSeq, p.toSeq, p.count, p.firstReceivedAt, p.lastReceivedAt, lastHex, checkpointIndex, p.keptBecause, at);
+      const deleted = this.dropAuthorized(p.chain, p.toSeq);
       return { lastHash: lastHex, checkpointIndex, deleted };
     });
     return tx.immediate();
+  }
+
+  /**
+   * Cold: writes the archive of [fromSeq, toSeq) (or finds the one an interrupted run left, after
+   * re-verifying it), then in one transaction records it, advances the purged prefix to it and
+   * drops its rows. A crash before the commit leaves the rows in place and the archive reusable.
+   */
+  private async archiveRange(runId: string, chain: string, fromSeq: number, toSeq: number, onStep?: RetentionRunOptions['onStep']): Promise<ColdMove> {
+    const tiers = this.tiers!;
+    const events = new TieredSqliteEventStore(this.db, tiers.protection);
+    const range = this.describeRange(chain, fromSeq, toSeq);
+    const written = await writeArchive(events, new SqliteCheckpointStore(this.db), { dataDir: tiers.dataDir, chain, fromSeq, toSeqExclusive: toSeq, publicKeys: tiers.publicKeys() });
+    const rel = path.relative(tiers.dataDir, written.dir);
+    onStep?.('archive-written', chain);
+    const tx = this.db.transaction(() => {
+      const { lastHex, checkpointIndex, at } = this.advancePrefix(chain, fromSeq, toSeq, runId);
+      this.db
+        .prepare(
+          `INSERT INTO retention_archives (id, chain, from_seq, to_seq, count, first_received_at, last_received_at, last_hash, checkpoint_idx, path, created_at, run_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(written.id, chain, fromSeq, toSeq, range.count, range.firstReceivedAt, range.lastReceivedAt, lastHex, checkpointIndex, rel, at, runId);
+      this.action(runId, chain, 'cold', fromSeq, toSeq, range.count, range.firstReceivedAt, range.lastReceivedAt, written.id, checkpointIndex);
+      const dropped = this.dropAuthorized(chain, toSeq);
+      if (dropped !== range.count) throw new Error(`retention: chain ${chain} changed while archiving; rerun`);
+      return checkpointIndex;
+    });
+    const checkpointIndex = tx.immediate();
+    return { ...range, archiveId: written.id, path: rel, checkpointIndex };
+  }
+
+  /** Warm: copies hot rows into warm_events and deletes them from hot, one transaction per batch. */
+  private moveToWarm(runId: string, chain: string, fromSeq: number, toSeq: number, onStep?: RetentionRunOptions['onStep']): TierMove {
+    const insert = this.warmInsert();
+    const select = this.db.prepare(
+      'SELECT pos, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, event, sealed, prev_hash, hash FROM events WHERE chain = ? AND seq >= ? AND seq < ? ORDER BY seq',
+    );
+    const del = this.db.prepare('DELETE FROM events WHERE chain = ? AND seq >= ? AND seq < ?');
+    const BATCH = 2000;
+    const move: TierMove = { fromSeq, toSeq: fromSeq, count: 0, firstReceivedAt: null, lastReceivedAt: null };
+    for (let lo = fromSeq; lo < toSeq; lo += BATCH) {
+      const hi = Math.min(toSeq, lo + BATCH);
+      this.db.transaction(() => {
+        const rows = select.all(chain, lo, hi) as {
+          pos: number; seq: number; id: string; received_at: string; occurred_ms: number; category: string; action: string; outcome: string;
+          actor_id: string; patient_id: string | null; event: string; sealed: Buffer | null; prev_hash: Buffer; hash: Buffer;
+        }[];
+        if (rows.length !== hi - lo) throw new Error(`retention: chain ${chain} has no record at some seq in ${lo}..${hi - 1}; run verification`);
+        for (const r of rows) {
+          // Stored text and sealed blob as hot keeps them: nothing is decrypted on the way.
+          insert.run(r.pos, chain, r.seq, r.id, r.received_at, r.occurred_ms, r.category, r.action, r.outcome, r.actor_id, r.patient_id, encodeWarmRecord(r.event, r.sealed), r.prev_hash, r.hash, 0, null);
+        }
+        const deleted = del.run(chain, lo, hi).changes;
+        if (deleted !== rows.length) throw new Error(`retention: chain ${chain} changed while moving to warm; rerun`);
+        this.action(runId, chain, 'warm', lo, hi, rows.length, rows[0].received_at, rows[rows.length - 1].received_at, null, null);
+        if (move.firstReceivedAt === null) move.firstReceivedAt = rows[0].received_at;
+        move.lastReceivedAt = rows[rows.length - 1].received_at;
+        move.count += rows.length;
+        move.toSeq = hi;
+      }).immediate();
+      onStep?.('warm-batch', chain);
+    }
+    return move;
+  }
+
+  /**
+   * Deletes the chain's archives whose every record is past the retention window, unless a legal
+   * hold covers one of them (checked against the archive's own records), with their restored copies.
+   */
+  private async deleteExpiredArchives(runId: string | null, chain: string, cutoff: number, dryRun: boolean): Promise<{ deleted: (TierMove & { archiveId: string })[]; held: number }> {
+    const out: { deleted: (TierMove & { archiveId: string })[]; held: number } = { deleted: [], held: 0 };
+    const expired = this.archives(chain).filter((a) => a.deletedAt === null && a.lastReceivedAt !== null && Date.parse(a.lastReceivedAt) < cutoff);
+    if (expired.length === 0) return out;
+    const tiers = this.tiers!;
+    const matcher = holdMatcher(await this.holds.list('active'));
+    for (const a of expired) {
+      const dir = path.join(tiers.dataDir, a.path);
+      const manifest = await verifyArchive(dir, tiers.publicKeys(), { fromSeq: a.fromSeq, toSeq: a.toSeq - 1 }).catch((err: unknown) => {
+        // An archive that no longer verifies is evidence: never delete it silently.
+        throw new ArchiveVerificationError(`retention: ${(err as Error).message}; not deleting it`);
+      });
+      let held = false;
+      for await (const r of readArchiveRecords(dir, manifest)) {
+        const event = JSON.parse(r.eventJson) as AccessEvent;
+        // A hold names the patient by id; match the token too, in case a store only had that.
+        if (matcher(event) || (event.patient !== undefined && matcher({ ...event, patient: { id: tiers.protection.patientToken(event.patient.id) } }))) {
+          held = true;
+          break;
+        }
+      }
+      if (held) {
+        out.held++;
+        continue;
+      }
+      const move = { archiveId: a.id, fromSeq: a.fromSeq, toSeq: a.toSeq, count: a.count, firstReceivedAt: a.firstReceivedAt, lastReceivedAt: a.lastReceivedAt };
+      if (!dryRun) {
+        this.db.transaction(() => {
+          const at = new Date().toISOString();
+          this.db.prepare('UPDATE retention_archives SET deleted_at = ?, deleted_by_run = ? WHERE id = ?').run(at, runId, a.id);
+          this.action(runId!, chain, 'delete_archive', a.fromSeq, a.toSeq, a.count, a.firstReceivedAt, a.lastReceivedAt, a.id, a.checkpointIndex);
+          this.db.prepare('INSERT OR REPLACE INTO retention_purge_authorizations (chain, below_seq, run_id) VALUES (?, ?, ?)').run(chain, a.toSeq, runId);
+          this.db.prepare('DELETE FROM warm_events WHERE chain = ? AND seq >= ? AND seq < ? AND restored = 1').run(chain, a.fromSeq, a.toSeq);
+          this.db.prepare('DELETE FROM retention_purge_authorizations WHERE chain = ?').run(chain);
+        }).immediate();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      out.deleted.push(move);
+    }
+    return out;
+  }
+
+  /** Removes the files of archives recorded as deleted whose removal a crash interrupted. */
+  private sweepDeletedArchives(): void {
+    if (!this.tiers) return;
+    for (const a of this.archives()) if (a.deletedAt !== null) fs.rmSync(path.join(this.tiers.dataDir, a.path), { recursive: true, force: true });
   }
 }

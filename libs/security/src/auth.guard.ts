@@ -3,9 +3,10 @@
  * Default deny: a route without @RequireScope or @Public is refused (403). Otherwise the caller is
  * authenticated by bearer token (TokenService) or by a client certificate the TLS layer has verified
  * (`req.socket.authorized`), mapped to an integration principal; the principal goes on `req.principal`
- * and must hold every scope the route requires. Failures are ProblemErrors (401/403/503) and can be
- * reported, without secrets, to an optional AUTH_EVENT_SINK (e.g. to record tls_handshake and
- * permission-denied events). Nothing is logged here.
+ * and must hold every scope the route requires. Failures are ProblemErrors (401/403/503) and are
+ * reported, without secrets, to an optional AUTH_EVENT_SINK (the access log records them as denied
+ * accesses) and awaited, so a refusal the sink records is durable before the answer leaves.
+ * Nothing is logged here.
  */
 import type { TLSSocket } from 'node:tls';
 import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
@@ -17,11 +18,16 @@ import { resolveRouteSecurity } from './require-scope.decorator';
 import { hasAllScopes, type Scope } from './scopes';
 import { TokenError, TokenService } from './token.service';
 
-/** Optional provider (make it global) receiving every refused request. Must not throw or block. */
+/**
+ * Optional provider (make it global) receiving every refused request. Must not throw; a returned
+ * promise is awaited before the refusal is answered (so keep it short: the access log writes at most
+ * the first refusal per source and reason a minute, and only counts the rest).
+ */
 export const AUTH_EVENT_SINK = Symbol('AUTH_EVENT_SINK');
 
 export interface AuthFailureEvent {
-  kind: 'undeclared-route' | 'unauthenticated' | 'token-rejected' | 'certificate-rejected' | 'forbidden';
+  /** `source-refused`: reported by the access log itself for a handler's 403 (an event whose source the caller does not own). */
+  kind: 'undeclared-route' | 'unauthenticated' | 'token-rejected' | 'certificate-rejected' | 'forbidden' | 'source-refused';
   status: 401 | 403 | 503;
   /** Short machine-friendly reason (e.g. a TLS verification code like CERT_HAS_EXPIRED). */
   reason: string;
@@ -32,11 +38,13 @@ export interface AuthFailureEvent {
   /** Subject DN of a presented client certificate. */
   clientSubject?: string;
   principal?: Pick<Principal, 'sub' | 'role' | 'via' | 'integration'>;
+  /** Subject of a token whose signature verified but which was refused (expired, ...); never from an unverified token. */
+  tokenSubject?: string;
   requiredScopes?: readonly Scope[];
 }
 
 export interface AuthEventSink {
-  authFailure(event: AuthFailureEvent): void;
+  authFailure(event: AuthFailureEvent): void | Promise<void>;
 }
 
 /** What the guard reads from a request (express's Request satisfies it). */
@@ -71,7 +79,7 @@ export class AuthGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<GuardRequest>();
     const security = resolveRouteSecurity(this.reflector, ctx.getHandler(), ctx.getClass());
     if (security.kind === 'undeclared') {
-      this.report(req, { kind: 'undeclared-route', status: 403, reason: 'route declares no scope' });
+      await this.report(req, { kind: 'undeclared-route', status: 403, reason: 'route declares no scope' });
       throw Problems.forbidden('route declares no scope');
     }
     if (security.kind === 'public') return true;
@@ -79,7 +87,7 @@ export class AuthGuard implements CanActivate {
     const principal = await this.authenticate(req);
     req.principal = principal;
     if (!hasAllScopes(principal.scopes, security.scopes)) {
-      this.report(req, { kind: 'forbidden', status: 403, reason: 'missing scope', principal: brief(principal), requiredScopes: security.scopes });
+      await this.report(req, { kind: 'forbidden', status: 403, reason: 'missing scope', principal: brief(principal), requiredScopes: security.scopes });
       throw Problems.forbidden(`This call requires the scope ${security.scopes.join(' and ')}, which the role ${principal.role} does not have.`);
     }
     return true;
@@ -89,14 +97,14 @@ export class AuthGuard implements CanActivate {
   async authenticate(req: GuardRequest): Promise<Principal> {
     const cert = this.certificateOutcome(req);
     if (cert.kind === 'rejected') {
-      this.report(req, { kind: 'certificate-rejected', status: 401, reason: cert.reason, clientSubject: cert.clientSubject });
+      await this.report(req, { kind: 'certificate-rejected', status: 401, reason: cert.reason, clientSubject: cert.clientSubject });
       throw Problems.unauthorized('The client certificate was not accepted.');
     }
     const header = req.headers?.authorization;
     if (header !== undefined) {
       const match = typeof header === 'string' ? BEARER.exec(header) : null;
       if (!match) {
-        this.report(req, { kind: 'token-rejected', status: 401, reason: 'malformed authorization header' });
+        await this.report(req, { kind: 'token-rejected', status: 401, reason: 'malformed authorization header' });
         throw Problems.unauthorized('The Authorization header must carry a Bearer token.');
       }
       let principal: Principal;
@@ -105,20 +113,21 @@ export class AuthGuard implements CanActivate {
       } catch (err) {
         const code = err instanceof TokenError ? err.code : 'invalid';
         if (code === 'unavailable') {
-          this.report(req, { kind: 'token-rejected', status: 503, reason: 'verification unavailable' });
+          await this.report(req, { kind: 'token-rejected', status: 503, reason: 'verification unavailable' });
           throw Problems.unavailable('Token verification is temporarily unavailable.', 5);
         }
-        this.report(req, { kind: 'token-rejected', status: 401, reason: code });
+        const tokenSubject = err instanceof TokenError ? err.subject : undefined;
+        await this.report(req, { kind: 'token-rejected', status: 401, reason: code, ...(tokenSubject ? { tokenSubject } : {}) });
         throw Problems.unauthorized(code === 'expired' ? 'The bearer token has expired.' : 'The bearer token is not valid.');
       }
       if (cert.kind === 'ok' && principal.role === 'integration' && principal.integration !== cert.principal.integration) {
-        this.report(req, { kind: 'token-rejected', status: 401, reason: 'token and certificate name different integrations', principal: brief(principal) });
+        await this.report(req, { kind: 'token-rejected', status: 401, reason: 'token and certificate name different integrations', principal: brief(principal) });
         throw Problems.unauthorized('The bearer token and the client certificate name different integrations.');
       }
       return principal;
     }
     if (cert.kind === 'ok') return cert.principal;
-    this.report(req, { kind: 'unauthenticated', status: 401, reason: 'no credentials' });
+    await this.report(req, { kind: 'unauthenticated', status: 401, reason: 'no credentials' });
     throw Problems.unauthorized();
   }
 
@@ -144,10 +153,10 @@ export class AuthGuard implements CanActivate {
     return outcome;
   }
 
-  private report(req: GuardRequest, event: Omit<AuthFailureEvent, 'method' | 'route' | 'remoteAddress'>): void {
+  private async report(req: GuardRequest, event: Omit<AuthFailureEvent, 'method' | 'route' | 'remoteAddress'>): Promise<void> {
     if (!this.sink) return;
     try {
-      this.sink.authFailure({
+      await this.sink.authFailure({
         ...event,
         method: req.method ?? 'UNKNOWN',
         route: (req.baseUrl ?? '') + (req.route?.path ?? '') || '(unmatched)',

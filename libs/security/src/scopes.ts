@@ -21,6 +21,7 @@ export const SCOPES = [
   'reports:read',
   'retention:read',
   'retention:write',
+  'retention:run',
   'access-log:read',
   'ops:read',
 ] as const;
@@ -41,6 +42,7 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
   'reports:read': 'pull patient-access and user-activity reports (`GET /v1/reports/...`)',
   'retention:read': 'read retention policies and legal holds',
   'retention:write': 'place legal holds',
+  'retention:run': 'start retention runs (`POST /v1/retention/runs`); `now` (time travel) only when RETENTION_ALLOW_TIME_TRAVEL=true',
   'access-log:read': 'read the audit trail of reads of the audit data',
   'ops:read': 'operational views beyond the public health/metrics endpoints',
 };
@@ -63,7 +65,7 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.free
     'retention:write',
   ] as const),
   auditor: Object.freeze(['proofs:read', 'integrity:read', 'checkpoints:read', 'access-log:read'] as const),
-  admin: Object.freeze(['retention:read', 'retention:write', 'access-log:read', 'ops:read'] as const),
+  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read'] as const),
 });
 
 const ROLE_SET: ReadonlySet<string> = new Set(ROLES);

@@ -56,6 +56,8 @@ export class TokenError extends Error {
   constructor(
     readonly code: TokenErrorCode,
     message: string,
+    /** The token's subject, only when its signature verified (an expired token): who tried, for the access log. */
+    readonly subject?: string,
   ) {
     super(message);
     this.name = 'TokenError';
@@ -338,7 +340,11 @@ function tightenMode(file: string): void {
 
 function toTokenError(err: unknown, mode: 'local' | 'jwks'): TokenError {
   if (err instanceof TokenError) return err;
-  if (err instanceof joseErrors.JWTExpired) return new TokenError('expired', 'token has expired');
+  if (err instanceof joseErrors.JWTExpired) {
+    // jose checks the signature before the claims: this payload is authentic, only out of date.
+    const sub = err.payload?.sub;
+    return new TokenError('expired', 'token has expired', typeof sub === 'string' && SUB_PATTERN.test(sub) ? sub : undefined);
+  }
   if (mode === 'local') return new TokenError('invalid', 'token is invalid');
   // Remote key set: tell "cannot check right now" (503) apart from "checked and refused" (401).
   if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) {

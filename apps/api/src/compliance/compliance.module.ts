@@ -6,10 +6,11 @@
  *   KEY_PROVIDER       the signing keys (else: the file keys under DATA_DIR/keys/signing);
  *   CHECKPOINT_STORE   signed checkpoints for the reports' integrity statement (else: read from the
  *                      embedded database when the events are there, or stated as not available).
- * Exports LEGAL_HOLD_STORE and RETENTION_POLICY for the retention runner.
+ * Exports LEGAL_HOLD_STORE and RETENTION_POLICY for the retention runner, and RETENTION_RUN_SERVICE
+ * (retention runs with tiers on the embedded store; HTTP and the schedule share it, so runs never overlap).
  */
 import { Module } from '@nestjs/common';
-import { ACCESS_AUDIT_SINK, APP_CONFIG, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE } from '@app/core';
+import { ACCESS_AUDIT_SINK, APP_CONFIG, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE, Problems } from '@app/core';
 import {
   CheckpointIntegritySource,
   CheckpointLookup,
@@ -19,7 +20,19 @@ import {
   UnavailableIntegritySource,
   defaultReportTemplatesDir,
 } from '@app/reports';
-import { LEGAL_HOLD_STORE, LegalHoldService, LegalHoldStore, RETENTION_POLICY, SqliteLegalHoldStore, loadRetentionPolicy } from '@app/retention';
+import {
+  LEGAL_HOLD_STORE,
+  LegalHoldService,
+  LegalHoldStore,
+  LoadedRetentionPolicy,
+  RETENTION_POLICY,
+  RETENTION_RUN_SERVICE,
+  RetentionRunService,
+  SqliteLegalHoldStore,
+  SqliteRetentionRunner,
+  holdPatientProtection,
+  loadRetentionPolicy,
+} from '@app/retention';
 import { FileKeyProvider, KEY_PROVIDER, KeyProvider, embeddedFieldProtection } from '@app/security';
 import { CHECKPOINT_STORE, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb, SqliteEventStore } from '@app/storage';
 import { LoggingAccessAuditSink } from './logging-access-audit';
@@ -55,13 +68,39 @@ export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
       inject: [SQLITE_DB, EVENT_STORE, APP_CONFIG],
       useFactory: (db: SqliteDb, events: EventStore, config: AppConfig): LegalHoldStore => {
         const protection = embeddedFieldProtection(config);
-        return new SqliteLegalHoldStore(db, { eventsInThisDatabase: events instanceof SqliteEventStore, patientIndexValue: (id) => protection.patientToken(id) });
+        return new SqliteLegalHoldStore(db, {
+          eventsInThisDatabase: events instanceof SqliteEventStore,
+          patientIndexValue: (id) => protection.patientToken(id),
+          patientIds: holdPatientProtection(protection),
+        });
+      },
+    },
+    {
+      provide: RETENTION_RUN_SERVICE,
+      inject: [APP_CONFIG, SQLITE_DB, EVENT_STORE, RETENTION_POLICY, LEGAL_HOLD_STORE, REPORT_KEY_PROVIDER],
+      useFactory: (config: AppConfig, db: SqliteDb, events: EventStore, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider) => {
+        let runner: SqliteRetentionRunner | null = null;
+        return new RetentionRunService(
+          () => {
+            if (!(events instanceof SqliteEventStore)) throw Problems.unavailable('Retention runs here need the embedded store; Elasticsearch deployments use ILM policies.', 3600);
+            runner ??= new SqliteRetentionRunner(db, loaded.policy, holds, {
+              dataDir: config.dataDir,
+              protection: embeddedFieldProtection(config),
+              publicKeys: () => keys.publicKeys(),
+            });
+            return runner;
+          },
+          { allowTimeTravel: config.compliance?.retentionAllowTimeTravel === true },
+        );
       },
     },
     {
       provide: LegalHoldService,
-      inject: [LEGAL_HOLD_STORE, COMPLIANCE_AUDIT],
-      useFactory: (store: LegalHoldStore, audit: AccessAuditSink) => new LegalHoldService(store, audit),
+      inject: [LEGAL_HOLD_STORE, COMPLIANCE_AUDIT, APP_CONFIG],
+      useFactory: (store: LegalHoldStore, audit: AccessAuditSink, config: AppConfig) => {
+        const protection = embeddedFieldProtection(config);
+        return new LegalHoldService(store, audit, undefined, undefined, (id) => protection.patientToken(id));
+      },
     },
     {
       provide: REPORT_INTEGRITY,
@@ -91,6 +130,6 @@ export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
         new ReportService(events, integrity, () => keys.signingKey(), templates, audit, { pageSize: config.compliance?.reportPageSize ?? DEFAULT_REPORT_PAGE_SIZE }),
     },
   ],
-  exports: [LEGAL_HOLD_STORE, RETENTION_POLICY, LegalHoldService, ReportService],
+  exports: [LEGAL_HOLD_STORE, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService],
 })
 export class ComplianceModule {}

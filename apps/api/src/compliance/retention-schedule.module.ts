@@ -8,8 +8,8 @@ import { Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnModuleDes
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { APP_CONFIG, AppConfig, DEFAULT_RETENTION_CRON } from '@app/core';
-import { LEGAL_HOLD_STORE, LegalHoldStore, LoadedRetentionPolicy, RETENTION_POLICY, RetentionRunReport, SqliteRetentionRunner } from '@app/retention';
-import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb, SqliteEventStore } from '@app/storage';
+import { RETENTION_RUN_SERVICE, RetentionRunReport, RetentionRunService } from '@app/retention';
+import { EVENT_STORE, EventStore, SqliteEventStore } from '@app/storage';
 import { ComplianceModule } from './compliance.module';
 
 export const RETENTION_JOB = 'retention';
@@ -22,10 +22,8 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(SQLITE_DB) private readonly db: SqliteDb,
     @Inject(EVENT_STORE) private readonly events: EventStore,
-    @Inject(RETENTION_POLICY) private readonly loaded: LoadedRetentionPolicy,
-    @Inject(LEGAL_HOLD_STORE) private readonly holds: LegalHoldStore,
+    @Inject(RETENTION_RUN_SERVICE) private readonly runs: RetentionRunService,
     private readonly registry: SchedulerRegistry,
   ) {}
 
@@ -59,10 +57,9 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
     if (this.running) return this.running;
     this.running = (async () => {
       try {
-        const runner = new SqliteRetentionRunner(this.db, this.loaded.policy, this.holds);
-        const report = await runner.run({ now, dryRun: false, trigger: 'schedule' });
+        const report = await this.runs.runNow(now, 'schedule');
         this.logger.log(
-          JSON.stringify({ msg: 'retention run', runId: report.runId, deleted: report.deleted, chains: report.chains.filter((c) => c.count > 0).map((c) => ({ chain: c.chain, deleted: c.count, fromSeq: c.fromSeq, toSeq: c.toSeq })) }),
+          JSON.stringify({ msg: 'retention run', runId: report.runId, deleted: report.deleted, warmed: report.warmed, archived: report.archived, chains: report.chains.filter((c) => c.count > 0).map((c) => ({ chain: c.chain, deleted: c.count, fromSeq: c.fromSeq, toSeq: c.toSeq })) }),
         );
         return report;
       } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * The access log over HTTP: `GET /v1/access-log` (scope access-log:read: auditor, admin) lists who
- * read the audit data, with what filters, how many records they got, and when; and
+ * read the audit data, with what filters, how many records they got, and when (refused requests and
+ * command-line reads included: `?outcome=denied`, `via: cli`); and
  * `POST /v1/reidentify` (scope events:reidentify) turns a patient token back into the id, for a
  * stated reason, recorded in the access log. Thin: AccessAuditService and ReidentificationService
  * do the work. Reading the access log is itself recorded.
@@ -25,13 +26,17 @@ export class AccessLogController {
   @AuditAccess('access-log.query', { resource: 'AccessLog' })
   @ApiOperation({ summary: 'Reads of the audit data (queries, views, proofs, reports, alert views, re-identifications), newest first.' })
   @ApiQuery({ name: 'actor', required: false, description: 'who read (principal sub)' })
-  @ApiQuery({ name: 'action', required: false, description: 'e.g. events.query, events.read, patient.reidentify' })
+  @ApiQuery({ name: 'action', required: false, description: 'e.g. events.query, events.read, patient.reidentify, access.denied, integrity.verify (CLI)' })
+  @ApiQuery({ name: 'outcome', required: false, description: 'success, failure, or denied (refused requests: 401/403)' })
   @ApiQuery({ name: 'patient', required: false, description: 'patient id or token the read was about' })
   @ApiQuery({ name: 'from', required: false, description: 'RFC 3339, inclusive' })
   @ApiQuery({ name: 'to', required: false, description: 'RFC 3339, exclusive' })
   @ApiQuery({ name: 'limit', required: false, description: '1..1000, default 100' })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
-  @ApiResponse({ status: 200, description: '{ entries: [{ id, at, action, outcome, principal, route, filters, patient?, recordCount, reason?, receipt }], nextCursor }' })
+  @ApiResponse({
+    status: 200,
+    description: '{ entries: [{ id, at, action, outcome, principal: { sub, role?, via? }, ip?, route, filters, patient?, recordCount, reason?, denial?: { kind, status, scope?, clientSubject?, count, since?, until? }, receipt }], nextCursor }',
+  })
   async list(@Query() params: Record<string, unknown>, @CurrentPrincipal() principal: Principal): Promise<AccessLogListView> {
     return this.accessLog.list(params, principal);
   }

@@ -3,7 +3,8 @@
  * time is in [from, to) through the detection rules, in commit order as streaming detection does,
  * and stores the alerts through the same idempotent alert store (running it twice, or over a
  * range streaming already covered, adds nothing). Progress bar on a terminal; prints a summary per
- * rule. Works on the data dir directly; the service may be running.
+ * rule. Works on the data dir directly; the service may be running. The replay is recorded in the
+ * access log (OS user, via cli, range, events evaluated).
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
@@ -12,6 +13,7 @@ import { loadDetectionRuntime, runBackfill, SqliteAlertStore } from '@app/detect
 import { RuleLoadError } from '@app/detection';
 import { embeddedFieldProtection, embeddedTextSealer } from '@app/security';
 import { SqliteEventStore, databasePath, openDatabase } from '@app/storage';
+import { recordCliRead } from '../access-log';
 import { cliConfig } from '../data-dir';
 import { progressBar } from '../progress';
 
@@ -66,6 +68,13 @@ export function detectCommand(): Command {
           onProgress: (scanned, total) => progress.update('detect', scanned, total),
         });
         progress.stop();
+        await recordCliRead('detect', db, store, {
+          action: 'detect.backfill',
+          filters: { from: new Date(fromMs).toISOString(), to: toMs === undefined ? undefined : new Date(toMs).toISOString(), rules: summary.rules.length },
+          resource: { type: 'AuditEvent' },
+          recordCount: summary.evaluated,
+          outcome: 'success',
+        });
         if (opts.json) {
           process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
         } else {

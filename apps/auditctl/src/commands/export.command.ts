@@ -2,13 +2,14 @@
  * `auditctl export --chain C [--from SEQ|TIME] [--to SEQ|TIME] --out DIR`: writes a chain (or a
  * range of it) as a self-contained export an auditor verifies offline (`auditctl verify --offline
  * DIR`, or their own checker: README "Export format"). Unsealed records are sealed first (a
- * signed checkpoint), unless --no-seal.
+ * signed checkpoint), unless --no-seal. The export is recorded in the access log (OS user, via cli).
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import { CheckpointService, ExportError, exportChain, parseExportBound } from '@app/pipeline';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
-import { SqliteCheckpointStore, SqliteEventStore, databasePath, openDatabase } from '@app/storage';
+import { SqliteCheckpointStore, TieredSqliteEventStore, databasePath, openDatabase } from '@app/storage';
+import { recordCliRead } from '../access-log';
 import { cliConfig, resolveDataDir } from '../data-dir';
 
 interface ExportCommandOptions {
@@ -38,7 +39,7 @@ export function exportCommand(): Command {
       }
       const config = cliConfig(dataDir);
       const db = openDatabase(dataDir);
-      const events = new SqliteEventStore(db, embeddedFieldProtection(config));
+      const events = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
       const checkpoints = new SqliteCheckpointStore(db);
       const keys = new FileKeyProvider(dataDir);
       try {
@@ -56,6 +57,13 @@ export function exportCommand(): Command {
           sealer,
         });
         const r = manifest.records;
+        await recordCliRead('export', db, events, {
+          action: 'chain.export',
+          filters: { chain: manifest.chain, from: opts.from, to: opts.to, seal: opts.seal },
+          resource: { type: 'Export' },
+          recordCount: r.count,
+          outcome: 'success',
+        });
         process.stdout.write(
           `Exported chain ${manifest.chain}: ${r.count} records (seq ${r.fromSeq}..${r.toSeq}), ${manifest.checkpoints.count} signed checkpoint(s), to ${opts.out}\n` +
             `Verify with: npx auditctl verify --offline ${opts.out}\n`,

@@ -2,14 +2,18 @@
  * `auditctl retention run [--dry-run] [--now <RFC 3339>] [--json]`: applies the retention policy
  * (RETENTION_CONFIG or the built-in defaults) to the data dir as if the clock read `--now`:
  * deletes, per chain, the whole prefix past its category's window that no legal hold covers,
- * keeping the purged prefix's Merkle frontier and last hash so `verify` still passes. Prints the
- * run's audit record (counts, seq and receive-time ranges, checkpoints; never PHI). `--dry-run`
- * prints the plan and changes nothing. `retention runs` lists recorded runs.
+ * keeping the purged prefix's Merkle frontier and last hash so `verify` still passes; moves older
+ * records to cold archives (DATA_DIR/archive, verifiable offline) and hot records past the hot
+ * window to warm. Prints the run's audit record (counts, seq and receive-time ranges,
+ * checkpoints, archives; never PHI). `--dry-run` prints the plan and changes nothing.
+ * `retention runs` lists recorded runs, `retention archives` the cold archives, and
+ * `retention restore --chain C (--archive ID | --from SEQ --to SEQ)` brings archived records back
+ * into the warm tier after verifying them.
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
-import { RetentionRunReport, SqliteLegalHoldStore, SqliteRetentionRunner, loadRetentionPolicy } from '@app/retention';
-import { embeddedFieldProtection } from '@app/security';
+import { ArchiveVerificationError, RetentionRestoreError, RetentionRunReport, SqliteLegalHoldStore, SqliteRetentionRunner, holdPatientProtection, loadRetentionPolicy } from '@app/retention';
+import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { databasePath, openDatabase } from '@app/storage';
 import { cliConfig, resolveDataDir } from '../data-dir';
 
@@ -21,18 +25,26 @@ function openRunner(dataDirOption: string | undefined): { runner: SqliteRetentio
   const config = cliConfig(dataDir);
   const db = openDatabase(dataDir);
   const protection = embeddedFieldProtection(config);
-  const holds = new SqliteLegalHoldStore(db, { patientIndexValue: (id) => protection.patientToken(id) });
+  const holds = new SqliteLegalHoldStore(db, { patientIndexValue: (id) => protection.patientToken(id), patientIds: holdPatientProtection(protection) });
   const { policy } = loadRetentionPolicy(config.compliance?.retentionConfigFile);
-  return { runner: new SqliteRetentionRunner(db, policy, holds), close: () => db.close() };
+  const keys = new FileKeyProvider(dataDir);
+  const tiers = { dataDir, protection, publicKeys: () => (keys.hasKeys() ? keys.publicKeys() : []) };
+  return { runner: new SqliteRetentionRunner(db, policy, holds, tiers), close: () => db.close() };
 }
 
 export function printRetentionReport(r: RetentionRunReport): string {
   const lines = [
-    `${r.dryRun ? 'DRY RUN (nothing changed)' : `RETENTION RUN ${r.runId}`}: now ${r.now}, ${r.dryRun ? 'would delete' : 'deleted'} ${r.dryRun ? r.chains.reduce((s, c) => s + c.count, 0) : r.deleted} record(s)`,
+    `${r.dryRun ? 'DRY RUN (nothing changed)' : `RETENTION RUN ${r.runId}`}: now ${r.now}, ${r.dryRun ? 'would delete' : 'deleted'} ${r.dryRun ? r.chains.reduce((s, c) => s + c.count + c.archivesDeleted.reduce((n, a) => n + a.count, 0), 0) : r.deleted} record(s)` +
+      `, ${r.dryRun ? 'would archive' : 'archived'} ${r.dryRun ? r.chains.reduce((s, c) => s + c.cold.reduce((n, a) => n + a.count, 0), 0) : r.archived}` +
+      `, ${r.dryRun ? 'would move to warm' : 'moved to warm'} ${r.dryRun ? r.chains.reduce((s, c) => s + (c.warm?.count ?? 0), 0) : r.warmed}`,
   ];
   for (const c of r.chains) {
     const range = c.count > 0 ? `seq ${c.fromSeq}..${c.toSeq - 1} (received ${c.firstReceivedAt} .. ${c.lastReceivedAt})` : 'nothing';
     lines.push(`  ${c.chain}: ${c.count} record(s) ${range}; kept from seq ${c.toSeq} (${c.keptBecause}); held in window ${c.heldRecords}`);
+    for (const a of c.archivesDeleted) lines.push(`    archive ${a.archiveId} deleted: ${a.count} record(s) seq ${a.fromSeq}..${a.toSeq - 1}`);
+    if (c.archivesHeld > 0) lines.push(`    ${c.archivesHeld} archive(s) past the window kept under legal hold`);
+    for (const a of c.cold) lines.push(`    cold: ${a.count} record(s) seq ${a.fromSeq}..${a.toSeq - 1} -> ${a.path || `archive/${c.chain}/${a.archiveId}`} (checkpoint ${a.checkpointIndex})`);
+    if (c.warm) lines.push(`    warm: ${c.warm.count} record(s) seq ${c.warm.fromSeq}..${c.warm.toSeq - 1}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -65,7 +77,13 @@ export function retentionCommand(): Command {
         const onChainPurged = () => {
           if (killAfter > 0 && ++purged >= killAfter) process.kill(process.pid, 'SIGKILL');
         };
-        const report = await opened.runner.run({ now, dryRun: Boolean(opts.dryRun), trigger: 'cli', onChainPurged });
+        // Crash tests only: SIGKILL at the Nth intermediate step of a kind (e.g. archive-written:1).
+        const [killStep, killCount] = (process.env.AUDITCTL_TEST_KILL_AT_STEP ?? '').split(':');
+        let steps = 0;
+        const onStep = (step: string) => {
+          if (killStep && step === killStep && ++steps >= Number(killCount || 1)) process.kill(process.pid, 'SIGKILL');
+        };
+        const report = await opened.runner.run({ now, dryRun: Boolean(opts.dryRun), trigger: 'cli', onChainPurged, onStep });
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : printRetentionReport(report));
       } finally {
         opened.close();
@@ -85,6 +103,63 @@ export function retentionCommand(): Command {
       }
       try {
         process.stdout.write(JSON.stringify(opened.runner.runs(Math.max(1, Number(opts.limit) || 20)), null, 2) + '\n');
+      } finally {
+        opened.close();
+      }
+    });
+  retention
+    .command('archives')
+    .description('list the cold archives (chain, seq range, receive times, path under the data dir) as JSON')
+    .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
+    .option('--chain <id>', 'only this chain')
+    .action((opts: { dataDir?: string; chain?: string }) => {
+      const opened = openRunner(opts.dataDir);
+      if (!opened) {
+        process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
+        process.exitCode = 2;
+        return;
+      }
+      try {
+        process.stdout.write(JSON.stringify(opened.runner.archives(opts.chain), null, 2) + '\n');
+      } finally {
+        opened.close();
+      }
+    });
+  retention
+    .command('restore')
+    .description('bring archived records of a chain back into the warm tier (queryable), verified against the archive checkpoints first')
+    .requiredOption('--chain <id>', 'the chain (an event category)')
+    .option('--archive <id>', 'one archive, by id (see `retention archives`)')
+    .option('--from <seq>', 'first sequence number to restore')
+    .option('--to <seq>', 'last sequence number to restore (inclusive)')
+    .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
+    .option('--json', 'print the restore record as JSON')
+    .action(async (opts: { dataDir?: string; chain: string; archive?: string; from?: string; to?: string; json?: boolean }) => {
+      const seq = (v: string | undefined, name: string): number | undefined => {
+        if (v === undefined) return undefined;
+        if (!/^\d{1,15}$/.test(v)) throw new Error(`--${name} must be a sequence number`);
+        return Number(v);
+      };
+      const fromSeq = seq(opts.from, 'from');
+      const toSeq = seq(opts.to, 'to');
+      const opened = openRunner(opts.dataDir);
+      if (!opened) {
+        process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
+        process.exitCode = 2;
+        return;
+      }
+      try {
+        const r = await opened.runner.restore({ chain: opts.chain, archiveId: opts.archive, fromSeq, toSeq, trigger: 'cli-restore' });
+        process.stdout.write(
+          opts.json
+            ? JSON.stringify(r, null, 2) + '\n'
+            : `RESTORE ${r.runId}: ${r.restored} record(s) of chain ${r.chain} restored to warm\n` +
+                r.archives.map((a) => `  ${a.archiveId}: ${a.restored} record(s) seq ${a.fromSeq}..${a.toSeq - 1} (verified)\n`).join(''),
+        );
+      } catch (err) {
+        if (!(err instanceof RetentionRestoreError) && !(err instanceof ArchiveVerificationError)) throw err;
+        process.stderr.write(`auditctl retention restore: ${err.message}\n`);
+        process.exitCode = 1;
       } finally {
         opened.close();
       }

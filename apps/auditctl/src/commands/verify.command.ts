@@ -2,13 +2,15 @@
  * `auditctl verify [--chain C] [--offline DIR]`: recomputes every chain and checks every signed
  * checkpoint of a data dir (on all cores), or checks an export directory with no database and no
  * service (`--offline`). Both print the same lines: `OK: ...` and exit 0, or
- * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify.
+ * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify. The online
+ * check is recorded in the access log (OS user, via cli, chain, records verified).
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import { ExportFormatError, IntegrityService, VerifyResult, parsePublicKeys, verifyExport } from '@app/pipeline';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
-import { SqliteCheckpointStore, SqliteEventStore, databasePath, openDatabase } from '@app/storage';
+import { SqliteCheckpointStore, TieredSqliteEventStore, databasePath, openDatabase } from '@app/storage';
+import { recordCliRead } from '../access-log';
 import { cliConfig, resolveDataDir } from '../data-dir';
 import { progressBar } from '../progress';
 
@@ -88,7 +90,7 @@ export function verifyCommand(): Command {
       const config = cliConfig(dataDir);
       const db = openDatabase(dataDir);
       // Sealed fields are decrypted before hashing: the chain covers the plaintext records.
-      const store = new SqliteEventStore(db, embeddedFieldProtection(config));
+      const store = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
       const keyring = new FileKeyProvider(dataDir);
       const pinned = pinnedKeys(opts.keys);
       const integrity = new IntegrityService(store, {
@@ -103,6 +105,13 @@ export function verifyCommand(): Command {
         progress.stop();
         printVerifyResult(result, Boolean(opts.json));
         process.exitCode = result.ok ? 0 : 1;
+        await recordCliRead('verify', db, store, {
+          action: 'integrity.verify',
+          filters: { chain: opts.chain, intact: result.ok },
+          resource: { type: 'Chain' },
+          recordCount: result.verified,
+          outcome: 'success',
+        });
       } finally {
         progress.stop();
         await store.close();

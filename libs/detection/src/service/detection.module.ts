@@ -4,14 +4,17 @@
  * the streaming DetectionWorker woken by the chain writer after each durable commit, its
  * metrics, and the AlertsService the HTTP controllers use. The worker runs only when
  * DETECTION_ENABLED and the event store can be tailed by position (the embedded store); the alert
- * and rule endpoints work either way.
+ * and rule endpoints work either way. With STORE=elasticsearch the event store is tailed by commit
+ * position, alerts live in the cluster (es-alert-store.ts), and the worker's alerts, committed
+ * with its snapshot in the instance's embedded database, are shipped there (alert-outbox.ts).
  */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { ACCESS_LOG_CHAIN, APP_CONFIG, AppConfig, detectionSettingsOf } from '@app/core';
 import { ChainWriter, MetricsService } from '@app/pipeline';
 import { embeddedTextSealer } from '@app/security';
 import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
-import { ALERT_STORE } from '../alert-store.port';
+import { ALERT_STORE, AlertStore } from '../alert-store.port';
+import { AlertOutbox, AlertImporter } from './alert-outbox';
 import { AlertsService } from './alerts.service';
 import { DetectionMetrics } from './detection-metrics';
 import { DETECTION_RUNTIME, DetectionRuntime, loadDetectionRuntime } from './detection-runtime';
@@ -20,6 +23,8 @@ import { SqliteAlertStore } from './sqlite-alert-store';
 import { SqliteDetectionProgressStore } from './sqlite-detection-state';
 
 export const DETECTION_WORKER = Symbol('DETECTION_WORKER');
+/** STORE=elasticsearch: ships the alerts the worker stores locally to the shared alert index (alert-outbox.ts); else null. */
+export const ALERT_OUTBOX = Symbol('ALERT_OUTBOX');
 
 function tailable(store: EventStore): CommittedEventSource | null {
   if (!store.readSince || !store.lastPosition) return null;
@@ -46,6 +51,7 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
     @Inject(DETECTION_RUNTIME) private readonly runtime: DetectionRuntime,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly writer: ChainWriter,
+    @Inject(ALERT_OUTBOX) private readonly outbox: AlertOutbox | null,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -61,6 +67,7 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
       this.worker?.wake();
     });
     const report = this.worker.start();
+    this.outbox?.start();
     const resumed = report ? `resuming from a snapshot; rules reset since it: ${report.reset.length ? report.reset.join(' ') : 'none'}` : 'starting from the first event';
     this.logger.log(`streaming detection on: ${enabled} rules, time zone ${this.runtime.settings.timeZone}, ${resumed}`);
   }
@@ -68,6 +75,7 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
   /** Runs before the pipeline drains and closes the store (it is a global module, shut down last). */
   async beforeApplicationShutdown(): Promise<void> {
     await this.worker?.stop();
+    await this.outbox?.stop();
   }
 }
 
@@ -76,7 +84,16 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
     { provide: DETECTION_RUNTIME, inject: [APP_CONFIG], useFactory: (config: AppConfig) => loadDetectionRuntime(detectionSettingsOf(config)) },
     // Alert records and the engine snapshot name patients and IPs: sealed at rest with the data keys.
     { provide: SqliteAlertStore, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteAlertStore(db, embeddedTextSealer(config)) },
-    { provide: ALERT_STORE, useExisting: SqliteAlertStore },
+    {
+      // STORE=elasticsearch: alerts in their own index of the cluster (loaded lazily); else the embedded store.
+      provide: ALERT_STORE,
+      inject: [APP_CONFIG, EVENT_STORE, SqliteAlertStore],
+      useFactory: async (config: AppConfig, events: EventStore, embedded: SqliteAlertStore): Promise<AlertStore> => {
+        if (config.scaleOut?.store !== 'elasticsearch') return embedded;
+        const { elasticsearchAlertStoreFor } = await import('./es-alert-store');
+        return elasticsearchAlertStoreFor(events, embeddedTextSealer(config));
+      },
+    },
     { provide: DetectionMetrics, inject: [MetricsService], useFactory: (metrics: MetricsService) => new DetectionMetrics(metrics.registry) },
     {
       provide: DETECTION_WORKER,
@@ -93,6 +110,17 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
           metrics,
           detectionLog(new Logger('Detection')),
         );
+      },
+    },
+    {
+      provide: ALERT_OUTBOX,
+      inject: [DETECTION_WORKER, ALERT_STORE, SQLITE_DB, APP_CONFIG],
+      useFactory: (worker: DetectionWorker | null, alerts: AlertStore, db: SqliteDb, config: AppConfig): AlertOutbox | null => {
+        if (!worker || config.scaleOut?.store !== 'elasticsearch' || !('importRecords' in alerts)) return null;
+        const logger = new Logger('Detection');
+        return new AlertOutbox(db, alerts as AlertStore & AlertImporter, embeddedTextSealer(config), {
+          onError: (err) => logger.warn(`shipping alerts to Elasticsearch failed (${(err as Error)?.constructor?.name ?? 'error'}); retrying`),
+        });
       },
     },
     DetectionLifecycle,

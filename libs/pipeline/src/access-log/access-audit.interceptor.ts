@@ -2,10 +2,11 @@
  * Global interceptor behind `@AuditAccess`: after the handler produced its answer and before Nest
  * sends it, the access is appended to the access log and made durable; if that fails the caller gets
  * a 503 instead of the data. A handler that fails (404, 400, ...) is recorded too, as a failure with
- * no records. Routes without the decorator pass through untouched. (Requests the guard refuses never
- * reach an interceptor.)
+ * no records. On other routes only a handler's 403 for an event whose source the caller does not own
+ * is passed to DeniedAccessRecorder (refusals the guard makes never reach an interceptor: the guard
+ * reports those to the same recorder itself).
  */
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ProblemError } from '@app/core';
 import type { RequestWithPrincipal } from '@app/security';
@@ -13,6 +14,9 @@ import { Observable, catchError, from, mergeMap, throwError } from 'rxjs';
 import { AccessAuditService, accessPrincipal } from './access-audit.service';
 import { countRecords } from './access-record';
 import { AUDIT_ACCESS_KEY, AuditAccessMetadata } from './audit-access.decorator';
+import { DeniedAccessRecorder } from './denied-access-recorder';
+
+const SOURCE_NOT_ALLOWED = /\/source-not-allowed$/;
 
 interface AuditedRequest extends RequestWithPrincipal {
   method?: string;
@@ -28,12 +32,14 @@ export class AccessAuditInterceptor implements NestInterceptor {
   constructor(
     private readonly reflector: Reflector,
     private readonly audit: AccessAuditService,
+    @Optional() private readonly denials?: DeniedAccessRecorder,
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const meta = ctx.getType() === 'http' ? this.reflector.get<AuditAccessMetadata | undefined>(AUDIT_ACCESS_KEY, ctx.getHandler()) : undefined;
-    if (!meta) return next.handle();
+    if (ctx.getType() !== 'http') return next.handle();
+    const meta = this.reflector.get<AuditAccessMetadata | undefined>(AUDIT_ACCESS_KEY, ctx.getHandler());
     const req = ctx.switchToHttp().getRequest<AuditedRequest>();
+    if (!meta) return this.denials ? next.handle().pipe(catchError((err: unknown) => this.sourceRefused(req, err))) : next.handle();
     const record = (outcome: 'success' | 'failure' | 'denied', recordCount: number) => {
       const query = { ...(req.query ?? {}) };
       const patient = typeof query.patient === 'string' ? query.patient : undefined;
@@ -66,5 +72,22 @@ export class AccessAuditInterceptor implements NestInterceptor {
         return from(record(status === 403 ? 'denied' : 'failure', 0)).pipe(mergeMap(() => throwError(() => err)));
       }),
     );
+  }
+
+  /** Records an event refused because its source is not the caller's (no body, no patient), then rethrows. */
+  private sourceRefused(req: AuditedRequest, err: unknown): Observable<never> {
+    if (!(err instanceof ProblemError) || err.status !== 403 || !SOURCE_NOT_ALLOWED.test(String(err.body.type))) return throwError(() => err);
+    const p = req.principal;
+    return from(
+      this.denials!.authFailure({
+        kind: 'source-refused',
+        status: 403,
+        reason: 'source not owned',
+        method: req.method ?? 'POST',
+        route: (req.baseUrl ?? '') + (req.route?.path ?? '') || '(unmatched)',
+        remoteAddress: req.socket?.remoteAddress,
+        ...(p ? { principal: { sub: p.sub, role: p.role, via: p.via, integration: p.integration } } : {}),
+      }),
+    ).pipe(mergeMap(() => throwError(() => err)));
   }
 }

@@ -23,6 +23,8 @@ export interface AccessLogEntryView {
   action: string;
   outcome: string;
   principal: { sub: string; role?: string; via?: string };
+  /** Remote address of the caller (sealed at rest like every actor.ip; absent for the command line). */
+  ip?: string;
   route?: string;
   filters: Record<string, string | number | boolean>;
   /** The patient the read was about: its token unless the reader holds events:identified. */
@@ -31,6 +33,8 @@ export interface AccessLogEntryView {
   /** Null when not known when recorded (a report is recorded before it streams). */
   recordCount: number | null;
   reason?: string;
+  /** Refused requests (outcome `denied`, action `access.denied`): kind, status, scope wanted, how many refusals. */
+  denial?: Record<string, string | number | boolean>;
   receipt: Receipt;
 }
 
@@ -39,7 +43,7 @@ export interface AccessLogListView {
   nextCursor: string | null;
 }
 
-const ACCESS_LOG_FILTERS = ['actor', 'action', 'patient', 'from', 'to', 'limit', 'cursor'];
+const ACCESS_LOG_FILTERS = ['actor', 'action', 'outcome', 'patient', 'from', 'to', 'limit', 'cursor'];
 
 export class AccessAuditService implements AccessAuditSink {
   private readonly validator = new EventValidator();
@@ -86,7 +90,7 @@ export class AccessAuditService implements AccessAuditSink {
     });
   }
 
-  /** `GET /v1/access-log`: newest first; filters actor, action, patient (id or token), from, to, limit, cursor. */
+  /** `GET /v1/access-log`: newest first; filters actor, action, outcome (`denied`: refused requests), patient (id or token), from, to, limit, cursor. */
   async list(params: Record<string, unknown>, viewer: Viewer): Promise<AccessLogListView> {
     const unknown = Object.keys(params).filter((k) => !ACCESS_LOG_FILTERS.includes(k));
     if (unknown.length > 0) {
@@ -107,11 +111,13 @@ export class AccessAuditService implements AccessAuditSink {
     let route: string | undefined;
     let reason: string | undefined;
     let via: string | undefined;
+    let denial: Record<string, string | number | boolean> | undefined;
     for (const [k, v] of Object.entries(e.details ?? {})) {
       if (k === 'route') route = String(v);
       else if (k === 'reason') reason = String(v);
       else if (k === 'via') via = String(v);
       else if (k.startsWith('filter.')) filters[k.slice('filter.'.length)] = v;
+      else if (k.startsWith('denied.')) (denial ??= {})[k.slice('denied.'.length)] = v;
     }
     const patient = e.patient ? this.patients.presentPatientId(viewer, e.patient.id) : typeof filters.patient === 'string' ? filters.patient : undefined;
     if (e.patient && typeof filters.patient === 'string') filters.patient = patient!;
@@ -122,12 +128,14 @@ export class AccessAuditService implements AccessAuditSink {
       action: e.action,
       outcome: e.outcome,
       principal: { sub: e.actor.id, ...(e.actor.role ? { role: e.actor.role } : {}), ...(via ? { via } : {}) },
+      ...(e.actor.ip ? { ip: e.actor.ip } : {}),
       ...(route ? { route } : {}),
       filters,
       ...(patient ? { patient } : {}),
       ...(e.resource ? { resource: e.resource } : {}),
       recordCount: e.recordCount ?? null,
       ...(reason !== undefined ? { reason } : {}),
+      ...(denial ? { denial } : {}),
       receipt: { id: e.id, chain: r.chain, seq: r.seq, hash: r.hash.toString('hex') },
     };
   }

@@ -4,6 +4,8 @@
  * (ACCESS_LOG_CHAIN), so the chain writer, verification and checkpoints treat it like any other.
  * What was asked goes in `details` (`route`, `via`, `filter.<name>`, `reason`); the patient a read
  * was about goes in `patient.id` (sealed at rest, shown as a token), and only its token in details.
+ * A refused request (401/403) is recorded with outcome `denied`, its reason code in `reason`, and
+ * `denied.<field>` details (kind, status, scope wanted, certificate subject, count of refusals it stands for).
  *
  * Pure: no I/O; the service appends what `buildAccessRecord` returns.
  */
@@ -14,7 +16,8 @@ import { ACCESS_LOG_SOURCE_SYSTEM, AccessEvent, EventOutcome } from '@app/core';
 export interface AccessRecordInput {
   /** What was done, dot-separated and stable: `events.query`, `events.read`, `patient.reidentify`, ... */
   action: string;
-  principal: { sub: string; role: string; via?: string } | undefined;
+  /** Who: a principal, or for a refusal whoever the credential named (role unknown), or an OS user (`via: cli`). */
+  principal: { sub: string; role?: string; via?: string } | undefined;
   /** `GET /v1/events/:id`: the route pattern, never the URL with its query string. */
   route?: string;
   /** Query and path parameters (or a feature's target description): flat scalars. */
@@ -32,8 +35,28 @@ export interface AccessRecordInput {
   reason?: string;
   /** Remote address of the caller. */
   ip?: string;
+  /** For a refused request: what was refused and how many refusals this record stands for. */
+  denial?: AccessDenialDetails;
   at?: Date;
 }
+
+/** What an access-log record says about refused requests (`denied.<field>` in details). */
+export interface AccessDenialDetails {
+  /** The guard's kind of refusal: unauthenticated, token-rejected, certificate-rejected, forbidden, ... */
+  kind: string;
+  status: number;
+  /** The scope(s) the route wanted, space-separated. */
+  scope?: string;
+  /** Subject DN of a refused client certificate. */
+  clientSubject?: string;
+  /** Refusals this record stands for: 1 for the first of a window, the rest of the window in its follow-up. */
+  count: number;
+  /** For a follow-up: first and last refusal it counts (RFC 3339). */
+  since?: string;
+  until?: string;
+}
+
+const DENIAL_FIELDS = ['kind', 'status', 'scope', 'clientSubject', 'count', 'since', 'until'] as const;
 
 const MAX_FILTERS = 24;
 const MAX_TEXT = 256;
@@ -78,6 +101,12 @@ export function buildAccessRecord(input: AccessRecordInput): AccessEvent {
   }
   if (input.patientToken) details['filter.patient'] = input.patientToken;
   if (input.reason !== undefined) details.reason = text(input.reason);
+  if (input.denial) {
+    for (const field of DENIAL_FIELDS) {
+      const value = input.denial[field];
+      if (value !== undefined) details[`denied.${field}`] = typeof value === 'number' ? value : text(value);
+    }
+  }
   const ip = normalizeIp(input.ip);
   const principal = input.principal;
   const event: AccessEvent = {

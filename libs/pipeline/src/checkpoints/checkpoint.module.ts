@@ -1,7 +1,8 @@
 /**
  * Nest wiring of signed checkpoints and proofs: the checkpoint store (embedded SQLite, same file
- * as the events), the signing keys (KEY_PROVIDER: FileKeyProvider under DATA_DIR/keys/signing),
- * the CheckpointService hooked to every durable commit of the chain writer, and the ProofService.
+ * as the events; Elasticsearch with STORE=elasticsearch), the signing keys (KEY_PROVIDER:
+ * FileKeyProvider under DATA_DIR/keys/signing), the CheckpointService hooked to every durable
+ * commit of the chain writer, and the ProofService.
  * Global, so the pipeline lifecycle (resume on start, seal on shutdown) and the verifier find them.
  */
 import { Global, Logger, Module } from '@nestjs/common';
@@ -9,6 +10,7 @@ import { APP_CONFIG, AppConfig } from '@app/core';
 import { FileKeyProvider, KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
 import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb } from '@app/storage';
 import { ChainWriter } from '../chain-writer';
+import { createCheckpointStore } from '../scale-out';
 import { CheckpointService, DEFAULT_CHECKPOINT_EVERY_RECORDS, DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from './checkpoint.service';
 import { CheckpointQueryService } from './checkpoint-query.service';
 import { ProofService } from './proof.service';
@@ -18,7 +20,12 @@ const logger = new Logger('Checkpoints');
 @Global()
 @Module({
   providers: [
-    { provide: CHECKPOINT_STORE, inject: [SQLITE_DB], useFactory: (db: SqliteDb): CheckpointStore => new SqliteCheckpointStore(db) },
+    {
+      // STORE=elasticsearch: in the cluster, next to the events (scale-out.ts); else the embedded store.
+      provide: CHECKPOINT_STORE,
+      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
+      useFactory: (db: SqliteDb, config: AppConfig, events: EventStore): Promise<CheckpointStore> => createCheckpointStore(config, events, () => new SqliteCheckpointStore(db)),
+    },
     { provide: KEY_PROVIDER, inject: [APP_CONFIG], useFactory: (config: AppConfig): KeyProvider => new FileKeyProvider(config.dataDir) },
     {
       provide: CheckpointService,

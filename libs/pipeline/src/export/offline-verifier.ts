@@ -9,7 +9,10 @@
  * ordered pass instead (rows sorted by seq, as a database would return them).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import {
   ChainBreak,
   Checkpoint,
@@ -161,8 +164,21 @@ export async function verifyExport(dir: string, options: OfflineVerifyOptions = 
   } catch (err) {
     throw new ExportFormatError(`the manifest's start frontier is malformed: ${(err as Error).message}`);
   }
-  const recordsFile = path.join(dir, manifest.records.file);
+  let recordsFile = path.join(dir, manifest.records.file);
   if (!fs.existsSync(recordsFile)) throw new ExportFormatError(`the records (${manifest.records.file}) are missing from the export`);
+  // Cold archives keep their records gzip-compressed (records.ndjson.gz): verify an unpacked copy.
+  let unpackedDir: string | null = null;
+  if (recordsFile.endsWith('.gz')) {
+    unpackedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'auditctl-verify-'));
+    const unpacked = path.join(unpackedDir, EXPORT_FILES.records);
+    try {
+      await pipeline(fs.createReadStream(recordsFile), createGunzip(), fs.createWriteStream(unpacked, { mode: 0o600 }));
+    } catch (err) {
+      fs.rmSync(unpackedDir, { recursive: true, force: true });
+      throw new ExportFormatError(`the records (${manifest.records.file}) are not readable gzip: ${(err as Error).message}`);
+    }
+    recordsFile = unpacked;
+  }
 
   const planned: PlannedCheckpoint[] = (rawCheckpoints as Checkpoint[]).map((c) => ({
     checkpoint: c,
@@ -224,6 +240,8 @@ export async function verifyExport(dir: string, options: OfflineVerifyOptions = 
   } catch (err) {
     if (!(err instanceof ExportIndexMismatchError)) throw err;
     result = await run(false);
+  } finally {
+    if (unpackedDir) fs.rmSync(unpackedDir, { recursive: true, force: true });
   }
   const { plan, outcome } = result;
   const brk: ChainBreak | null = outcome.break;

@@ -19,6 +19,8 @@ import type { ChainBreak } from '@app/ledger/chain-verifier';
 import type { EventStore } from '@app/storage/event-store.port';
 import { openDatabase, type SqliteDb } from '@app/storage/sqlite/sqlite-database';
 import { SqliteEventStore } from '@app/storage/sqlite/sqlite-event-store';
+import { TieredSqliteEventStore } from '@app/storage/sqlite/sqlite-tiered-event-store';
+import { SqliteChainReader } from '@app/storage/sqlite/sqlite-chain-reader';
 import { embeddedFieldProtection } from '@app/security/field-protection';
 
 export interface SqliteRowSource {
@@ -105,6 +107,7 @@ export function deserializeRangeSpec(s: SerializedRangeSpec, head?: ChainHead | 
 /** Connections a runner keeps across tasks (one per data dir), closed when the runner ends. */
 export class RowSourceCache {
   private readonly sqlite = new Map<string, { db: SqliteDb; store: SqliteEventStore }>();
+  private readonly readers = new Map<string, SqliteChainReader>();
 
   constructor(readonly inProcessStore?: EventStore) {}
 
@@ -112,22 +115,40 @@ export class RowSourceCache {
     let entry = this.sqlite.get(src.dataDir);
     if (!entry) {
       const db = openDatabase(src.dataDir, { readonly: true });
-      const store = new SqliteEventStore(db, embeddedFieldProtection({ dataDir: src.dataDir, dataKeysDir: src.dataKeysDir, tokenizationKeyFile: src.tokenizationKeyFile }));
+      const store = new TieredSqliteEventStore(db, embeddedFieldProtection({ dataDir: src.dataDir, dataKeysDir: src.dataKeysDir, tokenizationKeyFile: src.tokenizationKeyFile }));
       entry = { db, store };
       this.sqlite.set(src.dataDir, entry);
     }
     return entry;
   }
 
+  /** The verification fast path's reader of a data dir (its own read-only connection). */
+  chainReader(src: SqliteRowSource): SqliteChainReader {
+    let reader = this.readers.get(src.dataDir);
+    if (!reader) {
+      reader = SqliteChainReader.open(src.dataDir, embeddedFieldProtection({ dataDir: src.dataDir, dataKeysDir: src.dataKeysDir, tokenizationKeyFile: src.tokenizationKeyFile }));
+      this.readers.set(src.dataDir, reader);
+    }
+    return reader;
+  }
+
   close(): void {
     for (const { db } of this.sqlite.values()) if (db.open) db.close();
     this.sqlite.clear();
+    for (const r of this.readers.values()) r.close();
+    this.readers.clear();
   }
 }
 
 function toResult(v: RangeVerdict, rowsRead: number): VerifyTaskResult {
   return { verified: v.verified, break: v.break, lastSeq: v.lastSeq, lastHash: v.lastHash.toString('hex'), boundariesChecked: v.boundariesChecked, rowsRead };
 }
+
+/**
+ * Rows per page of the fast path: small pages keep a page's rows short-lived, so the young
+ * generation's scavenges find little alive (5,000-row pages spent about a sixth of the CPU in GC).
+ */
+const FAST_PAGE_ROWS = 500;
 
 /** How often (in rows) a task reports progress. */
 const PROGRESS_EVERY = 20_000;
@@ -161,6 +182,29 @@ export async function runVerifyTask(
     const v = new ChainRangeVerifier(deserializeRangeSpec(s));
     walkNdjson(src, s.chain, s.start.seq, v.readLimit, (row) => feed(v, row));
     return finish(v);
+  }
+
+  if (src.kind === 'sqlite') {
+    // Fast path (SqliteChainReader) for the hot table; a range with records in the warm tier is
+    // read through the tiered store below.
+    const reader = cache.chainReader(src);
+    const db = reader.connection;
+    // One read transaction: the head and the rows are one snapshot of a store that may be growing.
+    db.exec('BEGIN');
+    try {
+      const v = new ChainRangeVerifier(deserializeRangeSpec(s, task.readHead ? reader.head(s.chain) : undefined));
+      const limit = v.readLimit;
+      if (!reader.hasWarmRecords(s.chain, s.start.seq, limit ?? Number.MAX_SAFE_INTEGER)) {
+        outer: for (const page of reader.readChain(s.chain, s.start.seq, limit ?? undefined, FAST_PAGE_ROWS)) {
+          for (const row of page) if (!feed(v, row)) break outer;
+          // In-process (the API's event loop): let requests through between pages.
+          if (options.yieldBetweenPages) await new Promise((resolve) => setImmediate(resolve));
+        }
+        return finish(v);
+      }
+    } finally {
+      if (db.inTransaction) db.exec('COMMIT');
+    }
   }
 
   const store: EventStore | undefined = src.kind === 'sqlite' ? cache.sqliteStore(src).store : cache.inProcessStore;

@@ -5,14 +5,15 @@
  * retried), write-ahead recovery after a writer died mid-commit, queries with search_after, and
  * two chain writers racing on one chain without ever forking it.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { errors } from '@elastic/elasticsearch';
 import { AccessEvent, EventCategory } from '@app/core';
 import { ChainHead, ChainVerifier, GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
 import { ChainedRecord, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
+import { FieldProtection } from '../sqlite/sealed-fields';
 import { ElasticsearchEventStore, ElasticsearchEventStoreOptions } from './es-event-store';
 import { EsFake } from './es-fake';
-import { EVENT_MAPPINGS, HEADS_MAPPINGS, IDS_MAPPINGS } from './es-schema';
+import { ALERT_MAPPINGS, CHECKPOINT_MAPPINGS, EVENT_MAPPINGS, HEADS_MAPPINGS, IDS_MAPPINGS, MERKLE_BLOCK_MAPPINGS, PURGED_PREFIX_MAPPINGS } from './es-schema';
 
 const OPTIONS: ElasticsearchEventStoreOptions = {
   url: 'https://elastic:secret@es.example:9200',
@@ -134,19 +135,34 @@ describe('ElasticsearchEventStore', () => {
         template: { settings: { 'index.lifecycle.name': 'audit-events-security' } },
         _meta: { managed_by: 'audit-siem', category: 'security' },
       });
-      const created = fake.requests.filter((r) => r.method === 'PUT' && /^\/[a-z]/.test(r.path) && !r.path.startsWith('/_'));
+      const created = fake.requests.filter((r) => r.method === 'PUT' && /^\/[a-z]/.test(r.path) && !r.path.startsWith('/_') && !r.path.endsWith('/_mapping'));
       expect(created.map((r) => [r.path, r.body])).toEqual([
         ['/audit-chain-heads', { settings: { number_of_shards: 1 }, mappings: HEADS_MAPPINGS }],
         ['/audit-event-ids', { settings: { number_of_shards: 1 }, mappings: IDS_MAPPINGS }],
-        ['/audit-checkpoints', expect.objectContaining({ mappings: expect.objectContaining({ dynamic: 'strict' }) })],
-        ['/audit-alerts', expect.objectContaining({ settings: { number_of_shards: 1 } })],
+        ['/audit-checkpoints', { settings: { number_of_shards: 1 }, mappings: CHECKPOINT_MAPPINGS }],
+        ['/audit-merkle-blocks', { settings: { number_of_shards: 1 }, mappings: MERKLE_BLOCK_MAPPINGS }],
+        ['/audit-purged-prefixes', { settings: { number_of_shards: 1 }, mappings: PURGED_PREFIX_MAPPINGS }],
+        ['/audit-alerts', { settings: { number_of_shards: 1 }, mappings: ALERT_MAPPINGS }],
       ]);
     });
 
-    it('is idempotent: a second start finds the indices and carries on', async () => {
+    it('is idempotent: a second start finds the indices, adds fields declared since, and carries on', async () => {
       const fake = new EsFake();
       await started(fake);
+      fake.requests.length = 0;
       await expect(started(fake)).resolves.toBeInstanceOf(ElasticsearchEventStore);
+      const mappingUpdates = fake.requests.filter((r) => r.path.endsWith('/_mapping'));
+      expect(mappingUpdates.map((r) => [r.method, r.path, r.querystring])).toEqual([
+        ['PUT', '/audit-events-*/_mapping', { allow_no_indices: 'true', ignore_unavailable: 'true' }],
+        ['PUT', '/audit-chain-heads/_mapping', {}],
+        ['PUT', '/audit-event-ids/_mapping', {}],
+        ['PUT', '/audit-checkpoints/_mapping', {}],
+        ['PUT', '/audit-merkle-blocks/_mapping', {}],
+        ['PUT', '/audit-purged-prefixes/_mapping', {}],
+        ['PUT', '/audit-alerts/_mapping', {}],
+      ]);
+      expect(mappingUpdates[0].body).toEqual(EVENT_MAPPINGS);
+      expect(mappingUpdates[2].body).toEqual(IDS_MAPPINGS);
     });
 
     it('names the setting to check when the cluster is unreachable or refuses the key', async () => {
@@ -201,6 +217,7 @@ describe('ElasticsearchEventStore', () => {
           seq: 0,
           record_id: 'data_access:0',
           position: 2 * 2 ** 44,
+          commit_position: 0, // the head move's _seq_no (0) * 1024 + its first record
           hash: records[0].hash.toString('hex'),
           prev_hash: GENESIS_HASH.toString('hex'),
           received_at: records[0].receivedAt,
@@ -394,7 +411,7 @@ describe('ElasticsearchEventStore', () => {
           },
         },
         sort: [{ '@timestamp': { order: 'desc' } }, { 'audit.position': { order: 'desc' } }],
-        _source: ['audit.chain', 'audit.seq', 'audit.position', 'audit.received_at', 'audit.canonical', 'audit.prev_hash', 'audit.hash'],
+        _source: ['audit.chain', 'audit.seq', 'audit.position', 'audit.received_at', 'audit.canonical', 'audit.sealed', 'audit.prev_hash', 'audit.hash'],
       });
       expect(page1.records.map((r) => r.event.id)).toEqual([events[4].id, events[2].id]);
       expect(page1.next).toEqual({ occurredMs: Date.parse(events[2].occurredAt), position: page1.records[1].position });
@@ -458,5 +475,171 @@ describe('ElasticsearchEventStore', () => {
       expect(await store.chains()).toEqual(['authentication', 'data_access']);
       await expect(verify(store, 'authentication')).resolves.toEqual({ ok: true, verified: 3 });
     });
+  });
+});
+
+/** Field protection as the service builds it (data keys + keyed-HMAC patient tokens), with test keys. */
+function protection(): FieldProtection {
+  const key = createSecretKey(randomBytes(32));
+  const tokenKey = randomBytes(32);
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  return {
+    patientToken: (id) => 'ptk_' + [...createHmac('sha256', tokenKey).update(id).digest().subarray(0, 24)].map((b) => alphabet[b & 31]).join(''),
+    isPatientToken: (v) => /^ptk_[a-z2-7]{24}$/.test(v),
+    dataKeys: { current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined) },
+  };
+}
+
+describe('ElasticsearchEventStore tailing (detection)', () => {
+  it('returns committed events in commit order across chains and writers, without the access log', async () => {
+    const fake = new EsFake();
+    const a = await started(fake);
+    const b = await started(fake);
+    const e1 = event({ category: 'data_access' });
+    const e2 = event({ category: 'authentication', action: 'login' });
+    const e3 = event({ category: 'data_access', occurredAt: '2026-03-05T00:00:00.000Z' });
+    const first = chain([e1], await a.chainHeads());
+    await a.append(first.records);
+    await b.append(chain([e2], await b.chainHeads()).records);
+    const read = event({ action: 'query' });
+    const log = { chain: 'access_log', seq: 0, receivedAt: '2026-03-02T12:00:00.000Z', event: read, eventJson: canonicalize(read), prevHash: GENESIS_HASH, hash: recordHash(GENESIS_HASH, 'access_log', 0, '2026-03-02T12:00:00.000Z', canonicalize(read)) };
+    await a.append([log]);
+    await a.append(chain([e3], first.heads).records);
+
+    const all = await a.readSince(-1, 100);
+    expect(all.map((r) => r.event.id)).toEqual([e1.id, e2.id, e3.id]);
+    expect(all[0].event).toEqual(e1);
+    const positions = all.map((r) => r.position);
+    expect([...positions].sort((x, y) => x - y)).toEqual(positions);
+    expect(await a.lastPosition()).toBe(positions[2]);
+    expect(await b.readIdsSince(positions[0], 10)).toEqual([
+      { position: positions[1], id: e2.id },
+      { position: positions[2], id: e3.id },
+    ]);
+    expect(await a.readSince(positions[2], 10)).toEqual([]);
+    expect((await a.readSince(-1, 100, { fromMs: Date.parse('2026-03-04T00:00:00Z') })).map((r) => r.event.id)).toEqual([e3.id]);
+    expect((await a.readSince(-1, 2)).map((r) => r.event.id)).toEqual([e1.id, e2.id]);
+    const body = fake.requests.filter((r) => r.path === '/audit-events-*/_search').at(-1)!.body as Record<string, unknown>;
+    expect(body).toMatchObject({
+      size: 2,
+      query: { bool: { filter: [{ range: { 'audit.commit_position': { gt: -1, lte: expect.any(Number) } } }], must_not: [{ term: { 'audit.chain': 'access_log' } }] } },
+      sort: [{ 'audit.commit_position': { order: 'asc' } }],
+    });
+  });
+
+  it('never reads past a commit whose records are not all written yet (a later commit waits behind it)', async () => {
+    const fake = new EsFake();
+    const dying = await started(fake);
+    const other = await started(fake);
+    const reader = await started(fake);
+    await other.chainHeads();
+    const before = event({ category: 'security', action: 'tls_handshake' });
+    await other.append(chain([before], new Map()).records);
+    const lastBefore = await reader.lastPosition();
+
+    // The data_access head moves, then the writer dies before writing the event documents ...
+    const stuck = event();
+    const dyingHeads = await dying.chainHeads();
+    let bulks = 0;
+    fake.bulkError = () => (++bulks === 2 ? new errors.ConnectionError('socket hang up') : undefined);
+    await expect(dying.append(chain([stuck], dyingHeads).records)).rejects.toBeInstanceOf(StoreUnavailableError);
+    fake.bulkError = null;
+    // ... and another writer commits a later record of another chain.
+    const later = event({ category: 'authentication', action: 'login' });
+    await other.append(chain([later], new Map()).records);
+
+    expect(await reader.lastPosition()).toBe(lastBefore);
+    expect((await reader.readSince(lastBefore, 10)).map((r) => r.event.id)).toEqual([]);
+
+    // Whoever reads the heads next finishes the commit: both appear, in commit order.
+    await reader.chainHeads();
+    expect((await reader.readSince(lastBefore, 10)).map((r) => r.event.id)).toEqual([stuck.id, later.id]);
+  });
+});
+
+describe('ElasticsearchEventStore with field protection (PHI)', () => {
+  const phi = () =>
+    event({
+      actor: { id: 'dr-alice', type: 'user', role: 'physician', ip: '10.1.2.3' },
+      patient: { id: 'MRN-0001' },
+      resource: { type: 'Patient', id: 'MRN-0001' },
+    });
+
+  it('writes no patient id or IP in clear anywhere: token in the patient field, sealed values next to the emptied text', async () => {
+    const fake = new EsFake();
+    const p = protection();
+    const store = await started(fake, { protection: p });
+    const e = phi();
+    const { records } = chain([e, event({ patient: undefined, actor: { id: 'svc', type: 'service' } })], await store.chainHeads());
+    await store.append(records);
+
+    const written = JSON.stringify(fake.bulks());
+    expect(written).not.toContain('MRN-0001');
+    expect(written).not.toContain('10.1.2.3');
+    const [, events, ids] = fake.bulks();
+    const doc = events[0].doc as { source?: unknown; client?: unknown; audit: Record<string, unknown> };
+    expect(doc.source).toBeUndefined();
+    expect(doc.client).toBeUndefined();
+    expect(doc.audit.patient).toEqual({ token: p.patientToken('MRN-0001') });
+    expect(doc.audit.resource).toEqual({ type: 'Patient' });
+    expect(doc.audit.canonical).toBe(records[0].eventJson.replace('"ip":"10.1.2.3"', '"ip":""').replaceAll('"id":"MRN-0001"', '"id":""'));
+    expect(typeof doc.audit.sealed).toBe('string');
+    expect(ids[0].doc).toMatchObject({ canonical: doc.audit.canonical, sealed: expect.any(String) });
+    // An event without protected fields is stored as is, with nothing sealed.
+    expect((events[1].doc as { audit: Record<string, unknown> }).audit).toMatchObject({ canonical: records[1].eventJson });
+    expect((events[1].doc as { audit: Record<string, unknown> }).audit.sealed).toBeUndefined();
+    expect(EVENT_MAPPINGS.properties.audit.properties.sealed).toEqual({ type: 'binary' });
+    expect(EVENT_MAPPINGS.properties.audit.properties.patient.properties.token).toEqual({ type: 'keyword' });
+  });
+
+  it('reads back the exact canonical event (by id, receipts, queries, streams), and the chain verifies', async () => {
+    const fake = new EsFake();
+    const p = protection();
+    const store = await started(fake, { protection: p });
+    const e = phi();
+    const { records } = chain([e, event({ patient: { id: 'MRN-0002' } })], await store.chainHeads());
+    await store.append(records);
+    expect(store.patientTokenLookups).toBe(true);
+
+    expect((await store.getById(e.id))!.event).toEqual(e);
+    expect((await store.findReceipts([e.id])).get(e.id)!.eventJson).toBe(records[0].eventJson);
+    fake.requests.length = 0;
+    const byPatient = await store.query({ patient: 'MRN-0001', limit: 10 });
+    expect(byPatient.records.map((r) => r.event)).toEqual([e]);
+    expect((fake.requests[0].body as { query: unknown }).query).toEqual({ bool: { filter: [{ term: { 'audit.patient.token': p.patientToken('MRN-0001') } }] } });
+    expect((await store.query({ patientToken: p.patientToken('MRN-0001'), limit: 10 })).records.map((r) => r.event.id)).toEqual([e.id]);
+    const streamed: AccessEvent[] = [];
+    for await (const page of store.stream({ patient: 'MRN-0001' })) streamed.push(...page.map((r) => r.event));
+    expect(streamed).toEqual([e]);
+    await expect(verify(store, 'data_access')).resolves.toEqual({ ok: true, verified: 2 });
+  });
+
+  it('a successor finishes a protected write-ahead commit with the same canonical bytes', async () => {
+    const fake = new EsFake();
+    const p = protection();
+    const dying = await started(fake, { protection: p });
+    const e = phi();
+    const { records } = chain([e], await dying.chainHeads());
+    let bulks = 0;
+    fake.bulkError = () => (++bulks === 2 ? new errors.ConnectionError('socket hang up') : undefined);
+    await expect(dying.append(records)).rejects.toBeInstanceOf(StoreUnavailableError);
+    fake.bulkError = null;
+    expect(JSON.stringify(fake.bulks())).not.toContain('MRN-0001');
+
+    const successor = await started(fake, { protection: p });
+    await successor.chainHeads();
+    expect((await successor.getById(e.id))!.eventJson).toBe(records[0].eventJson);
+    await expect(verify(successor, 'data_access')).resolves.toEqual({ ok: true, verified: 1 });
+  });
+
+  it('a sealed value altered in the index shows as a modified record to the verifier', async () => {
+    const fake = new EsFake();
+    const store = await started(fake, { protection: protection() });
+    await store.append(chain([phi()], await store.chainHeads()).records);
+    const audit = fake.eventDocs()[0].audit as { sealed: string };
+    const bytes = Buffer.from(audit.sealed, 'base64');
+    bytes[bytes.length - 1] ^= 1;
+    audit.sealed = bytes.toString('base64');
+    await expect(verify(store, 'data_access')).resolves.toEqual({ ok: false, verified: 0 });
   });
 });

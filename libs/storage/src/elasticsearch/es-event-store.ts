@@ -28,9 +28,24 @@
  *
  * Errors: a 429 (whole request or single bulk items) is retried with exponential back-off; other
  * failures become StoreUnavailableError (the API answers 503, Kafka writers pause and redeliver).
+ *
+ * Tailing (detection): event documents carry `audit.commit_position`, the `_seq_no` of the head
+ * move that committed them (the heads index has one shard: a total order of all commits) times
+ * COMMIT_SLOTS plus their index in the commit. readSince/lastPosition never go past the committed
+ * watermark (see committedWatermark), so a tail never skips a record that becomes visible later.
+ *
+ * PHI (`protection`, which the service always passes): as in the embedded store, `patient.id`,
+ * `actor.ip` and a Patient resource's id are cut out of the canonical text and sealed with one
+ * AES-256-GCM envelope per record (sealed-fields.ts), stored base64 in a binary field (neither
+ * indexed nor searchable); the patient field indexes the keyed-HMAC patient token instead, so
+ * queries and reports by patient still work; ECS `source.ip`/`client.ip` are not written. The
+ * event documents, the event-id documents and the heads' write-ahead copies all hold only the
+ * protected form. Reads splice the opened values back, which gives exactly the canonical bytes
+ * the chain hash covers, so verification is unchanged. Every instance of a deployment must share
+ * the data keys and the tokenization key (DATA_KEYS_DIR, TOKENIZATION_KEY_FILE).
  */
 import { Client, errors } from '@elastic/elasticsearch';
-import { AccessEvent } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessEvent } from '@app/core';
 import { ChainHead, ChainRow } from '@app/ledger';
 import {
   ChainedRecord,
@@ -38,6 +53,8 @@ import {
   EventQuery,
   EventStore,
   EventStreamQuery,
+  EventTimeRange,
+  PositionedEvent,
   SequenceConflictError,
   StoreUnavailableError,
   StoredReceipt,
@@ -46,12 +63,18 @@ import {
 import {
   ALERT_MAPPINGS,
   CHECKPOINT_MAPPINGS,
+  COMMIT_SLOTS,
+  EVENT_MAPPINGS,
   EsLayout,
   EsLayoutOptions,
   HEADS_MAPPINGS,
   IDS_MAPPINGS,
+  MERKLE_BLOCK_MAPPINGS,
+  PURGED_PREFIX_MAPPINGS,
   PendingRecord,
+  ProtectedFields,
   SMALL_INDEX_SETTINGS,
+  commitPosition,
   eventDocument,
   fromPending,
   idsDocument,
@@ -59,6 +82,7 @@ import {
   recordId,
   recordPosition,
 } from './es-schema';
+import { FieldProtection, SealedFieldCodec, SealedRecordError } from '../sqlite/sealed-fields';
 
 export interface ElasticsearchEventStoreOptions extends EsLayoutOptions {
   /** For start-up messages only (credentials are stripped). */
@@ -71,6 +95,11 @@ export interface ElasticsearchEventStoreOptions extends EsLayoutOptions {
   backoffMs?: number;
   /** Readiness probe interval. Default 5 s. */
   healthIntervalMs?: number;
+  /**
+   * Field protection (the service always passes it): `patient.id` and `actor.ip` are sealed with
+   * the data keys and the patient field indexes the patient token, as in the embedded store.
+   */
+  protection?: FieldProtection;
   sleep?: (ms: number) => Promise<void>;
   now?: () => Date;
 }
@@ -100,7 +129,7 @@ interface BulkItem {
 }
 
 interface EventSource {
-  audit: { chain: string; seq: number; position: number; received_at: string; canonical: string; prev_hash: string; hash: string };
+  audit: { chain: string; seq: number; position: number; commit_position?: number; received_at: string; canonical: string; sealed?: string; prev_hash: string; hash: string };
 }
 
 interface IdsSource {
@@ -110,9 +139,10 @@ interface IdsSource {
   prev_hash: string;
   received_at: string;
   canonical: string;
+  sealed?: string;
 }
 
-const RECORD_FIELDS = ['audit.chain', 'audit.seq', 'audit.position', 'audit.received_at', 'audit.canonical', 'audit.prev_hash', 'audit.hash'];
+const RECORD_FIELDS = ['audit.chain', 'audit.seq', 'audit.position', 'audit.received_at', 'audit.canonical', 'audit.sealed', 'audit.prev_hash', 'audit.hash'];
 const MGET_CHUNK = 1000;
 
 export class ElasticsearchEventStore implements EventStore {
@@ -127,15 +157,25 @@ export class ElasticsearchEventStore implements EventStore {
   private healthTimer?: NodeJS.Timeout;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => Date;
+  private readonly codec: SealedFieldCodec | null;
+  /** Protected forms of the records being appended (sealed once, written to heads, events and ids). */
+  private readonly protectedForms = new WeakMap<ChainedRecord, ProtectedFields>();
+  /** Commit positions of records whose head move succeeded (written into their event documents). */
+  private readonly commitPositions = new WeakMap<ChainedRecord, number>();
+  /** With field protection the patient field holds tokens, so `patientToken` filters work. */
+  readonly patientTokenLookups: boolean;
 
   constructor(
-    private readonly client: Client,
-    private readonly options: ElasticsearchEventStoreOptions,
+    /** Shared with the checkpoint and alert stores of the same cluster (scale-out wiring). */
+    readonly client: Client,
+    readonly options: ElasticsearchEventStoreOptions,
     private readonly log: EsLog = () => undefined,
   ) {
     this.layout = new EsLayout(options);
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.now = options.now ?? (() => new Date());
+    this.codec = options.protection ? new SealedFieldCodec(options.protection.dataKeys) : null;
+    this.patientTokenLookups = this.codec !== null;
   }
 
   /** Checks the connection and declares ILM policies, templates and indices (idempotent). */
@@ -153,9 +193,13 @@ export class ElasticsearchEventStore implements EventStore {
       for (const category of this.layout.categories) {
         await this.client.indices.putIndexTemplate({ name: this.layout.indexTemplate(category), ...(this.layout.indexTemplateBody(category) as object) } as never);
       }
+      // Existing data streams keep the mappings they were created with until rollover: add new fields to them now.
+      await this.client.indices.putMapping({ index: this.layout.eventsPattern, allow_no_indices: true, ignore_unavailable: true, ...(EVENT_MAPPINGS as object) } as never);
       await this.createIndex(this.layout.headsIndex, HEADS_MAPPINGS);
       await this.createIndex(this.layout.idsIndex, IDS_MAPPINGS);
       await this.createIndex(this.options.checkpointsIndex, CHECKPOINT_MAPPINGS);
+      await this.createIndex(this.layout.blocksIndex, MERKLE_BLOCK_MAPPINGS);
+      await this.createIndex(this.layout.purgedIndex, PURGED_PREFIX_MAPPINGS);
       await this.createIndex(this.options.alertsIndex, ALERT_MAPPINGS);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
@@ -201,7 +245,7 @@ export class ElasticsearchEventStore implements EventStore {
     const out = new Map<string, StoredReceipt>();
     for (let i = 0; i < ids.length; i += MGET_CHUNK) {
       for (const [id, src] of await this.mgetIds(ids.slice(i, i + MGET_CHUNK))) {
-        out.set(id, { id, chain: src.chain, seq: src.seq, hash: Buffer.from(src.hash, 'hex'), eventJson: src.canonical });
+        out.set(id, { id, chain: src.chain, seq: src.seq, hash: Buffer.from(src.hash, 'hex'), eventJson: this.open(src.canonical, src.sealed) });
       }
     }
     return out;
@@ -210,13 +254,14 @@ export class ElasticsearchEventStore implements EventStore {
   async getById(id: string): Promise<StoredRecord | null> {
     const src = (await this.mgetIds([id])).get(id);
     if (!src) return null;
+    const canonical = this.open(src.canonical, src.sealed);
     return {
       position: recordPosition(src.chain, src.seq),
       chain: src.chain,
       seq: src.seq,
       receivedAt: src.received_at,
-      event: JSON.parse(src.canonical) as AccessEvent,
-      eventJson: src.canonical,
+      event: JSON.parse(canonical) as AccessEvent,
+      eventJson: canonical,
       prevHash: Buffer.from(src.prev_hash, 'hex'),
       hash: Buffer.from(src.hash, 'hex'),
     };
@@ -228,7 +273,7 @@ export class ElasticsearchEventStore implements EventStore {
     await this.exclusive(async () => {
       if (this.needsRepair()) await this.repair();
       const slices = new Map<string, ChainedRecord[][]>();
-      const max = this.options.maxRecordsPerCommit ?? 1000;
+      const max = Math.min(this.options.maxRecordsPerCommit ?? 1000, COMMIT_SLOTS);
       for (const r of records) {
         let list = slices.get(r.chain);
         if (!list) slices.set(r.chain, (list = [[]]));
@@ -245,12 +290,10 @@ export class ElasticsearchEventStore implements EventStore {
   }
 
   async query(q: EventQuery): Promise<EventPage> {
-    // Patient tokens are an embedded-store index (patientTokenLookups); this store matches ids.
-    if (q.patientToken !== undefined) return { records: [], next: null };
     const filter: object[] = [];
     const mustNot: object[] = [];
+    if (!this.patientFilter(q, filter)) return { records: [], next: null };
     const term = (field: string, value: string | undefined) => value !== undefined && filter.push({ term: { [field]: value } });
-    term('audit.patient.id', q.patient);
     term('audit.actor.id', q.actor);
     term('event.action', q.action);
     term('audit.outcome', q.outcome);
@@ -275,17 +318,16 @@ export class ElasticsearchEventStore implements EventStore {
     const page = hits.slice(0, q.limit);
     const last = page[page.length - 1];
     return {
-      records: page.map((h) => toStoredRecord(h._source!)),
+      records: page.map((h) => this.toStoredRecord(h._source!)),
       next: hits.length > q.limit && last?.sort ? { occurredMs: Number(last.sort[0]), position: Number(last.sort[1]) } : null,
     };
   }
 
   /** Every matching record, oldest first, in pages; a point-in-time keeps the read a snapshot. */
   async *stream(q: EventStreamQuery): AsyncIterable<StoredRecord[]> {
-    if (q.patientToken !== undefined) return;
     const filter: object[] = [];
+    if (!this.patientFilter(q, filter)) return;
     const term = (field: string, value: string | undefined) => value !== undefined && filter.push({ term: { [field]: value } });
-    term('audit.patient.id', q.patient);
     term('audit.actor.id', q.actor);
     term('audit.category', q.category);
     if (q.actions) filter.push({ terms: { 'event.action': [...q.actions] } });
@@ -316,7 +358,7 @@ export class ElasticsearchEventStore implements EventStore {
           }),
         );
         const hits = resp.hits.hits;
-        if (hits.length > 0) yield hits.map((h) => toStoredRecord(h._source!));
+        if (hits.length > 0) yield hits.map((h) => this.toStoredRecord(h._source!));
         if (hits.length < size) return;
         after = hits[hits.length - 1].sort as unknown[];
       }
@@ -346,9 +388,11 @@ export class ElasticsearchEventStore implements EventStore {
       const hits = resp.hits.hits;
       if (hits.length === 0) return;
       const rows: ChainRow[] = [];
-      for (const h of hits) {
+      const texts = this.openForVerification(hits.map((h) => h._source!.audit));
+      for (let k = 0; k < hits.length; k++) {
+        const h = hits[k];
         const a = h._source!.audit;
-        const row: ChainRow = { seq: a.seq, receivedAt: a.received_at, eventJson: a.canonical, prevHash: Buffer.from(a.prev_hash, 'hex'), hash: Buffer.from(a.hash, 'hex') };
+        const row: ChainRow = { seq: a.seq, receivedAt: a.received_at, eventJson: texts[k], prevHash: Buffer.from(a.prev_hash, 'hex'), hash: Buffer.from(a.hash, 'hex') };
         // The same record written twice across a rollover is one record; anything else is shown as stored.
         if (previous && previous.seq === row.seq && previous.hash.equals(row.hash) && previous.eventJson === row.eventJson) continue;
         rows.push(row);
@@ -368,12 +412,165 @@ export class ElasticsearchEventStore implements EventStore {
     return resp.count;
   }
 
+  // ---- tailing (detection) ----
+
+  /**
+   * Committed events after a commit position, in commit order (see commitPosition), up to the
+   * committed watermark: never past a commit whose records may not all be visible yet, so a
+   * tail never skips a record that appears later. The access log is left out.
+   */
+  async readSince(afterPosition: number, limit: number, range?: EventTimeRange): Promise<PositionedEvent[]> {
+    const hits = await this.tail(afterPosition, limit, RECORD_FIELDS, range);
+    const texts = this.openForVerification(hits.map((h) => h.audit)); // detection must not stall on one unreadable record
+    return hits.map((h, i) => ({ position: h.audit.commit_position!, receivedAt: h.audit.received_at, event: JSON.parse(texts[i]) as AccessEvent }));
+  }
+
+  async readIdsSince(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]> {
+    const hits = await this.tail(afterPosition, limit, ['audit.commit_position', 'event.id']);
+    return hits.map((h) => ({ position: h.audit.commit_position!, id: (h as unknown as { event: { id: string } }).event.id }));
+  }
+
+  /** Highest commit position of an event (not the access log) at or below the committed watermark; -1 when none. */
+  async lastPosition(): Promise<number> {
+    const watermark = await this.committedWatermark();
+    if (watermark < 0) return -1;
+    const resp = await this.call(() =>
+      this.client.search<EventSource>({
+        index: this.layout.eventsPattern,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        size: 1,
+        track_total_hits: false,
+        query: { bool: { filter: [{ range: { 'audit.commit_position': { lte: watermark } } }], must_not: [{ term: { 'audit.chain': ACCESS_LOG_CHAIN } }] } },
+        sort: [{ 'audit.commit_position': { order: 'desc' } }],
+        _source: ['audit.commit_position'],
+      }),
+    );
+    return resp.hits.hits[0]?._source?.audit.commit_position ?? -1;
+  }
+
+  private async tail(afterPosition: number, limit: number, fields: string[], range?: EventTimeRange): Promise<EventSource[]> {
+    const watermark = await this.committedWatermark();
+    if (watermark <= afterPosition) return [];
+    const filter: object[] = [{ range: { 'audit.commit_position': { gt: afterPosition, lte: watermark } } }];
+    if (range && (range.fromMs !== undefined || range.toMs !== undefined)) filter.push(timeRange(range.fromMs, range.toMs));
+    const resp = await this.call(() =>
+      this.client.search<EventSource>({
+        index: this.layout.eventsPattern,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        size: limit,
+        track_total_hits: false,
+        query: { bool: { filter, must_not: [{ term: { 'audit.chain': ACCESS_LOG_CHAIN } }] } },
+        sort: [{ 'audit.commit_position': { order: 'asc' } }],
+        _source: [...fields, 'audit.commit_position'],
+      }),
+    );
+    return resp.hits.hits.map((h) => h._source!);
+  }
+
+  /**
+   * The highest commit position below which every commit is fully visible. A chain's head is moved
+   * from a version only after that version's records are written (the mover finishes them first),
+   * so only each chain's latest move can be incomplete: the watermark stops just before the first
+   * of those whose last record is not searchable yet. Later commits get larger positions.
+   */
+  private async committedWatermark(): Promise<number> {
+    await this.refresh(this.layout.headsIndex);
+    const heads = await this.call(() =>
+      this.client.search<{ chain: string; seq: number }>({
+        index: this.layout.headsIndex,
+        size: 10_000,
+        seq_no_primary_term: true,
+        query: { match_all: {} },
+        _source: ['chain', 'seq'],
+      }),
+    );
+    const moves = heads.hits.hits.map((h) => ({ id: recordId(h._source!.chain, h._source!.seq), seqNo: h._seq_no! }));
+    if (moves.length === 0) return -1;
+    await this.refresh(this.layout.eventsPattern);
+    const found = await this.call(() =>
+      this.client.search<{ audit: { record_id: string } }>({
+        index: this.layout.eventsPattern,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        size: moves.length * 2,
+        track_total_hits: false,
+        query: { terms: { 'audit.record_id': moves.map((m) => m.id) } },
+        _source: ['audit.record_id'],
+      }),
+    );
+    const visible = new Set(found.hits.hits.map((h) => h._source!.audit.record_id));
+    let watermark = commitPosition(Math.max(...moves.map((m) => m.seqNo)), COMMIT_SLOTS - 1);
+    for (const m of moves) if (!visible.has(m.id)) watermark = Math.min(watermark, commitPosition(m.seqNo, 0) - 1);
+    return watermark;
+  }
+
+  // ---- field protection ----
+
+  /** The record's protected form (sealed once per record object), or undefined without protection. */
+  private protect(r: ChainedRecord): ProtectedFields | undefined {
+    if (!this.codec) return undefined;
+    let p = this.protectedForms.get(r);
+    if (!p) {
+      const { storedJson, sealed } = this.codec.seal(r.event, r.eventJson);
+      p = { storedJson, sealed, ...(r.event.patient ? { patientToken: this.options.protection!.patientToken(r.event.patient.id) } : {}) };
+      this.protectedForms.set(r, p);
+    }
+    return p;
+  }
+
+  /** The canonical JSON (the bytes the chain hash covers) of a stored text and its sealed values. */
+  private open(stored: string, sealed?: string): string {
+    if (sealed === undefined) return stored;
+    if (!this.codec) throw new SealedRecordError('unknown-key');
+    return this.codec.open(stored, Buffer.from(sealed, 'base64'));
+  }
+
+  /**
+   * Canonical texts for verification: a record whose sealed values cannot be opened keeps its
+   * emptied text, so the verifier reports it as modified instead of the read failing.
+   */
+  private openForVerification(rows: { canonical: string; sealed?: string }[]): string[] {
+    if (!this.codec) return rows.map((r) => r.canonical);
+    const opened = this.codec.openForVerification(rows.map((r) => ({ storedJson: r.canonical, sealed: r.sealed === undefined ? null : Buffer.from(r.sealed, 'base64') })));
+    return opened.map((o, i) => (typeof o === 'string' ? o : rows[i].canonical));
+  }
+
+  private toStoredRecord(src: EventSource): StoredRecord {
+    const a = src.audit;
+    const canonical = this.open(a.canonical, a.sealed);
+    return {
+      position: a.position,
+      chain: a.chain,
+      seq: a.seq,
+      receivedAt: a.received_at,
+      event: JSON.parse(canonical) as AccessEvent,
+      eventJson: canonical,
+      prevHash: Buffer.from(a.prev_hash, 'hex'),
+      hash: Buffer.from(a.hash, 'hex'),
+    };
+  }
+
+  /** The patient filter: with protection the index holds tokens, so an id is looked up by its token. */
+  private patientFilter(q: { patient?: string; patientToken?: string }, filter: object[]): boolean {
+    const protection = this.options.protection;
+    if (!protection) {
+      if (q.patientToken !== undefined) return false; // no tokens indexed: nothing can match
+      if (q.patient !== undefined) filter.push({ term: { 'audit.patient.id': q.patient } });
+      return true;
+    }
+    if (q.patient !== undefined) filter.push({ term: { 'audit.patient.token': protection.patientToken(q.patient) } });
+    if (q.patientToken !== undefined) filter.push({ term: { 'audit.patient.token': q.patientToken } });
+    return true;
+  }
+
   // ---- writing ----
 
   /** Moves the head of every chain in the round (the fence), then writes the records it won. */
   private async commitRound(round: ChainedRecord[][]): Promise<void> {
     let conflict: SequenceConflictError | null = null;
-    const ops: (BulkOp & { records: ChainedRecord[] })[] = [];
+    const ops: (BulkOp & { records: ChainedRecord[]; pending: PendingRecord[] })[] = [];
     for (const records of round) {
       const first = records[0];
       const last = records[records.length - 1];
@@ -388,12 +585,12 @@ export class ElasticsearchEventStore implements EventStore {
         seq: last.seq,
         hash: last.hash.toString('hex'),
         updated_at: this.now().toISOString(),
-        pending: { records: records.map(pendingRecord) },
+        pending: { records: records.map((r) => pendingRecord(r, this.protect(r))) },
       };
       const action: BulkOp['action'] = head
         ? { index: { _index: this.layout.headsIndex, _id: first.chain, if_seq_no: head.seqNo, if_primary_term: head.primaryTerm } }
         : { create: { _index: this.layout.headsIndex, _id: first.chain } };
-      ops.push({ action, doc, records });
+      ops.push({ action, doc, records, pending: doc.pending.records });
     }
 
     let failure: StoreUnavailableError | null = null;
@@ -411,7 +608,8 @@ export class ElasticsearchEventStore implements EventStore {
         const chain = records[0].chain;
         if (item.status >= 200 && item.status < 300) {
           const last = records[records.length - 1];
-          this.heads.set(chain, { seq: last.seq, hash: last.hash, seqNo: item._seq_no!, primaryTerm: item._primary_term!, pending: records.map(pendingRecord), written: false });
+          this.heads.set(chain, { seq: last.seq, hash: last.hash, seqNo: item._seq_no!, primaryTerm: item._primary_term!, pending: ops[i].pending, written: false });
+          records.forEach((r, k) => this.commitPositions.set(r, commitPosition(item._seq_no!, k)));
           won.push({ chain, records });
         } else if (item.status === 409) {
           this.stale.add(chain);
@@ -447,7 +645,7 @@ export class ElasticsearchEventStore implements EventStore {
     }
     if (toWrite.length > 0) {
       const items = await this.bulk(
-        toWrite.map((r) => ({ action: { create: { _index: this.layout.dataStream(r.event.category), _id: recordId(r.chain, r.seq) } }, doc: eventDocument(r) })),
+        toWrite.map((r) => ({ action: { create: { _index: this.layout.dataStream(r.event.category), _id: recordId(r.chain, r.seq) } }, doc: eventDocument(r, this.protect(r), this.commitPositions.get(r)) })),
       );
       const taken: ChainedRecord[] = [];
       items.forEach((item, i) => {
@@ -465,7 +663,7 @@ export class ElasticsearchEventStore implements EventStore {
         }
       }
     }
-    const idItems = await this.bulk(records.map((r) => ({ action: { create: { _index: this.layout.idsIndex, _id: r.event.id } }, doc: idsDocument(r) })));
+    const idItems = await this.bulk(records.map((r) => ({ action: { create: { _index: this.layout.idsIndex, _id: r.event.id } }, doc: idsDocument(r, this.protect(r)) })));
     idItems.forEach((item) => {
       // 409: the id is already recorded (a replay, or an id a client reused in another chain).
       if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`event id write failed: ${item.error?.type ?? item.status}`);
@@ -513,7 +711,13 @@ export class ElasticsearchEventStore implements EventStore {
 
   private async finishPendingWrites(): Promise<void> {
     const chains = [...this.heads].filter(([, h]) => !h.written);
-    const records = chains.flatMap(([chain, h]) => h.pending.map((p) => fromPending(chain, p)));
+    const records = chains.flatMap(([chain, h]) =>
+      h.pending.map((p, k) => {
+        const r = fromPending(chain, p, (stored, sealed) => this.open(stored, sealed));
+        this.commitPositions.set(r, commitPosition(h.seqNo, k));
+        return r;
+      }),
+    );
     if (records.length > 0) await this.writeRecords(records, true);
     for (const [, h] of chains) h.written = true;
   }
@@ -588,8 +792,9 @@ export class ElasticsearchEventStore implements EventStore {
     try {
       await this.client.indices.create({ index, settings: SMALL_INDEX_SETTINGS, mappings: mappings as never });
     } catch (err) {
-      if (err instanceof errors.ResponseError && err.body?.error?.type === 'resource_already_exists_exception') return;
-      throw err;
+      if (!(err instanceof errors.ResponseError && err.body?.error?.type === 'resource_already_exists_exception')) throw err;
+      // Created by an earlier version: add the fields declared since (adding fields is always allowed).
+      await this.client.indices.putMapping({ index, ...(mappings as object) } as never);
     }
   }
 
@@ -637,20 +842,6 @@ export class ElasticsearchEventStore implements EventStore {
 
 function timeRange(fromMs?: number, toMs?: number): object {
   return { range: { '@timestamp': { ...(fromMs !== undefined ? { gte: fromMs } : {}), ...(toMs !== undefined ? { lt: toMs } : {}), format: 'epoch_millis' } } };
-}
-
-function toStoredRecord(src: EventSource): StoredRecord {
-  const a = src.audit;
-  return {
-    position: a.position,
-    chain: a.chain,
-    seq: a.seq,
-    receivedAt: a.received_at,
-    event: JSON.parse(a.canonical) as AccessEvent,
-    eventJson: a.canonical,
-    prevHash: Buffer.from(a.prev_hash, 'hex'),
-    hash: Buffer.from(a.hash, 'hex'),
-  };
 }
 
 function statusOf(err: unknown): number | undefined {

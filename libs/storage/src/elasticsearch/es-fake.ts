@@ -69,6 +69,7 @@ export class EsFake {
       this.indices.set(index, new Map());
       return { acknowledged: true, index };
     });
+    route(['POST', 'PUT'], '/:index/_mapping', () => ({ acknowledged: true }));
     route(['POST', 'PUT'], '/_bulk', (p) => this.bulk(p.body as Record<string, unknown>[]));
     route(['POST', 'GET'], '/:index/_refresh', () => ({ _shards: { total: 1, successful: 1, failed: 0 } }));
     route(['POST', 'GET'], '/:index/_mget', (p) => this.mget(indexOf(p.path), p.body as { ids: string[] }));
@@ -256,9 +257,10 @@ function matches(src: Record<string, unknown>, q: Query | undefined): boolean {
     return values.includes(get(src, field));
   }
   if ('range' in q) {
-    const [field, r] = Object.entries(q.range as object)[0] as [string, { gte?: number; lte?: number; lt?: number }];
+    const [field, r] = Object.entries(q.range as object)[0] as [string, { gt?: number; gte?: number; lte?: number; lt?: number }];
     const v = sortValue(src, field) as number;
-    return (r.gte === undefined || v >= r.gte) && (r.lte === undefined || v <= r.lte) && (r.lt === undefined || v < r.lt);
+    if (v === undefined || Number.isNaN(v)) return false; // like Elasticsearch: a document without the field never matches a range
+    return (r.gt === undefined || v > r.gt) && (r.gte === undefined || v >= r.gte) && (r.lte === undefined || v <= r.lte) && (r.lt === undefined || v < r.lt);
   }
   throw new Error(`EsFake: unsupported query ${JSON.stringify(q)}`);
 }

@@ -64,6 +64,14 @@ export class EsLayout {
     return `${this.prefix}-event-ids`;
   }
 
+  get blocksIndex(): string {
+    return `${this.prefix}-merkle-blocks`;
+  }
+
+  get purgedIndex(): string {
+    return `${this.prefix}-purged-prefixes`;
+  }
+
   get componentTemplate(): string {
     return `${this.prefix}-events-mappings`;
   }
@@ -156,6 +164,8 @@ export const EVENT_MAPPINGS = {
         seq: { type: 'long' },
         record_id: keyword,
         position: { type: 'long' },
+        /** Global commit order (see commitPosition): what detection tails. */
+        commit_position: { type: 'long' },
         hash: keyword,
         prev_hash: keyword,
         received_at: stored,
@@ -163,7 +173,10 @@ export const EVENT_MAPPINGS = {
         category: keyword,
         outcome: keyword,
         actor: { properties: { id: keyword, type: keyword, role: keyword } },
-        patient: { properties: { id: keyword } },
+        /** With field protection (the service always has it) only the token: the id is sealed. */
+        patient: { properties: { id: keyword, token: keyword } },
+        /** AES-256-GCM envelope of the values cut out of `canonical` (sealed-fields.ts), base64; not indexed. */
+        sealed: { type: 'binary' },
         resource: { properties: { type: keyword, id: keyword } },
         purpose: keyword,
         source: { properties: { system: keyword, integration: keyword } },
@@ -199,13 +212,19 @@ export const IDS_MAPPINGS = {
     prev_hash: stored,
     received_at: stored,
     canonical: stored,
+    sealed: { type: 'binary' },
   },
 } as const;
 
+/**
+ * Signed checkpoints (kept forever, no PHI): `_id` = `chain:index`, created with op_type=create so
+ * exactly one sealer can issue a chain's next checkpoint. The frontier is kept, not indexed.
+ */
 export const CHECKPOINT_MAPPINGS = {
   dynamic: 'strict',
   properties: {
     chain: keyword,
+    index: { type: 'long' },
     treeSize: { type: 'long' },
     rootHash: keyword,
     lastHash: keyword,
@@ -213,25 +232,68 @@ export const CHECKPOINT_MAPPINGS = {
     previous: keyword,
     keyId: keyword,
     signature: stored,
+    checkpointHash: keyword,
+    frontier: stored,
   },
 } as const;
 
+/** Roots of the fixed 1024-record Merkle blocks: `_id` = `chain:block`, created once. */
+export const MERKLE_BLOCK_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    chain: keyword,
+    block: { type: 'long' },
+    root: keyword,
+  },
+} as const;
+
+/** Purged prefixes (retention): `_id` = chain, moved only forward (if_seq_no), never deleted. */
+export const PURGED_PREFIX_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    chain: keyword,
+    size: { type: 'long' },
+    lastHash: keyword,
+    frontier: stored,
+    checkpointIndex: { type: 'long' },
+    purgedAt: { type: 'date' },
+  },
+} as const;
+
+/**
+ * Alerts: `_id` = alert id (created once: replays change nothing), the columns the alert list
+ * filters and sorts on, and the whole record sealed (AES-256-GCM, base64) since it names patients
+ * and IPs. Lifecycle updates are fenced with if_seq_no/if_primary_term.
+ */
 export const ALERT_MAPPINGS = {
-  dynamic: false,
+  dynamic: 'strict',
   properties: {
     id: keyword,
-    rule: keyword,
+    ruleId: keyword,
     severity: keyword,
     status: keyword,
-    windowStart: { type: 'date' },
-    windowEnd: { type: 'date' },
+    windowEndMs: { type: 'long' },
+    position: { type: 'long' },
     createdAt: { type: 'date' },
     updatedAt: { type: 'date' },
+    record: { type: 'binary' },
   },
 } as const;
 
 /** Small, always-consistent indices: one primary shard, refreshed on demand by the store. */
 export const SMALL_INDEX_SETTINGS = { number_of_shards: 1 } as const;
+
+/** Records one head move can commit; also the stride of commit positions. */
+export const COMMIT_SLOTS = 1024;
+
+/**
+ * Global, monotonic commit position of the k-th record of a head move: the heads index has one
+ * shard, so the `_seq_no` of head writes totally orders every commit of every writer and chain.
+ * Sparse (a stride of COMMIT_SLOTS per commit), which is all a tailing cursor needs.
+ */
+export function commitPosition(headSeqNo: number, k: number): number {
+  return headSeqNo * COMMIT_SLOTS + k;
+}
 
 /** `_id` of an event document. */
 export function recordId(chain: string, seq: number): string {
@@ -273,9 +335,25 @@ function ecsTypes(e: AccessEvent): string[] {
   return types;
 }
 
-/** The document stored for one chained record. */
-export function eventDocument(r: ChainedRecord) {
+/**
+ * A record's protected form (field protection, sealed-fields.ts): the canonical JSON with
+ * `patient.id`, `actor.ip` and a Patient resource's id emptied, the sealed values, and the
+ * keyed-HMAC token of the patient id that the patient field indexes instead of the id.
+ */
+export interface ProtectedFields {
+  storedJson: string;
+  sealed: Buffer | null;
+  patientToken?: string;
+}
+
+/**
+ * The document stored for one chained record. With `p` (the service always has field protection)
+ * no patient id or IP is written in clear: the patient field holds the token, `source.ip` and
+ * `client.ip` are left out, and `audit.canonical` is the emptied text next to `audit.sealed`.
+ */
+export function eventDocument(r: ChainedRecord, p?: ProtectedFields, commitPos?: number) {
   const e = r.event;
+  const patientResource = p !== undefined && e.resource?.type.toLowerCase() === 'patient';
   return {
     // Normalized to UTC milliseconds so every RFC 3339 form parses; the exact text stays in audit.canonical.
     '@timestamp': new Date(Date.parse(e.occurredAt)).toISOString(),
@@ -291,7 +369,7 @@ export function eventDocument(r: ChainedRecord) {
       dataset: 'audit.access',
     },
     user: { id: e.actor.id, ...(e.actor.role ? { roles: [e.actor.role] } : {}) },
-    ...(e.actor.ip ? { source: { ip: e.actor.ip }, client: { ip: e.actor.ip } } : {}),
+    ...(e.actor.ip && !p ? { source: { ip: e.actor.ip }, client: { ip: e.actor.ip } } : {}),
     ...(e.actor.userAgent ? { user_agent: { original: e.actor.userAgent } } : {}),
     ...(e.tls?.clientSubject ? { tls: { client: { subject: e.tls.clientSubject } } } : {}),
     audit: {
@@ -299,15 +377,17 @@ export function eventDocument(r: ChainedRecord) {
       seq: r.seq,
       record_id: recordId(r.chain, r.seq),
       position: recordPosition(r.chain, r.seq),
+      ...(commitPos !== undefined ? { commit_position: commitPos } : {}),
       hash: r.hash.toString('hex'),
       prev_hash: r.prevHash.toString('hex'),
       received_at: r.receivedAt,
-      canonical: r.eventJson,
+      canonical: p ? p.storedJson : r.eventJson,
+      ...(p?.sealed ? { sealed: p.sealed.toString('base64') } : {}),
       category: e.category,
       outcome: e.outcome,
       actor: { id: e.actor.id, type: e.actor.type, ...(e.actor.role ? { role: e.actor.role } : {}) },
-      ...(e.patient ? { patient: { id: e.patient.id } } : {}),
-      ...(e.resource ? { resource: { type: e.resource.type, ...(e.resource.id ? { id: e.resource.id } : {}) } } : {}),
+      ...(e.patient ? { patient: p ? { token: p.patientToken } : { id: e.patient.id } } : {}),
+      ...(e.resource ? { resource: { type: e.resource.type, ...(e.resource.id && !patientResource ? { id: e.resource.id } : {}) } } : {}),
       ...(e.purpose ? { purpose: e.purpose } : {}),
       source: { system: e.source.system, ...(e.source.integration ? { integration: e.source.integration } : {}) },
       ...(e.recordCount !== undefined ? { record_count: e.recordCount } : {}),
@@ -318,15 +398,16 @@ export function eventDocument(r: ChainedRecord) {
   };
 }
 
-/** The event-ids document of one record (realtime receipt and by-id lookups). */
-export function idsDocument(r: ChainedRecord) {
+/** The event-ids document of one record (realtime receipt and by-id lookups); protected like the event document. */
+export function idsDocument(r: ChainedRecord, p?: ProtectedFields) {
   return {
     chain: r.chain,
     seq: r.seq,
     hash: r.hash.toString('hex'),
     prev_hash: r.prevHash.toString('hex'),
     received_at: r.receivedAt,
-    canonical: r.eventJson,
+    canonical: p ? p.storedJson : r.eventJson,
+    ...(p?.sealed ? { sealed: p.sealed.toString('base64') } : {}),
   };
 }
 
@@ -337,19 +418,30 @@ export interface PendingRecord {
   canonical: string;
   prev_hash: string;
   hash: string;
+  /** Sealed values of `canonical` (base64), with field protection. */
+  sealed?: string;
 }
 
-export function pendingRecord(r: ChainedRecord): PendingRecord {
-  return { seq: r.seq, received_at: r.receivedAt, canonical: r.eventJson, prev_hash: r.prevHash.toString('hex'), hash: r.hash.toString('hex') };
+export function pendingRecord(r: ChainedRecord, p?: ProtectedFields): PendingRecord {
+  return {
+    seq: r.seq,
+    received_at: r.receivedAt,
+    canonical: p ? p.storedJson : r.eventJson,
+    prev_hash: r.prevHash.toString('hex'),
+    hash: r.hash.toString('hex'),
+    ...(p?.sealed ? { sealed: p.sealed.toString('base64') } : {}),
+  };
 }
 
-export function fromPending(chain: string, p: PendingRecord): ChainedRecord {
+/** The record a pending entry commits; `open` gives back the canonical JSON of a protected entry. */
+export function fromPending(chain: string, p: PendingRecord, open: (stored: string, sealed?: string) => string = (s) => s): ChainedRecord {
+  const canonical = open(p.canonical, p.sealed);
   return {
     chain,
     seq: p.seq,
     receivedAt: p.received_at,
-    event: JSON.parse(p.canonical) as AccessEvent,
-    eventJson: p.canonical,
+    event: JSON.parse(canonical) as AccessEvent,
+    eventJson: canonical,
     prevHash: Buffer.from(p.prev_hash, 'hex'),
     hash: Buffer.from(p.hash, 'hex'),
   };

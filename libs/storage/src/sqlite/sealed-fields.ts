@@ -207,6 +207,78 @@ export class AesGcmEnvelope {
     return out;
   }
 
+  /**
+   * `openUnauthenticated` for a page of records without a Buffer per record (the verification fast
+   * path, SqliteChainReader): envelope i is bytes [offsets[i], offsets[i] + lengths[i]) of `page`
+   * (length 0: none). Its plaintext is `plain[starts[i], starts[i] + plainLengths[i])`; starts[i] is
+   * -1 when it cannot be opened (errors[i] says why) or there is none. One AES-ECB call per key
+   * computes every keystream block, as in openUnauthenticated; tags are not checked.
+   */
+  openUnauthenticatedPage(
+    page: Buffer,
+    offsets: ArrayLike<number>,
+    lengths: ArrayLike<number>,
+  ): { plain: Buffer; starts: Int32Array; plainLengths: Int32Array; errors: (SealedRecordError | undefined)[] } {
+    const n = offsets.length;
+    const starts = new Int32Array(n).fill(-1);
+    const plainLengths = new Int32Array(n);
+    const errors: (SealedRecordError | undefined)[] = new Array(n);
+    const keyOfRecord: (crypto.KeyObject | undefined)[] = new Array(n);
+    const keys: crypto.KeyObject[] = [];
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const len = lengths[i];
+      if (len === 0) continue;
+      const e = page.subarray(offsets[i], offsets[i] + len);
+      const ivAt = 2 + (len > 1 ? e[1] : 0);
+      if (len < 2 + IV_BYTES + TAG_BYTES || e[0] !== VERSION || len < ivAt + IV_BYTES + TAG_BYTES) {
+        errors[i] = new SealedRecordError('corrupt');
+        continue;
+      }
+      try {
+        const key = this.keyOf(e, ivAt);
+        keyOfRecord[i] = key;
+        if (!keys.includes(key)) keys.push(key);
+        const ctLen = len - (ivAt + IV_BYTES + TAG_BYTES);
+        starts[i] = total;
+        plainLengths[i] = ctLen;
+        total += Math.ceil(ctLen / 16) * 16;
+      } catch (err) {
+        errors[i] = err as SealedRecordError;
+      }
+    }
+    // Counter blocks IV || inc32 counter from 2 (J0 = IV || 1 is the tag's block), at each record's place.
+    const plain = Buffer.allocUnsafe(total);
+    for (const key of keys) {
+      const mine: number[] = [];
+      for (let i = 0; i < n; i++) if (keyOfRecord[i] === key) mine.push(i);
+      const counters = keys.length === 1 ? plain : Buffer.allocUnsafe(total);
+      for (const i of mine) {
+        const ivAt = offsets[i] + 2 + page[offsets[i] + 1];
+        const blocks = Math.ceil(plainLengths[i] / 16);
+        for (let k = 0, o = starts[i]; k < blocks; k++, o += 16) {
+          for (let j = 0; j < IV_BYTES; j++) counters[o + j] = page[ivAt + j];
+          const c = k + 2;
+          counters[o + 12] = c >>> 24;
+          counters[o + 13] = (c >>> 16) & 0xff;
+          counters[o + 14] = (c >>> 8) & 0xff;
+          counters[o + 15] = c & 0xff;
+        }
+      }
+      const ecb = crypto.createCipheriv('aes-256-ecb', key, null);
+      ecb.setAutoPadding(false);
+      const stream = ecb.update(counters);
+      ecb.final();
+      for (const i of mine) {
+        const ctAt = offsets[i] + 2 + page[offsets[i] + 1] + IV_BYTES + TAG_BYTES;
+        const len = plainLengths[i];
+        const at = starts[i];
+        for (let k = 0; k < len; k++) plain[at + k] = page[ctAt + k] ^ stream[at + k];
+      }
+    }
+    return { plain, starts, plainLengths, errors };
+  }
+
   /** The key an envelope names. Records come in runs sealed under one key: reuse the last one when the id bytes match. */
   private keyOf(sealed: Buffer, ivAt: number): crypto.KeyObject {
     const last = this.lastKey;
@@ -343,6 +415,11 @@ export class SealedFieldCodec {
       }
     });
     return out;
+  }
+
+  /** The page form of openUnauthenticated (see AesGcmEnvelope.openUnauthenticatedPage): verification fast path only. */
+  openPageForVerification(page: Buffer, offsets: ArrayLike<number>, lengths: ArrayLike<number>): ReturnType<AesGcmEnvelope['openUnauthenticatedPage']> {
+    return this.envelope.openUnauthenticatedPage(page, offsets, lengths);
   }
 }
 

@@ -1,0 +1,176 @@
+/**
+ * The Elasticsearch AlertStore against the client's official test double (EsFake over
+ * @elastic/elasticsearch-mock): exact write requests (op_type=create on the alert id, sealed
+ * record, refresh=wait_for), idempotent saves, filters and cursor pages newest first, and
+ * lifecycle transitions fenced with if_seq_no/if_primary_term so two analysts never lose a change.
+ */
+import * as crypto from 'node:crypto';
+import { EsFake } from '@app/storage/elasticsearch/es-fake';
+import { SealedText } from '@app/storage/sqlite/sealed-fields';
+import { DetectionAlert } from '../alert';
+import { AlertNotFoundError, InvalidAlertTransitionError } from '../alert-lifecycle';
+import { ElasticsearchAlertStore } from './es-alert-store';
+
+function alert(n: number, fields: Partial<DetectionAlert> = {}): DetectionAlert {
+  const end = new Date(Date.parse('2026-03-03T10:00:00Z') + n * 60_000).toISOString();
+  const id = `00000000-0000-8000-8000-${String(n).padStart(12, '0')}`;
+  return {
+    id,
+    ruleId: n % 2 ? 'bulk-phi-read' : 'break-glass-access',
+    title: 't',
+    severity: n % 3 ? 'high' : 'medium',
+    kind: 'match',
+    runbook: 'r',
+    tags: [],
+    groupKey: { 'actor.id': `u-${n}`, 'patient.id': `MRN-${n}` },
+    windowStart: end,
+    windowEnd: end,
+    count: 1,
+    evidence: { eventIds: [id], firstEventId: id, lastEventId: id, total: 1, truncated: false },
+    summary: {
+      eventCount: 1,
+      firstEventAt: end,
+      lastEventAt: end,
+      spanMs: 0,
+      distinctPatients: 1,
+      topPatients: [],
+      distinctActors: 1,
+      actors: [],
+      distinctSourceIps: 1,
+      sourceIps: [],
+      sourceSystems: [],
+      integrations: [],
+    },
+    position: n,
+    ...fields,
+  };
+}
+
+const key = crypto.createSecretKey(crypto.randomBytes(32));
+const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined) });
+
+function store(fake = new EsFake()) {
+  return { fake, alerts: new ElasticsearchAlertStore(fake.client(), 'audit-alerts', sealer, { sleep: async () => undefined }) };
+}
+
+describe('ElasticsearchAlertStore', () => {
+  it('creates each alert once on its id, with the record sealed and only the list columns in clear', async () => {
+    const { fake, alerts } = store();
+    const [result] = await alerts.saveAll([alert(1)], '2026-03-03T10:05:00.000Z');
+    expect(result.created).toBe(true);
+    expect(fake.requests.find((r) => r.path === '/_bulk')!.querystring).toEqual({ refresh: 'wait_for' });
+    const [[op]] = fake.bulks();
+    expect(op.action).toEqual({ create: { _index: 'audit-alerts', _id: alert(1).id } });
+    expect(op.doc).toEqual({
+      id: alert(1).id,
+      ruleId: 'bulk-phi-read',
+      severity: 'high',
+      status: 'open',
+      windowEndMs: Date.parse(alert(1).windowEnd),
+      position: 1,
+      createdAt: '2026-03-03T10:05:00.000Z',
+      updatedAt: '2026-03-03T10:05:00.000Z',
+      record: expect.any(String),
+    });
+    // The stored record is ciphertext: no patient id in what Elasticsearch holds.
+    expect(JSON.stringify(op.doc)).not.toContain('MRN-1');
+    expect(Buffer.from(op.doc.record as string, 'base64').toString('latin1')).not.toContain('MRN-1');
+    expect(await alerts.get(alert(1).id)).toEqual(result.record);
+    expect(result.record.groupKey['patient.id']).toBe('MRN-1');
+  });
+
+  it('saves idempotently: a replay (409) changes nothing and returns the stored record', async () => {
+    const { fake, alerts } = store();
+    await alerts.saveAll([alert(1), alert(2)], '2026-03-03T10:05:00.000Z');
+    await alerts.transition(alert(1).id, { action: 'acknowledge', by: 'jane', at: '2026-03-03T10:06:00.000Z' });
+    const again = await alerts.save(alert(1, { count: 99 }), '2026-03-03T11:00:00.000Z');
+    expect(again.created).toBe(false);
+    expect(again.record).toMatchObject({ count: 1, status: 'acknowledged', createdAt: '2026-03-03T10:05:00.000Z' });
+    expect(fake.indices.get('audit-alerts')!.size).toBe(2);
+    expect(fake.conflicts.get('audit-alerts')).toBe(1);
+  });
+
+  it('lists newest first with filters and an opaque cursor', async () => {
+    const { fake, alerts } = store();
+    await alerts.saveAll(Array.from({ length: 25 }, (_, i) => alert(i + 1)), '2026-03-03T12:00:00.000Z');
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await alerts.list({ limit: 7, cursor });
+      ids.push(...page.alerts.map((a) => a.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(ids).toEqual(Array.from({ length: 25 }, (_, i) => alert(25 - i).id));
+    fake.requests.length = 0;
+    const bulk = await alerts.list({ limit: 100, rule: 'bulk-phi-read', severity: 'high', status: 'open', from: alert(5).windowEnd, to: alert(8).windowEnd });
+    expect(fake.requests[0].path).toBe('/audit-alerts/_search');
+    expect(fake.requests[0].body).toEqual({
+      track_total_hits: false,
+      size: 101,
+      query: {
+        bool: {
+          filter: [
+            { term: { status: 'open' } },
+            { term: { ruleId: 'bulk-phi-read' } },
+            { term: { severity: 'high' } },
+            { range: { windowEndMs: { gte: Date.parse(alert(5).windowEnd), lt: Date.parse(alert(8).windowEnd) } } },
+          ],
+        },
+      },
+      sort: [{ windowEndMs: { order: 'desc' } }, { id: { order: 'desc' } }],
+    });
+    expect(bulk.alerts.map((a) => a.position)).toEqual([7, 5]);
+    await alerts.transition(alert(3).id, { action: 'resolve', by: 'raj', note: 'ok', at: '2026-03-03T12:01:00.000Z' });
+    expect((await alerts.list({ limit: 100, status: 'resolved' })).alerts.map((a) => a.id)).toEqual([alert(3).id]);
+    expect((await alerts.list({ limit: 100, status: 'open' })).alerts).toHaveLength(24);
+    await expect(alerts.list({ limit: 1, cursor: 'bogus' })).rejects.toThrow(/invalid alert cursor/);
+  });
+
+  it('applies transitions against the stored status, fenced by if_seq_no/if_primary_term', async () => {
+    const { fake, alerts } = store();
+    await alerts.save(alert(1), '2026-03-03T12:00:00.000Z');
+    const acked = await alerts.transition(alert(1).id, { action: 'acknowledge', by: 'jane', note: 'on it', at: '2026-03-03T12:01:00.000Z' });
+    expect(acked).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'jane' });
+    const update = fake.bulks().at(-1)![0];
+    expect(update.action).toEqual({ index: { _index: 'audit-alerts', _id: alert(1).id, if_seq_no: expect.any(Number), if_primary_term: 1 } });
+    expect(update.doc).toMatchObject({ status: 'acknowledged', updatedAt: '2026-03-03T12:01:00.000Z', ruleId: 'bulk-phi-read', windowEndMs: Date.parse(alert(1).windowEnd) });
+    await expect(alerts.transition(alert(1).id, { action: 'acknowledge', by: 'raj', at: '2026-03-03T12:02:00.000Z' })).rejects.toBeInstanceOf(InvalidAlertTransitionError);
+    await expect(alerts.transition(alert(1).id, { action: 'resolve', by: 'raj', at: '2026-03-03T12:02:00.000Z' })).rejects.toMatchObject({ reason: 'note-required' });
+    const resolved = await alerts.transition(alert(1).id, { action: 'resolve', by: 'raj', note: 'fine', at: '2026-03-03T12:03:00.000Z' });
+    expect(resolved.history.map((h) => h.by)).toEqual(['jane', 'raj']);
+    expect(await alerts.get(alert(1).id)).toEqual(resolved);
+    await expect(alerts.transition(alert(9).id, { action: 'acknowledge', by: 'jane', at: '2026-03-03T12:04:00.000Z' })).rejects.toBeInstanceOf(AlertNotFoundError);
+  });
+
+  it('two analysts on two instances: the one whose version went stale re-reads and is judged against the winner', async () => {
+    const fake = new EsFake();
+    const a = store(fake).alerts;
+    await a.save(alert(1), '2026-03-03T12:00:00.000Z');
+    // Instance B has read the open alert; before its write lands, A acknowledges it.
+    const clientB = fake.client();
+    const bulk = clientB.bulk.bind(clientB);
+    let raced = false;
+    clientB.bulk = (async (params: never) => {
+      if (!raced) {
+        raced = true;
+        await a.transition(alert(1).id, { action: 'acknowledge', by: 'jane', at: '2026-03-03T12:01:00.000Z' });
+      }
+      return bulk(params);
+    }) as never;
+    const b = new ElasticsearchAlertStore(clientB, 'audit-alerts', sealer);
+    const resolved = await b.transition(alert(1).id, { action: 'resolve', by: 'raj', note: 'benign', at: '2026-03-03T12:01:01.000Z' });
+    expect(fake.conflicts.get('audit-alerts')).toBe(1); // B's first write was refused
+    expect(resolved.history.map((h) => `${h.from}->${h.to}:${h.by}`)).toEqual(['open->acknowledged:jane', 'acknowledged->resolved:raj']);
+    expect(await a.get(alert(1).id)).toEqual(resolved);
+
+    // Acknowledging again from a stale read is refused once the stored status is known.
+    await expect(b.transition(alert(1).id, { action: 'acknowledge', by: 'raj', at: '2026-03-03T12:02:00.000Z' })).rejects.toMatchObject({ reason: 'not-allowed' });
+  });
+
+  it('answers StoreUnavailableError when the cluster is down', async () => {
+    const { fake, alerts } = store();
+    fake.down = true;
+    await expect(alerts.save(alert(1), '2026-03-03T12:00:00.000Z')).rejects.toThrow(/Elasticsearch request failed/);
+    await expect(alerts.list({ limit: 10 })).rejects.toThrow(/Elasticsearch request failed/);
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * Elasticsearch adapter of the AlertStore port (STORE=elasticsearch): alerts in their own index
+ * (ALERT_MAPPINGS, es-schema.ts), `_id` = the alert's deterministic id.
+ *   - save: op_type=create, so a replay (another instance, a restart) changes nothing and gets
+ *     the stored record back (409 -> read it);
+ *   - transition: reads the alert realtime with its `_seq_no`/`_primary_term`, applies the pure
+ *     lifecycle, and writes with if_seq_no/if_primary_term: two analysts (on any instances) cannot
+ *     lose each other's change; the loser re-reads and re-applies (and is refused if the alert
+ *     moved on to a status that no longer allows the action);
+ *   - list: filters and sorts on indexed columns (newest first), cursor pages with search_after.
+ * The full record names patients and IPs: it is sealed (AES-256-GCM with the data keys, the same
+ * envelope the embedded store uses) and stored as a binary field, neither indexed nor readable
+ * without the keys. Writes use refresh=wait_for so every instance lists an alert once it is saved.
+ * Loaded lazily (it pulls in the Elasticsearch client).
+ */
+import type { Client } from '@elastic/elasticsearch';
+import { EsRequestOptions, EsRequests } from '@app/storage/elasticsearch/es-requests';
+import { EventStore, StoreUnavailableError } from '@app/storage';
+import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
+import { DetectionAlert } from '../alert';
+import { AlertNotFoundError, AlertRecord, AlertTransitionRequest, applyTransition, newAlertRecord } from '../alert-lifecycle';
+import { AlertFilter, AlertPage, AlertSaveResult, AlertStore } from '../alert-store.port';
+import { RecordSealer, decodeAlertCursor, encodeAlertCursor } from './sqlite-alert-store';
+
+interface AlertDoc {
+  id: string;
+  ruleId: string;
+  severity: string;
+  status: string;
+  windowEndMs: number;
+  position: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Sealed record JSON, base64. */
+  record: string;
+}
+
+const MAX_TRANSITION_ATTEMPTS = 5;
+
+export class ElasticsearchAlertStore implements AlertStore {
+  private readonly es: EsRequests;
+
+  constructor(
+    client: Client,
+    private readonly index: string,
+    private readonly sealer: RecordSealer,
+    options: EsRequestOptions = {},
+  ) {
+    this.es = new EsRequests(client, options);
+  }
+
+  async save(alert: DetectionAlert, createdAt: string): Promise<AlertSaveResult> {
+    return (await this.saveAll([alert], createdAt))[0];
+  }
+
+  async saveAll(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]> {
+    if (alerts.length === 0) return [];
+    const records = alerts.map((a) => newAlertRecord(a, createdAt));
+    const items = await this.es.bulk(records.map((r) => ({ action: { create: { _index: this.index, _id: r.id } }, doc: this.toDoc(r) })));
+    const existing = records.filter((_, i) => items[i].status === 409).map((r) => r.id);
+    items.forEach((item) => {
+      if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`alert write failed: ${item.error?.type ?? item.status}`);
+    });
+    const stored = await this.es.mget<AlertDoc>(this.index, existing);
+    return records.map((record, i) => {
+      if (items[i].status !== 409) return { created: true, record };
+      const doc = stored.get(record.id);
+      return { created: false, record: doc ? this.decode(doc.source) : record };
+    });
+  }
+
+  /**
+   * Creates records as they are (the detection outbox ships alerts stored with their status);
+   * ids that exist already are left alone, so an analyst's acknowledge or resolve is never undone.
+   */
+  async importRecords(records: readonly AlertRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const items = await this.es.bulk(records.map((r) => ({ action: { create: { _index: this.index, _id: r.id } }, doc: this.toDoc(r) })));
+    items.forEach((item) => {
+      if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`alert write failed: ${item.error?.type ?? item.status}`);
+    });
+  }
+
+  async get(id: string): Promise<AlertRecord | null> {
+    const doc = (await this.es.mget<AlertDoc>(this.index, [id])).get(id);
+    return doc ? this.decode(doc.source) : null;
+  }
+
+  async list(filter: AlertFilter): Promise<AlertPage> {
+    const must: object[] = [];
+    if (filter.status !== undefined) must.push({ term: { status: filter.status } });
+    if (filter.rule !== undefined) must.push({ term: { ruleId: filter.rule } });
+    if (filter.severity !== undefined) must.push({ term: { severity: filter.severity } });
+    if (filter.from !== undefined || filter.to !== undefined) {
+      must.push({
+        range: {
+          windowEndMs: { ...(filter.from !== undefined ? { gte: Date.parse(filter.from) } : {}), ...(filter.to !== undefined ? { lt: Date.parse(filter.to) } : {}) },
+        },
+      });
+    }
+    let after: [number, string] | undefined;
+    if (filter.cursor !== undefined) {
+      const c = decodeAlertCursor(filter.cursor);
+      if (!c) throw new Error('invalid alert cursor');
+      after = [c.windowEndMs, c.id];
+    }
+    const hits = await this.es.search<AlertDoc>(this.index, {
+      size: filter.limit + 1,
+      query: { bool: { filter: must } },
+      sort: [{ windowEndMs: { order: 'desc' } }, { id: { order: 'desc' } }],
+      ...(after ? { search_after: after } : {}),
+    });
+    const page = hits.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    return {
+      alerts: page.map((h) => this.decode(h.source)),
+      nextCursor: hits.length > filter.limit && last ? encodeAlertCursor(last.source.windowEndMs, last.source.id) : null,
+    };
+  }
+
+  async transition(id: string, request: AlertTransitionRequest): Promise<AlertRecord> {
+    for (let attempt = 0; attempt < MAX_TRANSITION_ATTEMPTS; attempt++) {
+      const current = (await this.es.mget<AlertDoc>(this.index, [id])).get(id);
+      if (!current) throw new AlertNotFoundError(id);
+      const next = applyTransition(this.decode(current.source), request);
+      const [item] = await this.es.bulk([
+        { action: { index: { _index: this.index, _id: id, if_seq_no: current.seqNo, if_primary_term: current.primaryTerm } }, doc: this.toDoc(next) },
+      ]);
+      if (item.status >= 200 && item.status < 300) return next;
+      if (item.status !== 409) throw new StoreUnavailableError(`alert update failed: ${item.error?.type ?? item.status}`);
+      // Someone else changed it since we read it: read again and re-apply against what is stored.
+    }
+    throw new StoreUnavailableError('the alert kept changing under this update');
+  }
+
+  private toDoc(r: AlertRecord): AlertDoc {
+    return {
+      id: r.id,
+      ruleId: r.ruleId,
+      severity: r.severity,
+      status: r.status,
+      windowEndMs: Date.parse(r.windowEnd),
+      position: r.position,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      record: this.sealer.seal(JSON.stringify(r)).toString('base64'),
+    };
+  }
+
+  private decode(doc: AlertDoc): AlertRecord {
+    return JSON.parse(this.sealer.open(Buffer.from(doc.record, 'base64'))) as AlertRecord;
+  }
+}
+
+/** The alert store of the cluster the Elasticsearch event store uses (same client, ELASTICSEARCH_ALERTS_INDEX). */
+export function elasticsearchAlertStoreFor(events: EventStore, sealer: RecordSealer): ElasticsearchAlertStore {
+  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+  return new ElasticsearchAlertStore(events.client, events.options.alertsIndex, sealer);
+}

@@ -1,0 +1,175 @@
+/**
+ * The Elasticsearch CheckpointStore against the client's official test double (EsFake over
+ * @elastic/elasticsearch-mock): the indices and mappings it relies on, the exact write requests
+ * (op_type=create on `chain:index`, refresh=wait_for), fencing of a second sealer, block roots
+ * written once, a purged prefix that only grows (if_seq_no), and the reads the proof and verify
+ * paths use.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { Checkpoint, checkpointHash, signCheckpoint } from '@app/ledger';
+import { CheckpointConflictError, NewCheckpoint } from '../checkpoint-store.port';
+import { ElasticsearchCheckpointStore } from './es-checkpoint-store';
+import { ElasticsearchEventStore } from './es-event-store';
+import { EsFake } from './es-fake';
+import { CHECKPOINT_MAPPINGS, MERKLE_BLOCK_MAPPINGS, PURGED_PREFIX_MAPPINGS } from './es-schema';
+
+const key = generateKeyPairSync('ed25519').privateKey;
+const hex = (c: string) => c.repeat(64);
+
+function entry(chain: string, index: number, treeSize: number, previous: Checkpoint | null, blocks = 0, firstBlock = 0, fill = 7): NewCheckpoint {
+  const checkpoint = signCheckpoint(
+    { chain, treeSize, rootHash: hex('a'), lastHash: hex('b'), issuedAt: '2026-01-01T00:00:00.000Z', previous: previous ? checkpointHash(previous) : null },
+    key,
+  );
+  return {
+    index,
+    checkpoint,
+    checkpointHash: checkpointHash(checkpoint),
+    frontier: { size: treeSize, hashes: [hex('c'), hex('d')] },
+    blockRoots: Array.from({ length: blocks }, (_, i) => Buffer.alloc(32, fill + i)),
+    firstBlock,
+  };
+}
+
+const INDICES = { checkpointsIndex: 'audit-checkpoints', blocksIndex: 'audit-merkle-blocks', purgedIndex: 'audit-purged-prefixes' };
+
+async function started(fake = new EsFake()) {
+  const events = new ElasticsearchEventStore(fake.client(), {
+    indexPrefix: 'audit',
+    alertsIndex: 'audit-alerts',
+    checkpointsIndex: 'audit-checkpoints',
+    rolloverMaxAge: '30d',
+    rolloverMaxPrimaryShardSize: '50gb',
+    warmAfter: '30d',
+    coldAfter: '365d',
+    healthIntervalMs: 3_600_000,
+  });
+  await events.init();
+  return { fake, store: new ElasticsearchCheckpointStore(fake.client(), INDICES, { sleep: async () => undefined }) };
+}
+
+describe('ElasticsearchCheckpointStore', () => {
+  it('has its own indices, declared with explicit strict mappings at start', async () => {
+    const { fake } = await started();
+    const created = new Map(fake.requests.filter((r) => r.method === 'PUT' && !r.path.startsWith('/_')).map((r) => [r.path, r.body]));
+    expect(created.get('/audit-checkpoints')).toEqual({ settings: { number_of_shards: 1 }, mappings: CHECKPOINT_MAPPINGS });
+    expect(created.get('/audit-merkle-blocks')).toEqual({ settings: { number_of_shards: 1 }, mappings: MERKLE_BLOCK_MAPPINGS });
+    expect(created.get('/audit-purged-prefixes')).toEqual({ settings: { number_of_shards: 1 }, mappings: PURGED_PREFIX_MAPPINGS });
+    expect(CHECKPOINT_MAPPINGS.properties.signature).toEqual({ type: 'keyword', index: false, doc_values: false });
+  });
+
+  it('writes block roots, then the checkpoint, each with op_type=create and refresh=wait_for', async () => {
+    const { fake, store } = await started();
+    fake.requests.length = 0;
+    const first = entry('data_access', 0, 2048, null, 2);
+    await store.append(first);
+    const writes = fake.requests.filter((r) => r.path === '/_bulk');
+    expect(writes.map((w) => w.querystring)).toEqual([{ refresh: 'wait_for' }, { refresh: 'wait_for' }]);
+    const [blocks, checkpoint] = fake.bulks();
+    expect(blocks).toEqual([
+      { action: { create: { _index: 'audit-merkle-blocks', _id: 'data_access:0' } }, doc: { chain: 'data_access', block: 0, root: '07'.repeat(32) } },
+      { action: { create: { _index: 'audit-merkle-blocks', _id: 'data_access:1' } }, doc: { chain: 'data_access', block: 1, root: '08'.repeat(32) } },
+    ]);
+    expect(checkpoint).toEqual([
+      {
+        action: { create: { _index: 'audit-checkpoints', _id: 'data_access:0' } },
+        doc: {
+          chain: 'data_access',
+          index: 0,
+          treeSize: 2048,
+          rootHash: hex('a'),
+          lastHash: hex('b'),
+          issuedAt: '2026-01-01T00:00:00.000Z',
+          previous: null,
+          keyId: first.checkpoint.keyId,
+          signature: first.checkpoint.signature,
+          checkpointHash: first.checkpointHash,
+          frontier: [hex('c'), hex('d')],
+        },
+      },
+    ]);
+  });
+
+  it('reads back exactly what was signed: latest, by tree size, at or below, block roots, chains, pages', async () => {
+    const { store } = await started();
+    const first = entry('data_access', 0, 1024, null, 1);
+    const second = entry('data_access', 1, 4096, first.checkpoint, 3, 1);
+    await store.append(first);
+    await store.append(second);
+    await store.append(entry('authentication', 0, 8, null));
+    expect(await store.latest('data_access')).toEqual({ index: 1, checkpoint: second.checkpoint, checkpointHash: second.checkpointHash, frontier: second.frontier });
+    expect((await store.findByTreeSize('data_access', 1024))!.checkpoint).toEqual(first.checkpoint);
+    expect(await store.findByTreeSize('data_access', 1025)).toBeNull();
+    expect((await store.latestAtOrBelow('data_access', 4095))!.index).toBe(0);
+    expect(await store.latestAtOrBelow('data_access', 1000)).toBeNull();
+    expect(await store.blockRoots('data_access', 0, 10)).toEqual([Buffer.alloc(32, 7), Buffer.alloc(32, 7), Buffer.alloc(32, 8), Buffer.alloc(32, 9)]);
+    expect(await store.blockRoots('data_access', 2, 3)).toEqual([Buffer.alloc(32, 8)]);
+    expect(await store.chains()).toEqual(['authentication', 'data_access']);
+    expect((await store.list('data_access')).map((c) => c.index)).toEqual([0, 1]);
+    expect(await store.latest('security')).toBeNull();
+
+    const one = await store.page({ limit: 2 });
+    expect(one.checkpoints.map((c) => [c.checkpoint.chain, c.index])).toEqual([
+      ['authentication', 0],
+      ['data_access', 0],
+    ]);
+    const two = await store.page({ limit: 2, after: one.next! });
+    expect(two.checkpoints.map((c) => [c.checkpoint.chain, c.index])).toEqual([['data_access', 1]]);
+    expect(two.next).toBeNull();
+  });
+
+  it('fences a second sealer: only the chain’s next checkpoint is accepted, once', async () => {
+    const { fake, store } = await started();
+    const other = new ElasticsearchCheckpointStore(fake.client(), INDICES);
+    const first = entry('data_access', 0, 1024, null);
+    const second = entry('data_access', 1, 4096, first.checkpoint);
+    await store.append(first);
+    await store.append(second);
+    // Same index again (a racing sealer that read the same latest): the create is refused.
+    await expect(other.append(entry('data_access', 1, 5000, first.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
+    // Not the next one, or not linked to its predecessor, or a tree that does not grow.
+    await expect(other.append(entry('data_access', 3, 5000, second.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
+    await expect(other.append(entry('data_access', 2, 5000, first.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
+    await expect(other.append(entry('data_access', 2, 4096, second.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
+    await expect(other.append(entry('data_access', 0, 10, first.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
+    expect((await store.list('data_access')).map((c) => c.checkpointHash)).toEqual([first.checkpointHash, second.checkpointHash]);
+    expect(fake.conflicts.get('audit-checkpoints')).toBe(1);
+  });
+
+  it('block roots are written once: a replay of the same root is fine, another root is a conflict', async () => {
+    const { store } = await started();
+    const first = entry('data_access', 0, 1024, null, 1);
+    await store.append(first);
+    // A sealer whose first attempt stored the block but not its checkpoint retries: same root.
+    const retry = entry('data_access', 1, 2048, first.checkpoint, 2, 0);
+    await store.append(retry);
+    expect(await store.blockRoots('data_access', 0, 2)).toEqual([Buffer.alloc(32, 7), Buffer.alloc(32, 8)]);
+    const forked = entry('data_access', 2, 3072, retry.checkpoint, 1, 1, 42);
+    await expect(store.append(forked)).rejects.toBeInstanceOf(CheckpointConflictError);
+    expect((await store.latest('data_access'))!.index).toBe(1);
+  });
+
+  it('keeps a purged prefix that only grows, moved from the version it read (if_seq_no)', async () => {
+    const { fake, store } = await started();
+    const p = { chain: 'data_access', size: 1024, lastHash: hex('b'), frontier: { size: 1024, hashes: [hex('c')] }, checkpointIndex: 0, purgedAt: '2033-01-01T00:00:00.000Z' };
+    await store.recordPurgedPrefix(p);
+    expect(await store.purgedPrefix('data_access')).toEqual(p);
+    expect(await store.purgedPrefix('security')).toBeNull();
+    await expect(store.recordPurgedPrefix({ ...p, size: 512 })).rejects.toThrow(/only grow/);
+    await expect(store.recordPurgedPrefix(p)).rejects.toThrow(/only grow/);
+    const grown = { ...p, size: 2048, frontier: { size: 2048, hashes: [hex('e')] }, checkpointIndex: 1 };
+    await store.recordPurgedPrefix(grown);
+    expect(await store.purgedPrefix('data_access')).toEqual(grown);
+    const [created, moved] = fake.bulks().slice(-2);
+    expect(created[0].action).toEqual({ create: { _index: 'audit-purged-prefixes', _id: 'data_access' } });
+    expect(moved[0].action).toEqual({ index: { _index: 'audit-purged-prefixes', _id: 'data_access', if_seq_no: expect.any(Number), if_primary_term: 1 } });
+    expect(moved[0].doc).toEqual({ chain: 'data_access', size: 2048, lastHash: hex('b'), frontier: [hex('e')], checkpointIndex: 1, purgedAt: '2033-01-01T00:00:00.000Z' });
+  });
+
+  it('answers StoreUnavailableError when the cluster is down', async () => {
+    const { fake, store } = await started();
+    fake.down = true;
+    await expect(store.latest('data_access')).rejects.toThrow(/Elasticsearch request failed/);
+    await expect(store.append(entry('data_access', 0, 1, null))).rejects.toThrow(/Elasticsearch request failed/);
+  });
+});

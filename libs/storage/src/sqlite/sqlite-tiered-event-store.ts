@@ -1,0 +1,263 @@
+/**
+ * The warm tier of the embedded store, and the EventStore that reads hot and warm as one.
+ *
+ * Warm records (past their category's hot window, moved by the retention runner) live in
+ * `warm_events`: one row per record with only the columns queries, reports and legal holds filter
+ * on (chain, seq, id, times, category, action, outcome, actor, patient TOKEN) and the record itself
+ * as one deflate-compressed blob holding the stored text and the sealed-field ciphertext exactly as
+ * hot keeps them (patient.id and actor.ip stay encrypted, `patient_id` stays the keyed-HMAC token).
+ * Records restored from a cold archive (`restored = 1`) are queryable the same way but lie below
+ * the chain's purged prefix, so chain verification does not read them (the restore verified them
+ * against the archive's signed checkpoints).
+ *
+ * TieredSqliteEventStore answers `query`, `stream`, `getById`, `findReceipts`, `readChain` and
+ * `countChain` from both tiers (merged in the hot store's order and cursor, positions are kept when
+ * a record moves), so `GET /v1/events`, reports and `verify` see the same records wherever they are.
+ * Writes go to hot only. A database without the warm table (older, or opened read-only before any
+ * run) reads as an empty warm tier.
+ */
+import { inflateRawSync, deflateRawSync } from 'node:zlib';
+import { AccessEvent } from '@app/core';
+import { ChainRow } from '@app/ledger';
+import { EventPage, EventQuery, EventStreamQuery, StoredReceipt, StoredRecord } from '../event-store.port';
+import { SqliteDb } from './sqlite-database';
+import { FieldProtection, SealedFieldCodec } from './sealed-fields';
+import { SqliteEventStore } from './sqlite-event-store';
+
+export const WARM_SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS warm_events (
+  pos          INTEGER PRIMARY KEY,
+  chain        TEXT    NOT NULL,
+  seq          INTEGER NOT NULL,
+  id           TEXT    NOT NULL,
+  received_at  TEXT    NOT NULL,
+  occurred_ms  INTEGER NOT NULL,
+  category     TEXT    NOT NULL,
+  action       TEXT    NOT NULL,
+  outcome      TEXT    NOT NULL,
+  actor_id     TEXT    NOT NULL,
+  patient_id   TEXT,
+  record       BLOB    NOT NULL,
+  prev_hash    BLOB    NOT NULL,
+  hash         BLOB    NOT NULL,
+  restored     INTEGER NOT NULL DEFAULT 0,
+  archive_id   TEXT,
+  UNIQUE (chain, seq),
+  UNIQUE (id)
+);
+CREATE INDEX IF NOT EXISTS warm_by_actor   ON warm_events (actor_id, occurred_ms);
+CREATE INDEX IF NOT EXISTS warm_by_patient ON warm_events (patient_id, occurred_ms) WHERE patient_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS warm_by_time    ON warm_events (occurred_ms);
+
+CREATE TRIGGER IF NOT EXISTS warm_events_are_immutable BEFORE UPDATE ON warm_events
+BEGIN SELECT RAISE(ABORT, 'audit events are immutable'); END;
+`;
+
+/** Stored text and sealed blob of a record, as hot keeps them, compressed into one blob. */
+export function encodeWarmRecord(storedJson: string, sealed: Buffer | null): Buffer {
+  return deflateRawSync(Buffer.from(JSON.stringify([storedJson, sealed ? sealed.toString('base64') : null]), 'utf8'));
+}
+
+export function decodeWarmRecord(blob: Buffer): { event: string; sealed: Buffer | null } {
+  const [event, sealed] = JSON.parse(inflateRawSync(blob).toString('utf8')) as [string, string | null];
+  return { event, sealed: sealed === null ? null : Buffer.from(sealed, 'base64') };
+}
+
+export function hasWarmTable(db: SqliteDb): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'warm_events'").get() !== undefined;
+}
+
+interface WarmRow {
+  pos: number;
+  chain: string;
+  seq: number;
+  id: string;
+  received_at: string;
+  occurred_ms: number;
+  record: Buffer;
+  prev_hash: Buffer;
+  hash: Buffer;
+}
+
+const WARM_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, record, prev_hash, hash';
+
+const occurredMs = (r: StoredRecord): number => Date.parse(r.event.occurredAt);
+
+export class TieredSqliteEventStore extends SqliteEventStore {
+  private readonly warmCodec: SealedFieldCodec;
+  private warmKnown = false;
+
+  constructor(
+    private readonly warmDb: SqliteDb,
+    private readonly warmProtection: FieldProtection,
+  ) {
+    super(warmDb, warmProtection);
+    this.warmCodec = new SealedFieldCodec(warmProtection.dataKeys);
+  }
+
+  /** True when the warm tier holds anything (cheap: one probe). */
+  private warm(): boolean {
+    if (!this.warmKnown) this.warmKnown = hasWarmTable(this.warmDb);
+    return this.warmKnown && this.warmDb.prepare('SELECT 1 FROM warm_events LIMIT 1').get() !== undefined;
+  }
+
+  private toRecord(row: WarmRow): StoredRecord {
+    const { event, sealed } = decodeWarmRecord(row.record);
+    const eventJson = this.warmCodec.open(event, sealed);
+    return {
+      position: row.pos,
+      chain: row.chain,
+      seq: row.seq,
+      receivedAt: row.received_at,
+      event: JSON.parse(eventJson) as AccessEvent,
+      eventJson,
+      prevHash: row.prev_hash,
+      hash: row.hash,
+    };
+  }
+
+  private filters(q: Omit<EventQuery, 'limit' | 'after'> & { actions?: readonly string[]; outcomes?: readonly string[] }): { where: string[]; params: (string | number)[] } {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.patient !== undefined) (where.push('patient_id = ?'), params.push(this.warmProtection.patientToken(q.patient)));
+    if (q.patientToken !== undefined) (where.push('patient_id = ?'), params.push(q.patientToken));
+    if (q.actor !== undefined) (where.push('actor_id = ?'), params.push(q.actor));
+    if (q.action !== undefined) (where.push('action = ?'), params.push(q.action));
+    if (q.actions?.length) (where.push(`action IN (${q.actions.map(() => '?').join(',')})`), params.push(...q.actions));
+    if (q.chain !== undefined) (where.push('chain = ?'), params.push(q.chain));
+    if (q.excludeChain !== undefined) (where.push('chain <> ?'), params.push(q.excludeChain));
+    if (q.outcome !== undefined) (where.push('outcome = ?'), params.push(q.outcome));
+    if (q.outcomes?.length) (where.push(`outcome IN (${q.outcomes.map(() => '?').join(',')})`), params.push(...q.outcomes));
+    if (q.category !== undefined) (where.push('category = ?'), params.push(q.category));
+    if (q.fromMs !== undefined) (where.push('occurred_ms >= ?'), params.push(q.fromMs));
+    if (q.toMs !== undefined) (where.push('occurred_ms < ?'), params.push(q.toMs));
+    return { where, params };
+  }
+
+  override async getById(id: string): Promise<StoredRecord | null> {
+    const hot = await super.getById(id);
+    if (hot || !this.warm()) return hot;
+    const row = this.warmDb.prepare(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE id = ?`).get(id) as WarmRow | undefined;
+    return row ? this.toRecord(row) : null;
+  }
+
+  override async findReceipts(ids: readonly string[]): Promise<Map<string, StoredReceipt>> {
+    const out = await super.findReceipts(ids);
+    if (out.size === ids.length || !this.warm()) return out;
+    const stmt = this.warmDb.prepare(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE id = ?`);
+    for (const id of ids) {
+      if (out.has(id)) continue;
+      const row = stmt.get(id) as WarmRow | undefined;
+      if (row) {
+        const r = this.toRecord(row);
+        out.set(id, { id, chain: r.chain, seq: r.seq, hash: r.hash, eventJson: r.eventJson });
+      }
+    }
+    return out;
+  }
+
+  /** Newest first, hot and warm merged on (occurred_ms, pos) — the hot store's cursor. */
+  override async query(q: EventQuery): Promise<EventPage> {
+    const hot = await super.query(q);
+    if (!this.warm()) return hot;
+    const { where, params } = this.filters(q);
+    if (q.after) {
+      where.push('(occurred_ms < ? OR (occurred_ms = ? AND pos < ?))');
+      params.push(q.after.occurredMs, q.after.occurredMs, q.after.position);
+    }
+    const rows = this.warmDb
+      .prepare(`SELECT ${WARM_COLUMNS} FROM warm_events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY occurred_ms DESC, pos DESC LIMIT ?`)
+      .all(...params, q.limit + 1) as WarmRow[];
+    if (rows.length === 0) return hot;
+    const merged = [...hot.records, ...rows.map((r) => this.toRecord(r))].sort((a, b) => occurredMs(b) - occurredMs(a) || b.position - a.position);
+    const page = merged.slice(0, q.limit);
+    const more = hot.next !== null || merged.length > q.limit;
+    const last = page[page.length - 1];
+    return { records: page, next: more && last ? { occurredMs: occurredMs(last), position: last.position } : null };
+  }
+
+  /** Oldest first, hot and warm merged on (occurred_ms, pos), in pages. */
+  override async *stream(q: EventStreamQuery): AsyncIterable<StoredRecord[]> {
+    if (!this.warm()) {
+      yield* super.stream(q);
+      return;
+    }
+    const pageSize = q.pageSize ?? 1000;
+    const hot = flatten(super.stream(q));
+    const warm = flatten(this.warmStream(q, pageSize));
+    let a = await hot.next();
+    let b = await warm.next();
+    let page: StoredRecord[] = [];
+    while (!a.done || !b.done) {
+      let takeHot: boolean;
+      if (a.done) takeHot = false;
+      else if (b.done) takeHot = true;
+      else {
+        const d = occurredMs(a.value) - occurredMs(b.value);
+        takeHot = d < 0 || (d === 0 && a.value.position < b.value.position);
+      }
+      if (takeHot) {
+        page.push(a.value as StoredRecord);
+        a = await hot.next();
+      } else {
+        page.push(b.value as StoredRecord);
+        b = await warm.next();
+      }
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
+  private async *warmStream(q: EventStreamQuery, pageSize: number): AsyncIterable<StoredRecord[]> {
+    const { where, params } = this.filters(q);
+    const base = `SELECT ${WARM_COLUMNS} FROM warm_events WHERE `;
+    const cond = where.length ? where : ['1 = 1'];
+    const first = this.warmDb.prepare(base + cond.join(' AND ') + ' ORDER BY occurred_ms, pos LIMIT ?');
+    const next = this.warmDb.prepare(base + [...cond, '(occurred_ms > ? OR (occurred_ms = ? AND pos > ?))'].join(' AND ') + ' ORDER BY occurred_ms, pos LIMIT ?');
+    let rows = first.all(...params, pageSize) as WarmRow[];
+    while (rows.length > 0) {
+      let records = rows.map((r) => this.toRecord(r));
+      // Break-glass is a text match in hot; here the decoded event says it.
+      if (q.breakGlass) records = records.filter((r) => r.event.action === 'break_glass' || r.event.details?.breakGlass === true);
+      yield records;
+      if (rows.length < pageSize) return;
+      const last = rows[rows.length - 1];
+      rows = next.all(...params, last.occurred_ms, last.occurred_ms, last.pos, pageSize) as WarmRow[];
+    }
+  }
+
+  /** Warm records of the chain (not restored ones: those lie below the purged prefix), then hot. */
+  override async *readChain(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): AsyncIterable<ChainRow[]> {
+    let next = fromSeq;
+    const end = toSeq ?? Number.MAX_SAFE_INTEGER;
+    if (this.warm()) {
+      const stmt = this.warmDb.prepare(
+        'SELECT seq, received_at, record, prev_hash, hash FROM warm_events WHERE chain = ? AND seq >= ? AND seq <= ? AND restored = 0 ORDER BY seq LIMIT ?',
+      );
+      for (;;) {
+        const rows = stmt.all(chain, next, end, pageSize) as { seq: number; received_at: string; record: Buffer; prev_hash: Buffer; hash: Buffer }[];
+        if (rows.length === 0) break;
+        const decoded = rows.map((r) => decodeWarmRecord(r.record));
+        const texts = this.warmCodec.openForVerification(decoded.map((d) => ({ storedJson: d.event, sealed: d.sealed })));
+        // An unreadable record hashes as its stored text: verification reports it as modified.
+        yield rows.map((r, i) => ({ seq: r.seq, receivedAt: r.received_at, eventJson: typeof texts[i] === 'string' ? (texts[i] as string) : decoded[i].event, prevHash: r.prev_hash, hash: r.hash }));
+        next = rows[rows.length - 1].seq + 1;
+        if (rows.length < pageSize) break;
+      }
+    }
+    if (next <= end) yield* super.readChain(chain, next, toSeq, pageSize);
+  }
+
+  override async countChain(chain: string): Promise<number> {
+    const hot = await super.countChain(chain);
+    if (!this.warm()) return hot;
+    return hot + (this.warmDb.prepare('SELECT COUNT(*) AS n FROM warm_events WHERE chain = ? AND restored = 0').get(chain) as { n: number }).n;
+  }
+}
+
+async function* flatten<T>(pages: AsyncIterable<T[]>): AsyncGenerator<T, void, undefined> {
+  for await (const page of pages) for (const item of page) yield item;
+}
