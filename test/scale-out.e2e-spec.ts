@@ -5,9 +5,13 @@
  * fix. Invalid combinations are refused at start with the key's name. With STORE=elasticsearch
  * against the store's Elasticsearch double served over HTTP, everything an analyst, auditor and
  * compliance officer uses works (queries, proofs, checkpoints, verify, reports, alerts) and no
- * patient id or IP reaches the cluster in clear. (With real servers: test/integration/scale-out.int-spec.ts.)
+ * patient id or IP reaches the cluster in clear; a legal hold placed over HTTP is stored in the
+ * cluster and switches the backing index holding its records to the ILM hold policy before the
+ * API answers. (With real servers: test/integration/scale-out.int-spec.ts.)
  */
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { ConfigError, loadConfig } from '@app/core';
+import { RETENTION_JOB, RetentionScheduler } from '../apps/api/src/compliance/retention-schedule.module';
 import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
 import { accessEvent } from './support/events';
 import { TestApp, startTestApp } from './support/test-app';
@@ -131,6 +135,52 @@ describe('scale-out configuration', () => {
       const stored = JSON.stringify([...es.fake.streams.values(), ...es.fake.indices.values()].map((v) => JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? [...x.values()] : x))));
       expect(stored).toContain(events[0].id);
       for (const phi of ['MRN-ES-1', 'MRN-ES-2', '10.1.2.3', '10.9.8.7']) expect(stored).not.toContain(phi);
+    });
+
+    it('a legal hold placed over HTTP moves the backing index holding its records to the ILM hold policy before answering; release moves it back', async () => {
+      const integration = await t.client('integration', 'sample-ehr');
+      const held = accessEvent({ patient: { id: 'MRN-ES-HOLD' }, occurredAt: '2025-11-03T08:00:00.000Z' });
+      expect((await integration.request('POST', '/v1/events', held)).status).toBe(202);
+      es.fake.rollover();
+      expect((await integration.request('POST', '/v1/events', accessEvent({ patient: { id: 'MRN-ES-OTHER' } }))).status).toBe(202);
+      const backing = (g: number) => `.ds-audit-events-data_access-${g}`;
+      const policyOf = (index: string) => es.fake.lifecycle.get(index) ?? 'audit-events-data_access';
+      const last = () => [...es.fake.streams.get('audit-events-data_access')!.keys()].length - 1;
+      const heldIndex = backing(last() - 1);
+
+      const compliance = await t.client('compliance_officer');
+      const placed = await compliance.request('POST', '/v1/retention/holds', { patient: 'MRN-ES-HOLD', reason: 'Subpoena', caseId: 'CASE-ES-1' });
+      expect(placed.status).toBe(201);
+      const hold = JSON.parse(placed.body) as { id: string; patient: string };
+      expect(hold.patient).toBe('MRN-ES-HOLD');
+      // Effective when acknowledged: the hold policy (no delete phase) exists and the held index is on it, the newer one is not.
+      const holdPolicy = es.fake.requests.find((r) => r.method === 'PUT' && r.path === '/_ilm/policy/audit-legal-hold')!;
+      expect(Object.keys((holdPolicy.body as { policy: { phases: object } }).policy.phases)).toEqual(['hot', 'warm', 'cold']);
+      expect(policyOf(heldIndex)).toBe('audit-legal-hold');
+      expect(policyOf(backing(last()))).toBe('audit-events-data_access');
+
+      // The hold lives in the cluster (every instance sees it), its patient as token + sealed id.
+      const stored = [...es.fake.indices.get('audit-legal-holds')!.values()].map((d) => d.source);
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({ id: hold.id, status: 'active', case_id: 'CASE-ES-1' });
+      expect(JSON.stringify(stored)).not.toContain('MRN-ES-HOLD');
+      const listed = await compliance.request('GET', '/v1/retention/holds?status=active');
+      expect((JSON.parse(listed.body).holds as { id: string }[]).map((h) => h.id)).toEqual([hold.id]);
+
+      // Rollover while the hold is active: the retention schedule (RETENTION_CRON) re-applies holds to new indices.
+      expect(t.app.get(SchedulerRegistry).getCronJob(RETENTION_JOB)).toBeDefined();
+      es.fake.rollover();
+      expect((await integration.request('POST', '/v1/events', accessEvent({ patient: { id: 'MRN-ES-HOLD' } }))).status).toBe(202);
+      const newer = backing(last());
+      expect(policyOf(newer)).toBe('audit-events-data_access');
+      expect(await t.app.get(RetentionScheduler).reconcileHoldsNow()).toMatchObject({ activeHolds: 1, switchedToHold: [newer] });
+      expect(policyOf(newer)).toBe('audit-legal-hold');
+
+      const released = await compliance.request('POST', `/v1/retention/holds/${hold.id}/release`, { note: 'Case closed' });
+      expect(released.status).toBe(200);
+      expect(policyOf(heldIndex)).toBe('audit-events-data_access');
+      expect(policyOf(newer)).toBe('audit-events-data_access');
+      expect(es.fake.requests.filter((r) => r.method === 'DELETE' && r.path !== '/_pit')).toEqual([]);
     });
   });
 });

@@ -6,7 +6,7 @@
 import { CliAccessInput, recordCliAccess } from '@app/pipeline';
 import type { EventStore, SqliteDb } from '@app/storage';
 
-export async function recordCliRead(command: string, db: SqliteDb, store: Pick<EventStore, 'chainHeads' | 'append'>, input: CliAccessInput): Promise<void> {
+export async function recordCliRead(command: string, db: SqliteDb | null, store: Pick<EventStore, 'chainHeads' | 'append'>, input: CliAccessInput): Promise<void> {
   try {
     await recordCliAccess(db, store, { ...input, filters: { command, ...input.filters } });
   } catch (err) {

@@ -30,6 +30,8 @@ const ConfigSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /** Most events one group commit (one fsync'd transaction) may carry. */
   GROUP_COMMIT_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /** Embedded store: run the append transaction (sealing, inserts, fsync'd commit) on a worker thread. */
+  WRITER_THREAD: bool.default('true'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   TOKEN_ISSUER: z.string().min(1).default('audit-siem'),
   TOKEN_AUDIENCE: z.string().min(1).default('audit-siem-api'),
@@ -104,6 +106,8 @@ export interface AppConfig {
   maxBatchEvents: number;
   maxBodyBytes: number;
   groupCommitMaxEvents: number;
+  /** WRITER_THREAD: the embedded store commits on a worker thread with its own connection. */
+  writerThread?: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   tokenIssuer: string;
   tokenAudience: string;
@@ -170,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBatchEvents: c.MAX_BATCH_EVENTS,
     maxBodyBytes: c.MAX_BODY_BYTES,
     groupCommitMaxEvents: c.GROUP_COMMIT_MAX_EVENTS,
+    writerThread: c.WRITER_THREAD,
     logLevel: c.LOG_LEVEL,
     tokenIssuer: c.TOKEN_ISSUER,
     tokenAudience: c.TOKEN_AUDIENCE,

@@ -8,7 +8,7 @@
 import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
 import { PatientIdentifiers, embeddedFieldProtection } from '@app/security';
-import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteDb, TieredSqliteEventStore, openDatabase } from '@app/storage';
+import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteAppendThread, SqliteDb, TieredSqliteEventStore, openDatabase } from '@app/storage';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
 import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
@@ -66,6 +66,17 @@ export class PipelineHealth {
   }
 }
 
+/** The embedded store; with WRITER_THREAD its appends commit on a worker thread (sqlite-append-thread.ts). */
+function embeddedEventStore(config: AppConfig, db: SqliteDb): TieredSqliteEventStore {
+  const store = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
+  if (config.writerThread && db.name !== ':memory:') {
+    const thread = new SqliteAppendThread({ dataDir: config.dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile });
+    void thread.start().catch(() => undefined); // a failed start is retried by the first append (503 until then)
+    store.useAppendThread(thread);
+  }
+  return store;
+}
+
 @Global()
 @Module({
   providers: [
@@ -74,7 +85,8 @@ export class PipelineHealth {
     {
       provide: EVENT_STORE,
       inject: [APP_CONFIG, SQLITE_DB],
-      useFactory: (config: AppConfig, db: SqliteDb): Promise<EventStore> => createEventStore(config, () => new TieredSqliteEventStore(db, embeddedFieldProtection(config)), () => embeddedFieldProtection(config)),
+      useFactory: (config: AppConfig, db: SqliteDb): Promise<EventStore> =>
+        createEventStore(config, () => embeddedEventStore(config, db), () => embeddedFieldProtection(config)),
     },
     {
       provide: ChainWriter,

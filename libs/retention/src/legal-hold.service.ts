@@ -25,6 +25,15 @@ export interface HoldViewer {
   identified: boolean;
 }
 
+/**
+ * Makes the stored holds effective where the store itself cannot (Elasticsearch: ILM deletes
+ * whole backing indices, so held ones are switched to a policy without a delete phase). Called
+ * after every placement and release, before the API answers.
+ */
+export interface LegalHoldEnforcement {
+  applyHolds(): Promise<void>;
+}
+
 export class LegalHoldService {
   constructor(
     private readonly store: LegalHoldStore,
@@ -32,7 +41,21 @@ export class LegalHoldService {
     private readonly now: () => Date = () => new Date(),
     private readonly newId: () => string = randomUUID,
     private readonly patientToken?: (patientId: string) => string,
+    private readonly enforcement?: LegalHoldEnforcement,
   ) {}
+
+  /** Applies the holds (enforcement); a failure is a 503 naming the stored hold (applied again by the next run). */
+  private async enforce(holdId: string, what: 'placed' | 'released'): Promise<void> {
+    if (!this.enforcement) return;
+    try {
+      await this.enforcement.applyHolds();
+    } catch {
+      throw Problems.unavailable(
+        `Legal hold ${holdId} was ${what} and recorded, but could not be applied to the store yet; it is applied again on the retention schedule. Check the store and GET /v1/retention/holds/${holdId}.`,
+        30,
+      );
+    }
+  }
 
   /** The hold as this viewer may see it (patient id or its token). */
   present(hold: LegalHold, viewer?: HoldViewer): LegalHold {
@@ -62,6 +85,7 @@ export class LegalHoldService {
       outcome: 'success',
       target: { holdId: hold.id, criteria: holdCriteriaKinds(hold).join(','), caseId: hold.caseId, patient: hold.patient, actorId: hold.actor, from: hold.from, to: hold.to },
     });
+    await this.enforce(hold.id, 'placed');
     return this.present(hold, viewer);
   }
 
@@ -102,6 +126,7 @@ export class LegalHoldService {
       outcome: 'success',
       target: { holdId: hold.id, criteria: holdCriteriaKinds(hold).join(','), caseId: hold.caseId },
     });
+    await this.enforce(hold.id, 'released');
     return this.present(hold, viewer);
   }
 }

@@ -490,7 +490,7 @@ export class SqliteRetentionRunner {
         }
         if (rows.length > 0) this.action(runId, a.chain, 'restore', rows[0].seq, rows[rows.length - 1].seq + 1, n, rows[0].receivedAt, rows[rows.length - 1].receivedAt, a.id, a.checkpointIndex);
         return n;
-      })();
+      }).immediate(); // write lock first: it reads before it writes (other connections may commit)
       report.restored += restored;
       report.archives.push({ archiveId: a.id, fromSeq: rows[0]?.seq ?? a.fromSeq, toSeq: (rows[rows.length - 1]?.seq ?? a.fromSeq - 1) + 1, restored });
     }

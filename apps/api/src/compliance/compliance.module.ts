@@ -1,6 +1,8 @@
 /**
  * Nest wiring of the compliance features (issue 6): retention policy (loaded and validated at
- * start: a bad RETENTION_CONFIG stops start-up), legal holds (SQLite store in the event database),
+ * start: a bad RETENTION_CONFIG stops start-up), legal holds (SQLite store in the event database;
+ * with STORE=elasticsearch an index in the cluster, and the reconciler that keeps held backing
+ * indices on the ILM hold policy, run before placements and releases are answered),
  * and streamed, signed reports. Plugs into what other modules may provide globally, each optional:
  *   ACCESS_AUDIT_SINK  the access-audit trail (else: PHI-free log lines only);
  *   KEY_PROVIDER       the signing keys (else: the file keys under DATA_DIR/keys/signing);
@@ -9,7 +11,8 @@
  * Exports LEGAL_HOLD_STORE and RETENTION_POLICY for the retention runner, and RETENTION_RUN_SERVICE
  * (retention runs with tiers on the embedded store; HTTP and the schedule share it, so runs never overlap).
  */
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
+import type { HoldReconcileReport } from '@app/storage/scale-out-adapters';
 import { ACCESS_AUDIT_SINK, APP_CONFIG, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE, Problems } from '@app/core';
 import {
   CheckpointIntegritySource,
@@ -22,6 +25,7 @@ import {
 } from '@app/reports';
 import {
   LEGAL_HOLD_STORE,
+  LegalHoldEnforcement,
   LegalHoldService,
   LegalHoldStore,
   LoadedRetentionPolicy,
@@ -43,6 +47,8 @@ import { RetentionController } from './retention.controller';
 
 export const COMPLIANCE_AUDIT = Symbol('COMPLIANCE_AUDIT');
 export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
+/** STORE=elasticsearch: the legal-hold reconciler (null otherwise), for placements, releases and the retention schedule. */
+export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
 
 @Module({
   controllers: [RetentionController, ReportsController],
@@ -66,8 +72,14 @@ export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
     {
       provide: LEGAL_HOLD_STORE,
       inject: [SQLITE_DB, EVENT_STORE, APP_CONFIG],
-      useFactory: (db: SqliteDb, events: EventStore, config: AppConfig): LegalHoldStore => {
+      useFactory: async (db: SqliteDb, events: EventStore, config: AppConfig): Promise<LegalHoldStore> => {
         const protection = embeddedFieldProtection(config);
+        // STORE=elasticsearch: holds in the cluster, seen by every instance (loaded lazily: the client is heavy).
+        if (config.scaleOut?.store === 'elasticsearch') {
+          const es = await elasticsearchEvents(events);
+          const { EsLegalHoldStore } = await import('@app/retention/es-legal-hold-store');
+          return new EsLegalHoldStore(es.client, { index: es.layout.legalHoldsIndex, patientIds: holdPatientProtection(protection) });
+        }
         return new SqliteLegalHoldStore(db, {
           eventsInThisDatabase: events instanceof SqliteEventStore,
           patientIndexValue: (id) => protection.patientToken(id),
@@ -95,11 +107,29 @@ export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
       },
     },
     {
-      provide: LegalHoldService,
-      inject: [LEGAL_HOLD_STORE, COMPLIANCE_AUDIT, APP_CONFIG],
-      useFactory: (store: LegalHoldStore, audit: AccessAuditSink, config: AppConfig) => {
+      provide: LEGAL_HOLD_ENFORCEMENT,
+      inject: [EVENT_STORE, LEGAL_HOLD_STORE, APP_CONFIG],
+      useFactory: async (events: EventStore, store: LegalHoldStore, config: AppConfig): Promise<HoldReconcileRunner | null> => {
+        if (config.scaleOut?.store !== 'elasticsearch') return null;
+        const es = await elasticsearchEvents(events);
+        const { EsLegalHoldReconciler } = await import('@app/storage/scale-out-adapters');
         const protection = embeddedFieldProtection(config);
-        return new LegalHoldService(store, audit, undefined, undefined, (id) => protection.patientToken(id));
+        const reconciler = new EsLegalHoldReconciler(es.client, es.layout, () => store.list('active'), { patientToken: (id) => protection.patientToken(id) });
+        return {
+          reconcile: () => reconciler.reconcile(),
+          applyHolds: async () => {
+            const report = await reconciler.reconcile();
+            logHoldReconcile(report);
+          },
+        };
+      },
+    },
+    {
+      provide: LegalHoldService,
+      inject: [LEGAL_HOLD_STORE, COMPLIANCE_AUDIT, APP_CONFIG, LEGAL_HOLD_ENFORCEMENT],
+      useFactory: (store: LegalHoldStore, audit: AccessAuditSink, config: AppConfig, enforcement: HoldReconcileRunner | null) => {
+        const protection = embeddedFieldProtection(config);
+        return new LegalHoldService(store, audit, undefined, undefined, (id) => protection.patientToken(id), enforcement ?? undefined);
       },
     },
     {
@@ -130,6 +160,28 @@ export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
         new ReportService(events, integrity, () => keys.signingKey(), templates, audit, { pageSize: config.compliance?.reportPageSize ?? DEFAULT_REPORT_PAGE_SIZE }),
     },
   ],
-  exports: [LEGAL_HOLD_STORE, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService],
+  exports: [LEGAL_HOLD_STORE, LEGAL_HOLD_ENFORCEMENT, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService],
 })
 export class ComplianceModule {}
+
+export interface HoldReconcileRunner extends LegalHoldEnforcement {
+  reconcile(): Promise<HoldReconcileReport>;
+}
+
+const holdLogger = new Logger('LegalHolds');
+
+/** What a reconcile changed: index names and counts only (never hold criteria). */
+export function logHoldReconcile(r: HoldReconcileReport): void {
+  holdLogger.log(
+    JSON.stringify({ msg: 'legal holds reconciled', activeHolds: r.activeHolds, heldIndices: r.heldIndices, switchedToHold: r.switchedToHold, restored: r.restored.map((x) => x.index) }),
+  );
+  if (r.inDeletePhase.length > 0) {
+    holdLogger.warn(JSON.stringify({ msg: 'held indices already in the ILM delete phase; check GET <index>/_ilm/explain', indices: r.inDeletePhase }));
+  }
+}
+
+async function elasticsearchEvents(events: EventStore) {
+  const { ElasticsearchEventStore } = await import('@app/storage/scale-out-adapters');
+  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+  return events;
+}

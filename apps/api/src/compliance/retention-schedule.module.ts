@@ -2,15 +2,18 @@
  * The scheduled retention run (@nestjs/schedule): on RETENTION_CRON (default daily at 03:00, server
  * local time), when RETENTION_ENABLED (default true) and the events are in the embedded store, runs
  * the same SqliteRetentionRunner as `auditctl retention run` at the current time. Runs never overlap;
- * each is recorded in retention_runs and logged with counts and chains only (never PHI).
+ * each is recorded in retention_runs and logged with counts and chains only (never PHI). With
+ * STORE=elasticsearch ILM applies the windows, and the schedule runs the legal-hold reconciler
+ * instead (backing indices rolled over since the last run, holds placed on other instances).
  */
-import { Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { APP_CONFIG, AppConfig, DEFAULT_RETENTION_CRON } from '@app/core';
 import { RETENTION_RUN_SERVICE, RetentionRunReport, RetentionRunService } from '@app/retention';
 import { EVENT_STORE, EventStore, SqliteEventStore } from '@app/storage';
-import { ComplianceModule } from './compliance.module';
+import type { HoldReconcileReport } from '@app/storage/scale-out-adapters';
+import { ComplianceModule, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT, logHoldReconcile } from './compliance.module';
 
 export const RETENTION_JOB = 'retention';
 
@@ -25,18 +28,22 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
     @Inject(EVENT_STORE) private readonly events: EventStore,
     @Inject(RETENTION_RUN_SERVICE) private readonly runs: RetentionRunService,
     private readonly registry: SchedulerRegistry,
+    @Optional() @Inject(LEGAL_HOLD_ENFORCEMENT) private readonly holds: HoldReconcileRunner | null = null,
   ) {}
 
   onApplicationBootstrap(): void {
     const settings = this.config.compliance;
     if (settings?.retentionEnabled === false) return;
-    if (!(this.events instanceof SqliteEventStore)) {
+    const embedded = this.events instanceof SqliteEventStore;
+    if (!embedded && !this.holds) {
       this.logger.warn('scheduled retention needs the embedded store; not scheduled');
       return;
     }
     const cron = settings?.retentionCron ?? DEFAULT_RETENTION_CRON;
+    // Elasticsearch: ILM applies the windows; the schedule re-applies legal holds (indices rolled over since, holds placed elsewhere).
+    const onTick = embedded ? () => void this.runNow() : () => void this.reconcileHoldsNow();
     try {
-      this.job = CronJob.from({ cronTime: cron, onTick: () => void this.runNow(), start: false });
+      this.job = CronJob.from({ cronTime: cron, onTick, start: false });
     } catch {
       throw new Error('RETENTION_CRON: not a valid cron expression (e.g. "0 3 * * *")');
     }
@@ -49,6 +56,19 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
       void this.job.stop();
       if (this.registry.doesExist('cron', RETENTION_JOB)) this.registry.deleteCronJob(RETENTION_JOB);
       this.job = null;
+    }
+  }
+
+  /** STORE=elasticsearch: moves held backing indices to the ILM hold policy and released ones back. */
+  async reconcileHoldsNow(): Promise<HoldReconcileReport | null> {
+    if (!this.holds) return null;
+    try {
+      const report = await this.holds.reconcile();
+      logHoldReconcile(report);
+      return report;
+    } catch (err) {
+      this.logger.error(JSON.stringify({ msg: 'legal hold reconcile failed', error: err instanceof Error ? err.constructor.name : 'unknown' }));
+      return null;
     }
   }
 

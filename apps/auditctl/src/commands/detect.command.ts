@@ -3,17 +3,17 @@
  * time is in [from, to) through the detection rules, in commit order as streaming detection does,
  * and stores the alerts through the same idempotent alert store (running it twice, or over a
  * range streaming already covered, adds nothing). Progress bar on a terminal; prints a summary per
- * rule. Works on the data dir directly; the service may be running. The replay is recorded in the
+ * rule. Works on the data dir directly (hot and warm tiers), the service may be running; with
+ * STORE=elasticsearch it replays the cluster by commit position and stores the alerts in its alert
+ * index, as the service does (cli-store.ts). The replay is recorded in the
  * access log (OS user, via cli, range, events evaluated).
  */
 import { Command } from 'commander';
-import * as fs from 'node:fs';
 import { detectionSettingsOf } from '@app/core';
 import { loadDetectionRuntime, runBackfill, SqliteAlertStore } from '@app/detection/service';
-import { RuleLoadError } from '@app/detection';
-import { embeddedFieldProtection, embeddedTextSealer } from '@app/security';
-import { SqliteEventStore, databasePath, openDatabase } from '@app/storage';
-import { recordCliRead } from '../access-log';
+import { AlertStore, RuleLoadError } from '@app/detection';
+import { embeddedTextSealer } from '@app/security';
+import { openCliStore } from '../cli-store';
 import { cliConfig } from '../data-dir';
 import { progressBar } from '../progress';
 
@@ -36,18 +36,14 @@ export function detectCommand(): Command {
     .description('replay stored events from --from (event time) through the detection rules and store the alerts (backfill; idempotent)')
     .requiredOption('--from <time>', 'first event time to replay (RFC 3339 or YYYY-MM-DD, inclusive)')
     .option('--to <time>', 'end of the replay (exclusive; default: everything stored)')
-    .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
+    .option('--data-dir <dir>', 'data directory: the store, or its keys with STORE=elasticsearch (default: $DATA_DIR, then ./data)')
     .option('--dir <dir>', 'rule directory (default: $RULES_DIR, then ./detection-rules)')
     .option('--json', 'print the summary as JSON')
+    .addHelpText('after', "\nWith STORE=elasticsearch (and the service's ELASTICSEARCH_* settings) in the environment, reads the cluster the service writes to; keys still come from --data-dir.\n")
     .action(async (opts: DetectOptions) => {
       const fromMs = parseTime(opts.from, '--from');
       const toMs = opts.to === undefined ? undefined : parseTime(opts.to, '--to');
       const config = cliConfig(opts.dataDir);
-      if (!fs.existsSync(databasePath(config.dataDir))) {
-        process.stderr.write(`auditctl detect: no audit database in ${config.dataDir} (use --data-dir)\n`);
-        process.exitCode = 2;
-        return;
-      }
       const settings = detectionSettingsOf(config);
       let runtime;
       try {
@@ -58,17 +54,27 @@ export function detectCommand(): Command {
         process.exitCode = 2;
         return;
       }
-      const db = openDatabase(config.dataDir);
-      const store = new SqliteEventStore(db, embeddedFieldProtection(config));
-      const alerts = new SqliteAlertStore(db, embeddedTextSealer(config));
+      const opened = await openCliStore('detect', config);
+      if (!opened) return;
+      const store = opened.events;
+      if (!store.readSince || !store.lastPosition) {
+        await opened.close();
+        process.stderr.write('auditctl detect: this event store cannot be replayed by position\n');
+        process.exitCode = 2;
+        return;
+      }
+      // Alerts go where the service keeps them: the embedded alert table, or the cluster's alert index.
+      const alerts: AlertStore = opened.db
+        ? new SqliteAlertStore(opened.db, embeddedTextSealer(config))
+        : (await import('@app/detection/service/es-alert-store')).elasticsearchAlertStoreFor(store, embeddedTextSealer(config));
       const progress = progressBar(!opts.json && Boolean(process.stderr.isTTY));
       try {
-        const summary = await runBackfill(runtime.createEngine(), store, alerts, {
+        const summary = await runBackfill(runtime.createEngine(), { readSince: store.readSince.bind(store), lastPosition: store.lastPosition.bind(store) }, alerts, {
           range: { fromMs, toMs },
           onProgress: (scanned, total) => progress.update('detect', scanned, total),
         });
         progress.stop();
-        await recordCliRead('detect', db, store, {
+        await opened.recordRead('detect', {
           action: 'detect.backfill',
           filters: { from: new Date(fromMs).toISOString(), to: toMs === undefined ? undefined : new Date(toMs).toISOString(), rules: summary.rules.length },
           resource: { type: 'AuditEvent' },
@@ -88,7 +94,7 @@ export function detectCommand(): Command {
         }
       } finally {
         progress.stop();
-        await store.close();
+        await opened.close();
       }
     });
 }

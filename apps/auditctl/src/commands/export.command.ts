@@ -2,15 +2,15 @@
  * `auditctl export --chain C [--from SEQ|TIME] [--to SEQ|TIME] --out DIR`: writes a chain (or a
  * range of it) as a self-contained export an auditor verifies offline (`auditctl verify --offline
  * DIR`, or their own checker: README "Export format"). Unsealed records are sealed first (a
- * signed checkpoint), unless --no-seal. The export is recorded in the access log (OS user, via cli).
+ * signed checkpoint), unless --no-seal. With STORE=elasticsearch it reads the cluster the service
+ * writes to (cli-store.ts; keys from the data dir). Progress bar on a terminal. The export is recorded in the access log (OS user, via cli).
  */
 import { Command } from 'commander';
-import * as fs from 'node:fs';
 import { CheckpointService, ExportError, exportChain, parseExportBound } from '@app/pipeline';
-import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
-import { SqliteCheckpointStore, TieredSqliteEventStore, databasePath, openDatabase } from '@app/storage';
-import { recordCliRead } from '../access-log';
+import { FileKeyProvider } from '@app/security';
+import { openCliStore } from '../cli-store';
 import { cliConfig, resolveDataDir } from '../data-dir';
+import { progressBar } from '../progress';
 
 interface ExportCommandOptions {
   dataDir?: string;
@@ -29,19 +29,16 @@ export function exportCommand(): Command {
     .option('--to <seq|time>', 'last record: a sequence number (inclusive), or the last received before an RFC 3339 time')
     .requiredOption('--out <dir>', 'directory to write (must not exist or be empty)')
     .option('--no-seal', 'do not seal unsealed records with a new checkpoint first')
-    .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
+    .option('--data-dir <dir>', 'data directory: the store, or its keys with STORE=elasticsearch (default: $DATA_DIR, then ./data)')
+    .addHelpText('after', "\nWith STORE=elasticsearch (and the service's ELASTICSEARCH_* settings) in the environment, reads the cluster the service writes to; keys still come from --data-dir.\n")
     .action(async (opts: ExportCommandOptions) => {
       const dataDir = resolveDataDir(opts.dataDir);
-      if (!fs.existsSync(databasePath(dataDir))) {
-        process.stderr.write(`auditctl export: no audit database in ${dataDir} (use --data-dir)\n`);
-        process.exitCode = 2;
-        return;
-      }
       const config = cliConfig(dataDir);
-      const db = openDatabase(dataDir);
-      const events = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
-      const checkpoints = new SqliteCheckpointStore(db);
+      const opened = await openCliStore('export', config);
+      if (!opened) return;
+      const { events, checkpoints } = opened;
       const keys = new FileKeyProvider(dataDir);
+      const progress = progressBar(Boolean(process.stderr.isTTY));
       try {
         const sealer = opts.seal
           ? new CheckpointService(events, checkpoints, keys, { everyRecords: config.integrity?.checkpointEveryRecords ?? 10_000, intervalMs: 60_000 }, (level, msg, fields) => {
@@ -53,11 +50,14 @@ export function exportCommand(): Command {
           from: opts.from === undefined ? undefined : parseExportBound(opts.from),
           to: opts.to === undefined ? undefined : parseExportBound(opts.to),
           outDir: opts.out,
-          publicKeys: keys.hasKeys() ? keys.publicKeys() : [],
+          // Read after sealing: on a store without checkpoints yet, sealing creates the first key.
+          publicKeys: () => (keys.hasKeys() ? keys.publicKeys() : []),
           sealer,
+          onProgress: (done, total) => progress.update(opts.chain, done, total),
         });
+        progress.stop();
         const r = manifest.records;
-        await recordCliRead('export', db, events, {
+        await opened.recordRead('export', {
           action: 'chain.export',
           filters: { chain: manifest.chain, from: opts.from, to: opts.to, seal: opts.seal },
           resource: { type: 'Export' },
@@ -73,7 +73,8 @@ export function exportCommand(): Command {
         process.stderr.write(`auditctl export: ${err.message}\n`);
         process.exitCode = 2;
       } finally {
-        await events.close();
+        progress.stop();
+        await opened.close();
       }
     });
 }

@@ -8,14 +8,19 @@
  * checkpoints, archives; never PHI). `--dry-run` prints the plan and changes nothing.
  * `retention runs` lists recorded runs, `retention archives` the cold archives, and
  * `retention restore --chain C (--archive ID | --from SEQ --to SEQ)` brings archived records back
- * into the warm tier after verifying them.
+ * into the warm tier after verifying them. Embedded store only: with STORE=elasticsearch every
+ * subcommand refuses with exit code 2 (the cluster's ILM policies move records there).
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import { ArchiveVerificationError, RetentionRestoreError, RetentionRunReport, SqliteLegalHoldStore, SqliteRetentionRunner, holdPatientProtection, loadRetentionPolicy } from '@app/retention';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { databasePath, openDatabase } from '@app/storage';
+import { refuseOnElasticsearch } from '../cli-store';
 import { cliConfig, resolveDataDir } from '../data-dir';
+
+/** With STORE=elasticsearch the cluster's ILM policies move records between tiers (README "Scale-out"). */
+const ES_RETENTION = "the cluster's tiers follow its ILM policies (ELASTICSEARCH_WARM_AFTER, ELASTICSEARCH_COLD_AFTER); legal holds: /v1/retention/holds on the service";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -50,7 +55,9 @@ export function printRetentionReport(r: RetentionRunReport): string {
 }
 
 export function retentionCommand(): Command {
-  const retention = new Command('retention').description('retention enforcement on the data dir');
+  const retention = new Command('retention')
+    .description('retention enforcement on the data dir')
+    .addHelpText('after', '\nEmbedded store only: with STORE=elasticsearch every subcommand exits with code 2 (the cluster\'s ILM policies move records there).\n');
   retention
     .command('run')
     .description('delete, per chain, the prefix past its retention window that no legal hold covers (verification keeps passing)')
@@ -64,6 +71,7 @@ export function retentionCommand(): Command {
         if (!RFC3339.test(opts.now) || Number.isNaN(Date.parse(opts.now))) throw new Error('--now must be an RFC 3339 timestamp, e.g. 2032-06-01T00:00:00Z');
         now = Date.parse(opts.now);
       }
+      if (refuseOnElasticsearch('retention', cliConfig(opts.dataDir), ES_RETENTION)) return;
       const opened = openRunner(opts.dataDir);
       if (!opened) {
         process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
@@ -95,6 +103,7 @@ export function retentionCommand(): Command {
     .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
     .option('--limit <n>', 'how many', '20')
     .action((opts: { dataDir?: string; limit: string }) => {
+      if (refuseOnElasticsearch('retention', cliConfig(opts.dataDir), ES_RETENTION)) return;
       const opened = openRunner(opts.dataDir);
       if (!opened) {
         process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
@@ -113,6 +122,7 @@ export function retentionCommand(): Command {
     .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
     .option('--chain <id>', 'only this chain')
     .action((opts: { dataDir?: string; chain?: string }) => {
+      if (refuseOnElasticsearch('retention', cliConfig(opts.dataDir), ES_RETENTION)) return;
       const opened = openRunner(opts.dataDir);
       if (!opened) {
         process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
@@ -142,6 +152,7 @@ export function retentionCommand(): Command {
       };
       const fromSeq = seq(opts.from, 'from');
       const toSeq = seq(opts.to, 'to');
+      if (refuseOnElasticsearch('retention', cliConfig(opts.dataDir), ES_RETENTION)) return;
       const opened = openRunner(opts.dataDir);
       if (!opened) {
         process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);

@@ -2,15 +2,15 @@
  * `auditctl verify [--chain C] [--offline DIR]`: recomputes every chain and checks every signed
  * checkpoint of a data dir (on all cores), or checks an export directory with no database and no
  * service (`--offline`). Both print the same lines: `OK: ...` and exit 0, or
- * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify. The online
- * check is recorded in the access log (OS user, via cli, chain, records verified).
+ * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify. With
+ * STORE=elasticsearch the online check reads the cluster the service writes to (cli-store.ts). The
+ * online check is recorded in the access log (OS user, via cli, chain, records verified).
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
 import { ExportFormatError, IntegrityService, VerifyResult, parsePublicKeys, verifyExport } from '@app/pipeline';
-import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
-import { SqliteCheckpointStore, TieredSqliteEventStore, databasePath, openDatabase } from '@app/storage';
-import { recordCliRead } from '../access-log';
+import { FileKeyProvider } from '@app/security';
+import { openCliStore } from '../cli-store';
 import { cliConfig, resolveDataDir } from '../data-dir';
 import { progressBar } from '../progress';
 
@@ -56,12 +56,13 @@ function workerCount(text: string | undefined, fallback: number): number | undef
 export function verifyCommand(): Command {
   return new Command('verify')
     .description('verify every record and signed checkpoint of the data dir, or an export with --offline; exit code 1 names the first break')
-    .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
+    .option('--data-dir <dir>', 'data directory: the store, or its keys with STORE=elasticsearch (default: $DATA_DIR, then ./data)')
     .option('--chain <id>', 'verify only this chain')
     .option('--offline <dir>', 'verify an export directory (auditctl export) instead of the data dir')
     .option('--keys <file>', 'check checkpoint signatures with these public keys only ([{ keyId, publicKeyPem }] or the GET /v1/integrity/checkpoints answer)')
-    .option('--workers <n>', 'worker threads (default: VERIFY_WORKERS, else one per core)')
+    .option('--workers <n>', 'worker threads (default: VERIFY_WORKERS, else one per core; embedded store only)')
     .option('--json', 'print the result as JSON')
+    .addHelpText('after', "\nWith STORE=elasticsearch (and the service's ELASTICSEARCH_* settings) in the environment, reads the cluster the service writes to; keys still come from --data-dir.\n")
     .action(async (opts: VerifyOptions) => {
       const progress = progressBar(!opts.json && Boolean(process.stderr.isTTY));
       const onProgress = (chain: string, done: number, total: number) => progress.update(chain, done, total);
@@ -82,30 +83,26 @@ export function verifyCommand(): Command {
       }
 
       const dataDir = resolveDataDir(opts.dataDir);
-      if (!fs.existsSync(databasePath(dataDir))) {
-        process.stderr.write(`auditctl verify: no audit database in ${dataDir} (use --data-dir)\n`);
-        process.exitCode = 2;
-        return;
-      }
       const config = cliConfig(dataDir);
-      const db = openDatabase(dataDir);
-      // Sealed fields are decrypted before hashing: the chain covers the plaintext records.
-      const store = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
+      const opened = await openCliStore('verify', config);
+      if (!opened) return;
+      const store = opened.events;
       const keyring = new FileKeyProvider(dataDir);
       const pinned = pinnedKeys(opts.keys);
       const integrity = new IntegrityService(store, {
-        checkpoints: new SqliteCheckpointStore(db),
+        checkpoints: opened.checkpoints,
         // The keyring of the data dir (never created here); pin keys obtained out of band with --keys.
         publicKeys: () => pinned ?? (keyring.hasKeys() ? keyring.publicKeys() : []),
-        sqlite: { kind: 'sqlite', dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile },
-        workers: workerCount(opts.workers, config.integrity?.verifyWorkers ?? 0),
+        // Worker threads read the embedded data dir; Elasticsearch is read through the port.
+        sqlite: opened.kind === 'sqlite' ? { kind: 'sqlite', dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile } : undefined,
+        workers: opened.kind === 'sqlite' ? workerCount(opts.workers, config.integrity?.verifyWorkers ?? 0) : undefined,
       });
       try {
         const result = await integrity.verify({ chain: opts.chain }, onProgress);
         progress.stop();
         printVerifyResult(result, Boolean(opts.json));
         process.exitCode = result.ok ? 0 : 1;
-        await recordCliRead('verify', db, store, {
+        await opened.recordRead('verify', {
           action: 'integrity.verify',
           filters: { chain: opts.chain, intact: result.ok },
           resource: { type: 'Chain' },
@@ -114,7 +111,7 @@ export function verifyCommand(): Command {
         });
       } finally {
         progress.stop();
-        await store.close();
+        await opened.close();
       }
     });
 }

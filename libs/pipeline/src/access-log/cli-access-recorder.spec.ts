@@ -2,6 +2,7 @@
  * recordCliAccess on a real database shared with a running chain writer (two connections, as the
  * CLI and the service have): records from both interleave in one access chain that still links and
  * hashes, the writer recovers from the CLI having moved the head, and the record names the OS user.
+ * On a store fenced per chain (Elasticsearch, no shared database) a lost race is chained again.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,7 +11,10 @@ import { ACCESS_LOG_CHAIN } from '@app/core';
 import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
 import { embeddedFieldProtection } from '@app/security';
 import { SqliteDb, SqliteEventStore, openDatabase } from '@app/storage';
+import { ElasticsearchEventStore } from '@app/storage/scale-out-adapters';
+import { EsFake } from '@app/storage/elasticsearch/es-fake';
 import { ChainWriter } from '../chain-writer';
+import { IntegrityService } from '../integrity.service';
 import { buildAccessRecord } from './access-record';
 import { cliPrincipal, recordCliAccess } from './cli-access-recorder';
 
@@ -89,5 +93,37 @@ describe('recordCliAccess', () => {
     await expect(recordCliAccess(cliDb, failing, { action: 'chain.export', recordCount: 1, outcome: 'success' })).rejects.toThrow('disk full');
     expect(cliDb.inTransaction).toBe(false);
     expect((await cli.chainHeads()).get(ACCESS_LOG_CHAIN)).toEqual(before);
+  });
+
+  it('on a fenced store (STORE=elasticsearch, no database): a lost race is chained again on the new head', async () => {
+    const fake = new EsFake();
+    const options = { indexPrefix: 'audit', alertsIndex: 'audit-alerts', checkpointsIndex: 'audit-checkpoints', rolloverMaxAge: '30d', rolloverMaxPrimaryShardSize: '50gb', warmAfter: '30d', coldAfter: '365d' };
+    const serviceEs = new ElasticsearchEventStore(fake.client(), options);
+    await serviceEs.init();
+    const cliEs = new ElasticsearchEventStore(fake.client(), options);
+    try {
+      let raced = false;
+      // The service appends to the access chain after the CLI read the head, before it appends.
+      const racing = {
+        chainHeads: async () => {
+          const heads = await cliEs.chainHeads();
+          if (!raced) {
+            raced = true;
+            const [rec] = serviceRecord(7);
+            const receivedAt = new Date().toISOString();
+            await serviceEs.append([{ chain: ACCESS_LOG_CHAIN, seq: 0, receivedAt, event: rec.event, eventJson: rec.json, prevHash: GENESIS_HASH, hash: recordHash(GENESIS_HASH, ACCESS_LOG_CHAIN, 0, receivedAt, rec.json) }]);
+          }
+          return heads;
+        },
+        append: (records: Parameters<typeof cliEs.append>[0]) => cliEs.append(records),
+      };
+      const receipt = await recordCliAccess(null, racing, { action: 'integrity.verify', recordCount: 3, outcome: 'success' });
+      expect(raced).toBe(true);
+      expect(receipt.seq).toBe(1);
+      expect(await new IntegrityService(cliEs).verify({ chain: ACCESS_LOG_CHAIN })).toMatchObject({ ok: true, verified: 2 });
+    } finally {
+      await cliEs.close();
+      await serviceEs.close();
+    }
   });
 });

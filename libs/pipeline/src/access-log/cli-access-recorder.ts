@@ -14,6 +14,7 @@
 import * as os from 'node:os';
 import { ACCESS_LOG_CHAIN, Receipt } from '@app/core';
 import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import { SequenceConflictError } from '@app/storage';
 import type { EventStore, SqliteDb } from '@app/storage';
 import { AccessRecordInput, buildAccessRecord } from './access-record';
 
@@ -32,9 +33,28 @@ export function cliPrincipal(): { sub: string; via: 'cli' } {
 }
 
 /** Appends one access-log record for a command-line read; resolves with its receipt once committed. */
-export async function recordCliAccess(db: SqliteDb, store: Pick<EventStore, 'chainHeads' | 'append'>, input: CliAccessInput): Promise<Receipt> {
+/**
+ * `db`: the embedded store's database (its write lock orders the append). `null` for a store whose
+ * appends are fenced per chain (STORE=elasticsearch: the head moves with optimistic concurrency):
+ * a lost race is a SequenceConflictError, and the record is chained again on the new head.
+ */
+export async function recordCliAccess(db: SqliteDb | null, store: Pick<EventStore, 'chainHeads' | 'append'>, input: CliAccessInput): Promise<Receipt> {
   const event = buildAccessRecord({ ...input, principal: cliPrincipal() });
   const json = canonicalize(event);
+  if (db === null) {
+    for (let attempt = 1; ; attempt++) {
+      const head = (await store.chainHeads()).get(ACCESS_LOG_CHAIN) ?? { seq: -1, hash: GENESIS_HASH };
+      const seq = head.seq + 1;
+      const receivedAt = new Date().toISOString();
+      const hash = recordHash(head.hash, ACCESS_LOG_CHAIN, seq, receivedAt, json);
+      try {
+        await store.append([{ chain: ACCESS_LOG_CHAIN, seq, receivedAt, event, eventJson: json, prevHash: head.hash, hash }]);
+        return { id: event.id, chain: ACCESS_LOG_CHAIN, seq, hash: hash.toString('hex') };
+      } catch (err) {
+        if (!(err instanceof SequenceConflictError) || attempt >= 5) throw err;
+      }
+    }
+  }
   db.exec('BEGIN IMMEDIATE');
   try {
     const head = (await store.chainHeads()).get(ACCESS_LOG_CHAIN) ?? { seq: -1, hash: GENESIS_HASH };

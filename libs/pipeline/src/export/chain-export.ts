@@ -28,6 +28,13 @@ import type { CheckpointService } from '../checkpoints/checkpoint.service';
 /** A bound given as a sequence number or as a server receive time (RFC 3339). */
 export type ExportBound = { seq: number } | { time: string };
 
+export interface ExportPublicKey {
+  keyId: string;
+  publicKeyPem: string;
+  createdAt?: string;
+  retiredAt?: string;
+}
+
 export interface ExportOptions {
   chain: string;
   /** First record: a seq, or the first record received at or after this time. Default: the first. */
@@ -35,10 +42,13 @@ export interface ExportOptions {
   /** Last record: a seq (inclusive), or the last record received before this time. Default: the head. */
   to?: ExportBound;
   outDir: string;
-  publicKeys: readonly { keyId: string; publicKeyPem: string; createdAt?: string; retiredAt?: string }[];
+  /** The signing keys' public halves; a function is called after sealing (which may create the first key). */
+  publicKeys: readonly ExportPublicKey[] | (() => readonly ExportPublicKey[]);
   /** Seal the chain first so that every exported record is covered by a signed checkpoint. */
   sealer?: CheckpointService;
   now?: Date;
+  /** Called after each page of records written: records written so far and the total expected. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export class ExportError extends Error {}
@@ -143,9 +153,13 @@ export async function exportChain(events: EventStore, checkpoints: CheckpointSto
     path.join(opts.outDir, EXPORT_FILES.records),
     (async function* () {
       if (toSeq < fromSeq && !isTail) return;
+      const total = Math.max(0, toSeq - fromSeq + 1);
+      let done = 0;
+      opts.onProgress?.(0, total);
       for await (const page of events.readChain(chain, fromSeq, isTail ? undefined : toSeq)) {
         if (page.length > 0) lastWritten = Math.max(lastWritten, page[page.length - 1].seq);
         yield page.map((row) => encodeRecordLine(chain, row));
+        opts.onProgress?.((done += page.length), total);
       }
     })(),
   );
@@ -163,7 +177,7 @@ export async function exportChain(events: EventStore, checkpoints: CheckpointSto
   writeJson(path.join(opts.outDir, EXPORT_FILES.frontiers), included.map((c) => ({ treeSize: c.checkpoint.treeSize, hashes: c.frontier.hashes })));
   writeJson(
     path.join(opts.outDir, EXPORT_FILES.publicKeys),
-    opts.publicKeys.map((k) => ({ keyId: k.keyId, publicKeyPem: k.publicKeyPem, createdAt: k.createdAt, retiredAt: k.retiredAt })),
+    (typeof opts.publicKeys === 'function' ? opts.publicKeys() : opts.publicKeys).map((k) => ({ keyId: k.keyId, publicKeyPem: k.publicKeyPem, createdAt: k.createdAt, retiredAt: k.retiredAt })),
   );
   if (followingHashes.length > 0) writeJson(path.join(opts.outDir, EXPORT_FILES.followingHashes), { fromSeq: toSeq + 1, hashes: followingHashes });
 

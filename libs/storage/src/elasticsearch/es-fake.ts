@@ -41,6 +41,10 @@ export class EsFake {
   /** 409 answers given so far, by index (e.g. how often a writer lost a chain head). */
   readonly conflicts = new Map<string, number>();
   infoError: Error | null = null;
+  /** `index.lifecycle.name` of backing indices set through `PUT <index>/_settings` (else the stream's class policy). */
+  readonly lifecycle = new Map<string, string>();
+  /** ILM phase `GET <index>/_ilm/explain` reports per backing index (default hot). */
+  readonly phases = new Map<string, string>();
   private seqNo = 0;
 
   constructor(readonly streamPrefix = 'audit-events-') {
@@ -81,6 +85,29 @@ export class EsFake {
       const body = p.body as SearchBody & { pit: { id: string } };
       return this.search(body.pit.id.slice('pit:'.length), body);
     });
+    // Data streams, backing-index settings and ILM explain: what the legal-hold reconciler reads and writes.
+    route('GET', '/_data_stream/:name', (p) => ({
+      data_streams: this.streamsMatching(indexOf(p.path.slice('/_data_stream'.length))).map(([name, b]) => ({
+        name,
+        indices: b.map((_, g) => ({ index_name: backingName(name, g) })),
+      })),
+    }));
+    route('GET', ['/:index/_settings', '/:index/_settings/:name'], (p) =>
+      Object.fromEntries(this.backingMatching(indexOf(p.path)).map(({ index, stream }) => [index, { settings: { index: { lifecycle: { name: this.lifecycle.get(index) ?? stream } } } }])),
+    );
+    route('PUT', '/:index/_settings', (p) => {
+      const body = p.body as Record<string, unknown>;
+      const name = (body['index.lifecycle.name'] ?? (body.index as { lifecycle?: { name?: string } } | undefined)?.lifecycle?.name) as string | undefined;
+      const targets = this.backingMatching(indexOf(p.path));
+      if (targets.length === 0) return notFound('index_not_found_exception', `no such index [${indexOf(p.path)}]`);
+      if (name !== undefined) for (const { index } of targets) this.lifecycle.set(index, name);
+      return { acknowledged: true };
+    });
+    route('GET', '/:index/_ilm/explain', (p) => ({
+      indices: Object.fromEntries(
+        this.backingMatching(indexOf(p.path)).map(({ index, stream }) => [index, { index, managed: true, policy: this.lifecycle.get(index) ?? stream, phase: this.phases.get(index) ?? 'hot' }]),
+      ),
+    }));
     route(['POST', 'GET'], '/:index/_count', (p) => ({ count: this.search(indexOf(p.path), { ...(p.body as SearchBody), size: 1e9 }).hits.hits.length }));
   }
 
@@ -113,6 +140,25 @@ export class EsFake {
   /** Writes a document straight into a data stream, bypassing the store (a rogue writer). */
   putEvent(stream: string, id: string, source: Record<string, unknown>): void {
     this.backing(stream).at(-1)!.set(id, { source, seqNo: this.seqNo++, primaryTerm: 1 });
+  }
+
+  /** Data streams whose names match a comma-separated list of names or wildcard patterns. */
+  private streamsMatching(expr: string): [string, Map<string, Doc>[]][] {
+    const pattern = namePattern(expr);
+    return [...this.streams].filter(([name]) => pattern.test(name));
+  }
+
+  /** Backing indices named by an expression of data stream patterns and/or backing index names. */
+  private backingMatching(expr: string): { index: string; stream: string }[] {
+    const pattern = namePattern(expr);
+    const out: { index: string; stream: string }[] = [];
+    for (const [stream, b] of this.streams) {
+      b.forEach((_, g) => {
+        const index = backingName(stream, g);
+        if (pattern.test(stream) || pattern.test(index)) out.push({ index, stream });
+      });
+    }
+    return out;
   }
 
   private backing(stream: string): Map<string, Doc>[] {
@@ -172,7 +218,7 @@ export class EsFake {
     if (this.indices.has(index)) docs = [...this.indices.get(index)!].map(([id, doc]) => ({ id, doc, index }));
     else {
       const pattern = new RegExp('^' + index.split(',').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')).join('|') + '$');
-      docs = [...this.streams].filter(([name]) => pattern.test(name)).flatMap(([name, b]) => b.flatMap((m, g) => [...m].map(([id, doc]) => ({ id, doc, index: `.ds-${name}-${g}` }))));
+      docs = [...this.streams].filter(([name]) => pattern.test(name)).flatMap(([name, b]) => b.flatMap((m, g) => [...m].map(([id, doc]) => ({ id, doc, index: backingName(name, g) }))));
     }
     let hits = docs.filter((d) => matches(d.doc.source, body.query));
     const sort = (body.sort ?? []).map((s) => Object.entries(s)[0] as [string, { order: 'asc' | 'desc' }]);
@@ -182,9 +228,11 @@ export class EsFake {
       const after = body.search_after;
       hits = hits.filter((h) => compareKeys(key(h.doc.source), after, sort.map(([, o]) => o.order)) > 0);
     }
+    const aggregations = body.aggs ? aggregate(body.aggs, hits) : undefined;
     hits = hits.slice(0, body.size ?? 10);
     return {
       took: 1,
+      ...(aggregations ? { aggregations } : {}),
       hits: {
         hits: hits.map((h) => ({
           _index: h.index,
@@ -200,6 +248,7 @@ export class EsFake {
 
 interface SearchBody {
   query?: Query;
+  aggs?: Record<string, { terms: { field: string; size?: number } }>;
   sort?: Record<string, { order: 'asc' | 'desc' }>[];
   search_after?: unknown[];
   size?: number;
@@ -207,6 +256,35 @@ interface SearchBody {
 }
 
 type Query = Record<string, unknown>;
+
+/** Backing index name of generation g of a data stream (Elasticsearch adds a date; the fake does not). */
+function backingName(stream: string, g: number): string {
+  return `.ds-${stream}-${g}`;
+}
+
+function namePattern(expr: string): RegExp {
+  return new RegExp('^(' + expr.split(',').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')).join('|') + ')$');
+}
+
+function notFound(type: string, reason: string): errors.ResponseError {
+  return new errors.ResponseError({ body: { error: { type, reason }, status: 404 }, statusCode: 404, warnings: null, meta: {} as never } as never);
+}
+
+/** Terms aggregations over the matching hits (only `_index` and source fields; what the store uses). */
+function aggregate(aggs: NonNullable<SearchBody['aggs']>, hits: { doc: Doc; index: string }[]) {
+  return Object.fromEntries(
+    Object.entries(aggs).map(([name, a]) => {
+      if (!a.terms) throw new Error(`EsFake: unsupported aggregation ${JSON.stringify(a)}`);
+      const counts = new Map<string, number>();
+      for (const h of hits) {
+        const key = a.terms.field === '_index' ? h.index : String(get(h.doc.source, a.terms.field));
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      const buckets = [...counts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).slice(0, a.terms.size ?? 10);
+      return [name, { buckets: buckets.map(([key, doc_count]) => ({ key, doc_count })) }];
+    }),
+  );
+}
 
 function indexOf(path: string): string {
   return decodeURIComponent(path.split('/')[1]);

@@ -94,20 +94,50 @@ export class EsLayout {
     const r = this.retention(category);
     return {
       _meta: { managed_by: 'audit-siem', category, retention: r.deleteAfter },
-      phases: {
-        hot: {
-          min_age: '0ms',
-          actions: {
-            rollover: { max_age: this.options.rolloverMaxAge, max_primary_shard_size: this.options.rolloverMaxPrimaryShardSize },
-            // Runs right after rollover: a rolled-over (sealed) backing index takes no more writes.
-            readonly: {},
-            set_priority: { priority: 100 },
-          },
+      phases: { ...this.keptPhases(), delete: { min_age: r.deleteAfter, actions: { delete: {} } } },
+    };
+  }
+
+  /**
+   * ILM policy of the backing indices that hold records under an active legal hold (the hold
+   * reconciler, es-hold-reconciler.ts, switches them to it and back): the classes' hot, warm and
+   * cold phases and no delete phase, so ILM never deletes a held index.
+   */
+  get holdIlmPolicy(): string {
+    return `${this.prefix}-legal-hold`;
+  }
+
+  holdIlmPolicyBody() {
+    return { _meta: { managed_by: 'audit-siem', purpose: 'legal-hold', retention: 'until every covering hold is released' }, phases: this.keptPhases() };
+  }
+
+  /** The retention class of an event data stream (`<prefix>-events-<category>`), or null. */
+  categoryOfDataStream(stream: string): EventCategory | null {
+    const head = `${this.prefix}-events-`;
+    if (!stream.startsWith(head)) return null;
+    const category = stream.slice(head.length);
+    return (this.categories as readonly string[]).includes(category) ? (category as EventCategory) : null;
+  }
+
+  /** Legal holds (es-legal-hold-store.ts in libs/retention): one document per hold. */
+  get legalHoldsIndex(): string {
+    return `${this.prefix}-legal-holds`;
+  }
+
+  /** The phases every class shares: everything but delete. */
+  private keptPhases() {
+    return {
+      hot: {
+        min_age: '0ms',
+        actions: {
+          rollover: { max_age: this.options.rolloverMaxAge, max_primary_shard_size: this.options.rolloverMaxPrimaryShardSize },
+          // Runs right after rollover: a rolled-over (sealed) backing index takes no more writes.
+          readonly: {},
+          set_priority: { priority: 100 },
         },
-        warm: { min_age: r.warmAfter, actions: { forcemerge: { max_num_segments: 1 }, set_priority: { priority: 50 } } },
-        cold: { min_age: r.coldAfter, actions: { set_priority: { priority: 0 } } },
-        delete: { min_age: r.deleteAfter, actions: { delete: {} } },
       },
+      warm: { min_age: this.options.warmAfter, actions: { forcemerge: { max_num_segments: 1 }, set_priority: { priority: 50 } } },
+      cold: { min_age: this.options.coldAfter, actions: { set_priority: { priority: 0 } } },
     };
   }
 

@@ -23,6 +23,8 @@ export function openDatabase(dataDir: string, options: { readonly?: boolean } = 
     throw new Error(`No audit database at ${file}. Is --data-dir right?`);
   }
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  // First, so that opening while another connection writes (the writer thread, auditctl) waits too.
+  db.pragma('busy_timeout = 5000');
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
@@ -35,7 +37,6 @@ export function openDatabase(dataDir: string, options: { readonly?: boolean } = 
     db.pragma('foreign_keys = ON');
     db.exec(EVENT_SCHEMA_SQL);
   }
-  db.pragma('busy_timeout = 5000');
   db.pragma('cache_size = -65536');
   return db;
 }

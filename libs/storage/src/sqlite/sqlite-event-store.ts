@@ -26,6 +26,8 @@ import {
 import type Database from 'better-sqlite3';
 import { SqliteDb } from './sqlite-database';
 import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
+import { appendFailure, prepareAppend } from './sqlite-append';
+import type { SqliteAppendThread } from './sqlite-append-thread';
 
 interface EventRow {
   pos: number;
@@ -60,8 +62,6 @@ const RECORD_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, event, se
 const ID_LOOKUP_CHUNK = 500;
 
 export class SqliteEventStore implements EventStore {
-  private readonly insertEvent;
-  private readonly upsertHead;
   private readonly selectHeads;
   private readonly selectById;
   private readonly selectAnyByPatientColumn;
@@ -73,6 +73,7 @@ export class SqliteEventStore implements EventStore {
   private readonly selectIdsSince;
   private readonly receiptLookups = new Map<number, Database.Statement<string[]>>();
   private readonly appendTx: (records: readonly ChainedRecord[]) => void;
+  private appendThread: SqliteAppendThread | null = null;
   private readonly codec: SealedFieldCodec;
   /** Patient filters look up tokens (the index column never holds ids). */
   readonly patientTokenLookups = true;
@@ -84,14 +85,6 @@ export class SqliteEventStore implements EventStore {
   ) {
     this.codec = new SealedFieldCodec(protection.dataKeys);
     ensureSealedColumn(db);
-    this.insertEvent = db.prepare(
-      `INSERT INTO events (chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, event, sealed, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.upsertHead = db.prepare(
-      `INSERT INTO chain_heads (chain, seq, hash) VALUES (?, ?, ?)
-       ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
-    );
     this.selectHeads = db.prepare('SELECT chain, seq, hash FROM chain_heads');
     this.selectById = db.prepare(`SELECT ${RECORD_COLUMNS} FROM events WHERE id = ?`);
     this.selectAnyByPatientColumn = db.prepare('SELECT 1 FROM events WHERE patient_id = ? LIMIT 1');
@@ -108,31 +101,15 @@ export class SqliteEventStore implements EventStore {
     // Backwards on the primary key to the newest non-access-log row (MAX() with a WHERE would scan).
     this.selectLastPosition = db.prepare(`SELECT COALESCE((SELECT pos FROM events WHERE ${notAccessLog} ORDER BY pos DESC LIMIT 1), -1) AS pos`);
     this.selectIdsSince = db.prepare(`SELECT pos, id FROM events WHERE pos > ? AND ${notAccessLog} ORDER BY pos LIMIT ?`);
-    this.appendTx = db.transaction((records: readonly ChainedRecord[]) => {
-      const heads = new Map<string, ChainedRecord>();
-      for (const r of records) {
-        const e = r.event;
-        const { storedJson, sealed } = this.codec.seal(e, r.eventJson);
-        this.insertEvent.run(
-          r.chain,
-          r.seq,
-          e.id,
-          r.receivedAt,
-          Date.parse(e.occurredAt),
-          e.category,
-          e.action,
-          e.outcome,
-          e.actor.id,
-          e.patient ? protection.patientToken(e.patient.id) : null,
-          storedJson,
-          sealed,
-          r.prevHash,
-          r.hash,
-        );
-        heads.set(r.chain, r);
-      }
-      for (const r of heads.values()) this.upsertHead.run(r.chain, r.seq, r.hash);
-    });
+    this.appendTx = prepareAppend(db, protection);
+  }
+
+  /**
+   * Runs appends on a writer thread with its own connection (WRITER_THREAD=true) instead of on this
+   * one; reads stay here. Closing the store stops the thread after its last commit.
+   */
+  useAppendThread(thread: SqliteAppendThread): void {
+    this.appendThread = thread;
   }
 
   async chainHeads(): Promise<Map<string, ChainHead>> {
@@ -157,14 +134,13 @@ export class SqliteEventStore implements EventStore {
   async append(records: readonly ChainedRecord[]): Promise<void> {
     if (this.closed) throw new StoreUnavailableError('store is closed');
     if (records.length === 0) return;
+    if (this.appendThread) return this.appendThread.append(records);
     try {
       this.appendTx(records);
     } catch (err) {
-      const e = err as { code?: string; message?: string };
-      if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events\.chain, events\.seq/.test(e.message ?? '')) {
-        throw new SequenceConflictError(records[0].chain, records[0].seq);
-      }
-      throw new StoreUnavailableError(`append failed: ${e.code ?? 'unknown error'}`);
+      const failure = appendFailure(err, records);
+      if (failure.kind === 'sequence') throw new SequenceConflictError(failure.chain, failure.seq);
+      throw new StoreUnavailableError(`append failed: ${failure.code}`);
     }
   }
 
@@ -292,6 +268,7 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.appendThread?.close();
     if (this.db.open) this.db.close();
   }
 

@@ -2,7 +2,8 @@
  * TieredSqliteEventStore on a real database: with part of each chain moved to warm (as the
  * retention runner moves it: same row, compressed, hot row deleted), every read answers exactly as
  * it did when all records were hot: query pages and cursors, stream order and filters, getById,
- * receipts, readChain (verification) and counts. Warm rows keep patient ids sealed.
+ * receipts, readChain (verification), counts and the position tail (readSince, lastPosition,
+ * readIdsSince: detection backfill). Warm rows keep patient ids sealed.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,7 +14,7 @@ import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
 import { embeddedFieldProtection } from '@app/security';
 import { EventQuery, EventStreamQuery } from '../event-store.port';
 import { SqliteDb, openDatabase } from './sqlite-database';
-import { TieredSqliteEventStore, WARM_SCHEMA_SQL, encodeWarmRecord } from './sqlite-tiered-event-store';
+import { RESTORED_POSITION_BASE, TieredSqliteEventStore, WARM_SCHEMA_SQL, encodeWarmRecord } from './sqlite-tiered-event-store';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -107,6 +108,21 @@ describe('TieredSqliteEventStore', () => {
       chainFrom0: await chain('data_access', 0),
       chainFrom7: await chain('authentication', 7),
       count: await store.countChain('data_access'),
+      ...(await tail()),
+    };
+  }
+
+  /** The position tail detection and backfill read (readSince / lastPosition / readIdsSince). */
+  async function tail(): Promise<Record<string, unknown>> {
+    const paged: string[] = [];
+    for (let after = -1, page = await store.readSince(after, 5); page.length > 0; after = page[page.length - 1].position, page = await store.readSince(after, 5)) {
+      paged.push(...page.map((r) => `${r.event.id}@${r.position}:${r.event.patient?.id}`));
+    }
+    return {
+      tailPaged: paged,
+      tailInRange: (await store.readSince(-1, 100, { fromMs: Date.parse('2026-01-02T00:00:00Z'), toMs: Date.parse('2026-01-04T00:00:00Z') })).map((r) => `${r.event.id}@${r.position}`),
+      tailIds: await store.readIdsSince(3, 6),
+      lastPosition: await store.lastPosition(),
     };
   }
 
@@ -121,5 +137,15 @@ describe('TieredSqliteEventStore', () => {
     }
     moveToWarm(12); // everything warm
     expect(await snapshot()).toEqual(hot);
+  });
+
+  it('leaves restored records out of the position tail (they sit above every commit position)', async () => {
+    const before = await tail();
+    const row = db.prepare('SELECT * FROM warm_events WHERE seq = 0 AND chain = ?').get('data_access') as Record<string, unknown>;
+    db.prepare(
+      `INSERT INTO warm_events (pos, chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, record, prev_hash, hash, restored)
+       VALUES (?, 'restored_chain', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+    ).run(RESTORED_POSITION_BASE + 1, id(900), row.received_at, row.occurred_ms, row.category, row.action, row.outcome, row.actor_id, row.patient_id, row.record, row.prev_hash, row.hash);
+    expect(await tail()).toEqual(before);
   });
 });

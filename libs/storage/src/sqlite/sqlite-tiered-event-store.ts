@@ -10,16 +10,16 @@
  * the chain's purged prefix, so chain verification does not read them (the restore verified them
  * against the archive's signed checkpoints).
  *
- * TieredSqliteEventStore answers `query`, `stream`, `getById`, `findReceipts`, `readChain` and
- * `countChain` from both tiers (merged in the hot store's order and cursor, positions are kept when
+ * TieredSqliteEventStore answers `query`, `stream`, `getById`, `findReceipts`, `readChain`,
+ * `countChain` and the position tail (`readSince`, `lastPosition`, `readIdsSince`) from both tiers (merged in the hot store's order and cursor, positions are kept when
  * a record moves), so `GET /v1/events`, reports and `verify` see the same records wherever they are.
  * Writes go to hot only. A database without the warm table (older, or opened read-only before any
  * run) reads as an empty warm tier.
  */
 import { inflateRawSync, deflateRawSync } from 'node:zlib';
-import { AccessEvent } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessEvent } from '@app/core';
 import { ChainRow } from '@app/ledger';
-import { EventPage, EventQuery, EventStreamQuery, StoredReceipt, StoredRecord } from '../event-store.port';
+import { EventPage, EventQuery, EventStreamQuery, EventTimeRange, PositionedEvent, StoredReceipt, StoredRecord } from '../event-store.port';
 import { SqliteDb } from './sqlite-database';
 import { FieldProtection, SealedFieldCodec } from './sealed-fields';
 import { SqliteEventStore } from './sqlite-event-store';
@@ -82,6 +82,12 @@ interface WarmRow {
 const WARM_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, record, prev_hash, hash';
 
 const occurredMs = (r: StoredRecord): number => Date.parse(r.event.occurredAt);
+
+/**
+ * Positions of records restored from a cold archive start here (the retention runner allocates
+ * them; it keeps the same value): far above any commit position, so they never collide.
+ */
+export const RESTORED_POSITION_BASE = 4_000_000_000_000_000;
 
 export class TieredSqliteEventStore extends SqliteEventStore {
   private readonly warmCodec: SealedFieldCodec;
@@ -227,6 +233,54 @@ export class TieredSqliteEventStore extends SqliteEventStore {
       const last = rows[rows.length - 1];
       rows = next.all(...params, last.occurred_ms, last.occurred_ms, last.pos, pageSize) as WarmRow[];
     }
+  }
+
+  /**
+   * Hot and warm merged in position order (a record keeps its position when it moves to warm), so
+   * a backfill (`auditctl detect --from`) replays warm records too. Restored records are left out:
+   * they lie below the purged prefix, were evaluated when first committed, and carry positions
+   * above every commit (RESTORED_POSITION_BASE), which would otherwise look like the newest ones.
+   */
+  override async readSince(afterPosition: number, limit: number, range?: EventTimeRange): Promise<PositionedEvent[]> {
+    const hot = await super.readSince(afterPosition, limit, range);
+    if (!this.warm()) return hot;
+    const where = ['pos > ?', 'pos < ?', 'restored = 0', 'chain <> ?'];
+    const params: (string | number)[] = [afterPosition, RESTORED_POSITION_BASE, ACCESS_LOG_CHAIN];
+    // Unary + keeps the planner on the primary key (position order) instead of the time index.
+    if (range?.fromMs !== undefined) (where.push('+occurred_ms >= ?'), params.push(range.fromMs));
+    if (range?.toMs !== undefined) (where.push('+occurred_ms < ?'), params.push(range.toMs));
+    const rows = this.warmDb.prepare(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE ${where.join(' AND ')} ORDER BY pos LIMIT ?`).all(...params, limit) as WarmRow[];
+    if (rows.length === 0) return hot;
+    const warm = rows.map((row): PositionedEvent => {
+      const { event, sealed } = decodeWarmRecord(row.record);
+      let text = event;
+      try {
+        text = this.warmCodec.open(event, sealed);
+      } catch {
+        // As in hot: detection must not stall on one unreadable record (verification names it).
+      }
+      return { position: row.pos, receivedAt: row.received_at, event: JSON.parse(text) as AccessEvent };
+    });
+    return [...hot, ...warm].sort((a, b) => a.position - b.position).slice(0, limit);
+  }
+
+  override async lastPosition(): Promise<number> {
+    const hot = await super.lastPosition();
+    if (!this.warm()) return hot;
+    const row = this.warmDb
+      .prepare('SELECT COALESCE((SELECT pos FROM warm_events WHERE pos < ? AND restored = 0 AND chain <> ? ORDER BY pos DESC LIMIT 1), -1) AS pos')
+      .get(RESTORED_POSITION_BASE, ACCESS_LOG_CHAIN) as { pos: number };
+    return Math.max(hot, row.pos);
+  }
+
+  override async readIdsSince(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]> {
+    const hot = await super.readIdsSince(afterPosition, limit);
+    if (!this.warm()) return hot;
+    const rows = this.warmDb
+      .prepare('SELECT pos, id FROM warm_events WHERE pos > ? AND pos < ? AND restored = 0 AND chain <> ? ORDER BY pos LIMIT ?')
+      .all(afterPosition, RESTORED_POSITION_BASE, ACCESS_LOG_CHAIN, limit) as { pos: number; id: string }[];
+    if (rows.length === 0) return hot;
+    return [...hot, ...rows.map((r) => ({ position: r.pos, id: r.id }))].sort((a, b) => a.position - b.position).slice(0, limit);
   }
 
   /** Warm records of the chain (not restored ones: those lie below the purged prefix), then hot. */

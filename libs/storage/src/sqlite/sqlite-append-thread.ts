@@ -1,0 +1,149 @@
+/**
+ * The writer thread of the embedded store (WRITER_THREAD=true): runs the append transaction on a
+ * worker thread with its own SQLite connection (sqlite-append-worker.ts), so sealing, inserts and
+ * the fsync'd commit no longer hold the event loop. `append` resolves only after the worker's
+ * commit returned; a failed or lost worker rejects with StoreUnavailableError (503 upstream; nothing
+ * is acknowledged that is not known to be on disk) and a new worker is started for the next append.
+ * Other writers on the main connection contend for SQLite's one write lock through busy timeouts.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ChainedRecord, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
+import type { AppendFailure } from './sqlite-append';
+
+export interface AppendThreadOptions {
+  dataDir: string;
+  dataKeysDir?: string;
+  tokenizationKeyFile?: string;
+}
+
+/** One record as sent to the worker: chain, seq, receivedAt, eventJson (its hashes go in `hashes`). */
+type WireRow = [string, number, string, string];
+
+/** `hashes`: prevHash then hash of each row, 32 bytes each, in row order (one transferred buffer). */
+export type AppendThreadRequest = { type: 'append'; id: number; rows: WireRow[]; hashes: ArrayBuffer } | { type: 'close' };
+
+export const HASH_BYTES = 32;
+
+export type AppendThreadReply =
+  | { type: 'ready' }
+  | { type: 'failed'; reason: string }
+  | { type: 'done'; id: number; failure?: AppendFailure }
+  | { type: 'closed' };
+
+interface Pending {
+  records: readonly ChainedRecord[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Compiled worker entry next to this module (the service runs from dist); when this module runs from
+ * source (the in-process test app), the one `npm run build` put in dist/.
+ */
+export function appendWorkerFile(): string {
+  const beside = path.join(__dirname, 'sqlite-append-worker.js');
+  if (fs.existsSync(beside)) return beside;
+  return path.resolve(__dirname, '../../../../dist/libs/storage/src/sqlite/sqlite-append-worker.js');
+}
+
+export class SqliteAppendThread {
+  private worker: Worker | null = null;
+  private ready: Promise<void> | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private closing = false;
+
+  constructor(private readonly options: AppendThreadOptions) {
+    if (!fs.existsSync(appendWorkerFile())) throw new Error(`WRITER_THREAD needs the compiled worker ${appendWorkerFile()} (npm run build)`);
+  }
+
+  /** Starts the worker now (otherwise on the first append); resolves once it has opened the database. */
+  start(): Promise<void> {
+    if (this.ready) return this.ready;
+    const worker = new Worker(appendWorkerFile(), { workerData: this.options });
+    worker.unref(); // kept referenced only while a group is in flight (see append / settle)
+    this.worker = worker;
+    this.ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (msg: AppendThreadReply) => {
+        if (msg.type === 'ready') resolve();
+        else if (msg.type === 'failed') {
+          reject(new StoreUnavailableError(`writer thread could not start: ${msg.reason}`));
+          this.forget(worker);
+          void worker.terminate();
+        } else if (msg.type === 'done') this.settle(msg.id, msg.failure);
+      });
+      worker.on('error', (err) => reject(new StoreUnavailableError(`writer thread failed: ${err.name}`)));
+      worker.on('exit', () => {
+        reject(new StoreUnavailableError('writer thread stopped'));
+        if (!this.forget(worker)) return;
+        // Whether these groups committed is unknown: fail them (503); the writer re-reads its heads
+        // and a retried id is answered from the store (idempotency).
+        for (const [id, p] of this.pending) {
+          this.pending.delete(id);
+          p.reject(new StoreUnavailableError('writer thread stopped before answering'));
+        }
+      });
+    });
+    this.ready.catch(() => undefined);
+    return this.ready;
+  }
+
+  async append(records: readonly ChainedRecord[]): Promise<void> {
+    if (this.closing) throw new StoreUnavailableError('store is closed');
+    await this.start();
+    const worker = this.worker;
+    if (!worker) throw new StoreUnavailableError('writer thread stopped');
+    const rows: WireRow[] = new Array(records.length);
+    const hashes = new Uint8Array(new ArrayBuffer(records.length * 2 * HASH_BYTES));
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      if (r.prevHash.length !== HASH_BYTES || r.hash.length !== HASH_BYTES) throw new StoreUnavailableError('append failed: record hash is not 32 bytes');
+      rows[i] = [r.chain, r.seq, r.receivedAt, r.eventJson];
+      hashes.set(r.prevHash, i * 2 * HASH_BYTES);
+      hashes.set(r.hash, (i * 2 + 1) * HASH_BYTES);
+    }
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { records, resolve, reject });
+      if (this.pending.size === 1) worker.ref();
+      worker.postMessage({ type: 'append', id, rows, hashes: hashes.buffer } satisfies AppendThreadRequest, [hashes.buffer]);
+    });
+  }
+
+  /** Lets the worker finish what it was sent, then closes its connection and stops it. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const worker = this.worker;
+    if (!worker || !this.ready) return;
+    try {
+      await this.ready;
+    } catch {
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      worker.ref();
+      worker.once('exit', () => resolve());
+      worker.postMessage({ type: 'close' } satisfies AppendThreadRequest);
+    });
+  }
+
+  /** Drops a worker that failed or stopped, so the next append starts a new one. */
+  private forget(worker: Worker): boolean {
+    if (this.worker !== worker) return false;
+    this.worker = null;
+    this.ready = null;
+    return true;
+  }
+
+  private settle(id: number, failure: AppendFailure | undefined): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (!failure) p.resolve();
+    else if (failure.kind === 'sequence') p.reject(new SequenceConflictError(failure.chain, failure.seq));
+    else p.reject(new StoreUnavailableError(`append failed: ${failure.code}`));
+  }
+}

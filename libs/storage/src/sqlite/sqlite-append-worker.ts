@@ -1,0 +1,49 @@
+/**
+ * Entry of the writer thread (WRITER_THREAD=true): owns its own connection to the audit database and
+ * runs the append transaction (sealing, patient tokens, inserts, fsync'd COMMIT) off the event loop.
+ * The main thread chains the records (sequence numbers, hashes) and sends whole groups; each group is
+ * one transaction, answered with `ok` only after its commit returned (it is on disk), or with why it
+ * failed. Groups are committed one at a time, in the order they arrive.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { embeddedFieldProtection } from '@app/security/field-protection';
+import { openDatabase } from './sqlite-database';
+import { AppendRow, appendFailure, prepareAppend } from './sqlite-append';
+import { AppendThreadOptions, AppendThreadReply, AppendThreadRequest, HASH_BYTES } from './sqlite-append-thread';
+
+const port = parentPort!;
+const options = workerData as AppendThreadOptions;
+
+try {
+  const db = openDatabase(options.dataDir);
+  const append = prepareAppend(db, embeddedFieldProtection(options));
+  port.on('message', (msg: AppendThreadRequest) => {
+    if (msg.type === 'close') {
+      db.close();
+      port.postMessage({ type: 'closed' } satisfies AppendThreadReply);
+      port.close();
+      return;
+    }
+    const hashes = Buffer.from(msg.hashes);
+    const rows: AppendRow[] = msg.rows.map(([chain, seq, receivedAt, eventJson], i) => ({
+      chain,
+      seq,
+      receivedAt,
+      eventJson,
+      prevHash: hashes.subarray(i * 2 * HASH_BYTES, (i * 2 + 1) * HASH_BYTES),
+      hash: hashes.subarray((i * 2 + 1) * HASH_BYTES, (i * 2 + 2) * HASH_BYTES),
+    }));
+    let reply: AppendThreadReply;
+    try {
+      append(rows);
+      reply = { type: 'done', id: msg.id };
+    } catch (err) {
+      reply = { type: 'done', id: msg.id, failure: appendFailure(err, rows) };
+    }
+    port.postMessage(reply);
+  });
+  port.postMessage({ type: 'ready' } satisfies AppendThreadReply);
+} catch (err) {
+  // Start-up failed (database or keys unreadable): say so without any record content.
+  port.postMessage({ type: 'failed', reason: (err as { code?: string }).code ?? (err as Error).message } satisfies AppendThreadReply);
+}
