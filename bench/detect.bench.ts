@@ -152,6 +152,8 @@ interface RateResult {
   seconds: number;
   acked: number;
   failures: number;
+  /** Non-202 answers by status (0: no answer). */
+  failureStatuses: Map<number, number>;
   ackLatencies: number[];
   delays: number[];
   storedAfterAck: number[];
@@ -187,6 +189,11 @@ async function measureAt(ingest: ApiClient, analyst: ApiClient, events: AccessEv
   const delays: number[] = [];
   const missed: Probe[] = [];
   let failures = 0;
+  const failureStatuses = new Map<number, number>();
+  const fail = (status: number) => {
+    failures++;
+    failureStatuses.set(status, (failureStatuses.get(status) ?? 0) + 1);
+  };
   let acked = 0;
 
   /**
@@ -240,7 +247,7 @@ async function measureAt(ingest: ApiClient, analyst: ApiClient, events: AccessEv
       send(ingest, 'POST', '/v1/events', { events: chunk }, 'POST batch').then((res) => {
         lastAck = performance.now();
         if (measured) ackLatencies.push(lastAck - due);
-        if (res.status !== 202) failures++;
+        if (res.status !== 202) fail(res.status);
         else acked += chunk.length;
       }),
     );
@@ -250,7 +257,7 @@ async function measureAt(ingest: ApiClient, analyst: ApiClient, events: AccessEv
       inflight.push(
         send(ingest, 'POST', '/v1/events', probe.body, 'POST probe').then((res) => {
           const ackAt = performance.now();
-          if (res.status !== 202) failures++;
+          if (res.status !== 202) fail(res.status);
           else outstanding.set(probe.alertId, { probe, ackAt, ackWall: Date.now() });
         }),
       );
@@ -265,7 +272,7 @@ async function measureAt(ingest: ApiClient, analyst: ApiClient, events: AccessEv
   const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
   const sort = (xs: number[]) => xs.sort((a, b) => a - b);
   return {
-    rate, seconds, acked, failures, missed,
+    rate, seconds, acked, failures, failureStatuses, missed,
     ackLatencies: sort(ackLatencies), delays: sort(delays), storedAfterAck: sort(storedAfterAck),
     evaluated: metric('audit_detection_events_total'), lag: metric('audit_detection_lag_events'),
     cpuPerEvent: (cpuMs * 1000) / Math.max(1, acked), coresBusy: cpuMs / 1000 / seconds,
@@ -277,7 +284,7 @@ function keptUp(r: RateResult): string {
   const achieved = r.acked / r.seconds;
   const why: string[] = [];
   if (achieved < 0.97 * r.rate) why.push(`achieved ${fmt((100 * achieved) / r.rate)}% of the offered rate`);
-  if (r.failures > 0) why.push(`${r.failures} non-202 answers`);
+  if (r.failures > 0) why.push(`${r.failures} non-202 answers (${[...r.failureStatuses].map(([status, n]) => `${status}: ${n}`).join(', ')})`);
   if (r.lag > r.rate) why.push(`detection ${fmt(r.lag)} events behind`);
   if (r.missed.length > 0) why.push(`${r.missed.length} alerts not listed within 30 s`);
   return why.length === 0 ? 'yes' : `no (${why.join('; ')})`;
