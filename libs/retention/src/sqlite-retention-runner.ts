@@ -31,6 +31,7 @@ import { FrontierJSON, MerkleAccumulator, frontierFromJSON } from '@app/ledger';
 import {
   CHECKPOINT_SCHEMA_SQL,
   FieldProtection,
+  RESTORED_POSITION_BASE,
   SealedFieldCodec,
   SqliteCheckpointStore,
   TieredSqliteEventStore,
@@ -211,9 +212,6 @@ export interface RestoreReport {
 }
 
 export class RetentionRestoreError extends Error {}
-
-/** Restored records get positions from here on (hot positions are row ids counted from 1). */
-const RESTORED_POSITION_BASE = 4_000_000_000_000_000;
 
 const isCategory = (c: string): c is EventCategory => (EVENT_CATEGORIES as readonly string[]).includes(c);
 

@@ -158,6 +158,20 @@ describe('CheckpointService', () => {
     expect(list[list.length - 1].checkpoint.treeSize).toBe(240);
   });
 
+  it('still seals on shutdown when another process sealed the chain meanwhile (auditctl export)', async () => {
+    const h = new Harness();
+    const svc = h.service(1_000);
+    svc.recordsCommitted(await h.append(30));
+    await settle(svc);
+    await h.service(1_000).seal(CHAIN, 30); // another process seals what this one has not yet
+    svc.recordsCommitted(await h.append(12));
+    await svc.stop();
+    const list = await h.checkpoints.list(CHAIN);
+    expect(list.map((c) => c.checkpoint.treeSize)).toEqual([30, 42]);
+    expect(list[1].checkpoint.lastHash).toBe(h.head.hash.toString('hex'));
+    expect(await h.chainOk()).toBe(true);
+  });
+
   it('signs with the rotated key from the next checkpoint on', async () => {
     const h = new Harness();
     const svc = h.service(10);

@@ -110,8 +110,21 @@ export class CheckpointService {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     const chains = new Set([...this.states.keys(), ...this.inbox.keys()]);
-    await Promise.all([...chains].map((chain) => this.enqueue(chain, async () => this.sealState(chain, await this.load(chain), 'shutdown')).catch(() => null)));
+    await Promise.all([...chains].map((chain) => this.enqueue(chain, async () => this.sealFresh(chain, 'shutdown')).catch(() => null)));
     this.stopped = true;
+  }
+
+  /**
+   * Seals the chain, reloading and trying again when another process (`auditctl export`, a second
+   * instance) sealed it first and this copy of the state went stale.
+   */
+  private async sealFresh(chain: string, reason: SealReason): Promise<StoredCheckpoint | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const st = await this.load(chain);
+      const sealed = await this.sealState(chain, st, reason);
+      if (sealed !== null || this.states.get(chain) === st) return sealed;
+    }
+    return null;
   }
 
   /**

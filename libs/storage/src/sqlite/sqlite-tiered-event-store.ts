@@ -85,7 +85,7 @@ const occurredMs = (r: StoredRecord): number => Date.parse(r.event.occurredAt);
 
 /**
  * Positions of records restored from a cold archive start here (the retention runner allocates
- * them; it keeps the same value): far above any commit position, so they never collide.
+ * them from this constant): far above any commit position, so they never collide.
  */
 export const RESTORED_POSITION_BASE = 4_000_000_000_000_000;
 
