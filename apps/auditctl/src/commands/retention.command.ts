@@ -37,6 +37,25 @@ function openRunner(dataDirOption: string | undefined): { runner: SqliteRetentio
   return { runner: new SqliteRetentionRunner(db, policy, holds, tiers), close: () => db.close() };
 }
 
+/**
+ * Runs `work` with the data dir's retention runner and closes it after; refuses (exit 2) with
+ * STORE=elasticsearch or when the data dir holds no audit database.
+ */
+async function withRunner(dataDirOption: string | undefined, work: (runner: SqliteRetentionRunner) => void | Promise<void>): Promise<void> {
+  if (refuseOnElasticsearch('retention', cliConfig(dataDirOption), ES_RETENTION)) return;
+  const opened = openRunner(dataDirOption);
+  if (!opened) {
+    process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(dataDirOption)} (use --data-dir)\n`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    await work(opened.runner);
+  } finally {
+    opened.close();
+  }
+}
+
 export function printRetentionReport(r: RetentionRunReport): string {
   const lines = [
     `${r.dryRun ? 'DRY RUN (nothing changed)' : `RETENTION RUN ${r.runId}`}: now ${r.now}, ${r.dryRun ? 'would delete' : 'deleted'} ${r.dryRun ? r.chains.reduce((s, c) => s + c.count + c.archivesDeleted.reduce((n, a) => n + a.count, 0), 0) : r.deleted} record(s)` +
@@ -71,14 +90,7 @@ export function retentionCommand(): Command {
         if (!RFC3339.test(opts.now) || Number.isNaN(Date.parse(opts.now))) throw new Error('--now must be an RFC 3339 timestamp, e.g. 2032-06-01T00:00:00Z');
         now = Date.parse(opts.now);
       }
-      if (refuseOnElasticsearch('retention', cliConfig(opts.dataDir), ES_RETENTION)) return;
-      const opened = openRunner(opts.dataDir);
-      if (!opened) {
-        process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
-        process.exitCode = 2;
-        return;
-      }
-      try {
+      await withRunner(opts.dataDir, async (runner) => {
         // Crash tests only: SIGKILL this process after N chains were purged (committed).
         const killAfter = Number(process.env.AUDITCTL_TEST_KILL_AFTER_CHAINS ?? 0);
         let purged = 0;
@@ -91,49 +103,29 @@ export function retentionCommand(): Command {
         const onStep = (step: string) => {
           if (killStep && step === killStep && ++steps >= Number(killCount || 1)) process.kill(process.pid, 'SIGKILL');
         };
-        const report = await opened.runner.run({ now, dryRun: Boolean(opts.dryRun), trigger: 'cli', onChainPurged, onStep });
+        const report = await runner.run({ now, dryRun: Boolean(opts.dryRun), trigger: 'cli', onChainPurged, onStep });
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : printRetentionReport(report));
-      } finally {
-        opened.close();
-      }
+      });
     });
   retention
     .command('runs')
     .description('list recorded retention runs (newest first) as JSON')
     .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
     .option('--limit <n>', 'how many', '20')
-    .action((opts: { dataDir?: string; limit: string }) => {
-      if (refuseOnElasticsearch('retention', cliConfig(opts.dataDir), ES_RETENTION)) return;
-      const opened = openRunner(opts.dataDir);
-      if (!opened) {
-        process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
-        process.exitCode = 2;
-        return;
-      }
-      try {
-        process.stdout.write(JSON.stringify(opened.runner.runs(Math.max(1, Number(opts.limit) || 20)), null, 2) + '\n');
-      } finally {
-        opened.close();
-      }
+    .action(async (opts: { dataDir?: string; limit: string }) => {
+      await withRunner(opts.dataDir, (runner) => {
+        process.stdout.write(JSON.stringify(runner.runs(Math.max(1, Number(opts.limit) || 20)), null, 2) + '\n');
+      });
     });
   retention
     .command('archives')
     .description('list the cold archives (chain, seq range, receive times, path under the data dir) as JSON')
     .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
     .option('--chain <id>', 'only this chain')
-    .action((opts: { dataDir?: string; chain?: string }) => {
-      if (refuseOnElasticsearch('retention', cliConfig(opts.dataDir), ES_RETENTION)) return;
-      const opened = openRunner(opts.dataDir);
-      if (!opened) {
-        process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
-        process.exitCode = 2;
-        return;
-      }
-      try {
-        process.stdout.write(JSON.stringify(opened.runner.archives(opts.chain), null, 2) + '\n');
-      } finally {
-        opened.close();
-      }
+    .action(async (opts: { dataDir?: string; chain?: string }) => {
+      await withRunner(opts.dataDir, (runner) => {
+        process.stdout.write(JSON.stringify(runner.archives(opts.chain), null, 2) + '\n');
+      });
     });
   retention
     .command('restore')
@@ -152,28 +144,21 @@ export function retentionCommand(): Command {
       };
       const fromSeq = seq(opts.from, 'from');
       const toSeq = seq(opts.to, 'to');
-      if (refuseOnElasticsearch('retention', cliConfig(opts.dataDir), ES_RETENTION)) return;
-      const opened = openRunner(opts.dataDir);
-      if (!opened) {
-        process.stderr.write(`auditctl retention: no audit database in ${resolveDataDir(opts.dataDir)} (use --data-dir)\n`);
-        process.exitCode = 2;
-        return;
-      }
-      try {
-        const r = await opened.runner.restore({ chain: opts.chain, archiveId: opts.archive, fromSeq, toSeq, trigger: 'cli-restore' });
-        process.stdout.write(
-          opts.json
-            ? JSON.stringify(r, null, 2) + '\n'
-            : `RESTORE ${r.runId}: ${r.restored} record(s) of chain ${r.chain} restored to warm\n` +
-                r.archives.map((a) => `  ${a.archiveId}: ${a.restored} record(s) seq ${a.fromSeq}..${a.toSeq - 1} (verified)\n`).join(''),
-        );
-      } catch (err) {
-        if (!(err instanceof RetentionRestoreError) && !(err instanceof ArchiveVerificationError)) throw err;
-        process.stderr.write(`auditctl retention restore: ${err.message}\n`);
-        process.exitCode = 1;
-      } finally {
-        opened.close();
-      }
+      await withRunner(opts.dataDir, async (runner) => {
+        try {
+          const r = await runner.restore({ chain: opts.chain, archiveId: opts.archive, fromSeq, toSeq, trigger: 'cli-restore' });
+          process.stdout.write(
+            opts.json
+              ? JSON.stringify(r, null, 2) + '\n'
+              : `RESTORE ${r.runId}: ${r.restored} record(s) of chain ${r.chain} restored to warm\n` +
+                  r.archives.map((a) => `  ${a.archiveId}: ${a.restored} record(s) seq ${a.fromSeq}..${a.toSeq - 1} (verified)\n`).join(''),
+          );
+        } catch (err) {
+          if (!(err instanceof RetentionRestoreError) && !(err instanceof ArchiveVerificationError)) throw err;
+          process.stderr.write(`auditctl retention restore: ${err.message}\n`);
+          process.exitCode = 1;
+        }
+      });
     });
   return retention;
 }
