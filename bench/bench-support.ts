@@ -12,8 +12,13 @@ export function benchDataDir(name: string): string {
   return dir;
 }
 
+/**
+ * Starts the compiled service in a child process. BENCH_SERVICE_NODE_ARGS (space-separated) is passed
+ * to its node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the service under the bench's load.
+ */
 export function startServiceProcess(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'apps', 'api', 'src', 'main.js')], {
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'dist', 'apps', 'api', 'src', 'main.js')], {
     cwd: REPO_ROOT,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

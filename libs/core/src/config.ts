@@ -32,6 +32,8 @@ const ConfigSchema = z.object({
   GROUP_COMMIT_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   /** Embedded store: run the append transaction (sealing, inserts, fsync'd commit) on a worker thread. */
   WRITER_THREAD: bool.default('true'),
+  /** Embedded store: a background thread checkpoints the WAL this often (ms); 0 leaves it to the commits. */
+  WAL_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   TOKEN_ISSUER: z.string().min(1).default('audit-siem'),
   TOKEN_AUDIENCE: z.string().min(1).default('audit-siem-api'),
@@ -108,6 +110,8 @@ export interface AppConfig {
   groupCommitMaxEvents: number;
   /** WRITER_THREAD: the embedded store commits on a worker thread with its own connection. */
   writerThread?: boolean;
+  /** WAL_CHECKPOINT_INTERVAL_MS: background WAL checkpoints of the embedded store (0 or unset: off). */
+  walCheckpointIntervalMs?: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   tokenIssuer: string;
   tokenAudience: string;
@@ -175,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBodyBytes: c.MAX_BODY_BYTES,
     groupCommitMaxEvents: c.GROUP_COMMIT_MAX_EVENTS,
     writerThread: c.WRITER_THREAD,
+    walCheckpointIntervalMs: c.WAL_CHECKPOINT_INTERVAL_MS,
     logLevel: c.LOG_LEVEL,
     tokenIssuer: c.TOKEN_ISSUER,
     tokenAudience: c.TOKEN_AUDIENCE,

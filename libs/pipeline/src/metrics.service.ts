@@ -58,6 +58,25 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly walCheckpointDuration = new Histogram({
+    name: 'audit_wal_checkpoint_duration_seconds',
+    help: 'Background WAL checkpoints of the embedded store (copying committed pages into the database file).',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly walPendingFrames = new Gauge({
+    name: 'audit_wal_pending_frames',
+    help: 'WAL frames (pages) not yet copied into the database file after the last background checkpoint.',
+    registers: [this.registry],
+  });
+
+  readonly walCheckpointFailures = new Counter({
+    name: 'audit_wal_checkpoint_failures_total',
+    help: 'Background WAL checkpoints that failed (SQLite then checkpoints on commit past its backstop).',
+    registers: [this.registry],
+  });
+
   readonly queueDepth = new Gauge({
     name: 'audit_writer_queue_events',
     help: 'Validated events waiting for the next group commit.',

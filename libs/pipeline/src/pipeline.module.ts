@@ -8,7 +8,7 @@
 import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
 import { PatientIdentifiers, embeddedFieldProtection } from '@app/security';
-import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteAppendThread, SqliteDb, TieredSqliteEventStore, openDatabase } from '@app/storage';
+import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteAppendThread, SqliteDb, SqliteWalCheckpointer, TieredSqliteEventStore, openDatabase } from '@app/storage';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
 import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
@@ -66,11 +66,42 @@ export class PipelineHealth {
   }
 }
 
-/** The embedded store; with WRITER_THREAD its appends commit on a worker thread (sqlite-append-thread.ts). */
-function embeddedEventStore(config: AppConfig, db: SqliteDb): TieredSqliteEventStore {
+/**
+ * Background WAL checkpoints (WAL_CHECKPOINT_INTERVAL_MS) of the embedded database. Only with the
+ * embedded event store: with STORE=elasticsearch the database holds little and SQLite checkpoints it.
+ */
+function backgroundCheckpoints(config: AppConfig): boolean {
+  return (config.walCheckpointIntervalMs ?? 0) > 0 && config.scaleOut?.store !== 'elasticsearch';
+}
+
+/**
+ * The embedded store; with WRITER_THREAD its appends commit on a worker thread (sqlite-append-thread.ts),
+ * with WAL_CHECKPOINT_INTERVAL_MS another thread checkpoints the WAL (sqlite-wal-checkpointer.ts).
+ */
+function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsService): TieredSqliteEventStore {
   const store = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
-  if (config.writerThread && db.name !== ':memory:') {
-    const thread = new SqliteAppendThread({ dataDir: config.dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile });
+  if (db.name === ':memory:') return store;
+  if (backgroundCheckpoints(config)) {
+    store.useWalCheckpointer(
+      new SqliteWalCheckpointer(
+        { dataDir: config.dataDir, intervalMs: config.walCheckpointIntervalMs! },
+        {
+          checkpoint: (r) => {
+            metrics.walCheckpointDuration.observe(r.seconds);
+            metrics.walPendingFrames.set(r.walFrames - r.checkpointedFrames);
+          },
+          error: () => metrics.walCheckpointFailures.inc(),
+        },
+      ),
+    );
+  }
+  if (config.writerThread) {
+    const thread = new SqliteAppendThread({
+      dataDir: config.dataDir,
+      dataKeysDir: config.dataKeysDir,
+      tokenizationKeyFile: config.tokenizationKeyFile,
+      backgroundCheckpoints: backgroundCheckpoints(config),
+    });
     void thread.start().catch(() => undefined); // a failed start is retried by the first append (503 until then)
     store.useAppendThread(thread);
   }
@@ -81,12 +112,16 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb): TieredSqliteEventS
 @Module({
   providers: [
     MetricsService,
-    { provide: SQLITE_DB, inject: [APP_CONFIG], useFactory: (config: AppConfig): SqliteDb => openDatabase(config.dataDir) },
+    {
+      provide: SQLITE_DB,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): SqliteDb => openDatabase(config.dataDir, { backgroundCheckpoints: backgroundCheckpoints(config) }),
+    },
     {
       provide: EVENT_STORE,
-      inject: [APP_CONFIG, SQLITE_DB],
-      useFactory: (config: AppConfig, db: SqliteDb): Promise<EventStore> =>
-        createEventStore(config, () => embeddedEventStore(config, db), () => embeddedFieldProtection(config)),
+      inject: [APP_CONFIG, SQLITE_DB, MetricsService],
+      useFactory: (config: AppConfig, db: SqliteDb, metrics: MetricsService): Promise<EventStore> =>
+        createEventStore(config, () => embeddedEventStore(config, db, metrics), () => embeddedFieldProtection(config)),
     },
     {
       provide: ChainWriter,

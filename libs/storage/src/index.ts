@@ -4,6 +4,7 @@ export * from './sqlite/sqlite-database';
 export * from './sqlite/sqlite-schema';
 export * from './sqlite/sqlite-event-store';
 export { SqliteAppendThread, AppendThreadOptions } from './sqlite/sqlite-append-thread';
+export { SqliteWalCheckpointer, WalCheckpointReport } from './sqlite/sqlite-wal-checkpointer';
 export * from './sqlite/sqlite-tiered-event-store';
 export * from './sqlite/sealed-fields';
 export * from './event-bus.port';

@@ -16,6 +16,8 @@ export interface AppendThreadOptions {
   dataDir: string;
   dataKeysDir?: string;
   tokenizationKeyFile?: string;
+  /** A background checkpointer runs (WAL_CHECKPOINT_INTERVAL_MS): the worker's commits only checkpoint as a backstop. */
+  backgroundCheckpoints?: boolean;
 }
 
 /** One record as sent to the worker: chain, seq, receivedAt, eventJson (its hashes go in `hashes`). */

@@ -15,7 +15,7 @@ const port = parentPort!;
 const options = workerData as AppendThreadOptions;
 
 try {
-  const db = openDatabase(options.dataDir);
+  const db = openDatabase(options.dataDir, { backgroundCheckpoints: options.backgroundCheckpoints });
   const append = prepareAppend(db, embeddedFieldProtection(options));
   port.on('message', (msg: AppendThreadRequest) => {
     if (msg.type === 'close') {

@@ -28,6 +28,7 @@ import { SqliteDb } from './sqlite-database';
 import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 import { appendFailure, prepareAppend } from './sqlite-append';
 import type { SqliteAppendThread } from './sqlite-append-thread';
+import type { SqliteWalCheckpointer } from './sqlite-wal-checkpointer';
 
 interface EventRow {
   pos: number;
@@ -74,6 +75,7 @@ export class SqliteEventStore implements EventStore {
   private readonly receiptLookups = new Map<number, Database.Statement<string[]>>();
   private readonly appendTx: (records: readonly ChainedRecord[]) => void;
   private appendThread: SqliteAppendThread | null = null;
+  private walCheckpointer: SqliteWalCheckpointer | null = null;
   private readonly codec: SealedFieldCodec;
   /** Patient filters look up tokens (the index column never holds ids). */
   readonly patientTokenLookups = true;
@@ -110,6 +112,12 @@ export class SqliteEventStore implements EventStore {
    */
   useAppendThread(thread: SqliteAppendThread): void {
     this.appendThread = thread;
+  }
+
+  /** Checkpoints the WAL on a background thread (WAL_CHECKPOINT_INTERVAL_MS); closing the store stops it. */
+  useWalCheckpointer(checkpointer: SqliteWalCheckpointer): void {
+    this.walCheckpointer = checkpointer;
+    checkpointer.start();
   }
 
   async chainHeads(): Promise<Map<string, ChainHead>> {
@@ -269,6 +277,7 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) return;
     this.closed = true;
     await this.appendThread?.close();
+    await this.walCheckpointer?.stop();
     if (this.db.open) this.db.close();
   }
 
