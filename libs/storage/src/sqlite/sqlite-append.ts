@@ -4,6 +4,12 @@
  * and move the chain heads, in one IMMEDIATE transaction (the write lock is taken up front, so a
  * writer on another connection makes it wait its busy timeout instead of failing midway). With WAL
  * and synchronous=FULL the commit returns only once it is on disk.
+ *
+ * The transaction also refuses rows that do not extend the stored chains: each chain's first row
+ * must follow the recorded head (next seq, prevHash = the head's hash; seq 0 and GENESIS on a new
+ * chain) and every further row the row before it. A group chained on a group that failed, or on a
+ * head another writer moved, is then refused whole as a sequence conflict instead of leaving a gap
+ * or a fork (the unique (chain, seq) key alone would let a group whose predecessor failed through).
  */
 import type { AccessEvent } from '@app/core';
 import type { SqliteDb } from './sqlite-database';
@@ -20,6 +26,16 @@ export interface AppendRow {
   event?: AccessEvent;
 }
 
+/** Thrown inside the transaction when a row does not extend its chain (rolls the group back). */
+class ChainLinkError extends Error {
+  constructor(
+    readonly chain: string,
+    readonly seq: number,
+  ) {
+    super('the record does not extend the stored chain');
+  }
+}
+
 /** Why an append failed: another writer took a (chain, seq) first, or the store could not commit. */
 export type AppendFailure = { kind: 'sequence'; chain: string; seq: number } | { kind: 'store'; code: string };
 
@@ -33,9 +49,12 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows:
     `INSERT INTO chain_heads (chain, seq, hash) VALUES (?, ?, ?)
      ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
   );
+  const selectHead = db.prepare('SELECT seq, hash FROM chain_heads WHERE chain = ?');
   const tx = db.transaction((rows: readonly AppendRow[]) => {
     const heads = new Map<string, AppendRow>();
     for (const r of rows) {
+      const before = heads.get(r.chain);
+      if (before ? r.seq !== before.seq + 1 || !sameHash(r.prevHash, before.hash) : !extendsStoredHead(selectHead, r)) throw new ChainLinkError(r.chain, r.seq);
       const e = r.event ?? (JSON.parse(r.eventJson) as AccessEvent);
       const { storedJson, sealed } = codec.seal(e, r.eventJson);
       insertEvent.run(
@@ -61,8 +80,20 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows:
   return (rows) => tx.immediate(rows);
 }
 
+/** Whether `row` is the next record of its chain as chain_heads records it. */
+function extendsStoredHead(selectHead: { get(chain: string): unknown }, row: AppendRow): boolean {
+  const head = selectHead.get(row.chain) as { seq: number; hash: Buffer } | undefined;
+  if (!head) return row.seq === 0 && row.prevHash.every((b) => b === 0);
+  return row.seq === head.seq + 1 && sameHash(row.prevHash, head.hash);
+}
+
+function sameHash(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(a, b) === 0;
+}
+
 /** Classifies an error thrown by the append transaction. */
 export function appendFailure(err: unknown, rows: readonly AppendRow[]): AppendFailure {
+  if (err instanceof ChainLinkError) return { kind: 'sequence', chain: err.chain, seq: err.seq };
   const e = err as { code?: string; message?: string };
   if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events\.chain, events\.seq/.test(e.message ?? '')) {
     return { kind: 'sequence', chain: rows[0]?.chain ?? '', seq: rows[0]?.seq ?? -1 };
