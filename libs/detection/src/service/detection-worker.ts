@@ -12,6 +12,11 @@
  * commit fails, the engine is rebuilt from the last stored snapshot and the slice is retried, so
  * no alert is skipped because the engine moved ahead of what was stored.
  *
+ * Snapshots are big (the state of every window). The store serializes them in turns of the event
+ * loop and writes them off it when it can (DetectionProgressStore.saveSnapshot), after the alerts
+ * they cover were committed; one is in flight at a time, and stop() waits for it before writing the
+ * final one.
+ *
  * Reading events back from the store costs more than evaluating them (decrypting sealed fields,
  * parsing JSON), so the worker also keeps the events the writer just committed (`remember`, fed by
  * ChainWriter.onCommit): it reads only positions and ids from the store and takes each event from
@@ -22,7 +27,7 @@
 import { AccessEvent } from '@app/core';
 import { PositionedEvent } from '@app/storage';
 import { DetectionAlert } from '../alert';
-import { DetectionEngine, RestoreReport } from '../detection-engine';
+import { DetectionEngine, DetectionSnapshot, RestoreReport } from '../detection-engine';
 import { DetectionMetrics } from './detection-metrics';
 import { DetectionProgressStore } from './sqlite-detection-state';
 
@@ -106,6 +111,8 @@ export class DetectionWorker {
   /** Duration (ms) of the last snapshot: serialize, seal and write. */
   private snapshotCostMs = 0;
   private lastSnapshotPosition: number | null = null;
+  /** The snapshot being saved in the background (DetectionProgressStore.saveSnapshot), if any. */
+  private snapshotInFlight: Promise<void> | null = null;
   private headPosition = -1;
   private lateSeen = 0;
   private alertsStored = 0;
@@ -170,7 +177,10 @@ export class DetectionWorker {
     this.clearTimers();
     this.recent.clear();
     if (this.loop) await this.loop;
-    if (this.sinceSnapshot > 0) this.persistSnapshot('stop');
+    if (this.snapshotInFlight) await this.snapshotInFlight;
+    // The last one is written right here: nothing else runs any more, and it must be on disk before close.
+    if (this.sinceSnapshot > 0) this.persistSnapshot('stop', false);
+    await this.progress.close?.();
   }
 
   /** Resolves once every event committed before the call has been evaluated (or the worker stops). */
@@ -269,11 +279,16 @@ export class DetectionWorker {
     const now = this.clock();
     const elapsed = now - this.lastSnapshotAt;
     const snapshotDue =
-      (this.sinceSnapshot >= this.options.snapshotEveryEvents || elapsed >= this.options.snapshotEveryMs) && elapsed >= SNAPSHOT_COST_FACTOR * this.snapshotCostMs;
+      !this.snapshotInFlight &&
+      (this.sinceSnapshot >= this.options.snapshotEveryEvents || elapsed >= this.options.snapshotEveryMs) &&
+      elapsed >= SNAPSHOT_COST_FACTOR * this.snapshotCostMs;
+    const inBackground = snapshotDue && this.progress.saveSnapshot !== undefined;
     const started = performance.now();
     const snapshot = snapshotDue ? engine.snapshot() : null;
-    const results = this.progress.commit(alerts ?? [], new Date(now).toISOString(), snapshot);
-    if (snapshot) this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
+    // The slice's alerts are committed first, so a snapshot saved in the background never runs ahead of them.
+    const results = this.progress.commit(alerts ?? [], new Date(now).toISOString(), inBackground ? null : snapshot);
+    if (snapshot && inBackground) this.saveInBackground(snapshot, now, performance.now() - started);
+    else if (snapshot) this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
 
     const stats = engine.stats();
     const last = page[page.length - 1];
@@ -298,17 +313,47 @@ export class DetectionWorker {
   private snapshotTaken(position: number, now: number, costMs: number): void {
     this.sinceSnapshot = 0;
     this.lastSnapshotAt = now;
+    this.snapshotSaved(position, costMs);
+  }
+
+  /**
+   * Saves `snapshot` through the store's background path; `syncMs` is what taking it cost the event
+   * loop so far. Counting restarts now (events evaluated meanwhile count towards the next one).
+   */
+  private saveInBackground(snapshot: DetectionSnapshot, now: number, syncMs: number): void {
+    this.sinceSnapshot = 0;
+    this.lastSnapshotAt = now;
+    this.snapshotInFlight = this.progress.saveSnapshot!(snapshot, new Date(now).toISOString())
+      .then(
+        (busyMs) => this.snapshotSaved(snapshot.lastPosition, syncMs + busyMs),
+        (error) => {
+          this.log?.warn('detection snapshot failed', { reason: 'background', errorClass: (error as Error)?.constructor?.name ?? 'unknown' });
+          this.sinceSnapshot = Math.max(1, this.sinceSnapshot); // so that the next one is not skipped as idle
+        },
+      )
+      .finally(() => {
+        this.snapshotInFlight = null;
+        if (!this.stopped && !this.loop && this.sinceSnapshot > 0) this.scheduleIdleSnapshot();
+      });
+  }
+
+  private snapshotSaved(position: number, costMs: number): void {
     this.lastSnapshotPosition = position;
     this.snapshotCostMs = costMs;
     this.metrics?.snapshots.inc();
     this.metrics?.snapshotSeconds.set(costMs / 1000);
   }
 
-  private persistSnapshot(reason: string): void {
+  private persistSnapshot(reason: string, background = true): void {
+    if (this.snapshotInFlight) return; // it re-arms the idle snapshot when it is done
     try {
       const now = this.clock();
       const started = performance.now();
       const snapshot = this.engine.snapshot();
+      if (background && this.progress.saveSnapshot) {
+        this.saveInBackground(snapshot, now, performance.now() - started);
+        return;
+      }
       this.progress.commit([], new Date(now).toISOString(), snapshot);
       this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
     } catch (error) {

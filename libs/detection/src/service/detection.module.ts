@@ -20,6 +20,7 @@ import { DetectionMetrics } from './detection-metrics';
 import { DETECTION_RUNTIME, DetectionRuntime, loadDetectionRuntime } from './detection-runtime';
 import { CommittedEventSource, DetectionLog, DetectionWorker } from './detection-worker';
 import { SqliteAlertStore } from './sqlite-alert-store';
+import { SnapshotWriterThread } from './snapshot-writer-thread';
 import { SqliteDetectionProgressStore } from './sqlite-detection-state';
 
 export const DETECTION_WORKER = Symbol('DETECTION_WORKER');
@@ -79,6 +80,16 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
   }
 }
 
+/** Snapshots are sealed and written on a thread of their own, except for an in-memory database (tests). */
+function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThread | undefined {
+  if (db.name === ':memory:' || !SnapshotWriterThread.available()) return undefined;
+  return new SnapshotWriterThread({
+    dataDir: config.dataDir,
+    dataKeysDir: config.dataKeysDir,
+    backgroundCheckpoints: (config.walCheckpointIntervalMs ?? 0) > 0 && config.scaleOut?.store !== 'elasticsearch',
+  });
+}
+
 @Module({
   providers: [
     { provide: DETECTION_RUNTIME, inject: [APP_CONFIG], useFactory: (config: AppConfig) => loadDetectionRuntime(detectionSettingsOf(config)) },
@@ -105,7 +116,7 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
         return new DetectionWorker(
           runtime.createEngine,
           source,
-          new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config)),
+          new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config), snapshotWriterFor(config, db)),
           { snapshotEveryEvents, snapshotEveryMs },
           metrics,
           detectionLog(new Logger('Detection')),

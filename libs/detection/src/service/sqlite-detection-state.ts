@@ -6,11 +6,17 @@
  * replay regenerates them with the same ids and the idempotent insert drops them), never a
  * snapshot ahead of missing alerts. The snapshot holds event facts (PHI): it stays in the audit
  * database, sealed at rest with the data keys when a sealer is given, and is never logged.
+ *
+ * `saveSnapshot` is the path the running worker takes: the alerts were committed before, the
+ * snapshot is serialized in turns of the event loop (json-in-turns.ts) and, with a writer thread
+ * (snapshot-writer-thread.ts), sealed and written off the event loop.
  */
 import type Database from 'better-sqlite3';
 import { DetectionAlert } from '../alert';
 import { AlertSaveResult } from '../alert-store.port';
 import { DetectionSnapshot } from '../detection-engine';
+import { jsonInTurns } from './json-in-turns';
+import { SnapshotWriterThread } from './snapshot-writer-thread';
 import { RecordSealer, SqliteAlertStore } from './sqlite-alert-store';
 
 export const DETECTION_STATE_SCHEMA_SQL = `
@@ -22,6 +28,9 @@ CREATE TABLE IF NOT EXISTS detection_state (
 );
 `;
 
+export const UPSERT_SNAPSHOT_SQL = `INSERT INTO detection_state (name, position, saved_at, snapshot) VALUES (?, ?, ?, ?)
+  ON CONFLICT (name) DO UPDATE SET position = excluded.position, saved_at = excluded.saved_at, snapshot = excluded.snapshot`;
+
 /** The port the worker persists through (one adapter per engine; SQLite here). */
 export interface DetectionProgressStore {
   /** The last saved engine snapshot, or null on first start. */
@@ -31,11 +40,20 @@ export interface DetectionProgressStore {
    * Returns one result per alert (created false: it existed already).
    */
   commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[];
+  /**
+   * Stores a snapshot whose alerts are already committed, holding the event loop as little as the
+   * adapter can; resolves once it is durable. Saves are applied in call order. Returns the time it
+   * kept the event loop busy (ms).
+   */
+  saveSnapshot?(snapshot: DetectionSnapshot, savedAt: string): Promise<number>;
+  /** Finishes pending writes and releases what the store holds (a writer thread). */
+  close?(): Promise<void>;
 }
 
 export class SqliteDetectionProgressStore implements DetectionProgressStore {
   private readonly select: Database.Statement;
   private readonly upsert: Database.Statement;
+  private lastSave: Promise<unknown> = Promise.resolve();
   private readonly commitTx: (alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null) => AlertSaveResult[];
 
   constructor(
@@ -43,13 +61,12 @@ export class SqliteDetectionProgressStore implements DetectionProgressStore {
     private readonly alerts: SqliteAlertStore,
     private readonly name = 'engine',
     private readonly sealer?: RecordSealer,
+    /** Seals and writes snapshots off the event loop; without it they are written on this connection. */
+    private readonly writer?: SnapshotWriterThread,
   ) {
     db.exec(DETECTION_STATE_SCHEMA_SQL);
     this.select = db.prepare('SELECT snapshot FROM detection_state WHERE name = ?');
-    this.upsert = db.prepare(
-      `INSERT INTO detection_state (name, position, saved_at, snapshot) VALUES (?, ?, ?, ?)
-       ON CONFLICT (name) DO UPDATE SET position = excluded.position, saved_at = excluded.saved_at, snapshot = excluded.snapshot`,
-    );
+    this.upsert = db.prepare(UPSERT_SNAPSHOT_SQL);
     this.commitTx = db.transaction((alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null) => {
       const results = this.alerts.insertAlerts(alerts, createdAt);
       if (snapshot) {
@@ -69,5 +86,29 @@ export class SqliteDetectionProgressStore implements DetectionProgressStore {
   commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[] {
     if (alerts.length === 0 && !snapshot) return [];
     return this.commitTx(alerts, createdAt, snapshot);
+  }
+
+  /** Saves one after the other, in call order, so an older snapshot never overwrites a newer one. */
+  saveSnapshot(snapshot: DetectionSnapshot, savedAt: string): Promise<number> {
+    const save = this.lastSave.then(() => this.save(snapshot, savedAt));
+    this.lastSave = save.catch(() => undefined);
+    return save;
+  }
+
+  private async save(snapshot: DetectionSnapshot, savedAt: string): Promise<number> {
+    const { parts, busyMs } = await jsonInTurns(snapshot);
+    if (this.writer) {
+      await this.writer.write(this.name, snapshot.lastPosition, savedAt, parts);
+      return busyMs;
+    }
+    const started = performance.now();
+    const json = parts.join('');
+    this.upsert.run(this.name, snapshot.lastPosition, savedAt, this.sealer ? this.sealer.seal(json) : json);
+    return busyMs + performance.now() - started;
+  }
+
+  async close(): Promise<void> {
+    await this.lastSave;
+    await this.writer?.close();
   }
 }
