@@ -124,7 +124,8 @@ describe('detection over HTTP', () => {
     expect(bad.status).toBe(400);
     expect(bad.headers['content-type']).toContain(PROBLEM);
     const pointers = (JSON.parse(bad.body) as { errors: { pointer: string }[] }).errors.map((e) => e.pointer).sort();
-    expect(pointers).toEqual(['/query/colour', '/query/severity', '/query/status']);
+    expect(pointers).toEqual(['/query', '/query/severity', '/query/status']);
+    expect(bad.body).not.toContain('colour');
   });
 
   it('acknowledges and resolves with who and why, and refuses invalid transitions with 409', async () => {

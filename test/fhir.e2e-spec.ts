@@ -215,6 +215,55 @@ describe('FHIR R4 AuditEvent over HTTP', () => {
     expect(res.json.issue[0]).toMatchObject({ code: 'not-supported', expression: ['AuditEvent.category'] });
   });
 
+  it('elements R4 does not define are refused (not silently dropped), naming the parent but never the unknown name', async () => {
+    const top = { ...fixture('balp-patient-read'), id: randomUUID(), 'MRN-123456': 'x' };
+    const res = await post(t.baseUrl, '/fhir/AuditEvent', token, JSON.stringify(top));
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toContain('application/fhir+json');
+    expect(res.json.issue).toHaveLength(1);
+    expect(res.json.issue[0]).toMatchObject({ code: 'structure', expression: ['AuditEvent'] });
+    expect(res.json.issue[0].details.text).toContain(`the ${Object.keys(top).length}th member`);
+    expect(res.body).not.toContain('MRN-123456');
+    expect((await getEvent(top.id)).status).toBe(404);
+
+    const inAgent = { ...fixture('balp-patient-read'), id: randomUUID() } as unknown as Record<string, unknown> & { agent: Array<Record<string, unknown>> };
+    inAgent.agent = inAgent.agent.map((a, i) => (i === 0 ? { ...a, 'MRN-654321': { value: 'x' } } : a));
+    const agentRes = await post(t.baseUrl, '/fhir/AuditEvent', token, JSON.stringify(inAgent));
+    expect(agentRes.status).toBe(400);
+    expect(agentRes.json.issue.map((i: { expression: string[] }) => i.expression[0])).toEqual(['AuditEvent.agent[0]']);
+    expect(agentRes.body).not.toContain('MRN-654321');
+    expect((await getEvent(inAgent.id as string)).status).toBe(404);
+
+    // In a Bundle entry, and inside a datatype (a Reference).
+    const nested = { ...fixture('balp-patient-read'), id: randomUUID() } as unknown as Record<string, unknown> & { source: Record<string, unknown> };
+    nested.source = { ...nested.source, observer: { ...(nested.source.observer as object), 'MRN-777': true } };
+    const bundle = await post(t.baseUrl, '/fhir', token, JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: [{ resource: nested }] }));
+    expect(bundle.status).toBe(400);
+    expect(bundle.json.issue[0].expression).toEqual(['Bundle.entry[0].resource.source.observer']);
+    expect(bundle.body).not.toContain('MRN-777');
+    const bundleLevel = await post(t.baseUrl, '/fhir', token, JSON.stringify({ resourceType: 'Bundle', type: 'batch', 'MRN-778': 1, entry: [{ 'MRN-779': 1, resource: { ...fixture('balp-patient-read'), id: randomUUID() } }] }));
+    expect(bundleLevel.status).toBe(400);
+    expect(bundleLevel.json.issue.map((i: { expression: string[] }) => i.expression[0])).toEqual(['Bundle', 'Bundle.entry[0]']);
+    expect(bundleLevel.body).not.toMatch(/MRN-77[89]/);
+
+    // Extensions (and a primitive's `_element` companion) stay accepted.
+    const extended = {
+      ...fixture('balp-patient-read'),
+      id: randomUUID(),
+      extension: [{ url: 'http://example.org/x', valueString: 'y' }],
+      _recorded: { extension: [{ url: 'http://example.org/z', valueBoolean: true }] },
+    };
+    expect((await post(t.baseUrl, '/fhir/AuditEvent', token, JSON.stringify(extended))).status).toBe(201);
+  });
+
+  it('a hostile-JSON refusal names FHIR elements only, never an unknown key', async () => {
+    const resource = JSON.stringify({ ...fixture('balp-patient-read'), id: randomUUID() });
+    const dup = await post(t.baseUrl, '/fhir/AuditEvent', token, resource.replace('"agent":[{', '"agent":[{"MRN-DUP-1":1,"MRN-DUP-1":2,'));
+    expect(dup.status).toBe(400);
+    expect(dup.body).not.toContain('MRN-DUP-1');
+    expect(dup.body).toContain('at JSON Pointer /agent/0');
+  });
+
   it('errors are OperationOutcomes: bad JSON 400, wrong media type 415, no token 401, wrong role 403, too large 413', async () => {
     const bad = await post(t.baseUrl, '/fhir/AuditEvent', token, '{"resourceType": "AuditEvent",');
     expect(bad.status).toBe(400);

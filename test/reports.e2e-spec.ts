@@ -219,7 +219,7 @@ describe('compliance reports over HTTP', () => {
     const badTime = await compliance.request('GET', '/v1/reports/failed-access?from=yesterday');
     expect(JSON.parse(badTime.body).errors[0].pointer).toBe('/query/from');
     const unknown = await compliance.request('GET', '/v1/reports/break-glass?limit=5');
-    expect(JSON.parse(unknown.body).errors[0].pointer).toBe('/query/limit');
+    expect(JSON.parse(unknown.body).errors[0].pointer).toBe('/query');
     expect(missing.body + badFormat.body).not.toContain(P);
   });
 

@@ -4,6 +4,7 @@ export * from './access-log';
 export * from './access-event.schema';
 export * from './event-validator';
 export * from './problem';
+export * from './unknown-members';
 export * from './config';
 export * from './scale-out-config';
 export * from './detection-config';

@@ -39,7 +39,8 @@ export class ProblemError extends Error {
 }
 
 export const Problems = {
-  validation: (errors: FieldError[], detail = 'The request does not match the canonical access event.') =>
+  /** 400 naming bad fields; the default detail suits path, query and body checks of any route. */
+  validation: (errors: FieldError[], detail = 'The request parameters are not valid.') =>
     new ProblemError(400, 'validation', 'Invalid request', { detail, errors }),
   badRequest: (detail: string, errors?: FieldError[]) => new ProblemError(400, 'bad-request', 'Bad request', { detail, errors }),
   unauthorized: (detail = 'A valid bearer token or client certificate is required.') =>

@@ -9,7 +9,7 @@
  * cores in worker threads, each with its own read-only connection; other stores are read through
  * the EventStore port in-process.
  */
-import { AppConfig, FieldError, Problems } from '@app/core';
+import { AppConfig, FieldError, Problems, unknownMemberErrors } from '@app/core';
 import { ChainBreak, ChainPlan, RangeVerdict, frontierFromJSON, mergeChainVerdicts, planChainVerification } from '@app/ledger';
 import { CheckpointStore, EventStore, SqliteEventStore } from '@app/storage';
 import { SqliteRowSource, VerifyTask, VerifyTaskResult, serializeRangeSpec } from './verification/verify-task';
@@ -160,12 +160,18 @@ function toVerdict(r: VerifyTaskResult): RangeVerdict {
   return { verified: r.verified, break: r.break, lastSeq: r.lastSeq, lastHash: Buffer.from(r.lastHash, 'hex'), boundariesChecked: r.boundariesChecked };
 }
 
+/** The parameters of GET /v1/integrity/verify. */
+const VERIFY_PARAMS = ['chain', 'from', 'to'];
+
 export function parseVerifyQuery(params: Record<string, unknown>): VerifyRequest {
   const errors: FieldError[] = [];
   const out: VerifyRequest = {};
+  // An unknown parameter's name is client content: named by position only, never echoed.
+  errors.push(...unknownMemberErrors(Object.keys(params), VERIFY_PARAMS, '/query', 'parameter'));
   for (const [key, value] of Object.entries(params)) {
+    if (!VERIFY_PARAMS.includes(key)) continue;
     if (typeof value !== 'string') {
-      errors.push({ pointer: `/query/${key.slice(0, 64)}`, message: 'must be a single value' });
+      errors.push({ pointer: `/query/${key}`, message: 'must be a single value' });
       continue;
     }
     if (key === 'chain') out.chain = value.slice(0, 128);
@@ -174,7 +180,7 @@ export function parseVerifyQuery(params: Record<string, unknown>): VerifyRequest
       if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) errors.push({ pointer: `/query/${key}`, message: 'must be a sequence number (integer >= 0)' });
       else if (key === 'from') out.fromSeq = n;
       else out.toSeq = n;
-    } else errors.push({ pointer: `/query/${key.slice(0, 64)}`, message: 'unknown parameter; use chain, from, to' });
+    }
   }
   if (errors.length) throw Problems.validation(errors, 'The verify parameters are invalid.');
   return out;

@@ -4,7 +4,7 @@
  * may see them: patient ids become tokens without `events:identified` (PatientIdentifiers), and a
  * `patient` filter may be given as a token. The access log's own records are never returned here.
  */
-import { ACCESS_LOG_CHAIN, AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, Problems, Receipt } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, Problems, Receipt, unknownMemberErrors } from '@app/core';
 import { isPatientToken, type PatientIdentifiers, type Principal } from '@app/security';
 import { EventQuery, EventStore, StoredRecord } from '@app/storage';
 
@@ -80,9 +80,8 @@ export function parseEventQuery(params: Record<string, unknown>): EventQuery {
     }
     return v;
   };
-  for (const key of Object.keys(params)) {
-    if (!(FILTER_KEYS as readonly string[]).includes(key)) errors.push({ pointer: `/query/${key.slice(0, 64)}`, message: `unknown filter; use one of ${FILTER_KEYS.join(', ')}` });
-  }
+  // An unknown filter's name is client content (possibly a patient id): named by position only.
+  errors.push(...unknownMemberErrors(Object.keys(params), FILTER_KEYS, '/query', 'filter'));
   const time = (key: string): number | undefined => {
     const v = str(key);
     if (v === undefined) return undefined;

@@ -4,7 +4,7 @@
  * store query that reads exactly its records. The normalized request is also the `query` the
  * report's signature covers, so a saved report says what it answers. Pure.
  */
-import { ACCESS_LOG_CHAIN, FieldError, Problems } from '@app/core';
+import { ACCESS_LOG_CHAIN, FieldError, Problems, unknownMemberErrors } from '@app/core';
 import { isPatientToken } from '@app/security/patient-tokenizer';
 import type { EventStreamQuery } from '@app/storage';
 
@@ -74,9 +74,8 @@ export function isReportKind(v: unknown): v is ReportKind {
  */
 export function parseReportQuery(kind: ReportKind, params: Record<string, unknown>): ReportQuery {
   const errors: FieldError[] = [];
-  for (const key of Object.keys(params)) {
-    if (!(PARAMS as readonly string[]).includes(key)) errors.push({ pointer: `/query/${key.slice(0, 64)}`, message: `unknown parameter; use ${PARAMS.join(', ')}` });
-  }
+  // An unknown parameter's name is client content (possibly a patient id): named by position only.
+  errors.push(...unknownMemberErrors(Object.keys(params), PARAMS, '/query', 'parameter'));
   const str = (key: string): string | undefined => {
     const v = params[key];
     if (v === undefined) return undefined;

@@ -4,7 +4,7 @@
  * recorded through the access-audit hook. No framework or driver code: the store is a port.
  */
 import { randomUUID } from 'node:crypto';
-import { AccessAuditSink, Problems } from '@app/core';
+import { AccessAuditSink, Problems, unknownMemberErrors } from '@app/core';
 import { LEGAL_HOLD_STATUSES, LegalHold, LegalHoldStatus, holdCriteriaKinds, parseLegalHoldRequest, parseReleaseRequest } from './legal-hold';
 import { LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore } from './legal-hold-store.port';
 
@@ -92,7 +92,7 @@ export class LegalHoldService {
   async list(params: Record<string, unknown> = {}, viewer?: HoldViewer): Promise<{ holds: LegalHold[] }> {
     let status: LegalHoldStatus | undefined;
     for (const [key, value] of Object.entries(params)) {
-      if (key !== 'status') throw Problems.validation([{ pointer: `/query/${key.slice(0, 64)}`, message: 'unknown parameter; use status' }], 'The query parameters are invalid.');
+      if (key !== 'status') throw Problems.validation(unknownMemberErrors(Object.keys(params), ['status'], '/query', 'parameter'), 'The query parameters are invalid.');
       if (typeof value !== 'string' || !(LEGAL_HOLD_STATUSES as readonly string[]).includes(value)) {
         throw Problems.validation([{ pointer: '/query/status', message: `must be one of ${LEGAL_HOLD_STATUSES.join(', ')}` }], 'The query parameters are invalid.');
       }

@@ -51,7 +51,10 @@ describe('legal hold requests', () => {
 
   it('names every problem and never echoes values', () => {
     expect(errorsOf(() => parseLegalHoldRequest({ reason: 'r', caseId: 'C' }))).toEqual([{ pointer: '', message: 'a hold needs at least one of patient, actor, from, to' }]);
-    expect(errorsOf(() => parseLegalHoldRequest({ patient: 'P-SECRET', extra: 1 })).map((e) => e.pointer)).toEqual(['/extra', '/reason', '/caseId']);
+    const unknownKey = errorsOf(() => parseLegalHoldRequest({ patient: 'P-SECRET', 'MRN-4411': 1 }));
+    expect(unknownKey.map((e) => e.pointer)).toEqual(['', '/reason', '/caseId']);
+    expect(unknownKey[0]!.message).toContain('the 2nd member');
+    expect(JSON.stringify(unknownKey)).not.toContain('MRN-4411');
     expect(errorsOf(() => parseLegalHoldRequest({ patient: 'P-SECRET', from: 'last year', reason: 'r', caseId: 'C' })).map((e) => e.pointer)).toEqual(['/from']);
     expect(errorsOf(() => parseLegalHoldRequest({ from: '2025-01-01', to: '2024-01-01', reason: 'r', caseId: 'C' })).map((e) => e.pointer)).toEqual(['/to']);
     expect(errorsOf(() => parseLegalHoldRequest({ patient: '', reason: 'r', caseId: 'C' })).map((e) => e.pointer)).toEqual(['/patient']);

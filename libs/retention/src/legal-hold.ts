@@ -7,7 +7,7 @@
  * Pure: `isHeld` / `holdMatcher` decide for records in hand; the store's `coverage` answers the
  * same question for a whole chain range in the database (legal-hold-store.port.ts).
  */
-import { AccessEvent, FieldError, Problems } from '@app/core';
+import { AccessEvent, FieldError, Problems, unknownMemberErrors } from '@app/core';
 
 export const LEGAL_HOLD_STATUSES = ['active', 'released'] as const;
 export type LegalHoldStatus = (typeof LEGAL_HOLD_STATUSES)[number];
@@ -72,9 +72,7 @@ export function normalizeInstant(v: string): string | null {
 export function parseLegalHoldRequest(body: unknown): LegalHoldRequest {
   if (!isPlainObject(body)) throw Problems.validation([{ pointer: '', message: 'must be a JSON object' }], 'The legal hold request is invalid.');
   const errors: FieldError[] = [];
-  for (const k of Object.keys(body)) {
-    if (!(HOLD_KEYS as readonly string[]).includes(k)) errors.push({ pointer: `/${k.slice(0, 64)}`, message: `unknown field; use ${HOLD_KEYS.join(', ')}` });
-  }
+  errors.push(...unknownMemberErrors(Object.keys(body), HOLD_KEYS, ''));
   const text = (key: string, max: number, required: boolean): string | null => {
     const v = body[key];
     if (v === undefined || v === null) {
@@ -113,7 +111,7 @@ export function parseLegalHoldRequest(body: unknown): LegalHoldRequest {
 export function parseReleaseRequest(body: unknown): { note: string } {
   const errors: FieldError[] = [];
   if (!isPlainObject(body)) throw Problems.validation([{ pointer: '', message: 'must be a JSON object { note }' }], 'The release request is invalid.');
-  for (const k of Object.keys(body)) if (k !== 'note') errors.push({ pointer: `/${k.slice(0, 64)}`, message: 'unknown field; use note' });
+  errors.push(...unknownMemberErrors(Object.keys(body), ['note'], ''));
   const note = body.note;
   if (typeof note !== 'string' || note.trim().length === 0 || note.length > MAX_TEXT) {
     errors.push({ pointer: '/note', message: `is required: a non-empty string of at most ${MAX_TEXT} characters` });

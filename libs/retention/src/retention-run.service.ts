@@ -4,7 +4,7 @@
  * never runs two at once (a second request while one runs gets the running one's result), and
  * reads recorded runs back. The runner itself (SqliteRetentionRunner) records every run.
  */
-import { FieldError, Problems } from '@app/core';
+import { FieldError, Problems, unknownMemberErrors } from '@app/core';
 import type { RetentionRunOptions, RetentionRunReport } from './sqlite-retention-runner';
 
 /** The part of the runner this service uses (SqliteRetentionRunner; a fake in unit tests). */
@@ -33,9 +33,7 @@ export function parseRetentionRunRequest(body: unknown, allowTimeTravel: boolean
   if (body === undefined || body === null || (isPlainObject(body) && Object.keys(body).length === 0)) return { dryRun: false };
   if (!isPlainObject(body)) throw Problems.validation([{ pointer: '', message: 'must be a JSON object { dryRun?, now? }' }], 'The retention run request is invalid.');
   const errors: FieldError[] = [];
-  for (const k of Object.keys(body)) {
-    if (!(RUN_KEYS as readonly string[]).includes(k)) errors.push({ pointer: `/${k.slice(0, 64)}`, message: `unknown field; use ${RUN_KEYS.join(', ')}` });
-  }
+  errors.push(...unknownMemberErrors(Object.keys(body), RUN_KEYS, ''));
   if (body.dryRun !== undefined && typeof body.dryRun !== 'boolean') errors.push({ pointer: '/dryRun', message: 'must be true or false' });
   let now: number | undefined;
   if (body.now !== undefined) {
@@ -85,8 +83,10 @@ export class RetentionRunService {
 
   list(params: Record<string, unknown>): { runs: ReturnType<RetentionRunPort['runs']> } {
     let limit = 20;
-    for (const [key, value] of Object.entries(params)) {
-      if (key !== 'limit') throw Problems.validation([{ pointer: `/query/${key.slice(0, 64)}`, message: 'unknown parameter; use limit' }], 'The query parameters are invalid.');
+    // An unknown parameter's name is client content: named by position only.
+    const unknown = unknownMemberErrors(Object.keys(params), ['limit'], '/query', 'parameter');
+    if (unknown.length > 0) throw Problems.validation(unknown, 'The query parameters are invalid.');
+    for (const value of Object.values(params)) {
       if (typeof value !== 'string' || !/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
         throw Problems.validation([{ pointer: '/query/limit', message: 'must be an integer from 1 to 1000' }], 'The query parameters are invalid.');
       }

@@ -13,7 +13,9 @@ import {
   ProblemError,
   Problems,
 } from '@app/core';
+import { R4_AUDIT_EVENT_ELEMENT_NAMES } from '@app/standards';
 import { JsonBodyLimits, jsonBodyReader } from '../http/json-body-reader';
+import { FORBIDDEN_JSON_KEYS } from '../http/json-guard';
 
 /** Request content types of POST /fhir and /fhir/AuditEvent (the last is the DSTU2-era name some clients still send). */
 export const FHIR_JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
@@ -91,6 +93,13 @@ export function sendOutcome(res: Response, status: number, outcome: unknown, hea
 }
 
 
+/** Element names of R4 AuditEvent and of the batch/transaction Bundle wrapping it. */
+const FHIR_BODY_NAMES: ReadonlySet<string> = new Set([
+  ...R4_AUDIT_EVENT_ELEMENT_NAMES,
+  ...FORBIDDEN_JSON_KEYS,
+  ...['entry', 'fullUrl', 'resource', 'request', 'method', 'url', 'timestamp', 'total', 'link', 'identifier', 'signature'],
+]);
+
 /**
  * Body reader for POST /fhir and /fhir/AuditEvent: the app-wide hostile-JSON reader
  * (http/json-body-reader: size, depth, string length, duplicate and prototype keys, UTF-8) with the
@@ -105,7 +114,9 @@ export function fhirBodyParser(config: AppConfig): RequestHandler {
     maxDepth: config.maxFhirJsonDepth ?? DEFAULT_MAX_FHIR_JSON_DEPTH,
     maxStringLength: config.maxJsonStringLength ?? DEFAULT_MAX_JSON_STRING_LENGTH,
   };
-  const read = jsonBodyReader({ limitsFor: () => limits });
+  // Pointers in refusals may name FHIR's own elements (and `_element` primitive companions), nothing else.
+  const isKnownName = (key: string) => FHIR_BODY_NAMES.has(key.startsWith('_') ? key.slice(1) : key);
+  const read = jsonBodyReader({ limitsFor: () => limits, isKnownName });
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST') return next();
     read(req, res, (err?: unknown) => {

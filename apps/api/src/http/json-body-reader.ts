@@ -4,12 +4,13 @@
  * Content-Encoding (415), invalid UTF-8 (400), and hostile JSON found by the json-guard scan
  * (depth, string and key length, duplicate and prototype keys, overflowing numbers: 400) before
  * JSON.parse runs. Bodies of other media types are left unread for the route to refuse (415).
- * Every refusal is a ProblemError handed to the error middleware; none quotes the body.
+ * Every refusal is a ProblemError handed to the error middleware; none quotes the body, nor a key
+ * the API does not define (a client's own key may be PHI): a pointer stops at the last known name.
  */
 import { isUtf8 } from 'node:buffer';
 import type { NextFunction, Request, Response } from 'express';
-import { FieldError, ProblemError, Problems } from '@app/core';
-import { inspectJson, JsonLimits, JsonViolation } from './json-guard';
+import { ACCESS_EVENT_SCHEMA, FieldError, ProblemError, Problems } from '@app/core';
+import { FORBIDDEN_JSON_KEYS, inspectJson, JsonLimits, JsonViolation } from './json-guard';
 
 export interface JsonBodyLimits extends JsonLimits {
   /** Largest body in bytes (413 beyond). */
@@ -19,6 +20,29 @@ export interface JsonBodyLimits extends JsonLimits {
 export interface JsonBodyReaderOptions {
   /** Limits for this request (e.g. deeper nesting for FHIR resources). */
   limitsFor(req: Request): JsonBodyLimits;
+  /** Whether a key is a name the API defines (may appear in a pointer); default: isKnownBodyName. */
+  isKnownName?: (key: string) => boolean;
+}
+
+function schemaNames(node: unknown, into: Set<string>): Set<string> {
+  if (node === null || typeof node !== 'object') return into;
+  const { properties, items } = node as { properties?: Record<string, unknown>; items?: unknown };
+  for (const [name, child] of Object.entries(properties ?? {})) {
+    into.add(name);
+    schemaNames(child, into);
+  }
+  schemaNames(items, into);
+  return into;
+}
+
+/** Field names of the canonical event, batches and the other JSON bodies of /v1 (ours to repeat). */
+const KNOWN_BODY_NAMES: ReadonlySet<string> = schemaNames(
+  ACCESS_EVENT_SCHEMA,
+  new Set(['events', 'note', 'token', 'reason', 'dryRun', 'now', 'caseId', 'patient', 'actor', 'from', 'to', ...FORBIDDEN_JSON_KEYS]),
+);
+
+export function isKnownBodyName(key: string): boolean {
+  return KNOWN_BODY_NAMES.has(key);
 }
 
 /** `application/json`, or a structured-syntax `+json` type such as `application/fhir+json`. */
@@ -63,9 +87,20 @@ const VIOLATION_TEXT: Record<JsonViolation['kind'], { slug: string; title: strin
 };
 
 /** The 400 problem for a guard violation: where it is and what kind, never the value. */
-export function violationProblem(v: JsonViolation, limits: JsonLimits): ProblemError {
+export function violationProblem(v: JsonViolation, limits: JsonLimits, isKnownName: (key: string) => boolean = isKnownBodyName): ProblemError {
   const text = VIOLATION_TEXT[v.kind];
-  const error: FieldError = { pointer: v.pointer, message: text.message };
+  // The pointer keeps indices and names the API defines, and stops at the first other key.
+  let pointer = '';
+  let hidden = false;
+  for (const step of v.path) {
+    if (typeof step === 'string' && !isKnownName(step)) {
+      hidden = true;
+      break;
+    }
+    pointer += '/' + (typeof step === 'number' ? String(step) : step.replace(/~/g, '~0').replace(/\//g, '~1'));
+  }
+  const message = hidden ? `${text.message} (within a member whose name is not repeated: not a field this API defines)` : text.message;
+  const error: FieldError = { pointer, message };
   // Batches: name the event's index as validation errors do.
   if (v.path[0] === 'events' && typeof v.path[1] === 'number') error.index = v.path[1];
   const detail =
@@ -131,7 +166,7 @@ export function jsonBodyReader(options: JsonBodyReaderOptions) {
       const violation = inspectJson(text, limits);
       // A syntax finding is refused too (not retried with JSON.parse): whatever the scan could not
       // follow, it has not checked either.
-      if (violation) return finish(violationProblem(violation, limits));
+      if (violation) return finish(violationProblem(violation, limits, options.isKnownName));
       try {
         req.body = JSON.parse(text);
       } catch {

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
-import { FieldError, Problems } from '@app/core';
+import { FieldError, Problems, unknownMemberErrors } from '@app/core';
 import { DetectionAlert } from '../alert';
 import { ALERT_STATUSES, AlertAction, AlertNotFoundError, AlertRecord, AlertStatus, InvalidAlertTransitionError, MAX_NOTE_LENGTH } from '../alert-lifecycle';
 import { ALERT_STORE, AlertFilter, AlertStore } from '../alert-store.port';
@@ -79,12 +79,8 @@ export function toRuleView(rule: RuleDefinition): RuleView {
 
 /** Turns GET /v1/alerts query parameters into an AlertFilter, or a 400 naming each bad parameter. */
 export function parseAlertQuery(params: Record<string, unknown>): AlertFilter {
-  const errors: FieldError[] = [];
-  for (const key of Object.keys(params)) {
-    if (!(ALERT_FILTER_KEYS as readonly string[]).includes(key)) {
-      errors.push({ pointer: `/query/${key.slice(0, 64)}`, message: `unknown filter; use one of ${ALERT_FILTER_KEYS.join(', ')}` });
-    }
-  }
+  // An unknown parameter is named by position only: the client's key may be PHI.
+  const errors: FieldError[] = unknownMemberErrors(Object.keys(params), ALERT_FILTER_KEYS, '/query', 'filter');
   const str = (key: string): string | undefined => {
     const v = params[key];
     if (v === undefined) return undefined;
@@ -136,10 +132,7 @@ export function parseAlertQuery(params: Record<string, unknown>): AlertFilter {
 export function parseTransitionBody(body: unknown): { note?: string } {
   if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw Problems.validation([{ pointer: '', message: 'must be a JSON object { "note": "…" }' }], 'The request body is invalid.');
-  const errors: FieldError[] = [];
-  for (const key of Object.keys(body)) {
-    if (key !== 'note') errors.push({ pointer: `/${key.slice(0, 64)}`, message: 'unknown field; the body holds only "note"' });
-  }
+  const errors: FieldError[] = unknownMemberErrors(Object.keys(body), ['note'], '', 'field');
   const note = (body as { note?: unknown }).note;
   if (note !== undefined && typeof note !== 'string') errors.push({ pointer: '/note', message: 'must be a string' });
   else if (typeof note === 'string' && note.length > MAX_NOTE_LENGTH) errors.push({ pointer: '/note', message: `must be at most ${MAX_NOTE_LENGTH} characters` });

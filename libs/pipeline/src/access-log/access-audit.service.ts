@@ -7,7 +7,7 @@
  * `recordAccess` themselves where they stream their answer. Features built on the core
  * `AccessAuditSink` hook (legal holds, reports) reach the same chain through `record`.
  */
-import { ACCESS_LOG_CHAIN, AccessAuditEntry, AccessAuditSink, AccessEvent, EventValidator, Problems, Receipt } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessAuditEntry, AccessAuditSink, AccessEvent, EventValidator, Problems, Receipt, unknownMemberErrors } from '@app/core';
 import { canonicalize } from '@app/ledger';
 import type { PatientIdentifiers, Principal } from '@app/security';
 import { EventStore, StoredRecord } from '@app/storage';
@@ -92,13 +92,9 @@ export class AccessAuditService implements AccessAuditSink {
 
   /** `GET /v1/access-log`: newest first; filters actor, action, outcome (`denied`: refused requests), patient (id or token), from, to, limit, cursor. */
   async list(params: Record<string, unknown>, viewer: Viewer): Promise<AccessLogListView> {
-    const unknown = Object.keys(params).filter((k) => !ACCESS_LOG_FILTERS.includes(k));
-    if (unknown.length > 0) {
-      throw Problems.validation(
-        unknown.map((k) => ({ pointer: `/query/${k.slice(0, 64)}`, message: `unknown filter; use one of ${ACCESS_LOG_FILTERS.join(', ')}` })),
-        'The query parameters are invalid.',
-      );
-    }
+    // An unknown filter's name is client content (possibly a patient id): named by position only.
+    const unknown = unknownMemberErrors(Object.keys(params), ACCESS_LOG_FILTERS, '/query', 'filter');
+    if (unknown.length > 0) throw Problems.validation(unknown, 'The query parameters are invalid.');
     const q = patientTokenFilter(parseEventQuery(params), this.store);
     q.chain = ACCESS_LOG_CHAIN;
     const page = await this.store.query(q);

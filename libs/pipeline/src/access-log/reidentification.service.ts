@@ -4,7 +4,7 @@
  * access log before answering. Tokens are keyed HMACs and cannot be inverted: the id is found by
  * looking the token up in the store's token index and opening a record that carries it.
  */
-import { FieldError, Problems } from '@app/core';
+import { FieldError, Problems, unknownMemberErrors } from '@app/core';
 import type { PatientIdentifiers, Principal } from '@app/security';
 import { EventStore } from '@app/storage';
 import { AccessAuditService, accessPrincipal } from './access-audit.service';
@@ -42,7 +42,7 @@ export class ReidentificationService {
     const errors: FieldError[] = [];
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw Problems.validation([{ pointer: '', message: 'must be an object { token, reason }' }], 'The request body is invalid.');
     const b = body as Record<string, unknown>;
-    for (const key of Object.keys(b)) if (key !== 'token' && key !== 'reason') errors.push({ pointer: `/${key.slice(0, 64)}`, message: 'unknown field; send token and reason' });
+    errors.push(...unknownMemberErrors(Object.keys(b), ['token', 'reason'], ''));
     if (typeof b.token !== 'string' || !this.patients.isToken(b.token)) errors.push({ pointer: '/token', message: 'must be a patient token (ptk_ followed by 24 base32 characters)' });
     const reason = typeof b.reason === 'string' ? b.reason.trim() : '';
     if (reason.length < this.minReasonLength || reason.length > MAX_REASON) {

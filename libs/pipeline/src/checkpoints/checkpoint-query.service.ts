@@ -3,7 +3,7 @@
  * cursor paging, plus every public key that ever signed one) and the parameters of
  * `GET /v1/integrity/consistency`. Checkpoints hold no PHI.
  */
-import { FieldError, Problems } from '@app/core';
+import { FieldError, Problems, unknownMemberErrors } from '@app/core';
 import type { Checkpoint } from '@app/ledger';
 import type { KeyProvider, PublicKeyRecord } from '@app/security/key-provider';
 import { CheckpointCursor, CheckpointStore } from '@app/storage';
@@ -37,9 +37,8 @@ function single(params: Record<string, unknown>, key: string, errors: FieldError
 }
 
 function unknownKeys(params: Record<string, unknown>, allowed: string[], errors: FieldError[]): void {
-  for (const key of Object.keys(params)) {
-    if (!allowed.includes(key)) errors.push({ pointer: `/query/${key.slice(0, 64)}`, message: `unknown parameter; use ${allowed.join(', ')}` });
-  }
+  // An unknown parameter's name is client content: named by position only.
+  errors.push(...unknownMemberErrors(Object.keys(params), allowed, '/query', 'parameter'));
 }
 
 function count(text: string | undefined, key: string, errors: FieldError[], min = 0): number | undefined {

@@ -1,8 +1,11 @@
 /**
  * Structural reading of an HL7 FHIR R4 (4.0.1) AuditEvent from untrusted JSON: checks the elements
  * the mapping relies on (types, cardinalities, code values), recognizes R5-only elements and says so,
- * and returns typed R4 shapes or issues naming each bad element by FHIRPath, never by value.
+ * refuses elements R4 does not define (rather than silently dropping part of an audit record), and
+ * returns typed R4 shapes or issues naming each bad element by FHIRPath, never by value nor by the
+ * name of an unknown element (a client's key may be PHI): those are named by position.
  */
+import { unknownMemberMessage } from '@app/core';
 import { ACTION_CODES, ActionCode, OUTCOME_CODES, OutcomeCode } from '../shared/audit-vocabulary';
 import { FhirIssue, FhirIssueType } from './operation-outcome';
 
@@ -74,6 +77,33 @@ const R5_ROOT_ELEMENTS = ['category', 'code', 'severity', 'occurredPeriod', 'occ
 const R5_AGENT_ELEMENTS = ['networkReference', 'networkUri', 'networkString', 'authorization'];
 const R5_MESSAGE = 'this element belongs to FHIR R5 AuditEvent; this endpoint accepts FHIR R4 (4.0.1) AuditEvent';
 
+/** Members of every R4 Element and BackboneElement (extensions are accepted, not interpreted). */
+const ELEMENT = ['id', 'extension'] as const;
+const BACKBONE = [...ELEMENT, 'modifierExtension'] as const;
+
+/** The elements FHIR R4 (4.0.1) defines for AuditEvent, its backbone elements and the datatypes read here. */
+export const R4_AUDIT_EVENT_ELEMENTS = {
+  AuditEvent: ['resourceType', 'id', 'meta', 'implicitRules', 'language', 'text', 'contained', 'extension', 'modifierExtension',
+    'type', 'subtype', 'action', 'period', 'recorded', 'outcome', 'outcomeDesc', 'purposeOfEvent', 'agent', 'source', 'entity'],
+  'AuditEvent.agent': [...BACKBONE, 'type', 'role', 'who', 'altId', 'name', 'requestor', 'location', 'policy', 'media', 'network', 'purposeOfUse'],
+  'AuditEvent.agent.network': [...ELEMENT, 'address', 'type'],
+  'AuditEvent.source': [...BACKBONE, 'site', 'observer', 'type'],
+  'AuditEvent.entity': [...BACKBONE, 'what', 'type', 'role', 'lifecycle', 'securityLabel', 'name', 'description', 'query', 'detail'],
+  Coding: [...ELEMENT, 'system', 'version', 'code', 'display', 'userSelected'],
+  CodeableConcept: [...ELEMENT, 'coding', 'text'],
+  Reference: [...ELEMENT, 'reference', 'type', 'identifier', 'display'],
+  Identifier: [...ELEMENT, 'use', 'type', 'system', 'value', 'period', 'assigner'],
+} as const satisfies Record<string, readonly string[]>;
+
+type R4Structure = keyof typeof R4_AUDIT_EVENT_ELEMENTS;
+
+/** Every element name above, with the R5-only ones this reader recognizes: names that are ours to repeat. */
+export const R4_AUDIT_EVENT_ELEMENT_NAMES: ReadonlySet<string> = new Set<string>([
+  ...Object.values(R4_AUDIT_EVENT_ELEMENTS).flat(),
+  ...R5_ROOT_ELEMENTS,
+  ...R5_AGENT_ELEMENTS,
+]);
+
 const MAX_ITEMS = { agent: 64, entity: 256, coding: 32, concepts: 32 } as const;
 
 type Json = Record<string, unknown>;
@@ -85,6 +115,19 @@ class Reader {
 
   issue(code: FhirIssueType, path: string, message: string): void {
     this.issues.push({ code, expression: path ? `${this.prefix}.${path}` : this.prefix, message });
+  }
+
+  /**
+   * Refuses members R4 does not define for `structure` (`_name`, a primitive's id/extensions, is
+   * accepted when `name` is). `handled` names members already reported otherwise (R5 elements).
+   */
+  members(o: Json, path: string, structure: R4Structure, handled: readonly string[] = []): void {
+    const allowed: readonly string[] = R4_AUDIT_EVENT_ELEMENTS[structure];
+    Object.keys(o).forEach((key, i) => {
+      const name = key.startsWith('_') ? key.slice(1) : key;
+      if (allowed.includes(name) || handled.includes(key)) return;
+      this.issue('structure', path, `${unknownMemberMessage(i + 1, allowed, 'element')}; FHIR R4 defines no such element on ${structure}`);
+    });
   }
 
   object(value: unknown, path: string): Json | undefined {
@@ -130,6 +173,7 @@ class Reader {
       this.issue('structure', path, 'must be a Coding in FHIR R4 (a CodeableConcept here is the R5 shape)');
       return undefined;
     }
+    this.members(o, path, 'Coding');
     return { system: this.string(o, 'system', `${path}.system`), code: this.string(o, 'code', `${path}.code`), display: this.string(o, 'display', `${path}.display`) };
   }
 
@@ -149,6 +193,7 @@ class Reader {
       this.issue('structure', path, 'must be a CodeableConcept (codings go in its coding array)');
       return undefined;
     }
+    this.members(o, path, 'CodeableConcept');
     return { coding: this.codings(o, 'coding', `${path}.coding`), text: this.string(o, 'text', `${path}.text`) };
   }
 
@@ -164,9 +209,11 @@ class Reader {
   reference(value: unknown, path: string): R4Reference | undefined {
     const o = this.object(value, path);
     if (!o) return undefined;
+    this.members(o, path, 'Reference');
     let identifier: R4Reference['identifier'];
     if (o.identifier !== undefined) {
       const id = this.object(o.identifier, `${path}.identifier`);
+      if (id) this.members(id, `${path}.identifier`, 'Identifier');
       if (id) identifier = { system: this.string(id, 'system', `${path}.identifier.system`), value: this.string(id, 'value', `${path}.identifier.value`) };
     }
     return {
@@ -197,6 +244,7 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
     return { ok: false, issues: r.issues };
   }
   for (const name of R5_ROOT_ELEMENTS) if (name in root) r.issue('not-supported', name, R5_MESSAGE);
+  r.members(root, '', 'AuditEvent', R5_ROOT_ELEMENTS);
 
   const id = r.string(root, 'id', 'id');
   if (id !== undefined && !FHIR_ID.test(id)) r.issue('value', 'id', 'must be a FHIR id (1-64 letters, digits, "-" or ".")');
@@ -226,6 +274,7 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
     const a = r.object(item, path);
     if (!a) return;
     for (const name of R5_AGENT_ELEMENTS) if (name in a) r.issue('not-supported', `${path}.${name}`, R5_MESSAGE);
+    r.members(a, path, 'AuditEvent.agent', R5_AGENT_ELEMENTS);
     let requestor = false;
     if (a.requestor === undefined) r.issue('required', `${path}.requestor`, 'is required (R4 AuditEvent.agent.requestor, 1..1)');
     else if (typeof a.requestor !== 'boolean') r.issue('value', `${path}.requestor`, 'must be true or false');
@@ -233,6 +282,7 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
     let network: R4Agent['network'];
     if (a.network !== undefined) {
       const n = r.object(a.network, `${path}.network`);
+      if (n) r.members(n, `${path}.network`, 'AuditEvent.agent.network');
       if (n) network = { address: r.string(n, 'address', `${path}.network.address`), type: r.code(n, 'type', `${path}.network.type`, ['1', '2', '3', '4', '5'], 'AuditEventAgentNetworkType') };
     }
     agents.push({
@@ -254,6 +304,7 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
   else {
     const s = r.object(root.source, 'source');
     if (s) {
+      r.members(s, 'source', 'AuditEvent.source');
       let site: string | undefined;
       if (s.site !== undefined && typeof s.site === 'object') r.issue('not-supported', 'source.site', R5_MESSAGE);
       else site = r.string(s, 'site', 'source.site');
@@ -270,6 +321,7 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
     const path = `entity[${i}]`;
     const e = r.object(item, path);
     if (!e) return;
+    r.members(e, path, 'AuditEvent.entity');
     let role: R4Coding | undefined;
     if (e.role !== undefined && e.role !== null && typeof e.role === 'object' && 'coding' in (e.role as Json)) {
       r.issue('not-supported', `${path}.role`, R5_MESSAGE);

@@ -4,11 +4,27 @@
  * OperationOutcome naming every bad element (both bundle types are all-or-nothing here, like a
  * batch on `POST /v1/events`).
  */
-import { AccessEvent } from '@app/core';
+import { AccessEvent, unknownMemberMessage } from '@app/core';
 import { FhirMappingOptions, MappedFhirAuditEvent, mapFhirAuditEvent } from './fhir-audit-event.mapper';
 import { FhirIssue, MAX_OUTCOME_ISSUES, OperationOutcome, operationOutcome } from './operation-outcome';
 
 export const DEFAULT_MAX_BUNDLE_ENTRIES = 1000;
+
+/** Elements FHIR R4 defines on Bundle and Bundle.entry: anything else is refused, not dropped. */
+export const R4_BUNDLE_ELEMENTS = {
+  Bundle: ['resourceType', 'id', 'meta', 'implicitRules', 'language', 'identifier', 'type', 'timestamp', 'total', 'link', 'entry', 'signature'],
+  'Bundle.entry': ['id', 'extension', 'modifierExtension', 'link', 'fullUrl', 'resource', 'search', 'request', 'response'],
+} as const;
+
+/** Issues for members R4 does not define on `structure`, named by position only (a key may be PHI). */
+function unknownElements(o: Record<string, unknown>, expression: string, structure: keyof typeof R4_BUNDLE_ELEMENTS): FhirIssue[] {
+  const allowed: readonly string[] = R4_BUNDLE_ELEMENTS[structure];
+  return Object.keys(o).flatMap((key, i) =>
+    allowed.includes(key.startsWith('_') ? key.slice(1) : key)
+      ? []
+      : [{ code: 'structure' as const, expression, message: `${unknownMemberMessage(i + 1, allowed, 'element')}; FHIR R4 defines no such element on ${structure}` }],
+  );
+}
 export type FhirBundleType = 'batch' | 'transaction';
 
 export interface FhirSubmissionOptions extends FhirMappingOptions {
@@ -49,7 +65,7 @@ export function mapFhirSubmission(body: unknown, options: FhirSubmissionOptions 
     return rejected([{ code: 'not-supported', expression: 'Resource.resourceType', message: 'must be AuditEvent or a Bundle of AuditEvent resources' }]);
   }
 
-  const issues: FhirIssue[] = [];
+  const issues: FhirIssue[] = unknownElements(body, 'Bundle', 'Bundle');
   const bundleType = body.type;
   if (bundleType !== 'batch' && bundleType !== 'transaction') {
     issues.push({ code: 'not-supported', expression: 'Bundle.type', message: 'must be batch or transaction' });
@@ -74,6 +90,7 @@ export function mapFhirSubmission(body: unknown, options: FhirSubmissionOptions 
       issues.push({ code: 'structure', expression: path, message: 'must be a JSON object' });
       continue;
     }
+    issues.push(...unknownElements(entry, path, 'Bundle.entry'));
     issues.push(...checkRequest(entry.request, `${path}.request`));
     if (entry.resource === undefined) {
       issues.push({ code: 'required', expression: `${path}.resource`, message: 'is required: each entry carries one AuditEvent' });
