@@ -3,13 +3,14 @@
  * planted instance of each default detection rule's pattern) to a running service. Events go in
  * event-time order (planSeedRequests: ticks of at most a minute of event time, one batch per
  * integration, each posted with that integration's own token), so detection sees them as they
- * happened.
+ * happened. Refuses (exit 2) when the data dir holds no token signing key (its tokens would get
+ * 401) and, when the service cannot be reached, names the URL it tried and how to point it elsewhere.
  */
 import { Command } from 'commander';
 import { generateTraffic, planSeedRequests, postTicks } from '@app/simulation';
 import { TokenService } from '@app/security';
-import { ApiClient, defaultServiceUrl, localCa } from '../api-client';
-import { cliConfig } from '../data-dir';
+import { ApiClient, ServiceUnreachableError, defaultServiceUrl, localCa, unreachableServiceMessage } from '../api-client';
+import { cliConfig, missingTokenKey } from '../data-dir';
 import { progressBar } from '../progress';
 
 interface SeedOptions {
@@ -37,14 +38,21 @@ export function seedCommand(): Command {
       const batch = positiveInt(opts.batch, '--batch');
       const concurrency = positiveInt(opts.concurrency, '--concurrency');
       const config = cliConfig(opts.dataDir);
+      const missing = missingTokenKey(config);
+      if (missing) {
+        process.stderr.write(`auditctl seed: ${missing}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const tokens = new TokenService(config);
+      const url = opts.url ?? defaultServiceUrl();
       const { events, planted } = generateTraffic({ events: n, seed: Number(opts.seed), suspicious: !opts.benignOnly });
       const ticks = planSeedRequests(events, { maxBatch: batch });
       // Each integration posts its own events (source ownership), with its own token.
       const clients = new Map<string, ApiClient>();
       for (const integration of new Set(ticks.flatMap((t) => t.map((b) => b.integration)))) {
         const token = await tokens.issue({ role: 'integration', sub: integration, ttl: '1h' });
-        clients.set(integration, new ApiClient(opts.url ?? defaultServiceUrl(), token, { caPem: localCa(config.dataDir), maxSockets: concurrency }));
+        clients.set(integration, new ApiClient(url, token, { caPem: localCa(config.dataDir), maxSockets: concurrency, connectTimeoutMs: 10_000 }));
       }
       const progress = progressBar();
       let done = 0;
@@ -56,6 +64,9 @@ export function seedCommand(): Command {
             await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
             continue;
           }
+          if (res.status === 401) {
+            throw new Error(`the service at ${url} rejected the token signed with ${config.dataDir}'s key (401): pass --data-dir <the DATA_DIR that service runs on>`);
+          }
           throw new Error(`the service answered ${res.status}: ${res.body.slice(0, 300)}`);
         }
         done += chunk.length;
@@ -63,6 +74,13 @@ export function seedCommand(): Command {
       };
       try {
         await postTicks(ticks, (b) => post(b.integration, b.events), concurrency);
+      } catch (err) {
+        if (!(err instanceof ServiceUnreachableError)) throw err;
+        progress.stop();
+        process.stderr.write(`auditctl seed: ${unreachableServiceMessage(err, opts.url !== undefined)}\n`);
+        if (done > 0) process.stderr.write(`auditctl seed: ${done} event(s) were posted before that.\n`);
+        process.exitCode = 2;
+        return;
       } finally {
         progress.stop();
         for (const c of clients.values()) c.close();

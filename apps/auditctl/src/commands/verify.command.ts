@@ -2,7 +2,8 @@
  * `auditctl verify [--chain C] [--offline DIR]`: recomputes every chain and checks every signed
  * checkpoint of a data dir (on all cores), or checks an export directory with no database and no
  * service (`--offline`). Both print the same lines: `OK: ...` and exit 0, or
- * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify. With
+ * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify (no database,
+ * no export directory, a --chain the store does not hold: the message says which). With
  * STORE=elasticsearch the online check reads the cluster the service writes to (cli-store.ts). The
  * online check is recorded in the access log (OS user, via cli, chain, records verified).
  */
@@ -67,6 +68,11 @@ export function verifyCommand(): Command {
       const progress = progressBar(!opts.json && Boolean(process.stderr.isTTY));
       const onProgress = (chain: string, done: number, total: number) => progress.update(chain, done, total);
       if (opts.offline) {
+        if (!fs.existsSync(opts.offline) || !fs.statSync(opts.offline).isDirectory()) {
+          process.stderr.write(`auditctl verify: no export directory at ${opts.offline} (write one with: npx auditctl export --chain <id> --out <dir>)\n`);
+          process.exitCode = 2;
+          return;
+        }
         try {
           const result = await verifyExport(opts.offline, { workers: workerCount(opts.workers, 0), publicKeys: pinnedKeys(opts.keys), onProgress });
           progress.stop();
@@ -87,6 +93,16 @@ export function verifyCommand(): Command {
       const opened = await openCliStore('verify', config);
       if (!opened) return;
       const store = opened.events;
+      if (opts.chain !== undefined) {
+        const known = [...new Set([...(await store.chains()), ...(await opened.checkpoints.chains())])].sort();
+        if (!known.includes(opts.chain)) {
+          await opened.close();
+          const list = known.length === 0 ? 'it holds no chain yet' : `chains: ${known.slice(0, 20).join(', ')}${known.length > 20 ? `, … (${known.length})` : ''}`;
+          process.stderr.write(`auditctl verify: no chain "${opts.chain}" in this store (${list})\n`);
+          process.exitCode = 2;
+          return;
+        }
+      }
       const keyring = new FileKeyProvider(dataDir);
       const pinned = pinnedKeys(opts.keys);
       const integrity = new IntegrityService(store, {
