@@ -32,8 +32,11 @@ const ConfigSchema = z.object({
   GROUP_COMMIT_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   /** Embedded store: run the append transaction (sealing, inserts, fsync'd commit) on a worker thread. */
   WRITER_THREAD: bool.default('true'),
-  /** Embedded store: a background thread checkpoints the WAL this often (ms); 0 leaves it to the commits. */
-  WAL_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  /**
+   * Embedded store: a background thread checkpoints the WAL this often (ms); 0 (the default) leaves it
+   * to the commits. Off by default: on the reference VM it measured a better p90 but a worse p99 commit.
+   */
+  WAL_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   TOKEN_ISSUER: z.string().min(1).default('audit-siem'),
   TOKEN_AUDIENCE: z.string().min(1).default('audit-siem-api'),

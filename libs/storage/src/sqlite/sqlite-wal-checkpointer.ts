@@ -1,5 +1,5 @@
 /**
- * Background WAL checkpoints for the embedded store (WAL_CHECKPOINT_INTERVAL_MS, default 1000).
+ * Background WAL checkpoints for the embedded store (WAL_CHECKPOINT_INTERVAL_MS > 0; off by default).
  *
  * In WAL mode every commit appends the pages it dirtied to the WAL; a checkpoint copies them back
  * into the database file and fsyncs it. Left to SQLite, the commit that crosses the threshold runs
