@@ -14,7 +14,8 @@ export function benchDataDir(name: string): string {
 
 /**
  * Starts the compiled service in a child process. BENCH_SERVICE_NODE_ARGS (space-separated) is passed
- * to its node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the service under the bench's load.
+ * to its node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the service under the bench's load;
+ * BENCH_SERVICE_LOG=<file> keeps its log lines.
  */
 export function startServiceProcess(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
@@ -23,6 +24,9 @@ export function startServiceProcess(env: NodeJS.ProcessEnv): Promise<{ child: Ch
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // BENCH_SERVICE_LOG=<file>: the service's log lines (JSON, no PHI) are appended there too.
+  const logFile = process.env.BENCH_SERVICE_LOG;
+  if (logFile) child.stdout!.on('data', (d: Buffer) => fs.appendFileSync(logFile, d));
   return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
