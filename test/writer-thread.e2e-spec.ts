@@ -93,6 +93,12 @@ describe('writer thread', () => {
       loading = false;
       await more;
       expect(svc.child.exitCode).toBe(0);
+      // It says so: the last line reports the finished shutdown, after the one announcing it.
+      const stdout = svc.child.stdout!;
+      if (!stdout.readableEnded) await new Promise((r) => stdout.once('end', r));
+      const lines = svc.output.filter((l) => l.startsWith('{')).map((l) => (JSON.parse(l) as { msg?: string }).msg);
+      expect(lines.indexOf('shut down')).toBeGreaterThan(lines.indexOf('shutting down'));
+      expect(lines.indexOf('shutting down')).toBeGreaterThanOrEqual(0);
     } finally {
       writer.close();
       reader.close();

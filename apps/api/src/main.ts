@@ -36,9 +36,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.announce('shutting down', { signal });
+    const started = Date.now();
     shutdownGracefully(app, config.shutdownGraceMs)
-      .then(() => process.exit(0))
-      .catch(() => process.exit(1));
+      .then(() => {
+        // Writers drained, the last checkpoint sealed and the detection snapshot written.
+        logger.announce('shut down', { signal, ms: Date.now() - started });
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.announce('shutdown failed', { signal, errorClass: (err as Error)?.constructor?.name ?? 'unknown' });
+        process.exit(1);
+      });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
