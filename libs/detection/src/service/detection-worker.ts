@@ -285,8 +285,15 @@ export class DetectionWorker {
     const inBackground = snapshotDue && this.progress.saveSnapshot !== undefined;
     const started = performance.now();
     const snapshot = snapshotDue ? engine.snapshot() : null;
-    // The slice's alerts are committed first, so a snapshot saved in the background never runs ahead of them.
-    const results = this.progress.commit(alerts ?? [], new Date(now).toISOString(), inBackground ? null : snapshot);
+    // The slice's alerts are committed first, so a snapshot saved in the background never runs ahead of
+    // them; without a snapshot to write with them, waiting for the write lock does not hold the event loop.
+    const createdAt = new Date(now).toISOString();
+    const results =
+      snapshot && !inBackground
+        ? this.progress.commit(alerts ?? [], createdAt, snapshot)
+        : this.progress.commitWhenFree
+          ? await this.progress.commitWhenFree(alerts ?? [], createdAt)
+          : this.progress.commit(alerts ?? [], createdAt, null);
     if (snapshot && inBackground) this.saveInBackground(snapshot, now, performance.now() - started);
     else if (snapshot) this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
 

@@ -15,6 +15,7 @@ import type Database from 'better-sqlite3';
 import { DetectionAlert } from '../alert';
 import { AlertSaveResult } from '../alert-store.port';
 import { DetectionSnapshot } from '../detection-engine';
+import { writeWhenFree } from '@app/storage';
 import { jsonInTurns } from './json-in-turns';
 import { SnapshotWriterThread } from './snapshot-writer-thread';
 import { RecordSealer, SqliteAlertStore } from './sqlite-alert-store';
@@ -41,6 +42,11 @@ export interface DetectionProgressStore {
    */
   commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[];
   /**
+   * Stores alerts as commit(alerts, createdAt, null) does, but waits for the database's write lock
+   * (held by the writer thread during a group commit) without blocking the event loop.
+   */
+  commitWhenFree?(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]>;
+  /**
    * Stores a snapshot whose alerts are already committed, holding the event loop as little as the
    * adapter can; resolves once it is durable. Saves are applied in call order. Returns the time it
    * kept the event loop busy (ms).
@@ -54,10 +60,10 @@ export class SqliteDetectionProgressStore implements DetectionProgressStore {
   private readonly select: Database.Statement;
   private readonly upsert: Database.Statement;
   private lastSave: Promise<unknown> = Promise.resolve();
-  private readonly commitTx: (alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null) => AlertSaveResult[];
+  private readonly commitTx: Database.Transaction<(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null) => AlertSaveResult[]>;
 
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly alerts: SqliteAlertStore,
     private readonly name = 'engine',
     private readonly sealer?: RecordSealer,
@@ -86,6 +92,11 @@ export class SqliteDetectionProgressStore implements DetectionProgressStore {
   commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[] {
     if (alerts.length === 0 && !snapshot) return [];
     return this.commitTx(alerts, createdAt, snapshot);
+  }
+
+  commitWhenFree(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]> {
+    if (alerts.length === 0) return Promise.resolve([]);
+    return writeWhenFree(this.db, () => this.commitTx.immediate(alerts, createdAt, null));
   }
 
   /** Saves one after the other, in call order, so an older snapshot never overwrites a newer one. */

@@ -4,6 +4,7 @@
  * transactions. It declares its tables itself (CREATE IF NOT EXISTS) on a writable connection,
  * so it can be added to any database the event store opened.
  */
+import type Database from 'better-sqlite3';
 import type { Checkpoint, FrontierJSON } from '@app/ledger';
 import {
   CheckpointConflictError,
@@ -16,7 +17,7 @@ import {
 } from '../checkpoint-store.port';
 import { StoreUnavailableError } from '../event-store.port';
 import { CHECKPOINT_SCHEMA_SQL } from './sqlite-checkpoint-schema';
-import { SqliteDb } from './sqlite-database';
+import { SqliteDb, writeWhenFree } from './sqlite-database';
 
 interface CheckpointRow {
   chain: string;
@@ -41,7 +42,7 @@ function hasCheckpointTables(db: SqliteDb): boolean {
 
 export class SqliteCheckpointStore implements CheckpointStore {
   private readonly enabled: boolean;
-  private readonly appendTx?: (entry: NewCheckpoint) => void;
+  private readonly appendTx?: Database.Transaction<(entry: NewCheckpoint) => void>;
 
   constructor(private readonly db: SqliteDb) {
     if (!db.readonly) db.exec(CHECKPOINT_SCHEMA_SQL);
@@ -58,8 +59,10 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   async append(entry: NewCheckpoint): Promise<void> {
     if (!this.appendTx) throw new StoreUnavailableError('the checkpoint store is read-only');
+    const appendTx = this.appendTx;
     try {
-      this.appendTx(entry);
+      // The writer thread commits on its own connection: wait for its lock without holding the event loop.
+      await writeWhenFree(this.db, () => appendTx.immediate(entry));
     } catch (err) {
       const e = err as { code?: string; message?: string };
       if (/checkpoint conflict/.test(e.message ?? '') || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE') {

@@ -30,6 +30,33 @@ export interface OpenDatabaseOptions {
   backgroundCheckpoints?: boolean;
 }
 
+/** What `busy_timeout` is on every connection openDatabase gives (ms). */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Runs a write transaction on a connection of the event loop without blocking the loop while another
+ * connection (the writer thread, auditctl) holds SQLite's write lock. `run` must start its
+ * transaction with BEGIN IMMEDIATE (better-sqlite3: `tx.immediate(...)`), so that a busy database
+ * fails it before it did anything: the attempt is made with no busy timeout, and on SQLITE_BUSY it is
+ * retried after a short wait (1, 2, 4 … 16 ms), letting requests run in between, for up to
+ * `maxWaitMs` (then the SQLITE_BUSY error is thrown, as a busy timeout would). The connection's own
+ * busy timeout is back in place before anything else runs.
+ */
+export async function writeWhenFree<T>(db: SqliteDb, run: () => T, maxWaitMs = BUSY_TIMEOUT_MS): Promise<T> {
+  const deadline = performance.now() + maxWaitMs;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 16)) {
+    db.pragma('busy_timeout = 0');
+    try {
+      return run();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw err;
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
 export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {}): SqliteDb {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = databasePath(dataDir);
@@ -38,7 +65,7 @@ export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {})
   }
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   // First, so that opening while another connection writes (the writer thread, auditctl) waits too.
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
