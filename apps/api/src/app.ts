@@ -10,7 +10,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
-import { AppConfig, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
+import { AppConfig, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
 import { ensureLocalPki } from '@app/security';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
@@ -47,6 +47,12 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
     httpsOptions,
   });
   if (httpsOptions) keepTlsResponsesBuffered(app.getHttpServer() as import('node:https').Server, config.maxBatchEvents);
+  // Node closes an idle keep-alive connection after 5 s; a client pool that reuses it at that moment
+  // gets ECONNRESET on a request it cannot know was not received. Keep idle connections longer than
+  // common client and load-balancer idle timeouts (60 s), and the header timeout above it as Node requires.
+  const server = app.getHttpServer() as import('node:http').Server;
+  server.keepAliveTimeout = config.httpKeepAliveTimeoutMs ?? DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = server.keepAliveTimeout + 1000;
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(securityHeaders(!config.insecureHttp));

@@ -15,6 +15,8 @@ const bool = z
 
 export const DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND = 20_000;
 export const DEFAULT_MAX_JSON_DEPTH = 8;
+/** Idle keep-alive connections stay open this long (ms): above common client and load-balancer idle timeouts. */
+export const DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const DEFAULT_MAX_FHIR_JSON_DEPTH = 16;
 export const DEFAULT_MAX_JSON_STRING_LENGTH = 8192;
 /** File name of the integrations settings under DATA_DIR (when INTEGRATIONS_FILE is not set). */
@@ -61,6 +63,8 @@ const ConfigSchema = z.object({
   /** Claim carrying the role in bearer tokens (a string, or an array holding exactly one known role). */
   TOKEN_ROLE_CLAIM: z.string().min(1).default('role'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** How long an idle keep-alive connection stays open (ms). */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS),
   /** Sustained events per second one principal (integration) may post; 0 turns rate limiting off. */
   RATE_LIMIT_EVENTS_PER_SECOND: z.coerce.number().min(0).max(10_000_000).default(DEFAULT_RATE_LIMIT_EVENTS_PER_SECOND),
   /** Events one principal may post at once above the sustained rate (token bucket size). Default: 2 s worth, at least MAX_BATCH_EVENTS. */
@@ -124,6 +128,8 @@ export interface AppConfig {
   /** Claim carrying the role (TOKEN_ROLE_CLAIM, default `role`). */
   tokenRoleClaim?: string;
   shutdownGraceMs: number;
+  /** HTTP_KEEP_ALIVE_TIMEOUT_MS (default 65 s); optional so hand-built configs stay valid. */
+  httpKeepAliveTimeoutMs?: number;
   /** Ingest rate limit per principal, events/s (RATE_LIMIT_EVENTS_PER_SECOND; 0 = off). Optional so hand-built configs stay valid. */
   rateLimitEventsPerSecond?: number;
   /** Token bucket size in events (RATE_LIMIT_BURST). */
@@ -190,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tokenJwksUrl: c.TOKEN_JWKS_URL,
     tokenRoleClaim: c.TOKEN_ROLE_CLAIM,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
+    httpKeepAliveTimeoutMs: c.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     rateLimitEventsPerSecond: c.RATE_LIMIT_EVENTS_PER_SECOND,
     rateLimitBurst: c.RATE_LIMIT_BURST ?? defaultBurst(c.RATE_LIMIT_EVENTS_PER_SECOND, c.MAX_BATCH_EVENTS),
     integrationsFile: c.INTEGRATIONS_FILE === undefined ? undefined : path.resolve(c.INTEGRATIONS_FILE),
