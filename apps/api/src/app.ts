@@ -11,12 +11,13 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
-import { ensureLocalPki } from '@app/security';
+import { AUTH_EVENT_SINK, AuthEventSink, ensureLocalPki } from '@app/security';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
 import { ProblemFilter, sendProblem, toProblem } from './http/problem.filter';
 import { jsonBodyReader, JsonBodyLimits } from './http/json-body-reader';
 import { keepTlsResponsesBuffered } from './http/tls-response-buffer';
+import { recordTlsRefusals } from './http/tls-refusals';
 import { requestLog } from './http/request-log.middleware';
 
 export interface BuiltApp {
@@ -46,7 +47,10 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
     logger,
     httpsOptions,
   });
-  if (httpsOptions) keepTlsResponsesBuffered(app.getHttpServer() as import('node:https').Server, config.maxBatchEvents);
+  if (httpsOptions) {
+    keepTlsResponsesBuffered(app.getHttpServer() as import('node:https').Server, config.maxBatchEvents);
+    recordTlsRefusals(app.getHttpServer() as import('node:https').Server, app.get<AuthEventSink>(AUTH_EVENT_SINK, { strict: false }));
+  }
   // Node closes an idle keep-alive connection after 5 s; a client pool that reuses it at that moment
   // gets ECONNRESET on a request it cannot know was not received. Keep idle connections longer than
   // common client and load-balancer idle timeouts (60 s), and the header timeout above it as Node requires.

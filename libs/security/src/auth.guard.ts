@@ -27,7 +27,8 @@ export const AUTH_EVENT_SINK = Symbol('AUTH_EVENT_SINK');
 
 export interface AuthFailureEvent {
   /** `source-refused`: reported by the access log itself for a handler's 403 (an event whose source the caller does not own). */
-  kind: 'undeclared-route' | 'unauthenticated' | 'token-rejected' | 'certificate-rejected' | 'forbidden' | 'source-refused';
+  /** `tls-handshake-failed`: reported by the HTTPS server for a connection refused before any request (method `TLS`, route `handshake`). */
+  kind: 'undeclared-route' | 'unauthenticated' | 'token-rejected' | 'certificate-rejected' | 'forbidden' | 'source-refused' | 'tls-handshake-failed';
   status: 401 | 403 | 503;
   /** Short machine-friendly reason (e.g. a TLS verification code like CERT_HAS_EXPIRED). */
   reason: string;

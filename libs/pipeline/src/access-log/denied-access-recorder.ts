@@ -42,6 +42,8 @@ export function denialReasonCode(e: Pick<AuthFailureEvent, 'kind' | 'reason'>): 
       return 'source_not_owned';
     case 'certificate-rejected':
       return `certificate_${slug(e.reason)}`.slice(0, 64);
+    case 'tls-handshake-failed':
+      return `tls_${slug(e.reason)}`.slice(0, 64);
     case 'token-rejected':
       if (TOKEN_CODES.has(e.reason)) return `token_${e.reason}`;
       if (e.reason === 'malformed authorization header') return 'authorization_malformed';
