@@ -63,6 +63,10 @@ const ConfigSchema = z.object({
   /** Claim carrying the role in bearer tokens (a string, or an array holding exactly one known role). */
   TOKEN_ROLE_CLAIM: z.string().min(1).default('role'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** Refusals recorded one by one per (source IP, reason, caller, route) per window; the rest counted in one follow-up. */
+  ACCESS_DENIAL_WINDOW_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  /** Distinct refusal keys per window before the rest are counted under one overflow entry. */
+  ACCESS_DENIAL_MAX_KEYS: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** How long an idle keep-alive connection stays open (ms). */
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS),
   /** Sustained events per second one principal (integration) may post; 0 turns rate limiting off. */
@@ -128,6 +132,9 @@ export interface AppConfig {
   /** Claim carrying the role (TOKEN_ROLE_CLAIM, default `role`). */
   tokenRoleClaim?: string;
   shutdownGraceMs: number;
+  /** ACCESS_DENIAL_WINDOW_MS / ACCESS_DENIAL_MAX_KEYS: the access log's flood bound for refusals (defaults 60 s, 1000). */
+  accessDenialWindowMs?: number;
+  accessDenialMaxKeys?: number;
   /** HTTP_KEEP_ALIVE_TIMEOUT_MS (default 65 s); optional so hand-built configs stay valid. */
   httpKeepAliveTimeoutMs?: number;
   /** Ingest rate limit per principal, events/s (RATE_LIMIT_EVENTS_PER_SECOND; 0 = off). Optional so hand-built configs stay valid. */
@@ -197,6 +204,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tokenRoleClaim: c.TOKEN_ROLE_CLAIM,
     shutdownGraceMs: c.SHUTDOWN_GRACE_MS,
     httpKeepAliveTimeoutMs: c.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    accessDenialWindowMs: c.ACCESS_DENIAL_WINDOW_MS,
+    accessDenialMaxKeys: c.ACCESS_DENIAL_MAX_KEYS,
     rateLimitEventsPerSecond: c.RATE_LIMIT_EVENTS_PER_SECOND,
     rateLimitBurst: c.RATE_LIMIT_BURST ?? defaultBurst(c.RATE_LIMIT_EVENTS_PER_SECOND, c.MAX_BATCH_EVENTS),
     integrationsFile: c.INTEGRATIONS_FILE === undefined ? undefined : path.resolve(c.INTEGRATIONS_FILE),

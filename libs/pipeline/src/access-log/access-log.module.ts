@@ -31,7 +31,12 @@ import { ReidentificationService } from './reidentification.service';
         new ReidentificationService(store, patients, audit, config.reidentifyMinReasonLength ?? 10),
     },
     { provide: ACCESS_AUDIT_SINK, useExisting: AccessAuditService },
-    { provide: DeniedAccessRecorder, inject: [AccessAuditService], useFactory: (audit: AccessAuditService) => new DeniedAccessRecorder(audit) },
+    {
+      provide: DeniedAccessRecorder,
+      inject: [AccessAuditService, APP_CONFIG],
+      useFactory: (audit: AccessAuditService, config: AppConfig) =>
+        new DeniedAccessRecorder(audit, { windowMs: config.accessDenialWindowMs, maxKeys: config.accessDenialMaxKeys }),
+    },
     { provide: AUTH_EVENT_SINK, useExisting: DeniedAccessRecorder },
     { provide: APP_INTERCEPTOR, useClass: AccessAuditInterceptor },
   ],
