@@ -233,6 +233,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 }
 
 /** Default token bucket size: two seconds of the sustained rate, and never less than one full batch. */
+/**
+ * Whether a background thread checkpoints the embedded database's WAL (WAL_CHECKPOINT_INTERVAL_MS > 0),
+ * so that its committing connections leave it to that thread. Only with the embedded event store:
+ * with STORE=elasticsearch the database holds little and SQLite checkpoints it on commit.
+ */
+export function backgroundWalCheckpoints(config: AppConfig): boolean {
+  return (config.walCheckpointIntervalMs ?? 0) > 0 && config.scaleOut?.store !== 'elasticsearch';
+}
+
 export function defaultBurst(eventsPerSecond: number, maxBatchEvents: number): number {
   return Math.max(Math.ceil(2 * eventsPerSecond), maxBatchEvents);
 }

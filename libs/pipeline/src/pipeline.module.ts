@@ -6,7 +6,7 @@
  * adapters connect in the background (readiness false until they are up; see scale-out.ts).
  */
 import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { APP_CONFIG, AppConfig, backgroundWalCheckpoints } from '@app/core';
 import { PatientIdentifiers, embeddedFieldProtection } from '@app/security';
 import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteAppendThread, SqliteDb, SqliteWalCheckpointer, TieredSqliteEventStore, openDatabase } from '@app/storage';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
@@ -67,21 +67,13 @@ export class PipelineHealth {
 }
 
 /**
- * Background WAL checkpoints (WAL_CHECKPOINT_INTERVAL_MS) of the embedded database. Only with the
- * embedded event store: with STORE=elasticsearch the database holds little and SQLite checkpoints it.
- */
-function backgroundCheckpoints(config: AppConfig): boolean {
-  return (config.walCheckpointIntervalMs ?? 0) > 0 && config.scaleOut?.store !== 'elasticsearch';
-}
-
-/**
  * The embedded store; with WRITER_THREAD its appends commit on a worker thread (sqlite-append-thread.ts),
  * with WAL_CHECKPOINT_INTERVAL_MS another thread checkpoints the WAL (sqlite-wal-checkpointer.ts).
  */
 function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsService): TieredSqliteEventStore {
   const store = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
   if (db.name === ':memory:') return store;
-  if (backgroundCheckpoints(config)) {
+  if (backgroundWalCheckpoints(config)) {
     store.useWalCheckpointer(
       new SqliteWalCheckpointer(
         { dataDir: config.dataDir, intervalMs: config.walCheckpointIntervalMs! },
@@ -100,7 +92,7 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
       dataDir: config.dataDir,
       dataKeysDir: config.dataKeysDir,
       tokenizationKeyFile: config.tokenizationKeyFile,
-      backgroundCheckpoints: backgroundCheckpoints(config),
+      backgroundCheckpoints: backgroundWalCheckpoints(config),
     });
     void thread.start().catch(() => undefined); // a failed start is retried by the first append (503 until then)
     store.useAppendThread(thread);
@@ -115,7 +107,7 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
     {
       provide: SQLITE_DB,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): SqliteDb => openDatabase(config.dataDir, { backgroundCheckpoints: backgroundCheckpoints(config) }),
+      useFactory: (config: AppConfig): SqliteDb => openDatabase(config.dataDir, { backgroundCheckpoints: backgroundWalCheckpoints(config) }),
     },
     {
       provide: EVENT_STORE,

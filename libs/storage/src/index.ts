@@ -1,6 +1,7 @@
 /** Storage ports (EventStore, EventBus) and the embedded SQLite adapters; the scale-out ones are in scale-out-adapters.ts. */
 export * from './event-store.port';
 export * from './sqlite/sqlite-database';
+export * from './compiled-worker';
 export * from './sqlite/sqlite-schema';
 export * from './sqlite/sqlite-event-store';
 export { SqliteAppendThread, AppendThreadOptions } from './sqlite/sqlite-append-thread';

@@ -9,7 +9,7 @@
  * with its snapshot in the instance's embedded database, are shipped there (alert-outbox.ts).
  */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
-import { ACCESS_LOG_CHAIN, APP_CONFIG, AppConfig, detectionSettingsOf } from '@app/core';
+import { ACCESS_LOG_CHAIN, APP_CONFIG, AppConfig, backgroundWalCheckpoints, detectionSettingsOf } from '@app/core';
 import { ChainWriter, MetricsService } from '@app/pipeline';
 import { embeddedTextSealer } from '@app/security';
 import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
@@ -86,7 +86,7 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
   return new SnapshotWriterThread({
     dataDir: config.dataDir,
     dataKeysDir: config.dataKeysDir,
-    backgroundCheckpoints: (config.walCheckpointIntervalMs ?? 0) > 0 && config.scaleOut?.store !== 'elasticsearch',
+    backgroundCheckpoints: backgroundWalCheckpoints(config),
   });
 }
 

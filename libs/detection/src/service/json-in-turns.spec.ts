@@ -26,7 +26,7 @@ describe('jsonInTurns', () => {
   it('gives exactly the text JSON.stringify gives for random nested values (long arrays, undefined members, escapes)', async () => {
     for (let seed = 1; seed <= 15; seed++) {
       const value = { top: randomValue(4, seeded(seed)), gone: undefined, list: [undefined, 1] };
-      const { parts } = await jsonInTurns(value, 1);
+      const parts = await jsonInTurns(value, 1);
       expect(parts.join('')).toBe(JSON.stringify(value));
     }
   });
@@ -35,10 +35,9 @@ describe('jsonInTurns', () => {
     const big = { events: Array.from({ length: 200_000 }, (_, i) => [`id-${i}`, i, `actor-${i % 100}`, null]) };
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
-    const { parts, busyMs } = await jsonInTurns(big, 2);
+    const parts = await jsonInTurns(big, 2);
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(2);
-    expect(busyMs).toBeGreaterThan(0);
     expect(parts.join('')).toBe(JSON.stringify(big));
   });
 });

@@ -42,8 +42,7 @@ describe('SqliteDetectionProgressStore with the snapshot writer thread', () => {
     const sealer = embeddedTextSealer({ dataDir: dir });
     const progress = new SqliteDetectionProgressStore(db, new SqliteAlertStore(db, sealer), 'engine', sealer, new SnapshotWriterThread({ dataDir: dir }));
     const saves = [snapshotAt(10, 30_000), snapshotAt(20, 10), snapshotAt(30, 20_000)].map((s) => progress.saveSnapshot(s, new Date().toISOString()));
-    const busy = await Promise.all(saves);
-    expect(busy.every((ms) => ms >= 0)).toBe(true);
+    await Promise.all(saves);
     const loaded = progress.loadSnapshot();
     expect(loaded?.lastPosition).toBe(30);
     expect(JSON.stringify(loaded)).toBe(JSON.stringify(snapshotAt(30, 20_000)));

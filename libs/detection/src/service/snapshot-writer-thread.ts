@@ -11,7 +11,7 @@
  * from it regenerates alerts that the idempotent insert drops.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { compiledWorkerFile } from '@app/storage';
 import { Worker } from 'node:worker_threads';
 
 export interface SnapshotWriterOptions {
@@ -24,11 +24,9 @@ export interface SnapshotWriterOptions {
 export type SnapshotWriterRequest = { type: 'write'; id: number; name: string; position: number; savedAt: string; parts: string[] } | { type: 'close' };
 export type SnapshotWriterReply = { type: 'ready' } | { type: 'failed'; reason: string } | { type: 'done'; id: number; error?: string } | { type: 'closed' };
 
-/** The compiled worker entry next to this module, or the one `npm run build` put in dist/ (tests run from source). */
+/** The compiled worker entry (compiled-worker.ts). */
 export function snapshotWriterWorkerFile(): string {
-  const beside = path.join(__dirname, 'snapshot-writer-worker.js');
-  if (fs.existsSync(beside)) return beside;
-  return path.resolve(__dirname, '../../../../dist/libs/detection/src/service/snapshot-writer-worker.js');
+  return compiledWorkerFile(__dirname, 'snapshot-writer-worker.js');
 }
 
 export class SnapshotWriteError extends Error {

@@ -48,10 +48,9 @@ export interface DetectionProgressStore {
   commitWhenFree?(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]>;
   /**
    * Stores a snapshot whose alerts are already committed, holding the event loop as little as the
-   * adapter can; resolves once it is durable. Saves are applied in call order. Returns the time it
-   * kept the event loop busy (ms).
+   * adapter can; resolves once it is durable. Saves are applied in call order.
    */
-  saveSnapshot?(snapshot: DetectionSnapshot, savedAt: string): Promise<number>;
+  saveSnapshot?(snapshot: DetectionSnapshot, savedAt: string): Promise<void>;
   /** Finishes pending writes and releases what the store holds (a writer thread). */
   close?(): Promise<void>;
 }
@@ -100,22 +99,17 @@ export class SqliteDetectionProgressStore implements DetectionProgressStore {
   }
 
   /** Saves one after the other, in call order, so an older snapshot never overwrites a newer one. */
-  saveSnapshot(snapshot: DetectionSnapshot, savedAt: string): Promise<number> {
+  saveSnapshot(snapshot: DetectionSnapshot, savedAt: string): Promise<void> {
     const save = this.lastSave.then(() => this.save(snapshot, savedAt));
     this.lastSave = save.catch(() => undefined);
     return save;
   }
 
-  private async save(snapshot: DetectionSnapshot, savedAt: string): Promise<number> {
-    const { parts, busyMs } = await jsonInTurns(snapshot);
-    if (this.writer) {
-      await this.writer.write(this.name, snapshot.lastPosition, savedAt, parts);
-      return busyMs;
-    }
-    const started = performance.now();
+  private async save(snapshot: DetectionSnapshot, savedAt: string): Promise<void> {
+    const parts = await jsonInTurns(snapshot);
+    if (this.writer) return this.writer.write(this.name, snapshot.lastPosition, savedAt, parts);
     const json = parts.join('');
     this.upsert.run(this.name, snapshot.lastPosition, savedAt, this.sealer ? this.sealer.seal(json) : json);
-    return busyMs + performance.now() - started;
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@
  * Other writers on the main connection contend for SQLite's one write lock through busy timeouts.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { compiledWorkerFile } from '../compiled-worker';
 import { Worker } from 'node:worker_threads';
 import { ChainedRecord, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
 import type { AppendFailure } from './sqlite-append';
@@ -40,14 +40,9 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/**
- * Compiled worker entry next to this module (the service runs from dist); when this module runs from
- * source (the in-process test app), the one `npm run build` put in dist/.
- */
+/** The compiled worker entry (compiled-worker.ts). */
 export function appendWorkerFile(): string {
-  const beside = path.join(__dirname, 'sqlite-append-worker.js');
-  if (fs.existsSync(beside)) return beside;
-  return path.resolve(__dirname, '../../../../dist/libs/storage/src/sqlite/sqlite-append-worker.js');
+  return compiledWorkerFile(__dirname, 'sqlite-append-worker.js');
 }
 
 export class SqliteAppendThread {

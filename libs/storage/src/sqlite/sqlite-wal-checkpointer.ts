@@ -13,7 +13,7 @@
  * Durability does not change: a commit still returns only after its WAL frames are fsync'd.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { compiledWorkerFile } from '../compiled-worker';
 import { Worker } from 'node:worker_threads';
 
 export interface WalCheckpointerOptions {
@@ -33,11 +33,9 @@ export interface WalCheckpointReport {
 export type WalCheckpointerRequest = { type: 'stop' };
 export type WalCheckpointerReply = { type: 'ready' } | { type: 'checkpoint'; report: WalCheckpointReport } | { type: 'error'; code: string } | { type: 'stopped' };
 
-/** The compiled worker entry next to this module, or the one `npm run build` put in dist/ (tests run from source). */
+/** The compiled worker entry (compiled-worker.ts). */
 export function walCheckpointWorkerFile(): string {
-  const beside = path.join(__dirname, 'sqlite-wal-checkpoint-worker.js');
-  if (fs.existsSync(beside)) return beside;
-  return path.resolve(__dirname, '../../../../dist/libs/storage/src/sqlite/sqlite-wal-checkpoint-worker.js');
+  return compiledWorkerFile(__dirname, 'sqlite-wal-checkpoint-worker.js');
 }
 
 export class SqliteWalCheckpointer {
