@@ -12,3 +12,4 @@ export * from './integrity-config';
 export * from './config.module';
 export * from './access-audit';
 export * from './compliance-config';
+export * from './access-context';
