@@ -108,3 +108,6 @@ export function explainAccess(event: AccessEvent, context: AccessContext, atMs =
   }
   return { explained: false, kind: 'unexplained' };
 }
+
+/** Nest injection token of the AccessContext (bound by the context module; EMPTY_ACCESS_CONTEXT without one). */
+export const ACCESS_CONTEXT = Symbol.for('audit.access-context');
