@@ -118,7 +118,9 @@ describe('protection of the audit data itself', () => {
   it('finds the same events by token as by id, and gives one patient one token everywhere', async () => {
     const byId = await get<{ events: EventView[] }>(t, 'compliance_officer', `/v1/events?patient=${PATIENTS[1]}`);
     expect(byId.body.events.length).toBe(3);
-    const tokens = (await get<{ events: EventView[] }>(t, 'soc_analyst', `/v1/events?patient=${PATIENTS[1]}`)).body.events.map((e) => e.event.patient!.id);
+    // Analysts see tokens only; they learn a token from an event they may read (never by looking up a clear id).
+    const tokens: string[] = [];
+    for (const e of byId.body.events) tokens.push((await get<EventView>(t, 'soc_analyst', `/v1/events/${e.receipt.id}`)).body.event.patient!.id);
     expect(new Set(tokens).size).toBe(1);
     const token = tokens[0];
     const byToken = await get<{ events: EventView[] }>(t, 'soc_analyst', `/v1/events?patient=${token}`);
@@ -128,7 +130,7 @@ describe('protection of the audit data itself', () => {
   });
 
   it('re-identifies a token for compliance with a reason, refuses analysts (403) and bad requests, and logs it', async () => {
-    const token = (await get<{ events: EventView[] }>(t, 'soc_analyst', `/v1/events?patient=${PATIENTS[2]}`)).body.events[0].event.patient!.id;
+    const token = (await get<EventView>(t, 'soc_analyst', `/v1/events/${posted[2].id}`)).body.event.patient!.id;
     const compliance = await t.client('compliance_officer', 'co-reid');
     const ok = await compliance.request('POST', '/v1/reidentify', { token, reason: 'Case 2026-117: privacy complaint' });
     expect(ok.status).toBe(200);
@@ -169,7 +171,8 @@ describe('protection of the audit data itself', () => {
     expect(one.status).toBe(200);
     const missing = await get<unknown>(t, 'soc_analyst', '/v1/events/9b2f5a4e-0000-4000-8000-000000000000', sub);
     expect(missing.status).toBe(404);
-    const byPatient = await get<{ events: EventView[] }>(t, 'soc_analyst', `/v1/events?patient=${PATIENTS[5]}`, sub);
+    const patientToken = (await get<EventView>(t, 'soc_analyst', `/v1/events/${posted[5].id}`)).body.event.patient!.id;
+    const byPatient = await get<{ events: EventView[] }>(t, 'soc_analyst', `/v1/events?patient=${patientToken}`, sub);
     expect(byPatient.body.events.length).toBe(1);
 
     const entries = await accessLog(t, `&actor=${sub}`);

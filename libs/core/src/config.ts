@@ -8,6 +8,7 @@ import { SCALE_OUT_ENV, ScaleOutSettings, parseScaleOut } from './scale-out-conf
 import { DETECTION_ENV, DetectionSettings, parseDetection } from './detection-config';
 import { INTEGRITY_ENV, IntegritySettings, parseIntegrity } from './integrity-config';
 import { COMPLIANCE_ENV, ComplianceSettings, parseCompliance } from './compliance-config';
+import { SECURITY_ENV, SecuritySettings, parseSecurity } from './security-config';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -107,6 +108,8 @@ const ConfigSchema = z.object({
   ...INTEGRITY_ENV,
   /** Compliance: RETENTION_CONFIG, REPORT_TEMPLATES_DIR, REPORT_PAGE_SIZE (compliance-config.ts). */
   ...COMPLIANCE_ENV,
+  /** Security hardening: HTTP_MAX_CONNECTIONS*, HTTP_*_TIMEOUT_MS, OPS_ENDPOINTS_AUTH, SOURCE_BINDING, ... (security-config.ts). */
+  ...SECURITY_ENV,
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -165,6 +168,8 @@ export interface AppConfig {
   integrity?: IntegritySettings;
   /** Retention policy file, report templates, report page size (absent: defaults). */
   compliance?: ComplianceSettings;
+  /** Connection caps, body timeouts, ops endpoint auth, checkpoint pace, source binding (absent: defaults). */
+  security?: Partial<SecuritySettings>;
 }
 
 export class ConfigError extends Error {}
@@ -228,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     detection: parseDetection(c),
     integrity: parseIntegrity(c),
     compliance: parseCompliance(c),
+    security: parseSecurity(c),
     ...overrides,
   };
 }

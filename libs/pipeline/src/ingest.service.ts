@@ -8,7 +8,7 @@
  * already stored are answered with their original receipt (or 409 for other content), best effort:
  * the chain writer deduplicates by id in any case.
  */
-import { AccessEvent, EventValidator, Problems, Receipt } from '@app/core';
+import { AccessEvent, canonicalizeEventIdentifiers, EventValidator, FieldError, Problems, Receipt } from '@app/core';
 import { canonicalize } from '@app/ledger';
 import { BusEvent, BusUnavailableError, EventBus, EventStore, IngestReceipt, StoredReceipt, isQueuedReceipt } from '@app/storage';
 import { MetricsService } from './metrics.service';
@@ -43,8 +43,17 @@ export class IngestService {
   }
 
   /** Makes validated events durable: chained receipts, or queued ones on a Kafka bus. */
-  async submit(events: AccessEvent[]): Promise<IngestReceipt[]> {
-    this.metrics?.requestBatchSize.observe(events.length);
+  async submit(posted: AccessEvent[]): Promise<IngestReceipt[]> {
+    this.metrics?.requestBatchSize.observe(posted.length);
+    // One spelling per id before the idempotency check and the hash (docs/security.md): an id
+    // upper-cased or prefixed `urn:uuid:` is the same event; look-alike patient ids are one patient.
+    const events = posted.map(canonicalizeEventIdentifiers);
+    const empty: FieldError[] = [];
+    events.forEach((e, i) => {
+      if (e.patient && e.patient.id === '') empty.push({ ...(events.length > 1 ? { index: i } : {}), pointer: '/patient/id', message: 'must contain visible characters' });
+      if (e.resource?.id === '') empty.push({ ...(events.length > 1 ? { index: i } : {}), pointer: '/resource/id', message: 'must contain visible characters' });
+    });
+    if (empty.length > 0) throw Problems.validation(empty, 'The events were rejected as a whole; nothing was stored.');
     const canonical = events.map((event) => ({ event, json: canonicalize(event) }));
     if (this.bus.acknowledges === 'chained') return this.bus.publish(canonical);
     return this.publishQueued(canonical);

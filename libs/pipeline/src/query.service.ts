@@ -4,8 +4,8 @@
  * may see them: patient ids become tokens without `events:identified` (PatientIdentifiers), and a
  * `patient` filter may be given as a token. The access log's own records are never returned here.
  */
-import { ACCESS_LOG_CHAIN, AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, Problems, Receipt, unknownMemberErrors } from '@app/core';
-import { isPatientToken, type PatientIdentifiers, type Principal } from '@app/security';
+import { ACCESS_LOG_CHAIN, AccessEvent, canonicalEventId, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, ProblemError, Problems, Receipt, unknownMemberErrors } from '@app/core';
+import { canSeePatientIds, isPatientToken, type PatientIdentifiers, type Principal } from '@app/security';
 import { EventQuery, EventStore, StoredRecord } from '@app/storage';
 
 export interface EventView {
@@ -38,7 +38,7 @@ export class QueryService {
   ) {}
 
   async list(params: Record<string, unknown>, viewer: Viewer): Promise<EventListView> {
-    const q = patientTokenFilter(parseEventQuery(params), this.store);
+    const q = patientTokenFilter(parseEventQuery(params), this.store, viewer);
     q.excludeChain = ACCESS_LOG_CHAIN;
     const page = await this.store.query(q);
     return {
@@ -48,7 +48,7 @@ export class QueryService {
   }
 
   async get(id: string, viewer: Viewer): Promise<EventView> {
-    const record = await this.store.getById(id);
+    const record = await this.store.getById(canonicalEventId(id));
     if (!record || record.chain === ACCESS_LOG_CHAIN) throw Problems.notFound('No event with this id.');
     return this.view(record, viewer);
   }
@@ -60,13 +60,30 @@ export class QueryService {
   }
 }
 
-/** A `patient` filter given as a token (`ptk_…`) is looked up as a token, where the store can. */
-export function patientTokenFilter<Q extends { patient?: string; patientToken?: string }>(q: Q, store: Pick<EventStore, 'patientTokenLookups'>): Q {
-  if (q.patient === undefined || !isPatientToken(q.patient)) return q;
+/**
+ * A `patient` filter given as a token (`ptk_…`) is looked up as a token, where the store can.
+ * A viewer who may only see tokens (no `events:identified`) may only filter by token: a lookup by
+ * clear id would let them map tokens to ids by guessing (1,000 guessed MRNs in seconds), so it is
+ * refused with 403 before the store is asked (docs/security.md, "Token enumeration").
+ */
+export function patientTokenFilter<Q extends { patient?: string; patientToken?: string }>(q: Q, store: Pick<EventStore, 'patientTokenLookups'>, viewer?: Viewer): Q {
+  if (q.patient === undefined) return q;
+  if (!isPatientToken(q.patient)) {
+    if (viewer && !canSeePatientIds(viewer)) throw clearIdLookupRefused();
+    return q;
+  }
   if (!store.patientTokenLookups) throw Problems.badRequest('This store cannot search by patient token; ask a compliance officer to re-identify it.', [{ pointer: '/query/patient', message: 'patient tokens are not searchable here' }]);
   q.patientToken = q.patient;
   delete q.patient;
   return q;
+}
+
+/** 403 for a clear patient id used as a filter by a role that only sees tokens (the value is not echoed). */
+export function clearIdLookupRefused(): ProblemError {
+  return new ProblemError(403, 'patient-token-required', 'Forbidden', {
+    detail: 'Your role sees patient tokens only, so it may filter by patient token (ptk_…), not by patient id. Ask a compliance officer to look up a patient id.',
+    errors: [{ pointer: '/query/patient', message: 'must be a patient token (ptk_…) for this role' }],
+  });
 }
 
 export function parseEventQuery(params: Record<string, unknown>): EventQuery {

@@ -6,7 +6,7 @@
  * id (events, alert evidence, access log, reports) calls `presentPatientId` / `presentEvent` here.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AccessEvent, type AppConfig } from '@app/core';
+import { APP_CONFIG, isPatientResource, type AccessEvent, type AppConfig } from '@app/core';
 import { patientTokenizerFor } from './field-protection';
 import { isPatientToken, PatientTokenizer } from './patient-tokenizer';
 import type { Principal } from './principal';
@@ -53,7 +53,8 @@ export class PatientIdentifiers {
    */
   presentEvent(principal: Pick<Principal, 'scopes'> | undefined | null, event: AccessEvent): AccessEvent {
     if (canSeePatientIds(principal)) return event;
-    const patientResource = event.resource?.id !== undefined && event.resource.type.toLowerCase() === 'patient';
+    // Any spelling of a Patient resource (`Patient `, `fhir:Patient`, a `Patient/…` id) holds the identifier.
+    const patientResource = isPatientResource(event.resource);
     if (!event.patient && !patientResource) return event;
     const out: AccessEvent = { ...event };
     if (event.patient) out.patient = { ...event.patient, id: this.presentPatientId(principal, event.patient.id) };

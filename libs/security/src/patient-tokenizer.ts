@@ -12,6 +12,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { canonicalPatientId } from '@app/core';
 import { writeFileNoClobber } from './secure-files';
 
 export const PATIENT_TOKEN_PREFIX = 'ptk_';
@@ -70,7 +71,9 @@ export class PatientTokenizer {
 
   constructor(private readonly keys: TokenizationKeyProvider) {}
 
-  token(patientId: string): string {
+  /** The token of the patient's canonical id (look-alike spellings of one id share one token). */
+  token(posted: string): string {
+    const patientId = canonicalPatientId(posted);
     let t = this.cache.get(patientId);
     if (t === undefined) {
       const mac = crypto.createHmac('sha256', this.keys.tokenizationKey()).update('patient-id:').update(patientId, 'utf8').digest();

@@ -95,7 +95,7 @@ export class AccessAuditService implements AccessAuditSink {
     // An unknown filter's name is client content (possibly a patient id): named by position only.
     const unknown = unknownMemberErrors(Object.keys(params), ACCESS_LOG_FILTERS, '/query', 'filter');
     if (unknown.length > 0) throw Problems.validation(unknown, 'The query parameters are invalid.');
-    const q = patientTokenFilter(parseEventQuery(params), this.store);
+    const q = patientTokenFilter(parseEventQuery(params), this.store, viewer);
     q.chain = ACCESS_LOG_CHAIN;
     const page = await this.store.query(q);
     return { entries: page.records.map((r) => this.view(r, viewer)), nextCursor: page.next ? encodeCursor(page.next) : null };

@@ -6,7 +6,7 @@
  * Global, so the pipeline lifecycle (resume on start, seal on shutdown) and the verifier find them.
  */
 import { Global, Logger, Module } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { APP_CONFIG, AppConfig, securitySettings } from '@app/core';
 import { FileKeyProvider, KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
 import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb } from '@app/storage';
 import { ChainWriter } from '../chain-writer';
@@ -38,6 +38,7 @@ const logger = new Logger('Checkpoints');
           {
             everyRecords: config.integrity?.checkpointEveryRecords ?? DEFAULT_CHECKPOINT_EVERY_RECORDS,
             intervalMs: (config.integrity?.checkpointIntervalSeconds ?? DEFAULT_CHECKPOINT_INTERVAL_SECONDS) * 1000,
+            onDemandMinIntervalMs: securitySettings(config).checkpointOnDemandMinIntervalMs,
           },
           (level, msg, fields) => {
             const text = fields ? `${msg} ${JSON.stringify(fields)}` : msg;

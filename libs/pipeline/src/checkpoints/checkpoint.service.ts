@@ -33,6 +33,12 @@ export interface CheckpointSettings {
   everyRecords: number;
   /** Seal records that have waited this long (ms) without reaching everyRecords. */
   intervalMs: number;
+  /**
+   * Least time (ms) between two on-demand seals of one chain (CHECKPOINT_ON_DEMAND_MIN_INTERVAL_MS):
+   * checkpoints are kept forever, so a caller alternating post and proof must not mint one per
+   * request. A proof arriving sooner waits, and every proof waiting on the chain shares one seal.
+   */
+  onDemandMinIntervalMs?: number;
 }
 
 export const DEFAULT_CHECKPOINT_EVERY_RECORDS = 10_000;
@@ -60,6 +66,8 @@ export class CheckpointService {
   private readonly states = new Map<string, ChainState>();
   private readonly inbox = new Map<string, ChainedRecord[]>();
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** When each chain was last sealed on demand (epoch ms), for onDemandMinIntervalMs. */
+  private readonly lastOnDemand = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
@@ -132,6 +140,8 @@ export class CheckpointService {
    * latest does not), or null when the chain has fewer records or cannot be sealed.
    */
   async seal(chain: string, minTreeSize = 1): Promise<StoredCheckpoint | null> {
+    const wait = (this.lastOnDemand.get(chain) ?? -Infinity) + (this.settings.onDemandMinIntervalMs ?? 0) - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     return this.enqueue(chain, async () => {
       for (let attempt = 0; attempt < 3; attempt++) {
         const st = await this.load(chain);
@@ -139,7 +149,10 @@ export class CheckpointService {
         if (st.merkle.size < minTreeSize) await this.catchUp(chain, st);
         if (st.merkle.size < minTreeSize || st.broken) return null;
         const sealed = await this.sealState(chain, st, 'on-demand');
-        if (sealed) return sealed;
+        if (sealed) {
+          this.lastOnDemand.set(chain, Date.now());
+          return sealed;
+        }
       }
       return null;
     });

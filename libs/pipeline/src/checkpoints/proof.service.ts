@@ -8,7 +8,7 @@
  * root before it is served: a proof that does not verify means the stored history no longer
  * matches what was signed, and is answered as an integrity error instead.
  */
-import { ProblemError, Problems } from '@app/core';
+import { canonicalEventId, ProblemError, Problems } from '@app/core';
 import {
   Checkpoint,
   InclusionProofDocument,
@@ -45,7 +45,8 @@ export class ProofService {
   ) {}
 
   /** The CONTRACT inclusion proof of one event against the latest checkpoint of its chain. */
-  async inclusionProof(eventId: string): Promise<InclusionProofDocument> {
+  async inclusionProof(posted: string): Promise<InclusionProofDocument> {
+    const eventId = canonicalEventId(posted);
     const receipt = (await this.events.findReceipts([eventId])).get(eventId);
     if (!receipt) throw Problems.notFound('No event with this id.');
     const { chain, seq } = receipt;
