@@ -8,6 +8,7 @@ import { dataKeysCommand } from './commands/data-keys.command';
 import { detectCommand } from './commands/detect.command';
 import { exportCommand } from './commands/export.command';
 import { keysCommand } from './commands/keys.command';
+import { migrateCommand } from './commands/migrate.command';
 import { reportCommand } from './commands/report.command';
 import { retentionCommand } from './commands/retention.command';
 import { rulesCommand } from './commands/rules.command';
@@ -30,6 +31,7 @@ export function buildCli(): Command {
   program.addCommand(reportCommand());
   program.addCommand(dataKeysCommand());
   program.addCommand(retentionCommand());
+  program.addCommand(migrateCommand());
   return program;
 }
 

@@ -14,3 +14,5 @@ export * from './elasticsearch/es-schema';
 export * from './checkpoint-store.port';
 export * from './sqlite/sqlite-checkpoint-schema';
 export * from './sqlite/sqlite-checkpoint-store';
+export * from './sqlite/schema-migrations';
+export { MIGRATIONS, SCHEMA_VERSION } from './sqlite/migrations';

@@ -1,12 +1,14 @@
 /**
  * Opens the embedded SQLite database under DATA_DIR with the durability settings the service
  * promises (WAL, synchronous=FULL: a commit returns only after its WAL frames are fsync'd), and
- * applies the schema. Other embedded stores (alerts, checkpoints, ...) share this connection.
+ * applies pending schema migrations (schema-migrations.ts). Other embedded stores (alerts, checkpoints, ...) share this connection.
  */
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVENT_SCHEMA_SQL } from './sqlite-schema';
+import { MIGRATIONS } from './migrations';
+import { Migration, migrate } from './schema-migrations';
+import { EVENT_TRIGGERS_SQL } from './sqlite-schema';
 
 export type SqliteDb = Database.Database;
 
@@ -28,6 +30,8 @@ export interface OpenDatabaseOptions {
   readonly?: boolean;
   /** A background checkpointer copies the WAL into the database file: commits leave it to it (WAL_BACKSTOP_PAGES). */
   backgroundCheckpoints?: boolean;
+  /** Told which schema migrations this open applied (none when the schema was current). */
+  onMigrated?: (applied: Migration[]) => void;
 }
 
 /** What `busy_timeout` is on every connection openDatabase gives (ms). */
@@ -79,8 +83,16 @@ export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {})
     // burst grew is then cut back to 64 MiB instead of keeping its size on disk.
     db.pragma('journal_size_limit = 67108864');
     db.pragma('foreign_keys = ON');
-    db.exec(EVENT_SCHEMA_SQL);
   }
+  try {
+    // Pending schema migrations (read-only: only the check that this build knows the schema).
+    const applied = migrate(db, MIGRATIONS);
+    options.onMigrated?.(applied);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  if (!options.readonly) db.exec(EVENT_TRIGGERS_SQL);
   db.pragma('cache_size = -65536');
   return db;
 }

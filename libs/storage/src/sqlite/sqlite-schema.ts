@@ -8,7 +8,7 @@
  * patient's keyed-HMAC token, never the id. `events_access_log` is a partial index: only the access
  * log's own records (chain `access_log`) pay for it.
  */
-export const EVENT_SCHEMA_SQL = `
+export const EVENT_TABLES_SQL = `
 CREATE TABLE IF NOT EXISTS events (
   pos          INTEGER PRIMARY KEY,
   chain        TEXT    NOT NULL,
@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS chain_heads (
   seq   INTEGER NOT NULL,
   hash  BLOB    NOT NULL
 );
+`;
 
+/** The immutability triggers, re-created at every read-write open (a dropped one comes back). */
+export const EVENT_TRIGGERS_SQL = `
 CREATE TRIGGER IF NOT EXISTS events_are_immutable BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'audit events are immutable'); END;
 
@@ -52,3 +55,5 @@ BEGIN SELECT RAISE(ABORT, 'a chain head can only move forward'); END;
 CREATE TRIGGER IF NOT EXISTS chain_heads_never_deleted BEFORE DELETE ON chain_heads
 BEGIN SELECT RAISE(ABORT, 'chain heads cannot be deleted'); END;
 `;
+
+export const EVENT_SCHEMA_SQL = EVENT_TABLES_SQL + EVENT_TRIGGERS_SQL;

@@ -1,0 +1,15 @@
+/**
+ * THE ordered list of schema migrations of the embedded database (schema-migrations.ts). To change
+ * the schema, add a file `NNNN-what-it-does.ts` exporting one Migration with the next version and
+ * append it here; never edit or reorder one that is on main (databases out there have run it).
+ * See docs/operations.md "Schema migrations".
+ */
+import type { Migration } from '../schema-migrations';
+import { baseline } from './0001-baseline';
+
+export const MIGRATIONS: readonly Migration[] = [
+  baseline,
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
