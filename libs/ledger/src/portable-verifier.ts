@@ -529,7 +529,7 @@ class Walk {
   private accept(row: Row): void {
     this.window.shift();
     this.beforeLast = this.expectedPrev;
-    if (this.samples.length < 3) this.samples.push(`seq ${row.seq}: SHA-256(${short(toHex(row.prevHash))} ‖ record) = ${short(toHex(row.hash))}, links to seq ${row.seq - 1}`);
+    if (this.samples.length < 3) this.samples.push(`seq ${row.seq}: SHA-256(${short(toHex(row.prevHash))} ‖ record) = ${short(toHex(row.hash))}, ${row.seq === 0 ? 'the first record (links to 32 zero bytes)' : `links to seq ${row.seq - 1}`}`);
     this.expectedSeq++;
     this.expectedPrev = row.hash;
     const { spec } = this;
