@@ -7,7 +7,15 @@
  * esbuild is a devDependency; the output is a build product (git-ignored).
  */
 const path = require('node:path');
-const esbuild = require('esbuild');
+
+let esbuild;
+try {
+  esbuild = require('esbuild');
+} catch {
+  // A work tree whose node_modules predate the dependency: the API still builds; the verifier page needs `npm install`.
+  console.warn('bundle-console: esbuild is not installed (run npm install); console/static/verifier.js not built');
+  process.exit(0);
+}
 
 const root = path.resolve(__dirname, '..');
 esbuild.buildSync({
