@@ -4,6 +4,7 @@
  * records, what is stored). docs/security.md names each finding with its test.
  */
 import { randomUUID } from 'node:crypto';
+import * as net from 'node:net';
 import { AccessEvent } from '@app/core';
 import { accessEvent } from './support/events';
 import { startTestApp, TestApp } from './support/test-app';
@@ -161,5 +162,111 @@ describe('security hardening (issue 22): attacks replayed through the public sur
       const after = (await call(t, 'auditor', 'GET', '/v1/integrity/checkpoints')).body.checkpoints.length as number;
       expect(after - before).toBeLessThanOrEqual(2);
     });
+  });
+});
+
+/** A raw TCP client: writes what it is told and reports what came back and when the server closed. */
+function rawConnection(port: number, localAddress = '127.0.0.1') {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  let received = '';
+  let closed = false;
+  socket.on('data', (d) => (received += d.toString('latin1')));
+  socket.on('error', () => undefined);
+  const closedPromise = new Promise<void>((resolve) => socket.on('close', () => ((closed = true), resolve())));
+  const connected = new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+  return {
+    socket,
+    connected,
+    closedPromise,
+    get received() {
+      return received;
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+describe('security hardening (issue 22): slow and unauthenticated bodies, connection caps', () => {
+  let t: TestApp;
+  let port: number;
+  const limits = { httpMaxConnectionsPerIp: 20, httpHeadersTimeoutMs: 2000, httpRequestTimeoutMs: 3000 };
+  beforeAll(async () => {
+    t = await startTestApp({ security: limits });
+    port = Number(new URL(t.baseUrl).port);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 100 unauthenticated 4 MB POST /fhir with 401 before reading their bodies, and closes them (RSS stays flat)', async () => {
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    const conns = [];
+    for (let batch = 0; batch < 5; batch++) {
+      const some = Array.from({ length: 20 }, () => rawConnection(port));
+      for (const c of some) {
+        await c.connected;
+        c.socket.write('POST /fhir HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: 4000000\r\n\r\n{"resourceType":"Bundle",');
+      }
+      await Promise.all(some.map((c) => c.closedPromise));
+      conns.push(...some);
+    }
+    const rssAfter = process.memoryUsage().rss;
+    for (const c of conns) {
+      expect(c.received).toMatch(/^HTTP\/1\.1 401 /);
+      expect(c.received).toMatch(/connection: close/i);
+      expect(c.closed).toBe(true);
+    }
+    // Nothing of the announced 400 MB was buffered (figures in docs/security.md).
+    expect((rssAfter - rssBefore) / 2 ** 20).toBeLessThan(64);
+    // The refusals are in the access log, attributed to the path.
+    const entries = await accessLog(t, '&outcome=denied');
+    expect(entries.some((e) => e.route === 'POST /fhir' || e.route === '/fhir' || JSON.stringify(e).includes('/fhir'))).toBe(true);
+  });
+
+  it('closes an authenticated request whose body trickles in past HTTP_REQUEST_TIMEOUT_MS (408)', async () => {
+    const token = await t.token('integration');
+    const c = rawConnection(port);
+    await c.connected;
+    c.socket.write(`POST /v1/events HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
+    const drip = setInterval(() => c.socket.writable && c.socket.write(' '), 500);
+    try {
+      await c.closedPromise;
+    } finally {
+      clearInterval(drip);
+    }
+    expect(c.received).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('closes a connection whose headers never finish (HTTP_HEADERS_TIMEOUT_MS)', async () => {
+    const c = rawConnection(port);
+    await c.connected;
+    c.socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+    const drip = setInterval(() => c.socket.writable && c.socket.write('a'), 300);
+    try {
+      await c.closedPromise;
+    } finally {
+      clearInterval(drip);
+    }
+    expect(c.closed).toBe(true);
+  });
+
+  it('caps open connections per client address; another address still gets in', async () => {
+    const held = Array.from({ length: 40 }, () => rawConnection(port));
+    await Promise.all(held.map((c) => c.connected));
+    for (const c of held) c.socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\n');
+    await new Promise((r) => setTimeout(r, 500));
+    // At most the cap stays open (an earlier test's keep-alive client may hold one of the slots).
+    const accepted = held.filter((c) => !c.closed).length;
+    expect(accepted).toBeLessThanOrEqual(limits.httpMaxConnectionsPerIp);
+    expect(accepted).toBeGreaterThanOrEqual(limits.httpMaxConnectionsPerIp - 2);
+    // A client from another address is served meanwhile.
+    const other = rawConnection(port, '127.0.0.2');
+    await other.connected;
+    other.socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await other.closedPromise;
+    expect(other.received).toMatch(/^HTTP\/1\.1 200 /);
+    for (const c of held) c.socket.destroy();
   });
 });

@@ -2,6 +2,7 @@
  * Builds the HTTP application (used by main.ts and by the end-to-end tests): TLS by default with
  * the local CA's server certificate, the hostile-JSON body reader (size, depth, string length, duplicate
  * and prototype keys, UTF-8), problem+json errors without stack traces, security headers,
+ * authentication before any body is read, connection caps and header/body deadlines (issue 22),
  * OpenAPI at /docs and /docs-json, and graceful shutdown that lets in-flight commits finish.
  */
 import { INestApplication } from '@nestjs/common';
@@ -10,8 +11,8 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
-import { AppConfig, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
-import { AUTH_EVENT_SINK, AuthEventSink, ensureLocalPki } from '@app/security';
+import { AppConfig, securitySettings, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
+import { AUTH_EVENT_SINK, AuthEventSink, AuthGuard, ensureLocalPki } from '@app/security';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
 import { ProblemFilter, sendProblem, toProblem } from './http/problem.filter';
@@ -19,6 +20,8 @@ import { jsonBodyReader, JsonBodyLimits } from './http/json-body-reader';
 import { keepTlsResponsesBuffered } from './http/tls-response-buffer';
 import { recordTlsRefusals } from './http/tls-refusals';
 import { requestLog } from './http/request-log.middleware';
+import { authenticateBeforeBody } from './http/authenticate-before-body';
+import { capConnections, HardenedExpressAdapter } from './http/connection-limits';
 
 export interface BuiltApp {
   app: NestExpressApplication;
@@ -42,7 +45,9 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
     };
     tls = { caPath: pki.caCertPath, serverCertPath: pki.serverCertPath };
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  const limits = securitySettings(config);
+  const adapter = new HardenedExpressAdapter(limits);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), adapter, {
     bodyParser: false,
     logger,
     httpsOptions,
@@ -56,7 +61,10 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
   // common client and load-balancer idle timeouts (60 s), and the header timeout above it as Node requires.
   const server = app.getHttpServer() as import('node:http').Server;
   server.keepAliveTimeout = config.httpKeepAliveTimeoutMs ?? DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = server.keepAliveTimeout + 1000;
+  // Headers and whole-request deadlines, and connection caps (issue 22; HardenedExpressAdapter set the timeouts).
+  capConnections(server, limits);
+  // First in the stack (ahead of the FHIR reader mounted during create): credentials before any body byte is read.
+  adapter.beforeEverything = authenticateBeforeBody(app.get(AuthGuard));
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(securityHeaders(!config.insecureHttp));

@@ -68,6 +68,8 @@ type CertOutcome =
 export class AuthGuard implements CanActivate {
   /** Client-certificate outcome per TLS connection (the certificate cannot change on a connection). */
   private readonly certCache = new WeakMap<object, CertOutcome>();
+  /** Requests authenticated before their body was read (authenticateBeforeBody); the guard reuses the principal. */
+  private readonly early = new WeakMap<object, Principal>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -85,7 +87,7 @@ export class AuthGuard implements CanActivate {
     }
     if (security.kind === 'public') return true;
 
-    const principal = await this.authenticate(req);
+    const principal = this.early.get(req) ?? (await this.authenticate(req));
     req.principal = principal;
     if (!hasAllScopes(principal.scopes, security.scopes)) {
       await this.report(req, { kind: 'forbidden', status: 403, reason: 'missing scope', principal: brief(principal), requiredScopes: security.scopes });
@@ -94,18 +96,31 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
+  /**
+   * Authenticates a request before its body is read (issue 22: an unauthenticated client must not
+   * make the server buffer megabytes, or hold a connection open one byte at a time). Refusals are
+   * reported like the guard's own, with the request path as route. The guard later reuses the
+   * principal and still checks the route's scopes.
+   */
+  async authenticateBeforeBody(req: GuardRequest & { path?: string }): Promise<Principal> {
+    const principal = await this.authenticate(req, req.path);
+    this.early.set(req, principal);
+    return principal;
+  }
+
   /** Bearer token if an Authorization header is present, else a verified client certificate; else 401. */
-  async authenticate(req: GuardRequest): Promise<Principal> {
+  async authenticate(req: GuardRequest, routeHint?: string): Promise<Principal> {
+    const report = (event: Omit<AuthFailureEvent, 'method' | 'route' | 'remoteAddress'>) => this.report(req, event, routeHint);
     const cert = this.certificateOutcome(req);
     if (cert.kind === 'rejected') {
-      await this.report(req, { kind: 'certificate-rejected', status: 401, reason: cert.reason, clientSubject: cert.clientSubject });
+      await report({ kind: 'certificate-rejected', status: 401, reason: cert.reason, clientSubject: cert.clientSubject });
       throw Problems.unauthorized('The client certificate was not accepted.');
     }
     const header = req.headers?.authorization;
     if (header !== undefined) {
       const match = typeof header === 'string' ? BEARER.exec(header) : null;
       if (!match) {
-        await this.report(req, { kind: 'token-rejected', status: 401, reason: 'malformed authorization header' });
+        await report({ kind: 'token-rejected', status: 401, reason: 'malformed authorization header' });
         throw Problems.unauthorized('The Authorization header must carry a Bearer token.');
       }
       let principal: Principal;
@@ -114,21 +129,21 @@ export class AuthGuard implements CanActivate {
       } catch (err) {
         const code = err instanceof TokenError ? err.code : 'invalid';
         if (code === 'unavailable') {
-          await this.report(req, { kind: 'token-rejected', status: 503, reason: 'verification unavailable' });
+          await report({ kind: 'token-rejected', status: 503, reason: 'verification unavailable' });
           throw Problems.unavailable('Token verification is temporarily unavailable.', 5);
         }
         const tokenSubject = err instanceof TokenError ? err.subject : undefined;
-        await this.report(req, { kind: 'token-rejected', status: 401, reason: code, ...(tokenSubject ? { tokenSubject } : {}) });
+        await report({ kind: 'token-rejected', status: 401, reason: code, ...(tokenSubject ? { tokenSubject } : {}) });
         throw Problems.unauthorized(code === 'expired' ? 'The bearer token has expired.' : 'The bearer token is not valid.');
       }
       if (cert.kind === 'ok' && principal.role === 'integration' && principal.integration !== cert.principal.integration) {
-        await this.report(req, { kind: 'token-rejected', status: 401, reason: 'token and certificate name different integrations', principal: brief(principal) });
+        await report({ kind: 'token-rejected', status: 401, reason: 'token and certificate name different integrations', principal: brief(principal) });
         throw Problems.unauthorized('The bearer token and the client certificate name different integrations.');
       }
       return principal;
     }
     if (cert.kind === 'ok') return cert.principal;
-    await this.report(req, { kind: 'unauthenticated', status: 401, reason: 'no credentials' });
+    await report({ kind: 'unauthenticated', status: 401, reason: 'no credentials' });
     throw Problems.unauthorized();
   }
 
@@ -154,13 +169,13 @@ export class AuthGuard implements CanActivate {
     return outcome;
   }
 
-  private async report(req: GuardRequest, event: Omit<AuthFailureEvent, 'method' | 'route' | 'remoteAddress'>): Promise<void> {
+  private async report(req: GuardRequest, event: Omit<AuthFailureEvent, 'method' | 'route' | 'remoteAddress'>, routeHint?: string): Promise<void> {
     if (!this.sink) return;
     try {
       await this.sink.authFailure({
         ...event,
         method: req.method ?? 'UNKNOWN',
-        route: (req.baseUrl ?? '') + (req.route?.path ?? '') || '(unmatched)',
+        route: (req.baseUrl ?? '') + (req.route?.path ?? '') || routeHint || '(unmatched)',
         remoteAddress: req.socket?.remoteAddress,
       });
     } catch {

@@ -20,13 +20,14 @@ import { TokenService } from './token.service';
 @Module({
   providers: [
     TokenService,
-    { provide: APP_GUARD, useClass: AuthGuard },
+    AuthGuard,
+    { provide: APP_GUARD, useExisting: AuthGuard },
     { provide: IntegrationSettings, inject: [APP_CONFIG], useFactory: (config: AppConfig) => IntegrationSettings.load(config) },
     IngestRateLimiter,
     SourceOwnershipService,
     IngestAdmission,
     PatientIdentifiers,
   ],
-  exports: [TokenService, IntegrationSettings, IngestRateLimiter, SourceOwnershipService, IngestAdmission, PatientIdentifiers],
+  exports: [TokenService, AuthGuard, IntegrationSettings, IngestRateLimiter, SourceOwnershipService, IngestAdmission, PatientIdentifiers],
 })
 export class SecurityModule {}
