@@ -1,3 +1,4 @@
-/** Synthetic traffic for seeding, tests and benchmarks, and the order to post it in. */
+/** Synthetic traffic for seeding, tests and benchmarks, and the order to post it in; the hospital simulator. */
 export * from './synthetic-traffic';
 export * from './seed-plan';
+export * from './hospital';
