@@ -45,7 +45,7 @@ async function accessLog(t: TestApp, query: string): Promise<AccessEntry[]> {
 describe('security hardening (issue 22): attacks replayed through the public surface', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ security: { checkpointOnDemandMinIntervalMs: 1500 } });
+    t = await startTestApp({ security: { checkpointOnDemandMinIntervalMs: 1500 }, accessDenialMaxKeys: 10 });
   });
   afterAll(async () => {
     await t.close();
@@ -144,6 +144,29 @@ describe('security hardening (issue 22): attacks replayed through the public sur
       const res = await call(t, 'integration', 'POST', '/v1/events', accessEvent({ patient: { id: '\u200b\u200b\u200b' } }));
       expect(res.status).toBe(400);
       expect(res.body.errors).toEqual([{ pointer: '/patient/id', message: 'must contain visible characters' }]);
+    });
+  });
+
+  describe('access-log attribution under a refusal flood', () => {
+    it('records an analyst\'s refused probes individually (principal, IP, route) after anonymous noise from 30 addresses spent the key budget', async () => {
+      const port = Number(new URL(t.baseUrl).port);
+      // Anonymous noise from 30 loopback addresses: more distinct keys than ACCESS_DENIAL_MAX_KEYS (10).
+      for (let i = 2; i < 32; i++) {
+        const c = rawConnection(port, `127.0.0.${i}`);
+        await c.connected;
+        c.socket.write('GET /v1/rules HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+        await c.closedPromise;
+        expect(c.received).toMatch(/^HTTP\/1\.1 401 /);
+      }
+      // In the same minute, an analyst probes what they may not do.
+      const probes = ['/v1/access-log', '/v1/integrity/verify', '/v1/retention/holds', '/v1/integrity/checkpoints'];
+      for (const p of probes) expect((await call(t, 'soc_analyst', 'GET', p, undefined, 'an-prober')).status).toBe(403);
+
+      const denied = await accessLog(t, '&outcome=denied');
+      expect(denied.some((e) => e.denial?.kind === 'overflow')).toBe(true);
+      const mine = denied.filter((e) => e.principal.sub === 'an-prober');
+      expect(mine.map((e) => e.route).sort()).toEqual(probes.map((p) => `GET ${p}`).sort());
+      for (const e of mine) expect(e).toMatchObject({ principal: { sub: 'an-prober', role: 'soc_analyst' }, ip: '127.0.0.1', denial: { kind: 'forbidden', status: 403, count: 1 } });
     });
   });
 

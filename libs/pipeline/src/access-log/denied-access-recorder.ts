@@ -8,7 +8,9 @@
  * Flood-proof: DenialAggregator lets through the first refusal per (source IP, reason, caller, route)
  * and minute, which is durable before the refusal is answered; the rest of that minute are counted and
  * written as one follow-up record (`denial.count`, `since`, `until`) when the minute is over (a timer,
- * or the next refusal, or shutdown). A refusal that cannot be recorded is still refused.
+ * or the next refusal, or shutdown). Past ACCESS_DENIAL_MAX_KEYS keys in a minute, anonymous refusals
+ * share one overflow record; refusals of authenticated principals never do (their own budget-free
+ * aggregator), so a flood cannot hide who probed what. A refusal that cannot be recorded is still refused.
  */
 import type { AuthEventSink, AuthFailureEvent } from '@app/security';
 import { AccessAuditService } from './access-audit.service';
@@ -64,6 +66,12 @@ function refusedPrincipal(e: AuthFailureEvent): AccessRecordInput['principal'] {
 
 export class DeniedAccessRecorder implements AuthEventSink {
   private readonly aggregator: DenialAggregator<AuthFailureEvent>;
+  /**
+   * Refusals of authenticated principals (a valid credential lacking a scope, an event for a source
+   * not theirs): never under the overflow key, whatever anonymous noise spent the window's key budget
+   * (issue 22). Repeats of the same principal, route and reason in a window are still counted.
+   */
+  private readonly attributed: DenialAggregator<AuthFailureEvent>;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -72,9 +80,10 @@ export class DeniedAccessRecorder implements AuthEventSink {
     private readonly clock: () => number = () => Date.now(),
   ) {
     this.aggregator = new DenialAggregator(options);
+    this.attributed = new DenialAggregator({ windowMs: options.windowMs, maxKeys: Number.MAX_SAFE_INTEGER });
     // Follow-ups of a quiet minute are written without waiting for the next refusal.
     const every = Math.max(1000, Math.floor((options.windowMs ?? 60_000) / 4));
-    this.timer = setInterval(() => void this.writeFollowUps(this.aggregator.flush(this.clock())), every);
+    this.timer = setInterval(() => void this.writeFollowUps([...this.aggregator.flush(this.clock()), ...this.attributed.flush(this.clock())]), every);
     this.timer.unref();
   }
 
@@ -84,7 +93,7 @@ export class DeniedAccessRecorder implements AuthEventSink {
     const reason = denialReasonCode(e);
     const who = refusedPrincipal(e);
     const key = [e.remoteAddress ?? '', reason, who?.sub ?? '', e.method, e.route].join('\u0000');
-    const offer = this.aggregator.offer(key, e, this.clock());
+    const offer = (e.principal ? this.attributed : this.aggregator).offer(key, e, this.clock());
     void this.writeFollowUps(offer.due);
     if (!offer.recordNow) return;
     try {
@@ -98,7 +107,7 @@ export class DeniedAccessRecorder implements AuthEventSink {
   async flush(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.writeFollowUps(this.aggregator.flush(this.clock(), true));
+    await this.writeFollowUps([...this.aggregator.flush(this.clock(), true), ...this.attributed.flush(this.clock(), true)]);
   }
 
   private async writeFollowUps(due: DenialSummary<AuthFailureEvent>[]): Promise<void> {
