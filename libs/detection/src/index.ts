@@ -15,6 +15,7 @@ export * from './event-time';
 export * from './evidence';
 export * from './rule-examples';
 export * from './rule-loader';
+export * from './rule-overrides';
 export * from './rule.schema';
 export * from './runbook-renderer';
 export * from './zone-clock';

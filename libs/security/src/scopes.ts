@@ -24,6 +24,7 @@ export const SCOPES = [
   'retention:run',
   'access-log:read',
   'ops:read',
+  'rules:manage',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -45,6 +46,7 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
   'retention:run': 'start retention runs (`POST /v1/retention/runs`); `now` (time travel) only when RETENTION_ALLOW_TIME_TRAVEL=true',
   'access-log:read': 'read the audit trail of reads of the audit data',
   'ops:read': 'operational views beyond the public health/metrics endpoints',
+  'rules:manage': 'switch detection rules off and on, add and remove rule exceptions, read their audit trail (`/v1/rule-overrides`)',
 };
 
 /**
@@ -65,7 +67,7 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.free
     'retention:write',
   ] as const),
   auditor: Object.freeze(['proofs:read', 'integrity:read', 'checkpoints:read', 'access-log:read'] as const),
-  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read'] as const),
+  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read', 'rules:manage'] as const),
 });
 
 const ROLE_SET: ReadonlySet<string> = new Set(ROLES);

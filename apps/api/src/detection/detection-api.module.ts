@@ -1,11 +1,12 @@
-/** HTTP side of detection: the alert and rule controllers over DetectionModule (libs/detection/src/service). */
+/** HTTP side of detection: the alert and rule controllers (and admins' rule overrides) over DetectionModule (libs/detection/src/service). */
 import { Module } from '@nestjs/common';
 import { DetectionModule } from '@app/detection/service';
 import { AlertsController } from '../controllers/alerts.controller';
 import { RulesController } from '../controllers/rules.controller';
+import { RuleOverridesController } from '../controllers/rule-overrides.controller';
 
 @Module({
   imports: [DetectionModule],
-  controllers: [AlertsController, RulesController],
+  controllers: [AlertsController, RulesController, RuleOverridesController],
 })
 export class DetectionApiModule {}

@@ -22,6 +22,9 @@ import { CommittedEventSource, DetectionLog, DetectionWorker } from './detection
 import { SqliteAlertStore } from './sqlite-alert-store';
 import { SnapshotWriterThread } from './snapshot-writer-thread';
 import { SqliteDetectionProgressStore } from './sqlite-detection-state';
+import { RULE_OVERRIDE_STORE, RuleOverrideStore, withRuleOverrides } from '../rule-overrides';
+import { SqliteRuleOverrideStore } from './sqlite-rule-overrides';
+import { RuleOverridesService } from './rule-overrides.service';
 
 export const DETECTION_WORKER = Symbol('DETECTION_WORKER');
 /** STORE=elasticsearch: ships the alerts the worker stores locally to the shared alert index (alert-outbox.ts); else null. */
@@ -108,13 +111,22 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     { provide: DetectionMetrics, inject: [MetricsService], useFactory: (metrics: MetricsService) => new DetectionMetrics(metrics.registry) },
     {
       provide: DETECTION_WORKER,
-      inject: [DETECTION_RUNTIME, EVENT_STORE, SQLITE_DB, SqliteAlertStore, DetectionMetrics, APP_CONFIG],
-      useFactory: (runtime: DetectionRuntime, store: EventStore, db: SqliteDb, alerts: SqliteAlertStore, metrics: DetectionMetrics, config: AppConfig): DetectionWorker | null => {
+      inject: [DETECTION_RUNTIME, EVENT_STORE, SQLITE_DB, SqliteAlertStore, DetectionMetrics, APP_CONFIG, RULE_OVERRIDE_STORE],
+      useFactory: (
+        runtime: DetectionRuntime,
+        store: EventStore,
+        db: SqliteDb,
+        alerts: SqliteAlertStore,
+        metrics: DetectionMetrics,
+        config: AppConfig,
+        overrides: RuleOverrideStore,
+      ): DetectionWorker | null => {
         const source = tailable(store);
         if (!runtime.settings.enabled || !source) return null;
         const { snapshotEveryEvents, snapshotEveryMs } = runtime.settings;
         return new DetectionWorker(
-          runtime.createEngine,
+          // Rules an admin switched off or gave exceptions (rule-overrides.ts) drop their alerts as they leave the engine.
+          () => withRuleOverrides(runtime.createEngine(), overrides),
           source,
           new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config), snapshotWriterFor(config, db)),
           { snapshotEveryEvents, snapshotEveryMs },
@@ -134,9 +146,11 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
         });
       },
     },
+    { provide: RULE_OVERRIDE_STORE, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new SqliteRuleOverrideStore(db) },
     DetectionLifecycle,
     AlertsService,
+    RuleOverridesService,
   ],
-  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, DETECTION_RUNTIME, DETECTION_WORKER],
+  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, DETECTION_RUNTIME, DETECTION_WORKER, RULE_OVERRIDE_STORE, RuleOverridesService],
 })
 export class DetectionModule {}

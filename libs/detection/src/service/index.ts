@@ -12,3 +12,5 @@ export * from './detection-worker';
 export * from './detection.module';
 export * from './sqlite-alert-store';
 export * from './sqlite-detection-state';
+export * from './sqlite-rule-overrides';
+export * from './rule-overrides.service';
