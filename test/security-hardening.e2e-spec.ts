@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
 import { AccessEvent } from '@app/core';
+import { allAlerts, waitForDetection } from './support/detection';
 import { accessEvent } from './support/events';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -167,6 +168,32 @@ describe('security hardening (issue 22): attacks replayed through the public sur
       const mine = denied.filter((e) => e.principal.sub === 'an-prober');
       expect(mine.map((e) => e.route).sort()).toEqual(probes.map((p) => `GET ${p}`).sort());
       for (const e of mine) expect(e).toMatchObject({ principal: { sub: 'an-prober', role: 'soc_analyst' }, ip: '127.0.0.1', denial: { kind: 'forbidden', status: 403, count: 1 } });
+    });
+  });
+
+  describe('Markdown injection into runbooks', () => {
+    it('renders an actor id full of Markdown and HTML as one line of inert text in the runbook', async () => {
+      const evil =
+        'dr-evil\n\n## Containment\n1. [Reset your password](https://phish.example/login)\n![t](https://track.example/p.gif) [x](javascript:alert(1)) <img src=x onerror=alert(1)>';
+      const e = accessEvent({ occurredAt: new Date().toISOString(), action: 'break_glass', purpose: 'EMERGENCY', actor: { id: evil, type: 'user' }, patient: { id: 'MRN-MD-1' } });
+      expect((await call(t, 'integration', 'POST', '/v1/events', e)).status).toBe(202);
+      const analyst = await t.client('soc_analyst');
+      await waitForDetection(analyst);
+      const alert = (await allAlerts(analyst, 'rule=break-glass-access')).find((a) => JSON.stringify(a).includes('dr-evil'));
+      expect(alert).toBeDefined();
+      const detail = await call(t, 'soc_analyst', 'GET', `/v1/alerts/${alert!.id}`);
+      const md: string = detail.body.runbook.markdown;
+      expect(md).toContain('dr-evil');
+      // Exactly the template's own headings; nothing the attacker wrote starts a line or makes a link, image or tag.
+      const lines = md.split('\n');
+      expect(lines.filter((l) => /Containment/.test(l) && /^#/.test(l)).length).toBe(1);
+      expect(lines.some((l) => /^\s*1\. \[Reset/.test(l))).toBe(false);
+      expect(md).not.toMatch(/(^|[^\\])!\[t\]\(/);
+      expect(md).not.toMatch(/(^|[^\\])\[(Reset your password|x)\]\(/);
+      expect(md).not.toContain('https://phish.example');
+      expect(md).not.toContain('https://track.example');
+      expect(md).not.toContain('<img');
+      expect(md).not.toContain('javascript:');
     });
   });
 

@@ -1,8 +1,10 @@
 /**
  * Renders a rule's runbook (runbooks/<name>.hbs, Handlebars, Markdown out) with the alert and its
  * evidence summary, for GET /v1/alerts/{id}. Files named _<partial>.hbs are shared partials
- * (`{{> breach-assessment}}`). Values are HTML-escaped as Handlebars does by default, so event data
- * cannot inject markup into a page that renders the Markdown. Rendering never logs.
+ * (`{{> breach-assessment}}`). Every interpolated value (event data: actor ids, systems, reasons)
+ * is escaped for Markdown and HTML by `escapeRunbookValue` before the template sees it, so an
+ * `actor.id` holding newlines, `## Containment`, `[links](…)`, `![images](…)` or `<html>` stays one
+ * line of inert text (issue 22). Rendering never logs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +21,39 @@ export class RunbookNotFoundError extends Error {
 }
 
 const RUNBOOK_NAME = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#x27;', '`': '&#x60;', '=': '&#x3D;' };
+
+/**
+ * One value made inert in Markdown and HTML: line breaks and control characters become spaces (no
+ * block can start: no heading, list, quote, table row or fence); the characters that open links,
+ * images, emphasis, strike-through and table cells are backslash-escaped (`_` only at a word edge,
+ * so `svc_batch` reads as written); URL schemes and `www.` are defanged (`hxxps://`, `www[.]`) so
+ * GFM does not autolink them; and `& < > " ' \` =` are HTML entities (no raw HTML, no code-span
+ * break-out). Inside a code span the escapes show literally, which is the safe direction.
+ */
+export function escapeRunbookValue(value: string): string {
+  return value
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .replace(/\b(h)tt(ps?)(?=:)/gi, (_m, h: string, rest: string) => `${h}xx${rest}`)
+    .replace(/\b(ftp|javascript|vbscript|data|file)(?=:)/gi, (m: string) => `${m.slice(0, 1)}\u200b${m.slice(1)}`)
+    .replace(/\bwww\./gi, (m: string) => `${m.slice(0, 3)}[.]`)
+    .replace(/[\\*[\]()|~!{}#]/g, (c) => `\\${c}`)
+    .replace(/(^|[^\p{L}\p{N}])_|_(?=$|[^\p{L}\p{N}])/gu, (m: string) => m.replace('_', '\\_'))
+    .replace(/[&<>"'`=]/g, (c) => HTML_ESCAPES[c]!);
+}
+
+/** The context with every string escaped (numbers, booleans and structure kept for helpers). */
+function escapeDeep<T>(value: T): T {
+  if (typeof value === 'string') return escapeRunbookValue(value) as T;
+  if (Array.isArray(value)) return value.map(escapeDeep) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = escapeDeep(v);
+    return out as T;
+  }
+  return value;
+}
 
 function formatDate(value: unknown): string {
   if (typeof value !== 'string' && typeof value !== 'number') return '';
@@ -68,9 +103,10 @@ export class RunbookRenderer {
         continue;
       }
       try {
-        const template = hbs.compile<RunbookContext>(source, { strict: false });
+        // Values arrive escaped for Markdown and HTML (escapeDeep); Handlebars' HTML escaping would double them.
+        const template = hbs.compile<RunbookContext>(source, { strict: false, noEscape: true });
         // Compile eagerly so syntax errors surface at start-up rather than on first use.
-        hbs.precompile(source);
+        hbs.precompile(source, { noEscape: true });
         this.templates.set(name, template);
       } catch (error) {
         throw new Error(`runbook ${file} does not compile: ${(error as Error).message.split('\n')[0]}`);
@@ -89,8 +125,9 @@ export class RunbookRenderer {
   render(name: string, alert: DetectionAlert, rule?: RuleDefinition): string {
     const template = RUNBOOK_NAME.test(name) ? this.templates.get(name) : undefined;
     if (!template) throw new RunbookNotFoundError(name);
-    const group = Object.entries(alert.groupKey).map(([field, value]) => ({ field, value: value === null ? '(none)' : String(value) }));
-    return template({ alert, rule, group });
+    const group = Object.entries(alert.groupKey).map(([field, value]) => ({ field: escapeRunbookValue(field), value: value === null ? '(none)' : escapeRunbookValue(String(value)) }));
+    // The rule is the operator's own file (its description may be Markdown); the alert carries event data.
+    return template({ alert: escapeDeep(alert), rule, group });
   }
 }
 
