@@ -4,6 +4,7 @@
  * events after a crash yields the same ids and the alert store can drop the duplicates.
  */
 import { createHash } from 'node:crypto';
+import type { AccessExplanation } from '@app/core';
 import { GroupValue, CompiledRule } from './compiled-rule';
 import { EventRef } from './event-ref';
 import { AlertEvidence, EvidenceSummary, selectEvidence, summarizeEvidence } from './evidence';
@@ -47,6 +48,14 @@ export interface DetectionAlert {
   context?: AlertContext;
   /** Position of the event whose processing raised the alert (the engine's input position). */
   position: number;
+  /** Why it fired: stable kebab-case codes (CONTRACT "Alert reasons"), at least one. */
+  reasons: string[];
+  /** The account whose event raised the alert. */
+  actor?: string;
+  /** The patient of the access the alert is about (match rules, and rules grouped by patient). */
+  patient?: string;
+  /** How the explanation stage judged that access. */
+  explanation?: AccessExplanation;
 }
 
 /** UUID-shaped (version 8, "custom") digest of the alert's identity. */
@@ -69,6 +78,9 @@ export interface AlertFacts {
   sum?: number;
   context?: AlertContext;
   position: number;
+  actor?: string;
+  patient?: string;
+  explanation?: AccessExplanation;
 }
 
 export function buildAlert(rule: CompiledRule, facts: AlertFacts, evidenceCap: number): DetectionAlert {
@@ -88,7 +100,11 @@ export function buildAlert(rule: CompiledRule, facts: AlertFacts, evidenceCap: n
     evidence,
     summary: summarizeEvidence(facts.refs),
     position: facts.position,
+    reasons: [...(rule.definition.reasons ?? [rule.id])],
   };
+  if (facts.actor !== undefined) alert.actor = facts.actor;
+  if (facts.patient !== undefined) alert.patient = facts.patient;
+  if (facts.explanation !== undefined) alert.explanation = facts.explanation;
   if (facts.distinctCount !== undefined) alert.distinctCount = facts.distinctCount;
   if (facts.sum !== undefined) alert.sum = facts.sum;
   if (rule.definition.gte !== undefined) alert.threshold = rule.definition.gte;

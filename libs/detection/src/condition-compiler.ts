@@ -10,11 +10,16 @@
  *   <time>: { zone?, between?: [HH:MM, HH:MM], outside?: [HH:MM, HH:MM], days?: [mon..sun] }
  */
 import { AccessEvent } from '@app/core';
-import { compileFieldGetter, describeField, FieldSpec, unknownFieldMessage } from './event-fields';
+import { compileBaselineCondition } from './baseline-condition';
+import { compileFieldGetter, describeAnyField, describeField, FieldSpec, unknownFieldMessage } from './event-fields';
+import { EventFacts, factsWithoutContext } from './event-facts';
 import { isValidTimeZone, WEEKDAYS, ZoneClock } from './zone-clock';
 
-/** A compiled condition. `epochMs` is the event's parsed occurredAt (parsed once per event). */
-export type Predicate = (event: AccessEvent, epochMs: number) => boolean;
+/**
+ * A compiled condition. `epochMs` is the event's parsed occurredAt (parsed once per event);
+ * `facts` is the engine's per-event context (absent outside the engine: no context, no baselines).
+ */
+export type Predicate = (event: AccessEvent, epochMs: number, facts?: EventFacts) => boolean;
 
 export type IssuePath = (string | number)[];
 export interface Issue {
@@ -53,14 +58,14 @@ export function allOf(predicates: Predicate[]): Predicate {
   if (list.length === 1) return list[0];
   if (list.length === 2) {
     const [a, b] = list;
-    return (e, t) => a(e, t) && b(e, t);
+    return (e, t, f) => a(e, t, f) && b(e, t, f);
   }
   if (list.length === 3) {
     const [a, b, c] = list;
-    return (e, t) => a(e, t) && b(e, t) && c(e, t);
+    return (e, t, f) => a(e, t, f) && b(e, t, f) && c(e, t, f);
   }
-  return (e, t) => {
-    for (let i = 0; i < list.length; i++) if (!list[i](e, t)) return false;
+  return (e, t, f) => {
+    for (let i = 0; i < list.length; i++) if (!list[i](e, t, f)) return false;
     return true;
   };
 }
@@ -68,8 +73,8 @@ export function allOf(predicates: Predicate[]): Predicate {
 function anyOf(predicates: Predicate[]): Predicate {
   if (predicates.length === 0) return MATCH_NONE;
   if (predicates.length === 1) return predicates[0];
-  return (e, t) => {
-    for (let i = 0; i < predicates.length; i++) if (predicates[i](e, t)) return true;
+  return (e, t, f) => {
+    for (let i = 0; i < predicates.length; i++) if (predicates[i](e, t, f)) return true;
     return false;
   };
 }
@@ -85,6 +90,12 @@ export function compileWhere(raw: unknown, path: IssuePath, ctx: ConditionContex
   for (const [key, value] of Object.entries(raw)) {
     const here = [...path, key];
     switch (key) {
+      case 'same':
+        parts.push(compileSame(value, here, ctx));
+        break;
+      case 'baseline':
+        parts.push(compileBaselineCondition(value, here, ctx));
+        break;
       case 'any':
       case 'all': {
         if (!Array.isArray(value) || value.length === 0) {
@@ -97,14 +108,14 @@ export function compileWhere(raw: unknown, path: IssuePath, ctx: ConditionContex
       }
       case 'not': {
         const inner = compileWhere(value, here, ctx);
-        parts.push((e, t) => !inner(e, t));
+        parts.push((e, t, f) => !inner(e, t, f));
         break;
       }
       case 'time':
         parts.push(compileTimeCondition(value, here, ctx));
         break;
       default: {
-        const spec = describeField(key);
+        const spec = describeAnyField(key);
         if (!spec) {
           ctx.issues.push({ path: here, message: unknownFieldMessage(key) });
           continue;
@@ -129,6 +140,12 @@ function checkValue(spec: FieldSpec, value: unknown, path: IssuePath, ctx: Condi
       }
       return true;
     case 'scalar':
+      return true;
+    case 'boolean':
+      if (typeof value !== 'boolean') {
+        ctx.issues.push({ path, message: `${spec.path} is true or false` });
+        return false;
+      }
       return true;
     default:
       if (typeof value !== 'string') {
@@ -167,7 +184,7 @@ function memberTest(values: Scalar[]): ValueTest {
 
 /** For list-valued fields (sensitivity) a value test holds when any element passes. */
 function lift(spec: FieldSpec, test: ValueTest): ValueTest {
-  if (spec.type !== 'string-list') return test;
+  if (spec.type !== 'string-list' && spec.type !== 'token-list') return test;
   return (v) => {
     if (!Array.isArray(v)) return false;
     for (let i = 0; i < v.length; i++) if (test(v[i])) return true;
@@ -176,11 +193,29 @@ function lift(spec: FieldSpec, test: ValueTest): ValueTest {
 }
 
 function compileFieldCondition(spec: FieldSpec, raw: unknown, path: IssuePath, ctx: ConditionContext): Predicate {
-  const get = compileFieldGetter(spec.path);
   const tests: ValueTest[] = [];
+  if (spec.type === 'token' || spec.type === 'token-list') {
+    // Tokens are opaque keyed hashes: only presence, and equality with another field (`same`), mean anything.
+    const ok = isPlainObject(raw) && Object.keys(raw).length === 1 && typeof raw.exists === 'boolean';
+    if (!ok) {
+      ctx.issues.push({ path, message: `${spec.path} holds a keyed token (never a clear value): use { exists: true|false }, or compare it with same: [${spec.path}, <other field>]` });
+      return MATCH_NONE;
+    }
+  }
+  const test = compileValueTests(spec, raw, path, ctx, tests);
+  if (!test) return MATCH_NONE;
+  if (spec.context) {
+    const get = spec.context;
+    return (e, t, f) => test(get(f ?? factsWithoutContext(e, t)));
+  }
+  const get = compileFieldGetter(spec.path);
+  return (e) => test(get(e));
+}
+
+function compileValueTests(spec: FieldSpec, raw: unknown, path: IssuePath, ctx: ConditionContext, tests: ValueTest[]): ValueTest | null {
   if (raw === null || raw === undefined) {
     ctx.issues.push({ path, message: 'needs a value, a list of values or an operator map such as { gte: 10 }' });
-    return MATCH_NONE;
+    return null;
   }
   if (isScalar(raw) || Array.isArray(raw)) {
     const values = checkValueList(spec, raw, path, ctx);
@@ -195,16 +230,53 @@ function compileFieldCondition(spec: FieldSpec, raw: unknown, path: IssuePath, c
   } else {
     ctx.issues.push({ path, message: 'must be a value, a list of values or an operator map' });
   }
-  if (tests.length === 0) return MATCH_NONE;
-  if (tests.length === 1) {
-    const [only] = tests;
-    return (e) => only(get(e));
-  }
-  return (e) => {
-    const v = get(e);
+  if (tests.length === 0) return null;
+  if (tests.length === 1) return tests[0];
+  return (v) => {
     for (let i = 0; i < tests.length; i++) if (!tests[i](v)) return false;
     return true;
   };
+}
+
+/** Reads any rule field (event or context) given the event, its time and the facts. */
+export type AnyFieldGetter = (event: AccessEvent, epochMs: number, facts?: EventFacts) => unknown;
+
+export function compileAnyFieldGetter(spec: FieldSpec): AnyFieldGetter {
+  if (spec.context) {
+    const get = spec.context;
+    return (e, t, f) => get(f ?? factsWithoutContext(e, t));
+  }
+  const get = compileFieldGetter(spec.path);
+  return (e) => get(e);
+}
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0);
+}
+
+/** Equal values; a list equals a value it holds, two lists are equal when they share one. */
+function sameValues(a: unknown, b: unknown): boolean {
+  if (!present(a) || !present(b)) return false;
+  if (Array.isArray(a)) return Array.isArray(b) ? a.some((x) => b.includes(x)) : a.includes(b);
+  if (Array.isArray(b)) return b.includes(a);
+  return a === b;
+}
+
+/** `same: [fieldA, fieldB]`: both present and equal (token equality for names and addresses). */
+function compileSame(raw: unknown, path: IssuePath, ctx: ConditionContext): Predicate {
+  if (!Array.isArray(raw) || raw.length !== 2 || !raw.every((p) => typeof p === 'string')) {
+    ctx.issues.push({ path, message: 'must be two field paths to compare, e.g. [actor.context.family, patient.context.family]' });
+    return MATCH_NONE;
+  }
+  const getters: AnyFieldGetter[] = [];
+  raw.forEach((p: string, i) => {
+    const spec = describeAnyField(p);
+    if (!spec) ctx.issues.push({ path: [...path, i], message: unknownFieldMessage(p) });
+    else getters.push(compileAnyFieldGetter(spec));
+  });
+  if (getters.length !== 2) return MATCH_NONE;
+  const [a, b] = getters;
+  return (e, t, f) => sameValues(a(e, t, f), b(e, t, f));
 }
 
 function compileOperator(spec: FieldSpec, op: string, value: unknown, path: IssuePath, ctx: ConditionContext): ValueTest | null {
@@ -218,7 +290,7 @@ function compileOperator(spec: FieldSpec, op: string, value: unknown, path: Issu
     }
     case 'in':
     case 'contains': {
-      if (op === 'contains' && spec.type !== 'string-list') {
+      if (op === 'contains' && spec.type !== 'string-list' && spec.type !== 'token-list') {
         ctx.issues.push({ path, message: `contains applies to list fields (sensitivity); ${spec.path} holds one value, use eq or in` });
         return null;
       }

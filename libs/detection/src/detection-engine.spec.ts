@@ -163,12 +163,71 @@ describe('late events', () => {
     expect(alerts[0].distinctCount).toBe(5);
   });
 
-  it('beyond the allowance: counted as lateDropped, ignored by windowed rules, never a crash', () => {
+  it('beyond the allowance: evaluated in the late lane of its stream (issue 13: late data is never silently dropped)', () => {
     const engine = new DetectionEngine([denials, breakGlass], { allowedLateness: '2m' });
     feed(engine, [denied(10 * MINUTE), denied(10 * MINUTE + 1), denied(10 * MINUTE + 2), denied(10 * MINUTE + 3)]);
     const alerts = feed(engine, [denied(5 * MINUTE), event(5 * MINUTE, { action: 'break_glass', patient: { id: 'p-1' } })]);
     expect(alerts.map((a) => a.ruleId)).toEqual(['break-glass']);
-    expect(engine.stats()).toMatchObject({ lateDropped: 2, processed: 6 });
+    expect(engine.stats()).toMatchObject({ lateDropped: 0, lateLaned: 2, lanes: 1, processed: 6, unevaluated: {} });
+    // Four more late denials complete a window of five in the lane.
+    const more = feed(engine, [1, 2, 3, 4].map((s) => denied(5 * MINUTE + s * SECOND)));
+    expect(more.map((a) => a.ruleId)).toEqual(['denials']);
+    expect(more[0].windowEnd).toBe(new Date(T0 + 5 * MINUTE + 4 * SECOND).toISOString());
+  });
+
+  it('a nightly batch of yesterday from another integration raises its own alerts; live traffic is unaffected', () => {
+    const engine = new DetectionEngine([distinctPatients]);
+    const live = (offset: number, patient: string, actor: string) =>
+      event(offset, { patient: { id: patient }, actor: { id: actor, type: 'user' }, source: { system: 'ehr', integration: 'ehr-gateway' } });
+    const batch = (offset: number, patient: string) =>
+      event(offset - DAY, { patient: { id: patient }, actor: { id: 'night-snoop', type: 'user' }, source: { system: 'legacy', integration: 'legacy-batch' } });
+    const events: AccessEvent[] = [];
+    for (let i = 0; i < 10; i++) {
+      events.push(live(i * SECOND, `p-${i % 2}`, 'day-nurse'));
+      events.push(batch(i * SECOND, `q-${i}`));
+    }
+    const alerts = feed(engine, events);
+    expect(alerts.map((a) => [a.ruleId, a.actor])).toEqual([['distinct-patients', 'night-snoop']]);
+    expect(alerts[0].windowEnd.slice(0, 10)).toBe('2024-03-04');
+    expect(engine.stats()).toMatchObject({ lateLaned: 10, lateDropped: 0, unevaluated: {} });
+  });
+
+  it('no source can move another source\'s clock (issue 22): one event dated now + 4 min does not blind the others', () => {
+    const engine = new DetectionEngine([distinctPatients], { allowedLateness: '2m', maxFutureSkew: '5m' });
+    const now = T0;
+    const attack = event(4 * MINUTE, { source: { system: 'a', integration: 'integration-a' }, patient: { id: 'x' }, actor: { id: 'svc', type: 'service' } });
+    expect(engine.process(attack, 1, now)).toEqual([]);
+    const reads = [0, 1, 2, 3, 4, 5].map((i) =>
+      event(i * SECOND, { patient: { id: `p-${i}` }, actor: { id: 'snoop', type: 'user' }, source: { system: 'b', integration: 'integration-b' } }),
+    );
+    const alerts = reads.flatMap((e, i) => [...engine.process(e, i + 2, now + i * SECOND)]);
+    expect(alerts.map((a) => a.actor)).toEqual(['snoop']);
+    expect(engine.stats()).toMatchObject({ lateDropped: 0, lateLaned: 0 });
+  });
+
+  it('a partition lagging minutes behind another holds the watermark back instead of being dropped', () => {
+    const engine = new DetectionEngine([distinctPatients], { allowedLateness: '2m' });
+    // Authentication (one partition) runs 6 minutes ahead of data access (another) from the same integration.
+    const events: AccessEvent[] = [readOf(0, 'p-0')];
+    for (let i = 0; i < 8; i++) {
+      events.push(event(6 * MINUTE + i * 10 * SECOND, { category: 'authentication', action: 'login', actor: { id: `u-${i}`, type: 'user' } }));
+      events.push(readOf(i * 10 * SECOND, `p-${i}`));
+    }
+    const alerts = feed(engine, events);
+    expect(alerts).toHaveLength(1);
+    expect(engine.stats()).toMatchObject({ lateDropped: 0, lateLaned: 0 });
+  });
+
+  it('what even a lane cannot place is counted per source and raises one data-quality alert', () => {
+    const engine = new DetectionEngine([denials], { allowedLateness: '2m' });
+    feed(engine, [denied(60 * MINUTE)]);
+    const src = { system: 'lab', integration: 'lab-feed' };
+    const alerts = feed(engine, [event(30 * MINUTE, { outcome: 'denied', source: src }), event(10 * MINUTE, { outcome: 'denied', source: src }), event(9 * MINUTE, { outcome: 'denied', source: src })]);
+    expect(alerts.map((a) => [a.ruleId, a.reasons, a.groupKey])).toEqual([
+      ['data-quality-unevaluated', ['unevaluated-events'], { 'source.integration': 'lab-feed', 'source.system': 'lab' }],
+    ]);
+    expect(engine.stats()).toMatchObject({ lateLaned: 3, lateDropped: 2, unevaluated: { 'lab-feed': 2 } });
+    expect(engine.stats().rules['data-quality-unevaluated']).toMatchObject({ alerts: 1, suppressed: 1 });
   });
 
   it('clamps an occurredAt far ahead of its receive time so it cannot blind the windows', () => {
@@ -181,10 +240,13 @@ describe('late events', () => {
     expect(engine.stats().lateDropped).toBe(0);
   });
 
-  it('skips events whose time cannot be read', () => {
+  it('counts events whose time cannot be read under their source, with a data-quality alert dated by their receive time', () => {
     const engine = new DetectionEngine([denials]);
     expect(engine.process({ ...denied(0), occurredAt: 'yesterday' }, 1)).toEqual([]);
-    expect(engine.stats().invalidTime).toBe(1);
+    expect(engine.stats()).toMatchObject({ invalidTime: 1, unevaluated: { 'ehr-gateway': 1 } });
+    const alerts = engine.process({ ...denied(0), occurredAt: 'tomorrow' }, 2, T0);
+    expect(alerts.map((a) => [a.ruleId, a.windowEnd])).toEqual([['data-quality-unevaluated', new Date(T0).toISOString()]]);
+    expect(engine.stats().unevaluated).toEqual({ 'ehr-gateway': 2 });
   });
 });
 

@@ -1,19 +1,36 @@
 /**
  * The streaming detection engine. The service feeds it every committed event once, in commit
  * order, with its store position; it answers with the alerts that event raised. Everything is in
- * event time (occurredAt): windows slide per rule and group, events up to `allowedLateness` behind
- * the newest one are still placed correctly, and older ones are counted (`lateDropped`) and
- * skipped by windowed rules. State for a group is swept away once the watermark passes its window,
- * so memory follows the traffic inside the windows, not the history.
+ * event time (occurredAt): windows slide per rule and group. State for a group is swept away once
+ * the watermark passes its window, so memory follows the traffic inside the windows, not the history.
+ *
+ * Before any rule looks at an event, its context is joined (EventFacts: the actor and the patient
+ * as of the event's time, the explanation of the access, the learned baselines); after the rules,
+ * successful patient accesses by users teach the baselines (baselines.ts).
+ *
+ * Late and out-of-order data (watermarks per stream): every stream (a source's integration, or
+ * system, and the event category, which is also the Kafka partition) keeps its own newest event
+ * time. The engine's watermark is the lowest of the active streams' (those that sent within
+ * `sourceIdle` of the processing clock and are at most `maxSourceLag` behind it) minus
+ * `allowedLateness`, and it only moves forward; so no single stream can move another's clock (a
+ * sender dated minutes ahead moves only its own), and a partition lagging by minutes holds the
+ * watermark back instead of being dropped. An event behind the watermark (a nightly batch of
+ * yesterday's log, an integration whose clock runs an hour slow) is evaluated in a late lane of its
+ * stream: an engine of its own with the same rules, context and baselines, whose windows follow
+ * that stream's time. Alert ids are deterministic either way. What still cannot be evaluated (no
+ * parsable time, too late even for its lane, no lane free) is counted per source (`unevaluated`)
+ * and raises a data-quality alert of its own (rule `data-quality-unevaluated`).
  *
  * Restarts: `snapshot()` captures state and `lastPosition`; `restore()` on a fresh engine resumes
  * exactly there, and events at or before `lastPosition` are ignored, so replaying from an earlier
  * position is harmless. Alert ids are deterministic, so the same events give the same alerts.
  * Persist the alerts an event raised before (or atomically with) a snapshot that includes it.
  */
-import { AccessEvent } from '@app/core';
+import { AccessContext, AccessEvent, EMPTY_ACCESS_CONTEXT } from '@app/core';
 import { DetectionAlert } from './alert';
+import { BaselineBook } from './baselines';
 import { compileRuleOrThrow, CompiledRule } from './compiled-rule';
+import { EventFacts } from './event-facts';
 import { Detector, DetectorContext } from './detectors/detector';
 import { DormantDetector } from './detectors/dormant-detector';
 import { MatchDetector } from './detectors/match-detector';
@@ -40,6 +57,41 @@ export interface DetectionEngineOptions {
    * ahead and blind the windows.
    */
   maxFutureSkew?: string | number;
+  /** Context joined with every event (default: none, EMPTY_ACCESS_CONTEXT). */
+  context?: AccessContext;
+  /** A stream further than this behind the processing clock no longer holds the watermark back (default 15m). */
+  maxSourceLag?: string | number;
+  /** A stream silent for this long (processing clock) no longer holds the watermark back, and its late lane closes (default 10m). */
+  sourceIdle?: string | number;
+  /** Most late lanes open at once (default 64); late events beyond are counted as unevaluated. */
+  maxLanes?: number;
+  /** Called with each rule id and event that passed the rule's conditions (rule examples check evidence with it). */
+  onMatch?: (ruleId: string, event: AccessEvent) => void;
+  /** @internal a late lane: shares its parent's baselines and opens no lanes of its own. */
+  lane?: { baselines: BaselineBook };
+}
+
+/** The built-in data-quality rule: events that could not be evaluated, per source. */
+export const DATA_QUALITY_RULE_ID = 'data-quality-unevaluated';
+const DATA_QUALITY_RULE = {
+  id: DATA_QUALITY_RULE_ID,
+  title: 'Audit events that could not be evaluated by detection',
+  description:
+    'Events from this source could not be evaluated by the detection rules: their time could not be read, or they arrived too late and out of order even for a late lane. Alerts they should have raised may be missing.',
+  severity: 'medium',
+  kind: 'match',
+  enabled: true,
+  groupBy: ['source.integration', 'source.system'],
+  suppress: '1h',
+  runbook: 'data-quality-unevaluated',
+  tags: ['data-quality', 'hipaa-164.312(b)'],
+  reasons: ['unevaluated-events'],
+  examples: { fires: [], quiet: [] },
+} as unknown as RuleDefinition;
+
+/** The source an event is counted under (its integration, else its system); bounded text, no PHI. */
+export function sourceOf(event: AccessEvent): string {
+  return (event.source?.integration ?? event.source?.system ?? 'unknown').slice(0, 100);
 }
 
 export interface RuleStats {
@@ -53,8 +105,16 @@ export interface DetectionStats {
   processed: number;
   /** Calls for positions at or before lastPosition (replays), ignored. */
   replaysSkipped: number;
-  /** Events older than the late allowance: only match rules judged them. */
+  /** Events that could not be evaluated by windowed rules (see `unevaluated`; match rules still judged those with a time). */
   lateDropped: number;
+  /** Events evaluated in a late lane (behind the watermark of the engine). */
+  lateLaned: number;
+  /** Open late lanes. */
+  lanes: number;
+  /** Per source: events that could not be evaluated. */
+  unevaluated: Record<string, number>;
+  /** Users with learned baselines. */
+  baselineUsers: number;
   /** Events whose occurredAt could not be parsed (not evaluated). */
   invalidTime: number;
   /** Events whose occurredAt was too far ahead of their receive time and was clamped. */
@@ -67,16 +127,30 @@ export interface DetectionStats {
   rules: Record<string, RuleStats>;
 }
 
-export const SNAPSHOT_FORMAT = 'detection-engine/v1';
+export const SNAPSHOT_FORMAT = 'detection-engine/v2';
+const SNAPSHOT_FORMAT_V1 = 'detection-engine/v1';
+
+type Counters = { processed: number; replaysSkipped: number; lateDropped: number; invalidTime: number; futureClamped: number; lateLaned?: number };
+type StreamState = [key: string, maxTs: number, lastProc: number];
 
 export interface DetectionSnapshot {
-  format: typeof SNAPSHOT_FORMAT;
+  format: typeof SNAPSHOT_FORMAT | typeof SNAPSHOT_FORMAT_V1;
   lastPosition: number;
   maxEventTime: number | null;
-  counters: { processed: number; replaysSkipped: number; lateDropped: number; invalidTime: number; futureClamped: number };
+  counters: Counters;
   /** Event facts referenced by rule state (ids, times, patient, IP, source): PHI, store it like events. */
   events: unknown[];
   rules: Record<string, { fingerprint: string; state: unknown }>;
+  /** v2: the watermark, the processing clock and every stream's newest event time. */
+  watermark?: number | null;
+  maxProcessed?: number | null;
+  streams?: StreamState[];
+  unevaluated?: Record<string, number>;
+  dataQuality?: unknown;
+  /** v2: learned baselines (main engine only). */
+  baselines?: unknown;
+  /** v2: open late lanes, each an engine snapshot of its own. */
+  lanes?: [key: string, lastProc: number, snapshot: DetectionSnapshot][];
 }
 
 export interface RestoreReport {
@@ -87,6 +161,20 @@ export interface RestoreReport {
 }
 
 const NO_ALERTS: readonly DetectionAlert[] = Object.freeze([]) as readonly DetectionAlert[];
+/** Distinct streams remembered; beyond, the longest-silent ones are forgotten. */
+const MAX_STREAMS = 10_000;
+/** Distinct sources counted in `unevaluated`; beyond, counted under "other". */
+const MAX_SOURCES = 100;
+
+interface Stream {
+  maxTs: number;
+  lastProc: number;
+}
+
+interface Lane {
+  engine: DetectionEngine;
+  lastProc: number;
+}
 /** Distinct (category, action) pairs the rule index remembers; beyond it, lookups are computed each time. */
 const INDEX_LIMIT = 10_000;
 
@@ -117,15 +205,32 @@ export class DetectionEngine implements DetectorContext {
   readonly evidenceCap: number;
   readonly allowedLatenessMs: number;
   readonly rules: readonly CompiledRule[];
+  readonly facts: EventFacts;
   private readonly detectors: Detector[];
+  private readonly dataQuality: MatchDetector;
   private readonly maxFutureSkewMs: number;
+  private readonly maxSourceLagMs: number;
+  private readonly sourceIdleMs: number;
+  private readonly maxLanes: number;
   private readonly index = new Map<string, Map<string, Detector[]>>();
   private indexSize = 0;
+  private readonly baselines: BaselineBook;
+  private readonly isLane: boolean;
+  private readonly onMatch?: (ruleId: string, event: AccessEvent) => void;
+  private readonly definitions: readonly RuleDefinition[];
+  private readonly options: DetectionEngineOptions;
 
   private lastPos = -1;
   private maxTs = -Infinity;
+  /** Newest processing time seen (receive time, or event time without one). */
+  private maxProc = -Infinity;
+  private low = -Infinity;
+  private streams = new Map<string, Stream>();
+  private lanes = new Map<string, Lane>();
+  private unevaluated = new Map<string, number>();
+  private eventsSinceLow = 0;
   private nextSweepAt = -Infinity;
-  private counters = { processed: 0, replaysSkipped: 0, lateDropped: 0, invalidTime: 0, futureClamped: 0 };
+  private counters: Required<Counters> = { processed: 0, replaysSkipped: 0, lateDropped: 0, invalidTime: 0, futureClamped: 0, lateLaned: 0 };
   /** Events of one group commit share their receive time: parse it once. */
   private lastReceivedText: string | null = null;
   private lastReceivedMs = NaN;
@@ -140,8 +245,17 @@ export class DetectionEngine implements DetectorContext {
   constructor(rules: readonly RuleDefinition[], options: DetectionEngineOptions = {}) {
     const timeZone = options.defaultTimeZone ?? 'UTC';
     if (!isValidTimeZone(timeZone)) throw new Error('defaultTimeZone must be an IANA time zone');
+    this.options = options;
+    this.definitions = rules;
     this.allowedLatenessMs = toMs(options.allowedLateness, 120_000, 'allowedLateness');
     this.maxFutureSkewMs = toMs(options.maxFutureSkew, 300_000, 'maxFutureSkew');
+    this.maxSourceLagMs = toMs(options.maxSourceLag, 900_000, 'maxSourceLag');
+    this.sourceIdleMs = toMs(options.sourceIdle, 600_000, 'sourceIdle');
+    this.maxLanes = Math.max(0, Math.floor(options.maxLanes ?? 64));
+    this.isLane = options.lane !== undefined;
+    this.baselines = options.lane?.baselines ?? new BaselineBook(timeZone);
+    this.facts = new EventFacts(options.context ?? EMPTY_ACCESS_CONTEXT, this.baselines);
+    this.onMatch = options.onMatch;
     this.evidenceCap = Math.max(2, Math.floor(options.evidenceCap ?? DEFAULT_EVIDENCE_CAP));
     const ids = new Set<string>();
     for (const def of rules) {
@@ -150,6 +264,7 @@ export class DetectionEngine implements DetectorContext {
     }
     this.rules = rules.filter((r) => r.enabled !== false).map((def) => compileRuleOrThrow(def, { defaultTimeZone: timeZone }));
     this.detectors = this.rules.map((rule) => createDetector(rule, this.allowedLatenessMs));
+    this.dataQuality = new MatchDetector(compileRuleOrThrow(DATA_QUALITY_RULE), this.allowedLatenessMs);
   }
 
   /** Position of the last event evaluated (-1 before any). */
@@ -157,9 +272,9 @@ export class DetectionEngine implements DetectorContext {
     return this.lastPos;
   }
 
-  /** Newest event time minus the late allowance (epoch ms), or null before any event. */
+  /** The lowest active stream's newest event time minus the late allowance (epoch ms), or null before any event. */
   get watermark(): number | null {
-    return Number.isFinite(this.maxTs) ? this.maxTs - this.allowedLatenessMs : null;
+    return Number.isFinite(this.low) ? this.low : null;
   }
 
   /**
@@ -174,13 +289,8 @@ export class DetectionEngine implements DetectorContext {
     }
     this.lastPos = position;
     this.counters.processed++;
-    let ts = parseEventTime(event.occurredAt);
-    if (Number.isNaN(ts)) {
-      this.counters.invalidTime++;
-      return NO_ALERTS;
-    }
+    let received = NaN;
     if (receivedAt !== undefined) {
-      let received: number;
       if (typeof receivedAt === 'number') received = receivedAt;
       else if (receivedAt === this.lastReceivedText) received = this.lastReceivedMs;
       else {
@@ -188,30 +298,156 @@ export class DetectionEngine implements DetectorContext {
         this.lastReceivedText = receivedAt;
         this.lastReceivedMs = received;
       }
-      if (!Number.isNaN(received) && ts > received + this.maxFutureSkewMs) {
-        ts = received + this.maxFutureSkewMs;
-        this.counters.futureClamped++;
-      }
     }
+    let ts = parseEventTime(event.occurredAt);
+    if (Number.isNaN(ts)) {
+      this.counters.invalidTime++;
+      // The data-quality alert is dated by the receive time (or the newest time seen); with neither, only counted.
+      const at = !Number.isNaN(received) ? received : Number.isFinite(this.maxProc) ? this.maxProc : undefined;
+      this.countUnevaluated(event, at, at === undefined);
+      return this.flush();
+    }
+    if (!Number.isNaN(received) && ts > received + this.maxFutureSkewMs) {
+      ts = received + this.maxFutureSkewMs;
+      this.counters.futureClamped++;
+    }
+    // Lanes keep the time of their own stream: their processing clock is event time.
+    const proc = this.isLane || Number.isNaN(received) ? ts : received;
+    if (proc > this.maxProc) this.maxProc = proc;
     if (ts > this.maxTs) this.maxTs = ts;
-    const watermark = this.maxTs - this.allowedLatenessMs;
-    const tooLate = ts < watermark;
-    if (tooLate) this.counters.lateDropped++;
+    const streamKey = `${sourceOf(event)}\u0000${event.category}`;
+    let stream = this.streams.get(streamKey);
+    if (stream === undefined) {
+      stream = { maxTs: ts, lastProc: proc };
+      this.streams.set(streamKey, stream);
+      if (this.streams.size > MAX_STREAMS) this.forgetSilentStreams();
+      this.eventsSinceLow = Infinity;
+    } else {
+      if (ts > stream.maxTs) stream.maxTs = ts;
+      if (proc > stream.lastProc) stream.lastProc = proc;
+    }
+    this.updateWatermark();
+    const watermark = this.low;
+    if (ts < watermark) {
+      if (!this.isLane) return this.processLate(event, position, ts, streamKey, proc);
+      this.counters.lateDropped++;
+      this.countUnevaluated(event, ts);
+    }
+    this.evaluate(event, ts, position, ts < watermark);
+    if (watermark >= this.nextSweepAt) this.sweepDue(watermark);
+    return this.flush();
+  }
 
+  /** Runs the rules on one event (`tooLate`: only match rules, windows have moved on) and teaches the baselines. */
+  private evaluate(event: AccessEvent, ts: number, position: number, tooLate: boolean): void {
+    const watermark = this.low;
     this.currentEvent = event;
     this.currentTs = ts;
     this.currentRef = null;
     this.position = position;
+    const facts = this.facts.reset(event, ts);
     const candidates = this.candidates(event.category, event.action);
     for (let i = 0; i < candidates.length; i++) {
       const detector = candidates[i];
       if (tooLate && detector.rule.kind !== 'match') continue;
-      if (!detector.rule.where(event, ts)) continue;
+      if (!detector.rule.where(event, ts, facts)) continue;
+      if (this.onMatch) this.onMatch(detector.rule.id, event);
       detector.onEvent(event, ts, watermark, this);
+    }
+    if (event.patient !== undefined && event.outcome === 'success' && event.actor.type === 'user' && (event.category === 'data_access' || event.category === 'data_modification')) {
+      this.baselines.learn(event.actor.id, facts.peerKey(), event.patient.id, ts);
     }
     this.currentEvent = null;
     this.currentRef = null;
-    if (watermark >= this.nextSweepAt) this.sweepDue(watermark);
+  }
+
+  /** An event behind the watermark: evaluated in its stream's late lane (opened on demand). */
+  private processLate(event: AccessEvent, position: number, ts: number, streamKey: string, proc: number): readonly DetectionAlert[] {
+    let lane = this.lanes.get(streamKey);
+    if (lane === undefined) {
+      this.closeIdleLanes();
+      if (this.lanes.size >= this.maxLanes) {
+        this.counters.lateDropped++;
+        this.countUnevaluated(event, ts);
+        // Match rules need no window: they still judge it here.
+        this.evaluate(event, ts, position, true);
+        return this.flush();
+      }
+      lane = { engine: this.newLane(), lastProc: proc };
+      this.lanes.set(streamKey, lane);
+    }
+    if (proc > lane.lastProc) lane.lastProc = proc;
+    this.counters.lateLaned++;
+    const raised = lane.engine.process(event, position, ts);
+    this.absorbLane(lane.engine);
+    if (raised.length > 0) this.out.push(...raised);
+    return this.flush();
+  }
+
+  private newLane(): DetectionEngine {
+    return new DetectionEngine(this.definitions, { ...this.options, lane: { baselines: this.baselines }, onMatch: this.onMatch });
+  }
+
+  /** A lane's unevaluated counts are the engine's (counted once, in the lane). */
+  private absorbLane(lane: DetectionEngine): void {
+    const counts = lane.takeUnevaluated();
+    for (const [source, n] of counts) {
+      this.unevaluated.set(source, (this.unevaluated.get(source) ?? 0) + n);
+      this.counters.lateDropped += n;
+    }
+  }
+
+  /** Lane side: hands over (and forgets) what it counted since the last call. */
+  private takeUnevaluated(): Map<string, number> {
+    const out = this.unevaluated;
+    this.unevaluated = new Map();
+    return out;
+  }
+
+  private closeIdleLanes(): void {
+    for (const [key, lane] of this.lanes) if (lane.lastProc < this.maxProc - this.sourceIdleMs) this.lanes.delete(key);
+  }
+
+  /**
+   * The watermark: lowest newest-event-time of the active streams (and at most the processing
+   * clock), minus the allowance; never moves back. Recomputed every event while there are few streams, else every 64 events (a stale, lower
+   * watermark only keeps state a little longer).
+   */
+  private updateWatermark(): void {
+    if (this.streams.size > 16 && ++this.eventsSinceLow < 64) return;
+    this.eventsSinceLow = 0;
+    let min = Infinity;
+    const activeSince = this.maxProc - this.sourceIdleMs;
+    const behind = this.maxProc - this.maxSourceLagMs;
+    for (const s of this.streams.values()) {
+      if (s.lastProc >= activeSince && s.maxTs >= behind && s.maxTs < min) min = s.maxTs;
+    }
+    if (min === Infinity) min = this.maxTs;
+    // Never ahead of the processing clock (the receive time): a sender's future dates cannot move it.
+    const low = Math.min(min, this.maxProc) - this.allowedLatenessMs;
+    if (low > this.low) this.low = low;
+  }
+
+  private forgetSilentStreams(): void {
+    const byAge = [...this.streams].sort((a, b) => a[1].lastProc - b[1].lastProc);
+    for (let i = 0; i < byAge.length - MAX_STREAMS * 0.9; i++) this.streams.delete(byAge[i][0]);
+  }
+
+  /** Counts an event no rule could evaluate under its source, and raises the data-quality alert. */
+  private countUnevaluated(event: AccessEvent, at: number | undefined, countOnly = false): void {
+    let source = sourceOf(event);
+    if (!this.unevaluated.has(source) && this.unevaluated.size >= MAX_SOURCES) source = 'other';
+    this.unevaluated.set(source, (this.unevaluated.get(source) ?? 0) + 1);
+    if (countOnly || at === undefined) return;
+    this.currentEvent = event;
+    this.currentTs = at;
+    this.currentRef = null;
+    this.facts.reset(event, at);
+    this.dataQuality.onEvent(event, at, this.low, this);
+    this.currentEvent = null;
+  }
+
+  private flush(): readonly DetectionAlert[] {
     if (this.out.length === 0) return NO_ALERTS;
     const alerts = this.out;
     this.out = [];
@@ -229,10 +465,11 @@ export class DetectionEngine implements DetectorContext {
     this.out.push(alert);
   }
 
-  /** Groups held in memory across all rules. */
+  /** Groups held in memory across all rules (late lanes included). */
   trackedGroups(): number {
     let n = 0;
     for (const d of this.detectors) n += d.groupCount();
+    for (const lane of this.lanes.values()) n += lane.engine.trackedGroups();
     return n;
   }
 
@@ -240,10 +477,21 @@ export class DetectionEngine implements DetectorContext {
     const rules: Record<string, RuleStats> = {};
     let alerts = 0;
     let suppressed = 0;
-    for (const d of this.detectors) {
+    for (const d of [...this.detectors, this.dataQuality]) {
       rules[d.rule.id] = { alerts: d.counters.alerts, suppressed: d.counters.suppressed, groups: d.groupCount() };
       alerts += d.counters.alerts;
       suppressed += d.counters.suppressed;
+    }
+    // Alerts raised in lanes count with their rule.
+    for (const lane of this.lanes.values()) {
+      for (const [id, r] of Object.entries(lane.engine.stats().rules)) {
+        const mine = rules[id];
+        if (!mine) continue;
+        mine.alerts += r.alerts;
+        mine.suppressed += r.suppressed;
+        alerts += r.alerts;
+        suppressed += r.suppressed;
+      }
     }
     const watermark = this.watermark;
     return {
@@ -252,11 +500,14 @@ export class DetectionEngine implements DetectorContext {
       suppressed,
       trackedGroups: this.trackedGroups(),
       watermark: watermark === null ? null : new Date(watermark).toISOString(),
+      lanes: this.lanes.size,
+      unevaluated: Object.fromEntries(this.unevaluated),
+      baselineUsers: this.isLane ? 0 : this.baselines.size,
       rules,
     };
   }
 
-  /** Everything needed to resume after lastPosition. JSON-safe; contains event facts (PHI). */
+  /** Everything needed to resume after lastPosition. JSON-safe; contains event facts and baselines (PHI). */
   snapshot(): DetectionSnapshot {
     const refs = new RefTableWriter();
     const rules: DetectionSnapshot['rules'] = {};
@@ -270,15 +521,23 @@ export class DetectionEngine implements DetectorContext {
       counters: { ...this.counters },
       events: refs.rows,
       rules,
+      watermark: Number.isFinite(this.low) ? this.low : null,
+      maxProcessed: Number.isFinite(this.maxProc) ? this.maxProc : null,
+      streams: [...this.streams].map(([key, st]) => [key, st.maxTs, st.lastProc]),
+      unevaluated: Object.fromEntries(this.unevaluated),
+      dataQuality: this.dataQuality.snapshot(refs),
+      ...(this.isLane ? {} : { baselines: this.baselines.snapshot() }),
+      lanes: [...this.lanes].map(([key, lane]) => [key, lane.lastProc, lane.engine.snapshot()]),
     };
   }
 
   /**
    * Replaces this engine's state with a snapshot's. Rules added or changed since the snapshot start
    * empty (listed in `reset`); a rebuild for them means replaying their window from the store.
+   * A v1 snapshot (one watermark for every source, no baselines) is taken over as one stream.
    */
   restore(snapshot: DetectionSnapshot): RestoreReport {
-    if (!snapshot || snapshot.format !== SNAPSHOT_FORMAT) throw new Error(`not a ${SNAPSHOT_FORMAT} snapshot`);
+    if (!snapshot || (snapshot.format !== SNAPSHOT_FORMAT && snapshot.format !== SNAPSHOT_FORMAT_V1)) throw new Error(`not a ${SNAPSHOT_FORMAT} snapshot`);
     const refs = new RefTableReader(snapshot.events);
     const report: RestoreReport = { restored: [], reset: [] };
     for (const d of this.detectors) {
@@ -293,18 +552,33 @@ export class DetectionEngine implements DetectorContext {
     }
     this.lastPos = snapshot.lastPosition;
     this.maxTs = snapshot.maxEventTime ?? -Infinity;
-    this.counters = { ...snapshot.counters };
-    this.nextSweepAt = Math.min(...this.detectors.map((d) => d.nextSweepAt), Infinity);
+    this.counters = { lateLaned: 0, ...snapshot.counters };
+    this.streams = new Map((snapshot.streams ?? []).map(([key, maxTs, lastProc]) => [key, { maxTs, lastProc }]));
+    this.maxProc = snapshot.maxProcessed ?? this.maxTs;
+    this.low = snapshot.watermark ?? (Number.isFinite(this.maxTs) ? this.maxTs - this.allowedLatenessMs : -Infinity);
+    this.unevaluated = new Map(Object.entries(snapshot.unevaluated ?? {}));
+    this.dataQuality.reset();
+    if (snapshot.dataQuality !== undefined) this.dataQuality.restore(snapshot.dataQuality, refs);
+    if (!this.isLane) this.baselines.restore(snapshot.baselines);
+    this.lanes = new Map();
+    for (const [key, lastProc, saved] of snapshot.lanes ?? []) {
+      const engine = this.newLane();
+      engine.restore(saved);
+      this.lanes.set(key, { engine, lastProc });
+    }
+    this.eventsSinceLow = Infinity;
+    this.nextSweepAt = Math.min(...this.detectors.map((d) => d.nextSweepAt), this.dataQuality.nextSweepAt, Infinity);
     return report;
   }
 
   private sweepDue(watermark: number): void {
     let next = Infinity;
-    for (const d of this.detectors) {
+    for (const d of [...this.detectors, this.dataQuality]) {
       if (watermark >= d.nextSweepAt) d.sweep(watermark);
       if (d.nextSweepAt < next) next = d.nextSweepAt;
     }
     this.nextSweepAt = next;
+    if (!this.isLane) this.closeIdleLanes();
   }
 
   /** Detectors whose rules can match this category and action (the rule index). */

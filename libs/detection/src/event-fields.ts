@@ -3,15 +3,58 @@
  * holds, and fast getters for them. Rules are checked against this catalog at load time, so a
  * misspelt field is an error naming the field rather than a rule that silently never fires.
  */
-import { ACTOR_TYPES, AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES } from '@app/core';
+import { ACTOR_TYPES, AccessEvent, EVENT_CATEGORIES, EVENT_OUTCOMES, EXPLANATION_KINDS, USER_STATUSES } from '@app/core';
+import type { EventFacts } from './event-facts';
 
-export type FieldType = 'string' | 'number' | 'timestamp' | 'string-list' | 'scalar';
+/** `token` / `token-list`: keyed HMAC tokens of names and addresses, compared only with `same`. */
+export type FieldType = 'string' | 'number' | 'timestamp' | 'string-list' | 'scalar' | 'boolean' | 'token' | 'token-list';
 
 export interface FieldSpec {
   path: string;
   type: FieldType;
   /** Closed vocabulary, when the field has one (values outside it are a rule error). */
   values?: readonly string[];
+  /** Context fields: read from the engine's per-event facts instead of the event. */
+  context?: (facts: EventFacts) => unknown;
+}
+
+const list = <T>(items: readonly (T | undefined)[]): T[] => items.filter((v): v is T => v !== undefined);
+
+/**
+ * Fields looked up in the context as of the event's time (CONTRACT "Context feeds") and the
+ * explanation stage. Absent when the context does not know the actor or the patient.
+ */
+const CONTEXT_CATALOG: Record<string, Omit<FieldSpec, 'path'> & { context: (facts: EventFacts) => unknown }> = {
+  'actor.context.known': { type: 'boolean', context: (f) => f.user() !== undefined },
+  'actor.context.department': { type: 'string', context: (f) => f.user()?.department },
+  'actor.context.title': { type: 'string', context: (f) => f.user()?.title },
+  'actor.context.status': { type: 'string', values: USER_STATUSES, context: (f) => f.user()?.status },
+  'actor.context.family': { type: 'token', context: (f) => f.user()?.familyToken },
+  'actor.context.given': { type: 'token', context: (f) => f.user()?.givenToken },
+  'actor.context.homeAddress': { type: 'token', context: (f) => f.user()?.homeAddressToken },
+  'actor.context.patientId': { type: 'token', context: (f) => f.user()?.patientId },
+  'patient.context.known': { type: 'boolean', context: (f) => f.patient() !== undefined },
+  'patient.context.vip': { type: 'boolean', context: (f) => f.patient()?.vip },
+  'patient.context.deceased': { type: 'boolean', context: (f) => f.patient()?.deceased },
+  'patient.context.family': { type: 'token', context: (f) => f.patient()?.familyToken },
+  'patient.context.address': { type: 'token', context: (f) => f.patient()?.addressToken },
+  'patient.context.relatedFamilies': { type: 'token-list', context: (f) => list((f.patient()?.relatedPersons ?? []).map((r) => r.familyToken)) },
+  'patient.context.relatedAddresses': { type: 'token-list', context: (f) => list((f.patient()?.relatedPersons ?? []).map((r) => r.addressToken)) },
+  'patient.context.workforceMember': { type: 'boolean', context: (f) => (f.current.patient ? f.workforceMember() !== undefined : undefined) },
+  'patient.context.openEncounters': { type: 'number', context: (f) => (f.current.patient ? f.encounters().length : undefined) },
+  'patient.context.encounterDepartments': { type: 'string-list', context: (f) => list(f.encounters().map((e) => e.department)) },
+  explained: { type: 'boolean', context: (f) => f.explanation().explained },
+  explanation: { type: 'string', values: EXPLANATION_KINDS, context: (f) => f.explanation().kind },
+};
+
+/** Every context field path a rule may name. */
+export const CONTEXT_FIELD_PATHS: readonly string[] = Object.keys(CONTEXT_CATALOG);
+
+/** An event field or a context field (rule conditions accept both; groupBy and distinct take event fields). */
+export function describeAnyField(path: string): FieldSpec | null {
+  const known = CONTEXT_CATALOG[path];
+  if (known) return { path, ...known };
+  return describeField(path);
 }
 
 const CATALOG: Record<string, Omit<FieldSpec, 'path'>> = {
@@ -56,7 +99,7 @@ export function describeField(path: string): FieldSpec | null {
 
 /** Why a path is not a field, for rule errors. */
 export function unknownFieldMessage(path: string): string {
-  return `"${path}" is not a field of the canonical event (known: ${KNOWN_FIELD_PATHS.join(', ')})`;
+  return `"${path}" is not a field of the canonical event or the context (known: ${[...KNOWN_FIELD_PATHS, ...CONTEXT_FIELD_PATHS].join(', ')})`;
 }
 
 export type FieldGetter = (event: AccessEvent) => unknown;

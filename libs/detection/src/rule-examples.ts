@@ -13,10 +13,10 @@
 import { createHash } from 'node:crypto';
 import { AccessEvent, EventValidator } from '@app/core';
 import { DetectionAlert } from './alert';
-import { compileRuleOrThrow } from './compiled-rule';
 import { DetectionEngine, DetectionSnapshot } from './detection-engine';
 import { tryParseDuration } from './duration';
-import { ExampleScenario, RuleDefinition } from './rule.schema';
+import { InMemoryAccessContext } from './in-memory-access-context';
+import { ExampleContext, ExampleScenario, RuleDefinition } from './rule.schema';
 
 export const EXAMPLE_START = '2024-03-05T15:00:00.000Z';
 export const EXAMPLE_EVENT_DEFAULTS = {
@@ -164,8 +164,35 @@ export function buildScenarioEvents(
   return { events, problems };
 }
 
-function runEngine(rule: RuleDefinition, events: AccessEvent[], options: RunExamplesOptions, restartEveryEvent: boolean): DetectionAlert[] {
-  const engineOptions = { defaultTimeZone: options.defaultTimeZone ?? 'UTC', allowedLateness: options.allowedLateness };
+/**
+ * The in-memory context a scenario states (the rule's shared `examples.context` plus its own);
+ * relative encounter times count from the scenario start.
+ */
+export function buildScenarioContext(shared: ExampleContext | undefined, scenario: ExampleScenario, problems: string[] = []): InMemoryAccessContext {
+  const start = Date.parse(scenario.start ?? EXAMPLE_START);
+  const ctx = new InMemoryAccessContext();
+  const sharedProblems: string[] = [];
+  const own: string[] = [];
+  if (shared) ctx.add(shared, sharedProblems, start);
+  if (scenario.context) ctx.add(scenario.context, own, start);
+  problems.push(...sharedProblems.map((p) => `examples.context.${p}`), ...own.map((p) => `context.${p}`));
+  return ctx;
+}
+
+function runEngine(
+  rule: RuleDefinition,
+  events: AccessEvent[],
+  options: RunExamplesOptions,
+  restartEveryEvent: boolean,
+  context: InMemoryAccessContext,
+  matched?: Set<string>,
+): DetectionAlert[] {
+  const engineOptions = {
+    defaultTimeZone: options.defaultTimeZone ?? 'UTC',
+    allowedLateness: options.allowedLateness,
+    context,
+    ...(matched ? { onMatch: (_rule: string, e: AccessEvent) => void matched.add(e.id) } : {}),
+  };
   let engine = new DetectionEngine([{ ...rule, enabled: true }], engineOptions);
   const alerts: DetectionAlert[] = [];
   events.forEach((event, i) => {
@@ -192,12 +219,16 @@ function runScenario(
   const { events, problems } = buildScenarioEvents(rule.id, expectation, index, scenario);
   result.events = events.length;
   result.reasons.push(...problems);
+  const contextProblems: string[] = [];
+  const context = buildScenarioContext(rule.examples.context, scenario, contextProblems);
+  result.reasons.push(...contextProblems);
   events.forEach((event, i) => {
     for (const error of validator.errorsFor(event)) result.reasons.push(`event ${i + 1}: ${error.pointer || '/'}: ${error.message}`);
   });
   if (result.reasons.length > 0) return result;
 
-  const alerts = runEngine(rule, events, options, false);
+  const matched = new Set<string>();
+  const alerts = runEngine(rule, events, options, false, context, matched);
   result.alerts = alerts.length;
   const expected = scenario.expect;
   if (expectation === 'quiet' && expected !== undefined && expected > 0) {
@@ -207,20 +238,18 @@ function runScenario(
     result.reasons.push(`expected ${want} alert(s), got ${alerts.length}`);
   }
 
-  const restarted = runEngine(rule, events, options, true);
+  const restarted = runEngine(rule, events, options, true, context);
   if (JSON.stringify(restarted) !== JSON.stringify(alerts)) {
     result.reasons.push('alerts differ when the engine is snapshot and restored after every event');
   }
 
-  const compiled = compileRuleOrThrow({ ...rule, enabled: true }, { defaultTimeZone: options.defaultTimeZone ?? 'UTC' });
   const byId = new Map(events.map((e) => [e.id, e]));
   for (const alert of alerts) {
     if (alert.ruleId !== rule.id) result.reasons.push(`alert names rule ${alert.ruleId}`);
+    if (!alert.reasons || alert.reasons.length === 0) result.reasons.push('alert carries no reasons');
     for (const id of alert.evidence.eventIds) {
-      const event = byId.get(id);
-      const ts = event ? Date.parse(event.occurredAt) : NaN;
-      const satisfies =
-        event !== undefined && compiled.where(event, ts) && (compiled.steps.length === 0 || compiled.steps.some((s) => s.where(event, ts)));
+      // The engine reports every event that met the rule's conditions (with its context and baselines then).
+      const satisfies = byId.has(id) && matched.has(id);
       if (!satisfies) {
         result.reasons.push(`evidence event ${id} is not a scenario event that satisfies the rule`);
         break;

@@ -36,6 +36,15 @@ const timestampText = z
   .string({ invalid_type_error: 'must be an RFC 3339 timestamp (quote it)' })
   .refine((text) => !Number.isNaN(Date.parse(text)), 'must be an RFC 3339 timestamp such as 2024-03-05T15:00:00Z');
 
+/** Context records an example states (users, patients, encounters; rule-examples.ts builds an in-memory context). */
+const exampleContext = z
+  .object({
+    users: z.array(z.record(z.unknown())).optional(),
+    patients: z.array(z.record(z.unknown())).optional(),
+    encounters: z.array(z.record(z.unknown())).optional(),
+  })
+  .strict();
+
 /** One event of an example: a partial canonical event plus the timing and repeat helpers. */
 const exampleEvent = z.record(z.unknown(), { invalid_type_error: 'must be a (partial) event map' });
 
@@ -49,6 +58,8 @@ const scenarioObject = z
     events: z.array(exampleEvent).min(1, 'needs at least one event'),
     /** Exact number of alerts expected (default: at least one for `fires`, none for `quiet`). */
     expect: z.number().int().min(0).optional(),
+    /** Context for this scenario (added to the examples' shared context). */
+    context: exampleContext.optional(),
   })
   .strict();
 
@@ -89,8 +100,12 @@ export const RULE_SCHEMA = z
     runbook: z.string().regex(KEBAB_CASE, KEBAB_HINT),
     tags: z.array(z.string().min(1).max(100)).default([]),
     references: z.array(z.string().min(1)).optional(),
+    /** Why an alert of this rule fired, as stable kebab-case codes (CONTRACT "Alert reasons"); default: the rule id. */
+    reasons: z.array(z.string().regex(KEBAB_CASE, KEBAB_HINT).max(100)).min(1).max(10).optional(),
     examples: z
       .object({
+        /** Context shared by every scenario of the rule. */
+        context: exampleContext.optional(),
         fires: z.array(scenario).min(1, 'needs at least one scenario that must raise an alert'),
         quiet: z.array(scenario).min(1, 'needs at least one scenario that must stay quiet'),
       })
@@ -99,6 +114,7 @@ export const RULE_SCHEMA = z
   .strict();
 
 export type ExampleScenario = z.output<typeof scenarioObject>;
+export type ExampleContext = z.output<typeof exampleContext>;
 export type SequenceStepDefinition = z.output<typeof sequenceStep>;
 
 /** A validated rule as loaded from a file (`source` is the file it came from). */

@@ -7,6 +7,7 @@
 import { AccessEvent } from '@app/core';
 import { DetectionAlert } from '../alert';
 import { CompiledRule } from '../compiled-rule';
+import { EventFacts } from '../event-facts';
 import { EventRef, RefTableReader, RefTableWriter } from '../event-ref';
 
 /** What the engine lends a detector while it handles one event. */
@@ -14,6 +15,8 @@ export interface DetectorContext {
   readonly evidenceCap: number;
   /** Position of the event being processed. */
   readonly position: number;
+  /** Context of the event being processed (actor, patient, explanation, baselines). */
+  readonly facts: EventFacts;
   /** The compact ref of the event being processed (made on first use, shared across rules). */
   ref(): EventRef;
   emit(alert: DetectionAlert): void;

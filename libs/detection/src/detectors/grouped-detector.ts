@@ -16,7 +16,7 @@ export interface AlertingGroup {
 }
 
 /** What a rule kind says about an alert; the group's identity and the position are filled in. */
-export type AlertDraft = Omit<AlertFacts, 'groupKey' | 'groupValues' | 'position'>;
+export type AlertDraft = Omit<AlertFacts, 'groupKey' | 'groupValues' | 'position' | 'actor' | 'patient' | 'explanation'>;
 
 export abstract class GroupedDetector<G> implements Detector {
   readonly counters: DetectorCounters = { alerts: 0, suppressed: 0 };
@@ -97,7 +97,13 @@ export abstract class GroupedDetector<G> implements Detector {
   /** Emits an alert for the event's group (which completed it). */
   protected emit(event: AccessEvent, key: string, ctx: DetectorContext, draft: AlertDraft): void {
     this.counters.alerts++;
-    const facts: AlertFacts = { ...draft, groupKey: key, groupValues: this.rule.groupValuesOf(event), position: ctx.position };
+    const facts: AlertFacts = { ...draft, groupKey: key, groupValues: this.rule.groupValuesOf(event), position: ctx.position, actor: event.actor.id };
+    // An alert about one access to a patient names the patient and how (un)explained the access was.
+    const patient = event.patient?.id;
+    if (patient !== undefined && (this.rule.kind === 'match' || this.rule.groupBy.includes('patient.id'))) {
+      facts.patient = patient;
+      facts.explanation = { ...ctx.facts.explanation() };
+    }
     ctx.emit(buildAlert(this.rule, facts, ctx.evidenceCap));
   }
 }

@@ -55,7 +55,7 @@ export class SequenceDetector extends GroupedDetector<SequenceGroup> {
     const steps = this.rule.steps;
     let any = false;
     for (let k = 0; k < steps.length; k++) {
-      const hit = steps[k].where(event, ts);
+      const hit = steps[k].where(event, ts, ctx.facts);
       this.matched[k] = hit;
       if (hit) any = true;
     }

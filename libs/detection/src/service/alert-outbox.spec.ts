@@ -38,6 +38,8 @@ function alert(n: number): DetectionAlert {
     evidence: { eventIds: [id], firstEventId: id, lastEventId: id, total: 1, truncated: false },
     summary: { eventCount: 1, firstEventAt: end, lastEventAt: end, spanMs: 0, distinctPatients: 1, topPatients: [], distinctActors: 1, actors: [], distinctSourceIps: 0, sourceIps: [], sourceSystems: [], integrations: [] },
     position: n,
+    reasons: [n % 2 ? "bulk-read" : "break-glass"],
+    actor: `u-${n}`,
   };
 }
 

@@ -42,6 +42,8 @@ function alert(n: number, fields: Partial<DetectionAlert> = {}): DetectionAlert 
       integrations: [],
     },
     position: n,
+    reasons: [n % 2 ? "bulk-read" : "break-glass"],
+    actor: `u-${n}`,
     ...fields,
   };
 }
@@ -77,6 +79,10 @@ describe('ElasticsearchAlertStore', () => {
     expect(Buffer.from(op.doc.record as string, 'base64').toString('latin1')).not.toContain('MRN-1');
     expect(await alerts.get(alert(1).id)).toEqual(result.record);
     expect(result.record.groupKey['patient.id']).toBe('MRN-1');
+    // Reasons, actor and patient are part of the stored (sealed) record and come back with it.
+    const withPatient = await alerts.save(alert(3, { patient: 'MRN-3', reasons: ['same-surname', 'vip-record'] }), '2026-03-03T10:05:00.000Z');
+    expect(await alerts.get(alert(3).id)).toMatchObject({ reasons: ['same-surname', 'vip-record'], actor: 'u-3', patient: 'MRN-3' });
+    expect(withPatient.record.reasons).toEqual(['same-surname', 'vip-record']);
   });
 
   it('saves idempotently: a replay (409) changes nothing and returns the stored record', async () => {

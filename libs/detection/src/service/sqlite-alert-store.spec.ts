@@ -29,6 +29,8 @@ function alert(n: number, fields: Partial<DetectionAlert> = {}): DetectionAlert 
     evidence: { eventIds: [id], firstEventId: id, lastEventId: id, total: 1, truncated: false },
     summary: { eventCount: 1, firstEventAt: end, lastEventAt: end, spanMs: 0, distinctPatients: 0, topPatients: [], distinctActors: 1, actors: [], distinctSourceIps: 0, sourceIps: [], sourceSystems: [], integrations: [] },
     position: n,
+    reasons: [n % 2 ? "bulk-read" : "break-glass"],
+    actor: `u-${n}`,
     ...fields,
   };
 }
@@ -48,6 +50,14 @@ describe('SqliteAlertStore', () => {
     expect(again.created).toBe(false);
     expect(again.record).toMatchObject({ count: 1, status: 'acknowledged', createdAt: '2026-03-03T10:05:00Z' });
     expect(alerts.count()).toBe(2);
+  });
+
+  it('keeps the reasons, actor and patient with the alert', async () => {
+    const { alerts } = store();
+    await alerts.save(alert(5, { patient: 'MRN-5', reasons: ['self-access'] }), '2026-03-03T10:05:00Z');
+    expect(await alerts.get(alert(5).id)).toMatchObject({ reasons: ['self-access'], actor: 'u-5', patient: 'MRN-5' });
+    const page = await alerts.list({ limit: 10 });
+    expect(page.alerts[0]).toMatchObject({ reasons: ['self-access'], actor: 'u-5', patient: 'MRN-5' });
   });
 
   it('lists newest first with filters and an opaque cursor', async () => {

@@ -1,0 +1,196 @@
+/**
+ * Baselines learned from history, for rules that judge an access against what is usual: each
+ * user's usual hours of work and usual daily volume of distinct patients, and the same for their
+ * peer group (role and department). The engine teaches the book every successful patient access
+ * by a user (after the rules judged it, so an access never counts towards its own baseline), in
+ * the engine's time zone; rules read it through `baseline:` conditions (condition-compiler.ts).
+ *
+ * A day stays open (its hours and patients still collecting, late events included) while it is one
+ * of the two newest days seen for the key; older days are folded into the history. Only folded
+ * days count as history, and never the day being judged. State is small per key (24 counters, a
+ * bounded list of daily counts, the open days' patient sets) and goes into the engine snapshot.
+ */
+import { ZoneClock } from './zone-clock';
+
+const MS_PER_DAY = 86_400_000;
+/** Daily distinct-patient counts kept per key (the usual volume is a high percentile of them). */
+const DAILY_HISTORY = 60;
+/** Member-day counts kept per peer group. */
+const PEER_DAILY_HISTORY = 400;
+/** Days kept open for late events (today and yesterday). */
+const OPEN_DAYS = 2;
+
+interface OpenDay {
+  day: number;
+  hours: number; // bit mask of local hours with activity
+  patients: Set<string>;
+  peer: string;
+}
+
+interface Pattern {
+  /** Days folded into the history. */
+  days: number;
+  /** Per local hour: folded days with activity in that hour. */
+  hourDays: number[];
+  /** Recent folded days' distinct patient counts (newest last). */
+  daily: number[];
+}
+
+interface UserBaseline extends Pattern {
+  open: OpenDay[];
+}
+
+/** What a `baseline:` condition asks about one group (the user, or the peer group). */
+export interface BaselineView {
+  /** Days of history learned. */
+  days: number;
+  /** Share of learned days with activity in the local hour `hour` or the hours beside it. */
+  hourShare(hour: number): number;
+  /** The usual daily number of distinct patients (90th percentile of the learned days), 0 without history. */
+  usualDailyPatients(): number;
+}
+
+const EMPTY_VIEW: BaselineView = { days: 0, hourShare: () => 0, usualDailyPatients: () => 0 };
+
+function newPattern(): Pattern {
+  return { days: 0, hourDays: new Array<number>(24).fill(0), daily: [] };
+}
+
+function percentile90(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))];
+}
+
+function viewOf(p: Pattern | undefined): BaselineView {
+  if (!p || p.days === 0) return EMPTY_VIEW;
+  return {
+    days: p.days,
+    hourShare: (hour) => {
+      const h = p.hourDays;
+      const active = Math.max(h[(hour + 23) % 24], h[hour], h[(hour + 1) % 24]);
+      return active / p.days;
+    },
+    usualDailyPatients: () => percentile90(p.daily),
+  };
+}
+
+function fold(target: Pattern, hours: number, patients: number, cap: number): void {
+  target.days++;
+  for (let h = 0; h < 24; h++) if (hours & (1 << h)) target.hourDays[h]++;
+  target.daily.push(patients);
+  if (target.daily.length > cap) target.daily.splice(0, target.daily.length - cap);
+}
+
+export interface BaselineSnapshot {
+  users: [id: string, days: number, hourDays: number[], daily: number[], open: [day: number, hours: number, patients: string[], peer: string][]][];
+  peers: [key: string, days: number, hourDays: number[], daily: number[]][];
+}
+
+export class BaselineBook {
+  private users = new Map<string, UserBaseline>();
+  private peerGroups = new Map<string, Pattern>();
+  private readonly clock: ZoneClock;
+
+  constructor(timeZone: string) {
+    this.clock = new ZoneClock(timeZone);
+  }
+
+  /** The peer group key of a user: role and department (either may be unknown). */
+  static peerKey(role: string | undefined, department: string | undefined): string {
+    return `${role ?? '-'}|${department ?? '-'}`;
+  }
+
+  localDay(ts: number): number {
+    return Math.floor(this.clock.localMs(ts) / MS_PER_DAY);
+  }
+
+  localHour(ts: number): number {
+    return Math.floor(this.clock.minuteOfDay(ts) / 60);
+  }
+
+  /** Learns one successful patient access by `userId` at `ts`. */
+  learn(userId: string, peer: string, patientId: string, ts: number): void {
+    let user = this.users.get(userId);
+    if (!user) {
+      user = { ...newPattern(), open: [] };
+      this.users.set(userId, user);
+    }
+    const day = this.localDay(ts);
+    let open = user.open.find((d) => d.day === day);
+    if (!open) {
+      const newest = user.open.reduce((m, d) => Math.max(m, d.day), -Infinity);
+      if (day < newest - (OPEN_DAYS - 1)) {
+        // Older than the open days: counts towards the history directly (its hour, one patient more).
+        const h = this.localHour(ts);
+        if (user.hourDays[h] < user.days) user.hourDays[h]++;
+        return;
+      }
+      open = { day, hours: 0, patients: new Set(), peer };
+      user.open.push(open);
+      user.open.sort((a, b) => a.day - b.day);
+      while (user.open.length > OPEN_DAYS) this.closeDay(user, user.open.shift()!);
+    }
+    open.hours |= 1 << this.localHour(ts);
+    open.patients.add(patientId);
+    open.peer = peer;
+  }
+
+  /** Distinct patients `userId` touched on the local day of `ts`, counting `patientId` too. */
+  patientsOnDay(userId: string, ts: number, patientId: string | undefined): number {
+    const day = this.localDay(ts);
+    const open = this.users.get(userId)?.open.find((d) => d.day === day);
+    if (!open) return patientId === undefined ? 0 : 1;
+    return open.patients.size + (patientId !== undefined && !open.patients.has(patientId) ? 1 : 0);
+  }
+
+  /** The user's own learned pattern (history before the day of `ts`). */
+  user(userId: string, ts: number): BaselineView {
+    const user = this.users.get(userId);
+    if (!user) return EMPTY_VIEW;
+    const day = this.localDay(ts);
+    const earlierOpen = user.open.filter((d) => d.day < day);
+    if (earlierOpen.length === 0) return viewOf(user);
+    // Yesterday is still open (late events): count it as history for today.
+    const p: Pattern = { days: user.days, hourDays: [...user.hourDays], daily: [...user.daily] };
+    for (const d of earlierOpen) fold(p, d.hours, d.patients.size, DAILY_HISTORY);
+    return viewOf(p);
+  }
+
+  /** The peer group's learned pattern (every member's folded days). */
+  peers(peer: string): BaselineView {
+    return viewOf(this.peerGroups.get(peer));
+  }
+
+  get size(): number {
+    return this.users.size;
+  }
+
+  snapshot(): BaselineSnapshot {
+    return {
+      users: [...this.users].map(([id, u]) => [id, u.days, u.hourDays, u.daily, u.open.map((d) => [d.day, d.hours, [...d.patients], d.peer])]),
+      peers: [...this.peerGroups].map(([key, p]) => [key, p.days, p.hourDays, p.daily]),
+    };
+  }
+
+  restore(state: unknown): void {
+    const s = state as BaselineSnapshot | undefined;
+    this.users = new Map();
+    this.peerGroups = new Map();
+    if (!s || !Array.isArray(s.users) || !Array.isArray(s.peers)) return;
+    for (const [id, days, hourDays, daily, open] of s.users) {
+      this.users.set(id, { days, hourDays: [...hourDays], daily: [...daily], open: open.map(([day, hours, patients, peer]) => ({ day, hours, patients: new Set(patients), peer })) });
+    }
+    for (const [key, days, hourDays, daily] of s.peers) this.peerGroups.set(key, { days, hourDays: [...hourDays], daily: [...daily] });
+  }
+
+  private closeDay(user: UserBaseline, day: OpenDay): void {
+    fold(user, day.hours, day.patients.size, DAILY_HISTORY);
+    let peer = this.peerGroups.get(day.peer);
+    if (!peer) {
+      peer = newPattern();
+      this.peerGroups.set(day.peer, peer);
+    }
+    fold(peer, day.hours, day.patients.size, PEER_DAILY_HISTORY);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * What the engine knows about one event beyond the event itself: the actor's and the patient's
+ * context as of the event's time, the patient's open encounters, the explanation of the access
+ * (explainAccess, computed once per event and shared by every rule), and the learned baselines.
+ * Each is looked up on first use only, so rules that never ask cost nothing. Rule conditions read
+ * these through the `actor.context.*`, `patient.context.*`, `explained`, `explanation`, `same` and
+ * `baseline` forms (condition-compiler.ts).
+ */
+import { AccessContext, AccessEvent, AccessExplanation, EMPTY_ACCESS_CONTEXT, EncounterContext, explainAccess, PatientContext, UserContext } from '@app/core';
+import { BaselineBook } from './baselines';
+
+const NONE = Symbol('none');
+
+export class EventFacts {
+  private event: AccessEvent | null = null;
+  private ts = 0;
+  private userCache: UserContext | undefined | typeof NONE = NONE;
+  private patientCache: PatientContext | undefined | typeof NONE = NONE;
+  private encountersCache: readonly EncounterContext[] | null = null;
+  private explanationCache: AccessExplanation | null = null;
+  private workforceCache: UserContext | undefined | typeof NONE = NONE;
+
+  constructor(
+    readonly context: AccessContext = EMPTY_ACCESS_CONTEXT,
+    readonly baselines: BaselineBook | null = null,
+  ) {}
+
+  /** Points the facts at the next event (clears what was looked up for the previous one). */
+  reset(event: AccessEvent, ts: number): this {
+    this.event = event;
+    this.ts = ts;
+    this.userCache = NONE;
+    this.patientCache = NONE;
+    this.encountersCache = null;
+    this.explanationCache = null;
+    this.workforceCache = NONE;
+    return this;
+  }
+
+  get time(): number {
+    return this.ts;
+  }
+
+  get current(): AccessEvent {
+    return this.event!;
+  }
+
+  /** The actor as a workforce member at the event's time; a termination after that time does not count yet. */
+  user(): UserContext | undefined {
+    if (this.userCache === NONE) {
+      let user = this.context.userAt(this.event!.actor.id, this.ts);
+      if (user?.status === 'terminated' && user.terminatedAt !== undefined) {
+        const at = Date.parse(user.terminatedAt);
+        if (!Number.isNaN(at) && at > this.ts) user = { ...user, status: 'active' };
+      }
+      this.userCache = user;
+    }
+    return this.userCache;
+  }
+
+  patient(): PatientContext | undefined {
+    if (this.patientCache === NONE) {
+      const id = this.event!.patient?.id;
+      this.patientCache = id === undefined ? undefined : this.context.patientAt(id, this.ts);
+    }
+    return this.patientCache;
+  }
+
+  encounters(): readonly EncounterContext[] {
+    if (this.encountersCache === null) {
+      const id = this.event!.patient?.id;
+      this.encountersCache = id === undefined ? [] : this.context.encountersAt(id, this.ts);
+    }
+    return this.encountersCache;
+  }
+
+  /** The workforce member whose own record the patient is, if any. */
+  workforceMember(): UserContext | undefined {
+    if (this.workforceCache === NONE) {
+      const id = this.event!.patient?.id;
+      this.workforceCache = id === undefined ? undefined : this.context.workforceMemberWithPatientId(id, this.ts);
+    }
+    return this.workforceCache;
+  }
+
+  explanation(): AccessExplanation {
+    if (this.explanationCache === null) this.explanationCache = explainAccess(this.event!, this.context, this.ts);
+    return this.explanationCache;
+  }
+
+  /** Peer group of the actor: role (from the event) and department (from the context). */
+  peerKey(): string {
+    return BaselineBook.peerKey(this.event!.actor.role, this.user()?.department);
+  }
+}
+
+/** Facts with no context and no baselines, for checks made outside the engine. */
+export function factsWithoutContext(event: AccessEvent, ts: number): EventFacts {
+  return new EventFacts().reset(event, ts);
+}
