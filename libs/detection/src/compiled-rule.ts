@@ -29,6 +29,8 @@ export interface CompiledRule {
   readonly tags: readonly string[];
   /** The rule-level condition (for sequences: common to every step). */
   readonly where: Predicate;
+  /** What the event that completes an alert must also meet (MATCH_ALL without `when`). */
+  readonly when: Predicate;
   readonly steps: readonly CompiledStep[];
   readonly groupBy: readonly string[];
   /** Group key text, or undefined when a groupBy field is missing from the event. */
@@ -93,6 +95,7 @@ export function ruleFingerprint(def: RuleDefinition, defaultTimeZone: string): s
   const meaning = {
     kind: def.kind,
     where: def.where,
+    when: def.when,
     groupBy: def.groupBy,
     distinct: def.distinct,
     sum: def.sum,
@@ -124,6 +127,7 @@ export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {
 
   const ctx = { timeZone, issues };
   const where = compileWhere(def.where, ['where'], ctx);
+  const when = compileWhere(def.when, ['when'], ctx);
   const steps: CompiledStep[] = [];
   if (def.kind === 'sequence' && def.steps) {
     if (def.steps.length < 2) issues.push({ path: ['steps'], message: 'a sequence needs at least two steps' });
@@ -217,6 +221,7 @@ export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {
       runbook: def.runbook,
       tags: def.tags,
       where,
+      when,
       steps,
       groupBy: def.groupBy,
       groupKeyOf,

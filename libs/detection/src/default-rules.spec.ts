@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { DetectionEngine } from './detection-engine';
-import { buildScenarioEvents, formatExampleReport, runRuleExamples } from './rule-examples';
+import { buildScenarioContext, buildScenarioEvents, formatExampleReport, runRuleExamples } from './rule-examples';
 import { loadRules } from './rule-loader';
 import { RunbookRenderer } from './runbook-renderer';
 
@@ -17,18 +17,30 @@ describe('default detection rules', () => {
 
   it('covers the rule set the issue asks for', () => {
     expect(rules.map((r) => r.id).sort()).toEqual([
-      'after-hours-access',
       'break-glass-access',
       'brute-force-then-success',
       'bulk-export',
       'bulk-phi-read',
+      'coworker-record',
+      'department-mismatch',
       'dormant-account-access',
       'mtls-failures-by-client',
       'mtls-failures-by-source-ip',
+      'no-care-relationship',
+      'outside-usual-hours',
       'permission-denial-burst',
+      'related-person',
+      'same-address',
+      'same-surname',
+      'self-access',
       'sensitive-segment-without-treatment',
       'service-account-new-ip',
+      'terminated-user',
+      'unusual-volume',
+      'vip-record',
     ]);
+    // Every rule says why its alerts fire, with stable kebab-case codes.
+    for (const rule of rules) expect({ rule: rule.id, reasons: rule.reasons?.length }).toEqual({ rule: rule.id, reasons: expect.any(Number) });
   });
 
   it('passes every rule example (fires and quiet)', () => {
@@ -46,7 +58,7 @@ describe('default detection rules', () => {
     for (const rule of rules) {
       const scenario = rule.examples.fires[0];
       const { events } = buildScenarioEvents(rule.id, 'fires', 0, scenario);
-      const engine = new DetectionEngine([rule]);
+      const engine = new DetectionEngine([rule], { context: buildScenarioContext(rule.examples.context, scenario) });
       const alerts = events.flatMap((e, i) => [...engine.process(e, i + 1)]);
       expect(alerts.length).toBeGreaterThan(0);
       const markdown = renderer.render(rule.runbook, alerts[0], rule);

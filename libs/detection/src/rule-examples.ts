@@ -173,10 +173,29 @@ export function buildScenarioContext(shared: ExampleContext | undefined, scenari
   const ctx = new InMemoryAccessContext();
   const sharedProblems: string[] = [];
   const own: string[] = [];
-  if (shared) ctx.add(shared, sharedProblems, start);
-  if (scenario.context) ctx.add(scenario.context, own, start);
+  if (shared) ctx.add(expandContextRepeats(shared, sharedProblems), sharedProblems, start);
+  if (scenario.context) ctx.add(expandContextRepeats(scenario.context, own), own, start);
   problems.push(...sharedProblems.map((p) => `examples.context.${p}`), ...own.map((p) => `context.${p}`));
   return ctx;
+}
+
+/** Context records may say `repeat: n`: n records with `{i}` (and `{i%k}`) replaced, as for events. */
+function expandContextRepeats(context: ExampleContext, problems: string[]): ExampleContext {
+  const out: ExampleContext = {};
+  for (const kind of ['users', 'patients', 'encounters'] as const) {
+    const records = context[kind];
+    if (!records) continue;
+    out[kind] = records.flatMap((record, index) => {
+      const { repeat, ...rest } = record;
+      if (repeat === undefined) return [record];
+      if (typeof repeat !== 'number' || !Number.isInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) {
+        problems.push(`${kind}[${index}].repeat: must be a whole number from 1 to ${MAX_REPEAT}`);
+        return [];
+      }
+      return Array.from({ length: repeat }, (_, i) => substitute(rest, i + 1) as Record<string, unknown>);
+    });
+  }
+  return out;
 }
 
 function runEngine(

@@ -84,6 +84,8 @@ export const RULE_SCHEMA = z
     kind: z.enum(RULE_KINDS),
     enabled: z.boolean().default(true),
     where: whereMap.optional(),
+    /** Conditions the event completing an alert must also meet (state is still kept from every `where` event). */
+    when: whereMap.optional(),
     groupBy: z.array(fieldPath).max(5).default([]),
     distinct: fieldPath.optional(),
     sum: fieldPath.optional(),

@@ -85,6 +85,7 @@ export abstract class GroupedDetector<G> implements Detector {
    * (then it only counts the suppression). `draft` is built only when the alert is emitted.
    */
   protected fireUnlessSuppressed(event: AccessEvent, key: string, group: AlertingGroup, at: number, ctx: DetectorContext, draft: () => AlertDraft): boolean {
+    if (!this.rule.when(event, at, ctx.facts)) return false;
     if (this.stillSuppressing(group, at)) {
       this.counters.suppressed++;
       return false;

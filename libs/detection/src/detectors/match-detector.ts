@@ -15,6 +15,7 @@ export class MatchDetector extends GroupedDetector<number> {
   }
 
   onEvent(event: AccessEvent, ts: number, _watermark: number, ctx: DetectorContext): void {
+    if (!this.rule.when(event, ts, ctx.facts)) return;
     const key = this.rule.groupKeyOrNullOf(event);
     const suppressMs = this.rule.suppressMs;
     if (suppressMs > 0) {

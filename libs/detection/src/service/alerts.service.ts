@@ -150,14 +150,14 @@ export class AlertsService {
   /** `present`: how patient ids are shown to the caller (PatientIdentifiers.presentPatientId); ids as stored without it. */
   async list(params: Record<string, unknown>, present?: PatientIdPresenter): Promise<AlertListView> {
     const page = await this.store.list(parseAlertQuery(params));
-    return { alerts: page.alerts.map((a) => presentAlertPatients(a, present)), nextCursor: page.nextCursor };
+    return { alerts: page.alerts.map((a) => presentAlertPatients(this.complete(a), present)), nextCursor: page.nextCursor };
   }
 
   async get(id: string, present?: PatientIdPresenter): Promise<AlertDetailView> {
     const stored = await this.store.get(checkAlertId(id));
     if (!stored) throw Problems.notFound('No alert with this id.');
     // Presented before rendering: the runbook shows patients the way the caller may see them.
-    const record = presentAlertPatients(stored, present);
+    const record = presentAlertPatients(this.complete(stored), present);
     return { ...record, runbook: this.renderRunbook(record) };
   }
 
@@ -166,7 +166,7 @@ export class AlertsService {
     checkAlertId(id);
     const { note } = parseTransitionBody(body);
     try {
-      return presentAlertPatients(await this.store.transition(id, { action, by, note, at: new Date().toISOString() }), present);
+      return presentAlertPatients(this.complete(await this.store.transition(id, { action, by, note, at: new Date().toISOString() })), present);
     } catch (error) {
       if (error instanceof AlertNotFoundError) throw Problems.notFound('No alert with this id.');
       if (error instanceof InvalidAlertTransitionError) {
@@ -186,6 +186,21 @@ export class AlertsService {
       timeZone: this.runtime.settings.timeZone,
       allowedLateness: formatDuration(parseDuration(this.runtime.settings.allowedLateness)),
     };
+  }
+
+  /**
+   * Alerts stored before reasons, actor and patient existed get them from their rule and group, so
+   * every alert in the API carries at least one reason (CONTRACT "Alert reasons").
+   */
+  private complete(record: AlertRecord): AlertRecord {
+    if (record.reasons?.length && record.actor !== undefined) return record;
+    const out: AlertRecord = { ...record };
+    if (!out.reasons?.length) out.reasons = [...(this.runtime.rulesById.get(record.ruleId)?.reasons ?? [record.ruleId])];
+    const actor = record.groupKey?.['actor.id'];
+    if (out.actor === undefined && typeof actor === 'string') out.actor = actor;
+    const patient = record.groupKey?.['patient.id'];
+    if (out.patient === undefined && typeof patient === 'string') out.patient = patient;
+    return out;
   }
 
   private renderRunbook(alert: DetectionAlert): { name: string; markdown: string | null } {

@@ -8,6 +8,8 @@ export class DetectionMetrics {
   readonly eventsEvaluated: Counter;
   readonly alertsRaised: Counter<'rule' | 'severity'>;
   readonly lateEventsDropped: Counter;
+  readonly unevaluatedEvents: Counter<'source'>;
+  readonly lateEventsLaned: Counter;
   readonly lagEvents: Gauge;
   readonly lagSeconds: Gauge;
   readonly position: Gauge;
@@ -26,7 +28,18 @@ export class DetectionMetrics {
     });
     this.lateEventsDropped = new Counter({
       name: 'audit_detection_late_events_total',
-      help: 'Events older than the allowed lateness behind the newest event time: only match rules judged them.',
+      help: 'Events windowed rules could not evaluate (see audit_detection_unevaluated_events_total); match rules judged those with a readable time.',
+      registers,
+    });
+    this.unevaluatedEvents = new Counter({
+      name: 'audit_detection_unevaluated_events_total',
+      help: 'Events detection could not evaluate (no readable time, or too late and out of order even for a late lane), by source integration (or system); each raises a data-quality alert.',
+      labelNames: ['source'] as const,
+      registers,
+    });
+    this.lateEventsLaned = new Counter({
+      name: 'audit_detection_late_lane_events_total',
+      help: 'Events behind the engine watermark (nightly batches, slow clocks) evaluated in a late lane of their stream.',
       registers,
     });
     this.lagEvents = new Gauge({ name: 'audit_detection_lag_events', help: 'Committed events not yet evaluated by detection.', registers });

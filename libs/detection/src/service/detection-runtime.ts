@@ -5,7 +5,7 @@
  * late-event allowance. The service and `auditctl detect` build their engines here, so a backfill
  * evaluates exactly as streaming does.
  */
-import { DetectionSettings } from '@app/core';
+import { AccessContext, DetectionSettings, EMPTY_ACCESS_CONTEXT } from '@app/core';
 import { DetectionEngine, DetectionEngineOptions } from '../detection-engine';
 import { loadRules } from '../rule-loader';
 import { RuleDefinition } from '../rule.schema';
@@ -23,10 +23,11 @@ export interface DetectionRuntime {
 
 export const DETECTION_RUNTIME = Symbol('DETECTION_RUNTIME');
 
-export function loadDetectionRuntime(settings: DetectionSettings): DetectionRuntime {
+/** `context`: what every engine joins events with (ACCESS_CONTEXT when bound; none otherwise). */
+export function loadDetectionRuntime(settings: DetectionSettings, context: AccessContext = EMPTY_ACCESS_CONTEXT): DetectionRuntime {
   const rules = loadRules(settings.rulesDir, { runbooksDir: settings.runbooksDir, defaultTimeZone: settings.timeZone });
   const runbooks = new RunbookRenderer(settings.runbooksDir);
-  const engineOptions: DetectionEngineOptions = { allowedLateness: settings.allowedLateness, defaultTimeZone: settings.timeZone };
+  const engineOptions: DetectionEngineOptions = { allowedLateness: settings.allowedLateness, defaultTimeZone: settings.timeZone, context };
   // Fail now, not on the first event, if the engine refuses the set (e.g. duplicate ids).
   new DetectionEngine(rules, engineOptions);
   return {

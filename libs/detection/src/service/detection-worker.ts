@@ -82,6 +82,11 @@ export interface DetectionStatus {
   watermark: string | null;
   evaluated: number;
   lateDropped: number;
+  /** Events evaluated in late lanes, and lanes open now. */
+  lateLaned: number;
+  lanes: number;
+  /** Per source: events that could not be evaluated (no PHI: integration or system names). */
+  unevaluated: Record<string, number>;
   alertsStored: number;
   lastSnapshotPosition: number | null;
 }
@@ -115,6 +120,8 @@ export class DetectionWorker {
   private snapshotInFlight: Promise<void> | null = null;
   private headPosition = -1;
   private lateSeen = 0;
+  private lanedSeen = 0;
+  private unevaluatedSeen = new Map<string, number>();
   private alertsStored = 0;
   private idleWaiters: (() => void)[] = [];
   /** Events committed but not evaluated yet, by id (see `remember`). */
@@ -211,6 +218,9 @@ export class DetectionWorker {
       watermark: stats.watermark,
       evaluated: stats.processed,
       lateDropped: stats.lateDropped,
+      lateLaned: stats.lateLaned,
+      lanes: stats.lanes,
+      unevaluated: stats.unevaluated,
       alertsStored: this.alertsStored,
       lastSnapshotPosition: this.lastSnapshotPosition,
     };
@@ -304,12 +314,19 @@ export class DetectionWorker {
     if (this.metrics) {
       this.metrics.eventsEvaluated.inc(page.length);
       if (stats.lateDropped > this.lateSeen) this.metrics.lateEventsDropped.inc(stats.lateDropped - this.lateSeen);
+      if (stats.lateLaned > this.lanedSeen) this.metrics.lateEventsLaned.inc(stats.lateLaned - this.lanedSeen);
+      for (const [source, n] of Object.entries(stats.unevaluated)) {
+        const seen = this.unevaluatedSeen.get(source) ?? 0;
+        if (n > seen) this.metrics.unevaluatedEvents.inc({ source }, n - seen);
+      }
       this.metrics.position.set(last.position);
       this.metrics.trackedGroups.set(stats.trackedGroups);
       this.metrics.lagEvents.set(lag);
       this.metrics.lagSeconds.set(lag > 0 ? Math.max(0, (now - Date.parse(last.receivedAt)) / 1000) : 0);
     }
     this.lateSeen = stats.lateDropped;
+    this.lanedSeen = stats.lateLaned;
+    this.unevaluatedSeen = new Map(Object.entries(stats.unevaluated));
     for (const result of results) {
       if (!result.created) continue;
       this.alertsStored++;
@@ -408,6 +425,8 @@ export class DetectionWorker {
     this.sinceSnapshot = 0;
     const snapshot = this.progress.loadSnapshot();
     this.lateSeen = 0;
+    this.lanedSeen = 0;
+    this.unevaluatedSeen = new Map();
     if (!snapshot) {
       this.lastSnapshotPosition = null;
       return null;
@@ -416,6 +435,8 @@ export class DetectionWorker {
       const report = this.engine.restore(snapshot);
       this.lastSnapshotPosition = snapshot.lastPosition;
       this.lateSeen = snapshot.counters.lateDropped;
+      this.lanedSeen = snapshot.counters.lateLaned ?? 0;
+      this.unevaluatedSeen = new Map(Object.entries(snapshot.unevaluated ?? {}));
       return report;
     } catch (error) {
       // An unreadable snapshot: start over from the first event (alerts are idempotent, so this only costs time).

@@ -9,7 +9,7 @@
  * with its snapshot in the instance's embedded database, are shipped there (alert-outbox.ts).
  */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
-import { ACCESS_LOG_CHAIN, APP_CONFIG, AppConfig, backgroundWalCheckpoints, detectionSettingsOf } from '@app/core';
+import { ACCESS_CONTEXT, ACCESS_LOG_CHAIN, AccessContext, APP_CONFIG, AppConfig, backgroundWalCheckpoints, detectionSettingsOf, EMPTY_ACCESS_CONTEXT } from '@app/core';
 import { ChainWriter, MetricsService } from '@app/pipeline';
 import { embeddedTextSealer } from '@app/security';
 import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
@@ -95,7 +95,12 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
 
 @Module({
   providers: [
-    { provide: DETECTION_RUNTIME, inject: [APP_CONFIG], useFactory: (config: AppConfig) => loadDetectionRuntime(detectionSettingsOf(config)) },
+    {
+      // The context module binds ACCESS_CONTEXT; without it, engines judge events alone (EMPTY_ACCESS_CONTEXT).
+      provide: DETECTION_RUNTIME,
+      inject: [APP_CONFIG, { token: ACCESS_CONTEXT, optional: true }],
+      useFactory: (config: AppConfig, context?: AccessContext | null) => loadDetectionRuntime(detectionSettingsOf(config), context ?? EMPTY_ACCESS_CONTEXT),
+    },
     // Alert records and the engine snapshot name patients and IPs: sealed at rest with the data keys.
     { provide: SqliteAlertStore, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteAlertStore(db, embeddedTextSealer(config)) },
     {
