@@ -108,12 +108,14 @@ describe('auditctl detect --from (backfill)', () => {
       await on.close();
     }
 
-    // A range after the traffic evaluates nothing; a range covering only the night sees only after-hours.
+    // A range after the traffic evaluates nothing; a range covering only the night evaluates the night
+    // reads of a day nurse, which raise nothing: outside-usual-hours needs a learned pattern.
     const later = runCli(['detect', '--from', new Date(Date.now() + 86_400_000).toISOString(), '--data-dir', dataDir, '--json']);
     expect(JSON.parse(later.stdout)).toMatchObject({ evaluated: 0, raised: 0 });
     const night = new Date(lastWorkingDay().getTime() + 20 * 3_600_000).toISOString();
     const nightRun = JSON.parse(runCli(['detect', '--from', night, '--data-dir', dataDir, '--json']).stdout) as typeof summary;
-    expect(nightRun.rules.filter((r) => r.raised > 0).map((r) => r.ruleId)).toEqual(['after-hours-access']);
+    expect(nightRun.evaluated).toBeGreaterThanOrEqual(4);
+    expect(nightRun.rules.filter((r) => r.raised > 0).map((r) => r.ruleId)).toEqual([]);
     expect(nightRun.stored).toBe(0);
 
     expect(runCli(['detect', '--from', 'yesterday', '--data-dir', dataDir]).status).not.toBe(0);

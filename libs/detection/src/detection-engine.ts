@@ -417,12 +417,16 @@ export class DetectionEngine implements DetectorContext {
     if (this.streams.size > 16 && ++this.eventsSinceLow < 64) return;
     this.eventsSinceLow = 0;
     let min = Infinity;
+    let minActive = Infinity;
     const activeSince = this.maxProc - this.sourceIdleMs;
     const behind = this.maxProc - this.maxSourceLagMs;
     for (const s of this.streams.values()) {
-      if (s.lastProc >= activeSince && s.maxTs >= behind && s.maxTs < min) min = s.maxTs;
+      if (s.lastProc < activeSince) continue;
+      if (s.maxTs < minActive) minActive = s.maxTs;
+      if (s.maxTs >= behind && s.maxTs < min) min = s.maxTs;
     }
-    if (min === Infinity) min = this.maxTs;
+    // Nothing current (a replay of history, every stream behind the clock): the lowest sending stream.
+    if (min === Infinity) min = minActive === Infinity ? this.maxTs : minActive;
     // Never ahead of the processing clock (the receive time): a sender's future dates cannot move it.
     const low = Math.min(min, this.maxProc) - this.allowedLatenessMs;
     if (low > this.low) this.low = low;
