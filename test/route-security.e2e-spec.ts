@@ -4,7 +4,9 @@
  * every role. Public routes answer everyone; declared routes answer 401 without credentials, 403
  * to roles whose scopes (ROLE_SCOPES) miss one the route requires, and neither to roles that have
  * them (2xx where the test knows a valid request). No route may lack a declaration, and no route may
- * be mounted on Express outside Nest's controllers, except the OpenAPI documentation.
+ * be mounted on Express outside Nest's controllers, except the OpenAPI documentation. Web console
+ * routes (@SessionRoute) take no bearer token at all: without a console session every caller is sent
+ * to the sign-in page (their role x page matrix runs with real sessions in console-security.e2e-spec.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -95,6 +97,14 @@ describe('role x route matrix (every route, every role)', () => {
       const label = `${route.method} ${route.path}`;
       const anonymous = await client.send(requestFor(route).req);
       checked++;
+      if (route.session && route.security.kind === 'scopes') {
+        for (const role of [null, ...ROLES]) {
+          const res = role === null ? anonymous : await client.send(requestFor(route, tokens[role]).req);
+          if (role !== null) checked++;
+          if (res.status !== 303 || !String(res.headers.location ?? '').startsWith('/console/sign-in')) mismatches.push(`${label} ${role ?? 'anonymous'}: ${res.status}, expected 303 to the console sign-in`);
+        }
+        continue;
+      }
       if (route.security.kind === 'public') {
         if (anonymous.status === 401 || anonymous.status === 403 || anonymous.status >= 500) mismatches.push(`${label} anonymous: ${anonymous.status}, public route`);
       } else if (anonymous.status !== 401) mismatches.push(`${label} anonymous: ${anonymous.status}, expected 401`);
@@ -124,7 +134,7 @@ describe('role x route matrix (every route, every role)', () => {
   });
 
   it('refuses a forged token, an unknown role and a malformed Authorization header on every protected route', async () => {
-    const protectedRoutes = routes.filter((r) => r.security.kind === 'scopes');
+    const protectedRoutes = routes.filter((r) => r.security.kind === 'scopes' && !r.session);
     const forged = tokens.compliance_officer.slice(0, -4) + (tokens.compliance_officer.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     for (const route of protectedRoutes) {
       for (const authorization of [`Bearer ${forged}`, 'Bearer not-a-jwt', `Basic ${Buffer.from('admin:admin').toString('base64')}`]) {

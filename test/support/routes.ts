@@ -8,7 +8,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { resolveRouteSecurity, RouteSecurity } from '@app/security';
+import { resolveRouteSecurity, RouteSecurity, SESSION_ROUTE_KEY } from '@app/security';
 
 export interface AppRoute {
   method: string;
@@ -17,6 +17,8 @@ export interface AppRoute {
   controller: string;
   handler: string;
   security: RouteSecurity;
+  /** A web console route (@SessionRoute): authenticated by the console session cookie, never by a bearer token. */
+  session: boolean;
 }
 
 function joinPath(...parts: string[]): string {
@@ -50,7 +52,14 @@ export function nestRoutes(app: NestExpressApplication): AppRoute[] {
         const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod] ?? 'GET';
         for (const prefix of prefixes) {
           for (const p of asList(own)) {
-            routes.push({ method, path: joinPath(prefix, p), controller: cls.name, handler: name, security: resolveRouteSecurity(reflector, handler, cls) });
+            routes.push({
+              method,
+              path: joinPath(prefix, p),
+              controller: cls.name,
+              handler: name,
+              security: resolveRouteSecurity(reflector, handler, cls),
+              session: reflector.get<boolean | undefined>(SESSION_ROUTE_KEY, cls) === true,
+            });
           }
         }
       }

@@ -4,6 +4,7 @@ import { AppConfig, ConfigModule } from '@app/core';
 import { AccessLogModule, CheckpointModule, PipelineModule } from '@app/pipeline';
 import { SecurityModule } from '@app/security';
 import { AtnaModule } from './atna/atna.module';
+import { ConsoleModule } from './console/console.module';
 import { ComplianceModule } from './compliance/compliance.module';
 import { RetentionScheduleModule } from './compliance/retention-schedule.module';
 import { DetectionApiModule } from './detection/detection-api.module';
@@ -20,7 +21,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule],
+      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, ConsoleModule],
       controllers: [EventsController, ProofController, IntegrityController, CheckpointsController, HealthController, AccessLogController],
     };
   }

@@ -22,6 +22,7 @@ import { recordTlsRefusals } from './http/tls-refusals';
 import { requestLog } from './http/request-log.middleware';
 import { authenticateBeforeBody } from './http/authenticate-before-body';
 import { capConnections, HardenedExpressAdapter } from './http/connection-limits';
+import { mountConsole } from './console/console-http';
 
 export interface BuiltApp {
   app: NestExpressApplication;
@@ -70,6 +71,8 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
   app.use(securityHeaders(!config.insecureHttp));
   app.use(requestLog(logger));
   app.use(jsonBodyReader({ limitsFor: (req) => jsonLimitsFor(config, req.path) }));
+  // The web console: its views, static files, form bodies and its own CSP (after securityHeaders).
+  mountConsole(app);
   // Body-reader errors happen before Nest's filters; render them as problems too.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => (err ? sendProblem(res, toProblem(err)) : next()));
   app.useGlobalFilters(new ProblemFilter(logger));

@@ -14,6 +14,7 @@ import { retentionCommand } from './commands/retention.command';
 import { rulesCommand } from './commands/rules.command';
 import { seedCommand } from './commands/seed.command';
 import { tokenCommand } from './commands/token.command';
+import { usersCommand } from './commands/users.command';
 import { verifyCommand } from './commands/verify.command';
 
 export function buildCli(): Command {
@@ -32,6 +33,7 @@ export function buildCli(): Command {
   program.addCommand(dataKeysCommand());
   program.addCommand(retentionCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(usersCommand());
   return program;
 }
 

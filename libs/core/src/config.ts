@@ -9,6 +9,7 @@ import { DETECTION_ENV, DetectionSettings, parseDetection } from './detection-co
 import { INTEGRITY_ENV, IntegritySettings, parseIntegrity } from './integrity-config';
 import { COMPLIANCE_ENV, ComplianceSettings, parseCompliance } from './compliance-config';
 import { SECURITY_ENV, SecuritySettings, parseSecurity } from './security-config';
+import { CONSOLE_ENV, ConsoleSettings, parseConsole } from './console-config';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -110,6 +111,8 @@ const ConfigSchema = z.object({
   ...COMPLIANCE_ENV,
   /** Security hardening: HTTP_MAX_CONNECTIONS*, HTTP_*_TIMEOUT_MS, OPS_ENDPOINTS_AUTH, SOURCE_BINDING, ... (security-config.ts). */
   ...SECURITY_ENV,
+  /** Web console: CONSOLE_*, OIDC_* (console-config.ts). */
+  ...CONSOLE_ENV,
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -170,6 +173,8 @@ export interface AppConfig {
   compliance?: ComplianceSettings;
   /** Connection caps, body timeouts, ops endpoint auth, checkpoint pace, source binding (absent: defaults). */
   security?: Partial<SecuritySettings>;
+  /** Web console sessions, local accounts, OpenID Connect (CONSOLE_*, OIDC_*); absent: the defaults. */
+  console?: ConsoleSettings;
 }
 
 export class ConfigError extends Error {}
@@ -191,6 +196,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const scaleOut = parseScaleOut(c);
   if (scaleOut.issues.length > 0) throw new ConfigError(`Invalid configuration:\n${scaleOut.issues.map((i) => `  ${i}`).join('\n')}`);
+  const consoleSettings = parseConsole(c);
+  if (consoleSettings.issues.length > 0) throw new ConfigError(`Invalid configuration:\n${consoleSettings.issues.map((i) => `  ${i}`).join('\n')}`);
   return {
     port: c.PORT,
     host: c.HOST,
@@ -234,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     integrity: parseIntegrity(c),
     compliance: parseCompliance(c),
     security: parseSecurity(c),
+    console: consoleSettings.settings,
     ...overrides,
   };
 }

@@ -14,4 +14,5 @@ export * from './config.module';
 export * from './access-audit';
 export * from './compliance-config';
 export * from './security-config';
+export * from './console-config';
 export * from './access-context';

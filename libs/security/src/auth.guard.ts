@@ -11,10 +11,11 @@
 import type { TLSSocket } from 'node:tls';
 import { Inject, Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Problems } from '@app/core';
+import { ProblemError, Problems } from '@app/core';
 import { principalFromCertificate } from './integration-identity';
 import type { Principal, RequestWithPrincipal } from './principal';
 import { resolveRouteSecurity } from './require-scope.decorator';
+import { SESSION_AUTHENTICATOR, SESSION_ROUTE_KEY, type SessionAuthenticator } from './session-route';
 import { hasAllScopes, type Scope } from './scopes';
 import { TokenError, TokenService } from './token.service';
 
@@ -75,6 +76,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
     @Optional() @Inject(AUTH_EVENT_SINK) private readonly sink?: AuthEventSink,
+    @Optional() @Inject(SESSION_AUTHENTICATOR) private readonly sessions?: SessionAuthenticator,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -87,7 +89,8 @@ export class AuthGuard implements CanActivate {
     }
     if (security.kind === 'public') return true;
 
-    const principal = this.early.get(req) ?? (await this.authenticate(req));
+    const sessionRoute = this.reflector.get<boolean | undefined>(SESSION_ROUTE_KEY, ctx.getClass()) === true;
+    const principal = sessionRoute ? await this.authenticateSession(req) : (this.early.get(req) ?? (await this.authenticate(req)));
     req.principal = principal;
     if (!hasAllScopes(principal.scopes, security.scopes)) {
       await this.report(req, { kind: 'forbidden', status: 403, reason: 'missing scope', principal: brief(principal), requiredScopes: security.scopes });
@@ -145,6 +148,19 @@ export class AuthGuard implements CanActivate {
     if (cert.kind === 'ok') return cert.principal;
     await report({ kind: 'unauthenticated', status: 401, reason: 'no credentials' });
     throw Problems.unauthorized();
+  }
+
+  /** Web console routes: the session cookie only (see session-route.ts). */
+  private async authenticateSession(req: GuardRequest): Promise<Principal> {
+    if (!this.sessions) throw Problems.unauthorized('Sign in to the console.');
+    try {
+      return await this.sessions.authenticate(req);
+    } catch (err) {
+      if (err instanceof ProblemError && (err.status === 401 || err.status === 403)) {
+        await this.report(req, { kind: err.status === 401 ? 'unauthenticated' : 'forbidden', status: err.status, reason: err.status === 401 ? 'no console session' : String(err.body.detail ?? 'refused') });
+      }
+      throw err;
+    }
   }
 
   private certificateOutcome(req: GuardRequest): CertOutcome {

@@ -5,6 +5,7 @@
 export * from './scopes';
 export * from './principal';
 export * from './require-scope.decorator';
+export * from './session-route';
 export * from './duration';
 export * from './integration-identity';
 export * from './token.service';

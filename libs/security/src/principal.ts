@@ -11,7 +11,8 @@ export interface Principal {
   role: Role;
   /** Derived from the role through ROLE_SCOPES (never taken from the credential itself). */
   scopes: Scope[];
-  via: 'token' | 'mtls';
+  /** `session`: a person signed in to the web console. */
+  via: 'token' | 'mtls' | 'session';
   /** The integration this caller speaks for (role `integration` only). */
   integration?: string;
   /** Token id (`jti`) or certificate serial number, for the access log; never a secret. */

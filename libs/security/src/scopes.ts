@@ -25,6 +25,7 @@ export const SCOPES = [
   'access-log:read',
   'ops:read',
   'rules:manage',
+  'console:use',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -47,6 +48,7 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
   'access-log:read': 'read the audit trail of reads of the audit data',
   'ops:read': 'operational views beyond the public health/metrics endpoints',
   'rules:manage': 'switch detection rules off and on, add and remove rule exceptions, read their audit trail (`/v1/rule-overrides`)',
+  'console:use': 'sign in to the web console (`/console/`); each page also needs the scopes of what it shows',
 };
 
 /**
@@ -55,7 +57,7 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
  */
 export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.freeze({
   integration: Object.freeze(['events:write'] as const),
-  soc_analyst: Object.freeze(['events:read', 'proofs:read', 'alerts:read', 'alerts:write', 'rules:read'] as const),
+  soc_analyst: Object.freeze(['events:read', 'proofs:read', 'alerts:read', 'alerts:write', 'rules:read', 'console:use'] as const),
   compliance_officer: Object.freeze([
     'events:read',
     'events:identified',
@@ -65,9 +67,10 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.free
     'reports:read',
     'retention:read',
     'retention:write',
+    'console:use',
   ] as const),
-  auditor: Object.freeze(['proofs:read', 'integrity:read', 'checkpoints:read', 'access-log:read'] as const),
-  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read', 'rules:manage'] as const),
+  auditor: Object.freeze(['proofs:read', 'integrity:read', 'checkpoints:read', 'access-log:read', 'console:use'] as const),
+  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read', 'rules:manage', 'console:use'] as const),
 });
 
 const ROLE_SET: ReadonlySet<string> = new Set(ROLES);

@@ -1,0 +1,48 @@
+/**
+ * The web console (issue 14): sign-in (local accounts, OpenID Connect), sessions in the embedded
+ * database, and the pages of each role. Provides the SESSION_AUTHENTICATOR the global guard uses on
+ * console routes. Pages are added as controllers here plus an entry in console-nav.ts (docs/console.md).
+ */
+import { Global, Module } from '@nestjs/common';
+import { ConsoleSessions, ConsoleStore, LocalSignIn, OidcSignIn, PreAuthCookie } from '@app/console';
+import { APP_CONFIG, AppConfig, DEFAULT_CONSOLE_IDLE_MINUTES, DEFAULT_CONSOLE_SESSION_HOURS } from '@app/core';
+import { SESSION_AUTHENTICATOR } from '@app/security';
+import { SQLITE_DB, SqliteDb } from '@app/storage';
+import { DetectionModule } from '@app/detection/service';
+import { AlertCounts } from './alert-counts';
+import { AlertsPagesController } from './alerts-pages.controller';
+import { AnalystPagesService } from './analyst-pages.service';
+import { ConsoleSessionAuthenticator } from './console-session.authenticator';
+import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.controller';
+
+@Global()
+@Module({
+  imports: [DetectionModule],
+  controllers: [SignInController, SessionController, AlertsPagesController],
+  providers: [
+    { provide: ConsoleStore, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new ConsoleStore(db) },
+    {
+      provide: ConsoleSessions,
+      inject: [ConsoleStore, APP_CONFIG],
+      useFactory: (store: ConsoleStore, config: AppConfig) =>
+        new ConsoleSessions(store, {
+          idleMs: (config.console?.idleTimeoutMinutes ?? DEFAULT_CONSOLE_IDLE_MINUTES) * 60_000,
+          maxMs: (config.console?.sessionMaxHours ?? DEFAULT_CONSOLE_SESSION_HOURS) * 3_600_000,
+          secure: !config.insecureHttp,
+        }),
+    },
+    { provide: LocalSignIn, inject: [ConsoleStore], useFactory: (store: ConsoleStore) => new LocalSignIn(store) },
+    { provide: PreAuthCookie, inject: [APP_CONFIG], useFactory: (config: AppConfig) => PreAuthCookie.fromDataDir(config.dataDir) },
+    { provide: OIDC_SIGN_IN, inject: [APP_CONFIG], useFactory: (config: AppConfig) => (config.console?.oidc ? new OidcSignIn(config.console.oidc) : null) },
+    ConsoleSessionAuthenticator,
+    { provide: SESSION_AUTHENTICATOR, useExisting: ConsoleSessionAuthenticator },
+    {
+      provide: AlertCounts,
+      inject: [SQLITE_DB, APP_CONFIG],
+      useFactory: (db: SqliteDb, config: AppConfig) => new AlertCounts(config.scaleOut?.store === 'elasticsearch' ? null : db),
+    },
+    AnalystPagesService,
+  ],
+  exports: [SESSION_AUTHENTICATOR, ConsoleStore, ConsoleSessions],
+})
+export class ConsoleModule {}

@@ -1,0 +1,60 @@
+/**
+ * `auditctl users add <name> --role <role> [--reset]`: makes a local console account (or resets one)
+ * in the data dir's database and prints a one-time password as the LAST line of its output; the person
+ * sets their own password at first sign-in. `auditctl users list` shows names, roles and whether a
+ * first sign-in is pending (never hashes).
+ */
+import { Command, Option } from 'commander';
+import { ConsoleStore, CONSOLE_ROLES, hashPassword, oneTimePassword } from '@app/console';
+import type { Role } from '@app/security';
+import { openDatabase } from '@app/storage';
+import { cliConfig } from '../data-dir';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+
+export function usersCommand(): Command {
+  const users = new Command('users').description('local web console accounts (sign-in at /console/)');
+  users
+    .command('add <name>')
+    .description('add a console account and print a one-time password (last line); --reset gives an existing account a new one')
+    .addOption(new Option('--role <role>', 'role of the account').choices([...CONSOLE_ROLES]).makeOptionMandatory())
+    .option('--reset', 'replace the password (and role) of an existing account, ending its sessions')
+    .option('--data-dir <dir>', 'data directory of the service (default: $DATA_DIR, then ./data)')
+    .action(async (name: string, opts: { role: Role; reset?: boolean; dataDir?: string }) => {
+      if (!NAME.test(name)) {
+        process.stderr.write('auditctl users add: the name must be 1-128 letters, digits, ".", "_", "@" or "-", starting with a letter or digit\n');
+        process.exitCode = 2;
+        return;
+      }
+      const config = cliConfig(opts.dataDir);
+      const db = openDatabase(config.dataDir);
+      try {
+        const store = new ConsoleStore(db);
+        const password = oneTimePassword();
+        const outcome = await store.putUser(name, opts.role, await hashPassword(password), opts.reset === true);
+        if (outcome === 'exists') {
+          process.stderr.write(`auditctl users add: ${name} already exists; use --reset to give it a new one-time password\n`);
+          process.exitCode = 1;
+          return;
+        }
+        process.stdout.write(`${outcome === 'created' ? 'Created' : 'Reset'} console account ${name} (role ${opts.role}). Sign in at /console/ with this one-time password; you will be asked to choose your own:\n`);
+        process.stdout.write(password + '\n');
+      } finally {
+        db.close();
+      }
+    });
+  users
+    .command('list')
+    .description('list console accounts (name, role, first sign-in pending)')
+    .option('--data-dir <dir>', 'data directory of the service (default: $DATA_DIR, then ./data)')
+    .action((opts: { dataDir?: string }) => {
+      const config = cliConfig(opts.dataDir);
+      const db = openDatabase(config.dataDir);
+      try {
+        for (const u of new ConsoleStore(db).users()) process.stdout.write(`${u.name}\t${u.role}${u.mustChange ? '\t(one-time password not yet changed)' : ''}${u.disabled ? '\t(disabled)' : ''}\n`);
+      } finally {
+        db.close();
+      }
+    });
+  return users;
+}

@@ -1,0 +1,147 @@
+/**
+ * Where console accounts and sessions live on the embedded default: two tables in the service's
+ * SQLite database (the CLI's `users add` writes the same tables). Session ids are never stored: only
+ * their SHA-256, so a copy of the database does not hand out live sessions. Writes go through
+ * writeWhenFree so a busy writer thread never blocks the event loop.
+ */
+import { createHash } from 'node:crypto';
+import type { SqliteDb } from '@app/storage';
+import { writeWhenFree } from '@app/storage';
+import type { Role } from '@app/security';
+
+export const CONSOLE_SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS console_users (
+  name            TEXT PRIMARY KEY,
+  role            TEXT NOT NULL,
+  password_hash   TEXT,
+  must_change     INTEGER NOT NULL DEFAULT 1,
+  disabled        INTEGER NOT NULL DEFAULT 0,
+  created_at      TEXT NOT NULL,
+  updated_at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS console_sessions (
+  id_hash         TEXT PRIMARY KEY,
+  user_name       TEXT NOT NULL,
+  role            TEXT NOT NULL,
+  via             TEXT NOT NULL,
+  csrf            TEXT NOT NULL,
+  must_change     INTEGER NOT NULL DEFAULT 0,
+  created_ms      INTEGER NOT NULL,
+  last_seen_ms    INTEGER NOT NULL,
+  expires_ms      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS console_sessions_by_expiry ON console_sessions (expires_ms);
+`;
+
+export interface ConsoleUser {
+  name: string;
+  role: Role;
+  passwordHash: string | null;
+  mustChange: boolean;
+  disabled: boolean;
+  createdAt: string;
+}
+
+export interface ConsoleSessionRow {
+  userName: string;
+  role: Role;
+  via: 'local' | 'oidc';
+  csrf: string;
+  mustChange: boolean;
+  createdMs: number;
+  lastSeenMs: number;
+  expiresMs: number;
+}
+
+export function sessionIdHash(id: string): string {
+  return createHash('sha256').update(id).digest('hex');
+}
+
+export class ConsoleStore {
+  constructor(private readonly db: SqliteDb) {
+    db.exec(CONSOLE_SCHEMA_SQL);
+  }
+
+  user(name: string): ConsoleUser | null {
+    const row = this.db.prepare('SELECT * FROM console_users WHERE name = ?').get(name) as Record<string, unknown> | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  users(): ConsoleUser[] {
+    return (this.db.prepare('SELECT * FROM console_users ORDER BY name').all() as Record<string, unknown>[]).map(toUser);
+  }
+
+  /** Adds an account (or, with `replace`, resets one) that must change its password at first sign-in. */
+  async putUser(name: string, role: Role, passwordHash: string, replace = false): Promise<'created' | 'reset' | 'exists'> {
+    const now = new Date().toISOString();
+    return writeWhenFree(this.db, () =>
+      this.db.transaction(() => {
+        const existing = this.db.prepare('SELECT name FROM console_users WHERE name = ?').get(name);
+        if (existing && !replace) return 'exists' as const;
+        this.db
+          .prepare(
+            `INSERT INTO console_users (name, role, password_hash, must_change, disabled, created_at, updated_at) VALUES (?, ?, ?, 1, 0, ?, ?)
+             ON CONFLICT(name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, must_change = 1, disabled = 0, updated_at = excluded.updated_at`,
+          )
+          .run(name, role, passwordHash, now, now);
+        // A reset ends the account's open sessions.
+        this.db.prepare('DELETE FROM console_sessions WHERE user_name = ?').run(name);
+        return existing ? ('reset' as const) : ('created' as const);
+      }).immediate(),
+    );
+  }
+
+  async setPassword(name: string, passwordHash: string): Promise<void> {
+    await writeWhenFree(this.db, () =>
+      this.db.transaction(() => {
+        this.db.prepare('UPDATE console_users SET password_hash = ?, must_change = 0, updated_at = ? WHERE name = ?').run(passwordHash, new Date().toISOString(), name);
+        this.db.prepare('UPDATE console_sessions SET must_change = 0 WHERE user_name = ?').run(name);
+      }).immediate(),
+    );
+  }
+
+  async createSession(idHash: string, row: ConsoleSessionRow): Promise<void> {
+    await writeWhenFree(this.db, () =>
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM console_sessions WHERE expires_ms < ?').run(row.createdMs);
+        this.db
+          .prepare('INSERT INTO console_sessions (id_hash, user_name, role, via, csrf, must_change, created_ms, last_seen_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(idHash, row.userName, row.role, row.via, row.csrf, row.mustChange ? 1 : 0, row.createdMs, row.lastSeenMs, row.expiresMs);
+      }).immediate(),
+    );
+  }
+
+  session(idHash: string): ConsoleSessionRow | null {
+    const r = this.db.prepare('SELECT * FROM console_sessions WHERE id_hash = ?').get(idHash) as Record<string, unknown> | undefined;
+    if (!r) return null;
+    return {
+      userName: String(r.user_name),
+      role: r.role as Role,
+      via: r.via as 'local' | 'oidc',
+      csrf: String(r.csrf),
+      mustChange: r.must_change === 1,
+      createdMs: Number(r.created_ms),
+      lastSeenMs: Number(r.last_seen_ms),
+      expiresMs: Number(r.expires_ms),
+    };
+  }
+
+  async touchSession(idHash: string, nowMs: number): Promise<void> {
+    await writeWhenFree(this.db, () => this.db.prepare('UPDATE console_sessions SET last_seen_ms = ? WHERE id_hash = ?').run(nowMs, idHash));
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    await writeWhenFree(this.db, () => this.db.prepare('DELETE FROM console_sessions WHERE id_hash = ?').run(idHash));
+  }
+}
+
+function toUser(row: Record<string, unknown>): ConsoleUser {
+  return {
+    name: String(row.name),
+    role: row.role as Role,
+    passwordHash: row.password_hash === null ? null : String(row.password_hash),
+    mustChange: row.must_change === 1,
+    disabled: row.disabled === 1,
+    createdAt: String(row.created_at),
+  };
+}

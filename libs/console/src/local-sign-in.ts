@@ -1,0 +1,54 @@
+/**
+ * Sign-in with local accounts (`auditctl users add`): checks the password against its scrypt hash
+ * (an unknown name costs the same as a wrong password), slows down guessing (after 5 failures for a
+ * name within 15 minutes, that name is refused for 15 minutes), and sets a person's own password
+ * after the one-time one.
+ */
+import { isRole, type Role } from '@app/security';
+import { ConsoleStore } from './console-store';
+import { DEFAULT_SCRYPT, hashPassword, passwordProblem, verifyPassword } from './password-hasher';
+
+export type LocalSignInResult = { ok: true; name: string; role: Role; mustChange: boolean } | { ok: false; reason: 'invalid' | 'locked' };
+
+const MAX_FAILURES = 5;
+const LOCK_MS = 15 * 60_000;
+
+export class LocalSignIn {
+  private readonly failures = new Map<string, { count: number; firstMs: number }>();
+  private dummyHash: Promise<string> | null = null;
+
+  constructor(
+    private readonly store: ConsoleStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async signIn(name: string, password: string): Promise<LocalSignInResult> {
+    const key = name.toLowerCase();
+    const f = this.failures.get(key);
+    if (f && this.now() - f.firstMs < LOCK_MS && f.count >= MAX_FAILURES) return { ok: false, reason: 'locked' };
+    const user = name.length <= 128 && password.length <= 256 ? this.store.user(name) : null;
+    const hash = user?.passwordHash ?? (await (this.dummyHash ??= hashPassword('not-a-password', DEFAULT_SCRYPT)));
+    const match = await verifyPassword(password.slice(0, 256), hash);
+    if (!user || !match || user.disabled || !isRole(user.role) || user.role === 'integration') {
+      const entry = f && this.now() - f.firstMs < LOCK_MS ? f : { count: 0, firstMs: this.now() };
+      entry.count++;
+      this.failures.set(key, entry);
+      if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+      return { ok: false, reason: 'invalid' };
+    }
+    this.failures.delete(key);
+    return { ok: true, name: user.name, role: user.role, mustChange: user.mustChange };
+  }
+
+  /** Sets the person's own password; returns why it was refused, or null. */
+  async changePassword(name: string, current: string, next: string, confirm: string): Promise<string | null> {
+    const user = this.store.user(name);
+    if (!user?.passwordHash || !(await verifyPassword(current.slice(0, 256), user.passwordHash))) return 'The current password is not right.';
+    if (next !== confirm) return 'The two new passwords differ.';
+    if (next === current) return 'Choose a password other than the current one.';
+    const problem = passwordProblem(next, name);
+    if (problem) return problem;
+    await this.store.setPassword(name, await hashPassword(next));
+    return null;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Browser-test harness of the web console: a seeded service (the real app in-process, with alerts
+ * raised by real detection, an XSS payload in an event's `details` and in a rule title), console
+ * accounts made with the real `users add` code path, Debian's chromium driven by playwright-core,
+ * sign-in helpers, axe-core accessibility scans and screenshots into docs/screenshots/.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ConsoleStore, hashPassword } from '@app/console';
+import { AppConfig, loadConfig } from '@app/core';
+import type { Role } from '@app/security';
+import { SQLITE_DB, SqliteDb } from '@app/storage';
+import { accessEvent } from './events';
+import { waitForDetection } from './detection';
+import { startTestApp, TestApp } from './test-app';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS = path.resolve(__dirname, '..', '..', 'docs', 'screenshots');
+const REPO = path.resolve(__dirname, '..', '..');
+
+/** The XSS payloads planted in the seed: if any runs, it sets window.__xss. */
+export const XSS_DETAIL = '<img src=x onerror="window.__xss=1">';
+export const XSS_TITLE = 'Break-glass <script>window.__xss=2</script><img src=x onerror="window.__xss=3">';
+/** Patients of the seed (PHI markers: no service log line may contain them). */
+export const SEED_PATIENT = 'MRN-CONSOLE-77';
+
+export interface ConsoleApp extends TestApp {
+  /** Adds a local account (as `auditctl users add` does) and returns its one-time password. */
+  addUser(name: string, role: Role): Promise<string>;
+}
+
+/** Rules dir: the default rules plus one whose title carries an XSS payload. */
+function rulesDirWithXssTitle(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-rules-'));
+  for (const f of fs.readdirSync(path.join(REPO, 'detection-rules'))) if (f.endsWith('.yml')) fs.copyFileSync(path.join(REPO, 'detection-rules', f), path.join(dir, f));
+  const rule = fs
+    .readFileSync(path.join(REPO, 'detection-rules', 'break-glass-access.yml'), 'utf8')
+    .replace(/^id: break-glass-access$/m, 'id: break-glass-xss-title')
+    .replace(/^title: .*$/m, `title: ${JSON.stringify(XSS_TITLE)}`);
+  fs.writeFileSync(path.join(dir, 'break-glass-xss-title.yml'), rule);
+  return dir;
+}
+
+export async function startConsoleApp(overrides: Partial<AppConfig> = {}, env: NodeJS.ProcessEnv = {}): Promise<ConsoleApp> {
+  const base = loadConfig({ RULES_DIR: rulesDirWithXssTitle(), RUNBOOKS_DIR: path.join(REPO, 'runbooks'), ...env }, {});
+  const t = await startTestApp({ detection: base.detection, console: base.console, ...overrides });
+  const store = new ConsoleStore(t.app.get<SqliteDb>(SQLITE_DB));
+  return {
+    ...t,
+    async addUser(name, role) {
+      const password = `otp-${name}-${Math.random().toString(36).slice(2)}`;
+      await store.putUser(name, role, await hashPassword(password), true);
+      return password;
+    },
+  };
+}
+
+/** Seeds break-glass accesses (alerts of two rules, one with the XSS title) and ordinary reads of SEED_PATIENT. */
+export async function seedConsoleData(t: TestApp): Promise<void> {
+  const ehr = await t.client('integration');
+  const events = [
+    accessEvent({ occurredAt: '2026-03-02T09:00:00.000Z', action: 'read', patient: { id: SEED_PATIENT }, actor: { id: 'dr-jones', type: 'user', role: 'physician', ip: '10.9.9.9' } }),
+    accessEvent({ occurredAt: '2026-03-02T09:30:00.000Z', action: 'read', patient: { id: SEED_PATIENT }, actor: { id: 'nurse-kim', type: 'user', role: 'nurse', ip: '10.9.9.8' }, details: { note: XSS_DETAIL } }),
+    accessEvent({ occurredAt: '2026-03-02T10:00:00.000Z', action: 'break_glass', purpose: 'EMERGENCY', patient: { id: SEED_PATIENT }, actor: { id: 'dr-snoop', type: 'user', role: 'physician', ip: '10.9.9.7' }, details: { note: XSS_DETAIL } }),
+    accessEvent({ occurredAt: '2026-03-02T10:05:00.000Z', action: 'read', patient: { id: SEED_PATIENT }, actor: { id: 'dr-snoop', type: 'user', role: 'physician', ip: '10.9.9.7' } }),
+  ];
+  const res = await ehr.request('POST', '/v1/events', { events });
+  if (res.status !== 202) throw new Error(`seed: POST /v1/events answered ${res.status}: ${res.body}`);
+  await waitForDetection(await t.client('soc_analyst'));
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
+
+/** A fresh browser context (its own cookies) that records console errors and CSP violations. */
+export async function newContext(browser: Browser): Promise<{ context: BrowserContext; page: Page; consoleErrors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  return { context, page, consoleErrors };
+}
+
+/** Signs in with a local account; when it is the first sign-in, sets `newPassword`. */
+export async function signIn(page: Page, baseUrl: string, name: string, password: string, newPassword?: string): Promise<void> {
+  await page.goto(`${baseUrl}/console/sign-in`);
+  await page.fill('#name', name);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+  if (new URL(page.url()).pathname === '/console/password') {
+    if (!newPassword) throw new Error('the account must set a password; pass newPassword');
+    await page.fill('#current', password);
+    await page.fill('#password', newPassword);
+    await page.fill('#confirm', newPassword);
+    await Promise.all([page.waitForLoadState('load'), page.click('main button[type=submit]')]);
+    if (new URL(page.url()).pathname === '/console/password') throw new Error(`password refused: ${await page.locator('main').innerText()}`);
+  }
+}
+
+/** axe-core in the page: the serious and critical violations (id and the first target of each). */
+export async function seriousA11yViolations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol, not as a <script> tag: the console's CSP refuses inline script.
+  await page.evaluate(fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+  const result = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    return axe.run(document, { resultTypes: ['violations'] });
+  });
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) at ${v.nodes[0]?.target.join(' ')}`);
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
