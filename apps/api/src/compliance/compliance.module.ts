@@ -160,7 +160,7 @@ export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
         new ReportService(events, integrity, () => keys.signingKey(), templates, audit, { pageSize: config.compliance?.reportPageSize ?? DEFAULT_REPORT_PAGE_SIZE }),
     },
   ],
-  exports: [LEGAL_HOLD_STORE, LEGAL_HOLD_ENFORCEMENT, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService],
+  exports: [LEGAL_HOLD_STORE, LEGAL_HOLD_ENFORCEMENT, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService, REPORT_KEY_PROVIDER],
 })
 export class ComplianceModule {}
 

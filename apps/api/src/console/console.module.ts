@@ -9,7 +9,10 @@ import { APP_CONFIG, AppConfig, DEFAULT_CONSOLE_IDLE_MINUTES, DEFAULT_CONSOLE_SE
 import { SESSION_AUTHENTICATOR } from '@app/security';
 import { SQLITE_DB, SqliteDb } from '@app/storage';
 import { DetectionModule } from '@app/detection/service';
+import { ComplianceModule } from '../compliance/compliance.module';
 import { AlertCounts } from './alert-counts';
+import { CompliancePagesController } from './compliance-pages.controller';
+import { CompliancePagesService } from './compliance-pages.service';
 import { AlertsPagesController } from './alerts-pages.controller';
 import { AnalystPagesService } from './analyst-pages.service';
 import { ConsoleSessionAuthenticator } from './console-session.authenticator';
@@ -17,8 +20,8 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
 
 @Global()
 @Module({
-  imports: [DetectionModule],
-  controllers: [SignInController, SessionController, AlertsPagesController],
+  imports: [DetectionModule, ComplianceModule],
+  controllers: [SignInController, SessionController, AlertsPagesController, CompliancePagesController],
   providers: [
     { provide: ConsoleStore, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new ConsoleStore(db) },
     {
@@ -42,6 +45,7 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
       useFactory: (db: SqliteDb, config: AppConfig) => new AlertCounts(config.scaleOut?.store === 'elasticsearch' ? null : db),
     },
     AnalystPagesService,
+    CompliancePagesService,
   ],
   exports: [SESSION_AUTHENTICATOR, ConsoleStore, ConsoleSessions],
 })

@@ -1,0 +1,178 @@
+/**
+ * The compliance officer's pages as data: a patient's access history (who opened the record, when,
+ * why, explained by care or not, with the alerts about it and a timeline chart), a user's activity,
+ * legal holds with how many records each covers, verification status per chain, and retention runs.
+ * Reads go through the same services as the API with the caller's scopes; reads the page makes beyond
+ * its own view (events behind a hold count, alerts) are recorded in the access log like API reads.
+ */
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { ACCESS_CONTEXT, AccessContext, AccessEvent, explainAccess, FieldError, Problems } from '@app/core';
+import { AlertsService } from '@app/detection/service';
+import { AccessAuditService, accessPrincipal, EventView, IntegrityService, QueryService } from '@app/pipeline';
+import { LegalHold, LegalHoldService, RETENTION_RUN_SERVICE, RetentionRunService } from '@app/retention';
+import { PatientIdentifiers, Principal } from '@app/security';
+import { EVENT_STORE, EventStore } from '@app/storage';
+import { accessTimelineChart } from './charts/svg-charts';
+
+/** A history page shows this many accesses (newest first); reports give everything. */
+export const HISTORY_LIMIT = 200;
+/** Counting a hold's records stops here (the page then says "at least"). */
+export const HOLD_COUNT_CAP = 10_000;
+const ALERT_SCAN = 1000;
+
+type Viewer = Principal;
+
+@Injectable()
+export class CompliancePagesService {
+  constructor(
+    private readonly query: QueryService,
+    private readonly alerts: AlertsService,
+    private readonly patients: PatientIdentifiers,
+    private readonly audit: AccessAuditService,
+    private readonly holds: LegalHoldService,
+    private readonly integrity: IntegrityService,
+    @Inject(RETENTION_RUN_SERVICE) private readonly runs: RetentionRunService,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Optional() @Inject(ACCESS_CONTEXT) private readonly context?: AccessContext | null,
+  ) {}
+
+  /** "Who opened patient X's record, when, why, explained or not", newest first. */
+  async patientHistory(params: Record<string, unknown>, p: Viewer, ip?: string) {
+    const patient = text(params.patient);
+    const form = { patient: patient ?? '', from: text(params.from) ?? '', to: text(params.to) ?? '' };
+    if (!patient) return { form, searched: false, rows: [], count: 0 };
+    const page = await this.query.list(this.filters({ patient, from: form.from, to: form.to }), p);
+    const alerts = await this.alertsAbout(p, (a) => a.patient === patient || a.groupKey['patient.id'] === patient, ip, { patient });
+    const flaggedIds = new Set(alerts.flatMap((a) => a.evidence.eventIds));
+    const rows = page.events.map((v) => ({ ...this.row(v), alert: alerts.find((a) => a.evidence.eventIds.includes(v.event.id))?.id, flagged: flaggedIds.has(v.event.id) }));
+    const chart = accessTimelineChart(
+      rows.map((r) => ({ at: r.at, actor: r.actor, what: `${r.action} ${r.resource}`, flagged: r.flagged || r.explained === false })),
+      { title: 'Accesses to this record over time' },
+    );
+    return { form, searched: true, rows, count: rows.length, more: page.nextCursor !== null, alerts: alerts.map(alertLink), alertsShown: p.scopes.includes('alerts:read'), chart, contextLoaded: this.hasContext() };
+  }
+
+  /** Everything one user did, newest first. */
+  async userActivity(params: Record<string, unknown>, p: Viewer, ip?: string) {
+    const actor = text(params.actor);
+    const form = { actor: actor ?? '', from: text(params.from) ?? '', to: text(params.to) ?? '' };
+    if (!actor) return { form, searched: false, rows: [], count: 0 };
+    const page = await this.query.list(this.filters({ actor, from: form.from, to: form.to }), p);
+    const alerts = await this.alertsAbout(p, (a) => a.actor === actor || a.groupKey['actor.id'] === actor, ip, { actor });
+    return { form, searched: true, rows: page.events.map((v) => this.row(v)), count: page.events.length, more: page.nextCursor !== null, alerts: alerts.map(alertLink), alertsShown: p.scopes.includes('alerts:read'), contextLoaded: this.hasContext() };
+  }
+
+  async holdList(p: Viewer, ip?: string) {
+    const { holds } = await this.holds.list({}, { identified: p.scopes.includes('events:identified') });
+    const rows = [];
+    for (const h of holds.slice(0, 50)) rows.push({ ...h, covers: h.status === 'active' ? await this.countCovered(h, p, ip) : null });
+    return { holds: rows, total: holds.length };
+  }
+
+  async placeHold(form: Record<string, unknown>, p: Viewer): Promise<LegalHold> {
+    const body: Record<string, string> = {};
+    for (const k of ['patient', 'actor', 'from', 'to', 'reason', 'caseId']) {
+      const v = text(form[k]);
+      if (v) body[k] = v;
+    }
+    return this.holds.create(body, { sub: p.sub, role: p.role, via: p.via }, { identified: p.scopes.includes('events:identified') });
+  }
+
+  async releaseHold(id: string, form: Record<string, unknown>, p: Viewer): Promise<LegalHold> {
+    return this.holds.release(id, { note: text(form.note) ?? '' }, { sub: p.sub, role: p.role, via: p.via }, { identified: p.scopes.includes('events:identified') });
+  }
+
+  /** How many stored events a hold covers (counted through the store's indexes, up to HOLD_COUNT_CAP). */
+  async countCovered(h: Pick<LegalHold, 'patient' | 'actor' | 'from' | 'to'>, p: Viewer, ip?: string): Promise<{ count: number; atLeast: boolean }> {
+    const filters: Record<string, string> = {};
+    if (h.patient) filters.patient = h.patient;
+    if (h.actor) filters.actor = h.actor;
+    if (h.from) filters.from = h.from;
+    if (h.to) filters.to = h.to;
+    let count = 0;
+    let cursor: string | null = null;
+    do {
+      const page = await this.query.list({ ...filters, limit: '1000', ...(cursor ? { cursor } : {}) }, p);
+      count += page.events.length;
+      cursor = page.nextCursor;
+    } while (cursor && count < HOLD_COUNT_CAP);
+    await this.audit.recordAccess({ action: 'events.count', principal: accessPrincipal(p), route: 'GET /console/holds', filters: { ...filters, purpose: 'legal-hold-coverage' }, patientId: h.patient ?? undefined, resource: { type: 'AuditEvent' }, recordCount: 0, outcome: 'success', ip });
+    return { count, atLeast: cursor !== null };
+  }
+
+  /** Chains with their record counts; with `verify`, a full verification (as GET /v1/integrity/verify). */
+  async integrityStatus(verify: boolean) {
+    const chains = await this.store.chains();
+    const counts = await Promise.all(chains.map(async (c) => ({ chain: c, records: await this.store.countChain(c) })));
+    if (!verify) return { chains: counts, verified: null };
+    const started = performance.now();
+    const result = await this.integrity.verify({});
+    const byChain = new Map(result.chains.map((c) => [c.chain, c]));
+    return {
+      chains: counts.map((c) => ({ ...c, report: byChain.get(c.chain), broken: result.break?.chain === c.chain ? result.break : null })),
+      verified: { ok: result.ok, records: result.verified, checkpoints: result.checkpointsVerified, break: result.break, ms: Math.round(performance.now() - started), at: new Date().toISOString() },
+    };
+  }
+
+  retentionRuns() {
+    try {
+      return { runs: this.runs.list({ limit: '50' }).runs, unavailable: null };
+    } catch (err) {
+      return { runs: [], unavailable: (err as { body?: { detail?: string } }).body?.detail ?? 'Retention runs are not available here.' };
+    }
+  }
+
+  private filters(f: { patient?: string; actor?: string; from?: string; to?: string }): Record<string, string> {
+    const out: Record<string, string> = { limit: String(HISTORY_LIMIT) };
+    for (const [k, v] of Object.entries(f)) if (v) out[k] = v;
+    return out;
+  }
+
+  private hasContext(): boolean {
+    return Boolean(this.context);
+  }
+
+  private row(v: EventView) {
+    const e: AccessEvent = v.event;
+    const explanation = this.context && e.patient ? explainAccess(e, this.context) : null;
+    return {
+      id: e.id,
+      at: e.occurredAt,
+      actor: e.actor.id,
+      actorRole: e.actor.role ?? '',
+      action: e.action,
+      outcome: e.outcome,
+      patient: e.patient?.id,
+      resource: e.resource ? `${e.resource.type}${e.resource.id ? '/' + e.resource.id : ''}` : '',
+      purpose: e.purpose ?? '',
+      source: e.source.system,
+      explained: explanation ? explanation.explained : null,
+      explanation: explanation?.kind ?? null,
+    };
+  }
+
+  /** Recent alerts (newest ALERT_SCAN) about this patient or actor, when the role may read alerts. */
+  private async alertsAbout(p: Viewer, match: (a: { patient?: string; actor?: string; groupKey: Record<string, unknown> }) => boolean, ip: string | undefined, about: { patient?: string; actor?: string }) {
+    if (!p.scopes.includes('alerts:read')) return [];
+    const page = await this.alerts.list({ limit: String(ALERT_SCAN) }, (id) => this.patients.presentPatientId(p, id));
+    const found = page.alerts.filter((a) => match(a as unknown as { patient?: string; actor?: string; groupKey: Record<string, unknown> }));
+    await this.audit.recordAccess({ action: 'alerts.query', principal: accessPrincipal(p), route: 'GET /console (related alerts)', filters: about.actor ? { actor: about.actor } : {}, patientId: about.patient, resource: { type: 'Alert' }, recordCount: found.length, outcome: 'success', ip });
+    return found;
+  }
+}
+
+function alertLink(a: { id: string; title: string; severity: string; status: string; windowEnd: string }) {
+  return { id: a.id, title: a.title, severity: a.severity, status: a.status, at: a.windowEnd };
+}
+
+function text(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim();
+  return t.length > 0 ? t : undefined;
+}
+
+/** A 400 for a search form without its required field (named, never echoed). */
+export function requireField(name: string): never {
+  const errors: FieldError[] = [{ pointer: `/query/${name}`, message: 'is required' }];
+  throw Problems.validation(errors, 'The search is incomplete.');
+}
