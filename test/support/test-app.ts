@@ -12,6 +12,7 @@ import { JsonLogger } from '../../apps/api/src/http/json-logger';
 import { ApiClient, localCa } from '../../apps/auditctl/src/api-client';
 import { appendServiceLog, serviceLogFile } from './log-capture';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { DynamicModule } from '@nestjs/common';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -33,7 +34,8 @@ export function tempDataDir(prefix = 'audit-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function startTestApp(overrides: Partial<AppConfig> = {}): Promise<TestApp> {
+/** `extraImports`: Nest modules added to the application (e.g. a global module binding ACCESS_CONTEXT). */
+export async function startTestApp(overrides: Partial<AppConfig> = {}, extraImports: DynamicModule[] = []): Promise<TestApp> {
   const dataDir = overrides.dataDir ?? tempDataDir();
   const config = loadConfig({}, { dataDir, port: 0, host: '127.0.0.1', insecureHttp: true, logLevel: 'info', ...overrides });
   const logLines: string[] = [];
@@ -43,7 +45,7 @@ export async function startTestApp(overrides: Partial<AppConfig> = {}): Promise<
     logLines.push(line);
     appendServiceLog(logFile, line + '\n');
   });
-  const { app } = await buildApp(config, logger);
+  const { app } = await buildApp(config, logger, extraImports);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as import('node:net').AddressInfo;
   const baseUrl = `${config.insecureHttp ? 'http' : 'https'}://127.0.0.1:${port}`;

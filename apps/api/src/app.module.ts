@@ -18,10 +18,11 @@ import { ProofController } from './controllers/proof.controller';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /** `extraImports`: modules added by the embedding process (tests bind e.g. an in-memory ACCESS_CONTEXT). */
+  static forRoot(config: AppConfig, extraImports: DynamicModule[] = []): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, ConsoleModule],
+      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, ConsoleModule, ...extraImports],
       controllers: [EventsController, ProofController, IntegrityController, CheckpointsController, HealthController, AccessLogController],
     };
   }

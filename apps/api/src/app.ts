@@ -5,7 +5,7 @@
  * authentication before any body is read, connection caps and header/body deadlines (issue 22),
  * OpenAPI at /docs and /docs-json, and graceful shutdown that lets in-flight commits finish.
  */
-import { INestApplication } from '@nestjs/common';
+import { DynamicModule, INestApplication } from '@nestjs/common';
 import type { HttpsOptions } from '@nestjs/common/interfaces/external/https-options.interface';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -31,7 +31,7 @@ export interface BuiltApp {
   tls?: { caPath: string; serverCertPath: string };
 }
 
-export async function buildApp(config: AppConfig, logger = new JsonLogger(config.logLevel)): Promise<BuiltApp> {
+export async function buildApp(config: AppConfig, logger = new JsonLogger(config.logLevel), extraImports: DynamicModule[] = []): Promise<BuiltApp> {
   let httpsOptions: (HttpsOptions & { minVersion?: 'TLSv1.2' | 'TLSv1.3' }) | undefined;
   let tls: BuiltApp['tls'];
   if (!config.insecureHttp) {
@@ -48,7 +48,7 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
   }
   const limits = securitySettings(config);
   const adapter = new HardenedExpressAdapter(limits);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, extraImports), adapter, {
     bodyParser: false,
     logger,
     httpsOptions,

@@ -19,3 +19,6 @@ export * from './rule-overrides';
 export * from './rule.schema';
 export * from './runbook-renderer';
 export * from './zone-clock';
+export * from './baselines';
+export * from './event-facts';
+export * from './in-memory-access-context';

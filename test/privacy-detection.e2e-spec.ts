@@ -1,0 +1,154 @@
+/**
+ * Privacy monitoring end to end over HTTP (issue 13 items 3-5, issue 22's detection blinding): with
+ * context bound (an in-memory AccessContext in a test module, until the context feeds land), events
+ * posted through POST /v1/events raise alerts with the right `reasons`, `actor` and `patient` (a
+ * token for an analyst), and their look-alikes stay quiet; a nightly batch of yesterday's log raises
+ * its bulk-read alert; one integration's event dated now + 4 min cannot blind another's bulk read;
+ * what even a late lane cannot place is counted per source in /metrics and raises a data-quality alert.
+ */
+import { randomUUID } from 'node:crypto';
+import { Global, Module } from '@nestjs/common';
+import { ACCESS_CONTEXT, AccessEvent } from '@app/core';
+import { InMemoryAccessContext } from '@app/detection';
+import { ApiClient } from '../apps/auditctl/src/api-client';
+import { allAlerts, AlertJson, waitForDetection } from './support/detection';
+import { registerPhiMarkers } from './support/log-capture';
+import { startTestApp, TestApp } from './support/test-app';
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const now = Date.now();
+
+const context = InMemoryAccessContext.fromRecords({
+  users: [
+    { id: 'clerk-jo', family: 'Okafor', department: 'registration', status: 'active' },
+    { id: 'dr-okafor', family: 'OKAFOR', department: 'cardiology', status: 'active' },
+    { id: 'nurse-ann', family: 'Rivera', department: 'cardiology', status: 'active', patientId: 'MRN-ANN' },
+    { id: 'dr-ray', department: 'neurology', status: 'active' },
+  ],
+  patients: [
+    { id: 'MRN-OK1', family: 'Okafor' },
+    { id: 'MRN-STAR', family: 'Star', vip: true },
+  ],
+  encounters: [
+    { id: 'enc-ok1', patient: { id: 'MRN-OK1' }, department: 'cardiology', participants: ['dr-okafor'], start: new Date(now - DAY).toISOString() },
+    { id: 'enc-star', patient: { id: 'MRN-STAR' }, department: 'neurology', participants: ['dr-ray'], start: new Date(now - DAY).toISOString() },
+  ],
+});
+
+@Global()
+@Module({ providers: [{ provide: ACCESS_CONTEXT, useValue: context }], exports: [ACCESS_CONTEXT] })
+class TestContextModule {}
+
+function read(integration: string, actor: string, patient: string, at: number, extra: Partial<AccessEvent> = {}): AccessEvent {
+  registerPhiMarkers('patient-id', [patient]);
+  return {
+    id: randomUUID(),
+    occurredAt: new Date(at).toISOString(),
+    category: 'data_access',
+    action: 'read',
+    outcome: 'success',
+    actor: { id: actor, type: 'user', role: 'clerk', ip: '10.9.8.7' },
+    patient: { id: patient },
+    resource: { type: 'Observation' },
+    source: { system: `${integration}-system`, integration },
+    ...extra,
+  };
+}
+
+const byPair = (alerts: AlertJson[], rule?: string) =>
+  alerts.filter((a) => !rule || a.ruleId === rule).map((a) => `${a.ruleId} ${(a as AlertJson & { actor?: string }).actor}`);
+
+describe('privacy detection with context, late data and per-source clocks', () => {
+  let app: TestApp;
+  let analyst: ApiClient;
+  const clients = new Map<string, Promise<ApiClient>>();
+  const post = async (integration: string, events: AccessEvent[]) => {
+    if (!clients.has(integration)) clients.set(integration, app.client('integration', integration));
+    const client = await clients.get(integration)!;
+    for (let i = 0; i < events.length; i += 500) {
+      const res = await client.request('POST', '/v1/events', { events: events.slice(i, i + 500) });
+      expect(res.status).toBe(202);
+    }
+  };
+
+  beforeAll(async () => {
+    app = await startTestApp({}, [{ module: TestContextModule, global: true }]);
+    analyst = await app.client('soc_analyst', 'analyst-jane');
+  }, 60_000);
+  afterAll(async () => app?.close());
+
+  it('joins context: snooping raises alerts with reasons, actor and a patient token; care-team look-alikes stay quiet', async () => {
+    const t = now - 5 * MINUTE;
+    await post('ehr-live', [
+      read('ehr-live', 'clerk-jo', 'MRN-OK1', t),
+      read('ehr-live', 'dr-okafor', 'MRN-OK1', t + 1_000),
+      read('ehr-live', 'dr-ray', 'MRN-STAR', t + 2_000),
+      read('ehr-live', 'clerk-jo', 'MRN-STAR', t + 3_000),
+      read('ehr-live', 'nurse-ann', 'MRN-ANN', t + 4_000),
+    ]);
+    await waitForDetection(analyst);
+    const alerts = (await allAlerts(analyst)) as (AlertJson & { reasons: string[]; actor?: string; patient?: string })[];
+    const got = alerts.map((a) => `${a.actor} ${a.reasons.join(',')}`).sort();
+    expect(got).toEqual([
+      'clerk-jo department-mismatch',
+      'clerk-jo department-mismatch',
+      'clerk-jo same-surname',
+      'clerk-jo vip-record',
+      'nurse-ann self-access',
+    ]);
+    // The care team (dr-okafor on his namesake's encounter, dr-ray on the VIP's) raised nothing.
+    expect(alerts.some((a) => a.actor === 'dr-okafor' || a.actor === 'dr-ray')).toBe(false);
+    for (const a of alerts) {
+      expect(a.patient).toMatch(/^ptk_/);
+      expect(JSON.stringify(a)).not.toContain('MRN-');
+    }
+    const vip = alerts.find((a) => a.ruleId === 'vip-record')!;
+    const detail = await analyst.request('GET', `/v1/alerts/${vip.id}`);
+    expect(detail.status).toBe(200);
+    const body = JSON.parse(detail.body) as { reasons: string[]; actor: string; patient: string; explanation: { explained: boolean; kind: string }; runbook: { markdown: string } };
+    expect(body).toMatchObject({ reasons: ['vip-record'], actor: 'clerk-jo', patient: vip.patient, explanation: { explained: false, kind: 'unexplained' } });
+    expect(body.runbook.markdown).toContain('`vip-record`');
+    expect(body.runbook.markdown).not.toContain('MRN-STAR');
+  }, 60_000);
+
+  it("a nightly batch of yesterday's log raises its bulk-read alert (nothing dropped as late)", async () => {
+    const yesterday = now - DAY;
+    await post('legacy-batch', Array.from({ length: 60 }, (_, i) => read('legacy-batch', 'night-snoop', `MRN-B${i}`, yesterday + i * 5_000)));
+    await waitForDetection(analyst);
+    const alerts = (await allAlerts(analyst, 'rule=bulk-phi-read')) as (AlertJson & { reasons: string[]; actor: string })[];
+    expect(alerts.map((a) => [a.actor, a.reasons])).toEqual([['night-snoop', ['bulk-read']]]);
+    expect(Date.parse(alerts[0].windowEnd)).toBeLessThan(now - DAY + 10 * MINUTE);
+    const status = JSON.parse((await analyst.request('GET', '/v1/detection/status')).body) as { lateDropped: number; lateLaned: number };
+    expect(status.lateDropped).toBe(0);
+    expect(status.lateLaned).toBeGreaterThanOrEqual(60);
+  }, 60_000);
+
+  it('one event dated now + 4 min from integration A does not blind a bulk read from integration B (issue 22)', async () => {
+    const t = Date.now();
+    await post('int-a', [read('int-a', 'a-user', 'MRN-A1', t + 4 * MINUTE)]);
+    await waitForDetection(analyst);
+    await post('int-b', Array.from({ length: 60 }, (_, i) => read('int-b', 'b-snoop', `MRN-S${i}`, t - 60_000 + i * 1_000)));
+    await waitForDetection(analyst);
+    const alerts = await allAlerts(analyst, 'rule=bulk-phi-read');
+    expect(byPair(alerts).sort()).toEqual(['bulk-phi-read b-snoop', 'bulk-phi-read night-snoop']);
+    const status = JSON.parse((await analyst.request('GET', '/v1/detection/status')).body) as { lateDropped: number };
+    expect(status.lateDropped).toBe(0);
+  }, 60_000);
+
+  it('what even a late lane cannot place is counted per source in /metrics and raises a data-quality alert', async () => {
+    await post('int-c', [read('int-c', 'c-user', 'MRN-C1', now - 60 * MINUTE)]);
+    await waitForDetection(analyst);
+    await post('int-c', [read('int-c', 'c-user', 'MRN-C2', now - 180 * MINUTE)]);
+    await waitForDetection(analyst);
+    const alerts = (await allAlerts(analyst, 'rule=data-quality-unevaluated')) as (AlertJson & { reasons: string[] })[];
+    expect(alerts.map((a) => [a.reasons, a.groupKey['source.integration']])).toEqual([[['unevaluated-events'], 'int-c']]);
+    const detail = JSON.parse((await analyst.request('GET', `/v1/alerts/${alerts[0].id}`)).body) as { runbook: { markdown: string | null } };
+    expect(detail.runbook.markdown).toContain('## Triage');
+    const metrics = await (await app.client(null)).request('GET', '/metrics');
+    expect(metrics.body).toMatch(/audit_detection_unevaluated_events_total\{source="int-c"\} 1/);
+    expect(metrics.body).not.toMatch(/MRN-C/);
+    const status = JSON.parse((await analyst.request('GET', '/v1/detection/status')).body) as { unevaluated: Record<string, number> };
+    expect(status.unevaluated).toEqual({ 'int-c': 1 });
+  }, 60_000);
+});
