@@ -16,3 +16,4 @@ export * from './compliance-config';
 export * from './security-config';
 export * from './console-config';
 export * from './access-context';
+export * from './query-values';

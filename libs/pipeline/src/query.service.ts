@@ -4,9 +4,10 @@
  * may see them: patient ids become tokens without `events:identified` (PatientIdentifiers), and a
  * `patient` filter may be given as a token. The access log's own records are never returned here.
  */
-import { ACCESS_LOG_CHAIN, AccessEvent, canonicalEventId, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, ProblemError, Problems, Receipt, unknownMemberErrors } from '@app/core';
+import { isIP } from 'node:net';
+import { ACCESS_LOG_CHAIN, AccessEvent, canonicalEventId, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, matchEnum, parseQueryTime, ProblemError, Problems, QUERY_TIME_FORMS, Receipt, unknownMemberErrors } from '@app/core';
 import { canSeePatientIds, isPatientToken, type PatientIdentifiers, type Principal } from '@app/security';
-import { EventQuery, EventStore, StoredRecord } from '@app/storage';
+import { EventPage, EventQuery, EventStore, StoredRecord } from '@app/storage';
 
 export interface EventView {
   event: AccessEvent;
@@ -22,7 +23,36 @@ export interface EventListView {
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
-const FILTER_KEYS = ['patient', 'actor', 'action', 'outcome', 'category', 'from', 'to', 'limit', 'cursor'] as const;
+const FILTER_KEYS = ['patient', 'actor', 'action', 'outcome', 'category', 'ip', 'integration', 'from', 'to', 'limit', 'cursor'] as const;
+
+/**
+ * `ip` and `integration` are checked on the decoded records (the caller's IP is sealed at rest in
+ * every store, so no index holds it): a search with them reads the store in chunks of this many
+ * records, and examines at most RESIDUAL_SCAN_BUDGET per page. A page that hits the budget comes
+ * back short (maybe empty) with a nextCursor where the examination stopped.
+ */
+const RESIDUAL_CHUNK = 1000;
+export const RESIDUAL_SCAN_BUDGET = 50_000;
+
+/** Filters applied to decoded events rather than by the store. */
+export interface ResidualEventFilter {
+  /** The caller's IP (`actor.ip`), normalized. */
+  ip?: string;
+  /** `source.integration`. */
+  integration?: string;
+}
+
+export function matchesResidual(event: AccessEvent, f: ResidualEventFilter): boolean {
+  if (f.integration !== undefined && event.source.integration !== f.integration) return false;
+  if (f.ip !== undefined && (event.actor.ip === undefined || normalizeIp(event.actor.ip) !== f.ip)) return false;
+  return true;
+}
+
+/** IPv4-mapped IPv6 as plain IPv4, IPv6 lower-case. */
+export function normalizeIp(ip: string): string {
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return v4 ? v4[1] : ip.toLowerCase();
+}
 
 export function toEventView(r: StoredRecord): EventView {
   return { event: r.event, receivedAt: r.receivedAt, receipt: { id: r.event.id, chain: r.chain, seq: r.seq, hash: r.hash.toString('hex') } };
@@ -38,9 +68,10 @@ export class QueryService {
   ) {}
 
   async list(params: Record<string, unknown>, viewer: Viewer): Promise<EventListView> {
-    const q = patientTokenFilter(parseEventQuery(params), this.store, viewer);
+    const { residual, ...parsed } = parseEventQuery(params);
+    const q = patientTokenFilter(parsed as EventQuery, this.store, viewer);
     q.excludeChain = ACCESS_LOG_CHAIN;
-    const page = await this.store.query(q);
+    const page = residual ? await residualPage(this.store, q, residual) : await this.store.query(q);
     return {
       events: page.records.map((r) => this.view(r, viewer)),
       nextCursor: page.next ? encodeCursor(page.next) : null,
@@ -86,7 +117,36 @@ export function clearIdLookupRefused(): ProblemError {
   });
 }
 
-export function parseEventQuery(params: Record<string, unknown>): EventQuery {
+/**
+ * A page of `q` whose records also meet `residual`, read from the store in chunks (see
+ * RESIDUAL_SCAN_BUDGET). `next` continues after the last record returned, or after the last one
+ * examined when the budget ran out first.
+ */
+export async function residualPage(store: Pick<EventStore, 'query'>, q: EventQuery, residual: ResidualEventFilter, budget = RESIDUAL_SCAN_BUDGET): Promise<EventPage> {
+  const found: StoredRecord[] = [];
+  let after = q.after;
+  let examined = 0;
+  for (;;) {
+    const chunk = await store.query({ ...q, limit: RESIDUAL_CHUNK, after });
+    for (const r of chunk.records) {
+      examined++;
+      if (!matchesResidual(r.event, residual)) continue;
+      found.push(r);
+      if (found.length > q.limit) {
+        const last = found[q.limit - 1];
+        return { records: found.slice(0, q.limit), next: { occurredMs: Date.parse(last.event.occurredAt), position: last.position } };
+      }
+    }
+    if (!chunk.next) return { records: found, next: null };
+    after = chunk.next;
+    if (examined >= budget) {
+      // Out of budget: hand back what was found, and where to go on from.
+      return { records: found, next: after };
+    }
+  }
+}
+
+export function parseEventQuery(params: Record<string, unknown>, nowMs: number = Date.now()): EventQuery & { residual?: ResidualEventFilter } {
   const errors: FieldError[] = [];
   const str = (key: string): string | undefined => {
     const v = params[key];
@@ -102,9 +162,9 @@ export function parseEventQuery(params: Record<string, unknown>): EventQuery {
   const time = (key: string): number | undefined => {
     const v = str(key);
     if (v === undefined) return undefined;
-    const ms = Date.parse(v);
-    if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(v)) {
-      errors.push({ pointer: `/query/${key}`, message: 'must be an RFC 3339 timestamp or a date (YYYY-MM-DD)' });
+    const ms = parseQueryTime(v, nowMs);
+    if (ms === null) {
+      errors.push({ pointer: `/query/${key}`, message: `must be ${QUERY_TIME_FORMS}` });
       return undefined;
     }
     return ms;
@@ -119,11 +179,26 @@ export function parseEventQuery(params: Record<string, unknown>): EventQuery {
     toMs: time('to'),
     limit: DEFAULT_PAGE_SIZE,
   };
-  if (q.outcome !== undefined && !(EVENT_OUTCOMES as readonly string[]).includes(q.outcome)) {
-    errors.push({ pointer: '/query/outcome', message: `must be one of ${EVENT_OUTCOMES.join(', ')}` });
+  // Enum filters are case-insensitive (docs/case-work.md): the vocabulary's own spelling is searched.
+  if (q.outcome !== undefined) {
+    q.outcome = matchEnum(q.outcome, EVENT_OUTCOMES);
+    if (q.outcome === undefined) errors.push({ pointer: '/query/outcome', message: `must be one of ${EVENT_OUTCOMES.join(', ')} (any case)` });
   }
-  if (q.category !== undefined && !(EVENT_CATEGORIES as readonly string[]).includes(q.category)) {
-    errors.push({ pointer: '/query/category', message: `must be one of ${EVENT_CATEGORIES.join(', ')}` });
+  if (q.category !== undefined) {
+    q.category = matchEnum(q.category, EVENT_CATEGORIES);
+    if (q.category === undefined) errors.push({ pointer: '/query/category', message: `must be one of ${EVENT_CATEGORIES.join(', ')} (any case)` });
+  }
+  // Actions are an open vocabulary: stores compare them case-insensitively.
+  const residual: ResidualEventFilter = {};
+  const ip = str('ip');
+  if (ip !== undefined) {
+    if (isIP(ip) === 0) errors.push({ pointer: '/query/ip', message: 'must be an IPv4 or IPv6 address' });
+    else residual.ip = normalizeIp(ip);
+  }
+  const integration = str('integration');
+  if (integration !== undefined) {
+    if (integration.length > 128) errors.push({ pointer: '/query/integration', message: 'must be an integration name (at most 128 characters)' });
+    else residual.integration = integration;
   }
   const limit = str('limit');
   if (limit !== undefined) {
@@ -138,7 +213,7 @@ export function parseEventQuery(params: Record<string, unknown>): EventQuery {
     else q.after = after;
   }
   if (errors.length > 0) throw Problems.validation(errors, 'The query parameters are invalid.');
-  return q;
+  return residual.ip !== undefined || residual.integration !== undefined ? { ...q, residual } : q;
 }
 
 export function encodeCursor(c: { occurredMs: number; position: number }): string {

@@ -5,7 +5,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { ACCESS_EVENT_SCHEMA, Problems, Receipt } from '@app/core';
+import { ACCESS_EVENT_SCHEMA, Problems, QUERY_TIME_FORMS, Receipt } from '@app/core';
 import { AuditAccess, EventListView, EventView, IngestService, QueryService } from '@app/pipeline';
 import type { IngestReceipt } from '@app/storage';
 import { CurrentPrincipal, IngestAdmission, Principal, RequireScope } from '@app/security';
@@ -45,11 +45,13 @@ export class EventsController {
   @ApiOperation({ summary: 'Search events, newest first, with cursor pagination. Patient ids are tokens (ptk_…) without events:identified; a token works as the patient filter. Recorded in the access log.' })
   @ApiQuery({ name: 'patient', required: false })
   @ApiQuery({ name: 'actor', required: false })
-  @ApiQuery({ name: 'action', required: false })
-  @ApiQuery({ name: 'outcome', required: false })
-  @ApiQuery({ name: 'category', required: false })
-  @ApiQuery({ name: 'from', required: false, description: 'RFC 3339, inclusive (event time)' })
-  @ApiQuery({ name: 'to', required: false, description: 'RFC 3339, exclusive (event time)' })
+  @ApiQuery({ name: 'action', required: false, description: 'any case (READ finds read)' })
+  @ApiQuery({ name: 'outcome', required: false, description: 'success | failure | denied, any case' })
+  @ApiQuery({ name: 'category', required: false, description: 'event category, any case' })
+  @ApiQuery({ name: 'ip', required: false, description: 'the caller IP (actor.ip), IPv4 or IPv6. Checked on decoded records (IPs are sealed at rest): a page examines at most 50,000 records and may come back short with a nextCursor; narrow with from/to or actor. Recorded in the access log as "[ip]", not the address.' })
+  @ApiQuery({ name: 'integration', required: false, description: 'source.integration (exact); checked like ip' })
+  @ApiQuery({ name: 'from', required: false, description: `${QUERY_TIME_FORMS}; inclusive (event time)` })
+  @ApiQuery({ name: 'to', required: false, description: `${QUERY_TIME_FORMS}; exclusive (event time)` })
   @ApiQuery({ name: 'limit', required: false, description: '1..1000, default 100' })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
   async list(@Query() params: Record<string, unknown>, @CurrentPrincipal() principal: Principal): Promise<EventListView> {

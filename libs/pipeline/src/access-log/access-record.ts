@@ -94,7 +94,8 @@ export function buildAccessRecord(input: AccessRecordInput): AccessEvent {
     const key = `filter.${rawKey.replace(DETAIL_KEY, '_').slice(0, 56)}`;
     // Patient identifiers never go into details: the caller passes them as patientId/patientToken.
     if (rawKey === 'patient') continue;
-    const value = scalar(rawValue);
+    // An IP searched for is sealed at rest everywhere else: the log says an IP filter was used, not which.
+    const value = rawKey === 'ip' && rawValue !== undefined ? '[ip]' : scalar(rawValue);
     if (value === undefined || key === 'filter.') continue;
     details[key] = value;
     n++;

@@ -295,7 +295,8 @@ export class ElasticsearchEventStore implements EventStore {
     if (!this.patientFilter(q, filter)) return { records: [], next: null };
     const term = (field: string, value: string | undefined) => value !== undefined && filter.push({ term: { [field]: value } });
     term('audit.actor.id', q.actor);
-    term('event.action', q.action);
+    // Actions are an open vocabulary: a filter matches them in any case (READ finds read).
+    if (q.action !== undefined) filter.push({ term: { 'event.action': { value: q.action, case_insensitive: true } } });
     term('audit.outcome', q.outcome);
     term('audit.category', q.category);
     term('audit.chain', q.chain);

@@ -325,8 +325,15 @@ function matches(src: Record<string, unknown>, q: Query | undefined): boolean {
     );
   }
   if ('term' in q) {
-    const [field, value] = Object.entries(q.term as object)[0];
+    const [field, spec] = Object.entries(q.term as object)[0];
     const v = get(src, field);
+    if (spec !== null && typeof spec === 'object') {
+      // { value, case_insensitive }: the long form of a term query.
+      const { value: want, case_insensitive: ci } = spec as { value: unknown; case_insensitive?: boolean };
+      const same = (x: unknown) => (ci ? String(x).toLowerCase() === String(want).toLowerCase() : String(x) === String(want));
+      return Array.isArray(v) ? v.some(same) : v !== undefined && typeof v !== 'object' && same(v);
+    }
+    const value = spec;
     // Like a keyword or flattened field: the stored value's text must equal the term.
     return Array.isArray(v) ? v.includes(value) : v === value || (v !== undefined && typeof v !== 'object' && String(v) === value);
   }

@@ -162,7 +162,8 @@ export class SqliteEventStore implements EventStore {
     const params: (string | number)[] = [];
     this.patientFilter(q, where, params);
     if (q.actor !== undefined) (where.push('actor_id = ?'), params.push(q.actor));
-    if (q.action !== undefined) (where.push('action = ?'), params.push(q.action));
+    // Actions are an open vocabulary: a filter matches them in any case (READ finds read).
+    if (q.action !== undefined) (where.push('action = ? COLLATE NOCASE'), params.push(q.action));
     // Literal chain names (validated) so the planner can use the access log's partial index.
     if (q.chain !== undefined) where.push(`chain = ${chainLiteral(q.chain)}`);
     if (q.excludeChain !== undefined) where.push(`chain <> ${chainLiteral(q.excludeChain)}`);

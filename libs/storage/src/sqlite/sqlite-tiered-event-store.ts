@@ -128,7 +128,8 @@ export class TieredSqliteEventStore extends SqliteEventStore {
     if (q.patient !== undefined) (where.push('patient_id = ?'), params.push(this.warmProtection.patientToken(q.patient)));
     if (q.patientToken !== undefined) (where.push('patient_id = ?'), params.push(q.patientToken));
     if (q.actor !== undefined) (where.push('actor_id = ?'), params.push(q.actor));
-    if (q.action !== undefined) (where.push('action = ?'), params.push(q.action));
+    // Actions are an open vocabulary: a filter matches them in any case (READ finds read).
+    if (q.action !== undefined) (where.push('action = ? COLLATE NOCASE'), params.push(q.action));
     if (q.actions?.length) (where.push(`action IN (${q.actions.map(() => '?').join(',')})`), params.push(...q.actions));
     if (q.chain !== undefined) (where.push('chain = ?'), params.push(q.chain));
     if (q.excludeChain !== undefined) (where.push('chain <> ?'), params.push(q.excludeChain));
