@@ -4,7 +4,7 @@
  * store query that reads exactly its records. The normalized request is also the `query` the
  * report's signature covers, so a saved report says what it answers. Pure.
  */
-import { ACCESS_LOG_CHAIN, FieldError, Problems, unknownMemberErrors } from '@app/core';
+import { ACCESS_LOG_CHAIN, FieldError, matchEnum, parseQueryTime, Problems, QUERY_TIME_FORMS, unknownMemberErrors } from '@app/core';
 import { isPatientToken } from '@app/security/patient-tokenizer';
 import type { EventStreamQuery } from '@app/storage';
 
@@ -72,7 +72,7 @@ export function isReportKind(v: unknown): v is ReportKind {
  * Validates `?patient=&actor=&from=&to=&format=` for a report kind. `format` defaults to json;
  * `from`/`to` take RFC 3339 or a date (midnight UTC). Errors name parameters, never values.
  */
-export function parseReportQuery(kind: ReportKind, params: Record<string, unknown>): ReportQuery {
+export function parseReportQuery(kind: ReportKind, params: Record<string, unknown>, nowMs: number = Date.now()): ReportQuery {
   const errors: FieldError[] = [];
   // An unknown parameter's name is client content (possibly a patient id): named by position only.
   errors.push(...unknownMemberErrors(Object.keys(params), PARAMS, '/query', 'parameter'));
@@ -88,16 +88,18 @@ export function parseReportQuery(kind: ReportKind, params: Record<string, unknow
   const instant = (key: string): string | undefined => {
     const v = str(key);
     if (v === undefined) return undefined;
-    const ms = RFC3339.test(v) || DATE_ONLY.test(v) ? Date.parse(v) : NaN;
+    const ms = RFC3339.test(v) || DATE_ONLY.test(v) ? Date.parse(v) : (parseQueryTime(v, nowMs) ?? NaN);
     if (Number.isNaN(ms)) {
-      errors.push({ pointer: `/query/${key}`, message: 'must be an RFC 3339 timestamp or a date (YYYY-MM-DD)' });
+      errors.push({ pointer: `/query/${key}`, message: `must be ${QUERY_TIME_FORMS}` });
       return undefined;
     }
     return new Date(ms).toISOString();
   };
-  const format = str('format') ?? 'json';
-  if (!(REPORT_FORMATS as readonly string[]).includes(format)) errors.push({ pointer: '/query/format', message: `must be one of ${REPORT_FORMATS.join(', ')}` });
-  const q: ReportQuery = { kind, format: format as ReportFormat };
+  // Enum parameters are case-insensitive, as every filter of the API (docs/case-work.md).
+  const formatText = str('format');
+  const format = formatText === undefined ? 'json' : matchEnum(formatText, REPORT_FORMATS);
+  if (format === undefined) errors.push({ pointer: '/query/format', message: `must be one of ${REPORT_FORMATS.join(', ')} (any case)` });
+  const q: ReportQuery = { kind, format: (format ?? 'json') as ReportFormat };
   const patient = str('patient');
   const actor = str('actor');
   const from = instant('from');
