@@ -3,6 +3,7 @@
  * SQLite, Elasticsearch); the detection service and the alert endpoints only see this interface.
  */
 import { DetectionAlert } from './alert';
+import { CaseStatus, CaseSummary } from './alert-cases';
 import { AlertRecord, AlertStatus, AlertTransitionRequest } from './alert-lifecycle';
 import { Severity } from './rule.schema';
 
@@ -15,9 +16,34 @@ export interface AlertFilter {
   from?: string;
   /** Exclusive upper bound on windowEnd, RFC 3339. */
   to?: string;
+  /** The user the alert is about (alertActor). */
+  actor?: string;
+  /** A patient the alert names (alertPatientIds), as its keyed-HMAC token: stores index tokens only. */
+  patientToken?: string;
+  /** Alerts of one case. */
+  caseId?: string;
   limit: number;
   /** Opaque cursor from the previous page. */
   cursor?: string;
+}
+
+export interface CaseFilter {
+  actor?: string;
+  status?: CaseStatus;
+  limit: number;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+}
+
+export interface CasePage {
+  /** Newest activity first (lastAlertAt descending, then id). */
+  cases: CaseSummary[];
+  nextCursor: string | null;
+}
+
+/** How a store indexes the patients an alert names (keyed-HMAC tokens, never ids). */
+export interface AlertIndexing {
+  patientToken(patientId: string): string;
 }
 
 export interface AlertPage {
@@ -48,6 +74,18 @@ export interface AlertStore {
    * analysts). Throws AlertNotFoundError or InvalidAlertTransitionError.
    */
   transition(id: string, request: AlertTransitionRequest): Promise<AlertRecord>;
+  /** Cases (alert-cases.ts), newest activity first. */
+  cases(filter: CaseFilter): Promise<CasePage>;
+}
+
+/** Cursor of the case list: the last case of the previous page. */
+export function encodeCaseCursor(lastAlertMs: number, id: string): string {
+  return Buffer.from(`c1:${lastAlertMs}:${id}`).toString('base64url');
+}
+
+export function decodeCaseCursor(cursor: string): { lastAlertMs: number; id: string } | null {
+  const m = /^c1:(-?\d{1,16}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? { lastAlertMs: Number(m[1]), id: m[2] } : null;
 }
 
 export const ALERT_STORE = Symbol('ALERT_STORE');

@@ -4,6 +4,7 @@
  */
 export * from './alert';
 export * from './alert-lifecycle';
+export * from './alert-cases';
 export * from './alert-store.port';
 export * from './compiled-rule';
 export * from './condition-compiler';

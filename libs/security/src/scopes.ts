@@ -38,8 +38,8 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
   'proofs:read': 'read an event inclusion proof (`GET /v1/events/{id}/proof`)',
   'integrity:read': 'run integrity verification (`GET /v1/integrity/verify`)',
   'checkpoints:read': 'list signed checkpoints and their public keys (`GET /v1/integrity/checkpoints`)',
-  'alerts:read': 'list and view alerts with evidence and runbook (`GET /v1/alerts...`)',
-  'alerts:write': 'acknowledge and resolve alerts',
+  'alerts:read': 'list and view alerts with evidence, history and runbook, and cases (`GET /v1/alerts...`, `GET /v1/cases...`)',
+  'alerts:write': 'case work on alerts: acknowledge, resolve with a disposition, reopen, assign, comment, bulk triage',
   'rules:read': 'list the loaded detection rules (`GET /v1/rules`)',
   'reports:read': 'pull patient-access and user-activity reports (`GET /v1/reports/...`)',
   'retention:read': 'read retention policies and legal holds',
@@ -58,11 +58,13 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
 export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.freeze({
   integration: Object.freeze(['events:write'] as const),
   soc_analyst: Object.freeze(['events:read', 'proofs:read', 'alerts:read', 'alerts:write', 'rules:read', 'console:use'] as const),
+  // alerts:read: the runbooks escalate to the privacy / compliance officer, who must see the alert.
   compliance_officer: Object.freeze([
     'events:read',
     'events:identified',
     'events:reidentify',
     'proofs:read',
+    'alerts:read',
     'integrity:read',
     'reports:read',
     'retention:read',

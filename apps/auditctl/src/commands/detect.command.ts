@@ -10,7 +10,7 @@
  */
 import { Command } from 'commander';
 import { detectionSettingsOf } from '@app/core';
-import { loadDetectionRuntime, runBackfill, SqliteAlertStore } from '@app/detection/service';
+import { alertIndexing, loadDetectionRuntime, runBackfill, SqliteAlertStore } from '@app/detection/service';
 import { AlertStore, RuleLoadError } from '@app/detection';
 import { embeddedTextSealer } from '@app/security';
 import { openCliStore } from '../cli-store';
@@ -65,8 +65,8 @@ export function detectCommand(): Command {
       }
       // Alerts go where the service keeps them: the embedded alert table, or the cluster's alert index.
       const alerts: AlertStore = opened.db
-        ? new SqliteAlertStore(opened.db, embeddedTextSealer(config))
-        : (await import('@app/detection/service/es-alert-store')).elasticsearchAlertStoreFor(store, embeddedTextSealer(config));
+        ? new SqliteAlertStore(opened.db, embeddedTextSealer(config), alertIndexing(config))
+        : (await import('@app/detection/service/es-alert-store')).elasticsearchAlertStoreFor(store, embeddedTextSealer(config), alertIndexing(config));
       const progress = progressBar(!opts.json && Boolean(process.stderr.isTTY));
       try {
         const summary = await runBackfill(runtime.createEngine(), { readSince: store.readSince.bind(store), lastPosition: store.lastPosition.bind(store) }, alerts, {

@@ -11,11 +11,13 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { ACCESS_CONTEXT, ACCESS_LOG_CHAIN, AccessContext, APP_CONFIG, AppConfig, backgroundWalCheckpoints, detectionSettingsOf, EMPTY_ACCESS_CONTEXT } from '@app/core';
 import { ChainWriter, MetricsService } from '@app/pipeline';
-import { embeddedTextSealer } from '@app/security';
+import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
 import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
-import { ALERT_STORE, AlertStore } from '../alert-store.port';
+import { ALERT_STORE, AlertIndexing, AlertStore } from '../alert-store.port';
 import { AlertOutbox, AlertImporter } from './alert-outbox';
+import { AlertEvidenceService } from './alert-evidence.service';
 import { AlertsService } from './alerts.service';
+import { CasesService } from './cases.service';
 import { DetectionMetrics } from './detection-metrics';
 import { DETECTION_RUNTIME, DetectionRuntime, loadDetectionRuntime } from './detection-runtime';
 import { CommittedEventSource, DetectionLog, DetectionWorker } from './detection-worker';
@@ -83,6 +85,12 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
   }
 }
 
+/** How alert stores index patients: the service's tokenization key (the same tokens events use). */
+export function alertIndexing(config: AppConfig): AlertIndexing {
+  const tokenizer = patientTokenizerFor(config);
+  return { patientToken: (id) => tokenizer.token(id) };
+}
+
 /** Snapshots are sealed and written on a thread of their own, except for an in-memory database (tests). */
 function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThread | undefined {
   if (db.name === ':memory:' || !SnapshotWriterThread.available()) return undefined;
@@ -102,7 +110,8 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
       useFactory: (config: AppConfig, context?: AccessContext | null) => loadDetectionRuntime(detectionSettingsOf(config), context ?? EMPTY_ACCESS_CONTEXT),
     },
     // Alert records and the engine snapshot name patients and IPs: sealed at rest with the data keys.
-    { provide: SqliteAlertStore, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteAlertStore(db, embeddedTextSealer(config)) },
+    // The patients an alert names are indexed as their keyed-HMAC tokens (the actor / patient / case filters).
+    { provide: SqliteAlertStore, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteAlertStore(db, embeddedTextSealer(config), alertIndexing(config)) },
     {
       // STORE=elasticsearch: alerts in their own index of the cluster (loaded lazily); else the embedded store.
       provide: ALERT_STORE,
@@ -110,7 +119,7 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
       useFactory: async (config: AppConfig, events: EventStore, embedded: SqliteAlertStore): Promise<AlertStore> => {
         if (config.scaleOut?.store !== 'elasticsearch') return embedded;
         const { elasticsearchAlertStoreFor } = await import('./es-alert-store');
-        return elasticsearchAlertStoreFor(events, embeddedTextSealer(config));
+        return elasticsearchAlertStoreFor(events, embeddedTextSealer(config), alertIndexing(config));
       },
     },
     { provide: DetectionMetrics, inject: [MetricsService], useFactory: (metrics: MetricsService) => new DetectionMetrics(metrics.registry) },
@@ -155,7 +164,9 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     DetectionLifecycle,
     AlertsService,
     RuleOverridesService,
+    CasesService,
+    AlertEvidenceService,
   ],
-  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, DETECTION_RUNTIME, DETECTION_WORKER, RULE_OVERRIDE_STORE, RuleOverridesService],
+  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, CasesService, AlertEvidenceService, DETECTION_RUNTIME, DETECTION_WORKER, RULE_OVERRIDE_STORE, RuleOverridesService],
 })
 export class DetectionModule {}

@@ -11,6 +11,12 @@
  * The full record names patients and IPs: it is sealed (AES-256-GCM with the data keys, the same
  * envelope the embedded store uses) and stored as a binary field, neither indexed nor readable
  * without the keys. Writes use refresh=wait_for so every instance lists an alert once it is saved.
+ * Case work (docs/case-work.md): documents also carry `actorId`, `caseId` and `patientTokens` (the
+ * keyed-HMAC tokens of the patients the alert names, never ids) for the actor / patient / case
+ * filters. A new alert joins its user's open case (the newest unresolved alert of that user names
+ * it) or opens one; two instances raising a user's first alerts in the same instant may open two
+ * cases (nothing is lost: both list under the user). The case list reads at most
+ * CASE_SCAN_LIMIT of the newest alerts that belong to a case.
  * Loaded lazily (it pulls in the Elasticsearch client).
  */
 import type { Client } from '@elastic/elasticsearch';
@@ -18,8 +24,9 @@ import { EsRequestOptions, EsRequests } from '@app/storage/elasticsearch/es-requ
 import { EventStore, StoreUnavailableError } from '@app/storage';
 import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import { DetectionAlert } from '../alert';
+import { alertActor, alertPatientIds, caseIdFor, newestActivityFirst, summarizeCases } from '../alert-cases';
 import { AlertNotFoundError, AlertRecord, AlertTransitionRequest, applyTransition, newAlertRecord } from '../alert-lifecycle';
-import { AlertFilter, AlertPage, AlertSaveResult, AlertStore } from '../alert-store.port';
+import { AlertFilter, AlertIndexing, AlertPage, AlertSaveResult, AlertStore, CaseFilter, CasePage, decodeCaseCursor, encodeCaseCursor } from '../alert-store.port';
 import { RecordSealer, decodeAlertCursor, encodeAlertCursor } from './sqlite-alert-store';
 
 interface AlertDoc {
@@ -33,9 +40,15 @@ interface AlertDoc {
   updatedAt: string;
   /** Sealed record JSON, base64. */
   record: string;
+  actorId?: string;
+  caseId?: string;
+  patientTokens?: string[];
 }
 
 const MAX_TRANSITION_ATTEMPTS = 5;
+/** Newest alerts with a case the case list reads (a privacy office works about 1,000 a month). */
+export const CASE_SCAN_LIMIT = 20_000;
+const SCAN_PAGE = 1000;
 
 export class ElasticsearchAlertStore implements AlertStore {
   private readonly es: EsRequests;
@@ -45,6 +58,8 @@ export class ElasticsearchAlertStore implements AlertStore {
     private readonly index: string,
     private readonly sealer: RecordSealer,
     options: EsRequestOptions = {},
+    /** Without it no patient is indexed: ids are never stored in clear. */
+    private readonly indexing?: AlertIndexing,
   ) {
     this.es = new EsRequests(client, options);
   }
@@ -55,7 +70,7 @@ export class ElasticsearchAlertStore implements AlertStore {
 
   async saveAll(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]> {
     if (alerts.length === 0) return [];
-    const records = alerts.map((a) => newAlertRecord(a, createdAt));
+    const records = await this.withCases(alerts.map((a) => newAlertRecord(a, createdAt)));
     const items = await this.es.bulk(records.map((r) => ({ action: { create: { _index: this.index, _id: r.id } }, doc: this.toDoc(r) })));
     const existing = records.filter((_, i) => items[i].status === 409).map((r) => r.id);
     items.forEach((item) => {
@@ -73,8 +88,10 @@ export class ElasticsearchAlertStore implements AlertStore {
    * Creates records as they are (the detection outbox ships alerts stored with their status);
    * ids that exist already are left alone, so an analyst's acknowledge or resolve is never undone.
    */
-  async importRecords(records: readonly AlertRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  async importRecords(shipped: readonly AlertRecord[]): Promise<void> {
+    if (shipped.length === 0) return;
+    // The cluster decides the case: the shipping instance only knew its own alerts.
+    const records = await this.withCases(shipped.map((r) => ({ ...r })));
     const items = await this.es.bulk(records.map((r) => ({ action: { create: { _index: this.index, _id: r.id } }, doc: this.toDoc(r) })));
     items.forEach((item) => {
       if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`alert write failed: ${item.error?.type ?? item.status}`);
@@ -91,6 +108,9 @@ export class ElasticsearchAlertStore implements AlertStore {
     if (filter.status !== undefined) must.push({ term: { status: filter.status } });
     if (filter.rule !== undefined) must.push({ term: { ruleId: filter.rule } });
     if (filter.severity !== undefined) must.push({ term: { severity: filter.severity } });
+    if (filter.actor !== undefined) must.push({ term: { actorId: filter.actor } });
+    if (filter.caseId !== undefined) must.push({ term: { caseId: filter.caseId } });
+    if (filter.patientToken !== undefined) must.push({ term: { patientTokens: filter.patientToken } });
     if (filter.from !== undefined || filter.to !== undefined) {
       must.push({
         range: {
@@ -133,8 +153,66 @@ export class ElasticsearchAlertStore implements AlertStore {
     throw new StoreUnavailableError('the alert kept changing under this update');
   }
 
+  async cases(filter: CaseFilter): Promise<CasePage> {
+    const must: object[] = [{ range: { windowEndMs: { gte: -8.64e15 } } }];
+    if (filter.actor !== undefined) must.push({ term: { actorId: filter.actor } });
+    const records: AlertRecord[] = [];
+    let after: unknown[] | undefined;
+    while (records.length < CASE_SCAN_LIMIT) {
+      const hits = await this.es.search<AlertDoc>(this.index, {
+        size: SCAN_PAGE,
+        query: { bool: { filter: must } },
+        sort: [{ windowEndMs: { order: 'desc' } }, { id: { order: 'desc' } }],
+        ...(after ? { search_after: after } : {}),
+      });
+      for (const h of hits) if (h.source.caseId) records.push(this.decode(h.source));
+      if (hits.length < SCAN_PAGE) break;
+      const last = hits[hits.length - 1].source;
+      after = [last.windowEndMs, last.id];
+    }
+    let cases = summarizeCases(records).sort(newestActivityFirst);
+    if (filter.status !== undefined) cases = cases.filter((c) => c.status === filter.status);
+    if (filter.cursor !== undefined) {
+      const c = decodeCaseCursor(filter.cursor);
+      if (!c) throw new Error('invalid case cursor');
+      cases = cases.filter((x) => Date.parse(x.lastAlertAt) < c.lastAlertMs || (Date.parse(x.lastAlertAt) === c.lastAlertMs && x.id < c.id));
+    }
+    const page = cases.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    return { cases: page, nextCursor: cases.length > filter.limit && last ? encodeCaseCursor(Date.parse(last.lastAlertAt), last.id) : null };
+  }
+
+  /** Sets each record's case: the user's open case in the cluster (or one opened earlier in this batch), else a new one. */
+  private async withCases(records: AlertRecord[]): Promise<AlertRecord[]> {
+    const openCase = new Map<string, string>();
+    for (const r of records) {
+      const actor = alertActor(r);
+      if (actor === undefined) {
+        delete r.caseId;
+        continue;
+      }
+      if (!openCase.has(actor)) {
+        const [hit] = await this.es.search<AlertDoc>(this.index, {
+          size: 1,
+          query: { bool: { filter: [{ term: { actorId: actor } }], must_not: [{ term: { status: 'resolved' } }] } },
+          sort: [{ windowEndMs: { order: 'desc' } }, { id: { order: 'desc' } }],
+        });
+        if (hit?.source.caseId) openCase.set(actor, hit.source.caseId);
+      }
+      const joined = openCase.get(actor) ?? caseIdFor(r.id);
+      r.caseId = joined;
+      if (r.status !== 'resolved') openCase.set(actor, joined);
+    }
+    return records;
+  }
+
   private toDoc(r: AlertRecord): AlertDoc {
+    const actor = alertActor(r);
+    const patientTokens = this.indexing ? [...new Set(alertPatientIds(r).map((id) => this.indexing!.patientToken(id)))] : [];
     return {
+      ...(actor !== undefined ? { actorId: actor } : {}),
+      ...(r.caseId ? { caseId: r.caseId } : {}),
+      ...(patientTokens.length ? { patientTokens } : {}),
       id: r.id,
       ruleId: r.ruleId,
       severity: r.severity,
@@ -153,7 +231,7 @@ export class ElasticsearchAlertStore implements AlertStore {
 }
 
 /** The alert store of the cluster the Elasticsearch event store uses (same client, ELASTICSEARCH_ALERTS_INDEX). */
-export function elasticsearchAlertStoreFor(events: EventStore, sealer: RecordSealer): ElasticsearchAlertStore {
+export function elasticsearchAlertStoreFor(events: EventStore, sealer: RecordSealer, indexing?: AlertIndexing): ElasticsearchAlertStore {
   if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
-  return new ElasticsearchAlertStore(events.client, events.options.alertsIndex, sealer);
+  return new ElasticsearchAlertStore(events.client, events.options.alertsIndex, sealer, {}, indexing);
 }

@@ -4,6 +4,8 @@
  * Kept apart from the pure library (`@app/detection`) so rule evaluation stays free of I/O.
  */
 export * from './alerts.service';
+export * from './alert-evidence.service';
+export * from './cases.service';
 export * from './alert-presentation';
 export * from './backfill';
 export * from './detection-metrics';

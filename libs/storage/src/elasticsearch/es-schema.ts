@@ -307,6 +307,10 @@ export const ALERT_MAPPINGS = {
     createdAt: { type: 'date' },
     updatedAt: { type: 'date' },
     record: { type: 'binary' },
+    /** Case work: the user the alert is about, its case, and the tokens of the patients it names (never ids). */
+    actorId: keyword,
+    caseId: keyword,
+    patientTokens: keyword,
   },
 } as const;
 
