@@ -20,7 +20,8 @@ describe('role -> scope map', () => {
   it('follows the CONTRACT "who" column', () => {
     expect(rolesWithScope('events:write')).toEqual(['integration']);
     expect(rolesWithScope('events:read').sort()).toEqual(['compliance_officer', 'soc_analyst']);
-    expect(rolesWithScope('alerts:read')).toEqual(['soc_analyst']);
+    // CONTRACT: GET /v1/alerts is for analysts and compliance (the runbooks escalate to the privacy officer).
+    expect(rolesWithScope('alerts:read')).toEqual(['soc_analyst', 'compliance_officer']);
     expect(rolesWithScope('alerts:write')).toEqual(['soc_analyst']);
     expect(rolesWithScope('rules:read')).toEqual(['soc_analyst']);
     expect(rolesWithScope('reports:read')).toEqual(['compliance_officer']);

@@ -8,6 +8,7 @@ import * as crypto from 'node:crypto';
 import { EsFake } from '@app/storage/elasticsearch/es-fake';
 import { SealedText } from '@app/storage/sqlite/sealed-fields';
 import { DetectionAlert } from '../alert';
+import { caseIdFor } from '../alert-cases';
 import { AlertNotFoundError, InvalidAlertTransitionError } from '../alert-lifecycle';
 import { ElasticsearchAlertStore } from './es-alert-store';
 
@@ -73,6 +74,9 @@ describe('ElasticsearchAlertStore', () => {
       createdAt: '2026-03-03T10:05:00.000Z',
       updatedAt: '2026-03-03T10:05:00.000Z',
       record: expect.any(String),
+      // Case work: the user (actor ids are list columns, as in the event index) and the case.
+      actorId: 'u-1',
+      caseId: caseIdFor(alert(1).id),
     });
     // The stored record is ciphertext: no patient id in what Elasticsearch holds.
     expect(JSON.stringify(op.doc)).not.toContain('MRN-1');
@@ -178,5 +182,42 @@ describe('ElasticsearchAlertStore', () => {
     fake.down = true;
     await expect(alerts.save(alert(1), '2026-03-03T12:00:00.000Z')).rejects.toThrow(/Elasticsearch request failed/);
     await expect(alerts.list({ limit: 10 })).rejects.toThrow(/Elasticsearch request failed/);
+  });
+
+  describe('case work', () => {
+    const indexing = { patientToken: (id: string) => `ptk_${crypto.createHash('sha256').update(id).digest('hex').slice(0, 16)}` };
+    const withIndexing = (fake = new EsFake()) => ({ fake, alerts: new ElasticsearchAlertStore(fake.client(), 'audit-alerts', sealer, { sleep: async () => undefined }, indexing) });
+    const about = (n: number, actor: string, patient: string) => alert(n, { groupKey: { 'actor.id': actor, 'patient.id': patient } });
+
+    it('indexes the actor and the patient tokens (never ids) and filters on them', async () => {
+      const { fake, alerts } = withIndexing();
+      await alerts.saveAll([about(1, 'nurse-a', 'MRN-1'), about(2, 'nurse-b', 'MRN-2'), about(3, 'nurse-a', 'MRN-3')], '2026-03-03T10:05:00.000Z');
+      expect(JSON.stringify(fake.bulks())).not.toContain('MRN-');
+      expect((await alerts.list({ actor: 'nurse-a', limit: 10 })).alerts.map((a) => a.id)).toEqual([about(3, 'x', 'y').id, about(1, 'x', 'y').id]);
+      expect((await alerts.list({ patientToken: indexing.patientToken('MRN-2'), limit: 10 })).alerts.map((a) => a.groupKey['actor.id'])).toEqual(['nurse-b']);
+      expect((await alerts.list({ patientToken: indexing.patientToken('MRN-9'), limit: 10 })).alerts).toEqual([]);
+    });
+
+    it("groups a user's alerts into the open case, opens a new one once it is resolved, and lists both", async () => {
+      const { alerts } = withIndexing();
+      const [first, second] = await alerts.saveAll([about(1, 'nurse-a', 'MRN-1'), about(2, 'nurse-a', 'MRN-2')], '2026-03-03T10:05:00.000Z');
+      expect(second.record.caseId).toBe(first.record.caseId);
+      await alerts.transition(first.record.id, { action: 'resolve', by: 'jane', note: 'n', at: '2026-03-03T11:00:00.000Z' });
+      const [stillOpen] = await alerts.saveAll([about(3, 'nurse-a', 'MRN-3')], '2026-03-03T11:05:00.000Z');
+      expect(stillOpen.record.caseId).toBe(first.record.caseId);
+      await alerts.transition(second.record.id, { action: 'resolve', by: 'jane', note: 'n', at: '2026-03-03T11:06:00.000Z' });
+      await alerts.transition(stillOpen.record.id, { action: 'resolve', by: 'jane', note: 'n', at: '2026-03-03T11:07:00.000Z' });
+      const [later] = await alerts.saveAll([about(4, 'nurse-a', 'MRN-4')], '2026-03-03T12:00:00.000Z');
+      expect(later.record.caseId).not.toBe(first.record.caseId);
+      const { cases } = await alerts.cases({ actor: 'nurse-a', limit: 10 });
+      expect(cases.map((c) => [c.id, c.status, c.alertCount])).toEqual([
+        [later.record.caseId, 'open', 1],
+        [first.record.caseId, 'resolved', 3],
+      ]);
+      expect((await alerts.cases({ status: 'resolved', limit: 10 })).cases.map((c) => c.id)).toEqual([first.record.caseId]);
+      const page = await alerts.cases({ limit: 1 });
+      expect(page.nextCursor).not.toBeNull();
+      expect((await alerts.cases({ limit: 1, cursor: page.nextCursor! })).cases.map((c) => c.id)).toEqual([first.record.caseId]);
+    });
   });
 });

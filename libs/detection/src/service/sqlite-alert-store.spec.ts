@@ -99,4 +99,62 @@ describe('SqliteAlertStore', () => {
     expect(() => db.prepare('DELETE FROM alerts').run()).toThrow(/cannot be deleted/);
     expect(() => db.prepare("UPDATE alerts SET rule_id = 'x'").run()).toThrow(/immutable/);
   });
+
+  describe('case work', () => {
+    const indexing = { patientToken: (id: string) => `ptk_${Buffer.from(id).toString('hex')}` };
+    const about = (n: number, actor: string, patient?: string) => alert(n, { groupKey: { 'actor.id': actor, ...(patient ? { 'patient.id': patient } : {}) } });
+    const indexed = () => {
+      const db = new Database(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'audit-alerts-')), 'audit.db'));
+      return { db, alerts: new SqliteAlertStore(db, undefined, indexing) };
+    };
+
+    it('filters by actor and by patient token, with no patient id in the index', async () => {
+      const { db, alerts } = indexed();
+      await alerts.saveAll([about(1, 'nurse-a', 'MRN-1'), about(2, 'nurse-b', 'MRN-2'), about(3, 'nurse-a', 'MRN-3')], '2026-03-03T10:05:00.000Z');
+      expect((await alerts.list({ actor: 'nurse-a', limit: 10 })).alerts.map((a) => a.position)).toEqual([3, 1]);
+      expect((await alerts.list({ patientToken: indexing.patientToken('MRN-2'), limit: 10 })).alerts.map((a) => a.position)).toEqual([2]);
+      expect((await alerts.list({ patientToken: indexing.patientToken('MRN-2'), actor: 'nurse-a', limit: 10 })).alerts).toEqual([]);
+      const tokens = (db.prepare('SELECT patient_token FROM alert_patients').all() as { patient_token: string }[]).map((r) => r.patient_token);
+      expect(tokens.sort()).toEqual(['MRN-1', 'MRN-2', 'MRN-3'].map(indexing.patientToken).sort());
+    });
+
+    it("opens a case per user, joins it while it is open, opens a new one once it is resolved, and reopening reopens the case", async () => {
+      const { alerts } = indexed();
+      const [a1, a2, b1] = await alerts.saveAll([about(1, 'nurse-a'), about(2, 'nurse-a'), about(3, 'nurse-b')], '2026-03-03T10:05:00.000Z');
+      expect(a2.record.caseId).toBe(a1.record.caseId);
+      expect(b1.record.caseId).not.toBe(a1.record.caseId);
+      for (const r of [a1, a2]) await alerts.transition(r.record.id, { action: 'resolve', by: 'jane', note: 'n', at: '2026-03-03T11:00:00.000Z' });
+      const [a3] = await alerts.saveAll([about(4, 'nurse-a')], '2026-03-03T12:00:00.000Z');
+      expect(a3.record.caseId).not.toBe(a1.record.caseId);
+      const listed = await alerts.cases({ actor: 'nurse-a', limit: 10 });
+      expect(listed.cases.map((c) => [c.id, c.status, c.alertCount, c.openAlertCount])).toEqual([
+        [a3.record.caseId, 'open', 1, 1],
+        [a1.record.caseId, 'resolved', 2, 0],
+      ]);
+      await alerts.transition(a1.record.id, { action: 'reopen', by: 'raj', note: 'new evidence', at: '2026-03-03T12:30:00.000Z' });
+      expect((await alerts.cases({ status: 'open', actor: 'nurse-a', limit: 10 })).cases.map((c) => c.id).sort()).toEqual([a1.record.caseId, a3.record.caseId].sort());
+      const first = await alerts.cases({ limit: 2 });
+      expect(first.cases).toHaveLength(2);
+      const rest = await alerts.cases({ limit: 2, cursor: first.nextCursor! });
+      expect([...first.cases, ...rest.cases].map((c) => c.id).sort()).toEqual([a1.record.caseId, a3.record.caseId, b1.record.caseId].sort());
+      expect(rest.nextCursor).toBeNull();
+    });
+
+    it('upgrades a database made before case work: indexes and groups the alerts it holds', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-alerts-'));
+      const db = new Database(path.join(dir, 'audit.db'));
+      db.exec(`CREATE TABLE alerts (id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL, window_end_ms INTEGER NOT NULL,
+               position INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, record TEXT NOT NULL)`);
+      const insert = db.prepare('INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      for (const a of [about(1, 'nurse-a', 'MRN-1'), about(2, 'nurse-a', 'MRN-2')]) {
+        const record = { ...a, status: 'open', createdAt: '2026-03-03T10:05:00.000Z', updatedAt: '2026-03-03T10:05:00.000Z', history: [] };
+        insert.run(a.id, a.ruleId, a.severity, 'open', Date.parse(a.windowEnd), a.position, record.createdAt, record.updatedAt, JSON.stringify(record));
+      }
+      const alerts = new SqliteAlertStore(db, undefined, indexing);
+      const { cases } = await alerts.cases({ limit: 10 });
+      expect(cases).toHaveLength(1);
+      expect(cases[0]).toMatchObject({ actor: 'nurse-a', alertCount: 2, status: 'open' });
+      expect((await alerts.list({ patientToken: indexing.patientToken('MRN-2'), limit: 10 })).alerts.map((a) => a.caseId)).toEqual([cases[0].id]);
+    });
+  });
 });

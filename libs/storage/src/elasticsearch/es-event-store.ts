@@ -201,8 +201,6 @@ export class ElasticsearchEventStore implements EventStore {
       await this.createIndex(this.layout.blocksIndex, MERKLE_BLOCK_MAPPINGS);
       await this.createIndex(this.layout.purgedIndex, PURGED_PREFIX_MAPPINGS);
       await this.createIndex(this.options.alertsIndex, ALERT_MAPPINGS);
-      // An alert index made before case work gains its new fields.
-      await this.client.indices.putMapping({ index: this.options.alertsIndex, ...(ALERT_MAPPINGS as object) } as never);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       throw new StoreUnavailableError(describeEsError(err, this.options.url));
