@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROLE_SCOPES, ROLES, type Role } from '@app/security';
+import { allAlerts, waitForDetection } from './support/detection';
 import { accessEvent } from './support/events';
 import { RawClient, RawRequest } from './support/raw-http';
 import { AppRoute, expressRoutes, nestRoutes } from './support/routes';
@@ -27,6 +28,9 @@ describe('role x route matrix (every route, every role)', () => {
   let routes: AppRoute[];
   const tokens = {} as Record<Role, string>;
   let storedId: string;
+  /** An alert raised by a seeded break-glass event, and its case (the alert and case routes read them). */
+  let alertId: string;
+  let caseId: string;
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -36,6 +40,13 @@ describe('role x route matrix (every route, every role)', () => {
     const res = await client.send({ method: 'POST', path: '/v1/events', headers: json(tokens.integration), body: JSON.stringify(seed) });
     expect(res.status).toBe(202);
     storedId = seed.id;
+    const glass = accessEvent({ action: 'break_glass', occurredAt: new Date(Date.now() - 60_000).toISOString() });
+    expect((await client.send({ method: 'POST', path: '/v1/events', headers: json(tokens.integration), body: JSON.stringify(glass) })).status).toBe(202);
+    const analyst = await t.client('soc_analyst');
+    await waitForDetection(analyst);
+    const alert = (await allAlerts(analyst, 'rule=break-glass-access'))[0] as { id: string; caseId?: string };
+    alertId = alert.id;
+    caseId = alert.caseId!;
     routes = nestRoutes(t.app);
   });
   afterAll(async () => {
@@ -49,7 +60,8 @@ describe('role x route matrix (every route, every role)', () => {
 
   /** A request for the route; `known` when it is valid enough that an allowed role gets a 2xx. */
   function requestFor(route: AppRoute, token?: string): { req: RawRequest; known: boolean } {
-    const url = route.path.replace(/:id\b/g, storedId).replace(/:[A-Za-z_]+/g, 'x');
+    const id = route.path.startsWith('/v1/alerts/') ? alertId : route.path.startsWith('/v1/cases/') ? caseId : storedId;
+    const url = route.path.replace(/:id\b/g, id).replace(/:[A-Za-z_]+/g, 'x');
     const key = `${route.method} ${route.path}`;
     const method = route.method === 'ALL' ? 'GET' : route.method;
     switch (key) {
@@ -61,6 +73,23 @@ describe('role x route matrix (every route, every role)', () => {
       }
       case 'POST /v1/retention/runs':
         return { req: { method, path: url, headers: json(token), body: JSON.stringify({ dryRun: true }) }, known: true };
+      // Case work: reads answer 2xx; the changes are valid requests whose outcome depends on the
+      // alert's state as the matrix goes (200 or 409), so they are checked for access only.
+      case 'POST /v1/alerts/bulk':
+        return { req: { method, path: url, headers: json(token), body: JSON.stringify({ ids: ['00000000-0000-4000-8000-000000000000'], action: 'acknowledge' }) }, known: true };
+      case 'POST /v1/alerts/:id/assign':
+        return { req: { method, path: url, headers: json(token), body: JSON.stringify({ assignee: 'analyst-x' }) }, known: false };
+      case 'POST /v1/alerts/:id/comments':
+        return { req: { method, path: url, headers: json(token), body: JSON.stringify({ note: 'checked' }) }, known: true };
+      case 'POST /v1/alerts/:id/resolve':
+      case 'POST /v1/alerts/:id/reopen':
+        return { req: { method, path: url, headers: json(token), body: JSON.stringify({ note: 'checked' }) }, known: false };
+      case 'GET /v1/alerts':
+      case 'GET /v1/alerts/:id':
+      case 'GET /v1/alerts/:id/events':
+      case 'GET /v1/alerts/:id/history':
+      case 'GET /v1/cases':
+      case 'GET /v1/cases/:id':
       case 'GET /v1/retention/runs':
       case 'GET /v1/events':
       case 'GET /v1/events/:id':
@@ -78,6 +107,19 @@ describe('role x route matrix (every route, every role)', () => {
   it('finds the routes (enumeration is not empty and includes the CONTRACT core)', () => {
     const keys = routes.map((r) => `${r.method} ${r.path}`);
     expect(keys).toEqual(expect.arrayContaining(['POST /v1/events', 'GET /v1/events', 'GET /v1/events/:id', 'GET /v1/integrity/verify', 'GET /health/live', 'GET /health/ready', 'GET /metrics']));
+    // Case work (docs/case-work.md).
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        'GET /v1/alerts/:id/events',
+        'GET /v1/alerts/:id/history',
+        'POST /v1/alerts/:id/reopen',
+        'POST /v1/alerts/:id/assign',
+        'POST /v1/alerts/:id/comments',
+        'POST /v1/alerts/bulk',
+        'GET /v1/cases',
+        'GET /v1/cases/:id',
+      ]),
+    );
   });
 
   it('every route declares a scope or @Public (default deny has nothing to catch)', () => {
