@@ -84,15 +84,19 @@ describe('case work and investigation pivots over HTTP', () => {
     expect((await compliance.request('GET', `/v1/alerts/${byPatient[0].id}`)).status).toBe(200);
   });
 
-  it('lets an analyst search alerts by patient token only, with a clear 400 for an id', async () => {
+  it('lets an analyst search alerts by patient token only, refusing a clear id as events do (403)', async () => {
     const token = String(byActor('dr-other')[0].groupKey['patient.id']);
     expect(token).toMatch(/^ptk_/);
     const found = json<{ alerts: AlertJson[] }>(await analyst.request('GET', `/v1/alerts?patient=${token}&rule=break-glass-access`)).alerts;
     expect(found.map((a) => a.id)).toEqual([byActor('dr-other')[0].id]);
+    // As on GET /v1/events: a token-only role may not look patients up by clear id (403, nothing echoed).
     const refused = await analyst.request('GET', '/v1/alerts?patient=MRN-CW-3');
-    expect(refused.status).toBe(400);
+    expect(refused.status).toBe(403);
     expect(refused.headers['content-type']).toContain(PROBLEM);
+    expect(json<{ type: string; errors: { pointer: string }[] }>(refused)).toMatchObject({ type: expect.stringMatching(/patient-token-required$/) });
     expect(json<{ errors: { pointer: string }[] }>(refused).errors.map((e) => e.pointer)).toEqual(['/query/patient']);
+    const sameOnEvents = await analyst.request('GET', '/v1/events?patient=MRN-CW-3');
+    expect(sameOnEvents.status).toBe(403);
     expect(refused.body).not.toContain('MRN-CW-3');
   });
 

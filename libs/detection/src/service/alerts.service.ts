@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
+import { clearIdLookupRefused } from '@app/pipeline';
 import { FieldError, matchEnum, ProblemError, parseQueryTime, Problems, QUERY_TIME_FORMS, unknownMemberErrors } from '@app/core';
 import { DetectionAlert } from '../alert';
 import { CaseSummary, summarizeCase } from '../alert-cases';
@@ -202,14 +203,13 @@ export function parseAlertQuery(params: Record<string, unknown>, nowMs: number =
   return filter;
 }
 
-/** The store filter for a parsed query, as this caller may search (clear patient ids only with events:identified). */
+/** The store filter for a parsed query, as this caller may search (clear patient ids only with events:identified, else 403 as for events). */
 export function alertStoreFilter(q: AlertQuery, patients: Pick<PatientAccess, 'canSeeIds' | 'token'> | undefined): AlertFilter {
   const { patient, ...filter } = q;
   if (patient === undefined) return filter;
   if ('token' in patient) return { ...filter, patientToken: patient.token };
-  if (!patients?.canSeeIds) {
-    throw Problems.validation([{ pointer: '/query/patient', message: "must be the patient's token (ptk_…): this role sees patients as tokens" }], 'The query parameters are invalid.');
-  }
+  // As for events: a token-only role looking up clear ids could map tokens to ids by guessing.
+  if (!patients?.canSeeIds) throw clearIdLookupRefused();
   return { ...filter, patientToken: patients.token(patient.id) };
 }
 
