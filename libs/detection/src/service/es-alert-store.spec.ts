@@ -187,7 +187,7 @@ describe('ElasticsearchAlertStore', () => {
   describe('case work', () => {
     const indexing = { patientToken: (id: string) => `ptk_${crypto.createHash('sha256').update(id).digest('hex').slice(0, 16)}` };
     const withIndexing = (fake = new EsFake()) => ({ fake, alerts: new ElasticsearchAlertStore(fake.client(), 'audit-alerts', sealer, { sleep: async () => undefined }, indexing) });
-    const about = (n: number, actor: string, patient: string) => alert(n, { groupKey: { 'actor.id': actor, 'patient.id': patient } });
+    const about = (n: number, actor: string, patient: string) => alert(n, { actor, groupKey: { 'actor.id': actor, 'patient.id': patient } });
 
     it('indexes the actor and the patient tokens (never ids) and filters on them', async () => {
       const { fake, alerts } = withIndexing();

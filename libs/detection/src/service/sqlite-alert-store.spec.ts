@@ -102,7 +102,7 @@ describe('SqliteAlertStore', () => {
 
   describe('case work', () => {
     const indexing = { patientToken: (id: string) => `ptk_${Buffer.from(id).toString('hex')}` };
-    const about = (n: number, actor: string, patient?: string) => alert(n, { groupKey: { 'actor.id': actor, ...(patient ? { 'patient.id': patient } : {}) } });
+    const about = (n: number, actor: string, patient?: string) => alert(n, { actor, groupKey: { 'actor.id': actor, ...(patient ? { 'patient.id': patient } : {}) } });
     const indexed = () => {
       const db = new Database(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'audit-alerts-')), 'audit.db'));
       return { db, alerts: new SqliteAlertStore(db, undefined, indexing) };
