@@ -9,6 +9,7 @@
  * rules see the traffic as it happened.
  */
 import { AccessEvent } from '@app/core';
+import type { SimulatedEvent } from './hospital';
 
 export interface SeedBatch {
   /** The integration that posts this batch (its token's subject). */
@@ -77,7 +78,7 @@ function timeRange(tick: readonly SeedBatch[]): { min: number; max: number } {
  * parallel. `post` must resolve only once its batch is acknowledged (and reject otherwise): the
  * first rejection stops the run and is rethrown. `options` may also be just the window.
  */
-export async function postTicks(ticks: readonly SeedBatch[][], post: (batch: SeedBatch) => Promise<void>, options: PostTicksOptions | number = {}): Promise<void> {
+export async function postTicks(ticks: Iterable<readonly SeedBatch[]>, post: (batch: SeedBatch) => Promise<void>, options: PostTicksOptions | number = {}): Promise<void> {
   const { window = 3, maxDisorderMs = 90_000 } = typeof options === 'number' ? { window: options } : options;
   const inflight: { min: number; done: Promise<void> }[] = [];
   for (const tick of ticks) {
@@ -91,4 +92,32 @@ export async function postTicks(ticks: readonly SeedBatch[][], post: (batch: See
     inflight.push({ min, done });
   }
   await Promise.all(inflight.map((t) => t.done));
+}
+
+/**
+ * Ticks for traffic that arrives late on purpose (the hospital simulator's nightly batches, a
+ * clock running behind): planned by *receive* time, not event time, and streamed. Each tick holds
+ * at most `maxSpanMs` (30 s) of receive time and `maxBatch` events per integration. Post them with
+ * postTicks and `maxDisorderMs: Infinity`: the window of ticks in flight alone bounds the disorder
+ * (window x 30 s of receive time), and the late events keep exactly the lateness they were built with.
+ */
+export function* planArrivalTicks(traffic: Iterable<SimulatedEvent>, options: SeedPlanOptions = {}): Generator<SeedBatch[]> {
+  const maxBatch = Math.max(1, options.maxBatch ?? 100);
+  const maxSpanMs = options.maxSpanMs ?? 30_000;
+  const fallback = options.defaultIntegration ?? 'sample-ehr';
+  let tick = new Map<string, AccessEvent[]>();
+  let tickStart = 0;
+  for (const { event, receivedAtMs } of traffic) {
+    const integration = event.source.integration ?? fallback;
+    const batch = tick.get(integration);
+    if (tick.size > 0 && (receivedAtMs - tickStart > maxSpanMs || (batch !== undefined && batch.length >= maxBatch))) {
+      yield [...tick].map(([name, events]) => ({ integration: name, events }));
+      tick = new Map();
+    }
+    if (tick.size === 0) tickStart = receivedAtMs;
+    const current = tick.get(integration);
+    if (current) current.push(event);
+    else tick.set(integration, [event]);
+  }
+  if (tick.size > 0) yield [...tick].map(([name, events]) => ({ integration: name, events }));
 }
