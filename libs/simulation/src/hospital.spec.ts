@@ -1,7 +1,8 @@
 /**
  * The hospital simulator's invariants: deterministic, valid canonical events and CONTRACT context
  * records, benign traffic that the explanation stage explains in full (care team, department
- * encounter, ED consult) at the staff member's own shift hours, restricted records opened by their
+ * encounter, ED consult; coders work closed charts of patients in care nowhere) at the staff
+ * member's own shift hours, restricted records opened by their
  * care team only, the integrations' delivery (live, nightly batch, clock an hour behind), and each
  * planted scenario carrying exactly the relationship it is named for.
  */
@@ -93,7 +94,7 @@ describe('hospital simulator', () => {
     }
   });
 
-  it('explains every benign patient access: care team, department encounter or ED consult, by active staff on shift', () => {
+  it('explains every benign patient access (care team, department encounter, ED consult) by active staff on shift; coders code closed charts', () => {
     const context = contextOf(hospitalContext(hospital));
     const plantedIds = new Set(hospital.planted.flatMap((p) => p.eventIds));
     const staff = new Map(hospital.staff.map((s) => [s.id, s]));
@@ -110,10 +111,18 @@ describe('hospital simulator', () => {
       if ((hourOfDay - shiftHour + 24) % 24 >= 8) problems.push(`${event.id} at ${hourOfDay}:00 by a ${s.shift}-shift user`);
       if (!event.patient) continue;
       const explanation = explainAccess(event, context, at);
+      const patient = context.patientAt(event.patient.id, at)!;
+      if (s.department.id === 'health-information-management') {
+        // Coding: no care relationship by nature, so the patient is in care nowhere, and no family or household.
+        kinds.coding = (kinds.coding ?? 0) + 1;
+        if (explanation.explained || context.encountersAt(event.patient.id, at).length > 0) problems.push(`${event.id} coding a patient in care`);
+        const related = patient.familyToken === user.familyToken || patient.addressToken === user.homeAddressToken || patient.relatedPersons.some((r) => r.familyToken === user.familyToken || r.addressToken === user.homeAddressToken);
+        if (related || patient.vip || event.purpose !== 'HOPERAT') problems.push(`${event.id} coding a related, VIP or non-operations chart`);
+        continue;
+      }
       kinds[explanation.kind] = (kinds[explanation.kind] ?? 0) + 1;
       if (!explanation.explained) problems.push(`${event.id} unexplained`);
       if (event.patient.id === user.patientId) problems.push(`${event.id} self-access`);
-      const patient = context.patientAt(event.patient.id, at)!;
       const coworker = context.workforceMemberWithPatientId(event.patient.id, at);
       if ((patient.vip || coworker) && explanation.kind !== 'care-relationship') problems.push(`${event.id} restricted record outside the care team`);
     }
@@ -122,6 +131,7 @@ describe('hospital simulator', () => {
     expect(kinds['care-relationship']).toBeGreaterThan(0);
     expect(kinds['department-encounter']).toBeGreaterThan(0);
     expect(kinds.emergency).toBeGreaterThan(0);
+    expect(kinds.coding).toBeGreaterThan(0);
   });
 
   it('keeps each user\'s daily volume of distinct patients steady (a baseline to learn)', () => {
@@ -145,7 +155,7 @@ describe('hospital simulator', () => {
     expect(spread / users).toBeLessThan(0.05);
   });
 
-  it('delivers as the integrations do: live, the oncology log in a nightly batch, PACS an hour behind', () => {
+  it('delivers as the integrations do: live, the oncology and encoder logs in nightly batches, PACS an hour behind', () => {
     const lag = new Map<string, number[]>();
     for (const { event, receivedAtMs } of traffic) {
       const list = lag.get(event.source.integration!) ?? lag.set(event.source.integration!, []).get(event.source.integration!)!;
@@ -158,7 +168,8 @@ describe('hospital simulator', () => {
     expect(max('pacs')).toBeLessThan(HOUR + 2_000);
     expect(min('onc-legacy')).toBeGreaterThanOrEqual(2 * HOUR);
     expect(max('onc-legacy')).toBeGreaterThan(DAY);
-    for (const { event, receivedAtMs } of traffic.filter((t) => t.event.source.integration === 'onc-legacy')) {
+    expect(min('encoder')).toBeGreaterThanOrEqual(2 * HOUR);
+    for (const { event, receivedAtMs } of traffic.filter((t) => ['onc-legacy', 'encoder'].includes(t.event.source.integration!))) {
       const stampDay = Math.floor((Date.parse(event.occurredAt) - START.getTime()) / DAY);
       expect(new Date(receivedAtMs).getUTCHours()).toBe(2);
       expect(Math.floor((receivedAtMs - START.getTime()) / DAY)).toBe(stampDay + 1);
@@ -197,14 +208,14 @@ describe('hospital simulator', () => {
         'terminated-user': { terminated: true, explained: true },
         'department-mismatch': {},
         'outside-usual-hours': {},
-        'unusual-volume': {},
+        'unusual-volume': { explained: true },
         'bulk-read': {},
       };
       expect({ scenario: p.scenario, ...facts }).toEqual({ scenario: p.scenario, ...none, ...expected[p.scenario] });
     }
     const byScenario = Object.fromEntries(hospital.planted.map((p) => [p.scenario, p]));
     expect(byScenario['bulk-read'].eventIds).toHaveLength(300);
-    expect(byScenario['bulk-read'].integration).toBe('onc-legacy');
+    expect(byScenario['bulk-read'].integration).toBe('encoder');
     expect(byScenario['department-mismatch'].integration).toBe('pacs');
     const mismatch = events.get(byScenario['department-mismatch'].eventIds[0])!;
     expect(context.encountersAt(mismatch.patient!.id, Date.parse(mismatch.occurredAt)).length).toBeGreaterThan(0);

@@ -87,13 +87,14 @@ export const HOSPITAL_INTEGRATIONS = {
   pacs: { system: 'pacs', integration: 'pacs', delivery: 'clock-behind' },
   billing: { system: 'billing', integration: 'billing', delivery: 'live' },
   hie: { system: 'hie-gateway', integration: 'hie', delivery: 'live' },
+  encoder: { system: 'him-encoder', integration: 'encoder', delivery: 'nightly-batch' },
 } as const satisfies Record<string, Integration>;
 
 /** When the nightly batch arrives (after the day it covers), and how far behind the PACS clock runs. */
 export const NIGHTLY_BATCH_AT = 2 * HOUR;
 export const CLOCK_BEHIND = HOUR;
 
-type DeptKind = 'ed' | 'inpatient' | 'imaging' | 'clinic' | 'pharmacy' | 'registration';
+type DeptKind = 'ed' | 'inpatient' | 'imaging' | 'clinic' | 'pharmacy' | 'registration' | 'him';
 
 interface DepartmentSpec {
   id: string;
@@ -122,15 +123,16 @@ const DEPARTMENTS: DepartmentSpec[] = [
   { id: 'outpatient-clinics', kind: 'clinic', weight: 8, integration: HOSPITAL_INTEGRATIONS.ehr, roles: [['physician', 1], ['nurse', 2]], shifts: [1, 0, 0] },
   { id: 'pharmacy', kind: 'pharmacy', weight: 5, integration: HOSPITAL_INTEGRATIONS.ehr, roles: [['pharmacist', 1]], shifts: [0.5, 0.3, 0.2] },
   { id: 'patient-access', kind: 'registration', weight: 6, integration: HOSPITAL_INTEGRATIONS.ehr, roles: [['registrar', 1]], shifts: [0.5, 0.3, 0.2] },
+  { id: 'health-information-management', kind: 'him', weight: 3, integration: HOSPITAL_INTEGRATIONS.encoder, roles: [['coder', 3], ['him_analyst', 1]], shifts: [1, 0, 0] },
 ];
 
 /** Distinct patients a role works with in one shift (before each person's own factor). */
 const PATIENTS_PER_SHIFT: Record<string, number> = {
   physician: 12, emergency_physician: 14, radiologist: 16, nurse: 6, emergency_nurse: 8, icu_nurse: 3,
-  therapist: 8, radiology_technician: 10, pharmacist: 20, registrar: 16,
+  therapist: 8, radiology_technician: 10, pharmacist: 20, registrar: 16, coder: 24, him_analyst: 16,
 };
 /** Share of a shift's events per role (relative to eventsPerShift). */
-const ACTIVITY: Record<string, number> = { registrar: 0.5, radiology_technician: 0.7, therapist: 0.6 };
+const ACTIVITY: Record<string, number> = { registrar: 0.5, radiology_technician: 0.7, therapist: 0.6, coder: 0.6, him_analyst: 0.5 };
 
 export interface Staff {
   id: string;
@@ -229,6 +231,7 @@ export interface Hospital {
   /** Indexes for traffic generation. */
   encountersByDeptDay: Map<string, Encounter[][]>;
   encountersByParticipant: Map<string, Encounter[]>;
+  encountersByPatient: Map<string, Encounter[]>;
   patientById: Map<string, Patient>;
 }
 
@@ -391,7 +394,7 @@ export function buildHospital(options: HospitalOptions = {}): Hospital {
   const encounters = buildEncounters(seed, start, end, staff, patients);
   const hospital: Hospital = {
     seed, start, end, days, eventsPerShift, staff, patients, encounters, planted: [], plantedEvents: [],
-    encountersByDeptDay: new Map(), encountersByParticipant: new Map(), patientById,
+    encountersByDeptDay: new Map(), encountersByParticipant: new Map(), encountersByPatient: new Map(), patientById,
   };
   indexEncounters(hospital);
   if (options.plant ?? true) plantScenarios(hospital);
@@ -500,7 +503,9 @@ function buildEncounters(seed: number, start: number, end: number, staff: Staff[
 function indexEncounters(h: Hospital): void {
   h.encountersByDeptDay.clear();
   h.encountersByParticipant.clear();
+  h.encountersByPatient.clear();
   for (const e of h.encounters) {
+    (h.encountersByPatient.get(e.patientId) ?? h.encountersByPatient.set(e.patientId, []).get(e.patientId)!).push(e);
     let perDay = h.encountersByDeptDay.get(e.department);
     if (!perDay) h.encountersByDeptDay.set(e.department, (perDay = Array.from({ length: h.days + 1 }, () => [])));
     const first = Math.max(-1, Math.floor((e.start - h.start) / DAY));
@@ -588,6 +593,8 @@ export function* contextFiller(
 interface ShiftItem {
   encounter: Encounter;
   purpose: string;
+  /** Coding a closed encounter: read at any time of the shift, not during the encounter. */
+  anytime?: boolean;
 }
 
 /** The patients one person works with in the shift starting on day `d`: their stable volume, all explained. */
@@ -608,6 +615,25 @@ function shiftPanel(h: Hospital, s: Staff, d: number): ShiftItem[] {
       if (seen.has(e.patientId)) continue;
       seen.add(e.patientId);
       items.push({ encounter: e, purpose: 'TREAT' });
+    }
+  }
+  // Coders and HIM analysts work a queue of encounters closed in the last three days, whose patient
+  // is in care nowhere during the shift (a readmitted patient's chart is coded later); the queue
+  // routes away charts of their own family and household, and restricted and behavioral-health ones.
+  if (kind === 'him') {
+    const pool: Encounter[] = [];
+    for (const day of [d - 3, d - 2, d - 1, d]) {
+      for (const perDay of h.encountersByDeptDay.values()) {
+        for (const e of perDay[day + 1] ?? []) if (e.end >= a - 3 * DAY && e.end < a && e.department !== 'psychiatry' && !e.restricted) pool.push(e);
+      }
+    }
+    for (const e of shuffle(rand, pool)) {
+      if (items.length >= s.patientsPerShift) break;
+      if (seen.has(e.patientId) || (h.encountersByPatient.get(e.patientId) ?? []).some((x) => x.start < b && x.end > a)) continue;
+      const patient = h.patientById.get(e.patientId)!;
+      if (patient.family === s.family || patient.address === s.homeAddress || patient.relatedPersons.some((r) => r.family === s.family || r.address === s.homeAddress)) continue;
+      seen.add(e.patientId);
+      items.push({ encounter: e, purpose: 'HOPERAT', anytime: true });
     }
   }
   // Physicians of inpatient wards are consulted on ED patients (emergency treatment purpose).
@@ -640,13 +666,13 @@ function staffHourEvents(h: Hospital, s: Staff, hour: number, panels: Map<string
     if (a >= hStart && a >= h.start) {
       out.push({ id: uuid(rand), occurredAt: iso(a + Math.floor(rand() * 10 * MINUTE)), category: 'authentication', action: 'login', outcome: 'success', actor, source });
     }
-    const eligible = panel.filter((it) => it.encounter.start < hEnd && it.encounter.end > hStart);
+    const eligible = panel.filter((it) => it.anytime || (it.encounter.start < hEnd && it.encounter.end > hStart));
     if (eligible.length === 0) continue;
     const n = Math.round((s.eventsPerShift / 8) * uniform(rand, 0.7, 1.3));
     for (let i = 0; i < n; i++) {
       const it = pickOne(rand, eligible);
-      const lo = Math.max(hStart, it.encounter.start, a, h.start);
-      const hi = Math.min(hEnd, it.encounter.end, a + SHIFT_LENGTH);
+      const lo = Math.max(hStart, it.anytime ? -Infinity : it.encounter.start, a, h.start);
+      const hi = Math.min(hEnd, it.anytime ? Infinity : it.encounter.end, a + SHIFT_LENGTH);
       if (hi <= lo) continue;
       const t = Math.floor(lo + rand() * (hi - lo));
       const roll = rand();
@@ -880,19 +906,27 @@ function plantScenarios(h: Hospital): void {
   const w = other ? { id: other.patientId } : fresh(i);
   plant('department-mismatch', ['department-mismatch', 'no-care-relationship'], ['department-mismatch', 'no-care-relationship'], i, [read(i, w, tMismatch)], 'a patient of another department, no care relationship (radiology PACS, clock an hour behind)');
 
-  // outside-usual-hours: a day-shift registrar at 03:00 on an unexplained patient.
-  const j = actor(day(5), (s) => liveDept(s) && s.department.kind === 'registration' && noRecord(s));
+  // outside-usual-hours: a clinic nurse (clinics work days only, as do her peers) opens an unexplained chart at 03:00.
+  const j = actor(day(5), (s) => liveDept(s) && s.department.kind === 'clinic' && noRecord(s));
   const x = fresh(j);
-  plant('outside-usual-hours', ['outside-usual-hours'], ['outside-usual-hours'], j, [read(j, x, h.start + day(5) * DAY + 3 * HOUR + Math.floor(rand() * 20) * MINUTE)], 'a day-shift registrar opens an unexplained chart at 03:00');
+  plant('outside-usual-hours', ['outside-usual-hours'], ['outside-usual-hours'], j, [read(j, x, h.start + day(5) * DAY + 3 * HOUR + Math.floor(rand() * 20) * MINUTE)], 'a day-shift clinic worker opens an unexplained chart at 03:00');
 
-  // unusual-volume: a ward nurse reads 4x her usual number of distinct patients over her shift (under bulk-read's pace).
+  // unusual-volume: a ward nurse reads 45+ patients of her own department in one shift (each explained
+  // by an open encounter there, so no other rule applies), several times her and her peers' usual day,
+  // at a pace under bulk-read's.
   const k = actor(day(5), (s) => liveDept(s) && s.department.kind === 'inpatient' && s.title === 'nurse' && noRecord(s));
-  const volume = Math.max(40, k.patientsPerShift * 6);
+  const volume = Math.max(45, k.patientsPerShift * 6);
   const kStart = h.start + day(5) * DAY + 8 * HOUR;
-  plant('unusual-volume', ['unusual-volume'], ['unusual-volume'], k, Array.from({ length: volume }, (_, n) => read(k, fresh(k), kStart + Math.floor((n * 6 * HOUR) / volume))), `a ward nurse reads ${volume} distinct patients in one shift`);
+  const wardPatients = Array.from({ length: volume }, () => {
+    const p = fresh(k);
+    // Day-surgery admissions to her ward, added after the traffic plan: her colleagues never open them.
+    h.encounters.push({ id: `enc-${pad(h.encounters.length + 1, 7)}`, patientId: p.id, department: k.department.id, participants: [], start: kStart - HOUR, end: kStart + 9 * HOUR, restricted: false });
+    return p;
+  });
+  plant('unusual-volume', ['unusual-volume'], ['unusual-volume'], k, wardPatients.map((p, n) => read(k, p, kStart + Math.floor((n * 6 * HOUR) / volume))), `a ward nurse reads ${volume} distinct patients of her ward in one shift`);
 
-  // bulk-read: an oncology nurse (legacy EHR, nightly batch) reads 300 charts in 7.5 minutes.
-  const l = actor(day(4), (s) => s.department.integration.delivery === 'nightly-batch' && noRecord(s));
+  // bulk-read: a coder (HIM encoder, whose log arrives in the next night's batch) sweeps 300 charts in 7.5 minutes.
+  const l = actor(day(4), (s) => s.department.kind === 'him' && s.title === 'coder' && noRecord(s));
   const lStart = at(day(4), 13);
-  plant('bulk-read', ['bulk-phi-read'], ['bulk-read'], l, Array.from({ length: 300 }, (_, n) => read(l, fresh(l), lStart + n * 1500)), 'one user reads 300 charts in 7.5 minutes (arrives in the next night\'s batch)');
+  plant('bulk-read', ['bulk-phi-read'], ['bulk-read'], l, Array.from({ length: 300 }, (_, n) => read(l, fresh(l), lStart + n * 1500, 'HOPERAT')), 'a coder reads 300 charts in 7.5 minutes (arrives in the next night\'s batch)');
 }
