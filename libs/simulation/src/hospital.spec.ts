@@ -214,7 +214,7 @@ describe('hospital simulator', () => {
       expect({ scenario: p.scenario, ...facts }).toEqual({ scenario: p.scenario, ...none, ...expected[p.scenario] });
     }
     const byScenario = Object.fromEntries(hospital.planted.map((p) => [p.scenario, p]));
-    expect(byScenario['bulk-read'].eventIds).toHaveLength(300);
+    expect(byScenario['bulk-read'].eventIds).toHaveLength(60);
     expect(byScenario['bulk-read'].integration).toBe('encoder');
     expect(byScenario['department-mismatch'].integration).toBe('pacs');
     const mismatch = events.get(byScenario['department-mismatch'].eventIds[0])!;

@@ -756,9 +756,11 @@ export function* hospitalTraffic(h: Hospital): Generator<SimulatedEvent> {
   const live = working.filter((s) => s.department.integration.delivery === 'live');
   const behind = working.filter((s) => s.department.integration.delivery === 'clock-behind');
   const nightly = working.filter((s) => s.department.integration.delivery === 'nightly-batch');
+  const nightlyIntegrations = new Set(nightly.map((s) => s.department.integration.integration));
   const plantedBySlot = new Map<number, SimulatedEvent[]>();
   for (const p of h.plantedEvents) {
-    const slot = Math.floor((p.receivedAtMs - h.start) / HOUR);
+    // Nightly-batch events are placed in their batch in stamp order, like the rest of the day's log.
+    const slot = Math.floor((p.receivedAtMs - h.start) / HOUR) + (nightlyIntegrations.has(p.event.source.integration!) ? 1_000_000 : 0);
     (plantedBySlot.get(slot) ?? plantedBySlot.set(slot, []).get(slot)!).push(p);
   }
   const lastSlot = hours + NIGHTLY_BATCH_AT / HOUR;
@@ -779,6 +781,7 @@ export function* hospitalTraffic(h: Hospital): Generator<SimulatedEvent> {
       const d = (slot - NIGHTLY_BATCH_AT / HOUR) / 24 - 1;
       const batch: AccessEvent[] = [];
       for (let hr = d * 24; hr < (d + 1) * 24 && hr < hours; hr++) for (const s of nightly) batch.push(...staffHourEvents(h, s, hr, panels));
+      batch.push(...(plantedBySlot.get(1_000_000 + slot) ?? []).map((p) => p.event));
       batch.sort(byTime);
       // The batch job uploads over ~20 minutes.
       batch.forEach((e, i) => out.push({ event: e, receivedAtMs: slotStart + 5 * MINUTE + Math.floor((i / Math.max(1, batch.length)) * 20 * MINUTE) }));
@@ -925,8 +928,16 @@ function plantScenarios(h: Hospital): void {
   });
   plant('unusual-volume', ['unusual-volume'], ['unusual-volume'], k, wardPatients.map((p, n) => read(k, p, kStart + Math.floor((n * 6 * HOUR) / volume))), `a ward nurse reads ${volume} distinct patients of her ward in one shift`);
 
-  // bulk-read: a coder (HIM encoder, whose log arrives in the next night's batch) sweeps 300 charts in 7.5 minutes.
-  const l = actor(day(4), (s) => s.department.kind === 'him' && s.title === 'coder' && noRecord(s));
-  const lStart = at(day(4), 13);
-  plant('bulk-read', ['bulk-phi-read'], ['bulk-read'], l, Array.from({ length: 300 }, (_, n) => read(l, fresh(l), lStart + n * 1500, 'HOPERAT')), 'a coder reads 300 charts in 7.5 minutes (arrives in the next night\'s batch)');
+  // bulk-read: a coder (HIM encoder, whose log arrives in the next night's batch) sweeps 60 charts in
+  // 6 minutes: a burst for bulk-phi-read (a sweep of hundreds would be unusual volume as well).
+  // She sweeps on a day off (from home), so her day is the sweep alone: under three times her peers'
+  // usual day, whose baseline decides while her own is still being learned.
+  const coder = (s: Staff) => s.department.kind === 'him' && s.title === 'coder' && noRecord(s) && !used.has(s.id);
+  const offDay = (s: Staff) => [4, 5, 3, 6, 2].map(day).find((d) => d >= 1 && !s.workDays.has(d) && s.workDays.has(d - 1));
+  const offCoder = candidates.find((s) => coder(s) && offDay(s) !== undefined);
+  const sweepDay = offCoder ? offDay(offCoder)! : day(4);
+  const l = offCoder ?? actor(day(4), coder);
+  used.add(l.id);
+  const lStart = at(sweepDay, 13);
+  plant('bulk-read', ['bulk-phi-read'], ['bulk-read'], l, Array.from({ length: 60 }, (_, n) => read(l, fresh(l), lStart + n * 6000, 'HOPERAT')), 'a coder reads 60 charts in 6 minutes (arrives in the next night\'s batch)');
 }
