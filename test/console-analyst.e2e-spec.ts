@@ -66,7 +66,7 @@ describe('console: SOC analyst', () => {
     await Promise.all([page.waitForURL(/done=1/), page.click('#bulk button')]);
     await expect(page.locator('table.grid tbody').innerText()).resolves.toContain('No alerts match');
 
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(consoleErrors.filter((e) => !/Content Security Policy|Failed to load resource/.test(e))).toEqual([]);
     await context.close();
 
@@ -89,7 +89,7 @@ describe('console: SOC analyst', () => {
     await expect(page.locator('#h-evidence + ol + table').innerText()).resolves.toContain('onerror="window.__xss=1"');
     expect(await page.locator('main img, main script').count()).toBe(0);
     await page.waitForTimeout(200);
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).toBeUndefined();
     await context.close();
   });
 });

@@ -110,8 +110,8 @@ export async function seriousA11yViolations(page: Page): Promise<string[]> {
   // Evaluated through the DevTools protocol, not as a <script> tag: the console's CSP refuses inline script.
   await page.evaluate(fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
   const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    return axe.run(document, { resultTypes: ['violations'] });
+    const g = globalThis as unknown as { document: unknown; axe: { run: (ctx: unknown, opts: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } };
+    return g.axe.run(g.document, { resultTypes: ['violations'] });
   });
   return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) at ${v.nodes[0]?.target.join(' ')}`);
 }
@@ -119,4 +119,54 @@ export async function seriousA11yViolations(page: Page): Promise<string[]> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** A console session without a browser (fetch): the cookie and the CSRF token of the signed-in person. */
+export interface HttpSession {
+  cookie: string;
+  csrf: string;
+  get(path: string): Promise<Response>;
+  post(path: string, form: Record<string, string>, headers?: Record<string, string>): Promise<Response>;
+}
+
+export function cookieFrom(res: Response, name: string): string | null {
+  for (const c of res.headers.getSetCookie()) if (c.startsWith(`${name}=`)) return c.split(';')[0]!;
+  return null;
+}
+
+export async function csrfOf(res: Response): Promise<string> {
+  const m = /name="_csrf" value="([^"]+)"/.exec(await res.text());
+  if (!m) throw new Error('no CSRF token on the page');
+  return m[1]!;
+}
+
+/** Signs in over HTTP like the sign-in form does (first sign-in: sets `newPassword`). */
+export async function httpSignIn(baseUrl: string, name: string, password: string, newPassword?: string): Promise<HttpSession> {
+  const page = await fetch(`${baseUrl}/console/sign-in`);
+  const pre = cookieFrom(page, 'console-signin')!;
+  const signInCsrf = await csrfOf(page);
+  const res = await fetch(`${baseUrl}/console/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: pre, origin: baseUrl, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _csrf: signInCsrf, name, password }),
+  });
+  if (res.status !== 303) throw new Error(`sign-in answered ${res.status}`);
+  let cookie = cookieFrom(res, 'console-session')!;
+  const session = (c: string, csrf: string): HttpSession => ({
+    cookie: c,
+    csrf,
+    get: (path) => fetch(`${baseUrl}${path}`, { redirect: 'manual', headers: { cookie: c } }),
+    post: (path, form, headers = {}) =>
+      fetch(`${baseUrl}${path}`, { method: 'POST', redirect: 'manual', headers: { cookie: c, origin: baseUrl, 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form) }),
+  });
+  if (res.headers.get('location') === '/console/password') {
+    if (!newPassword) throw new Error('the account must set a password; pass newPassword');
+    const csrf = await csrfOf(await fetch(`${baseUrl}/console/password`, { headers: { cookie } }));
+    const changed = await session(cookie, csrf).post('/console/password', { _csrf: csrf, current: password, password: newPassword, confirm: newPassword });
+    if (changed.status !== 303) throw new Error(`password change answered ${changed.status}`);
+    cookie = cookieFrom(changed, 'console-session')!;
+  }
+  const home = await fetch(`${baseUrl}/console/`, { headers: { cookie } });
+  return session(cookie, await csrfOf(home));
 }
