@@ -12,7 +12,8 @@ import * as path from 'node:path';
 
 export const RUN_DIR_ENV = 'AUDIT_TEST_RUN_DIR';
 
-export type MarkerKind = 'patient-id' | 'actor-id' | 'ip';
+/** `name` and `address`: clear names and addresses posted in context feeds (kept only as tokens). */
+export type MarkerKind = 'patient-id' | 'actor-id' | 'ip' | 'name' | 'address';
 
 export interface PhiMarker {
   kind: MarkerKind;

@@ -6,6 +6,7 @@ import { SecurityModule } from '@app/security';
 import { AtnaModule } from './atna/atna.module';
 import { ConsoleModule } from './console/console.module';
 import { ComplianceModule } from './compliance/compliance.module';
+import { ContextApiModule } from './context/context-api.module';
 import { RetentionScheduleModule } from './compliance/retention-schedule.module';
 import { DetectionApiModule } from './detection/detection-api.module';
 import { FhirModule } from './fhir/fhir.module';
@@ -22,7 +23,7 @@ export class AppModule {
   static forRoot(config: AppConfig, extraImports: DynamicModule[] = []): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, ConsoleModule, ...extraImports],
+      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, ConsoleModule, ...extraImports],
       controllers: [EventsController, ProofController, IntegrityController, CheckpointsController, HealthController, AccessLogController],
     };
   }

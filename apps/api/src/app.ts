@@ -11,7 +11,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
-import { AppConfig, securitySettings, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
+import { AppConfig, contextSettingsOf, securitySettings, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
 import { AUTH_EVENT_SINK, AuthEventSink, AuthGuard, ensureLocalPki } from '@app/security';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
@@ -93,8 +93,10 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
 /** Body limits per route: FHIR resources nest deeper (a Bundle of AuditEvents needs 11 levels). */
 function jsonLimitsFor(config: AppConfig, path: string): JsonBodyLimits {
   const fhir = path === '/fhir' || path.startsWith('/fhir/');
+  // Context feeds carry whole directory exports (CONTEXT_MAX_BODY_BYTES).
+  const context = path.startsWith('/v1/context/');
   return {
-    maxBytes: fhir ? (config.fhirMaxBodyBytes ?? config.maxBodyBytes) : config.maxBodyBytes,
+    maxBytes: fhir ? (config.fhirMaxBodyBytes ?? config.maxBodyBytes) : context ? contextSettingsOf(config).maxBodyBytes : config.maxBodyBytes,
     maxDepth: fhir ? (config.maxFhirJsonDepth ?? DEFAULT_MAX_FHIR_JSON_DEPTH) : (config.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH),
     maxStringLength: config.maxJsonStringLength ?? DEFAULT_MAX_JSON_STRING_LENGTH,
   };

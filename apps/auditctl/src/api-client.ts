@@ -49,9 +49,10 @@ export class ApiClient {
     this.agent = this.base.protocol === 'https:' ? new https.Agent({ ...agentOptions, ca: options.caPem }) : new http.Agent(agentOptions);
   }
 
-  request(method: string, pathAndQuery: string, body?: unknown): Promise<ApiResponse> {
+  /** `body`: a string or Buffer is sent as is (with `contentType`, default application/json), anything else as JSON. */
+  request(method: string, pathAndQuery: string, body?: unknown, contentType = 'application/json'): Promise<ApiResponse> {
     const url = new URL(pathAndQuery, this.base);
-    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const req = mod.request(
@@ -61,7 +62,7 @@ export class ApiClient {
           agent: this.agent,
           headers: {
             authorization: `Bearer ${this.token}`,
-            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+            ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}),
           },
         },
         (res) => {

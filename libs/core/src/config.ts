@@ -10,6 +10,7 @@ import { INTEGRITY_ENV, IntegritySettings, parseIntegrity } from './integrity-co
 import { COMPLIANCE_ENV, ComplianceSettings, parseCompliance } from './compliance-config';
 import { SECURITY_ENV, SecuritySettings, parseSecurity } from './security-config';
 import { CONSOLE_ENV, ConsoleSettings, parseConsole } from './console-config';
+import { CONTEXT_ENV, ContextSettings, parseContext } from './context-config';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -113,6 +114,8 @@ const ConfigSchema = z.object({
   ...SECURITY_ENV,
   /** Web console: CONSOLE_*, OIDC_* (console-config.ts). */
   ...CONSOLE_ENV,
+  /** Context feeds: CONTEXT_MAX_BODY_BYTES, CONTEXT_MAX_RECORDS, CONTEXT_MATCHING_KEY_FILE (context-config.ts). */
+  ...CONTEXT_ENV,
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -175,6 +178,8 @@ export interface AppConfig {
   security?: Partial<SecuritySettings>;
   /** Web console sessions, local accounts, OpenID Connect (CONSOLE_*, OIDC_*); absent: the defaults. */
   console?: ConsoleSettings;
+  /** Context feed limits and matching key (CONTEXT_*); absent: the defaults. */
+  context?: ContextSettings;
 }
 
 export class ConfigError extends Error {}
@@ -242,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     compliance: parseCompliance(c),
     security: parseSecurity(c),
     console: consoleSettings.settings,
+    context: parseContext(c),
     ...overrides,
   };
 }

@@ -17,3 +17,4 @@ export * from './security-config';
 export * from './console-config';
 export * from './access-context';
 export * from './query-values';
+export * from './context-config';

@@ -32,6 +32,9 @@ describe('role -> scope map', () => {
     // Minimum necessary: analysts see patient tokens, compliance sees identifiers and may re-identify.
     expect(rolesWithScope('events:identified')).toEqual(['compliance_officer']);
     expect(rolesWithScope('events:reidentify')).toEqual(['compliance_officer']);
+    // Context feeds: integrations post them; analysts, compliance and admins read their status.
+    expect(rolesWithScope('context:write')).toEqual(['integration']);
+    expect(rolesWithScope('context:read').sort()).toEqual(['admin', 'compliance_officer', 'soc_analyst']);
   });
 
   it('is immutable and hands out copies', () => {

@@ -26,6 +26,8 @@ export const SCOPES = [
   'ops:read',
   'rules:manage',
   'console:use',
+  'context:write',
+  'context:read',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -49,6 +51,8 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
   'ops:read': 'operational views beyond the public health/metrics endpoints',
   'rules:manage': 'switch detection rules off and on, add and remove rule exceptions, read their audit trail (`/v1/rule-overrides`)',
   'console:use': 'sign in to the web console (`/console/`); each page also needs the scopes of what it shows',
+  'context:write': 'post context feeds: users, patients, encounters (`POST /v1/context/...`, FHIR context resources in `POST /fhir`)',
+  'context:read': 'context feed status and a user\'s directory entry as of a time (`GET /v1/context/...`; tokens, never names or addresses)',
 };
 
 /**
@@ -56,8 +60,8 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
  * read events; the auditor proves integrity without seeing events; only integrations write events.
  */
 export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.freeze({
-  integration: Object.freeze(['events:write'] as const),
-  soc_analyst: Object.freeze(['events:read', 'proofs:read', 'alerts:read', 'alerts:write', 'rules:read', 'console:use'] as const),
+  integration: Object.freeze(['events:write', 'context:write'] as const),
+  soc_analyst: Object.freeze(['events:read', 'proofs:read', 'alerts:read', 'alerts:write', 'rules:read', 'console:use', 'context:read'] as const),
   // alerts:read: the runbooks escalate to the privacy / compliance officer, who must see the alert.
   compliance_officer: Object.freeze([
     'events:read',
@@ -70,9 +74,10 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.free
     'retention:read',
     'retention:write',
     'console:use',
+    'context:read',
   ] as const),
   auditor: Object.freeze(['proofs:read', 'integrity:read', 'checkpoints:read', 'access-log:read', 'console:use'] as const),
-  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read', 'rules:manage', 'console:use'] as const),
+  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read', 'rules:manage', 'console:use', 'context:read'] as const),
 });
 
 const ROLE_SET: ReadonlySet<string> = new Set(ROLES);

@@ -1,0 +1,73 @@
+/**
+ * Nest wiring of the context feeds: the store (SQLite table, or an Elasticsearch index with
+ * STORE=elasticsearch, chosen like the other stores), the matching tokenizer (its own key), the
+ * in-memory index loaded from the store before the application starts, and the index bound under
+ * ACCESS_CONTEXT. Global and exported, so detection and reports inject ACCESS_CONTEXT and
+ * ContextService without importing this module.
+ */
+import { Global, Logger, Module } from '@nestjs/common';
+import { ACCESS_CONTEXT, APP_CONFIG, AppConfig, contextSettingsOf } from '@app/core';
+import { embeddedTextSealer } from '@app/security';
+import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
+import { InMemoryAccessContext } from './context-index';
+import { CONTEXT_STORE, ContextStore } from './context-store.port';
+import { ContextService } from './context.service';
+import { MatchingTokenizer } from './matching-tokens';
+import { SqliteContextStore } from './sqlite-context-store';
+
+const logger = new Logger('ContextFeeds');
+const RETRY_MS = 5000;
+
+/** Loads the index; with Elasticsearch a cluster that is not up yet is retried in the background. */
+async function loadContext(service: ContextService, background: boolean): Promise<void> {
+  const attempt = async (): Promise<boolean> => {
+    try {
+      const n = await service.load();
+      logger.log(`context loaded: ${n} version(s)`);
+      return true;
+    } catch (err) {
+      if (!background) throw err;
+      logger.warn(`context could not be loaded yet (${(err as Error).message}); retrying in ${RETRY_MS / 1000} s`);
+      return false;
+    }
+  };
+  if (await attempt()) return;
+  const timer = setInterval(() => {
+    void attempt().then((ok) => ok && clearInterval(timer));
+  }, RETRY_MS);
+  timer.unref();
+}
+
+@Global()
+@Module({
+  providers: [
+    InMemoryAccessContext,
+    {
+      provide: MatchingTokenizer,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => MatchingTokenizer.forDataDir(config.dataDir, contextSettingsOf(config).matchingKeyFile),
+    },
+    {
+      provide: CONTEXT_STORE,
+      inject: [APP_CONFIG, SQLITE_DB, EVENT_STORE],
+      useFactory: async (config: AppConfig, db: SqliteDb, events: EventStore): Promise<ContextStore> => {
+        if (config.scaleOut?.store !== 'elasticsearch') return new SqliteContextStore(db, embeddedTextSealer(config));
+        const { elasticsearchContextStoreFor } = await import('./es-context-store');
+        return elasticsearchContextStoreFor(events, embeddedTextSealer(config));
+      },
+    },
+    {
+      provide: ContextService,
+      inject: [CONTEXT_STORE, InMemoryAccessContext, MatchingTokenizer, APP_CONFIG],
+      useFactory: async (store: ContextStore, index: InMemoryAccessContext, tokens: MatchingTokenizer, config: AppConfig) => {
+        const service = new ContextService(store, index, tokens);
+        await loadContext(service, config.scaleOut?.store === 'elasticsearch');
+        return service;
+      },
+    },
+    // Bound to the index only once ContextService has loaded it (the factory above runs first).
+    { provide: ACCESS_CONTEXT, inject: [ContextService], useFactory: (service: ContextService) => service.index },
+  ],
+  exports: [ACCESS_CONTEXT, ContextService, InMemoryAccessContext, MatchingTokenizer, CONTEXT_STORE],
+})
+export class ContextModule {}

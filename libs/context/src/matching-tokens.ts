@@ -1,0 +1,72 @@
+/**
+ * Matching tokens for names and addresses in the context feeds (CONTRACT "Context feeds"): a clear
+ * value is normalized (Unicode NFKC, accents removed, lower case, punctuation and runs of whitespace
+ * folded to one space, trimmed) and turned into `ctk_` + 24 base32 characters of
+ * HMAC-SHA256(key, kind + ":" + normalized). Equal tokens mean equal normalized values, so detection
+ * can compare a user's surname or address with a patient's without either being kept in clear.
+ *
+ * The key is its own (not the patient tokenization key): `CONTEXT_MATCHING_KEY_FILE`, default
+ * `DATA_DIR/keys/context-matching.key`, 256 random bits, 0600, created on first use like the
+ * tokenization key. It is never rotated: a new key would change every stored token.
+ */
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import { FileTokenizationKeyProvider, TokenizationKeyProvider, isPatientToken } from '@app/security/patient-tokenizer';
+
+export const MATCHING_TOKEN_PREFIX = 'ctk_';
+export const MATCHING_TOKEN_PATTERN = /^ctk_[a-z2-7]{24}$/;
+
+/** What a token stands for; the kinds are domain-separated (a name never matches an address). */
+export type MatchingKind = 'name' | 'address';
+
+export function isMatchingToken(value: unknown): value is string {
+  return typeof value === 'string' && MATCHING_TOKEN_PATTERN.test(value);
+}
+
+/** True for anything that looks like one of the service's own tokens (matching or patient). */
+export function looksLikeToken(value: string): boolean {
+  return isMatchingToken(value) || isPatientToken(value);
+}
+
+const COMBINING_MARKS = /\p{M}+/gu;
+const NOT_LETTER_OR_DIGIT = /[^\p{L}\p{N}]+/gu;
+
+/** `  Müller-Lüdenscheidt ` and `MULLER lüdenscheidt` normalize alike: `muller ludenscheidt`. */
+export function normalizeMatchingValue(value: string): string {
+  return value
+    .normalize('NFKC')
+    .normalize('NFD')
+    .replace(COMBINING_MARKS, '')
+    .normalize('NFC')
+    .toLowerCase()
+    .replace(NOT_LETTER_OR_DIGIT, ' ')
+    .trim();
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function base32of15(bytes: Buffer): string {
+  let out = '';
+  for (let i = 0; i < 15; i += 5) {
+    const hi = (bytes[i] << 12) | (bytes[i + 1] << 4) | (bytes[i + 2] >> 4);
+    const lo = ((bytes[i + 2] & 0x0f) << 16) | (bytes[i + 3] << 8) | bytes[i + 4];
+    for (const v of [hi, lo]) out += BASE32[(v >> 15) & 31] + BASE32[(v >> 10) & 31] + BASE32[(v >> 5) & 31] + BASE32[v & 31];
+  }
+  return out;
+}
+
+export class MatchingTokenizer {
+  constructor(private readonly keys: TokenizationKeyProvider) {}
+
+  static forDataDir(dataDir: string, file?: string): MatchingTokenizer {
+    return new MatchingTokenizer(new FileTokenizationKeyProvider(file ?? path.join(dataDir, 'keys', 'context-matching.key')));
+  }
+
+  /** The token of a clear value, or undefined when nothing is left after normalization. */
+  token(kind: MatchingKind, clear: string): string | undefined {
+    const normalized = normalizeMatchingValue(clear);
+    if (normalized === '') return undefined;
+    const mac = crypto.createHmac('sha256', this.keys.tokenizationKey()).update(kind).update(':').update(normalized, 'utf8').digest();
+    return MATCHING_TOKEN_PREFIX + base32of15(mac);
+  }
+}
