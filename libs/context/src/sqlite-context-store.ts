@@ -5,20 +5,13 @@
  * a request's valid records are stored together or not at all.
  */
 import { SqliteDb, writeWhenFree } from '@app/storage';
+import { CONTEXT_VERSIONS_SQL } from '@app/storage/sqlite/migrations/0002-context-versions';
 import { ContextKind, ContextVersion } from './context-records';
 import { ContextSealer, ContextStore } from './context-store.port';
 
-/** The context tables; one function so that schema versioning can take it over as a migration. */
+/** The context table (schema migration 2); idempotent, for connections that were not migrated (tests). */
 export function createContextTables(db: SqliteDb): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS context_versions (
-      seq INTEGER PRIMARY KEY,
-      kind TEXT NOT NULL CHECK (kind IN ('users', 'patients', 'encounters')),
-      valid_from INTEGER NOT NULL,
-      received_at INTEGER NOT NULL,
-      record BLOB NOT NULL
-    );
-  `);
+  db.exec(CONTEXT_VERSIONS_SQL);
 }
 
 export class SqliteContextStore implements ContextStore {

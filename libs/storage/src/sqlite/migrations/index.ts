@@ -6,9 +6,11 @@
  */
 import type { Migration } from '../schema-migrations';
 import { baseline } from './0001-baseline';
+import { contextVersions } from './0002-context-versions';
 
 export const MIGRATIONS: readonly Migration[] = [
   baseline,
+  contextVersions,
 ];
 
 /** The schema version this build writes. */
