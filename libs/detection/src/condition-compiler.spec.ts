@@ -4,7 +4,9 @@
  */
 import { AccessEvent } from '@app/core';
 import { compileWhere, indexHints, Issue, Predicate } from './condition-compiler';
-import { event } from './test-support';
+import { EventFacts } from './event-facts';
+import { InMemoryAccessContext } from './in-memory-access-context';
+import { event, T0 } from './test-support';
 
 function compile(where: unknown, timeZone = 'UTC'): Predicate {
   const issues: Issue[] = [];
@@ -149,5 +151,48 @@ describe('indexHints', () => {
     expect([...hints.actions!]).toEqual(['read', 'query']);
     expect(indexHints({ action: { not: 'read' } }).actions).toBeUndefined();
     expect(indexHints(undefined)).toEqual({});
+  });
+});
+
+describe('context, comparisons and baselines (issue 13)', () => {
+  const problems = (where: unknown): string[] => {
+    const issues: Issue[] = [];
+    compileWhere(where, ['where'], { timeZone: 'UTC', issues });
+    return issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('reads context fields through the facts, and the explanation', () => {
+    const context = InMemoryAccessContext.fromRecords({
+      users: [{ id: 'user-1', family: 'Smith', department: 'icu', status: 'active' }],
+      patients: [{ id: 'p-1', family: 'SMITH', vip: true, relatedPersons: [{ family: 'Jones' }] }],
+      encounters: [{ id: 'e-1', patient: { id: 'p-1' }, department: 'oncology', start: '2024-01-01T00:00:00Z' }],
+    });
+    const facts = new EventFacts(context).reset(read, T0);
+    const holds = (where: unknown) => compile(where)(read, T0, facts);
+    expect(holds({ 'actor.context.department': 'icu', 'patient.context.vip': true })).toBe(true);
+    expect(holds({ same: ['actor.context.family', 'patient.context.family'] })).toBe(true);
+    expect(holds({ same: ['actor.context.family', 'patient.context.relatedFamilies'] })).toBe(false);
+    expect(holds({ explained: false, explanation: 'unexplained', 'patient.context.openEncounters': { gte: 1 } })).toBe(true);
+    expect(holds({ 'patient.context.encounterDepartments': { contains: 'oncology' } })).toBe(true);
+    // Without facts (outside the engine) nothing is known about the actor or patient.
+    expect(compile({ 'actor.context.known': false })(read, T0)).toBe(true);
+    expect(compile({ same: ['actor.context.family', 'patient.context.family'] })(read, T0)).toBe(false);
+  });
+
+  it('refuses, naming the field, what cannot mean anything', () => {
+    expect(problems({ 'actor.context.family': 'Smith' })).toEqual([
+      'where.actor.context.family: actor.context.family holds a keyed token (never a clear value): use { exists: true|false }, or compare it with same: [actor.context.family, <other field>]',
+    ]);
+    expect(problems({ same: ['actor.context.surname', 'patient.context.family'] })[0]).toMatch(/^where\.same\.0: "actor\.context\.surname" is not a field/);
+    expect(problems({ same: 'actor.context.family' })).toEqual(['where.same: must be two field paths to compare, e.g. [actor.context.family, patient.context.family]']);
+    expect(problems({ 'actor.context.status': 'fired' })[0]).toMatch(/^where\.actor\.context\.status: "fired" is not a valid actor\.context\.status/);
+    expect(problems({ baseline: { hours: 'late' } })).toEqual(['where.baseline.hours: must be usual or unusual']);
+    expect(problems({ baseline: { of: 'team', volume: 3 } })).toEqual([
+      'where.baseline.volume: unknown baseline condition "volume" (one of: of, minDays, learned, hours, minShare, dailyPatients)',
+      'where.baseline.of: must be user or peers',
+      'where.baseline: needs at least one of learned, hours or dailyPatients',
+    ]);
+    expect(problems({ baseline: { dailyPatients: { above: 0.5 } } })).toEqual(['where.baseline.dailyPatients.above: must be a factor of at least 1']);
+    expect(problems({ explained: 'no' })).toEqual(['where.explained: explained is true or false']);
   });
 });

@@ -30,6 +30,8 @@ export class FakeKafka {
   down = false;
   /** Number of upcoming producer sends that fail. */
   failSends = 0;
+  /** Partitions not delivered to consumers while listed (a partition lagging behind the others). */
+  readonly held = new Set<number>();
   /** Makes producer.send wait for this promise before answering (to test timeouts). */
   sendGate: Promise<void> | null = null;
 
@@ -167,7 +169,7 @@ export class FakeKafka {
             const parts = self.topics.get(topic) ?? [];
             await Promise.all(
               parts.map(async (log, partition) => {
-                if (paused.has(partition) || self.down) return;
+                if (paused.has(partition) || self.down || self.held.has(partition)) return;
                 const from = offsets().get(`${topic}:${partition}`) ?? 0n;
                 const batchMessages = log.slice(Number(from), Number(from) + 500);
                 if (batchMessages.length === 0) return;
