@@ -46,7 +46,7 @@ export async function startTestApp(overrides: Partial<AppConfig> = {}, extraImpo
     appendServiceLog(logFile, line + '\n');
   });
   const { app } = await buildApp(config, logger, extraImports);
-  await app.listen(0, '127.0.0.1');
+  await app.listen(config.port, '127.0.0.1');
   const { port } = app.getHttpServer().address() as import('node:net').AddressInfo;
   const baseUrl = `${config.insecureHttp ? 'http' : 'https'}://127.0.0.1:${port}`;
   const tokens = new TokenService(config);
