@@ -421,6 +421,17 @@ describe('ElasticsearchEventStore', () => {
       expect(page2.next).toBeNull();
     });
 
+    it('query matches an action in any case (a case-insensitive term), as the SQLite store does', async () => {
+      const fake = new EsFake();
+      const store = await started(fake);
+      const events = [event({ action: 'read' }), event({ action: 'READ', occurredAt: '2026-03-02T00:00:00.000Z' }), event({ action: 'update', occurredAt: '2026-03-03T00:00:00.000Z' })];
+      await store.append(chain(events, await store.chainHeads()).records);
+      fake.requests.length = 0;
+      const page = await store.query({ action: 'Read', limit: 10 });
+      expect((fake.requests[0].body as { query: { bool: { filter: unknown[] } } }).query.bool.filter).toEqual([{ term: { 'event.action': { value: 'Read', case_insensitive: true } } }]);
+      expect(page.records.map((r) => r.event.id).sort()).toEqual([events[0].id, events[1].id].sort());
+    });
+
     it('query keeps the access log apart (excludeChain) or reads only it (chain)', async () => {
       const fake = new EsFake();
       const store = await started(fake);
