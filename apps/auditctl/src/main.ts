@@ -37,6 +37,14 @@ export function buildCli(): Command {
   return program;
 }
 
+// A closed pipe (`auditctl verify | head`) ends the command quietly, as other command-line tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 buildCli()
   .parseAsync(process.argv)
   .catch((err: unknown) => {

@@ -14,6 +14,8 @@ export interface ChainBreak {
   seq: number;
   kind: BreakKind;
   detail?: string;
+  /** A `modified` record whose hash matches but whose stored copy of a field (an index column) does not: that column. */
+  column?: string;
 }
 
 /** One stored record as the verifier needs it. */
@@ -29,6 +31,12 @@ export interface ChainRow {
    * then does not recompute it. Never set when they differ; the verifier decides that case itself.
    */
   hashChecked?: boolean;
+  /**
+   * Set by a reader that compared the columns its store derives from this record (for indexes and
+   * filters) with the record: the first one that differs. The verifier reports the record as
+   * `modified` naming the column once its hash and link are found right.
+   */
+  columnMismatch?: string;
 }
 
 export interface ChainStart {
@@ -94,6 +102,10 @@ function classify(chain: string, rows: ChainRow[], expectedSeq: number, expected
   return { chain, seq: expectedSeq, kind: 'modified', detail: 'stored content or link does not match its hash' };
 }
 
+function columnBreak(chain: string, row: ChainRow): ChainBreak {
+  return { chain, seq: row.seq, kind: 'modified', column: row.columnMismatch, detail: `stored column ${row.columnMismatch} does not match the record` };
+}
+
 export class ChainVerifier {
   private expectedSeq: number;
   private expectedPrev: Buffer;
@@ -126,6 +138,10 @@ export class ChainVerifier {
     while (this.window.length > 0 && !this.found) {
       const head = this.window[0];
       if (head.seq === this.expectedSeq && fits(this.chain, head, this.expectedSeq, this.expectedPrev)) {
+        if (head.columnMismatch !== undefined) {
+          this.setBreak(columnBreak(this.chain, head));
+          break;
+        }
         this.accept(head);
         continue;
       }
@@ -140,7 +156,8 @@ export class ChainVerifier {
     while (!this.found && this.window.length > 0) {
       const first = this.window[0];
       if (first.seq === this.expectedSeq && fits(this.chain, first, this.expectedSeq, this.expectedPrev)) {
-        this.accept(first);
+        if (first.columnMismatch !== undefined) this.setBreak(columnBreak(this.chain, first));
+        else this.accept(first);
       } else {
         this.setBreak(classify(this.chain, this.window, this.expectedSeq, this.expectedPrev, this.beforeLast));
       }

@@ -1,6 +1,7 @@
 /**
  * Verification use case: recomputes every chain and checks its signed checkpoints, and names the
- * first break (chain, seq, kind). Used by `GET /v1/integrity/verify` and `auditctl verify`.
+ * first break of every chain (chain, seq, kind; `column` for a stored index column that differs
+ * from its record). Used by `GET /v1/integrity/verify` and `auditctl verify`.
  *
  * Each chain's checkpoints are checked first (signature under a known public key, link to the one
  * before, no shrinking or forking); the trusted ones cut the chain into ranges verified
@@ -34,7 +35,9 @@ export interface ChainReport {
 export interface VerifyResult {
   ok: boolean;
   verified: number;
+  /** The first break of the first broken chain (in chain order); `breaks` has every chain's first. */
   break: ChainBreak | null;
+  breaks: ChainBreak[];
   chains: ChainReport[];
   /** Checkpoints checked (signature, link, tree head) over all chains. */
   checkpointsVerified: number;
@@ -127,7 +130,7 @@ export class IntegrityService {
 
     let verified = 0;
     let checkpointsVerified = 0;
-    let firstBreak: ChainBreak | null = null;
+    const breaks: ChainBreak[] = [];
     const reports: ChainReport[] = [];
     plans.forEach((plan, p) => {
       const verdicts: RangeVerdict[] = [];
@@ -150,9 +153,9 @@ export class IntegrityService {
         checkpoints: checkpointCounts[p],
         checkpointsVerified: outcome.checkpointsVerified,
       });
-      if (outcome.break && !firstBreak) firstBreak = outcome.break;
+      if (outcome.break) breaks.push(outcome.break);
     });
-    return { ok: firstBreak === null, verified, break: firstBreak, chains: reports, checkpointsVerified };
+    return { ok: breaks.length === 0, verified, break: breaks[0] ?? null, breaks, chains: reports, checkpointsVerified };
   }
 }
 

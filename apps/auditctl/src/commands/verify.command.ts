@@ -36,8 +36,9 @@ export function printVerifyResult(result: VerifyResult, json: boolean): void {
     );
     for (const c of result.chains) process.stdout.write(`  ${c.chain}: ${c.verified} records, head seq ${c.lastSeq}, ${c.checkpointsVerified}/${c.checkpoints} checkpoints\n`);
   } else {
-    const b = result.break!;
-    process.stdout.write(`BREAK: chain ${b.chain} seq ${b.seq} kind ${b.kind}${b.detail ? ` (${b.detail})` : ''}\n`);
+    // Every broken chain's first break (the first line is `break`).
+    const breaks = result.breaks?.length ? result.breaks : [result.break!];
+    for (const b of breaks) process.stdout.write(`BREAK: chain ${b.chain} seq ${b.seq} kind ${b.kind}${b.column ? ` column ${b.column}` : ''}${b.detail ? ` (${b.detail})` : ''}\n`);
   }
 }
 

@@ -249,6 +249,7 @@ export async function verifyExport(dir: string, options: OfflineVerifyOptions = 
     ok: brk === null,
     verified: outcome.verified,
     break: brk,
+    breaks: brk ? [brk] : [],
     chains: [
       {
         chain,

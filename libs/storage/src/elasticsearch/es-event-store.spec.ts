@@ -653,4 +653,32 @@ describe('ElasticsearchEventStore with field protection (PHI)', () => {
     audit.sealed = bytes.toString('base64');
     await expect(verify(store, 'data_access')).resolves.toEqual({ ok: false, verified: 0 });
   });
+
+  describe('a derived field changed in the index is a modified record naming the field', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const FIELD_EDITS: [string, (doc: Record<string, any>) => void][] = [
+      ['user.id', (d) => (d.user.id = 'dr-nobody')],
+      ['audit.actor.id', (d) => (d.audit.actor.id = 'dr-nobody')],
+      ['audit.patient.token', (d) => (d.audit.patient.token = 'pt_forged')],
+      ['audit.category', (d) => (d.audit.category = 'authentication')],
+      ['audit.outcome', (d) => (d.audit.outcome = 'failure')],
+      ['event.action', (d) => (d.event.action = 'update')],
+      ['event.id', (d) => (d.event.id = 'forged')],
+      ['@timestamp', (d) => (d['@timestamp'] = '2020-01-01T00:00:00.000Z')],
+      ['audit.source.integration', (d) => (d.audit.source.integration = 'other')],
+    ];
+    for (const [field, edit] of FIELD_EDITS) {
+      it(field, async () => {
+        const fake = new EsFake();
+        const store = await started(fake, { protection: protection() });
+        await store.append(chain([phi(), phi(), phi()], await store.chainHeads()).records);
+        await expect(verify(store, 'data_access')).resolves.toEqual({ ok: true, verified: 3 });
+        const doc = fake.eventDocs().find((d) => (d.audit as { seq: number }).seq === 1) as Record<string, any>;
+        edit(doc);
+        const v = new ChainVerifier('data_access', { seq: 0, prevHash: GENESIS_HASH });
+        for await (const page of store.readChain('data_access', 0)) for (const row of page) v.push(row);
+        expect(v.finish().break).toMatchObject({ chain: 'data_access', seq: 1, kind: 'modified', column: field });
+      });
+    }
+  });
 });

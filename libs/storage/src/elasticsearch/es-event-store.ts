@@ -83,6 +83,7 @@ import {
   recordPosition,
 } from './es-schema';
 import { FieldProtection, SealedFieldCodec, SealedRecordError } from '../sqlite/sealed-fields';
+import { PatientTokenCache } from '../derived-columns';
 
 export interface ElasticsearchEventStoreOptions extends EsLayoutOptions {
   /** For start-up messages only (credentials are stripped). */
@@ -158,6 +159,7 @@ export class ElasticsearchEventStore implements EventStore {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => Date;
   private readonly codec: SealedFieldCodec | null;
+  private readonly tokens: PatientTokenCache | null;
   /** Protected forms of the records being appended (sealed once, written to heads, events and ids). */
   private readonly protectedForms = new WeakMap<ChainedRecord, ProtectedFields>();
   /** Commit positions of records whose head move succeeded (written into their event documents). */
@@ -175,6 +177,7 @@ export class ElasticsearchEventStore implements EventStore {
     this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.now = options.now ?? (() => new Date());
     this.codec = options.protection ? new SealedFieldCodec(options.protection.dataKeys) : null;
+    this.tokens = options.protection ? new PatientTokenCache((id) => options.protection!.patientToken(id)) : null;
     this.patientTokenLookups = this.codec !== null;
   }
 
@@ -383,7 +386,8 @@ export class ElasticsearchEventStore implements EventStore {
           query: { bool: { filter: [{ term: { 'audit.chain': chain } }, { range: { 'audit.seq': { gte: fromSeq, ...(toSeq !== undefined ? { lte: toSeq } : {}) } } }] } },
           sort: [{ 'audit.seq': { order: 'asc' } }],
           ...(after !== undefined ? { search_after: [after] } : {}),
-          _source: RECORD_FIELDS,
+          // The whole document: every field derived from the record is checked against it.
+          _source: true,
         }),
       );
       const hits = resp.hits.hits;
@@ -394,6 +398,8 @@ export class ElasticsearchEventStore implements EventStore {
         const h = hits[k];
         const a = h._source!.audit;
         const row: ChainRow = { seq: a.seq, receivedAt: a.received_at, eventJson: texts[k], prevHash: Buffer.from(a.prev_hash, 'hex'), hash: Buffer.from(a.hash, 'hex') };
+        const field = this.derivedFieldMismatch(chain, row, h._source!);
+        if (field !== null) row.columnMismatch = field;
         // The same record written twice across a rollover is one record; anything else is shown as stored.
         if (previous && previous.seq === row.seq && previous.hash.equals(row.hash) && previous.eventJson === row.eventJson) continue;
         rows.push(row);
@@ -519,6 +525,31 @@ export class ElasticsearchEventStore implements EventStore {
       this.protectedForms.set(r, p);
     }
     return p;
+  }
+
+  /**
+   * The first field of a stored event document that differs from the document its record gives
+   * (eventDocument with the stored protected form: the fields queries, reports and holds filter on
+   * are copies of the record, not covered by the chain hash), or null when they all match.
+   */
+  private derivedFieldMismatch(chain: string, row: ChainRow, source: EventSource): string | null {
+    let event: AccessEvent;
+    try {
+      event = JSON.parse(row.eventJson) as AccessEvent;
+    } catch {
+      return null; // not a record: its hash cannot match either
+    }
+    const a = source.audit;
+    const p: ProtectedFields | undefined = this.codec
+      ? { storedJson: a.canonical, sealed: a.sealed === undefined ? null : Buffer.from(a.sealed, 'base64'), ...(event.patient ? { patientToken: this.tokens!.token(event.patient.id) } : {}) }
+      : undefined;
+    let expected: unknown;
+    try {
+      expected = JSON.parse(JSON.stringify(eventDocument({ chain, seq: row.seq, receivedAt: row.receivedAt, event, eventJson: row.eventJson, prevHash: row.prevHash, hash: row.hash }, p, a.commit_position)));
+    } catch {
+      return null; // a record that does not even build a document: its hash check decides
+    }
+    return firstDifference(expected, source, '');
   }
 
   /** The canonical JSON (the bytes the chain hash covers) of a stored text and its sealed values. */
@@ -870,4 +901,17 @@ function redactUrl(url: string): string {
   } catch {
     return 'the configured URL';
   }
+}
+
+/** The dotted path of the first place two JSON values differ (keys in sorted order), or null. */
+function firstDifference(expected: unknown, actual: unknown, path: string): string | null {
+  if (expected === actual) return null;
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  if (!isObj(expected) || !isObj(actual) || Array.isArray(expected) !== Array.isArray(actual)) return path || '(document)';
+  const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
+  for (const k of keys) {
+    const d = firstDifference(expected[k], actual[k], path ? `${path}.${k}` : k);
+    if (d !== null) return d;
+  }
+  return null;
 }

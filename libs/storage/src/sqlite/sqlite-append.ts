@@ -14,6 +14,7 @@
 import type { AccessEvent } from '@app/core';
 import type { SqliteDb } from './sqlite-database';
 import { FieldProtection, SealedFieldCodec } from './sealed-fields';
+import { deriveColumns } from '../derived-columns';
 
 /** What the transaction needs of one chained record (the event is parsed from its JSON when absent). */
 export interface AppendRow {
@@ -57,17 +58,18 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows:
       if (before ? r.seq !== before.seq + 1 || !sameHash(r.prevHash, before.hash) : !extendsStoredHead(selectHead, r)) throw new ChainLinkError(r.chain, r.seq);
       const e = r.event ?? (JSON.parse(r.eventJson) as AccessEvent);
       const { storedJson, sealed } = codec.seal(e, r.eventJson);
+      const c = deriveColumns(e, (id) => protection.patientToken(id));
       insertEvent.run(
         r.chain,
         r.seq,
-        e.id,
+        c.id,
         r.receivedAt,
-        Date.parse(e.occurredAt),
-        e.category,
-        e.action,
-        e.outcome,
-        e.actor.id,
-        e.patient ? protection.patientToken(e.patient.id) : null,
+        c.occurred_ms,
+        c.category,
+        c.action,
+        c.outcome,
+        c.actor_id,
+        c.patient_id,
         storedJson,
         sealed,
         r.prevHash,

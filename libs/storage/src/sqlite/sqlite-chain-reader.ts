@@ -19,6 +19,8 @@
 import type Database from 'better-sqlite3';
 import { ChainHead, ChainRow, RecordHashBuilder } from '@app/ledger';
 import { openDatabase, SqliteDb } from './sqlite-database';
+import { DERIVED_CHECK_SQL, DERIVED_COLUMNS_SQL, PATIENT_ID_MARK, patientIdAt } from './derived-columns-sql';
+import { DerivedColumns, PatientTokenCache, derivedColumnMismatch, patientMismatch } from '../derived-columns';
 import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 
 const HASHES = 64;
@@ -26,20 +28,23 @@ const HASHES = 64;
 /**
  * Page columns: seq, received_at, event, and sealed || prev_hash || hash in hex (NULL when any column
  * is not of the expected type or size). Hex text, decoded into one buffer per page, costs less than
- * a Buffer per row from the driver.
+ * a Buffer per row from the driver. Then the derived-column check (DERIVED_CHECK_SQL): the first
+ * column SQLite itself finds different from the stored text ('' when none), the record's occurredAt
+ * and the stored occurred_ms, and patient_id (its token is checked here, with the sealed patient id).
  */
 const FAST_PAGE_SQL = `SELECT seq, received_at, event,
   CASE WHEN typeof(seq) = 'integer' AND typeof(received_at) = 'text' AND typeof(event) = 'text'
         AND typeof(prev_hash) = 'blob' AND length(prev_hash) = 32 AND typeof(hash) = 'blob' AND length(hash) = 32
         AND (sealed IS NULL OR typeof(sealed) = 'blob')
-       THEN hex(coalesce(sealed, x'')) || hex(prev_hash) || hex(hash) END
+       THEN hex(coalesce(sealed, x'')) || hex(prev_hash) || hex(hash) END,
+  ${DERIVED_CHECK_SQL}
   FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`;
 
 /** Exactly the query of SqliteEventStore.readChain. */
-const PLAIN_PAGE_SQL = 'SELECT seq, received_at, event, sealed, prev_hash, hash FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?';
+const PLAIN_PAGE_SQL = `SELECT seq, received_at, event, sealed, prev_hash, hash, ${DERIVED_COLUMNS_SQL} FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`;
 
-type FastRaw = [number, string, string, string | null];
-interface PlainRow {
+type FastRaw = [number, string, string, string | null, string | null, unknown, unknown, unknown];
+interface PlainRow extends DerivedColumns {
   seq: number;
   received_at: string;
   event: string;
@@ -77,6 +82,7 @@ export class SqliteChainReader {
   private readonly plainPage: Database.Statement;
   private readonly selectHead: Database.Statement;
   private readonly codec: SealedFieldCodec;
+  private readonly tokens: PatientTokenCache;
 
   constructor(
     private readonly db: SqliteDb,
@@ -86,6 +92,7 @@ export class SqliteChainReader {
     this.plainPage = db.prepare(PLAIN_PAGE_SQL);
     this.selectHead = db.prepare('SELECT seq, hash FROM chain_heads WHERE chain = ?');
     this.codec = new SealedFieldCodec(protection.dataKeys);
+    this.tokens = new PatientTokenCache((id) => protection.patientToken(id));
   }
 
   /** A reader over its own read-only connection to the database of a data dir. */
@@ -170,9 +177,12 @@ export class SqliteChainReader {
       const prevHash = page.subarray(at + sl, at + sl + 32);
       const hash = page.subarray(at + sl + 32, at + sl + 64);
       const ok = errors[i] === undefined && this.hashMatches(builder, stored, prevHash, hash, receivedAt, seq, sl > 0 ? starts[i] : -1, plain, plainLengths[i]);
-      out[i] = ok
+      const row: ChainRow = ok
         ? new CheckedRow(seq, receivedAt, prevHash, hash, stored, page, at, sl, this)
         : { seq, receivedAt, eventJson: this.decode(stored, sl > 0 ? page.subarray(at, at + sl) : null), prevHash, hash };
+      const column = ok ? this.fastColumnMismatch(r, stored, sl > 0 ? starts[i] : -1, plain, plainLengths[i]) : null;
+      if (column !== null) row.columnMismatch = column;
+      out[i] = row;
     }
     return out;
   }
@@ -215,6 +225,40 @@ export class SqliteChainReader {
     return b.finish(receivedAt, seq).equals(hash);
   }
 
+  /**
+   * The derived-column check of a fast-path row whose hash matched: SQLite compared the columns it
+   * can read from the stored text; occurred_ms and the patient token are compared here (the patient
+   * id is one of the sealed values: its offset in the stored text tells which).
+   */
+  private fastColumnMismatch(r: FastRaw, stored: string, start: number, plain: Buffer, plainLength: number): string | null {
+    const sqlFound = r[4];
+    if (sqlFound === null) return null; // the stored text is not JSON: its hash cannot have matched
+    if (sqlFound !== '') return sqlFound;
+    if (typeof r[5] !== 'string' || Date.parse(r[5]) !== r[6]) return 'occurred_ms';
+    const patientColumn = r[7] as string | null;
+    if (patientColumn === null) return null; // SQLite checked that the record has no patient either
+    const mark = stored.indexOf(PATIENT_ID_MARK);
+    if (mark < 0) return 'patient_id';
+    const at = mark + PATIENT_ID_MARK.length;
+    let patientId: string | undefined;
+    if (start >= 0) {
+      for (let p = start, end = start + plainLength; p + 8 <= end; ) {
+        const fieldAt = plain.readUInt32BE(p);
+        const len = plain.readUInt32BE(p + 4);
+        if (fieldAt === at) {
+          patientId = unescapeJsonContent(plain.toString('utf8', p + 8, p + 8 + len));
+          break;
+        }
+        p += 8 + len;
+      }
+    }
+    // A record stored before field encryption keeps the id in its text, and the column the id itself.
+    const legacy = start < 0;
+    if (patientId === undefined) patientId = legacy ? patientIdAt(stored, at) : undefined;
+    if (patientId === undefined) return 'patient_id';
+    return patientMismatch(patientId, patientColumn, this.tokens, legacy) ? 'patient_id' : null;
+  }
+
   /** A page read and decoded exactly as SqliteEventStore.readChain does. */
   private plainRows(chain: string, from: number, end: number, pageSize: number): ChainRow[] {
     const rows = this.plainPage.all(chain, from, end, pageSize) as PlainRow[];
@@ -228,7 +272,14 @@ export class SqliteChainReader {
         if (o.reason === 'unknown-key' && this.protection.dataKeys.lists?.(o.keyId!) !== false) throw new DataKeyUnavailableError(o.keyId!);
         text = r.event;
       }
-      return { seq: r.seq, receivedAt: r.received_at, eventJson: text, prevHash: r.prev_hash, hash: r.hash };
+      const row: ChainRow = { seq: r.seq, receivedAt: r.received_at, eventJson: text, prevHash: r.prev_hash, hash: r.hash };
+      const column = derivedColumnMismatch(text, r, this.tokens, r.sealed === null);
+      if (column !== null) row.columnMismatch = column;
+      return row;
     });
   }
+}
+
+function unescapeJsonContent(content: string): string {
+  return content.includes('\\') ? (JSON.parse(`"${content}"`) as string) : content;
 }

@@ -27,6 +27,8 @@ import type Database from 'better-sqlite3';
 import { SqliteDb } from './sqlite-database';
 import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 import { appendFailure, prepareAppend } from './sqlite-append';
+import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
+import { DerivedColumns, PatientTokenCache, withColumnCheck } from '../derived-columns';
 import type { SqliteAppendThread } from './sqlite-append-thread';
 import type { SqliteWalCheckpointer } from './sqlite-wal-checkpointer';
 
@@ -77,6 +79,8 @@ export class SqliteEventStore implements EventStore {
   private appendThread: SqliteAppendThread | null = null;
   private walCheckpointer: SqliteWalCheckpointer | null = null;
   private readonly codec: SealedFieldCodec;
+  /** Patient tokens for the derived-column check of verification. */
+  protected readonly tokens: PatientTokenCache;
   /** Patient filters look up tokens (the index column never holds ids). */
   readonly patientTokenLookups = true;
   private closed = false;
@@ -86,6 +90,7 @@ export class SqliteEventStore implements EventStore {
     private readonly protection: FieldProtection,
   ) {
     this.codec = new SealedFieldCodec(protection.dataKeys);
+    this.tokens = new PatientTokenCache((id) => protection.patientToken(id));
     ensureSealedColumn(db);
     this.selectHeads = db.prepare('SELECT chain, seq, hash FROM chain_heads');
     this.selectById = db.prepare(`SELECT ${RECORD_COLUMNS} FROM events WHERE id = ?`);
@@ -199,16 +204,16 @@ export class SqliteEventStore implements EventStore {
 
   async *readChain(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): AsyncIterable<ChainRow[]> {
     const stmt = this.db.prepare(
-      'SELECT seq, received_at, event, sealed, prev_hash, hash FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?',
+      `SELECT seq, received_at, event, sealed, prev_hash, hash, ${DERIVED_COLUMNS_SQL} FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
     );
     let next = fromSeq;
     const end = toSeq ?? Number.MAX_SAFE_INTEGER;
     for (;;) {
-      const rows = stmt.all(chain, next, end, pageSize) as ({ seq: number; received_at: string; prev_hash: Buffer; hash: Buffer } & EncodedEvent)[];
+      const rows = stmt.all(chain, next, end, pageSize) as ({ seq: number; received_at: string; prev_hash: Buffer; hash: Buffer } & EncodedEvent & DerivedColumns)[];
       if (rows.length === 0) return;
       // Verification: an unreadable record hashes as its stored text, so it is reported as modified.
       const texts = this.eventTexts(rows, 'verify');
-      yield rows.map((r, i) => ({ seq: r.seq, receivedAt: r.received_at, eventJson: texts[i], prevHash: r.prev_hash, hash: r.hash }));
+      yield rows.map((r, i) => withColumnCheck({ seq: r.seq, receivedAt: r.received_at, eventJson: texts[i], prevHash: r.prev_hash, hash: r.hash }, r, this.tokens, r.sealed === null));
       if (rows.length < pageSize) return;
       next = rows[rows.length - 1].seq + 1;
     }

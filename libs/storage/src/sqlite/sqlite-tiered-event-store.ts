@@ -23,6 +23,8 @@ import { EventPage, EventQuery, EventStreamQuery, EventTimeRange, PositionedEven
 import { SqliteDb } from './sqlite-database';
 import { FieldProtection, SealedFieldCodec } from './sealed-fields';
 import { SqliteEventStore } from './sqlite-event-store';
+import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
+import { DerivedColumns, withColumnCheck } from '../derived-columns';
 
 export const WARM_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS warm_events (
@@ -290,15 +292,23 @@ export class TieredSqliteEventStore extends SqliteEventStore {
     const end = toSeq ?? Number.MAX_SAFE_INTEGER;
     if (this.warm()) {
       const stmt = this.warmDb.prepare(
-        'SELECT seq, received_at, record, prev_hash, hash FROM warm_events WHERE chain = ? AND seq >= ? AND seq <= ? AND restored = 0 ORDER BY seq LIMIT ?',
+        `SELECT seq, received_at, record, prev_hash, hash, ${DERIVED_COLUMNS_SQL} FROM warm_events WHERE chain = ? AND seq >= ? AND seq <= ? AND restored = 0 ORDER BY seq LIMIT ?`,
       );
       for (;;) {
-        const rows = stmt.all(chain, next, end, pageSize) as { seq: number; received_at: string; record: Buffer; prev_hash: Buffer; hash: Buffer }[];
+        const rows = stmt.all(chain, next, end, pageSize) as ({ seq: number; received_at: string; record: Buffer; prev_hash: Buffer; hash: Buffer } & DerivedColumns)[];
         if (rows.length === 0) break;
         const decoded = rows.map((r) => decodeWarmRecord(r.record));
         const texts = this.warmCodec.openForVerification(decoded.map((d) => ({ storedJson: d.event, sealed: d.sealed })));
         // An unreadable record hashes as its stored text: verification reports it as modified.
-        yield rows.map((r, i) => ({ seq: r.seq, receivedAt: r.received_at, eventJson: typeof texts[i] === 'string' ? (texts[i] as string) : decoded[i].event, prevHash: r.prev_hash, hash: r.hash }));
+        // The warm row's own columns (what warm queries filter on) are checked against the record too.
+        yield rows.map((r, i) =>
+          withColumnCheck(
+            { seq: r.seq, receivedAt: r.received_at, eventJson: typeof texts[i] === 'string' ? (texts[i] as string) : decoded[i].event, prevHash: r.prev_hash, hash: r.hash },
+            r,
+            this.tokens,
+            decoded[i].sealed === null,
+          ),
+        );
         next = rows[rows.length - 1].seq + 1;
         if (rows.length < pageSize) break;
       }
