@@ -8,6 +8,7 @@ import { ConsoleModule } from './console/console.module';
 import { ComplianceModule } from './compliance/compliance.module';
 import { ContextApiModule } from './context/context-api.module';
 import { RetentionScheduleModule } from './compliance/retention-schedule.module';
+import { IntegrityScheduleModule } from './integrity/integrity-schedule.module';
 import { DetectionApiModule } from './detection/detection-api.module';
 import { FhirModule } from './fhir/fhir.module';
 import { AccessLogController } from './controllers/access-log.controller';
@@ -23,7 +24,7 @@ export class AppModule {
   static forRoot(config: AppConfig, extraImports: DynamicModule[] = []): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, ConsoleModule, ...extraImports],
+      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, IntegrityScheduleModule, ConsoleModule, ...extraImports],
       controllers: [EventsController, ProofController, IntegrityController, CheckpointsController, HealthController, AccessLogController],
     };
   }

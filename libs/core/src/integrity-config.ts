@@ -12,6 +12,12 @@ export const INTEGRITY_ENV = {
   CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
   /** Worker threads of verification (API and CLI); 0 = one per core. */
   VERIFY_WORKERS: z.coerce.number().int().min(0).max(256).default(0),
+  /** At start, verify each chain's last this many records (from the checkpoint before them); 0 = no check at start. */
+  VERIFY_ON_START_RECORDS: z.coerce.number().int().min(0).max(1_000_000_000).default(10_000),
+  /** Incremental verification (what each chain appended since the last verified checkpoint) every this many seconds; 0 = off. */
+  VERIFY_INTERVAL_SECONDS: z.coerce.number().min(0).max(86_400).default(300),
+  /** Full verification (every record and checkpoint) every this many hours; 0 = off. */
+  VERIFY_FULL_INTERVAL_HOURS: z.coerce.number().min(0).max(8_760).default(24),
 } as const;
 
 export type IntegrityEnv = z.infer<z.ZodObject<typeof INTEGRITY_ENV>>;
@@ -21,6 +27,12 @@ export interface IntegritySettings {
   checkpointIntervalSeconds: number;
   /** 0 = one per core. */
   verifyWorkers: number;
+  /** VERIFY_ON_START_RECORDS (default 10,000; 0: off). Optional so hand-built configs stay valid. */
+  verifyOnStartRecords?: number;
+  /** VERIFY_INTERVAL_SECONDS (default 300; 0: off). */
+  verifyIntervalSeconds?: number;
+  /** VERIFY_FULL_INTERVAL_HOURS (default 24; 0: off). */
+  verifyFullIntervalHours?: number;
 }
 
 export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
@@ -28,5 +40,8 @@ export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
     checkpointEveryRecords: env.CHECKPOINT_EVERY_RECORDS,
     checkpointIntervalSeconds: env.CHECKPOINT_INTERVAL_SECONDS,
     verifyWorkers: env.VERIFY_WORKERS,
+    verifyOnStartRecords: env.VERIFY_ON_START_RECORDS,
+    verifyIntervalSeconds: env.VERIFY_INTERVAL_SECONDS,
+    verifyFullIntervalHours: env.VERIFY_FULL_INTERVAL_HOURS,
   };
 }

@@ -6,6 +6,7 @@ export * from './bus-chain-feeder';
 export * from './scale-out';
 export * from './query.service';
 export * from './integrity.service';
+export * from './integrity-monitor';
 export * from './metrics.service';
 export * from './pipeline.module';
 export * from './access-log/access-record';

@@ -65,6 +65,11 @@ export class IntegrityService {
     private readonly options: IntegrityOptions = {},
   ) {}
 
+  /** The recorded head of every chain (what a tail or incremental check starts from). */
+  heads(): ReturnType<EventStore['chainHeads']> {
+    return this.store.chainHeads();
+  }
+
   async verify(req: VerifyRequest = {}, onProgress?: VerifyProgress): Promise<VerifyResult> {
     const { checkpoints, sqlite } = this.options;
     const storeChains = await this.store.chains();

@@ -125,6 +125,37 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly integrityIntact = new Gauge({
+    name: 'audit_integrity_intact',
+    help: 'Result of the last verification (start, scheduled incremental or full): 1 no break known, 0 a chain is broken; absent before the first.',
+    registers: [this.registry],
+  });
+
+  readonly integrityBreaks = new Gauge({
+    name: 'audit_integrity_broken_chains',
+    help: 'Chains with a known break (their first break is on /health/ready and in the log).',
+    registers: [this.registry],
+  });
+
+  readonly integrityRuns = new Counter({
+    name: 'audit_integrity_verifications_total',
+    help: 'Verifications the service ran by itself, by mode (start, incremental, full) and result (intact, broken, failed).',
+    labelNames: ['mode', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly integrityRecords = new Counter({
+    name: 'audit_integrity_verified_records_total',
+    help: 'Records recomputed by the service\'s own verifications.',
+    registers: [this.registry],
+  });
+
+  readonly integrityLastRun = new Gauge({
+    name: 'audit_integrity_last_verification_timestamp_seconds',
+    help: 'When the last verification the service ran by itself ended (Unix time).',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'audit_process_' });
   }

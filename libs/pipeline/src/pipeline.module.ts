@@ -15,6 +15,7 @@ import { ChainWriter } from './chain-writer';
 import { CheckpointService } from './checkpoints/checkpoint.service';
 import { IngestService } from './ingest.service';
 import { IntegrityService, integrityOptionsFor } from './integrity.service';
+import { IntegrityMonitor } from './integrity-monitor';
 import { MetricsService } from './metrics.service';
 import { QueryService } from './query.service';
 import { ScaleOutRunner, createBusConsumer, createEventBus, createEventStore, isScaleOut } from './scale-out';
@@ -138,7 +139,8 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
     },
     PipelineLifecycle,
     PipelineHealth,
+    IntegrityMonitor,
   ],
-  exports: [MetricsService, SQLITE_DB, EVENT_STORE, EVENT_BUS, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService],
+  exports: [MetricsService, SQLITE_DB, EVENT_STORE, EVENT_BUS, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor],
 })
 export class PipelineModule {}

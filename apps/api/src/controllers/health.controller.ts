@@ -2,7 +2,7 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { MetricsService, PipelineHealth } from '@app/pipeline';
+import { IntegrityMonitor, MetricsService, PipelineHealth } from '@app/pipeline';
 import { Public } from '@app/security';
 
 @ApiTags('operations')
@@ -11,6 +11,7 @@ export class HealthController {
   constructor(
     private readonly pipeline: PipelineHealth,
     private readonly metrics: MetricsService,
+    private readonly integrity: IntegrityMonitor,
   ) {}
 
   @Get('health/live')
@@ -22,12 +23,14 @@ export class HealthController {
 
   @Get('health/ready')
   @Public()
-  @ApiOperation({ summary: 'Storage and bus are usable; 503 otherwise.' })
+  @ApiOperation({ summary: 'Storage and bus are usable and no integrity break is known; 503 otherwise (with the reason).' })
   ready(@Res() res: Response) {
-    const checks = this.pipeline.checks();
-    const ok = checks.storage && checks.bus;
+    // A known break (start-up or scheduled verification) is not ready: ingestion itself still works.
+    const integrity = this.integrity.reason();
+    const checks = { ...this.pipeline.checks(), integrity: integrity === null };
+    const ok = checks.storage && checks.bus && checks.integrity;
     if (!ok) res.setHeader('Retry-After', '1');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks });
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks, ...(integrity ? { reason: integrity } : {}) });
   }
 
   @Get('metrics')

@@ -1,0 +1,53 @@
+/**
+ * Runs the service's own verifications (IntegrityMonitor, @app/pipeline) with @nestjs/schedule:
+ * each chain's tail at start (VERIFY_ON_START_RECORDS, before the server listens), incremental
+ * checks every VERIFY_INTERVAL_SECONDS and a full one every VERIFY_FULL_INTERVAL_HOURS. Runs never
+ * overlap. See docs/operations.md "Continuous verification".
+ */
+import { Inject, Injectable, Module, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { APP_CONFIG, AppConfig } from '@app/core';
+import { IntegrityMonitor } from '@app/pipeline';
+
+export const INCREMENTAL_VERIFY_JOB = 'integrity-incremental';
+export const FULL_VERIFY_JOB = 'integrity-full';
+
+@Injectable()
+export class IntegrityScheduler implements OnApplicationBootstrap, OnModuleDestroy {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly monitor: IntegrityMonitor,
+    private readonly registry: SchedulerRegistry,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const settings = this.config.integrity;
+    const tail = settings?.verifyOnStartRecords ?? 10_000;
+    if (tail > 0) await this.monitor.run('start', tail);
+    const every = (settings?.verifyIntervalSeconds ?? 300) * 1000;
+    if (every > 0) this.schedule(INCREMENTAL_VERIFY_JOB, every, () => void this.monitor.run('incremental', tail || 10_000));
+    const full = (settings?.verifyFullIntervalHours ?? 24) * 3_600_000;
+    if (full > 0) this.schedule(FULL_VERIFY_JOB, full, () => void this.monitor.run('full'));
+  }
+
+  onModuleDestroy(): void {
+    for (const name of [INCREMENTAL_VERIFY_JOB, FULL_VERIFY_JOB]) {
+      if (this.registry.doesExist('interval', name)) {
+        clearInterval(this.registry.getInterval(name));
+        this.registry.deleteInterval(name);
+      }
+    }
+  }
+
+  private schedule(name: string, ms: number, tick: () => void): void {
+    const timer = setInterval(tick, Math.min(ms, 2_147_483_647));
+    timer.unref();
+    this.registry.addInterval(name, timer);
+  }
+}
+
+@Module({
+  imports: [ScheduleModule.forRoot()],
+  providers: [IntegrityScheduler],
+})
+export class IntegrityScheduleModule {}

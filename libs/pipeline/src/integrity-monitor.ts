@@ -1,0 +1,112 @@
+/**
+ * Continuous verification: the service checks its own store, so tampering does not wait for
+ * someone to run `auditctl verify`.
+ *   - at start, each chain's tail (its last VERIFY_ON_START_RECORDS records, from the signed
+ *     checkpoint at or before them): bounded, so start-up stays quick on any size of store;
+ *   - every VERIFY_INTERVAL_SECONDS, incrementally: each chain from where the last intact check
+ *     ended (again from the checkpoint at or before it), skipping chains that did not grow;
+ *   - every VERIFY_FULL_INTERVAL_HOURS, everything.
+ * A break makes /health/ready answer 503 naming it (chain, seq, kind, column: never record
+ * content), sets the metrics and is logged; ingestion is NOT refused (refusing audit events would
+ * lose them). A break stays known until a full verification finds the store intact again.
+ */
+import { Injectable, Logger } from '@nestjs/common';
+import type { ChainBreak } from '@app/ledger';
+import { IntegrityService, VerifyResult } from './integrity.service';
+import { MetricsService } from './metrics.service';
+
+export type VerificationMode = 'start' | 'incremental' | 'full';
+
+export interface IntegrityState {
+  /** unknown: nothing verified yet; intact: no break known; broken: `breaks` has each broken chain's first break. */
+  status: 'unknown' | 'intact' | 'broken';
+  breaks: ChainBreak[];
+  lastRun: { mode: VerificationMode; at: string; verified: number; ok: boolean } | null;
+  /** The last verification failed to run at all (store unavailable …), with the error's class only. */
+  lastError: string | null;
+}
+
+@Injectable()
+export class IntegrityMonitor {
+  private readonly logger = new Logger('Integrity');
+  /** Per chain: the highest seq verified intact. */
+  private readonly verifiedThrough = new Map<string, number>();
+  private readonly broken = new Map<string, ChainBreak>();
+  private running: Promise<VerifyResult | null> | null = null;
+  private state: IntegrityState = { status: 'unknown', breaks: [], lastRun: null, lastError: null };
+
+  constructor(
+    private readonly integrity: IntegrityService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  current(): IntegrityState {
+    return this.state;
+  }
+
+  /** One line for /health/ready when a chain is broken, else null. */
+  reason(): string | null {
+    if (this.state.status !== 'broken') return null;
+    const b = this.state.breaks[0];
+    const more = this.state.breaks.length > 1 ? ` (and ${this.state.breaks.length - 1} more chain(s))` : '';
+    return `integrity break: chain ${b.chain} seq ${b.seq} kind ${b.kind}${b.column ? ` column ${b.column}` : ''}${more}; run auditctl verify`;
+  }
+
+  /** Runs one verification of the given mode; a run in progress is not started twice (its result is returned). */
+  run(mode: VerificationMode, tailRecords = 10_000): Promise<VerifyResult | null> {
+    if (this.running) return this.running;
+    this.running = this.runOnce(mode, tailRecords).finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async runOnce(mode: VerificationMode, tailRecords: number): Promise<VerifyResult | null> {
+    try {
+      const heads = await this.integrity.heads();
+      const results: VerifyResult[] = [];
+      if (mode === 'full') results.push(await this.integrity.verify());
+      else {
+        for (const [chain, head] of heads) {
+          const through = this.verifiedThrough.get(chain);
+          if (mode === 'incremental' && through !== undefined && through >= head.seq && !this.broken.has(chain)) continue;
+          const fromSeq = mode === 'start' || through === undefined ? Math.max(0, head.seq + 1 - tailRecords) : through + 1;
+          results.push(await this.integrity.verify({ chain, fromSeq: Math.min(fromSeq, head.seq) }));
+        }
+      }
+      const chains = results.flatMap((r) => r.chains);
+      const breaks = results.flatMap((r) => r.breaks);
+      if (mode === 'full') this.broken.clear();
+      for (const c of chains) {
+        const b = breaks.find((x) => x.chain === c.chain);
+        if (b) this.broken.set(c.chain, b);
+        else {
+          if (mode !== 'full' && this.broken.has(c.chain)) continue; // only a full check clears a known break
+          this.verifiedThrough.set(c.chain, c.lastSeq);
+        }
+      }
+      const verified = results.reduce((n, r) => n + r.verified, 0);
+      const all = [...this.broken.values()].sort((a, b) => (a.chain < b.chain ? -1 : 1));
+      const ok = all.length === 0;
+      this.state = { status: ok ? 'intact' : 'broken', breaks: all, lastRun: { mode, at: new Date().toISOString(), verified, ok }, lastError: null };
+      this.metrics.integrityIntact.set(ok ? 1 : 0);
+      this.metrics.integrityBreaks.set(all.length);
+      this.metrics.integrityRuns.inc({ mode, result: ok ? 'intact' : 'broken' });
+      this.metrics.integrityRecords.inc(verified);
+      this.metrics.integrityLastRun.set(Date.now() / 1000);
+      // Chains, sequence numbers and kinds only: never record content.
+      if (ok) this.logger.log(JSON.stringify({ msg: 'integrity verified', mode, records: verified, chains: chains.length }));
+      else {
+        for (const b of breaks) {
+          this.logger.error(JSON.stringify({ msg: 'integrity break', mode, chain: b.chain, seq: b.seq, kind: b.kind, ...(b.column ? { column: b.column } : {}) }));
+        }
+      }
+      const merged: VerifyResult = { ok, verified, break: all[0] ?? null, breaks: all, chains, checkpointsVerified: results.reduce((n, r) => n + r.checkpointsVerified, 0) };
+      return merged;
+    } catch (err) {
+      const name = err instanceof Error ? err.constructor.name : 'unknown';
+      this.state = { ...this.state, lastError: name };
+      this.metrics.integrityRuns.inc({ mode, result: 'failed' });
+      this.logger.error(JSON.stringify({ msg: 'integrity verification failed', mode, error: name }));
+      return null;
+    }
+  }
+}
