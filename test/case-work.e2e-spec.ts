@@ -5,9 +5,10 @@
  * comment, disposition, reopen and the history with who and when; bulk triage with per-item
  * results; a user's alerts grouped into a case that shows the user's prior resolved case; scopes.
  */
-import { AccessEvent } from '@app/core';
+import { AccessEvent, loadConfig } from '@app/core';
 import { ApiClient } from '../apps/auditctl/src/api-client';
 import { AlertJson, allAlerts, waitForDetection } from './support/detection';
+import { startEsFakeServer, EsFakeServer } from './support/es-fake-server';
 import { accessEvent } from './support/events';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -278,5 +279,83 @@ describe('case work and investigation pivots over HTTP', () => {
     for (const p of ['/v1/alerts/{id}/events', '/v1/alerts/{id}/history', '/v1/alerts/{id}/reopen', '/v1/alerts/{id}/assign', '/v1/alerts/{id}/comments', '/v1/alerts/bulk', '/v1/cases', '/v1/cases/{id}']) {
       expect({ p, documented: doc.paths[p] !== undefined }).toEqual({ p, documented: true });
     }
+  });
+});
+
+describe('case work with STORE=elasticsearch (the Elasticsearch double over HTTP)', () => {
+  let es: EsFakeServer;
+  let t: TestApp;
+  beforeAll(async () => {
+    es = await startEsFakeServer();
+    t = await startTestApp({ scaleOut: loadConfig({ STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url }).scaleOut! });
+    const anon = await t.client(null);
+    for (const until = Date.now() + 20_000; (await anon.request('GET', '/health/ready')).status !== 200; await new Promise((r) => setTimeout(r, 100))) {
+      if (Date.now() > until) throw new Error('the service did not become ready on the Elasticsearch double');
+    }
+  });
+  afterAll(async () => {
+    await t?.close();
+    await es?.close();
+  });
+
+  /** Alerts reach the cluster through the outbox: poll until `n` match. */
+  async function alertsWhen(client: ApiClient, query: string, n: number): Promise<CaseWorkAlert[]> {
+    let alerts: CaseWorkAlert[] = [];
+    for (const until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      const res = await client.request('GET', `/v1/alerts?${query}`);
+      expect(res.status).toBe(200);
+      alerts = (JSON.parse(res.body) as { alerts: CaseWorkAlert[] }).alerts;
+      if (alerts.length >= n) break;
+    }
+    return alerts;
+  }
+
+  it('filters, groups into cases, triages in bulk and shows the prior case, with patients only as tokens in the cluster', async () => {
+    const integration = await t.client('integration', 'sample-ehr');
+    const analyst = await t.client('soc_analyst', 'analyst-es');
+    const compliance = await t.client('compliance_officer');
+    const glass = (patient: string, at: string) =>
+      accessEvent({ occurredAt: at, action: 'break_glass', purpose: 'EMERGENCY', actor: { id: 'dr-es', type: 'user', role: 'physician', ip: '10.6.6.6' }, patient: { id: patient } });
+    const events = [glass('MRN-ESC-1', ago(50 * MIN)), glass('MRN-ESC-2', ago(45 * MIN)), accessEvent({ occurredAt: ago(44 * MIN), action: 'read', actor: { id: 'dr-es', type: 'user', role: 'physician', ip: '10.6.6.7' } })];
+    expect((await integration.request('POST', '/v1/events', { events })).status).toBe(202);
+    const alerts = (await alertsWhen(analyst, 'rule=BREAK-GLASS-ACCESS&actor=dr-es', 2)).filter((a) => a.ruleId === 'break-glass-access');
+    expect(alerts).toHaveLength(2);
+
+    // Events: enum in any case, relative time, IP filter (IPs are sealed in the cluster too).
+    const reads = JSON.parse((await analyst.request('GET', '/v1/events?action=READ&actor=dr-es&from=now-1h')).body) as { events: { event: AccessEvent }[] };
+    expect(reads.events.map((e) => e.event.id)).toEqual([events[2].id]);
+    const byIp = JSON.parse((await analyst.request('GET', '/v1/events?ip=10.6.6.6')).body) as { events: { event: AccessEvent }[] };
+    expect(byIp.events.map((e) => e.event.id).sort()).toEqual([events[0].id, events[1].id].sort());
+
+    // Alerts by patient: a token for the analyst, the id for the compliance officer.
+    const token = String(alerts.find((a) => a.evidence.eventIds[0] === events[1].id)!.groupKey['patient.id']);
+    expect(JSON.parse((await analyst.request('GET', `/v1/alerts?patient=${token}`)).body).alerts.map((a: AlertJson) => a.evidence.eventIds)).toEqual([[events[1].id]]);
+    expect(JSON.parse((await compliance.request('GET', '/v1/alerts?patient=MRN-ESC-2')).body).alerts.map((a: AlertJson) => a.evidence.eventIds)).toEqual([[events[1].id]]);
+    const evidence = JSON.parse((await analyst.request('GET', `/v1/alerts/${alerts[0].id}/events`)).body) as { events: { event: AccessEvent }[] };
+    expect(evidence.events.map((e) => e.event.id)).toEqual(alerts[0].evidence.eventIds);
+
+    // One case for the user; resolved in bulk; a later alert opens a new case that shows it as prior.
+    const caseIds = new Set(alerts.map((a) => a.caseId));
+    expect(caseIds.size).toBe(1);
+    const [caseId] = [...caseIds];
+    const all = await alertsWhen(analyst, 'actor=dr-es', 2);
+    const bulk = JSON.parse((await analyst.request('POST', '/v1/alerts/bulk', { ids: all.map((a) => a.id), action: 'resolve', note: 'reviewed', disposition: 'true_positive' })).body) as { results: { status: number }[] };
+    expect(bulk.results.map((r) => r.status)).toEqual(all.map(() => 200));
+    expect((await analyst.request('POST', `/v1/alerts/${alerts[0].id}/reopen`, { note: 'second look' })).status).toBe(200);
+    expect((await analyst.request('POST', `/v1/alerts/${alerts[0].id}/resolve`, { note: 'confirmed', disposition: 'true_positive' })).status).toBe(200);
+    const history = JSON.parse((await analyst.request('GET', `/v1/alerts/${alerts[0].id}/history`)).body) as { history: { action: string; by: string }[] };
+    expect(history.history.map((h) => `${h.action} by ${h.by}`)).toEqual(['resolve by analyst-es', 'reopen by analyst-es', 'resolve by analyst-es']);
+
+    expect((await integration.request('POST', '/v1/events', glass('MRN-ESC-3', ago(20 * MIN)))).status).toBe(202);
+    const open = (await alertsWhen(analyst, 'actor=dr-es&status=open', 1)).filter((a) => a.ruleId === 'break-glass-access');
+    expect(open).toHaveLength(1);
+    expect(open[0].caseId).not.toBe(caseId);
+    const detail = JSON.parse((await analyst.request('GET', `/v1/cases/${open[0].caseId}`)).body) as CaseJson;
+    expect(detail).toMatchObject({ actor: 'dr-es', status: 'open' });
+    expect(detail.priorCases!.map((c) => [c.id, c.status, c.alertCount])).toEqual([[caseId, 'resolved', all.length]]);
+
+    const stored = JSON.stringify([...es.fake.indices.get('audit-alerts')!.values()].map((d) => d.source));
+    expect(stored).toContain('dr-es');
+    for (const phi of ['MRN-ESC-1', 'MRN-ESC-2', 'MRN-ESC-3', '10.6.6.6']) expect(stored).not.toContain(phi);
   });
 });
