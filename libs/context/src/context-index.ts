@@ -114,6 +114,15 @@ export class InMemoryAccessContext implements AccessContext {
     return { users: kind('users', this.users.size), patients: kind('patients', this.patients.size), encounters: kind('encounters', this.encSlotById.size) };
   }
 
+  /** The newest version of a user or patient (by validity), for merging partial records; encounters: none. */
+  latest(kind: ContextKind, id: string): UserContext | PatientContext | undefined {
+    const versions = kind === 'users' ? this.users.get(id) : kind === 'patients' ? this.patients.get(id) : undefined;
+    if (versions === undefined) return undefined;
+    const v = Array.isArray(versions) ? versions[versions.length - 1]! : versions;
+    const { validFromMs: _validFrom, ...record } = v;
+    return record;
+  }
+
   userAt(actorId: string, atMs: number): UserContext | undefined {
     const versions = this.users.get(actorId);
     if (versions === undefined) return undefined;

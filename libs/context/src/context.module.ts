@@ -12,6 +12,7 @@ import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
 import { InMemoryAccessContext } from './context-index';
 import { CONTEXT_STORE, ContextStore } from './context-store.port';
 import { ContextService } from './context.service';
+import { FhirContextService } from './fhir-context.service';
 import { MatchingTokenizer } from './matching-tokens';
 import { SqliteContextStore } from './sqlite-context-store';
 
@@ -65,9 +66,10 @@ async function loadContext(service: ContextService, background: boolean): Promis
         return service;
       },
     },
+    { provide: FhirContextService, inject: [ContextService], useFactory: (service: ContextService) => new FhirContextService(service) },
     // Bound to the index only once ContextService has loaded it (the factory above runs first).
     { provide: ACCESS_CONTEXT, inject: [ContextService], useFactory: (service: ContextService) => service.index },
   ],
-  exports: [ACCESS_CONTEXT, ContextService, InMemoryAccessContext, MatchingTokenizer, CONTEXT_STORE],
+  exports: [ACCESS_CONTEXT, ContextService, FhirContextService, InMemoryAccessContext, MatchingTokenizer, CONTEXT_STORE],
 })
 export class ContextModule {}

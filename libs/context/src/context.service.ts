@@ -9,9 +9,9 @@
  * members is kept. A request that cannot be read whole (too large, too many records, not JSON)
  * stores nothing at all.
  */
-import { FieldError } from '@app/core';
+import { FieldError, PatientContext, UserContext } from '@app/core';
 import { ContextStatus, InMemoryAccessContext } from './context-index';
-import { ContextKind, ContextVersion, validateContextRecord } from './context-records';
+import { ContextKind, ContextRecord, ContextVersion, validateContextRecord } from './context-records';
 import { ContextStore } from './context-store.port';
 import { MatchingTokenizer } from './matching-tokens';
 
@@ -59,25 +59,100 @@ export class ContextService {
     return this.loaded;
   }
 
+  /** Checks and stores one request's records of one kind (see the module comment for what is kept). */
   async ingest(kind: ContextKind, records: readonly PostedRecord[]): Promise<ContextReceipt> {
-    const receivedAtMs = this.now();
-    const accepted: ContextVersion[] = [];
+    const batch = this.batch();
+    const rejected = batch.add(kind, records);
+    await batch.commit();
+    return { accepted: batch.size, rejected };
+  }
+
+  /** A request's records of several kinds, checked one by one and stored together (FHIR Bundles). */
+  batch(): ContextBatch {
+    return new ContextBatch(this.store, this.index, this.tokens, this.now());
+  }
+
+  status(): ContextStatus & { loaded: boolean } {
+    return { ...this.index.status(), loaded: this.loaded };
+  }
+}
+
+/** Raw member -> stored member(s) it sets, for merging a partial record over what is known. */
+const MERGED_MEMBERS: Record<'users' | 'patients', Record<string, string>> = {
+  users: { family: 'familyToken', given: 'givenToken', homeAddress: 'homeAddressToken', department: 'department', title: 'title', status: 'status', terminatedAt: 'terminatedAt', patientId: 'patientId' },
+  patients: { family: 'familyToken', address: 'addressToken', vip: 'vip', deceased: 'deceased' },
+};
+
+/**
+ * The versions of one request: each record is checked when added (rejections returned at once),
+ * nothing is stored until `commit`, which stores them all in one transaction and then applies them.
+ * `merge`: a record sets only the members it carries over the newest known version of its id (FHIR
+ * resources that each describe part of a person: Practitioner and PractitionerRole, Patient and
+ * RelatedPerson; related persons are added to the known ones).
+ */
+export class ContextBatch {
+  private readonly versions: ContextVersion[] = [];
+  private readonly pending = new Map<string, ContextRecord>();
+
+  constructor(
+    private readonly store: ContextStore,
+    private readonly index: InMemoryAccessContext,
+    private readonly tokens: MatchingTokenizer,
+    private readonly receivedAtMs: number,
+  ) {}
+
+  get size(): number {
+    return this.versions.length;
+  }
+
+  add(kind: ContextKind, records: readonly PostedRecord[], options: { merge?: boolean } = {}): Rejection[] {
     const rejected: Rejection[] = [];
     for (const r of records) {
       if (r.unreadable) {
         rejected.push({ index: r.index, pointer: r.unreadable.pointer, message: r.unreadable.message });
         continue;
       }
-      const checked = validateContextRecord(kind, r.value, receivedAtMs, this.tokens);
-      if (checked.ok) accepted.push(checked.version);
-      else for (const e of checked.errors) rejected.push({ index: r.index, pointer: e.pointer, message: e.message });
+      let value = r.value;
+      const merging = options.merge === true && kind !== 'encounters' && value !== null && typeof value === 'object' && !Array.isArray(value);
+      const raw = value as Record<string, unknown>;
+      const current = merging && typeof raw.id === 'string' ? this.current(kind, raw.id) : undefined;
+      if (merging && kind === 'users' && raw.status === undefined) value = { ...raw, status: (current as UserContext | undefined)?.status ?? 'active' };
+      const checked = validateContextRecord(kind, value, this.receivedAtMs, this.tokens);
+      if (!checked.ok) {
+        for (const e of checked.errors) rejected.push({ index: r.index, pointer: e.pointer, message: e.message });
+        continue;
+      }
+      const version = checked.version;
+      if (merging && current) version.record = mergeRecord(kind as 'users' | 'patients', current, version.record, raw);
+      this.pending.set(`${kind}:${version.record.id}`, version.record);
+      this.versions.push(version);
     }
-    await this.store.append(accepted);
-    this.index.apply(accepted);
-    return { accepted: accepted.length, rejected };
+    return rejected;
   }
 
-  status(): ContextStatus & { loaded: boolean } {
-    return { ...this.index.status(), loaded: this.loaded };
+  /** Stores every added version in one transaction, then applies them to the index. */
+  async commit(): Promise<void> {
+    await this.store.append(this.versions);
+    this.index.apply(this.versions);
   }
+
+  private current(kind: ContextKind, id: string): ContextRecord | undefined {
+    return this.pending.get(`${kind}:${id}`) ?? this.index.latest(kind, id);
+  }
+}
+
+function mergeRecord(kind: 'users' | 'patients', current: ContextRecord, next: ContextRecord, raw: Record<string, unknown>): ContextRecord {
+  const merged: Record<string, unknown> = { ...current };
+  const from = next as unknown as Record<string, unknown>;
+  for (const [member, stored] of Object.entries(MERGED_MEMBERS[kind])) {
+    if (raw[member] === undefined) continue;
+    if (from[stored] === undefined) delete merged[stored];
+    else merged[stored] = from[stored];
+  }
+  if (kind === 'patients' && raw.relatedPersons !== undefined) {
+    const known = (current as PatientContext).relatedPersons;
+    const added = (next as PatientContext).relatedPersons.filter((p) => !known.some((k) => k.familyToken === p.familyToken && k.addressToken === p.addressToken));
+    merged.relatedPersons = [...known, ...added];
+  }
+  return merged as unknown as ContextRecord;
 }

@@ -6,3 +6,4 @@ export * from './context-store.port';
 export * from './sqlite-context-store';
 export * from './context.service';
 export * from './context.module';
+export * from './fhir-context.service';

@@ -18,3 +18,4 @@ export type { SafeXmlOptions } from './atna/safe-xml';
 export * from './atna/dicom-audit-message';
 export * from './atna/dicom-audit.mapper';
 export * from './atna/atna-frame';
+export * from './fhir/fhir-context.mapper';

@@ -4,10 +4,12 @@
  * Thin: FhirIngestService maps, admits (IngestAdmission: rate limit, source ownership), stores
  * durably and builds the FHIR answer; every error is an OperationOutcome (FhirOutcomeFilter).
  */
-import { Controller, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { Controller, Inject, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@app/core';
 import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { OperationOutcome } from '@app/standards';
+import { OperationOutcome, isFhirContextBundle } from '@app/standards';
+import { FhirContextService } from '@app/context';
 import { FhirIngestService, FhirOutcomeError } from '@app/pipeline/standards/fhir-ingest.service';
 import { CurrentPrincipal, IngestAdmission, Principal, RequireScope } from '@app/security';
 import { FHIR_BODY_PARSED, FHIR_CONTENT_TYPE, FHIR_JSON_TYPES } from './fhir-http';
@@ -41,6 +43,8 @@ export class FhirController {
   constructor(
     private readonly fhir: FhirIngestService,
     private readonly admission: IngestAdmission,
+    private readonly contextResources: FhirContextService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Post('AuditEvent')
@@ -69,8 +73,9 @@ export class FhirController {
   @Post()
   @RequireScope('events:write')
   @ApiOperation({
-    summary: 'FHIR batch/transaction endpoint: a Bundle of AuditEvents posted to the FHIR base.',
-    description: 'Same as POST /fhir/AuditEvent; this is where FHIR clients send batch and transaction Bundles.',
+    summary: 'FHIR batch/transaction endpoint: a Bundle of AuditEvents, or of context resources, posted to the FHIR base.',
+    description:
+      'AuditEvents: same as POST /fhir/AuditEvent. Context resources (Practitioner, PractitionerRole, Patient, RelatedPerson, Encounter, CareTeam; needs context:write) feed the context (docs/context-feeds.md): a batch answers per entry (200 OK, or 400 with its OperationOutcome), a transaction is all or nothing.',
   })
   @ApiConsumes(...FHIR_JSON_TYPES)
   @ApiProduces('application/fhir+json')
@@ -86,12 +91,23 @@ export class FhirController {
     if (!parsedHere && (req.body === undefined || !req.is(FHIR_JSON_TYPES))) {
       throw new FhirOutcomeError(415, notSupported('send the resource as application/fhir+json (or application/json)'));
     }
+    if (isFhirContextBundle(req.body)) return this.handleContext(req.body, res, principal);
     const answer = await this.fhir.submit(req.body, {
       integration: principal?.integration,
       // The same admission as POST /v1/events: rate limit (429) and source ownership (403).
       admit: principal ? (events) => this.admission.admitEvents(principal, events) : undefined,
     });
     for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
+    res.status(answer.status).setHeader('Content-Type', FHIR_CONTENT_TYPE);
+    res.end(JSON.stringify(answer.body));
+  }
+
+  /** A Bundle of context resources (Practitioner, Patient, Encounter, ...): the context feeds, with context:write. */
+  private async handleContext(body: unknown, res: Response, principal: Principal | undefined): Promise<void> {
+    if (principal && !principal.scopes.includes('context:write')) {
+      throw new FhirOutcomeError(403, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'forbidden', details: { text: 'context resources need the context:write scope' } }] });
+    }
+    const answer = await this.contextResources.submit(body, this.config.maxBatchEvents);
     res.status(answer.status).setHeader('Content-Type', FHIR_CONTENT_TYPE);
     res.end(JSON.stringify(answer.body));
   }
