@@ -109,6 +109,16 @@ describe('case work and investigation pivots over HTTP', () => {
     expect(json<{ alerts: AlertJson[] }>(high).alerts).toHaveLength(3);
     const mixed = json<{ events: unknown[] }>(await analyst.request('GET', '/v1/events?category=Data_Access&outcome=SUCCESS&actor=dr-reader'));
     expect(mixed.events).toHaveLength(3);
+    // The same rule on the other enum parameters: legal-hold status, report format (with a relative time).
+    expect((await compliance.request('GET', '/v1/retention/holds?status=ACTIVE')).status).toBe(200);
+    const badHold = await compliance.request('GET', '/v1/retention/holds?status=gone');
+    expect(badHold.status).toBe(400);
+    expect(json<{ errors: { pointer: string }[] }>(badHold).errors.map((e) => e.pointer)).toEqual(['/query/status']);
+    const csv = await compliance.request('GET', '/v1/reports/user-activity?actor=dr-reader&format=CSV&from=now-30d');
+    expect(csv.status).toBe(200);
+    expect(csv.headers['content-type']).toContain('text/csv');
+    expect(csv.body).toContain(reads[0].id);
+    expect(csv.body).not.toContain(old.id);
     const bad = await analyst.request('GET', '/v1/events?outcome=maybe');
     expect(bad.status).toBe(400);
     expect(json<{ errors: { pointer: string }[] }>(bad).errors.map((e) => e.pointer)).toEqual(['/query/outcome']);

@@ -4,7 +4,7 @@
  * recorded through the access-audit hook. No framework or driver code: the store is a port.
  */
 import { randomUUID } from 'node:crypto';
-import { AccessAuditSink, Problems, unknownMemberErrors } from '@app/core';
+import { AccessAuditSink, matchEnum, Problems, unknownMemberErrors } from '@app/core';
 import { LEGAL_HOLD_STATUSES, LegalHold, LegalHoldStatus, holdCriteriaKinds, parseLegalHoldRequest, parseReleaseRequest } from './legal-hold';
 import { LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore } from './legal-hold-store.port';
 
@@ -93,10 +93,11 @@ export class LegalHoldService {
     let status: LegalHoldStatus | undefined;
     for (const [key, value] of Object.entries(params)) {
       if (key !== 'status') throw Problems.validation(unknownMemberErrors(Object.keys(params), ['status'], '/query', 'parameter'), 'The query parameters are invalid.');
-      if (typeof value !== 'string' || !(LEGAL_HOLD_STATUSES as readonly string[]).includes(value)) {
-        throw Problems.validation([{ pointer: '/query/status', message: `must be one of ${LEGAL_HOLD_STATUSES.join(', ')}` }], 'The query parameters are invalid.');
+      // Enum filters are case-insensitive, as everywhere in the API (docs/case-work.md "Filters").
+      status = typeof value === 'string' ? matchEnum(value, LEGAL_HOLD_STATUSES) : undefined;
+      if (status === undefined) {
+        throw Problems.validation([{ pointer: '/query/status', message: `must be one of ${LEGAL_HOLD_STATUSES.join(', ')} (any case)` }], 'The query parameters are invalid.');
       }
-      status = value as LegalHoldStatus;
     }
     return { holds: (await this.store.list(status)).map((h) => this.present(h, viewer)) };
   }
