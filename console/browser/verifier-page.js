@@ -27,7 +27,7 @@ function renderSteps(out, verdictLine, ok, steps) {
   const list = el('ol', { class: 'steps', 'aria-label': 'What was checked' });
   for (const s of steps) {
     const state = s.ok === null ? 'skipped' : s.ok ? 'ok' : 'bad';
-    const item = el('li', { class: `step ${state}`, 'data-step': s.id, 'data-state': state }, el('strong', {}, `${MARK[String(s.ok)]}: ${s.title}`), el('p', {}, s.detail));
+    const item = el('li', { class: `step step-${state}`, 'data-step': s.id, 'data-state': state }, el('strong', {}, `${MARK[String(s.ok)]}: ${s.title}`), el('p', {}, s.detail));
     if (s.items.length > 0) item.append(el('ul', { class: 'evidence' }, ...s.items.map((i) => el('li', {}, el('code', {}, i)))));
     list.append(item);
   }

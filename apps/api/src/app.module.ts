@@ -5,6 +5,7 @@ import { AccessLogModule, CheckpointModule, PipelineModule } from '@app/pipeline
 import { SecurityModule } from '@app/security';
 import { AtnaModule } from './atna/atna.module';
 import { ConsoleModule } from './console/console.module';
+import { AuditorAdminPagesModule } from './console/auditor-admin-pages.module';
 import { ComplianceModule } from './compliance/compliance.module';
 import { ContextApiModule } from './context/context-api.module';
 import { RetentionScheduleModule } from './compliance/retention-schedule.module';
@@ -24,7 +25,7 @@ export class AppModule {
   static forRoot(config: AppConfig, extraImports: DynamicModule[] = []): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, IntegrityScheduleModule, ConsoleModule, ...extraImports],
+      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, IntegrityScheduleModule, ConsoleModule, AuditorAdminPagesModule, ...extraImports],
       controllers: [EventsController, ProofController, IntegrityController, CheckpointsController, HealthController, AccessLogController],
     };
   }

@@ -702,21 +702,33 @@ export function verifyExportFiles(input: ExportFilesInput): ExportVerdict {
     ),
   );
   const treeFailed = Boolean(found && w.treeBreak && found === w.break);
+  const merkleState = treeFailed ? false : recordBreak && w.boundariesChecked < boundaries.length ? null : true;
   steps.push(
     step(
       'merkle',
       'Merkle tree heads (RFC 9162) against the signed checkpoints',
-      treeFailed ? false : recordBreak && w.boundariesChecked < boundaries.length ? null : true,
-      treeFailed && found ? describe(found) : `${w.boundariesChecked} of ${boundaries.length} checkpoint tree heads reproduced from the records (root hash and last hash)`,
+      merkleState,
+      treeFailed && found
+        ? describe(found)
+        : merkleState === null
+          ? `not checked past the first break (${w.boundariesChecked} of ${boundaries.length} tree heads matched before it)`
+          : `${w.boundariesChecked} of ${boundaries.length} checkpoint tree heads reproduced from the records (root hash and last hash)`,
     ),
   );
   const headFailed = Boolean(found && w.headBreak && found === w.break);
+  const headState = headFailed ? false : found ? null : true;
   steps.push(
     step(
       'head',
       head ? 'Chain head' : 'End of the range',
-      headFailed ? false : found && !headFailed ? null : true,
-      headFailed && found ? describe(found) : head ? `the last record is the recorded head (seq ${head.seq})` : `records end at seq ${manifest.records.toSeq}`,
+      headState,
+      headFailed && found
+        ? describe(found)
+        : headState === null
+          ? 'not checked: the records stop verifying before the end'
+          : head
+            ? `the last record is the recorded head (seq ${head.seq})`
+            : `records end at seq ${manifest.records.toSeq}`,
     ),
   );
   return { ok: found === null, chain, break: found, verified, checkpointsVerified, steps };

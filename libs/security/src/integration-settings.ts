@@ -95,6 +95,11 @@ export class IntegrationSettings {
     return systems === undefined || systems.has(system);
   }
 
+  /** The integrations the file lists, sorted. */
+  ids(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
   get size(): number {
     return this.entries.size;
   }

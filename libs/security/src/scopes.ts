@@ -28,6 +28,8 @@ export const SCOPES = [
   'console:use',
   'context:write',
   'context:read',
+  'users:manage',
+  'integrations:manage',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -53,6 +55,8 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
   'console:use': 'sign in to the web console (`/console/`); each page also needs the scopes of what it shows',
   'context:write': 'post context feeds: users, patients, encounters (`POST /v1/context/...`, FHIR context resources in `POST /fhir`)',
   'context:read': 'context feed status and a user\'s directory entry as of a time (`GET /v1/context/...`; tokens, never names or addresses)',
+  'users:manage': 'list console accounts and add one with a one-time password (console People page)',
+  'integrations:manage': 'list integrations and their client certificates; issue integration tokens and client certificates (console Integrations page)',
 };
 
 /**
@@ -77,7 +81,7 @@ export const ROLE_SCOPES: Readonly<Record<Role, readonly Scope[]>> = Object.free
     'context:read',
   ] as const),
   auditor: Object.freeze(['proofs:read', 'integrity:read', 'checkpoints:read', 'access-log:read', 'console:use'] as const),
-  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read', 'rules:manage', 'console:use', 'context:read'] as const),
+  admin: Object.freeze(['retention:read', 'retention:write', 'retention:run', 'access-log:read', 'ops:read', 'rules:manage', 'console:use', 'context:read', 'users:manage', 'integrations:manage'] as const),
 });
 
 const ROLE_SET: ReadonlySet<string> = new Set(ROLES);

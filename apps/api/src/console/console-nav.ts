@@ -19,6 +19,15 @@ export const CONSOLE_NAV: ConsoleNavEntry[] = [
   { path: '/console/holds', label: 'Legal holds', scopes: ['retention:read'] },
   { path: '/console/integrity', label: 'Integrity', scopes: ['integrity:read'] },
   { path: '/console/retention', label: 'Retention runs', scopes: ['retention:read'] },
+  { path: '/console/access-timeline', label: 'Access timeline', scopes: ['events:read', 'reports:read'] },
+  { path: '/console/trends', label: 'Alert volume', scopes: ['alerts:read'] },
+  { path: '/console/checkpoints', label: 'Checkpoints', scopes: ['checkpoints:read'] },
+  { path: '/console/proof', label: 'Proofs', scopes: ['proofs:read', 'checkpoints:read'] },
+  { path: '/console/verify', label: 'Verify', scopes: ['proofs:read'] },
+  { path: '/console/admin/people', label: 'People', scopes: ['users:manage'] },
+  { path: '/console/admin/integrations', label: 'Integrations', scopes: ['integrations:manage'] },
+  { path: '/console/admin/rules', label: 'Rules', scopes: ['rules:manage'] },
+  { path: '/console/admin/feeds', label: 'Feeds', scopes: ['ops:read'] },
 ];
 
 export function navFor(scopes: readonly Scope[], currentPath: string): { path: string; label: string; current: boolean }[] {

@@ -1,0 +1,105 @@
+/**
+ * The admin's console pages: people and roles, integrations (client certificates and tokens),
+ * rules (switch off and on, exceptions, audit trail) and the context feeds and alert destinations.
+ * Thin: AdminPagesService and RuleOverridesService do the work. A one-time password or a token is
+ * rendered once in the answer to the form that made it (no-store), never kept in clear.
+ */
+import { Body, Controller, Get, Param, Post, Render, Req, Res, UseFilters } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { RuleOverridesService } from '@app/detection/service';
+import { CurrentPrincipal, Principal, RequireScope, SessionRoute } from '@app/security';
+import { AdminPagesService, formFields } from './admin-pages.service';
+import { ConsoleExceptionFilter } from './console-exception.filter';
+import { pageModel } from './console-page';
+import type { ConsoleRequest } from './console-session.authenticator';
+
+@ApiExcludeController()
+@Controller('console/admin')
+@SessionRoute()
+@UseFilters(ConsoleExceptionFilter)
+export class AdminPagesController {
+  constructor(
+    private readonly pages: AdminPagesService,
+    private readonly rules: RuleOverridesService,
+  ) {}
+
+  @Get('people')
+  @RequireScope('users:manage')
+  @Render('admin-people')
+  people(@Req() req: ConsoleRequest) {
+    return pageModel(req, 'People and roles', this.pages.people());
+  }
+
+  @Post('people')
+  @RequireScope('users:manage')
+  async addPerson(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown) {
+    const added = await this.pages.addPerson(body);
+    res.setHeader('cache-control', 'no-store');
+    res.render('admin-people', pageModel(req, 'People and roles', { ...this.pages.people(), added }));
+  }
+
+  @Get('integrations')
+  @RequireScope('integrations:manage')
+  @Render('admin-integrations')
+  integrations(@Req() req: ConsoleRequest) {
+    return pageModel(req, 'Integrations', this.pages.integrationList());
+  }
+
+  @Post('integrations/token')
+  @RequireScope('integrations:manage')
+  async issueToken(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown) {
+    const issued = await this.pages.issueToken(body);
+    res.setHeader('cache-control', 'no-store');
+    res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), issued }));
+  }
+
+  @Post('integrations/certificate')
+  @RequireScope('integrations:manage')
+  async issueCertificate(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown) {
+    const certificate = await this.pages.issueCertificate(body);
+    res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), certificate }));
+  }
+
+  @Get('rules')
+  @RequireScope('rules:manage')
+  @Render('admin-rules')
+  rulesPage(@Req() req: ConsoleRequest) {
+    return pageModel(req, 'Rules', this.pages.rulesPage());
+  }
+
+  @Post('rules/:id/disable')
+  @RequireScope('rules:manage')
+  async disable(@Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    await this.rules.setEnabled(id, false, p.sub, formFields(body));
+    res.redirect(303, `/console/admin/rules#rule-${encodeURIComponent(id)}`);
+  }
+
+  @Post('rules/:id/enable')
+  @RequireScope('rules:manage')
+  async enable(@Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    await this.rules.setEnabled(id, true, p.sub, formFields(body));
+    res.redirect(303, `/console/admin/rules#rule-${encodeURIComponent(id)}`);
+  }
+
+  @Post('rules/:id/exceptions')
+  @RequireScope('rules:manage')
+  async addException(@Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    await this.rules.addException(id, p.sub, formFields(body));
+    res.redirect(303, `/console/admin/rules#rule-${encodeURIComponent(id)}`);
+  }
+
+  @Post('rules/:id/exceptions/:exceptionId/remove')
+  @RequireScope('rules:manage')
+  async removeException(@Res() res: Response, @Param('id') id: string, @Param('exceptionId') exceptionId: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    await this.rules.removeException(id, exceptionId, p.sub, formFields(body));
+    res.redirect(303, `/console/admin/rules#rule-${encodeURIComponent(id)}`);
+  }
+
+  @Get('feeds')
+  @RequireScope('ops:read')
+  @Render('admin-feeds')
+  feeds(@Req() req: ConsoleRequest) {
+    return pageModel(req, 'Context feeds and alert destinations', this.pages.feeds());
+  }
+}

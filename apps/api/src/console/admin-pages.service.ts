@@ -1,0 +1,129 @@
+/**
+ * The admin's console pages as data and actions: people and roles (local accounts; a new one gets a
+ * one-time password shown once, as `auditctl users add` prints it), integrations with their client
+ * certificates and tokens (issue a token shown once; issue a certificate into DATA_DIR/tls/clients,
+ * as the CLI does), rules (switch off and on, exceptions, the audit trail of changes), and the
+ * context feeds and alert destinations. Checks every input and names the bad field, never its value.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig, FieldError, Problems } from '@app/core';
+import { CONSOLE_ROLES, ConsoleStore, hashPassword, oneTimePassword } from '@app/console';
+import { RuleOverridesService } from '@app/detection/service';
+import { IntegrationSettings, TokenService, isIntegrationId, issueIntegrationCertificateFiles, localPkiPaths, type Role } from '@app/security';
+
+const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+const TOKEN_TTLS = ['1h', '12h', '7d', '30d', '90d'];
+
+function field(body: Record<string, unknown>, key: string): string {
+  const v = body[key];
+  return typeof v === 'string' ? v.trim() : '';
+}
+
+/** A console form's fields without its CSRF token. */
+export function formFields(body: unknown): Record<string, unknown> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return {};
+  const { _csrf: _ignored, ...rest } = body as Record<string, unknown>;
+  return rest;
+}
+
+@Injectable()
+export class AdminPagesService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly accounts: ConsoleStore,
+    private readonly tokens: TokenService,
+    private readonly integrations: IntegrationSettings,
+    private readonly rules: RuleOverridesService,
+  ) {}
+
+  people() {
+    return {
+      roles: [...CONSOLE_ROLES],
+      people: this.accounts.users().map((u) => ({ name: u.name, role: u.role, pending: u.mustChange, disabled: u.disabled, createdAt: u.createdAt })),
+    };
+  }
+
+  /** Adds a local account; the one-time password is returned once and never stored in clear. */
+  async addPerson(body: unknown): Promise<{ name: string; role: Role; password: string }> {
+    const b = formFields(body);
+    const name = field(b, 'name');
+    const role = field(b, 'role');
+    const errors: FieldError[] = [];
+    if (!ACCOUNT_NAME.test(name)) errors.push({ pointer: '/name', message: 'must be 1-128 letters, digits, ".", "_", "@" or "-", starting with a letter or digit' });
+    if (!(CONSOLE_ROLES as readonly string[]).includes(role)) errors.push({ pointer: '/role', message: `must be one of ${CONSOLE_ROLES.join(', ')}` });
+    if (errors.length) throw Problems.validation(errors, 'The account form is invalid.');
+    const password = oneTimePassword();
+    const outcome = await this.accounts.putUser(name, role as Role, await hashPassword(password), false);
+    if (outcome === 'exists') throw Problems.conflict('account-exists', 'An account with this name exists already (reset it with auditctl users add --reset).');
+    return { name, role: role as Role, password };
+  }
+
+  integrationList() {
+    const clientsDir = localPkiPaths(this.config.dataDir).clientsDir;
+    const certs = new Map<string, { notAfter: string; fingerprint: string; expired: boolean }>();
+    if (fs.existsSync(clientsDir)) {
+      for (const f of fs.readdirSync(clientsDir)) {
+        if (!f.endsWith('.pem') || f.endsWith('-key.pem')) continue;
+        try {
+          const cert = new X509Certificate(fs.readFileSync(path.join(clientsDir, f)));
+          const notAfter = new Date(cert.validTo);
+          certs.set(f.slice(0, -4), { notAfter: notAfter.toISOString(), fingerprint: cert.fingerprint256, expired: notAfter.getTime() < Date.now() });
+        } catch {
+          /* not a certificate: not listed */
+        }
+      }
+    }
+    const ids = [...new Set([...this.integrations.ids(), ...certs.keys()])].sort();
+    return {
+      ttls: TOKEN_TTLS,
+      integrationsFile: this.integrations.sourceFile ? path.basename(this.integrations.sourceFile) : null,
+      integrations: ids.map((id) => {
+        const s = this.integrations.get(id);
+        return {
+          id,
+          systems: s?.systems ? [...s.systems].join(', ') : 'any',
+          rate: s?.eventsPerSecond !== undefined ? `${s.eventsPerSecond}/s` : 'default',
+          certificate: certs.get(id) ?? null,
+        };
+      }),
+    };
+  }
+
+  private integrationId(b: Record<string, unknown>): string {
+    const id = field(b, 'integration');
+    if (!isIntegrationId(id)) throw Problems.validation([{ pointer: '/integration', message: 'must be an integration id: lower-case letters, digits, . _ - (1..64, starting alphanumeric)' }], 'The form is invalid.');
+    return id;
+  }
+
+  /** A bearer token for an integration, shown once (the service keeps no copy). */
+  async issueToken(body: unknown) {
+    const b = formFields(body);
+    const integration = this.integrationId(b);
+    const ttl = field(b, 'ttl') || '30d';
+    if (!TOKEN_TTLS.includes(ttl)) throw Problems.validation([{ pointer: '/ttl', message: `must be one of ${TOKEN_TTLS.join(', ')}` }], 'The form is invalid.');
+    const issued = await this.tokens.issueWithDetails({ role: 'integration', sub: integration, ttl });
+    return { integration, token: issued.token, tokenId: issued.jti, expiresAt: issued.expiresAt.toISOString() };
+  }
+
+  /** A client certificate and key for mTLS, written to DATA_DIR/tls/clients (0600) as `auditctl` does; the page shows where. */
+  async issueCertificate(body: unknown) {
+    const integration = this.integrationId(formFields(body));
+    const files = await issueIntegrationCertificateFiles(this.config.dataDir, integration);
+    return { integration, certPath: files.certPath, keyPath: files.keyPath, caCertPath: files.caCertPath, notAfter: files.notAfter.toISOString(), fingerprint: files.fingerprint256 };
+  }
+
+  rulesPage() {
+    return {
+      rules: this.rules.rules().map((r) => ({ ...r, canDisable: r.enabledInFile })),
+      history: this.rules.history(50),
+    };
+  }
+
+  feeds() {
+    // Alert delivery (CONTRACT "Alert delivery") is not part of this build yet: no destination can be configured.
+    return { destinations: [] as { name: string; type: string }[] };
+  }
+}
