@@ -51,12 +51,33 @@ describe('console: SOC analyst', () => {
     expect(await seriousA11yViolations(page)).toEqual([]);
     await screenshot(page, 'analyst-alert-detail');
 
-    // Resolve with a disposition and reason.
+    // Case: the user's case with both alerts.
+    await expect(main.innerText()).resolves.toMatch(/Case \S+ about dr-snoop: 2 alert\(s\), 2 not resolved/);
+    // Assign to me, comment, resolve with a disposition and reason, reopen.
+    await Promise.all([page.waitForLoadState('load'), page.click('form[action$="/assign"] button')]);
+    await expect(main.innerText()).resolves.toContain('Assigned to ana.');
+    await page.fill('#comment-note', 'Asked the ED charge nurse.');
+    await Promise.all([page.waitForLoadState('load'), page.click('form[action$="/comment"] button')]);
     await page.check('input[name=disposition][value=true_positive]');
     await page.fill('#resolve-note', 'No emergency documented; referred to privacy office.');
     await Promise.all([page.waitForLoadState('load'), page.click('form[action$="/resolve"] button')]);
     await expect(main.innerText()).resolves.toContain('status resolved');
-    await expect(main.locator('section[aria-labelledby=h-history]').innerText()).resolves.toMatch(/ana\s+open → resolved\s+disposition: true_positive\. No emergency documented/);
+    await expect(main.innerText()).resolves.toContain('Disposition: true_positive.');
+    await page.fill('#reopen-note', 'New information from the ED.');
+    await Promise.all([page.waitForLoadState('load'), page.click('form[action$="/reopen"] button')]);
+    await expect(main.innerText()).resolves.toContain('status open');
+    const history = await main.locator('section[aria-labelledby=h-history] tbody').innerText();
+    expect(history).toMatch(/ana\s+assign\s+open → open\s+assignee ana\./);
+    expect(history).toMatch(/ana\s+comment\s+open → open\s+Asked the ED charge nurse\./);
+    expect(history).toMatch(/ana\s+resolve\s+open → resolved\s+disposition true_positive\. No emergency documented/);
+    expect(history).toMatch(/ana\s+reopen\s+resolved → open\s+New information from the ED\./);
+    await page.check('input[name=disposition][value=explained]');
+    await page.fill('#resolve-note', 'ED physician confirmed the emergency.');
+    await Promise.all([page.waitForLoadState('load'), page.click('form[action$="/resolve"] button')]);
+    // The API sees what the console did.
+    const api = await t.client('soc_analyst');
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    expect(JSON.parse((await api.request('GET', `/v1/alerts/${id}`)).body)).toMatchObject({ status: 'resolved', disposition: 'explained', assignee: 'ana', resolvedBy: 'ana' });
 
     // Bulk triage: acknowledge what is left open.
     await page.goto(`${t.baseUrl}/console/alerts`);

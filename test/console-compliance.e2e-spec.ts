@@ -33,7 +33,11 @@ describe('console: compliance officer', () => {
   async function checkReport(file: string): Promise<string> {
     await page.setInputFiles('#check-file', file);
     await page.click('#report-check button');
-    await page.waitForFunction("!/^(|Checking…)$/.test(document.getElementById('report-verdict').textContent)");
+    // A function, not a string: the console's CSP (rightly) refuses eval.
+    await page.waitForFunction(() => {
+      const doc = (globalThis as unknown as { document: { getElementById(id: string): { textContent: string | null } | null } }).document;
+      return !/^(|Checking…)$/.test(doc.getElementById('report-verdict')?.textContent ?? '');
+    });
     return page.locator('#report-verdict').innerText();
   }
 
@@ -48,6 +52,10 @@ describe('console: compliance officer', () => {
     for (const who of ['dr-jones', 'nurse-kim', 'dr-snoop']) expect(text).toContain(who);
     expect(text).toMatch(/break_glass\s+success\s+Observation\/obs-1\s+EMERGENCY/);
     expect(await page.locator('figure.chart svg').count()).toBe(1);
+    // The alerts naming this patient, linked (compliance officers read alerts).
+    const alertLinks = page.locator('section[aria-labelledby=h-alerts] a');
+    expect(await alertLinks.count()).toBe(2);
+    await expect(page.locator('table.grid tbody tr', { hasText: 'break_glass' }).locator('a:text("alert")').count()).resolves.toBe(1);
     expect(await seriousA11yViolations(page)).toEqual([]);
     await screenshot(page, 'compliance-patient-access');
 

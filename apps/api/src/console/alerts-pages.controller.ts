@@ -1,6 +1,6 @@
 /**
  * The SOC analyst's console pages: the alert queue and one alert, and the case actions on them.
- * Thin: AnalystPagesService builds the pages; scopes are declared like the API's (alerts:read,
+ * Thin: AnalystPagesService builds the pages and does case work through the API's services; scopes are declared like the API's (alerts:read,
  * alerts:write) and every page view is recorded in the access log (@AuditAccess).
  */
 import { Body, Controller, Get, Param, Post, Query, Render, Req, Res, UseFilters } from '@nestjs/common';
@@ -42,20 +42,14 @@ export class AlertsPagesController {
   @RequireScope('alerts:write')
   async bulk(@Res() res: Response, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
     const result = await this.pages.bulk((body ?? {}) as Record<string, unknown>, p);
-    res.redirect(303, `/console/alerts?done=${result.done}${result.failed.length ? `&failed=${result.failed.length}` : ''}`);
+    res.redirect(303, `/console/alerts?done=${result.done}${result.failed ? `&failed=${result.failed}` : ''}`);
   }
 
-  @Post(':id/acknowledge')
+  /** acknowledge, resolve, reopen, assign, comment: the same calls as `POST /v1/alerts/{id}/<action>`. */
+  @Post(':id/:action')
   @RequireScope('alerts:write')
-  async acknowledge(@Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
-    await this.pages.act(id, 'acknowledge', (body ?? {}) as Record<string, unknown>, p);
-    res.redirect(303, `/console/alerts/${encodeURIComponent(id)}`);
-  }
-
-  @Post(':id/resolve')
-  @RequireScope('alerts:write')
-  async resolve(@Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
-    await this.pages.act(id, 'resolve', (body ?? {}) as Record<string, unknown>, p);
+  async act(@Res() res: Response, @Param('id') id: string, @Param('action') action: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    await this.pages.act(id, action, (body ?? {}) as Record<string, unknown>, p);
     res.redirect(303, `/console/alerts/${encodeURIComponent(id)}`);
   }
 }

@@ -2,8 +2,8 @@
  * The compliance officer's pages as data: a patient's access history (who opened the record, when,
  * why, explained by care or not, with the alerts about it and a timeline chart), a user's activity,
  * legal holds with how many records each covers, verification status per chain, and retention runs.
- * Reads go through the same services as the API with the caller's scopes; reads the page makes beyond
- * its own view (events behind a hold count, alerts) are recorded in the access log like API reads.
+ * Reads go through the same services as the API with the caller's scopes; the page view itself is
+ * recorded by @AuditAccess, and counting the events behind a hold is recorded like an API read.
  */
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ACCESS_CONTEXT, AccessContext, AccessEvent, explainAccess, FieldError, Problems } from '@app/core';
@@ -18,7 +18,7 @@ import { accessTimelineChart } from './charts/svg-charts';
 export const HISTORY_LIMIT = 200;
 /** Counting a hold's records stops here (the page then says "at least"). */
 export const HOLD_COUNT_CAP = 10_000;
-const ALERT_SCAN = 1000;
+const ALERT_LIMIT = 100;
 
 type Viewer = Principal;
 
@@ -42,7 +42,7 @@ export class CompliancePagesService {
     const form = { patient: patient ?? '', from: text(params.from) ?? '', to: text(params.to) ?? '' };
     if (!patient) return { form, searched: false, rows: [], count: 0 };
     const page = await this.query.list(this.filters({ patient, from: form.from, to: form.to }), p);
-    const alerts = await this.alertsAbout(p, (a) => a.patient === patient || a.groupKey['patient.id'] === patient, ip, { patient });
+    const alerts = await this.alertsAbout(p, { patient });
     const flaggedIds = new Set(alerts.flatMap((a) => a.evidence.eventIds));
     const rows = page.events.map((v) => ({ ...this.row(v), alert: alerts.find((a) => a.evidence.eventIds.includes(v.event.id))?.id, flagged: flaggedIds.has(v.event.id) }));
     const chart = accessTimelineChart(
@@ -58,7 +58,7 @@ export class CompliancePagesService {
     const form = { actor: actor ?? '', from: text(params.from) ?? '', to: text(params.to) ?? '' };
     if (!actor) return { form, searched: false, rows: [], count: 0 };
     const page = await this.query.list(this.filters({ actor, from: form.from, to: form.to }), p);
-    const alerts = await this.alertsAbout(p, (a) => a.actor === actor || a.groupKey['actor.id'] === actor, ip, { actor });
+    const alerts = await this.alertsAbout(p, { actor });
     return { form, searched: true, rows: page.events.map((v) => this.row(v)), count: page.events.length, more: page.nextCursor !== null, alerts: alerts.map(alertLink), alertsShown: p.scopes.includes('alerts:read'), contextLoaded: this.hasContext() };
   }
 
@@ -151,13 +151,15 @@ export class CompliancePagesService {
     };
   }
 
-  /** Recent alerts (newest ALERT_SCAN) about this patient or actor, when the role may read alerts. */
-  private async alertsAbout(p: Viewer, match: (a: { patient?: string; actor?: string; groupKey: Record<string, unknown> }) => boolean, ip: string | undefined, about: { patient?: string; actor?: string }) {
+  /** Alerts naming this patient or user (the API's `patient` / `actor` filters), when the role may read alerts. */
+  private async alertsAbout(p: Viewer, about: { patient?: string; actor?: string }) {
     if (!p.scopes.includes('alerts:read')) return [];
-    const page = await this.alerts.list({ limit: String(ALERT_SCAN) }, (id) => this.patients.presentPatientId(p, id));
-    const found = page.alerts.filter((a) => match(a as unknown as { patient?: string; actor?: string; groupKey: Record<string, unknown> }));
-    await this.audit.recordAccess({ action: 'alerts.query', principal: accessPrincipal(p), route: 'GET /console (related alerts)', filters: about.actor ? { actor: about.actor } : {}, patientId: about.patient, resource: { type: 'Alert' }, recordCount: found.length, outcome: 'success', ip });
-    return found;
+    const filter = about.patient ? { patient: about.patient } : { actor: about.actor! };
+    const page = await this.alerts.list(
+      { ...filter, limit: String(ALERT_LIMIT) },
+      { present: (id) => this.patients.presentPatientId(p, id), canSeeIds: this.patients.canSeeIdentifiers(p), token: (id) => this.patients.token(id) },
+    );
+    return page.alerts;
   }
 }
 
