@@ -87,7 +87,8 @@ describe('logs never carry posted patient ids, actor ids or IPs', () => {
     await expectStatus(writeJson(integration, JSON.stringify(ev(3)), 'text/plain'), 415);
     await expectStatus(writeJson(integration, JSON.stringify(ev(4, { details: { blob: `${patients[4]}${'x'.repeat(1_200_000)}` } }))), 413);
     // Over the rate (the throttled integration has a bucket of 2 events).
-    const ownSource = { source: { system: 'ehr-gateway' } }; // filled in as "throttled"
+    // Its own system (ehr-gateway is bound to sample-ehr, which posted it first); integration filled in as "throttled".
+    const ownSource = { source: { system: 'throttled-system' } };
     await expectStatus(writeJson(throttled, JSON.stringify({ events: [ev(5, ownSource), ev(6, ownSource)] })), 202);
     const limited = await writeJson(throttled, JSON.stringify(ev(7, ownSource)));
     expect(limited.status).toBe(429);

@@ -197,6 +197,59 @@ describe('security hardening (issue 22): attacks replayed through the public sur
     });
   });
 
+  describe('source spoofing on the default configuration', () => {
+    it('binds a source system to the integration that first posted it; another integration is refused, and every report row names the integration', async () => {
+      const own = accessEvent({ patient: { id: 'MRN-SRC-1' }, source: { system: 'ehr-gateway' } });
+      expect((await call(t, 'integration', 'POST', '/v1/events', own)).status).toBe(202); // sample-ehr owns ehr-gateway
+      const spoof = accessEvent({ patient: { id: 'MRN-SRC-1' }, source: { system: 'ehr-gateway' } });
+      const refused = await call(t, 'integration', 'POST', '/v1/events', spoof, 'lis');
+      expect(refused.status).toBe(403);
+      expect(refused.body.errors).toEqual([{ pointer: '/source/system', message: expect.any(String) }]);
+      expect(refused.text).not.toContain('ehr-gateway');
+      expect((await call(t, 'compliance_officer', 'GET', `/v1/events/${spoof.id}`)).status).toBe(404);
+      // lis still posts for its own system, which is now bound to it.
+      const lab = accessEvent({ patient: { id: 'MRN-SRC-1' }, source: { system: 'lab-system' } });
+      expect((await call(t, 'integration', 'POST', '/v1/events', lab, 'lis')).status).toBe(202);
+      expect((await call(t, 'integration', 'POST', '/v1/events', accessEvent({ source: { system: 'lab-system' } }))).status).toBe(403);
+
+      const report = await call(t, 'compliance_officer', 'GET', '/v1/reports/patient-access?patient=MRN-SRC-1&format=json');
+      const rows = report.body.rows as { eventId: string; sourceSystem: string; sourceIntegration: string }[];
+      expect(rows.map((r) => [r.sourceSystem, r.sourceIntegration]).sort()).toEqual([['ehr-gateway', 'sample-ehr'], ['lab-system', 'lis']]);
+      const csv = await call(t, 'compliance_officer', 'GET', '/v1/reports/patient-access?patient=MRN-SRC-1&format=csv');
+      expect(csv.text.split('\n')[0]).toContain(',sourceSystem,sourceIntegration,');
+      const html = await call(t, 'compliance_officer', 'GET', '/v1/reports/patient-access?patient=MRN-SRC-1&format=html');
+      expect(html.text).toContain('<span data-field="sourceIntegration">lis</span>');
+    });
+  });
+
+  describe('CSV injection', () => {
+    it('leaves no cell starting with a formula, whether a spreadsheet splits on , or ; (values with ;, leading spaces, NUL, the # report: lines)', async () => {
+      const actor = 'dr-csv;=HYPERLINK("https://x.example","y")';
+      const events = [
+        accessEvent({ actor: { id: actor, type: 'user' }, patient: { id: 'MRN-CSV-1' }, details: { department: ' =1+2', orgUnit: 'x' } }),
+        accessEvent({ actor: { id: actor, type: 'user', role: '\u0000=cmd|calc' }, patient: { id: 'MRN-CSV-1' }, purpose: 'TREAT' }),
+      ];
+      expect((await call(t, 'integration', 'POST', '/v1/events', { events })).status).toBe(202);
+      const filter = encodeURIComponent(`${actor},=HYPERLINK("https://evil.example")`);
+      const reports = [
+        await call(t, 'compliance_officer', 'GET', `/v1/reports/user-activity?actor=${encodeURIComponent(actor)}&format=csv`),
+        await call(t, 'compliance_officer', 'GET', `/v1/reports/user-activity?actor=${filter}&format=csv`),
+        await call(t, 'compliance_officer', 'GET', '/v1/reports/patient-access?patient=MRN-CSV-1&format=csv'),
+      ];
+      expect(reports.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(reports[0].text.split('\n').filter((l) => /^[0-9]{4}-/.test(l))).toHaveLength(2);
+      for (const r of reports) {
+        expect(r.text).not.toContain('\u0000');
+        // The worst case: a spreadsheet that splits on , and ; and ignores every quote.
+        for (const line of r.text.split(/\r?\n/)) {
+          for (const piece of line.split(/[,;]/)) {
+            expect({ piece, formula: /^[\s"\ufffd]*[=+@]/.test(piece) }).toEqual({ piece, formula: false });
+          }
+        }
+      }
+    });
+  });
+
   describe('checkpoint inflation through on-demand proofs', () => {
     it('seals at most one on-demand checkpoint per chain per interval; waiting proofs share it and verify', async () => {
       const before = (await call(t, 'auditor', 'GET', '/v1/integrity/checkpoints')).body.checkpoints.length as number;

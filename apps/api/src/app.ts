@@ -64,12 +64,11 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
   server.keepAliveTimeout = config.httpKeepAliveTimeoutMs ?? DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS;
   // Headers and whole-request deadlines, and connection caps (issue 22; HardenedExpressAdapter set the timeouts).
   capConnections(server, limits);
-  // First in the stack (ahead of the FHIR reader mounted during create): credentials before any body byte is read.
-  adapter.beforeEverything = authenticateBeforeBody(app.get(AuthGuard));
+  // First in the stack (ahead of the FHIR reader mounted during create): security headers, the request
+  // log, then credentials before any body byte is read.
+  adapter.beforeEverything = inSequence(securityHeaders(!config.insecureHttp), requestLog(logger), authenticateBeforeBody(app.get(AuthGuard)));
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(securityHeaders(!config.insecureHttp));
-  app.use(requestLog(logger));
   app.use(jsonBodyReader({ limitsFor: (req) => jsonLimitsFor(config, req.path) }));
   // The web console: its views, static files, form bodies and its own CSP (after securityHeaders).
   mountConsole(app);
@@ -88,6 +87,14 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
   );
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json' });
   return { app, logger, tls };
+}
+
+/** Express handlers run one after the other as one. */
+function inSequence(...handlers: Array<(req: Request, res: Response, next: NextFunction) => void>) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const step = (i: number): void => (i === handlers.length ? next() : handlers[i]!(req, res, () => step(i + 1)));
+    step(0);
+  };
 }
 
 /** Body limits per route: FHIR resources nest deeper (a Bundle of AuditEvents needs 11 levels). */

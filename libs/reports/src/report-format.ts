@@ -7,7 +7,7 @@
 import type { CheckpointStatement, ChainSpan } from './report-integrity';
 import { ReportFormat, ReportKind, ReportQuery } from './report-request';
 import { REPORT_COLUMNS, ReportRow } from './report-row';
-import { ReportSignatureBlock, reportTrailer } from './report-signature';
+import { csvCommentJson, ReportSignatureBlock, reportTrailer } from './report-signature';
 import type { HtmlReportTemplates } from './html-report-templates';
 
 export interface ReportHeader {
@@ -81,13 +81,23 @@ export class JsonReportFormatter implements ReportFormatter {
   }
 }
 
-/** A CSV cell (RFC 4180 quoting). Text starting with = + - @ or a control character gets a leading
- * apostrophe so a spreadsheet never evaluates it as a formula (OWASP CSV injection). */
+/**
+ * A CSV cell (RFC 4180 quoting, also around `;` for spreadsheets in locales that split on it). Text
+ * whose first visible character is = + - @ (after any spaces or control characters), or that starts
+ * with a tab or carriage return, gets a leading apostrophe so a spreadsheet never evaluates it as a
+ * formula (OWASP CSV injection); NUL and other control characters (but tab and line breaks) become U+FFFD.
+ */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
   let s = typeof v === 'string' ? v : String(v);
-  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  if (typeof v === 'string') {
+    s = s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');
+    if (/^[\s\ufffd]*[=+\-@\uff1d\uff0b\uff0d\uff20]/.test(s) || /^[\t\r]/.test(s)) s = `'${s}`;
+    // A spreadsheet splitting on `;` (or `,`) ignores quotes that do not open a cell: after such a
+    // separator inside a value, a formula character gets the same apostrophe.
+    s = s.replace(/([,;])([\s\ufffd]*)(?=[=+\-@\uff1d\uff0b\uff0d\uff20])/g, "$1$2'");
+  }
+  return /[",;\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 export class CsvReportFormatter implements ReportFormatter {
@@ -107,7 +117,7 @@ export class CsvReportFormatter implements ReportFormatter {
 
   /** What a CSV cannot hold in columns closes it as comment lines (JSON after the colon). */
   end(header: ReportHeader, summary: ReportSummary, integrity: ReportIntegrityStatement): string {
-    return `# report: ${JSON.stringify(header)}\n# summary: ${JSON.stringify(summary)}\n# integrity: ${JSON.stringify(integrity)}\n`;
+    return `# report: ${csvCommentJson(header)}\n# summary: ${csvCommentJson(summary)}\n# integrity: ${csvCommentJson(integrity)}\n`;
   }
 
   trailer(block: ReportSignatureBlock): string {

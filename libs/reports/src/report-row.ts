@@ -31,6 +31,8 @@ export interface ReportRow {
   outcome: string;
   outcomeText: string;
   sourceSystem: string;
+  /** The integration that posted the event, as authenticated (filled in at ingest; null only for old records). */
+  sourceIntegration: string | null;
   breakGlass: boolean;
 }
 
@@ -55,6 +57,7 @@ export const REPORT_COLUMNS: readonly (keyof ReportRow)[] = [
   'outcome',
   'outcomeText',
   'sourceSystem',
+  'sourceIntegration',
   'breakGlass',
 ];
 
@@ -175,6 +178,7 @@ export function toReportRow(r: { chain: string; seq: number; event: AccessEvent 
     outcome: e.outcome,
     outcomeText: outcomeText(e.outcome),
     sourceSystem: e.source.system,
+    sourceIntegration: e.source.integration ?? null,
     breakGlass: isBreakGlass(e),
   };
 }

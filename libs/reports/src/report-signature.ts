@@ -68,10 +68,19 @@ const HTML_DATA_OPEN = '<script type="application/json" id="report-signature-dat
 const HTML_DATA_CLOSE = '</script>';
 
 /** The exact bytes that end a report of this format. */
+/**
+ * JSON for a CSV comment line (`# report: {...}`): inside its strings `,` and `;` are written as
+ * \u002c and \u003b, so no spreadsheet splits a client's value (an actor filter such as
+ * `dr-evil,=HYPERLINK(…)`) into a cell of its own; JSON parsers read the same values back.
+ */
+export function csvCommentJson(value: unknown): string {
+  return JSON.stringify(value).replace(/"(?:[^"\\]|\\.)*"/g, (str) => str.replace(/,/g, '\\u002c').replace(/;/g, '\\u003b'));
+}
+
 export function reportTrailer(format: ReportFormat, b: ReportSignatureBlock): string {
   const json = signatureBlockJson(b);
   if (format === 'json') return `${JSON_TRAILER_MARKER}${json}}\n`;
-  if (format === 'csv') return `${CSV_TRAILER_MARKER.slice(1)}${json}\n`;
+  if (format === 'csv') return `${CSV_TRAILER_MARKER.slice(1)}${csvCommentJson(JSON.parse(json))}\n`;
   const e = escapeHtml;
   return (
     `${HTML_TRAILER_MARKER}\n<h2>Signature</h2>\n` +

@@ -16,6 +16,7 @@ export * from './integration-settings';
 export * from './token-bucket';
 export * from './ingest-rate-limiter';
 export * from './source-ownership.service';
+export * from './source-bindings';
 export * from './ingest-admission.service';
 export * from './key-provider';
 export * from './data-key-provider';

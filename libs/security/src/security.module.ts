@@ -13,6 +13,7 @@ import { IngestAdmission } from './ingest-admission.service';
 import { IngestRateLimiter } from './ingest-rate-limiter';
 import { IntegrationSettings } from './integration-settings';
 import { PatientIdentifiers } from './patient-identifiers.service';
+import { SourceBindings } from './source-bindings';
 import { SourceOwnershipService } from './source-ownership.service';
 import { TokenService } from './token.service';
 
@@ -24,6 +25,7 @@ import { TokenService } from './token.service';
     { provide: APP_GUARD, useExisting: AuthGuard },
     { provide: IntegrationSettings, inject: [APP_CONFIG], useFactory: (config: AppConfig) => IntegrationSettings.load(config) },
     IngestRateLimiter,
+    SourceBindings,
     SourceOwnershipService,
     IngestAdmission,
     PatientIdentifiers,

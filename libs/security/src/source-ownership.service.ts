@@ -2,14 +2,15 @@
  * Source ownership: an integration may post only events that are its own. For each event, a
  * `source.integration` that names another integration is refused, an absent one is filled in with
  * the caller's integration id (so the stored, hashed event carries the authenticated integration),
- * and `source.system` must be one of the integration's allowed systems (integrations file; any
- * system when the integration is not listed there). Works on raw, not yet validated bodies: shapes
+ * and `source.system` must be one of the integration's allowed systems (integrations file), or, when
+ * the file gives the integration no list, a system no other integration posted first (SourceBindings). Works on raw, not yet validated bodies: shapes
  * it does not understand are left to schema validation. Refusals are a 403 problem naming each
  * field by JSON Pointer, never its value.
  */
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { FieldError, Problems } from '@app/core';
 import { IntegrationSettings } from './integration-settings';
+import { SourceBindings } from './source-bindings';
 import type { Principal } from './principal';
 
 const MAX_REPORTED = 100;
@@ -20,7 +21,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 @Injectable()
 export class SourceOwnershipService {
-  constructor(private readonly settings: IntegrationSettings) {}
+  constructor(
+    private readonly settings: IntegrationSettings,
+    @Optional() private readonly bindings?: SourceBindings,
+  ) {}
 
   /**
    * Checks (and completes) the `source` of each candidate event. `batch` says whether the events came
@@ -31,6 +35,7 @@ export class SourceOwnershipService {
     const integration = principal.integration;
     const errors: FieldError[] = [];
     const toFill: Array<Record<string, unknown>> = [];
+    const toBind = new Set<string>();
     for (let i = 0; i < candidates.length && errors.length < MAX_REPORTED; i++) {
       const candidate = candidates[i];
       if (!isPlainObject(candidate) || !isPlainObject(candidate.source)) continue; // validation names it
@@ -42,11 +47,16 @@ export class SourceOwnershipService {
       }
       if (source.integration === undefined) toFill.push(source);
       else if (source.integration !== integration) errors.push({ ...at('integration'), message: 'names an integration other than the authenticated one' });
-      if (typeof source.system === 'string' && !this.settings.allowsSystem(integration, source.system)) {
-        errors.push({ ...at('system'), message: 'is not a system this integration may post for' });
+      if (typeof source.system === 'string') {
+        // A systems list in the integrations file rules; otherwise the first integration to post a system owns it.
+        const listed = this.settings.get(integration)?.systems !== undefined;
+        const allowed = listed ? this.settings.allowsSystem(integration, source.system) : (this.bindings?.allows(integration, source.system) ?? true);
+        if (!allowed) errors.push({ ...at('system'), message: 'is not a system this integration may post for' });
+        else if (!listed) toBind.add(source.system);
       }
     }
     if (errors.length > 0) throw Problems.sourceNotAllowed(errors);
+    if (integration !== undefined && toBind.size > 0) this.bindings?.bind(integration, toBind);
     for (const source of toFill) source.integration = integration;
   }
 }
