@@ -26,8 +26,12 @@ interface AccessEntry {
 }
 
 async function call(t: TestApp, role: Parameters<TestApp['client']>[0], method: string, url: string, body?: unknown, sub?: string) {
-  const c = await t.client(role, sub);
-  const res = await c.request(method, url, body);
+  let res: { status: number; headers: Record<string, string | string[] | undefined>; body: string };
+  if (role === null) {
+    // Anonymous: no Authorization header at all (the test apps speak plain HTTP).
+    const r = await fetch(new URL(url, t.baseUrl), { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+    res = { status: r.status, headers: Object.fromEntries(r.headers.entries()), body: await r.text() };
+  } else res = await (await t.client(role, sub)).request(method, url, body);
   let json: any = undefined;
   try {
     json = JSON.parse(res.body);
@@ -250,6 +254,26 @@ describe('security hardening (issue 22): attacks replayed through the public sur
     });
   });
 
+  describe('/metrics and /docs in public', () => {
+    it('leaves per-rule alert counters out of the anonymous /metrics, and shows them to a role that reads alerts', async () => {
+      const e = accessEvent({ occurredAt: new Date().toISOString(), action: 'break_glass', purpose: 'EMERGENCY', actor: { id: 'dr-metrics', type: 'user' }, patient: { id: 'MRN-MET-1' } });
+      expect((await call(t, 'integration', 'POST', '/v1/events', e)).status).toBe(202);
+      await waitForDetection(await t.client('soc_analyst'));
+      const anonymous = await call(t, null, 'GET', '/metrics');
+      expect(anonymous.status).toBe(200);
+      expect(anonymous.text).not.toMatch(/rule="/);
+      expect(anonymous.text).toMatch(/audit_detection_alerts_by_severity_total\{severity="high"\} [1-9]/);
+      const analyst = await call(t, 'soc_analyst', 'GET', '/metrics');
+      expect(analyst.text).toMatch(/audit_detection_alerts_total\{rule="break-glass-access",severity="high"\} [1-9]/);
+      // A presented credential is checked: a forged one is refused rather than treated as anonymous.
+      const c = rawConnection(Number(new URL(t.baseUrl).port));
+      await c.connected;
+      c.socket.write('GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer not.a.token\r\nConnection: close\r\n\r\n');
+      await c.closedPromise;
+      expect(c.received).toMatch(/^HTTP\/1\.1 401 /);
+    });
+  });
+
   describe('checkpoint inflation through on-demand proofs', () => {
     it('seals at most one on-demand checkpoint per chain per interval; waiting proofs share it and verify', async () => {
       const before = (await call(t, 'auditor', 'GET', '/v1/integrity/checkpoints')).body.checkpoints.length as number;
@@ -371,5 +395,29 @@ describe('security hardening (issue 22): slow and unauthenticated bodies, connec
     await other.closedPromise;
     expect(other.received).toMatch(/^HTTP\/1\.1 200 /);
     for (const c of held) c.socket.destroy();
+  });
+});
+
+describe('security hardening (issue 22): OPS_ENDPOINTS_AUTH=true', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ security: { opsEndpointsAuth: true } });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('requires credentials for /metrics and the OpenAPI documentation; health stays public', async () => {
+    for (const path of ['/metrics', '/docs-json', '/docs/']) {
+      const anonymous = await call(t, null, 'GET', path);
+      expect({ path, status: anonymous.status }).toEqual({ path, status: 401 });
+      expect(anonymous.headers['content-type']).toMatch(/problem\+json/);
+      expect((await call(t, 'auditor', 'GET', path)).status).toBe(200);
+    }
+    expect((await call(t, null, 'GET', '/health/live')).status).toBe(200);
+    expect((await call(t, null, 'GET', '/health/ready')).status).toBe(200);
+    // The auditor reads no alerts: the public set only.
+    expect((await call(t, 'auditor', 'GET', '/metrics')).text).not.toMatch(/audit_detection_alerts_total\{/);
+    expect((await call(t, 'admin', 'GET', '/metrics')).text).toMatch(/# TYPE audit_detection_alerts_total counter/);
   });
 });

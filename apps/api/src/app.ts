@@ -22,6 +22,7 @@ import { recordTlsRefusals } from './http/tls-refusals';
 import { requestLog } from './http/request-log.middleware';
 import { authenticateBeforeBody } from './http/authenticate-before-body';
 import { capConnections, HardenedExpressAdapter } from './http/connection-limits';
+import { documentationAccess } from './http/ops-endpoints';
 import { mountConsole } from './console/console-http';
 
 export interface BuiltApp {
@@ -85,6 +86,7 @@ export async function buildApp(config: AppConfig, logger = new JsonLogger(config
       .addBearerAuth()
       .build(),
   );
+  app.use(['/docs', '/docs-json', '/docs-yaml'], documentationAccess(app.get(AuthGuard), limits.opsEndpointsAuth));
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json' });
   return { app, logger, tls };
 }

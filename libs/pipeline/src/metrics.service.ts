@@ -8,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
+  /** Metrics for authenticated callers who may read alerts (per-rule alert counts); /metrics adds them for those. */
+  readonly restrictedRegistry = new Registry();
 
   readonly ingestedEvents = new Counter({
     name: 'audit_ingest_events_total',

@@ -1,9 +1,11 @@
-/** Liveness, readiness and Prometheus metrics for operators. No PHI anywhere. */
-import { Controller, Get, Header, Res } from '@nestjs/common';
+/** Liveness, readiness and Prometheus metrics for operators (who sees what: http/ops-endpoints.ts). No PHI anywhere. */
+import { Controller, Get, Header, Inject, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
+import { APP_CONFIG, AppConfig, securitySettings } from '@app/core';
 import { IntegrityMonitor, MetricsService, PipelineHealth } from '@app/pipeline';
-import { Public } from '@app/security';
+import { AuthGuard, Public } from '@app/security';
+import { opsCaller, seesRestrictedMetrics } from '../http/ops-endpoints';
 
 @ApiTags('operations')
 @Controller()
@@ -12,6 +14,8 @@ export class HealthController {
     private readonly pipeline: PipelineHealth,
     private readonly metrics: MetricsService,
     private readonly integrity: IntegrityMonitor,
+    private readonly guard: AuthGuard,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Get('health/live')
@@ -36,9 +40,14 @@ export class HealthController {
   @Get('metrics')
   @Public()
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Prometheus text metrics (no PHI).' })
-  async metricsText(@Res() res: Response) {
+  @ApiOperation({
+    summary: 'Prometheus text metrics (no PHI). Per-rule alert counters only for callers who may read alerts (alerts:read, ops:read); with OPS_ENDPOINTS_AUTH=true, credentials are required.',
+  })
+  async metricsText(@Req() req: Request, @Res() res: Response) {
+    const caller = await opsCaller(this.guard, req, securitySettings(this.config).opsEndpointsAuth);
     res.setHeader('Content-Type', this.metrics.registry.contentType);
-    res.send(await this.metrics.registry.metrics());
+    let text = await this.metrics.registry.metrics();
+    if (seesRestrictedMetrics(caller)) text += await this.metrics.restrictedRegistry.metrics();
+    res.send(text);
   }
 }

@@ -1,12 +1,15 @@
 /**
  * Prometheus metrics of streaming detection, registered on the service's registry (GET /metrics).
- * Labels are rule ids and severities only: never an actor, patient, IP or group key.
+ * Labels are rule ids and severities only: never an actor, patient, IP or group key. Alerts per
+ * rule go to the restricted registry (shown to callers who may read alerts, issue 22: a snooper
+ * must not watch whether they tripped a rule); the public set counts alerts by severity only.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 
 export class DetectionMetrics {
   readonly eventsEvaluated: Counter;
   readonly alertsRaised: Counter<'rule' | 'severity'>;
+  readonly alertsBySeverity: Counter<'severity'>;
   readonly lateEventsDropped: Counter;
   readonly unevaluatedEvents: Counter<'source'>;
   readonly lateEventsLaned: Counter;
@@ -17,13 +20,19 @@ export class DetectionMetrics {
   readonly snapshots: Counter;
   readonly snapshotSeconds: Gauge;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, restricted: Registry = registry) {
     const registers = [registry];
     this.eventsEvaluated = new Counter({ name: 'audit_detection_events_total', help: 'Committed events evaluated by the detection engine.', registers });
     this.alertsRaised = new Counter({
       name: 'audit_detection_alerts_total',
       help: 'New alerts stored by streaming detection, by rule id and severity (replays that found the alert already stored are not counted).',
       labelNames: ['rule', 'severity'] as const,
+      registers: [restricted],
+    });
+    this.alertsBySeverity = new Counter({
+      name: 'audit_detection_alerts_by_severity_total',
+      help: 'New alerts stored by streaming detection, by severity only (per rule: audit_detection_alerts_total, for callers who may read alerts).',
+      labelNames: ['severity'] as const,
       registers,
     });
     this.lateEventsDropped = new Counter({

@@ -331,6 +331,7 @@ export class DetectionWorker {
       if (!result.created) continue;
       this.alertsStored++;
       this.metrics?.alertsRaised.inc({ rule: result.record.ruleId, severity: result.record.severity });
+      this.metrics?.alertsBySeverity.inc({ severity: result.record.severity });
     }
   }
 

@@ -122,7 +122,7 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
         return elasticsearchAlertStoreFor(events, embeddedTextSealer(config), alertIndexing(config));
       },
     },
-    { provide: DetectionMetrics, inject: [MetricsService], useFactory: (metrics: MetricsService) => new DetectionMetrics(metrics.registry) },
+    { provide: DetectionMetrics, inject: [MetricsService], useFactory: (metrics: MetricsService) => new DetectionMetrics(metrics.registry, metrics.restrictedRegistry) },
     {
       provide: DETECTION_WORKER,
       inject: [DETECTION_RUNTIME, EVENT_STORE, SQLITE_DB, SqliteAlertStore, DetectionMetrics, APP_CONFIG, RULE_OVERRIDE_STORE],
