@@ -34,3 +34,34 @@ export function matchEnum<T extends string>(value: string, allowed: readonly T[]
   const lower = value.toLowerCase();
   return allowed.find((a) => a.toLowerCase() === lower);
 }
+
+/** One query parameter at a time, collecting errors by pointer (never by value). */
+export interface QueryParamReader {
+  /** A single non-empty value of at most 256 characters, or undefined when absent (an error when malformed). */
+  str(key: string): string | undefined;
+  /** `limit`: an integer from 1 to `max`, else `fallback` (an error when malformed). */
+  limit(fallback: number, max: number): number;
+}
+
+export function queryParamReader(params: Record<string, unknown>, errors: { pointer: string; message: string }[]): QueryParamReader {
+  const str = (key: string): string | undefined => {
+    const v = params[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 256) {
+      errors.push({ pointer: `/query/${key}`, message: 'must be a single non-empty value of at most 256 characters' });
+      return undefined;
+    }
+    return v;
+  };
+  return {
+    str,
+    limit(fallback, max) {
+      const v = str('limit');
+      if (v === undefined) return fallback;
+      const n = Number(v);
+      if (Number.isInteger(n) && n >= 1 && n <= max) return n;
+      errors.push({ pointer: '/query/limit', message: `must be an integer from 1 to ${max}` });
+      return fallback;
+    },
+  };
+}

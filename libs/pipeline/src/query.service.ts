@@ -5,7 +5,7 @@
  * `patient` filter may be given as a token. The access log's own records are never returned here.
  */
 import { isIP } from 'node:net';
-import { ACCESS_LOG_CHAIN, AccessEvent, canonicalEventId, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, matchEnum, parseQueryTime, ProblemError, Problems, QUERY_TIME_FORMS, Receipt, unknownMemberErrors } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessEvent, canonicalEventId, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, matchEnum, parseQueryTime, ProblemError, Problems, QUERY_TIME_FORMS, queryParamReader, Receipt, unknownMemberErrors } from '@app/core';
 import { canSeePatientIds, isPatientToken, type PatientIdentifiers, type Principal } from '@app/security';
 import { EventPage, EventQuery, EventStore, StoredRecord } from '@app/storage';
 
@@ -148,15 +148,7 @@ export async function residualPage(store: Pick<EventStore, 'query'>, q: EventQue
 
 export function parseEventQuery(params: Record<string, unknown>, nowMs: number = Date.now()): EventQuery & { residual?: ResidualEventFilter } {
   const errors: FieldError[] = [];
-  const str = (key: string): string | undefined => {
-    const v = params[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) {
-      errors.push({ pointer: `/query/${key}`, message: 'must be a single non-empty value of at most 256 characters' });
-      return undefined;
-    }
-    return v;
-  };
+  const { str } = queryParamReader(params, errors);
   // An unknown filter's name is client content (possibly a patient id): named by position only.
   errors.push(...unknownMemberErrors(Object.keys(params), FILTER_KEYS, '/query', 'filter'));
   const time = (key: string): number | undefined => {

@@ -4,7 +4,7 @@
  * store query that reads exactly its records. The normalized request is also the `query` the
  * report's signature covers, so a saved report says what it answers. Pure.
  */
-import { ACCESS_LOG_CHAIN, FieldError, matchEnum, parseQueryTime, Problems, QUERY_TIME_FORMS, unknownMemberErrors } from '@app/core';
+import { ACCESS_LOG_CHAIN, FieldError, matchEnum, parseQueryTime, Problems, QUERY_TIME_FORMS, queryParamReader, unknownMemberErrors } from '@app/core';
 import { isPatientToken } from '@app/security/patient-tokenizer';
 import type { EventStreamQuery } from '@app/storage';
 
@@ -76,15 +76,7 @@ export function parseReportQuery(kind: ReportKind, params: Record<string, unknow
   const errors: FieldError[] = [];
   // An unknown parameter's name is client content (possibly a patient id): named by position only.
   errors.push(...unknownMemberErrors(Object.keys(params), PARAMS, '/query', 'parameter'));
-  const str = (key: string): string | undefined => {
-    const v = params[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) {
-      errors.push({ pointer: `/query/${key}`, message: 'must be a single non-empty value of at most 256 characters' });
-      return undefined;
-    }
-    return v;
-  };
+  const { str } = queryParamReader(params, errors);
   const instant = (key: string): string | undefined => {
     const v = str(key);
     if (v === undefined) return undefined;

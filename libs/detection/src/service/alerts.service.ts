@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { clearIdLookupRefused } from '@app/pipeline';
-import { FieldError, matchEnum, ProblemError, parseQueryTime, Problems, QUERY_TIME_FORMS, unknownMemberErrors } from '@app/core';
+import { FieldError, matchEnum, ProblemError, parseQueryTime, Problems, QUERY_TIME_FORMS, queryParamReader, unknownMemberErrors } from '@app/core';
 import { DetectionAlert } from '../alert';
 import { CaseSummary, summarizeCase } from '../alert-cases';
 import {
@@ -152,16 +152,8 @@ export interface AlertQuery extends AlertFilter {
 export function parseAlertQuery(params: Record<string, unknown>, nowMs: number = Date.now()): AlertQuery {
   // An unknown parameter is named by position only: the client's key may be PHI.
   const errors: FieldError[] = unknownMemberErrors(Object.keys(params), ALERT_FILTER_KEYS, '/query', 'filter');
-  const str = (key: string): string | undefined => {
-    const v = params[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) {
-      errors.push({ pointer: `/query/${key}`, message: 'must be a single non-empty value of at most 256 characters' });
-      return undefined;
-    }
-    return v;
-  };
-  const filter: AlertQuery = { limit: DEFAULT_ALERT_PAGE };
+  const { str, limit } = queryParamReader(params, errors);
+  const filter: AlertQuery = { limit: limit(DEFAULT_ALERT_PAGE, MAX_ALERT_PAGE) };
   const status = str('status');
   if (status !== undefined) {
     filter.status = matchEnum(status, ALERT_STATUSES);
@@ -187,12 +179,6 @@ export function parseAlertQuery(params: Record<string, unknown>, nowMs: number =
     const ms = parseQueryTime(v, nowMs);
     if (ms === null) errors.push({ pointer: `/query/${key}`, message: `must be ${QUERY_TIME_FORMS}` });
     else filter[key] = new Date(ms).toISOString();
-  }
-  const limit = str('limit');
-  if (limit !== undefined) {
-    const n = Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_ALERT_PAGE) errors.push({ pointer: '/query/limit', message: `must be an integer from 1 to ${MAX_ALERT_PAGE}` });
-    else filter.limit = n;
   }
   const cursor = str('cursor');
   if (cursor !== undefined) {

@@ -5,7 +5,7 @@
  * alert list (enum values in any case); problems never echo submitted values.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { FieldError, matchEnum, Problems, unknownMemberErrors } from '@app/core';
+import { FieldError, matchEnum, Problems, queryParamReader, unknownMemberErrors } from '@app/core';
 import { CASE_STATUSES, CaseSummary, summarizeCase } from '../alert-cases';
 import { AlertRecord } from '../alert-lifecycle';
 import { ALERT_STORE, AlertStore, CaseFilter, decodeCaseCursor } from '../alert-store.port';
@@ -31,28 +31,14 @@ export interface CaseDetailView extends CaseSummary {
 
 export function parseCaseQuery(params: Record<string, unknown>): CaseFilter {
   const errors: FieldError[] = unknownMemberErrors(Object.keys(params), CASE_FILTER_KEYS, '/query', 'filter');
-  const str = (key: string): string | undefined => {
-    const v = params[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > 256) {
-      errors.push({ pointer: `/query/${key}`, message: 'must be a single non-empty value of at most 256 characters' });
-      return undefined;
-    }
-    return v;
-  };
-  const filter: CaseFilter = { limit: DEFAULT_ALERT_PAGE };
+  const { str, limit } = queryParamReader(params, errors);
+  const filter: CaseFilter = { limit: limit(DEFAULT_ALERT_PAGE, MAX_ALERT_PAGE) };
   const actor = str('actor');
   if (actor !== undefined) filter.actor = actor;
   const status = str('status');
   if (status !== undefined) {
     filter.status = matchEnum(status, CASE_STATUSES);
     if (filter.status === undefined) errors.push({ pointer: '/query/status', message: `must be one of ${CASE_STATUSES.join(', ')} (any case)` });
-  }
-  const limit = str('limit');
-  if (limit !== undefined) {
-    const n = Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_ALERT_PAGE) errors.push({ pointer: '/query/limit', message: `must be an integer from 1 to ${MAX_ALERT_PAGE}` });
-    else filter.limit = n;
   }
   const cursor = str('cursor');
   if (cursor !== undefined) {

@@ -3,7 +3,7 @@
  * cursor paging, plus every public key that ever signed one) and the parameters of
  * `GET /v1/integrity/consistency`. Checkpoints hold no PHI.
  */
-import { FieldError, Problems, unknownMemberErrors } from '@app/core';
+import { FieldError, Problems, queryParamReader, unknownMemberErrors } from '@app/core';
 import type { Checkpoint } from '@app/ledger';
 import type { KeyProvider, PublicKeyRecord } from '@app/security/key-provider';
 import { CheckpointCursor, CheckpointStore } from '@app/storage';
@@ -27,13 +27,7 @@ export const DEFAULT_CHECKPOINT_PAGE = 100;
 export const MAX_CHECKPOINT_PAGE = 1000;
 
 function single(params: Record<string, unknown>, key: string, errors: FieldError[]): string | undefined {
-  const v = params[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > 256) {
-    errors.push({ pointer: `/query/${key}`, message: 'must be a single non-empty value of at most 256 characters' });
-    return undefined;
-  }
-  return v;
+  return queryParamReader(params, errors).str(key);
 }
 
 function unknownKeys(params: Record<string, unknown>, allowed: string[], errors: FieldError[]): void {
