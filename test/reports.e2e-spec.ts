@@ -158,8 +158,8 @@ describe('compliance reports over HTTP', () => {
       expect(rows.map((r) => pick({ ...r.fields, eventId: r.eventId }))).toEqual(
         c.rows.map((r) => (c.name === 'patient-access' ? { ...r, patientId: null } : r)),
       );
-      // When, Who, (Patient), What, Why, Outcome, Recorded by (system and authenticated integration).
-      expect(new Set(rows.map((r) => r.cells))).toEqual(new Set([c.name === 'patient-access' ? 6 : 7]));
+      // When, Who, (Patient), What, Why, Outcome, Recorded by (system and authenticated integration), Justified? (the explanation stage).
+      expect(new Set(rows.map((r) => r.cells))).toEqual(new Set([c.name === 'patient-access' ? 7 : 8]));
       expect(html).toContain('<footer id="report-signature">');
       expect(verifySignedReport(res.body, keys)).toMatchObject({ ok: true, format: 'html' });
     });

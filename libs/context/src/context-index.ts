@@ -71,7 +71,7 @@ class Growable {
   }
 }
 
-export class InMemoryAccessContext implements AccessContext {
+export class ContextIndex implements AccessContext {
   private readonly users = new Map<string, Versioned<UserContext> | Versioned<UserContext>[]>();
   private readonly patients = new Map<string, Versioned<PatientContext> | Versioned<PatientContext>[]>();
   /** patient id -> encounter slot(s). */

@@ -9,7 +9,7 @@ import { Global, Logger, Module } from '@nestjs/common';
 import { ACCESS_CONTEXT, APP_CONFIG, AppConfig, contextSettingsOf } from '@app/core';
 import { embeddedTextSealer } from '@app/security';
 import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
-import { InMemoryAccessContext } from './context-index';
+import { ContextIndex } from './context-index';
 import { CONTEXT_STORE, ContextStore } from './context-store.port';
 import { ContextService } from './context.service';
 import { FhirContextService } from './fhir-context.service';
@@ -42,7 +42,7 @@ async function loadContext(service: ContextService, background: boolean): Promis
 @Global()
 @Module({
   providers: [
-    InMemoryAccessContext,
+    ContextIndex,
     {
       provide: MatchingTokenizer,
       inject: [APP_CONFIG],
@@ -59,8 +59,8 @@ async function loadContext(service: ContextService, background: boolean): Promis
     },
     {
       provide: ContextService,
-      inject: [CONTEXT_STORE, InMemoryAccessContext, MatchingTokenizer, APP_CONFIG],
-      useFactory: async (store: ContextStore, index: InMemoryAccessContext, tokens: MatchingTokenizer, config: AppConfig) => {
+      inject: [CONTEXT_STORE, ContextIndex, MatchingTokenizer, APP_CONFIG],
+      useFactory: async (store: ContextStore, index: ContextIndex, tokens: MatchingTokenizer, config: AppConfig) => {
         const service = new ContextService(store, index, tokens);
         await loadContext(service, config.scaleOut?.store === 'elasticsearch');
         return service;
@@ -70,6 +70,6 @@ async function loadContext(service: ContextService, background: boolean): Promis
     // Bound to the index only once ContextService has loaded it (the factory above runs first).
     { provide: ACCESS_CONTEXT, inject: [ContextService], useFactory: (service: ContextService) => service.index },
   ],
-  exports: [ACCESS_CONTEXT, ContextService, FhirContextService, InMemoryAccessContext, MatchingTokenizer, CONTEXT_STORE],
+  exports: [ACCESS_CONTEXT, ContextService, FhirContextService, ContextIndex, MatchingTokenizer, CONTEXT_STORE],
 })
 export class ContextModule {}

@@ -10,7 +10,7 @@
  * stores nothing at all.
  */
 import { FieldError, PatientContext, UserContext } from '@app/core';
-import { ContextStatus, InMemoryAccessContext } from './context-index';
+import { ContextStatus, ContextIndex } from './context-index';
 import { ContextKind, ContextRecord, ContextVersion, validateContextRecord } from './context-records';
 import { ContextStore } from './context-store.port';
 import { MatchingTokenizer } from './matching-tokens';
@@ -39,7 +39,7 @@ export class ContextService {
 
   constructor(
     private readonly store: ContextStore,
-    readonly index: InMemoryAccessContext,
+    readonly index: ContextIndex,
     private readonly tokens: MatchingTokenizer,
     private readonly now: () => number = Date.now,
   ) {}
@@ -96,7 +96,7 @@ export class ContextBatch {
 
   constructor(
     private readonly store: ContextStore,
-    private readonly index: InMemoryAccessContext,
+    private readonly index: ContextIndex,
     private readonly tokens: MatchingTokenizer,
     private readonly receivedAtMs: number,
   ) {}

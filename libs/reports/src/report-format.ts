@@ -89,6 +89,7 @@ export class JsonReportFormatter implements ReportFormatter {
  */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';
+  if (Array.isArray(v)) return csvCell(v.join(' '));
   let s = typeof v === 'string' ? v : String(v);
   if (typeof v === 'string') {
     s = s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');

@@ -7,7 +7,7 @@
  * Organisation unit: the canonical event has no field for it, so it is taken from `details` as
  * posted, the first present of `department`, `orgUnit`, `organizationUnit`, `organisationUnit`, `unit`.
  */
-import type { AccessEvent } from '@app/core';
+import type { AccessEvent, AccessExplanation } from '@app/core';
 
 export interface ReportRow {
   /** Event time (RFC 3339 as posted). */
@@ -34,6 +34,18 @@ export interface ReportRow {
   /** The integration that posted the event, as authenticated (filled in at ingest; null only for old records). */
   sourceIntegration: string | null;
   breakGlass: boolean;
+  /**
+   * The explanation stage (explainAccess with the context as of the access): true when a care
+   * relationship, an open encounter in the user's department or a documented emergency justifies
+   * it, false when nothing does, null when the event is not a patient access.
+   */
+  explained: boolean | null;
+  /** Why, in words (e.g. "care relationship (encounter enc-1)"). */
+  explanation: string;
+  /** The encounter that explains it, when one does. */
+  encounterId: string | null;
+  /** Ids of the alerts whose evidence cites this event (CSV: separated by spaces). */
+  alertIds: string[];
 }
 
 /** Column order of every format (CSV header, JSON keys). */
@@ -59,6 +71,10 @@ export const REPORT_COLUMNS: readonly (keyof ReportRow)[] = [
   'sourceSystem',
   'sourceIntegration',
   'breakGlass',
+  'explained',
+  'explanation',
+  'encounterId',
+  'alertIds',
 ];
 
 /** `details` keys read, in order, for the organisation unit. */
@@ -156,8 +172,29 @@ export function isBreakGlass(event: Pick<AccessEvent, 'action' | 'details'>): bo
   return event.action === 'break_glass' || event.details?.breakGlass === true;
 }
 
-export function toReportRow(r: { chain: string; seq: number; event: AccessEvent }): ReportRow {
+const EXPLANATION_WORDS: Readonly<Record<AccessExplanation['kind'], string>> = {
+  'care-relationship': 'care relationship',
+  'department-encounter': 'open encounter in the user\u2019s department',
+  emergency: 'documented emergency access',
+  'no-patient': 'not a patient access',
+  unexplained: 'unexplained: no care relationship, department encounter or documented emergency',
+};
+
+/** The explanation of an access in words, with the encounter that explains it. */
+export function explanationText(x: AccessExplanation | undefined): string {
+  if (!x) return 'not evaluated (no context)';
+  return EXPLANATION_WORDS[x.kind] + (x.encounterId ? ` (encounter ${x.encounterId})` : '');
+}
+
+/** What the explanation stage adds to a row (absent: not evaluated). */
+export interface RowJustification {
+  explanation?: AccessExplanation;
+  alertIds?: readonly string[];
+}
+
+export function toReportRow(r: { chain: string; seq: number; event: AccessEvent }, justification: RowJustification = {}): ReportRow {
   const e = r.event;
+  const x = justification.explanation;
   return {
     occurredAt: e.occurredAt,
     eventId: e.id,
@@ -180,5 +217,9 @@ export function toReportRow(r: { chain: string; seq: number; event: AccessEvent 
     sourceSystem: e.source.system,
     sourceIntegration: e.source.integration ?? null,
     breakGlass: isBreakGlass(e),
+    explained: !x || x.kind === 'no-patient' ? null : x.explained,
+    explanation: explanationText(x),
+    encounterId: x?.encounterId ?? null,
+    alertIds: [...(justification.alertIds ?? [])],
   };
 }

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AccessAuditSink, ProblemError } from '@app/core';
+import { AccessAuditSink, AccessContext, ProblemError, explainAccess } from '@app/core';
 import type { EventStore } from '@app/storage';
 import { HtmlReportTemplates } from './html-report-templates';
 import { ReportFormatter, ReportHeader, ReportIntegrityStatement, ReportSummary, createReportFormatter } from './report-format';
@@ -55,9 +55,20 @@ export interface ReportResult {
   keyId: string;
 }
 
+/**
+ * The explanation stage of reports: the context each access is judged with (as of its time) and the
+ * alerts that cite events of the report. Absent: rows say "not evaluated (no context)".
+ */
+export interface ReportJustifications {
+  context: AccessContext;
+  /** Event id -> ids of the alerts whose evidence cites it, for the events this query can return. */
+  alertLinks(query: ReportQuery): Promise<ReadonlyMap<string, readonly string[]>>;
+}
+
 export interface ReportServiceOptions {
   pageSize: number;
   now?: () => Date;
+  justifications?: ReportJustifications;
 }
 
 export class ReportService {
@@ -128,8 +139,12 @@ export class ReportService {
     await emit(formatter.begin(header));
     const spans = new Map<string, ChainSpan>();
     const summary: ReportSummary = { rows: 0, firstOccurredAt: null, lastOccurredAt: null, chains: [] };
+    const justify = this.options.justifications;
+    const links = justify ? await justify.alertLinks(query) : new Map<string, readonly string[]>();
     for await (const page of this.store.stream(reportStreamQuery(query, this.options.pageSize))) {
-      const rows = page.map(toReportRow);
+      const rows = page.map((r) =>
+        toReportRow(r, justify ? { explanation: explainAccess(r.event, justify.context), alertIds: links.get(r.event.id) ?? [] } : {}),
+      );
       for (const r of rows) {
         const span = spans.get(r.chain);
         if (!span) spans.set(r.chain, { chain: r.chain, fromSeq: r.seq, toSeq: r.seq, records: 1 });

@@ -13,7 +13,7 @@
  */
 import { Logger, Module } from '@nestjs/common';
 import type { HoldReconcileReport } from '@app/storage/scale-out-adapters';
-import { ACCESS_AUDIT_SINK, APP_CONFIG, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE, Problems } from '@app/core';
+import { ACCESS_AUDIT_SINK, ACCESS_CONTEXT, APP_CONFIG, AccessContext, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE, Problems } from '@app/core';
 import {
   CheckpointIntegritySource,
   CheckpointLookup,
@@ -37,9 +37,12 @@ import {
   holdPatientProtection,
   loadRetentionPolicy,
 } from '@app/retention';
-import { FileKeyProvider, KEY_PROVIDER, KeyProvider, embeddedFieldProtection } from '@app/security';
+import { FileKeyProvider, KEY_PROVIDER, KeyProvider, PatientIdentifiers, embeddedFieldProtection } from '@app/security';
+import { ALERT_STORE, AlertStore } from '@app/detection';
+import { DetectionModule } from '@app/detection/service';
 import { CHECKPOINT_STORE, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb, SqliteEventStore } from '@app/storage';
 import { LoggingAccessAuditSink } from './logging-access-audit';
+import { reportJustifications } from './report-justifications';
 import { ReportMetrics } from './report-metrics';
 import { REPORT_KEY_PROVIDER } from './report-key-provider';
 import { ReportsController } from './reports.controller';
@@ -51,6 +54,8 @@ export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
 export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
 
 @Module({
+  // Alerts, to link report rows to the alerts that cite them (the same module instance as the API's).
+  imports: [DetectionModule],
   controllers: [RetentionController, ReportsController],
   providers: [
     ReportMetrics,
@@ -155,9 +160,33 @@ export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
     },
     {
       provide: ReportService,
-      inject: [EVENT_STORE, REPORT_INTEGRITY, REPORT_KEY_PROVIDER, HtmlReportTemplates, COMPLIANCE_AUDIT, APP_CONFIG],
-      useFactory: (events: EventStore, integrity: ReportIntegritySource, keys: KeyProvider, templates: HtmlReportTemplates, audit: AccessAuditSink, config: AppConfig) =>
-        new ReportService(events, integrity, () => keys.signingKey(), templates, audit, { pageSize: config.compliance?.reportPageSize ?? DEFAULT_REPORT_PAGE_SIZE }),
+      inject: [
+        EVENT_STORE,
+        REPORT_INTEGRITY,
+        REPORT_KEY_PROVIDER,
+        HtmlReportTemplates,
+        COMPLIANCE_AUDIT,
+        APP_CONFIG,
+        PatientIdentifiers,
+        { token: ACCESS_CONTEXT, optional: true },
+        { token: ALERT_STORE, optional: true },
+      ],
+      useFactory: (
+        events: EventStore,
+        integrity: ReportIntegritySource,
+        keys: KeyProvider,
+        templates: HtmlReportTemplates,
+        audit: AccessAuditSink,
+        config: AppConfig,
+        patients: PatientIdentifiers,
+        context?: AccessContext | null,
+        alerts?: AlertStore | null,
+      ) =>
+        new ReportService(events, integrity, () => keys.signingKey(), templates, audit, {
+          pageSize: config.compliance?.reportPageSize ?? DEFAULT_REPORT_PAGE_SIZE,
+          // The explanation stage: each row judged with the context as of the access, linked to the alerts citing it.
+          justifications: context ? reportJustifications(context, alerts ?? null, (id) => patients.token(id)) : undefined,
+        }),
     },
   ],
   exports: [LEGAL_HOLD_STORE, LEGAL_HOLD_ENFORCEMENT, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService, REPORT_KEY_PROVIDER],
