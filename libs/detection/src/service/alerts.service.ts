@@ -39,6 +39,8 @@ const RULE_ID = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const PATIENT_TOKEN = /^ptk_/;
 /** Most alerts one bulk triage call acts on. */
 export const MAX_BULK_ALERTS = 500;
+/** Alerts a bulk call changes at the same time. */
+const BULK_CONCURRENCY = 8;
 /** Most alerts of one case returned with it. */
 export const MAX_CASE_ALERTS = 1000;
 
@@ -328,15 +330,22 @@ export class AlertsService {
    */
   async bulk(body: unknown, by: string, present?: PatientIdPresenter): Promise<{ action: AlertAction; results: BulkItemResult[] }> {
     const { ids, action, fields } = parseBulkBody(body);
-    const results: BulkItemResult[] = [];
-    for (const id of ids) {
+    const results: BulkItemResult[] = new Array(ids.length);
+    const one = async (i: number): Promise<void> => {
+      const id = ids[i];
       try {
-        results.push({ id, status: 200, alert: this.view(await this.apply(id, action, by, fields), present) });
+        results[i] = { id, status: 200, alert: this.view(await this.apply(id, action, by, fields), present) };
       } catch (error) {
         if (!(error instanceof ProblemError) || error.status >= 500) throw error;
-        results.push({ id, status: error.status, error: { type: String(error.body.type), title: error.body.title } });
+        results[i] = { id, status: error.status, error: { type: String(error.body.type), title: error.body.title } };
       }
-    }
+    };
+    // A few at a time: each change is its own fenced write (Elasticsearch waits for a refresh per write).
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < ids.length) await one(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(BULK_CONCURRENCY, ids.length) }, lane));
     return { action, results };
   }
 
