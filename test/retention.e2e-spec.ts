@@ -46,9 +46,13 @@ describe('legal holds over HTTP', () => {
     const list = JSON.parse((await admin.request('GET', '/v1/retention/holds')).body);
     expect(list.holds.map((h: { id: string }) => h.id)).toEqual([byActor.id, hold.id]);
 
-    const released = await admin.request('POST', `/v1/retention/holds/${hold.id}/release`, { note: 'Case dismissed' });
+    // Separation of duties: the admin may not release the compliance officer's hold; the officer may.
+    const refused = await admin.request('POST', `/v1/retention/holds/${hold.id}/release`, { note: 'Case dismissed' });
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body).type).toMatch(/legal-hold-release-not-allowed$/);
+    const released = await officer.request('POST', `/v1/retention/holds/${hold.id}/release`, { note: 'Case dismissed' });
     expect(released.status).toBe(200);
-    expect(JSON.parse(released.body)).toMatchObject({ id: hold.id, status: 'released', releasedBy: 'u-admin-1', releasedByRole: 'admin', releaseNote: 'Case dismissed' });
+    expect(JSON.parse(released.body)).toMatchObject({ id: hold.id, status: 'released', releasedBy: 'u-officer-1', releasedByRole: 'compliance_officer', releaseNote: 'Case dismissed' });
     const again = await officer.request('POST', `/v1/retention/holds/${hold.id}/release`, { note: 'twice' });
     expect(again.status).toBe(409);
     expect(JSON.parse(again.body).type).toMatch(/legal-hold-released$/);

@@ -4,7 +4,12 @@
  * records, what is stored). docs/security.md names each finding with its test.
  */
 import { randomUUID } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { SignJWT } from 'jose';
+import { TokenService } from '@app/security';
 import { AccessEvent } from '@app/core';
 import { allAlerts, waitForDetection } from './support/detection';
 import { accessEvent } from './support/events';
@@ -22,6 +27,7 @@ interface AccessEntry {
   patient?: string;
   filters: Record<string, unknown>;
   ip?: string;
+  reason?: string;
   denial?: Record<string, unknown>;
 }
 
@@ -271,6 +277,62 @@ describe('security hardening (issue 22): attacks replayed through the public sur
       c.socket.write('GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer not.a.token\r\nConnection: close\r\n\r\n');
       await c.closedPromise;
       expect(c.received).toMatch(/^HTTP\/1\.1 401 /);
+    });
+  });
+
+  describe('token lifetime', () => {
+    it('refuses tokens signed with the service key but without iat, or with an exp beyond TOKEN_MAX_TTL', async () => {
+      const key = crypto.createPrivateKey(fs.readFileSync(path.join(t.dataDir, 'keys', 'token-signing-key.pem')));
+      const kid = (await new TokenService(t.config).publicJwks()).keys[0].kid!;
+      const now = Math.floor(Date.now() / 1000);
+      const sign = (claims: Record<string, unknown>) =>
+        new SignJWT({ role: 'soc_analyst', ...claims }).setProtectedHeader({ alg: 'EdDSA', typ: 'JWT', kid }).setIssuer(t.config.tokenIssuer).setAudience(t.config.tokenAudience).setSubject('forever').sign(key);
+      const century = now + 100 * 365 * 86400;
+      const forged = [await sign({ exp: century }), await sign({ iat: now, exp: century }), await sign({ iat: now, exp: now + 31 * 86400 })];
+      const ok = await sign({ iat: now, exp: now + 3600 });
+      const get = (token: string) => fetch(new URL('/v1/rules', t.baseUrl), { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+      expect(await Promise.all(forged.map(get))).toEqual([401, 401, 401]);
+      expect(await get(ok)).toBe(200);
+    });
+  });
+
+  describe('re-identification reasons', () => {
+    it('refuses a reason made of invisible characters or punctuation, and records the visible text', async () => {
+      const e = accessEvent({ patient: { id: 'MRN-REID-1' } });
+      expect((await call(t, 'integration', 'POST', '/v1/events', e)).status).toBe(202);
+      const token = (await call(t, 'soc_analyst', 'GET', `/v1/events/${e.id}`)).body.event.patient.id;
+      for (const reason of ['\u200b'.repeat(12), '\u2060\u200b\u200c\u200d\ufeff\u2060\u200b\u200c\u200d\ufeff\u2060', ' '.repeat(12), '.'.repeat(12), 'ab\u200b\u200b\u200b\u200b\u200b\u200b\u200b\u200b']) {
+        const res = await call(t, 'compliance_officer', 'POST', '/v1/reidentify', { token, reason });
+        expect({ reason, status: res.status }).toEqual({ reason, status: 400 });
+        expect(res.body.errors).toEqual([{ pointer: '/reason', message: expect.any(String) }]);
+      }
+      const ok = await call(t, 'compliance_officer', 'POST', '/v1/reidentify', { token, reason: 'Case\u200b 2026-9: complaint' }, 'co-visible');
+      expect(ok.status).toBe(200);
+      const logged = (await accessLog(t, '&action=patient.reidentify&actor=co-visible'))[0];
+      expect(logged.reason).toBe('Case 2026-9: complaint');
+    });
+  });
+
+  describe('legal holds: tokens and separation of duties', () => {
+    it('holds the patient a token stands for, shows it back as the same token, and lets only the placing role release it', async () => {
+      const e = accessEvent({ patient: { id: 'MRN-HOLD-SEC' } });
+      expect((await call(t, 'integration', 'POST', '/v1/events', e)).status).toBe(202);
+      const token = (await call(t, 'soc_analyst', 'GET', `/v1/events/${e.id}`)).body.event.patient.id;
+      // The admin places a hold by the token it sees (admins see tokens only).
+      const byToken = await call(t, 'admin', 'POST', '/v1/retention/holds', { patient: token, reason: 'Litigation', caseId: 'SEC-1' });
+      expect(byToken.status).toBe(201);
+      expect(byToken.body.patient).toBe(token);
+      expect((await call(t, 'compliance_officer', 'GET', `/v1/retention/holds/${byToken.body.id}`)).body.patient).toBe('MRN-HOLD-SEC');
+      expect((await call(t, 'admin', 'POST', '/v1/retention/holds', { patient: 'ptk_aaaaaaaaaaaaaaaaaaaaaaaa', reason: 'x', caseId: 'SEC-2' })).status).toBe(400);
+
+      const officerHold = await call(t, 'compliance_officer', 'POST', '/v1/retention/holds', { patient: 'MRN-HOLD-SEC', reason: 'Subpoena', caseId: 'SEC-3' });
+      expect(officerHold.status).toBe(201);
+      const refused = await call(t, 'admin', 'POST', `/v1/retention/holds/${officerHold.body.id}/release`, { note: 'cleanup' }, 'adm-sod');
+      expect(refused.status).toBe(403);
+      expect((await call(t, 'compliance_officer', 'GET', `/v1/retention/holds/${officerHold.body.id}`)).body.status).toBe('active');
+      const denied = await accessLog(t, '&action=legal_hold.release&actor=adm-sod');
+      expect(denied.map((d) => d.outcome)).toEqual(['denied']);
+      expect((await call(t, 'compliance_officer', 'POST', `/v1/retention/holds/${officerHold.body.id}/release`, { note: 'Case closed' })).status).toBe(200);
     });
   });
 

@@ -15,7 +15,7 @@ export interface AccessAuditEntry {
   actor: { sub: string; role: string; via?: string };
   /** RFC 3339 time the action was taken. */
   at: string;
-  outcome: 'success' | 'failure';
+  outcome: 'success' | 'failure' | 'denied';
   /** What it was about (hold id, report kind and query, ...): flat scalars. */
   target: Record<string, string | number | boolean | null>;
 }

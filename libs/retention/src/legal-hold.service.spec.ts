@@ -75,14 +75,16 @@ describe('LegalHoldService', () => {
 
   it('releases once with a note (audited); a second release is 409, an unknown id 404', async () => {
     await service.create({ actor: 'dr-x', reason: 'r', caseId: 'C' }, officer);
-    const released = await service.release(UUIDS[0], { note: 'settled' }, { sub: 'u-admin', role: 'admin' });
-    expect(released).toMatchObject({ status: 'released', releasedBy: 'u-admin', releasedByRole: 'admin', releaseNote: 'settled', releasedAt: '2026-04-01T12:00:00.000Z' });
-    expect(audit.map((a) => a.action)).toEqual(['legal_hold.create', 'legal_hold.release']);
+    // Separation of duties: another role may not release it (refusal audited), the placing role may.
+    await expect(service.release(UUIDS[0], { note: 'settled' }, { sub: 'u-admin', role: 'admin' })).rejects.toMatchObject({ status: 403 });
+    const released = await service.release(UUIDS[0], { note: 'settled' }, { sub: 'u-officer-2', role: officer.role });
+    expect(released).toMatchObject({ status: 'released', releasedBy: 'u-officer-2', releasedByRole: officer.role, releaseNote: 'settled', releasedAt: '2026-04-01T12:00:00.000Z' });
+    expect(audit.map((a) => [a.action, a.outcome])).toEqual([['legal_hold.create', 'success'], ['legal_hold.release', 'denied'], ['legal_hold.release', 'success']]);
     await expect(service.release(UUIDS[0], { note: 'again' }, officer)).rejects.toMatchObject({ status: 409 });
     await expect(service.release(UUIDS[1], { note: 'n' }, officer)).rejects.toMatchObject({ status: 404 });
     await expect(service.release('not-a-uuid', { note: 'n' }, officer)).rejects.toMatchObject({ status: 404 });
     await expect(service.release(UUIDS[0], {}, officer)).rejects.toMatchObject({ status: 400 });
-    expect(audit).toHaveLength(2);
+    expect(audit).toHaveLength(3);
   });
 
   it('lists active and released holds, filtered by status; refuses unknown parameters', async () => {

@@ -4,7 +4,8 @@
  * recorded through the access-audit hook. No framework or driver code: the store is a port.
  */
 import { randomUUID } from 'node:crypto';
-import { AccessAuditSink, matchEnum, Problems, unknownMemberErrors } from '@app/core';
+import { AccessAuditSink, canonicalPatientId, matchEnum, ProblemError, Problems, unknownMemberErrors } from '@app/core';
+import { isPatientToken } from '@app/security/patient-tokenizer';
 import { LEGAL_HOLD_STATUSES, LegalHold, LegalHoldStatus, holdCriteriaKinds, parseLegalHoldRequest, parseReleaseRequest } from './legal-hold';
 import { LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore } from './legal-hold-store.port';
 
@@ -42,6 +43,8 @@ export class LegalHoldService {
     private readonly newId: () => string = randomUUID,
     private readonly patientToken?: (patientId: string) => string,
     private readonly enforcement?: LegalHoldEnforcement,
+    /** Turns a patient token given as the hold's patient back into the id (the store's token index); null when unknown. */
+    private readonly resolvePatientToken?: (token: string) => Promise<string | null>,
   ) {}
 
   /** Applies the holds (enforcement); a failure is a 503 naming the stored hold (applied again by the next run). */
@@ -59,12 +62,15 @@ export class LegalHoldService {
 
   /** The hold as this viewer may see it (patient id or its token). */
   present(hold: LegalHold, viewer?: HoldViewer): LegalHold {
-    if (!viewer || viewer.identified || hold.patient === null || !this.patientToken) return hold;
+    if (!viewer || viewer.identified || hold.patient === null || !this.patientToken || isPatientToken(hold.patient)) return hold;
     return { ...hold, patient: this.patientToken(hold.patient) };
   }
 
   async create(body: unknown, by: HoldActor, viewer?: HoldViewer): Promise<LegalHold> {
     const req = parseLegalHoldRequest(body);
+    // One spelling per patient (issue 22): a token is held as the patient it stands for, so it covers
+    // the patient's records and reads back as the same token, or as the id with events:identified.
+    if (req.patient !== null) req.patient = await this.patientIdOf(req.patient);
     const hold: LegalHold = {
       id: this.newId(),
       status: 'active',
@@ -89,6 +95,15 @@ export class LegalHoldService {
     return this.present(hold, viewer);
   }
 
+  private async patientIdOf(patient: string): Promise<string> {
+    if (!isPatientToken(patient)) return canonicalPatientId(patient);
+    const id = this.resolvePatientToken ? await this.resolvePatientToken(patient) : null;
+    if (id === null) {
+      throw Problems.validation([{ pointer: '/patient', message: 'is a patient token no stored event carries; give the patient id, or a token the service issued' }], 'The legal hold request is invalid.');
+    }
+    return id;
+  }
+
   async list(params: Record<string, unknown> = {}, viewer?: HoldViewer): Promise<{ holds: LegalHold[] }> {
     let status: LegalHoldStatus | undefined;
     for (const [key, value] of Object.entries(params)) {
@@ -111,6 +126,21 @@ export class LegalHoldService {
   async release(id: string, body: unknown, by: HoldActor, viewer?: HoldViewer): Promise<LegalHold> {
     const { note } = parseReleaseRequest(body);
     if (!UUID.test(id)) throw Problems.notFound('No legal hold with this id.');
+    // Separation of duties (issue 22): only the role that placed a hold releases it (an admin cannot
+    // lift a compliance officer's hold and then run retention over the records it protected).
+    const placed = await this.store.get(id);
+    if (placed && placed.status === 'active' && placed.createdByRole !== by.role) {
+      await this.audit.record({
+        action: 'legal_hold.release',
+        actor: { sub: by.sub, role: by.role, via: by.via },
+        at: this.now().toISOString(),
+        outcome: 'denied',
+        target: { holdId: placed.id, criteria: holdCriteriaKinds(placed).join(','), caseId: placed.caseId },
+      });
+      throw new ProblemError(403, 'legal-hold-release-not-allowed', 'Forbidden', {
+        detail: `This legal hold was placed by the role ${placed.createdByRole}; only that role may release it.`,
+      });
+    }
     const at = this.now().toISOString();
     let hold: LegalHold;
     try {

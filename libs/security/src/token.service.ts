@@ -195,10 +195,16 @@ export class TokenService implements OnModuleInit {
       }
     }
     if (typeof payload.sub !== 'string' || !SUB_PATTERN.test(payload.sub)) throw new TokenError('invalid', 'token subject is missing or malformed');
-    if (!this.remoteJwks && typeof payload.iat === 'number' && typeof payload.exp === 'number') {
-      if (payload.exp - payload.iat > this.maxTtlSeconds + TOKEN_CLOCK_TOLERANCE_SECONDS) {
-        throw new TokenError('invalid', 'token lifetime exceeds TOKEN_MAX_TTL');
-      }
+    // TOKEN_MAX_TTL holds for every token (issue 22): it must say when it was issued, and neither its
+    // stated lifetime nor the time it has left may exceed the maximum (a token minted with no iat and
+    // an exp a century ahead is refused, whoever signed it).
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    const limit = this.maxTtlSeconds + TOKEN_CLOCK_TOLERANCE_SECONDS;
+    if (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat) || payload.iat > nowSeconds + TOKEN_CLOCK_TOLERANCE_SECONDS) {
+      throw new TokenError('invalid', 'token has no valid issued-at time');
+    }
+    if (typeof payload.exp !== 'number' || payload.exp - payload.iat > limit || payload.exp - nowSeconds > limit) {
+      throw new TokenError('invalid', 'token lifetime exceeds TOKEN_MAX_TTL');
     }
     const role = this.roleFrom(payload[this.roleClaim]);
     const principal: Principal = {

@@ -131,10 +131,16 @@ export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
     },
     {
       provide: LegalHoldService,
-      inject: [LEGAL_HOLD_STORE, COMPLIANCE_AUDIT, APP_CONFIG, LEGAL_HOLD_ENFORCEMENT],
-      useFactory: (store: LegalHoldStore, audit: AccessAuditSink, config: AppConfig, enforcement: HoldReconcileRunner | null) => {
+      inject: [LEGAL_HOLD_STORE, COMPLIANCE_AUDIT, APP_CONFIG, LEGAL_HOLD_ENFORCEMENT, EVENT_STORE],
+      useFactory: (store: LegalHoldStore, audit: AccessAuditSink, config: AppConfig, enforcement: HoldReconcileRunner | null, events: EventStore) => {
         const protection = embeddedFieldProtection(config);
-        return new LegalHoldService(store, audit, undefined, undefined, (id) => protection.patientToken(id), enforcement ?? undefined);
+        // A hold placed by patient token holds the patient the token stands for (found as re-identification finds it).
+        const resolve = async (token: string): Promise<string | null> => {
+          if (!events.patientTokenLookups) return null;
+          const id = (await events.query({ patientToken: token, limit: 1 })).records[0]?.event.patient?.id;
+          return id !== undefined && protection.patientToken(id) === token ? id : null;
+        };
+        return new LegalHoldService(store, audit, undefined, undefined, (id) => protection.patientToken(id), enforcement ?? undefined, resolve);
       },
     },
     {

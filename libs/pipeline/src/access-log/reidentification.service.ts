@@ -44,9 +44,12 @@ export class ReidentificationService {
     const b = body as Record<string, unknown>;
     errors.push(...unknownMemberErrors(Object.keys(b), ['token', 'reason'], ''));
     if (typeof b.token !== 'string' || !this.patients.isToken(b.token)) errors.push({ pointer: '/token', message: 'must be a patient token (ptk_ followed by 24 base32 characters)' });
-    const reason = typeof b.reason === 'string' ? b.reason.trim() : '';
-    if (reason.length < this.minReasonLength || reason.length > MAX_REASON) {
-      errors.push({ pointer: '/reason', message: `must say why, in ${this.minReasonLength} to ${MAX_REASON} characters` });
+    // Counted in visible characters (issue 22): invisible and control characters, and white space
+    // runs, do not make a reason; what is recorded is the reason as it reads.
+    const reason = typeof b.reason === 'string' ? b.reason.normalize('NFKC').replace(/[\p{Cf}\p{Cc}]/gu, '').replace(/\s+/g, ' ').trim() : '';
+    const visible = [...reason.replace(/[\s\p{P}\p{S}]/gu, '')].length;
+    if (visible < Math.min(this.minReasonLength, 3) || reason.length < this.minReasonLength || reason.length > MAX_REASON) {
+      errors.push({ pointer: '/reason', message: `must say why in words, ${this.minReasonLength} to ${MAX_REASON} visible characters` });
     }
     if (errors.length > 0) throw Problems.validation(errors, 'The request body is invalid.');
     return { token: b.token as string, reason };
