@@ -188,7 +188,10 @@ describe('console: admin', () => {
     });
     expect(res.status).toBe(202);
     await pageChecks(page, 'admin-integrations');
+    const feed = await (await t.client('integration')).request('POST', '/v1/context/users', { records: [{ id: 'dr-jones', status: 'active', department: 'cardiology' }, { id: 'nurse-kim', status: 'active' }] });
+    expect(feed.status).toBe(202);
     await page.goto(`${t.baseUrl}/console/admin/feeds`);
+    await expect(page.locator('table[aria-labelledby=ctx-h] tbody tr').first().innerText()).resolves.toMatch(/^users\s+2\s+2\s+\d{4}-/);
     await expect(page.locator('main').innerText()).resolves.toContain('None configured');
     await pageChecks(page, 'admin-feeds');
     await context.close();

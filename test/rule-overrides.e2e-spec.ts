@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { accessEvent } from './support/events';
+import { runCli } from './support/cli';
 import { allAlerts, waitForDetection } from './support/detection';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -104,4 +105,15 @@ describe('rule overrides', () => {
       expect((await c.request('GET', '/v1/rule-overrides')).status).toBe(403);
     }
   });
+
+  it('auditctl detect (backfill) honours them too: a rule switched off raises nothing on replay', async () => {
+    const dataDir = t.dataDir;
+    await t.close();
+    const r = runCli(['detect', '--from', '2026-03-01', '--json', '--data-dir', dataDir]);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.stdout) as { evaluated: number; rules: { ruleId: string; raised: number }[] };
+    expect(summary.evaluated).toBeGreaterThanOrEqual(6);
+    expect(summary.rules.find((x) => x.ruleId === RULE)?.raised ?? 0).toBe(0);
+    t = await startTestApp({ dataDir });
+  }, 60_000);
 });

@@ -97,7 +97,7 @@ export class AdminPagesController {
   }
 
   @Get('feeds')
-  @RequireScope('ops:read')
+  @RequireScope('context:read')
   @Render('admin-feeds')
   feeds(@Req() req: ConsoleRequest) {
     return pageModel(req, 'Context feeds and alert destinations', this.pages.feeds());

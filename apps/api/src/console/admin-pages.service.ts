@@ -8,9 +8,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, FieldError, Problems } from '@app/core';
 import { CONSOLE_ROLES, ConsoleStore, hashPassword, oneTimePassword } from '@app/console';
+import { ContextService } from '@app/context';
 import { RuleOverridesService } from '@app/detection/service';
 import { IntegrationSettings, TokenService, isIntegrationId, issueIntegrationCertificateFiles, localPkiPaths, type Role } from '@app/security';
 
@@ -37,6 +38,7 @@ export class AdminPagesService {
     private readonly tokens: TokenService,
     private readonly integrations: IntegrationSettings,
     private readonly rules: RuleOverridesService,
+    @Optional() private readonly context?: ContextService,
   ) {}
 
   people() {
@@ -123,7 +125,11 @@ export class AdminPagesService {
   }
 
   feeds() {
+    const status = this.context?.status();
+    const context = status
+      ? (['users', 'patients', 'encounters'] as const).map((kind) => ({ kind, records: status[kind].records, versions: status[kind].versions, newestReceivedAt: status[kind].newestReceivedAt }))
+      : null;
     // Alert delivery (CONTRACT "Alert delivery") is not part of this build yet: no destination can be configured.
-    return { destinations: [] as { name: string; type: string }[] };
+    return { context, contextLoaded: status?.loaded ?? false, destinations: [] as { name: string; type: string }[] };
   }
 }

@@ -27,7 +27,7 @@ export const CONSOLE_NAV: ConsoleNavEntry[] = [
   { path: '/console/admin/people', label: 'People', scopes: ['users:manage'] },
   { path: '/console/admin/integrations', label: 'Integrations', scopes: ['integrations:manage'] },
   { path: '/console/admin/rules', label: 'Rules', scopes: ['rules:manage'] },
-  { path: '/console/admin/feeds', label: 'Feeds', scopes: ['ops:read'] },
+  { path: '/console/admin/feeds', label: 'Feeds', scopes: ['context:read'] },
 ];
 
 export function navFor(scopes: readonly Scope[], currentPath: string): { path: string; label: string; current: boolean }[] {

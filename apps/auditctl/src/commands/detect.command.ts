@@ -10,8 +10,8 @@
  */
 import { Command } from 'commander';
 import { detectionSettingsOf } from '@app/core';
-import { alertIndexing, loadDetectionRuntime, runBackfill, SqliteAlertStore } from '@app/detection/service';
-import { AlertStore, RuleLoadError } from '@app/detection';
+import { alertIndexing, loadDetectionRuntime, runBackfill, SqliteAlertStore, SqliteRuleOverrideStore } from '@app/detection/service';
+import { AlertStore, RuleLoadError, withRuleOverrides } from '@app/detection';
 import { embeddedTextSealer } from '@app/security';
 import { openCliStore } from '../cli-store';
 import { cliConfig } from '../data-dir';
@@ -69,7 +69,9 @@ export function detectCommand(): Command {
         : (await import('@app/detection/service/es-alert-store')).elasticsearchAlertStoreFor(store, embeddedTextSealer(config), alertIndexing(config));
       const progress = progressBar(!opts.json && Boolean(process.stderr.isTTY));
       try {
-        const summary = await runBackfill(runtime.createEngine(), { readSince: store.readSince.bind(store), lastPosition: store.lastPosition.bind(store) }, alerts, {
+        // Rules an admin switched off or gave exceptions (rule overrides, kept in the embedded database) are honoured as in streaming.
+        const engine = opened.db ? withRuleOverrides(runtime.createEngine(), new SqliteRuleOverrideStore(opened.db)) : runtime.createEngine();
+        const summary = await runBackfill(engine, { readSince: store.readSince.bind(store), lastPosition: store.lastPosition.bind(store) }, alerts, {
           range: { fromMs, toMs },
           onProgress: (scanned, total) => progress.update('detect', scanned, total),
         });
