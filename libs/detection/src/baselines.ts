@@ -38,6 +38,9 @@ interface Pattern {
 
 interface UserBaseline extends Pattern {
   open: OpenDay[];
+  /** Bumped whenever the history before the newest open day changes (cached views go stale). */
+  version: number;
+  cached: { day: number; version: number; view: BaselineView } | null;
 }
 
 /** What a `baseline:` condition asks about one group (the user, or the peer group). */
@@ -64,6 +67,7 @@ function percentile90(values: readonly number[]): number {
 
 function viewOf(p: Pattern | undefined): BaselineView {
   if (!p || p.days === 0) return EMPTY_VIEW;
+  let usual = -1;
   return {
     days: p.days,
     hourShare: (hour) => {
@@ -71,7 +75,7 @@ function viewOf(p: Pattern | undefined): BaselineView {
       const active = Math.max(h[(hour + 23) % 24], h[hour], h[(hour + 1) % 24]);
       return active / p.days;
     },
-    usualDailyPatients: () => percentile90(p.daily),
+    usualDailyPatients: () => (usual >= 0 ? usual : (usual = percentile90(p.daily))),
   };
 }
 
@@ -90,6 +94,8 @@ export interface BaselineSnapshot {
 export class BaselineBook {
   private users = new Map<string, UserBaseline>();
   private peerGroups = new Map<string, Pattern>();
+  /** Views of the peer groups, dropped when a member's day is folded in. */
+  private peerViews = new Map<string, BaselineView>();
   private readonly clock: ZoneClock;
 
   constructor(timeZone: string) {
@@ -113,13 +119,15 @@ export class BaselineBook {
   learn(userId: string, peer: string, patientId: string, ts: number): void {
     let user = this.users.get(userId);
     if (!user) {
-      user = { ...newPattern(), open: [] };
+      user = { ...newPattern(), open: [], version: 0, cached: null };
       this.users.set(userId, user);
     }
     const day = this.localDay(ts);
-    let open = user.open.find((d) => d.day === day);
+    let open: OpenDay | undefined;
+    for (let i = 0; i < user.open.length; i++) if (user.open[i].day === day) open = user.open[i];
     if (!open) {
       const newest = user.open.reduce((m, d) => Math.max(m, d.day), -Infinity);
+      user.version++;
       if (day < newest - (OPEN_DAYS - 1)) {
         // Older than the open days: counts towards the history directly (its hour, one patient more).
         const h = this.localHour(ts);
@@ -130,6 +138,8 @@ export class BaselineBook {
       user.open.push(open);
       user.open.sort((a, b) => a.day - b.day);
       while (user.open.length > OPEN_DAYS) this.closeDay(user, user.open.shift()!);
+    } else if (open !== user.open[user.open.length - 1] || (user.cached !== null && user.cached.day > day)) {
+      user.version++; // the day is already history for a later day's (cached) view
     }
     open.hours |= 1 << this.localHour(ts);
     open.patients.add(patientId);
@@ -149,17 +159,30 @@ export class BaselineBook {
     const user = this.users.get(userId);
     if (!user) return EMPTY_VIEW;
     const day = this.localDay(ts);
+    const cached = user.cached;
+    if (cached !== null && cached.day === day && cached.version === user.version) return cached.view;
     const earlierOpen = user.open.filter((d) => d.day < day);
-    if (earlierOpen.length === 0) return viewOf(user);
-    // Yesterday is still open (late events): count it as history for today.
-    const p: Pattern = { days: user.days, hourDays: [...user.hourDays], daily: [...user.daily] };
-    for (const d of earlierOpen) fold(p, d.hours, d.patients.size, DAILY_HISTORY);
-    return viewOf(p);
+    let view: BaselineView;
+    if (earlierOpen.length === 0) view = viewOf({ days: user.days, hourDays: [...user.hourDays], daily: [...user.daily] });
+    else {
+      // Yesterday is still open (late events): count it as history for today.
+      const p: Pattern = { days: user.days, hourDays: [...user.hourDays], daily: [...user.daily] };
+      for (const d of earlierOpen) fold(p, d.hours, d.patients.size, DAILY_HISTORY);
+      view = viewOf(p);
+    }
+    user.cached = { day, version: user.version, view };
+    return view;
   }
 
   /** The peer group's learned pattern (every member's folded days). */
   peers(peer: string): BaselineView {
-    return viewOf(this.peerGroups.get(peer));
+    let view = this.peerViews.get(peer);
+    if (view === undefined) {
+      const p = this.peerGroups.get(peer);
+      view = viewOf(p ? { days: p.days, hourDays: [...p.hourDays], daily: [...p.daily] } : undefined);
+      this.peerViews.set(peer, view);
+    }
+    return view;
   }
 
   get size(): number {
@@ -177,15 +200,24 @@ export class BaselineBook {
     const s = state as BaselineSnapshot | undefined;
     this.users = new Map();
     this.peerGroups = new Map();
+    this.peerViews = new Map();
     if (!s || !Array.isArray(s.users) || !Array.isArray(s.peers)) return;
     for (const [id, days, hourDays, daily, open] of s.users) {
-      this.users.set(id, { days, hourDays: [...hourDays], daily: [...daily], open: open.map(([day, hours, patients, peer]) => ({ day, hours, patients: new Set(patients), peer })) });
+      this.users.set(id, {
+        days,
+        hourDays: [...hourDays],
+        daily: [...daily],
+        open: open.map(([day, hours, patients, peer]) => ({ day, hours, patients: new Set(patients), peer })),
+        version: 0,
+        cached: null,
+      });
     }
     for (const [key, days, hourDays, daily] of s.peers) this.peerGroups.set(key, { days, hourDays: [...hourDays], daily: [...daily] });
   }
 
   private closeDay(user: UserBaseline, day: OpenDay): void {
     fold(user, day.hours, day.patients.size, DAILY_HISTORY);
+    this.peerViews.delete(day.peer);
     let peer = this.peerGroups.get(day.peer);
     if (!peer) {
       peer = newPattern();
