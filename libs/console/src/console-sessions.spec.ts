@@ -3,13 +3,16 @@
  * previous one ends), only the id's hash stored, idle and absolute expiry, sign-out, cookie flags
  * (Secure and __Host- under TLS); and scrypt password hashes with their parameters.
  */
-import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openDatabase } from '@app/storage';
 import { ConsoleSessions, readCookie } from './console-sessions';
 import { ConsoleStore, sessionIdHash } from './console-store';
 import { hashPassword, passwordProblem, verifyPassword } from './password-hasher';
 
 function setup(secure = false) {
-  const db = new Database(':memory:');
+  const db = openDatabase(fs.mkdtempSync(path.join(os.tmpdir(), 'console-sessions-')));
   const store = new ConsoleStore(db);
   let now = 1_000_000;
   const sessions = new ConsoleSessions(store, { idleMs: 15 * 60_000, maxMs: 12 * 3_600_000, secure }, () => now);

@@ -1,6 +1,6 @@
 /**
  * Where console accounts and sessions live on the embedded default: two tables in the service's
- * SQLite database (the CLI's `users add` writes the same tables). Session ids are never stored: only
+ * SQLite database (schema migration 0003-console-accounts; the CLI's `users add` writes the same tables). Session ids are never stored: only
  * their SHA-256, so a copy of the database does not hand out live sessions. Writes go through
  * writeWhenFree so a busy writer thread never blocks the event loop.
  */
@@ -8,30 +8,6 @@ import { createHash } from 'node:crypto';
 import type { SqliteDb } from '@app/storage';
 import { writeWhenFree } from '@app/storage';
 import type { Role } from '@app/security';
-
-export const CONSOLE_SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS console_users (
-  name            TEXT PRIMARY KEY,
-  role            TEXT NOT NULL,
-  password_hash   TEXT,
-  must_change     INTEGER NOT NULL DEFAULT 1,
-  disabled        INTEGER NOT NULL DEFAULT 0,
-  created_at      TEXT NOT NULL,
-  updated_at      TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS console_sessions (
-  id_hash         TEXT PRIMARY KEY,
-  user_name       TEXT NOT NULL,
-  role            TEXT NOT NULL,
-  via             TEXT NOT NULL,
-  csrf            TEXT NOT NULL,
-  must_change     INTEGER NOT NULL DEFAULT 0,
-  created_ms      INTEGER NOT NULL,
-  last_seen_ms    INTEGER NOT NULL,
-  expires_ms      INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS console_sessions_by_expiry ON console_sessions (expires_ms);
-`;
 
 export interface ConsoleUser {
   name: string;
@@ -58,9 +34,8 @@ export function sessionIdHash(id: string): string {
 }
 
 export class ConsoleStore {
-  constructor(private readonly db: SqliteDb) {
-    db.exec(CONSOLE_SCHEMA_SQL);
-  }
+  /** `db` is opened with openDatabase, whose migrations made the tables (0003-console-accounts). */
+  constructor(private readonly db: SqliteDb) {}
 
   user(name: string): ConsoleUser | null {
     const row = this.db.prepare('SELECT * FROM console_users WHERE name = ?').get(name) as Record<string, unknown> | undefined;

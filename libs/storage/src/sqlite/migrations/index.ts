@@ -7,10 +7,12 @@
 import type { Migration } from '../schema-migrations';
 import { baseline } from './0001-baseline';
 import { contextVersions } from './0002-context-versions';
+import { consoleAccounts } from './0003-console-accounts';
 
 export const MIGRATIONS: readonly Migration[] = [
   baseline,
   contextVersions,
+  consoleAccounts,
 ];
 
 /** The schema version this build writes. */
