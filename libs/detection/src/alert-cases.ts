@@ -6,7 +6,7 @@
  * open after a reopen); when the user has no open case, the alert opens a new one. A case is open
  * while any of its alerts is not resolved, and resolved once all are; a later alert about the same
  * user then opens a new case, and the resolved ones are that user's prior cases (repeat offenders).
- * Alerts about no single user (e.g. grouped by integration or certificate) belong to no case.
+ * Alerts about no single user (e.g. grouped by source IP, with evidence from several accounts) belong to no case.
  */
 import { createHash } from 'node:crypto';
 import { DetectionAlert } from './alert';
