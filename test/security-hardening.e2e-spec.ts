@@ -460,10 +460,35 @@ describe('security hardening (issue 22): slow and unauthenticated bodies, connec
   });
 });
 
-describe('security hardening (issue 22): OPS_ENDPOINTS_AUTH=true', () => {
+describe('security hardening (issue 22): OPS_ENDPOINTS_AUTH=true, SOURCE_BINDING=off', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ security: { opsEndpointsAuth: true } });
+    t = await startTestApp({ security: { opsEndpointsAuth: true, sourceBinding: 'off' } });
+  });
+
+  it('scopes FHIR-derived event ids by integration: identical content from another integration is its own event, not a 409', async () => {
+    const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'libs', 'standards', 'src', 'fhir', 'fixtures', 'balp-patient-read.json'), 'utf8'));
+    const resource = { ...fixture, id: `sec-${randomUUID().slice(0, 8)}` }; // not a UUID: the id is derived
+    const postAs = async (integration: string) => {
+      const res = await fetch(new URL('/fhir/AuditEvent', t.baseUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${await t.token('integration', integration)}` },
+        body: JSON.stringify(resource),
+      });
+      const body = (await res.json()) as { extension?: { url: string; extension?: { url: string; valueUuid?: string }[] }[] };
+      const id = body.extension?.flatMap((e) => e.extension ?? []).find((e) => e.url === 'id')?.valueUuid;
+      return { status: res.status, id };
+    };
+    // A hostile integration posts first ...
+    const hostile = await postAs('lis');
+    expect(hostile.status).toBe(201);
+    // ... and neither learns anything from, nor blocks, the owner's post of the same resource.
+    const owner = await postAs('sample-ehr');
+    expect(owner.status).toBe(201);
+    expect(owner.id).not.toBe(hostile.id);
+    const retry = await postAs('sample-ehr');
+    expect([200, 201]).toContain(retry.status);
+    expect(retry.id).toBe(owner.id);
   });
   afterAll(async () => {
     await t.close();

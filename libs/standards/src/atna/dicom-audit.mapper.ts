@@ -96,7 +96,8 @@ export function mapDicomAuditMessage(xml: Buffer | string, options: DicomMapping
   const source = message.sources[0];
   const timeZoneAssumed = !/(Z|[+-]\d{2}:\d{2})$/.test(ei.dateTime);
   const event: AccessEvent = {
-    id: nameBasedUuid(ID_NAMESPACES.dicomAuditMessage, bytes),
+    // Scoped by the sending integration, as FHIR-derived ids are (issue 22).
+    id: nameBasedUuid(ID_NAMESPACES.dicomAuditMessage, options.integration === undefined ? bytes : Buffer.concat([Buffer.from(`${options.integration}\u0000`), bytes])),
     occurredAt: timeZoneAssumed ? `${ei.dateTime}Z` : ei.dateTime,
     category: classification.category,
     action: classification.action,

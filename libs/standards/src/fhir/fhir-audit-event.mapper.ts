@@ -122,7 +122,10 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
   provenance['/category'] = classificationPath;
 
   const event: AccessEvent = {
-    id: isUuid(ev.id) ? ev.id.toLowerCase() : nameBasedUuid(ID_NAMESPACES.fhirAuditEvent, canonicalJson),
+    // Without a UUID of its own, the id is derived from the content, scoped by the posting integration
+    // (issue 22): another integration's identical resource is another event, so a 409 reveals nothing
+    // and nobody can post first to occupy an integration's id.
+    id: isUuid(ev.id) ? ev.id.toLowerCase() : nameBasedUuid(ID_NAMESPACES.fhirAuditEvent, options.integration === undefined ? canonicalJson : `${options.integration}\u0000${canonicalJson}`),
     occurredAt: ev.recorded,
     category: classification.category,
     action: classification.action,
