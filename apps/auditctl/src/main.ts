@@ -4,6 +4,7 @@
  */
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
+import { contextCommand } from './commands/context.command';
 import { dataKeysCommand } from './commands/data-keys.command';
 import { detectCommand } from './commands/detect.command';
 import { exportCommand } from './commands/export.command';
@@ -32,6 +33,7 @@ export function buildCli(): Command {
   program.addCommand(reportCommand());
   program.addCommand(dataKeysCommand());
   program.addCommand(retentionCommand());
+  program.addCommand(contextCommand());
   program.addCommand(migrateCommand());
   program.addCommand(usersCommand());
   return program;

@@ -63,7 +63,7 @@ export function parseNdjson(body: Buffer, limits: JsonLimits, maxRecords: number
     }
     const violation = inspectJson(line, limits);
     if (violation) {
-      out.push({ index, unreadable: { pointer: '', message: `line is not an acceptable JSON object (${violation.kind})` } });
+      out.push({ index, unreadable: { pointer: '', message: violation.kind === 'syntax' ? 'line is not valid JSON' : `line is refused by the JSON checks (${violation.kind})` } });
       return;
     }
     try {
