@@ -92,7 +92,7 @@ export function detectCommand(): Command {
           for (const r of summary.rules) {
             process.stdout.write(`${r.ruleId.padEnd(38)}${r.severity.padEnd(10)}${String(r.raised).padStart(8)}${String(r.stored).padStart(8)}\n`);
           }
-          process.stdout.write(`${summary.raised} alert(s) raised, ${summary.stored} new, ${summary.raised - summary.stored} already stored; ${summary.lateDropped} late event(s) judged by match rules only.\n`);
+          process.stdout.write(`${summary.raised} alert(s) raised, ${summary.stored} new, ${summary.raised - summary.stored} already stored; ${summary.lateLaned} late event(s) evaluated in late lanes, ${summary.lateDropped} not evaluated by windowed rules.\n`);
         }
       } finally {
         progress.stop();

@@ -36,7 +36,11 @@ export interface RuleBackfillSummary {
 
 export interface BackfillSummary {
   evaluated: number;
+  /** Events no windowed rule could evaluate (per source in `unevaluated`). */
   lateDropped: number;
+  /** Events evaluated in late lanes (behind the watermark of their run). */
+  lateLaned: number;
+  unevaluated: Record<string, number>;
   raised: number;
   stored: number;
   /** One entry per enabled rule, in rule order. */
@@ -80,6 +84,8 @@ export async function runBackfill(engine: DetectionEngine, source: BackfillSourc
   return {
     evaluated,
     lateDropped: engine.stats().lateDropped,
+    lateLaned: engine.stats().lateLaned,
+    unevaluated: engine.stats().unevaluated,
     raised: rules.reduce((n, r) => n + r.raised, 0),
     stored: rules.reduce((n, r) => n + r.stored, 0),
     rules,
