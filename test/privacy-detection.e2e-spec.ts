@@ -1,15 +1,13 @@
 /**
  * Privacy monitoring end to end over HTTP (issue 13 items 3-5, issue 22's detection blinding): with
- * context bound (an in-memory AccessContext in a test module, until the context feeds land), events
+ * context posted through the context feeds (POST /v1/context/users|patients|encounters), events
  * posted through POST /v1/events raise alerts with the right `reasons`, `actor` and `patient` (a
  * token for an analyst), and their look-alikes stay quiet; a nightly batch of yesterday's log raises
  * its bulk-read alert; one integration's event dated now + 4 min cannot blind another's bulk read;
  * what even a late lane cannot place is counted per source in /metrics and raises a data-quality alert.
  */
 import { randomUUID } from 'node:crypto';
-import { Global, Module } from '@nestjs/common';
-import { ACCESS_CONTEXT, AccessEvent } from '@app/core';
-import { InMemoryAccessContext } from '@app/detection';
+import { AccessEvent } from '@app/core';
 import { ApiClient } from '../apps/auditctl/src/api-client';
 import { allAlerts, AlertJson, waitForDetection } from './support/detection';
 import { registerPhiMarkers } from './support/log-capture';
@@ -19,7 +17,7 @@ const MINUTE = 60_000;
 const DAY = 86_400_000;
 const now = Date.now();
 
-const context = InMemoryAccessContext.fromRecords({
+const context = {
   users: [
     { id: 'clerk-jo', family: 'Okafor', department: 'registration', status: 'active' },
     { id: 'dr-okafor', family: 'OKAFOR', department: 'cardiology', status: 'active' },
@@ -34,11 +32,7 @@ const context = InMemoryAccessContext.fromRecords({
     { id: 'enc-ok1', patient: { id: 'MRN-OK1' }, department: 'cardiology', participants: ['dr-okafor'], start: new Date(now - DAY).toISOString() },
     { id: 'enc-star', patient: { id: 'MRN-STAR' }, department: 'neurology', participants: ['dr-ray'], start: new Date(now - DAY).toISOString() },
   ],
-});
-
-@Global()
-@Module({ providers: [{ provide: ACCESS_CONTEXT, useValue: context }], exports: [ACCESS_CONTEXT] })
-class TestContextModule {}
+};
 
 function read(integration: string, actor: string, patient: string, at: number, extra: Partial<AccessEvent> = {}): AccessEvent {
   registerPhiMarkers('patient-id', [patient]);
@@ -73,8 +67,14 @@ describe('privacy detection with context, late data and per-source clocks', () =
   };
 
   beforeAll(async () => {
-    app = await startTestApp({}, [{ module: TestContextModule, global: true }]);
+    app = await startTestApp();
     analyst = await app.client('soc_analyst', 'analyst-jane');
+    registerPhiMarkers('patient-id', ['MRN-OK1', 'MRN-STAR', 'MRN-ANN']);
+    const hr = await app.client('integration', 'hr-feed');
+    for (const kind of ['users', 'patients', 'encounters'] as const) {
+      const res = await hr.request('POST', `/v1/context/${kind}`, { records: context[kind] });
+      expect({ kind, status: res.status, body: JSON.parse(res.body) }).toEqual({ kind, status: 202, body: { accepted: context[kind].length, rejected: [] } });
+    }
   }, 60_000);
   afterAll(async () => app?.close());
 
@@ -144,7 +144,7 @@ describe('privacy detection with context, late data and per-source clocks', () =
     expect(alerts.map((a) => [a.reasons, a.groupKey['source.integration']])).toEqual([[['unevaluated-events'], 'int-c']]);
     const detail = JSON.parse((await analyst.request('GET', `/v1/alerts/${alerts[0].id}`)).body) as { runbook: { markdown: string | null } };
     expect(detail.runbook.markdown).toContain('## Triage');
-    const metrics = await (await app.client(null)).request('GET', '/metrics');
+    const metrics = await (await app.client('admin')).request('GET', '/metrics');
     expect(metrics.body).toMatch(/audit_detection_unevaluated_events_total\{source="int-c"\} 1/);
     expect(metrics.body).not.toMatch(/MRN-C/);
     const status = JSON.parse((await analyst.request('GET', '/v1/detection/status')).body) as { unevaluated: Record<string, number> };
