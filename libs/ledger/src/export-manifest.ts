@@ -1,7 +1,7 @@
 /**
  * The manifest of an export directory (README "Export format"): the file names, the manifest's
- * fields and the check of its shape. No Node APIs, so the in-browser verifier reads manifests
- * exactly as `auditctl verify --offline` does.
+ * fields and the check of its shape, and the reading of one record line. No Node APIs, so the
+ * in-browser verifier reads exports exactly as `auditctl verify --offline` does.
  */
 import type { FrontierJSON } from './merkle';
 
@@ -77,4 +77,59 @@ export function parseExportManifest(json: unknown): ExportManifest {
     if (!/^[A-Za-z0-9._-]+$/.test(file) || file.startsWith('.')) fail(`file names must be plain names inside the export directory (${JSON.stringify(file)})`);
   }
   return json as ExportManifest;
+}
+
+/** A record line's parts, hashes as hex (null where a damaged line has none). */
+export interface RecordLineFields {
+  chain: string;
+  seq: number;
+  receivedAt: string;
+  eventJson: string;
+  prevHashHex: string | null;
+  hashHex: string | null;
+}
+
+function hexField(line: string, key: string): string | null {
+  const m = new RegExp(`"${key}":"([0-9a-f]{64})"`).exec(line);
+  return m ? m[1] : null;
+}
+
+/**
+ * Reads a record line. A line that is not a well-formed record but still names a seq becomes
+ * a row that cannot verify (so the verifier names it, as it names a damaged database row); a
+ * line without any seq is null and its absence shows as a deleted record.
+ */
+export function parseRecordLine(line: string): RecordLineFields | null {
+  let v: Record<string, unknown> | null = null;
+  try {
+    const parsed: unknown = JSON.parse(line);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) v = parsed as Record<string, unknown>;
+  } catch {
+    v = null;
+  }
+  if (
+    v &&
+    typeof v.chain === 'string' &&
+    typeof v.seq === 'number' &&
+    Number.isSafeInteger(v.seq) &&
+    v.seq >= 0 &&
+    typeof v.receivedAt === 'string' &&
+    typeof v.event === 'string' &&
+    typeof v.prevHash === 'string' &&
+    HEX64.test(v.prevHash) &&
+    typeof v.hash === 'string' &&
+    HEX64.test(v.hash)
+  ) {
+    return { chain: v.chain, seq: v.seq, receivedAt: v.receivedAt, eventJson: v.event, prevHashHex: v.prevHash, hashHex: v.hash };
+  }
+  const seqMatch = /"seq":(\d{1,16})/.exec(line);
+  if (!seqMatch) return null;
+  const chainMatch = /"chain":"((?:[^"\\]|\\.)*)"/.exec(line);
+  let chain = '';
+  try {
+    chain = chainMatch ? (JSON.parse(`"${chainMatch[1]}"`) as string) : '';
+  } catch {
+    chain = '';
+  }
+  return { chain, seq: Number(seqMatch[1]), receivedAt: '', eventJson: line, prevHashHex: hexField(line, 'prevHash'), hashHex: hexField(line, 'hash') };
 }

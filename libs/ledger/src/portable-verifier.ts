@@ -18,7 +18,7 @@ import { ed25519 } from '@noble/curves/ed25519';
 import { sha256 } from '@noble/hashes/sha2';
 import { canonicalize } from './canonical-json';
 import { Checkpoint, HEX32, checkpointShapeError, checkpointSigningPayload } from './checkpoint-form';
-import { EXPORT_FILES, ExportManifest, parseExportManifest } from './export-manifest';
+import { EXPORT_FILES, ExportManifest, parseExportManifest, parseRecordLine } from './export-manifest';
 
 export type PortableBreakKind = 'modified' | 'deleted' | 'inserted' | 'reordered' | 'bad_signature' | 'bad_checkpoint';
 
@@ -313,45 +313,11 @@ interface DecodedRow extends Row {
   chain: string;
 }
 
-function hashField(line: string, key: string): Bytes {
-  const m = new RegExp(`"${key}":"([0-9a-f]{64})"`).exec(line);
-  return m ? fromHex(m[1]) : ZERO32;
-}
-
-/** A record line; a damaged line that still names a seq becomes a row that cannot verify, one without a seq is dropped. */
+/** A record line (parseRecordLine, shared with the service's offline verifier), hashes as bytes. */
 export function decodeExportLine(line: string): DecodedRow | null {
-  let v: Record<string, unknown> | null = null;
-  try {
-    const parsed: unknown = JSON.parse(line);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) v = parsed as Record<string, unknown>;
-  } catch {
-    v = null;
-  }
-  if (
-    v &&
-    typeof v.chain === 'string' &&
-    typeof v.seq === 'number' &&
-    Number.isSafeInteger(v.seq) &&
-    v.seq >= 0 &&
-    typeof v.receivedAt === 'string' &&
-    typeof v.event === 'string' &&
-    typeof v.prevHash === 'string' &&
-    HEX32.test(v.prevHash) &&
-    typeof v.hash === 'string' &&
-    HEX32.test(v.hash)
-  ) {
-    return { chain: v.chain, seq: v.seq, receivedAt: v.receivedAt, eventJson: v.event, prevHash: fromHex(v.prevHash), hash: fromHex(v.hash) };
-  }
-  const seqMatch = /"seq":(\d{1,16})/.exec(line);
-  if (!seqMatch) return null;
-  const chainMatch = /"chain":"((?:[^"\\]|\\.)*)"/.exec(line);
-  let chain = '';
-  try {
-    chain = chainMatch ? (JSON.parse(`"${chainMatch[1]}"`) as string) : '';
-  } catch {
-    chain = '';
-  }
-  return { chain, seq: Number(seqMatch[1]), receivedAt: '', eventJson: line, prevHash: hashField(line, 'prevHash'), hash: hashField(line, 'hash') };
+  const f = parseRecordLine(line);
+  if (!f) return null;
+  return { chain: f.chain, seq: f.seq, receivedAt: f.receivedAt, eventJson: f.eventJson, prevHash: f.prevHashHex ? fromHex(f.prevHashHex) : ZERO32, hash: f.hashHex ? fromHex(f.hashHex) : ZERO32 };
 }
 
 const LOOKAHEAD = 2;
