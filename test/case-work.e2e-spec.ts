@@ -336,6 +336,9 @@ describe('case work with STORE=elasticsearch (the Elasticsearch double over HTTP
     expect(reads.events.map((e) => e.event.id)).toEqual([events[2].id]);
     const byIp = JSON.parse((await analyst.request('GET', '/v1/events?ip=10.6.6.6')).body) as { events: { event: AccessEvent }[] };
     expect(byIp.events.map((e) => e.event.id).sort()).toEqual([events[0].id, events[1].id].sort());
+    const byIntegration = JSON.parse((await analyst.request('GET', '/v1/events?integration=sample-ehr&actor=dr-es')).body) as { events: { event: AccessEvent }[] };
+    expect(byIntegration.events.map((e) => e.event.id).sort()).toEqual(events.map((e) => e.id).sort());
+    expect(JSON.parse((await analyst.request('GET', '/v1/events?integration=billing-feed&actor=dr-es')).body).events).toEqual([]);
 
     // Alerts by patient: a token for the analyst, the id for the compliance officer.
     const token = String(alerts.find((a) => a.evidence.eventIds[0] === events[1].id)!.groupKey['patient.id']);

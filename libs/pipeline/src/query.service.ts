@@ -32,7 +32,7 @@ const FILTER_KEYS = ['patient', 'actor', 'action', 'outcome', 'category', 'ip', 
  * back short (maybe empty) with a nextCursor where the examination stopped.
  */
 const RESIDUAL_CHUNK = 1000;
-export const RESIDUAL_SCAN_BUDGET = 50_000;
+export const RESIDUAL_SCAN_BUDGET = 20_000;
 
 /** Filters applied to decoded events rather than by the store. */
 export interface ResidualEventFilter {
@@ -70,6 +70,8 @@ export class QueryService {
   async list(params: Record<string, unknown>, viewer: Viewer): Promise<EventListView> {
     const { residual, ...parsed } = parseEventQuery(params);
     const q = patientTokenFilter(parsed as EventQuery, this.store, viewer);
+    // Stores that index it narrow by integration themselves; the residual check stays exact.
+    if (residual?.integration !== undefined) q.integration = residual.integration;
     q.excludeChain = ACCESS_LOG_CHAIN;
     const page = residual ? await residualPage(this.store, q, residual) : await this.store.query(q);
     return {

@@ -55,9 +55,15 @@ export interface EventQuery {
   /** Leave out records of this chain (event queries leave out the access log). */
   excludeChain?: string;
   actor?: string;
+  /** Matched in any case. */
   action?: string;
   outcome?: string;
   category?: string;
+  /**
+   * `source.integration`: a store may use it to narrow what it returns (a prefilter); callers check
+   * the decoded records themselves (QueryService's residual filter), so a store may also ignore it.
+   */
+  integration?: string;
   /** Inclusive lower bound on event time (epoch ms). */
   fromMs?: number;
   /** Exclusive upper bound on event time (epoch ms). */

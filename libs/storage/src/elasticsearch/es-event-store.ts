@@ -302,6 +302,7 @@ export class ElasticsearchEventStore implements EventStore {
     if (q.action !== undefined) filter.push({ term: { 'event.action': { value: q.action, case_insensitive: true } } });
     term('audit.outcome', q.outcome);
     term('audit.category', q.category);
+    term('audit.source.integration', q.integration);
     term('audit.chain', q.chain);
     if (q.excludeChain !== undefined) mustNot.push({ term: { 'audit.chain': q.excludeChain } });
     if (q.fromMs !== undefined || q.toMs !== undefined) filter.push(timeRange(q.fromMs, q.toMs));

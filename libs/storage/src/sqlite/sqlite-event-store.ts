@@ -174,6 +174,9 @@ export class SqliteEventStore implements EventStore {
     if (q.excludeChain !== undefined) where.push(`chain <> ${chainLiteral(q.excludeChain)}`);
     if (q.outcome !== undefined) (where.push('outcome = ?'), params.push(q.outcome));
     if (q.category !== undefined) (where.push('category = ?'), params.push(q.category));
+    // A prefilter on the stored canonical text (source.integration is not sealed; RFC 8785 writes
+    // strings as JSON.stringify does): the caller checks the decoded record exactly.
+    if (q.integration !== undefined) (where.push('instr(event, ?) > 0'), params.push(`"integration":${JSON.stringify(q.integration)}`));
     if (q.fromMs !== undefined) (where.push('occurred_ms >= ?'), params.push(q.fromMs));
     if (q.toMs !== undefined) (where.push('occurred_ms < ?'), params.push(q.toMs));
     if (q.after) {
