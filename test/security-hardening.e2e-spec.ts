@@ -13,7 +13,7 @@ import { TokenService } from '@app/security';
 import { AccessEvent } from '@app/core';
 import { allAlerts, waitForDetection } from './support/detection';
 import { accessEvent } from './support/events';
-import { startTestApp, TestApp } from './support/test-app';
+import { startTestApp, tempDataDir, TestApp } from './support/test-app';
 
 interface EventView {
   event: AccessEvent;
@@ -463,7 +463,19 @@ describe('security hardening (issue 22): slow and unauthenticated bodies, connec
 describe('security hardening (issue 22): OPS_ENDPOINTS_AUTH=true, SOURCE_BINDING=off', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ security: { opsEndpointsAuth: true, sourceBinding: 'off' } });
+    // A data dir as a umask of 022 would leave it: readable by every local user.
+    const dataDir = tempDataDir('audit-sec-perm-');
+    fs.chmodSync(dataDir, 0o755);
+    t = await startTestApp({ dataDir, security: { opsEndpointsAuth: true, sourceBinding: 'off' } });
+  });
+
+  it('keeps the data dir 0700 and the database, WAL and shared-memory files 0600', async () => {
+    expect((await call(t, 'integration', 'POST', '/v1/events', accessEvent())).status).toBe(202);
+    const mode = (p: string) => (fs.statSync(p).mode & 0o777).toString(8);
+    expect(mode(t.dataDir)).toBe('700');
+    const dbFiles = fs.readdirSync(t.dataDir).filter((f) => /\.db(-wal|-shm|-journal)?$/.test(f));
+    expect(dbFiles).toEqual(expect.arrayContaining(['audit.db', 'audit.db-wal', 'audit.db-shm']));
+    for (const f of dbFiles) expect({ f, mode: mode(path.join(t.dataDir, f)) }).toEqual({ f, mode: '600' });
   });
 
   it('scopes FHIR-derived event ids by integration: identical content from another integration is its own event, not a 409', async () => {

@@ -94,5 +94,23 @@ export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {})
   }
   if (!options.readonly) db.exec(EVENT_TRIGGERS_SQL);
   db.pragma('cache_size = -65536');
+  if (!options.readonly) restrictDataFiles(dataDir, file);
   return db;
+}
+
+/**
+ * The audit data is PHI (issue 22): the data dir is 0700 and the database, its WAL and shared-memory
+ * files 0600, whatever umask created them (SQLite gives a new -wal / -shm the database file's mode).
+ * A file this process does not own is left as it is (chmod would fail); nothing else is changed.
+ */
+export function restrictDataFiles(dataDir: string, file = databasePath(dataDir)): void {
+  const restrict = (target: string, mode: number) => {
+    try {
+      if ((fs.statSync(target).mode & 0o777) !== mode) fs.chmodSync(target, mode);
+    } catch {
+      /* absent, or not ours */
+    }
+  };
+  restrict(dataDir, 0o700);
+  for (const suffix of ['', '-wal', '-shm', '-journal']) restrict(file + suffix, 0o600);
 }
