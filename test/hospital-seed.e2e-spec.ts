@@ -2,7 +2,8 @@
  * `auditctl seed --hospital` as a user runs it (compiled CLI and service, `npm run build` first):
  * `--out` writes the context feeds, the events and the answer key as NDJSON/JSON files, the same
  * for the same seed; posted to a running service, the context feeds are all accepted (GET
- * /v1/context/status counts them) and every event is stored, late batches included.
+ * /v1/context/status counts them), every event is stored, late batches included, and the service's
+ * own detection raises exactly one alert per planted scenario and none on the benign week.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -10,10 +11,24 @@ import * as path from 'node:path';
 import { TokenService } from '@app/security';
 import { loadConfig } from '@app/core';
 import { ApiClient } from '../apps/auditctl/src/api-client';
-import { runCli, startService, ServiceProcess, waitForExit } from './support/cli';
+import { spawn } from 'node:child_process';
+import { CLI_MAIN, REPO_ROOT, runCli, startService, ServiceProcess, waitForExit } from './support/cli';
+import { allAlerts, waitForDetection } from './support/detection';
 import { tempDataDir } from './support/test-app';
 
 const HOSPITAL = ['seed', '--hospital', '--staff', '120', '--days', '2', '--events-per-shift', '20', '--start', '2026-03-02', '--seed', '5'];
+/** A week (the baselines need days of history), small enough to post in about a minute. */
+const WEEK = ['seed', '--hospital', '--staff', '200', '--days', '7', '--events-per-shift', '20', '--start', '2026-11-23', '--seed', '42', '--batch', '500'];
+
+/** runCli without its 2-minute cap and without blocking the test's event loop (posting a week takes a while). */
+function runCliAsync(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr })));
+}
 
 const lines = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
 const sha = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -80,15 +95,15 @@ describe('auditctl seed --hospital against a running service', () => {
 
   beforeAll(async () => {
     service = await startService({ DATA_DIR: dataDir, INSECURE_HTTP: 'true' });
-    expect(runCli([...HOSPITAL, '--out', out]).status).toBe(0);
-  });
+    expect(runCli([...WEEK, '--out', out]).status).toBe(0);
+  }, 60_000);
   afterAll(async () => {
     service.child.kill('SIGTERM');
     await waitForExit(service.child);
   });
 
-  it('posts every context record and every event, the late batches included', async () => {
-    const r = runCli([...HOSPITAL, '--url', service.url, '--data-dir', dataDir]);
+  it('posts every context record and every event, late batches included; detection raises one alert per planted scenario, none else', async () => {
+    const r = await runCliAsync([...WEEK, '--url', service.url, '--data-dir', dataDir]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const expected = { users: lines(path.join(out, 'users.ndjson')).length, patients: lines(path.join(out, 'patients.ndjson')).length, encounters: lines(path.join(out, 'encounters.ndjson')).length };
@@ -109,9 +124,18 @@ describe('auditctl seed --hospital against a running service', () => {
         const got = await compliance.request('GET', `/v1/events/${e.id as string}`);
         expect(got.status).toBe(200);
       }
+      // The service's detection, with the context it was fed: the planted scenarios, nothing else.
+      await waitForDetection(analyst, 60_000);
+      const key = JSON.parse(fs.readFileSync(path.join(out, 'planted.json'), 'utf8')) as { planted: { actorId: string; rules: string[]; reasons: string[] }[] };
+      const alerts = (await allAlerts(analyst)) as unknown as { ruleId: string; actor: string; reasons: string[] }[];
+      expect(alerts.map((a) => `${a.actor} ${a.ruleId}`).sort()).toEqual(key.planted.map((p) => `${p.actorId} ${p.rules[0]}`).sort());
+      for (const p of key.planted) expect(alerts.find((a) => a.actor === p.actorId)!.reasons).toEqual([p.reasons[0]]);
+      const detection = JSON.parse((await analyst.request('GET', '/v1/detection/status')).body) as { lateDropped: number; lateLaned: number; unevaluated: Record<string, number> };
+      expect(detection).toMatchObject({ lateDropped: 0, unevaluated: {} });
+      expect(detection.lateLaned).toBeGreaterThan(0);
     } finally {
       analyst.close();
       compliance.close();
     }
-  });
+  }, 300_000);
 });

@@ -34,7 +34,7 @@ const DAY = 24 * HOUR;
 // Context records: the CONTRACT "Context feeds" shapes, in clear (the service tokenizes them).
 // ---------------------------------------------------------------------------------------------
 
-export interface UserRecord {
+export type UserRecord = {
   id: string;
   family?: string;
   given?: string;
@@ -44,25 +44,25 @@ export interface UserRecord {
   terminatedAt?: string;
   homeAddress?: string;
   patientId?: string;
-}
+};
 
-export interface PatientRecord {
+export type PatientRecord = {
   id: string;
   family?: string;
   address?: string;
   relatedPersons?: { family?: string; address?: string }[];
   vip?: boolean;
   deceased?: boolean;
-}
+};
 
-export interface EncounterRecord {
+export type EncounterRecord = {
   id: string;
   patient: { id: string };
   department?: string;
   participants?: string[];
   start: string;
   end?: string;
-}
+};
 
 // ---------------------------------------------------------------------------------------------
 // The model.

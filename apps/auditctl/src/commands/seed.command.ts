@@ -168,7 +168,7 @@ async function seedHospital(opts: SeedOptions): Promise<void> {
   }
   const first = new Date(hospital.start).toISOString().slice(0, 10);
   const last = new Date(hospital.end - 1).toISOString().slice(0, 10);
-  process.stdout.write(`Hospital of ${hospital.staff.length} staff, ${first} to ${last} (seed ${hospital.seed}); late: onc-legacy sends each day at 02:00 the next, pacs runs an hour behind.\n`);
+  process.stdout.write(`Hospital of ${hospital.staff.length} staff, ${first} to ${last} (seed ${hospital.seed}); late: onc-legacy and encoder send each day at 02:00 the next, pacs runs an hour behind.\n`);
   if (hospital.planted.length > 0) {
     process.stdout.write('Planted privacy scenarios:\n');
     for (const p of hospital.planted) process.stdout.write(`  ${p.scenario.padEnd(20)} ${p.actorId.padEnd(10)} ${p.description}\n`);
