@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { SqliteDb } from '@app/storage';
 import { writeWhenFree } from '@app/storage';
 import type { Role } from '@app/security';
+import { hashPassword, oneTimePassword } from './password-hasher';
 
 export interface ConsoleUser {
   name: string;
@@ -119,4 +120,18 @@ function toUser(row: Record<string, unknown>): ConsoleUser {
     disabled: row.disabled === 1,
     createdAt: String(row.created_at),
   };
+}
+
+/** A local account name: 1-128 letters, digits, ".", "_", "@" or "-", starting with a letter or digit. */
+export const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+
+/**
+ * Makes a local account (or, with `reset`, gives an existing one a new password and role) with a
+ * fresh one-time password, stored only as its hash: `auditctl users add` and the admin's People page.
+ * The password is returned once for the caller to show; 'exists' means nothing was changed.
+ */
+export async function addLocalAccount(store: ConsoleStore, name: string, role: Role, reset = false): Promise<{ outcome: 'created' | 'reset' | 'exists'; password: string }> {
+  const password = oneTimePassword();
+  const outcome = await store.putUser(name, role, await hashPassword(password), reset);
+  return { outcome, password };
 }

@@ -10,12 +10,11 @@ import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, FieldError, Problems } from '@app/core';
-import { CONSOLE_ROLES, ConsoleStore, hashPassword, oneTimePassword } from '@app/console';
+import { ACCOUNT_NAME, CONSOLE_ROLES, ConsoleStore, addLocalAccount } from '@app/console';
 import { ContextService } from '@app/context';
 import { RuleOverridesService } from '@app/detection/service';
 import { IntegrationSettings, TokenService, isIntegrationId, issueIntegrationCertificateFiles, localPkiPaths, type Role } from '@app/security';
 
-const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 const TOKEN_TTLS = ['1h', '12h', '7d', '30d', '90d'];
 
 function field(body: Record<string, unknown>, key: string): string {
@@ -57,8 +56,7 @@ export class AdminPagesService {
     if (!ACCOUNT_NAME.test(name)) errors.push({ pointer: '/name', message: 'must be 1-128 letters, digits, ".", "_", "@" or "-", starting with a letter or digit' });
     if (!(CONSOLE_ROLES as readonly string[]).includes(role)) errors.push({ pointer: '/role', message: `must be one of ${CONSOLE_ROLES.join(', ')}` });
     if (errors.length) throw Problems.validation(errors, 'The account form is invalid.');
-    const password = oneTimePassword();
-    const outcome = await this.accounts.putUser(name, role as Role, await hashPassword(password), false);
+    const { outcome, password } = await addLocalAccount(this.accounts, name, role as Role);
     if (outcome === 'exists') throw Problems.conflict('account-exists', 'An account with this name exists already (reset it with auditctl users add --reset).');
     return { name, role: role as Role, password };
   }

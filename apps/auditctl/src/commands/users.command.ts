@@ -5,12 +5,10 @@
  * first sign-in is pending (never hashes).
  */
 import { Command, Option } from 'commander';
-import { ConsoleStore, CONSOLE_ROLES, hashPassword, oneTimePassword } from '@app/console';
+import { ACCOUNT_NAME, ConsoleStore, CONSOLE_ROLES, addLocalAccount } from '@app/console';
 import type { Role } from '@app/security';
 import { openDatabase } from '@app/storage';
 import { cliConfig } from '../data-dir';
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 export function usersCommand(): Command {
   const users = new Command('users').description('local web console accounts (sign-in at /console/)');
@@ -21,7 +19,7 @@ export function usersCommand(): Command {
     .option('--reset', 'replace the password (and role) of an existing account, ending its sessions')
     .option('--data-dir <dir>', 'data directory of the service (default: $DATA_DIR, then ./data)')
     .action(async (name: string, opts: { role: Role; reset?: boolean; dataDir?: string }) => {
-      if (!NAME.test(name)) {
+      if (!ACCOUNT_NAME.test(name)) {
         process.stderr.write('auditctl users add: the name must be 1-128 letters, digits, ".", "_", "@" or "-", starting with a letter or digit\n');
         process.exitCode = 2;
         return;
@@ -29,9 +27,7 @@ export function usersCommand(): Command {
       const config = cliConfig(opts.dataDir);
       const db = openDatabase(config.dataDir);
       try {
-        const store = new ConsoleStore(db);
-        const password = oneTimePassword();
-        const outcome = await store.putUser(name, opts.role, await hashPassword(password), opts.reset === true);
+        const { outcome, password } = await addLocalAccount(new ConsoleStore(db), name, opts.role, opts.reset === true);
         if (outcome === 'exists') {
           process.stderr.write(`auditctl users add: ${name} already exists; use --reset to give it a new one-time password\n`);
           process.exitCode = 1;
