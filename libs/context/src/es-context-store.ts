@@ -30,6 +30,16 @@ export const CONTEXT_MAPPINGS = {
   },
 } as const;
 
+/**
+ * Sort key of one request's documents: requests received in the same millisecond keep this
+ * instance's order (process start, then a counter); the random tail keeps instances apart.
+ */
+const PROCESS_KEY = Date.now().toString(36).padStart(9, '0');
+let batchCounter = 0;
+function nextBatchKey(): string {
+  return `${PROCESS_KEY}-${(batchCounter++).toString(36).padStart(8, '0')}-${randomUUID()}`;
+}
+
 export interface ContextDocument {
   id: string;
   batch: string;
@@ -68,7 +78,7 @@ export class EsContextStore implements ContextStore {
   async append(versions: readonly ContextVersion[]): Promise<void> {
     await this.init();
     if (versions.length === 0) return;
-    const batch = randomUUID();
+    const batch = nextBatchKey();
     const docs: ContextDocument[] = versions.map((v, ord) => ({
       id: randomUUID(),
       batch,

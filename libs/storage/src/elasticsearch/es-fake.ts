@@ -172,9 +172,16 @@ export class EsFake {
     if (err) return err;
     const items: Record<string, unknown>[] = [];
     for (let i = 0; i < lines.length; i += 2) {
-      const [action, meta] = Object.entries(lines[i])[0] as [Action, Record<string, unknown>];
+      const [action, meta] = Object.entries(lines[i])[0] as [Action | 'delete', Record<string, unknown>];
       const index = meta._index as string;
       const id = meta._id as string;
+      if (action === 'delete') {
+        // A delete has no document line; plain indices only.
+        const found = this.indices.get(index)?.delete(id) ?? false;
+        items.push({ delete: { _index: index, _id: id, status: found ? 200 : 404, result: found ? 'deleted' : 'not_found' } });
+        i -= 1;
+        continue;
+      }
       const injected = this.itemStatus?.(action, index, id);
       const answer = (status: number, extra: Record<string, unknown> = {}) => items.push({ [action]: { _index: index, _id: id, status, ...extra } });
       if (injected !== undefined) {

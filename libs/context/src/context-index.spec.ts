@@ -1,0 +1,72 @@
+/**
+ * The in-memory context index as detection reads it: versions answered as of a time (the earliest
+ * also before it; a termination dated later is not yet in force), encounters replaced by their
+ * newest version and open only within start..end, co-worker lookup by own patient id; and the
+ * matching-token normalization (case, accents, whitespace, NFKC) with domain separation.
+ */
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { ContextIndex } from './context-index';
+import { ContextVersion } from './context-records';
+import { MatchingTokenizer, normalizeMatchingValue } from './matching-tokens';
+
+const DAY = 86_400_000;
+const T = Date.parse('2026-05-10T00:00:00Z');
+const user = (validFromMs: number, record: Record<string, unknown>): ContextVersion => ({ kind: 'users', validFromMs, receivedAtMs: validFromMs, record: { id: 'u1', status: 'active', ...record } as never });
+
+describe('ContextIndex', () => {
+  it('answers users as of a time', () => {
+    const index = new ContextIndex();
+    index.apply([user(T - 10 * DAY, { department: 'ed' }), user(T - 2 * DAY, { department: 'icu' }), user(T, { status: 'terminated', terminatedAt: new Date(T + DAY).toISOString(), department: 'icu' })]);
+    expect(index.userAt('u1', T - 30 * DAY)?.department).toBe('ed'); // before the first version: the first
+    expect(index.userAt('u1', T - 5 * DAY)?.department).toBe('ed');
+    expect(index.userAt('u1', T - DAY)?.department).toBe('icu');
+    // The terminated version is valid from T, but the termination is dated T + 1 day.
+    expect(index.userAt('u1', T + 3_600_000)?.status).toBe('active');
+    expect(index.userAt('u1', T + 2 * DAY)?.status).toBe('terminated');
+    expect(index.userAt('nobody', T)).toBeUndefined();
+    expect(index.status().users).toMatchObject({ records: 1, versions: 3 });
+  });
+
+  it('replaces an encounter by its newest version and answers the open ones', () => {
+    const index = new ContextIndex();
+    const enc = (record: Record<string, unknown>): ContextVersion => ({ kind: 'encounters', validFromMs: T, receivedAtMs: T, record: { id: 'e1', patientId: 'P1', participants: ['u1'], startMs: T - DAY, ...record } as never });
+    index.applyOne(enc({}));
+    expect(index.encountersAt('P1', T + 5 * DAY).map((e) => e.id)).toEqual(['e1']);
+    index.applyOne(enc({ endMs: T, participants: ['u1', 'u2'], department: 'ed' }));
+    expect(index.encountersAt('P1', T + 5 * DAY)).toEqual([]);
+    expect(index.encountersAt('P1', T - 3_600_000)).toEqual([{ id: 'e1', patientId: 'P1', participants: ['u1', 'u2'], department: 'ed', startMs: T - DAY, endMs: T }]);
+    expect(index.encountersAt('P1', T - 2 * DAY)).toEqual([]);
+    // Moved to another patient: gone from the first.
+    index.applyOne(enc({ patientId: 'P2' }));
+    expect(index.encountersAt('P1', T - 3_600_000)).toEqual([]);
+    expect(index.encountersAt('P2', T - 3_600_000).map((e) => e.id)).toEqual(['e1']);
+    expect(index.status().encounters).toMatchObject({ records: 1, versions: 3 });
+  });
+
+  it('finds the workforce member whose own record a patient is', () => {
+    const index = new ContextIndex();
+    index.applyOne(user(T, { patientId: 'MRN-1' }));
+    expect(index.workforceMemberWithPatientId('MRN-1', T)?.id).toBe('u1');
+    expect(index.workforceMemberWithPatientId('MRN-2', T)).toBeUndefined();
+  });
+});
+
+describe('matching tokens', () => {
+  const key = createSecretKey(randomBytes(32));
+  const tokens = new MatchingTokenizer({ tokenizationKey: () => key });
+
+  it('normalizes case, accents, punctuation, whitespace and compatibility forms', () => {
+    expect(normalizeMatchingValue('  Müller-Lüdenscheidt\t')).toBe('muller ludenscheidt');
+    expect(normalizeMatchingValue('ＧＡＲＣÍＡ')).toBe('garcia');
+    expect(normalizeMatchingValue('12  Main St.')).toBe('12 main st');
+    expect(tokens.token('name', 'O\u0301scar')).toBe(tokens.token('name', 'óscar'));
+    expect(tokens.token('name', 'Rivera')).toMatch(/^ctk_[a-z2-7]{24}$/);
+  });
+
+  it('keeps names and addresses apart, and needs letters or digits', () => {
+    expect(tokens.token('name', 'Baker Street')).not.toBe(tokens.token('address', 'Baker Street'));
+    expect(tokens.token('name', ' -- ')).toBeUndefined();
+    const other = new MatchingTokenizer({ tokenizationKey: () => createSecretKey(randomBytes(32)) });
+    expect(other.token('name', 'Rivera')).not.toBe(tokens.token('name', 'Rivera'));
+  });
+});

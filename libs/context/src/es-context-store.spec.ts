@@ -1,0 +1,54 @@
+/**
+ * The Elasticsearch ContextStore on the client's official test double (EsFake): its own index with
+ * strict mappings, one bulk of `create`s per request, records sealed whole (no id, token or
+ * department readable in any request), everything read back in the order received (across pages),
+ * and a request that fails in part leaves nothing behind.
+ */
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { SealedText } from '@app/storage/sqlite/sealed-fields';
+import { EsFake } from '@app/storage/elasticsearch/es-fake';
+import { ContextVersion } from './context-records';
+import { CONTEXT_MAPPINGS, EsContextStore } from './es-context-store';
+
+function sealer(): SealedText {
+  const key = createSecretKey(randomBytes(32));
+  return new SealedText({ current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined) });
+}
+
+const v = (i: number): ContextVersion => ({
+  kind: i % 2 ? 'users' : 'patients',
+  validFromMs: 1_700_000_000_000 + i,
+  receivedAtMs: 1_700_000_000_000 + Math.floor(i / 3),
+  record: i % 2 ? { id: `u-es-${i}`, status: 'active', department: 'oncology-secret' } : { id: `MRN-ES-${i}`, relatedPersons: [], vip: false, deceased: false },
+});
+
+describe('EsContextStore', () => {
+  it('keeps versions in its own strict index, sealed, and reads them back in the order received', async () => {
+    const fake = new EsFake();
+    const store = new EsContextStore(fake.client(), { index: 'audit-context', sealer: sealer(), sleep: async () => undefined });
+    const versions = Array.from({ length: 25 }, (_, i) => v(i));
+    await store.append(versions.slice(0, 10));
+    await store.append(versions.slice(10));
+    expect(fake.requests[0]).toMatchObject({ method: 'PUT', path: '/audit-context', body: { settings: { number_of_shards: 1 }, mappings: CONTEXT_MAPPINGS } });
+    expect(fake.bulks()).toHaveLength(2);
+    expect(fake.bulks()[0]![0]!.action).toEqual({ create: { _index: 'audit-context', _id: expect.any(String) } });
+    expect(JSON.stringify(fake.requests)).not.toMatch(/u-es-|MRN-ES-|oncology-secret/);
+
+    const read: ContextVersion[] = [];
+    await store.scan((batch) => read.push(...batch), 7);
+    expect(read).toEqual(versions);
+  });
+
+  it('leaves nothing behind when part of a request is refused', async () => {
+    const fake = new EsFake();
+    const store = new EsContextStore(fake.client(), { index: 'audit-context', sealer: sealer(), sleep: async () => undefined });
+    await store.append([v(0)]);
+    let n = 0;
+    fake.itemStatus = (action) => (action === 'create' && ++n === 2 ? 500 : undefined);
+    await expect(store.append([v(1), v(2), v(3)])).rejects.toThrow(/none were kept/);
+    fake.itemStatus = null;
+    const read: ContextVersion[] = [];
+    await store.scan((batch) => read.push(...batch));
+    expect(read).toEqual([v(0)]);
+  });
+});
