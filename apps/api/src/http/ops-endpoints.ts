@@ -13,7 +13,9 @@ import { sendProblem, toProblem } from './problem.filter';
 type GuardInput = Parameters<AuthGuard['authenticate']>[0];
 
 function presentsCredentials(req: Request): boolean {
-  if (req.headers.authorization !== undefined) return true;
+  // An empty `Authorization: Bearer ` (clients without a token send it) carries no credential.
+  const header = req.headers.authorization;
+  if (header !== undefined && !/^\s*(Bearer\s*)?$/i.test(header)) return true;
   const socket = req.socket as Partial<import('node:tls').TLSSocket>;
   const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
   return peer !== undefined && peer !== null && Object.keys(peer).length > 0;
