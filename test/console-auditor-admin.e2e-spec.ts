@@ -5,7 +5,7 @@
  * service's own offline verifier names); lists the signed checkpoints; checks an event's proof in
  * the page. The admin adds a person (one-time password shown once, and it signs in), switches a
  * rule off (with the audit trail, and detection honours it), issues an integration token that
- * posts; the alert-volume chart and a patient's access timeline render as accessible SVG. Every
+ * posts (each change in the access log, without the secret); the alert-volume chart and a patient's access timeline render as accessible SVG. Every
  * page passes axe-core (no serious or critical violation); screenshots go to docs/screenshots/.
  */
 import * as fs from 'node:fs';
@@ -73,6 +73,20 @@ afterAll(async () => {
 async function pageChecks(page: Page, name: string): Promise<void> {
   expect({ name, violations: await seriousA11yViolations(page) }).toEqual({ name, violations: [] });
   await screenshot(page, name);
+}
+
+interface AccessLogEntry {
+  action: string;
+  outcome: string;
+  principal: { sub: string; via?: string };
+  filters: Record<string, unknown>;
+}
+
+/** A person's entries in the access log, read as an auditor reads it (GET /v1/access-log). */
+async function accessLogOf(sub: string): Promise<AccessLogEntry[]> {
+  const res = await (await t.client('auditor')).request('GET', `/v1/access-log?actor=${sub}&limit=100`);
+  expect(res.status).toBe(200);
+  return (JSON.parse(res.body) as { entries: AccessLogEntry[] }).entries;
 }
 
 function filesOf(dir: string): string[] {
@@ -150,6 +164,11 @@ describe('console: admin', () => {
     await signIn(newbie.page, t.baseUrl, 'newbie', password, 'fresh-start-passphrase-0042');
     expect(new URL(newbie.page.url()).pathname).not.toBe('/console/sign-in');
     await newbie.context.close();
+
+    // The change is in the access log: who added which account, with which role (never the password).
+    const log = await accessLogOf('ada');
+    expect(log.find((e) => e.action === 'console.admin.account.add')).toMatchObject({ outcome: 'success', principal: { sub: 'ada', via: 'session' }, filters: { account: 'newbie', role: 'compliance_officer' } });
+    expect(JSON.stringify(log)).not.toContain(password);
   });
 
   it('switches a rule off with a reason: the audit trail shows it and detection raises nothing for it', async () => {
@@ -187,6 +206,9 @@ describe('console: admin', () => {
       body: JSON.stringify(accessEvent({ source: { system: 'lab', integration: 'lab-feed' } })),
     });
     expect(res.status).toBe(202);
+    const issued = (await accessLogOf('adele')).find((e) => e.action === 'console.admin.token.issue');
+    expect(issued).toMatchObject({ filters: { integration: 'lab-feed' } });
+    expect(JSON.stringify(issued)).not.toContain(token);
     await pageChecks(page, 'admin-integrations');
     const feed = await (await t.client('integration')).request('POST', '/v1/context/users', { records: [{ id: 'dr-jones', status: 'active', department: 'cardiology' }, { id: 'nurse-kim', status: 'active' }] });
     expect(feed.status).toBe(202);

@@ -1,8 +1,9 @@
 /**
  * The admin's console pages: people and roles, integrations (client certificates and tokens),
  * rules (switch off and on, exceptions, audit trail) and the context feeds and alert destinations.
- * Thin: AdminPagesService and RuleOverridesService do the work. A one-time password or a token is
- * rendered once in the answer to the form that made it (no-store), never kept in clear.
+ * Thin: AdminPagesService and RuleOverridesService do the work; every change is recorded in the access
+ * log before the page answers. A one-time password or a token is rendered once in the answer to the
+ * form that made it (no-store), never kept in clear.
  */
 import { Body, Controller, Get, Param, Post, Render, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
@@ -33,8 +34,9 @@ export class AdminPagesController {
 
   @Post('people')
   @RequireScope('users:manage')
-  async addPerson(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown) {
+  async addPerson(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
     const added = await this.pages.addPerson(body);
+    await this.pages.recordChange(p, 'console.admin.account.add', 'POST /console/admin/people', { account: added.name, role: added.role }, 'ConsoleAccount', req.socket?.remoteAddress);
     res.setHeader('cache-control', 'no-store');
     res.render('admin-people', pageModel(req, 'People and roles', { ...this.pages.people(), added }));
   }
@@ -48,16 +50,18 @@ export class AdminPagesController {
 
   @Post('integrations/token')
   @RequireScope('integrations:manage')
-  async issueToken(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown) {
+  async issueToken(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
     const issued = await this.pages.issueToken(body);
+    await this.pages.recordChange(p, 'console.admin.token.issue', 'POST /console/admin/integrations/token', { integration: issued.integration, tokenId: issued.tokenId, expiresAt: issued.expiresAt }, 'Token', req.socket?.remoteAddress);
     res.setHeader('cache-control', 'no-store');
     res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), issued }));
   }
 
   @Post('integrations/certificate')
   @RequireScope('integrations:manage')
-  async issueCertificate(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown) {
+  async issueCertificate(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
     const certificate = await this.pages.issueCertificate(body);
+    await this.pages.recordChange(p, 'console.admin.certificate.issue', 'POST /console/admin/integrations/certificate', { integration: certificate.integration, fingerprint: certificate.fingerprint }, 'ClientCertificate', req.socket?.remoteAddress);
     res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), certificate }));
   }
 
@@ -70,29 +74,33 @@ export class AdminPagesController {
 
   @Post('rules/:id/disable')
   @RequireScope('rules:manage')
-  async disable(@Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+  async disable(@Req() req: ConsoleRequest, @Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
     await this.rules.setEnabled(id, false, p.sub, formFields(body));
+    await this.pages.recordChange(p, 'console.admin.rule.disable', 'POST /console/admin/rules/:id/disable', { rule: id }, 'DetectionRule', req.socket?.remoteAddress);
     res.redirect(303, `/console/admin/rules#rule-${encodeURIComponent(id)}`);
   }
 
   @Post('rules/:id/enable')
   @RequireScope('rules:manage')
-  async enable(@Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+  async enable(@Req() req: ConsoleRequest, @Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
     await this.rules.setEnabled(id, true, p.sub, formFields(body));
+    await this.pages.recordChange(p, 'console.admin.rule.enable', 'POST /console/admin/rules/:id/enable', { rule: id }, 'DetectionRule', req.socket?.remoteAddress);
     res.redirect(303, `/console/admin/rules#rule-${encodeURIComponent(id)}`);
   }
 
   @Post('rules/:id/exceptions')
   @RequireScope('rules:manage')
-  async addException(@Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
-    await this.rules.addException(id, p.sub, formFields(body));
+  async addException(@Req() req: ConsoleRequest, @Res() res: Response, @Param('id') id: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    const added = await this.rules.addException(id, p.sub, formFields(body));
+    await this.pages.recordChange(p, 'console.admin.rule.exception.add', 'POST /console/admin/rules/:id/exceptions', { rule: id, exception: added.id, field: added.field }, 'DetectionRule', req.socket?.remoteAddress);
     res.redirect(303, `/console/admin/rules#rule-${encodeURIComponent(id)}`);
   }
 
   @Post('rules/:id/exceptions/:exceptionId/remove')
   @RequireScope('rules:manage')
-  async removeException(@Res() res: Response, @Param('id') id: string, @Param('exceptionId') exceptionId: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+  async removeException(@Req() req: ConsoleRequest, @Res() res: Response, @Param('id') id: string, @Param('exceptionId') exceptionId: string, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
     await this.rules.removeException(id, exceptionId, p.sub, formFields(body));
+    await this.pages.recordChange(p, 'console.admin.rule.exception.remove', 'POST /console/admin/rules/:id/exceptions/:exceptionId/remove', { rule: id, exception: exceptionId }, 'DetectionRule', req.socket?.remoteAddress);
     res.redirect(303, `/console/admin/rules#rule-${encodeURIComponent(id)}`);
   }
 

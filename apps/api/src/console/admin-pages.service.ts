@@ -13,7 +13,8 @@ import { APP_CONFIG, AppConfig, FieldError, Problems } from '@app/core';
 import { ACCOUNT_NAME, CONSOLE_ROLES, ConsoleStore, addLocalAccount } from '@app/console';
 import { ContextService } from '@app/context';
 import { RuleOverridesService } from '@app/detection/service';
-import { IntegrationSettings, TokenService, isIntegrationId, issueIntegrationCertificateFiles, localPkiPaths, type Role } from '@app/security';
+import { AccessAuditService, accessPrincipal } from '@app/pipeline';
+import { IntegrationSettings, Principal, TokenService, isIntegrationId, issueIntegrationCertificateFiles, localPkiPaths, type Role } from '@app/security';
 
 const TOKEN_TTLS = ['1h', '12h', '7d', '30d', '90d'];
 
@@ -37,8 +38,17 @@ export class AdminPagesService {
     private readonly tokens: TokenService,
     private readonly integrations: IntegrationSettings,
     private readonly rules: RuleOverridesService,
+    private readonly audit: AccessAuditService,
     @Optional() private readonly context?: ContextService,
   ) {}
+
+  /**
+   * An admin's change (account added, token or certificate issued, rule switched or excepted) in the
+   * access log, durable before the page answers: who, what, on which account, integration or rule.
+   */
+  async recordChange(p: Principal, action: string, route: string, filters: Record<string, string>, resource: string, ip?: string): Promise<void> {
+    await this.audit.recordAccess({ action, principal: accessPrincipal(p), route, filters, resource: { type: resource }, recordCount: 0, outcome: 'success', ip });
+  }
 
   people() {
     return {
