@@ -121,3 +121,29 @@ describe('auditctl detect --from (backfill)', () => {
     expect(runCli(['detect', '--from', 'yesterday', '--data-dir', dataDir]).status).not.toBe(0);
   }, 180_000);
 });
+
+describe('auditctl detect --from with context feeds', () => {
+  it('judges the replayed events with the stored context (a namesake read raises same-surname)', async () => {
+    const dataDir = tempDataDir('audit-backfill-context-');
+    const off = await startTestApp({ dataDir, detection: { ...detectionSettingsOf(loadConfig({})), enabled: false } });
+    const hr = await off.client('integration', 'hr-feed');
+    const t = Date.now() - 60_000;
+    const records = {
+      users: [{ id: 'clerk-jo', family: 'Okafor', department: 'registration', status: 'active' }],
+      patients: [{ id: 'MRN-OK1', family: 'OKAFOR' }],
+    };
+    for (const kind of ['users', 'patients'] as const) expect((await hr.request('POST', `/v1/context/${kind}`, { records: records[kind] })).status).toBe(202);
+    const ehr = await off.client('integration', 'sample-ehr');
+    const event = {
+      id: '7d9f3c1e-2b4a-4c8d-9e0f-1a2b3c4d5e6f', occurredAt: new Date(t).toISOString(), category: 'data_access', action: 'read', outcome: 'success',
+      actor: { id: 'clerk-jo', type: 'user', role: 'registration_clerk' }, patient: { id: 'MRN-OK1' }, source: { system: 'ehr-gateway', integration: 'sample-ehr' },
+    };
+    expect((await ehr.request('POST', '/v1/events', event)).status).toBe(202);
+    await off.close();
+
+    const run = runCli(['detect', '--from', '2000-01-01', '--data-dir', dataDir, '--json']);
+    expect(run.stderr).toBe('');
+    const summary = JSON.parse(run.stdout) as { rules: { ruleId: string; raised: number }[] };
+    expect(summary.rules.filter((r) => r.raised > 0).map((r) => [r.ruleId, r.raised])).toEqual([['same-surname', 1]]);
+  }, 120_000);
+});

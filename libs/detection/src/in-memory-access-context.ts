@@ -8,10 +8,11 @@
 import { AccessContext, EncounterContext, PatientContext, USER_STATUSES, UserContext, UserStatus } from '@app/core';
 import { tryParseDuration } from './duration';
 
+/** Records in the CONTRACT shapes (checked field by field, so any object is accepted here). */
 export interface ContextRecords {
-  users?: readonly Record<string, unknown>[];
-  patients?: readonly Record<string, unknown>[];
-  encounters?: readonly Record<string, unknown>[];
+  users?: readonly object[];
+  patients?: readonly object[];
+  encounters?: readonly object[];
 }
 
 /** Normalized example token of a name or address (see the module note). */
@@ -41,15 +42,15 @@ export class InMemoryAccessContext implements AccessContext {
 
   add(records: ContextRecords, problems: string[] = [], relativeTo = 0): this {
     (records.users ?? []).forEach((r, i) => {
-      const user = parseUser(r, `users[${i}]`, problems);
+      const user = parseUser(r as Record<string, unknown>, `users[${i}]`, problems);
       if (user) this.putUser(user);
     });
     (records.patients ?? []).forEach((r, i) => {
-      const patient = parsePatient(r, `patients[${i}]`, problems);
+      const patient = parsePatient(r as Record<string, unknown>, `patients[${i}]`, problems);
       if (patient) this.patients.set(patient.id, patient);
     });
     (records.encounters ?? []).forEach((r, i) => {
-      const encounter = parseEncounter(r, `encounters[${i}]`, problems, relativeTo);
+      const encounter = parseEncounter(r as Record<string, unknown>, `encounters[${i}]`, problems, relativeTo);
       if (encounter) this.putEncounter(encounter);
     });
     return this;

@@ -11,7 +11,8 @@
 import { Command } from 'commander';
 import { detectionSettingsOf } from '@app/core';
 import { alertIndexing, loadDetectionRuntime, runBackfill, SqliteAlertStore, SqliteRuleOverrideStore } from '@app/detection/service';
-import { AlertStore, RuleLoadError, withRuleOverrides } from '@app/detection';
+import { AlertStore, DetectionEngine, RuleLoadError, withRuleOverrides } from '@app/detection';
+import { ContextIndex, SqliteContextStore } from '@app/context';
 import { embeddedTextSealer } from '@app/security';
 import { openCliStore } from '../cli-store';
 import { cliConfig } from '../data-dir';
@@ -70,7 +71,16 @@ export function detectCommand(): Command {
       const progress = progressBar(!opts.json && Boolean(process.stderr.isTTY));
       try {
         // Rules an admin switched off or gave exceptions (rule overrides, kept in the embedded database) are honoured as in streaming.
-        const engine = opened.db ? withRuleOverrides(runtime.createEngine(), new SqliteRuleOverrideStore(opened.db)) : runtime.createEngine();
+        // The context feeds as the service keeps them (embedded store): events are judged with the context as of their time.
+        let createEngine = runtime.createEngine;
+        if (opened.db) {
+          const contextStore = new SqliteContextStore(opened.db, embeddedTextSealer(config));
+          await contextStore.init();
+          const context = new ContextIndex();
+          await contextStore.scan((batch) => context.apply(batch));
+          createEngine = () => new DetectionEngine(runtime.rules, { ...runtime.engineOptions, context });
+        }
+        const engine = opened.db ? withRuleOverrides(createEngine(), new SqliteRuleOverrideStore(opened.db)) : createEngine();
         const summary = await runBackfill(engine, { readSince: store.readSince.bind(store), lastPosition: store.lastPosition.bind(store) }, alerts, {
           range: { fromMs, toMs },
           onProgress: (scanned, total) => progress.update('detect', scanned, total),
