@@ -226,6 +226,8 @@ describe('late events', () => {
     expect(alerts.map((a) => [a.ruleId, a.reasons, a.groupKey])).toEqual([
       ['data-quality-unevaluated', ['unevaluated-events'], { 'source.integration': 'lab-feed', 'source.system': 'lab' }],
     ]);
+    expect(alerts[0].actor).toBeUndefined();
+    expect(alerts[0].patient).toBeUndefined();
     expect(engine.stats()).toMatchObject({ lateLaned: 3, lateDropped: 2, unevaluated: { 'lab-feed': 2 } });
     expect(engine.stats().rules['data-quality-unevaluated']).toMatchObject({ alerts: 1, suppressed: 1 });
   });

@@ -447,7 +447,14 @@ export class DetectionEngine implements DetectorContext {
     this.currentTs = at;
     this.currentRef = null;
     this.facts.reset(event, at);
+    const before = this.out.length;
     this.dataQuality.onEvent(event, at, this.low, this);
+    // The alert is about the source, not about the user or patient of the event that showed the problem.
+    for (let i = before; i < this.out.length; i++) {
+      delete this.out[i].actor;
+      delete this.out[i].patient;
+      delete this.out[i].explanation;
+    }
     this.currentEvent = null;
   }
 
