@@ -174,6 +174,12 @@ describe('case work and investigation pivots over HTTP', () => {
     const auditor = await app.client('auditor');
     const log = json<{ entries: { principal: { sub: string }; resource?: { id?: string }; recordCount: number }[] }>(await auditor.request('GET', '/v1/access-log?action=alerts.events'));
     expect(log.entries.find((e) => e.principal.sub === 'analyst-jane' && e.resource?.id === alert.id)).toMatchObject({ recordCount: alert.evidence.eventIds.length });
+    // ... and each event shown, as GET /v1/events/{id} records it, with the alert named.
+    const reads = json<{ entries: { principal: { sub: string }; resource?: { id?: string }; filters: Record<string, unknown>; route?: string }[] }>(
+      await auditor.request('GET', '/v1/access-log?action=events.read&actor=analyst-jane&limit=1000'),
+    ).entries.filter((e) => e.filters.alert === alert.id);
+    expect(reads.map((e) => e.resource?.id).sort()).toEqual([...alert.evidence.eventIds].sort());
+    expect(reads[0].route).toBe('GET /v1/alerts/:id/events');
     expect((await analyst.request('GET', '/v1/alerts/00000000-0000-4000-8000-000000000000/events')).status).toBe(404);
   });
 

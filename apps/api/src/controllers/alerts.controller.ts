@@ -3,7 +3,8 @@
  * AlertsService checks parameters and bodies, applies the lifecycle and maps its errors to
  * problem+json; AlertEvidenceService reads the evidence events as GET /v1/events/{id} shows them.
  */
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { QUERY_TIME_FORMS } from '@app/core';
 import { AlertDetailView, AlertEventsView, AlertEvidenceService, AlertHistoryView, AlertListView, AlertsService, BulkItemResult, MAX_BULK_ALERTS } from '@app/detection/service';
@@ -101,12 +102,12 @@ export class AlertsController {
   @Get(':id/events')
   @RequireScope('alerts:read', 'events:read')
   @AuditAccess('alerts.events', { resource: 'Alert' })
-  @ApiOperation({ summary: "The alert's evidence events in one call, each as GET /v1/events/{id} shows it to the caller; ids the store no longer holds are listed in missing. Recorded in the access log." })
+  @ApiOperation({ summary: "The alert's evidence events in one call, each as GET /v1/events/{id} shows it to the caller; ids the store no longer holds are listed in missing. Recorded in the access log: the call (alerts.events) and each event shown (events.read, as GET /v1/events/{id} records it)." })
   @ApiParam({ name: 'id', description: 'alert id (UUID)' })
   @ApiResponse({ status: 200, description: '{ alertId, events: [{ event, receivedAt, receipt }], missing, total, truncated }' })
   @ApiResponse({ status: 404, description: 'No alert with this id.' })
-  async events(@Param('id') id: string, @CurrentPrincipal() principal: Principal): Promise<AlertEventsView> {
-    return this.evidence.events(id, principal);
+  async events(@Param('id') id: string, @CurrentPrincipal() principal: Principal, @Req() req: Request): Promise<AlertEventsView> {
+    return this.evidence.events(id, principal, req.socket?.remoteAddress);
   }
 
   @Get(':id/history')

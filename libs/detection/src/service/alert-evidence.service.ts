@@ -2,11 +2,14 @@
  * An alert's evidence events in one call (GET /v1/alerts/{id}/events): each event exactly as
  * GET /v1/events/{id} shows it to the same caller (QueryService: patient ids as tokens without
  * events:identified), in the alert's evidence order. Evidence the store no longer holds (retention
- * purged it) is listed under `missing` rather than failing the call.
+ * purged it) is listed under `missing` rather than failing the call. Each event shown is recorded
+ * in the access log as its own `events.read` (as GET /v1/events/{id} records it, with the alert named),
+ * in one durable write before the answer leaves, so "who saw event X" finds these reads too.
  */
 import { Injectable } from '@nestjs/common';
 import { ProblemError } from '@app/core';
-import { EventView, QueryService, Viewer } from '@app/pipeline';
+import { AccessAuditService, accessPrincipal, EventView, QueryService } from '@app/pipeline';
+import type { Principal } from '@app/security';
 import { AlertsService } from './alerts.service';
 
 export interface AlertEventsView {
@@ -25,9 +28,11 @@ export class AlertEvidenceService {
   constructor(
     private readonly alerts: AlertsService,
     private readonly query: QueryService,
+    private readonly accessLog: AccessAuditService,
   ) {}
 
-  async events(alertId: string, viewer: Viewer): Promise<AlertEventsView> {
+  /** `ip`: the caller's address, recorded with each read as the access log records every read. */
+  async events(alertId: string, viewer: Principal, ip?: string): Promise<AlertEventsView> {
     const alert = await this.alerts.record(alertId);
     const events: EventView[] = [];
     const missing: string[] = [];
@@ -39,6 +44,18 @@ export class AlertEvidenceService {
         else throw error;
       }
     }
+    await this.accessLog.recordAccesses(
+      events.map((v) => ({
+        action: 'events.read',
+        principal: accessPrincipal(viewer),
+        route: 'GET /v1/alerts/:id/events',
+        filters: { alert: alert.id },
+        resource: { type: 'AuditEvent', id: v.event.id },
+        recordCount: 1,
+        outcome: 'success' as const,
+        ip,
+      })),
+    );
     return { alertId: alert.id, events, missing, total: alert.evidence.total, truncated: alert.evidence.truncated };
   }
 }

@@ -59,18 +59,26 @@ export class AccessAuditService implements AccessAuditSink {
    * cannot be recorded: the caller must then not answer with the data.
    */
   async recordAccess(input: AccessRecordInput): Promise<Receipt> {
-    const withToken = { ...input };
-    if (input.patientId !== undefined && input.patientToken === undefined) {
-      if (this.patients.isToken(input.patientId)) {
-        withToken.patientToken = input.patientId;
-        delete withToken.patientId;
-      } else withToken.patientToken = this.patients.token(input.patientId);
-    }
-    const event = buildAccessRecord(withToken);
-    if (this.validator.errorsFor(event).length > 0) throw Problems.unavailable('The access could not be recorded in the access log.', 1);
+    return (await this.recordAccesses([input]))[0];
+  }
+
+  /** recordAccess for several reads in one durable write (e.g. each event an alert's evidence call shows). */
+  async recordAccesses(inputs: readonly AccessRecordInput[]): Promise<Receipt[]> {
+    if (inputs.length === 0) return [];
+    const events = inputs.map((input) => {
+      const withToken = { ...input };
+      if (input.patientId !== undefined && input.patientToken === undefined) {
+        if (this.patients.isToken(input.patientId)) {
+          withToken.patientToken = input.patientId;
+          delete withToken.patientId;
+        } else withToken.patientToken = this.patients.token(input.patientId);
+      }
+      const event = buildAccessRecord(withToken);
+      if (this.validator.errorsFor(event).length > 0) throw Problems.unavailable('The access could not be recorded in the access log.', 1);
+      return event;
+    });
     try {
-      const [receipt] = await this.writer.submit([{ event, json: canonicalize(event), chain: ACCESS_LOG_CHAIN }]);
-      return receipt;
+      return await this.writer.submit(events.map((event) => ({ event, json: canonicalize(event), chain: ACCESS_LOG_CHAIN })));
     } catch {
       throw Problems.unavailable('The access could not be recorded in the access log; nothing was shown. Retry shortly.', 1);
     }
