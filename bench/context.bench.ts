@@ -51,6 +51,7 @@ async function durable(): Promise<void> {
     const sealer = embeddedTextSealer({ dataDir: dir });
     const tokens = MatchingTokenizer.forDataDir(dir);
     const service = new ContextService(new SqliteContextStore(db, sealer), new ContextIndex(), tokens);
+    await service.load(); // an empty store: the service takes records once loaded
     const plan: [ContextKind, number][] = [
       ['users', Math.floor(DURABLE * 0.02)],
       ['patients', Math.floor(DURABLE * 0.4)],

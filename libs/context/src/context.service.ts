@@ -9,7 +9,7 @@
  * members is kept. A request that cannot be read whole (too large, too many records, not JSON)
  * stores nothing at all.
  */
-import { FieldError, PatientContext, UserContext } from '@app/core';
+import { FieldError, PatientContext, Problems, UserContext } from '@app/core';
 import { ContextStatus, ContextIndex } from './context-index';
 import { ContextKind, ContextRecord, ContextVersion, validateContextRecord } from './context-records';
 import { ContextStore } from './context-store.port';
@@ -69,6 +69,8 @@ export class ContextService {
 
   /** A request's records of several kinds, checked one by one and stored together (FHIR Bundles). */
   batch(): ContextBatch {
+    // Records applied before the stored ones would be overtaken by older versions: wait for the load.
+    if (!this.loaded) throw Problems.unavailable('The context is still being loaded from the store; retry shortly. Nothing was stored.', 5);
     return new ContextBatch(this.store, this.index, this.tokens, this.now());
   }
 
