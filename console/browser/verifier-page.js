@@ -50,7 +50,7 @@ async function verifyChosen(files, form, out) {
   try {
     const keys = await pinnedKeys(form);
     const byName = {};
-    for (const f of files) byName[f.name.replace(/\.gz$/, '.gz')] = await fileText(f);
+    for (const f of files) byName[f.name] = await fileText(f);
     if (byName['manifest.json'] !== undefined) {
       const v = verifyExportFiles({ files: byName, publicKeys: keys });
       const line = v.ok
