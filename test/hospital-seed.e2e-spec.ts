@@ -14,6 +14,7 @@ import { ApiClient } from '../apps/auditctl/src/api-client';
 import { spawn } from 'node:child_process';
 import { CLI_MAIN, REPO_ROOT, runCli, startService, ServiceProcess, waitForExit } from './support/cli';
 import { allAlerts, waitForDetection } from './support/detection';
+import { registerPhiMarkers } from './support/log-capture';
 import { tempDataDir } from './support/test-app';
 
 const HOSPITAL = ['seed', '--hospital', '--staff', '120', '--days', '2', '--events-per-shift', '20', '--start', '2026-03-02', '--seed', '5'];
@@ -103,6 +104,13 @@ describe('auditctl seed --hospital against a running service', () => {
   });
 
   it('posts every context record and every event, late batches included; detection raises one alert per planted scenario, none else', async () => {
+    // No service log may hold what was posted: a sample of patient ids, names and addresses, and every planted patient.
+    const key0 = JSON.parse(fs.readFileSync(path.join(out, 'planted.json'), 'utf8')) as { planted: { patientIds: string[] }[] };
+    const patientRecords = lines(path.join(out, 'patients.ndjson')) as { id: string; family?: string; address?: string }[];
+    const userRecords = lines(path.join(out, 'users.ndjson')) as { family?: string; homeAddress?: string }[];
+    registerPhiMarkers('patient-id', [...key0.planted.flatMap((p) => p.patientIds), ...patientRecords.slice(0, 200).map((p) => p.id)]);
+    registerPhiMarkers('address', [...patientRecords.slice(0, 200).map((p) => p.address), ...userRecords.slice(0, 100).map((u) => u.homeAddress)]);
+    registerPhiMarkers('name', userRecords.slice(0, 100).map((u) => u.family));
     const r = await runCliAsync([...WEEK, '--url', service.url, '--data-dir', dataDir]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

@@ -101,13 +101,23 @@ export async function postHospital(
   const totalHours = h.days * 24 + 3;
   let events = 0;
   let newest = h.start;
-  const post = async (b: SeedBatch) => {
+  const send = async (b: SeedBatch) => {
     const client = clients.get(b.integration) ?? (await options.eventClient(b.integration));
     clients.set(b.integration, client);
     const res = await withRetry(() => client.request('POST', '/v1/events', { events: b.events }));
     if (res.status !== 202) throw new SeedRejectedError(answered(`POST /v1/events (${b.integration})`, res));
     events += b.events.length;
     progress.update('simulated hours', hoursDone(h, newest), totalHours, 'hours');
+  };
+  // One request in flight per integration, as an integration sends its log: its events are
+  // committed in the order it sent them (a nightly batch packs a day of event time into minutes,
+  // so two of its requests overtaking each other would put hours of disorder into its stream).
+  // Different integrations still overlap.
+  const previous = new Map<string, Promise<void>>();
+  const post = (b: SeedBatch): Promise<void> => {
+    const sent = (previous.get(b.integration) ?? Promise.resolve()).then(() => send(b));
+    previous.set(b.integration, sent.catch(() => undefined));
+    return sent;
   };
   function* ticks() {
     for (const tick of planArrivalTicks(track(hospitalTraffic(h)), { maxBatch: batch })) yield tick;
