@@ -5,7 +5,7 @@
  * authentication before any body is read, connection caps and header/body deadlines (issue 22),
  * OpenAPI at /docs and /docs-json, and graceful shutdown that lets in-flight commits finish.
  */
-import { DynamicModule, INestApplication } from '@nestjs/common';
+import { DynamicModule, INestApplication, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { HttpsOptions } from '@nestjs/common/interfaces/external/https-options.interface';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -13,6 +13,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig, contextSettingsOf, securitySettings, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
 import { AUTH_EVENT_SINK, AuthEventSink, AuthGuard, ensureLocalPki } from '@app/security';
+import { DataDirLock } from '@app/storage';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
 import { ProblemFilter, sendProblem, toProblem } from './http/problem.filter';
@@ -33,6 +34,33 @@ export interface BuiltApp {
 }
 
 export async function buildApp(config: AppConfig, logger = new JsonLogger(config.logLevel), extraImports: DynamicModule[] = []): Promise<BuiltApp> {
+  // One service per data dir (a second one is refused naming the holder); held until the app closes.
+  const lock = DataDirLock.acquire(config.dataDir);
+  try {
+    return await buildAppHoldingLock(config, logger, [...extraImports, dataDirLockModule(lock)]);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** Keeps the data dir's lock referenced for the app's lifetime and lets it go when the app closes. */
+@Injectable()
+class DataDirLockHolder implements OnApplicationShutdown {
+  constructor(@Inject(DataDirLock) private readonly lock: DataDirLock) {}
+
+  onApplicationShutdown(): void {
+    this.lock.release();
+  }
+}
+
+function dataDirLockModule(lock: DataDirLock): DynamicModule {
+  @Module({})
+  class DataDirLockModule {}
+  return { module: DataDirLockModule, providers: [{ provide: DataDirLock, useValue: lock }, DataDirLockHolder] };
+}
+
+async function buildAppHoldingLock(config: AppConfig, logger: JsonLogger, extraImports: DynamicModule[]): Promise<BuiltApp> {
   let httpsOptions: (HttpsOptions & { minVersion?: 'TLSv1.2' | 'TLSv1.3' }) | undefined;
   let tls: BuiltApp['tls'];
   if (!config.insecureHttp) {

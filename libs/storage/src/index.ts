@@ -16,3 +16,4 @@ export * from './sqlite/sqlite-checkpoint-schema';
 export * from './sqlite/sqlite-checkpoint-store';
 export * from './sqlite/schema-migrations';
 export { MIGRATIONS, SCHEMA_VERSION } from './sqlite/migrations';
+export * from './sqlite/data-dir-lock';
