@@ -18,6 +18,8 @@ export const INTEGRITY_ENV = {
   VERIFY_INTERVAL_SECONDS: z.coerce.number().min(0).max(86_400).default(300),
   /** Full verification (every record and checkpoint) every this many hours; 0 = off. */
   VERIFY_FULL_INTERVAL_HOURS: z.coerce.number().min(0).max(8_760).default(24),
+  /** An event whose occurredAt is more than this many seconds ahead of the server clock is refused (400); 0 = no limit. */
+  EVENT_MAX_FUTURE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(300),
 } as const;
 
 export type IntegrityEnv = z.infer<z.ZodObject<typeof INTEGRITY_ENV>>;
@@ -33,6 +35,8 @@ export interface IntegritySettings {
   verifyIntervalSeconds?: number;
   /** VERIFY_FULL_INTERVAL_HOURS (default 24; 0: off). */
   verifyFullIntervalHours?: number;
+  /** EVENT_MAX_FUTURE_SECONDS (default 300; 0: no limit). */
+  eventMaxFutureSeconds?: number;
 }
 
 export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
@@ -43,5 +47,6 @@ export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
     verifyOnStartRecords: env.VERIFY_ON_START_RECORDS,
     verifyIntervalSeconds: env.VERIFY_INTERVAL_SECONDS,
     verifyFullIntervalHours: env.VERIFY_FULL_INTERVAL_HOURS,
+    eventMaxFutureSeconds: env.EVENT_MAX_FUTURE_SECONDS,
   };
 }

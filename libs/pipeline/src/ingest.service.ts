@@ -16,6 +16,9 @@ import { MetricsService } from './metrics.service';
 export interface IngestOptions {
   /** ingestValidated on a queued bus: how long to wait for the chained receipts (default 10 s). */
   chainedWaitMs?: number;
+  /** EVENT_MAX_FUTURE_SECONDS: events further ahead of the server clock are refused (0 or unset: no limit). */
+  maxFutureSeconds?: number;
+  now?: () => number;
 }
 
 export class IngestService {
@@ -39,11 +42,15 @@ export class IngestService {
       this.metrics?.ingestedEvents.inc({ result: 'rejected' });
       throw err;
     }
-    return this.submit(events);
+    const batch = typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events);
+    return this.submit(events, batch ? (i) => `/events/${i}` : undefined);
   }
 
-  /** Makes validated events durable: chained receipts, or queued ones on a Kafka bus. */
-  async submit(posted: AccessEvent[]): Promise<IngestReceipt[]> {
+  /**
+   * Makes validated events durable: chained receipts, or queued ones on a Kafka bus. `at` gives the
+   * JSON pointer of event i in the request (a `{ "events": [...] }` body: `/events/i`).
+   */
+  async submit(posted: AccessEvent[], at: (index: number) => string = () => ''): Promise<IngestReceipt[]> {
     this.metrics?.requestBatchSize.observe(posted.length);
     // One spelling per id before the idempotency check and the hash (docs/security.md): an id
     // upper-cased or prefixed `urn:uuid:` is the same event; look-alike patient ids are one patient.
@@ -53,6 +60,18 @@ export class IngestService {
       if (e.patient && e.patient.id === '') empty.push({ ...(events.length > 1 ? { index: i } : {}), pointer: '/patient/id', message: 'must contain visible characters' });
       if (e.resource?.id === '') empty.push({ ...(events.length > 1 ? { index: i } : {}), pointer: '/resource/id', message: 'must contain visible characters' });
     });
+    // A clock far ahead is refused rather than stored: an event dated 2099 would sort first in every
+    // investigation and carry detection's event time past every window (docs/operations.md).
+    const maxFuture = this.options.maxFutureSeconds ?? 0;
+    if (maxFuture > 0) {
+      const limit = (this.options.now ?? Date.now)() + maxFuture * 1000;
+      events.forEach((e, i) => {
+        if (Date.parse(e.occurredAt) > limit) {
+          empty.push({ ...(events.length > 1 ? { index: i } : {}), pointer: `${at(i)}/occurredAt`, message: `is more than ${maxFuture} s ahead of the server clock; check the sender's clock` });
+        }
+      });
+      if (empty.length > 0) this.metrics?.futureEvents.inc(empty.filter((x) => x.pointer.endsWith('/occurredAt')).length);
+    }
     if (empty.length > 0) throw Problems.validation(empty, 'The events were rejected as a whole; nothing was stored.');
     const canonical = events.map((event) => ({ event, json: canonicalize(event) }));
     if (this.bus.acknowledges === 'chained') return this.bus.publish(canonical);

@@ -127,6 +127,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly futureEvents = new Counter({
+    name: 'audit_ingest_future_events_total',
+    help: 'Events refused because their occurredAt was more than EVENT_MAX_FUTURE_SECONDS ahead of the server clock.',
+    registers: [this.registry],
+  });
+
   readonly integrityIntact = new Gauge({
     name: 'audit_integrity_intact',
     help: 'Result of the last verification (start, scheduled incremental or full): 1 no break known, 0 a chain is broken; absent before the first.',

@@ -128,7 +128,9 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
       provide: IngestService,
       inject: [EVENT_BUS, APP_CONFIG, MetricsService, EVENT_STORE],
       useFactory: (bus: EventBus, config: AppConfig, metrics: MetricsService, store: EventStore) =>
-        new IngestService(bus, config.maxBatchEvents, metrics, bus.acknowledges === 'queued' ? store : undefined),
+        new IngestService(bus, config.maxBatchEvents, metrics, bus.acknowledges === 'queued' ? store : undefined, {
+          maxFutureSeconds: config.integrity?.eventMaxFutureSeconds ?? 300,
+        }),
     },
     { provide: QueryService, inject: [EVENT_STORE, PatientIdentifiers], useFactory: (store: EventStore, patients: PatientIdentifiers) => new QueryService(store, patients) },
     {

@@ -5,7 +5,7 @@
  * overlap. See docs/operations.md "Continuous verification".
  */
 import { Inject, Injectable, Module, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '@app/core';
 import { IntegrityMonitor } from '@app/pipeline';
 
@@ -46,8 +46,8 @@ export class IntegrityScheduler implements OnApplicationBootstrap, OnModuleDestr
   }
 }
 
+/** SchedulerRegistry comes from the app's one global ScheduleModule.forRoot() (RetentionScheduleModule): a second forRoot would make a second registry. */
 @Module({
-  imports: [ScheduleModule.forRoot()],
   providers: [IntegrityScheduler],
 })
 export class IntegrityScheduleModule {}
