@@ -10,6 +10,7 @@ import { detectCommand } from './commands/detect.command';
 import { exportCommand } from './commands/export.command';
 import { keysCommand } from './commands/keys.command';
 import { migrateCommand } from './commands/migrate.command';
+import { certsCommand } from './commands/certs.command';
 import { reportCommand } from './commands/report.command';
 import { retentionCommand } from './commands/retention.command';
 import { rulesCommand } from './commands/rules.command';
@@ -35,6 +36,7 @@ export function buildCli(): Command {
   program.addCommand(retentionCommand());
   program.addCommand(contextCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(certsCommand());
   program.addCommand(usersCommand());
   return program;
 }

@@ -72,6 +72,8 @@ export class AuthGuard implements CanActivate {
   /** Requests authenticated before their body was read (authenticateBeforeBody); the guard reuses the principal. */
   private readonly early = new WeakMap<object, Principal>();
 
+  private revocations: { certificateRevoked(serial: string): boolean } | null = null;
+
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
@@ -163,7 +165,21 @@ export class AuthGuard implements CanActivate {
     }
   }
 
+  /** Consult a revocation list for client certificates (by serial), on every request. */
+  useRevocations(list: { certificateRevoked(serial: string): boolean }): void {
+    this.revocations = list;
+  }
+
   private certificateOutcome(req: GuardRequest): CertOutcome {
+    const outcome = this.certificateOutcomeOnce(req);
+    if (outcome.kind === 'ok' && this.revocations && req.socket) {
+      const serial = req.socket.getPeerCertificate?.().serialNumber;
+      if (typeof serial === 'string' && this.revocations.certificateRevoked(serial)) return { kind: 'rejected', reason: 'certificate revoked', clientSubject: outcome.principal.sub };
+    }
+    return outcome;
+  }
+
+  private certificateOutcomeOnce(req: GuardRequest): CertOutcome {
     const socket = req.socket;
     if (!socket || typeof socket.getPeerCertificate !== 'function') return { kind: 'none' };
     const cached = this.certCache.get(socket);

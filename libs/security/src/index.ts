@@ -23,3 +23,4 @@ export * from './data-key-provider';
 export * from './patient-tokenizer';
 export * from './field-protection';
 export * from './patient-identifiers.service';
+export * from './credential-revocations';

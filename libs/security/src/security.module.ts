@@ -16,6 +16,8 @@ import { PatientIdentifiers } from './patient-identifiers.service';
 import { SourceBindings } from './source-bindings';
 import { SourceOwnershipService } from './source-ownership.service';
 import { TokenService } from './token.service';
+import { CredentialRevocationService, RevocationList } from './credential-revocations';
+import { SQLITE_DB, SqliteDb, SqliteRevocationStore } from '@app/storage';
 
 @Global()
 @Module({
@@ -29,7 +31,24 @@ import { TokenService } from './token.service';
     SourceOwnershipService,
     IngestAdmission,
     PatientIdentifiers,
+    {
+      // Revoked tokens and certificates (auditctl token revoke / certs revoke), polled from the database.
+      provide: RevocationList,
+      inject: [TokenService, AuthGuard, { token: SQLITE_DB, optional: true }],
+      useFactory: (tokens: TokenService, guard: AuthGuard, db?: SqliteDb): RevocationList | null => {
+        if (!db) return null;
+        const list = new RevocationList(new SqliteRevocationStore(db));
+        tokens.useRevocations(list);
+        guard.useRevocations(list);
+        return list;
+      },
+    },
+    {
+      provide: CredentialRevocationService,
+      inject: [APP_CONFIG, { token: SQLITE_DB, optional: true }],
+      useFactory: (config: AppConfig, db?: SqliteDb) => (db ? new CredentialRevocationService(new SqliteRevocationStore(db), config.dataDir) : null),
+    },
   ],
-  exports: [TokenService, AuthGuard, IntegrationSettings, IngestRateLimiter, SourceOwnershipService, IngestAdmission, PatientIdentifiers],
+  exports: [TokenService, AuthGuard, IntegrationSettings, IngestRateLimiter, SourceOwnershipService, IngestAdmission, PatientIdentifiers, RevocationList, CredentialRevocationService],
 })
 export class SecurityModule {}

@@ -49,7 +49,7 @@ export interface IssuedToken {
   expiresAt: Date;
 }
 
-export type TokenErrorCode = 'malformed' | 'expired' | 'invalid' | 'role' | 'unavailable';
+export type TokenErrorCode = 'malformed' | 'expired' | 'invalid' | 'role' | 'unavailable' | 'revoked';
 
 /** Why a token was refused. `message` never contains the token. `unavailable` = could not check now. */
 export class TokenError extends Error {
@@ -96,7 +96,8 @@ export class TokenService implements OnModuleInit {
   private localKey?: Promise<LocalKey>;
   private lastReload = 0;
   /** Signature checks cost ~0.1-0.3 ms; single-event ingest re-sends the same token many times a second. */
-  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+  private readonly verified = new Map<string, { principal: Principal; until: number; jti?: string; iat?: number }>();
+  private revocations: { tokenRevoked(t: { jti?: string; sub: string; iat?: number }): boolean } | null = null;
 
   constructor(@Inject(APP_CONFIG) config: TokenServiceConfig) {
     this.issuer = config.tokenIssuer;
@@ -172,6 +173,7 @@ export class TokenService implements OnModuleInit {
     }
     const hit = this.verified.get(token);
     if (hit) {
+      if (this.revocations?.tokenRevoked({ jti: hit.jti, sub: hit.principal.sub, iat: hit.iat })) throw new TokenError('revoked', 'the token was revoked');
       if (hit.until > Date.now()) return { ...hit.principal, scopes: [...hit.principal.scopes] };
       this.verified.delete(token);
     }
@@ -195,6 +197,10 @@ export class TokenService implements OnModuleInit {
       }
     }
     if (typeof payload.sub !== 'string' || !SUB_PATTERN.test(payload.sub)) throw new TokenError('invalid', 'token subject is missing or malformed');
+    const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
+    if (this.revocations?.tokenRevoked({ jti, sub: payload.sub, iat: typeof payload.iat === 'number' ? payload.iat : undefined })) {
+      throw new TokenError('revoked', 'the token was revoked', payload.sub);
+    }
     // TOKEN_MAX_TTL holds for every token (issue 22): it must say when it was issued, and neither its
     // stated lifetime nor the time it has left may exceed the maximum (a token minted with no iat and
     // an exp a century ahead is refused, whoever signed it).
@@ -219,16 +225,21 @@ export class TokenService implements OnModuleInit {
       if (!isIntegrationId(integration)) throw new TokenError('invalid', 'integration token does not name a valid integration');
       principal.integration = integration;
     }
-    this.remember(token, principal, payload.exp);
+    this.remember(token, principal, payload.exp, jti, typeof payload.iat === 'number' ? payload.iat : undefined);
     return { ...principal, scopes: [...principal.scopes] };
   }
 
-  private remember(token: string, principal: Principal, exp: number | undefined): void {
+  /** Consult a revocation list on every verification (also of tokens verified before). */
+  useRevocations(list: { tokenRevoked(t: { jti?: string; sub: string; iat?: number }): boolean }): void {
+    this.revocations = list;
+  }
+
+  private remember(token: string, principal: Principal, exp: number | undefined, jti?: string, iat?: number): void {
     if (typeof exp !== 'number') return;
     const until = Math.min(exp * 1000, Date.now() + VERIFIED_CACHE_MS);
     if (until <= Date.now()) return;
     if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value as string); // oldest first
-    this.verified.set(token, { principal, until });
+    this.verified.set(token, { principal, until, jti, iat });
   }
 
   /** The public verification key(s) as a JWKS (local mode), e.g. to publish for other services. */

@@ -17,3 +17,4 @@ export * from './sqlite/sqlite-checkpoint-store';
 export * from './sqlite/schema-migrations';
 export { MIGRATIONS, SCHEMA_VERSION } from './sqlite/migrations';
 export * from './sqlite/data-dir-lock';
+export * from './sqlite/sqlite-revocation-store';

@@ -8,11 +8,13 @@ import type { Migration } from '../schema-migrations';
 import { baseline } from './0001-baseline';
 import { contextVersions } from './0002-context-versions';
 import { consoleAccounts } from './0003-console-accounts';
+import { credentialRevocations } from './0004-credential-revocations';
 
 export const MIGRATIONS: readonly Migration[] = [
   baseline,
   contextVersions,
   consoleAccounts,
+  credentialRevocations,
 ];
 
 /** The schema version this build writes. */

@@ -1,0 +1,153 @@
+/**
+ * Revoking credentials: bearer tokens (by token id `jti`, or every token of a subject issued up to
+ * the revocation) and client certificates (by serial; `revokeCertificates(integration)` revokes
+ * every certificate `auditctl certs issue` made for it and the one in DATA_DIR/tls/clients). The
+ * revocations live in the database (SqliteRevocationStore); the service's RevocationList re-reads
+ * them at most REVOCATION_POLL_MS after a change, so a revocation made by `auditctl` on the data
+ * dir is effective within seconds without a restart. CredentialRevocationService is what the CLI
+ * (and the console's admin pages) call; TokenService and AuthGuard consult the RevocationList.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Revocation, SqliteRevocationStore } from '@app/storage';
+import { isIntegrationId } from './integration-identity';
+import { issueClientCertificate, localPkiPaths } from './local-pki';
+
+/** How stale the service's view of the revocations may be (ms). */
+export const REVOCATION_POLL_MS = 2000;
+
+/** Certificate serials compared in one spelling: upper-case hex, no leading zeros. */
+export function normalizeSerial(serial: string): string {
+  const hex = serial.replace(/[^0-9a-fA-F]/g, '').toUpperCase().replace(/^0+(?=.)/, '');
+  return hex;
+}
+
+export interface RevocationSource {
+  list(): Revocation[];
+  version(): number;
+}
+
+/** The revocations as the service checks them, re-read when the store changed (polled on use). */
+export class RevocationList {
+  private tokens = new Set<string>();
+  private subjects = new Map<string, number>();
+  private serials = new Set<string>();
+  private seenVersion = -1;
+  private checkedAt = -Infinity;
+
+  constructor(
+    private readonly source: RevocationSource,
+    private readonly pollMs = REVOCATION_POLL_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether a token (its id, subject and issue time in seconds) is revoked. */
+  tokenRevoked(t: { jti?: string; sub: string; iat?: number }): boolean {
+    this.refresh();
+    if (t.jti !== undefined && this.tokens.has(t.jti)) return true;
+    const subjectAt = this.subjects.get(t.sub);
+    return subjectAt !== undefined && (t.iat === undefined || t.iat <= subjectAt);
+  }
+
+  certificateRevoked(serial: string): boolean {
+    this.refresh();
+    return this.serials.has(normalizeSerial(serial));
+  }
+
+  private refresh(): void {
+    const now = this.now();
+    if (now - this.checkedAt < this.pollMs) return;
+    this.checkedAt = now;
+    const version = this.source.version();
+    if (version === this.seenVersion) return;
+    const tokens = new Set<string>();
+    const subjects = new Map<string, number>();
+    const serials = new Set<string>();
+    for (const r of this.source.list()) {
+      if (r.kind === 'token') tokens.add(r.value);
+      else if (r.kind === 'certificate') serials.add(normalizeSerial(r.value));
+      else subjects.set(r.value, Math.max(subjects.get(r.value) ?? 0, Math.floor(Date.parse(r.revokedAt) / 1000)));
+    }
+    this.tokens = tokens;
+    this.subjects = subjects;
+    this.serials = serials;
+    this.seenVersion = version;
+  }
+}
+
+export interface IssuedCertificateFiles {
+  certPath: string;
+  keyPath: string;
+  caCertPath: string;
+  serialNumber: string;
+  notAfter: Date;
+}
+
+/** Revoke and issue credentials of a data dir (auditctl, console admin pages). */
+export class CredentialRevocationService {
+  constructor(
+    private readonly store: SqliteRevocationStore,
+    private readonly dataDir: string,
+  ) {}
+
+  list(): Revocation[] {
+    return this.store.list();
+  }
+
+  /** Revokes one token by its id (`jti`), or, given a whole token, by the id it carries. */
+  revokeToken(idOrToken: string, reason?: string): Revocation {
+    const jti = idOrToken.includes('.') ? jtiOf(idOrToken) : idOrToken;
+    if (!/^[\x21-\x7e]{1,128}$/.test(jti)) throw new RangeError('a token id is 1..128 printable characters');
+    return this.store.revoke('token', jti, reason ?? null);
+  }
+
+  /** Revokes every token of a subject (user or integration id) issued up to now; tokens minted later are valid. */
+  revokeSubject(sub: string, reason?: string): Revocation {
+    if (!/^[\x21-\x7e]{1,128}$/.test(sub)) throw new RangeError('a subject is 1..128 printable characters');
+    return this.store.revoke('subject', sub, reason ?? null);
+  }
+
+  /** A client certificate for an integration, signed by the data dir's CA, written to `outDir` (key 0600). */
+  async issueCertificate(integration: string, outDir: string, validityDays?: number): Promise<IssuedCertificateFiles> {
+    if (!isIntegrationId(integration)) throw new RangeError('integration id must be lower-case letters, digits, . _ - (1..64 chars, starting alphanumeric)');
+    const issued = await issueClientCertificate(this.dataDir, integration, { validityDays, write: false });
+    fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
+    const certPath = path.join(outDir, `${integration}.pem`);
+    const keyPath = path.join(outDir, `${integration}-key.pem`);
+    const caCertPath = path.join(outDir, 'ca.pem');
+    fs.writeFileSync(certPath, issued.certPem, { mode: 0o644 });
+    fs.writeFileSync(keyPath, issued.keyPem, { mode: 0o600 });
+    fs.copyFileSync(localPkiPaths(this.dataDir).caCertPath, caCertPath);
+    this.store.recordIssued({ serial: normalizeSerial(issued.serialNumber), integration, issuedAt: new Date().toISOString(), notAfter: issued.notAfter.toISOString() });
+    return { certPath, keyPath, caCertPath, serialNumber: normalizeSerial(issued.serialNumber), notAfter: issued.notAfter };
+  }
+
+  /** Revokes every certificate issued to an integration (recorded ones and DATA_DIR/tls/clients/<id>.pem). */
+  revokeCertificates(integration: string, reason?: string): Revocation[] {
+    if (!isIntegrationId(integration)) throw new RangeError('integration id must be lower-case letters, digits, . _ - (1..64 chars, starting alphanumeric)');
+    const serials = new Set(this.store.issuedTo(integration).map((c) => c.serial));
+    const local = localPkiPaths(this.dataDir).clientFiles(integration).certPath;
+    if (fs.existsSync(local)) serials.add(normalizeSerial(new crypto.X509Certificate(fs.readFileSync(local)).serialNumber));
+    const already = new Set(this.store.list().filter((r) => r.kind === 'certificate').map((r) => normalizeSerial(r.value)));
+    return [...serials].filter((s) => !already.has(s)).map((s) => this.store.revoke('certificate', s, reason ?? `integration ${integration}`));
+  }
+
+  revokeCertificateSerial(serial: string, reason?: string): Revocation {
+    const s = normalizeSerial(serial);
+    if (s.length === 0 || s.length > 64) throw new RangeError('a serial number is hexadecimal');
+    return this.store.revoke('certificate', s, reason ?? null);
+  }
+}
+
+/** The `jti` of a compact JWS, read without verifying it (revoking needs no trust in the token). */
+function jtiOf(token: string): string {
+  const payload = token.split('.')[1] ?? '';
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { jti?: unknown };
+    if (typeof claims.jti === 'string') return claims.jti;
+  } catch {
+    /* fall through */
+  }
+  throw new RangeError('the token carries no token id (jti)');
+}
