@@ -97,6 +97,10 @@ async function buildAppHoldingLock(config: AppConfig, logger: JsonLogger, extraI
   // log, then credentials before any body byte is read.
   adapter.beforeEverything = inSequence(securityHeaders(!config.insecureHttp), requestLog(logger), authenticateBeforeBody(app.get(AuthGuard)));
   app.disable('x-powered-by');
+  // X-Forwarded-For only from TRUSTED_PROXIES: req.ip is then the client's address behind them, and
+  // a forged header from anyone else is ignored (req.ip stays the peer's address).
+  const proxies = config.integrity?.trustedProxies ?? [];
+  app.set('trust proxy', proxies.length > 0 ? proxies : false);
   app.set('query parser', 'simple');
   app.use(jsonBodyReader({ limitsFor: (req) => jsonLimitsFor(config, req.path) }));
   // The web console: its views, static files, form bodies and its own CSP (after securityHeaders).

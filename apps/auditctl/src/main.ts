@@ -11,6 +11,7 @@ import { exportCommand } from './commands/export.command';
 import { keysCommand } from './commands/keys.command';
 import { migrateCommand } from './commands/migrate.command';
 import { certsCommand } from './commands/certs.command';
+import { backupCommand, restoreCommand } from './commands/backup.command';
 import { reportCommand } from './commands/report.command';
 import { retentionCommand } from './commands/retention.command';
 import { rulesCommand } from './commands/rules.command';
@@ -37,6 +38,8 @@ export function buildCli(): Command {
   program.addCommand(contextCommand());
   program.addCommand(migrateCommand());
   program.addCommand(certsCommand());
+  program.addCommand(backupCommand());
+  program.addCommand(restoreCommand());
   program.addCommand(usersCommand());
   return program;
 }

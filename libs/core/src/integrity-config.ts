@@ -3,6 +3,7 @@
  * worker threads verification uses. The keys are merged into the main config schema (config.ts)
  * so a bad value stops start-up naming the key, like every other setting.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export const INTEGRITY_ENV = {
@@ -20,7 +21,26 @@ export const INTEGRITY_ENV = {
   VERIFY_FULL_INTERVAL_HOURS: z.coerce.number().min(0).max(8_760).default(24),
   /** An event whose occurredAt is more than this many seconds ahead of the server clock is refused (400); 0 = no limit. */
   EVENT_MAX_FUTURE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(300),
+  /**
+   * Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs, e.g. "10.0.0.5,10.1.0.0/16";
+   * also loopback, linklocal, uniquelocal): the logged client IP is then the forwarded one. Empty: none.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
+    .refine((list) => list.every(isProxyAddress), 'each entry must be an IP address, an IP/prefix (CIDR), or loopback, linklocal, uniquelocal'),
 } as const;
+
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [ip, prefix, ...rest] = entry.split('/');
+  const kind = isIP(ip);
+  if (kind === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const n = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && n >= 0 && n <= (kind === 4 ? 32 : 128);
+}
 
 export type IntegrityEnv = z.infer<z.ZodObject<typeof INTEGRITY_ENV>>;
 
@@ -37,6 +57,8 @@ export interface IntegritySettings {
   verifyFullIntervalHours?: number;
   /** EVENT_MAX_FUTURE_SECONDS (default 300; 0: no limit). */
   eventMaxFutureSeconds?: number;
+  /** TRUSTED_PROXIES (default none). */
+  trustedProxies?: string[];
 }
 
 export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
@@ -48,5 +70,6 @@ export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
     verifyIntervalSeconds: env.VERIFY_INTERVAL_SECONDS,
     verifyFullIntervalHours: env.VERIFY_FULL_INTERVAL_HOURS,
     eventMaxFutureSeconds: env.EVENT_MAX_FUTURE_SECONDS,
+    trustedProxies: env.TRUSTED_PROXIES,
   };
 }

@@ -26,3 +26,4 @@ export * from './verification/verification-runner';
 export * from './checkpoints/checkpoint-query.service';
 export * from './export/chain-export';
 export * from './export/offline-verifier';
+export * from './backup/data-dir-backup';

@@ -54,6 +54,8 @@ interface GuardRequest extends RequestWithPrincipal {
   method?: string;
   headers?: Record<string, string | string[] | undefined>;
   socket?: Partial<TLSSocket> & { remoteAddress?: string };
+  /** Express: the client address (X-Forwarded-For only from TRUSTED_PROXIES), else the peer's. */
+  ip?: string;
   route?: { path?: string };
   baseUrl?: string;
 }
@@ -208,7 +210,7 @@ export class AuthGuard implements CanActivate {
         ...event,
         method: req.method ?? 'UNKNOWN',
         route: (req.baseUrl ?? '') + (req.route?.path ?? '') || routeHint || '(unmatched)',
-        remoteAddress: req.socket?.remoteAddress,
+        remoteAddress: req.ip ?? req.socket?.remoteAddress,
       });
     } catch {
       /* a failing sink must not change the answer */

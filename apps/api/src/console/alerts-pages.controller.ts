@@ -34,7 +34,7 @@ export class AlertsPagesController {
   @AuditAccess('console.alerts.view', { resource: 'Alert', count: (r) => (r as { recordsShown?: number }).recordsShown ?? 1 })
   @Render('alert')
   async detail(@Req() req: ConsoleRequest, @Param('id') id: string, @CurrentPrincipal() p: Principal) {
-    const data = await this.pages.detail(id, p, req.socket?.remoteAddress);
+    const data = await this.pages.detail(id, p, (req.ip ?? req.socket?.remoteAddress));
     return pageModel(req, data.alert.title, data);
   }
 

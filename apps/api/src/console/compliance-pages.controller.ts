@@ -57,7 +57,7 @@ export class CompliancePagesController {
   @AuditAccess('console.patient-access', { count: countRows })
   @Render('patients')
   async patients(@Req() req: ConsoleRequest, @Query() params: Record<string, unknown>, @CurrentPrincipal() p: Principal) {
-    return pageModel(req, 'Patient access history', await this.pages.patientHistory(params, p, req.socket?.remoteAddress));
+    return pageModel(req, 'Patient access history', await this.pages.patientHistory(params, p, (req.ip ?? req.socket?.remoteAddress)));
   }
 
   @Get('users')
@@ -65,7 +65,7 @@ export class CompliancePagesController {
   @AuditAccess('console.user-activity', { count: countRows })
   @Render('users')
   async users(@Req() req: ConsoleRequest, @Query() params: Record<string, unknown>, @CurrentPrincipal() p: Principal) {
-    return pageModel(req, 'User activity', await this.pages.userActivity(params, p, req.socket?.remoteAddress));
+    return pageModel(req, 'User activity', await this.pages.userActivity(params, p, (req.ip ?? req.socket?.remoteAddress)));
   }
 
   @Get('reports')
@@ -130,7 +130,7 @@ export class CompliancePagesController {
   @AuditAccess('console.legal-holds', { resource: 'LegalHold', count: (r) => (r as { holds?: unknown[] }).holds?.length ?? 0 })
   @Render('holds')
   async holds(@Req() req: ConsoleRequest, @CurrentPrincipal() p: Principal, @Query('placed') placed?: string) {
-    return pageModel(req, 'Legal holds', { ...(await this.pages.holdList(p, req.socket?.remoteAddress)), placed, canWrite: p.scopes.includes('retention:write') });
+    return pageModel(req, 'Legal holds', { ...(await this.pages.holdList(p, (req.ip ?? req.socket?.remoteAddress))), placed, canWrite: p.scopes.includes('retention:write') });
   }
 
   @Post('holds')

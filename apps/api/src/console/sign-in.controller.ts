@@ -120,7 +120,7 @@ export class SignInController {
       resource: { type: 'ConsoleSession' },
       recordCount: 0,
       outcome,
-      ip: req.socket?.remoteAddress,
+      ip: (req.ip ?? req.socket?.remoteAddress),
     });
   }
 }
@@ -159,7 +159,7 @@ export class SessionController {
     const s = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : '');
     if (req.consoleSession?.via !== 'local') return res.status(400).render('password', pageModel(req, 'Set your password', { error: 'Your password is managed by your identity provider.' }));
     const problem = await this.local.changePassword(p.sub, s('current'), s('password'), s('confirm'));
-    await this.audit.recordAccess({ action: 'console.password', principal: { sub: p.sub, role: p.role, via: 'session' }, route: 'POST /console/password', resource: { type: 'ConsoleAccount' }, recordCount: 0, outcome: problem ? 'failure' : 'success', ip: req.socket?.remoteAddress });
+    await this.audit.recordAccess({ action: 'console.password', principal: { sub: p.sub, role: p.role, via: 'session' }, route: 'POST /console/password', resource: { type: 'ConsoleAccount' }, recordCount: 0, outcome: problem ? 'failure' : 'success', ip: (req.ip ?? req.socket?.remoteAddress) });
     if (problem) return res.status(400).render('password', pageModel(req, 'Set your password', { mustChange: req.consoleSession?.mustChange, local: true, error: problem }));
     // A new password starts a new session (the old id is ended).
     const started = await this.sessions.start({ name: p.sub, role: p.role, via: 'local', mustChange: false }, req.headers.cookie);
@@ -171,7 +171,7 @@ export class SessionController {
   @RequireScope('console:use')
   async signOut(@Req() req: ConsoleRequest, @Res() res: Response, @CurrentPrincipal() p: Principal) {
     await this.sessions.end(req.headers.cookie);
-    await this.audit.recordAccess({ action: 'console.sign-out', principal: { sub: p.sub, role: p.role, via: 'session' }, route: 'POST /console/sign-out', resource: { type: 'ConsoleSession' }, recordCount: 0, outcome: 'success', ip: req.socket?.remoteAddress });
+    await this.audit.recordAccess({ action: 'console.sign-out', principal: { sub: p.sub, role: p.role, via: 'session' }, route: 'POST /console/sign-out', resource: { type: 'ConsoleSession' }, recordCount: 0, outcome: 'success', ip: (req.ip ?? req.socket?.remoteAddress) });
     res.setHeader('Set-Cookie', this.sessions.clearCookie());
     res.redirect(303, '/console/sign-in');
   }

@@ -56,6 +56,6 @@ export class AccessLogController {
   @ApiResponse({ status: 200, description: '{ token, patientId }' })
   @ApiResponse({ status: 404, description: 'No stored event carries this token.' })
   async reidentify(@Body() body: unknown, @CurrentPrincipal() principal: Principal, @Req() req: Request): Promise<ReidentifyResult> {
-    return this.reidentification.reidentify(principal, body, req.socket.remoteAddress);
+    return this.reidentification.reidentify(principal, body, req.ip ?? req.socket.remoteAddress);
   }
 }

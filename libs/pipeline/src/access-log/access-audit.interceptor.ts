@@ -25,6 +25,8 @@ interface AuditedRequest extends RequestWithPrincipal {
   query?: Record<string, unknown>;
   params?: Record<string, string>;
   socket?: { remoteAddress?: string };
+  /** Express: the client address (X-Forwarded-For only from TRUSTED_PROXIES), else the peer's. */
+  ip?: string;
 }
 
 @Injectable()
@@ -57,7 +59,7 @@ export class AccessAuditInterceptor implements NestInterceptor {
         resource: { type: meta.resource ?? 'AuditEvent', ...(params[idParam] ? { id: params[idParam] } : {}) },
         recordCount,
         outcome,
-        ip: req.socket?.remoteAddress,
+        ip: req.ip ?? req.socket?.remoteAddress,
       });
     };
     return next.handle().pipe(
@@ -85,7 +87,7 @@ export class AccessAuditInterceptor implements NestInterceptor {
         reason: 'source not owned',
         method: req.method ?? 'POST',
         route: (req.baseUrl ?? '') + (req.route?.path ?? '') || '(unmatched)',
-        remoteAddress: req.socket?.remoteAddress,
+        remoteAddress: req.ip ?? req.socket?.remoteAddress,
         ...(p ? { principal: { sub: p.sub, role: p.role, via: p.via, integration: p.integration } } : {}),
       }),
     ).pipe(mergeMap(() => throwError(() => err)));
