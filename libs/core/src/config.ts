@@ -116,6 +116,8 @@ const ConfigSchema = z.object({
   ...CONSOLE_ENV,
   /** Context feeds: CONTEXT_MAX_BODY_BYTES, CONTEXT_MAX_RECORDS, CONTEXT_MATCHING_KEY_FILE (context-config.ts). */
   ...CONTEXT_ENV,
+  /** Alert delivery destinations (YAML or JSON, docs/alert-delivery.md); unset: alerts are not pushed anywhere. */
+  ALERT_DESTINATIONS_FILE: z.string().min(1).optional(),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -180,6 +182,8 @@ export interface AppConfig {
   console?: ConsoleSettings;
   /** Context feed limits and matching key (CONTEXT_*); absent: the defaults. */
   context?: ContextSettings;
+  /** ALERT_DESTINATIONS_FILE (absolute) when set; unset: no alert delivery. */
+  alertDestinationsFile?: string;
 }
 
 export class ConfigError extends Error {}
@@ -248,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     security: parseSecurity(c),
     console: consoleSettings.settings,
     context: parseContext(c),
+    alertDestinationsFile: c.ALERT_DESTINATIONS_FILE === undefined ? undefined : path.resolve(c.ALERT_DESTINATIONS_FILE),
     ...overrides,
   };
 }

@@ -51,6 +51,15 @@ export class JsonLogger implements LoggerService {
     if (LEVELS[level] < LEVELS[this.minLevel]) return;
     // Nest passes the context (a class name) as the last string argument.
     const context = rest.length > 0 && typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
+    // A structured fact through Nest's Logger: { fact: msg, ...fields } (field names checked as in event()).
+    if (message !== null && typeof message === 'object' && typeof (message as { fact?: unknown }).fact === 'string') {
+      const { fact, ...fields } = message as Record<string, unknown>;
+      const entry: Record<string, unknown> = { time: new Date().toISOString(), level, msg: fact };
+      if (context) entry.context = context;
+      for (const [k, v] of Object.entries(fields)) if (!FORBIDDEN_KEYS.test(k) && v !== undefined && (v === null || typeof v !== 'object')) entry[k] = v;
+      this.out(JSON.stringify(entry));
+      return;
+    }
     const text = message instanceof Error ? `${message.name}: ${message.message}` : typeof message === 'string' ? message : JSON.stringify(message);
     const entry: Record<string, unknown> = { time: new Date().toISOString(), level, msg: text };
     if (context) entry.context = context;

@@ -1,0 +1,110 @@
+/**
+ * Nest wiring of alert delivery: reads ALERT_DESTINATIONS_FILE at start (a bad file stops the
+ * service naming the key), keeps the outbox trigger on the alerts table while destinations exist,
+ * runs the dispatcher from start-up to shutdown, and exposes per-destination status to the API
+ * (GET /v1/alert-destinations) and to /metrics (for callers who may read alerts or operations).
+ */
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import { APP_CONFIG, AppConfig } from '@app/core';
+import { MetricsService } from '@app/pipeline';
+import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
+import { SQLITE_DB, SqliteDb } from '@app/storage';
+import { DetectionModule } from '../service/detection.module';
+import { SqliteAlertStore } from '../service/sqlite-alert-store';
+import { AlertDispatcher, DeliveryLog, DestinationStatus } from './alert-dispatcher';
+import { DeliveryOutbox } from './delivery-outbox';
+import { DestinationsConfig, loadDestinations } from './destinations-config';
+import { senderFor } from './senders';
+
+export const ALERT_DESTINATIONS = Symbol('ALERT_DESTINATIONS');
+
+/** Default base of alert links: the service's own console. */
+export function defaultConsoleUrl(config: AppConfig): string {
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `${config.insecureHttp ? 'http' : 'https'}://${host}:${config.port}`;
+}
+
+/** Delivery facts as JSON log lines (identifier-looking field names are dropped by the logger). */
+export function deliveryLog(logger: Logger): DeliveryLog {
+  return { fact: (level, msg, fields) => (level === 'warn' ? logger.warn({ fact: msg, ...fields }) : logger.log({ fact: msg, ...fields })) };
+}
+
+export function dispatcherFor(db: SqliteDb, config: AppConfig, destinations: DestinationsConfig, logger: Logger, options = {}): AlertDispatcher {
+  const outbox = new DeliveryOutbox(db, destinations.destinations.length > 0);
+  const tokenizer = patientTokenizerFor(config);
+  return new AlertDispatcher(
+    outbox,
+    destinations.destinations.map((d) => ({ d, sender: senderFor(d) })),
+    { token: (id) => tokenizer.token(id) },
+    destinations.consoleUrl ?? defaultConsoleUrl(config),
+    deliveryLog(logger),
+    embeddedTextSealer(config),
+    options,
+  );
+}
+
+@Injectable()
+export class AlertDeliveryService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('AlertDelivery');
+
+  constructor(@Inject(ALERT_DESTINATIONS) private readonly dispatcher: AlertDispatcher | null, metrics: MetricsService) {
+    if (!dispatcher) return;
+    const registers = [metrics.restrictedRegistry];
+    const gauge = (name: string, help: string, pick: (s: DestinationStatus) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['destination'] as const,
+        registers,
+        collect() {
+          for (const s of dispatcher.status()) {
+            const v = pick(s);
+            if (v !== null) this.set({ destination: s.name }, v);
+          }
+        },
+      });
+    gauge('audit_alert_delivery_queue_depth', 'Deliveries waiting (pending) per alert destination.', (s) => s.queueDepth);
+    gauge('audit_alert_delivery_delivered', 'Alert deliveries that reached the destination.', (s) => s.delivered);
+    gauge('audit_alert_delivery_dead_letters', 'Alert deliveries given up after the dead-letter age.', (s) => s.deadLetters);
+    gauge('audit_alert_delivery_failures', 'Failed delivery attempts since start.', (s) => s.failures);
+    gauge('audit_alert_delivery_last_success_seconds', 'Unix time of the last successful delivery.', (s) => (s.lastSuccessAt ? Date.parse(s.lastSuccessAt) / 1000 : null));
+  }
+
+  /** null: no ALERT_DESTINATIONS_FILE. */
+  status(): DestinationStatus[] | null {
+    return this.dispatcher?.status() ?? null;
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.dispatcher) return;
+    this.dispatcher.start();
+    this.logger.log({ fact: 'alert delivery on', destinations: this.dispatcher.status().map((s) => s.name).join(',') });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.dispatcher?.stop();
+  }
+}
+
+@Module({
+  imports: [DetectionModule],
+  providers: [
+    {
+      provide: ALERT_DESTINATIONS,
+      // SqliteAlertStore first: the outbox trigger needs the alerts table.
+      inject: [SQLITE_DB, APP_CONFIG, SqliteAlertStore],
+      useFactory: async (db: SqliteDb, config: AppConfig): Promise<AlertDispatcher | null> => {
+        if (!config.alertDestinationsFile) {
+          new DeliveryOutbox(db, false);
+          return null;
+        }
+        const destinations = await loadDestinations(config.alertDestinationsFile);
+        return dispatcherFor(db, config, destinations, new Logger('AlertDelivery'));
+      },
+    },
+    AlertDeliveryService,
+  ],
+  exports: [AlertDeliveryService],
+})
+export class AlertDeliveryModule {}

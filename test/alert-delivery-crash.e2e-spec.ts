@@ -1,0 +1,101 @@
+/**
+ * At least once across crashes (compiled service, `npm run build` first): alerts are raised while
+ * the webhook receiver is down, the service is SIGKILLed with their deliveries pending, and after
+ * the receiver comes up and the service restarts every alert arrives (none lost). Also: a bad
+ * destinations file stops the service at start, naming the key.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadConfig } from '@app/core';
+import { TokenService } from '@app/security';
+import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
+import { startService, waitForExit } from './support/cli';
+import { allAlerts, waitForDetection } from './support/detection';
+import { accessEvent } from './support/events';
+import { tempDataDir } from './support/test-app';
+import { startWebhookReceiver, waitUntil } from './support/webhook-receiver';
+
+const SECRET = 'whsec-crash-test-secret';
+const ALERTS = 12;
+
+describe('alert delivery across SIGKILL', () => {
+  it('delivers every alert at least once after a kill with deliveries pending and the receiver down', async () => {
+    const dataDir = tempDataDir('alert-crash-');
+    const work = tempDataDir('alert-crash-recv-');
+    // Find a free port, then leave it closed: the receiver is down.
+    const probe = await startWebhookReceiver(work, SECRET);
+    const { port, url, caFile } = probe;
+    await probe.close();
+    const file = path.join(work, 'destinations.json');
+    fs.writeFileSync(file, JSON.stringify({ destinations: [{ name: 'soc-hook', type: 'webhook', url, secret: SECRET, caFile, timeoutMs: 500, retry: { initialMs: 100, maxMs: 500 } }] }));
+    const env = { DATA_DIR: dataDir, LOG_LEVEL: 'info', ALERT_DESTINATIONS_FILE: file };
+    const tokens = new TokenService(loadConfig({}, { dataDir }));
+    const integrationToken = await tokens.issue({ role: 'integration', sub: 'sample-ehr', ttl: '1h' });
+    const analystToken = await tokens.issue({ role: 'soc_analyst', sub: 'crash-analyst', ttl: '1h' });
+    const adminToken = await tokens.issue({ role: 'admin', sub: 'crash-admin', ttl: '1h' });
+
+    let svc = await startService(env);
+    let ids: string[];
+    {
+      const ca = localCa(dataDir);
+      const integration = new ApiClient(svc.url, integrationToken, { caPem: ca });
+      const analyst = new ApiClient(svc.url, analystToken, { caPem: ca });
+      const admin = new ApiClient(svc.url, adminToken, { caPem: ca });
+      try {
+        const at = new Date(Date.now() - 60_000).toISOString();
+        const events = Array.from({ length: ALERTS }, (_, i) => accessEvent({ occurredAt: at, action: 'break_glass', actor: { id: 'dr-crash', type: 'user', role: 'physician' }, patient: { id: `MRN-CRASH-${i}` } }));
+        expect((await integration.request('POST', '/v1/events', { events })).status).toBe(202);
+        await waitForDetection(analyst);
+        ids = (await allAlerts(analyst, 'rule=break-glass-access')).map((a) => a.id);
+        expect(ids).toHaveLength(ALERTS);
+        // Pending and failing: the receiver is down.
+        await waitUntil('failed attempts', async () => {
+          const s = JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body).destinations[0];
+          return s.failures >= 1 && s.queueDepth === ALERTS;
+        });
+      } finally {
+        integration.close();
+        analyst.close();
+        admin.close();
+      }
+      svc.child.kill('SIGKILL');
+      await waitForExit(svc.child);
+    }
+
+    const receiver = await startWebhookReceiver(work, SECRET, port);
+    try {
+      svc = await startService(env);
+      const delivered = () => new Set(receiver.received.filter((r) => r.accepted).flatMap((r) => (r.body.alerts as { id: string }[]).map((a) => a.id)));
+      await waitUntil('every alert delivered after the restart', () => ids.every((id) => delivered().has(id)), 30_000);
+      expect(receiver.received.every((r) => r.signatureValid)).toBe(true);
+      const admin = new ApiClient(svc.url, adminToken, { caPem: localCa(dataDir) });
+      try {
+        await waitUntil('queue empty', async () => JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body).destinations[0].queueDepth === 0);
+        const s = JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body).destinations[0];
+        expect(s).toMatchObject({ delivered: ALERTS, deadLetters: 0 });
+      } finally {
+        admin.close();
+      }
+    } finally {
+      svc.child.kill('SIGTERM');
+      await waitForExit(svc.child);
+      await receiver.close();
+    }
+  }, 120_000);
+
+  it('refuses to start on a bad destinations file, naming the key', async () => {
+    const dataDir = tempDataDir('alert-badconf-');
+    const file = path.join(dataDir, 'destinations.yaml');
+    fs.writeFileSync(file, 'destinations:\n  - name: soc-hook\n    type: webhook\n    url: https://127.0.0.1:9/x\n    secret: do-not-echo-me\n    sekret: typo\n');
+    const error = await startService({ DATA_DIR: dataDir, ALERT_DESTINATIONS_FILE: file }).then(
+      (svc) => {
+        svc.child.kill('SIGKILL');
+        return null;
+      },
+      (err: Error) => err.message,
+    );
+    expect(error).toMatch(/service exited with [1-9]/);
+    expect(error).toMatch(/destinations\[0\]\.sekret: unknown key/);
+    expect(error).not.toMatch(/do-not-echo-me/);
+  });
+});

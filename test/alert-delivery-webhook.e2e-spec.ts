@@ -1,0 +1,149 @@
+/**
+ * Alert delivery to a real HTTPS webhook receiver on loopback (test/support/webhook-receiver.ts):
+ * alerts raised by detection arrive signed (the receiver checks x-audit-signature as the docs say),
+ * with a stable delivery id, patient and user as tokens only, and a console link; a receiver that
+ * answers 500, hangs past the timeout or closes the connection gets retries with growing gaps while
+ * ingestion answers as before, and every alert arrives once it recovers; the status route and
+ * /metrics show queue depth, failures and last success; the log has one fact per alert raised and
+ * per delivery outcome, without identifiers.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ApiClient } from '../apps/auditctl/src/api-client';
+import { accessEvent } from './support/events';
+import { allAlerts, waitForDetection } from './support/detection';
+import { startTestApp, TestApp, tempDataDir } from './support/test-app';
+import { startWebhookReceiver, waitUntil, WebhookReceiver } from './support/webhook-receiver';
+
+const SECRET = 'whsec-test-0123456789abcdef';
+
+describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
+  let t: TestApp;
+  let receiver: WebhookReceiver;
+  let integration: ApiClient;
+  let analyst: ApiClient;
+  let admin: ApiClient;
+  const posted: string[] = [];
+
+  async function breakGlass(patient: string): Promise<number> {
+    posted.push(patient);
+    const started = Date.now();
+    const res = await integration.request('POST', '/v1/events', accessEvent({ occurredAt: new Date(Date.now() - 30_000).toISOString(), action: 'break_glass', purpose: 'EMERGENCY', actor: { id: 'dr-hook', type: 'user', role: 'physician', ip: '10.9.9.9' }, patient: { id: patient } }));
+    expect(res.status).toBe(202);
+    return Date.now() - started;
+  }
+  const accepted = () => receiver.received.filter((r) => r.accepted);
+  const acceptedAlertIds = () => new Set(accepted().flatMap((r) => (r.body.alerts as { id: string }[]).map((a) => a.id)));
+  const status = async () => {
+    const res = await admin.request('GET', '/v1/alert-destinations');
+    expect(res.status).toBe(200);
+    return JSON.parse(res.body) as { configured: boolean; destinations: Record<string, any>[] }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+
+  beforeAll(async () => {
+    const work = tempDataDir('alert-hook-');
+    receiver = await startWebhookReceiver(work, SECRET);
+    const file = path.join(work, 'destinations.yaml');
+    fs.writeFileSync(
+      file,
+      [
+        'consoleUrl: https://audit.example.test',
+        'destinations:',
+        '  - name: soc-hook',
+        '    type: webhook',
+        `    url: ${receiver.url}`,
+        '    secretEnv: TEST_SOC_HOOK_SECRET',
+        `    caFile: ${receiver.caFile}`,
+        '    timeoutMs: 500',
+        '    retry: { initialMs: 100, maxMs: 800 }',
+        '  - name: low-only',
+        '    type: webhook',
+        `    url: ${receiver.url}`,
+        `    secret: ${SECRET}`,
+        `    caFile: ${receiver.caFile}`,
+        '    route: { severities: [low] }',
+      ].join('\n'),
+    );
+    process.env.TEST_SOC_HOOK_SECRET = SECRET;
+    t = await startTestApp({ alertDestinationsFile: file });
+    integration = await t.client('integration');
+    analyst = await t.client('soc_analyst');
+    admin = await t.client('admin');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await receiver?.close();
+    delete process.env.TEST_SOC_HOOK_SECRET;
+  });
+
+  it('delivers each alert signed, with a stable id, tokens instead of identifiers and a console link', async () => {
+    await breakGlass('MRN-HOOK-1');
+    await breakGlass('MRN-HOOK-2');
+    await waitForDetection(analyst);
+    const alerts = await allAlerts(analyst, 'rule=break-glass-access');
+    expect(alerts).toHaveLength(2);
+    await waitUntil('two deliveries', () => acceptedAlertIds().size === 2);
+    expect([...acceptedAlertIds()].sort()).toEqual(alerts.map((a) => a.id).sort());
+    for (const r of accepted()) {
+      expect(r.signatureValid).toBe(true);
+      expect(r.event).toBe('alert');
+      expect(r.body.deliveryId).toBe(r.deliveryId);
+      const a = r.body.alerts[0];
+      expect(a).toMatchObject({ ruleId: 'break-glass-access', severity: 'high', reasons: ['break-glass'] });
+      expect(a.link).toBe(`https://audit.example.test/console/alerts/${a.id}`);
+      // Minimum necessary: no identifier in clear anywhere in the body.
+      expect(r.raw).not.toMatch(/MRN-HOOK|dr-hook|10\.9\.9\.9/);
+      expect(a.patient).toMatch(/\S/);
+      expect(a.actor).toMatch(/\S/);
+    }
+    // Routing: the high-severity alerts did not go to the destination that takes only low ones.
+    const s = await status();
+    expect(s.configured).toBe(true);
+    const hook = s.destinations.find((d) => d.name === 'soc-hook')!;
+    const low = s.destinations.find((d) => d.name === 'low-only')!;
+    expect(hook).toMatchObject({ type: 'webhook', queueDepth: 0, delivered: 2, deadLetters: 0 });
+    expect(Date.parse(hook.lastSuccessAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect(low).toMatchObject({ queueDepth: 0, delivered: 0 });
+    // One log fact per alert raised and per delivery, without identifiers.
+    const facts = t.logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(facts.filter((f) => f.msg === 'alert raised' && f.rule === 'break-glass-access')).toHaveLength(2);
+    expect(facts.filter((f) => f.msg === 'alert delivered' && f.destination === 'soc-hook')).toHaveLength(2);
+    expect(t.logLines.join('\n')).not.toMatch(/MRN-HOOK|dr-hook|10\.9\.9\.9|whsec/);
+  });
+
+  it.each(['500', 'hang', 'close'] as const)('retries with growing gaps while the receiver fails (%s), ingestion unaffected, then delivers', async (mode) => {
+    receiver.mode = mode;
+    const before = receiver.received.length;
+    const patient = `MRN-HOOK-${mode}`;
+    await breakGlass(patient);
+    await waitUntil('three failed attempts', () => receiver.received.length - before >= 3, 20_000);
+    const attempts = receiver.received.slice(before);
+    // The same delivery each time (stable id), with back-off between attempts.
+    expect(new Set(attempts.map((a) => a.deliveryId)).size).toBe(1);
+    expect(attempts.every((a) => a.signatureValid)).toBe(true);
+    // The request path does not wait on a failing receiver.
+    const ingestMs = await breakGlass(`${patient}-b`);
+    expect(ingestMs).toBeLessThan(1000);
+    const s = (await status()).destinations.find((d) => d.name === 'soc-hook')!;
+    expect(s.failures).toBeGreaterThanOrEqual(2);
+    expect(s.lastError).toBe(mode === '500' ? 'HTTP 500' : mode === 'hang' ? 'timeout' : 'ECONNRESET');
+    expect(s.queueDepth).toBeGreaterThanOrEqual(1);
+    const gaps = attempts.slice(1, 3).map((a, i) => a.at - attempts[i].at);
+    expect(gaps[0]).toBeGreaterThanOrEqual(40);
+    receiver.mode = 'ok';
+    await waitForDetection(analyst);
+    const ids = (await allAlerts(analyst, 'rule=break-glass-access')).map((a) => a.id);
+    await waitUntil('every alert delivered', () => ids.every((id) => acceptedAlertIds().has(id)), 20_000);
+    await waitUntil('queue empty', async () => (await status()).destinations.find((d) => d.name === 'soc-hook')!.queueDepth === 0);
+    expect(t.logLines.some((l) => /"msg":"alert delivery failed".*"destination":"soc-hook"/.test(l))).toBe(true);
+  });
+
+  it('shows per-destination status in /metrics for callers who may read operations', async () => {
+    const text = (await admin.request('GET', '/metrics')).body;
+    expect(text).toMatch(/audit_alert_delivery_queue_depth\{destination="soc-hook"\} 0/);
+    expect(text).toMatch(/audit_alert_delivery_delivered\{destination="soc-hook"\} [1-9]/);
+    expect(text).toMatch(/audit_alert_delivery_failures\{destination="soc-hook"\} [1-9]/);
+    // An analyst reads alerts but not operations: the status route is the admin's.
+    expect((await analyst.request('GET', '/v1/alert-destinations')).status).toBe(403);
+  });
+});
