@@ -1,12 +1,11 @@
 /**
- * Console pages that are charts: alert volume over time by severity (for whoever reads alerts) and a
- * patient's access timeline (compliance). Server-rendered SVG with a table of the same numbers;
- * the timeline's reads are recorded in the access log like the API's event queries.
+ * The console's alert-volume page: alerts over time by severity, for whoever reads alerts, as
+ * server-rendered SVG with a table of the same numbers. Recorded in the access log like alert reads.
  */
 import { Controller, Get, Query, Render, Req, UseFilters } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { AuditAccess } from '@app/pipeline';
-import { CurrentPrincipal, Principal, RequireScope, SessionRoute } from '@app/security';
+import { RequireScope, SessionRoute } from '@app/security';
 import { ChartsPagesService } from './charts-pages.service';
 import { ConsoleExceptionFilter } from './console-exception.filter';
 import { pageModel } from './console-page';
@@ -25,13 +24,5 @@ export class ChartsPagesController {
   @Render('trends')
   trends(@Req() req: ConsoleRequest, @Query() params: Record<string, unknown>) {
     return pageModel(req, 'Alert volume', this.charts.alertVolume(params));
-  }
-
-  @Get('access-timeline')
-  @RequireScope('events:read', 'reports:read')
-  @AuditAccess('console.events.timeline', { resource: 'AccessEvent', count: (r) => (r as { recordsShown?: number }).recordsShown ?? 0 })
-  @Render('access-timeline')
-  async timeline(@Req() req: ConsoleRequest, @Query() params: Record<string, unknown>, @CurrentPrincipal() p: Principal) {
-    return pageModel(req, 'Patient access timeline', await this.charts.patientTimeline(params, p));
   }
 }

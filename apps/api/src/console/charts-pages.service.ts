@@ -1,22 +1,18 @@
 /**
- * Data of the console's chart pages: alert volume per day (or hour) by severity, counted with one
+ * Data of the console's alert-volume page: alerts per day (or hour) by severity, counted with one
  * GROUP BY over the alerts table's indexed event-time column (embedded store; Elasticsearch
- * deployments get no chart), and one patient's access timeline from the same event query as the
- * API (the caller's scopes decide whether patient ids are shown in clear).
+ * deployments get no chart). (A patient's access timeline is drawn on the patient access page.)
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { FieldError, Problems } from '@app/core';
-import { QueryService } from '@app/pipeline';
-import { Principal } from '@app/security';
 import { SQLITE_DB, type SqliteDb } from '@app/storage';
 import { APP_CONFIG, AppConfig } from '@app/core';
-import { SEVERITY_ORDER, VolumeBucket, accessTimelineChart, alertVolumeChart, type ChartSeverity } from './charts/svg-charts';
+import { SEVERITY_ORDER, VolumeBucket, alertVolumeChart, type ChartSeverity } from './charts/svg-charts';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const SPANS: Record<string, { days: number; bucket: number }> = { '2': { days: 2, bucket: HOUR }, '7': { days: 7, bucket: DAY }, '30': { days: 30, bucket: DAY }, '90': { days: 90, bucket: DAY } };
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const TIMELINE_MAX = 500;
 
 @Injectable()
 export class ChartsPagesService {
@@ -25,7 +21,6 @@ export class ChartsPagesService {
   constructor(
     @Inject(SQLITE_DB) db: SqliteDb,
     @Inject(APP_CONFIG) config: AppConfig,
-    private readonly query: QueryService,
   ) {
     this.db = config.scaleOut?.store === 'elasticsearch' ? null : db;
   }
@@ -56,22 +51,5 @@ export class ChartsPagesService {
     const label = span!.bucket === HOUR ? (iso: string) => `${iso.slice(5, 10)} ${iso.slice(11, 13)}h` : (iso: string) => iso.slice(0, 10);
     const chart = alertVolumeChart(buckets, { title: `Alerts per ${span!.bucket === HOUR ? 'hour' : 'day'} by severity, ${new Date(start).toISOString().slice(0, 10)} to ${new Date(end - 1).toISOString().slice(0, 10)} (event time)`, bucketLabel: label });
     return { available: true, days: daysText, to: new Date(endDay).toISOString().slice(0, 10), spans: Object.keys(SPANS), chart };
-  }
-
-  async patientTimeline(params: Record<string, unknown>, p: Principal) {
-    const patient = typeof params.patient === 'string' ? params.patient.trim() : '';
-    if (patient === '') return { patient: '', chart: null, recordsShown: 0 };
-    if (patient.length > 128) throw Problems.validation([{ pointer: '/query/patient', message: 'must be at most 128 characters' }]);
-    const filter: Record<string, unknown> = { patient, limit: String(TIMELINE_MAX) };
-    for (const key of ['from', 'to'] as const) if (typeof params[key] === 'string' && params[key] !== '') filter[key] = params[key];
-    const page = await this.query.list(filter, p);
-    const points = page.events.map((v) => ({
-      at: v.event.occurredAt,
-      actor: v.event.actor.id,
-      what: `${v.event.action}${v.event.resource ? ` ${v.event.resource.type}` : ''}${v.event.outcome !== 'success' ? ` (${v.event.outcome})` : ''}${v.event.purpose ? `, purpose ${v.event.purpose}` : ''}`,
-      flagged: v.event.action === 'break_glass' || v.event.outcome !== 'success',
-    }));
-    const chart = accessTimelineChart(points, { title: 'Who opened this record, and when' });
-    return { patient, chart, recordsShown: points.length, truncated: page.nextCursor !== null, max: TIMELINE_MAX };
   }
 }

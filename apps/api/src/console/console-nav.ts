@@ -19,7 +19,6 @@ export const CONSOLE_NAV: ConsoleNavEntry[] = [
   { path: '/console/holds', label: 'Legal holds', scopes: ['retention:read'] },
   { path: '/console/integrity', label: 'Integrity', scopes: ['integrity:read'] },
   { path: '/console/retention', label: 'Retention runs', scopes: ['retention:read'] },
-  { path: '/console/access-timeline', label: 'Access timeline', scopes: ['events:read', 'reports:read'] },
   { path: '/console/trends', label: 'Alert volume', scopes: ['alerts:read'] },
   { path: '/console/checkpoints', label: 'Checkpoints', scopes: ['checkpoints:read'] },
   { path: '/console/proof', label: 'Proofs', scopes: ['proofs:read', 'checkpoints:read'] },
