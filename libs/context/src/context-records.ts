@@ -37,7 +37,8 @@ const MAX_NAME = 256;
 const MAX_ADDRESS = 1024;
 const MAX_PARTICIPANTS = 1000;
 const MAX_RELATED = 100;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+/** RFC 3339 date-time with a time zone (what the feeds and `?at=` accept). */
+export const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
 export type ValidatedRecord = { ok: true; version: ContextVersion } | { ok: false; errors: FieldError[] };
 

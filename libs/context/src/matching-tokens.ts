@@ -11,7 +11,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { FileTokenizationKeyProvider, TokenizationKeyProvider, isPatientToken } from '@app/security/patient-tokenizer';
+import { FileTokenizationKeyProvider, TokenizationKeyProvider, base32, isPatientToken } from '@app/security/patient-tokenizer';
 
 export const MATCHING_TOKEN_PREFIX = 'ctk_';
 export const MATCHING_TOKEN_PATTERN = /^ctk_[a-z2-7]{24}$/;
@@ -43,19 +43,12 @@ export function normalizeMatchingValue(value: string): string {
     .trim();
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-function base32of15(bytes: Buffer): string {
-  let out = '';
-  for (let i = 0; i < 15; i += 5) {
-    const hi = (bytes[i] << 12) | (bytes[i + 1] << 4) | (bytes[i + 2] >> 4);
-    const lo = ((bytes[i + 2] & 0x0f) << 16) | (bytes[i + 3] << 8) | bytes[i + 4];
-    for (const v of [hi, lo]) out += BASE32[(v >> 15) & 31] + BASE32[(v >> 10) & 31] + BASE32[(v >> 5) & 31] + BASE32[v & 31];
-  }
-  return out;
-}
+/** Distinct values remembered per tokenizer (memory only; surnames and addresses repeat a lot in bulk loads). */
+const CACHE_LIMIT = 100_000;
 
 export class MatchingTokenizer {
+  private readonly cache = new Map<string, string | undefined>();
+
   constructor(private readonly keys: TokenizationKeyProvider) {}
 
   static forDataDir(dataDir: string, file?: string): MatchingTokenizer {
@@ -64,9 +57,18 @@ export class MatchingTokenizer {
 
   /** The token of a clear value, or undefined when nothing is left after normalization. */
   token(kind: MatchingKind, clear: string): string | undefined {
+    const cacheKey = kind === 'name' ? 'n' + clear : 'a' + clear;
+    if (this.cache.has(cacheKey)) return this.cache.get(cacheKey);
+    const token = this.compute(kind, clear);
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(cacheKey, token);
+    return token;
+  }
+
+  private compute(kind: MatchingKind, clear: string): string | undefined {
     const normalized = normalizeMatchingValue(clear);
     if (normalized === '') return undefined;
     const mac = crypto.createHmac('sha256', this.keys.tokenizationKey()).update(kind).update(':').update(normalized, 'utf8').digest();
-    return MATCHING_TOKEN_PREFIX + base32of15(mac);
+    return MATCHING_TOKEN_PREFIX + base32(mac);
   }
 }

@@ -54,8 +54,8 @@ export class FileTokenizationKeyProvider implements TokenizationKeyProvider {
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const CACHE_LIMIT = 100_000;
 
-/** 15 bytes -> 24 base32 characters (RFC 4648 alphabet, lower case, no padding needed). */
-function base32(bytes: Buffer): string {
+/** 15 bytes -> 24 base32 characters (RFC 4648 alphabet, lower case, no padding needed); also the context matching tokens'. */
+export function base32(bytes: Buffer): string {
   let out = '';
   for (let i = 0; i < 15; i += 5) {
     const hi = (bytes[i] << 12) | (bytes[i + 1] << 4) | (bytes[i + 2] >> 4); // 20 bits

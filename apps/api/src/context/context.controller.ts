@@ -8,13 +8,11 @@ import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nes
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ACCESS_CONTEXT, APP_CONFIG, AccessContext, AppConfig, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH, Problems, UserContext, contextSettingsOf, unknownMemberErrors } from '@app/core';
-import { CONTEXT_KINDS, ContextReceipt, ContextService, PostedRecord, isContextKind } from '@app/context';
+import { CONTEXT_KINDS, ContextReceipt, ContextService, PostedRecord, RFC3339, isContextKind } from '@app/context';
 import { AuditAccess } from '@app/pipeline';
 import { RequireScope } from '@app/security';
 import { isJsonMediaType, parseContentType } from '../http/json-body-reader';
 import { NDJSON_MEDIA_TYPE, parseNdjson, readRawBody } from '../http/ndjson-body';
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
 @ApiTags('context')
 @ApiBearerAuth()
