@@ -6,3 +6,5 @@ export * from './delivery-outbox';
 export * from './destinations-config';
 export * from './senders';
 export * from './webhook-sender';
+export * from './syslog-sender';
+export * from './email-sender';
