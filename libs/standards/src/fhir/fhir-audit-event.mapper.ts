@@ -87,26 +87,32 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
     actorIsRequestor = false;
     actorAgent = ev.agent.find((a) => hasCode(a.type?.coding, DCM.sourceRoleId) && agentIdentity(a));
   }
-  const identity = actorAgent && agentIdentity(actorAgent);
-  if (!actorAgent) {
+  const dataQuality = [...ev.dataQuality];
+  let identity = actorAgent && agentIdentity(actorAgent);
+  const observer = observerIdentity(ev.source.observer);
+  if (!observer) issues.push({ code: 'required', expression: at('source.observer'), message: 'must identify the observing system by identifier.value, reference or display' });
+  if (!actorAgent && observer && !ev.agent.some((a) => agentIdentity(a))) {
+    // Lenient in: a server auditing its own work (Medplum bots and subscriptions) names no agent at
+    // all; the observing system acted on its own behalf. Agents that are named, none of them the
+    // requestor, stay refused: who acted cannot be told.
+    identity = { id: observer.value, path: observer.path };
+    dataQuality.push('actor:source.observer');
+  } else if (!actorAgent) {
     issues.push({ code: 'required', expression: at('agent'), message: 'no agent has requestor=true, and no Source Role ID (DCM 110153) agent identifies the client: cannot tell who acted' });
   } else if (!identity) {
     issues.push({ code: 'required', expression: at(`agent[${actorAgent.index}].who`), message: 'the requesting agent must identify the user by who.identifier.value, who.reference, altId or policy (token id)' });
   }
+  if (issues.length > 0 || !identity || !observer) return { ok: false, issues };
 
-  const observer = observerIdentity(ev.source.observer);
-  if (!observer) issues.push({ code: 'required', expression: at('source.observer'), message: 'must identify the observing system by identifier.value, reference or display' });
-  if (issues.length > 0 || !actorAgent || !identity || !observer) return { ok: false, issues };
-
-  const actor: AccessEvent['actor'] = { id: identity.id, type: actorType(actorAgent, actorIsRequestor) };
-  provenance['/actor'] = `agent[${actorAgent.index}]`;
+  const actor: AccessEvent['actor'] = { id: identity.id, type: actorAgent && identity.path.startsWith('agent[') ? actorType(actorAgent, actorIsRequestor) : 'service' };
+  provenance['/actor'] = actorAgent && identity.path.startsWith('agent[') ? `agent[${actorAgent.index}]` : 'source.observer';
   provenance['/actor/id'] = identity.path;
-  const role = agentRole(actorAgent);
+  const role = actorAgent && agentRole(actorAgent);
   if (role) {
     actor.role = role.value;
     provenance['/actor/role'] = role.path;
   }
-  const ip = agentIp(actorAgent) ?? ev.agent.filter((a) => hasCode(a.type?.coding, DCM.sourceRoleId)).map(agentIp).find(Boolean);
+  const ip = (actorAgent && agentIp(actorAgent)) ?? ev.agent.filter((a) => hasCode(a.type?.coding, DCM.sourceRoleId)).map(agentIp).find(Boolean);
   if (ip) actor.ip = ip;
 
   // Whom: the patient entity (object-role 1), else any entity that references a Patient.
@@ -117,7 +123,15 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
     return { ok: false, issues: [{ code: 'required', expression: at(`entity[${patientEntity.index}].what`), message: 'the patient entity must identify the patient by identifier.value or a Patient reference' }] };
   }
 
-  const { classification, path: classificationPath } = classify(ev, patientId !== undefined);
+  const classified = classify(ev, patientId !== undefined);
+  let { classification } = classified;
+  let classificationPath = classified.path;
+  if (classification.action === 'unspecified' && ev.type.system === undefined && ev.type.code && /^[a-z][a-z_-]{1,31}$/.test(ev.type.code)) {
+    // Lenient in: no action code, no subtype, a bare type code (Medplum: "execute" for a bot run, "transmit" for a subscription).
+    classification = { category: classification.category, action: ev.type.code };
+    classificationPath = 'type.code';
+    dataQuality.push('action:type.code');
+  }
   provenance['/action'] = classificationPath;
   provenance['/category'] = classificationPath;
 
@@ -173,6 +187,7 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
   else details.outcomeAssumed = true;
   put('sourceSite', ev.source.site);
   if (identity.fromPolicy) details.actorIdSource = 'policy';
+  if (dataQuality.length > 0) details.dataQuality = dataQualityNote(dataQuality);
   if (purpose?.decision.breakGlass) details.breakGlass = true;
   const distinctPatients = new Set(patientEntities.map((e) => patientIdOf(e)?.value).filter(Boolean));
   if (distinctPatients.size > 1) details.patientEntities = distinctPatients.size;
@@ -186,6 +201,17 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
     };
   }
   return { ok: true, value: { event, resourceSha256 } };
+}
+
+/** The data-quality notes as one detail (a flat string, at most 256 characters): element paths and fixed words only, never a value. */
+function dataQualityNote(notes: string[]): string {
+  let out = '';
+  for (const note of notes) {
+    const next = out ? `${out} ${note}` : note;
+    if (next.length > MAX_DETAIL_TEXT - 4) return `${out} ...`;
+    out = next;
+  }
+  return out;
 }
 
 function hasCode(codings: readonly R4Coding[] | undefined, code: string): boolean {
@@ -249,8 +275,10 @@ function isPatientEntity(e: R4Entity): boolean {
   return e.role?.code === OBJECT_ROLE.patient && (e.role.system === undefined || OBJECT_ROLE_SYSTEMS.has(e.role.system));
 }
 
+/** A query entity: object-role 24, or (Medplum) an entity holding only a query, with no role and no `what`. */
 function isQueryEntity(e: R4Entity): boolean {
-  return e.role?.code === OBJECT_ROLE.query && (e.role.system === undefined || OBJECT_ROLE_SYSTEMS.has(e.role.system));
+  if (e.role === undefined) return e.query !== undefined && e.what === undefined;
+  return e.role.code === OBJECT_ROLE.query && (e.role.system === undefined || OBJECT_ROLE_SYSTEMS.has(e.role.system));
 }
 
 function patientIdOf(e: R4Entity): { value: string; path: string } | undefined {
@@ -319,10 +347,10 @@ function classify(ev: R4AuditEvent, involvesPatient: boolean): { classification:
   return { classification: classifyByActionCode(ev.action, involvesPatient), path: ev.action ? 'action' : 'type' };
 }
 
-function purposeOf(ev: R4AuditEvent, actorAgent: R4Agent): { decision: PurposeDecision; path: string } | undefined {
+function purposeOf(ev: R4AuditEvent, actorAgent: R4Agent | undefined): { decision: PurposeDecision; path: string } | undefined {
   const sources = [
     ...ev.purposeOfEvent.map((c, i) => ({ concept: c, path: `purposeOfEvent[${i}]` })),
-    ...actorAgent.purposeOfUse.map((c, i) => ({ concept: c, path: `agent[${actorAgent.index}].purposeOfUse[${i}]` })),
+    ...(actorAgent?.purposeOfUse ?? []).map((c, i) => ({ concept: c, path: `agent[${actorAgent?.index}].purposeOfUse[${i}]` })),
   ];
   for (const preferKnownSystem of [true, false]) {
     for (const { concept, path } of sources) {

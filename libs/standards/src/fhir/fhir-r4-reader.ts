@@ -62,6 +62,11 @@ export interface R4AuditEvent {
   agent: R4Agent[];
   source: { site?: string; observer: R4Reference; type: R4Coding[] };
   entity: R4Entity[];
+  /**
+   * Known deviations from R4 that were accepted and normalized (lenient in, strict at rest), each a
+   * short note naming the element and the deviation, never a value: e.g. `entity[0].query:plain-text`.
+   */
+  dataQuality: string[];
 }
 
 export type R4ReadResult = { ok: true; value: R4AuditEvent } | { ok: false; issues: FhirIssue[] };
@@ -71,6 +76,23 @@ const FHIR_ID = /^[A-Za-z0-9.-]{1,64}$/;
 /** FHIR `instant`: to the second, with a time zone (fraction bounded to nanoseconds). */
 const FHIR_INSTANT = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))$/;
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
+/** The members FHIR R4 defines on Meta; anything else there is a vendor's own (Medplum: project, author, compartment...). */
+const R4_META_ELEMENTS = new Set(['id', 'extension', 'versionId', 'lastUpdated', 'source', 'profile', 'security', 'tag']);
+
+/**
+ * `entity.query` as R4 wants it (base64Binary) or, as some servers send it (Medplum), the search
+ * string in plain text: that is encoded here so what is kept is always base64. A string that is
+ * valid base64 but decodes to non-text is read as plain text too (a bare "Patient" is both).
+ */
+export function normalizeEntityQuery(value: string): { base64: string; plainText: boolean } {
+  if (BASE64.test(value)) {
+    const decoded = Buffer.from(value, 'base64');
+    const text = decoded.toString('utf8');
+    // eslint-disable-next-line no-control-regex
+    if (decoded.length > 0 && !text.includes('\uFFFD') && !/[\u0000-\u0008\u000E-\u001F\u007F]/.test(text)) return { base64: value, plainText: false };
+  }
+  return { base64: Buffer.from(value, 'utf8').toString('base64'), plainText: true };
+}
 
 /** Elements that exist in R5 AuditEvent but not in R4: their presence means the sender speaks R5. */
 const R5_ROOT_ELEMENTS = ['category', 'code', 'severity', 'occurredPeriod', 'occurredDateTime', 'authorization', 'basedOn', 'patient', 'encounter'];
@@ -265,6 +287,10 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
   const outcomeDesc = r.string(root, 'outcomeDesc', 'outcomeDesc');
   const purposeOfEvent = r.concepts(root, 'purposeOfEvent', 'purposeOfEvent');
 
+  const dataQuality: string[] = [];
+  if (root.meta !== null && typeof root.meta === 'object' && !Array.isArray(root.meta)) {
+    if (Object.keys(root.meta).some((k) => !R4_META_ELEMENTS.has(k.startsWith('_') ? k.slice(1) : k))) dataQuality.push('meta:vendor-members');
+  }
   const agents: R4Agent[] = [];
   if (root.agent === undefined) r.issue('required', 'agent', 'is required (R4 AuditEvent.agent, 1..*)');
   const agentItems = r.array(root, 'agent', 'agent', MAX_ITEMS.agent);
@@ -276,7 +302,7 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
     for (const name of R5_AGENT_ELEMENTS) if (name in a) r.issue('not-supported', `${path}.${name}`, R5_MESSAGE);
     r.members(a, path, 'AuditEvent.agent', R5_AGENT_ELEMENTS);
     let requestor = false;
-    if (a.requestor === undefined) r.issue('required', `${path}.requestor`, 'is required (R4 AuditEvent.agent.requestor, 1..1)');
+    if (a.requestor === undefined) dataQuality.push(`${path}.requestor:missing`);
     else if (typeof a.requestor !== 'boolean') r.issue('value', `${path}.requestor`, 'must be true or false');
     else requestor = a.requestor;
     let network: R4Agent['network'];
@@ -326,8 +352,12 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
     if (e.role !== undefined && e.role !== null && typeof e.role === 'object' && 'coding' in (e.role as Json)) {
       r.issue('not-supported', `${path}.role`, R5_MESSAGE);
     } else if (e.role !== undefined) role = r.coding(e.role, `${path}.role`);
-    const query = r.string(e, 'query', `${path}.query`);
-    if (query !== undefined && !BASE64.test(query)) r.issue('value', `${path}.query`, 'must be base64Binary');
+    let query = r.string(e, 'query', `${path}.query`);
+    if (query !== undefined) {
+      const normalized = normalizeEntityQuery(query);
+      if (normalized.plainText) dataQuality.push(`${path}.query:plain-text`);
+      query = normalized.base64;
+    }
     entities.push({
       index: i,
       what: e.what === undefined ? undefined : r.reference(e.what, `${path}.what`),
@@ -341,6 +371,6 @@ export function readR4AuditEvent(resource: unknown, prefix = 'AuditEvent'): R4Re
   if (r.issues.length > 0 || !type || !recorded || !source) return { ok: false, issues: r.issues };
   return {
     ok: true,
-    value: { id, type, subtype, action, recorded, outcome, outcomeDesc, purposeOfEvent, agent: agents, source, entity: entities },
+    value: { id, type, subtype, action, recorded, outcome, outcomeDesc, purposeOfEvent, agent: agents, source, entity: entities, dataQuality },
   };
 }

@@ -1,0 +1,184 @@
+/**
+ * The real-world FHIR AuditEvent corpus (issue 21) end to end over HTTP: every file of
+ * test/fixtures/fhir-corpus (Medplum, HAPI FHIR's BALP interceptor; each names its source and what
+ * deviates from R4) is posted as its server would send it, gets its receipt(s), is found again
+ * with GET /v1/events mapped as the file expects (actor, patient, action, outcome, source,
+ * resource, data-quality notes), and the chains verify. The HL7 R4 and IHE BALP fixtures of
+ * @app/standards go in as one Bundle per source. A fixture that is refused fails this suite.
+ * Known deviations are accepted and noted in details.dataQuality; a search string is never shown;
+ * what cannot be understood is still refused with an OperationOutcome naming the element.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { ApiClient } from '../apps/auditctl/src/api-client';
+import { TestApp, startTestApp } from './support/test-app';
+
+const CORPUS_DIR = path.resolve(__dirname, 'fixtures', 'fhir-corpus');
+const STANDARDS_DIR = path.resolve(__dirname, '..', 'libs', 'standards', 'src', 'fhir', 'fixtures');
+
+interface Expect {
+  actor: string;
+  actorType?: string;
+  actorIp?: string;
+  source?: string;
+  category: string;
+  action: string;
+  outcome: string;
+  patient?: string;
+  resource?: { type: string; id?: string };
+  dataQuality?: string[];
+}
+interface CorpusFile {
+  source: string;
+  deviations: string[];
+  expect: Expect | { entries: Expect[] };
+  resource: Record<string, unknown> & { resourceType: string };
+}
+
+const CORPUS = fs
+  .readdirSync(CORPUS_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => [f.replace(/\.json$/, ''), JSON.parse(fs.readFileSync(path.join(CORPUS_DIR, f), 'utf8')) as CorpusFile] as const);
+
+/** Search strings in the corpus: PHI, never to be shown back. */
+const SEARCH_WORDS = ['name=smith', 'birthdate=1961', '8867-4'];
+
+function post(baseUrl: string, route: string, token: string, body: unknown): Promise<{ status: number; json: any; text: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      new URL(route, baseUrl),
+      { method: 'POST', headers: { 'content-type': 'application/fhir+json', 'content-length': payload.length, authorization: `Bearer ${token}` } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, json, text });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+type Ext = { url: string; valueUuid?: string; extension?: Ext[] };
+function receiptId(extensions: Ext[]): string {
+  const receipt = extensions.find((e) => e.url.endsWith('ingest-receipt'))!.extension!;
+  return receipt.find((e) => e.url === 'id')!.valueUuid!.replace('urn:uuid:', '');
+}
+
+describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable', () => {
+  let t: TestApp;
+  let token: string;
+  let compliance: ApiClient;
+  let analyst: ApiClient;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    token = await t.token('integration');
+    compliance = await t.client('compliance_officer');
+    analyst = await t.client('soc_analyst');
+  });
+  afterAll(() => t.close());
+
+  async function storedEvent(id: string): Promise<{ event: any; text: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const res = await compliance.request('GET', `/v1/events/${id}`);
+    expect(res.status).toBe(200);
+    return { event: JSON.parse(res.body).event, text: res.body };
+  }
+
+  async function checkMapped(id: string, want: Expect): Promise<void> {
+    const { event, text } = await storedEvent(id);
+    expect(event.actor.id).toBe(want.actor);
+    if (want.actorType) expect(event.actor.type).toBe(want.actorType);
+    if (want.actorIp) expect(event.actor.ip).toBe(want.actorIp);
+    expect({ category: event.category, action: event.action, outcome: event.outcome }).toEqual({ category: want.category, action: want.action, outcome: want.outcome });
+    if (want.source) expect(event.source.system).toBe(want.source);
+    expect(event.source.integration).toBe('sample-ehr');
+    if (want.patient) expect(event.patient).toEqual({ id: want.patient });
+    else expect(event.patient).toBeUndefined();
+    if (want.resource) expect(event.resource).toEqual(want.resource);
+    if (want.dataQuality) {
+      const notes = typeof event.details.dataQuality === 'string' ? event.details.dataQuality.split(' ') : [];
+      expect(notes).toEqual(expect.arrayContaining(want.dataQuality));
+      if (want.dataQuality.length === 0) expect(event.details.dataQuality).toBeUndefined();
+    }
+    for (const word of SEARCH_WORDS) expect(text).not.toContain(word);
+    // Found again by the contract's filters.
+    const q = new URLSearchParams({ actor: want.actor, action: want.action, category: want.category, ...(want.patient ? { patient: want.patient } : {}) });
+    const list = JSON.parse((await compliance.request('GET', `/v1/events?${q}`)).body);
+    expect(list.events.map((e: { event: { id: string } }) => e.event.id)).toContain(id);
+  }
+
+  it.each(CORPUS)('%s is accepted and mapped as its file expects', async (name, file) => {
+    expect(file.source.length).toBeGreaterThan(10);
+    if (file.resource.resourceType === 'Bundle') {
+      const res = await post(t.baseUrl, '/fhir', token, file.resource);
+      if (res.status !== 200) throw new Error(`${name} refused: ${res.status} ${res.text}`);
+      const wants = (file.expect as { entries: Expect[] }).entries;
+      expect(res.json.entry).toHaveLength(wants.length);
+      for (let i = 0; i < wants.length; i++) {
+        expect(res.json.entry[i].response.status).toBe('201 Created');
+        await checkMapped(receiptId(res.json.entry[i].response.extension), wants[i]);
+      }
+    } else {
+      const res = await post(t.baseUrl, '/fhir/AuditEvent', token, file.resource);
+      if (res.status !== 201) throw new Error(`${name} refused: ${res.status} ${res.text}`);
+      await checkMapped(receiptId(res.json.extension), file.expect as Expect);
+    }
+    for (const word of SEARCH_WORDS) expect(t.logLines.join('\n')).not.toContain(word);
+  });
+
+  it.each(['r4-', 'balp-'])('the %s fixtures of @app/standards go in as one transaction Bundle, every entry 201', async (prefix) => {
+    const resources = fs
+      .readdirSync(STANDARDS_DIR)
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+      .map((f) => ({ ...JSON.parse(fs.readFileSync(path.join(STANDARDS_DIR, f), 'utf8')), id: undefined }))
+      .map((r, i) => ({ ...r, recorded: new Date(Date.UTC(2026, 10, 20, 8, 0, i)).toISOString() }));
+    expect(resources.length).toBeGreaterThan(4);
+    const bundle = { resourceType: 'Bundle', type: 'transaction', entry: resources.map((resource) => ({ resource, request: { method: 'POST', url: 'AuditEvent' } })) };
+    const res = await post(t.baseUrl, '/fhir', token, bundle);
+    expect(res.status).toBe(200);
+    expect(res.json.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual(resources.map(() => '201 Created'));
+  });
+
+  it('a search string sent in plain text: the searched type kept, its parameters never stored nor shown (not even to analysts)', async () => {
+    const [, file] = CORPUS.find(([n]) => n === 'medplum-search')!;
+    const resource = { ...file.resource, recorded: '2026-11-21T10:00:00.000Z' };
+    const res = await post(t.baseUrl, '/fhir/AuditEvent', token, resource);
+    expect(res.status).toBe(201);
+    const view = await analyst.request('GET', `/v1/events/${receiptId(res.json.extension)}`);
+    expect(view.status).toBe(200);
+    expect(JSON.parse(view.body).event).toMatchObject({ action: 'query', resource: { type: 'Patient' } });
+    for (const word of SEARCH_WORDS) expect(view.body).not.toContain(word);
+  });
+
+  it('what cannot be understood is still refused, naming the element without its value', async () => {
+    const [, file] = CORPUS.find(([n]) => n === 'medplum-search')!;
+    const notText = { ...file.resource, recorded: '2026-11-22T10:00:00.000Z', entity: [{ query: 42 }] };
+    const bad = await post(t.baseUrl, '/fhir/AuditEvent', token, notText);
+    expect(bad.status).toBe(400);
+    expect(bad.json.issue[0].expression).toEqual(['AuditEvent.entity[0].query']);
+    // A requestor that names nobody: who acted cannot be told.
+    const [, read] = CORPUS.find(([n]) => n === 'medplum-read')!;
+    const nobody = { ...read.resource, recorded: '2026-11-22T10:01:00.000Z', agent: [{ requestor: true, network: { address: '198.51.100.23', type: '2' } }] };
+    const refused = await post(t.baseUrl, '/fhir/AuditEvent', token, nobody);
+    expect(refused.status).toBe(400);
+    expect(refused.json.issue[0].expression).toEqual(['AuditEvent.agent[0].who']);
+  });
+
+  it('after the whole corpus, every chain verifies', async () => {
+    const verify = JSON.parse((await compliance.request('GET', '/v1/integrity/verify')).body);
+    expect(verify).toMatchObject({ ok: true, break: null });
+  });
+});
