@@ -9,12 +9,14 @@ import { baseline } from './0001-baseline';
 import { contextVersions } from './0002-context-versions';
 import { consoleAccounts } from './0003-console-accounts';
 import { credentialRevocations } from './0004-credential-revocations';
+import { contextBatches } from './0005-context-batches';
 
 export const MIGRATIONS: readonly Migration[] = [
   baseline,
   contextVersions,
   consoleAccounts,
   credentialRevocations,
+  contextBatches,
 ];
 
 /** The schema version this build writes. */
