@@ -4,6 +4,7 @@
  */
 import 'reflect-metadata';
 import { Command, CommanderError } from 'commander';
+import { alertsCommand } from './commands/alerts.command';
 import { contextCommand } from './commands/context.command';
 import { dataKeysCommand } from './commands/data-keys.command';
 import { detectCommand } from './commands/detect.command';
@@ -41,6 +42,7 @@ export function buildCli(): Command {
   program.addCommand(backupCommand());
   program.addCommand(restoreCommand());
   program.addCommand(usersCommand());
+  program.addCommand(alertsCommand());
   return program;
 }
 
