@@ -10,6 +10,7 @@
  * 401) and, when the service cannot be reached, names the URL it tried and how to point it elsewhere.
  */
 import { Command } from 'commander';
+import { AppConfig } from '@app/core';
 import { buildHospital, defaultHospitalStart, generateTraffic, Hospital, planSeedRequests, postTicks } from '@app/simulation';
 import { TokenService } from '@app/security';
 import { ApiClient, ServiceUnreachableError, defaultServiceUrl, localCa, unreachableServiceMessage } from '../api-client';
@@ -56,15 +57,9 @@ export function seedCommand(): Command {
       const n = positiveInt(opts.events, '--events');
       const batch = positiveInt(opts.batch, '--batch');
       const concurrency = positiveInt(opts.concurrency, '--concurrency');
-      const config = cliConfig(opts.dataDir);
-      const missing = missingTokenKey(config);
-      if (missing) {
-        process.stderr.write(`auditctl seed: ${missing}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      const tokens = new TokenService(config);
-      const url = opts.url ?? defaultServiceUrl();
+      const access = serviceAccess(opts);
+      if (!access) return;
+      const { config, tokens, url } = access;
       const { events, planted } = generateTraffic({ events: n, seed: Number(opts.seed), suspicious: !opts.benignOnly });
       const ticks = planSeedRequests(events, { maxBatch: batch });
       // Each integration posts its own events (source ownership), with its own token.
@@ -112,6 +107,18 @@ export function seedCommand(): Command {
     });
 }
 
+/** The service's URL and a token minter for its data dir; null (exit 2, said on stderr) when the data dir has no token key. */
+function serviceAccess(opts: SeedOptions): { config: AppConfig; tokens: TokenService; url: string } | null {
+  const config = cliConfig(opts.dataDir);
+  const missing = missingTokenKey(config);
+  if (missing) {
+    process.stderr.write(`auditctl seed: ${missing}\n`);
+    process.exitCode = 2;
+    return null;
+  }
+  return { config, tokens: new TokenService(config), url: opts.url ?? defaultServiceUrl() };
+}
+
 function hospitalFrom(opts: SeedOptions): Hospital {
   const days = positiveInt(opts.days, '--days');
   let start = defaultHospitalStart(days);
@@ -138,15 +145,9 @@ async function seedHospital(opts: SeedOptions): Promise<void> {
     }
     process.stdout.write(`Wrote ${summary.users} users, ${summary.patients} patients, ${summary.encounters} encounters and ${summary.events} events to ${opts.out}.\n`);
   } else {
-    const config = cliConfig(opts.dataDir);
-    const missing = missingTokenKey(config);
-    if (missing) {
-      process.stderr.write(`auditctl seed: ${missing}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    const tokens = new TokenService(config);
-    const url = opts.url ?? defaultServiceUrl();
+    const access = serviceAccess(opts);
+    if (!access) return;
+    const { config, tokens, url } = access;
     const concurrency = positiveInt(opts.concurrency, '--concurrency');
     const client = async (sub: string) =>
       new ApiClient(url, await tokens.issue({ role: 'integration', sub, ttl: '2h' }), { caPem: localCa(config.dataDir), maxSockets: concurrency, connectTimeoutMs: 10_000 });
