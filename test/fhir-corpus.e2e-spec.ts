@@ -177,6 +177,20 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
     expect(refused.json.issue[0].expression).toEqual(['AuditEvent.agent[0].who']);
   });
 
+  it('deviations are counted per posting integration, by kind, with no value in the labels', async () => {
+    const text = (await analyst.request('GET', '/metrics')).body;
+    const count = (deviation: string) => {
+      const m = new RegExp(`^audit_fhir_data_quality_total\\{integration="sample-ehr",deviation="${deviation.replace(/[.[\]]/g, '\\$&')}"\\} (\\d+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    // Plain-text queries: medplum-search, -search-absolute, the search in medplum-bundle, and the analyst-view test's.
+    expect(count('entity.query:plain-text')).toBe(4);
+    expect(count('actor:source.observer')).toBe(2);
+    expect(count('action:type.code')).toBe(2);
+    expect(count('meta:vendor-members')).toBeGreaterThanOrEqual(15);
+    for (const word of SEARCH_WORDS) expect(text).not.toContain(word);
+  });
+
   it('after the whole corpus, every chain verifies', async () => {
     const verify = JSON.parse((await compliance.request('GET', '/v1/integrity/verify')).body);
     expect(verify).toMatchObject({ ok: true, break: null });

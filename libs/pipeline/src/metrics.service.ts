@@ -99,6 +99,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Known FHIR deviations accepted and normalized (issue 21), per posting integration; labels are fixed words, never values. */
+  readonly fhirDataQuality = new Counter({
+    name: 'audit_fhir_data_quality_total',
+    help: 'Stored FHIR AuditEvents by known deviation accepted and normalized (docs/fhir-mapping.md), per posting integration.',
+    labelNames: ['integration', 'deviation'] as const,
+    registers: [this.registry],
+  });
+
   readonly atnaConnections = new Counter({
     name: 'audit_atna_connections_total',
     help: 'ATNA TLS connections by result (accepted, tls_refused, identity_refused, framing_closed, overloaded).',

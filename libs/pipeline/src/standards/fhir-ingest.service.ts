@@ -10,6 +10,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AccessEvent, AppConfig, ProblemError } from '@app/core';
 import { EVENT_STORE, EventStore } from '@app/storage';
 import {
+  dataQualityDeviations,
   FhirBundleResponse,
   FhirReceipt,
   OperationOutcome,
@@ -88,6 +89,11 @@ export class FhirIngestService {
       throw err;
     }
     this.metrics.fhirSubmissions.inc({ result: 'stored' });
+    for (const event of submission.events) {
+      for (const deviation of dataQualityDeviations(event.details?.dataQuality)) {
+        this.metrics.fhirDataQuality.inc({ integration: event.source.integration ?? 'anonymous', deviation });
+      }
+    }
     if (submission.kind === 'AuditEvent') {
       const one = buildFhirCreateResponse(receipts[0]!);
       return { status: one.status, headers: { ...one.headers }, body: one.body };

@@ -214,6 +214,15 @@ function dataQualityNote(notes: string[]): string {
   return out;
 }
 
+/**
+ * The kinds of deviation in a `details.dataQuality` note, positions dropped (`entity[3].query:plain-text`
+ * → `entity.query:plain-text`): a bounded vocabulary, fit for a metric label.
+ */
+export function dataQualityDeviations(note: unknown): string[] {
+  if (typeof note !== 'string') return [];
+  return [...new Set(note.split(' ').filter((n) => n && n !== '...').map((n) => n.replace(/\[\d+\]/g, '')))];
+}
+
 function hasCode(codings: readonly R4Coding[] | undefined, code: string): boolean {
   return codings?.some((c) => c.code === code) ?? false;
 }
