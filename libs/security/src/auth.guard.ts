@@ -176,7 +176,13 @@ export class AuthGuard implements CanActivate {
     const outcome = this.certificateOutcomeOnce(req);
     if (outcome.kind === 'ok' && this.revocations && req.socket) {
       const serial = req.socket.getPeerCertificate?.().serialNumber;
-      if (typeof serial === 'string' && this.revocations.certificateRevoked(serial)) return { kind: 'rejected', reason: 'certificate revoked', clientSubject: outcome.principal.sub };
+      let revoked: boolean;
+      try {
+        revoked = typeof serial === 'string' && this.revocations.certificateRevoked(serial);
+      } catch {
+        return { kind: 'rejected', reason: 'revocation list unavailable', clientSubject: outcome.principal.sub };
+      }
+      if (revoked) return { kind: 'rejected', reason: 'certificate revoked', clientSubject: outcome.principal.sub };
     }
     return outcome;
   }

@@ -23,6 +23,17 @@ export function normalizeSerial(serial: string): string {
   return hex;
 }
 
+/** How long the last list read stays usable while the database cannot be read (ms). */
+export const REVOCATION_STALE_MAX_MS = 60_000;
+
+/** The revocations could not be read for longer than REVOCATION_STALE_MAX_MS: credentials cannot be checked. */
+export class RevocationListUnavailableError extends Error {
+  constructor() {
+    super('the revocation list cannot be read');
+    this.name = 'RevocationListUnavailableError';
+  }
+}
+
 export interface RevocationSource {
   list(): Revocation[];
   version(): number;
@@ -35,6 +46,7 @@ export class RevocationList {
   private serials = new Set<string>();
   private seenVersion = -1;
   private checkedAt = -Infinity;
+  private readAt = -Infinity;
 
   constructor(
     private readonly source: RevocationSource,
@@ -55,10 +67,27 @@ export class RevocationList {
     return this.serials.has(normalizeSerial(serial));
   }
 
+  /**
+   * Re-reads the list when it changed. A database that cannot be read (closing, busy) leaves the last
+   * list in use for up to REVOCATION_STALE_MAX_MS; after that, checks throw RevocationListUnavailableError
+   * (the caller answers 503) rather than accept credentials that may have been revoked.
+   */
   private refresh(): void {
     const now = this.now();
     if (now - this.checkedAt < this.pollMs) return;
     this.checkedAt = now;
+    try {
+      this.reload();
+      this.readAt = now;
+    } catch {
+      if (now - this.readAt > REVOCATION_STALE_MAX_MS) {
+        this.checkedAt = -Infinity; // try again on the next check
+        throw new RevocationListUnavailableError();
+      }
+    }
+  }
+
+  private reload(): void {
     const version = this.source.version();
     if (version === this.seenVersion) return;
     const tokens = new Set<string>();

@@ -173,7 +173,7 @@ export class TokenService implements OnModuleInit {
     }
     const hit = this.verified.get(token);
     if (hit) {
-      if (this.revocations?.tokenRevoked({ jti: hit.jti, sub: hit.principal.sub, iat: hit.iat })) throw new TokenError('revoked', 'the token was revoked');
+      if (this.isRevoked({ jti: hit.jti, sub: hit.principal.sub, iat: hit.iat })) throw new TokenError('revoked', 'the token was revoked');
       if (hit.until > Date.now()) return { ...hit.principal, scopes: [...hit.principal.scopes] };
       this.verified.delete(token);
     }
@@ -198,7 +198,7 @@ export class TokenService implements OnModuleInit {
     }
     if (typeof payload.sub !== 'string' || !SUB_PATTERN.test(payload.sub)) throw new TokenError('invalid', 'token subject is missing or malformed');
     const jti = typeof payload.jti === 'string' ? payload.jti : undefined;
-    if (this.revocations?.tokenRevoked({ jti, sub: payload.sub, iat: typeof payload.iat === 'number' ? payload.iat : undefined })) {
+    if (this.isRevoked({ jti, sub: payload.sub, iat: typeof payload.iat === 'number' ? payload.iat : undefined })) {
       throw new TokenError('revoked', 'the token was revoked', payload.sub);
     }
     // TOKEN_MAX_TTL holds for every token (issue 22): it must say when it was issued, and neither its
@@ -227,6 +227,16 @@ export class TokenService implements OnModuleInit {
     }
     this.remember(token, principal, payload.exp, jti, typeof payload.iat === 'number' ? payload.iat : undefined);
     return { ...principal, scopes: [...principal.scopes] };
+  }
+
+  /** Whether the revocation list names the token; TokenError 'unavailable' (503) when the list cannot be read. */
+  private isRevoked(t: { jti?: string; sub: string; iat?: number }): boolean {
+    if (!this.revocations) return false;
+    try {
+      return this.revocations.tokenRevoked(t);
+    } catch {
+      throw new TokenError('unavailable', 'the revocation list cannot be read');
+    }
   }
 
   /** Consult a revocation list on every verification (also of tokens verified before). */
