@@ -5,7 +5,7 @@
  * service's own offline verifier names); lists the signed checkpoints; checks an event's proof in
  * the page. The admin adds a person (one-time password shown once, and it signs in), switches a
  * rule off (with the audit trail, and detection honours it), issues an integration token that
- * posts (each change in the access log, without the secret); the alert-volume chart and a patient's access timeline (on the
+ * posts, then revokes it and the service refuses it (each change in the access log, without the secret); the alert-volume chart and a patient's access timeline (on the
  * patient access page) render as accessible SVG. Every
  * page passes axe-core (no serious or critical violation); screenshots go to docs/screenshots/.
  */
@@ -214,7 +214,7 @@ describe('console: admin', () => {
     await context.close();
   });
 
-  it('issues an integration token shown once that posts events, and shows feeds and destinations', async () => {
+  it('issues an integration token shown once that posts events, revokes it (refused within seconds), and shows feeds and destinations', async () => {
     const otp = await t.addUser('adele', 'admin');
     const { context, page } = await newContext(browser);
     await signIn(page, t.baseUrl, 'adele', otp, 'admin-passphrase-long-enough-3');
@@ -231,6 +231,25 @@ describe('console: admin', () => {
     const issued = (await accessLogOf('adele')).find((e) => e.action === 'console.admin.token.issue');
     expect(issued).toMatchObject({ filters: { integration: 'lab-feed' } });
     expect(JSON.stringify(issued)).not.toContain(token);
+
+    // Revoked from the page: the service refuses the token within seconds.
+    await page.fill('#r-token', token);
+    await page.fill('#r-token-reason', 'laptop lost');
+    await Promise.all([page.waitForLoadState('load'), page.click('form[aria-labelledby=rev-tok-h] button')]);
+    await expect(page.locator('#revoked-h').isVisible()).resolves.toBe(true);
+    await expect(page.locator('table[aria-labelledby=revocations-h] tbody tr').first().innerText()).resolves.toMatch(/token\s+\S+\s+laptop lost/);
+    const post = () =>
+      fetch(`${t.baseUrl}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(accessEvent({ source: { system: 'lab', integration: 'lab-feed' } })) });
+    const deadline = Date.now() + 10_000;
+    let status = (await post()).status;
+    while (status !== 401 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await post()).status;
+    }
+    expect(status).toBe(401);
+    const revokedEntry = (await accessLogOf('adele')).find((e) => e.action === 'console.admin.revoke.token');
+    expect(revokedEntry).toMatchObject({ filters: { what: 'token' } });
+    expect(JSON.stringify(revokedEntry)).not.toContain(token);
     await pageChecks(page, 'admin-integrations');
     const feed = await (await t.client('integration')).request('POST', '/v1/context/users', { records: [{ id: 'dr-jones', status: 'active', department: 'cardiology' }, { id: 'nurse-kim', status: 'active' }] });
     expect(feed.status).toBe(202);

@@ -65,6 +65,14 @@ export class AdminPagesController {
     res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), certificate }));
   }
 
+  @Post('integrations/revoke')
+  @RequireScope('integrations:manage')
+  async revoke(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    const revoked = this.pages.revoke(body);
+    await this.pages.recordChange(p, `console.admin.revoke.${revoked.what}`, 'POST /console/admin/integrations/revoke', { what: revoked.what, ...(revoked.integration ? { integration: revoked.integration } : {}), count: String(revoked.count) }, 'Credential', req.socket?.remoteAddress);
+    res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), revoked }));
+  }
+
   @Get('rules')
   @RequireScope('rules:manage')
   @Render('admin-rules')

@@ -2,8 +2,9 @@
  * The admin's console pages as data and actions: people and roles (local accounts; a new one gets a
  * one-time password shown once, as `auditctl users add` prints it), integrations with their client
  * certificates and tokens (issue a token shown once; issue a certificate into DATA_DIR/tls/clients,
- * as the CLI does), rules (switch off and on, exceptions, the audit trail of changes), and the
- * context feeds and alert destinations. Checks every input and names the bad field, never its value.
+ * as the CLI does; revoke tokens and certificates through CredentialRevocationService, as `auditctl
+ * token revoke` / `certs revoke` do), rules (switch off and on, exceptions, the audit trail of
+ * changes), and the context feeds and alert destinations with their delivery status. Checks every input and names the bad field, never its value.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,8 +14,9 @@ import { APP_CONFIG, AppConfig, FieldError, Problems } from '@app/core';
 import { ACCOUNT_NAME, CONSOLE_ROLES, ConsoleStore, addLocalAccount } from '@app/console';
 import { ContextService } from '@app/context';
 import { RuleOverridesService } from '@app/detection/service';
+import { AlertDeliveryService } from '@app/detection/delivery';
 import { AccessAuditService, accessPrincipal } from '@app/pipeline';
-import { IntegrationSettings, Principal, TokenService, isIntegrationId, issueIntegrationCertificateFiles, localPkiPaths, type Role } from '@app/security';
+import { CredentialRevocationService, IntegrationSettings, Principal, TokenService, isIntegrationId, issueIntegrationCertificateFiles, localPkiPaths, type Role } from '@app/security';
 
 const TOKEN_TTLS = ['1h', '12h', '7d', '30d', '90d'];
 
@@ -39,6 +41,8 @@ export class AdminPagesService {
     private readonly integrations: IntegrationSettings,
     private readonly rules: RuleOverridesService,
     private readonly audit: AccessAuditService,
+    private readonly delivery: AlertDeliveryService,
+    @Optional() @Inject(CredentialRevocationService) private readonly revocations?: CredentialRevocationService | null,
     @Optional() private readonly context?: ContextService,
   ) {}
 
@@ -89,6 +93,8 @@ export class AdminPagesService {
     const ids = [...new Set([...this.integrations.ids(), ...certs.keys()])].sort();
     return {
       ttls: TOKEN_TTLS,
+      canRevoke: Boolean(this.revocations),
+      revocations: (this.revocations?.list() ?? []).slice(-50).reverse(),
       integrationsFile: this.integrations.sourceFile ? path.basename(this.integrations.sourceFile) : null,
       integrations: ids.map((id) => {
         const s = this.integrations.get(id);
@@ -125,6 +131,44 @@ export class AdminPagesService {
     return { integration, certPath: files.certPath, keyPath: files.keyPath, caCertPath: files.caCertPath, notAfter: files.notAfter.toISOString(), fingerprint: files.fingerprint256 };
   }
 
+  private revocationService(): CredentialRevocationService {
+    if (!this.revocations) throw Problems.conflict('revocation-unavailable', 'Credential revocation needs the embedded database.');
+    return this.revocations;
+  }
+
+  /**
+   * Revokes a token by its id or the whole token (`what: token`), every token of an integration issued
+   * so far (`what: subject`), or every client certificate of an integration (`what: certificates`).
+   * Every service on the data dir refuses them within seconds.
+   */
+  revoke(body: unknown): { what: string; integration?: string; count: number } {
+    const b = formFields(body);
+    const what = field(b, 'what');
+    const reason = field(b, 'reason').slice(0, 500) || undefined;
+    const service = this.revocationService();
+    try {
+      if (what === 'token') {
+        const token = field(b, 'token');
+        if (token === '') throw Problems.validation([{ pointer: '/token', message: 'is required: a token id, or the whole token' }], 'The form is invalid.');
+        service.revokeToken(token, reason);
+        return { what, count: 1 };
+      }
+      if (what === 'subject' || what === 'certificates') {
+        const integration = this.integrationId(b);
+        if (what === 'subject') {
+          service.revokeSubject(integration, reason);
+          return { what, integration, count: 1 };
+        }
+        return { what, integration, count: service.revokeCertificates(integration, reason).length };
+      }
+    } catch (err) {
+      // The service's checks (a token without an id, a malformed serial) name no submitted value.
+      if (err instanceof RangeError) throw Problems.validation([{ pointer: what === 'token' ? '/token' : '/integration', message: err.message }], 'The form is invalid.');
+      throw err;
+    }
+    throw Problems.validation([{ pointer: '/what', message: 'must be token, subject or certificates' }], 'The form is invalid.');
+  }
+
   rulesPage() {
     return {
       rules: this.rules.rules().map((r) => ({ ...r, canDisable: r.enabledInFile })),
@@ -137,7 +181,7 @@ export class AdminPagesService {
     const context = status
       ? (['users', 'patients', 'encounters'] as const).map((kind) => ({ kind, records: status[kind].records, versions: status[kind].versions, newestReceivedAt: status[kind].newestReceivedAt }))
       : null;
-    // Alert delivery (CONTRACT "Alert delivery") is not part of this build yet: no destination can be configured.
-    return { context, contextLoaded: status?.loaded ?? false, destinations: [] as { name: string; type: string }[] };
+    const destinations = this.delivery.status();
+    return { context, contextLoaded: status?.loaded ?? false, destinationsConfigured: destinations !== null, destinations: destinations ?? [] };
   }
 }

@@ -5,6 +5,7 @@
  */
 import { Module } from '@nestjs/common';
 import { DetectionModule } from '@app/detection/service';
+import { AlertDeliveryModule } from '@app/detection/delivery';
 import { AdminPagesController } from './admin-pages.controller';
 import { AdminPagesService } from './admin-pages.service';
 import { AuditorPagesController } from './auditor-pages.controller';
@@ -13,7 +14,7 @@ import { ChartsPagesController } from './charts-pages.controller';
 import { ChartsPagesService } from './charts-pages.service';
 
 @Module({
-  imports: [DetectionModule],
+  imports: [DetectionModule, AlertDeliveryModule],
   controllers: [AuditorPagesController, AdminPagesController, ChartsPagesController],
   providers: [AuditorPagesService, AdminPagesService, ChartsPagesService],
 })
