@@ -157,7 +157,7 @@ describe('FHIR R4 AuditEvent over HTTP', () => {
     const resources = Array.from({ length: 500 }, (_, i) => ({
       ...templates[i % templates.length],
       id: randomUUID(),
-      recorded: new Date(Date.UTC(2031, 0, 1) + i * 1000).toISOString(),
+      recorded: new Date(Date.UTC(2019, 0, 1) + i * 1000).toISOString(),
     }));
     const bundle = { resourceType: 'Bundle', type: 'transaction', entry: resources.map((resource) => ({ resource, request: { method: 'POST', url: 'AuditEvent' } })) };
     const body = JSON.stringify(bundle, null, 2);
@@ -180,7 +180,7 @@ describe('FHIR R4 AuditEvent over HTTP', () => {
     for (const seqs of byChain.values()) for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1] + 1);
 
     // One transaction: every record carries the same receivedAt.
-    const list = JSON.parse((await analyst.request('GET', '/v1/events?from=2031-01-01T00:00:00Z&to=2032-01-01T00:00:00Z&limit=1000')).body);
+    const list = JSON.parse((await analyst.request('GET', '/v1/events?from=2019-01-01T00:00:00Z&to=2019-01-02T00:00:00Z&limit=1000')).body);
     expect(list.events).toHaveLength(500);
     expect(new Set(list.events.map((e: { receivedAt: string }) => e.receivedAt)).size).toBe(1);
     const verify = JSON.parse((await compliance.request('GET', '/v1/integrity/verify')).body);
