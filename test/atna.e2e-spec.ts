@@ -85,6 +85,14 @@ describe('IHE ATNA receiver (node:tls client, mutual TLS)', () => {
     const byPatient = JSON.parse((await compliance.request('GET', `/v1/events?patient=${encodeURIComponent(read.patient!.id)}`)).body);
     expect(byPatient.events.map((e: EventView) => e.event.id)).toContain(read.id);
 
+    // Known deviations (upper-case booleans, no outcome) were accepted, normalized and noted (issue 21).
+    const lenient = views[ATNA_FIXTURES.indexOf('lenient-instances-transferred')].event;
+    expect(lenient).toMatchObject({ category: 'data_modification', action: 'transfer', outcome: 'success', actor: { id: 'CT_SCANNER_2' }, patient: { id: 'RAD-40417' } });
+    expect(lenient.details).toMatchObject({ outcomeAssumed: true });
+    expect(String(lenient.details?.dataQuality).split(' ').sort()).toEqual(
+      ['ActiveParticipant[0]@UserIsRequestor:case', 'ActiveParticipant[1]@UserIsRequestor:case', 'EventIdentification@EventOutcomeIndicator:missing'].sort(),
+    );
+
     const verify = JSON.parse((await compliance.request('GET', '/v1/integrity/verify')).body);
     expect(verify).toMatchObject({ ok: true, break: null });
   });

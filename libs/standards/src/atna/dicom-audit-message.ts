@@ -50,6 +50,11 @@ export interface DicomAuditMessage {
   participants: DicomActiveParticipant[];
   sources: Array<{ auditSourceId: string; enterpriseSiteId?: string }>;
   objects: DicomParticipantObject[];
+  /**
+   * Known deviations from PS3.15 accepted and normalized (lenient in, strict at rest), each naming
+   * the element and the deviation, never a value: e.g. `ActiveParticipant[0]@UserIsRequestor:case`.
+   */
+  dataQuality: string[];
 }
 
 export interface DicomReadOptions {
@@ -122,11 +127,17 @@ function codes(parent: Node, name: string, element: string): DicomCode[] {
     .filter((c): c is DicomCode => c !== undefined);
 }
 
-function booleanAttr(node: Node, name: string, element: string): boolean | undefined {
+function booleanAttr(node: Node, name: string, element: string, dataQuality: string[]): boolean | undefined {
   const value = attr(node, name);
   if (value === undefined) return undefined;
   if (value === 'true' || value === '1') return true;
   if (value === 'false' || value === '0') return false;
+  // Lenient in: xs:boolean is lower case, some emitters write TRUE / False.
+  const lower = value.toLowerCase();
+  if (lower === 'true' || lower === 'false') {
+    dataQuality.push(`${element}:case`);
+    return lower === 'true';
+  }
   throw invalid(element, 'has a boolean attribute that is neither true nor false');
 }
 
@@ -164,8 +175,13 @@ export function readDicomAuditMessage(xml: Buffer | string, options: DicomReadOp
   if (!XS_DATE_TIME.test(dateTime) || Number.isNaN(Date.parse(dateTime.replace(/(\.\d{3})\d+/, '$1')))) {
     throw invalid('EventIdentification@EventDateTime', 'has an EventDateTime that is not an xs:dateTime');
   }
-  const outcome = attr(ei, 'EventOutcomeIndicator');
-  if (outcome === undefined) throw missing('EventIdentification@EventOutcomeIndicator');
+  const dataQuality: string[] = [];
+  let outcome = attr(ei, 'EventOutcomeIndicator');
+  if (outcome === undefined) {
+    // Lenient in: an emitter that leaves the outcome out reports what happened, not a failure.
+    outcome = '0';
+    dataQuality.push('EventIdentification@EventOutcomeIndicator:missing');
+  }
   if (!(OUTCOME_CODES as readonly string[]).includes(outcome)) throw invalid('EventIdentification@EventOutcomeIndicator', 'has an EventOutcomeIndicator other than 0, 4, 8 or 12');
   const actionCode = attr(ei, 'EventActionCode');
   if (actionCode !== undefined && !(ACTION_CODES as readonly string[]).includes(actionCode)) {
@@ -181,7 +197,7 @@ export function readDicomAuditMessage(xml: Buffer | string, options: DicomReadOp
       index,
       userId,
       alternativeUserId: attr(p, 'AlternativeUserID'),
-      userIsRequestor: booleanAttr(p, 'UserIsRequestor', `ActiveParticipant[${index}]@UserIsRequestor`),
+      userIsRequestor: booleanAttr(p, 'UserIsRequestor', `ActiveParticipant[${index}]@UserIsRequestor`, dataQuality),
       networkAccessPointId: attr(p, 'NetworkAccessPointID'),
       networkAccessPointTypeCode: attr(p, 'NetworkAccessPointTypeCode'),
       roleIdCodes: codes(p, 'RoleIDCode', `ActiveParticipant[${index}]/RoleIDCode`),
@@ -224,5 +240,6 @@ export function readDicomAuditMessage(xml: Buffer | string, options: DicomReadOp
     participants,
     sources,
     objects,
+    dataQuality,
   };
 }

@@ -143,6 +143,8 @@ export function mapDicomAuditMessage(xml: Buffer | string, options: DicomMapping
   details.dicomOutcome = ei.outcome;
   put('sourceSite', source.enterpriseSiteId);
   if (timeZoneAssumed) details.timeZoneAssumed = 'UTC';
+  if (message.dataQuality.length > 0) details.dataQuality = message.dataQuality.join(' ').slice(0, MAX_DETAIL_TEXT);
+  if (message.dataQuality.includes('EventIdentification@EventOutcomeIndicator:missing')) details.outcomeAssumed = true;
   if (breakGlass) details.breakGlass = true;
   if (new Set(patientObjects.map((o) => o.id)).size > 1) details.patientObjects = new Set(patientObjects.map((o) => o.id)).size;
   for (const [key, value] of Object.entries(options.extraDetails ?? {})) {
