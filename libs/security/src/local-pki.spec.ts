@@ -203,7 +203,7 @@ describe('TLS handshakes on loopback', () => {
     expect(byName.server.peer.subject.CN).toBe('sample-ehr');
     expect(integrationFromCertificate(byName.server.peer)).toEqual({ ok: true, integration: 'sample-ehr' });
     const mapped = principalFromCertificate(byName.server.peer);
-    expect(mapped.ok && mapped.principal).toMatchObject({ role: 'integration', integration: 'sample-ehr', via: 'mtls', scopes: ['events:write'] });
+    expect(mapped.ok && mapped.principal).toMatchObject({ role: 'integration', integration: 'sample-ehr', via: 'mtls', scopes: ['events:write', 'context:write'] });
 
     const byIp = await handshake({ cert: pki.sampleClient.certPem, key: pki.sampleClient.keyPem });
     expect(byIp.clientAuthorized).toBe(true);
