@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccessEvent, EventValidator } from '@app/core';
-import { mapFhirAuditEvent, searchedResourceType } from './fhir-audit-event.mapper';
+import { dataQualityDeviations, mapFhirAuditEvent, searchedResourceType } from './fhir-audit-event.mapper';
+import { normalizeEntityQuery } from './fhir-r4-reader';
 
 function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(__dirname, 'fixtures', `${name}.json`), 'utf8')) as Record<string, unknown>;
@@ -401,6 +402,42 @@ describe('FHIR mapping decisions', () => {
     expect(searchedResourceType(q('https://h/fhir/Patient/_search'))).toBe('Patient');
     expect(searchedResourceType(q('/Encounter'))).toBe('Encounter');
     expect(searchedResourceType(q('?name=Smith'))).toBeUndefined();
+  });
+});
+
+describe('lenient in, strict at rest (issue 21)', () => {
+  const read = () => fixture('balp-patient-query') as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  it('a plain-text entity.query is encoded to base64; base64 stays as sent; base64-looking text that decodes to binary is text', () => {
+    expect(normalizeEntityQuery('Patient?name=smith')).toEqual({ base64: Buffer.from('Patient?name=smith').toString('base64'), plainText: true });
+    const b64 = Buffer.from('GET /Observation?patient=1').toString('base64');
+    expect(normalizeEntityQuery(b64)).toEqual({ base64: b64, plainText: false });
+    expect(normalizeEntityQuery('Patient')).toEqual({ base64: Buffer.from('Patient').toString('base64'), plainText: true });
+  });
+
+  it('a plain-text query maps like its base64 form, with a data-quality note naming the element', () => {
+    const r = read();
+    const i = (r.entity as Array<{ query?: string }>).findIndex((e) => e.query);
+    const plain = { ...r, entity: r.entity.map((e: { query?: string }, j: number) => (j === i ? { ...e, query: Buffer.from(e.query!, 'base64').toString('utf8') } : e)) };
+    const a = mapFhirAuditEvent(r);
+    const b = mapFhirAuditEvent(plain);
+    if (!a.ok || !b.ok) throw new Error('expected both to map');
+    expect(b.value.event.resource).toEqual(a.value.event.resource);
+    expect(b.value.event.action).toBe(a.value.event.action);
+    expect(a.value.event.details?.dataQuality).toBeUndefined();
+    expect(b.value.event.details?.dataQuality).toBe(`entity[${i}].query:plain-text`);
+  });
+
+  it('vendor meta members and a missing requestor are accepted and noted; the notes count by kind without positions', () => {
+    const r = read();
+    r.meta = { versionId: '1', project: 'p-1', author: { reference: 'Practitioner/1' } };
+    r.agent = r.agent.map((a: Record<string, unknown>) => (a.requestor === false ? (({ requestor, ...rest }) => rest)(a) : a)); // eslint-disable-line @typescript-eslint/no-unused-vars
+    const m = mapFhirAuditEvent(r);
+    if (!m.ok) throw new Error(JSON.stringify(m.issues));
+    const note = String(m.value.event.details?.dataQuality);
+    expect(note.split(' ')[0]).toBe('meta:vendor-members');
+    expect(note).toMatch(/agent\[\d+\]\.requestor:missing/);
+    expect(dataQualityDeviations(note)).toEqual(['meta:vendor-members', 'agent.requestor:missing']);
   });
 });
 
