@@ -89,6 +89,10 @@ describe('IHE ATNA receiver (node:tls client, mutual TLS)', () => {
     const lenient = views[ATNA_FIXTURES.indexOf('lenient-instances-transferred')].event;
     expect(lenient).toMatchObject({ category: 'data_modification', action: 'transfer', outcome: 'success', actor: { id: 'CT_SCANNER_2' }, patient: { id: 'RAD-40417' } });
     expect(lenient.details).toMatchObject({ outcomeAssumed: true });
+    const dcm4chee = views[ATNA_FIXTURES.indexOf('dcm4chee-patient-record-update')].event;
+    expect(dcm4chee).toMatchObject({ category: 'data_modification', action: 'update', outcome: 'success', actor: { id: 'registrar.kim', ip: '10.20.30.41' }, source: { system: 'dcm4chee-arc' } });
+    expect(dcm4chee.patient).toBeDefined();
+    expect(dcm4chee.details?.dataQuality).toBeUndefined();
     expect(String(lenient.details?.dataQuality).split(' ').sort()).toEqual(
       ['ActiveParticipant[0]@UserIsRequestor:case', 'ActiveParticipant[1]@UserIsRequestor:case', 'EventIdentification@EventOutcomeIndicator:missing'].sort(),
     );

@@ -9,7 +9,7 @@ import * as tls from 'node:tls';
 import { AppConfig } from '@app/core';
 
 export const ATNA_FIXTURES_DIR = path.resolve(__dirname, '..', '..', 'libs', 'standards', 'src', 'atna', 'fixtures');
-export const ATNA_FIXTURES = ['patient-record-read', 'user-login', 'user-login-failure', 'dicom-instances-accessed', 'emergency-override', 'rfc3881-pix-query', 'lenient-instances-transferred'];
+export const ATNA_FIXTURES = ['patient-record-read', 'user-login', 'user-login-failure', 'dicom-instances-accessed', 'emergency-override', 'rfc3881-pix-query', 'lenient-instances-transferred', 'dcm4chee-patient-record-update'];
 
 export function atnaFixture(name: string): string {
   return fs.readFileSync(path.join(ATNA_FIXTURES_DIR, `${name}.xml`), 'utf8');
