@@ -38,6 +38,8 @@ export interface DestinationStatus {
 export interface DispatcherOptions {
   intervalMs?: number;
   batch?: number;
+  /** Single-alert messages in flight at once per destination (default 8). */
+  parallel?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -57,6 +59,14 @@ export function backoffMs(attempt: number, initialMs: number, maxMs: number, ran
   const base = Math.min(maxMs, initialMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
   return Math.round(base / 2 + (random() * base) / 2);
 }
+
+/** Messages sent together: their successes are recorded in one transaction, their first failure backs off once. */
+interface Round {
+  failed: boolean;
+  delivered: string[];
+  deliveredAt: number;
+}
+const newRound = (): Round => ({ failed: false, delivered: [], deliveredAt: 0 });
 
 interface DestinationState {
   d: Destination;
@@ -192,7 +202,7 @@ export class AlertDispatcher {
       const digestMs = s.d.digestMinutes !== undefined ? s.d.digestMinutes * 60_000 : undefined;
       if (digestMs !== undefined) {
         if (now - s.lastSentMs < digestMs) return;
-        await this.send(s, due, 'digest');
+        await this.sendOne(s, due, 'digest');
         return;
       }
       if (s.d.rateLimit) {
@@ -202,48 +212,68 @@ export class AlertDispatcher {
         if (allowance <= 0) return;
         if (due.length > allowance) {
           // A storm: everything waiting goes out as one message with the count.
-          await this.send(s, due, 'digest');
+          await this.sendOne(s, due, 'digest');
           return;
         }
       }
-      for (const p of due) {
-        if (!(await this.send(s, [p], 'alert'))) return;
+      const parallel = this.options.parallel ?? 8;
+      for (let i = 0; i < due.length; i += parallel) {
+        const round = newRound();
+        await Promise.all(due.slice(i, i + parallel).map((p) => this.send(s, [p], 'alert', round)));
+        this.settle(round);
+        if (round.failed) return;
       }
     } finally {
       s.busy = false;
     }
   }
 
-  /** Sends one message covering `rows`; records the outcome; false when it failed. */
-  private async send(s: DestinationState, rows: PendingDelivery[], kind: 'alert' | 'digest'): Promise<boolean> {
+  private async sendOne(s: DestinationState, rows: PendingDelivery[], kind: 'alert' | 'digest'): Promise<void> {
+    const round = newRound();
+    await this.send(s, rows, kind, round);
+    this.settle(round);
+  }
+
+  /** Marks a round's successes delivered in one transaction (one commit, not one per message). */
+  private settle(round: Round): void {
+    if (round.delivered.length > 0) this.outbox.markDelivered(round.delivered, round.deliveredAt);
+  }
+
+  /**
+   * Sends one message covering `rows` and records the outcome. Messages sent in parallel share a
+   * `round`: its first failure counts once toward the back-off, and the others wait as long.
+   */
+  private async send(s: DestinationState, rows: PendingDelivery[], kind: 'alert' | 'digest', round: Round): Promise<void> {
     const alerts = rows.map((r) => deliveredAlert(this.open(r.record), s.d, this.tokens, this.consoleUrl));
     const message: DeliveryMessage = kind === 'alert' ? { ...messageFor(s.d.name, alerts, 'alert'), deliveryId: rows[0].id } : messageFor(s.d.name, alerts, 'digest');
     const started = this.now();
     try {
       await s.sender.send(message);
       const done = this.now();
-      this.outbox.markDelivered(rows.map((r) => r.id), done);
+      round.delivered.push(...rows.map((r) => r.id));
+      round.deliveredAt = done;
       s.consecutiveFailures = 0;
       s.lastSentMs = done;
       s.sent.push(done);
       for (const r of rows) {
         this.log.fact('info', 'alert delivered', { destination: s.d.name, deliveryId: r.id, kind, outcome: 'delivered', attempts: r.attempts + 1, latencyMs: done - r.createdMs, sendMs: done - started });
       }
-      return true;
     } catch (err) {
       const done = this.now();
       const reason = (err instanceof DeliveryError ? err.message : (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.constructor?.name ?? 'error').slice(0, 100);
-      s.consecutiveFailures++;
       s.failures++;
       s.lastFailureMs = done;
       s.lastError = reason;
-      const wait = backoffMs(s.consecutiveFailures, s.d.retry.initialMs, s.d.retry.maxMs, this.random);
-      s.pausedUntil = done + wait;
+      if (!round.failed) {
+        round.failed = true;
+        s.consecutiveFailures++;
+        s.pausedUntil = done + backoffMs(s.consecutiveFailures, s.d.retry.initialMs, s.d.retry.maxMs, this.random);
+      }
+      const wait = Math.max(0, s.pausedUntil - done);
       this.outbox.markFailed(rows.map((r) => r.id), done + wait, reason, done);
       for (const r of rows) {
         this.log.fact('warn', 'alert delivery failed', { destination: s.d.name, deliveryId: r.id, kind, outcome: 'retry', attempts: r.attempts + 1, error: reason, retryInMs: wait });
       }
-      return false;
     }
   }
 }

@@ -52,6 +52,8 @@ export function syslogMessage(d: SyslogDestination, a: DeliveredAlert, deliveryI
 
 export class SyslogSender implements AlertSender {
   private socket: tls.TLSSocket | null = null;
+  /** One connection attempt shared by the messages sent in parallel. */
+  private connecting: Promise<tls.TLSSocket> | null = null;
 
   constructor(private readonly d: SyslogDestination) {}
 
@@ -92,6 +94,11 @@ export class SyslogSender implements AlertSender {
 
   private connect(): Promise<tls.TLSSocket> {
     if (this.socket && !this.socket.destroyed && this.socket.writable) return Promise.resolve(this.socket);
+    this.connecting ??= this.open().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private open(): Promise<tls.TLSSocket> {
     const name = this.d.serverName ?? this.d.host;
     return new Promise((resolve, reject) => {
       const socket = tls.connect({

@@ -67,7 +67,7 @@ export class WebhookSender implements AlertSender {
 
   constructor(private readonly d: WebhookDestination) {
     const url = new URL(d.url);
-    this.agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 4, ...(d.ca ? { ca: [...tls.rootCertificates, d.ca] } : {}) }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 8, ...(d.ca ? { ca: [...tls.rootCertificates, d.ca] } : {}) }) : new http.Agent({ keepAlive: true, maxSockets: 8 });
   }
 
   send(m: DeliveryMessage): Promise<void> {
