@@ -23,3 +23,4 @@ export * from './zone-clock';
 export * from './baselines';
 export * from './event-facts';
 export * from './in-memory-access-context';
+export * from './service-alerts';

@@ -9,6 +9,8 @@
  * A break makes /health/ready answer 503 naming it (chain, seq, kind, column: never record
  * content), sets the metrics and is logged; ingestion is NOT refused (refusing audit events would
  * lose them). A break stays known until a full verification finds the store intact again.
+ * Listeners (`onNewBreak`: the service raises the `integrity-break` alert there) hear each break
+ * once per process, not at every period: a break is the same while its chain, seq, kind and column are.
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { ChainBreak } from '@app/ledger';
@@ -16,6 +18,14 @@ import { IntegrityService, VerifyResult } from './integrity.service';
 import { MetricsService } from './metrics.service';
 
 export type VerificationMode = 'start' | 'incremental' | 'full';
+
+/** Told about breaks not reported before (chain, seq, kind, column: no record content). */
+export type IntegrityBreakListener = (breaks: ChainBreak[], mode: VerificationMode) => Promise<void> | void;
+
+/** A break's identity: the same break found again by a later run is not new. */
+export function breakKey(b: ChainBreak): string {
+  return `${b.chain}\u0000${b.seq}\u0000${b.kind}\u0000${b.column ?? ''}`;
+}
 
 export interface IntegrityState {
   /** unknown: nothing verified yet; intact: no break known; broken: `breaks` has each broken chain's first break. */
@@ -34,11 +44,19 @@ export class IntegrityMonitor {
   private readonly broken = new Map<string, ChainBreak>();
   private running: Promise<VerifyResult | null> | null = null;
   private state: IntegrityState = { status: 'unknown', breaks: [], lastRun: null, lastError: null };
+  private readonly listeners: IntegrityBreakListener[] = [];
+  /** Breaks every listener has been told about (a failed listener is told again at the next run). */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly integrity: IntegrityService,
     private readonly metrics: MetricsService,
   ) {}
+
+  /** Calls `listener` with the breaks a run finds that were not reported before. */
+  onNewBreak(listener: IntegrityBreakListener): void {
+    this.listeners.push(listener);
+  }
 
   current(): IntegrityState {
     return this.state;
@@ -99,6 +117,7 @@ export class IntegrityMonitor {
           this.logger.error(JSON.stringify({ msg: 'integrity break', mode, chain: b.chain, seq: b.seq, kind: b.kind, ...(b.column ? { column: b.column } : {}) }));
         }
       }
+      await this.report(all, mode);
       const merged: VerifyResult = { ok, verified, break: all[0] ?? null, breaks: all, chains, checkpointsVerified: results.reduce((n, r) => n + r.checkpointsVerified, 0) };
       return merged;
     } catch (err) {
@@ -108,5 +127,21 @@ export class IntegrityMonitor {
       this.logger.error(JSON.stringify({ msg: 'integrity verification failed', mode, error: name }));
       return null;
     }
+  }
+
+  /** Tells the listeners about breaks not reported yet; one that fails hears them again next run. */
+  private async report(breaks: ChainBreak[], mode: VerificationMode): Promise<void> {
+    const fresh = breaks.filter((b) => !this.reported.has(breakKey(b)));
+    if (fresh.length === 0 || this.listeners.length === 0) return;
+    let delivered = true;
+    for (const listener of this.listeners) {
+      try {
+        await listener(fresh, mode);
+      } catch (err) {
+        delivered = false;
+        this.logger.error(JSON.stringify({ msg: 'integrity break not reported', error: err instanceof Error ? err.constructor.name : 'unknown' }));
+      }
+    }
+    if (delivered) for (const b of fresh) this.reported.add(breakKey(b));
   }
 }

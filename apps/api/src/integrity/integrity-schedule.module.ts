@@ -2,11 +2,14 @@
  * Runs the service's own verifications (IntegrityMonitor, @app/pipeline) with @nestjs/schedule:
  * each chain's tail at start (VERIFY_ON_START_RECORDS, before the server listens), incremental
  * checks every VERIFY_INTERVAL_SECONDS and a full one every VERIFY_FULL_INTERVAL_HOURS. Runs never
- * overlap. See docs/operations.md "Continuous verification".
+ * overlap. Each new break raises one `integrity-break` alert through the alert path (stored, listed,
+ * delivered). See docs/operations.md "Continuous verification".
  */
 import { Inject, Injectable, Module, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '@app/core';
+import { integrityBreakAlert } from '@app/detection';
+import { DetectionModule, ServiceAlertsService } from '@app/detection/service';
 import { IntegrityMonitor } from '@app/pipeline';
 
 export const INCREMENTAL_VERIFY_JOB = 'integrity-incremental';
@@ -18,9 +21,15 @@ export class IntegrityScheduler implements OnApplicationBootstrap, OnModuleDestr
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly monitor: IntegrityMonitor,
     private readonly registry: SchedulerRegistry,
+    private readonly alerts: ServiceAlertsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    // Chain, seq, kind and column only: the alert carries no record content.
+    this.monitor.onNewBreak(async (breaks) => {
+      const now = new Date();
+      await this.alerts.raise(breaks.map((b) => integrityBreakAlert({ chain: b.chain, seq: b.seq, kind: b.kind, column: b.column }, now.toISOString())), now);
+    });
     const settings = this.config.integrity;
     const tail = settings?.verifyOnStartRecords ?? 10_000;
     if (tail > 0) await this.monitor.run('start', tail);
@@ -48,6 +57,7 @@ export class IntegrityScheduler implements OnApplicationBootstrap, OnModuleDestr
 
 /** SchedulerRegistry comes from the app's one global ScheduleModule.forRoot() (RetentionScheduleModule): a second forRoot would make a second registry. */
 @Module({
+  imports: [DetectionModule],
   providers: [IntegrityScheduler],
 })
 export class IntegrityScheduleModule {}

@@ -27,6 +27,7 @@ import { SqliteDetectionProgressStore } from './sqlite-detection-state';
 import { RULE_OVERRIDE_STORE, RuleOverrideStore, withRuleOverrides } from '../rule-overrides';
 import { SqliteRuleOverrideStore } from './sqlite-rule-overrides';
 import { RuleOverridesService } from './rule-overrides.service';
+import { ServiceAlertsService } from './service-alerts.service';
 
 export const DETECTION_WORKER = Symbol('DETECTION_WORKER');
 /** STORE=elasticsearch: ships the alerts the worker stores locally to the shared alert index (alert-outbox.ts); else null. */
@@ -166,7 +167,8 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     RuleOverridesService,
     CasesService,
     AlertEvidenceService,
+    ServiceAlertsService,
   ],
-  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, CasesService, AlertEvidenceService, DETECTION_RUNTIME, DETECTION_WORKER, RULE_OVERRIDE_STORE, RuleOverridesService],
+  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, CasesService, AlertEvidenceService, ServiceAlertsService, DETECTION_RUNTIME, DETECTION_WORKER, RULE_OVERRIDE_STORE, RuleOverridesService],
 })
 export class DetectionModule {}

@@ -16,3 +16,4 @@ export * from './sqlite-alert-store';
 export * from './sqlite-detection-state';
 export * from './sqlite-rule-overrides';
 export * from './rule-overrides.service';
+export * from './service-alerts.service';

@@ -1,0 +1,61 @@
+/**
+ * Alerts the service raises about itself rather than about an access: a break found by the
+ * integrity verification (`integrity-break`). They go through the normal alert path (stored like
+ * any alert, listed by GET /v1/alerts and the console queue, delivered by alert delivery) and carry
+ * no PHI: only chain names, sequence numbers, break kinds and column names. Their ids are
+ * deterministic in what they are about (not in when they were found), so the same break found again
+ * (next period, after a restart) is the same alert, stored once.
+ */
+import { alertId, DetectionAlert } from './alert';
+import { AlertEvidence, EvidenceSummary } from './evidence';
+
+export const INTEGRITY_BREAK_RULE_ID = 'integrity-break';
+
+/** What a verification found (ChainBreak of @app/ledger, without its free-text detail). */
+export interface IntegrityBreakFacts {
+  chain: string;
+  seq: number;
+  kind: string;
+  column?: string;
+}
+
+const NO_EVIDENCE: AlertEvidence = { eventIds: [], firstEventId: '', lastEventId: '', total: 0, truncated: false };
+
+function emptySummary(at: string): EvidenceSummary {
+  return {
+    eventCount: 0,
+    firstEventAt: at,
+    lastEventAt: at,
+    spanMs: 0,
+    distinctPatients: 0,
+    topPatients: [],
+    distinctActors: 0,
+    actors: [],
+    distinctSourceIps: 0,
+    sourceIps: [],
+    sourceSystems: [],
+    integrations: [],
+  };
+}
+
+/** The `integrity-break` alert for one chain's first break, dated when it was found. */
+export function integrityBreakAlert(b: IntegrityBreakFacts, foundAt: string): DetectionAlert {
+  const groupKey: Record<string, string | number> = { chain: b.chain, seq: b.seq, kind: b.kind, ...(b.column ? { column: b.column } : {}) };
+  return {
+    id: alertId(INTEGRITY_BREAK_RULE_ID, JSON.stringify(groupKey), 0, ''),
+    ruleId: INTEGRITY_BREAK_RULE_ID,
+    title: 'Audit log integrity break: stored records do not match their hash chain',
+    severity: 'critical',
+    kind: 'match',
+    runbook: INTEGRITY_BREAK_RULE_ID,
+    tags: ['integrity', 'hipaa-164.312(c)(1)', 'hipaa-164.312(b)'],
+    groupKey,
+    windowStart: foundAt,
+    windowEnd: foundAt,
+    count: 1,
+    evidence: NO_EVIDENCE,
+    summary: emptySummary(foundAt),
+    position: -1,
+    reasons: ['integrity-break'],
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * Raises the service's own alerts (service-alerts.ts: `integrity-break`, clock data quality)
+ * through the normal alert path: into the embedded alert store, whose insert trigger queues the
+ * alert for delivery; with STORE=elasticsearch also into the shared alert store (the outbox would
+ * ship it too; both create each id once). Alert delivery polls the queue (250 ms). Idempotent: saving an alert id again changes nothing.
+ */
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { DetectionAlert } from '../alert';
+import { ALERT_STORE, AlertStore } from '../alert-store.port';
+import { SqliteAlertStore } from './sqlite-alert-store';
+
+@Injectable()
+export class ServiceAlertsService {
+  constructor(
+    private readonly embedded: SqliteAlertStore,
+    @Optional() @Inject(ALERT_STORE) private readonly shared?: AlertStore,
+  ) {}
+
+  /** Stores the alerts (each id once); resolves with those that were new. */
+  async raise(alerts: readonly DetectionAlert[], now = new Date()): Promise<DetectionAlert[]> {
+    if (alerts.length === 0) return [];
+    const at = now.toISOString();
+    const results = await this.embedded.saveAll(alerts, at);
+    if (this.shared && this.shared !== this.embedded) await this.shared.saveAll(alerts, at);
+    return alerts.filter((_, i) => results[i].created);
+  }
+}
