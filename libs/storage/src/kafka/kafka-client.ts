@@ -43,12 +43,35 @@ export function createKafka(settings: KafkaSettings, log?: KafkaLog): Kafka {
   return new Kafka(kafkaConfig(settings, log));
 }
 
-/** A start-up error message that names the setting to check, without secrets. */
-export function describeKafkaError(err: unknown, settings: Pick<KafkaSettings, 'brokers' | 'sasl' | 'tls'>): string {
+/** Types of the per-topic errors kafkajs puts in `errors[]` (KafkaJSAggregateError, e.g. "Topic creation errors"). */
+export function kafkaErrorTypes(err: unknown): string[] {
+  const e = err as { type?: unknown; errors?: unknown; cause?: unknown };
+  const own = typeof e?.type === 'string' ? [e.type] : [];
+  const nested = Array.isArray(e?.errors) ? e.errors.flatMap((x) => kafkaErrorTypes(x)) : [];
+  const cause = e?.cause && e.cause !== err ? kafkaErrorTypes(e.cause) : [];
+  return [...new Set([...own, ...nested, ...cause])];
+}
+
+/**
+ * A start-up error message that names the setting to check, without secrets. `facts.brokerCount`:
+ * how many brokers the cluster has (from describeCluster), named when the replication factor is refused.
+ */
+export function describeKafkaError(
+  err: unknown,
+  settings: Pick<KafkaSettings, 'brokers' | 'sasl' | 'tls'> & Partial<Pick<KafkaSettings, 'replicationFactor' | 'topic'>>,
+  facts: { brokerCount?: number } = {},
+): string {
   const e = err as { name?: string; message?: string; type?: string };
-  const reason = `${e.name ?? 'Error'}: ${(e.message ?? String(err)).slice(0, 200)}`;
+  const types = kafkaErrorTypes(err);
+  const reason = `${e.name ?? 'Error'}: ${(e.message ?? String(err)).slice(0, 200)}${types.length > 0 ? ` (${types.join(', ')})` : ''}`;
+  if (types.includes('INVALID_REPLICATION_FACTOR') || /replication factor|replication-factor/i.test(reason)) {
+    const factor = settings.replicationFactor === undefined ? '' : `=${settings.replicationFactor}`;
+    const brokers = facts.brokerCount === undefined ? 'fewer brokers than that' : `${facts.brokerCount} broker${facts.brokerCount === 1 ? '' : 's'}`;
+    const fix = facts.brokerCount === undefined ? 'at most the number of brokers' : `at most ${facts.brokerCount}`;
+    const topic = settings.topic ? ` ${settings.topic}` : '';
+    return `Kafka refused to create the topic${topic} with KAFKA_REPLICATION_FACTOR${factor}: the cluster has ${brokers}; set KAFKA_REPLICATION_FACTOR to ${fix} (1 on a single-broker cluster; 3 in production): ${reason}`;
+  }
   if (/SASL|authenticat/i.test(reason)) return `Kafka refused the credentials (check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD): ${reason}`;
   if (/certificate|self.signed|SSL|TLS/i.test(reason)) return `TLS to Kafka failed (check KAFKA_TLS and KAFKA_TLS_CA_FILE): ${reason}`;
-  if (/replication factor|INVALID_REPLICATION_FACTOR/i.test(reason)) return `Kafka refused the topic's replication factor (check KAFKA_REPLICATION_FACTOR): ${reason}`;
   return `Kafka brokers KAFKA_BROKERS=${settings.brokers.join(',')} are not reachable or not usable: ${reason}`;
 }

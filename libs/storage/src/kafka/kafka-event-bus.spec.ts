@@ -10,7 +10,9 @@ import { canonicalize } from '@app/ledger';
 import { BusBatch, BusEvent, BusUnavailableError } from '../event-bus.port';
 import { ChainPartitioner, partitionForChain } from './chain-partitioner';
 import { FakeKafka } from './fake-kafka';
-import { KafkaEventBus, KafkaEventBusOptions } from './kafka-event-bus';
+import { KafkaEventBus, KafkaEventBusOptions, producerConfig } from './kafka-event-bus';
+import { createKafka, describeKafkaError } from './kafka-client';
+import { KafkaJSAggregateError } from 'kafkajs';
 import { KafkaEventConsumer } from './kafka-event-consumer';
 
 const BUS: KafkaEventBusOptions = {
@@ -67,7 +69,7 @@ describe('KafkaEventBus', () => {
     expect(kafka.callsTo('admin.createTopics')).toEqual([
       [{ waitForLeaders: true, topics: [{ topic: 'audit-events', numPartitions: 12, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] }],
     ]);
-    expect(kafka.callsTo('producer')).toEqual([[{ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: ChainPartitioner }]]);
+    expect(kafka.callsTo('producer')).toEqual([[{ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: ChainPartitioner, retry: { retries: Number.MAX_SAFE_INTEGER } }]]);
     expect(bus.isReady()).toBe(true);
     await bus.close();
   });
@@ -158,6 +160,52 @@ describe('KafkaEventBus', () => {
   });
 });
 
+describe('faults a real broker showed (issue 17)', () => {
+  it('fails topic creation on a replication factor above the broker count as kafkajs does (errors[] of KafkaJSCreateTopicError)', async () => {
+    const kafka = new FakeKafka();
+    kafka.brokers = 1;
+    const err = await kafka.asKafka().admin().createTopics({ topics: [{ topic: 't', numPartitions: 1, replicationFactor: 3 }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KafkaJSAggregateError);
+    expect(err).toMatchObject({ name: 'KafkaJSAggregateError', message: 'Topic creation errors' });
+    expect((err as KafkaJSAggregateError).errors).toEqual([
+      expect.objectContaining({ name: 'KafkaJSCreateTopicError', type: 'INVALID_REPLICATION_FACTOR', code: 38, retriable: false, topic: 't', message: 'Replication-factor is invalid' }),
+    ]);
+    // The message alone says nothing about the replication factor: the hint must read errors[].
+    expect(describeKafkaError(err, { brokers: ['k:9092'], tls: false, replicationFactor: 3 })).toMatch(/KAFKA_REPLICATION_FACTOR=3/);
+  });
+
+  it('names KAFKA_REPLICATION_FACTOR and the broker count when the cluster has fewer brokers, and is not ready', async () => {
+    const kafka = new FakeKafka();
+    kafka.brokers = 1;
+    const bus = new KafkaEventBus(kafka.asKafka(), BUS);
+    const err = (await bus.start().catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(BusUnavailableError);
+    expect(err.message).toMatch(/^Kafka refused to create the topic audit-events with KAFKA_REPLICATION_FACTOR=3: the cluster has 1 broker; set KAFKA_REPLICATION_FACTOR to at most 1 /);
+    expect(err.message).not.toMatch(/not reachable/);
+    expect(bus.isReady()).toBe(false);
+    expect(kafka.topics.has('audit-events')).toBe(false);
+    await expect(bus.publish([busEvent()])).rejects.toBeInstanceOf(BusUnavailableError);
+
+    // The operator lowers it: the next start creates the topic and the bus becomes ready.
+    const fixed = new KafkaEventBus(kafka.asKafka(), { ...BUS, replicationFactor: 1 });
+    await fixed.start();
+    expect(fixed.isReady()).toBe(true);
+    await fixed.close();
+  });
+
+  it('builds an idempotent producer kafkajs does not warn about (retries left unlimited, EoS kept)', () => {
+    const warnings: string[] = [];
+    const settings = { brokers: ['127.0.0.1:1'], clientId: 'spec', topic: 't', partitions: 1, replicationFactor: 1, groupId: 'g', tls: false, publishTimeoutMs: 1000, sessionTimeoutMs: 30_000 };
+    const kafka = createKafka(settings, (level, msg) => warnings.push(`${level} ${msg}`));
+    kafka.producer(producerConfig());
+    expect(warnings).toEqual([]);
+    // The settings before the fix (the client's retries: 8 merged into the producer's) drew the warning.
+    const { retry: _unlimited, ...limited } = producerConfig();
+    kafka.producer(limited);
+    expect(warnings).toEqual(['warn kafkajs: Limiting retries for the idempotent producer may invalidate EoS guarantees']);
+  });
+});
+
 describe('KafkaEventConsumer', () => {
   const OPTIONS = { topic: 'audit-events', groupId: 'audit-chain-writer', sessionTimeoutMs: 30_000, brokers: ['kafka-1:9092'], tls: false, backoffMs: 20 };
 
@@ -201,6 +249,55 @@ describe('KafkaEventConsumer', () => {
     await eventually(() => kafka.callsTo('consumer.commitOffsets').length === 1);
     expect(kafka.callsTo('consumer.commitOffsets')[0]).toEqual([[{ topic: 'audit-events', partition: 1, offset: '3' }]]);
     await consumer.close();
+  });
+
+  it('rebalance: partitions revoked mid-batch go to the new member from the committed offset; the old commit is fenced; nothing lost', async () => {
+    const kafka = new FakeKafka();
+    const categories = ['data_access', 'authentication', 'data_modification', 'security'] as const;
+    const bus = new KafkaEventBus(kafka.asKafka(), BUS);
+    await bus.start();
+    const first = Array.from({ length: 40 }, (_, i) => busEvent({ category: categories[i % 4] }));
+    await bus.publish(first);
+    const dataAccess = partitionForChain('data_access', 12)!;
+
+    // Member A holds the data-access batch in its handler (the store is slow) when B joins.
+    const handledBy = new Map<string, string[]>();
+    const handler = (name: string, gate?: Promise<void>) => async (batch: BusBatch) => {
+      if (gate && batch.partition === dataAccess) await gate;
+      for (const m of batch.messages) handledBy.set(JSON.parse(m.value!.toString()).id, [...(handledBy.get(JSON.parse(m.value!.toString()).id) ?? []), name]);
+    };
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    const a = new KafkaEventConsumer(kafka.asKafka(), OPTIONS);
+    await a.start(handler('a', slow));
+    await eventually(() => kafka.callsTo('consumer.commitOffsets').length >= 3); // A committed its other partitions
+    expect(kafka.assignments('audit-chain-writer')).toEqual([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]);
+
+    const b = new KafkaEventConsumer(kafka.asKafka(), OPTIONS);
+    await b.start(handler('b'));
+    const [ofA, ofB] = kafka.assignments('audit-chain-writer');
+    expect(ofB).toContain(dataAccess);
+    expect(ofA).not.toContain(dataAccess);
+    // B gets the data-access batch again: A never committed it.
+    await eventually(() => first.filter((e) => e.event.category === 'data_access').every((e) => handledBy.get(e.event.id)?.includes('b')));
+    release();
+    // A's late commit for a partition it lost is fenced (ILLEGAL_GENERATION); A rejoins quietly.
+    await eventually(() => kafka.callsTo('consumer.commitOffsets.fenced').length === 1);
+    expect(kafka.callsTo('consumer.rejoin')).toEqual([[expect.any(String), 'ILLEGAL_GENERATION']]);
+    expect(kafka.callsTo('consumer.crash')).toEqual([]);
+
+    // A leaves: B takes every partition; what is published next reaches B alone.
+    await a.close();
+    expect(kafka.assignments('audit-chain-writer')).toEqual([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]]);
+    const second = Array.from({ length: 40 }, (_, i) => busEvent({ category: categories[i % 4] }));
+    await bus.publish(second);
+    const logs = kafka.messages('audit-events');
+    await eventually(() => logs.every((log, p) => (kafka.committed.get('audit-chain-writer')?.get(`audit-events:${p}`) ?? 0n) === BigInt(log.length)));
+    for (const e of [...first, ...second]) expect(handledBy.get(e.event.id)?.length).toBeGreaterThanOrEqual(1);
+    for (const e of second) expect(handledBy.get(e.event.id)).toEqual(['b']);
+    expect(b.isReady()).toBe(true);
+    await b.close();
+    await bus.close();
   });
 
   it('leaves the offsets alone when the handler fails, pauses the partition and delivers the batch again', async () => {

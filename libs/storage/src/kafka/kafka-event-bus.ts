@@ -14,12 +14,12 @@
  *   to be down, fails with BusUnavailableError (the API answers 503 + Retry-After). A late
  *   acknowledgement after a timeout is harmless: the retry is deduplicated by event id.
  */
-import type { Admin, Message, Producer } from 'kafkajs';
+import type { Admin, Message, Producer, ProducerConfig } from 'kafkajs';
 import type { KafkaSettings } from '@app/core';
 import { chainForEvent } from '@app/core';
 import { BusEvent, BusUnavailableError, EventBus, IngestReceipt } from '../event-bus.port';
 import { ChainPartitioner } from './chain-partitioner';
-import { KafkaLike, KafkaLog, describeKafkaError } from './kafka-client';
+import { KafkaLike, KafkaLog, describeKafkaError, kafkaErrorTypes } from './kafka-client';
 
 export interface KafkaEventBusOptions extends Pick<KafkaSettings, 'topic' | 'partitions' | 'replicationFactor' | 'publishTimeoutMs' | 'brokers' | 'sasl' | 'tls'> {
   /** Largest produce request in bytes of message values (default 900 000, under Kafka's 1 MiB default). */
@@ -36,6 +36,25 @@ interface PendingPublish {
   settled: boolean;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+/**
+ * The producer's settings, kept to what kafkajs documents for an idempotent producer: retries are
+ * left unlimited (kafkajs defaults them to Number.MAX_SAFE_INTEGER when idempotent, and warns
+ * "Limiting retries for the idempotent producer may invalidate EoS guarantees" when the client's
+ * `retry.retries` is merged in), so a retried produce keeps its sequence numbers and can neither
+ * duplicate nor reorder; one request in flight; `acks: -1` is set on each send. What bounds a
+ * publish is KAFKA_PUBLISH_TIMEOUT_MS (503 to the caller), not the retry count: a send still
+ * retrying after that is harmless (the event id deduplicates a client's retry).
+ */
+export function producerConfig(): ProducerConfig {
+  return {
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: ChainPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER },
+  };
 }
 
 export class KafkaEventBus implements EventBus {
@@ -62,16 +81,13 @@ export class KafkaEventBus implements EventBus {
       this.admin = this.kafka.admin();
       await this.admin.connect();
       await this.ensureTopic(this.admin);
-      this.producer = this.kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        createPartitioner: ChainPartitioner,
-      });
+      this.producer = this.kafka.producer(producerConfig());
       await this.producer.connect();
     } catch (err) {
+      // A refused replication factor: name the brokers the cluster has, so the fix is one look away.
+      const brokerCount = kafkaErrorTypes(err).includes('INVALID_REPLICATION_FACTOR') ? await this.brokerCount() : undefined;
       await this.admin?.disconnect().catch(() => undefined);
-      throw new BusUnavailableError(describeKafkaError(err, this.options));
+      throw new BusUnavailableError(describeKafkaError(err, this.options, { brokerCount }));
     }
     this.connected = true;
     this.healthy = true;
@@ -200,6 +216,14 @@ export class KafkaEventBus implements EventBus {
     if (have !== partitions) {
       // Not fatal: the topic is what it is; chains map onto the partitions it has.
       this.log('warn', 'kafka topic partition count differs from KAFKA_PARTITIONS', { topic, partitions: have, configured: partitions });
+    }
+  }
+
+  private async brokerCount(): Promise<number | undefined> {
+    try {
+      return (await this.admin!.describeCluster()).brokers.length;
+    } catch {
+      return undefined;
     }
   }
 
