@@ -5,8 +5,8 @@
  * with GET /v1/events mapped as the file expects (actor, patient, action, outcome, source,
  * resource, data-quality notes), and the chains verify. The HL7 R4 and IHE BALP fixtures of
  * @app/standards go in as one Bundle per source. A fixture that is refused fails this suite.
- * Known deviations are accepted and noted in details.dataQuality; a search string is never shown;
- * what cannot be understood is still refused with an OperationOutcome naming the element.
+ * Known deviations are accepted and noted in details.dataQuality; a search string is kept (sealed at
+ * rest) and shown only to roles that see identified data, redacted for the others; what cannot be understood is still refused with an OperationOutcome naming the element.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -27,6 +27,8 @@ interface Expect {
   outcome: string;
   patient?: string;
   resource?: { type: string; id?: string };
+  /** The search string as the identified view shows it (`query.text`), when the event is a search. */
+  query?: string;
   dataQuality?: string[];
 }
 interface CorpusFile {
@@ -42,7 +44,7 @@ const CORPUS = fs
   .sort()
   .map((f) => [f.replace(/\.json$/, ''), JSON.parse(fs.readFileSync(path.join(CORPUS_DIR, f), 'utf8')) as CorpusFile] as const);
 
-/** Search strings in the corpus: PHI, never to be shown back. */
+/** Search strings in the corpus: PHI, never logged nor shown to roles without identified access. */
 const SEARCH_WORDS = ['name=smith', 'birthdate=1961', '8867-4'];
 
 function post(baseUrl: string, route: string, token: string, body: unknown): Promise<{ status: number; json: any; text: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -108,12 +110,18 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
     if (want.patient) expect(event.patient).toEqual({ id: want.patient });
     else expect(event.patient).toBeUndefined();
     if (want.resource) expect(event.resource).toEqual(want.resource);
+    if (want.query) expect(event.query).toEqual({ text: want.query });
+    else expect(event.query).toBeUndefined();
+    // An analyst sees the same event with the search redacted to its type and parameter names.
+    const analystView = await analyst.request('GET', `/v1/events/${id}`);
+    expect(analystView.status).toBe(200);
+    for (const word of SEARCH_WORDS) expect(analystView.body).not.toContain(word);
+    if (want.query) expect(JSON.parse(analystView.body).event.query.text).toMatch(/^[A-Za-z/*_]*\?([A-Za-z:._-]+=\*&?)+$/);
     if (want.dataQuality) {
       const notes = typeof event.details.dataQuality === 'string' ? event.details.dataQuality.split(' ') : [];
       expect(notes).toEqual(expect.arrayContaining(want.dataQuality));
       if (want.dataQuality.length === 0) expect(event.details.dataQuality).toBeUndefined();
     }
-    for (const word of SEARCH_WORDS) expect(text).not.toContain(word);
     // Found again by the contract's filters.
     const q = new URLSearchParams({ actor: want.actor, action: want.action, category: want.category, ...(want.patient ? { patient: want.patient } : {}) });
     const list = JSON.parse((await compliance.request('GET', `/v1/events?${q}`)).body);
@@ -152,15 +160,17 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
     expect(res.json.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual(resources.map(() => '201 Created'));
   });
 
-  it('a search string sent in plain text: the searched type kept, its parameters never stored nor shown (not even to analysts)', async () => {
+  it('a search string sent in plain text: an analyst sees the searched type and parameter names only, compliance the search', async () => {
     const [, file] = CORPUS.find(([n]) => n === 'medplum-search')!;
     const resource = { ...file.resource, recorded: '2026-11-21T10:00:00.000Z' };
     const res = await post(t.baseUrl, '/fhir/AuditEvent', token, resource);
     expect(res.status).toBe(201);
     const view = await analyst.request('GET', `/v1/events/${receiptId(res.json.extension)}`);
     expect(view.status).toBe(200);
-    expect(JSON.parse(view.body).event).toMatchObject({ action: 'query', resource: { type: 'Patient' } });
+    expect(JSON.parse(view.body).event).toMatchObject({ action: 'query', resource: { type: 'Patient' }, query: { text: 'Patient?name=*&birthdate=*' } });
     for (const word of SEARCH_WORDS) expect(view.body).not.toContain(word);
+    const identified = await compliance.request('GET', `/v1/events/${receiptId(res.json.extension)}`);
+    expect(JSON.parse(identified.body).event.query).toEqual({ text: 'Patient?name=smith&birthdate=1961-04-12' });
   });
 
   it('what cannot be understood is still refused, naming the element without its value', async () => {

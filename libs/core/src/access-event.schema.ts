@@ -43,6 +43,12 @@ export const ACCESS_EVENT_SCHEMA = {
       properties: { type: { type: 'string', minLength: 1, maxLength: 128 }, id: shortText },
     },
     purpose: token,
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['text'],
+      properties: { text: { type: 'string', minLength: 1, maxLength: 4096 } },
+    },
     source: {
       type: 'object',
       additionalProperties: false,

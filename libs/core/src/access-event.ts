@@ -29,6 +29,12 @@ export interface AccessEvent {
   patient?: { id: string };
   resource?: { type: string; id?: string };
   purpose?: string;
+  /**
+   * The search the actor made, as the source recorded it (a FHIR `entity.query`, an ATNA
+   * ParticipantObjectQuery), decoded to text. PHI (`Patient?name=smith`): sealed at rest, shown only
+   * to roles that see identified data (docs/fhir-mapping.md "The search string is PHI").
+   */
+  query?: { text: string };
   source: { system: string; integration?: string };
   recordCount?: number;
   tls?: { clientSubject?: string; result: 'success' | 'failure'; reason?: string };

@@ -18,3 +18,4 @@ export * from './console-config';
 export * from './access-context';
 export * from './query-values';
 export * from './context-config';
+export * from './search-query';

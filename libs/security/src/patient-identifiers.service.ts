@@ -6,7 +6,7 @@
  * id (events, alert evidence, access log, reports) calls `presentPatientId` / `presentEvent` here.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, isPatientResource, type AccessEvent, type AppConfig } from '@app/core';
+import { APP_CONFIG, isPatientResource, redactSearchQuery, type AccessEvent, type AppConfig } from '@app/core';
 import { patientTokenizerFor } from './field-protection';
 import { isPatientToken, PatientTokenizer } from './patient-tokenizer';
 import type { Principal } from './principal';
@@ -49,14 +49,17 @@ export class PatientIdentifiers {
 
   /**
    * The event as `principal` may see it: a copy with `patient.id`, and `resource.id` of a `Patient`
-   * resource (the same identifier), replaced by tokens; the event itself when ids may be seen.
+   * resource (the same identifier), replaced by tokens, and the search string (`query.text`: names,
+   * birth dates, MRNs searched for) redacted to its resource type and parameter names
+   * (`Patient?name=*`); the event itself when identified data may be seen.
    */
   presentEvent(principal: Pick<Principal, 'scopes'> | undefined | null, event: AccessEvent): AccessEvent {
     if (canSeePatientIds(principal)) return event;
     // Any spelling of a Patient resource (`Patient `, `fhir:Patient`, a `Patient/…` id) holds the identifier.
     const patientResource = isPatientResource(event.resource);
-    if (!event.patient && !patientResource) return event;
+    if (!event.patient && !patientResource && !event.query) return event;
     const out: AccessEvent = { ...event };
+    if (event.query) out.query = { text: redactSearchQuery(event.query.text) };
     if (event.patient) out.patient = { ...event.patient, id: this.presentPatientId(principal, event.patient.id) };
     if (patientResource) out.resource = { ...event.resource!, id: this.presentPatientId(principal, event.resource!.id!) };
     return out;

@@ -5,6 +5,7 @@
  * mapping uses are read; errors name the element, never its content.
  */
 import { ACTION_CODES, ActionCode, OUTCOME_CODES, OutcomeCode } from '../shared/audit-vocabulary';
+import { normalizeEntityQuery } from '../fhir/fhir-r4-reader';
 import { AtnaError } from './atna-error';
 import { ATTR, parseUntrustedXml, TEXT } from './safe-xml';
 
@@ -35,6 +36,8 @@ export interface DicomParticipantObject {
   sensitivity?: string;
   /** Sum of SOPClass@NumberOfInstances, when the object lists SOP classes. */
   numberOfInstances?: number;
+  /** ParticipantObjectQuery decoded to text (xs:base64Binary; plain text is accepted and noted). PHI. */
+  query?: string;
 }
 
 export interface DicomAuditMessage {
@@ -158,6 +161,20 @@ function instancesOf(obj: Node): number | undefined {
   return total;
 }
 
+/**
+ * The ParticipantObjectQuery as text. PS3.15 says base64Binary; some emitters write the query
+ * itself (lenient in: read as text and noted, as FHIR's plain-text entity.query is).
+ */
+function queryOf(obj: Node, element: string, dataQuality: string[]): string | undefined {
+  const node = nodes(obj, 'ParticipantObjectQuery', 1, element)[0];
+  const value = text(node)?.trim();
+  if (!value) return undefined;
+  const normalized = normalizeEntityQuery(value);
+  if (normalized.plainText) dataQuality.push(`${element}:plain-text`);
+  const decoded = Buffer.from(normalized.base64, 'base64').toString('utf8').trim();
+  return decoded.length > 0 ? decoded : undefined;
+}
+
 /** Parses and reads one audit message; throws an AtnaError (stage `xml` or `mapping`). */
 export function readDicomAuditMessage(xml: Buffer | string, options: DicomReadOptions = {}): DicomAuditMessage {
   const tree = parseUntrustedXml(xml, { maxBytes: options.maxXmlBytes, arrayElements: REPEATABLE });
@@ -224,6 +241,7 @@ export function readDicomAuditMessage(xml: Buffer | string, options: DicomReadOp
       idTypeCode: idType ? code(idType) : undefined,
       sensitivity: attr(o, 'ParticipantObjectSensitivity'),
       numberOfInstances: instancesOf(o),
+      query: queryOf(o, `ParticipantObjectIdentification[${index}]/ParticipantObjectQuery`, dataQuality),
     };
   });
 

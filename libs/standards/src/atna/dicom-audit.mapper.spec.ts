@@ -96,6 +96,7 @@ const EXPECTED: Record<string, AccessEvent> = {
     source: { system: 'pix-consumer.hie.example.org' },
     patient: { id: '975cac30-68e5^^^&1.3.6.1.4.1.21367.2010.1.2.300&ISO' },
     resource: { type: 'Patient', id: '975cac30-68e5^^^&1.3.6.1.4.1.21367.2010.1.2.300&ISO' },
+    query: { text: 'MSH|^~\\&|PIX|MAIN||20150217|||QBP^Q23|' },
     details: {
       atnaMessageSha256: '6073631c2380e332ff3be4e0082583f06793826a41f387c957c141f1fd935fbe',
       dicomEventId: '110112',

@@ -42,6 +42,8 @@ const OBJECT_ID_TYPES: Record<string, string> = {
   '12': 'URI',
 };
 const MAX_DETAIL_TEXT = 256;
+/** What the canonical `query.text` holds (ACCESS_EVENT_SCHEMA); longer queries are cut and noted. */
+const MAX_QUERY_TEXT = 4096;
 
 function isDcmCode(c: DicomCode): boolean {
   return c.codeSystemName === undefined ? /^1101\d\d$/.test(c.code) : c.codeSystemName === 'DCM' || c.codeSystemName === '1.2.840.10008.2.16.4';
@@ -117,6 +119,14 @@ export function mapDicomAuditMessage(xml: Buffer | string, options: DicomMapping
     event.resource = { type: 'Patient', id: patient.id };
   }
 
+  // The search made (a DICOM C-FIND's dataset, a PIX/PDQ query message): PHI, sealed at rest.
+  const queryObject = objects.find((o) => o.typeCodeRole === ROLE.query && o.query) ?? objects.find((o) => o.query);
+  if (queryObject?.query) {
+    const text = queryObject.query.length > MAX_QUERY_TEXT ? queryObject.query.slice(0, /[\uD800-\uDBFF]/.test(queryObject.query[MAX_QUERY_TEXT - 1]) ? MAX_QUERY_TEXT - 1 : MAX_QUERY_TEXT) : queryObject.query;
+    event.query = { text };
+    if (text.length < queryObject.query.length) message.dataQuality.push(`ParticipantObjectIdentification[${queryObject.index}]/ParticipantObjectQuery:truncated`);
+  }
+
   const instances = objects.reduce<number | undefined>((n, o) => (o.numberOfInstances === undefined ? n : (n ?? 0) + o.numberOfInstances), undefined);
   if (instances !== undefined) event.recordCount = instances;
 
@@ -170,6 +180,7 @@ function elementFor(pointer: string): string {
     ['/patient', 'ParticipantObjectIdentification@ParticipantObjectID'],
     ['/resource', 'ParticipantObjectIdentification'],
     ['/purpose', 'EventIdentification/PurposeOfUse'],
+    ['/query', 'ParticipantObjectIdentification/ParticipantObjectQuery'],
     ['/source', 'AuditSourceIdentification@AuditSourceID'],
     ['/recordCount', 'SOPClass@NumberOfInstances'],
     ['/action', 'EventIdentification/EventID'],

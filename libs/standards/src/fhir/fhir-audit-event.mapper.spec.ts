@@ -65,6 +65,7 @@ const EXPECTED: Record<string, AccessEvent> = {
     patient: { id: 'ex-patient' },
     resource: { type: 'Observation' },
     purpose: 'TREAT',
+    query: { text: 'GET https://server.example.com/fhir/Observation?patient=Patient/ex-patient&category=laboratory HTTP/1.1' },
     details: {
       fhirResourceSha256: '25bfb067556720480b5ff93cda1baa53bc82e86b3f4def9b02dcdc35e80ee481',
       fhirResourceId: 'ex-auditBasicQueryGet',
@@ -246,6 +247,7 @@ const EXPECTED: Record<string, AccessEvent> = {
     actor: { id: '95', type: 'user' },
     source: { system: 'hl7connect.healthintersections.com.au' },
     resource: { type: 'Encounter' },
+    query: { text: 'http://fhir-dev.healthintersections.com.au/open/Encounter?participant=13' },
     details: {
       fhirResourceSha256: 'eb6de695761b53c1798b7e8f420bd98922c95345654990becaa48071a0944b40',
       fhirResourceId: 'example-search',
@@ -424,8 +426,21 @@ describe('lenient in, strict at rest (issue 21)', () => {
     if (!a.ok || !b.ok) throw new Error('expected both to map');
     expect(b.value.event.resource).toEqual(a.value.event.resource);
     expect(b.value.event.action).toBe(a.value.event.action);
+    expect(b.value.event.query).toEqual(a.value.event.query);
+    expect(a.value.event.query?.text).toContain('Observation?patient=Patient/ex-patient');
     expect(a.value.event.details?.dataQuality).toBeUndefined();
     expect(b.value.event.details?.dataQuality).toBe(`entity[${i}].query:plain-text`);
+  });
+
+  it('keeps the search string as query.text, cut to 4096 characters with a note when longer', () => {
+    const r = read();
+    const i = (r.entity as Array<{ query?: string }>).findIndex((e) => e.query);
+    const long = `Patient?name=${'x'.repeat(5000)}`;
+    const m = mapFhirAuditEvent({ ...r, entity: r.entity.map((e: object, j: number) => (j === i ? { ...e, query: long } : e)) });
+    if (!m.ok) throw new Error(JSON.stringify(m.issues));
+    expect(m.value.event.query?.text).toBe(long.slice(0, 4096));
+    expect(String(m.value.event.details?.dataQuality).split(' ')).toEqual([`entity[${i}].query:plain-text`, `entity[${i}].query:truncated`]);
+    expect(dataQualityDeviations(m.value.event.details?.dataQuality)).toEqual(['entity.query:plain-text', 'entity.query:truncated']);
   });
 
   it('vendor meta members and a missing requestor are accepted and noted; the notes count by kind without positions', () => {

@@ -56,6 +56,8 @@ const SERVICE_RESOURCES = new Set(['Device', 'Organization']);
 const REFERENCE = /(?:^|\/)([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9.-]{1,64})(?:\/_history\/[A-Za-z0-9.-]{1,64})?$/;
 const MAX_DETAIL_TEXT = 256;
 const MAX_QUERY_BYTES = 8192;
+/** What the canonical `query.text` holds (ACCESS_EVENT_SCHEMA); longer searches are cut and noted. */
+const MAX_QUERY_TEXT = 4096;
 
 /**
  * Maps one resource. `prefix` is its FHIRPath inside the request (`AuditEvent` alone, or
@@ -159,6 +161,13 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
   if (resourceRef) {
     event.resource = resourceRef.value;
     provenance['/resource'] = resourceRef.path;
+  }
+
+  const search = searchOf(ev);
+  if (search) {
+    event.query = { text: search.text };
+    provenance['/query'] = search.path;
+    if (search.truncated) dataQuality.push(`${search.path}:truncated`);
   }
 
   const purpose = purposeOf(ev, actorAgent);
@@ -317,9 +326,30 @@ function resourceOf(ev: R4AuditEvent, patientEntity: R4Entity | undefined): { va
 }
 
 /**
+ * The search string of the first query entity, decoded to text (the reader has made it base64 of
+ * text), cut to what the canonical field holds. PHI: the stores seal it at rest (sealed-fields.ts).
+ */
+function searchOf(ev: R4AuditEvent): { text: string; path: string; truncated: boolean } | undefined {
+  for (const e of ev.entity) {
+    if (!isQueryEntity(e) || !e.query) continue;
+    const text = Buffer.from(e.query.slice(0, Math.ceil((MAX_QUERY_BYTES * 4) / 3)), 'base64').toString('utf8').trim();
+    if (text.length === 0) continue;
+    const cut = cutText(text, MAX_QUERY_TEXT);
+    return { text: cut, path: `entity[${e.index}].query`, truncated: cut.length < text.length || e.query.length > Math.ceil((MAX_QUERY_BYTES * 4) / 3) };
+  }
+  return undefined;
+}
+
+/** At most `max` UTF-16 units, never splitting a surrogate pair. */
+function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[max - 1]) ? max - 1 : max;
+  return text.slice(0, end);
+}
+
+/**
  * The resource type a FHIR search was made on, read from the query entity's request line or URL
- * (`GET [base]/Observation?...`, `[base]/Observation/_search`). Only the type is kept: the search
- * parameters may hold PHI and are never stored.
+ * (`GET [base]/Observation?...`, `[base]/Observation/_search`): what `resource.type` says of a search.
  */
 export function searchedResourceType(queryBase64: string): string | undefined {
   const text = Buffer.from(queryBase64.slice(0, Math.ceil((MAX_QUERY_BYTES * 4) / 3)), 'base64').toString('utf8');

@@ -34,7 +34,7 @@
  * COMMIT_SLOTS plus their index in the commit. readSince/lastPosition never go past the committed
  * watermark (see committedWatermark), so a tail never skips a record that becomes visible later.
  *
- * PHI (`protection`, which the service always passes): as in the embedded store, `patient.id`,
+ * PHI (`protection`, which the service always passes): as in the embedded store, `patient.id`, the search string `query.text`,
  * `actor.ip` and a Patient resource's id are cut out of the canonical text and sealed with one
  * AES-256-GCM envelope per record (sealed-fields.ts), stored base64 in a binary field (neither
  * indexed nor searchable); the patient field indexes the keyed-HMAC patient token instead, so

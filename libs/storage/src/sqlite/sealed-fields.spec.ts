@@ -50,13 +50,20 @@ describe('SealedFieldCodec', () => {
     ['an actor id that looks like a field', event({ actor: { id: '","ip":"1.2.3.4', type: 'user', ip: '9.9.9.9' } })],
     ['a Patient resource (same identifier)', event({ resource: { type: 'Patient', id: 'MRN-SEALED-0001' } })],
     ['a Patient resource without patient or ip', event({ patient: undefined, actor: { id: 'a', type: 'user' }, resource: { type: 'patient', id: 'P-"9"' } })],
+    ['a search string with every other field', event({ query: { text: 'Patient?name=smith&birthdate=1961-02-03' }, resource: { type: 'Patient', id: 'MRN-SEALED-0001' } })],
+    ['a search string alone', event({ patient: undefined, actor: { id: 'svc', type: 'service' }, resource: { type: 'Patient' }, query: { text: 'GET /Patient?name="o\'brien"\r\nPID|1||MRN-ü😀' } })],
   ])('stores neither value in clear and opens back to the exact canonical bytes (%s)', (_name, e) => {
     const json = canonicalize(e);
     const { storedJson, sealed } = codec.seal(e, json);
     if (e.patient) expect(storedJson).not.toContain(JSON.stringify(e.patient.id).slice(1, -1));
     if (e.actor.ip) expect(storedJson).not.toContain(`"ip":${JSON.stringify(e.actor.ip)}`);
     if (e.patient) expect(sealed!.includes(Buffer.from(e.patient.id))).toBe(false);
-    if (e.resource?.type.toLowerCase() === 'patient') expect(storedJson).toContain('"resource":{"id":"","type"');
+    if (e.resource?.type.toLowerCase() === 'patient' && e.resource.id) expect(storedJson).toContain('"resource":{"id":"","type"');
+    if (e.query) {
+      expect(storedJson).toContain('"query":{"text":""}');
+      expect(storedJson).not.toContain('name=');
+      expect(sealed!.includes(Buffer.from('name='))).toBe(false);
+    }
     expect(codec.open(storedJson, sealed)).toBe(json);
   });
 

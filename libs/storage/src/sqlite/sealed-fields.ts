@@ -1,6 +1,7 @@
 /**
- * Field-level encryption at rest for the embedded store: `patient.id` and `actor.ip` (and the id of a
- * `Patient` resource, which is the same identifier) are cut out of the stored canonical event JSON
+ * Field-level encryption at rest for the embedded store: `patient.id`, `actor.ip`, the search string
+ * `query.text` (names, birth dates, MRNs searched for) and the id of a `Patient` resource (the same
+ * identifier as `patient.id`) are cut out of the stored canonical event JSON
  * and sealed together with ONE AES-256-GCM operation per record; the `patient_id` index column
  * holds a keyed-HMAC token instead of the id. Reading splices the decrypted values back into the
  * stored string at their recorded offsets, which gives back exactly the canonical bytes the hash
@@ -76,6 +77,7 @@ const ALGORITHM = 'aes-256-gcm';
 const ACTOR_MARK = '"actor":{"id":';
 const PATIENT_MARK = '"patient":{"id":"';
 const RESOURCE_MARK = '"resource":{"id":"';
+const QUERY_MARK = '"query":{"text":"';
 
 interface Cut {
   /** Offset of the string content in the stored (emptied) text. */
@@ -326,12 +328,12 @@ export class SealedFieldCodec {
   }
 
   /**
-   * Cuts `patient.id`, `actor.ip` and a Patient resource's id out of the canonical JSON of `event`
-   * and seals them. Throws rather than ever returning plaintext in `storedJson`.
+   * Cuts `patient.id`, `actor.ip`, `query.text` and a Patient resource's id out of the canonical
+   * JSON of `event` and seals them. Throws rather than ever returning plaintext in `storedJson`.
    */
   seal(event: AccessEvent, canonicalJson: string): SealedEvent {
     // Positions in the canonical JSON, in ascending order (the canonical key order: "actor" before
-    // "patient" before "resource"; inside "actor", "id" right before "ip"). Only structure can
+    // "patient" before "query" before "resource"; inside "actor", "id" right before "ip"). Only structure can
     // contain the marks: inside JSON strings every quote is escaped.
     const json = canonicalJson;
     const cuts: Cut[] = [];
@@ -350,6 +352,14 @@ export class SealedFieldCodec {
       const content = jsonStringContent(patient);
       const at = found + PATIENT_MARK.length;
       if (found < 0 || !json.startsWith(content + '"}', at)) throw new Error('sealing: patient.id not where the canonical form puts it');
+      cuts.push({ at, value: content });
+    }
+    const query = event.query?.text;
+    if (query !== undefined) {
+      const found = json.indexOf(QUERY_MARK);
+      const content = jsonStringContent(query);
+      const at = found + QUERY_MARK.length;
+      if (found < 0 || !json.startsWith(content + '"}', at)) throw new Error('sealing: query.text not where the canonical form puts it');
       cuts.push({ at, value: content });
     }
     const resource = event.resource;

@@ -1,0 +1,37 @@
+import { parseSearchQuery, redactSearchQuery, searchedNames, searchedParameterNames } from './search-query';
+
+describe('search strings (AccessEvent.query.text)', () => {
+  it.each([
+    ['Patient?name=smith', 'Patient', 'Patient?name=*'],
+    ['https://fhir.example.org/fhir/R4/Patient?family=O%27Brien&birthdate=1961-02-03', 'Patient', '*/*/Patient?family=*&birthdate=*'],
+    ['GET /fhir/Observation?subject:Patient.name=smith&code=8867-4 HTTP/1.1', 'Observation', '*/Observation?subject:Patient.name=*&code=*'],
+    ['Patient/_search?name:contains=smi', 'Patient', 'Patient/_search?name:contains=*'],
+    ['Patient/MRN-42/Observation?code=8867-4', 'Observation', 'Patient/*/Observation?code=*'],
+  ])('reads %s: type, and a redacted form that keeps no value', (text, type, redacted) => {
+    expect(parseSearchQuery(text).resourceType).toBe(type);
+    expect(redactSearchQuery(text)).toBe(redacted);
+  });
+
+  it('redacts text that is not a FHIR search URL whole (an HL7 v2 PIX query)', () => {
+    const v2 = 'MSH|^~\\&|CLINIC|HOSP|||20240101||QBP^Q23|1|P|2.5\rQPD|IHE PIX Query|Q1|MRN-42^^^HOSP';
+    expect(parseSearchQuery(v2)).toEqual({ parameters: [], urlShaped: false });
+    expect(redactSearchQuery(v2)).toBe('[redacted search]');
+    expect(redactSearchQuery('')).toBe('[redacted search]');
+    expect(redactSearchQuery('Patient?smith&name=jones')).toBe('Patient?*=*&name=*');
+  });
+
+  it('finds the searched names (values, OR-ed values and words) and the parameter names', () => {
+    const parsed = parseSearchQuery('Patient?name=smith,jones&given=Mary+Ann&birthdate=1961&identifier=urn:x|MRN-1&subject:Patient.family:exact=Nguyen');
+    expect(searchedNames(parsed).sort()).toEqual(['Ann', 'Mary', 'Mary Ann', 'Nguyen', 'jones', 'smith']);
+    expect(searchedParameterNames(parsed)).toEqual(['name', 'given', 'birthdate', 'identifier', 'family']);
+    expect(searchedNames(parseSearchQuery('Patient?identifier=MRN-1'))).toEqual([]);
+  });
+
+  it('never throws on hostile text', () => {
+    for (const text of ['%', '?=%E0%A4%A', 'Patient?' + '&'.repeat(10000), 'x'.repeat(100000), 'Patient?name=a\\,b']) {
+      expect(() => redactSearchQuery(text)).not.toThrow();
+      expect(() => searchedNames(parseSearchQuery(text))).not.toThrow();
+    }
+    expect(searchedNames(parseSearchQuery('Patient?name=a\\,b'))).toEqual(['a,b', 'a', 'b']);
+  });
+});
