@@ -4,7 +4,7 @@
  * server certificate), and serves the API until SIGTERM/SIGINT.
  */
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from '@app/core';
+import { ConfigError, lineSink, loadConfig } from '@app/core';
 import { buildApp, shutdownGracefully } from './app';
 import { JsonLogger } from './http/json-logger';
 
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     config = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(err.message + '\n');
+      lineSink('stderr')(err.message + '\n');
       process.exit(2);
     }
     throw err;
@@ -53,6 +53,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Start-up failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  lineSink('stderr')(`Start-up failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

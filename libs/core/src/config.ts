@@ -11,6 +11,7 @@ import { COMPLIANCE_ENV, ComplianceSettings, parseCompliance } from './complianc
 import { SECURITY_ENV, SecuritySettings, parseSecurity } from './security-config';
 import { CONSOLE_ENV, ConsoleSettings, parseConsole } from './console-config';
 import { CONTEXT_ENV, ContextSettings, parseContext } from './context-config';
+import { FAULTS_ENV, FaultSettings, parseFaults } from './faults-config';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -116,6 +117,8 @@ const ConfigSchema = z.object({
   ...CONSOLE_ENV,
   /** Context feeds: CONTEXT_MAX_BODY_BYTES, CONTEXT_MAX_RECORDS, CONTEXT_MATCHING_KEY_FILE (context-config.ts). */
   ...CONTEXT_ENV,
+  /** Fault handling: WRITER_STALL_SECONDS, HEALTH_PROBE_INTERVAL_MS, DISK_FREE_FLOOR_BYTES (faults-config.ts). */
+  ...FAULTS_ENV,
   /** Alert delivery destinations (YAML or JSON, docs/alert-delivery.md); unset: alerts are not pushed anywhere. */
   ALERT_DESTINATIONS_FILE: z.string().min(1).optional(),
 });
@@ -184,6 +187,8 @@ export interface AppConfig {
   context?: ContextSettings;
   /** ALERT_DESTINATIONS_FILE (absolute) when set; unset: no alert delivery. */
   alertDestinationsFile?: string;
+  /** Writer stall bound, fault re-probe interval, disk free-space floor (faults-config.ts); absent: the defaults. */
+  faults?: FaultSettings;
 }
 
 export class ConfigError extends Error {}
@@ -252,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     security: parseSecurity(c),
     console: consoleSettings.settings,
     context: parseContext(c),
+    faults: parseFaults(c),
     alertDestinationsFile: c.ALERT_DESTINATIONS_FILE === undefined ? undefined : path.resolve(c.ALERT_DESTINATIONS_FILE),
     ...overrides,
   };

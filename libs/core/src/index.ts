@@ -19,3 +19,5 @@ export * from './access-context';
 export * from './query-values';
 export * from './context-config';
 export * from './search-query';
+export * from './log-sink';
+export * from './faults-config';

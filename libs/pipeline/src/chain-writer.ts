@@ -32,10 +32,15 @@ export interface ChainWriterOptions {
   maxGroupEvents: number;
   /** Longest a request may wait in the queue before new requests are refused with 503. */
   maxQueuedEvents?: number;
+  /** A group commit running longer than this (ms) is a stalled writer: new requests get 503 until it finishes (default 10 s). */
+  stallMs?: number;
 }
 
 /** Hook called with every group of records right after it became durable (detection, checkpoints). */
 export type CommitListener = (records: readonly ChainedRecord[]) => void;
+
+/** Hook called after every group commit attempt: null when it was durable, else the store's error (readiness, durability-monitor.ts). */
+export type CommitResultListener = (failure: unknown) => void;
 
 const MAX_SEQUENCE_RETRIES = 3;
 
@@ -49,6 +54,9 @@ export class ChainWriter {
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
   private readonly listeners: CommitListener[] = [];
+  private readonly resultListeners: CommitResultListener[] = [];
+  /** performance.now() when the group commit in flight started; null while none is. */
+  private commitStartedAt: number | null = null;
 
   constructor(
     private readonly store: EventStore,
@@ -71,9 +79,27 @@ export class ChainWriter {
     this.listeners.push(listener);
   }
 
+  onCommitResult(listener: CommitResultListener): void {
+    this.resultListeners.push(listener);
+  }
+
+  /** How long (ms) the group commit in flight has been running; 0 when none is. */
+  commitInFlightMs(now = performance.now()): number {
+    return this.commitStartedAt === null ? 0 : now - this.commitStartedAt;
+  }
+
+  /** No commit progress within the stall bound while work is in flight (a stuck fsync, a frozen writer thread). */
+  get stalled(): boolean {
+    return this.commitInFlightMs() >= (this.options.stallMs ?? 10_000);
+  }
+
   /** Queues events for the next group commit; resolves with their receipts once durable. */
   submit(events: CanonicalEvent[]): Promise<Receipt[]> {
     if (!this.running) return Promise.reject(Problems.unavailable('The service is shutting down or not ready.', 2));
+    if (this.stalled) {
+      const seconds = Math.floor(this.commitInFlightMs() / 1000);
+      return Promise.reject(Problems.unavailable(`The writer has made no commit progress for ${seconds} s; nothing was acknowledged. Retry shortly.`, 5));
+    }
     const limit = this.options.maxQueuedEvents ?? this.options.maxGroupEvents * 4;
     if (this.queuedEvents + events.length > limit && this.queuedEvents > 0) {
       return Promise.reject(Problems.unavailable('The writer is saturated; retry shortly.', 1));
@@ -119,11 +145,13 @@ export class ChainWriter {
   private async commitNextGroup(): Promise<void> {
     if (this.committing || this.queue.length === 0) return;
     this.committing = true;
+    this.commitStartedAt = performance.now();
     const group = this.takeGroup();
     try {
       await this.commitGroup(group, 0);
     } finally {
       this.committing = false;
+      this.commitStartedAt = null;
       if (this.queue.length > 0) this.schedule();
       else {
         for (const w of this.idleWaiters.splice(0)) w();
@@ -138,8 +166,9 @@ export class ChainWriter {
     let existing: Map<string, StoredReceipt>;
     try {
       existing = await this.store.findReceipts(ids);
-    } catch {
+    } catch (err) {
       this.failAll(group, 'lookup');
+      this.tellResult(err);
       return;
     }
 
@@ -213,8 +242,10 @@ export class ChainWriter {
         /* keep the old heads; the next commit will fail the same way and answer 503 */
       }
       this.failAll(group, 'store');
+      this.tellResult(err);
       return;
     }
+    this.tellResult(null);
 
     for (const [chain, head] of heads) {
       this.heads.set(chain, head);
@@ -232,6 +263,10 @@ export class ChainWriter {
       }
     }
     if (records.length > 0) for (const l of this.listeners) l(records);
+  }
+
+  private tellResult(failure: unknown): void {
+    for (const l of this.resultListeners) l(failure);
   }
 
   /** Moves the group's provisional heads back to before the given records. */

@@ -7,6 +7,8 @@ export * from './scale-out';
 export * from './query.service';
 export * from './integrity.service';
 export * from './integrity-monitor';
+export * from './durability-monitor';
+export * from './readiness.service';
 export * from './metrics.service';
 export * from './pipeline.module';
 export * from './access-log/access-record';

@@ -4,6 +4,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { droppedLogLines } from '@app/core';
 
 @Injectable()
 export class MetricsService {
@@ -169,6 +170,62 @@ export class MetricsService {
   readonly integrityLastRun = new Gauge({
     name: 'audit_integrity_last_verification_timestamp_seconds',
     help: 'When the last verification the service ran by itself ended (Unix time).',
+    registers: [this.registry],
+  });
+
+  readonly logLinesDropped = new Counter({
+    name: 'audit_log_lines_dropped_total',
+    help: 'Log lines the service could not write to stdout/stderr (full disk, closed pipe), by stream and error code; the service keeps serving.',
+    labelNames: ['stream', 'reason'] as const,
+    registers: [this.registry],
+    // The sink counts before any registry exists (log-sink.ts); the counter mirrors its totals.
+    collect() {
+      this.reset();
+      for (const d of droppedLogLines()) this.inc({ stream: d.stream, reason: d.reason }, d.count);
+    },
+  });
+
+  readonly durabilityFaults = new Counter({
+    name: 'audit_durability_faults_total',
+    help: 'Times events could no longer be made durable, by cause (disk_full, database_locked, io_error, store_error); readiness was false until it cleared.',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
+
+  readonly durabilityFault = new Gauge({
+    name: 'audit_durability_fault',
+    help: '1 while events cannot be made durable for this cause (readiness false), else 0.',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
+
+  readonly writerStalled = new Gauge({
+    name: 'audit_writer_stalled',
+    help: '1 while a group commit has run past WRITER_STALL_SECONDS (readiness false, new writes 503), else 0.',
+    registers: [this.registry],
+  });
+
+  readonly writerStalls = new Counter({
+    name: 'audit_writer_stalls_total',
+    help: 'Times the chain writer was found stalled (no commit progress within WRITER_STALL_SECONDS while work was in flight).',
+    registers: [this.registry],
+  });
+
+  readonly diskFreeBytes = new Gauge({
+    name: 'audit_disk_free_bytes',
+    help: 'Free bytes (for the service\'s user) on the filesystem of DATA_DIR.',
+    registers: [this.registry],
+  });
+
+  readonly diskLow = new Gauge({
+    name: 'audit_disk_pressure',
+    help: '1 while free space under DATA_DIR is below DISK_FREE_FLOOR_BYTES, else 0.',
+    registers: [this.registry],
+  });
+
+  readonly diskLowWarnings = new Counter({
+    name: 'audit_disk_pressure_warnings_total',
+    help: 'Times free space under DATA_DIR fell below DISK_FREE_FLOOR_BYTES (each raised one data-quality alert).',
     registers: [this.registry],
   });
 

@@ -6,7 +6,7 @@
  * adapters connect in the background (readiness false until they are up; see scale-out.ts).
  */
 import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, backgroundWalCheckpoints } from '@app/core';
+import { APP_CONFIG, AppConfig, backgroundWalCheckpoints, faultSettingsOf } from '@app/core';
 import { PatientIdentifiers, embeddedFieldProtection } from '@app/security';
 import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteAppendThread, SqliteDb, SqliteWalCheckpointer, TieredSqliteEventStore, openDatabase } from '@app/storage';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
@@ -18,6 +18,9 @@ import { IntegrityService, integrityOptionsFor } from './integrity.service';
 import { IntegrityMonitor } from './integrity-monitor';
 import { MetricsService } from './metrics.service';
 import { QueryService } from './query.service';
+import { DurabilityMonitor } from './durability-monitor';
+import { PipelineHealth } from './pipeline-health';
+import { ReadinessService } from './readiness.service';
 import { ScaleOutRunner, createBusConsumer, createEventBus, createEventStore, isScaleOut } from './scale-out';
 
 @Injectable()
@@ -52,20 +55,8 @@ export class PipelineLifecycle implements OnApplicationBootstrap, BeforeApplicat
   }
 }
 
-/** What /health/ready reports: the store and the bus (with its consumer) are usable. */
-@Injectable()
-export class PipelineHealth {
-  constructor(
-    private readonly writer: ChainWriter,
-    @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(EVENT_BUS) private readonly bus: EventBus,
-    @Optional() @Inject(BUS_CONSUMER) private readonly consumer: BusConsumer | null,
-  ) {}
-
-  checks(): { storage: boolean; bus: boolean } {
-    return { storage: this.store.isReady(), bus: this.writer.running && this.bus.isReady() && (this.consumer?.isReady() ?? true) };
-  }
-}
+// What /health/ready reports of the store and the bus (its own file: readiness.service.ts needs it too).
+export { PipelineHealth } from './pipeline-health';
 
 /**
  * The embedded store; with WRITER_THREAD its appends commit on a worker thread (sqlite-append-thread.ts),
@@ -120,7 +111,7 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
       provide: ChainWriter,
       inject: [EVENT_STORE, APP_CONFIG, MetricsService],
       useFactory: (store: EventStore, config: AppConfig, metrics: MetricsService) =>
-        new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents }, metrics),
+        new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents, stallMs: faultSettingsOf(config).writerStallMs }, metrics),
     },
     { provide: EVENT_BUS, inject: [APP_CONFIG, ChainWriter], useFactory: (config: AppConfig, writer: ChainWriter): Promise<EventBus> => createEventBus(config, writer) },
     { provide: BUS_CONSUMER, inject: [APP_CONFIG], useFactory: (config: AppConfig): Promise<BusConsumer | null> => createBusConsumer(config) },
@@ -142,7 +133,9 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
     PipelineLifecycle,
     PipelineHealth,
     IntegrityMonitor,
+    DurabilityMonitor,
+    ReadinessService,
   ],
-  exports: [MetricsService, SQLITE_DB, EVENT_STORE, EVENT_BUS, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor],
+  exports: [MetricsService, SQLITE_DB, EVENT_STORE, EVENT_BUS, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor, DurabilityMonitor, ReadinessService],
 })
 export class PipelineModule {}

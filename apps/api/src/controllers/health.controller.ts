@@ -3,7 +3,7 @@ import { Controller, Get, Header, Inject, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { APP_CONFIG, AppConfig, securitySettings } from '@app/core';
-import { IntegrityMonitor, MetricsService, PipelineHealth } from '@app/pipeline';
+import { MetricsService, ReadinessService } from '@app/pipeline';
 import { AuthGuard, Public } from '@app/security';
 import { opsCaller, seesRestrictedMetrics } from '../http/ops-endpoints';
 
@@ -11,9 +11,8 @@ import { opsCaller, seesRestrictedMetrics } from '../http/ops-endpoints';
 @Controller()
 export class HealthController {
   constructor(
-    private readonly pipeline: PipelineHealth,
+    private readonly readiness: ReadinessService,
     private readonly metrics: MetricsService,
-    private readonly integrity: IntegrityMonitor,
     private readonly guard: AuthGuard,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -27,14 +26,20 @@ export class HealthController {
 
   @Get('health/ready')
   @Public()
-  @ApiOperation({ summary: 'Storage and bus are usable and no integrity break is known; 503 otherwise (with the reason).' })
+  @ApiOperation({
+    summary:
+      'Storage and bus are usable, no integrity break is known and events can be made durable (disk, database lock, writer); 503 otherwise, with reason codes (no PHI).',
+  })
   ready(@Res() res: Response) {
-    // A known break (start-up or scheduled verification) is not ready: ingestion itself still works.
-    const integrity = this.integrity.reason();
-    const checks = { ...this.pipeline.checks(), integrity: integrity === null };
-    const ok = checks.storage && checks.bus && checks.integrity;
-    if (!ok) res.setHeader('Retry-After', '1');
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks, ...(integrity ? { reason: integrity } : {}) });
+    // One place decides (ReadinessService); a known integrity break is not ready though ingestion still works.
+    const r = this.readiness.current();
+    if (!r.ready) res.setHeader('Retry-After', '1');
+    res.status(r.ready ? 200 : 503).json({
+      status: r.ready ? 'ready' : 'not_ready',
+      checks: r.checks,
+      ...(r.reasons.length > 0 ? { reason: r.reasons.map((x) => x.detail).join('; '), reasons: r.reasons } : {}),
+      ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
+    });
   }
 
   @Get('metrics')

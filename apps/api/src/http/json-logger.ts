@@ -4,16 +4,22 @@
  * the logger drops any context field whose name suggests an identifier.
  */
 import { LoggerService } from '@nestjs/common';
+import { lineSink } from '@app/core';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 type Level = keyof typeof LEVELS;
 
 const FORBIDDEN_KEYS = /^(patient|patientId|actor|actorId|ip|body|query|url|token|authorization)$/i;
 
+function stdoutLines(line: string): void {
+  lineSink('stdout')(line + '\n');
+}
+
 export class JsonLogger implements LoggerService {
   constructor(
     private readonly minLevel: Level = 'info',
-    private readonly out: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+    // A failing stdout (full disk, closed pipe) drops and counts the line, never throws (log-sink.ts).
+    private readonly out: (line: string) => void = stdoutLines,
   ) {}
 
   log(message: unknown, ...rest: unknown[]): void {

@@ -18,6 +18,12 @@ export interface AppendThreadOptions {
   tokenizationKeyFile?: string;
   /** A background checkpointer runs (WAL_CHECKPOINT_INTERVAL_MS): the worker's commits only checkpoint as a backstop. */
   backgroundCheckpoints?: boolean;
+  /**
+   * Fault-injection hook of the test suite only (test/faults): while this file exists, the worker
+   * holds each group before its transaction, like a stuck fsync. Taken from AUDIT_TEST_WRITER_HOLD_FILE
+   * when NODE_ENV=test, never otherwise.
+   */
+  testHoldFile?: string;
 }
 
 /** One record as sent to the worker: chain, seq, receivedAt, eventJson (its hashes go in `hashes`). */
@@ -59,7 +65,8 @@ export class SqliteAppendThread {
   /** Starts the worker now (otherwise on the first append); resolves once it has opened the database. */
   start(): Promise<void> {
     if (this.ready) return this.ready;
-    const worker = new Worker(appendWorkerFile(), { workerData: this.options });
+    const testHoldFile = process.env.NODE_ENV === 'test' ? process.env.AUDIT_TEST_WRITER_HOLD_FILE : undefined;
+    const worker = new Worker(appendWorkerFile(), { workerData: { ...this.options, testHoldFile } satisfies AppendThreadOptions });
     worker.unref(); // kept referenced only while a group is in flight (see append / settle)
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {

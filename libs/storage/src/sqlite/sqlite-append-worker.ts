@@ -5,6 +5,7 @@
  * one transaction, answered with `ok` only after its commit returned (it is on disk), or with why it
  * failed. Groups are committed one at a time, in the order they arrive.
  */
+import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { embeddedFieldProtection } from '@app/security/field-protection';
 import { openDatabase } from './sqlite-database';
@@ -13,6 +14,13 @@ import { AppendThreadOptions, AppendThreadReply, AppendThreadRequest, HASH_BYTES
 
 const port = parentPort!;
 const options = workerData as AppendThreadOptions;
+/** Fault-injection hook of the test suite only (sqlite-append-thread.ts): while this file exists, each group waits like a stuck fsync. */
+const holdFile = options.testHoldFile;
+const holdCell = new Int32Array(new SharedArrayBuffer(4));
+
+function holdWhileAsked(): void {
+  while (holdFile && fs.existsSync(holdFile)) Atomics.wait(holdCell, 0, 0, 20);
+}
 
 try {
   const db = openDatabase(options.dataDir, { backgroundCheckpoints: options.backgroundCheckpoints });
@@ -34,6 +42,7 @@ try {
       hash: hashes.subarray((i * 2 + 1) * HASH_BYTES, (i * 2 + 2) * HASH_BYTES),
     }));
     let reply: AppendThreadReply;
+    holdWhileAsked();
     try {
       append(rows);
       reply = { type: 'done', id: msg.id };
