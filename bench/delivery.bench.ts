@@ -1,7 +1,9 @@
 /**
  * `npm run bench:delivery` (after `npm run build`): alert delivery while the service ingests.
  * Starts a local HTTPS webhook receiver (checks every signature), then the compiled service twice
- * on fresh data dirs, posting the same traffic (1 break-glass event per 100, each raising an alert):
+ * on fresh data dirs, posting the same traffic (1 event per 100 raising an alert: a behavioral-health
+ * record read for payment, rule sensitive-segment-without-treatment, one alert per actor and patient;
+ * not break-glass, whose floods from one integration are folded to 11 alerts a minute):
  *   1. without ALERT_DESTINATIONS_FILE: ingest ceiling (closed loop), events/s;
  *   2. with the receiver as its destination: the ceiling again while deliveries flow (the effect of
  *      delivery on ingest throughput), then half that rate in an open loop: alerts/s delivered, the
@@ -28,17 +30,18 @@ function batch(alerting: boolean): string {
   const now = Date.now();
   const events = Array.from({ length: BATCH }, (_, i) => {
     serial++;
-    const glass = alerting && i === 0;
+    const alert = alerting && i === 0;
     return {
       id: randomUUID(),
       occurredAt: new Date(now - 1000).toISOString(),
       category: 'data_access',
-      action: glass ? 'break_glass' : 'read',
+      action: 'read',
       outcome: 'success',
       actor: { id: `bench-user-${serial % 40}`, type: 'user', role: 'physician', ip: '10.0.0.1' },
-      patient: { id: `BENCH-P-${glass ? `G${serial}` : serial % 500}` },
+      patient: { id: `BENCH-P-${alert ? `S${serial}` : serial % 500}` },
       resource: { type: 'Observation', id: `obs-${serial}` },
-      purpose: glass ? 'EMERGENCY' : 'TREAT',
+      purpose: alert ? 'PAYMENT' : 'TREAT',
+      ...(alert ? { sensitivity: ['behavioral_health'] } : {}),
       source: { system: 'bench', integration: 'sample-ehr' },
     };
   });

@@ -9,7 +9,9 @@
  *    default 20,000 events/s in batches of BENCH_BATCH from 20,000 users, each event stamped with
  *    the time it is sent, as live traffic is: the clock of the last working day from 10:00, so it is
  *    working hours whenever the bench runs) while the bench posts "probe" events that complete an
- *    alert (a break-glass event; the 10th denial of a burst whose first 9 went ahead), and measures
+ *    alert (a behavioral-health record read for payment, one alert per event; the 10th denial of a
+ *    burst whose first 9 went ahead; not break-glass, whose floods from one integration are folded
+ *    to 11 alerts a minute), and measures
  *    from the probe's 202 (acknowledgement) until GET /v1/alerts lists the alert. Per offered rate
  *    it prints the achieved rate, whether the service kept up, ack latency and alert delay
  *    p50/p95/p99/max, and detection's lag at the end. The server's closed-loop ingest capacity is
@@ -100,10 +102,10 @@ function makeProbe(n: number, occurredAt: string): Probe {
   const id = (k: number) => `b0b0${String(n).padStart(4, '0')}-0000-4000-8000-${String(k).padStart(12, '0')}`;
   if (n % 2 === 0) {
     const probe: AccessEvent = {
-      ...base, id: id(0), occurredAt, category: 'data_access', action: 'break_glass', outcome: 'success',
-      actor: { id: `u-probe-${n}`, type: 'user', role: 'physician', ip: '10.99.0.1' }, patient: { id: `MRN-P${n}` }, purpose: 'EMERGENCY',
+      ...base, id: id(0), occurredAt, category: 'data_access', action: 'read', outcome: 'success', sensitivity: ['behavioral_health'],
+      actor: { id: `u-probe-${n}`, type: 'user', role: 'physician', ip: '10.99.0.1' }, patient: { id: `MRN-P${n}` }, purpose: 'PAYMENT',
     };
-    return { ruleId: 'break-glass-access', alertId: expectedAlertId('break-glass-access', [probe]), occurredAt, body: JSON.stringify(probe) };
+    return { ruleId: 'sensitive-segment-without-treatment', alertId: expectedAlertId('sensitive-segment-without-treatment', [probe]), occurredAt, body: JSON.stringify(probe) };
   }
   const denial = (k: number, at: number): AccessEvent => ({
     ...base, id: id(k), occurredAt: new Date(at).toISOString(), category: 'data_access', action: 'read', outcome: 'denied',

@@ -30,7 +30,9 @@ describe('alert delivery across SIGKILL', () => {
     fs.writeFileSync(file, JSON.stringify({ destinations: [{ name: 'soc-hook', type: 'webhook', url, secret: SECRET, caFile, timeoutMs: 500, retry: { initialMs: 100, maxMs: 500 } }] }));
     const env = { DATA_DIR: dataDir, LOG_LEVEL: 'info', ALERT_DESTINATIONS_FILE: file };
     const tokens = new TokenService(loadConfig({}, { dataDir }));
-    const integrationToken = await tokens.issue({ role: 'integration', sub: 'sample-ehr', ttl: '1h' });
+    // Two integrations, six break-glass alerts each: one integration's burst beyond 10 a minute
+    // would be folded into one alert (break-glass-access `burst`), and this test needs 12 alerts.
+    const integrationTokens = await Promise.all(['sample-ehr', 'sample-lis'].map((sub) => tokens.issue({ role: 'integration', sub, ttl: '1h' })));
     const analystToken = await tokens.issue({ role: 'soc_analyst', sub: 'crash-analyst', ttl: '1h' });
     const adminToken = await tokens.issue({ role: 'admin', sub: 'crash-admin', ttl: '1h' });
 
@@ -38,13 +40,16 @@ describe('alert delivery across SIGKILL', () => {
     let ids: string[];
     {
       const ca = localCa(dataDir);
-      const integration = new ApiClient(svc.url, integrationToken, { caPem: ca });
+      const integrations = integrationTokens.map((token) => new ApiClient(svc.url, token, { caPem: ca }));
       const analyst = new ApiClient(svc.url, analystToken, { caPem: ca });
       const admin = new ApiClient(svc.url, adminToken, { caPem: ca });
       try {
         const at = new Date(Date.now() - 60_000).toISOString();
-        const events = Array.from({ length: ALERTS }, (_, i) => accessEvent({ occurredAt: at, action: 'break_glass', actor: { id: 'dr-crash', type: 'user', role: 'physician' }, patient: { id: `MRN-CRASH-${i}` } }));
-        expect((await integration.request('POST', '/v1/events', { events })).status).toBe(202);
+        for (const [k, integration] of integrations.entries()) {
+          const source = k === 0 ? { system: 'ehr-gateway', integration: 'sample-ehr' } : { system: 'lis-gateway', integration: 'sample-lis' };
+          const events = Array.from({ length: ALERTS / 2 }, (_, i) => accessEvent({ occurredAt: at, action: 'break_glass', actor: { id: 'dr-crash', type: 'user', role: 'physician' }, patient: { id: `MRN-CRASH-${k}-${i}` }, source }));
+          expect((await integration.request('POST', '/v1/events', { events })).status).toBe(202);
+        }
         await waitForDetection(analyst);
         ids = (await allAlerts(analyst, 'rule=break-glass-access')).map((a) => a.id);
         expect(ids).toHaveLength(ALERTS);
@@ -54,7 +59,7 @@ describe('alert delivery across SIGKILL', () => {
           return s.failures >= 1 && s.queueDepth === ALERTS;
         });
       } finally {
-        integration.close();
+        for (const integration of integrations) integration.close();
         analyst.close();
         admin.close();
       }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { SignJWT } from 'jose';
 import { TokenService } from '@app/security';
 import { AccessEvent } from '@app/core';
-import { allAlerts, waitForDetection } from './support/detection';
+import { AlertJson, allAlerts, waitForDetection } from './support/detection';
 import { accessEvent } from './support/events';
 import { startTestApp, tempDataDir, TestApp } from './support/test-app';
 
@@ -178,6 +178,40 @@ describe('security hardening (issue 22): attacks replayed through the public sur
       const mine = denied.filter((e) => e.principal.sub === 'an-prober');
       expect(mine.map((e) => e.route).sort()).toEqual(probes.map((p) => `GET ${p}`).sort());
       for (const e of mine) expect(e).toMatchObject({ principal: { sub: 'an-prober', role: 'soc_analyst' }, ip: '127.0.0.1', denial: { kind: 'forbidden', status: 403, count: 1 } });
+    });
+  });
+
+  describe('break-glass flood from one integration', () => {
+    it('folds one request of 300 break-glass events into 10 alerts and one that stands for the rest of the burst', async () => {
+      const base = Date.parse('2026-01-05T03:00:00Z');
+      const events = Array.from({ length: 300 }, (_, i) =>
+        accessEvent({
+          occurredAt: new Date(base + i).toISOString(),
+          action: 'break_glass',
+          purpose: 'EMERGENCY',
+          actor: { id: `u-flood-${i}`, type: 'user' },
+          patient: { id: `MRN-FLOOD-${i}` },
+          source: { system: 'flood-ehr-system' },
+        }),
+      );
+      const flood = await t.client('integration', 'flood-ehr');
+      const posted = await flood.request('POST', '/v1/events', { events });
+      expect(posted.status).toBe(202);
+      const analyst = await t.client('soc_analyst');
+      await waitForDetection(analyst);
+      const mine = (await allAlerts(analyst, 'rule=break-glass-access')).filter((a) => String(a.groupKey['actor.id']).startsWith('u-flood-')) as (AlertJson & { context?: { burst?: unknown } })[];
+      expect(mine).toHaveLength(11);
+      const folded = mine.filter((a) => a.context?.burst !== undefined);
+      expect(folded).toHaveLength(1);
+      expect(folded[0].context!.burst).toEqual({ field: 'source.integration', value: 'flood-ehr', max: 10, window: '1m' });
+      // It names the burst's window, so the analyst can list the folded events of that integration.
+      expect(folded[0]).toMatchObject({ windowStart: new Date(base).toISOString(), windowEnd: new Date(base + 60_000).toISOString() });
+      const detail = JSON.parse((await analyst.request('GET', `/v1/alerts/${folded[0].id}`)).body) as AlertJson;
+      const markdown = (detail.runbook as { markdown: string }).markdown;
+      expect(markdown).toContain('## One alert for a burst');
+      expect(markdown).toMatch(/More than 10 break-glass events came from source\.integration\s+`flood-ehr` within 1m/);
+      const ordinary = JSON.parse((await analyst.request('GET', `/v1/alerts/${mine.find((a) => !a.context)!.id}`)).body) as AlertJson;
+      expect((ordinary.runbook as { markdown: string }).markdown).not.toContain('One alert for a burst');
     });
   });
 

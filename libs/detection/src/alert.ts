@@ -17,6 +17,11 @@ export interface AlertContext {
   /** dormant: when the group was last active before this event, and how long it was idle. */
   previousActivityAt?: string;
   idleMs?: number;
+  /**
+   * match rules with `burst`: this alert stands for the rest of a burst (more than `max` alerts for
+   * one value of `field` within `window`); the burst's further events are counted, not alerted.
+   */
+  burst?: { field: string; value: string | null; max: number; window: string };
   /** sequence: how many events each step contributed. */
   steps?: { name: string; count: number }[];
 }

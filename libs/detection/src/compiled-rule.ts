@@ -43,12 +43,22 @@ export interface CompiledRule {
   readonly gte: number;
   readonly windowMs: number;
   readonly suppressMs: number;
+  /** match rules with `burst`: how many alerts per value of `by` within `windowMs` before the rest is folded. */
+  readonly burst: CompiledBurst | null;
   readonly idleMs: number;
   readonly learnMs: number;
   /** False when no event of this category and action can match (lets the engine skip the rule). */
   readonly mayMatch: (category: string, action: string) => boolean;
   /** Changes whenever the rule's state would mean something else; a restore drops mismatched state. */
   readonly fingerprint: string;
+}
+
+export interface CompiledBurst {
+  byPath: string;
+  by: FieldGetter;
+  max: number;
+  windowMs: number;
+  window: string;
 }
 
 export interface CompileRuleOptions {
@@ -100,6 +110,7 @@ export function ruleFingerprint(def: RuleDefinition, defaultTimeZone: string): s
     distinct: def.distinct,
     sum: def.sum,
     steps: def.steps,
+    burst: def.burst,
     window: def.window,
     idle: def.idle,
     learn: def.learn,
@@ -157,6 +168,11 @@ export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {
   const learnMs = ms(def.learn, 0);
   const defaultSuppress = def.kind === 'threshold' || def.kind === 'cardinality' || def.kind === 'sequence' ? windowMs : 0;
   const suppressMs = ms(def.suppress, defaultSuppress);
+  if (def.burst !== undefined && def.kind !== 'match') {
+    issues.push({ path: ['burst'], message: 'only match rules take burst (windowed kinds already raise one alert per group and window)' });
+  }
+  const burstWindowMs = def.burst ? ms(def.burst.window, 0) : 0;
+  if (def.burst !== undefined && burstWindowMs <= 0) issues.push({ path: ['burst', 'window'], message: 'must be longer than zero' });
   if (def.window !== undefined && windowMs <= 0) issues.push({ path: ['window'], message: 'must be longer than zero' });
   if (def.kind === 'dormant' && def.idle !== undefined && def.window !== undefined && windowMs <= idleMs) {
     issues.push({ path: ['window'], message: 'must be longer than idle: it is how long an account is remembered, and it must outlast the idle period to see it end' });
@@ -231,6 +247,7 @@ export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {
       gte: def.gte ?? 1,
       windowMs,
       suppressMs,
+      burst: def.burst ? { byPath: def.burst.by, by: compileFieldGetter(def.burst.by), max: def.burst.max, windowMs: burstWindowMs, window: def.burst.window } : null,
       idleMs,
       learnMs,
       mayMatch,

@@ -140,6 +140,56 @@ describe('match', () => {
   });
 });
 
+describe('match with burst (issue 22: one flood is not hundreds of alerts)', () => {
+  const flood = defineRule({ id: 'flood', kind: 'match', where: { action: 'break_glass' }, groupBy: ['actor.id', 'patient.id'], suppress: '4h', burst: { by: 'source.integration', max: 3, window: '1m' } });
+  const bg = (offset: number, n: number, integration = 'ehr-gateway') =>
+    event(offset, { action: 'break_glass', actor: { id: `u-${n}`, type: 'user' }, patient: { id: `p-${n}` }, source: { system: integration, integration } });
+
+  it('raises max alerts per source and window, then one that stands for the rest, and counts the rest as suppressed', () => {
+    const engine = new DetectionEngine([flood]);
+    const alerts = feed(engine, Array.from({ length: 50 }, (_, i) => bg(i * SECOND, i)));
+    expect(alerts).toHaveLength(4);
+    expect(alerts.slice(0, 3).map((a) => a.context)).toEqual([undefined, undefined, undefined]);
+    expect(alerts[3].context).toEqual({ burst: { field: 'source.integration', value: 'ehr-gateway', max: 3, window: '1m' } });
+    expect(alerts[3]).toMatchObject({ windowStart: new Date(T0).toISOString(), windowEnd: new Date(T0 + MINUTE).toISOString(), patient: 'p-3' });
+    expect(engine.stats().suppressed).toBe(46);
+  });
+
+  it('folds each source on its own, and opens a new burst once event time leaves the window', () => {
+    const engine = new DetectionEngine([flood]);
+    const alerts = feed(engine, [...Array.from({ length: 10 }, (_, i) => bg(i * SECOND, i)), bg(11 * SECOND, 100, 'lis'), bg(MINUTE, 200), bg(MINUTE + 1, 201)]);
+    expect(alerts.map((a) => [a.patient, a.context?.burst?.value ?? null])).toEqual([
+      ['p-0', null], ['p-1', null], ['p-2', null], ['p-3', 'ehr-gateway'],
+      ['p-100', null],
+      ['p-200', null], ['p-201', null],
+    ]);
+  });
+
+  it('counts an out-of-order event of the same source into the current burst instead of reopening it', () => {
+    const engine = new DetectionEngine([flood]);
+    // 80 s out of order (within the 2 min allowance): interleaving old times must not restart the count.
+    const alerts = feed(engine, [bg(100 * SECOND, 0), bg(100 * SECOND + 1, 1), bg(20 * SECOND, 2), bg(100 * SECOND + 2, 3), bg(100 * SECOND + 3, 4)]);
+    expect(alerts.map((a) => a.patient)).toEqual(['p-0', 'p-1', 'p-2', 'p-3']);
+    expect(alerts[3].context?.burst).toBeDefined();
+  });
+
+  it('keeps a burst across snapshot and restore: a restarted worker does not start the count again', () => {
+    const engine = new DetectionEngine([flood]);
+    const before = feed(engine, Array.from({ length: 2 }, (_, i) => bg(i * SECOND, i)));
+    const restarted = new DetectionEngine([flood]);
+    expect(restarted.restore(JSON.parse(JSON.stringify(engine.snapshot())) as DetectionSnapshot)).toEqual({ restored: ['flood'], reset: [] });
+    const after = feed(restarted, Array.from({ length: 10 }, (_, i) => bg((2 + i) * SECOND, 2 + i)));
+    expect([...before, ...after].map((a) => a.patient)).toEqual(['p-0', 'p-1', 'p-2', 'p-3']);
+  });
+
+  it('a rule whose burst changed starts with empty state (the burst is part of the fingerprint)', () => {
+    const engine = new DetectionEngine([flood]);
+    feed(engine, [bg(0, 0)]);
+    const wider = defineRule({ ...flood, burst: { by: 'source.integration', max: 5, window: '1m' } });
+    expect(new DetectionEngine([wider]).restore(engine.snapshot())).toEqual({ restored: [], reset: ['flood'] });
+  });
+});
+
 describe('late events', () => {
   it('within the allowance: placed in event time, so arrival order does not matter', () => {
     const inOrder = feed(new DetectionEngine([denials]), [0, 1, 2, 3, 4].map((s) => denied(s * SECOND, 'x')));

@@ -64,6 +64,10 @@ describe('parseRuleText', () => {
     ['a field the kind does not use', variant(/gte: 50/, 'gte: 50\nidle: 30d'), 'idle', /not used by kind cardinality/],
     ['missing examples', variant(/examples:[\s\S]*$/, ''), 'examples', /required/],
     ['an empty quiet list', variant(/quiet: .*/, 'quiet: []'), 'examples.quiet', /stay quiet/],
+    ['a burst on a windowed kind', variant(/gte: 50/, 'gte: 50\nburst: { by: source.integration, max: 10, window: 1m }'), 'burst', /only match rules/],
+    ['a misspelt burst field', variant(/gte: 50/, 'gte: 50\nburst: { by: source.integegration, max: 10, window: 1m }'), 'burst.by', /"source.integegration" is not a field/],
+    ['a burst of zero alerts', variant(/gte: 50/, 'gte: 50\nburst: { by: source.integration, max: 0, window: 1m }'), 'burst.max', /1/],
+    ['a burst with an unknown key', variant(/gte: 50/, 'gte: 50\nburst: { by: source.integration, max: 10, window: 1m, per: x }'), 'burst.per', /unknown field/],
   ])('refuses %s, naming the file and field', (_what, text, field, why) => {
     const problems = parseRuleText(text, 'detection-rules/bulk-phi-read.yml').problems;
     expect(problems.length).toBeGreaterThan(0);

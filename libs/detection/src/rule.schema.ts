@@ -92,6 +92,11 @@ export const RULE_SCHEMA = z
     gte: z.number().positive().optional(),
     window: durationText.optional(),
     suppress: durationText.optional(),
+    /**
+     * match rules: at most `max` alerts per value of `by` (e.g. source.integration) within `window`;
+     * the rest of that burst is folded into one alert that stands for it, so one flood cannot bury the queue.
+     */
+    burst: z.object({ by: fieldPath, max: z.number().int().min(1).max(10_000), window: durationText }).strict().optional(),
     idle: durationText.optional(),
     learn: durationText.optional(),
     steps: z.array(sequenceStep).optional(),
