@@ -72,6 +72,8 @@ class Growable {
 }
 
 export class ContextIndex implements AccessContext {
+  /** Set by ContextService: the matching tokenizer's name tokens (its own key). */
+  private nameTokenizer: ((clear: string) => string | undefined) | null = null;
   private readonly users = new Map<string, Versioned<UserContext> | Versioned<UserContext>[]>();
   private readonly patients = new Map<string, Versioned<PatientContext> | Versioned<PatientContext>[]>();
   /** patient id -> encounter slot(s). */
@@ -91,6 +93,15 @@ export class ContextIndex implements AccessContext {
 
   private readonly versionCounts: Record<ContextKind, number> = { users: 0, patients: 0, encounters: 0 };
   private readonly newest: Record<ContextKind, number> = { users: -Infinity, patients: -Infinity, encounters: -Infinity };
+
+  /** How names searched for become matching tokens (the tokenizer the context's names went through). */
+  useNameTokenizer(tokenize: (clear: string) => string | undefined): void {
+    this.nameTokenizer = tokenize;
+  }
+
+  nameToken(clear: string): string | undefined {
+    return this.nameTokenizer?.(clear);
+  }
 
   /** Applies versions in the order they were received (the store's order). */
   apply(versions: readonly ContextVersion[]): void {

@@ -42,7 +42,9 @@ export class ContextService {
     readonly index: ContextIndex,
     private readonly tokens: MatchingTokenizer,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    index.useNameTokenizer((clear) => tokens.token('name', clear));
+  }
 
   /** Loads every stored version into the index (start-up); returns how many. */
   async load(): Promise<number> {

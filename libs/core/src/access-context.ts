@@ -59,6 +59,12 @@ export interface AccessContext {
   encountersAt(patientId: string, atMs: number): readonly EncounterContext[];
   /** The workforce member whose own medical record id is `patientId`, if any (co-worker records). */
   workforceMemberWithPatientId(patientId: string, atMs: number): UserContext | undefined;
+  /**
+   * The matching token of a person name as the context tokenizes family names (so a name searched
+   * for compares with `patient.context.family`), or undefined when none can be made (no tokenizer,
+   * nothing left after normalization). Detection uses it on the names of a search (`query.names`).
+   */
+  nameToken?(clear: string): string | undefined;
 }
 
 /** No context loaded: every lookup answers nothing (the engine then judges events alone). */

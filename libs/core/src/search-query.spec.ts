@@ -25,6 +25,8 @@ describe('search strings (AccessEvent.query.text)', () => {
     expect(searchedNames(parsed).sort()).toEqual(['Ann', 'Mary', 'Mary Ann', 'Nguyen', 'jones', 'smith']);
     expect(searchedParameterNames(parsed)).toEqual(['name', 'given', 'birthdate', 'identifier', 'family']);
     expect(searchedNames(parseSearchQuery('Patient?identifier=MRN-1'))).toEqual([]);
+    // Plain text as some servers log it: raw spaces stay inside the value.
+    expect(searchedNames(parseSearchQuery('Patient?family=van der Berg'))).toEqual(['van der Berg', 'van', 'der', 'Berg']);
   });
 
   it('never throws on hostile text', () => {

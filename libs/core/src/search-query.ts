@@ -44,7 +44,9 @@ function decode(component: string): string {
 
 /** The path and query string of a search (request line, absolute URL and fragment removed). */
 function splitSearch(text: string): { path: string; query: string | undefined } {
-  const line = text.trim().replace(/^[A-Z]{3,7}\s+/, '').split(/\s/, 1)[0] ?? '';
+  // A request line (`GET <url> HTTP/1.1`) or the URL alone; plain-text searches may hold raw spaces.
+  const first = text.trim().split(/[\r\n]/, 1)[0] ?? '';
+  const line = first.replace(/^[A-Z]{3,7}\s+/, '').replace(/\s+HTTP\/\d(\.\d)?$/, '');
   const noFragment = line.split('#', 1)[0];
   const q = noFragment.indexOf('?');
   const path = (q < 0 ? noFragment : noFragment.slice(0, q)).replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');

@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { AccessEvent } from '@app/core';
-import { compileWhere, indexHints, IndexHints, Issue, IssuePath, Predicate } from './condition-compiler';
+import { AnyFieldGetter, compileAnyFieldGetter, compileWhere, indexHints, IndexHints, Issue, IssuePath, Predicate } from './condition-compiler';
 import { parseDuration } from './duration';
-import { compileFieldGetter, describeField, FieldGetter } from './event-fields';
+import { compileFieldGetter, describeAnyField, describeField, FieldGetter, unknownFieldMessage } from './event-fields';
 import { RuleDefinition, RuleKind, Severity } from './rule.schema';
 
 export type GroupValue = string | number | boolean | null;
@@ -17,6 +17,8 @@ export interface CompiledStep {
   name: string;
   where: Predicate;
   gte: number;
+  /** The step's link field (sequence `link`): its events must share a value with the completing event's. */
+  link?: AnyFieldGetter;
 }
 
 export interface CompiledRule {
@@ -143,8 +145,20 @@ export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {
   if (def.kind === 'sequence' && def.steps) {
     if (def.steps.length < 2) issues.push({ path: ['steps'], message: 'a sequence needs at least two steps' });
     def.steps.forEach((step, i) => {
-      steps.push({ name: step.name ?? `step ${i + 1}`, where: compileWhere(step.where, ['steps', i, 'where'], ctx), gte: step.gte });
+      const compiled: CompiledStep = { name: step.name ?? `step ${i + 1}`, where: compileWhere(step.where, ['steps', i, 'where'], ctx), gte: step.gte };
+      if (step.link !== undefined) {
+        const spec = describeAnyField(step.link);
+        if (!spec) issues.push({ path: ['steps', i, 'link'], message: unknownFieldMessage(step.link) });
+        else if (spec.type === 'boolean' || spec.type === 'number' || spec.type === 'timestamp') {
+          issues.push({ path: ['steps', i, 'link'], message: `${step.link} holds ${spec.type === 'boolean' ? 'true/false' : 'numbers'}; a link compares names, ids or tokens` });
+        } else compiled.link = compileAnyFieldGetter(spec);
+      }
+      steps.push(compiled);
     });
+    const linked = def.steps.filter((s) => s.link !== undefined).length;
+    if (linked > 0 && linked < def.steps.length) {
+      issues.push({ path: ['steps'], message: 'link must be given on every step or on none: each step is linked to the completing event by its own field' });
+    }
     const last = def.steps[def.steps.length - 1];
     if (last && last.gte !== 1) issues.push({ path: ['steps', def.steps.length - 1, 'gte'], message: 'the last step completes the sequence and takes exactly one event' });
   }

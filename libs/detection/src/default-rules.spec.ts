@@ -26,6 +26,7 @@ describe('default detection rules', () => {
       'dormant-account-access',
       'mtls-failures-by-client',
       'mtls-failures-by-source-ip',
+      'name-search-then-record',
       'no-care-relationship',
       'outside-usual-hours',
       'permission-denial-burst',

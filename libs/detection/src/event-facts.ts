@@ -6,7 +6,20 @@
  * these through the `actor.context.*`, `patient.context.*`, `explained`, `explanation`, `same` and
  * `baseline` forms (condition-compiler.ts).
  */
-import { AccessContext, AccessEvent, AccessExplanation, EMPTY_ACCESS_CONTEXT, EncounterContext, explainAccess, PatientContext, UserContext } from '@app/core';
+import {
+  AccessContext,
+  AccessEvent,
+  AccessExplanation,
+  EMPTY_ACCESS_CONTEXT,
+  EncounterContext,
+  explainAccess,
+  parseSearchQuery,
+  ParsedSearchQuery,
+  PatientContext,
+  searchedNames,
+  searchedParameterNames,
+  UserContext,
+} from '@app/core';
 import { BaselineBook } from './baselines';
 
 const NONE = Symbol('none');
@@ -19,6 +32,8 @@ export class EventFacts {
   private encountersCache: readonly EncounterContext[] | null = null;
   private explanationCache: AccessExplanation | null = null;
   private workforceCache: UserContext | undefined | typeof NONE = NONE;
+  private searchCache: ParsedSearchQuery | undefined | typeof NONE = NONE;
+  private searchNamesCache: string[] | undefined | typeof NONE = NONE;
 
   constructor(
     readonly context: AccessContext = EMPTY_ACCESS_CONTEXT,
@@ -34,6 +49,8 @@ export class EventFacts {
     this.encountersCache = null;
     this.explanationCache = null;
     this.workforceCache = NONE;
+    this.searchCache = NONE;
+    this.searchNamesCache = NONE;
     return this;
   }
 
@@ -86,6 +103,44 @@ export class EventFacts {
   explanation(): AccessExplanation {
     if (this.explanationCache === null) this.explanationCache = explainAccess(this.event!, this.context, this.ts);
     return this.explanationCache;
+  }
+
+  /** The event's search string, parsed (never kept beyond this event). */
+  private search(): ParsedSearchQuery | undefined {
+    if (this.searchCache === NONE) {
+      const text = this.event!.query?.text;
+      this.searchCache = text === undefined ? undefined : parseSearchQuery(text);
+    }
+    return this.searchCache;
+  }
+
+  /**
+   * Matching tokens of the person names the event's search looked for (`query.names`), made with
+   * the context's name tokenizer so they compare with `patient.context.family`; the names
+   * themselves are dropped at once. Undefined when the event is no name search.
+   */
+  searchNameTokens(): string[] | undefined {
+    if (this.searchNamesCache === NONE) {
+      const parsed = this.search();
+      const tokenize = this.context.nameToken?.bind(this.context);
+      let tokens: string[] | undefined;
+      if (parsed && tokenize) {
+        const set = new Set<string>();
+        for (const name of searchedNames(parsed)) {
+          const t = tokenize(name);
+          if (t !== undefined) set.add(t);
+        }
+        if (set.size > 0) tokens = [...set];
+      }
+      this.searchNamesCache = tokens;
+    }
+    return this.searchNamesCache;
+  }
+
+  /** The parameter names of the event's search (`name`, `birthdate`): not PHI. */
+  searchParameters(): string[] | undefined {
+    const parsed = this.search();
+    return parsed ? searchedParameterNames(parsed) : undefined;
   }
 
   /** Peer group of the actor: role (from the event) and department (from the context). */

@@ -43,6 +43,8 @@ const CONTEXT_CATALOG: Record<string, Omit<FieldSpec, 'path'> & { context: (fact
   'patient.context.workforceMember': { type: 'boolean', context: (f) => (f.current.patient ? f.workforceMember() !== undefined : undefined) },
   'patient.context.openEncounters': { type: 'number', context: (f) => (f.current.patient ? f.encounters().length : undefined) },
   'patient.context.encounterDepartments': { type: 'string-list', context: (f) => list(f.encounters().map((e) => e.department)) },
+  'query.names': { type: 'token-list', context: (f) => f.searchNameTokens() },
+  'query.parameters': { type: 'string-list', context: (f) => f.searchParameters() },
   explained: { type: 'boolean', context: (f) => f.explanation().explained },
   explanation: { type: 'string', values: EXPLANATION_KINDS, context: (f) => f.explanation().kind },
 };

@@ -88,6 +88,12 @@ export class InMemoryAccessContext implements AccessContext {
   workforceMemberWithPatientId(patientId: string): UserContext | undefined {
     return this.byOwnPatientId.get(patientId);
   }
+
+  /** A searched name as the example tokens of family names (`exampleToken`). */
+  nameToken(clear: string): string | undefined {
+    const token = exampleToken(clear);
+    return token === 'tok:' ? undefined : token;
+  }
 }
 
 function unknownKeys(record: Record<string, unknown>, allowed: string[], where: string, problems: string[]): boolean {

@@ -97,6 +97,30 @@ examples: { fires: [[{}]], quiet: [[{}]] }
     ]);
   });
 
+  it('checks sequence links: every step or none, each a field that can be compared', () => {
+    const linked = (first: string, second: string) => `
+id: seq
+title: s
+severity: low
+kind: sequence
+groupBy: [actor.id]
+window: 10m
+steps:
+  - { where: { action: query }${first} }
+  - { where: { action: read }${second} }
+runbook: seq
+examples: { fires: [[{}]], quiet: [[{}]] }
+`;
+    expect(problemsOf(linked(', link: query.names', ', link: patient.context.family'), 'seq.yml')).toEqual([]);
+    expect(problemsOf(linked(', link: query.names', ''), 'seq.yml')).toEqual([
+      'seq.yml: steps: link must be given on every step or on none: each step is linked to the completing event by its own field',
+    ]);
+    expect(problemsOf(linked(', link: query.nams', ', link: explained'), 'seq.yml')).toEqual([
+      expect.stringMatching(/^seq\.yml: steps\[0\]\.link: "query\.nams" is not a field/),
+      'seq.yml: steps[1].link: explained holds true/false; a link compares names, ids or tokens',
+    ]);
+  });
+
   it('requires a dormant window longer than idle', () => {
     const dormant = `
 id: dormant

@@ -72,6 +72,11 @@ const sequenceStep = z
     where: whereMap,
     /** How many events of this step are needed (the last step takes exactly one). */
     gte: z.number().int().min(1).default(1),
+    /**
+     * A field (event or context, e.g. query.names, patient.context.family) whose value links this
+     * step's events to the completing event: they must share a value. All steps or none say it.
+     */
+    link: z.string({ invalid_type_error: 'must be a field path such as patient.context.family' }).optional(),
   })
   .strict();
 
