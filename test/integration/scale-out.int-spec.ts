@@ -6,11 +6,14 @@
  * Two service instances (compiled, child processes) behind one fresh Kafka topic and one fresh
  * Elasticsearch index prefix; events are posted to both; one instance is SIGKILLed while it is
  * writing. Afterwards every acknowledged event is in Elasticsearch exactly once, and every chain
- * verifies. Without the variables the suite is skipped and says so.
+ * verifies. Without the variables the suite is skipped and says so; with servers that do not
+ * answer it fails at once naming the variable (a TCP check before any service starts), and a
+ * service that never becomes ready is stopped in afterAll (and by globalTeardown at the latest).
  */
 import { Client } from '@elastic/elasticsearch';
 import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { loadConfig } from '@app/core';
 import { TokenService } from '@app/security';
@@ -47,6 +50,32 @@ async function waitUntil(check: () => Promise<boolean>, ms: number, what: string
   }
 }
 
+/** Resolves when host:port accepts a TCP connection within `ms`, else rejects naming `what`. */
+function reachable(host: string, port: number, what: string, ms = 3000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(new Error(`${what} is not reachable (${why}): start the server or unset the variable to skip these tests`));
+    };
+    socket.setTimeout(ms, () => fail('timeout'));
+    socket.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.name));
+    socket.once('connect', () => (socket.end(), resolve()));
+  });
+}
+
+async function checkServersReachable(): Promise<void> {
+  for (const broker of BROKERS!.split(',').map((b) => b.trim()).filter(Boolean)) {
+    const i = broker.lastIndexOf(':');
+    await reachable(broker.slice(0, i), Number(broker.slice(i + 1)), `KAFKA_BROKERS (${broker})`);
+  }
+  const url = new URL(ES_URL!);
+  await reachable(url.hostname, Number(url.port || (url.protocol === 'https:' ? 443 : 80)), `ELASTICSEARCH_URL (${url.origin})`);
+}
+
+/** Every service this file starts, stopped in afterAll whether or not it became ready. */
+const started: ChildProcess[] = [];
+
 /**
  * Instances of one deployment share their keys (signing, data and tokenization keys: DATA_DIR/keys),
  * or one could not open, verify or tokenize what another wrote: B starts with a copy of A's.
@@ -68,10 +97,19 @@ async function startInstance(name: string, keysFrom?: Instance): Promise<Instanc
     KAFKA_SESSION_TIMEOUT_MS: '10000',
     ELASTICSEARCH_INDEX_PREFIX: PREFIX,
   });
+  started.push(svc.child);
   const tokens = new TokenService(loadConfig({}, { dataDir }));
   const writer = new ApiClient(svc.url, await tokens.issue({ role: 'integration', sub: 'sample-ehr', ttl: '1h' }), { maxSockets: 8 });
   const reader = new ApiClient(svc.url, await tokens.issue({ role: 'compliance_officer', sub: 'int-test', ttl: '1h' }), { maxSockets: 8 });
-  await waitUntil(async () => (await reader.request('GET', '/health/ready')).status === 200, 120_000, `instance ${name} to be ready`);
+  try {
+    await waitUntil(async () => (await reader.request('GET', '/health/ready')).status === 200, 120_000, `instance ${name} to be ready`);
+  } catch (err) {
+    writer.close();
+    reader.close();
+    // Why it is not ready, in the service's own words (start-up errors name the setting to check; no PHI).
+    const why = svc.output.filter((l) => l.includes('readiness stays false')).slice(-2);
+    throw new Error(`${(err as Error).message}${why.length > 0 ? `; the service logged:\n${why.join('\n')}` : ''}`);
+  }
   return { svc, dataDir, writer, reader };
 }
 
@@ -80,14 +118,16 @@ async function startInstance(name: string, keysFrom?: Instance): Promise<Instanc
   const clients: ApiClient[] = [];
   let es: Client;
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    await checkServersReachable();
     es = createElasticsearchClient(loadConfig({ ...process.env, STORE: 'elasticsearch' }).scaleOut!.elasticsearch!);
   });
 
   afterAll(async () => {
     for (const c of clients) c.close();
-    for (const c of children) c.kill('SIGKILL');
-    for (const c of children) await waitForExit(c);
+    for (const c of new Set([...children, ...started])) c.kill('SIGKILL');
+    for (const c of new Set([...children, ...started])) await waitForExit(c);
+    if (!es) return; // the servers were not reachable: nothing was created
     // Best-effort clean-up of what this run created.
     await es.indices.deleteDataStream({ name: `${PREFIX}-events-*` }).catch(() => undefined);
     await es.indices.delete({ index: `${PREFIX}-*`, ignore_unavailable: true }).catch(() => undefined);

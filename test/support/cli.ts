@@ -1,7 +1,7 @@
 /** Runs the compiled `auditctl` CLI and the compiled service as child processes (as a user would). */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { appendServiceLog, serviceLogFile } from './log-capture';
+import { appendServiceLog, serviceLogFile, trackServiceProcess } from './log-capture';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** The build under test: ./dist, or AUDIT_DIST_DIR (a private build, e.g. while others rebuild ./dist). */
@@ -49,6 +49,7 @@ export interface ServiceProcess {
 export function startService(env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [API_MAIN], { cwd: REPO_ROOT, env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
+  trackServiceProcess(child.pid, API_MAIN, (cb) => child.once('exit', cb));
   const logFile = serviceLogFile('service-process');
   for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => appendServiceLog(logFile, d.toString()));
   return new Promise((resolve, reject) => {

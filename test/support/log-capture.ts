@@ -19,9 +19,36 @@ export function serviceLogFile(label: string): string | undefined {
   return file;
 }
 
-/** Appends to a service log file (synchronously: a worker may be stopped right after a test). */
+/**
+ * Appends to a service log file (synchronously: a worker may be stopped right after a test). A
+ * child still writing after globalTeardown removed the run directory (it should have been stopped:
+ * see trackServiceProcess) must not crash jest with ENOENT: its late output is dropped.
+ */
 export function appendServiceLog(file: string | undefined, text: string): void {
-  if (file) fs.appendFileSync(file, text);
+  if (!file) return;
+  try {
+    fs.appendFileSync(file, text);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** Where spawned service processes are listed while they run (globalTeardown stops what is left). */
+export function serviceProcessesDir(dir: string): string {
+  return path.join(dir, 'service-processes');
+}
+
+/**
+ * Lists a spawned service process in the run directory until it exits, so globalTeardown can stop
+ * one a test left running (e.g. a service that never became ready), instead of it outliving the run.
+ */
+export function trackServiceProcess(pid: number | undefined, command: string, onExit: (cb: () => void) => void): void {
+  const dir = runDir();
+  if (!dir || pid === undefined) return;
+  fs.mkdirSync(serviceProcessesDir(dir), { recursive: true });
+  const file = path.join(serviceProcessesDir(dir), String(pid));
+  fs.writeFileSync(file, command);
+  onExit(() => fs.rmSync(file, { force: true }));
 }
 
 const registered = new Set<string>();
