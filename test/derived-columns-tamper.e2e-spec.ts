@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { loadConfig } from '@app/core';
 import { IntegrityService } from '@app/pipeline';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
-import { SqliteCheckpointStore, TieredSqliteEventStore, WARM_SCHEMA_SQL, encodeWarmRecord, openDatabase } from '@app/storage';
+import { DerivedColumnMismatchError, SqliteCheckpointStore, TieredSqliteEventStore, WARM_SCHEMA_SQL, encodeWarmRecord, openDatabase } from '@app/storage';
 import { runCli } from './support/cli';
 import { accessEvent } from './support/events';
 import { startTestApp, tempDataDir } from './support/test-app';
@@ -67,6 +67,23 @@ async function verifyIn(dir: string, path_: 'fast' | 'store') {
   });
   try {
     return await integrity.verify();
+  } finally {
+    await store.close();
+  }
+}
+
+/** The DerivedColumnMismatchError a store read throws on `dir` (null: it answered). */
+async function queryMismatch(dir: string, filter: { actor?: string; id?: string }, via: 'query' | 'stream' | 'get' = 'query'): Promise<DerivedColumnMismatchError | null> {
+  const config = loadConfig({}, { dataDir: dir });
+  const store = new TieredSqliteEventStore(openDatabase(dir), embeddedFieldProtection(config));
+  try {
+    if (via === 'get') await store.getById(filter.id!);
+    else if (via === 'stream') for await (const page of store.stream({ pageSize: 1000 })) void page;
+    else await store.query({ actor: filter.actor, limit: 1000 });
+    return null;
+  } catch (err) {
+    if (err instanceof DerivedColumnMismatchError) return err;
+    throw err;
   } finally {
     await store.close();
   }
@@ -136,7 +153,23 @@ describe('derived columns are verified against their record', () => {
     tamper(dir, (db) => db.prepare("UPDATE warm_events SET actor_id = 'dr-nobody' WHERE chain = ? AND seq = 5").run(CHAIN));
     const result = await verifyIn(dir, 'fast');
     expect(result.break).toMatchObject({ chain: CHAIN, seq: 5, kind: 'modified', column: 'actor_id' });
+    // Queries re-check the warm rows they return too.
+    const mismatch = await queryMismatch(dir, { actor: 'dr-nobody' });
+    expect(mismatch).toMatchObject({ chain: CHAIN, seq: 5, column: 'actor_id' });
   });
+
+  for (const [column, set] of Object.entries(EDITS)) {
+    it(`hot tier: a query, a report stream and a read by id re-check ${column} of the records they return`, async () => {
+      const dir = copyStore();
+      const db = new Database(path.join(dir, 'audit.db'), { readonly: true });
+      const id = (db.prepare('SELECT id FROM events WHERE chain = ? AND seq = 12').get(CHAIN) as { id: string }).id;
+      db.close();
+      tamper(dir, (d) => d.prepare(`UPDATE events SET ${set} WHERE chain = ? AND seq = 12`).run(CHAIN));
+      expect(await queryMismatch(dir, {})).toMatchObject({ chain: CHAIN, seq: 12, column });
+      expect(await queryMismatch(dir, {}, 'stream')).toMatchObject({ chain: CHAIN, seq: 12, column });
+      if (column !== 'id') expect(await queryMismatch(dir, { id }, 'get')).toMatchObject({ chain: CHAIN, seq: 12, column });
+    });
+  }
 
   it('names every broken chain\'s first break, and the untouched store passes', async () => {
     expect((await verifyIn(copyStore(), 'fast')).ok).toBe(true);

@@ -13,6 +13,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig, contextSettingsOf, securitySettings, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
 import { AUTH_EVENT_SINK, AuthEventSink, AuthGuard, ensureLocalPki } from '@app/security';
+import { IntegrityMonitor } from '@app/pipeline';
 import { DataDirLock } from '@app/storage';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
@@ -107,7 +108,9 @@ async function buildAppHoldingLock(config: AppConfig, logger: JsonLogger, extraI
   mountConsole(app);
   // Body-reader errors happen before Nest's filters; render them as problems too.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => (err ? sendProblem(res, toProblem(err)) : next()));
-  app.useGlobalFilters(new ProblemFilter(logger));
+  // A record that failed its re-check in a query makes the break known (readiness, integrity-break alert).
+  const monitor = app.get(IntegrityMonitor);
+  app.useGlobalFilters(new ProblemFilter(logger, (b) => void monitor.noteBreak(b)));
 
   const doc = SwaggerModule.createDocument(
     app,

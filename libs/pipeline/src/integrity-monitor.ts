@@ -20,7 +20,7 @@ import { MetricsService } from './metrics.service';
 export type VerificationMode = 'start' | 'incremental' | 'full';
 
 /** Told about breaks not reported before (chain, seq, kind, column: no record content). */
-export type IntegrityBreakListener = (breaks: ChainBreak[], mode: VerificationMode) => Promise<void> | void;
+export type IntegrityBreakListener = (breaks: ChainBreak[], mode: VerificationMode | 'query') => Promise<void> | void;
 
 /** A break's identity: the same break found again by a later run is not new. */
 export function breakKey(b: ChainBreak): string {
@@ -56,6 +56,26 @@ export class IntegrityMonitor {
   /** Calls `listener` with the breaks a run finds that were not reported before. */
   onNewBreak(listener: IntegrityBreakListener): void {
     this.listeners.push(listener);
+  }
+
+  /** The first known break (the one readiness names), or null: queries refuse to answer while there is one. */
+  knownBreak(): ChainBreak | null {
+    return this.state.status === 'broken' ? (this.state.breaks[0] ?? null) : null;
+  }
+
+  /**
+   * A break found outside a verification run (a query re-checking the records it returns): known
+   * from now on (readiness, metrics, listeners) until a full verification clears it.
+   */
+  async noteBreak(b: ChainBreak): Promise<void> {
+    if (this.broken.has(b.chain)) return;
+    this.broken.set(b.chain, b);
+    const all = [...this.broken.values()].sort((x, y) => (x.chain < y.chain ? -1 : 1));
+    this.state = { ...this.state, status: 'broken', breaks: all };
+    this.metrics.integrityIntact.set(0);
+    this.metrics.integrityBreaks.set(all.length);
+    this.logger.error(JSON.stringify({ msg: 'integrity break', mode: 'query', chain: b.chain, seq: b.seq, kind: b.kind, ...(b.column ? { column: b.column } : {}) }));
+    await this.report([b], 'query');
   }
 
   current(): IntegrityState {
@@ -130,7 +150,7 @@ export class IntegrityMonitor {
   }
 
   /** Tells the listeners about breaks not reported yet; one that fails hears them again next run. */
-  private async report(breaks: ChainBreak[], mode: VerificationMode): Promise<void> {
+  private async report(breaks: ChainBreak[], mode: VerificationMode | 'query'): Promise<void> {
     const fresh = breaks.filter((b) => !this.reported.has(breakKey(b)));
     if (fresh.length === 0 || this.listeners.length === 0) return;
     let delivered = true;

@@ -123,7 +123,11 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
           maxFutureSeconds: config.integrity?.eventMaxFutureSeconds ?? 300,
         }),
     },
-    { provide: QueryService, inject: [EVENT_STORE, PatientIdentifiers], useFactory: (store: EventStore, patients: PatientIdentifiers) => new QueryService(store, patients) },
+    {
+      provide: QueryService,
+      inject: [EVENT_STORE, PatientIdentifiers, IntegrityMonitor],
+      useFactory: (store: EventStore, patients: PatientIdentifiers, monitor: IntegrityMonitor) => new QueryService(store, patients, () => monitor.knownBreak()),
+    },
     {
       provide: IntegrityService,
       inject: [EVENT_STORE, APP_CONFIG, { token: CHECKPOINT_STORE, optional: true }, { token: KEY_PROVIDER, optional: true }],

@@ -3,11 +3,13 @@
  * pagination, and shapes stored records for the API (the event with its receipt), as the caller
  * may see them: patient ids become tokens without `events:identified` (PatientIdentifiers), and a
  * `patient` filter may be given as a token. The access log's own records are never returned here.
+ * Integrity: every returned record is re-checked by the store against its derived columns, and
+ * while the continuous verification knows a break, searches are refused (IntegrityBrokenError).
  */
 import { isIP } from 'node:net';
 import { ACCESS_LOG_CHAIN, AccessEvent, canonicalEventId, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, matchEnum, parseQueryTime, ProblemError, Problems, QUERY_TIME_FORMS, queryParamReader, Receipt, unknownMemberErrors } from '@app/core';
 import { canSeePatientIds, isPatientToken, type PatientIdentifiers, type Principal } from '@app/security';
-import { EventPage, EventQuery, EventStore, StoredRecord } from '@app/storage';
+import { EventPage, EventQuery, EventStore, IntegrityBrokenError, StoredRecord } from '@app/storage';
 
 export interface EventView {
   event: AccessEvent;
@@ -61,14 +63,26 @@ export function toEventView(r: StoredRecord): EventView {
 /** Who is reading (the view depends on the scopes). */
 export type Viewer = Pick<Principal, 'scopes'>;
 
+/** The first break the continuous verification knows of (IntegrityMonitor.knownBreak), or null. */
+export type KnownBreak = () => { chain: string; seq: number; kind: string; column?: string } | null;
+
+/** Throws IntegrityBrokenError while a break is known: an index-driven answer may then silently miss records. */
+export function refuseWhileBroken(knownBreak?: KnownBreak): void {
+  const b = knownBreak?.();
+  if (b) throw new IntegrityBrokenError(b.chain, b.seq, b.kind, b.column);
+}
+
 export class QueryService {
   constructor(
     private readonly store: EventStore,
     private readonly patients: Pick<PatientIdentifiers, 'presentEvent'>,
+    /** While it returns a break, searches are refused (a tampered index column hides records from them). */
+    private readonly knownBreak?: KnownBreak,
   ) {}
 
   async list(params: Record<string, unknown>, viewer: Viewer): Promise<EventListView> {
     const { residual, ...parsed } = parseEventQuery(params);
+    refuseWhileBroken(this.knownBreak);
     const q = patientTokenFilter(parsed as EventQuery, this.store, viewer);
     // Stores that index it narrow by integration themselves; the residual check stays exact.
     if (residual?.integration !== undefined) q.integration = residual.integration;

@@ -69,6 +69,11 @@ export interface ReportServiceOptions {
   pageSize: number;
   now?: () => Date;
   justifications?: ReportJustifications;
+  /**
+   * Called before anything is written: throws while the store's integrity is known to be broken
+   * (a tampered index column hides records from a report; the service passes refuseWhileBroken).
+   */
+  integrityGate?: () => void;
 }
 
 export class ReportService {
@@ -94,6 +99,7 @@ export class ReportService {
     if (!this.store.stream) {
       throw new ProblemError(501, 'reports-unsupported', 'Not implemented', { detail: 'The configured event store cannot stream reports yet.' });
     }
+    this.options.integrityGate?.();
     const generatedAt = this.now().toISOString();
     const key = this.signingKey();
     await this.audit.record({

@@ -94,6 +94,35 @@ export function patientMismatch(patientId: string | undefined, stored: string | 
   return stored !== tokens.token(patientId);
 }
 
+/**
+ * An answer that cannot be trusted because the store's integrity is broken: a break is known (the
+ * continuous verification found it), or a record the answer would include fails its re-check.
+ * Names chain, seq, kind and column only: never record content. The API answers it as a problem
+ * naming integrity as broken (docs/operations.md "Queries re-check what they return").
+ */
+export class IntegrityBrokenError extends Error {
+  constructor(
+    readonly chain: string,
+    readonly seq: number,
+    readonly kind: string,
+    readonly column?: string,
+  ) {
+    super(`integrity break: chain ${chain} seq ${seq} kind ${kind}${column ? ` column ${column}` : ''}`);
+    this.name = 'IntegrityBrokenError';
+  }
+}
+
+/**
+ * A record a query was about to return whose stored derived column (or Elasticsearch field)
+ * differs from its hashed record: the index that selected it was tampered with.
+ */
+export class DerivedColumnMismatchError extends IntegrityBrokenError {
+  constructor(chain: string, seq: number, column: string) {
+    super(chain, seq, 'modified', column);
+    this.name = 'DerivedColumnMismatchError';
+  }
+}
+
 /** Marks a chain row whose stored columns differ from its record (ChainRow.columnMismatch). */
 export function withColumnCheck(row: ChainRow, stored: DerivedColumns, tokens: PatientTokenCache, legacyPatientIds = false): ChainRow {
   const column = derivedColumnMismatch(row.eventJson, stored, tokens, legacyPatientIds);

@@ -18,3 +18,4 @@ export * from './sqlite/schema-migrations';
 export { MIGRATIONS, SCHEMA_VERSION } from './sqlite/migrations';
 export * from './sqlite/data-dir-lock';
 export * from './sqlite/sqlite-revocation-store';
+export * from './derived-columns';

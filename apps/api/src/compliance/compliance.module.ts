@@ -40,6 +40,7 @@ import {
 import { FileKeyProvider, KEY_PROVIDER, KeyProvider, PatientIdentifiers, embeddedFieldProtection } from '@app/security';
 import { ALERT_STORE, AlertStore } from '@app/detection';
 import { DetectionModule } from '@app/detection/service';
+import { IntegrityMonitor, refuseWhileBroken } from '@app/pipeline';
 import { CHECKPOINT_STORE, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb, SqliteEventStore } from '@app/storage';
 import { LoggingAccessAuditSink } from './logging-access-audit';
 import { reportJustifications } from './report-justifications';
@@ -176,6 +177,7 @@ export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
         PatientIdentifiers,
         { token: ACCESS_CONTEXT, optional: true },
         { token: ALERT_STORE, optional: true },
+        IntegrityMonitor,
       ],
       useFactory: (
         events: EventStore,
@@ -187,11 +189,14 @@ export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
         patients: PatientIdentifiers,
         context?: AccessContext | null,
         alerts?: AlertStore | null,
+        monitor?: IntegrityMonitor,
       ) =>
         new ReportService(events, integrity, () => keys.signingKey(), templates, audit, {
           pageSize: config.compliance?.reportPageSize ?? DEFAULT_REPORT_PAGE_SIZE,
           // The explanation stage: each row judged with the context as of the access, linked to the alerts citing it.
           justifications: context ? reportJustifications(context, alerts ?? null, (id) => patients.token(id)) : undefined,
+          // Refused while a break is known: a tampered index column would silently hide records from it.
+          integrityGate: () => refuseWhileBroken(() => monitor?.knownBreak() ?? null),
         }),
     },
   ],

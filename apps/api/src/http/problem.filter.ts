@@ -6,6 +6,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { PROBLEM_BASE, ProblemBody, ProblemError, Problems } from '@app/core';
+import { DerivedColumnMismatchError, IntegrityBrokenError } from '@app/storage';
 import { JsonLogger } from './json-logger';
 
 interface BodyParserError {
@@ -30,6 +31,7 @@ export function toProblem(err: unknown): ProblemError {
     case 'entity.verify.failed':
       return Problems.badRequest('The request body was refused.');
   }
+  if (err instanceof IntegrityBrokenError) return integrityBroken(err);
   if (err instanceof HttpException) {
     const status = err.getStatus();
     if (status === 404) return Problems.notFound('No such route.');
@@ -43,6 +45,19 @@ export function toProblem(err: unknown): ProblemError {
   return new ProblemError(500, 'internal', 'Internal error', { detail: 'The service failed to handle this request; it has been logged.' });
 }
 
+/**
+ * The store's integrity is broken where this answer reads (a known break, or a record the answer
+ * would include failed its re-check): the whole answer is refused, naming chain, seq, kind and
+ * column, never record content, so no one takes a tampered answer for a complete one
+ * (docs/operations.md "Queries re-check what they return").
+ */
+export function integrityBroken(err: IntegrityBrokenError): ProblemError {
+  const what = err instanceof DerivedColumnMismatchError ? `a returned record (chain ${err.chain} seq ${err.seq}) has its ${err.column} column changed from what its hashed record says` : `integrity break known at chain ${err.chain} seq ${err.seq} kind ${err.kind}${err.column ? ` column ${err.column}` : ''}`;
+  return new ProblemError(500, 'integrity-broken', 'Audit log integrity is broken', {
+    detail: `This answer cannot be trusted: ${what}. Run auditctl verify and follow runbooks/integrity-break.hbs.`,
+  });
+}
+
 export function sendProblem(res: Response, problem: ProblemError): void {
   if (res.headersSent) return;
   for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
@@ -51,13 +66,18 @@ export function sendProblem(res: Response, problem: ProblemError): void {
 
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
-  constructor(private readonly logger: JsonLogger) {}
+  constructor(
+    private readonly logger: JsonLogger,
+    /** Told about a record that failed its re-check in a query (chain, seq, kind, column). */
+    private readonly onIntegrityBreak?: (b: { chain: string; seq: number; kind: 'modified'; column: string }) => void,
+  ) {}
 
   catch(err: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
     const problem = toProblem(err);
+    if (err instanceof DerivedColumnMismatchError) this.onIntegrityBreak?.({ chain: err.chain, seq: err.seq, kind: 'modified', column: err.column! });
     if (problem.status >= 500 && problem.body.type === PROBLEM_BASE + 'internal') {
       // The error's own message may quote data; log only its class and where it happened.
       this.logger.event('error', 'unhandled error', { errorClass: (err as Error)?.constructor?.name ?? typeof err, route: routeOf(req) });

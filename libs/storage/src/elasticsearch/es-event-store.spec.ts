@@ -678,6 +678,12 @@ describe('ElasticsearchEventStore with field protection (PHI)', () => {
         const v = new ChainVerifier('data_access', { seq: 0, prevHash: GENESIS_HASH });
         for await (const page of store.readChain('data_access', 0)) for (const row of page) v.push(row);
         expect(v.finish().break).toMatchObject({ chain: 'data_access', seq: 1, kind: 'modified', column: field });
+        // Queries and report streams re-check the documents they return: a loud error, not a quiet answer.
+        await expect(store.query({ limit: 10 })).rejects.toMatchObject({ name: 'DerivedColumnMismatchError', chain: 'data_access', seq: 1, column: field });
+        const stream = async () => {
+          for await (const page of store.stream({})) void page;
+        };
+        await expect(stream()).rejects.toMatchObject({ name: 'DerivedColumnMismatchError', seq: 1, column: field });
       });
     }
   });

@@ -83,7 +83,7 @@ import {
   recordPosition,
 } from './es-schema';
 import { FieldProtection, SealedFieldCodec, SealedRecordError } from '../sqlite/sealed-fields';
-import { PatientTokenCache } from '../derived-columns';
+import { DerivedColumnMismatchError, PatientTokenCache } from '../derived-columns';
 
 export interface ElasticsearchEventStoreOptions extends EsLayoutOptions {
   /** For start-up messages only (credentials are stripped). */
@@ -570,10 +570,14 @@ export class ElasticsearchEventStore implements EventStore {
     return opened.map((o, i) => (typeof o === 'string' ? o : rows[i].canonical));
   }
 
+  /**
+   * A document as returned by getById, query and stream: every field derived from its record (what
+   * selected it) is re-checked first; a mismatch throws DerivedColumnMismatchError naming the field.
+   */
   private toStoredRecord(src: EventSource): StoredRecord {
     const a = src.audit;
     const canonical = this.open(a.canonical, a.sealed);
-    return {
+    const record: StoredRecord = {
       position: a.position,
       chain: a.chain,
       seq: a.seq,
@@ -583,6 +587,9 @@ export class ElasticsearchEventStore implements EventStore {
       prevHash: Buffer.from(a.prev_hash, 'hex'),
       hash: Buffer.from(a.hash, 'hex'),
     };
+    const field = this.derivedFieldMismatch(a.chain, record, src);
+    if (field !== null) throw new DerivedColumnMismatchError(a.chain, a.seq, field);
+    return record;
   }
 
   /** The patient filter: with protection the index holds tokens, so an id is looked up by its token. */

@@ -28,7 +28,7 @@ import { SqliteDb } from './sqlite-database';
 import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 import { appendFailure, prepareAppend } from './sqlite-append';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
-import { DerivedColumns, PatientTokenCache, withColumnCheck } from '../derived-columns';
+import { DerivedColumnMismatchError, DerivedColumns, mismatchOf, PatientTokenCache, withColumnCheck } from '../derived-columns';
 import type { SqliteAppendThread } from './sqlite-append-thread';
 import type { SqliteWalCheckpointer } from './sqlite-wal-checkpointer';
 
@@ -43,6 +43,11 @@ interface EventRow {
   sealed: Buffer | null;
   prev_hash: Buffer;
   hash: Buffer;
+  category: string;
+  action: string;
+  outcome: string;
+  actor_id: string;
+  patient_id: string | null;
 }
 
 /** The columns every read of a stored event needs for decoding. */
@@ -59,8 +64,11 @@ interface EncodedEvent {
  */
 type DecodeMode = 'view' | 'tolerant' | 'verify';
 
-/** Event columns of a full record (`sealed` always next to `event`: see eventTexts). */
-const RECORD_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, event, sealed, prev_hash, hash';
+/**
+ * Event columns of a full record (`sealed` always next to `event`: see eventTexts), with the derived
+ * columns the record is re-checked against before it is returned (toStoredRecord).
+ */
+const RECORD_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, event, sealed, prev_hash, hash, category, action, outcome, actor_id, patient_id';
 
 const ID_LOOKUP_CHUNK = 500;
 
@@ -337,14 +345,22 @@ export class SqliteEventStore implements EventStore {
     return out;
   }
 
+  /**
+   * A row as returned by getById, query and stream (events, reports, patient histories, the access
+   * log): its derived columns, which selected it, are recomputed from the hashed record first; a
+   * mismatch throws DerivedColumnMismatchError rather than answer from a tampered index.
+   */
   private toStoredRecord(row: EventRow): StoredRecord {
     const eventJson = this.eventTexts([row], 'view')[0];
+    const event = JSON.parse(eventJson) as AccessEvent;
+    const column = mismatchOf(event, row, this.tokens, row.sealed === null);
+    if (column !== null) throw new DerivedColumnMismatchError(row.chain, row.seq, column);
     return {
       position: row.pos,
       chain: row.chain,
       seq: row.seq,
       receivedAt: row.received_at,
-      event: JSON.parse(eventJson) as AccessEvent,
+      event,
       eventJson,
       prevHash: row.prev_hash,
       hash: row.hash,

@@ -24,7 +24,7 @@ import { SqliteDb } from './sqlite-database';
 import { FieldProtection, SealedFieldCodec } from './sealed-fields';
 import { SqliteEventStore } from './sqlite-event-store';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
-import { DerivedColumns, withColumnCheck } from '../derived-columns';
+import { DerivedColumnMismatchError, DerivedColumns, mismatchOf, withColumnCheck } from '../derived-columns';
 
 export const WARM_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS warm_events (
@@ -79,9 +79,15 @@ interface WarmRow {
   record: Buffer;
   prev_hash: Buffer;
   hash: Buffer;
+  category: string;
+  action: string;
+  outcome: string;
+  actor_id: string;
+  patient_id: string | null;
 }
 
-const WARM_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, record, prev_hash, hash';
+/** With the derived columns each returned record is re-checked against (toRecord). */
+const WARM_COLUMNS = 'pos, chain, seq, id, received_at, occurred_ms, record, prev_hash, hash, category, action, outcome, actor_id, patient_id';
 
 const occurredMs = (r: StoredRecord): number => Date.parse(r.event.occurredAt);
 
@@ -109,15 +115,19 @@ export class TieredSqliteEventStore extends SqliteEventStore {
     return this.warmKnown && this.warmDb.prepare('SELECT 1 FROM warm_events LIMIT 1').get() !== undefined;
   }
 
+  /** A warm row as returned by queries, its derived columns re-checked against its record (as in the hot tier). */
   private toRecord(row: WarmRow): StoredRecord {
     const { event, sealed } = decodeWarmRecord(row.record);
     const eventJson = this.warmCodec.open(event, sealed);
+    const parsed = JSON.parse(eventJson) as AccessEvent;
+    const column = mismatchOf(parsed, row, this.tokens, sealed === null);
+    if (column !== null) throw new DerivedColumnMismatchError(row.chain, row.seq, column);
     return {
       position: row.pos,
       chain: row.chain,
       seq: row.seq,
       receivedAt: row.received_at,
-      event: JSON.parse(eventJson) as AccessEvent,
+      event: parsed,
       eventJson,
       prevHash: row.prev_hash,
       hash: row.hash,
