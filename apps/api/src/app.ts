@@ -25,6 +25,7 @@ import { requestLog } from './http/request-log.middleware';
 import { authenticateBeforeBody } from './http/authenticate-before-body';
 import { capConnections, HardenedExpressAdapter } from './http/connection-limits';
 import { documentationAccess } from './http/ops-endpoints';
+import { useForwardedHeaderForClientIp } from './http/forwarded-client-address';
 import { mountConsole } from './console/console-http';
 
 export interface BuiltApp {
@@ -102,6 +103,8 @@ async function buildAppHoldingLock(config: AppConfig, logger: JsonLogger, extraI
   // a forged header from anyone else is ignored (req.ip stays the peer's address).
   const proxies = config.integrity?.trustedProxies ?? [];
   app.set('trust proxy', proxies.length > 0 ? proxies : false);
+  // TRUSTED_PROXY_HEADER=forwarded: the same trust, read from RFC 7239 `Forwarded: for=` instead.
+  if (config.integrity?.trustedProxyHeader === 'forwarded') useForwardedHeaderForClientIp(app.getHttpAdapter().getInstance());
   app.set('query parser', 'simple');
   app.use(jsonBodyReader({ limitsFor: (req) => jsonLimitsFor(config, req.path) }));
   // The web console: its views, static files, form bodies and its own CSP (after securityHeaders).

@@ -30,6 +30,11 @@ export const INTEGRITY_ENV = {
     .default('')
     .transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
     .refine((list) => list.every(isProxyAddress), 'each entry must be an IP address, an IP/prefix (CIDR), or loopback, linklocal, uniquelocal'),
+  /**
+   * Which header the TRUSTED_PROXIES write the client's address in: `x-forwarded-for` (default) or
+   * `forwarded` (RFC 7239 `for=`). Only that one is believed; the other is ignored.
+   */
+  TRUSTED_PROXY_HEADER: z.enum(['x-forwarded-for', 'forwarded']).default('x-forwarded-for'),
 } as const;
 
 function isProxyAddress(entry: string): boolean {
@@ -59,6 +64,8 @@ export interface IntegritySettings {
   eventMaxFutureSeconds?: number;
   /** TRUSTED_PROXIES (default none). */
   trustedProxies?: string[];
+  /** TRUSTED_PROXY_HEADER (default x-forwarded-for). */
+  trustedProxyHeader?: 'x-forwarded-for' | 'forwarded';
 }
 
 export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
@@ -71,5 +78,6 @@ export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
     verifyFullIntervalHours: env.VERIFY_FULL_INTERVAL_HOURS,
     eventMaxFutureSeconds: env.EVENT_MAX_FUTURE_SECONDS,
     trustedProxies: env.TRUSTED_PROXIES,
+    trustedProxyHeader: env.TRUSTED_PROXY_HEADER,
   };
 }
