@@ -13,12 +13,13 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { loadConfig } from '@app/core';
 import { ensureLocalPki, TokenService } from '@app/security';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { benchDataDir, closedLoop, fmt, machine, percentile, startServiceProcess } from './bench-support';
+import { benchDataDir, closedLoop, fmt, machine, percentile, processCpuMs, startServiceProcess } from './bench-support';
 
 const SECONDS = Number(process.env.BENCH_DELIVERY_SECONDS ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_DELIVERY_CONCURRENCY ?? 4);
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const pki = await ensureLocalPki(path.join(dir, 'receiver'), ['127.0.0.1']);
   const received: { at: number; latencyMs: number }[] = [];
   let badSignatures = 0;
+  let tlsConnections = 0;
   const receiver = https.createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
       res.writeHead(ok ? 204 : 401).end();
     });
   });
+  receiver.on('secureConnection', () => tlsConnections++);
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const caFile = path.join(dir, 'receiver-ca.pem');
   fs.writeFileSync(caFile, pki.caCertPem);
@@ -84,8 +87,10 @@ async function main(): Promise<void> {
     s.svc.child.kill('SIGTERM');
     await new Promise((r) => s.svc.child.once('exit', r));
   };
-  const ceiling = async (client: ApiClient) => {
+  /** Events/s in a closed loop, and the service's CPU (all its threads) per event meanwhile. */
+  const ceiling = async (client: ApiClient, pid: number | undefined) => {
     await closedLoop(client, Array.from({ length: 20 }, () => batch(true)), CONCURRENCY); // warm-up
+    const cpu0 = processCpuMs(pid);
     const end = Date.now() + SECONDS * 1000;
     let events = 0;
     let seconds = 0;
@@ -94,18 +99,21 @@ async function main(): Promise<void> {
       events += 50 * BATCH;
       seconds += r.seconds;
     }
-    return events / seconds;
+    return { rate: events / seconds, cpuUsPerEvent: ((processCpuMs(pid) - cpu0) * 1000) / events };
   };
   process.stdout.write(`alert delivery bench: ${machine()}; ${SECONDS} s per phase, batches of ${BATCH} with 1 alert each, concurrency ${CONCURRENCY}\n`);
   // Interleaved (A B A B) so the load of a shared machine falls on both alike.
   const ceilings: Record<'plain' | 'delivery', number[]> = { plain: [], delivery: [] };
+  const cpu: Record<'plain' | 'delivery', number[]> = { plain: [], delivery: [] };
   let deliveredDuringCeilings = 0;
   for (let round = 0; round < 2; round++) {
     for (const kind of ['plain', 'delivery'] as const) {
       const s = await start(`${kind}-${round}`, kind === 'delivery' ? { ALERT_DESTINATIONS_FILE: file } : {});
       const before = received.length;
       try {
-        ceilings[kind].push(await ceiling(s.client));
+        const c = await ceiling(s.client, s.svc.child.pid);
+        ceilings[kind].push(c.rate);
+        cpu[kind].push(c.cpuUsPerEvent);
       } finally {
         await stop(s);
       }
@@ -117,6 +125,10 @@ async function main(): Promise<void> {
   const r1 = mean(ceilings.delivery);
   process.stdout.write(`1. ingest ceiling, no destinations:           ${fmt(r0)} events/s (runs: ${ceilings.plain.map((x) => fmt(x)).join(', ')})\n`);
   process.stdout.write(`2. ingest ceiling, alerts delivered:          ${fmt(r1)} events/s (runs: ${ceilings.delivery.map((x) => fmt(x)).join(', ')}; ${fmt(((r1 - r0) / r0) * 100, 1)}% vs 1.), ${deliveredDuringCeilings} alerts delivered meanwhile\n`);
+  const c0 = mean(cpu.plain);
+  const c1 = mean(cpu.delivery);
+  process.stdout.write(`   service CPU per event (all threads):      ${fmt(c0, 1)} us without, ${fmt(c1, 1)} us with delivery (${fmt(((c1 - c0) / c0) * 100, 1)}%; runs: ${cpu.plain.map((x) => fmt(x, 1)).join(', ')} / ${cpu.delivery.map((x) => fmt(x, 1)).join(', ')})\n`);
+  process.stdout.write(`   receiver TLS connections so far:          ${tlsConnections}; load average ${os.loadavg().map((x) => fmt(x, 1)).join(' ')}\n`);
   const withHook = await start('delivery-latency', { ALERT_DESTINATIONS_FILE: file });
   const client = withHook.client;
   try {

@@ -2,7 +2,8 @@
  * Nest wiring of alert delivery: reads ALERT_DESTINATIONS_FILE at start (a bad file stops the
  * service naming the key), keeps the outbox trigger on the alerts table while destinations exist,
  * runs the dispatcher from start-up to shutdown, and exposes per-destination status to the API
- * (GET /v1/alert-destinations) and to /metrics (for callers who may read alerts or operations).
+ * (GET /v1/alert-destinations) and to /metrics (for callers who may read alerts or operations), and
+ * sends test messages for the console's admin page.
  */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { Gauge } from 'prom-client';
@@ -12,7 +13,7 @@ import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
 import { SQLITE_DB, SqliteDb } from '@app/storage';
 import { DetectionModule } from '../service/detection.module';
 import { SqliteAlertStore } from '../service/sqlite-alert-store';
-import { AlertDispatcher, DeliveryLog, DestinationStatus } from './alert-dispatcher';
+import { AlertDispatcher, DeliveryLog, DestinationStatus, TestDeliveryResult } from './alert-dispatcher';
 import { DeliveryOutbox } from './delivery-outbox';
 import { DestinationsConfig, loadDestinations } from './destinations-config';
 import { senderFor } from './senders';
@@ -74,6 +75,12 @@ export class AlertDeliveryService implements OnApplicationBootstrap, BeforeAppli
   /** null: no ALERT_DESTINATIONS_FILE. */
   status(): DestinationStatus[] | null {
     return this.dispatcher?.status() ?? null;
+  }
+
+  /** A test message to one destination; null: no destinations file; undefined: no such name. */
+  async testSend(name: string): Promise<TestDeliveryResult | undefined | null> {
+    if (!this.dispatcher) return null;
+    return this.dispatcher.testSend(name);
   }
 
   onApplicationBootstrap(): void {

@@ -10,7 +10,7 @@
  */
 import type { AlertRecord } from '../alert-lifecycle';
 import type { RecordSealer } from '../service/sqlite-alert-store';
-import { deliveredAlert, DeliveryMessage, IdentifierTokens, messageFor, SEV_RANK } from './alert-message';
+import { deliveredAlert, DeliveryMessage, IdentifierTokens, messageFor, SEV_RANK, testMessage } from './alert-message';
 import { DeliveryOutbox, PendingDelivery } from './delivery-outbox';
 import type { Destination } from './destinations-config';
 import { AlertSender, DeliveryError } from './webhook-sender';
@@ -33,6 +33,21 @@ export interface DestinationStatus {
   lastError: string | null;
   oldestPendingAt: string | null;
   nextAttemptAt: string | null;
+}
+
+/** The outcome of a test message (console admin page): the reason is short and carries no secret. */
+export interface TestDeliveryResult {
+  destination: string;
+  type: Destination['type'];
+  deliveryId: string;
+  delivered: boolean;
+  ms: number;
+  error?: string;
+}
+
+/** A failure as a short, PHI- and secret-free reason: `HTTP 500`, `timeout`, an error code. */
+export function failureReason(err: unknown): string {
+  return (err instanceof DeliveryError ? err.message : (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.constructor?.name ?? 'error').slice(0, 100);
 }
 
 export interface DispatcherOptions {
@@ -60,13 +75,14 @@ export function backoffMs(attempt: number, initialMs: number, maxMs: number, ran
   return Math.round(base / 2 + (random() * base) / 2);
 }
 
-/** Messages sent together: their successes are recorded in one transaction, their first failure backs off once. */
+/** Messages sent together: their first failure backs off once. */
 interface Round {
   failed: boolean;
+  /** Successes of the whole pass, recorded in one transaction at its end (not one commit per message). */
   delivered: string[];
   deliveredAt: number;
 }
-const newRound = (): Round => ({ failed: false, delivered: [], deliveredAt: 0 });
+const newRound = (delivered: string[] = []): Round => ({ failed: false, delivered, deliveredAt: 0 });
 
 interface DestinationState {
   d: Destination;
@@ -130,7 +146,7 @@ export class AlertDispatcher {
 
   /** One pass: fan out what was stored, then one batch per destination (destinations in parallel). */
   async tick(): Promise<void> {
-    this.fanOut();
+    await this.fanOut();
     await Promise.all(this.states.map((s) => (s.busy ? undefined : this.deliver(s))));
   }
 
@@ -142,6 +158,31 @@ export class AlertDispatcher {
       if (this.states.every((s) => this.outbox.countsFor(s.d.name).pending === 0)) return;
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /** The configured destination names. */
+  names(): string[] {
+    return this.states.map((s) => s.d.name);
+  }
+
+  /**
+   * Sends a test message (kind `test`, rule `delivery-test`, no identifiers) to one destination with
+   * the service's own sender, outside the outbox; undefined when no destination has that name.
+   */
+  async testSend(name: string, severity = 'low'): Promise<TestDeliveryResult | undefined> {
+    const s = this.states.find((x) => x.d.name === name);
+    if (!s) return undefined;
+    const message = testMessage(s.d.name, this.consoleUrl, severity);
+    const started = this.now();
+    let error: string | undefined;
+    try {
+      await s.sender.send(message);
+    } catch (err) {
+      error = failureReason(err);
+    }
+    const result: TestDeliveryResult = { destination: s.d.name, type: s.d.type, deliveryId: message.deliveryId, delivered: error === undefined, ms: this.now() - started, ...(error ? { error } : {}) };
+    this.log.fact(error ? 'warn' : 'info', 'alert delivery test', { destination: s.d.name, deliveryId: message.deliveryId, kind: 'test', outcome: error ? 'failed' : 'delivered', ...(error ? { error } : {}), sendMs: result.ms });
+    return result;
   }
 
   status(): DestinationStatus[] {
@@ -170,7 +211,7 @@ export class AlertDispatcher {
     return JSON.parse(this.sealer ? this.sealer.open(record) : String(record)) as AlertRecord;
   }
 
-  private fanOut(): void {
+  private async fanOut(): Promise<void> {
     for (;;) {
       const queued = this.outbox.queuedAlerts(500);
       if (queued.length === 0) return;
@@ -180,7 +221,7 @@ export class AlertDispatcher {
         const deliveries = this.states.filter((s) => routes(s.d, a)).map((s) => ({ id: messageFor(s.d.name, [deliveredAlert(a, s.d, this.tokens, this.consoleUrl)], 'alert').deliveryId, destination: s.d.name }));
         return { rowid: q.rowid, deliveries, a };
       });
-      this.outbox.fanOut(rows, now);
+      await this.outbox.fanOut(rows, now);
       for (const { a, deliveries } of rows) {
         this.log.fact('info', 'alert raised', { alertId: a.id, rule: a.ruleId, severity: a.severity, reasons: (a.reasons ?? []).join(','), destinations: deliveries.map((d) => d.destination).join(',') });
       }
@@ -193,7 +234,7 @@ export class AlertDispatcher {
     if (now < s.pausedUntil) return;
     s.busy = true;
     try {
-      for (const id of this.outbox.expire(s.d.name, now - s.d.retry.deadLetterAfterMinutes * 60_000, now)) {
+      for (const id of await this.outbox.expire(s.d.name, now - s.d.retry.deadLetterAfterMinutes * 60_000, now)) {
         this.log.fact('warn', 'alert delivery dead-lettered', { destination: s.d.name, deliveryId: id, outcome: 'dead' });
       }
       const batch = this.options.batch ?? 100;
@@ -217,11 +258,18 @@ export class AlertDispatcher {
         }
       }
       const parallel = this.options.parallel ?? 8;
-      for (let i = 0; i < due.length; i += parallel) {
-        const round = newRound();
-        await Promise.all(due.slice(i, i + parallel).map((p) => this.send(s, [p], 'alert', round)));
-        this.settle(round);
-        if (round.failed) return;
+      const delivered: string[] = [];
+      let deliveredAt = 0;
+      try {
+        for (let i = 0; i < due.length; i += parallel) {
+          const round = newRound(delivered);
+          await Promise.all(due.slice(i, i + parallel).map((p) => this.send(s, [p], 'alert', round)));
+          deliveredAt = Math.max(deliveredAt, round.deliveredAt);
+          if (round.failed) return;
+        }
+      } finally {
+        // A crash before this commit re-sends these (same delivery ids): at least once.
+        if (delivered.length > 0) await this.outbox.markDelivered(delivered, deliveredAt);
       }
     } finally {
       s.busy = false;
@@ -231,12 +279,7 @@ export class AlertDispatcher {
   private async sendOne(s: DestinationState, rows: PendingDelivery[], kind: 'alert' | 'digest'): Promise<void> {
     const round = newRound();
     await this.send(s, rows, kind, round);
-    this.settle(round);
-  }
-
-  /** Marks a round's successes delivered in one transaction (one commit, not one per message). */
-  private settle(round: Round): void {
-    if (round.delivered.length > 0) this.outbox.markDelivered(round.delivered, round.deliveredAt);
+    if (round.delivered.length > 0) await this.outbox.markDelivered(round.delivered, round.deliveredAt);
   }
 
   /**
@@ -260,7 +303,7 @@ export class AlertDispatcher {
       }
     } catch (err) {
       const done = this.now();
-      const reason = (err instanceof DeliveryError ? err.message : (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.constructor?.name ?? 'error').slice(0, 100);
+      const reason = failureReason(err);
       s.failures++;
       s.lastFailureMs = done;
       s.lastError = reason;
@@ -270,7 +313,7 @@ export class AlertDispatcher {
         s.pausedUntil = done + backoffMs(s.consecutiveFailures, s.d.retry.initialMs, s.d.retry.maxMs, this.random);
       }
       const wait = Math.max(0, s.pausedUntil - done);
-      this.outbox.markFailed(rows.map((r) => r.id), done + wait, reason, done);
+      await this.outbox.markFailed(rows.map((r) => r.id), done + wait, reason, done);
       for (const r of rows) {
         this.log.fact('warn', 'alert delivery failed', { destination: s.d.name, deliveryId: r.id, kind, outcome: 'retry', attempts: r.attempts + 1, error: reason, retryInMs: wait });
       }

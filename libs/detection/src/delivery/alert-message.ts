@@ -4,7 +4,7 @@
  * the actor and patient only as keyed-HMAC tokens unless the destination opted into identifiers in
  * clear. No evidence, no group values, no IPs. Also the stable delivery id receivers de-duplicate on.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { AlertRecord } from '../alert-lifecycle';
 import type { Destination } from './destinations-config';
 
@@ -64,6 +64,27 @@ export function deliveredAlert(record: AlertRecord, destination: Destination, to
 
 export function messageFor(destination: string, alerts: DeliveredAlert[], kind: DeliveryMessage['kind']): DeliveryMessage {
   return { deliveryId: deliveryIdFor(destination, alerts.map((a) => a.id)), kind, destination, alerts, count: alerts.length };
+}
+
+/**
+ * A test message (kind `test`): a made-up alert of rule `delivery-test` with no identifiers, linking
+ * to the console's alert list. `auditctl alerts test-delivery` and the console's admin page send it.
+ */
+export function testMessage(destination: string, consoleUrl: string, severity = 'low'): DeliveryMessage {
+  const now = new Date().toISOString();
+  const alert: DeliveredAlert = {
+    id: randomUUID(),
+    ruleId: 'delivery-test',
+    title: 'Alert delivery test (not a real alert)',
+    severity: SEV_RANK[severity] !== undefined ? severity : 'low',
+    reasons: ['delivery-test'],
+    windowStart: now,
+    windowEnd: now,
+    count: 0,
+    raisedAt: now,
+    link: `${consoleUrl.replace(/\/+$/, '')}/console/alerts`,
+  };
+  return messageFor(destination, [alert], 'test');
 }
 
 /** One line of text for chat and mail subjects. */

@@ -5,8 +5,11 @@
  * queued alert out into one `alert_deliveries` row per destination whose routing accepts it (and
  * removes it from the queue) in one transaction; each row then lives on disk as pending until it
  * is delivered or becomes a dead letter. Rows carry the stable delivery id receivers de-duplicate on.
+ * Its writes wait for SQLite's write lock (held by the writer thread during a group commit) without
+ * blocking the event loop, so delivery bookkeeping never stalls ingestion's requests.
  */
 import type Database from 'better-sqlite3';
+import { writeWhenFree } from '@app/storage';
 
 export const DELIVERY_OUTBOX_SQL = `
 CREATE TABLE IF NOT EXISTS alert_delivery_queue (
@@ -94,31 +97,35 @@ export class DeliveryOutbox {
   }
 
   /** In one transaction: the deliveries of these alerts, and the alerts off the queue. */
-  fanOut(rows: { rowid: number; deliveries: { id: string; destination: string }[] }[], nowMs: number): void {
-    this.db.transaction(() => {
-      for (const row of rows) {
-        for (const d of row.deliveries) this.insert.run(d.id, d.destination, row.rowid, nowMs, nowMs, nowMs);
-        this.dequeue.run(row.rowid);
-      }
-    }).immediate();
+  fanOut(rows: { rowid: number; deliveries: { id: string; destination: string }[] }[], nowMs: number): Promise<void> {
+    return writeWhenFree(this.db, () =>
+      this.db
+        .transaction(() => {
+          for (const row of rows) {
+            for (const d of row.deliveries) this.insert.run(d.id, d.destination, row.rowid, nowMs, nowMs, nowMs);
+            this.dequeue.run(row.rowid);
+          }
+        })
+        .immediate(),
+    );
   }
 
   dueFor(destination: string, nowMs: number, limit: number): PendingDelivery[] {
     return this.due.all(destination, nowMs, limit) as PendingDelivery[];
   }
 
-  markDelivered(ids: readonly string[], nowMs: number): void {
-    this.db.transaction(() => ids.forEach((id) => this.delivered.run(nowMs, id))).immediate();
+  markDelivered(ids: readonly string[], nowMs: number): Promise<void> {
+    return writeWhenFree(this.db, () => this.db.transaction(() => ids.forEach((id) => this.delivered.run(nowMs, id))).immediate());
   }
 
-  markFailed(ids: readonly string[], nextAttemptMs: number, reason: string, nowMs: number): void {
-    this.db.transaction(() => ids.forEach((id) => this.failed.run(nextAttemptMs, nowMs, reason, id))).immediate();
+  markFailed(ids: readonly string[], nextAttemptMs: number, reason: string, nowMs: number): Promise<void> {
+    return writeWhenFree(this.db, () => this.db.transaction(() => ids.forEach((id) => this.failed.run(nextAttemptMs, nowMs, reason, id))).immediate());
   }
 
   /** Pending deliveries older than the cut-off become dead letters; returns their ids. */
-  expire(destination: string, cutoffMs: number, nowMs: number): string[] {
+  async expire(destination: string, cutoffMs: number, nowMs: number): Promise<string[]> {
     const ids = (this.expired.all(destination, cutoffMs) as { id: string }[]).map((r) => r.id);
-    if (ids.length > 0) this.db.transaction(() => ids.forEach((id) => this.dead.run(nowMs, id))).immediate();
+    if (ids.length > 0) await writeWhenFree(this.db, () => this.db.transaction(() => ids.forEach((id) => this.dead.run(nowMs, id))).immediate());
     return ids;
   }
 

@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { DeliveredAlert, DeliveryMessage, messageFor } from './alert-message';
 import type { SyslogDestination } from './destinations-config';
-import { AlertSender, DeliveryError } from './webhook-sender';
+import { AlertSender, DeliveryError, trustedContext } from './webhook-sender';
 
 const SYSLOG_SEVERITY: Record<string, number> = { critical: 2, high: 3, medium: 4, low: 5 };
 const CEF_SEVERITY: Record<string, number> = { critical: 10, high: 8, medium: 5, low: 3 };
@@ -54,6 +54,8 @@ export class SyslogSender implements AlertSender {
   private socket: tls.TLSSocket | null = null;
   /** One connection attempt shared by the messages sent in parallel. */
   private connecting: Promise<tls.TLSSocket> | null = null;
+  /** Trust store (and client certificate) parsed once, reused by every reconnection. */
+  private context: tls.SecureContext | undefined;
 
   constructor(private readonly d: SyslogDestination) {}
 
@@ -105,8 +107,8 @@ export class SyslogSender implements AlertSender {
         host: this.d.host,
         port: this.d.port,
         ...(isIP(name) ? {} : { servername: name }),
-        ...(this.d.ca ? { ca: [...tls.rootCertificates, this.d.ca] } : {}),
-        ...(this.d.cert && this.d.key ? { cert: this.d.cert, key: this.d.key } : {}),
+        ...(this.d.ca ? { secureContext: (this.context ??= trustedContext(this.d.ca, this.d.cert && this.d.key ? { cert: this.d.cert, key: this.d.key } : undefined)) } : {}),
+        ...(!this.d.ca && this.d.cert && this.d.key ? { cert: this.d.cert, key: this.d.key } : {}),
         checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
         minVersion: 'TLSv1.2',
       });

@@ -62,12 +62,22 @@ export function webhookBody(d: WebhookDestination, m: DeliveryMessage): unknown 
   }
 }
 
+/** A TLS context trusting the system roots plus `ca` (and presenting a client certificate when given), built once. */
+export function trustedContext(ca: string, client?: { cert: string; key: string }): tls.SecureContext {
+  return tls.createSecureContext({ ca: [...tls.rootCertificates, ca], ...(client ?? {}), minVersion: 'TLSv1.2' });
+}
+
 export class WebhookSender implements AlertSender {
   private readonly agent: http.Agent;
 
   constructor(private readonly d: WebhookDestination) {
     const url = new URL(d.url);
-    this.agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 8, ...(d.ca ? { ca: [...tls.rootCertificates, d.ca] } : {}) }) : new http.Agent({ keepAlive: true, maxSockets: 8 });
+    // The trust store is parsed once here, not per connection, and is not handed to the agent as
+    // `ca` (the agent would join every root certificate into its pool key on each request).
+    this.agent =
+      url.protocol === 'https:'
+        ? new https.Agent({ keepAlive: true, maxSockets: 8, ...(d.ca ? { secureContext: trustedContext(d.ca) } : {}) })
+        : new http.Agent({ keepAlive: true, maxSockets: 8 });
   }
 
   send(m: DeliveryMessage): Promise<void> {
