@@ -2,7 +2,9 @@
  * Alert delivery to real receivers nobody here wrote, on loopback: the Debian rsyslogd (imtcp with
  * the GnuTLS driver, x509/certvalid: a client certificate is required) receiving RFC 5425
  * octet-counted RFC 5424 messages with a CEF payload, and the npm `smtp-server` receiving mail after
- * STARTTLS (it refuses MAIL before TLS). Tokens only, stable delivery ids. The rsyslog part skips
+ * STARTTLS (it refuses MAIL before TLS). Tokens only, stable delivery ids. A syslog destination
+ * configured without the client certificate is refused by rsyslogd: its deliveries fail and are
+ * retried, the status shows the failure, and nothing counts them delivered. The rsyslog part skips
  * with a message when rsyslogd or its GnuTLS driver is absent (CI installs rsyslog rsyslog-gnutls).
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -121,6 +123,14 @@ action(type="omfile" file="${outFile}" template="parsed")
         `    certFile: ${client.certPath}`,
         `    keyFile: ${client.keyPath}`,
         '    retry: { initialMs: 100, maxMs: 500 }',
+        // The same collector without a client certificate: rsyslogd must refuse it.
+        '  - name: siem-nocert',
+        '    type: syslog',
+        '    host: 127.0.0.1',
+        `    port: ${syslogPort}`,
+        '    format: cef',
+        `    caFile: ${pki.caCertPath}`,
+        '    retry: { initialMs: 100, maxMs: 400 }',
       );
     }
     fs.writeFileSync(file, ['destinations:', ...destinations].join('\n'));
@@ -164,6 +174,26 @@ action(type="omfile" file="${outFile}" template="parsed")
     expect(got.join('\n')).not.toMatch(/MRN-SIEM|dr-siem|10\.7\.7\.7/);
     const siem = JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body).destinations.find((d: { name: string }) => d.name === 'siem');
     expect(siem).toMatchObject({ queueDepth: 0, delivered: 2, failures: 0 });
+  });
+
+  (RSYSLOG_OK ? it : it.skip)('a destination without the client certificate is refused by rsyslogd: retried, shown failing, never counted delivered', async () => {
+    const status = async () => JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body).destinations.find((d: { name: string }) => d.name === 'siem-nocert');
+    await waitUntil('three failed attempts of siem-nocert', async () => (await status()).failures >= 3, 20_000);
+    const nocert = await status();
+    expect(nocert).toMatchObject({ type: 'syslog', delivered: 0, queueDepth: 2, deadLetters: 0 });
+    expect(nocert.consecutiveFailures).toBeGreaterThanOrEqual(1);
+    expect(nocert.lastError).toBe('refused by collector');
+    expect(nocert.lastFailureAt).not.toBeNull();
+    expect(nocert.lastSuccessAt).toBeNull();
+    // rsyslogd wrote only the two messages of the destination with the certificate.
+    const lines = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8').split('\n').filter(Boolean) : [];
+    const siemIds = new Set(lines.map((l) => /deliveryId="([0-9a-f-]{36})"/.exec(l)?.[1]));
+    expect(lines).toHaveLength(2);
+    expect(siemIds.size).toBe(2);
+    // The log: retries for siem-nocert, never a delivery.
+    const facts = t.logLines.filter((l) => l.includes('"destination":"siem-nocert"')).map((l) => JSON.parse(l) as { msg?: string; outcome?: string; error?: string });
+    expect(facts.filter((f) => f.msg === 'alert delivery failed' && f.outcome === 'retry' && f.error === 'refused by collector').length).toBeGreaterThanOrEqual(3);
+    expect(facts.filter((f) => f.msg === 'alert delivered')).toEqual([]);
   });
 
   it('the SMTP server receives one mail per alert after STARTTLS, tokens only, with the delivery id', async () => {

@@ -56,7 +56,7 @@ export const SCOPE_DESCRIPTIONS: Readonly<Record<Scope, string>> = {
   'context:write': 'post context feeds: users, patients, encounters (`POST /v1/context/...`, FHIR context resources in `POST /fhir`)',
   'context:read': 'context feed status and a user\'s directory entry as of a time (`GET /v1/context/...`; tokens, never names or addresses)',
   'users:manage': 'list console accounts and add one with a one-time password (console People page)',
-  'integrations:manage': 'list integrations and their client certificates; issue integration tokens and client certificates (console Integrations page)',
+  'integrations:manage': 'list integrations and their client certificates; issue integration tokens and client certificates (console Integrations page); send a test message to an alert destination (console Feeds page)',
 };
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The admin's console pages: people and roles, integrations (client certificates and tokens),
- * rules (switch off and on, exceptions, audit trail) and the context feeds and alert destinations.
+ * rules (switch off and on, exceptions, audit trail) and the context feeds and alert destinations
+ * (with a test message per destination).
  * Thin: AdminPagesService and RuleOverridesService do the work; every change is recorded in the access
  * log before the page answers. A one-time password or a token is rendered once in the answer to the
  * form that made it (no-store), never kept in clear.
@@ -116,6 +117,22 @@ export class AdminPagesController {
   @RequireScope('context:read')
   @Render('admin-feeds')
   feeds(@Req() req: ConsoleRequest) {
-    return pageModel(req, 'Context feeds and alert destinations', this.pages.feeds());
+    return pageModel(req, 'Context feeds and alert destinations', { ...this.pages.feeds(), canTest: req.principal?.scopes.includes('integrations:manage') ?? false });
+  }
+
+  @Post('feeds/test-delivery')
+  @RequireScope('integrations:manage')
+  async testDelivery(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    const tested = await this.pages.testDelivery(body);
+    await this.pages.recordChange(
+      p,
+      'console.admin.delivery.test',
+      'POST /console/admin/feeds/test-delivery',
+      { destination: tested.destination, deliveryId: tested.deliveryId, outcome: tested.delivered ? 'delivered' : 'failed', ...(tested.error ? { error: tested.error } : {}) },
+      'AlertDestination',
+      req.socket?.remoteAddress,
+    );
+    res.setHeader('cache-control', 'no-store');
+    res.render('admin-feeds', pageModel(req, 'Context feeds and alert destinations', { ...this.pages.feeds(), canTest: true, tested }));
   }
 }

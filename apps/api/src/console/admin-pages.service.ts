@@ -4,7 +4,8 @@
  * certificates and tokens (issue a token shown once; issue a certificate into DATA_DIR/tls/clients,
  * as the CLI does; revoke tokens and certificates through CredentialRevocationService, as `auditctl
  * token revoke` / `certs revoke` do), rules (switch off and on, exceptions, the audit trail of
- * changes), and the context feeds and alert destinations with their delivery status. Checks every input and names the bad field, never its value.
+ * changes), and the context feeds and alert destinations with their delivery status and a test
+ * message per destination. Checks every input and names the bad field, never its value.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,7 +15,7 @@ import { APP_CONFIG, AppConfig, FieldError, Problems } from '@app/core';
 import { ACCOUNT_NAME, CONSOLE_ROLES, ConsoleStore, addLocalAccount } from '@app/console';
 import { ContextService } from '@app/context';
 import { RuleOverridesService } from '@app/detection/service';
-import { AlertDeliveryService } from '@app/detection/delivery';
+import { AlertDeliveryService, TestDeliveryResult } from '@app/detection/delivery';
 import { AccessAuditService, accessPrincipal } from '@app/pipeline';
 import { CredentialRevocationService, IntegrationSettings, Principal, TokenService, isIntegrationId, issueIntegrationCertificateFiles, localPkiPaths, type Role } from '@app/security';
 
@@ -183,5 +184,18 @@ export class AdminPagesService {
       : null;
     const destinations = this.delivery.status();
     return { context, contextLoaded: status?.loaded ?? false, destinationsConfigured: destinations !== null, destinations: destinations ?? [] };
+  }
+
+  /**
+   * Sends a test message to the destination the form names (as `auditctl alerts test-delivery` does,
+   * but from the service with its own sender); an unknown name is a validation error on /destination.
+   */
+  async testDelivery(body: unknown): Promise<TestDeliveryResult> {
+    const name = field(formFields(body), 'destination');
+    const result = await this.delivery.testSend(name);
+    if (!result) {
+      throw Problems.validation([{ pointer: '/destination', message: result === null ? 'no alert destinations are configured (ALERT_DESTINATIONS_FILE)' : 'must name a configured alert destination' }], 'The test-delivery form is invalid.');
+    }
+    return result;
   }
 }

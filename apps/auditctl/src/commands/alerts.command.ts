@@ -6,9 +6,8 @@
  * 2 when the file or the name is wrong.
  */
 import { Command } from 'commander';
-import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { DeliveredAlert, DestinationConfigError, loadDestinations, messageFor, senderFor } from '@app/detection/delivery';
+import { DestinationConfigError, loadDestinations, senderFor, testMessage } from '@app/detection/delivery';
 
 interface TestDeliveryOptions {
   file?: string;
@@ -46,21 +45,7 @@ export function alertsCommand(): Command {
         process.exitCode = 2;
         return;
       }
-      const now = new Date().toISOString();
-      const id = randomUUID();
-      const alert: DeliveredAlert = {
-        id,
-        ruleId: 'delivery-test',
-        title: 'Alert delivery test (not a real alert)',
-        severity: ['low', 'medium', 'high', 'critical'].includes(opts.severity ?? '') ? opts.severity! : 'low',
-        reasons: ['delivery-test'],
-        windowStart: now,
-        windowEnd: now,
-        count: 0,
-        raisedAt: now,
-        link: `${(config.consoleUrl ?? 'https://localhost:8443').replace(/\/+$/, '')}/console/alerts`,
-      };
-      const message = messageFor(d.name, [alert], 'test');
+      const message = testMessage(d.name, config.consoleUrl ?? 'https://localhost:8443', opts.severity);
       const sender = senderFor(d);
       const started = Date.now();
       try {

@@ -80,6 +80,8 @@ const SYSLOG = z
     serverName: z.string().min(1).optional(),
     facility: z.number().int().min(0).max(23).default(10),
     appName: z.string().regex(/^[\x21-\x7e]{1,48}$/).default('hipaa-audit'),
+    /** A new connection is used only once the collector kept it open this long (it may refuse the client after the handshake). */
+    acceptWaitMs: z.number().int().min(0).max(60_000).default(1000),
   })
   .strict();
 
@@ -116,7 +118,7 @@ type Common = {
   timeoutMs: number;
 };
 export type WebhookDestination = Common & { type: 'webhook'; url: string; preset: 'generic' | 'slack' | 'teams' | 'pagerduty'; secret?: string; routingKey?: string; ca?: string };
-export type SyslogDestination = Common & { type: 'syslog'; host: string; port: number; format: 'cef' | 'json'; ca?: string; cert?: string; key?: string; serverName?: string; facility: number; appName: string };
+export type SyslogDestination = Common & { type: 'syslog'; host: string; port: number; format: 'cef' | 'json'; ca?: string; cert?: string; key?: string; serverName?: string; facility: number; appName: string; acceptWaitMs: number };
 export type EmailDestination = Common & { type: 'email'; host: string; port: number; from: string; to: string[]; username?: string; password?: string; ca?: string };
 export type Destination = WebhookDestination | SyslogDestination | EmailDestination;
 
@@ -241,7 +243,7 @@ export async function resolveDestinations(parsed: z.infer<typeof FILE>, options:
           throw new DestinationConfigError(`${at('keyFile')}: not a PEM private key`);
         }
       }
-      out.push({ ...common, type: 'syslog', host: d.host, port: d.port, format: d.format, ca: cert('caFile', d.caFile), cert: certPem, key: keyPem, serverName: d.serverName, facility: d.facility, appName: d.appName });
+      out.push({ ...common, type: 'syslog', host: d.host, port: d.port, format: d.format, ca: cert('caFile', d.caFile), cert: certPem, key: keyPem, serverName: d.serverName, facility: d.facility, appName: d.appName, acceptWaitMs: d.acceptWaitMs });
     } else {
       await host('host', d.host);
       out.push({ ...common, type: 'email', host: d.host, port: d.port, from: d.from, to: d.to, username: d.username, password: secret('password', undefined, d.passwordFile, d.passwordEnv), ca: cert('caFile', d.caFile) });

@@ -2,8 +2,10 @@
  * Syslog delivery to a SIEM: one RFC 5424 message per alert over TLS with RFC 5425 octet-counted
  * framing (`<len> <message>`), a client certificate when the collector asks for one, and a CEF or
  * JSON payload so Splunk, QRadar, Sentinel or Elastic ingest it as they ingest any appliance. The
- * connection is kept open between messages and opened again after an error. A message counts as
- * delivered once the TLS connection accepted it (syslog has no application acknowledgement).
+ * connection is kept open between messages and opened again after an error; a new one is used only
+ * once the collector kept it open for `acceptWaitMs` after the handshake (rsyslog checks the client
+ * certificate then and closes on a refusal). A message counts as delivered once the TLS connection
+ * accepted it (syslog has no application acknowledgement).
  */
 import * as os from 'node:os';
 import { isIP } from 'node:net';
@@ -113,22 +115,39 @@ export class SyslogSender implements AlertSender {
         minVersion: 'TLSv1.2',
       });
       const timer = setTimeout(() => socket.destroy(new DeliveryError('timeout')), this.d.timeoutMs);
+      let handshaken = false;
       socket.once('secureConnect', () => {
         clearTimeout(timer);
+        handshaken = true;
+        // The collector checks the client (certificate, allowed peers) after the TLS handshake and
+        // then just closes: a message written before that would be claimed delivered and lost.
+        // So a new connection is used only once it stayed open for acceptWaitMs.
+        const refused = () => {
+          clearTimeout(accepted);
+          socket.destroy();
+          reject(new DeliveryError('refused by collector'));
+        };
+        socket.once('close', refused);
+        socket.on('data', () => undefined);
+        const accepted = setTimeout(() => {
+          socket.off('close', refused);
+          use();
+        }, this.d.acceptWaitMs);
+      });
+      const use = () => {
         socket.removeAllListeners('error');
         socket.on('error', () => this.drop());
         socket.on('close', () => {
           if (this.socket === socket) this.socket = null;
         });
         // The collector never talks back; anything it sends is ignored.
-        socket.on('data', () => undefined);
         this.socket = socket;
         resolve(socket);
-      });
-      socket.once('error', (err: NodeJS.ErrnoException) => {
+      };
+      socket.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         socket.destroy();
-        reject(err instanceof DeliveryError ? err : new DeliveryError(err.code ?? 'TLS error'));
+        reject(err instanceof DeliveryError ? err : new DeliveryError(handshaken ? 'refused by collector' : (err.code ?? 'TLS error')));
       });
     });
   }
