@@ -11,6 +11,7 @@ import { createCertificateAuthority, issueClientCertificate } from '@app/securit
 import { ApiClient } from '../apps/auditctl/src/api-client';
 import { AtnaListener } from '../apps/api/src/atna/atna-listener.service';
 import {
+  ATNA_EMITTER_FIXTURES,
   ATNA_FIXTURES,
   BILLION_LAUGHS,
   atnaFixture,
@@ -96,6 +97,38 @@ describe('IHE ATNA receiver (node:tls client, mutual TLS)', () => {
     expect(String(lenient.details?.dataQuality).split(' ').sort()).toEqual(
       ['ActiveParticipant[0]@UserIsRequestor:case', 'ActiveParticipant[1]@UserIsRequestor:case', 'EventIdentification@EventOutcomeIndicator:missing'].sort(),
     );
+
+    const verify = JSON.parse((await compliance.request('GET', '/v1/integrity/verify')).body);
+    expect(verify).toMatchObject({ ok: true, break: null });
+  });
+
+  it('real emitters (dcm4chee-arc, IPF, OpenHIM): each message is stored mapped as its sender meant it, searches redacted for analysts', async () => {
+    const messages = ATNA_EMITTER_FIXTURES.map((name) => syslogMessage(atnaFixture(name)));
+    const expected = messages.map((m) => {
+      const r = mapAtnaSyslogFrame(m, { integration: 'sample-ehr' });
+      if (!r.ok) throw new Error(`fixture does not map: ${r.error.code}`);
+      return r.event;
+    });
+    const outcome = await tlsSend(port, sampleIdentity(t.dataDir), Buffer.concat(messages.map(frame)));
+    expect(outcome.error).toBeUndefined();
+    const views: EventView[] = [];
+    for (const e of expected) views.push(await waitFor(() => getEvent(e.id)));
+    for (let i = 0; i < expected.length; i++) expect(views[i].event).toEqual(JSON.parse(JSON.stringify(expected[i])));
+    // Who, whom, what, outcome, source and the search, as each sends them (issue 21).
+    const view = (name: string) => views[ATNA_EMITTER_FIXTURES.indexOf(name)].event;
+    expect(view('dcm4chee-qido-query')).toMatchObject({ action: 'query', outcome: 'success', actor: { id: 'tech.halvorsen', type: 'user', ip: '10.40.2.17' }, source: { system: 'dcm4chee-arc' } });
+    expect(view('dcm4chee-qido-query').query).toEqual({ text: '/dcm4chee-arc/aets/DCM4CHEE/rs/patientsPatientName=HALVORSEN*&includefield=all&offset=0&limit=21&orderby=PatientName' });
+    expect(view('dcm4chee-cfind-query')).toMatchObject({ action: 'query', actor: { id: 'VIEWSTATION7', type: 'service' }, resource: { type: 'SOPClass', id: '1.2.840.10008.5.1.4.1.2.2.1' } });
+    expect(view('dcm4chee-pdq-query')).toMatchObject({ action: 'query', actor: { id: '10.40.2.23', type: 'user' }, patient: { id: 'PDQ-30117^^^HIS&1.2.40.0.13.1.1.77&ISO' } });
+    expect((view('dcm4chee-pdq-query').query as { text: string }).text).toContain('QPD|IHE PDQ Query|');
+    expect(view('ipf-pdqm-query')).toMatchObject({ action: 'query', actor: { id: 'mobile-intake-app', type: 'service', ip: '172.20.14.9' }, source: { system: 'IPF' }, query: { text: 'https://hie.example.org/fhir/Patient?family=Oyelaran&given=Folake&gender=female' } });
+    expect(view('openhim-user-login')).toMatchObject({ category: 'authentication', action: 'login', outcome: 'success', actor: { id: 'thandi.mokoena@moh.example.org', type: 'user', role: 'admin' }, source: { system: 'openhim' } });
+    // An analyst sees each search redacted: the FHIR and QIDO paths with parameter names, anything else whole.
+    const asAnalyst = async (name: string) => JSON.parse((await analyst.request('GET', `/v1/events/${expected[ATNA_EMITTER_FIXTURES.indexOf(name)].id}`)).body).event.query;
+    expect(await asAnalyst('ipf-pdqm-query')).toEqual({ text: '*/Patient?family=*&given=*&gender=*' });
+    expect(await asAnalyst('dcm4chee-qido-query')).toEqual({ text: '*/*/*/*/patients?PatientName=*&includefield=*&offset=*&limit=*&orderby=*' });
+    expect(await asAnalyst('dcm4chee-cfind-query')).toEqual({ text: '[redacted search]' });
+    expect(await asAnalyst('dcm4chee-pdq-query')).toEqual({ text: '[redacted search]' });
 
     const verify = JSON.parse((await compliance.request('GET', '/v1/integrity/verify')).body);
     expect(verify).toMatchObject({ ok: true, break: null });

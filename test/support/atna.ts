@@ -10,6 +10,8 @@ import { AppConfig } from '@app/core';
 
 export const ATNA_FIXTURES_DIR = path.resolve(__dirname, '..', '..', 'libs', 'standards', 'src', 'atna', 'fixtures');
 export const ATNA_FIXTURES = ['patient-record-read', 'user-login', 'user-login-failure', 'dicom-instances-accessed', 'emergency-override', 'rfc3881-pix-query', 'lenient-instances-transferred', 'dcm4chee-patient-record-update'];
+/** Real emitters' shapes (issue 21): dcm4chee-arc Query by QIDO-RS, C-FIND and PDQ; IPF as PDQm Supplier; OpenHIM console login. */
+export const ATNA_EMITTER_FIXTURES = ['dcm4chee-qido-query', 'dcm4chee-cfind-query', 'dcm4chee-pdq-query', 'ipf-pdqm-query', 'openhim-user-login'];
 
 export function atnaFixture(name: string): string {
   return fs.readFileSync(path.join(ATNA_FIXTURES_DIR, `${name}.xml`), 'utf8');

@@ -29,6 +29,16 @@ describe('search strings (AccessEvent.query.text)', () => {
     expect(searchedNames(parseSearchQuery('Patient?family=van der Berg'))).toEqual(['van der Berg', 'van', 'der', 'Berg']);
   });
 
+  it('reads DICOMweb QIDO-RS searches, also with the query string glued on without "?" (dcm4chee-arc)', () => {
+    const qido = '/dcm4chee-arc/aets/DCM4CHEE/rs/studies?PatientName=NGUYEN^VAN*&includefield=all';
+    expect(redactSearchQuery(qido)).toBe('*/*/*/*/studies?PatientName=*&includefield=*');
+    expect(searchedNames(parseSearchQuery(qido))).toEqual(['NGUYEN^VAN', 'NGUYEN', 'VAN']);
+    const glued = '/dcm4chee-arc/aets/DCM4CHEE/rs/patientsPatientName=KOWALCZYK*&offset=0&limit=21';
+    expect(redactSearchQuery(glued)).toBe('*/*/*/*/patients?PatientName=*&offset=*&limit=*');
+    expect(searchedNames(parseSearchQuery(glued))).toEqual(['KOWALCZYK']);
+    expect(searchedNames(parseSearchQuery('/rs/studies?00100010=*'))).toEqual([]);
+  });
+
   it('never throws on hostile text', () => {
     for (const text of ['%', '?=%E0%A4%A', 'Patient?' + '&'.repeat(10000), 'x'.repeat(100000), 'Patient?name=a\\,b']) {
       expect(() => redactSearchQuery(text)).not.toThrow();

@@ -1,7 +1,8 @@
 /**
  * Reading a recorded search string (`AccessEvent.query.text`: a FHIR search such as
- * `Patient?name=smith`, a full URL, `GET [base]/Patient/_search?...`, or a non-URL query such as
- * an HL7 v2 PIX query in an ATNA message) without ever keeping its values anywhere but the sealed
+ * `Patient?name=smith`, a full URL, `GET [base]/Patient/_search?...`, a DICOMweb QIDO-RS search
+ * (`[base]/rs/studies?PatientName=...`), or a non-URL query such as an HL7 v2 PIX query or a
+ * binary C-FIND dataset in an ATNA message) without ever keeping its values anywhere but the sealed
  * record: what was searched (the resource type and the parameter names, which are not PHI), the
  * searched name values (for detection to turn into matching tokens, never to store), and the
  * redacted form shown to roles that do not see identified data.
@@ -26,11 +27,16 @@ export interface ParsedSearchQuery {
 export const REDACTED = '*';
 const REDACTED_TEXT = '[redacted search]';
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
-/** Path segments that say how a search was made, never whom it was about. */
-const SEARCH_PATH_WORDS = /^(_search|_history|\$[a-z][A-Za-z-]{0,63})$/;
+/** Path segments that say how a search was made, never whom it was about (FHIR, DICOMweb QIDO-RS levels). */
+const SEARCH_PATH_WORDS = /^(_search|_history|\$[a-z][A-Za-z-]{0,63}|patients|studies|series|instances|workitems|mwlitems)$/;
+/** A QIDO-RS level with its query string glued on without `?` (dcm4chee-arc's Query audit message does that). */
+const QIDO_GLUED = /^(.*\/(?:patients|studies|series|instances|workitems|mwlitems))([A-Za-z0-9_.]+=.*)$/;
 const PARAMETER_NAME = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
-/** FHIR search parameters that search by a person's name (any part, the family or the given name). */
-const NAME_PARAMETERS = new Set(['name', 'family', 'given', 'phonetic']);
+/**
+ * Search parameters that search by a person's name: FHIR (any part, the family or the given name)
+ * and DICOM QIDO-RS (PatientName by keyword or tag).
+ */
+const NAME_PARAMETERS = new Set(['name', 'family', 'given', 'phonetic', 'PatientName', '00100010']);
 const MAX_PARAMETERS = 64;
 const MAX_NAME_VALUES = 16;
 
@@ -50,6 +56,10 @@ function splitSearch(text: string): { path: string; query: string | undefined } 
   const noFragment = line.split('#', 1)[0];
   const q = noFragment.indexOf('?');
   const path = (q < 0 ? noFragment : noFragment.slice(0, q)).replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '');
+  if (q < 0) {
+    const glued = QIDO_GLUED.exec(path);
+    if (glued) return { path: glued[1], query: glued[2] };
+  }
   return { path, query: q < 0 ? undefined : noFragment.slice(q + 1) };
 }
 
@@ -64,7 +74,8 @@ export function parseSearchQuery(text: string): ParsedSearchQuery {
       break;
     }
   }
-  const urlShaped = resourceType !== undefined && segments.every((s) => RESOURCE_TYPE.test(s) || SEARCH_PATH_WORDS.test(s) || /^[A-Za-z0-9.-]{1,64}$/.test(s));
+  const qido = segments.some((s) => /^(patients|studies|series|instances|workitems|mwlitems)$/.test(s));
+  const urlShaped = (resourceType !== undefined || qido) && segments.every((s) => RESOURCE_TYPE.test(s) || SEARCH_PATH_WORDS.test(s) || /^[A-Za-z0-9.-]{1,64}$/.test(s));
   const parameters: SearchQueryParameter[] = [];
   if (urlShaped && query !== undefined && query.length > 0) {
     for (const pair of query.split('&').slice(0, MAX_PARAMETERS)) {
@@ -100,8 +111,10 @@ export function searchedNames(parsed: ParsedSearchQuery): string[] {
     if (!NAME_PARAMETERS.has(baseName(p.name))) continue;
     for (const v of p.values) {
       if (out.size >= MAX_NAME_VALUES) break;
-      out.add(v);
-      const words = v.split(/[\s,]+/).filter((w) => w.length > 0);
+      const whole = v.replace(/[*?]+$/, '');
+      if (whole.length > 0) out.add(whole);
+      // DICOM person names separate components with ^ and may carry wildcards (NGUYEN^VAN*).
+      const words = v.split(/[\s,^*?=]+/).filter((w) => w.length > 0);
       if (words.length > 1) for (const w of words) out.add(w);
     }
   }

@@ -24,6 +24,8 @@ export interface DicomActiveParticipant {
   userIsRequestor?: boolean;
   networkAccessPointId?: string;
   networkAccessPointTypeCode?: string;
+  /** UserTypeCode (PS3.15 since 2019, dcm4chee-arc sends it): `1` Person, `2` Application. */
+  userTypeCode?: string;
   roleIdCodes: DicomCode[];
 }
 
@@ -162,18 +164,25 @@ function instancesOf(obj: Node): number | undefined {
 }
 
 /**
- * The ParticipantObjectQuery as text. PS3.15 says base64Binary; some emitters write the query
- * itself (lenient in: read as text and noted, as FHIR's plain-text entity.query is).
+ * The ParticipantObjectQuery as text. PS3.15 says base64Binary: base64 of text (a URL, an HL7 v2
+ * query message) is decoded; base64 of binary content (a C-FIND identifier dataset, as dcm4chee-arc
+ * records it) is kept as the base64 text itself. Some emitters write the query itself (lenient in:
+ * read as text and noted, as FHIR's plain-text entity.query is).
  */
 function queryOf(obj: Node, element: string, dataQuality: string[]): string | undefined {
   const node = nodes(obj, 'ParticipantObjectQuery', 1, element)[0];
   const value = text(node)?.trim();
   if (!value) return undefined;
-  const normalized = normalizeEntityQuery(value);
-  if (normalized.plainText) dataQuality.push(`${element}:plain-text`);
-  const decoded = Buffer.from(normalized.base64, 'base64').toString('utf8').trim();
-  return decoded.length > 0 ? decoded : undefined;
+  if (BASE64_TEXT.test(value)) {
+    const decoded = Buffer.from(value, 'base64');
+    const asText = normalizeEntityQuery(value);
+    if (!asText.plainText) return decoded.toString('utf8').trim() || undefined;
+    if (decoded.length > 0 && value.replace(/\s+/g, '').length % 4 === 0) return value.replace(/\s+/g, '');
+  }
+  dataQuality.push(`${element}:plain-text`);
+  return value;
 }
+const BASE64_TEXT = /^[A-Za-z0-9+/\s]*={0,2}$/;
 
 /** Parses and reads one audit message; throws an AtnaError (stage `xml` or `mapping`). */
 export function readDicomAuditMessage(xml: Buffer | string, options: DicomReadOptions = {}): DicomAuditMessage {
@@ -217,6 +226,7 @@ export function readDicomAuditMessage(xml: Buffer | string, options: DicomReadOp
       userIsRequestor: booleanAttr(p, 'UserIsRequestor', `ActiveParticipant[${index}]@UserIsRequestor`, dataQuality),
       networkAccessPointId: attr(p, 'NetworkAccessPointID'),
       networkAccessPointTypeCode: attr(p, 'NetworkAccessPointTypeCode'),
+      userTypeCode: attr(p, 'UserTypeCode'),
       roleIdCodes: codes(p, 'RoleIDCode', `ActiveParticipant[${index}]/RoleIDCode`),
     };
   });

@@ -4,9 +4,9 @@
  * RFC 3881 form, each asserted against its whole expected canonical event. Hashes and derived ids
  * were recomputed outside this code (sha256sum / Python hashlib). Errors never carry PHI.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AccessEvent, EventValidator } from '@app/core';
+import { AccessEvent, EventValidator, parseSearchQuery, searchedNames } from '@app/core';
 import { AtnaError } from './atna-error';
 import { mapDicomAuditMessage } from './dicom-audit.mapper';
 
@@ -139,6 +139,15 @@ const EXPECTED: Record<string, AccessEvent> = {
       sourceSite: 'Clinic Main Campus',
     },
   },
+  // Checked end to end by test/atna.e2e-spec.ts too.
+  'dcm4chee-patient-record-update': {"id":"6558e09c-946e-8f4c-97bd-042f9aa31520","occurredAt":"2024-06-11T13:02:44.117+02:00","category":"data_modification","action":"update","outcome":"success","actor":{"id":"registrar.kim","type":"user","ip":"10.20.30.41"},"source":{"system":"dcm4chee-arc"},"patient":{"id":"RAD-55120^^^CLINIC"},"resource":{"type":"Patient","id":"RAD-55120^^^CLINIC"},"details":{"atnaMessageSha256":"54b29622a7aa6392a912f8d00dc4d71d0d40680d9bc679f3f7898da7af45b3e9","dicomEventId":"110110","dicomAction":"U","dicomOutcome":"0","sourceSite":"Radiology"}},
+  'lenient-instances-transferred': {"id":"73115943-6514-8cc1-8470-de23dce93b9b","occurredAt":"2024-05-02T07:41:12Z","category":"data_modification","action":"transfer","outcome":"success","actor":{"id":"CT_SCANNER_2","type":"service","ip":"10.9.4.21"},"source":{"system":"pacs.clinic.example.org"},"patient":{"id":"RAD-40417"},"resource":{"type":"ImagingStudy","id":"1.2.826.0.1.3680043.2.1125.1.20240502.7"},"recordCount":240,"details":{"atnaMessageSha256":"154d6945a57a9c2abd8154adb31e69ee2d06fb3e6926984f04dea0257dd8cc36","dicomEventId":"110104","dicomAction":"C","dicomOutcome":"0","sourceSite":"Radiology","dataQuality":"EventIdentification@EventOutcomeIndicator:missing ActiveParticipant[0]@UserIsRequestor:case ActiveParticipant[1]@UserIsRequestor:case","outcomeAssumed":true}},
+  // Real emitters' shapes (issue 21): dcm4chee-arc Query (QIDO, C-FIND, PDQ), IPF PDQm supplier, OpenHIM login.
+  'dcm4chee-qido-query': {"id":"f0ab622d-70b7-86f3-88b6-09a42a484ee4","occurredAt":"2026-03-03T10:14:02.118+01:00","category":"data_access","action":"query","outcome":"success","actor":{"id":"tech.halvorsen","type":"user","ip":"10.40.2.17"},"source":{"system":"dcm4chee-arc"},"query":{"text":"/dcm4chee-arc/aets/DCM4CHEE/rs/patientsPatientName=HALVORSEN*&includefield=all&offset=0&limit=21&orderby=PatientName"},"details":{"atnaMessageSha256":"4f3737dd40c9b3b9fa983ad752baf19b6bfd2b28b3233998013d04040d8fbdd4","dicomEventId":"110112","dicomAction":"E","dicomOutcome":"0"}},
+  'dcm4chee-cfind-query': {"id":"572d5231-2a04-8e83-b106-141c271bdac8","occurredAt":"2026-03-03T10:15:44+01:00","category":"data_access","action":"query","outcome":"success","actor":{"id":"VIEWSTATION7","type":"service"},"source":{"system":"dcm4chee-arc"},"resource":{"type":"SOPClass","id":"1.2.840.10008.5.1.4.1.2.2.1"},"query":{"text":"CABSAAYAAABTVFVEWSAQABAAEgAAAEhBTFZPUlNFTl5JTkdSSUQqIBAAIAAAAAAAIAANAAAAAAA="},"details":{"atnaMessageSha256":"85ed0d428b2ba40464c076a74f8edb3a31bcd03c000c1fcb919d129cde15862a","dicomEventId":"110112","dicomAction":"E","dicomOutcome":"0"}},
+  'dcm4chee-pdq-query': {"id":"ab0d03b5-6222-87eb-9064-2ac48926295d","occurredAt":"2026-03-03T10:15:12.204+01:00","category":"data_access","action":"query","outcome":"success","actor":{"id":"10.40.2.23","type":"user","ip":"10.40.2.23"},"source":{"system":"dcm4chee-arc"},"patient":{"id":"PDQ-30117^^^HIS&1.2.40.0.13.1.1.77&ISO"},"resource":{"type":"Patient","id":"PDQ-30117^^^HIS&1.2.40.0.13.1.1.77&ISO"},"query":{"text":"MSH|^~\\&|HL7SND|DCM4CHEE|HL7RCV|HIS|20260303101512.204||QBP^Q22^QBP_Q21|88123004|P|2.5|||||||8859/1|||\rQPD|IHE PDQ Query|QRY88123004|@PID.5.1.1^MAGNUSSEN~@PID.7^19640212|\rRCP|I|||||"},"details":{"atnaMessageSha256":"029e78092c3ef0dea1adbb6aca0134008f154004e76be76d1ce26d5eb0252d76","dicomEventId":"110112","dicomEventType":"ITI-21","dicomAction":"E","dicomOutcome":"0"}},
+  'ipf-pdqm-query': {"id":"286d8458-c9b9-8d2c-8f1f-af46cb9ca8c5","occurredAt":"2026-03-03T09:02:41.336Z","category":"data_access","action":"query","outcome":"success","actor":{"id":"mobile-intake-app","type":"service","ip":"172.20.14.9"},"source":{"system":"IPF"},"query":{"text":"https://hie.example.org/fhir/Patient?family=Oyelaran&given=Folake&gender=female"},"details":{"atnaMessageSha256":"f51b42748dd6f8da2a74a185d93c8f4c09e1e6d8c71aad6375f5c6f71f3f59af","dicomEventId":"110112","dicomEventType":"ITI-78","dicomAction":"E","dicomOutcome":"0","sourceSite":"IPF"}},
+  'openhim-user-login': {"id":"2545f0b2-0ee6-858d-a8ae-71a27cd6026f","occurredAt":"2026-03-03T08:31:07.512Z","category":"authentication","action":"login","outcome":"success","actor":{"id":"thandi.mokoena@moh.example.org","type":"user","role":"admin"},"source":{"system":"openhim"},"details":{"atnaMessageSha256":"5fad7310e03013e6a87b104aa007301d2f39db5dd7fbf96ab1f7d079664ba03c","dicomEventId":"110114","dicomEventType":"110122","dicomAction":"E","dicomOutcome":"0"}},
 };
 
 describe('DICOM audit message fixtures map to the expected canonical events', () => {
@@ -148,6 +157,19 @@ describe('DICOM audit message fixtures map to the expected canonical events', ()
     expect(mapped.event).toEqual(EXPECTED[name]);
     expect(mapped.messageSha256).toBe(EXPECTED[name].details?.atnaMessageSha256);
     expect(validator.errorsFor(mapped.event)).toEqual([]);
+  });
+
+  it('has an expectation for every fixture file (a fixture cannot be added untested)', () => {
+    const files = readdirSync(join(__dirname, 'fixtures')).filter((f) => f.endsWith('.xml')).map((f) => f.replace(/\.xml$/, ''));
+    expect(files.sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  it('reads what each real emitter searched: text decoded, a binary C-FIND dataset kept as its base64, names found in URL searches', () => {
+    expect(EXPECTED['dcm4chee-cfind-query'].query?.text).toBe(readFileSync(join(__dirname, 'fixtures', 'dcm4chee-cfind-query.xml'), 'utf8').match(/<ParticipantObjectQuery>([^<]+)</)![1]);
+    expect(searchedNames(parseSearchQuery(EXPECTED['ipf-pdqm-query'].query!.text))).toEqual(['Oyelaran', 'Folake']);
+    expect(searchedNames(parseSearchQuery(EXPECTED['dcm4chee-qido-query'].query!.text))).toEqual(['HALVORSEN']);
+    expect(EXPECTED['dcm4chee-pdq-query'].query?.text).toMatch(/^MSH\|.*\rQPD\|IHE PDQ Query\|/s);
+    expect(JSON.stringify(EXPECTED['dcm4chee-pdq-query'])).not.toContain('MAGNUSSEN^EIRA'); // ParticipantObjectName
   });
 
   it('never stores the patient name (ParticipantObjectName)', () => {

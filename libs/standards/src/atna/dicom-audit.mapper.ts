@@ -83,7 +83,9 @@ export function mapDicomAuditMessage(xml: Buffer | string, options: DicomMapping
     throw new AtnaError('mapping', 'no-requestor', 'no ActiveParticipant is the requestor or the Source Role ID: cannot tell who acted', 'ActiveParticipant@UserIsRequestor');
   }
   const actorP = participants[actorIndex];
-  const actor: AccessEvent['actor'] = { id: actorP.userId, type: !isRequestor || hasAppRole(actorP) ? 'service' : 'user' };
+  // UserTypeCode says it outright (1 Person, 2 Application); without it, the role decides.
+  const type = actorP.userTypeCode === '1' ? 'user' : actorP.userTypeCode === '2' || !isRequestor || hasAppRole(actorP) ? 'service' : 'user';
+  const actor: AccessEvent['actor'] = { id: actorP.userId, type };
   const role = actorP.roleIdCodes.find((c) => !isDcmCode(c));
   if (role) actor.role = role.code;
   const ip = participantIp(actorP) ?? participants.filter(isSourceRole).map(participantIp).find(Boolean);
