@@ -76,6 +76,37 @@ describe('Forwarded (RFC 7239) and trusted proxies (TRUSTED_PROXY_HEADER=forward
     expect(await loggedIps({ trustedProxies: [], trustedProxyHeader: 'forwarded' }, [{ sub: 'u-fwd-none', headers: { forwarded: 'for="[2001:db8::99]"' } }])).toEqual(['127.0.0.1']);
   }, 60_000);
 
+  it('behind a TLS-terminating proxy, proto=https of the trusted hop makes an https console form same-origin, and the sign-in is logged with the client IP', async () => {
+    const base = loadConfig({}).integrity!;
+    const t = await startTestApp({ integrity: { ...base, trustedProxies: ['127.0.0.1'], trustedProxyHeader: 'forwarded' } });
+    try {
+      const publicOrigin = `https://${new URL(t.baseUrl).host}`;
+      const signIn = async (forwarded: string) => {
+        const page = await fetch(`${t.baseUrl}/console/sign-in`);
+        const cookie = page.headers.getSetCookie().find((c) => c.startsWith('console-signin='))!.split(';')[0]!;
+        const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+        const res = await fetch(`${t.baseUrl}/console/sign-in`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { cookie, origin: publicOrigin, forwarded, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ _csrf: csrf, name: 'u-fwd-console', password: 'not-the-password' }),
+        });
+        return { status: res.status, text: await res.text() };
+      };
+      // The proxy says the client spoke https: the form's https Origin is this site; the password is checked (and wrong).
+      expect((await signIn('for=203.0.113.8;proto=https')).status).toBe(401);
+      // Without proto=, the service sees plain http and the https Origin is another site.
+      const other = await signIn('for=203.0.113.8');
+      expect(other.status).toBe(400);
+      expect(other.text).toContain('came from another site');
+      const officer = await t.client('auditor');
+      const log = JSON.parse((await officer.request('GET', '/v1/access-log?actor=u-fwd-console')).body) as { entries: { ip?: string; action: string; outcome: string }[] };
+      expect(log.entries.filter((e) => e.action === 'console.sign-in').map((e) => [e.outcome, e.ip])).toEqual([['failure', '203.0.113.8']]);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
+
   it('a bad TRUSTED_PROXY_HEADER stops start-up naming the key', () => {
     expect(() => loadConfig({ TRUSTED_PROXY_HEADER: 'x-real-ip' })).toThrow(/TRUSTED_PROXY_HEADER/);
     expect(loadConfig({}).integrity!.trustedProxyHeader).toBe('x-forwarded-for');

@@ -3,7 +3,7 @@
  * for a given peer and TRUSTED_PROXIES (Express's own compiled trust function, as the app uses it).
  */
 import express from 'express';
-import { clientAddressFromForwarded, parseForwardedFor, parseNode, TrustFn } from './forwarded-client-address';
+import { clientAddressFromForwarded, parseForwardedFor, parseNode, resolveForwarded, TrustFn } from './forwarded-client-address';
 
 /** Express's compiled `trust proxy` for TRUSTED_PROXIES, exactly as app.ts sets it. */
 function trusting(...proxies: string[]): TrustFn {
@@ -102,5 +102,21 @@ describe('clientAddressFromForwarded (same walk as X-Forwarded-For)', () => {
   it('without a header, the peer is the client', () => {
     expect(clientAddressFromForwarded('127.0.0.1', undefined, trusting('127.0.0.1'))).toBe('127.0.0.1');
     expect(clientAddressFromForwarded('127.0.0.1', '  ', trusting('127.0.0.1'))).toBe('127.0.0.1');
+  });
+});
+
+describe('resolveForwarded: the protocol the client used', () => {
+  const trust = trusting('127.0.0.1', '10.0.0.0/8');
+
+  it('is the proto= of the element that named the client', () => {
+    expect(resolveForwarded('127.0.0.1', 'for=203.0.113.7;proto=HTTPS', trust)).toEqual({ address: '203.0.113.7', proto: 'https' });
+    expect(resolveForwarded('127.0.0.1', 'for=203.0.113.7;proto=http, for=10.1.2.3;proto=https', trust)).toEqual({ address: '203.0.113.7', proto: 'http' });
+    expect(resolveForwarded('127.0.0.1', 'for=_hidden;proto=https', trust)).toEqual({ address: '127.0.0.1', proto: 'https' });
+  });
+
+  it('is not taken from an untrusted sender, an element without proto=, or a malformed header', () => {
+    expect(resolveForwarded('192.0.2.9', 'for=203.0.113.7;proto=https', trust)).toEqual({ address: '192.0.2.9' });
+    expect(resolveForwarded('127.0.0.1', 'for=203.0.113.7', trust)).toEqual({ address: '203.0.113.7' });
+    expect(resolveForwarded('127.0.0.1', 'for=203.0.113.7;proto=gopher', trust)).toEqual({ address: '127.0.0.1' });
   });
 });

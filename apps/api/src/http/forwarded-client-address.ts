@@ -12,12 +12,22 @@
  * hidden behind the proxy that reported it, and that proxy's address is the nearest known one.
  * A header that does not parse (or a `for=` that is none of the above) is not believed at all: the
  * peer's address is used. Header values are never logged (they may carry client addresses).
+ *
+ * The protocol the client used (`req.protocol`, `req.secure`: the console's same-origin check) is
+ * the `proto=` of the element that named the client, else the connection's own; X-Forwarded-Proto
+ * is not read in this mode either.
  */
 import { isIP } from 'node:net';
 import parseForwarded from 'forwarded-parse';
 
 /** One `for=` node: an address, or a node that hides the client (`unknown`, obfuscated, absent). */
 export type ForwardedNode = { address: string } | { hidden: true };
+
+/** One hop of the header: its `for=` node and, when given, `proto=` (lower case, http or https). */
+export interface ForwardedHop {
+  node: ForwardedNode;
+  proto?: 'http' | 'https';
+}
 
 /** Proxy-addr's trust function (Express `trust proxy fn`): is `address`, at hop `i`, a trusted proxy? */
 export type TrustFn = (address: string, i: number) => boolean;
@@ -55,44 +65,66 @@ export function parseNode(value: string | undefined): ForwardedNode | null {
 }
 
 /**
- * The `for=` nodes of a Forwarded header, nearest hop last (as proxies append); null when the
- * header (or any of its nodes) is malformed.
+ * The hops of a Forwarded header, nearest hop last (as proxies append); null when the header (or
+ * any of its `for=` or `proto=` values) is malformed.
  */
-export function parseForwardedFor(header: string): ForwardedNode[] | null {
+export function parseForwardedHops(header: string): ForwardedHop[] | null {
   let elements: Record<string, string>[];
   try {
     elements = parseForwarded(header);
   } catch {
     return null;
   }
-  const nodes: ForwardedNode[] = [];
+  const hops: ForwardedHop[] = [];
   for (const element of elements) {
     const node = parseNode(element.for);
     if (node === null) return null;
-    nodes.push(node);
+    const hop: ForwardedHop = { node };
+    if (element.proto !== undefined) {
+      const proto = element.proto.toLowerCase();
+      if (proto !== 'http' && proto !== 'https') return null;
+      hop.proto = proto;
+    }
+    hops.push(hop);
   }
-  return nodes;
+  return hops;
+}
+
+/** The `for=` nodes of a Forwarded header, nearest hop last; null when malformed. */
+export function parseForwardedFor(header: string): ForwardedNode[] | null {
+  return parseForwardedHops(header)?.map((h) => h.node) ?? null;
+}
+
+/** Who the client is, and (when a trusted hop said) which protocol it used. */
+export interface ForwardedClient {
+  address: string | undefined;
+  proto?: 'http' | 'https';
 }
 
 /**
- * The client's address for a request from `peer` carrying `header` (string, or the lines Node
- * joined), believing hops only while the reporting address is trusted. Mirrors proxy-addr: the
- * peer is hop 0, the nearest `for=` hop 1, and so on.
+ * The client of a request from `peer` carrying `header` (string, or the lines Node joined),
+ * believing hops only while the reporting address is trusted. Mirrors proxy-addr: the peer is hop
+ * 0, the nearest `for=` hop 1, and so on. `proto` is that of the element that named the client.
  */
-export function clientAddressFromForwarded(peer: string | undefined, header: string | string[] | undefined, trust: TrustFn): string | undefined {
-  if (peer === undefined || header === undefined) return peer;
+export function resolveForwarded(peer: string | undefined, header: string | string[] | undefined, trust: TrustFn): ForwardedClient {
+  if (peer === undefined || header === undefined) return { address: peer };
   const text = Array.isArray(header) ? header.join(', ') : header;
-  if (text.trim() === '' || !trust(peer, 0)) return peer;
-  const nodes = parseForwardedFor(text);
-  if (nodes === null) return peer;
+  if (text.trim() === '' || !trust(peer, 0)) return { address: peer };
+  const hops = parseForwardedHops(text);
+  if (hops === null) return { address: peer };
   let current = peer;
-  for (let hop = 1; hop <= nodes.length; hop++) {
-    const node = nodes[nodes.length - hop]!;
-    if ('hidden' in node) return current;
-    current = node.address;
-    if (!trust(current, hop)) return current;
+  for (let i = 1; i <= hops.length; i++) {
+    const hop = hops[hops.length - i]!;
+    if ('hidden' in hop.node) return { address: current, ...(hop.proto ? { proto: hop.proto } : {}) };
+    current = hop.node.address;
+    if (!trust(current, i) || i === hops.length) return { address: current, ...(hop.proto ? { proto: hop.proto } : {}) };
   }
-  return current;
+  return { address: current };
+}
+
+/** The client's address only (see resolveForwarded). */
+export function clientAddressFromForwarded(peer: string | undefined, header: string | string[] | undefined, trust: TrustFn): string | undefined {
+  return resolveForwarded(peer, header, trust).address;
 }
 
 interface ExpressLike {
@@ -101,18 +133,30 @@ interface ExpressLike {
 }
 
 /**
- * Makes `req.ip` of this Express app (and apps mounted in it) come from the Forwarded header,
- * with the app's compiled `trust proxy` (TRUSTED_PROXIES). X-Forwarded-For is then not consulted
- * for the address at all, so a client-sent one passed through by the proxy cannot spoof it.
+ * Makes `req.ip` and `req.protocol` (so `req.secure`) of this Express app, and of apps mounted in
+ * it, come from the Forwarded header, with the app's compiled `trust proxy` (TRUSTED_PROXIES).
+ * X-Forwarded-For and X-Forwarded-Proto are then not consulted at all, so client-sent ones passed
+ * through by the proxy cannot spoof them.
  */
 export function useForwardedHeaderForClientIp(app: ExpressLike): void {
+  type Req = { app?: ExpressLike; socket?: { remoteAddress?: string; encrypted?: boolean }; headers?: Record<string, string | string[] | undefined> };
+  const resolve = (req: Req): ForwardedClient => {
+    const trust = (req.app ?? app).get('trust proxy fn') as TrustFn | undefined;
+    const peer = req.socket?.remoteAddress;
+    return trust ? resolveForwarded(peer, req.headers?.forwarded, trust) : { address: peer };
+  };
   Object.defineProperty(app.request, 'ip', {
     configurable: true,
     enumerable: true,
-    get(this: { app?: ExpressLike; socket?: { remoteAddress?: string }; headers?: Record<string, string | string[] | undefined> }) {
-      const trust = (this.app ?? app).get('trust proxy fn') as TrustFn | undefined;
-      const peer = this.socket?.remoteAddress;
-      return trust ? clientAddressFromForwarded(peer, this.headers?.forwarded, trust) : peer;
+    get(this: Req) {
+      return resolve(this).address;
+    },
+  });
+  Object.defineProperty(app.request, 'protocol', {
+    configurable: true,
+    enumerable: true,
+    get(this: Req) {
+      return resolve(this).proto ?? (this.socket?.encrypted ? 'https' : 'http');
     },
   });
 }
