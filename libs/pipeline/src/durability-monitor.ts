@@ -150,6 +150,7 @@ export class DurabilityMonitor implements OnApplicationBootstrap, OnApplicationS
     this.metrics.durabilityFaults.inc({ cause: code });
     this.setFaultGauge();
     this.logger.warn({ fact: 'events cannot be made durable', cause: code, readiness: 'not_ready' });
+    if (code === 'disk_full') this.checkFreeSpace();
   }
 
   private clear(how: string): void {
