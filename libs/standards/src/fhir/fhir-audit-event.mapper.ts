@@ -90,6 +90,17 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
     actorAgent = ev.agent.find((a) => hasCode(a.type?.coding, DCM.sourceRoleId) && agentIdentity(a));
   }
   const dataQuality = [...ev.dataQuality];
+  if (actorAgent && actorIsRequestor && actorAgent.who === undefined && !agentIdentity(actorAgent)) {
+    // Lenient in: HAPI FHIR's BALP interceptor always adds the user agent (IRCP, requestor) and
+    // leaves out its `who` when no user is authenticated; the client (Source Role ID) acted. A
+    // requestor whose `who` names someone only by display stays refused (who it was is unknown).
+    const client = ev.agent.find((a) => hasCode(a.type?.coding, DCM.sourceRoleId) && agentIdentity(a));
+    if (client) {
+      dataQuality.push(`agent[${actorAgent.index}].who:missing`);
+      actorAgent = client;
+      actorIsRequestor = false;
+    }
+  }
   let identity = actorAgent && agentIdentity(actorAgent);
   const observer = observerIdentity(ev.source.observer);
   if (!observer) issues.push({ code: 'required', expression: at('source.observer'), message: 'must identify the observing system by identifier.value, reference or display' });
