@@ -39,6 +39,15 @@ describe('search strings (AccessEvent.query.text)', () => {
     expect(searchedNames(parseSearchQuery('/rs/studies?00100010=*'))).toEqual([]);
   });
 
+  it('reads the names of an HL7 v2 PDQ query (QPD-3 @PID.5.x pairs), and nothing from a PIX query by identifier', () => {
+    const pdq = 'MSH|^~\\&|HL7SND|DCM4CHEE|HL7RCV|HIS|20260303||QBP^Q22^QBP_Q21|1|P|2.5\rQPD|IHE PDQ Query|Q1|@PID.5.1.1^MAGNUSSEN~@PID.5.2^EIRA~@PID.7^19640212|\rRCP|I|';
+    const parsed = parseSearchQuery(pdq);
+    expect(searchedNames(parsed)).toEqual(['MAGNUSSEN', 'EIRA']);
+    expect(searchedParameterNames(parsed)).toEqual(['family', 'given', 'PID-7']);
+    expect(redactSearchQuery(pdq)).toBe('[redacted search]');
+    expect(searchedNames(parseSearchQuery('MSH|^~\\&|PIX|MAIN||20150217|||QBP^Q23|\rQPD|IHE PIX Query|Q1|MRN-42^^^HOSP|'))).toEqual([]);
+  });
+
   it('never throws on hostile text', () => {
     for (const text of ['%', '?=%E0%A4%A', 'Patient?' + '&'.repeat(10000), 'x'.repeat(100000), 'Patient?name=a\\,b']) {
       expect(() => redactSearchQuery(text)).not.toThrow();

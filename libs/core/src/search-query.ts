@@ -91,7 +91,29 @@ export function parseSearchQuery(text: string): ParsedSearchQuery {
       parameters.push({ name, values });
     }
   }
+  if (!urlShaped) parameters.push(...hl7v2QueryParameters(text.slice(0, 8192)));
   return { ...(resourceType ? { resourceType } : {}), parameters, urlShaped };
+}
+
+/** HL7 v2 PID fields of a PDQ query that hold a person's name, as the FHIR parameter of the same meaning. */
+const HL7_NAME_FIELDS: Record<string, string> = { 'PID.5': 'family', 'PID.5.1': 'family', 'PID.5.1.1': 'family', 'PID.5.2': 'given' };
+
+/**
+ * The query parameters of an HL7 v2 query message (IHE PDQ ITI-21/22 QBP^Q22, as ATNA emitters put
+ * it in ParticipantObjectQuery): QPD-3 holds `@<field>^<value>` pairs separated by `~`
+ * (`@PID.5.1.1^SMITH~@PID.7^19640212`). Name fields are named as the FHIR parameters (`family`,
+ * `given`) so the same rules read them; others keep their field name.
+ */
+function hl7v2QueryParameters(text: string): SearchQueryParameter[] {
+  const qpd = text.split(/[\r\n]+/).find((segment) => segment.startsWith('QPD|'));
+  if (!qpd) return [];
+  const out: SearchQueryParameter[] = [];
+  for (const pair of (qpd.split('|')[3] ?? '').split('~').slice(0, MAX_PARAMETERS)) {
+    const m = /^@([A-Z0-9]{2,3}(?:\.\d{1,3}){1,4})\^(.+)$/.exec(pair);
+    if (!m) continue;
+    out.push({ name: HL7_NAME_FIELDS[m[1]] ?? m[1].replace(/\./g, '-'), values: [m[2].replace(/\^/g, ' ').trim()].filter((v) => v.length > 0) });
+  }
+  return out;
 }
 
 /** A parameter's base name: chain and modifier dropped (`subject:Patient.name:exact` -> `name`). */
