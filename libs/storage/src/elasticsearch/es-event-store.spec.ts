@@ -603,6 +603,21 @@ describe('ElasticsearchEventStore with field protection (PHI)', () => {
     expect(EVENT_MAPPINGS.properties.audit.properties.patient.properties.token).toEqual({ type: 'keyword' });
   });
 
+  it('seals the search string too: no document holds it, the event reads back whole and verifies', async () => {
+    const fake = new EsFake();
+    const store = await started(fake, { protection: protection() });
+    const e = event({ patient: undefined, action: 'query', resource: { type: 'Patient' }, query: { text: 'Patient?name=okonkwo&birthdate=1961-04-12' } });
+    const { records } = chain([e], await store.chainHeads());
+    await store.append(records);
+    const written = JSON.stringify(fake.bulks());
+    expect(written).not.toContain('okonkwo');
+    expect(written).not.toContain('1961-04-12');
+    const [, events] = fake.bulks();
+    expect((events[0].doc as { audit: { canonical: string } }).audit.canonical).toContain('"query":{"text":""}');
+    expect((await store.getById(e.id))!.event).toEqual(e);
+    await expect(verify(store, 'data_access')).resolves.toEqual({ ok: true, verified: 1 });
+  });
+
   it('reads back the exact canonical event (by id, receipts, queries, streams), and the chain verifies', async () => {
     const fake = new EsFake();
     const p = protection();
