@@ -213,6 +213,28 @@ describe('security hardening (issue 22): attacks replayed through the public sur
       const ordinary = JSON.parse((await analyst.request('GET', `/v1/alerts/${mine.find((a) => !a.context)!.id}`)).body) as AlertJson;
       expect((ordinary.runbook as { markdown: string }).markdown).not.toContain('One alert for a burst');
     });
+
+    it("does not let an admin-excepted account's break-glass events use up an integration's burst", async () => {
+      const admin = await t.client('admin', 'sec-admin');
+      const added = await admin.request('POST', '/v1/rule-overrides/break-glass-access/exceptions', { field: 'actor.id', value: 'svc-flood-kiosk', reason: 'shared ER kiosk account, reviewed daily' });
+      expect(added.status).toBe(201);
+      const base = Date.parse('2026-01-05T04:00:00Z');
+      const glass = (i: number, actor: string) =>
+        accessEvent({ occurredAt: new Date(base + i * 100).toISOString(), action: 'break_glass', purpose: 'EMERGENCY', actor: { id: actor, type: 'user' }, patient: { id: `MRN-KIOSK-${i}` }, source: { system: 'kiosk-ehr-system' } });
+      // 30 break-glass events of the excepted kiosk account, then three physicians', in the same minute from one integration.
+      const events = [...Array.from({ length: 30 }, (_, i) => glass(i, 'svc-flood-kiosk')), ...[30, 31, 32].map((i) => glass(i, `dr-kiosk-${i}`))];
+      const kiosk = await t.client('integration', 'kiosk-ehr');
+      expect((await kiosk.request('POST', '/v1/events', { events })).status).toBe(202);
+      const analyst = await t.client('soc_analyst');
+      await waitForDetection(analyst);
+      const raised = (await allAlerts(analyst, 'rule=break-glass-access')) as (AlertJson & { context?: { burst?: unknown } })[];
+      const mine = raised.filter((a) => /^(svc-flood-kiosk|dr-kiosk-)/.test(String(a.groupKey['actor.id'])));
+      expect(mine.map((a) => [a.groupKey['actor.id'], a.context?.burst === undefined ? 'own' : 'burst']).sort()).toEqual([
+        ['dr-kiosk-30', 'own'],
+        ['dr-kiosk-31', 'own'],
+        ['dr-kiosk-32', 'own'],
+      ]);
+    });
   });
 
   describe('Markdown injection into runbooks', () => {

@@ -8,6 +8,7 @@ import { AccessEvent } from '@app/core';
 import { DetectionAlert } from './alert';
 import { DetectionEngine, DetectionSnapshot } from './detection-engine';
 import { loadRules } from './rule-loader';
+import { withRuleOverrides } from './rule-overrides';
 import { DAY, defineRule, event, feed, HOUR, MINUTE, SECOND, T0 } from './test-support';
 
 const failedLogin = (offset: number, actor = 'user-1', ip = '203.0.113.5') =>
@@ -180,6 +181,17 @@ describe('match with burst (issue 22: one flood is not hundreds of alerts)', () 
     expect(restarted.restore(JSON.parse(JSON.stringify(engine.snapshot())) as DetectionSnapshot)).toEqual({ restored: ['flood'], reset: [] });
     const after = feed(restarted, Array.from({ length: 10 }, (_, i) => bg((2 + i) * SECOND, 2 + i)));
     expect([...before, ...after].map((a) => a.patient)).toEqual(['p-0', 'p-1', 'p-2', 'p-3']);
+  });
+
+  it("an excepted actor's alerts (rule overrides) neither use up the burst nor stand for it", () => {
+    const kiosk = (offset: number, n: number) =>
+      event(offset, { action: 'break_glass', actor: { id: 'svc-kiosk', type: 'user' }, patient: { id: `k-${n}` }, source: { system: 'ehr-gateway', integration: 'ehr-gateway' } });
+    const traffic = () => [...Array.from({ length: 10 }, (_, i) => kiosk(i * SECOND, i)), ...Array.from({ length: 5 }, (_, i) => bg((20 + i) * SECOND, i))];
+    const state = { disabled: new Map(), exceptions: [{ id: 'x1', ruleId: 'flood', field: 'actor.id', value: 'svc-kiosk', reason: 'shared kiosk', createdBy: 'admin', createdAt: '' }] };
+    const alerts = feed(withRuleOverrides(new DetectionEngine([flood]), { state: () => state }), traffic());
+    expect(alerts.map((a) => [a.patient, a.context?.burst ? 'burst' : 'own'])).toEqual([['p-0', 'own'], ['p-1', 'own'], ['p-2', 'own'], ['p-3', 'burst']]);
+    // Without the exception the kiosk's ten are the burst, and the users' five are folded into it.
+    expect(feed(new DetectionEngine([flood]), traffic()).map((a) => a.patient)).toEqual(['k-0', 'k-1', 'k-2', 'k-3']);
   });
 
   it('a rule whose burst changed starts with empty state (the burst is part of the fingerprint)', () => {

@@ -29,7 +29,7 @@
 import { AccessContext, AccessEvent, EMPTY_ACCESS_CONTEXT } from '@app/core';
 import { DetectionAlert } from './alert';
 import { BaselineBook } from './baselines';
-import { compileRuleOrThrow, CompiledRule } from './compiled-rule';
+import { compileRuleOrThrow, CompiledRule, GroupValue } from './compiled-rule';
 import { EventFacts } from './event-facts';
 import { Detector, DetectorContext } from './detectors/detector';
 import { DormantDetector } from './detectors/dormant-detector';
@@ -70,6 +70,9 @@ export interface DetectionEngineOptions {
   /** @internal a late lane: shares its parent's baselines and opens no lanes of its own. */
   lane?: { baselines: BaselineBook };
 }
+
+/** Whether an alert of this rule and group will be dropped as it leaves the engine (rule overrides). */
+export type AlertSilencer = (ruleId: string, groupKey: Record<string, GroupValue>) => boolean;
 
 /** The built-in data-quality rule: events that could not be evaluated, per source. */
 export const DATA_QUALITY_RULE_ID = 'data-quality-unevaluated';
@@ -227,6 +230,7 @@ export class DetectionEngine implements DetectorContext {
   private low = -Infinity;
   private streams = new Map<string, Stream>();
   private lanes = new Map<string, Lane>();
+  private alertSilencer: AlertSilencer | null = null;
   private unevaluated = new Map<string, number>();
   private eventsSinceLow = 0;
   private nextSweepAt = -Infinity;
@@ -385,7 +389,9 @@ export class DetectionEngine implements DetectorContext {
   }
 
   private newLane(): DetectionEngine {
-    return new DetectionEngine(this.definitions, { ...this.options, lane: { baselines: this.baselines }, onMatch: this.onMatch });
+    const lane = new DetectionEngine(this.definitions, { ...this.options, lane: { baselines: this.baselines }, onMatch: this.onMatch });
+    lane.setAlertSilencer(this.alertSilencer);
+    return lane;
   }
 
   /** A lane's unevaluated counts are the engine's (counted once, in the lane). */
@@ -474,6 +480,20 @@ export class DetectionEngine implements DetectorContext {
   /** DetectorContext: collects an alert for the current process() call. */
   emit(alert: DetectionAlert): void {
     this.out.push(alert);
+  }
+
+  /** DetectorContext: whether the alert silencer (rule overrides) will drop this rule and group's alert. */
+  silenced(ruleId: string, groupKey: Record<string, GroupValue>): boolean {
+    return this.alertSilencer !== null && this.alertSilencer(ruleId, groupKey);
+  }
+
+  /**
+   * Tells the engine (and its late lanes) which alerts will be dropped as they leave it (rule
+   * overrides: withRuleOverrides), so budgets such as `burst` are not spent on them.
+   */
+  setAlertSilencer(silencer: AlertSilencer | null): void {
+    this.alertSilencer = silencer;
+    for (const lane of this.lanes.values()) lane.engine.setAlertSilencer(silencer);
   }
 
   /** Groups held in memory across all rules (late lanes included). */

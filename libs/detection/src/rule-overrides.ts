@@ -67,6 +67,8 @@ export function overrideSuppressing(alert: Pick<DetectionAlert, 'ruleId' | 'grou
 
 /** The engine, with the alerts the overrides suppress dropped as they leave it. */
 export function withRuleOverrides(engine: DetectionEngine, overrides: Pick<RuleOverrideStore, 'state'>, onSuppressed?: (reason: string) => void): DetectionEngine {
+  // Detectors with budgets (a match rule's burst) skip what will be dropped here.
+  engine.setAlertSilencer((ruleId, groupKey) => overrideSuppressing({ ruleId, groupKey }, overrides.state()) !== null);
   const process = engine.process.bind(engine);
   engine.process = (event, position, receivedAt) => {
     const raised = process(event, position, receivedAt);

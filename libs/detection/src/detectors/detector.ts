@@ -6,7 +6,7 @@
  */
 import { AccessEvent } from '@app/core';
 import { DetectionAlert } from '../alert';
-import { CompiledRule } from '../compiled-rule';
+import { CompiledRule, GroupValue } from '../compiled-rule';
 import { EventFacts } from '../event-facts';
 import { EventRef, RefTableReader, RefTableWriter } from '../event-ref';
 
@@ -20,6 +20,12 @@ export interface DetectorContext {
   /** The compact ref of the event being processed (made on first use, shared across rules). */
   ref(): EventRef;
   emit(alert: DetectionAlert): void;
+  /**
+   * Whether an alert of this rule and group will be dropped as it leaves the engine (an admin's
+   * rule exception or a disabled rule: rule-overrides.ts). Budgets such as a match rule's `burst`
+   * are not spent on such alerts, so an excepted actor cannot use up (or stand for) a burst.
+   */
+  silenced(ruleId: string, groupKey: Record<string, GroupValue>): boolean;
 }
 
 export interface DetectorCounters {

@@ -7,6 +7,7 @@
  * integration) within `burst.window` of event time; the next one of that burst raises one alert that
  * stands for the rest (context.burst), and the burst's further events are counted as suppressed.
  * One request of hundreds of break-glass events then cannot bury the queue (or a pager) in alerts.
+ * Events whose alert rule overrides will drop (an admin's exception) are left out of the count.
  */
 import { AccessEvent } from '@app/core';
 import { CompiledRule } from '../compiled-rule';
@@ -42,7 +43,8 @@ export class MatchDetector extends GroupedDetector<number> {
       if (last === undefined || ts > last) this.groups.set(key, ts);
     }
     const burst = this.rule.burst;
-    if (burst) {
+    // An alert rule overrides will drop (an excepted actor) neither spends the burst nor stands for it.
+    if (burst && !ctx.silenced(this.rule.id, this.rule.groupValuesOf(event))) {
       const raw = burst.by(event);
       const value = raw === undefined || raw === null ? null : String(raw);
       const burstKey = value ?? '\u0000';
