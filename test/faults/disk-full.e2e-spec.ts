@@ -3,7 +3,8 @@
  * service's log on the same filesystem and on another one. While full: writes get 503 with
  * Retry-After (never 202 for what is not durable), /health/ready is 503 with reason `disk_full`
  * and the disk-pressure warning, liveness stays up, the service keeps answering (its log lines are
- * dropped and counted when the log shares the disk). Once space is freed readiness comes back by
+ * dropped and counted when the log shares the disk). Before that, free space below
+ * DISK_FREE_FLOOR_BYTES gives a readiness warning, a metric and one `disk-pressure` alert. Once space is freed readiness comes back by
  * itself, writes are acknowledged again, every receipt ever returned is stored unchanged and
  * `auditctl verify` passes. Needs root (mount); without it the suite says so and skips.
  */
@@ -12,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { accessEvent } from '../support/events';
 import { runCli } from '../support/cli';
-import { expectAllStored, fillDisk, mountTmpfs, Receipt, startFaultService, unmount, waitFor } from './fault-service';
+import { expectAllStored, fillDisk, mountTmpfs, Receipt, startFaultService, takeSpace, unmount, waitFor } from './fault-service';
 
 const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-fault-disk-'));
 const mounted = mountTmpfs(mnt, 48);
@@ -33,6 +34,7 @@ maybe('fault: the data dir\'s disk is full', () => {
       const svc = await startFaultService(dataDir, logFile, { HEALTH_PROBE_INTERVAL_MS: '200', DISK_FREE_FLOOR_BYTES: String(16 * 1024 * 1024) });
       const acknowledged = new Map<string, Receipt>();
       let filler: string | null = null;
+      let low: string | null = null;
       try {
         const writer = await svc.client('integration');
         const anon = await svc.client(null);
@@ -50,7 +52,28 @@ maybe('fault: the data dir\'s disk is full', () => {
         expect(ready.status).toBe(200);
         expect(JSON.parse(ready.body).warnings).toBeUndefined();
 
-        // The disk fills up (another process took the space); clients keep posting.
+        // Space runs low (below DISK_FREE_FLOOR_BYTES, 16 MiB): a warning, still ready and acknowledging.
+        low = takeSpace(dir, 'low', 8 * 1024 * 1024);
+        const warned = await waitFor('the disk-pressure warning', async () => {
+          const r = await anon.request('GET', '/health/ready');
+          return r.status === 200 && JSON.parse(r.body).warnings ? JSON.parse(r.body) : undefined;
+        });
+        expect(warned.warnings.map((w: { code: string }) => w.code)).toEqual(['disk_low']);
+        expect((await anon.request('GET', '/metrics')).body).toMatch(/^audit_disk_pressure_warnings_total 1$/m);
+        const analyst = await svc.client('soc_analyst');
+        const pressureAlerts = await waitFor('the disk-pressure alert', async () => {
+          const list = JSON.parse((await analyst.request('GET', '/v1/alerts?rule=disk-pressure')).body).alerts as { ruleId: string; tags: string[]; runbook?: unknown }[];
+          return list.length > 0 ? list : undefined;
+        });
+        expect(pressureAlerts).toHaveLength(1);
+        expect(pressureAlerts[0].tags).toContain('data-quality');
+        const detail = JSON.parse((await analyst.request('GET', `/v1/alerts/${(pressureAlerts[0] as unknown as { id: string }).id}`)).body);
+        expect(detail.runbook.name).toBe('disk-pressure');
+        const stillOk = await post();
+        expect(stillOk.status).toBe(202);
+        keep(stillOk.body);
+
+        // The disk fills up (another process took the rest); clients keep posting.
         filler = fillDisk(dir);
         let refused: Awaited<ReturnType<typeof post>> | null = null;
         for (let i = 0; i < 400 && !refused; i++) {
@@ -79,12 +102,14 @@ maybe('fault: the data dir\'s disk is full', () => {
         const metrics = (await anon.request('GET', '/metrics')).body;
         expect(metrics).toMatch(/^audit_durability_fault\{cause="disk_full"\} 1$/m);
         expect(metrics).toMatch(/^audit_disk_pressure 1$/m);
+        expect(metrics).toMatch(/^audit_disk_pressure_warnings_total 1$/m);
         if (logOn === 'the same filesystem') expect(metrics).toMatch(/^audit_log_lines_dropped_total\{stream="stdout",reason="ENOSPC"\} [1-9]/m);
         expect(svc.child.exitCode).toBeNull();
 
         // Space is freed: ready again by itself (no write needed), then writes are acknowledged.
         fs.rmSync(filler);
-        filler = null;
+        fs.rmSync(low);
+        filler = low = null;
         const back = await waitFor('readiness to come back after space was freed', async () => {
           const r = await anon.request('GET', '/health/ready');
           return r.status === 200 ? r : undefined;
@@ -99,7 +124,7 @@ maybe('fault: the data dir\'s disk is full', () => {
 
         await expectAllStored(await svc.client('compliance_officer'), acknowledged);
       } finally {
-        if (filler) fs.rmSync(filler, { force: true });
+        for (const f of [filler, low]) if (f) fs.rmSync(f, { force: true });
         await svc.stop();
       }
       expect(acknowledged.size).toBeGreaterThanOrEqual(175);

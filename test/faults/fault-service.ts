@@ -40,6 +40,21 @@ export function unmount(dir: string): void {
   spawnSync('umount', ['-l', dir]);
 }
 
+/** Takes free space on the filesystem of `dir` with a new file until about `leaveBytes` are left. */
+export function takeSpace(dir: string, name: string, leaveBytes: number): string {
+  const file = path.join(dir, name);
+  const { bavail, bsize } = fs.statfsSync(dir);
+  const take = Math.max(0, bavail * bsize - leaveBytes);
+  const fd = fs.openSync(file, 'a');
+  try {
+    const chunk = Buffer.alloc(1024 * 1024, 1);
+    for (let done = 0; done < take; done += chunk.length) fs.writeSync(fd, chunk, 0, Math.min(chunk.length, take - done));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
+}
+
 /** Fills the filesystem of `dir` with a file until the kernel says ENOSPC; returns the file. */
 export function fillDisk(dir: string): string {
   const file = path.join(dir, 'filler');

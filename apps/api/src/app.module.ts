@@ -10,6 +10,7 @@ import { ComplianceModule } from './compliance/compliance.module';
 import { ContextApiModule } from './context/context-api.module';
 import { RetentionScheduleModule } from './compliance/retention-schedule.module';
 import { IntegrityScheduleModule } from './integrity/integrity-schedule.module';
+import { DiskPressureAlertsModule } from './faults/disk-pressure-alerts.module';
 import { DetectionApiModule } from './detection/detection-api.module';
 import { FhirModule } from './fhir/fhir.module';
 import { AccessLogController } from './controllers/access-log.controller';
@@ -25,7 +26,7 @@ export class AppModule {
   static forRoot(config: AppConfig, extraImports: DynamicModule[] = []): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, IntegrityScheduleModule, ConsoleModule, AuditorAdminPagesModule, ...extraImports],
+      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, IntegrityScheduleModule, DiskPressureAlertsModule, ConsoleModule, AuditorAdminPagesModule, ...extraImports],
       controllers: [EventsController, ProofController, IntegrityController, CheckpointsController, HealthController, AccessLogController],
     };
   }

@@ -59,3 +59,31 @@ export function integrityBreakAlert(b: IntegrityBreakFacts, foundAt: string): De
     reasons: ['integrity-break'],
   };
 }
+
+export const DISK_PRESSURE_RULE_ID = 'disk-pressure';
+
+/**
+ * The `disk-pressure` data-quality alert: free space under DATA_DIR fell below DISK_FREE_FLOOR_BYTES
+ * (durability-monitor.ts), raised once per crossing (its id is the crossing's time), before the disk
+ * is full and events are refused. Sizes in MiB only.
+ */
+export function diskPressureAlert(facts: { freeMiB: number; floorMiB: number }, foundAt: string): DetectionAlert {
+  const groupKey: Record<string, string | number> = { filesystem: 'DATA_DIR', floorMiB: facts.floorMiB };
+  return {
+    id: alertId(DISK_PRESSURE_RULE_ID, JSON.stringify(groupKey), Date.parse(foundAt), ''),
+    ruleId: DISK_PRESSURE_RULE_ID,
+    title: 'Disk space under the audit data dir is below its floor: events will be refused when it is full',
+    severity: 'high',
+    kind: 'match',
+    runbook: DISK_PRESSURE_RULE_ID,
+    tags: ['data-quality', 'operations', 'hipaa-164.312(b)'],
+    groupKey: { ...groupKey, freeMiB: facts.freeMiB },
+    windowStart: foundAt,
+    windowEnd: foundAt,
+    count: 1,
+    evidence: NO_EVIDENCE,
+    summary: emptySummary(foundAt),
+    position: -1,
+    reasons: ['disk-pressure'],
+  };
+}

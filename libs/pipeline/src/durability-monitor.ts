@@ -109,6 +109,8 @@ export class DurabilityMonitor implements OnApplicationBootstrap, OnApplicationS
   /** Called once per crossing below the free-space floor (the data-quality alert hooks in here). */
   onDiskLow(listener: (freeBytes: number, floorBytes: number) => void): void {
     this.diskLowListeners.push(listener);
+    // Already below the floor (found at start, before this listener was added): tell it now.
+    if (this.diskLow && this.freeBytes !== null) listener(this.freeBytes, this.settings.diskFreeFloorBytes);
   }
 
   /** Reasons events cannot be made durable now (empty: they can). */
