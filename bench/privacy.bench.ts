@@ -13,7 +13,7 @@
  *    benign alerts per day (target at most 30, goal none), and which planted scenarios were found.
  *
  * Options (environment): BENCH_PRIVACY_SCALE (default 1) multiplies the default sizes for a smaller
- * run (a size given explicitly is taken as is); BENCH_PRIVACY_STAFF (3000), BENCH_PRIVACY_DAYS (7), BENCH_PRIVACY_EVENTS_PER_SHIFT (750),
+ * run (a size given explicitly is taken as is); BENCH_PRIVACY_STAFF (3000), BENCH_PRIVACY_DAYS (7), BENCH_PRIVACY_EVENTS_PER_SHIFT (900),
  * BENCH_PRIVACY_USERS (50000), BENCH_PRIVACY_PATIENTS (2000000), BENCH_PRIVACY_ENCOUNTERS (5000000),
  * BENCH_PRIVACY_SEED (42). Run with `node --expose-gc` (the npm script does) for exact memory figures.
  */
@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { AccessEvent } from '@app/core';
 import { ContextKind, InMemoryAccessContext, MatchingTokenizer, validateContextRecord } from '@app/context';
 import { DetectionAlert, DetectionEngine, loadRules } from '@app/detection';
-import { buildHospital, contextFiller, hospitalContext, hospitalTraffic } from '@app/simulation';
+import { buildHospital, contextFiller, DEFAULT_EVENTS_PER_SHIFT, hospitalContext, hospitalTraffic } from '@app/simulation';
 import { fmt, machine, REPO_ROOT } from './bench-support';
 
 const SCALE = Number(process.env.BENCH_PRIVACY_SCALE ?? 1);
@@ -34,7 +34,7 @@ const size = (name: string, full: number, min = 1) => {
 };
 const STAFF = size('STAFF', 3000, 100);
 const DAYS = Number(process.env.BENCH_PRIVACY_DAYS ?? 7);
-const EVENTS_PER_SHIFT = Number(process.env.BENCH_PRIVACY_EVENTS_PER_SHIFT ?? 750);
+const EVENTS_PER_SHIFT = Number(process.env.BENCH_PRIVACY_EVENTS_PER_SHIFT ?? DEFAULT_EVENTS_PER_SHIFT);
 const USERS = size('USERS', 50_000);
 const PATIENTS = size('PATIENTS', 2_000_000);
 const ENCOUNTERS = size('ENCOUNTERS', 5_000_000);

@@ -200,6 +200,13 @@ export interface PlantedScenario {
   description: string;
 }
 
+/**
+ * Mean audit events a staff member's shift produces by default (roles scale it: registrars and
+ * coders log less). About two events a minute of an eight-hour shift: every chart section opened,
+ * order, note and query is audited, so a 3,000-staff week is over 10 million events (issue 13).
+ */
+export const DEFAULT_EVENTS_PER_SHIFT = 900;
+
 export interface HospitalOptions {
   /** Workforce size (default 3000). */
   staff?: number;
@@ -208,7 +215,7 @@ export interface HospitalOptions {
   seed?: number;
   /** First day, 00:00 UTC (default: `days` days before today). */
   start?: Date;
-  /** Mean audit events per staff shift (default 750: a 3,000-staff week is over 10 million events). */
+  /** Mean audit events per staff shift (default DEFAULT_EVENTS_PER_SHIFT: a 3,000-staff week is over 10 million events). */
   eventsPerShift?: number;
   /** Registered patients per staff member (default 20). */
   patientsPerStaff?: number;
@@ -313,7 +320,7 @@ export function buildHospital(options: HospitalOptions = {}): Hospital {
   const start = (options.start ?? defaultHospitalStart(days)).getTime();
   if (!Number.isFinite(start)) throw new Error('start must be a valid date');
   const end = start + days * DAY;
-  const eventsPerShift = options.eventsPerShift ?? 750;
+  const eventsPerShift = options.eventsPerShift ?? DEFAULT_EVENTS_PER_SHIFT;
   const rand = stream(seed, S_STAFF);
 
   // Staff: departments by weight, roles, shifts, schedules, status.

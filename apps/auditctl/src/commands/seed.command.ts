@@ -11,7 +11,7 @@
  */
 import { Command } from 'commander';
 import { AppConfig } from '@app/core';
-import { buildHospital, defaultHospitalStart, generateTraffic, Hospital, planSeedRequests, postTicks } from '@app/simulation';
+import { buildHospital, DEFAULT_EVENTS_PER_SHIFT, defaultHospitalStart, generateTraffic, Hospital, planSeedRequests, postTicks } from '@app/simulation';
 import { TokenService } from '@app/security';
 import { ApiClient, ServiceUnreachableError, defaultServiceUrl, localCa, unreachableServiceMessage } from '../api-client';
 import { cliConfig, missingTokenKey } from '../data-dir';
@@ -42,7 +42,7 @@ export function seedCommand(): Command {
     .option('--staff <n>', 'with --hospital: workforce size', '3000')
     .option('--days <n>', 'with --hospital: days of traffic', '7')
     .option('--start <date>', 'with --hospital: first day (YYYY-MM-DD, UTC; default: --days days before today)')
-    .option('--events-per-shift <n>', 'with --hospital: mean audit events per staff shift', '750')
+    .option('--events-per-shift <n>', 'with --hospital: mean audit events per staff shift', String(DEFAULT_EVENTS_PER_SHIFT))
     .option('--out <dir>', 'with --hospital: write users/patients/encounters/events NDJSON and planted.json there instead of posting (no service needed)')
     .option('--url <url>', 'service URL (default: from HOST, PORT and INSECURE_HTTP)')
     .option('--data-dir <dir>', 'data directory of the service (for its CA and token key; default: $DATA_DIR, then ./data)')
