@@ -43,6 +43,32 @@ describe('ContextIndex', () => {
     expect(index.status().encounters).toMatchObject({ records: 1, versions: 3 });
   });
 
+  it('answers the open encounters exactly at every start and end, asked again and again in any order, and after a change', () => {
+    const index = new ContextIndex();
+    const H = 3_600_000;
+    const records: { id: string; patientId: string; participants: string[]; startMs: number; endMs?: number }[] = [
+      { id: 'a', patientId: 'P1', participants: ['u1'], startMs: T, endMs: T + 4 * H },
+      { id: 'b', patientId: 'P1', participants: ['u2'], startMs: T + 2 * H, endMs: T + 6 * H },
+      { id: 'c', patientId: 'P1', participants: ['u3'], startMs: T + 8 * H },
+      { id: 'd', patientId: 'P1', participants: ['u4'], startMs: T + 5 * H, endMs: T + 5 * H },
+    ];
+    for (const r of records) index.applyOne({ kind: 'encounters', validFromMs: T, receivedAtMs: T, record: r as never });
+    const expected = (at: number) => records.filter((r) => r.patientId === 'P1' && r.startMs <= at && (r.endMs === undefined || at <= r.endMs)).map((r) => r.id).sort();
+    const edges = records.flatMap((r) => [r.startMs, r.endMs ?? r.startMs]);
+    const times = edges.flatMap((t) => [t - 1, t, t + 1, t + 0.5, t + H / 2]);
+    // Forward, backward, and forward again (each answer is remembered for the span it holds in).
+    const asked = [...times, ...[...times].reverse(), ...times];
+    const wrong = asked.filter((t) => JSON.stringify(index.encountersAt('P1', t).map((e) => e.id).sort()) !== JSON.stringify(expected(t)));
+    expect(wrong).toEqual([]);
+    // A new encounter of the patient, and a changed end: the next answers follow them.
+    index.applyOne({ kind: 'encounters', validFromMs: T, receivedAtMs: T, record: { id: 'e', patientId: 'P1', participants: ['u5'], startMs: T + H } as never });
+    records.push({ id: 'e', patientId: 'P1', participants: ['u5'], startMs: T + H });
+    index.applyOne({ kind: 'encounters', validFromMs: T, receivedAtMs: T, record: { ...records[2], endMs: T + 9 * H } as never });
+    records[2] = { ...records[2], endMs: T + 9 * H };
+    const after = [...times, T + 9 * H, T + 9 * H + 1, T + 20 * H].filter((t) => JSON.stringify(index.encountersAt('P1', t).map((e) => e.id).sort()) !== JSON.stringify(expected(t)));
+    expect(after).toEqual([]);
+  });
+
   it('finds the workforce member whose own record a patient is', () => {
     const index = new ContextIndex();
     index.applyOne(user(T, { patientId: 'MRN-1' }));

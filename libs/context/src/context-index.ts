@@ -88,6 +88,12 @@ export class ContextIndex implements AccessContext {
   private readonly encSlotById = new Map<string, number>();
   private parts = new Int32Array(4096);
   private partsUsed = 0;
+  /**
+   * Detection asks for the same patients' open encounters again and again (every chart section a
+   * clinician opens is an event): per patient, the last answer and the span of time it holds for
+   * (no encounter of the patient starts or ends inside it), bounded, dropped on any change.
+   */
+  private readonly openMemo = new Map<string, OpenEncounters>();
   private readonly strings: string[] = [];
   private readonly stringIds = new Map<string, number>();
 
@@ -154,13 +160,36 @@ export class ContextIndex implements AccessContext {
     return versions === undefined ? undefined : versionAt(versions, atMs);
   }
 
+  /** The patient's encounters open at `atMs` (start <= atMs <= end). The answer is shared: do not change it. */
   encountersAt(patientId: string, atMs: number): readonly EncounterContext[] {
+    const memo = this.openMemo.get(patientId);
+    if (memo !== undefined && memo.from <= atMs && atMs < memo.until) return memo.open;
     const slots = this.patientEncounters.get(patientId);
     if (slots === undefined) return NO_ENCOUNTERS;
-    if (!Array.isArray(slots)) return this.openAt(slots, atMs) ? [this.encounter(slots, patientId)] : NO_ENCOUNTERS;
-    const out: EncounterContext[] = [];
-    for (const s of slots) if (this.openAt(s, atMs)) out.push(this.encounter(s, patientId));
-    return out;
+    // The span around atMs in which the answer holds: between the nearest start or end on either side.
+    let from = -Infinity;
+    let until = Infinity;
+    let open: EncounterContext[] | null = null;
+    const visit = (slot: number) => {
+      if (this.enc.u8[slot] === 1) return;
+      const start = this.enc.f64a[slot]!;
+      const end = this.enc.f64b[slot]!;
+      if (atMs < start) {
+        if (start < until) until = start;
+      } else if (Number.isNaN(end) || atMs <= end) {
+        if (start > from) from = start;
+        if (!Number.isNaN(end) && end < until) until = end; // still open at `end` itself: conservative
+        (open ??= []).push(this.encounter(slot, patientId));
+      } else if (end + 1 > from) from = end + 1; // closed before atMs: holds after `end` (times are whole ms; a fraction after it is asked again)
+    };
+    if (Array.isArray(slots)) for (const s of slots) visit(s);
+    else visit(slots);
+    const answer: readonly EncounterContext[] = open ?? NO_ENCOUNTERS;
+    if (until > from) {
+      if (this.openMemo.size >= OPEN_MEMO_LIMIT) this.openMemo.clear();
+      this.openMemo.set(patientId, { from, until, open: answer });
+    }
+    return answer;
   }
 
   workforceMemberWithPatientId(patientId: string, atMs: number): UserContext | undefined {
@@ -221,6 +250,9 @@ export class ContextIndex implements AccessContext {
 
   private applyEncounter(e: EncounterContext): void {
     const old = this.encSlotById.get(e.id);
+    // A replaced encounter may have moved between patients: forget every answer then.
+    if (old !== undefined) this.openMemo.clear();
+    else this.openMemo.delete(e.patientId);
     if (old !== undefined) this.enc.u8[old] = 1; // replaced: lookups skip it
     const slot = this.encIds.length;
     this.enc.ensure(slot + 1);
@@ -266,6 +298,16 @@ export class ContextIndex implements AccessContext {
     if (!Number.isNaN(end)) e.endMs = end;
     return e;
   }
+}
+
+/** Patients whose last open-encounter answer is remembered (a hospital's patients in care, and more). */
+const OPEN_MEMO_LIMIT = 100_000;
+
+interface OpenEncounters {
+  /** The answer holds for from <= t < until. */
+  from: number;
+  until: number;
+  open: readonly EncounterContext[];
 }
 
 function removeFrom(list: number[], value: number): void {

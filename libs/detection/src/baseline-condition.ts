@@ -14,7 +14,6 @@
  *   (this one included) reach `min` and exceed `above` times the usual day (90th percentile).
  * Without enough history every form but `learned: false` is false: baselines never fire while learning.
  */
-import { BaselineView } from './baselines';
 import type { ConditionContext, IssuePath, Predicate } from './condition-compiler';
 
 const KEYS = ['of', 'minDays', 'learned', 'hours', 'minShare', 'dailyPatients'] as const;
@@ -68,20 +67,19 @@ export function compileBaselineCondition(raw: unknown, path: IssuePath, ctx: Con
 
   const learned = raw.learned as boolean | undefined;
   const hours = raw.hours as 'usual' | 'unusual' | undefined;
-  return (event, ts, facts) => {
-    const book = facts?.baselines;
-    let view: BaselineView | null = null;
-    if (book) view = of === 'peers' ? book.peers(facts!.peerKey()) : book.user(event.actor.id, ts);
-    const isLearned = view !== null && view.days >= minDays;
+  return (_event, _ts, facts) => {
+    if (!facts || facts.baselines === null) return learned === false && hours === undefined && volume === null;
+    const view = of === 'peers' ? facts.peerBaseline()! : facts.userBaseline()!;
+    const isLearned = view.days >= minDays;
     if (learned !== undefined && isLearned !== learned) return false;
     if (hours === undefined && volume === null) return true;
-    if (!isLearned || !view || !book) return false;
+    if (!isLearned) return false;
     if (hours !== undefined) {
-      const share = view.hourShare(book.localHour(ts));
+      const share = view.hourShare(facts.localHour());
       if (hours === 'unusual' ? share >= minShare : share < minShare) return false;
     }
     if (volume) {
-      const today = book.patientsOnDay(event.actor.id, ts, event.patient?.id);
+      const today = facts.patientsToday();
       if (today < volume.min || today <= volume.above * view.usualDailyPatients()) return false;
     }
     return true;

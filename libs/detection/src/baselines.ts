@@ -117,12 +117,16 @@ export class BaselineBook {
 
   /** Learns one successful patient access by `userId` at `ts`. */
   learn(userId: string, peer: string, patientId: string, ts: number): void {
+    this.learnAt(userId, peer, patientId, this.localDay(ts), this.localHour(ts));
+  }
+
+  /** `learn` with the access's local day and hour already known (the engine reads them once per event). */
+  learnAt(userId: string, peer: string, patientId: string, day: number, hour: number): void {
     let user = this.users.get(userId);
     if (!user) {
       user = { ...newPattern(), open: [], version: 0, cached: null };
       this.users.set(userId, user);
     }
-    const day = this.localDay(ts);
     let open: OpenDay | undefined;
     for (let i = 0; i < user.open.length; i++) if (user.open[i].day === day) open = user.open[i];
     if (!open) {
@@ -130,8 +134,7 @@ export class BaselineBook {
       user.version++;
       if (day < newest - (OPEN_DAYS - 1)) {
         // Older than the open days: counts towards the history directly (its hour, one patient more).
-        const h = this.localHour(ts);
-        if (user.hourDays[h] < user.days) user.hourDays[h]++;
+        if (user.hourDays[hour] < user.days) user.hourDays[hour]++;
         return;
       }
       open = { day, hours: 0, patients: new Set(), peer };
@@ -141,24 +144,34 @@ export class BaselineBook {
     } else if (open !== user.open[user.open.length - 1] || (user.cached !== null && user.cached.day > day)) {
       user.version++; // the day is already history for a later day's (cached) view
     }
-    open.hours |= 1 << this.localHour(ts);
+    open.hours |= 1 << hour;
     open.patients.add(patientId);
     open.peer = peer;
   }
 
   /** Distinct patients `userId` touched on the local day of `ts`, counting `patientId` too. */
   patientsOnDay(userId: string, ts: number, patientId: string | undefined): number {
-    const day = this.localDay(ts);
-    const open = this.users.get(userId)?.open.find((d) => d.day === day);
+    return this.patientsOn(userId, this.localDay(ts), patientId);
+  }
+
+  /** Distinct patients `userId` touched on local day `day`, counting `patientId` too. */
+  patientsOn(userId: string, day: number, patientId: string | undefined): number {
+    const user = this.users.get(userId);
+    let open: OpenDay | undefined;
+    if (user) for (let i = 0; i < user.open.length; i++) if (user.open[i].day === day) open = user.open[i];
     if (!open) return patientId === undefined ? 0 : 1;
     return open.patients.size + (patientId !== undefined && !open.patients.has(patientId) ? 1 : 0);
   }
 
   /** The user's own learned pattern (history before the day of `ts`). */
   user(userId: string, ts: number): BaselineView {
+    return this.userOn(userId, this.localDay(ts));
+  }
+
+  /** The user's own learned pattern (history before local day `day`). */
+  userOn(userId: string, day: number): BaselineView {
     const user = this.users.get(userId);
     if (!user) return EMPTY_VIEW;
-    const day = this.localDay(ts);
     const cached = user.cached;
     if (cached !== null && cached.day === day && cached.version === user.version) return cached.view;
     const earlierOpen = user.open.filter((d) => d.day < day);

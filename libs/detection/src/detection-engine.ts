@@ -229,6 +229,8 @@ export class DetectionEngine implements DetectorContext {
   private maxProc = -Infinity;
   private low = -Infinity;
   private streams = new Map<string, Stream>();
+  /** Source -> category -> stream key. */
+  private readonly streamKeys = new Map<string, Map<string, string>>();
   private lanes = new Map<string, Lane>();
   private alertSilencer: AlertSilencer | null = null;
   private unevaluated = new Map<string, number>();
@@ -319,7 +321,7 @@ export class DetectionEngine implements DetectorContext {
     const proc = this.isLane || Number.isNaN(received) ? ts : received;
     if (proc > this.maxProc) this.maxProc = proc;
     if (ts > this.maxTs) this.maxTs = ts;
-    const streamKey = `${sourceOf(event)}\u0000${event.category}`;
+    const streamKey = this.streamKeyOf(event);
     let stream = this.streams.get(streamKey);
     if (stream === undefined) {
       stream = { maxTs: ts, lastProc: proc };
@@ -342,6 +344,23 @@ export class DetectionEngine implements DetectorContext {
     return this.flush();
   }
 
+  /** The stream an event belongs to: its source and category (the key string is made once per pair and reused). */
+  private streamKeyOf(event: AccessEvent): string {
+    const source = event.source?.integration ?? event.source?.system ?? 'unknown';
+    let byCategory = this.streamKeys.get(source);
+    if (byCategory === undefined) {
+      if (this.streamKeys.size >= MAX_STREAMS) this.streamKeys.clear();
+      byCategory = new Map();
+      this.streamKeys.set(source, byCategory);
+    }
+    let key = byCategory.get(event.category);
+    if (key === undefined) {
+      key = `${sourceOf(event)}\u0000${event.category}`;
+      byCategory.set(event.category, key);
+    }
+    return key;
+  }
+
   /** Runs the rules on one event (`tooLate`: only match rules, windows have moved on) and teaches the baselines. */
   private evaluate(event: AccessEvent, ts: number, position: number, tooLate: boolean): void {
     const watermark = this.low;
@@ -359,7 +378,7 @@ export class DetectionEngine implements DetectorContext {
       detector.onEvent(event, ts, watermark, this);
     }
     if (event.patient !== undefined && event.outcome === 'success' && event.actor.type === 'user' && (event.category === 'data_access' || event.category === 'data_modification')) {
-      this.baselines.learn(event.actor.id, facts.peerKey(), event.patient.id, ts);
+      this.baselines.learnAt(event.actor.id, facts.peerKey(), event.patient.id, facts.localDay(), facts.localHour());
     }
     this.currentEvent = null;
     this.currentRef = null;

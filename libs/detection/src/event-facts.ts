@@ -20,7 +20,7 @@ import {
   searchedParameterNames,
   UserContext,
 } from '@app/core';
-import { BaselineBook } from './baselines';
+import { BaselineBook, BaselineView } from './baselines';
 
 const NONE = Symbol('none');
 
@@ -34,11 +34,31 @@ export class EventFacts {
   private workforceCache: UserContext | undefined | typeof NONE = NONE;
   private searchCache: ParsedSearchQuery | undefined | typeof NONE = NONE;
   private searchNamesCache: string[] | undefined | typeof NONE = NONE;
+  private rawUserCache: UserContext | undefined | typeof NONE = NONE;
+  private peerKeyCache: string | null = null;
+  private localDayCache = NaN;
+  private localHourCache = -1;
+  private userBaselineCache: BaselineView | null = null;
+  private peerBaselineCache: BaselineView | null = null;
+  private patientsTodayCache = -1;
+  /** The last peer key built, by the role and department it was built from (most events repeat them). */
+  private lastPeer: { role: string | undefined; department: string | undefined; key: string } | null = null;
+  /** explainAccess reads the actor and the patient's encounters through this view: the lookups made for the rules are reused. */
+  private readonly joined: AccessContext;
 
   constructor(
     readonly context: AccessContext = EMPTY_ACCESS_CONTEXT,
     readonly baselines: BaselineBook | null = null,
-  ) {}
+  ) {
+    const self = this;
+    this.joined = {
+      userAt: (id, at) => (at === self.ts && id === self.event?.actor.id ? self.rawUser() : context.userAt(id, at)),
+      patientAt: (id, at) => context.patientAt(id, at),
+      encountersAt: (id, at) => (at === self.ts && id === self.event?.patient?.id ? self.encounters() : context.encountersAt(id, at)),
+      workforceMemberWithPatientId: (id, at) => context.workforceMemberWithPatientId(id, at),
+      ...(context.nameToken ? { nameToken: (clear: string) => context.nameToken!(clear) } : {}),
+    };
+  }
 
   /** Points the facts at the next event (clears what was looked up for the previous one). */
   reset(event: AccessEvent, ts: number): this {
@@ -51,6 +71,13 @@ export class EventFacts {
     this.workforceCache = NONE;
     this.searchCache = NONE;
     this.searchNamesCache = NONE;
+    this.peerKeyCache = null;
+    this.localDayCache = NaN;
+    this.localHourCache = -1;
+    this.userBaselineCache = null;
+    this.peerBaselineCache = null;
+    this.patientsTodayCache = -1;
+    this.rawUserCache = NONE;
     return this;
   }
 
@@ -65,7 +92,7 @@ export class EventFacts {
   /** The actor as a workforce member at the event's time; a termination after that time does not count yet. */
   user(): UserContext | undefined {
     if (this.userCache === NONE) {
-      let user = this.context.userAt(this.event!.actor.id, this.ts);
+      let user = this.rawUser();
       if (user?.status === 'terminated' && user.terminatedAt !== undefined) {
         const at = Date.parse(user.terminatedAt);
         if (!Number.isNaN(at) && at > this.ts) user = { ...user, status: 'active' };
@@ -73,6 +100,12 @@ export class EventFacts {
       this.userCache = user;
     }
     return this.userCache;
+  }
+
+  /** The context's answer for the actor at the event's time, as explainAccess asks it. */
+  private rawUser(): UserContext | undefined {
+    if (this.rawUserCache === NONE) this.rawUserCache = this.context.userAt(this.event!.actor.id, this.ts);
+    return this.rawUserCache;
   }
 
   patient(): PatientContext | undefined {
@@ -101,7 +134,7 @@ export class EventFacts {
   }
 
   explanation(): AccessExplanation {
-    if (this.explanationCache === null) this.explanationCache = explainAccess(this.event!, this.context, this.ts);
+    if (this.explanationCache === null) this.explanationCache = explainAccess(this.event!, this.joined, this.ts);
     return this.explanationCache;
   }
 
@@ -145,7 +178,47 @@ export class EventFacts {
 
   /** Peer group of the actor: role (from the event) and department (from the context). */
   peerKey(): string {
-    return BaselineBook.peerKey(this.event!.actor.role, this.user()?.department);
+    if (this.peerKeyCache === null) {
+      const role = this.event!.actor.role;
+      const department = this.user()?.department;
+      const last = this.lastPeer;
+      if (last !== null && last.role === role && last.department === department) this.peerKeyCache = last.key;
+      else {
+        this.peerKeyCache = BaselineBook.peerKey(role, department);
+        this.lastPeer = { role, department, key: this.peerKeyCache };
+      }
+    }
+    return this.peerKeyCache;
+  }
+
+  /** Local day of the event in the baselines' zone (NaN without baselines). */
+  localDay(): number {
+    if (this.localDayCache !== this.localDayCache && this.baselines !== null) this.localDayCache = this.baselines.localDay(this.ts);
+    return this.localDayCache;
+  }
+
+  /** Local hour (0-23) of the event in the baselines' zone (-1 without baselines). */
+  localHour(): number {
+    if (this.localHourCache < 0 && this.baselines !== null) this.localHourCache = this.baselines.localHour(this.ts);
+    return this.localHourCache;
+  }
+
+  /** The actor's own learned pattern before the event's day (null without baselines). */
+  userBaseline(): BaselineView | null {
+    if (this.userBaselineCache === null && this.baselines !== null) this.userBaselineCache = this.baselines.userOn(this.event!.actor.id, this.localDay());
+    return this.userBaselineCache;
+  }
+
+  /** The actor's peer group's learned pattern (null without baselines). */
+  peerBaseline(): BaselineView | null {
+    if (this.peerBaselineCache === null && this.baselines !== null) this.peerBaselineCache = this.baselines.peers(this.peerKey());
+    return this.peerBaselineCache;
+  }
+
+  /** Distinct patients the actor touched on the event's local day, this event's patient included (0 without baselines). */
+  patientsToday(): number {
+    if (this.patientsTodayCache < 0) this.patientsTodayCache = this.baselines === null ? 0 : this.baselines.patientsOn(this.event!.actor.id, this.localDay(), this.event!.patient?.id);
+    return this.patientsTodayCache;
   }
 }
 

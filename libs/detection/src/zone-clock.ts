@@ -1,12 +1,18 @@
 /**
  * Local wall-clock time (minute of day, day of week) of an event instant in an IANA time zone,
- * for after-hours rules. Uses Intl.DateTimeFormat only to learn the zone's UTC offset, once per
- * minute of event time: offsets only change on whole minutes, and events arrive roughly in order,
- * so the hot path is arithmetic on a cached offset.
+ * for after-hours rules and baselines. Uses Intl.DateTimeFormat only to learn the zone's UTC offset,
+ * and remembers it per hour of event time: a zone's offset changes on whole minutes and at most once
+ * in an hour, so an hour whose first and last minutes share an offset has it throughout (an hour
+ * with a transition is answered minute by minute). Events of several integrations arrive
+ * interleaved (one an hour behind, a nightly batch of yesterday), so the hours seen recently are
+ * kept, not only the last one; a zone without offset changes (UTC) is pure arithmetic.
  */
 
 const MS_PER_MINUTE = 60_000;
+const MS_PER_HOUR = 3_600_000;
 const MS_PER_DAY = 86_400_000;
+/** Hours of event time whose offsets are remembered (about a year; cleared when full). */
+const HOURS_KEPT = 8_192;
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -27,8 +33,12 @@ function floorMod(value: number, modulus: number): number {
 
 export class ZoneClock {
   private readonly format: Intl.DateTimeFormat;
-  private cachedMinute = Number.NaN;
-  private cachedOffsetMs = 0;
+  /** A zone that never changes offset (UTC, Etc/GMT+5): its offset in ms; NaN otherwise. */
+  private readonly fixedOffsetMs: number;
+  /** Hour of event time -> the offset throughout it (NaN: the offset changes inside it). */
+  private readonly hourOffsets = new Map<number, number>();
+  private lastHour = Number.NaN;
+  private lastHourOffsetMs = 0;
 
   constructor(readonly zone: string) {
     this.format = new Intl.DateTimeFormat('en-US', {
@@ -41,16 +51,28 @@ export class ZoneClock {
       minute: 'numeric',
       second: 'numeric',
     });
+    const resolved = this.format.resolvedOptions().timeZone;
+    this.fixedOffsetMs = resolved === 'UTC' || resolved === 'Etc/UTC' || resolved === 'Etc/GMT' || /^Etc\/GMT[+-]\d{1,2}$/.test(resolved) ? this.offsetAt(0) : Number.NaN;
   }
 
   /** The instant shifted by the zone's offset: its UTC fields read as local wall-clock fields. */
   localMs(epochMs: number): number {
-    const minute = Math.floor(epochMs / MS_PER_MINUTE);
-    if (minute !== this.cachedMinute) {
-      this.cachedOffsetMs = this.offsetAt(minute * MS_PER_MINUTE);
-      this.cachedMinute = minute;
+    if (this.fixedOffsetMs === this.fixedOffsetMs) return epochMs + this.fixedOffsetMs; // not NaN
+    const hour = Math.floor(epochMs / MS_PER_HOUR);
+    if (hour === this.lastHour) return epochMs + this.lastHourOffsetMs;
+    let offset = this.hourOffsets.get(hour);
+    if (offset === undefined) {
+      const first = this.offsetAt(hour * MS_PER_HOUR);
+      const last = this.offsetAt(hour * MS_PER_HOUR + MS_PER_HOUR - MS_PER_MINUTE);
+      offset = first === last ? first : Number.NaN;
+      if (this.hourOffsets.size >= HOURS_KEPT) this.hourOffsets.clear();
+      this.hourOffsets.set(hour, offset);
     }
-    return epochMs + this.cachedOffsetMs;
+    // An hour with a transition in it: this minute's own offset.
+    if (offset !== offset) return epochMs + this.offsetAt(Math.floor(epochMs / MS_PER_MINUTE) * MS_PER_MINUTE);
+    this.lastHour = hour;
+    this.lastHourOffsetMs = offset;
+    return epochMs + offset;
   }
 
   /** 0..1439, local. */
