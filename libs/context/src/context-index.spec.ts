@@ -69,6 +69,27 @@ describe('ContextIndex', () => {
     expect(after).toEqual([]);
   });
 
+  it('answers patients as of a time, with their related persons and flags, whichever came first of record and encounter', () => {
+    const index = new ContextIndex();
+    const patient = (validFromMs: number, record: Record<string, unknown>): ContextVersion => ({ kind: 'patients', validFromMs, receivedAtMs: validFromMs, record: { id: 'P1', relatedPersons: [], vip: false, deceased: false, ...record } as never });
+    // An encounter names the patient before any patient record: no patient yet, but its encounter.
+    index.applyOne({ kind: 'encounters', validFromMs: T, receivedAtMs: T, record: { id: 'e1', patientId: 'P1', participants: ['u1'], startMs: T - DAY } as never });
+    expect(index.patientAt('P1', T)).toBeUndefined();
+    expect(index.latest('patients', 'P1')).toBeUndefined();
+    index.apply([
+      patient(T - 10 * DAY, { familyToken: 'ctk_family1', addressToken: 'ctk_address1', relatedPersons: [{ familyToken: 'ctk_rel1' }, { addressToken: 'ctk_reladdr' }] }),
+      patient(T, { familyToken: 'ctk_family2', vip: true }), // moved house: no address yet, VIP from T
+      patient(T - 5 * DAY, { familyToken: 'ctk_family1', addressToken: 'ctk_address1', deceased: false }), // arrived late, valid between the two
+    ]);
+    expect(index.patientAt('P1', T - 30 * DAY)).toEqual({ id: 'P1', familyToken: 'ctk_family1', addressToken: 'ctk_address1', relatedPersons: [{ familyToken: 'ctk_rel1' }, { addressToken: 'ctk_reladdr' }], vip: false, deceased: false });
+    expect(index.patientAt('P1', T - 3 * DAY)).toEqual({ id: 'P1', familyToken: 'ctk_family1', addressToken: 'ctk_address1', relatedPersons: [], vip: false, deceased: false });
+    expect(index.patientAt('P1', T + DAY)).toEqual({ id: 'P1', familyToken: 'ctk_family2', relatedPersons: [], vip: true, deceased: false });
+    expect(index.latest('patients', 'P1')).toEqual({ id: 'P1', familyToken: 'ctk_family2', relatedPersons: [], vip: true, deceased: false });
+    expect(index.patientAt('P2', T)).toBeUndefined();
+    expect(index.encountersAt('P1', T).map((e) => e.id)).toEqual(['e1']);
+    expect(index.status().patients).toMatchObject({ records: 1, versions: 3 });
+  });
+
   it('finds the workforce member whose own record a patient is', () => {
     const index = new ContextIndex();
     index.applyOne(user(T, { patientId: 'MRN-1' }));

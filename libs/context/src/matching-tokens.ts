@@ -69,6 +69,8 @@ export class MatchingTokenizer {
     const normalized = normalizeMatchingValue(clear);
     if (normalized === '') return undefined;
     const mac = crypto.createHmac('sha256', this.keys.tokenizationKey()).update(kind).update(':').update(normalized, 'utf8').digest();
-    return MATCHING_TOKEN_PREFIX + base32(mac);
+    // One flat string (the concatenations would otherwise stay behind it as a chain of pieces):
+    // the context index holds millions of these.
+    return Buffer.from(MATCHING_TOKEN_PREFIX + base32(mac), 'latin1').toString('latin1');
   }
 }
