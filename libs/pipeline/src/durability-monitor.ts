@@ -4,7 +4,7 @@
  * stayed locked past its busy budget (SQLITE_BUSY after BUSY_TIMEOUT_MS), an I/O error, or the store
  * failed otherwise; or the writer is stalled (a group commit running past WRITER_STALL_SECONDS).
  * Every HEALTH_PROBE_INTERVAL_MS it re-probes a known fault (free space and a small fsync'd write
- * under the data dir; a write lock taken and released at once) so readiness comes back by itself
+ * under the data dir; a write lock taken and released at once; the store's own reachability) so readiness comes back by itself
  * when the cause clears, even with no traffic (a load balancer sends none to an unready instance);
  * any durable commit clears it too. It also watches the free space under the data dir and warns
  * once below DISK_FREE_FLOOR_BYTES. Reasons carry codes and causes only: never record content.
@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, faultSettingsOf, FaultSettings } from '@app/core';
-import { BUSY_TIMEOUT_MS, SequenceConflictError, SQLITE_DB, SqliteDb } from '@app/storage';
+import { BUSY_TIMEOUT_MS, EVENT_STORE, EventStore, SequenceConflictError, SQLITE_DB, SqliteDb } from '@app/storage';
 import { ChainWriter } from './chain-writer';
 import { MetricsService } from './metrics.service';
 
@@ -88,6 +88,7 @@ export class DurabilityMonitor implements OnApplicationBootstrap, OnApplicationS
     private readonly writer: ChainWriter,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
     @Optional() @Inject(SQLITE_DB) private readonly db: SqliteDb | null,
   ) {
     this.settings = faultSettingsOf(config);
@@ -183,6 +184,8 @@ export class DurabilityMonitor implements OnApplicationBootstrap, OnApplicationS
         this.clear('the write lock is free');
         return;
       }
+      // Another store failure (Elasticsearch unreachable …): the store says when it is reachable again.
+      if (fault.code === 'store_error' && !this.store.isReady()) return;
       if (this.disk.freeBytes(this.dataDir) < DISK_PROBE_BYTES) return;
       this.disk.writeProbe(this.dataDir, DISK_PROBE_BYTES);
       this.clear('a probe write under DATA_DIR was durable');
