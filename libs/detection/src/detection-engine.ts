@@ -403,8 +403,30 @@ export class DetectionEngine implements DetectorContext {
     this.counters.lateLaned++;
     const raised = lane.engine.process(event, position, ts);
     this.absorbLane(lane.engine);
+    this.rememberActivity(event, ts, position);
     if (raised.length > 0) this.out.push(...raised);
     return this.flush();
+  }
+
+  /**
+   * A late event is history the main windows need too: an account's activity seen only by a late
+   * lane (its stream's partition delivered after the others, e.g. Kafka partitions consumed
+   * interleaved) would make its return, on time in the main engine, look like a first appearance.
+   * Dormant rules remember it here (no alert from this call; the lane judged the event itself).
+   */
+  private rememberActivity(event: AccessEvent, ts: number, position: number): void {
+    const candidates = this.candidates(event.category, event.action);
+    if (!candidates.some((d) => d instanceof DormantDetector)) return;
+    this.currentEvent = event;
+    this.currentTs = ts;
+    this.currentRef = null;
+    this.position = position;
+    const facts = this.facts.reset(event, ts);
+    for (const detector of candidates) {
+      if (detector instanceof DormantDetector && detector.rule.where(event, ts, facts)) detector.remember(event, this);
+    }
+    this.currentEvent = null;
+    this.currentRef = null;
   }
 
   private newLane(): DetectionEngine {

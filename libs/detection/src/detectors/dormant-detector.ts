@@ -45,6 +45,16 @@ export class DormantDetector extends GroupedDetector<DormantGroup> {
     }));
   }
 
+  /**
+   * Activity known only from a late event (judged in a late lane): an account not yet remembered
+   * is remembered from it, so its return later counts the idle time from there. Never alerts.
+   */
+  remember(event: AccessEvent, ctx: DetectorContext): void {
+    const key = this.rule.groupKeyOf(event);
+    if (key === undefined || this.groups.has(key)) return;
+    this.groups.set(key, { lastRef: ctx.ref(), lastAlertAt: -Infinity });
+  }
+
   protected expire(group: DormantGroup, watermark: number): boolean {
     return group.lastRef.ts < watermark - this.rule.windowMs && !this.stillSuppressing(group, watermark);
   }
