@@ -48,6 +48,8 @@ export interface Receipt {
   chain: string;
   seq: number;
   hash: string;
+  /** Stored, but with something the sender should fix (e.g. its clock); no submitted value echoed. */
+  warnings?: string[];
 }
 
 /** An event as stored: the event plus everything the chain hash covers. */

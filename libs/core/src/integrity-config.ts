@@ -19,8 +19,12 @@ export const INTEGRITY_ENV = {
   VERIFY_INTERVAL_SECONDS: z.coerce.number().min(0).max(86_400).default(300),
   /** Full verification (every record and checkpoint) every this many hours; 0 = off. */
   VERIFY_FULL_INTERVAL_HOURS: z.coerce.number().min(0).max(8_760).default(24),
-  /** An event whose occurredAt is more than this many seconds ahead of the server clock is refused (400); 0 = no limit. */
+  /** An event whose occurredAt is more than this many seconds ahead of the server clock is stored, flagged `clock-ahead`, counted and alerted on; 0 = never flagged. */
   EVENT_MAX_FUTURE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(300),
+  /** ... more than this many seconds behind it: stored, flagged `clock-behind`, counted and alerted on; 0 = never flagged. Default 10 years (clock resets to 1970 or 2000; backfills of years-old logs stay unflagged). */
+  EVENT_MAX_PAST_SECONDS: z.coerce.number().int().min(0).max(3_153_600_000).default(315_360_000),
+  /** At most one clock data-quality alert per integration per this many seconds. */
+  CLOCK_ALERT_PERIOD_SECONDS: z.coerce.number().int().min(1).max(2_592_000).default(3600),
   /**
    * Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs, e.g. "10.0.0.5,10.1.0.0/16";
    * also loopback, linklocal, uniquelocal): the logged client IP is then the forwarded one. Empty: none.
@@ -60,8 +64,12 @@ export interface IntegritySettings {
   verifyIntervalSeconds?: number;
   /** VERIFY_FULL_INTERVAL_HOURS (default 24; 0: off). */
   verifyFullIntervalHours?: number;
-  /** EVENT_MAX_FUTURE_SECONDS (default 300; 0: no limit). */
+  /** EVENT_MAX_FUTURE_SECONDS (default 300; 0: never flagged). */
   eventMaxFutureSeconds?: number;
+  /** EVENT_MAX_PAST_SECONDS (default 315,360,000 = 10 years; 0: never flagged). */
+  eventMaxPastSeconds?: number;
+  /** CLOCK_ALERT_PERIOD_SECONDS (default 3600). */
+  clockAlertPeriodSeconds?: number;
   /** TRUSTED_PROXIES (default none). */
   trustedProxies?: string[];
   /** TRUSTED_PROXY_HEADER (default x-forwarded-for). */
@@ -77,6 +85,8 @@ export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
     verifyIntervalSeconds: env.VERIFY_INTERVAL_SECONDS,
     verifyFullIntervalHours: env.VERIFY_FULL_INTERVAL_HOURS,
     eventMaxFutureSeconds: env.EVENT_MAX_FUTURE_SECONDS,
+    eventMaxPastSeconds: env.EVENT_MAX_PAST_SECONDS,
+    clockAlertPeriodSeconds: env.CLOCK_ALERT_PERIOD_SECONDS,
     trustedProxies: env.TRUSTED_PROXIES,
     trustedProxyHeader: env.TRUSTED_PROXY_HEADER,
   };

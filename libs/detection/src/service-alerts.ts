@@ -1,8 +1,11 @@
 /**
  * Alerts the service raises about itself rather than about an access: a break found by the
- * integrity verification (`integrity-break`). They go through the normal alert path (stored like
+ * integrity verification (`integrity-break`), and an integration whose events are dated far ahead
+ * of or behind the server clock (`data-quality-clock-skew`, at most one per integration per alert
+ * period). They go through the normal alert path (stored like
  * any alert, listed by GET /v1/alerts and the console queue, delivered by alert delivery) and carry
- * no PHI: only chain names, sequence numbers, break kinds and column names. Their ids are
+ * no PHI: only chain names, sequence numbers, break kinds, column names, integration names and
+ * counts. Their ids are
  * deterministic in what they are about (not in when they were found), so the same break found again
  * (next period, after a restart) is the same alert, stored once.
  */
@@ -85,5 +88,38 @@ export function diskPressureAlert(facts: { freeMiB: number; floorMiB: number }, 
     summary: emptySummary(foundAt),
     position: -1,
     reasons: ['disk-pressure'],
+  };
+}
+
+export const CLOCK_SKEW_RULE_ID = 'data-quality-clock-skew';
+
+/** One integration's events flagged for their clock in one alert period (ClockSkewNotice of @app/pipeline). */
+export interface ClockSkewFacts {
+  integration: string;
+  periodStartMs: number;
+  ahead: number;
+  behind: number;
+}
+
+/** The clock data-quality alert of one integration and period (the same period gives the same id). */
+export function clockSkewAlert(n: ClockSkewFacts, raisedAt: string): DetectionAlert {
+  const groupKey = { 'source.integration': n.integration };
+  const reasons = [...(n.ahead > 0 ? ['clock-ahead'] : []), ...(n.behind > 0 ? ['clock-behind'] : [])];
+  return {
+    id: alertId(CLOCK_SKEW_RULE_ID, JSON.stringify(groupKey), n.periodStartMs, ''),
+    ruleId: CLOCK_SKEW_RULE_ID,
+    title: 'Audit events dated far from the server clock (sender clock)',
+    severity: 'medium',
+    kind: 'match',
+    runbook: CLOCK_SKEW_RULE_ID,
+    tags: ['data-quality', 'hipaa-164.312(b)'],
+    groupKey,
+    windowStart: new Date(n.periodStartMs).toISOString(),
+    windowEnd: raisedAt,
+    count: n.ahead + n.behind,
+    evidence: NO_EVIDENCE,
+    summary: { ...emptySummary(raisedAt), integrations: [n.integration] },
+    position: -1,
+    reasons,
   };
 }

@@ -7,6 +7,7 @@ export * from './scale-out';
 export * from './query.service';
 export * from './integrity.service';
 export * from './integrity-monitor';
+export * from './clock-quality';
 export * from './durability-monitor';
 export * from './readiness.service';
 export * from './metrics.service';

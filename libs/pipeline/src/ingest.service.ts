@@ -11,14 +11,14 @@
 import { AccessEvent, canonicalizeEventIdentifiers, EventValidator, FieldError, Problems, Receipt } from '@app/core';
 import { canonicalize } from '@app/ledger';
 import { BusEvent, BusUnavailableError, EventBus, EventStore, IngestReceipt, StoredReceipt, isQueuedReceipt } from '@app/storage';
+import { ClockQualityMonitor, clockWarning } from './clock-quality';
 import { MetricsService } from './metrics.service';
 
 export interface IngestOptions {
   /** ingestValidated on a queued bus: how long to wait for the chained receipts (default 10 s). */
   chainedWaitMs?: number;
-  /** EVENT_MAX_FUTURE_SECONDS: events further ahead of the server clock are refused (0 or unset: no limit). */
-  maxFutureSeconds?: number;
-  now?: () => number;
+  /** Flags (never refuses) events dated far ahead of or behind the server clock; unset: no check. */
+  clock?: ClockQualityMonitor;
 }
 
 export class IngestService {
@@ -60,22 +60,18 @@ export class IngestService {
       if (e.patient && e.patient.id === '') empty.push({ ...(events.length > 1 ? { index: i } : {}), pointer: '/patient/id', message: 'must contain visible characters' });
       if (e.resource?.id === '') empty.push({ ...(events.length > 1 ? { index: i } : {}), pointer: '/resource/id', message: 'must contain visible characters' });
     });
-    // A clock far ahead is refused rather than stored: an event dated 2099 would sort first in every
-    // investigation and carry detection's event time past every window (docs/operations.md).
-    const maxFuture = this.options.maxFutureSeconds ?? 0;
-    if (maxFuture > 0) {
-      const limit = (this.options.now ?? Date.now)() + maxFuture * 1000;
-      events.forEach((e, i) => {
-        if (Date.parse(e.occurredAt) > limit) {
-          empty.push({ ...(events.length > 1 ? { index: i } : {}), pointer: `${at(i)}/occurredAt`, message: `is more than ${maxFuture} s ahead of the server clock; check the sender's clock` });
-        }
-      });
-      if (empty.length > 0) this.metrics?.futureEvents.inc(empty.filter((x) => x.pointer.endsWith('/occurredAt')).length);
-    }
     if (empty.length > 0) throw Problems.validation(empty, 'The events were rejected as a whole; nothing was stored.');
+    // A clock far ahead or behind is stored and flagged, never refused (refusing would lose the
+    // record): the receipt warns the sender, and the source is counted (clock-quality.ts).
+    const clock = this.options.clock;
+    const skews = clock ? clock.classify(events) : null;
     const canonical = events.map((event) => ({ event, json: canonicalize(event) }));
-    if (this.bus.acknowledges === 'chained') return this.bus.publish(canonical);
-    return this.publishQueued(canonical);
+    const receipts = this.bus.acknowledges === 'chained' ? await this.bus.publish(canonical) : await this.publishQueued(canonical);
+    if (clock && skews && skews.some((d) => d !== null)) {
+      clock.record(events, skews);
+      return receipts.map((r, i) => (skews[i] ? { ...r, warnings: [clockWarning(skews[i]!, clock.policy)] } : r));
+    }
+    return receipts;
   }
 
   /**

@@ -138,7 +138,14 @@ export class MetricsService {
 
   readonly futureEvents = new Counter({
     name: 'audit_ingest_future_events_total',
-    help: 'Events refused because their occurredAt was more than EVENT_MAX_FUTURE_SECONDS ahead of the server clock.',
+    help: 'Events stored and flagged clock-ahead: their occurredAt was more than EVENT_MAX_FUTURE_SECONDS ahead of the server clock.',
+    registers: [this.registry],
+  });
+
+  readonly clockSkewEvents = new Counter({
+    name: 'audit_ingest_clock_skew_events_total',
+    help: 'Events stored and flagged for their clock, by source integration (or system) and direction (ahead: beyond EVENT_MAX_FUTURE_SECONDS; behind: beyond EVENT_MAX_PAST_SECONDS).',
+    labelNames: ['integration', 'direction'] as const,
     registers: [this.registry],
   });
 

@@ -12,6 +12,7 @@ import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
 import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
+import { ClockPolicy, ClockQualityMonitor } from './clock-quality';
 import { CheckpointService } from './checkpoints/checkpoint.service';
 import { IngestService } from './ingest.service';
 import { IntegrityService, integrityOptionsFor } from './integrity.service';
@@ -92,6 +93,11 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
   return store;
 }
 
+/** EVENT_MAX_FUTURE_SECONDS / EVENT_MAX_PAST_SECONDS (defaults 300 s and 10 years). */
+export function clockPolicyOf(config: AppConfig): ClockPolicy {
+  return { maxFutureSeconds: config.integrity?.eventMaxFutureSeconds ?? 300, maxPastSeconds: config.integrity?.eventMaxPastSeconds ?? 315_360_000 };
+}
+
 @Global()
 @Module({
   providers: [
@@ -117,16 +123,20 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
     { provide: BUS_CONSUMER, inject: [APP_CONFIG], useFactory: (config: AppConfig): Promise<BusConsumer | null> => createBusConsumer(config) },
     {
       provide: IngestService,
-      inject: [EVENT_BUS, APP_CONFIG, MetricsService, EVENT_STORE],
-      useFactory: (bus: EventBus, config: AppConfig, metrics: MetricsService, store: EventStore) =>
-        new IngestService(bus, config.maxBatchEvents, metrics, bus.acknowledges === 'queued' ? store : undefined, {
-          maxFutureSeconds: config.integrity?.eventMaxFutureSeconds ?? 300,
-        }),
+      inject: [EVENT_BUS, APP_CONFIG, MetricsService, EVENT_STORE, ClockQualityMonitor],
+      useFactory: (bus: EventBus, config: AppConfig, metrics: MetricsService, store: EventStore, clock: ClockQualityMonitor) =>
+        new IngestService(bus, config.maxBatchEvents, metrics, bus.acknowledges === 'queued' ? store : undefined, { clock }),
+    },
+    {
+      provide: ClockQualityMonitor,
+      inject: [APP_CONFIG, MetricsService],
+      useFactory: (config: AppConfig, metrics: MetricsService) => new ClockQualityMonitor(clockPolicyOf(config), config.integrity?.clockAlertPeriodSeconds ?? 3600, metrics),
     },
     {
       provide: QueryService,
-      inject: [EVENT_STORE, PatientIdentifiers, IntegrityMonitor],
-      useFactory: (store: EventStore, patients: PatientIdentifiers, monitor: IntegrityMonitor) => new QueryService(store, patients, () => monitor.knownBreak()),
+      inject: [EVENT_STORE, PatientIdentifiers, IntegrityMonitor, APP_CONFIG],
+      useFactory: (store: EventStore, patients: PatientIdentifiers, monitor: IntegrityMonitor, config: AppConfig) =>
+        new QueryService(store, patients, () => monitor.knownBreak(), clockPolicyOf(config)),
     },
     {
       provide: IntegrityService,
@@ -140,6 +150,6 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
     DurabilityMonitor,
     ReadinessService,
   ],
-  exports: [MetricsService, SQLITE_DB, EVENT_STORE, EVENT_BUS, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor, DurabilityMonitor, ReadinessService],
+  exports: [MetricsService, SQLITE_DB, EVENT_STORE, EVENT_BUS, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor, DurabilityMonitor, ReadinessService, ClockQualityMonitor],
 })
 export class PipelineModule {}

@@ -10,11 +10,14 @@ import { isIP } from 'node:net';
 import { ACCESS_LOG_CHAIN, AccessEvent, canonicalEventId, EVENT_CATEGORIES, EVENT_OUTCOMES, FieldError, matchEnum, parseQueryTime, ProblemError, Problems, QUERY_TIME_FORMS, queryParamReader, Receipt, unknownMemberErrors } from '@app/core';
 import { canSeePatientIds, isPatientToken, type PatientIdentifiers, type Principal } from '@app/security';
 import { EventPage, EventQuery, EventStore, IntegrityBrokenError, StoredRecord } from '@app/storage';
+import { ClockFlag, ClockPolicy, clockSkewOf } from './clock-quality';
 
 export interface EventView {
   event: AccessEvent;
   receivedAt: string;
   receipt: Receipt;
+  /** `clock-ahead` / `clock-behind`: occurredAt was that far off the receive time (EVENT_MAX_FUTURE_SECONDS / EVENT_MAX_PAST_SECONDS). */
+  flags?: ClockFlag[];
 }
 
 export interface EventListView {
@@ -78,6 +81,8 @@ export class QueryService {
     private readonly patients: Pick<PatientIdentifiers, 'presentEvent'>,
     /** While it returns a break, searches are refused (a tampered index column hides records from them). */
     private readonly knownBreak?: KnownBreak,
+    /** Events whose time was this far off their receive time read back flagged. */
+    private readonly clock?: ClockPolicy,
   ) {}
 
   async list(params: Record<string, unknown>, viewer: Viewer): Promise<EventListView> {
@@ -103,6 +108,9 @@ export class QueryService {
   private view(r: StoredRecord, viewer: Viewer): EventView {
     const v = toEventView(r);
     v.event = this.patients.presentEvent(viewer, v.event);
+    // Derived from the hashed occurredAt and receivedAt: the flag needs nothing stored outside the hash.
+    const skew = this.clock ? clockSkewOf(r.event.occurredAt, Date.parse(r.receivedAt), this.clock) : null;
+    if (skew) v.flags = [skew === 'ahead' ? 'clock-ahead' : 'clock-behind'];
     return v;
   }
 }

@@ -17,6 +17,8 @@ export interface BusEvent {
 export interface QueuedReceipt {
   id: string;
   status: 'queued';
+  /** As Receipt.warnings. */
+  warnings?: string[];
 }
 
 export type IngestReceipt = Receipt | QueuedReceipt;

@@ -1,14 +1,24 @@
-/** Integrity verification over HTTP (CONTRACT: GET /v1/integrity/verify). */
+/** Integrity verification over HTTP (CONTRACT: GET /v1/integrity/verify), and clock quality per integration (GET /v1/integrity/clock). */
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { IntegrityService, parseVerifyQuery } from '@app/pipeline';
+import { ClockQualityMonitor, ClockStatus, IntegrityService, parseVerifyQuery } from '@app/pipeline';
 import { RequireScope } from '@app/security';
 
 @ApiTags('integrity')
 @ApiBearerAuth()
 @Controller('v1/integrity')
 export class IntegrityController {
-  constructor(private readonly integrity: IntegrityService) {}
+  constructor(
+    private readonly integrity: IntegrityService,
+    private readonly clock: ClockQualityMonitor,
+  ) {}
+
+  @Get('clock')
+  @RequireScope('ops:read')
+  @ApiOperation({ summary: 'Events stored and flagged for their clock since start, per source integration: ahead (beyond EVENT_MAX_FUTURE_SECONDS), behind (beyond EVENT_MAX_PAST_SECONDS). Names and counts only.' })
+  clockStatus(): ClockStatus {
+    return this.clock.status();
+  }
 
   @Get('verify')
   @RequireScope('integrity:read')

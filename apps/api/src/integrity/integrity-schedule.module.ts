@@ -3,14 +3,15 @@
  * each chain's tail at start (VERIFY_ON_START_RECORDS, before the server listens), incremental
  * checks every VERIFY_INTERVAL_SECONDS and a full one every VERIFY_FULL_INTERVAL_HOURS. Runs never
  * overlap. Each new break raises one `integrity-break` alert through the alert path (stored, listed,
- * delivered). See docs/operations.md "Continuous verification".
+ * delivered); an integration sending events dated far off the server clock raises one clock
+ * data-quality alert per period. See docs/operations.md "Continuous verification" and "Clock quality".
  */
 import { Inject, Injectable, Module, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '@app/core';
-import { integrityBreakAlert } from '@app/detection';
+import { clockSkewAlert, integrityBreakAlert } from '@app/detection';
 import { DetectionModule, ServiceAlertsService } from '@app/detection/service';
-import { IntegrityMonitor } from '@app/pipeline';
+import { ClockQualityMonitor, IntegrityMonitor } from '@app/pipeline';
 
 export const INCREMENTAL_VERIFY_JOB = 'integrity-incremental';
 export const FULL_VERIFY_JOB = 'integrity-full';
@@ -55,9 +56,25 @@ export class IntegrityScheduler implements OnApplicationBootstrap, OnModuleDestr
   }
 }
 
+/** Raises the clock data-quality alert (one per integration per CLOCK_ALERT_PERIOD_SECONDS) through the alert path. */
+@Injectable()
+export class ClockQualityAlerts implements OnApplicationBootstrap {
+  constructor(
+    private readonly clock: ClockQualityMonitor,
+    private readonly alerts: ServiceAlertsService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.clock.onFlagged(async (notice) => {
+      const now = new Date();
+      await this.alerts.raise([clockSkewAlert(notice, now.toISOString())], now);
+    });
+  }
+}
+
 /** SchedulerRegistry comes from the app's one global ScheduleModule.forRoot() (RetentionScheduleModule): a second forRoot would make a second registry. */
 @Module({
   imports: [DetectionModule],
-  providers: [IntegrityScheduler],
+  providers: [IntegrityScheduler, ClockQualityAlerts],
 })
 export class IntegrityScheduleModule {}
