@@ -15,6 +15,9 @@ import { AlertJson, allAlerts, waitForDetection } from './support/detection';
 import { accessEvent } from './support/events';
 import { startTestApp, tempDataDir, TestApp } from './support/test-app';
 
+/** Least time between two on-demand checkpoints of one chain in this suite's service. */
+const ON_DEMAND_INTERVAL_MS = 3000;
+
 interface EventView {
   event: AccessEvent;
   receipt: { id: string; chain: string; seq: number; hash: string };
@@ -56,7 +59,7 @@ async function accessLog(t: TestApp, query: string): Promise<AccessEntry[]> {
 describe('security hardening (issue 22): attacks replayed through the public surface', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ security: { checkpointOnDemandMinIntervalMs: 1500 }, accessDenialMaxKeys: 10 });
+    t = await startTestApp({ security: { checkpointOnDemandMinIntervalMs: ON_DEMAND_INTERVAL_MS }, accessDenialMaxKeys: 10 });
   });
   afterAll(async () => {
     await t.close();
@@ -395,6 +398,7 @@ describe('security hardening (issue 22): attacks replayed through the public sur
   describe('checkpoint inflation through on-demand proofs', () => {
     it('seals at most one on-demand checkpoint per chain per interval; waiting proofs share it and verify', async () => {
       const before = (await call(t, 'auditor', 'GET', '/v1/integrity/checkpoints')).body.checkpoints.length as number;
+      const started = Date.now();
       // The attack: post, ask for a proof, post, ask ..., ten times without waiting for the proofs.
       const proofs: Promise<{ status: number }>[] = [];
       for (let i = 0; i < 10; i++) {
@@ -405,7 +409,12 @@ describe('security hardening (issue 22): attacks replayed through the public sur
       const answers = await Promise.all(proofs);
       expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
       const after = (await call(t, 'auditor', 'GET', '/v1/integrity/checkpoints')).body.checkpoints.length as number;
-      expect(after - before).toBeLessThanOrEqual(2);
+      // The promise is one on-demand checkpoint per chain per interval: on a loaded machine the ten
+      // round trips may span more than one interval, so the bound grows with the time they took
+      // (unbounded sealing made one per proof: 10).
+      const intervals = Math.floor((Date.now() - started) / ON_DEMAND_INTERVAL_MS);
+      expect(after - before).toBeLessThanOrEqual(2 + intervals);
+      expect(after - before).toBeLessThan(10);
     });
   });
 });
