@@ -34,7 +34,10 @@ function scratch(prefix: string): string {
 beforeAll(async () => {
   const t = await startTestApp({ integrity: { checkpointEveryRecords: 50, checkpointIntervalSeconds: 3600, verifyWorkers: 0 } } as never);
   const client = await t.client('integration');
-  const events = Array.from({ length: TOTAL }, (_, k) => accessEvent({ patient: { id: `MRN-P-${k}` }, details: { note: k % 7 === 0 ? 'ünïcödé ✓' : 'plain' } }));
+  // Every fifth record is a search: its search string is sealed at rest like the patient id (issue 21).
+  const events = Array.from({ length: TOTAL }, (_, k) =>
+    accessEvent({ patient: { id: `MRN-P-${k}` }, details: { note: k % 7 === 0 ? 'ünïcödé ✓' : 'plain' }, ...(k % 5 === 0 ? { action: 'query', query: { text: `Patient?name=kowalczyk-${k}&birthdate=1961` } } : {}) }),
+  );
   expect((await client.request('POST', '/v1/events', { events })).status).toBe(202);
   const auditor = await t.client('auditor');
   const analyst = await t.client('soc_analyst');
@@ -63,6 +66,12 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('exports sealed records verbatim: the search strings are in the export, opened, under the chain hash', () => {
+  const records = fs.readFileSync(path.join(fullDir, 'records.ndjson'), 'utf8');
+  expect(records).toContain('Patient?name=kowalczyk-0&birthdate=1961');
+  expect(records).toContain('Patient?name=kowalczyk-225&birthdate=1961');
 });
 
 const brief = (b: { chain: string; seq: number; kind: string } | null) => (b ? { chain: b.chain, seq: b.seq, kind: b.kind } : null);
