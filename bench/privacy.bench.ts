@@ -163,17 +163,20 @@ function main(): void {
 
   // The issue's targets. Sizes are the issue's only at BENCH_PRIVACY_SCALE=1 (the defaults); at a
   // smaller scale the size targets are judged on what ran and marked so.
-  const fullSize = STAFF >= 3000 && DAYS >= 7 && USERS >= 50_000 && PATIENTS >= 2_000_000 && ENCOUNTERS >= 5_000_000;
-  const scaled = fullSize ? '' : ' (at this smaller size)';
+  // The week is the issue's with 3,000 staff over 7 days at the default activity; the context with
+  // 50,000 users, 2 million patients and 5 million encounters (each judged on its own).
+  const fullWeek = STAFF >= 3000 && DAYS >= 7 && EVENTS_PER_SHIFT >= DEFAULT_EVENTS_PER_SHIFT;
+  const fullContext = USERS >= 50_000 && PATIENTS >= 2_000_000 && ENCOUNTERS >= 5_000_000;
+  const fullSize = fullWeek && fullContext;
   /** A rate: met by wall clock; met per CPU second only when other load slowed the wall clock; else not met. */
   const rate = (wall: number, perCpu: number, target: number): boolean | 'cpu' => (wall >= target ? true : perCpu >= target ? 'cpu' : false);
   const verdict = (ok: boolean | 'cpu') => (ok === true ? 'met' : ok === 'cpu' ? 'met per CPU second only (the wall clock shared the machine)' : '**NOT met**');
   const targets: [string, string, string, boolean | 'cpu'][] = [
     ['benign alerts', '<= 30 a day (goal 0)', `${fmt(benign / DAYS, 1)} a day`, benign / DAYS <= 30],
     ['planted scenarios found', 'all', `${plantedFound} of ${hospital.planted.length}`, plantedFound === hospital.planted.length],
-    ['events in the simulated week', '>= 10 million', `${fmt(events)}${scaled}`, events >= 10_000_000],
+    ['events in the simulated week', '>= 10 million', `${fmt(events)}${fullWeek ? '' : ' (a smaller week)'}`, events >= 10_000_000],
     ['engine with context joins, one core', '>= 100,000 events/s', `${fmt(events / (engineMs / 1000))} wall clock, ${fmt(events / (engineCpuMs / 1000))} per CPU second`, rate(events / (engineMs / 1000), events / (engineCpuMs / 1000), 100_000)],
-    ['context memory', '<= 2 GiB', `RSS +${fmt(contextRss / MB)} MiB${scaled}`, contextRss <= 2048 * MB && contextHeap <= 2048 * MB],
+    ['context memory', '<= 2 GiB', `RSS +${fmt(contextRss / MB)} MiB, heap +${fmt(contextHeap / MB)} MiB${fullContext ? '' : ' (a smaller context)'}`, contextRss <= 2048 * MB && contextHeap <= 2048 * MB],
     ['bulk context load', '>= 50,000 records/s', `${fmt(loaded / loadSeconds)} wall clock, ${fmt(loaded / loadCpuSeconds)} per CPU second`, rate(loaded / loadSeconds, loaded / loadCpuSeconds, 50_000)],
   ];
   console.log('');
@@ -181,9 +184,9 @@ function main(): void {
   console.log('');
   console.log('| target | wanted | measured | verdict |');
   console.log('|---|---|---|---|');
-  const sized = new Set(['events in the simulated week', 'context memory']);
+  const judged = (what: string) => (what === 'events in the simulated week' ? fullWeek : what === 'context memory' ? fullContext : true);
   for (const [what, wanted, measured, ok] of targets) {
-    console.log(`| ${what} | ${wanted} | ${measured} | ${!fullSize && sized.has(what) ? 'not judged: run at full size (BENCH_PRIVACY_SCALE=1)' : verdict(ok)} |`);
+    console.log(`| ${what} | ${wanted} | ${measured} | ${judged(what) ? verdict(ok) : 'not judged: run at full size (BENCH_PRIVACY_SCALE=1)'} |`);
   }
   console.log('');
   console.log('| planted scenario | alerts (their rules) | expected rule |');
