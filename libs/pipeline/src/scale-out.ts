@@ -9,7 +9,7 @@
  * ready when they appear.
  */
 import { Logger } from '@nestjs/common';
-import type { AppConfig } from '@app/core';
+import type { AppConfig, KafkaSettings } from '@app/core';
 import { BusConsumer, CheckpointStore, EventBus, EventStore, FieldProtection } from '@app/storage';
 import type { KafkaLike } from '@app/storage/scale-out-adapters';
 import { BusChainFeeder } from './bus-chain-feeder';
@@ -66,11 +66,21 @@ export interface ScaleOutSealer {
   stop(): Promise<void>;
 }
 
-const kafkaClients = new WeakMap<AppConfig, KafkaLike>();
+/** One kafkajs client per Kafka settings object (the bus and the consumer share it). */
+const kafkaClients = new WeakMap<KafkaSettings, KafkaLike>();
+
+/**
+ * Makes the service use `kafka` for these settings instead of connecting to KAFKA_BROKERS: how
+ * tests run the whole service on the kafkajs double (FakeKafka) through HTTP.
+ */
+export function provideKafkaClient(settings: KafkaSettings, kafka: KafkaLike): void {
+  kafkaClients.set(settings, kafka);
+}
 
 async function kafkaFor(config: AppConfig): Promise<KafkaLike> {
-  let k = kafkaClients.get(config);
-  if (!k) kafkaClients.set(config, (k = (await adapters()).createKafka(config.scaleOut!.kafka!, scaleOutLog)));
+  const settings = config.scaleOut!.kafka!;
+  let k = kafkaClients.get(settings);
+  if (!k) kafkaClients.set(settings, (k = (await adapters()).createKafka(settings, scaleOutLog)));
   return k;
 }
 
