@@ -5,11 +5,14 @@
  * with no care relationship (the classic snooping pattern: one `name-search-then-record` alert),
  * and a physician doing the same for a patient on their care team (explained: no alert). The
  * alert's evidence shows the search redacted to an analyst, and no log line holds the names.
+ * `auditctl detect --from` (compiled CLI) replays the same store to the same one alert.
  */
+import { detectionSettingsOf, loadConfig } from '@app/core';
 import { ApiClient } from '../apps/auditctl/src/api-client';
+import { runCli } from './support/cli';
 import { allAlerts, waitForDetection } from './support/detection';
 import { registerPhiMarkers } from './support/log-capture';
-import { startTestApp, TestApp } from './support/test-app';
+import { startTestApp, TestApp, tempDataDir } from './support/test-app';
 
 const CLERK = 'Practitioner/clerk-snoop-4411';
 const DOCTOR = 'Practitioner/dr-care-4412';
@@ -33,12 +36,39 @@ function medplumEvent(who: string, recorded: Date, entity: object, subtype: 'sea
   };
 }
 
+/** Context feeds and Medplum events of the scenario, posted over HTTP by an integration. */
+async function postScenario(integration: ApiClient, now: number): Promise<void> {
+  const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000);
+  const context = async (kind: string, records: unknown[]) => {
+    const res = await integration.request('POST', `/v1/context/${kind}`, { records });
+    expect(JSON.parse(res.body)).toEqual({ accepted: records.length, rejected: [] });
+  };
+  const since = new Date(now - 30 * 24 * 3_600_000).toISOString();
+  await context('users', [
+    { id: CLERK, family: 'Lindqvist', department: 'registration', status: 'active', effectiveAt: since },
+    { id: DOCTOR, family: 'Reyes', department: 'cardiology', status: 'active', effectiveAt: since },
+  ]);
+  await context('patients', [SNOOPED, CARED, OTHER].map((p) => ({ ...p, effectiveAt: since })));
+  await context('encounters', [{ id: 'enc-care-7702', patient: { id: CARED.id }, department: 'cardiology', participants: [DOCTOR], start: since }]);
+
+  const post = async (resource: object) => {
+    const res = await integration.request('POST', '/fhir/AuditEvent', resource, 'application/fhir+json');
+    expect(res.status).toBe(201);
+  };
+  // The clerk: a name search (plain text, as Medplum logs it), a chart of another surname, then the searched one.
+  await post(medplumEvent(CLERK, at(20), { query: `Patient?name=${SNOOPED.family.toLowerCase()}` }, 'search'));
+  await post(medplumEvent(CLERK, at(18), { what: { reference: `Patient/${OTHER.id}` } }, 'read'));
+  await post(medplumEvent(CLERK, at(15), { what: { reference: `Patient/${SNOOPED.id}` } }, 'read'));
+  // The physician: the same pattern for a patient on their care team.
+  await post(medplumEvent(DOCTOR, at(14), { query: `Patient?family=${CARED.family}&birthdate=1958` }, 'search'));
+  await post(medplumEvent(DOCTOR, at(12), { what: { reference: `Patient/${CARED.id}` } }, 'read'));
+}
+
 describe('name search, then that patient record, without a care relationship', () => {
   let t: TestApp;
   let analyst: ApiClient;
   let integration: ApiClient;
   const now = Date.now();
-  const at = (minutesAgo: number) => new Date(now - minutesAgo * 60_000);
 
   beforeAll(async () => {
     registerPhiMarkers('name', [SNOOPED.family, CARED.family, OTHER.family]);
@@ -46,29 +76,7 @@ describe('name search, then that patient record, without a care relationship', (
     t = await startTestApp();
     analyst = await t.client('soc_analyst');
     integration = await t.client('integration');
-    const context = async (kind: string, records: unknown[]) => {
-      const res = await integration.request('POST', `/v1/context/${kind}`, { records });
-      expect(JSON.parse(res.body)).toEqual({ accepted: records.length, rejected: [] });
-    };
-    const since = new Date(now - 30 * 24 * 3_600_000).toISOString();
-    await context('users', [
-      { id: CLERK, family: 'Lindqvist', department: 'registration', status: 'active', effectiveAt: since },
-      { id: DOCTOR, family: 'Reyes', department: 'cardiology', status: 'active', effectiveAt: since },
-    ]);
-    await context('patients', [SNOOPED, CARED, OTHER].map((p) => ({ ...p, effectiveAt: since })));
-    await context('encounters', [{ id: 'enc-care-7702', patient: { id: CARED.id }, department: 'cardiology', participants: [DOCTOR], start: since }]);
-
-    const post = async (resource: object) => {
-      const res = await integration.request('POST', '/fhir/AuditEvent', resource, 'application/fhir+json');
-      expect(res.status).toBe(201);
-    };
-    // The clerk: a name search (plain text, as Medplum logs it), a chart of another surname, then the searched one.
-    await post(medplumEvent(CLERK, at(20), { query: `Patient?name=${SNOOPED.family.toLowerCase()}` }, 'search'));
-    await post(medplumEvent(CLERK, at(18), { what: { reference: `Patient/${OTHER.id}` } }, 'read'));
-    await post(medplumEvent(CLERK, at(15), { what: { reference: `Patient/${SNOOPED.id}` } }, 'read'));
-    // The physician: the same pattern for a patient on their care team.
-    await post(medplumEvent(DOCTOR, at(14), { query: `Patient?family=${CARED.family}&birthdate=1958` }, 'search'));
-    await post(medplumEvent(DOCTOR, at(12), { what: { reference: `Patient/${CARED.id}` } }, 'read'));
+    await postScenario(integration, now);
     await waitForDetection(analyst);
   });
   afterAll(() => t.close());
@@ -106,5 +114,21 @@ describe('name search, then that patient record, without a care relationship', (
   it('never logs the names searched for', () => {
     const log = t.logLines.join('\n').toLowerCase();
     for (const p of [SNOOPED, CARED, OTHER]) expect(log).not.toContain(p.family.toLowerCase());
+  });
+});
+
+describe('the same scenario replayed by auditctl detect --from (compiled CLI: npm run build first)', () => {
+  it('raises the same one alert from the stored events and context, with the context name key', async () => {
+    const dataDir = tempDataDir();
+    const off = await startTestApp({ dataDir, detection: { ...detectionSettingsOf(loadConfig({})), enabled: false } });
+    await postScenario(await off.client('integration'), Date.now());
+    expect(await allAlerts(await off.client('soc_analyst'))).toEqual([]);
+    await off.close();
+
+    const run = runCli(['detect', '--from', '2000-01-01', '--data-dir', dataDir, '--json']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const summary = JSON.parse(run.stdout) as { rules: { ruleId: string; raised: number; stored: number }[] };
+    expect(summary.rules.find((r) => r.ruleId === 'name-search-then-record')).toMatchObject({ raised: 1, stored: 1 });
   });
 });

@@ -9,10 +9,10 @@
  * access log (OS user, via cli, range, events evaluated).
  */
 import { Command } from 'commander';
-import { detectionSettingsOf } from '@app/core';
+import { contextSettingsOf, detectionSettingsOf } from '@app/core';
 import { alertIndexing, loadDetectionRuntime, runBackfill, SqliteAlertStore, SqliteRuleOverrideStore } from '@app/detection/service';
 import { AlertStore, DetectionEngine, RuleLoadError, withRuleOverrides } from '@app/detection';
-import { ContextIndex, SqliteContextStore } from '@app/context';
+import { ContextIndex, MatchingTokenizer, SqliteContextStore } from '@app/context';
 import { embeddedTextSealer } from '@app/security';
 import { openCliStore } from '../cli-store';
 import { cliConfig } from '../data-dir';
@@ -78,6 +78,9 @@ export function detectCommand(): Command {
           await contextStore.init();
           const context = new ContextIndex();
           await contextStore.scan((batch) => context.apply(batch));
+          // Names searched for become tokens with the context's own key, as in the service (query.names).
+          const names = MatchingTokenizer.forDataDir(config.dataDir, contextSettingsOf(config).matchingKeyFile);
+          context.useNameTokenizer((clear) => names.token('name', clear));
           createEngine = () => new DetectionEngine(runtime.rules, { ...runtime.engineOptions, context });
         }
         const engine = opened.db ? withRuleOverrides(createEngine(), new SqliteRuleOverrideStore(opened.db)) : createEngine();
