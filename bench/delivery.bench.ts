@@ -8,7 +8,10 @@
  *   2. with the receiver as its destination: the ceiling again while deliveries flow (the effect of
  *      delivery on ingest throughput), then half that rate in an open loop: alerts/s delivered, the
  *      ingest rate achieved and the added latency from alert stored (its createdAt) to received (p50/p99).
- * Options (env): BENCH_DELIVERY_SECONDS (default 15 per phase), BENCH_DELIVERY_CONCURRENCY (4).
+ * Options (env): BENCH_DELIVERY_SECONDS (default 15 per phase), BENCH_DELIVERY_CONCURRENCY (4),
+ * BENCH_DELIVERY_ROUNDS (2: how many times each of 1. and 2. runs, interleaved).
+ * Besides events/s it prints the service's CPU time per event (all its threads, from /proc): the
+ * figure a shared machine's load moves least.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -23,6 +26,7 @@ import { benchDataDir, closedLoop, fmt, machine, percentile, processCpuMs, start
 
 const SECONDS = Number(process.env.BENCH_DELIVERY_SECONDS ?? 15);
 const CONCURRENCY = Number(process.env.BENCH_DELIVERY_CONCURRENCY ?? 4);
+const ROUNDS = Number(process.env.BENCH_DELIVERY_ROUNDS ?? 2);
 const BATCH = 100;
 const SECRET = 'bench-delivery-secret';
 
@@ -106,7 +110,7 @@ async function main(): Promise<void> {
   const ceilings: Record<'plain' | 'delivery', number[]> = { plain: [], delivery: [] };
   const cpu: Record<'plain' | 'delivery', number[]> = { plain: [], delivery: [] };
   let deliveredDuringCeilings = 0;
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     for (const kind of ['plain', 'delivery'] as const) {
       const s = await start(`${kind}-${round}`, kind === 'delivery' ? { ALERT_DESTINATIONS_FILE: file } : {});
       const before = received.length;

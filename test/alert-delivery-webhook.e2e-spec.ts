@@ -147,3 +147,30 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
     expect((await analyst.request('GET', '/v1/alert-destinations')).status).toBe(403);
   });
 });
+
+describe('alert log line without any destination', () => {
+  let t: TestApp;
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('logs one "alert raised" line per stored alert, without identifiers, when ALERT_DESTINATIONS_FILE is unset', async () => {
+    t = await startTestApp({ alertDestinationsFile: undefined });
+    const integration = await t.client('integration');
+    const analyst = await t.client('soc_analyst');
+    const admin = await t.client('admin');
+    const events = ['MRN-NODEST-1', 'MRN-NODEST-2'].map((p) => accessEvent({ occurredAt: new Date(Date.now() - 30_000).toISOString(), action: 'break_glass', purpose: 'EMERGENCY', actor: { id: 'dr-nodest', type: 'user', role: 'physician', ip: '10.8.8.8' }, patient: { id: p } }));
+    expect((await integration.request('POST', '/v1/events', { events })).status).toBe(202);
+    await waitForDetection(analyst);
+    const alerts = await allAlerts(analyst, 'rule=break-glass-access');
+    expect(alerts).toHaveLength(2);
+    const raised = () => t.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((f) => f.msg === 'alert raised');
+    await waitUntil('a log line per alert', () => raised().length >= 2, 10_000);
+    expect(raised().map((f) => f.alertId).sort()).toEqual(alerts.map((a) => a.id).sort());
+    for (const f of raised()) expect(f).toMatchObject({ rule: 'break-glass-access', severity: 'high', reasons: expect.stringContaining('break-glass'), destinations: '' });
+    expect(t.logLines.join('\n')).not.toMatch(/MRN-NODEST|dr-nodest|10\.8\.8\.8/);
+    // Nothing is configured, and nothing says otherwise.
+    expect(JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body)).toEqual({ configured: false, destinations: [] });
+    expect((await admin.request('GET', '/metrics')).body).not.toMatch(/audit_alert_delivery_queue_depth\{/);
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * Nest wiring of alert delivery: reads ALERT_DESTINATIONS_FILE at start (a bad file stops the
- * service naming the key), keeps the outbox trigger on the alerts table while destinations exist,
- * runs the dispatcher from start-up to shutdown, and exposes per-destination status to the API
+ * service naming the key), keeps the outbox trigger on the alerts table, runs the dispatcher from
+ * start-up to shutdown (with no destinations it only logs one "alert raised" line per stored alert), and exposes per-destination status to the API
  * (GET /v1/alert-destinations) and to /metrics (for callers who may read alerts or operations), and
  * sends test messages for the console's admin page.
  */
@@ -32,7 +32,8 @@ export function deliveryLog(logger: Logger): DeliveryLog {
 }
 
 export function dispatcherFor(db: SqliteDb, config: AppConfig, destinations: DestinationsConfig, logger: Logger, options = {}): AlertDispatcher {
-  const outbox = new DeliveryOutbox(db, destinations.destinations.length > 0);
+  // The trigger stays even with no destination: every stored alert still gets its "alert raised" line.
+  const outbox = new DeliveryOutbox(db, true);
   const tokenizer = patientTokenizerFor(config);
   return new AlertDispatcher(
     outbox,
@@ -49,8 +50,15 @@ export function dispatcherFor(db: SqliteDb, config: AppConfig, destinations: Des
 export class AlertDeliveryService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('AlertDelivery');
 
-  constructor(@Inject(ALERT_DESTINATIONS) private readonly dispatcher: AlertDispatcher | null, metrics: MetricsService) {
-    if (!dispatcher) return;
+  private readonly configured: boolean;
+
+  constructor(
+    @Inject(ALERT_DESTINATIONS) private readonly dispatcher: AlertDispatcher | null,
+    @Inject(APP_CONFIG) config: AppConfig,
+    metrics: MetricsService,
+  ) {
+    this.configured = dispatcher !== null && !!config.alertDestinationsFile;
+    if (!dispatcher || !this.configured) return;
     const registers = [metrics.restrictedRegistry];
     const gauge = (name: string, help: string, pick: (s: DestinationStatus) => number | null) =>
       new Gauge({
@@ -74,19 +82,19 @@ export class AlertDeliveryService implements OnApplicationBootstrap, BeforeAppli
 
   /** null: no ALERT_DESTINATIONS_FILE. */
   status(): DestinationStatus[] | null {
-    return this.dispatcher?.status() ?? null;
+    return this.configured ? this.dispatcher!.status() : null;
   }
 
   /** A test message to one destination; null: no destinations file; undefined: no such name. */
   async testSend(name: string): Promise<TestDeliveryResult | undefined | null> {
-    if (!this.dispatcher) return null;
-    return this.dispatcher.testSend(name);
+    if (!this.configured) return null;
+    return this.dispatcher!.testSend(name);
   }
 
   onApplicationBootstrap(): void {
     if (!this.dispatcher) return;
     this.dispatcher.start();
-    this.logger.log({ fact: 'alert delivery on', destinations: this.dispatcher.status().map((s) => s.name).join(',') });
+    if (this.configured) this.logger.log({ fact: 'alert delivery on', destinations: this.dispatcher.status().map((s) => s.name).join(',') });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -102,11 +110,7 @@ export class AlertDeliveryService implements OnApplicationBootstrap, BeforeAppli
       // SqliteAlertStore first: the outbox trigger needs the alerts table.
       inject: [SQLITE_DB, APP_CONFIG, SqliteAlertStore],
       useFactory: async (db: SqliteDb, config: AppConfig): Promise<AlertDispatcher | null> => {
-        if (!config.alertDestinationsFile) {
-          new DeliveryOutbox(db, false);
-          return null;
-        }
-        const destinations = await loadDestinations(config.alertDestinationsFile);
+        const destinations: DestinationsConfig = config.alertDestinationsFile ? await loadDestinations(config.alertDestinationsFile) : { destinations: [] };
         return dispatcherFor(db, config, destinations, new Logger('AlertDelivery'));
       },
     },

@@ -121,7 +121,7 @@ export class AlertDispatcher {
   }
 
   start(): void {
-    if (this.timer || this.states.length === 0) return;
+    if (this.timer) return;
     this.stopped = false;
     this.timer = setInterval(() => this.wake(), this.options.intervalMs ?? 250);
     this.timer.unref();

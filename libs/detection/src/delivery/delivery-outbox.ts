@@ -6,7 +6,11 @@
  * removes it from the queue) in one transaction; each row then lives on disk as pending until it
  * is delivered or becomes a dead letter. Rows carry the stable delivery id receivers de-duplicate on.
  * Its writes wait for SQLite's write lock (held by the writer thread during a group commit) without
- * blocking the event loop, so delivery bookkeeping never stalls ingestion's requests.
+ * blocking the event loop, and commit without their own fsync (synchronous=NORMAL for that one
+ * transaction; the next durable commit or checkpoint syncs them): losing one in a power cut only
+ * repeats work with the same delivery ids (a fan-out is redone from the queue row it did not
+ * remove, a delivery is re-sent, a dead letter is found again), never loses an alert, whose queue
+ * row is committed durably with the alert itself.
  */
 import type Database from 'better-sqlite3';
 import { writeWhenFree } from '@app/storage';
@@ -98,16 +102,12 @@ export class DeliveryOutbox {
 
   /** In one transaction: the deliveries of these alerts, and the alerts off the queue. */
   fanOut(rows: { rowid: number; deliveries: { id: string; destination: string }[] }[], nowMs: number): Promise<void> {
-    return writeWhenFree(this.db, () =>
-      this.db
-        .transaction(() => {
-          for (const row of rows) {
-            for (const d of row.deliveries) this.insert.run(d.id, d.destination, row.rowid, nowMs, nowMs, nowMs);
-            this.dequeue.run(row.rowid);
-          }
-        })
-        .immediate(),
-    );
+    return this.write(() => {
+      for (const row of rows) {
+        for (const d of row.deliveries) this.insert.run(d.id, d.destination, row.rowid, nowMs, nowMs, nowMs);
+        this.dequeue.run(row.rowid);
+      }
+    });
   }
 
   dueFor(destination: string, nowMs: number, limit: number): PendingDelivery[] {
@@ -115,18 +115,31 @@ export class DeliveryOutbox {
   }
 
   markDelivered(ids: readonly string[], nowMs: number): Promise<void> {
-    return writeWhenFree(this.db, () => this.db.transaction(() => ids.forEach((id) => this.delivered.run(nowMs, id))).immediate());
+    return this.write(() => ids.forEach((id) => this.delivered.run(nowMs, id)));
   }
 
   markFailed(ids: readonly string[], nextAttemptMs: number, reason: string, nowMs: number): Promise<void> {
-    return writeWhenFree(this.db, () => this.db.transaction(() => ids.forEach((id) => this.failed.run(nextAttemptMs, nowMs, reason, id))).immediate());
+    return this.write(() => ids.forEach((id) => this.failed.run(nextAttemptMs, nowMs, reason, id)));
   }
 
   /** Pending deliveries older than the cut-off become dead letters; returns their ids. */
   async expire(destination: string, cutoffMs: number, nowMs: number): Promise<string[]> {
     const ids = (this.expired.all(destination, cutoffMs) as { id: string }[]).map((r) => r.id);
-    if (ids.length > 0) await writeWhenFree(this.db, () => this.db.transaction(() => ids.forEach((id) => this.dead.run(nowMs, id))).immediate());
+    if (ids.length > 0) await this.write(() => ids.forEach((id) => this.dead.run(nowMs, id)));
     return ids;
+  }
+
+  /** One bookkeeping transaction: waits for the write lock off the event loop, commits without its own fsync. */
+  private write(body: () => void): Promise<void> {
+    return writeWhenFree(this.db, () => {
+      const level = this.db.pragma('synchronous', { simple: true }) as number;
+      this.db.pragma('synchronous = NORMAL');
+      try {
+        this.db.transaction(body).immediate();
+      } finally {
+        this.db.pragma(`synchronous = ${level}`);
+      }
+    });
   }
 
   countsFor(destination: string): DestinationCounts {
