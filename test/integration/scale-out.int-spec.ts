@@ -13,7 +13,6 @@
 import { Client } from '@elastic/elasticsearch';
 import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { loadConfig } from '@app/core';
 import { TokenService } from '@app/security';
@@ -21,6 +20,7 @@ import { createElasticsearchClient, createKafka } from '@app/storage/scale-out-a
 import { ApiClient } from '../../apps/auditctl/src/api-client';
 import { ServiceProcess, startService, waitForExit } from '../support/cli';
 import { accessEvent } from '../support/events';
+import { brokersReachable, urlReachable } from '../support/reachable';
 import { tempDataDir } from '../support/test-app';
 
 const BROKERS = process.env.KAFKA_BROKERS;
@@ -50,27 +50,9 @@ async function waitUntil(check: () => Promise<boolean>, ms: number, what: string
   }
 }
 
-/** Resolves when host:port accepts a TCP connection within `ms`, else rejects naming `what`. */
-function reachable(host: string, port: number, what: string, ms = 3000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    const fail = (why: string) => {
-      socket.destroy();
-      reject(new Error(`${what} is not reachable (${why}): start the server or unset the variable to skip these tests`));
-    };
-    socket.setTimeout(ms, () => fail('timeout'));
-    socket.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.name));
-    socket.once('connect', () => (socket.end(), resolve()));
-  });
-}
-
 async function checkServersReachable(): Promise<void> {
-  for (const broker of BROKERS!.split(',').map((b) => b.trim()).filter(Boolean)) {
-    const i = broker.lastIndexOf(':');
-    await reachable(broker.slice(0, i), Number(broker.slice(i + 1)), `KAFKA_BROKERS (${broker})`);
-  }
-  const url = new URL(ES_URL!);
-  await reachable(url.hostname, Number(url.port || (url.protocol === 'https:' ? 443 : 80)), `ELASTICSEARCH_URL (${url.origin})`);
+  await brokersReachable(BROKERS!);
+  await urlReachable(ES_URL!, 'ELASTICSEARCH_URL');
 }
 
 /** Every service this file starts, stopped in afterAll whether or not it became ready. */
