@@ -91,9 +91,10 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
   }
   const dataQuality = [...ev.dataQuality];
   if (actorAgent && actorIsRequestor && actorAgent.who === undefined && !agentIdentity(actorAgent)) {
-    // Lenient in: HAPI FHIR's BALP interceptor always adds the user agent (IRCP, requestor) and
-    // leaves out its `who` when no user is authenticated; the client (Source Role ID) acted. A
-    // requestor whose `who` names someone only by display stays refused (who it was is unknown).
+    // Lenient in: HAPI FHIR's BALP interceptor always adds the user agent (IRCP, requestor); an
+    // empty user Reference from the deployment's context services serializes to no `who` at all.
+    // The client (Source Role ID) acted. A requestor whose `who` names someone only by display
+    // stays refused (who it was is unknown).
     const client = ev.agent.find((a) => hasCode(a.type?.coding, DCM.sourceRoleId) && agentIdentity(a));
     if (client) {
       dataQuality.push(`agent[${actorAgent.index}].who:missing`);
