@@ -7,6 +7,7 @@
  */
 export * from './elasticsearch/es-event-store';
 export * from './elasticsearch/es-checkpoint-store';
+export * from './elasticsearch/es-revocation-store';
 export * from './elasticsearch/es-hold-reconciler';
 export * from './elasticsearch/es-requests';
 export * from './elasticsearch/es-client';

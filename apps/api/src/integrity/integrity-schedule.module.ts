@@ -12,6 +12,7 @@ import { APP_CONFIG, AppConfig } from '@app/core';
 import { clockSkewAlert, integrityBreakAlert } from '@app/detection';
 import { DetectionModule, ServiceAlertsService } from '@app/detection/service';
 import { ClockQualityMonitor, IntegrityMonitor } from '@app/pipeline';
+import { RevocationSharing } from './revocation-sharing';
 
 export const INCREMENTAL_VERIFY_JOB = 'integrity-incremental';
 export const FULL_VERIFY_JOB = 'integrity-full';
@@ -75,6 +76,6 @@ export class ClockQualityAlerts implements OnApplicationBootstrap {
 /** SchedulerRegistry comes from the app's one global ScheduleModule.forRoot() (RetentionScheduleModule): a second forRoot would make a second registry. */
 @Module({
   imports: [DetectionModule],
-  providers: [IntegrityScheduler, ClockQualityAlerts],
+  providers: [IntegrityScheduler, ClockQualityAlerts, RevocationSharing],
 })
 export class IntegrityScheduleModule {}

@@ -30,6 +30,20 @@ export class SqliteRevocationStore {
     return { kind, value, revokedAt, reason };
   }
 
+  /**
+   * Adds a revocation made elsewhere (another instance, through Elasticsearch) with its own time,
+   * unless this database already holds it; true when it was added.
+   */
+  addIfAbsent(r: Revocation): boolean {
+    const tx = this.db.transaction(() => {
+      const found = this.db.prepare('SELECT 1 FROM credential_revocations WHERE kind = ? AND value = ? AND revoked_at = ?').get(r.kind, r.value, r.revokedAt);
+      if (found) return false;
+      this.db.prepare('INSERT INTO credential_revocations (kind, value, revoked_at, reason) VALUES (?, ?, ?, ?)').run(r.kind, r.value, r.revokedAt, r.reason);
+      return true;
+    });
+    return tx.immediate();
+  }
+
   /** Every revocation, oldest first (a subject revoked twice: both rows; the latest counts). */
   list(): Revocation[] {
     if (!this.hasTables()) return [];
