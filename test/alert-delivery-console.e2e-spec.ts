@@ -5,12 +5,12 @@
  * no identifiers) while the page says it was delivered; a destination whose receiver answers 500
  * shows the short reason and no secret or URL. Each test is in the access log. The button is a
  * CSRF-protected POST for admins only: an analyst sees no button and is refused the POST, and a POST
- * without the CSRF token is refused.
+ * without the CSRF token is refused. Screenshot: docs/screenshots/admin-feeds-test-send.png.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { ConsoleApp, httpSignIn, launchBrowser, newContext, seriousA11yViolations, signIn, startConsoleApp } from './support/console-browser';
+import { ConsoleApp, httpSignIn, launchBrowser, newContext, screenshot, seriousA11yViolations, signIn, startConsoleApp } from './support/console-browser';
 import { tempDataDir } from './support/test-app';
 import { startWebhookReceiver, WebhookReceiver } from './support/webhook-receiver';
 
@@ -87,6 +87,7 @@ describe('console: test-send to an alert destination', () => {
     const status = JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body) as { destinations: { name: string; delivered: number; queueDepth: number }[] };
     expect(status.destinations.find((d) => d.name === 'soc-hook')).toMatchObject({ delivered: 0, queueDepth: 0 });
     expect(await seriousA11yViolations(page)).toEqual([]);
+    await screenshot(page, 'admin-feeds-test-send');
 
     await Promise.all([page.waitForLoadState('load'), page.click('button[aria-label="Send test to pager-broken"]')]);
     const failed = (await page.locator('#test-result').innerText()).trim();
