@@ -1,8 +1,15 @@
 /**
  * Verifies one range of a chain against the signed checkpoints that fall inside it: every record
  * is recomputed and linked (ChainVerifier, which names modified / deleted / inserted / reordered
- * records), and at every checkpoint boundary the Merkle tree head of the records read so far must
- * equal the checkpoint's rootHash and the last record's hash its lastHash.
+ * records), and at every checkpoint boundary the last record's hash must equal the checkpoint's
+ * lastHash and, when the spec asks for roots (`roots`, the default; `auditctl verify --full`), the
+ * Merkle tree head of the records read so far its rootHash.
+ *
+ * Without roots (chain mode) the tree is not built: one hash per record. Nothing a tamperer without
+ * the signing key can do gets past it: every record hash is recomputed and linked, and the link at
+ * each checkpoint is its signed lastHash, so the record hashes under a checkpoint are the signed
+ * ones. What only the root check finds is a checkpoint signed over a root its own records do not
+ * give (a faulty or compromised signer), which is what `--full` is for.
  *
  * A range starts from a signed checkpoint (its lastHash is what the first record links to, its
  * stored frontier, checked against its rootHash by the planner, seeds the Merkle tree), so ranges
@@ -34,8 +41,13 @@ export interface RangeBoundary {
 
 export interface ChainRangeSpec {
   chain: string;
-  /** First record of the range, the hash it links to, and the Merkle frontier of the records before it (size === seq). */
-  start: { seq: number; prevHash: Buffer; frontier: Frontier };
+  /**
+   * First record of the range, the hash it links to, and the Merkle frontier of the records before
+   * it (size === seq; needed only with roots).
+   */
+  start: { seq: number; prevHash: Buffer; frontier?: Frontier };
+  /** Recompute the Merkle tree and compare every boundary's rootHash (default true); false: lastHash only. */
+  roots?: boolean;
   /** Last seq this range answers for (inclusive); null for the tail, which runs to the end of the chain. */
   endSeq: number | null;
   /** Checkpoints to check on the way, ascending tree size, each above start.seq. */
@@ -68,7 +80,10 @@ interface Mismatch {
 
 export class ChainRangeVerifier {
   private readonly records: ChainVerifier;
-  private readonly merkle: MerkleAccumulator;
+  /** The tree of the records so far (roots mode only). */
+  private readonly merkle: MerkleAccumulator | null;
+  /** Records covered so far: the tree size at the last accepted record. */
+  private size: number;
   private nextBoundary = 0;
   private blockStart: number;
   private mismatch: Mismatch | null = null;
@@ -80,8 +95,12 @@ export class ChainRangeVerifier {
   private matched = 0;
 
   constructor(private readonly spec: ChainRangeSpec) {
-    if (spec.start.frontier.size !== spec.start.seq) throw new RangeError('the start frontier must cover exactly the records before the range');
-    this.merkle = new MerkleAccumulator(spec.start.frontier);
+    if (spec.roots === false) this.merkle = null;
+    else {
+      if (!spec.start.frontier || spec.start.frontier.size !== spec.start.seq) throw new RangeError('the start frontier must cover exactly the records before the range');
+      this.merkle = new MerkleAccumulator(spec.start.frontier);
+    }
+    this.size = spec.start.seq;
     this.blockStart = spec.start.seq;
     this.lastSeq = spec.start.seq - 1;
     this.lastHash = spec.start.prevHash;
@@ -120,12 +139,15 @@ export class ChainRangeVerifier {
       found = { chain: spec.chain, seq: this.lastSeq + 1, kind: 'deleted', detail: `records ${this.lastSeq + 1}..${spec.endSeq} are missing` };
     }
     if (!found && spec.followingHashes && this.nextBoundary < spec.boundaries.length) {
-      // Complete the tree past the end with the bare hashes of the records that follow.
+      // Complete the tree past the end with the bare hashes of the records that follow (their
+      // links cannot be checked without their content: only the signed root binds them).
+      if (!this.merkle) throw new RangeError('hashes past the end of a range can only be checked with roots');
       for (const h of spec.followingHashes) {
         if (this.nextBoundary >= spec.boundaries.length) break;
         this.merkle.appendRecordHash(h);
+        this.size++;
         const b = spec.boundaries[this.nextBoundary];
-        if (this.merkle.size === b.treeSize) {
+        if (this.size === b.treeSize) {
           this.nextBoundary++;
           const bad = this.checkBoundary(b, h);
           if (bad) {
@@ -137,7 +159,7 @@ export class ChainRangeVerifier {
     }
     if (!found && this.nextBoundary < spec.boundaries.length) {
       const b = spec.boundaries[this.nextBoundary];
-      const next = this.merkle.size;
+      const next = this.size;
       found = { chain: spec.chain, seq: next, kind: 'deleted', detail: `the signed checkpoint at tree size ${b.treeSize} covers records up to ${b.treeSize - 1}, but the records end at ${next - 1}` };
     }
     const verified = found ? Math.max(0, Math.min(this.verified, found.seq - spec.start.seq)) : this.verified;
@@ -150,9 +172,10 @@ export class ChainRangeVerifier {
     this.verified++;
     this.lastSeq = row.seq;
     this.lastHash = row.hash;
-    this.merkle.appendRecordHash(row.hash);
+    this.merkle?.appendRecordHash(row.hash);
+    this.size++;
     const b = spec.boundaries[this.nextBoundary];
-    if (b !== undefined && this.merkle.size === b.treeSize) {
+    if (b !== undefined && this.size === b.treeSize) {
       this.nextBoundary++;
       const bad = this.checkBoundary(b, row.hash);
       if (bad && !this.mismatch) this.mismatch = bad;
@@ -175,7 +198,7 @@ export class ChainRangeVerifier {
         },
       };
     }
-    if (!this.merkle.root().equals(b.rootHash)) {
+    if (this.merkle && !this.merkle.root().equals(b.rootHash)) {
       return {
         at: b.treeSize - 1,
         found: { chain, seq: b.treeSize - 1, kind: 'bad_checkpoint', detail: `the Merkle root of records 0..${b.treeSize - 1} differs from the signed checkpoint at tree size ${b.treeSize}` },

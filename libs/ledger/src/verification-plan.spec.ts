@@ -45,8 +45,8 @@ function select(rows: ChainRow[], from: number, to: number | null): ChainRow[] {
   return rows.filter((r) => r.seq >= from && (to === null || r.seq <= to)).sort((a, b) => a.seq - b.seq);
 }
 
-function verify(rows: ChainRow[], checkpoints: PlannedCheckpoint[], head: ChainHead, recordsPerRange: number) {
-  const plan = planChainVerification({ chain: CHAIN, checkpoints, publicKeys: keys, firstPrevious: null, endSeq: null, head, recordsPerRange });
+function verify(rows: ChainRow[], checkpoints: PlannedCheckpoint[], head: ChainHead, recordsPerRange: number, roots?: boolean) {
+  const plan = planChainVerification({ chain: CHAIN, checkpoints, publicKeys: keys, firstPrevious: null, endSeq: null, head, recordsPerRange, roots });
   const verdicts = plan.ranges.map((spec) => {
     const limit = spec.endSeq === null ? null : spec.endSeq + 2;
     return verifyChainRange(spec, select(rows, spec.start.seq, limit));
@@ -94,6 +94,19 @@ describe('planned, range-split verification', () => {
   ];
 
   for (const [name, tamper, kind] of cases) {
+    it(`chain mode (no Merkle roots) names a ${name} record exactly as the full check does`, () => {
+      for (const s of POSITIONS) {
+        if (name === 'swapped' && s === N - 1) continue;
+        const rows = tamper(pristine.rows, s);
+        for (const per of [1, 1_000_000]) {
+          const full = verify(rows, pristine.checkpoints, pristine.head, per).outcome;
+          const chainOnly = verify(rows, pristine.checkpoints, pristine.head, per, false).outcome;
+          expect({ s, per, b: chainOnly.break, verified: chainOnly.verified }).toEqual({ s, per, b: full.break, verified: full.verified });
+          expect({ s, per, b: chainOnly.break && { seq: chainOnly.break.seq, kind: chainOnly.break.kind } }).toEqual({ s, per, b: { seq: s, kind } });
+        }
+      }
+    });
+
     it(`names a ${name} record at the right seq, with or without splitting at checkpoints`, () => {
       for (const s of POSITIONS) {
         if (name === 'swapped' && s === N - 1) continue;
@@ -140,10 +153,57 @@ describe('planned, range-split verification', () => {
     for (const per of [1, 1_000_000]) expect(verify(rows, pristine.checkpoints, head, per).outcome.break).toMatchObject({ seq: 1000, kind: 'modified' });
   });
 
+  it('chain mode names history rewritten and re-hashed under signed checkpoints at the first record of the block too', () => {
+    const s = 1234;
+    const rows = pristine.rows.slice(0, s);
+    let prev = rows[s - 1].hash;
+    for (let seq = s; seq < N; seq++) {
+      const r = row(seq, prev, seq === s ? 'rewritten' : `event ${seq}`);
+      rows.push(r);
+      prev = r.hash;
+    }
+    const head = { seq: N - 1, hash: prev };
+    for (const per of [1, 1_000_000]) expect(verify(rows, pristine.checkpoints, head, per, false).outcome.break).toMatchObject({ seq: 1000, kind: 'modified' });
+  });
+
   it('names records missing under a signed checkpoint even when the head was rewound too', () => {
     const rows = pristine.rows.slice(0, 2200);
     const head = { seq: 2199, hash: rows[2199].hash };
     expect(verify(rows, pristine.checkpoints, head, 1).outcome.break).toMatchObject({ seq: 2200, kind: 'deleted' });
+  });
+
+  it('chain mode checks each checkpoint by its lastHash: a root the records do not give is found only with roots', () => {
+    // A checkpoint signed with the real key over a wrong root (a faulty signer), its lastHash right.
+    const cps = pristine.checkpoints.map((c, i) => {
+      if (i < 2) return c;
+      const body = { ...c.checkpoint, rootHash: i === 2 ? 'cd'.repeat(32) : c.checkpoint.rootHash, previous: null as string | null };
+      return { ...c, checkpoint: body };
+    });
+    // Re-sign the run from #2 on so that signatures and links verify.
+    let previous = checkpointHash(cps[1].checkpoint);
+    for (let i = 2; i < cps.length; i++) {
+      const { signature: _s, keyId: _k, ...body } = cps[i].checkpoint;
+      cps[i] = { ...cps[i], checkpoint: signCheckpoint({ ...body, previous }, key) };
+      previous = checkpointHash(cps[i].checkpoint);
+    }
+    for (const per of [1, 1_000_000]) {
+      expect(verify(pristine.rows, cps, pristine.head, per).outcome.break).toMatchObject({ seq: 3 * EVERY - 1, kind: 'bad_checkpoint' });
+      const chainOnly = verify(pristine.rows, cps, pristine.head, per, false).outcome;
+      expect(chainOnly.break).toBeNull();
+      expect(chainOnly.checkpointsVerified).toBe(N / EVERY);
+    }
+  });
+
+  it('chain mode splits at every trusted checkpoint, stored frontier or not, and needs none to start a range request', () => {
+    const cps = pristine.checkpoints.map((c) => ({ ...c, frontier: null }));
+    const { plan, outcome } = verify(pristine.rows, cps, pristine.head, 1, false);
+    expect(outcome.break).toBeNull();
+    expect(outcome.verified).toBe(N);
+    expect(plan.ranges).toHaveLength(N / EVERY + 1);
+    const ranged = planChainVerification({ chain: CHAIN, checkpoints: cps, publicKeys: keys, startAtOrBefore: 1200, endSeq: null, head: pristine.head, roots: false });
+    expect(ranged.startSeq).toBe(1000);
+    const verdicts = ranged.ranges.map((spec) => verifyChainRange(spec, select(pristine.rows, spec.start.seq, spec.endSeq === null ? null : spec.endSeq + 2)));
+    expect(mergeChainVerdicts(ranged, verdicts)).toMatchObject({ break: null, verified: N - 1000, checkpointsVerified: 4 });
   });
 
   it('ignores a damaged stored frontier (it only costs the split)', () => {

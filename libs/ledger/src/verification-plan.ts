@@ -26,7 +26,8 @@ export interface PlannedCheckpoint {
 export interface ChainStartState {
   seq: number;
   prevHash: Buffer;
-  frontier: Frontier;
+  /** The Merkle frontier of the records before seq (needed only when roots are checked). */
+  frontier?: Frontier;
 }
 
 export interface ChainPlanInput {
@@ -50,6 +51,13 @@ export interface ChainPlanInput {
   followingHashes?: Buffer[];
   /** Aim for ranges of at least this many records (fewer, larger tasks); default 50,000. */
   recordsPerRange?: number;
+  /**
+   * Recompute the Merkle tree and check every checkpoint's rootHash (default true). False (chain
+   * mode): each checkpoint's lastHash only, one hash per record (range-verifier.ts says what that
+   * leaves out); ranges then start at any trusted checkpoint, stored frontier or not. Always true
+   * with followingHashes, which only a root can bind.
+   */
+  roots?: boolean;
 }
 
 export interface ChainPlan {
@@ -89,6 +97,9 @@ function usableFrontier(cp: PlannedCheckpoint): Frontier | null {
 export function planChainVerification(input: ChainPlanInput): ChainPlan {
   const { chain } = input;
   let start = input.start ?? GENESIS_START;
+  const roots = input.roots !== false || (input.followingHashes?.length ?? 0) > 0;
+  // In chain mode a trusted checkpoint's signed lastHash is all a range needs to start from.
+  const startFrontier = (cp: PlannedCheckpoint): Frontier | null | undefined => (roots ? usableFrontier(cp) : undefined);
   const verdict = verifyCheckpointChain(input.checkpoints.map((c) => c.checkpoint), input.publicKeys, { previous: input.firstPrevious });
   let checkpointBreak: ChainBreak | null = null;
   if (verdict.fault) {
@@ -105,8 +116,8 @@ export function planChainVerification(input: ChainPlanInput): ChainPlan {
     for (let i = trusted.length - 1; i >= 0; i--) {
       const c = trusted[i].checkpoint;
       if (c.treeSize > input.startAtOrBefore || c.treeSize === 0) continue;
-      const frontier = usableFrontier(trusted[i]);
-      if (!frontier) continue;
+      const frontier = startFrontier(trusted[i]);
+      if (frontier === null) continue;
       start = { seq: c.treeSize, prevHash: Buffer.from(c.lastHash, 'hex'), frontier };
       break;
     }
@@ -118,7 +129,8 @@ export function planChainVerification(input: ChainPlanInput): ChainPlan {
   const atStart = trusted.find((c) => c.checkpoint.treeSize === start.seq && start.seq > 0);
   if (atStart) {
     const ok =
-      atStart.checkpoint.lastHash === start.prevHash.toString('hex') && frontierRoot(start.frontier).toString('hex') === atStart.checkpoint.rootHash;
+      atStart.checkpoint.lastHash === start.prevHash.toString('hex') &&
+      (!roots || (start.frontier !== undefined && frontierRoot(start.frontier).toString('hex') === atStart.checkpoint.rootHash));
     if (!ok) {
       const b: ChainBreak = { chain, seq: start.seq, kind: 'modified', detail: `the start state does not match the signed checkpoint at tree size ${start.seq}` };
       if (!checkpointBreak || b.seq < checkpointBreak.seq) checkpointBreak = b;
@@ -139,9 +151,9 @@ export function planChainVerification(input: ChainPlanInput): ChainPlan {
     const splittable = input.endSeq === null || size <= input.endSeq; // the next range must have records of its own
     if (!splittable) continue;
     if (size - rangeStart.seq < target) continue;
-    const frontier = usableFrontier(inRange[i]);
-    if (!frontier) continue;
-    ranges.push({ chain, start: rangeStart, endSeq: size - 1, boundaries: boundaries.slice(first, i + 1).map((b) => b.boundary) });
+    const frontier = startFrontier(inRange[i]);
+    if (frontier === null) continue;
+    ranges.push({ chain, start: rangeStart, endSeq: size - 1, boundaries: boundaries.slice(first, i + 1).map((b) => b.boundary), roots });
     rangeStart = { seq: size, prevHash: boundaries[i].boundary.lastHash, frontier };
     first = i + 1;
   }
@@ -152,6 +164,7 @@ export function planChainVerification(input: ChainPlanInput): ChainPlan {
     boundaries: boundaries.slice(first).map((b) => b.boundary),
     head: input.endSeq === null ? input.head ?? null : null,
     followingHashes: input.followingHashes,
+    roots,
   });
   return { chain, startSeq: start.seq, checkpointBreak, trustedCheckpoints: trusted.length, ranges };
 }

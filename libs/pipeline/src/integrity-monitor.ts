@@ -101,7 +101,8 @@ export class IntegrityMonitor {
     try {
       const heads = await this.integrity.heads();
       const results: VerifyResult[] = [];
-      if (mode === 'full') results.push(await this.integrity.verify());
+      // The rare full run also recomputes every checkpoint's Merkle root.
+      if (mode === 'full') results.push(await this.integrity.verify({ full: true }));
       else {
         for (const [chain, head] of heads) {
           const through = this.verifiedThrough.get(chain);

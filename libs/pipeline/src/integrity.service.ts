@@ -5,8 +5,8 @@
  *
  * Each chain's checkpoints are checked first (signature under a known public key, link to the one
  * before, no shrinking or forking); the trusted ones cut the chain into ranges verified
- * independently (records recomputed and linked, and at every checkpoint the Merkle root and last
- * hash of the records must equal the signed ones). With the embedded store, ranges run on all
+ * independently (records recomputed and linked, and at every checkpoint the last hash of the
+ * records must equal the signed one; with `full`, the Merkle root too). With the embedded store, ranges run on all
  * cores in worker threads, each with its own read-only connection; other stores are read through
  * the EventStore port in-process.
  */
@@ -20,6 +20,12 @@ export interface VerifyRequest {
   chain?: string;
   fromSeq?: number;
   toSeq?: number;
+  /**
+   * Also recompute every checkpoint's Merkle root (`auditctl verify --full`, `?full=true`). Without
+   * it each checkpoint is checked by its signature, link and lastHash: one hash per record
+   * (libs/ledger/src/range-verifier.ts says what only the roots add).
+   */
+  full?: boolean;
 }
 
 export interface ChainReport {
@@ -104,6 +110,7 @@ export class IntegrityService {
         endSeq: req.toSeq ?? null,
         head: heads.get(chain) ?? null,
         recordsPerRange: Math.max(1000, Math.ceil(size / (workers * 4))),
+        roots: req.full === true,
       });
       plans.push(plan);
       checkpointCounts.push(stored.length);
@@ -169,7 +176,7 @@ function toVerdict(r: VerifyTaskResult): RangeVerdict {
 }
 
 /** The parameters of GET /v1/integrity/verify. */
-const VERIFY_PARAMS = ['chain', 'from', 'to'];
+const VERIFY_PARAMS = ['chain', 'from', 'to', 'full'];
 
 export function parseVerifyQuery(params: Record<string, unknown>): VerifyRequest {
   const errors: FieldError[] = [];
@@ -183,6 +190,10 @@ export function parseVerifyQuery(params: Record<string, unknown>): VerifyRequest
       continue;
     }
     if (key === 'chain') out.chain = value.slice(0, 128);
+    else if (key === 'full') {
+      if (value === 'true') out.full = true;
+      else if (value !== 'false') errors.push({ pointer: '/query/full', message: 'must be true or false' });
+    }
     else if (key === 'from' || key === 'to') {
       const n = Number(value);
       if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) errors.push({ pointer: `/query/${key}`, message: 'must be a sequence number (integer >= 0)' });

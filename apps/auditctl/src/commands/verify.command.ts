@@ -1,6 +1,6 @@
 /**
- * `auditctl verify [--chain C] [--offline DIR]`: recomputes every chain and checks every signed
- * checkpoint of a data dir (on all cores), or checks an export directory with no database and no
+ * `auditctl verify [--chain C] [--full] [--offline DIR]`: recomputes every chain and checks every
+ * signed checkpoint of a data dir (on all cores; `--full` also recomputes their Merkle roots), or checks an export directory with no database and no
  * service (`--offline`). Both print the same lines: `OK: ...` and exit 0, or
  * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify (no database,
  * no export directory, a --chain the store does not hold: the message says which). With
@@ -22,6 +22,7 @@ interface VerifyOptions {
   offline?: string;
   keys?: string;
   workers?: string;
+  full?: boolean;
 }
 
 /** The same report for the online and the offline check. */
@@ -62,6 +63,7 @@ export function verifyCommand(): Command {
     .option('--chain <id>', 'verify only this chain')
     .option('--offline <dir>', 'verify an export directory (auditctl export) instead of the data dir')
     .option('--keys <file>', 'check checkpoint signatures with these public keys only ([{ keyId, publicKeyPem }] or the GET /v1/integrity/checkpoints answer)')
+    .option('--full', "also recompute every signed checkpoint's Merkle root (an export is always checked in full)")
     .option('--workers <n>', 'worker threads (default: VERIFY_WORKERS, else one per core; embedded store only)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', "\nWith STORE=elasticsearch (and the service's ELASTICSEARCH_* settings) in the environment, reads the cluster the service writes to; keys still come from --data-dir.\n")
@@ -115,7 +117,7 @@ export function verifyCommand(): Command {
         workers: opened.kind === 'sqlite' ? workerCount(opts.workers, config.integrity?.verifyWorkers ?? 0) : undefined,
       });
       try {
-        const result = await integrity.verify({ chain: opts.chain }, onProgress);
+        const result = await integrity.verify({ chain: opts.chain, full: opts.full === true }, onProgress);
         progress.stop();
         printVerifyResult(result, Boolean(opts.json));
         process.exitCode = result.ok ? 0 : 1;

@@ -51,8 +51,10 @@ export type RowSourceSpec = SqliteRowSource | NdjsonRowSource | StoreRowSource;
 
 export interface SerializedRangeSpec {
   chain: string;
-  start: { seq: number; prevHash: string; frontier: FrontierJSON };
+  start: { seq: number; prevHash: string; frontier?: FrontierJSON };
   endSeq: number | null;
+  /** ChainRangeSpec.roots: false checks checkpoints by their lastHash only. */
+  roots?: boolean;
   boundaries: { treeSize: number; rootHash: string; lastHash: string }[];
   head?: { seq: number; hash: string } | null;
   followingHashes?: string[];
@@ -85,8 +87,13 @@ export class ExportIndexMismatchError extends Error {
 export function serializeRangeSpec(spec: ChainRangeSpec): SerializedRangeSpec {
   return {
     chain: spec.chain,
-    start: { seq: spec.start.seq, prevHash: spec.start.prevHash.toString('hex'), frontier: { size: spec.start.frontier.size, hashes: spec.start.frontier.hashes.map((h) => Buffer.from(h).toString('hex')) } },
+    start: {
+      seq: spec.start.seq,
+      prevHash: spec.start.prevHash.toString('hex'),
+      frontier: spec.start.frontier ? { size: spec.start.frontier.size, hashes: spec.start.frontier.hashes.map((h) => Buffer.from(h).toString('hex')) } : undefined,
+    },
     endSeq: spec.endSeq,
+    roots: spec.roots,
     boundaries: spec.boundaries.map((b) => ({ treeSize: b.treeSize, rootHash: b.rootHash.toString('hex'), lastHash: b.lastHash.toString('hex') })),
     head: spec.head ? { seq: spec.head.seq, hash: spec.head.hash.toString('hex') } : spec.head === null ? null : undefined,
     followingHashes: spec.followingHashes?.map((h) => h.toString('hex')),
@@ -96,8 +103,9 @@ export function serializeRangeSpec(spec: ChainRangeSpec): SerializedRangeSpec {
 export function deserializeRangeSpec(s: SerializedRangeSpec, head?: ChainHead | null): ChainRangeSpec {
   return {
     chain: s.chain,
-    start: { seq: s.start.seq, prevHash: Buffer.from(s.start.prevHash, 'hex'), frontier: frontierFromJSON(s.start.frontier) },
+    start: { seq: s.start.seq, prevHash: Buffer.from(s.start.prevHash, 'hex'), frontier: s.start.frontier ? frontierFromJSON(s.start.frontier) : undefined },
     endSeq: s.endSeq,
+    roots: s.roots,
     boundaries: s.boundaries.map((b) => ({ treeSize: b.treeSize, rootHash: Buffer.from(b.rootHash, 'hex'), lastHash: Buffer.from(b.lastHash, 'hex') })),
     head: head !== undefined ? head : s.head ? { seq: s.head.seq, hash: Buffer.from(s.head.hash, 'hex') } : (s.head ?? null),
     followingHashes: s.followingHashes?.map((h) => Buffer.from(h, 'hex')),
