@@ -55,6 +55,7 @@ export class RecordHashBuilder {
   private readonly head: Buffer;
   private buf = Buffer.allocUnsafe(4096);
   private len = 0;
+  private evEnd = 0;
 
   constructor(chain: string) {
     this.head = Buffer.from(`{"chain":${JSON.stringify(chain)},"event":`, 'utf8');
@@ -103,11 +104,28 @@ export class RecordHashBuilder {
 
   /** Ends the record with its receive time and seq and returns its hash. */
   finish(receivedAt: string, seq: number): Buffer {
+    this.evEnd = this.len;
     const tail = `,"receivedAt":${JSON.stringify(receivedAt)},"seq":${seq}}`;
     this.reserve(tail.length * 3);
     this.len += this.buf.write(tail, this.len, 'utf8');
     const bytes = this.buf.subarray(0, this.len);
     return oneShot ? oneShot('sha256', bytes, 'buffer') : nodeCrypto.createHash('sha256').update(bytes).digest();
+  }
+
+  /**
+   * The hash input of the last finished record; its event JSON is bytes [eventStart, eventEnd),
+   * exactly what the hash covers (valid until the next `begin`).
+   */
+  get bytes(): Buffer {
+    return this.buf;
+  }
+
+  get eventStart(): number {
+    return HASH_BYTES + this.head.length;
+  }
+
+  get eventEnd(): number {
+    return this.evEnd;
   }
 
   private reserve(n: number): void {

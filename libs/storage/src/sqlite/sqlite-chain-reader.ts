@@ -1,49 +1,58 @@
 /**
  * Verification fast path of the embedded store: reads one chain's records for the verifier over
- * its own read-only connection, and recomputes each record's hash on the way, in bytes.
+ * its own read-only connection, and recomputes each record's hash and derived-column check on the
+ * way, in bytes.
  *
  * `SqliteEventStore.readChain` builds a row object per record, decrypts each record's sealed
- * fields into a fresh string and leaves the hash to the verifier, which rebuilds the canonical
- * record as another string: about 20 µs of CPU per record. Here a page is one raw SELECT with the
- * fewest JS values per row (three strings, the last sealed || prev_hash || hash in hex), the
- * sealed fields of the whole page are opened with one AES call per key into one buffer
- * (AesGcmEnvelope.openUnauthenticatedPage), and the record bytes are spliced straight into the
- * hash input (RecordHashBuilder). A row whose hash matches is handed on with `hashChecked`; its
- * event text is only built if the verifier asks for it (classifying a neighbour's break).
+ * fields into a fresh string, parses each record for the column check and leaves the hash to the
+ * verifier, which rebuilds the canonical record as another string: about 20 µs of CPU per record.
+ * Here a page is one raw SELECT with few JS values per row (the stored text; sealed || prev_hash ||
+ * hash in hex; the five text columns as one string of JSON literals), the sealed fields of the whole
+ * page are opened with one AES call per key into one buffer (AesGcmEnvelope.openUnauthenticatedPage),
+ * the record bytes are spliced straight into the hash input (RecordHashBuilder), and the derived
+ * columns are compared with the fields of those very bytes (DerivedFieldScan: one pass, no parse).
+ * A row whose hash and columns match is handed on with `hashChecked`; its event text is only built
+ * if the verifier asks for it (classifying a neighbour's break).
  *
- * Anything unusual takes the ordinary path, with the rows and texts `readChain` gives, so breaks
- * are named exactly as before: a page with a column of an unexpected type or size is re-read as
- * `readChain` reads it, and a row that is not ASCII, cannot be opened, or does not hash to its
- * stored hash is decoded as `readChain` decodes it (`SqliteEventStore.eventTexts`, mode verify).
+ * Anything unusual takes the ordinary path, row by row, so breaks are named exactly as before: a
+ * row with a column of an unexpected type or size, stored text that is not ASCII, fields that cannot
+ * be opened, a hash that differs, or columns the fast comparison cannot confirm is read again (by
+ * its rowid) and decoded and checked as `readChain` does (`SqliteEventStore.eventTexts`, mode
+ * verify; derived-columns.ts), and the verifier judges it.
  */
 import type Database from 'better-sqlite3';
 import { ChainHead, ChainRow, RecordHashBuilder } from '@app/ledger';
 import { openDatabase, SqliteDb } from './sqlite-database';
-import { DERIVED_CHECK_SQL, DERIVED_COLUMNS_SQL, PATIENT_ID_MARK, patientIdAt } from './derived-columns-sql';
+import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumns, PatientTokenCache, derivedColumnMismatch, patientMismatch } from '../derived-columns';
+import { DerivedField, DerivedFieldScan } from '../derived-field-scan';
 import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 
 const HASHES = 64;
 
 /**
- * Page columns: seq, received_at, event, and sealed || prev_hash || hash in hex (NULL when any column
- * is not of the expected type or size). Hex text, decoded into one buffer per page, costs less than
- * a Buffer per row from the driver. Then the derived-column check (DERIVED_CHECK_SQL): the first
- * column SQLite itself finds different from the stored text ('' when none), the record's occurredAt
- * and the stored occurred_ms, and patient_id (its token is checked here, with the sealed patient id).
+ * Page columns: seq, received_at, event; sealed || prev_hash || hash in hex (NULL when any column
+ * is not of the expected type or size; hex text, decoded into one buffer per page, costs less than
+ * a Buffer per row from the driver); id, category, action, outcome and actor_id as their JSON
+ * literals one after the other (NULL unless all are text), occurred_ms, patient_id; and the rowid
+ * to read an unusual row again.
  */
 const FAST_PAGE_SQL = `SELECT seq, received_at, event,
   CASE WHEN typeof(seq) = 'integer' AND typeof(received_at) = 'text' AND typeof(event) = 'text'
         AND typeof(prev_hash) = 'blob' AND length(prev_hash) = 32 AND typeof(hash) = 'blob' AND length(hash) = 32
-        AND (sealed IS NULL OR typeof(sealed) = 'blob')
+        AND (sealed IS NULL OR (typeof(sealed) = 'blob' AND length(sealed) > 0))
        THEN hex(coalesce(sealed, x'')) || hex(prev_hash) || hex(hash) END,
-  ${DERIVED_CHECK_SQL}
+  CASE WHEN typeof(id) = 'text' AND typeof(category) = 'text' AND typeof(action) = 'text' AND typeof(outcome) = 'text' AND typeof(actor_id) = 'text'
+       THEN json_quote(id) || json_quote(category) || json_quote(action) || json_quote(outcome) || json_quote(actor_id) END,
+  occurred_ms, patient_id, pos
   FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`;
 
-/** Exactly the query of SqliteEventStore.readChain. */
-const PLAIN_PAGE_SQL = `SELECT seq, received_at, event, sealed, prev_hash, hash, ${DERIVED_COLUMNS_SQL} FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`;
+const PLAIN_COLUMNS = `seq, received_at, event, sealed, prev_hash, hash, ${DERIVED_COLUMNS_SQL}`;
 
-type FastRaw = [number, string, string, string | null, string | null, unknown, unknown, unknown];
+/** One row of a fast page read again, with the columns SqliteEventStore.readChain reads. */
+const PLAIN_ROW_SQL = `SELECT ${PLAIN_COLUMNS} FROM events WHERE pos = ?`;
+
+type FastRaw = [number, string, string, string | null, string | null, unknown, unknown, number];
 interface PlainRow extends DerivedColumns {
   seq: number;
   received_at: string;
@@ -52,6 +61,9 @@ interface PlainRow extends DerivedColumns {
   prev_hash: Buffer;
   hash: Buffer;
 }
+
+/** The columns compared as one string of JSON literals, in this order. */
+const LITERAL_FIELDS = [DerivedField.Id, DerivedField.Category, DerivedField.Action, DerivedField.Outcome, DerivedField.ActorId] as const;
 
 /** A record whose hash the reader recomputed and found right; its text is decoded on demand. */
 class CheckedRow implements ChainRow {
@@ -79,17 +91,18 @@ class CheckedRow implements ChainRow {
 
 export class SqliteChainReader {
   private readonly fastPage: Database.Statement;
-  private readonly plainPage: Database.Statement;
+  private readonly plainRow: Database.Statement;
   private readonly selectHead: Database.Statement;
   private readonly codec: SealedFieldCodec;
   private readonly tokens: PatientTokenCache;
+  private readonly scan = new DerivedFieldScan();
 
   constructor(
     private readonly db: SqliteDb,
     private readonly protection: FieldProtection,
   ) {
     this.fastPage = db.prepare(FAST_PAGE_SQL).raw(true);
-    this.plainPage = db.prepare(PLAIN_PAGE_SQL);
+    this.plainRow = db.prepare(PLAIN_ROW_SQL);
     this.selectHead = db.prepare('SELECT seq, hash FROM chain_heads WHERE chain = ?');
     this.codec = new SealedFieldCodec(protection.dataKeys);
     this.tokens = new PatientTokenCache((id) => protection.patientToken(id));
@@ -128,8 +141,7 @@ export class SqliteChainReader {
     for (;;) {
       const raw = this.fastPage.all(chain, next, end, pageSize) as FastRaw[];
       if (raw.length === 0) return;
-      const page = raw.every((r) => r[3] !== null) ? this.fastRows(raw, builder) : this.plainRows(chain, next, end, pageSize);
-      if (page.length === 0) return;
+      const page = this.fastRows(raw, builder);
       yield page;
       if (page.length < pageSize) return;
       next = page[page.length - 1].seq + 1;
@@ -154,14 +166,19 @@ export class SqliteChainReader {
   private fastRows(raw: FastRaw[], builder: RecordHashBuilder): ChainRow[] {
     const n = raw.length;
     let bytes = 0;
-    for (let i = 0; i < n; i++) bytes += (raw[i][3] as string).length >>> 1;
+    for (let i = 0; i < n; i++) {
+      const h = raw[i][3];
+      if (h !== null) bytes += h.length >>> 1;
+    }
     // One buffer for the page: rows keep views into it (their hashes), never a copy per row.
     const page = Buffer.allocUnsafe(bytes);
     const offsets = new Int32Array(n);
     const sealedLengths = new Int32Array(n);
     for (let i = 0, at = 0; i < n; i++) {
-      const w = page.write(raw[i][3] as string, at, 'hex');
+      const h = raw[i][3];
       offsets[i] = at;
+      if (h === null) continue; // read again below
+      const w = page.write(h, at, 'hex');
       sealedLengths[i] = w - HASHES;
       at += w;
     }
@@ -169,6 +186,10 @@ export class SqliteChainReader {
     const out: ChainRow[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const r = raw[i];
+      if (r[3] === null || r[4] === null || errors[i] !== undefined) {
+        out[i] = this.readAgain(r[7]);
+        continue;
+      }
       const seq = r[0];
       const receivedAt = r[1];
       const stored = r[2];
@@ -176,13 +197,11 @@ export class SqliteChainReader {
       const sl = sealedLengths[i];
       const prevHash = page.subarray(at + sl, at + sl + 32);
       const hash = page.subarray(at + sl + 32, at + sl + 64);
-      const ok = errors[i] === undefined && this.hashMatches(builder, stored, prevHash, hash, receivedAt, seq, sl > 0 ? starts[i] : -1, plain, plainLengths[i]);
-      const row: ChainRow = ok
-        ? new CheckedRow(seq, receivedAt, prevHash, hash, stored, page, at, sl, this)
-        : { seq, receivedAt, eventJson: this.decode(stored, sl > 0 ? page.subarray(at, at + sl) : null), prevHash, hash };
-      const column = ok ? this.fastColumnMismatch(r, stored, sl > 0 ? starts[i] : -1, plain, plainLengths[i]) : null;
-      if (column !== null) row.columnMismatch = column;
-      out[i] = row;
+      const start = sl > 0 ? starts[i] : -1;
+      out[i] =
+        this.hashMatches(builder, stored, prevHash, hash, receivedAt, seq, start, plain, plainLengths[i]) && this.columnsMatch(builder, r, sl === 0)
+          ? new CheckedRow(seq, receivedAt, prevHash, hash, stored, page, at, sl, this)
+          : this.readAgain(r[7]);
     }
     return out;
   }
@@ -190,7 +209,7 @@ export class SqliteChainReader {
   /**
    * Splices the opened values into the stored text in bytes and hashes the record. False when the
    * stored text is not ASCII (offsets are UTF-16 units), the opened fields do not fit it (as
-   * `splice` in sealed-fields.ts checks), or the hash differs: the caller then decodes the row the
+   * `splice` in sealed-fields.ts checks), or the hash differs: the caller then reads the row the
    * ordinary way and the verifier judges it.
    */
   private hashMatches(
@@ -226,60 +245,70 @@ export class SqliteChainReader {
   }
 
   /**
-   * The derived-column check of a fast-path row whose hash matched: SQLite compared the columns it
-   * can read from the stored text; occurred_ms and the patient token are compared here (the patient
-   * id is one of the sealed values: its offset in the stored text tells which).
+   * The derived-column check of a row whose hash matched, on the bytes that hash covers (the
+   * builder's event JSON): true only when every column certainly equals what the record gives
+   * (derived-columns.ts mismatchOf). The five text columns come as their JSON literals one after the
+   * other, and must equal the record's literals of those fields one after the other, byte for byte
+   * (literals end at their closing quote, so equal sequences mean equal literals, and equal literals
+   * equal values); occurred_ms is the record's occurredAt parsed; the patient column is the token of
+   * the record's patient id (or, on a row stored before field encryption, the id itself). False
+   * (anything not certain: escapes, non-ASCII, a field missing): the ordinary path decides and names
+   * the column.
    */
-  private fastColumnMismatch(r: FastRaw, stored: string, start: number, plain: Buffer, plainLength: number): string | null {
-    const sqlFound = r[4];
-    if (sqlFound === null) return null; // the stored text is not JSON: its hash cannot have matched
-    if (sqlFound !== '') return sqlFound;
-    if (typeof r[5] !== 'string' || Date.parse(r[5]) !== r[6]) return 'occurred_ms';
-    const patientColumn = r[7] as string | null;
-    if (patientColumn === null) return null; // SQLite checked that the record has no patient either
-    const mark = stored.indexOf(PATIENT_ID_MARK);
-    if (mark < 0) return 'patient_id';
-    const at = mark + PATIENT_ID_MARK.length;
-    let patientId: string | undefined;
-    if (start >= 0) {
-      for (let p = start, end = start + plainLength; p + 8 <= end; ) {
-        const fieldAt = plain.readUInt32BE(p);
-        const len = plain.readUInt32BE(p + 4);
-        if (fieldAt === at) {
-          patientId = unescapeJsonContent(plain.toString('utf8', p + 8, p + 8 + len));
-          break;
-        }
-        p += 8 + len;
+  private columnsMatch(builder: RecordHashBuilder, r: FastRaw, legacyPatientIds: boolean): boolean {
+    const b = builder.bytes;
+    const scan = this.scan;
+    if (!scan.scan(b, builder.eventStart, builder.eventEnd)) return false;
+    const at = scan.at;
+    const literals = r[4] as string;
+    let p = 0;
+    for (const slot of LITERAL_FIELDS) {
+      const from = at[slot];
+      if (from < 0) return false;
+      const n = at[slot + 1] - from;
+      if (p + n > literals.length) return false;
+      for (let k = 0; k < n; k++) {
+        const c = b[from + k];
+        if (c >= 0x80 || literals.charCodeAt(p + k) !== c) return false;
+      }
+      p += n;
+    }
+    if (p !== literals.length) return false;
+    const occurred = at[DerivedField.OccurredAt];
+    if (occurred < 0 || scan.hasEscape(DerivedField.OccurredAt) || typeof r[5] !== 'number') return false;
+    if (Date.parse(b.toString('utf8', occurred + 1, at[DerivedField.OccurredAt + 1] - 1)) !== r[5]) return false;
+    const column = r[6] as string | null;
+    const patient = at[DerivedField.PatientId];
+    if (patient < 0) return column === null;
+    if (column === null) return false;
+    let id = b.toString('utf8', patient + 1, at[DerivedField.PatientId + 1] - 1);
+    if (scan.hasEscape(DerivedField.PatientId)) {
+      try {
+        id = JSON.parse(`"${id}"`) as string;
+      } catch {
+        return false;
       }
     }
-    // A record stored before field encryption keeps the id in its text, and the column the id itself.
-    const legacy = start < 0;
-    if (patientId === undefined) patientId = legacy ? patientIdAt(stored, at) : undefined;
-    if (patientId === undefined) return 'patient_id';
-    return patientMismatch(patientId, patientColumn, this.tokens, legacy) ? 'patient_id' : null;
+    return !patientMismatch(id, column, this.tokens, legacyPatientIds);
   }
 
-  /** A page read and decoded exactly as SqliteEventStore.readChain does. */
-  private plainRows(chain: string, from: number, end: number, pageSize: number): ChainRow[] {
-    const rows = this.plainPage.all(chain, from, end, pageSize) as PlainRow[];
-    const opened = this.codec.openForVerification(rows.map((r) => ({ storedJson: r.event, sealed: r.sealed })));
-    return rows.map((r, i) => {
-      const o = opened[i];
-      let text: string;
-      if (typeof o === 'string') text = o;
-      else {
-        if (!(o instanceof SealedRecordError)) throw o;
-        if (o.reason === 'unknown-key' && this.protection.dataKeys.lists?.(o.keyId!) !== false) throw new DataKeyUnavailableError(o.keyId!);
-        text = r.event;
-      }
-      const row: ChainRow = { seq: r.seq, receivedAt: r.received_at, eventJson: text, prevHash: r.prev_hash, hash: r.hash };
-      const column = derivedColumnMismatch(text, r, this.tokens, r.sealed === null);
-      if (column !== null) row.columnMismatch = column;
-      return row;
-    });
+  /** A row of a fast page read again by its rowid and decoded exactly as SqliteEventStore.readChain does. */
+  private readAgain(pos: number): ChainRow {
+    return this.toChainRow(this.plainRow.get(pos) as PlainRow);
   }
-}
 
-function unescapeJsonContent(content: string): string {
-  return content.includes('\\') ? (JSON.parse(`"${content}"`) as string) : content;
+  private toChainRow(r: PlainRow): ChainRow {
+    const o = this.codec.openForVerification([{ storedJson: r.event, sealed: r.sealed }])[0];
+    let text: string;
+    if (typeof o === 'string') text = o;
+    else {
+      if (!(o instanceof SealedRecordError)) throw o;
+      if (o.reason === 'unknown-key' && this.protection.dataKeys.lists?.(o.keyId!) !== false) throw new DataKeyUnavailableError(o.keyId!);
+      text = r.event;
+    }
+    const row: ChainRow = { seq: r.seq, receivedAt: r.received_at, eventJson: text, prevHash: r.prev_hash, hash: r.hash };
+    const column = derivedColumnMismatch(text, r, this.tokens, r.sealed === null);
+    if (column !== null) row.columnMismatch = column;
+    return row;
+  }
 }
