@@ -39,6 +39,29 @@ export interface ChainRow {
   columnMismatch?: string;
 }
 
+/**
+ * Consecutive records a reader has already checked completely (the verification fast path): record
+ * i has seq `firstSeq + i`, hashes to its stored hash at that seq, links to record i - 1 (its
+ * prevHash is that record's hash), and has no column mismatch. A verifier accepts such a run in one
+ * step when its first record links to what it expects, and otherwise walks it row by row (`row`),
+ * so the verdict is the one the rows would give.
+ */
+export interface CheckedRun {
+  readonly checkedRun: true;
+  readonly firstSeq: number;
+  readonly count: number;
+  /** Whether the first record's prevHash equals `hash`. */
+  firstLinksTo(hash: Buffer): boolean;
+  /** The stored hash of record i. */
+  hashAt(i: number): Buffer;
+  /** Record i as a row. */
+  row(i: number): ChainRow;
+}
+
+export function isCheckedRun(x: ChainRow | CheckedRun): x is CheckedRun {
+  return (x as CheckedRun).checkedRun === true;
+}
+
 export interface ChainStart {
   /** Sequence number of the first record to check (the first retained one). */
   seq: number;
@@ -122,6 +145,8 @@ export class ChainVerifier {
     private readonly chain: string,
     start: ChainStart = { seq: 0, prevHash: GENESIS_HASH },
     private readonly onAccept?: (row: ChainRow) => void,
+    /** Sees a run accepted whole (pushRun); without it, onAccept sees each of its rows. */
+    private readonly onAcceptRun?: (run: CheckedRun) => void,
   ) {
     this.expectedSeq = start.seq;
     this.expectedPrev = start.prevHash;
@@ -149,6 +174,28 @@ export class ChainVerifier {
       this.setBreak(classify(this.chain, this.window, this.expectedSeq, this.expectedPrev, this.beforeLast));
     }
     return !this.found;
+  }
+
+  /**
+   * Feeds a run of checked records (next in stored sequence order). Accepted whole when nothing is
+   * pending and its first record is the one expected; otherwise row by row, as `push` would.
+   * Returns false once a break is known.
+   */
+  pushRun(run: CheckedRun): boolean {
+    if (this.found) return false;
+    const n = run.count;
+    if (n === 0) return true;
+    if (this.window.length > 0 || run.firstSeq !== this.expectedSeq || !run.firstLinksTo(this.expectedPrev)) {
+      for (let i = 0; i < n; i++) if (!this.push(run.row(i))) return false;
+      return true;
+    }
+    this.beforeLast = n >= 2 ? run.hashAt(n - 2) : this.expectedPrev;
+    this.verified += n;
+    this.expectedSeq += n;
+    this.expectedPrev = run.hashAt(n - 1);
+    if (this.onAcceptRun) this.onAcceptRun(run);
+    else if (this.onAccept) for (let i = 0; i < n; i++) this.onAccept(run.row(i));
+    return true;
   }
 
   /** Ends the walk; `head` is the chain head the store recorded, when it keeps one. */

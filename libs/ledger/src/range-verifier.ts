@@ -26,7 +26,7 @@
  *
  * Pure: fed rows, no I/O.
  */
-import { ChainBreak, ChainHead, ChainRow, ChainVerifier } from './chain-verifier';
+import { ChainBreak, ChainHead, ChainRow, ChainVerifier, CheckedRun } from './chain-verifier';
 import { Frontier, MerkleAccumulator } from './merkle';
 
 /** Rows a ChainVerifier looks ahead to classify a break (see chain-verifier.ts). */
@@ -105,7 +105,12 @@ export class ChainRangeVerifier {
     this.lastSeq = spec.start.seq - 1;
     this.lastHash = spec.start.prevHash;
     while (this.nextBoundary < spec.boundaries.length && spec.boundaries[this.nextBoundary].treeSize <= spec.start.seq) this.nextBoundary++;
-    this.records = new ChainVerifier(spec.chain, { seq: spec.start.seq, prevHash: spec.start.prevHash }, (row) => this.accepted(row));
+    this.records = new ChainVerifier(
+      spec.chain,
+      { seq: spec.start.seq, prevHash: spec.start.prevHash },
+      (row) => this.accepted(row),
+      (run) => this.acceptedRun(run),
+    );
   }
 
   /** Highest seq this range wants to read (inclusive), or null for "to the end". */
@@ -124,6 +129,23 @@ export class ChainRangeVerifier {
     const more = this.records.push(row);
     if (this.mismatch && ++this.rowsAfterMismatch > RANGE_LOOKAHEAD) this.done = true;
     if (!more) this.done = true;
+    return !this.done;
+  }
+
+  /**
+   * Feeds the next run of checked records (ChainVerifier.pushRun). Taken whole only in chain mode,
+   * inside the range, with no mismatch pending and every checkpoint inside the run matching its
+   * lastHash; otherwise row by row, so the verdict is exactly the rows' one.
+   */
+  pushRun(run: CheckedRun): boolean {
+    if (this.done) return false;
+    const last = run.firstSeq + run.count - 1;
+    const whole = this.merkle === null && this.mismatch === null && (this.spec.endSeq === null || last <= this.spec.endSeq) && this.boundariesHold(run, last);
+    if (!whole) {
+      for (let i = 0; i < run.count; i++) if (!this.push(run.row(i))) return false;
+      return !this.done;
+    }
+    if (!this.records.pushRun(run)) this.done = true;
     return !this.done;
   }
 
@@ -178,6 +200,31 @@ export class ChainRangeVerifier {
     if (b !== undefined && this.size === b.treeSize) {
       this.nextBoundary++;
       const bad = this.checkBoundary(b, row.hash);
+      if (bad && !this.mismatch) this.mismatch = bad;
+    }
+  }
+
+  /** Whether every boundary sealing a record of the run has the run's hash there as its lastHash. */
+  private boundariesHold(run: CheckedRun, last: number): boolean {
+    for (let k = this.nextBoundary; k < this.spec.boundaries.length; k++) {
+      const b = this.spec.boundaries[k];
+      const at = b.treeSize - 1;
+      if (at > last) break;
+      if (at < run.firstSeq || !run.hashAt(at - run.firstSeq).equals(b.lastHash)) return false;
+    }
+    return true;
+  }
+
+  /** A run accepted whole (chain mode): the records and the checkpoints sealing them, all matching. */
+  private acceptedRun(run: CheckedRun): void {
+    const n = run.count;
+    this.verified += n;
+    this.lastSeq = run.firstSeq + n - 1;
+    this.lastHash = run.hashAt(n - 1);
+    this.size += n;
+    for (let b = this.spec.boundaries[this.nextBoundary]; b !== undefined && b.treeSize <= this.size; b = this.spec.boundaries[this.nextBoundary]) {
+      this.nextBoundary++;
+      const bad = this.checkBoundary(b, run.hashAt(b.treeSize - 1 - run.firstSeq));
       if (bad && !this.mismatch) this.mismatch = bad;
     }
   }

@@ -69,6 +69,15 @@ export class RecordHashBuilder {
     this.len = HASH_BYTES + this.head.length;
   }
 
+  /** `begin` with the 32 bytes at `offset` of `src` as prevHash (no view made). */
+  beginAt(src: Uint8Array, offset: number): void {
+    if (offset < 0 || offset + HASH_BYTES > src.length) throw new RangeError('a chain hash is 32 bytes');
+    const buf = this.buf;
+    for (let k = 0; k < HASH_BYTES; k++) buf[k] = src[offset + k];
+    buf.set(this.head, HASH_BYTES);
+    this.len = HASH_BYTES + this.head.length;
+  }
+
   /** Appends bytes [start, end) of `src` to the event JSON. */
   appendEvent(src: Buffer, start: number, end: number): void {
     const n = end - start;

@@ -11,7 +11,7 @@
  * Imports are by file, not by library index, to keep worker start-up light.
  */
 import * as fs from 'node:fs';
-import type { ChainHead, ChainRow } from '@app/ledger/chain-verifier';
+import { isCheckedRun, type ChainHead, type ChainRow, type CheckedRun } from '@app/ledger/chain-verifier';
 import { ChainRangeSpec, ChainRangeVerifier, RangeVerdict } from '@app/ledger/range-verifier';
 import { FrontierJSON, frontierFromJSON } from '@app/ledger/merkle';
 import { decodeRecordLine, recordLineSeqHint } from '@app/ledger/export-record';
@@ -172,13 +172,21 @@ export async function runVerifyTask(
   const s = task.spec;
   let rowsRead = 0;
   let reported = 0;
-  const feed = (v: ChainRangeVerifier, row: ChainRow): boolean => {
-    rowsRead++;
+  const read = (n: number): void => {
+    rowsRead += n;
     if (onProgress && rowsRead - reported >= PROGRESS_EVERY) {
       reported = rowsRead;
       onProgress(rowsRead);
     }
+  };
+  const feed = (v: ChainRangeVerifier, row: ChainRow): boolean => {
+    read(1);
     return v.push(row);
+  };
+  // A run of rows the reader checked completely (SqliteChainReader.readChainRuns).
+  const feedRun = (v: ChainRangeVerifier, run: CheckedRun): boolean => {
+    read(run.count);
+    return v.pushRun(run);
   };
   const finish = (v: ChainRangeVerifier): VerifyTaskResult => {
     const r = toResult(v.finish(), rowsRead);
@@ -203,8 +211,14 @@ export async function runVerifyTask(
       const v = new ChainRangeVerifier(deserializeRangeSpec(s, task.readHead ? reader.head(s.chain) : undefined));
       const limit = v.readLimit;
       if (!reader.hasWarmRecords(s.chain, s.start.seq, limit ?? Number.MAX_SAFE_INTEGER)) {
-        outer: for (const page of reader.readChain(s.chain, s.start.seq, limit ?? undefined, FAST_PAGE_ROWS)) {
-          for (const row of page) if (!feed(v, row)) break outer;
+        outer: for (const page of reader.readChainRuns(s.chain, s.start.seq, limit ?? undefined, FAST_PAGE_ROWS)) {
+          for (const part of page) {
+            if (!isCheckedRun(part)) {
+              if (!feed(v, part)) break outer;
+              continue;
+            }
+            if (!feedRun(v, part)) break outer;
+          }
           // In-process (the API's event loop): let requests through between pages.
           if (options.yieldBetweenPages) await new Promise((resolve) => setImmediate(resolve));
         }

@@ -21,7 +21,7 @@
  * verify; derived-columns.ts), and the verifier judges it.
  */
 import type Database from 'better-sqlite3';
-import { ChainHead, ChainRow, RecordHashBuilder } from '@app/ledger';
+import { ChainHead, ChainRow, CheckedRun, RecordHashBuilder, isCheckedRun } from '@app/ledger';
 import { openDatabase, SqliteDb } from './sqlite-database';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumns, PatientTokenCache, derivedColumnMismatch, patientMismatch } from '../derived-columns';
@@ -89,6 +89,56 @@ class CheckedRow implements ChainRow {
   }
 }
 
+/** Decoded hex columns of one page: row i's sealed blob, prev_hash and hash at offsets[i] in `bytes`. */
+interface PageBytes {
+  bytes: Buffer;
+  offsets: Int32Array;
+  sealedLengths: Int32Array;
+}
+
+/** Consecutive fast-path rows of one page, each hash-checked, column-checked and linked to the one before. */
+class PageRun implements CheckedRun {
+  readonly checkedRun = true;
+  count = 1;
+
+  constructor(
+    private readonly raw: FastRaw[],
+    private readonly page: PageBytes,
+    /** Index in the page of the run's first row. */
+    private readonly first: number,
+    readonly firstSeq: number,
+    private readonly reader: SqliteChainReader,
+  ) {}
+
+  firstLinksTo(hash: Buffer): boolean {
+    const { bytes, offsets, sealedLengths } = this.page;
+    const at = offsets[this.first] + sealedLengths[this.first];
+    for (let k = 0; k < 32; k++) if (bytes[at + k] !== hash[k]) return false;
+    return hash.length === 32;
+  }
+
+  hashAt(i: number): Buffer {
+    const j = this.first + i;
+    const at = this.page.offsets[j] + this.page.sealedLengths[j] + 32;
+    return this.page.bytes.subarray(at, at + 32);
+  }
+
+  row(i: number): ChainRow {
+    const j = this.first + i;
+    const r = this.raw[j];
+    const { bytes, offsets, sealedLengths } = this.page;
+    const at = offsets[j];
+    const sl = sealedLengths[j];
+    return new CheckedRow(r[0], r[1], bytes.subarray(at + sl, at + sl + 32), bytes.subarray(at + sl + 32, at + sl + 64), r[2], bytes, at, sl, this.reader);
+  }
+}
+
+/** Whether 32 bytes at `a` of `x` equal 32 bytes at `b` of `y`. */
+function same32(x: Buffer, a: number, y: Buffer, b: number): boolean {
+  for (let k = 0; k < 32; k++) if (x[a + k] !== y[b + k]) return false;
+  return true;
+}
+
 export class SqliteChainReader {
   private readonly fastPage: Database.Statement;
   private readonly plainRow: Database.Statement;
@@ -135,16 +185,30 @@ export class SqliteChainReader {
 
   /** The chain's rows with seq in [fromSeq, toSeq], in seq order, page by page (as readChain pages them). */
   *readChain(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): Generator<ChainRow[]> {
+    for (const page of this.readChainRuns(chain, fromSeq, toSeq, pageSize)) {
+      const rows: ChainRow[] = [];
+      for (const part of page) {
+        if (isCheckedRun(part)) for (let i = 0; i < part.count; i++) rows.push(part.row(i));
+        else rows.push(part);
+      }
+      yield rows;
+    }
+  }
+
+  /**
+   * The same rows, page by page, with the fast-path rows of a page grouped into CheckedRuns (the
+   * verifier accepts a run in one step) and every other row as the ChainRow readChain gives.
+   */
+  *readChainRuns(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): Generator<(ChainRow | CheckedRun)[]> {
     const builder = new RecordHashBuilder(chain);
     let next = fromSeq;
     const end = toSeq ?? Number.MAX_SAFE_INTEGER;
     for (;;) {
       const raw = this.fastPage.all(chain, next, end, pageSize) as FastRaw[];
       if (raw.length === 0) return;
-      const page = this.fastRows(raw, builder);
-      yield page;
-      if (page.length < pageSize) return;
-      next = page[page.length - 1].seq + 1;
+      yield this.fastRows(raw, builder);
+      if (raw.length < pageSize) return;
+      next = raw[raw.length - 1][0] + 1;
     }
   }
 
@@ -163,45 +227,48 @@ export class SqliteChainReader {
     return stored;
   }
 
-  private fastRows(raw: FastRaw[], builder: RecordHashBuilder): ChainRow[] {
+  private fastRows(raw: FastRaw[], builder: RecordHashBuilder): (ChainRow | CheckedRun)[] {
     const n = raw.length;
-    let bytes = 0;
+    let size = 0;
     for (let i = 0; i < n; i++) {
       const h = raw[i][3];
-      if (h !== null) bytes += h.length >>> 1;
+      if (h !== null) size += h.length >>> 1;
     }
-    // One buffer for the page: rows keep views into it (their hashes), never a copy per row.
-    const page = Buffer.allocUnsafe(bytes);
+    // One buffer for the page: runs and rows keep views into it (their hashes), never a copy per row.
+    const bytes = Buffer.allocUnsafe(size);
     const offsets = new Int32Array(n);
     const sealedLengths = new Int32Array(n);
     for (let i = 0, at = 0; i < n; i++) {
       const h = raw[i][3];
       offsets[i] = at;
       if (h === null) continue; // read again below
-      const w = page.write(h, at, 'hex');
+      const w = bytes.write(h, at, 'hex');
       sealedLengths[i] = w - HASHES;
       at += w;
     }
-    const { plain, starts, plainLengths, errors } = this.codec.openPageForVerification(page, offsets, sealedLengths);
-    const out: ChainRow[] = new Array(n);
+    const page: PageBytes = { bytes, offsets, sealedLengths };
+    const { plain, starts, plainLengths, errors } = this.codec.openPageForVerification(bytes, offsets, sealedLengths);
+    const out: (ChainRow | CheckedRun)[] = [];
+    let run: PageRun | null = null;
+    let previous = -1; // index of the run's last row
     for (let i = 0; i < n; i++) {
       const r = raw[i];
-      if (r[3] === null || r[4] === null || errors[i] !== undefined) {
-        out[i] = this.readAgain(r[7]);
-        continue;
-      }
-      const seq = r[0];
-      const receivedAt = r[1];
-      const stored = r[2];
       const at = offsets[i];
       const sl = sealedLengths[i];
-      const prevHash = page.subarray(at + sl, at + sl + 32);
-      const hash = page.subarray(at + sl + 32, at + sl + 64);
-      const start = sl > 0 ? starts[i] : -1;
-      out[i] =
-        this.hashMatches(builder, stored, prevHash, hash, receivedAt, seq, start, plain, plainLengths[i]) && this.columnsMatch(builder, r, sl === 0)
-          ? new CheckedRow(seq, receivedAt, prevHash, hash, stored, page, at, sl, this)
-          : this.readAgain(r[7]);
+      const fast =
+        r[3] !== null &&
+        r[4] !== null &&
+        errors[i] === undefined &&
+        this.hashMatches(builder, r[2], bytes, at + sl, r[1], r[0], sl > 0 ? starts[i] : -1, plain, plainLengths[i]) &&
+        this.columnsMatch(builder, r, sl === 0);
+      if (!fast) {
+        run = null;
+        out.push(this.readAgain(r[7]));
+        continue;
+      }
+      if (run !== null && r[0] === run.firstSeq + run.count && same32(bytes, at + sl, bytes, offsets[previous] + sealedLengths[previous] + 32)) run.count++;
+      else out.push((run = new PageRun(raw, page, i, r[0], this)));
+      previous = i;
     }
     return out;
   }
@@ -215,15 +282,16 @@ export class SqliteChainReader {
   private hashMatches(
     b: RecordHashBuilder,
     stored: string,
-    prevHash: Buffer,
-    hash: Buffer,
+    /** prev_hash || hash are the 64 bytes at `hashesAt` of `page`. */
+    page: Buffer,
+    hashesAt: number,
     receivedAt: string,
     seq: number,
     start: number,
     plain: Buffer,
     plainLength: number,
   ): boolean {
-    b.begin(prevHash);
+    b.beginAt(page, hashesAt);
     const evLen = b.appendEventText(stored);
     if (evLen !== stored.length) return false;
     if (start >= 0) {
@@ -241,7 +309,7 @@ export class SqliteChainReader {
         p += 8 + len;
       }
     }
-    return b.finish(receivedAt, seq).equals(hash);
+    return same32(b.finish(receivedAt, seq), 0, page, hashesAt + 32);
   }
 
   /**
