@@ -2,11 +2,15 @@
  * `npm run bench:verify` (after `npm run build`): builds a store of BENCH_VERIFY_RECORDS (default
  * 1,000,000) realistic records straight through the embedded store (field sealing included) with
  * signed checkpoints every CHECKPOINT_EVERY_RECORDS (default 10,000) records, then prints
- * records/s of:
- *   - the bare chain-hash ceiling of one core (records already in memory, no I/O, no Merkle);
- *   - verification on one thread (in-process) and on all cores (worker threads), each reading the
- *     store, opening the sealed fields, re-hashing, linking, and checking every checkpoint;
+ * records/s and CPU-µs per record of:
+ *   - what bounds verification on this machine: SHA-256 of each record's bytes (one hash call per
+ *     record, records in memory), the fast path's SQLite page query alone, and the bare chain-hash
+ *     ceiling of one core (records in memory as strings, canonical text built per record);
+ *   - `auditctl verify` (chain mode: every record re-hashed, linked and its derived columns checked,
+ *     every checkpoint's signature, link and lastHash) on one thread (in-process) and on all cores
+ *     (worker threads), then the same with `--full` (every checkpoint's Merkle root recomputed too);
  *   - the offline verifier on an export of the biggest chain (BENCH_VERIFY_OFFLINE=0 skips it).
+ * BENCH_VERIFY_FULL=0 skips the --full runs.
  * The store is built once and cached in $TMPDIR/audit-bench-verify-<records>-<every> (about 800 MiB for
  * a million records; BENCH_VERIFY_REBUILD=1 builds it again); BENCH_VERIFY_STORE=<dir> verifies
  * another kept store instead.
@@ -15,16 +19,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessEvent, chainForEvent, loadConfig } from '@app/core';
-import { ChainRow, GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import * as crypto from 'node:crypto';
+import { ChainRow, GENESIS_HASH, canonicalRecord, canonicalize, recordHash } from '@app/ledger';
 import { CheckpointService, IntegrityService, defaultWorkerCount, exportChain, verifyExport } from '@app/pipeline';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { ChainedRecord, SqliteCheckpointStore, SqliteEventStore, openDatabase } from '@app/storage';
+import { SqliteChainReader } from '@app/storage/sqlite/sqlite-chain-reader';
 import { benchDataDir, fmt, machine } from './bench-support';
 
 const TOTAL = Number(process.env.BENCH_VERIFY_RECORDS ?? 1_000_000);
 const EVERY = Number(process.env.CHECKPOINT_EVERY_RECORDS ?? 10_000);
 const OFFLINE = process.env.BENCH_VERIFY_OFFLINE !== '0';
+const FULL = process.env.BENCH_VERIFY_FULL !== '0';
 const BATCH = 20_000;
 
 function rate(n: number, ms: number): string {
@@ -94,6 +101,31 @@ async function hashCeiling(events: SqliteEventStore, chain: string, limit: numbe
   return { wall: (rows.length / r.ms) * 1000, cpuUs: r.cpuUs, n: rows.length };
 }
 
+/** SHA-256 of each record's exact bytes, one `crypto.hash` call per record (the floor of any JS verifier here). */
+async function shaFloor(events: SqliteEventStore, chain: string, limit: number): Promise<{ n: number; cpuUs: number; bytes: number }> {
+  const inputs: Buffer[] = [];
+  for await (const page of events.readChain(chain, 0, limit - 1)) {
+    for (const row of page) inputs.push(Buffer.concat([row.prevHash, Buffer.from(canonicalRecord(chain, row.seq, row.receivedAt, row.eventJson), 'utf8')]));
+  }
+  const hash = (crypto as unknown as { hash?: (a: string, d: Uint8Array, e: 'buffer') => Buffer }).hash ?? ((a: string, d: Uint8Array) => crypto.createHash(a).update(d).digest());
+  const r = await timed(async () => {
+    for (const input of inputs) hash('sha256', input, 'buffer');
+  });
+  return { n: inputs.length, cpuUs: r.cpuUs, bytes: inputs.reduce((n, b) => n + b.length, 0) };
+}
+
+/** The fast path's SQLite page query alone over the first `limit` records of a chain (nothing decoded). */
+async function queryFloor(dir: string, chain: string, limit: number): Promise<{ n: number; cpuUs: number }> {
+  const reader = SqliteChainReader.open(dir, embeddedFieldProtection(loadConfig({}, { dataDir: dir })));
+  try {
+    reader.readPageQueryOnly(chain, 0, Math.min(limit, 20_000) - 1); // warm the page cache
+    const r = await timed(async () => reader.readPageQueryOnly(chain, 0, limit - 1));
+    return { n: r.value, cpuUs: r.cpuUs };
+  } finally {
+    reader.close();
+  }
+}
+
 /** A store kept by an earlier run (BENCH_VERIFY_STORE). */
 async function openStore(dir: string) {
   const config = loadConfig({}, { dataDir: dir });
@@ -118,21 +150,30 @@ async function main(): Promise<void> {
   console.log(`store: ${fmt(total)} records in ${chains.length} chains (${chains.map(([c, h]) => `${c} ${fmt(h.seq + 1)}`).join(', ')}), ${fmt(cps)} signed checkpoints; ${fmt(fs.statSync(path.join(dir, 'audit.db')).size / 1048576, 0)} MiB database; ${kept ? 'reused' : `built in ${fmt(s.ms / 1000, 1)} s`}`);
 
   const biggest = chains[0][0];
+  const load = () => `(load average now: ${os.loadavg().map((l) => fmt(l, 1)).join(', ')} on ${os.cpus().length} cores)`;
+  const sha = await shaFloor(s.events, biggest, 200_000);
+  console.log(`floor: SHA-256 of each record's bytes (${fmt(sha.bytes / sha.n, 0)} bytes on average), one hash call per record: ${cpuNote(sha.n, sha.cpuUs, 1)}`);
+  const query = await queryFloor(dir, biggest, 200_000);
+  console.log(`floor: the fast path's SQLite page query alone: ${cpuNote(query.n, query.cpuUs, 1)}`);
   const ceiling = await hashCeiling(s.events, biggest, 200_000);
   console.log(`chain-hash ceiling, 1 core, records in memory: ${fmt(ceiling.wall)} records/s; ${cpuNote(ceiling.n, ceiling.cpuUs, 1)}`);
-  console.log(`(load average now: ${os.loadavg().map((l) => fmt(l, 1)).join(', ')} on ${os.cpus().length} cores)`);
+  console.log(load());
 
   const sqlite = { kind: 'sqlite' as const, dataDir: dir };
-  const run = async (workers: number) => {
-    const r = await timed(() => new IntegrityService(s.events, { checkpoints: s.checkpoints, publicKeys: () => s.keys.publicKeys(), sqlite, workers }).verify());
+  const run = async (workers: number, full: boolean) => {
+    const r = await timed(() => new IntegrityService(s.events, { checkpoints: s.checkpoints, publicKeys: () => s.keys.publicKeys(), sqlite, workers }).verify({ full }));
     if (!r.value.ok || r.value.verified !== total) throw new Error(`verification failed: ${JSON.stringify(r.value.break)}`);
     return { ms: r.ms, cpuUs: r.cpuUs, checkpoints: r.value.checkpointsVerified };
   };
   const cores = defaultWorkerCount();
-  const one = await run(1);
-  console.log(`verify, 1 thread (in-process):     ${rate(total, one.ms)}; ${fmt(one.checkpoints)} checkpoints matched; ${cpuNote(total, one.cpuUs, 1)}`);
-  const all = await run(cores);
-  console.log(`verify, ${cores} worker threads:        ${rate(total, all.ms)}; speed-up x${fmt(one.ms / all.ms, 2)}; ${cpuNote(total, all.cpuUs, cores)}`);
+  for (const full of FULL ? [false, true] : [false]) {
+    const label = full ? 'verify --full' : 'verify';
+    const one = await run(1, full);
+    console.log(`${label}, 1 thread (in-process):${' '.repeat(full ? 3 : 10)}${rate(total, one.ms)}; ${fmt(one.checkpoints)} checkpoints matched; ${cpuNote(total, one.cpuUs, 1)}`);
+    const all = await run(cores, full);
+    console.log(`${label}, ${cores} worker threads:${' '.repeat(full ? 8 : 15)}${rate(total, all.ms)}; speed-up x${fmt(one.ms / all.ms, 2)}; ${cpuNote(total, all.cpuUs, cores)}`);
+    console.log(load());
+  }
 
   if (OFFLINE) {
     const out = path.join(benchDataDir('verify-export'), 'export');

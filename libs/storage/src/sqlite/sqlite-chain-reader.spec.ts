@@ -158,7 +158,28 @@ describe('SqliteChainReader', () => {
       },
     ],
     ['sealed fields removed', (db) => db.prepare('UPDATE events SET sealed = NULL WHERE seq = 30').run()],
+    ['the actor column of a record whose stored text is not ASCII changed', (db) => db.prepare("UPDATE events SET actor_id = 'dr-9' WHERE seq = 11").run()],
+    ['the category column changed', (db) => db.prepare("UPDATE events SET category = 'authentication' WHERE seq = 12").run()],
+    ['the occurred_ms column changed', (db) => db.prepare('UPDATE events SET occurred_ms = occurred_ms + 1 WHERE seq = 13').run()],
+    ['a patient token put on a record without a patient', (db) => db.prepare("UPDATE events SET patient_id = (SELECT patient_id FROM events WHERE seq = 16) WHERE seq = 14").run()],
+    ['the patient token of a record removed', (db) => db.prepare('UPDATE events SET patient_id = NULL WHERE seq = 16').run()],
+    ['the patient token swapped with another record', (db) => db.prepare('UPDATE events SET patient_id = (SELECT patient_id FROM events WHERE seq = 18) WHERE seq = 17').run()],
+    ['a column made a blob', (db) => db.prepare("UPDATE events SET outcome = x'73756363657373' WHERE seq = 31").run()],
+    ['the id column given an escaped twin', (db) => db.prepare("UPDATE events SET id = id || '\\' WHERE seq = 32").run()],
   ];
+
+  it.each([
+    [11, 'actor_id', "UPDATE events SET actor_id = 'dr-9' WHERE seq = 11"],
+    [12, 'category', "UPDATE events SET category = 'authentication' WHERE seq = 12"],
+    [13, 'occurred_ms', 'UPDATE events SET occurred_ms = occurred_ms + 1 WHERE seq = 13'],
+    [17, 'patient_id', 'UPDATE events SET patient_id = (SELECT patient_id FROM events WHERE seq = 18) WHERE seq = 17'],
+    [31, 'outcome', "UPDATE events SET outcome = x'73756363657373' WHERE seq = 31"],
+  ])('names record %i modified in column %s, ASCII or not', async (seq, column, sql) => {
+    const dir = tampered((db) => db.prepare(sql).run());
+    const r = await bothWays(dir);
+    expect(r.readerVerdict.break).toMatchObject({ chain: CHAIN, seq, kind: 'modified', column });
+    expect(r.readerVerdict).toEqual(r.storeVerdict);
+  });
 
   it.each(cases)('reads and judges a store with %s exactly as the store does', async (_label, edit) => {
     const dir = tampered(edit);

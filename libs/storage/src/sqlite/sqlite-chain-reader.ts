@@ -212,6 +212,20 @@ export class SqliteChainReader {
     }
   }
 
+  /**
+   * Runs only the page query over the range and returns the rows it gave (nothing decoded or
+   * checked): the SQLite share of the fast path, for the verification benchmark's floor.
+   */
+  readPageQueryOnly(chain: string, fromSeq: number, toSeq: number, pageSize = 500): number {
+    let n = 0;
+    for (let next = fromSeq; ; ) {
+      const raw = this.fastPage.all(chain, next, toSeq, pageSize) as FastRaw[];
+      n += raw.length;
+      if (raw.length < pageSize) return n;
+      next = raw[raw.length - 1][0] + 1;
+    }
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
