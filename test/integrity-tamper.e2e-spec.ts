@@ -299,6 +299,52 @@ describe('through the compiled CLI and worker threads', () => {
     expect(await online(dir, 2)).toMatchObject({ seq: 1500, kind: 'deleted' });
   });
 
+  it('a checkpoint signed with the real key over a root its records do not give: verify passes on the signed last hashes, --full and ?full=true name it, an export always does', async () => {
+    const dir = copyStore();
+    const key = new FileKeyProvider(dir).signingKey();
+    tamper(dir, (db) => {
+      const cps = db.prepare('SELECT * FROM checkpoints WHERE chain = ? ORDER BY idx').all(CHAIN) as Record<string, string | number | null>[];
+      let previous = cps[1].checkpoint_hash as string;
+      for (const r of cps.slice(2)) {
+        const body = { chain: CHAIN, treeSize: r.tree_size as number, rootHash: r.idx === 2 ? 'ab'.repeat(32) : (r.root_hash as string), lastHash: r.last_hash as string, issuedAt: r.issued_at as string, previous };
+        const cp = signCheckpoint(body, key.privateKey, key.keyId);
+        previous = checkpointHash(cp);
+        db.prepare('UPDATE checkpoints SET root_hash = ?, previous = ?, signature = ?, checkpoint_hash = ? WHERE chain = ? AND idx = ?').run(cp.rootHash, cp.previous, cp.signature, previous, CHAIN, r.idx);
+      }
+    });
+    const line = `BREAK: chain ${CHAIN} seq 1499 kind bad_checkpoint`;
+    const chainMode = runCli(['verify', '--data-dir', dir, '--workers', '2']);
+    expect(chainMode.stdout).toMatch(/^OK: 3120 records verified in 2 chain\(s\)/);
+    expect(chainMode.status).toBe(0);
+    for (const workers of ['1', '2']) {
+      const full = runCli(['verify', '--data-dir', dir, '--full', '--workers', workers]);
+      expect(full.stdout).toContain(line);
+      expect(full.status).toBe(1);
+    }
+    const out = path.join(scratchDir('audit-cli-export-'), 'export');
+    expect(runCli(['export', '--chain', CHAIN, '--out', out, '--data-dir', dir]).status).toBe(0);
+    const off = runCli(['verify', '--offline', out]);
+    expect(off.stdout).toContain(line);
+    expect(off.status).toBe(1);
+
+    const t = await startTestApp({ dataDir: dir, integrity: { checkpointEveryRecords: EVERY, checkpointIntervalSeconds: 3600, verifyWorkers: 1 } });
+    try {
+      const auditor = await t.client('auditor');
+      const plain = await auditor.request('GET', '/v1/integrity/verify');
+      expect(plain.status).toBe(200);
+      expect(JSON.parse(plain.body)).toMatchObject({ ok: true, break: null });
+      const full = await auditor.request('GET', '/v1/integrity/verify?full=true');
+      expect(full.status).toBe(200);
+      expect(JSON.parse(full.body)).toMatchObject({ ok: false, break: { chain: CHAIN, seq: 1499, kind: 'bad_checkpoint' } });
+      const bad = await auditor.request('GET', '/v1/integrity/verify?full=yes');
+      expect(bad.status).toBe(400);
+      expect(bad.body).toContain('/query/full');
+      expect(bad.body).not.toContain('yes');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('exports a range that verifies on its own; a bad signature is named the same way', async () => {
     const dir = copyStore();
     const out = path.join(scratchDir('audit-cli-export-'), 'export');
