@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AccessEvent } from '@app/core';
-import { AnyFieldGetter, compileAnyFieldGetter, compileWhere, indexHints, IndexHints, Issue, IssuePath, Predicate } from './condition-compiler';
+import { AnyFieldGetter, compileAnyFieldGetter, compileWhere, indexHints, IndexHints, Issue, IssuePath, Predicate, requiresUnexplained } from './condition-compiler';
 import { parseDuration } from './duration';
 import { compileFieldGetter, describeAnyField, describeField, FieldGetter, unknownFieldMessage } from './event-fields';
 import { RuleDefinition, RuleKind, Severity } from './rule.schema';
@@ -51,6 +51,8 @@ export interface CompiledRule {
   readonly learnMs: number;
   /** False when no event of this category and action can match (lets the engine skip the rule). */
   readonly mayMatch: (category: string, action: string) => boolean;
+  /** The top-level `where` requires `explained: false` (lets the engine skip the rule for explained accesses). */
+  readonly requiresUnexplained: boolean;
   /** Changes whenever the rule's state would mean something else; a restore drops mismatched state. */
   readonly fingerprint: string;
 }
@@ -265,6 +267,7 @@ export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {
       idleMs,
       learnMs,
       mayMatch,
+      requiresUnexplained: requiresUnexplained(def.where),
       fingerprint: ruleFingerprint(def, timeZone),
     };
   }

@@ -429,6 +429,13 @@ function positiveValues(raw: unknown): Set<string> | undefined {
   return undefined;
 }
 
+/** Whether a where map holds `explained: false` (or `{ eq: false }`) at its top level: it admits unexplained accesses only. */
+export function requiresUnexplained(where: unknown): boolean {
+  if (!isPlainObject(where)) return false;
+  const e = where.explained;
+  return e === false || (isPlainObject(e) && Object.keys(e).length === 1 && e.eq === false);
+}
+
 export function indexHints(where: unknown): IndexHints {
   if (!isPlainObject(where)) return {};
   return { categories: positiveValues(where.category), actions: positiveValues(where.action) };

@@ -370,9 +370,12 @@ export class DetectionEngine implements DetectorContext {
     this.position = position;
     const facts = this.facts.reset(event, ts);
     const candidates = this.candidates(event.category, event.action);
+    // Most accesses are explained: the rules about unexplained ones are skipped without running their conditions.
+    let explained: boolean | undefined;
     for (let i = 0; i < candidates.length; i++) {
       const detector = candidates[i];
       if (tooLate && detector.rule.kind !== 'match') continue;
+      if (detector.rule.requiresUnexplained && (explained ??= facts.explanation().explained)) continue;
       if (!detector.rule.where(event, ts, facts)) continue;
       if (this.onMatch) this.onMatch(detector.rule.id, event);
       detector.onEvent(event, ts, watermark, this);
