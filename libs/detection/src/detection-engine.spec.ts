@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { AccessEvent } from '@app/core';
 import { DetectionAlert } from './alert';
 import { DetectionEngine, DetectionSnapshot } from './detection-engine';
+import { InMemoryAccessContext } from './in-memory-access-context';
 import { loadRules } from './rule-loader';
 import { withRuleOverrides } from './rule-overrides';
 import { DAY, defineRule, event, feed, HOUR, MINUTE, SECOND, T0 } from './test-support';
@@ -498,5 +499,45 @@ describe('restarts', () => {
     const restored = new DetectionEngine([changed, distinctPatients]);
     expect(restored.restore(engine.snapshot())).toEqual({ restored: ['distinct-patients'], reset: ['denials'] });
     expect(restored.stats().rules.denials.groups).toBe(0);
+  });
+});
+
+describe('searches (query.names, query.parameters, linked sequence steps)', () => {
+  const context = InMemoryAccessContext.fromRecords({ patients: [{ id: 'MRN-1', family: 'Okafor' }, { id: 'MRN-2', family: 'Nguyen' }] });
+  const search = (offset: number, text: string, actor = 'user-1') => event(offset, { action: 'query', patient: undefined, resource: { type: 'Patient' }, query: { text }, actor: { id: actor, type: 'user' } });
+  const linked = defineRule({
+    id: 'search-then-open',
+    kind: 'sequence',
+    groupBy: ['actor.id'],
+    steps: [
+      { where: { action: 'query', 'query.names': { exists: true } }, link: 'query.names' },
+      { where: { action: 'read', 'patient.id': { exists: true } }, link: 'patient.context.family' },
+    ],
+    window: '30m',
+  });
+
+  it('links a name search to the chart of that surname only, whatever was opened in between', () => {
+    const engine = new DetectionEngine([linked], { context });
+    const alerts = feed(engine, [search(0, 'Patient?family=OKAFOR'), readOf(MINUTE, 'MRN-2'), readOf(2 * MINUTE, 'MRN-1')]);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].evidence.eventIds).toHaveLength(2);
+    expect(feed(new DetectionEngine([linked], { context }), [search(0, 'Patient?family=OKAFOR'), readOf(MINUTE, 'MRN-2')])).toHaveLength(0);
+  });
+
+  it('keeps the link values across a snapshot and restore', () => {
+    const engine = new DetectionEngine([linked], { context });
+    feed(engine, [search(0, 'Patient?name=okafor')]);
+    const restored = new DetectionEngine([linked], { context });
+    restored.restore(JSON.parse(JSON.stringify(engine.snapshot())) as DetectionSnapshot);
+    expect(feed(restored, [readOf(MINUTE, 'MRN-2')])).toHaveLength(0);
+    expect(feed(restored, [readOf(2 * MINUTE, 'MRN-1')])).toHaveLength(1);
+  });
+
+  it('matches on the parameter names a search used; without the context name tokenizer there are no name tokens to link', () => {
+    const byParameter = defineRule({ id: 'dob-search', kind: 'match', where: { 'query.parameters': { contains: 'birthdate' } } });
+    const engine = new DetectionEngine([byParameter], { context });
+    expect(feed(engine, [search(0, 'Patient?name=okafor&birthdate=1961'), search(SECOND, 'Patient?name=okafor')])).toHaveLength(1);
+    const noTokenizer = { ...context, nameToken: undefined, userAt: context.userAt.bind(context), patientAt: context.patientAt.bind(context), encountersAt: context.encountersAt.bind(context), workforceMemberWithPatientId: context.workforceMemberWithPatientId.bind(context) };
+    expect(feed(new DetectionEngine([linked], { context: noTokenizer }), [search(0, 'Patient?family=OKAFOR'), readOf(MINUTE, 'MRN-1')])).toHaveLength(0);
   });
 });
