@@ -125,22 +125,60 @@ describe('DetectionWorker', () => {
       commit: (a, at, snapshot) => {
         if (a.length > 0 && failures < 2) {
           failures++;
-          throw new Error('disk I/O error');
+          throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
         }
         return real.commit(a, at, snapshot);
       },
     };
     const source = new MemorySource();
     source.commit(traffic.events);
-    const warnings: string[] = [];
+    const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+    const infos: { msg: string; fields?: Record<string, unknown> }[] = [];
     const worker = new DetectionWorker(createEngine, source, flaky, { ...options, retryDelayMs: 10 }, undefined, {
-      info: () => undefined,
-      warn: (msg) => warnings.push(msg),
+      info: (msg, fields) => infos.push({ msg, fields }),
+      warn: (msg, fields) => warnings.push({ msg, fields }),
     });
     worker.start();
     await worker.caughtUp();
     expect(failures).toBe(2);
+    // Each failure says why (class and code, never content); slices without alerts succeeded in between.
     expect(warnings).toHaveLength(2);
+    for (const w of warnings) expect(w).toEqual({ msg: 'detection slice failed; retrying from the last snapshot', fields: { errorClass: 'Error', code: 'SQLITE_IOERR', retryMs: 10 } });
+    expect(infos.filter((i) => i.msg === 'detection resumed')).toHaveLength(2);
+    expect(alerts.count()).toBe(expected.length);
+    await worker.stop();
+  });
+
+  it('logs a failure that repeats (a full disk) once with its code, then that it resumed', async () => {
+    const db = tempDb();
+    const alerts = new SqliteAlertStore(db);
+    const real = new SqliteDetectionProgressStore(db, alerts);
+    let failures = 0;
+    const full: DetectionProgressStore = {
+      loadSnapshot: () => real.loadSnapshot(),
+      commit: (a, at, snapshot) => {
+        if (failures < 5) {
+          failures++;
+          throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        }
+        return real.commit(a, at, snapshot);
+      },
+    };
+    const source = new MemorySource();
+    source.commit(traffic.events);
+    const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+    const worker = new DetectionWorker(createEngine, source, full, { ...options, retryDelayMs: 10 }, undefined, {
+      info: (msg, fields) => lines.push({ level: 'info', msg, fields }),
+      warn: (msg, fields) => lines.push({ level: 'warn', msg, fields }),
+    });
+    worker.start();
+    await worker.caughtUp();
+    expect(failures).toBe(5);
+    const about = lines.filter((l) => /slice failed|resumed/.test(l.msg));
+    expect(about).toEqual([
+      { level: 'warn', msg: 'detection slice failed; retrying from the last snapshot', fields: { errorClass: 'Error', code: 'SQLITE_FULL', retryMs: 10 } },
+      { level: 'info', msg: 'detection resumed', fields: { failedAttempts: 5, errorClass: 'Error', code: 'SQLITE_FULL' } },
+    ]);
     expect(alerts.count()).toBe(expected.length);
     await worker.stop();
   });

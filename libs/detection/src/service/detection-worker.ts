@@ -91,6 +91,14 @@ export interface DetectionStatus {
   lastSnapshotPosition: number | null;
 }
 
+/** A stable error code (SQLITE_FULL, ECONNREFUSED …) or null: never a message, which could carry content. */
+function errorCodeOf(error: unknown): string | null {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
+  const fromMessage = /\b(SQLITE_[A-Z_]+)\b/.exec((error as Error)?.message ?? '');
+  return fromMessage ? fromMessage[1] : null;
+}
+
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -110,6 +118,8 @@ export class DetectionWorker {
   private loop: Promise<void> | null = null;
   private wakeRequested = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** The failure being retried (logged once), until a slice succeeds again. */
+  private failing: { errorClass: string; code: string | null; attempts: number } | null = null;
   private snapshotTimer: NodeJS.Timeout | null = null;
   private sinceSnapshot = 0;
   private lastSnapshotAt = 0;
@@ -243,6 +253,10 @@ export class DetectionWorker {
           return;
         }
         await this.evaluate(page);
+        if (this.failing) {
+          this.log?.info('detection resumed', { failedAttempts: this.failing.attempts, errorClass: this.failing.errorClass, code: this.failing.code });
+          this.failing = null;
+        }
         if (page.length < this.sliceEvents || performance.now() - turnStarted >= this.turnBudgetMs) {
           await yieldToEventLoop();
           turnStarted = performance.now();
@@ -408,7 +422,15 @@ export class DetectionWorker {
    */
   private recoverAfterFailure(error: unknown): void {
     if (this.stopped) return;
-    this.log?.warn('detection slice failed; retrying from the last snapshot', { errorClass: (error as Error)?.constructor?.name ?? 'unknown' });
+    // Say why (the error's class and code, e.g. SQLITE_FULL: never content), once per run of the same
+    // failure: a full disk must not log a line per retry. `detection resumed` ends the run.
+    const errorClass = (error as Error)?.constructor?.name ?? 'unknown';
+    const code = errorCodeOf(error);
+    if (this.failing?.errorClass === errorClass && this.failing.code === code) this.failing.attempts++;
+    else {
+      this.failing = { errorClass, code, attempts: 1 };
+      this.log?.warn('detection slice failed; retrying from the last snapshot', { errorClass, code, retryMs: this.retryDelayMs });
+    }
     try {
       this.restoreFromStore();
     } catch {
