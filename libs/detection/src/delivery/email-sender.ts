@@ -3,11 +3,10 @@
  * in clear): subject from the alert's severity and title, a text body with the rule, reasons,
  * window, tokens and the console link, and the delivery id as Message-ID and X-Audit-Delivery-Id.
  */
-import * as tls from 'node:tls';
 import nodemailer, { Transporter } from 'nodemailer';
 import { DeliveryMessage, headline, textBody } from './alert-message';
 import type { EmailDestination } from './destinations-config';
-import { AlertSender, DeliveryError } from './webhook-sender';
+import { AlertSender, DeliveryError, trustedContext } from './webhook-sender';
 
 export class EmailSender implements AlertSender {
   private readonly transport: Transporter;
@@ -18,7 +17,8 @@ export class EmailSender implements AlertSender {
       port: d.port,
       secure: false,
       requireTLS: true,
-      tls: { minVersion: 'TLSv1.2', ...(d.ca ? { ca: [...tls.rootCertificates, d.ca] } : {}) },
+      // The trust store parsed once, not on each mail's STARTTLS.
+      tls: { minVersion: 'TLSv1.2', ...(d.ca ? { secureContext: trustedContext(d.ca) } : {}) },
       ...(d.username ? { auth: { user: d.username, pass: d.password ?? '' } } : {}),
       connectionTimeout: d.timeoutMs,
       greetingTimeout: d.timeoutMs,
