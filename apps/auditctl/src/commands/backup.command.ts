@@ -10,6 +10,7 @@ import { BackupError, IntegrityService, backupDataDir, restoreDataDir } from '@a
 import { FileKeyProvider } from '@app/security';
 import { openCliStore, refuseOnElasticsearch } from '../cli-store';
 import { cliConfig, resolveDataDir } from '../data-dir';
+import { asDataDirWriter } from '../data-dir-writer';
 import { printVerifyResult } from './verify.command';
 
 export function backupCommand(): Command {
@@ -40,30 +41,33 @@ export function restoreCommand(): Command {
     .option('--json', 'print the verification result as JSON')
     .action(async (opts: { from: string; dataDir?: string; json?: boolean }) => {
       const dataDir = resolveDataDir(opts.dataDir);
-      try {
-        const m = restoreDataDir(opts.from, dataDir);
-        if (!opts.json) process.stdout.write(`restored ${m.files.length} files of the backup of ${m.createdAt} into ${dataDir}; verifying…\n`);
-      } catch (err) {
-        if (!(err instanceof BackupError)) throw err;
-        process.stderr.write(`auditctl restore: ${err.message}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      const config = cliConfig(dataDir);
-      const opened = await openCliStore('restore', config);
-      if (!opened) return;
-      try {
-        const keys = new FileKeyProvider(dataDir);
-        const integrity = new IntegrityService(opened.events, {
-          checkpoints: opened.checkpoints,
-          publicKeys: () => (keys.hasKeys() ? keys.publicKeys() : []),
-          sqlite: { kind: 'sqlite', dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile },
-        });
-        const result = await integrity.verify();
-        printVerifyResult(result, Boolean(opts.json));
-        process.exitCode = result.ok ? 0 : 1;
-      } finally {
-        await opened.close();
-      }
+      // The restored dir is written whole before a service may start on it (and never under a running one).
+      await asDataDirWriter(dataDir, 'restore', 'stop it first, or restore into another data dir', async () => {
+        try {
+          const m = restoreDataDir(opts.from, dataDir);
+          if (!opts.json) process.stdout.write(`restored ${m.files.length} files of the backup of ${m.createdAt} into ${dataDir}; verifying…\n`);
+        } catch (err) {
+          if (!(err instanceof BackupError)) throw err;
+          process.stderr.write(`auditctl restore: ${err.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        const config = cliConfig(dataDir);
+        const opened = await openCliStore('restore', config);
+        if (!opened) return;
+        try {
+          const keys = new FileKeyProvider(dataDir);
+          const integrity = new IntegrityService(opened.events, {
+            checkpoints: opened.checkpoints,
+            publicKeys: () => (keys.hasKeys() ? keys.publicKeys() : []),
+            sqlite: { kind: 'sqlite', dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile },
+          });
+          const result = await integrity.verify();
+          printVerifyResult(result, Boolean(opts.json));
+          process.exitCode = result.ok ? 0 : 1;
+        } finally {
+          await opened.close();
+        }
+      });
     });
 }

@@ -8,13 +8,14 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { MIGRATIONS, SCHEMA_VERSION, appliedMigrations, databasePath, openDatabase, schemaVersion } from '@app/storage';
 import { resolveDataDir } from '../data-dir';
+import { asDataDirWriter } from '../data-dir-writer';
 
 export function migrateCommand(): Command {
   return new Command('migrate')
     .description(`apply pending schema migrations to the data dir's database (this build: schema version ${SCHEMA_VERSION})`)
     .option('--status', 'report the schema version and pending migrations, change nothing (exit 1 if any are pending)')
     .option('--data-dir <dir>', 'data directory of the service (default: $DATA_DIR, then ./data)')
-    .action((opts: { status?: boolean; dataDir?: string }) => {
+    .action(async (opts: { status?: boolean; dataDir?: string }) => {
       const dataDir = resolveDataDir(opts.dataDir);
       if (!fs.existsSync(databasePath(dataDir))) {
         process.stderr.write(`auditctl migrate: no audit database in ${dataDir} (use --data-dir)\n`);
@@ -35,11 +36,14 @@ export function migrateCommand(): Command {
         }
         return;
       }
-      let applied: { version: number; name: string }[] = [];
-      const db = openDatabase(dataDir, { onMigrated: (a) => (applied = a) });
-      const version = schemaVersion(db);
-      db.close();
-      for (const m of applied) process.stdout.write(`applied  ${m.version} ${m.name}\n`);
-      process.stdout.write(`schema version ${version}${applied.length ? '' : ' (up to date, nothing to apply)'}\n`);
+      // Never under a running service (it migrates itself at start, and an older build must not go on writing a newer schema).
+      await asDataDirWriter(dataDir, 'migrate', 'stop it first (a service applies pending migrations itself at start)', () => {
+        let applied: { version: number; name: string }[] = [];
+        const db = openDatabase(dataDir, { onMigrated: (a) => (applied = a) });
+        const version = schemaVersion(db);
+        db.close();
+        for (const m of applied) process.stdout.write(`applied  ${m.version} ${m.name}\n`);
+        process.stdout.write(`schema version ${version}${applied.length ? '' : ' (up to date, nothing to apply)'}\n`);
+      });
     });
 }

@@ -18,6 +18,7 @@ import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { databasePath, openDatabase } from '@app/storage';
 import { refuseOnElasticsearch } from '../cli-store';
 import { cliConfig, resolveDataDir } from '../data-dir';
+import { asDataDirWriter } from '../data-dir-writer';
 
 /** With STORE=elasticsearch the cluster's ILM policies move records between tiers (README "Scale-out"). */
 const ES_RETENTION = "the cluster's tiers follow its ILM policies (ELASTICSEARCH_WARM_AFTER, ELASTICSEARCH_COLD_AFTER); legal holds: /v1/retention/holds on the service";
@@ -56,6 +57,13 @@ async function withRunner(dataDirOption: string | undefined, work: (runner: Sqli
   }
 }
 
+/** Retention that changes the store runs as the data dir's one writer (a dry run only reads). */
+async function asWriterUnless(readOnly: boolean, dataDirOption: string | undefined, command: string, work: () => Promise<void>): Promise<void> {
+  const dataDir = resolveDataDir(dataDirOption);
+  if (readOnly || cliConfig(dataDirOption).scaleOut?.store === 'elasticsearch' || !fs.existsSync(databasePath(dataDir))) return work();
+  await asDataDirWriter(dataDir, command, 'run it on the service instead (POST /v1/retention/runs, or its RETENTION_CRON schedule), or stop the service first', work);
+}
+
 export function printRetentionReport(r: RetentionRunReport): string {
   const lines = [
     `${r.dryRun ? 'DRY RUN (nothing changed)' : `RETENTION RUN ${r.runId}`}: now ${r.now}, ${r.dryRun ? 'would delete' : 'deleted'} ${r.dryRun ? r.chains.reduce((s, c) => s + c.count + c.archivesDeleted.reduce((n, a) => n + a.count, 0), 0) : r.deleted} record(s)` +
@@ -90,7 +98,7 @@ export function retentionCommand(): Command {
         if (!RFC3339.test(opts.now) || Number.isNaN(Date.parse(opts.now))) throw new Error('--now must be an RFC 3339 timestamp, e.g. 2032-06-01T00:00:00Z');
         now = Date.parse(opts.now);
       }
-      await withRunner(opts.dataDir, async (runner) => {
+      await asWriterUnless(Boolean(opts.dryRun), opts.dataDir, 'retention run', () => withRunner(opts.dataDir, async (runner) => {
         // Crash tests only: SIGKILL this process after N chains were purged (committed).
         const killAfter = Number(process.env.AUDITCTL_TEST_KILL_AFTER_CHAINS ?? 0);
         let purged = 0;
@@ -105,7 +113,7 @@ export function retentionCommand(): Command {
         };
         const report = await runner.run({ now, dryRun: Boolean(opts.dryRun), trigger: 'cli', onChainPurged, onStep });
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : printRetentionReport(report));
-      });
+      }));
     });
   retention
     .command('runs')
@@ -144,7 +152,7 @@ export function retentionCommand(): Command {
       };
       const fromSeq = seq(opts.from, 'from');
       const toSeq = seq(opts.to, 'to');
-      await withRunner(opts.dataDir, async (runner) => {
+      await asWriterUnless(false, opts.dataDir, 'retention restore', () => withRunner(opts.dataDir, async (runner) => {
         try {
           const r = await runner.restore({ chain: opts.chain, archiveId: opts.archive, fromSeq, toSeq, trigger: 'cli-restore' });
           process.stdout.write(
@@ -158,7 +166,7 @@ export function retentionCommand(): Command {
           process.stderr.write(`auditctl retention restore: ${err.message}\n`);
           process.exitCode = 1;
         }
-      });
+      }));
     });
   return retention;
 }
