@@ -10,7 +10,7 @@
  */
 import type { AlertRecord } from '../alert-lifecycle';
 import type { RecordSealer } from '../service/sqlite-alert-store';
-import { deliveredAlert, DeliveryMessage, IdentifierTokens, messageFor, SEV_RANK, testMessage } from './alert-message';
+import { deliveredAlert, deliveryIdFor, DeliveryMessage, IdentifierTokens, messageFor, SEV_RANK, testMessage } from './alert-message';
 import { DeliveryOutbox, PendingDelivery } from './delivery-outbox';
 import type { Destination } from './destinations-config';
 import { AlertSender, DeliveryError } from './webhook-sender';
@@ -218,7 +218,8 @@ export class AlertDispatcher {
       const now = this.now();
       const rows = queued.map((q) => {
         const a = this.open(q.record);
-        const deliveries = this.states.filter((s) => routes(s.d, a)).map((s) => ({ id: messageFor(s.d.name, [deliveredAlert(a, s.d, this.tokens, this.consoleUrl)], 'alert').deliveryId, destination: s.d.name }));
+        // The stable id needs only the destination and the alert id (no tokens computed here).
+        const deliveries = this.states.filter((s) => routes(s.d, a)).map((s) => ({ id: deliveryIdFor(s.d.name, [a.id]), destination: s.d.name }));
         return { rowid: q.rowid, deliveries, a };
       });
       await this.outbox.fanOut(rows, now);
