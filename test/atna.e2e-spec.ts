@@ -6,6 +6,7 @@
  * document, oversize, truncated and unframed input are counted and never stop the listener;
  * thousands of frames on one connection are stored with back-pressure; shutdown closes cleanly.
  */
+import type { AccessEvent } from '@app/core';
 import { mapAtnaSyslogFrame } from '@app/standards';
 import { createCertificateAuthority, issueClientCertificate } from '@app/security';
 import { ApiClient } from '../apps/auditctl/src/api-client';
@@ -54,8 +55,8 @@ describe('IHE ATNA receiver (node:tls client, mutual TLS)', () => {
     return res.status === 200 ? (JSON.parse(res.body) as EventView) : undefined;
   };
 
-  it('stores every fixture sent in one connection, chained, queryable, with the certificate integration', async () => {
-    const messages = ATNA_FIXTURES.map((name, i) => syslogMessage(atnaFixture(name), { bom: i % 2 === 0 }));
+  /** Sends the messages in one connection; the events they map to and, once stored, their views, in order. */
+  const sendAndRead = async (messages: Buffer[]): Promise<{ expected: AccessEvent[]; views: EventView[] }> => {
     const expected = messages.map((m) => {
       const r = mapAtnaSyslogFrame(m, { integration: 'sample-ehr' });
       if (!r.ok) throw new Error(`fixture does not map: ${r.error.code}`);
@@ -63,9 +64,13 @@ describe('IHE ATNA receiver (node:tls client, mutual TLS)', () => {
     });
     const outcome = await tlsSend(port, sampleIdentity(t.dataDir), Buffer.concat(messages.map(frame)));
     expect(outcome.error).toBeUndefined();
-
     const views: EventView[] = [];
     for (const e of expected) views.push(await waitFor(() => getEvent(e.id)));
+    return { expected, views };
+  };
+
+  it('stores every fixture sent in one connection, chained, queryable, with the certificate integration', async () => {
+    const { expected, views } = await sendAndRead(ATNA_FIXTURES.map((name, i) => syslogMessage(atnaFixture(name), { bom: i % 2 === 0 })));
     for (let i = 0; i < expected.length; i++) {
       expect(views[i].event).toEqual(JSON.parse(JSON.stringify(expected[i])));
       expect(views[i].event.source.integration).toBe('sample-ehr');
@@ -103,16 +108,7 @@ describe('IHE ATNA receiver (node:tls client, mutual TLS)', () => {
   });
 
   it('real emitters (dcm4chee-arc, IPF, OpenHIM): each message is stored mapped as its sender meant it, searches redacted for analysts', async () => {
-    const messages = ATNA_EMITTER_FIXTURES.map((name) => syslogMessage(atnaFixture(name)));
-    const expected = messages.map((m) => {
-      const r = mapAtnaSyslogFrame(m, { integration: 'sample-ehr' });
-      if (!r.ok) throw new Error(`fixture does not map: ${r.error.code}`);
-      return r.event;
-    });
-    const outcome = await tlsSend(port, sampleIdentity(t.dataDir), Buffer.concat(messages.map(frame)));
-    expect(outcome.error).toBeUndefined();
-    const views: EventView[] = [];
-    for (const e of expected) views.push(await waitFor(() => getEvent(e.id)));
+    const { expected, views } = await sendAndRead(ATNA_EMITTER_FIXTURES.map((name) => syslogMessage(atnaFixture(name))));
     for (let i = 0; i < expected.length; i++) expect(views[i].event).toEqual(JSON.parse(JSON.stringify(expected[i])));
     // Who, whom, what, outcome, source and the search, as each sends them (issue 21).
     const view = (name: string) => views[ATNA_EMITTER_FIXTURES.indexOf(name)].event;
