@@ -463,8 +463,12 @@ describe('ElasticsearchEventStore', () => {
       for await (const page of store.stream({ breakGlass: true, pageSize: 1 })) pages.push(page.map((r) => r.event.id));
       expect(pages).toEqual([[events[1].id], [events[0].id]]);
       expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /audit-events-*/_refresh', 'POST /audit-events-*/_pit', 'POST /_search', 'POST /_search', 'POST /_search', 'DELETE /_pit']);
+      // Each page uses the id the previous response returned (the fake retires the old one), kept alive 10m.
+      expect(fake.requests.slice(2, 5).map((r) => (r.body as { pit: { id: string } }).pit.id)).toEqual(['pit:1:audit-events-*', 'pit:2:audit-events-*', 'pit:3:audit-events-*']);
+      expect(fake.requests[5].body).toEqual({ id: 'pit:4:audit-events-*' });
+      expect(fake.requests[2].querystring).toMatchObject({ allow_partial_search_results: 'false' });
       expect(fake.requests[2].body).toMatchObject({
-        pit: { id: 'pit:audit-events-*', keep_alive: '2m' },
+        pit: { id: 'pit:1:audit-events-*', keep_alive: '10m' },
         size: 1,
         sort: [{ '@timestamp': { order: 'asc' } }, { 'audit.position': { order: 'asc' } }],
         query: { bool: { filter: [{ bool: { should: [{ term: { 'event.action': 'break_glass' } }, { term: { 'audit.details.breakGlass': 'true' } }], minimum_should_match: 1 } }] } },

@@ -45,6 +45,7 @@
  * the data keys and the tokenization key (DATA_KEYS_DIR, TOKENIZATION_KEY_FILE).
  */
 import { Client, errors } from '@elastic/elasticsearch';
+import type { estypes } from '@elastic/elasticsearch';
 import { ACCESS_LOG_CHAIN, AccessEvent } from '@app/core';
 import { ChainHead, ChainRow } from '@app/ledger';
 import {
@@ -82,6 +83,7 @@ import {
   recordId,
   recordPosition,
 } from './es-schema';
+import { checkComplete } from './es-requests';
 import { FieldProtection, SealedFieldCodec, SealedRecordError } from '../sqlite/sealed-fields';
 import { DerivedColumnMismatchError, PatientTokenCache } from '../derived-columns';
 
@@ -94,6 +96,11 @@ export interface ElasticsearchEventStoreOptions extends EsLayoutOptions {
   maxAttempts?: number;
   /** First back-off after a 429 (doubles each attempt). Default 100 ms. */
   backoffMs?: number;
+  /**
+   * How long a report's point in time stays open between two pages (renewed at every page): as
+   * long as a slow consumer may take to take the next page. Default `10m`.
+   */
+  pitKeepAlive?: string;
   /** Readiness probe interval. Default 5 s. */
   healthIntervalMs?: number;
   /**
@@ -145,6 +152,9 @@ interface IdsSource {
 
 const RECORD_FIELDS = ['audit.chain', 'audit.seq', 'audit.position', 'audit.received_at', 'audit.canonical', 'audit.sealed', 'audit.prev_hash', 'audit.hash'];
 const MGET_CHUNK = 1000;
+/** Elasticsearch's `index.max_result_window` default: no search may ask for more hits than this. */
+export const MAX_RESULT_WINDOW = 10_000;
+export const DEFAULT_PIT_KEEP_ALIVE = '10m';
 
 export class ElasticsearchEventStore implements EventStore {
   readonly layout: EsLayout;
@@ -156,6 +166,9 @@ export class ElasticsearchEventStore implements EventStore {
   private closed = false;
   private exclusiveTail: Promise<unknown> = Promise.resolve();
   private healthTimer?: NodeJS.Timeout;
+  /** Event write indices at the last detection poll, and every backing index then (refreshWriteIndices). */
+  private lastWriteIndices = new Set<string>();
+  private lastAllIndices: Set<string> | null = null;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => Date;
   private readonly codec: SealedFieldCodec | null;
@@ -306,8 +319,8 @@ export class ElasticsearchEventStore implements EventStore {
     term('audit.chain', q.chain);
     if (q.excludeChain !== undefined) mustNot.push({ term: { 'audit.chain': q.excludeChain } });
     if (q.fromMs !== undefined || q.toMs !== undefined) filter.push(timeRange(q.fromMs, q.toMs));
-    const resp = await this.call(() =>
-      this.client.search<EventSource>({
+    const resp = await this.search<EventSource>(
+      {
         index: this.layout.eventsPattern,
         ignore_unavailable: true,
         allow_no_indices: true,
@@ -317,7 +330,8 @@ export class ElasticsearchEventStore implements EventStore {
         sort: [{ '@timestamp': { order: 'desc' } }, { 'audit.position': { order: 'desc' } }],
         ...(q.after ? { search_after: [q.after.occurredMs, q.after.position] } : {}),
         _source: RECORD_FIELDS,
-      }),
+      },
+      'an event query',
     );
     const hits = resp.hits.hits;
     const page = hits.slice(0, q.limit);
@@ -340,9 +354,14 @@ export class ElasticsearchEventStore implements EventStore {
     if (q.breakGlass) filter.push({ bool: { should: [{ term: { 'event.action': 'break_glass' } }, { term: { 'audit.details.breakGlass': 'true' } }], minimum_should_match: 1 } });
     if (q.fromMs !== undefined || q.toMs !== undefined) filter.push(timeRange(q.fromMs, q.toMs));
     await this.refresh(this.layout.eventsPattern);
+    // The point in time is kept alive per page for as long as a slow consumer may take between two
+    // pages; each response may carry a new id, which replaces the old one (Elasticsearch 8 docs).
+    const keepAlive = this.options.pitKeepAlive ?? DEFAULT_PIT_KEEP_ALIVE;
     let pit: string;
     try {
-      pit = (await this.call(() => this.client.openPointInTime({ index: this.layout.eventsPattern, keep_alive: '2m', ignore_unavailable: true }))).id;
+      const opened = await this.call(() => this.client.openPointInTime({ index: this.layout.eventsPattern, keep_alive: keepAlive, ignore_unavailable: true }));
+      checkComplete(opened as { _shards?: estypes.ShardStatistics }, 'a report');
+      pit = opened.id;
     } catch (err) {
       if (/404/.test((err as Error).message)) return; // no event index yet
       throw err;
@@ -350,18 +369,21 @@ export class ElasticsearchEventStore implements EventStore {
     try {
       let after: unknown[] | undefined;
       const size = q.pageSize ?? 1000;
+      if (size > MAX_RESULT_WINDOW) throw new RangeError(`report page size ${size} is over index.max_result_window (${MAX_RESULT_WINDOW})`);
       for (;;) {
-        const resp = await this.call(() =>
-          this.client.search<EventSource>({
-            pit: { id: pit, keep_alive: '2m' },
+        const resp = await this.search<EventSource>(
+          {
+            pit: { id: pit, keep_alive: keepAlive },
             size,
             track_total_hits: false,
             query: { bool: { filter } },
             sort: [{ '@timestamp': { order: 'asc' } }, { 'audit.position': { order: 'asc' } }],
-            ...(after ? { search_after: after as never } : {}),
+            ...(after ? { search_after: after as estypes.SortResults } : {}),
             _source: RECORD_FIELDS,
-          }),
+          },
+          'a report',
         );
+        if (resp.pit_id) pit = resp.pit_id;
         const hits = resp.hits.hits;
         if (hits.length > 0) yield hits.map((h) => this.toStoredRecord(h._source!));
         if (hits.length < size) return;
@@ -377,8 +399,8 @@ export class ElasticsearchEventStore implements EventStore {
     let after: number | undefined;
     let previous: ChainRow | undefined;
     for (;;) {
-      const resp = await this.call(() =>
-        this.client.search<EventSource>({
+      const resp = await this.search<EventSource>(
+        {
           index: this.layout.eventsPattern,
           ignore_unavailable: true,
           allow_no_indices: true,
@@ -389,7 +411,8 @@ export class ElasticsearchEventStore implements EventStore {
           ...(after !== undefined ? { search_after: [after] } : {}),
           // The whole document: every field derived from the record is checked against it.
           _source: true,
-        }),
+        },
+        'a chain',
       );
       const hits = resp.hits.hits;
       if (hits.length === 0) return;
@@ -417,6 +440,7 @@ export class ElasticsearchEventStore implements EventStore {
     const resp = await this.call(() =>
       this.client.count({ index: this.layout.eventsPattern, ignore_unavailable: true, allow_no_indices: true, query: { term: { 'audit.chain': chain } } }),
     );
+    checkComplete(resp, 'a chain count');
     return resp.count;
   }
 
@@ -442,8 +466,8 @@ export class ElasticsearchEventStore implements EventStore {
   async lastPosition(): Promise<number> {
     const watermark = await this.committedWatermark();
     if (watermark < 0) return -1;
-    const resp = await this.call(() =>
-      this.client.search<EventSource>({
+    const resp = await this.search<EventSource>(
+      {
         index: this.layout.eventsPattern,
         ignore_unavailable: true,
         allow_no_indices: true,
@@ -452,18 +476,19 @@ export class ElasticsearchEventStore implements EventStore {
         query: { bool: { filter: [{ range: { 'audit.commit_position': { lte: watermark } } }], must_not: [{ term: { 'audit.chain': ACCESS_LOG_CHAIN } }] } },
         sort: [{ 'audit.commit_position': { order: 'desc' } }],
         _source: ['audit.commit_position'],
-      }),
+      },
+      'the last commit position',
     );
     return resp.hits.hits[0]?._source?.audit.commit_position ?? -1;
   }
 
   private async tail(afterPosition: number, limit: number, fields: string[], range?: EventTimeRange): Promise<EventSource[]> {
-    const watermark = await this.committedWatermark();
+    const watermark = await this.committedWatermark(afterPosition);
     if (watermark <= afterPosition) return [];
     const filter: object[] = [{ range: { 'audit.commit_position': { gt: afterPosition, lte: watermark } } }];
     if (range && (range.fromMs !== undefined || range.toMs !== undefined)) filter.push(timeRange(range.fromMs, range.toMs));
-    const resp = await this.call(() =>
-      this.client.search<EventSource>({
+    const resp = await this.search<EventSource>(
+      {
         index: this.layout.eventsPattern,
         ignore_unavailable: true,
         allow_no_indices: true,
@@ -472,46 +497,107 @@ export class ElasticsearchEventStore implements EventStore {
         query: { bool: { filter, must_not: [{ term: { 'audit.chain': ACCESS_LOG_CHAIN } }] } },
         sort: [{ 'audit.commit_position': { order: 'asc' } }],
         _source: [...fields, 'audit.commit_position'],
-      }),
+      },
+      'committed events',
     );
     return resp.hits.hits.map((h) => h._source!);
   }
 
   /**
-   * The highest commit position below which every commit is fully visible. A chain's head is moved
-   * from a version only after that version's records are written (the mover finishes them first),
-   * so only each chain's latest move can be incomplete: the watermark stops just before the first
-   * of those whose last record is not searchable yet. Later commits get larger positions.
+   * The highest commit position below which every commit is fully visible, so a tail that reads up
+   * to it never skips a record that becomes visible later.
+   *
+   * `_seq_no` is not a visibility order: a head move can hold a lower `_seq_no` than another that is
+   * already searchable while it is still being applied (issue 17). So the watermark never passes
+   * the heads shard's global checkpoint (every operation at or below it has been applied on every
+   * copy), read before the heads are refreshed and searched: every move at or below it is then
+   * visible. A chain's head moves from a version only after that version's records are written
+   * (the mover finishes them first), so only each chain's latest move can be incomplete: the
+   * watermark stops just before the first one at or below the checkpoint, after `after`, with any
+   * of its records not yet searchable (all of them are checked: the event shards apply a bulk in
+   * parallel). Event indices are refreshed only where writes can have landed since the last poll.
    */
-  private async committedWatermark(): Promise<number> {
+  private async committedWatermark(after = -1): Promise<number> {
+    const checkpoint = await this.headsCheckpoint();
+    if (checkpoint < 0) return -1;
     await this.refresh(this.layout.headsIndex);
-    const heads = await this.call(() =>
-      this.client.search<{ chain: string; seq: number }>({
+    const heads = await this.search<{ chain: string; seq: number; pending?: { records?: { seq: number }[] } }>(
+      {
         index: this.layout.headsIndex,
         size: 10_000,
         seq_no_primary_term: true,
         query: { match_all: {} },
-        _source: ['chain', 'seq'],
-      }),
+        _source: ['chain', 'seq', 'pending.records.seq'],
+      },
+      'chain heads',
     );
-    const moves = heads.hits.hits.map((h) => ({ id: recordId(h._source!.chain, h._source!.seq), seqNo: h._seq_no! }));
-    if (moves.length === 0) return -1;
-    await this.refresh(this.layout.eventsPattern);
-    const found = await this.call(() =>
-      this.client.search<{ audit: { record_id: string } }>({
-        index: this.layout.eventsPattern,
-        ignore_unavailable: true,
-        allow_no_indices: true,
-        size: moves.length * 2,
-        track_total_hits: false,
-        query: { terms: { 'audit.record_id': moves.map((m) => m.id) } },
-        _source: ['audit.record_id'],
-      }),
-    );
-    const visible = new Set(found.hits.hits.map((h) => h._source!.audit.record_id));
-    let watermark = commitPosition(Math.max(...moves.map((m) => m.seqNo)), COMMIT_SLOTS - 1);
-    for (const m of moves) if (!visible.has(m.id)) watermark = Math.min(watermark, commitPosition(m.seqNo, 0) - 1);
+    let watermark = commitPosition(checkpoint, COMMIT_SLOTS - 1);
+    const moves = heads.hits.hits
+      .map((h) => ({ chain: h._source!.chain, seqs: (h._source!.pending?.records ?? []).map((r) => r.seq), last: h._source!.seq, seqNo: h._seq_no! }))
+      .filter((m) => m.seqNo <= checkpoint && commitPosition(m.seqNo, COMMIT_SLOTS - 1) > after);
+    if (moves.length === 0) return watermark;
+    await this.refreshWriteIndices();
+    const ids = moves.flatMap((m) => (m.seqs.length > 0 ? m.seqs : [m.last]).map((seq) => recordId(m.chain, seq)));
+    const visible = new Set<string>();
+    for (let i = 0; i < ids.length; i += MGET_CHUNK) {
+      const chunk = ids.slice(i, i + MGET_CHUNK);
+      const found = await this.search<{ audit: { record_id: string } }>(
+        {
+          index: this.layout.eventsPattern,
+          ignore_unavailable: true,
+          allow_no_indices: true,
+          size: chunk.length * 2,
+          track_total_hits: false,
+          query: { terms: { 'audit.record_id': chunk } },
+          _source: ['audit.record_id'],
+        },
+        'committed records',
+      );
+      for (const h of found.hits.hits) visible.add(h._source!.audit.record_id);
+    }
+    for (const m of moves) {
+      const complete = (m.seqs.length > 0 ? m.seqs : [m.last]).every((seq) => visible.has(recordId(m.chain, seq)));
+      if (!complete) watermark = Math.min(watermark, commitPosition(m.seqNo, 0) - 1);
+    }
     return watermark;
+  }
+
+  /** The global checkpoint of the heads index's one shard (primary copy); -1 before any head move. */
+  private async headsCheckpoint(): Promise<number> {
+    const index = this.layout.headsIndex;
+    const stats = await this.call(() => this.client.indices.stats({ index, level: 'shards', metric: 'docs' }));
+    const copies = Object.values(stats.indices?.[index]?.shards ?? {}).flat() as estypes.IndicesStatsShardStats[];
+    if (copies.length !== 1 && !copies.some((c) => c.routing?.primary)) {
+      throw new StoreUnavailableError(`Elasticsearch: the chain heads index must have one primary shard (found ${copies.length} copies without a primary)`);
+    }
+    const primary = copies.find((c) => c.routing?.primary) ?? copies[0];
+    const g = primary?.seq_no?.global_checkpoint;
+    if (typeof g !== 'number') throw new StoreUnavailableError('Elasticsearch: the chain heads index reports no global checkpoint (index stats)');
+    return g;
+  }
+
+  /**
+   * Refreshes only the event indices writes can have reached since the last poll: the data
+   * streams' write indices now and at the last poll, and any backing index new since then (not
+   * every backing index of every stream, which a real cluster would fan out to every shard).
+   */
+  private async refreshWriteIndices(): Promise<void> {
+    const streams = await this.call(() => this.client.indices.getDataStream({ name: this.layout.eventsPattern, expand_wildcards: 'open' }));
+    const all = new Set<string>();
+    const writing = new Set<string>();
+    for (const ds of streams.data_streams) {
+      ds.indices.forEach((i) => all.add(i.index_name));
+      const last = ds.indices.at(-1);
+      if (last) writing.add(last.index_name);
+    }
+    const targets = new Set(writing);
+    for (const i of this.lastWriteIndices) if (all.has(i)) targets.add(i);
+    for (const i of all) {
+      if (!this.lastAllIndices || !this.lastAllIndices.has(i)) targets.add(i); // new since the last poll (first poll: all, once)
+    }
+    this.lastWriteIndices = writing;
+    this.lastAllIndices = all;
+    if (targets.size > 0) await this.refresh([...targets].sort().join(','));
   }
 
   // ---- field protection ----
@@ -724,14 +810,15 @@ export class ElasticsearchEventStore implements EventStore {
 
   private async loadHeads(): Promise<void> {
     await this.refresh(this.layout.headsIndex);
-    const resp = await this.call(() =>
-      this.client.search<{ chain: string; seq: number; hash: string; pending?: { records?: PendingRecord[] } }>({
+    const resp = await this.search<{ chain: string; seq: number; hash: string; pending?: { records?: PendingRecord[] } }>(
+      {
         index: this.layout.headsIndex,
         size: 10_000,
         seq_no_primary_term: true,
         query: { match_all: {} },
         sort: [{ chain: { order: 'asc' } }],
-      }),
+      },
+      'chain heads',
     );
     const heads = new Map<string, HeadState>();
     for (const hit of resp.hits.hits) {
@@ -808,8 +895,8 @@ export class ElasticsearchEventStore implements EventStore {
     const all = records.map((r) => recordId(r.chain, r.seq));
     for (let i = 0; i < all.length; i += MGET_CHUNK) {
       const ids = all.slice(i, i + MGET_CHUNK);
-      const resp = await this.call(() =>
-        this.client.search<{ audit: { record_id: string; hash: string } }>({
+      const resp = await this.search<{ audit: { record_id: string; hash: string } }>(
+        {
           index: this.layout.eventsPattern,
           ignore_unavailable: true,
           allow_no_indices: true,
@@ -817,7 +904,8 @@ export class ElasticsearchEventStore implements EventStore {
           track_total_hits: false,
           query: { terms: { 'audit.record_id': ids } },
           _source: ['audit.record_id', 'audit.hash'],
-        }),
+        },
+        'stored records',
       );
       for (const h of resp.hits.hits) out.set(h._source!.audit.record_id, h._source!.audit.hash);
     }
@@ -870,6 +958,16 @@ export class ElasticsearchEventStore implements EventStore {
     } catch {
       this.reachable = false;
     }
+  }
+
+  /**
+   * A search that must be complete: partial results are refused (`allow_partial_search_results:
+   * false`) and a response with failed shards or a timeout is an error, never a silent gap.
+   */
+  private async search<T>(req: estypes.SearchRequest, what: string): Promise<estypes.SearchResponse<T>> {
+    const resp = await this.call(() => this.client.search<T>({ allow_partial_search_results: false, ...req }));
+    checkComplete(resp, what);
+    return resp;
   }
 
   /** Serializes head moves, writes and repairs of this instance (another instance is fenced by the heads). */

@@ -7,6 +7,19 @@
  * over to a fresh backing index (`rollover()`), and searches evaluate the term/terms/range/bool
  * queries, sorts and search_after the store uses. `itemStatus` injects per-item answers (429,
  * 409, 500) and `down` makes every request fail like an unreachable cluster.
+ *
+ * It also models what a real cluster does that a naive double hides (issue 17):
+ *   - writes still in flight (`delayWrites`/`applyDelayed`): they hold their `_seq_no` but are not
+ *     visible to searches or realtime gets yet, and the shard's global checkpoint (`_stats`) stays
+ *     below them, so documents become visible out of `_seq_no` order;
+ *   - partial results (`failingIndices`, `timedOut`): shards that fail drop their hits and are
+ *     counted in `_shards.failed`; with `allow_partial_search_results=false` the search fails (503);
+ *   - points in time: each response returns a new id and the previous one stops working; an id
+ *     expires when not used within its `keep_alive` (fake clock, `advance`); an index deleted by
+ *     ILM (`deleteBackingIndex`) while a point in time is open is a failed shard of that read;
+ *   - limits: `from + size` beyond `index.max_result_window` (10,000) is refused (400), a request
+ *     body beyond `http.max_content_length` (`maxContentLength`) is answered 413, and an HTTP line
+ *     longer than 4,096 bytes is refused (400).
  */
 import { Client, errors } from '@elastic/elasticsearch';
 import Mock from '@elastic/elasticsearch-mock';
@@ -45,6 +58,21 @@ export class EsFake {
   readonly lifecycle = new Map<string, string>();
   /** ILM phase `GET <index>/_ilm/explain` reports per backing index (default hot). */
   readonly phases = new Map<string, string>();
+  /** Bulk items matching this are in flight: they take a `_seq_no` now and are applied at `applyDelayed()`. */
+  delayWrites: ((action: Action, index: string, id: string) => boolean) | null = null;
+  private readonly delayed: { target: Map<string, Doc>; id: string; doc: Doc }[] = [];
+  /** Backing or plain indices whose shard fails every search (hits dropped, `_shards.failed`). */
+  readonly failingIndices = new Set<string>();
+  /** Searches answer `timed_out: true` (with the hits gathered so far). */
+  timedOut = false;
+  /** Backing indices ILM deleted (`deleteBackingIndex`). */
+  readonly deleted = new Set<string>();
+  /** `http.max_content_length` in bytes (Elasticsearch's default is 100 MB). */
+  maxContentLength = 100 * 1024 * 1024;
+  /** Open points in time: id -> the indices it covers and when it expires (fake clock). */
+  private readonly pits = new Map<string, { indices: string[]; expiresAt: number }>();
+  private pitCounter = 0;
+  private clockMs = 0;
   private seqNo = 0;
 
   constructor(readonly streamPrefix = 'audit-events-') {
@@ -53,6 +81,8 @@ export class EsFake {
       this.mock.add({ method, path } as never, ((p: RecordedRequest) => {
         record(p);
         if (this.down) return new errors.ConnectionError('connect ECONNREFUSED 127.0.0.1:9200');
+        const qs = new URLSearchParams(p.querystring as Record<string, string>).toString();
+        if (`${p.method} ${p.path}${qs ? '?' + qs : ''} HTTP/1.1`.length > 4096) return responseError(400, 'too_long_http_line_exception', 'An HTTP line is larger than 4096 bytes.');
         return fn(p);
       }) as never);
     route('GET', '/', () => this.infoError ?? { name: 'fake', cluster_name: 'fake', version: { number: '8.19.0' }, tagline: 'You Know, for Search' });
@@ -74,22 +104,52 @@ export class EsFake {
       return { acknowledged: true, index };
     });
     route(['POST', 'PUT'], '/:index/_mapping', () => ({ acknowledged: true }));
-    route(['POST', 'PUT'], '/_bulk', (p) => this.bulk(p.body as Record<string, unknown>[]));
+    route(['POST', 'PUT'], '/_bulk', (p) => {
+      const bytes = (p.body as unknown[]).reduce<number>((n, line) => n + Buffer.byteLength(JSON.stringify(line)) + 1, 0);
+      if (bytes > this.maxContentLength) return responseError(413, 'content_too_long', `request body is ${bytes} bytes, over http.max_content_length`);
+      return this.bulk(p.body as Record<string, unknown>[]);
+    });
     route(['POST', 'GET'], '/:index/_refresh', () => ({ _shards: { total: 1, successful: 1, failed: 0 } }));
     route(['POST', 'GET'], '/:index/_mget', (p) => this.mget(indexOf(p.path), p.body as { ids: string[] }));
-    route(['POST', 'GET'], '/:index/_search', (p) => this.search(indexOf(p.path), p.body as SearchBody));
-    // Point in time: the id names the index pattern (no real snapshot; specs do not write while streaming).
-    route('POST', '/:index/_pit', (p) => ({ id: `pit:${indexOf(p.path)}` }));
-    route('DELETE', '/_pit', () => ({ succeeded: true, num_freed: 1 }));
+    route(['POST', 'GET'], '/:index/_search', (p) => this.search(indexOf(p.path), p.body as SearchBody, p.querystring));
+    // Point in time: covers the backing indices that exist when it opens (no document snapshot:
+    // specs do not write while streaming). Every response carries a new id; the old one is gone.
+    route('POST', '/:index/_pit', (p) => {
+      const expr = indexOf(p.path);
+      const indices = this.indices.has(expr) ? [expr] : this.backingMatching(expr).map((b) => b.index);
+      const id = `pit:${++this.pitCounter}:${expr}`;
+      this.pits.set(id, { indices, expiresAt: this.clockMs + durationMs(String(p.querystring.keep_alive ?? '0s')) });
+      return { id, _shards: { total: indices.length, successful: indices.length, skipped: 0, failed: 0 } };
+    });
+    route('DELETE', '/_pit', (p) => {
+      const found = this.pits.delete((p.body as { id: string }).id);
+      return found ? { succeeded: true, num_freed: 1 } : notFound('search_context_missing_exception', 'No search context found');
+    });
     route(['POST', 'GET'], '/_search', (p) => {
-      const body = p.body as SearchBody & { pit: { id: string } };
-      return this.search(body.pit.id.slice('pit:'.length), body);
+      const body = p.body as SearchBody & { pit: { id: string; keep_alive?: string } };
+      const pit = this.pits.get(body.pit.id);
+      if (!pit || pit.expiresAt < this.clockMs) return notFound('search_context_missing_exception', 'No search context found for id');
+      this.pits.delete(body.pit.id);
+      const id = `pit:${++this.pitCounter}:${body.pit.id.split(':').slice(2).join(':')}`;
+      this.pits.set(id, { indices: pit.indices, expiresAt: this.clockMs + durationMs(body.pit.keep_alive ?? '0s') });
+      const resp = this.search(body.pit.id.split(':').slice(2).join(':'), body, p.querystring, pit.indices);
+      return resp instanceof errors.ResponseError ? resp : { pit_id: id, ...resp };
+    });
+    // Shard-level stats: the sequence-number checkpoints of a plain index's one shard.
+    route('GET', ['/:index/_stats', '/:index/_stats/:metric'], (p) => {
+      const index = indexOf(p.path);
+      if (!this.indices.has(index)) return notFound('index_not_found_exception', `no such index [${index}]`);
+      const g = this.globalCheckpoint();
+      return {
+        _shards: { total: 1, successful: 1, failed: 0 },
+        indices: { [index]: { shards: { '0': [{ routing: { state: 'STARTED', primary: true, node: 'fake' }, seq_no: { max_seq_no: this.seqNo - 1, local_checkpoint: g, global_checkpoint: g } }] } } },
+      };
     });
     // Data streams, backing-index settings and ILM explain: what the legal-hold reconciler reads and writes.
     route('GET', '/_data_stream/:name', (p) => ({
       data_streams: this.streamsMatching(indexOf(p.path.slice('/_data_stream'.length))).map(([name, b]) => ({
         name,
-        indices: b.map((_, g) => ({ index_name: backingName(name, g) })),
+        indices: b.map((_, g) => ({ index_name: backingName(name, g) })).filter((i) => !this.deleted.has(i.index_name)),
       })),
     }));
     route('GET', ['/:index/_settings', '/:index/_settings/:name'], (p) =>
@@ -108,7 +168,30 @@ export class EsFake {
         this.backingMatching(indexOf(p.path)).map(({ index, stream }) => [index, { index, managed: true, policy: this.lifecycle.get(index) ?? stream, phase: this.phases.get(index) ?? 'hot' }]),
       ),
     }));
-    route(['POST', 'GET'], '/:index/_count', (p) => ({ count: this.search(indexOf(p.path), { ...(p.body as SearchBody), size: 1e9 }).hits.hits.length }));
+    route(['POST', 'GET'], '/:index/_count', (p) => {
+      const resp = this.search(indexOf(p.path), { ...(p.body as SearchBody), size: 1e9 }, p.querystring, undefined, true);
+      return resp instanceof errors.ResponseError ? resp : { count: resp.hits.hits.length, _shards: resp._shards };
+    });
+  }
+
+  /** Applies the in-flight writes (`delayWrites`): they become visible with the `_seq_no` they took. */
+  applyDelayed(): void {
+    for (const d of this.delayed.splice(0)) d.target.set(d.id, d.doc);
+  }
+
+  /** ILM deleted this backing index (e.g. `.ds-audit-events-data_access-0`). */
+  deleteBackingIndex(name: string): void {
+    this.deleted.add(name);
+  }
+
+  /** Moves the fake clock (point-in-time expiry). */
+  advance(ms: number): void {
+    this.clockMs += ms;
+  }
+
+  /** Every operation at or below it has been applied (the lowest in-flight `_seq_no` minus one). */
+  globalCheckpoint(): number {
+    return this.delayed.length > 0 ? Math.min(...this.delayed.map((d) => d.doc.seqNo)) - 1 : this.seqNo - 1;
   }
 
   client(): Client {
@@ -204,7 +287,8 @@ export class EsFake {
         continue;
       }
       const stored: Doc = { source: doc, seqNo: this.seqNo++, primaryTerm: 1 };
-      target.set(id, stored);
+      if (this.delayWrites?.(action, index, id)) this.delayed.push({ target, id, doc: stored });
+      else target.set(id, stored);
       answer(existing ? 200 : 201, { result: existing ? 'updated' : 'created', _seq_no: stored.seqNo, _primary_term: 1 });
     }
     return { took: 1, errors: items.some((it) => (Object.values(it)[0] as { status: number }).status >= 300), items };
@@ -220,13 +304,23 @@ export class EsFake {
     };
   }
 
-  private search(index: string, body: SearchBody) {
+  private search(index: string, body: SearchBody, qs: Record<string, unknown> = {}, pitIndices?: string[], unbounded = false) {
     let docs: { id: string; doc: Doc; index: string }[];
     if (this.indices.has(index)) docs = [...this.indices.get(index)!].map(([id, doc]) => ({ id, doc, index }));
     else {
       const pattern = new RegExp('^' + index.split(',').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')).join('|') + '$');
       docs = [...this.streams].filter(([name]) => pattern.test(name)).flatMap(([name, b]) => b.flatMap((m, g) => [...m].map(([id, doc]) => ({ id, doc, index: backingName(name, g) }))));
     }
+    if (!unbounded && (body.from ?? 0) + (body.size ?? 10) > 10_000) {
+      return responseError(400, 'illegal_argument_exception', 'Result window is too large, from + size must be less than or equal to: [10000]');
+    }
+    // Shards that fail: a failing index, or one ILM deleted under an open point in time.
+    const shards = pitIndices ?? [...new Set(docs.map((d) => d.index))];
+    const failed = shards.filter((i) => this.failingIndices.has(i) || this.deleted.has(i));
+    if (failed.length > 0 && qs.allow_partial_search_results === 'false') {
+      return responseError(503, 'search_phase_execution_exception', 'Partial shards failure');
+    }
+    docs = docs.filter((d) => !this.deleted.has(d.index) && !this.failingIndices.has(d.index) && (!pitIndices || pitIndices.includes(d.index)));
     let hits = docs.filter((d) => matches(d.doc.source, body.query));
     const sort = (body.sort ?? []).map((s) => Object.entries(s)[0] as [string, { order: 'asc' | 'desc' }]);
     const key = (src: Record<string, unknown>) => sort.map(([f]) => sortValue(src, f));
@@ -239,6 +333,14 @@ export class EsFake {
     hits = hits.slice(0, body.size ?? 10);
     return {
       took: 1,
+      timed_out: this.timedOut,
+      _shards: {
+        total: Math.max(shards.length, 1),
+        successful: Math.max(shards.length, 1) - failed.length,
+        skipped: 0,
+        failed: failed.length,
+        ...(failed.length ? { failures: failed.map((i) => ({ shard: 0, index: i, reason: { type: this.deleted.has(i) ? 'search_context_missing_exception' : 'node_disconnected_exception' } })) } : {}),
+      },
       ...(aggregations ? { aggregations } : {}),
       hits: {
         hits: hits.map((h) => ({
@@ -259,6 +361,7 @@ interface SearchBody {
   sort?: Record<string, { order: 'asc' | 'desc' }>[];
   search_after?: unknown[];
   size?: number;
+  from?: number;
   seq_no_primary_term?: boolean;
 }
 
@@ -274,7 +377,18 @@ function namePattern(expr: string): RegExp {
 }
 
 function notFound(type: string, reason: string): errors.ResponseError {
-  return new errors.ResponseError({ body: { error: { type, reason }, status: 404 }, statusCode: 404, warnings: null, meta: {} as never } as never);
+  return responseError(404, type, reason);
+}
+
+function responseError(status: number, type: string, reason: string): errors.ResponseError {
+  return new errors.ResponseError({ body: { error: { type, reason }, status }, statusCode: status, warnings: null, meta: {} as never } as never);
+}
+
+/** An Elasticsearch time unit (`90s`, `10m`, `1h`) in milliseconds. */
+function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new Error(`EsFake: unsupported duration ${d}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']!;
 }
 
 /** Terms aggregations over the matching hits (only `_index` and source fields; what the store uses). */

@@ -17,7 +17,7 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { EsLayout } from './es-schema';
-import { EsRequestOptions, EsRequests } from './es-requests';
+import { EsRequestOptions, EsRequests, checkComplete } from './es-requests';
 
 /** What the reconciler needs of a hold (LegalHold of libs/retention has these fields). */
 export interface HoldCriteria {
@@ -140,8 +140,11 @@ export class EsLegalHoldReconciler {
         track_total_hits: false,
         query: { bool: { filter } },
         aggs: { indices: { terms: { field: '_index', size: MAX_INDICES } } },
+        // A hold must find every index it protects: a shard that failed could hide one.
+        allow_partial_search_results: false,
       }),
     );
+    checkComplete(resp, 'the indices a legal hold covers');
     const agg = (resp.aggregations as { indices?: { buckets: { key: string }[] } } | undefined)?.indices;
     return (agg?.buckets ?? []).map((b) => b.key);
   }

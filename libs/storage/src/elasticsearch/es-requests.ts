@@ -2,9 +2,11 @@
  * Request helpers the small Elasticsearch stores (checkpoints, alerts) share: a call that retries
  * 429 with exponential back-off and turns every other failure into StoreUnavailableError (the API
  * answers 503), a bulk whose items answered 429 are sent again, and a realtime get by `_id` (mget,
- * with the document's `_seq_no`/`_primary_term` for optimistic concurrency).
+ * with the document's `_seq_no`/`_primary_term` for optimistic concurrency), and the check that a
+ * search answered from every shard (checkComplete).
  */
 import { Client, errors } from '@elastic/elasticsearch';
+import type { estypes } from '@elastic/elasticsearch';
 import { StoreUnavailableError } from '../event-store.port';
 
 export interface EsRequestOptions {
@@ -99,11 +101,25 @@ export class EsRequests {
     return out;
   }
 
-  /** Sources of a search (the caller gives query, sort, size and search_after). */
+  /** Sources of a complete search (partial results refused, see checkComplete); the caller gives query, sort, size and search_after. */
   async search<T>(index: string, body: Record<string, unknown>): Promise<{ source: T; sort: unknown[] }[]> {
-    const resp = await this.call(() => this.client.search<T>({ index, track_total_hits: false, ...body }));
+    const resp = await this.call(() => this.client.search<T>({ index, track_total_hits: false, allow_partial_search_results: false, ...body }));
+    checkComplete(resp, `a search of ${index}`);
     return resp.hits.hits.map((h) => ({ source: h._source!, sort: (h.sort ?? []) as unknown[] }));
   }
+}
+
+/**
+ * Throws StoreUnavailableError when a search answered from only some shards or timed out: a
+ * report, a chain read or a hold must never take a partial answer for the whole one.
+ */
+export function checkComplete(resp: { _shards?: estypes.ShardStatistics; timed_out?: boolean }, what: string): void {
+  const failed = resp._shards?.failed ?? 0;
+  if (failed > 0) {
+    const reasons = [...new Set((resp._shards?.failures ?? []).map((f) => f.reason?.type).filter(Boolean))].join(', ');
+    throw new StoreUnavailableError(`Elasticsearch answered ${what} from only part of the data: ${failed} of ${resp._shards!.total} shards failed${reasons ? ` (${reasons})` : ''}`);
+  }
+  if (resp.timed_out) throw new StoreUnavailableError(`Elasticsearch timed out reading ${what} (partial result refused)`);
 }
 
 export function esStatusOf(err: unknown): number | undefined {
