@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { z } from 'zod';
-import { SCALE_OUT_ENV, ScaleOutSettings, parseScaleOut } from './scale-out-config';
+import { ES_MAX_RESULT_WINDOW, SCALE_OUT_ENV, ScaleOutSettings, parseScaleOut } from './scale-out-config';
 import { DETECTION_ENV, DetectionSettings, parseDetection } from './detection-config';
 import { INTEGRITY_ENV, IntegritySettings, parseIntegrity } from './integrity-config';
 import { COMPLIANCE_ENV, ComplianceSettings, parseCompliance } from './compliance-config';
@@ -209,6 +209,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`Invalid configuration:\n  RATE_LIMIT_BURST: must be at least MAX_BATCH_EVENTS (${c.MAX_BATCH_EVENTS}), or a full batch could never be accepted`);
   }
   const scaleOut = parseScaleOut(c);
+  if (c.STORE === 'elasticsearch' && c.REPORT_PAGE_SIZE > ES_MAX_RESULT_WINDOW) {
+    scaleOut.issues.push(`REPORT_PAGE_SIZE: at most ${ES_MAX_RESULT_WINDOW} with STORE=elasticsearch (a search returns no more hits than index.max_result_window)`);
+  }
   if (scaleOut.issues.length > 0) throw new ConfigError(`Invalid configuration:\n${scaleOut.issues.map((i) => `  ${i}`).join('\n')}`);
   const consoleSettings = parseConsole(c);
   if (consoleSettings.issues.length > 0) throw new ConfigError(`Invalid configuration:\n${consoleSettings.issues.map((i) => `  ${i}`).join('\n')}`);

@@ -13,6 +13,15 @@ const bool = z
 /** ILM ages are whole days ("30d"); hours and minutes are allowed for test clusters. */
 const ilmAge = z.string().regex(/^\d+[dhm]$/, 'must be a duration like 30d, 12h or 90m');
 
+/** Elasticsearch's default `index.max_result_window`: no search returns more hits (REPORT_PAGE_SIZE is capped by it). */
+export const ES_MAX_RESULT_WINDOW = 10_000;
+
+/** An ILM age (`30d`, `12h`, `90m`) in minutes. */
+export function ilmAgeMinutes(age: string): number {
+  const n = Number(age.slice(0, -1));
+  return age.endsWith('d') ? n * 1440 : age.endsWith('h') ? n * 60 : n;
+}
+
 export const SCALE_OUT_ENV = {
   BUS: z.enum(['memory', 'kafka']).default('memory'),
   STORE: z.enum(['sqlite', 'elasticsearch']).default('sqlite'),
@@ -120,6 +129,10 @@ export function parseScaleOut(c: ScaleOutEnv): { settings: ScaleOutSettings; iss
   if (c.STORE === 'elasticsearch') {
     if (!c.ELASTICSEARCH_URL) issues.push('ELASTICSEARCH_URL: required when STORE=elasticsearch');
     else if (!/^https?:\/\//.test(c.ELASTICSEARCH_URL)) issues.push('ELASTICSEARCH_URL: must be an http(s) URL');
+    // ILM runs phases in order and refuses a policy whose cold phase starts before its warm phase.
+    if (ilmAgeMinutes(c.ELASTICSEARCH_WARM_AFTER) > ilmAgeMinutes(c.ELASTICSEARCH_COLD_AFTER)) {
+      issues.push(`ELASTICSEARCH_WARM_AFTER: must not be later than ELASTICSEARCH_COLD_AFTER (${c.ELASTICSEARCH_WARM_AFTER} > ${c.ELASTICSEARCH_COLD_AFTER}): ILM phases run warm, then cold`);
+    }
     const prefix = c.ELASTICSEARCH_INDEX_PREFIX;
     settings.elasticsearch = {
       url: c.ELASTICSEARCH_URL ?? '',

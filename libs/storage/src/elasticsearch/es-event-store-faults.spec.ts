@@ -213,3 +213,17 @@ describe('Elasticsearch reports through a point in time', () => {
     expect(ids).toHaveLength(1);
   });
 });
+
+describe('Elasticsearch result window', () => {
+  it('a report page never asks for more than index.max_result_window hits (the fake refuses more, as Elasticsearch does)', async () => {
+    const fake = new EsFake();
+    const store = await started(fake);
+    const events = [event(), event()];
+    await store.append(chain(events, await store.chainHeads()));
+    const ids: string[] = [];
+    for await (const page of store.stream({ pageSize: 100_000 })) ids.push(...page.map((r) => r.event.id));
+    expect(ids.sort()).toEqual(events.map((e) => e.id).sort());
+    const pages = fake.requests.filter((r) => r.path === '/_search').map((r) => (r.body as { size: number }).size);
+    expect(pages).toEqual([10_000]);
+  });
+});

@@ -46,7 +46,7 @@
  */
 import { Client, errors } from '@elastic/elasticsearch';
 import type { estypes } from '@elastic/elasticsearch';
-import { ACCESS_LOG_CHAIN, AccessEvent } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessEvent, ES_MAX_RESULT_WINDOW } from '@app/core';
 import { ChainHead, ChainRow } from '@app/ledger';
 import {
   ChainedRecord,
@@ -152,8 +152,6 @@ interface IdsSource {
 
 const RECORD_FIELDS = ['audit.chain', 'audit.seq', 'audit.position', 'audit.received_at', 'audit.canonical', 'audit.sealed', 'audit.prev_hash', 'audit.hash'];
 const MGET_CHUNK = 1000;
-/** Elasticsearch's `index.max_result_window` default: no search may ask for more hits than this. */
-export const MAX_RESULT_WINDOW = 10_000;
 export const DEFAULT_PIT_KEEP_ALIVE = '10m';
 
 export class ElasticsearchEventStore implements EventStore {
@@ -368,8 +366,8 @@ export class ElasticsearchEventStore implements EventStore {
     }
     try {
       let after: unknown[] | undefined;
-      const size = q.pageSize ?? 1000;
-      if (size > MAX_RESULT_WINDOW) throw new RangeError(`report page size ${size} is over index.max_result_window (${MAX_RESULT_WINDOW})`);
+      // A search never returns more than index.max_result_window hits (REPORT_PAGE_SIZE is checked at start).
+      const size = Math.min(q.pageSize ?? 1000, ES_MAX_RESULT_WINDOW);
       for (;;) {
         const resp = await this.search<EventSource>(
           {

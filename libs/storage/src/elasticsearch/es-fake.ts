@@ -163,15 +163,33 @@ export class EsFake {
       if (name !== undefined) for (const { index } of targets) this.lifecycle.set(index, name);
       return { acknowledged: true };
     });
-    route('GET', '/:index/_ilm/explain', (p) => ({
-      indices: Object.fromEntries(
-        this.backingMatching(indexOf(p.path)).map(({ index, stream }) => [index, { index, managed: true, policy: this.lifecycle.get(index) ?? stream, phase: this.phases.get(index) ?? 'hot' }]),
-      ),
-    }));
+    route('POST', '/:index/_ilm/remove', (p) => {
+      const targets = this.backingMatching(indexOf(p.path));
+      for (const { index } of targets) {
+        this.lifecycle.set(index, ''); // unmanaged until a policy is assigned again
+        this.phases.delete(index);
+      }
+      return { has_failures: false, failed_indexes: [] };
+    });
+    route('GET', '/:index/_ilm/explain', (p) => this.explain(indexOf(p.path)));
+    // find-my-way (the mock's router) matches a path parameter of at most 100 characters: longer
+    // index lists (up to Elasticsearch's 4 kB line limit) are served here.
+    route('GET', '/*', (p) => {
+      const m = /^\/([^/]+)\/_ilm\/explain$/.exec(p.path);
+      return m ? this.explain(decodeURIComponent(m[1])) : notFound('mock_not_found', `GET ${p.path}`);
+    });
     route(['POST', 'GET'], '/:index/_count', (p) => {
       const resp = this.search(indexOf(p.path), { ...(p.body as SearchBody), size: 1e9 }, p.querystring, undefined, true);
       return resp instanceof errors.ResponseError ? resp : { count: resp.hits.hits.length, _shards: resp._shards };
     });
+  }
+
+  private explain(expr: string) {
+    return {
+      indices: Object.fromEntries(
+        this.backingMatching(expr).map(({ index, stream }) => [index, { index, managed: true, policy: this.lifecycle.get(index) ?? stream, phase: this.phases.get(index) ?? 'hot' }]),
+      ),
+    };
   }
 
   /** Applies the in-flight writes (`delayWrites`): they become visible with the `_seq_no` they took. */

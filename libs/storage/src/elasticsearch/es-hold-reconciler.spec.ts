@@ -249,3 +249,38 @@ describe('EsLegalHoldReconciler', () => {
     expect(c.policyOf(DA0)).toBe('audit-legal-hold');
   });
 });
+
+describe('EsLegalHoldReconciler against Elasticsearch limits (issue 17)', () => {
+  it('switches policy the documented way: remove the current policy, then assign the new one', async () => {
+    const c = await new Cluster().start();
+    await c.append([event({ patient: { id: 'MRN-HELD' } })]);
+    c.holds = [hold({ patient: 'MRN-HELD' })];
+    const reqs = c.mark();
+    await c.reconciler.reconcile();
+    const ilm = reqs().filter((r) => r.path.startsWith(`/${DA0}/`) && r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
+    expect(ilm).toEqual([`POST /${DA0}/_ilm/remove`, `PUT /${DA0}/_settings`]);
+    expect(c.policyOf(DA0)).toBe('audit-legal-hold');
+    c.holds = [];
+    const back = c.mark();
+    await c.reconciler.reconcile();
+    expect(back().filter((r) => r.path.startsWith(`/${DA0}/`) && r.method !== 'GET').map((r) => `${r.method} ${r.path}`)).toEqual([`POST /${DA0}/_ilm/remove`, `PUT /${DA0}/_settings`]);
+    expect(c.policyOf(DA0)).toBe('audit-events-data_access');
+  });
+
+  it('explains 150 held indices without a request line over 4 kB (the fake refuses longer lines, as Elasticsearch does)', async () => {
+    const c = await new Cluster().start();
+    for (let i = 0; i < 150; i++) {
+      await c.append([event({ patient: { id: 'MRN-HELD' } })]);
+      c.fake.rollover();
+    }
+    c.fake.phases.set('.ds-audit-events-data_access-149', 'delete');
+    c.holds = [hold({ patient: 'MRN-HELD' })];
+    const reqs = c.mark();
+    const report = await c.reconciler.reconcile();
+    expect(report.heldIndices).toHaveLength(150);
+    expect(report.inDeletePhase).toEqual(['.ds-audit-events-data_access-149']);
+    const explains = reqs().filter((r) => r.path.endsWith('/_ilm/explain'));
+    expect(explains.length).toBeGreaterThan(1);
+    for (const r of explains) expect(r.path.length).toBeLessThan(4000);
+  });
+});

@@ -5,15 +5,18 @@
  * (`<prefix>-legal-hold`: the same hot/warm/cold phases, no delete phase), and an index on the
  * hold policy that no active hold covers any more goes back to its class policy
  * (`<prefix>-events-<category>`). Nothing here deletes anything: the only writes are
- * `PUT _ilm/policy/<prefix>-legal-hold` and `PUT <index>/_settings {"index.lifecycle.name": …}`.
+ * `PUT _ilm/policy/<prefix>-legal-hold` and the documented policy switch, `POST <index>/_ilm/remove`
+ * then `PUT <index>/_settings {"index.lifecycle.name": …}`.
  *
  * Which indices are held: per hold, one search over the event data streams with the hold's
  * criteria (patient token, actor id, `@timestamp` range) and a terms aggregation on `_index`.
  *
  * Timing (see README "Legal holds with Elasticsearch"): ILM deletes an index only once its age
  * passes the delete phase's min_age and ILM's next poll runs the phase. A policy switch made
- * before that keeps the index; an index that had already entered the delete phase finishes the
- * phase it cached, so it may still be deleted: those are reported as `inDeletePhase`.
+ * before that keeps the index. Removing the policy first stops a phase in progress (setting the
+ * name alone lets the cached phase finish); indices that had already entered the delete phase
+ * when the run found them are reported as `inDeletePhase` (ILM may have deleted part of them).
+ * ILM explain names the held indices in chunks, so the request line stays under 4 kB.
  */
 import type { Client } from '@elastic/elasticsearch';
 import { EsLayout } from './es-schema';
@@ -89,6 +92,8 @@ export class EsLegalHoldReconciler {
       const held = new Set<string>();
       for (const h of holds) for (const index of await this.indicesHolding(h)) held.add(index);
       report.heldIndices = [...held].sort();
+      // Read before the switch (which resets their ILM state): indices ILM had already moved into the delete phase.
+      report.inDeletePhase = report.heldIndices.length > 0 ? await this.inDeletePhase(report.heldIndices) : [];
       const { classPolicy, current } = await this.backingIndices();
       for (const index of report.heldIndices) {
         if (current.get(index) === this.layout.holdIlmPolicy) continue;
@@ -107,7 +112,6 @@ export class EsLegalHoldReconciler {
       }
       break;
     }
-    if (report.heldIndices.length > 0) report.inDeletePhase = await this.inDeletePhase(report.heldIndices);
     return report;
   }
 
@@ -171,17 +175,47 @@ export class EsLegalHoldReconciler {
     return { classPolicy, current };
   }
 
+  /**
+   * Switches an index to another policy the documented way: remove the current policy, then
+   * assign the new one. Setting `index.lifecycle.name` alone lets the phase in progress finish
+   * under the old policy, which for an index already in its delete phase means it is deleted.
+   */
   private async setPolicy(index: string, policy: string): Promise<void> {
+    await this.es.call(() => this.client.ilm.removePolicy({ index }));
     await this.es.call(() => this.client.indices.putSettings({ index, settings: { 'index.lifecycle.name': policy } }));
   }
 
+  /** Held indices ILM has moved into the delete phase; explained in chunks that keep the URL short. */
   private async inDeletePhase(indices: string[]): Promise<string[]> {
-    const resp = await this.es.call(() => this.client.ilm.explainLifecycle({ index: indices.join(',') }));
-    return Object.entries(resp.indices)
-      .filter(([, e]) => (e as { phase?: string }).phase === 'delete')
-      .map(([index]) => index)
-      .sort();
+    const out: string[] = [];
+    for (const chunk of urlChunks(indices)) {
+      const resp = await this.es.call(() => this.client.ilm.explainLifecycle({ index: chunk.join(',') }));
+      for (const [index, e] of Object.entries(resp.indices)) if ((e as { phase?: string }).phase === 'delete') out.push(index);
+    }
+    return out.sort();
   }
+}
+
+/** Most bytes of index names one request path carries (an HTTP line is limited to 4 kB). */
+const MAX_PATH_NAMES_BYTES = 3000;
+
+/** Index names in groups whose comma-joined, URL-encoded form stays under MAX_PATH_NAMES_BYTES. */
+export function urlChunks(names: readonly string[]): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const name of names) {
+    const size = encodeURIComponent(name).length + 3; // and the encoded comma
+    if (current.length > 0 && bytes + size > MAX_PATH_NAMES_BYTES) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(name);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 function sameHolds(a: readonly HoldCriteria[], b: readonly HoldCriteria[]): boolean {
