@@ -281,7 +281,7 @@ describe('console: charts', () => {
     expect(await timeline.locator('[data-flagged]').count()).toBe(4);
     expect(await timeline.locator('[data-flagged=true]').count()).toBeGreaterThanOrEqual(1);
     await expect(timeline.locator('desc').textContent()).resolves.toMatch(/^4 accesses by 3 people from 2026-03-02 09:00Z to 2026-03-02 10:05Z; [1-4] flagged\.$/);
-    expect(await co.page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await co.page.evaluate(() => (globalThis as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect({ violations: await seriousA11yViolations(co.page) }).toEqual({ violations: [] });
     await co.context.close();
   });
