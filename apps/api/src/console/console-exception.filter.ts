@@ -1,7 +1,8 @@
 /**
  * Errors on console pages become pages, not problem+json: no session sends the browser to sign-in
  * (returning to the page afterwards), a missing scope shows a 403 page, bad input a 400 page naming
- * the field (never its value), anything else a generic page. Logged without request data.
+ * the field (never its value), a known integrity break the "Audit log integrity is broken" page
+ * naming chain, seq and column, anything else a generic page. Logged without request data.
  */
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
@@ -9,13 +10,17 @@ import { ProblemError } from '@app/core';
 import { safeNext } from '@app/console';
 import type { ConsoleRequest } from './console-session.authenticator';
 import { ConsoleRedirect } from './console-errors';
+import { IntegrityBrokenError } from '@app/storage';
+import { integrityBroken } from '../http/problem.filter';
 import { pageModel } from './console-page';
 
 @Catch()
 export class ConsoleExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Console');
 
-  catch(err: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
+    // A page that would be drawn from a tampered store says so (docs/operations.md "Queries re-check what they return").
+    const err = thrown instanceof IntegrityBrokenError ? integrityBroken(thrown) : thrown;
     const req = host.switchToHttp().getRequest<ConsoleRequest>();
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) {
