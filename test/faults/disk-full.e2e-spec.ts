@@ -128,6 +128,18 @@ maybe('fault: the data dir\'s disk is full', () => {
         await svc.stop();
       }
       expect(acknowledged.size).toBeGreaterThanOrEqual(175);
+      // The log says why and when it recovered: lines flow again once space is freed, also on the full disk.
+      // At most one line is torn (the one the disk took only part of); every later line is whole.
+      const lines = fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
+      const logged = lines.flatMap((l) => {
+        try {
+          return [JSON.parse(l) as { msg: string; cause?: string }];
+        } catch {
+          return [];
+        }
+      });
+      expect(lines.length - logged.length).toBeLessThanOrEqual(1);
+      expect(logged.some((l) => l.msg === 'events can be made durable again' && l.cause === 'disk_full')).toBe(true);
       const verify = runCli(['verify', '--data-dir', dataDir]);
       expect(verify.stdout).toMatch(/^OK/m);
       expect(verify.status).toBe(0);

@@ -44,10 +44,19 @@ export function lineSink(stream: LogStream): (text: string) => void {
   }
   let sink: (text: string) => void;
   if (isFile) {
+    // A line the disk took only part of (ENOSPC midway) is ended with a newline before the next one,
+    // so a reader sees one torn line and then whole ones again.
+    let torn = false;
     sink = (text) => {
+      const prefix = torn ? 1 : 0;
+      const buf = Buffer.from(torn ? '\n' + text : text);
+      let off = 0;
       try {
-        fs.writeSync(fd, text);
+        while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+        torn = false;
       } catch (err) {
+        if (off > prefix) torn = true;
+        else if (off === prefix) torn = false;
         countDropped(stream, err);
       }
     };
