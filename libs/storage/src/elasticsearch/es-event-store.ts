@@ -286,21 +286,40 @@ export class ElasticsearchEventStore implements EventStore {
     if (records.length === 0) return;
     await this.exclusive(async () => {
       if (this.needsRepair()) await this.repair();
-      const slices = new Map<string, ChainedRecord[][]>();
-      const max = Math.min(this.options.maxRecordsPerCommit ?? 1000, COMMIT_SLOTS);
-      for (const r of records) {
-        let list = slices.get(r.chain);
-        if (!list) slices.set(r.chain, (list = [[]]));
-        if (list[list.length - 1].length >= max) list.push([]);
-        list[list.length - 1].push(r);
-      }
-      const rounds = Math.max(...[...slices.values()].map((l) => l.length));
-      for (let i = 0; i < rounds; i++) {
-        const round: ChainedRecord[][] = [];
-        for (const list of slices.values()) if (list[i]) round.push(list[i]);
-        await this.commitRound(round);
+      // A head move carries its records; one over http.max_content_length (413) is committed
+      // again in smaller slices (the refused move changed nothing), never resent as it was.
+      let max = Math.min(this.options.maxRecordsPerCommit ?? 1000, COMMIT_SLOTS);
+      let todo: readonly ChainedRecord[] = records;
+      for (;;) {
+        try {
+          await this.commitSlices(todo, max);
+          return;
+        } catch (err) {
+          if (!(err instanceof ContentTooLargeError) || max <= 1) throw err;
+          max = Math.ceil(max / 2);
+          todo = todo.filter((r) => !this.commitPositions.has(r)); // what was won is stored
+          this.log('warn', 'a head move was over http.max_content_length; committing in smaller slices', { recordsPerCommit: max });
+          if (this.needsRepair()) await this.repair();
+        }
       }
     });
+  }
+
+  /** Commits records in rounds: each round moves every chain's head at most once, by at most `max` records. */
+  private async commitSlices(records: readonly ChainedRecord[], max: number): Promise<void> {
+    const slices = new Map<string, ChainedRecord[][]>();
+    for (const r of records) {
+      let list = slices.get(r.chain);
+      if (!list) slices.set(r.chain, (list = [[]]));
+      if (list[list.length - 1].length >= max) list.push([]);
+      list[list.length - 1].push(r);
+    }
+    const rounds = Math.max(...[...slices.values()].map((l) => l.length));
+    for (let i = 0; i < rounds; i++) {
+      const round: ChainedRecord[][] = [];
+      for (const list of slices.values()) if (list[i]) round.push(list[i]);
+      await this.commitRound(round);
+    }
   }
 
   async query(q: EventQuery): Promise<EventPage> {
@@ -738,6 +757,9 @@ export class ElasticsearchEventStore implements EventStore {
         } else if (item.status === 409) {
           this.stale.add(chain);
           conflict ??= new SequenceConflictError(chain, records[0].seq);
+        } else if (item.status === 413) {
+          this.stale.add(chain);
+          failure ??= new ContentTooLargeError();
         } else {
           this.stale.add(chain);
           failure ??= new StoreUnavailableError(`head update failed: ${item.error?.type ?? item.status}`);
@@ -849,8 +871,23 @@ export class ElasticsearchEventStore implements EventStore {
 
   // ---- requests ----
 
-  /** Bulk with per-item handling: items answered 429 are retried with back-off; results in op order. */
+  /**
+   * Bulk with per-item results in op order. A request over `http.max_content_length` (413) is
+   * sent again in halves; an op too large on its own is answered 413 in its item.
+   */
   private async bulk(ops: BulkOp[]): Promise<BulkItem[]> {
+    try {
+      return await this.bulkOnce(ops);
+    } catch (err) {
+      if (!(err instanceof ContentTooLargeError)) throw err;
+      if (ops.length === 1) return [{ status: 413, error: { type: 'content_too_long' } }];
+      const mid = Math.ceil(ops.length / 2);
+      return [...(await this.bulk(ops.slice(0, mid))), ...(await this.bulk(ops.slice(mid)))];
+    }
+  }
+
+  /** One bulk request: items answered 429 are retried with back-off; results in op order. */
+  private async bulkOnce(ops: BulkOp[]): Promise<BulkItem[]> {
     const results: BulkItem[] = new Array(ops.length);
     let todo = ops.map((_, i) => i);
     const attempts = this.options.maxAttempts ?? 6;
@@ -862,6 +899,7 @@ export class ElasticsearchEventStore implements EventStore {
         this.reachable = true;
       } catch (err) {
         if (statusOf(err) === 429) continue;
+        if (statusOf(err) === 413 && attempt === 0) throw new ContentTooLargeError();
         throw this.unavailable(err);
       }
       const retry: number[] = [];
@@ -973,6 +1011,13 @@ export class ElasticsearchEventStore implements EventStore {
     const run = this.exclusiveTail.then(fn, fn);
     this.exclusiveTail = run.catch(() => undefined);
     return run;
+  }
+}
+
+/** A bulk request over the cluster's `http.max_content_length` (413): nothing of it was applied. */
+class ContentTooLargeError extends StoreUnavailableError {
+  constructor() {
+    super('Elasticsearch refused a request over http.max_content_length (413)');
   }
 }
 
