@@ -116,9 +116,14 @@ export async function seriousA11yViolations(page: Page): Promise<string[]> {
   return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) at ${v.nodes[0]?.target.join(' ')}`);
 }
 
+/**
+ * Takes a full-page screenshot. The documented pictures in docs/screenshots/ are rewritten only when
+ * UPDATE_SCREENSHOTS=1, so a test run leaves the checkout clean; otherwise they go to a temporary folder.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  fs.mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? SCREENSHOTS : path.join(os.tmpdir(), 'audit-console-screenshots');
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
 
 /** A console session without a browser (fetch): the cookie and the CSRF token of the signed-in person. */
