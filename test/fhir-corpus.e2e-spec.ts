@@ -1,6 +1,6 @@
 /**
  * The real-world FHIR AuditEvent corpus (issue 21) end to end over HTTP: every file of
- * test/fixtures/fhir-corpus (Medplum, HAPI FHIR's BALP interceptor; each names its source and what
+ * test/fixtures/fhir-corpus (Medplum, HAPI FHIR's BALP interceptor and public test server; each names its source and what
  * deviates from R4) is posted as its server would send it, gets its receipt(s), is found again
  * with GET /v1/events mapped as the file expects (actor, patient, action, outcome, source,
  * resource, data-quality notes), and the chains verify. The HL7 R4 and IHE BALP fixtures of
@@ -46,6 +46,8 @@ const CORPUS = fs
 
 /** Search strings in the corpus: PHI, never logged nor shown to roles without identified access. */
 const SEARCH_WORDS = ['name=smith', 'birthdate=1961', '8867-4'];
+/** Display-only names of requestors (HAPI's public test server): not kept, never logged nor counted. */
+const DISPLAY_WORDS = ['Quinlan', 'Ashgrove'];
 
 function post(baseUrl: string, route: string, token: string, body: unknown): Promise<{ status: number; json: any; text: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const payload = Buffer.from(JSON.stringify(body));
@@ -101,6 +103,7 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
 
   async function checkMapped(id: string, want: Expect): Promise<void> {
     const { event, text } = await storedEvent(id);
+    for (const word of DISPLAY_WORDS) expect(text).not.toContain(word);
     expect(event.actor.id).toBe(want.actor);
     if (want.actorType) expect(event.actor.type).toBe(want.actorType);
     if (want.actorIp) expect(event.actor.ip).toBe(want.actorIp);
@@ -144,7 +147,7 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
       if (res.status !== 201) throw new Error(`${name} refused: ${res.status} ${res.text}`);
       await checkMapped(receiptId(res.json.extension), file.expect as Expect);
     }
-    for (const word of SEARCH_WORDS) expect(t.logLines.join('\n')).not.toContain(word);
+    for (const word of [...SEARCH_WORDS, ...DISPLAY_WORDS]) expect(t.logLines.join('\n')).not.toContain(word);
   });
 
   it.each(['r4-', 'balp-'])('the %s fixtures of @app/standards go in as one transaction Bundle, every entry 201', async (prefix) => {
@@ -185,6 +188,16 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
     const refused = await post(t.baseUrl, '/fhir/AuditEvent', token, nobody);
     expect(refused.status).toBe(400);
     expect(refused.json.issue[0].expression).toEqual(['AuditEvent.agent[0].who']);
+    // HAPI's public test server as the JPA server starter ships it: the client named by its User-Agent
+    // display only, like the user: no agent identifies anyone who acted.
+    const [, publicServer] = CORPUS.find(([n]) => n === 'hapi-public-server-patient-read')!;
+    const agents = (publicServer.resource.agent as Array<Record<string, unknown>>).map((a, i) => (i === 0 ? { ...a, who: { display: 'Mozilla/5.0 (X11; Linux x86_64)' } } : a));
+    const displayOnly = await post(t.baseUrl, '/fhir/AuditEvent', token, { ...publicServer.resource, recorded: '2026-11-22T10:02:00.000Z', agent: agents });
+    expect(displayOnly.status).toBe(400);
+    expect(displayOnly.json.resourceType).toBe('OperationOutcome');
+    expect(displayOnly.json.issue.map((i: { expression: string[] }) => i.expression)).toEqual([['AuditEvent.agent[2].who']]);
+    for (const word of DISPLAY_WORDS) expect(displayOnly.text).not.toContain(word);
+    for (const word of DISPLAY_WORDS) expect(t.logLines.join('\n')).not.toContain(word);
   });
 
   it('deviations are counted per posting integration, by kind, with no value in the labels', async () => {
@@ -198,7 +211,9 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
     expect(count('actor:source.observer')).toBe(2);
     expect(count('action:type.code')).toBe(2);
     expect(count('meta:vendor-members')).toBeGreaterThanOrEqual(15);
-    for (const word of SEARCH_WORDS) expect(text).not.toContain(word);
+    // The HAPI public test server's user named by display only, its client identified (the refused one is not counted).
+    expect(count('agent.who:display-only')).toBe(1);
+    for (const word of [...SEARCH_WORDS, ...DISPLAY_WORDS]) expect(text).not.toContain(word);
   });
 
   it('after the whole corpus, every chain verifies', async () => {

@@ -454,6 +454,26 @@ describe('lenient in, strict at rest (issue 21)', () => {
     expect(note).toMatch(/agent\[\d+\]\.requestor:missing/);
     expect(dataQualityDeviations(note)).toEqual(['meta:vendor-members', 'agent.requestor:missing']);
   });
+
+  it('a requestor known only by display (HAPI public test server) is accepted when the client is identified: the client acts, the display is not kept', () => {
+    const display = '[203.0.X.X] Jane Roe';
+    const r = fixture('balp-patient-read');
+    const agents = r.agent as Array<Record<string, unknown>>;
+    agents[2] = { ...agents[2], who: { display }, policy: undefined };
+    const m = mapFhirAuditEvent(r);
+    if (!m.ok) throw new Error(JSON.stringify(m.issues));
+    expect(m.value.event.actor).toEqual({ id: 'Device/ex-device', type: 'service', ip: '2001:0db8:85a3:0000:0000:8a2e:0370:7334' });
+    expect(m.value.event.patient).toEqual({ id: 'ex-patient' });
+    expect(m.value.event.details?.dataQuality).toBe('agent[2].who:display-only');
+    expect(dataQualityDeviations(m.value.event.details?.dataQuality)).toEqual(['agent.who:display-only']);
+    expect(JSON.stringify(m.value.event)).not.toContain('Jane');
+    expect(JSON.stringify(m.value.event)).not.toContain('203.0.');
+    // A requestor with an identity still acts, whatever its display says.
+    agents[2] = { ...agents[2], who: { display, identifier: { value: 'jroe' } } };
+    const named = mapFhirAuditEvent(r);
+    expect(named.ok && named.value.event.actor.id).toBe('jroe');
+    expect(named.ok && named.value.event.details?.dataQuality).toBeUndefined();
+  });
 });
 
 describe('invalid AuditEvents give issues naming the element, never the value', () => {
@@ -475,11 +495,20 @@ describe('invalid AuditEvents give issues naming the element, never the value', 
     ]);
   });
 
-  it('names a requestor without an identity at agent[i].who', () => {
+  it('names a requestor known only by display at agent[i].who when no client agent is identified', () => {
+    const secret = '[203.0.X.X] Jane Roe';
     const r = fixture('balp-patient-read');
     const agents = r.agent as Array<Record<string, unknown>>;
-    agents[2] = { ...agents[2], who: { display: 'Jane' }, policy: undefined };
-    expect(issuesOf(r)).toEqual([expect.objectContaining({ code: 'required', expression: 'AuditEvent.agent[2].who' })]);
+    agents[2] = { ...agents[2], who: { display: secret }, policy: undefined };
+    // The client (110153) known by display only too, as HAPI's public test server sends it (its User-Agent).
+    const clientByDisplay = { ...r, agent: [{ ...agents[0], who: { display: 'Mozilla/5.0' } }, agents[1], agents[2]] };
+    const issues = issuesOf(clientByDisplay);
+    expect(issues).toEqual([expect.objectContaining({ code: 'required', expression: 'AuditEvent.agent[2].who' })]);
+    expect(JSON.stringify(issues)).not.toContain(secret);
+    // No client agent at all.
+    expect(issuesOf({ ...r, agent: [agents[1], agents[2]] })).toEqual([expect.objectContaining({ code: 'required', expression: 'AuditEvent.agent[1].who' })]);
+    // An empty who is not a known deviation, client or not.
+    expect(issuesOf({ ...r, agent: [agents[0], agents[1], { ...agents[2], who: {} }] })).toEqual([expect.objectContaining({ code: 'required', expression: 'AuditEvent.agent[2].who' })]);
   });
 
   it('names bad codes and bad types', () => {

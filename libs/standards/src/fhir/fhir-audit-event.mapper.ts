@@ -90,14 +90,17 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
     actorAgent = ev.agent.find((a) => hasCode(a.type?.coding, DCM.sourceRoleId) && agentIdentity(a));
   }
   const dataQuality = [...ev.dataQuality];
-  if (actorAgent && actorIsRequestor && actorAgent.who === undefined && !agentIdentity(actorAgent)) {
-    // Lenient in: HAPI FHIR's BALP interceptor always adds the user agent (IRCP, requestor); an
-    // empty user Reference from the deployment's context services serializes to no `who` at all.
-    // The client (Source Role ID) acted. A requestor whose `who` names someone only by display
-    // stays refused (who it was is unknown).
+  const unnamed = actorAgent && actorIsRequestor && !agentIdentity(actorAgent) ? unnamedWho(actorAgent) : undefined;
+  if (actorAgent && unnamed) {
+    // Lenient in: HAPI FHIR's BALP interceptor always adds the user agent (IRCP, requestor) with
+    // whatever the deployment's context services return: an empty Reference serializes to no `who`
+    // at all, and HAPI's public test server returns only a display ("[masked IP] user"). When the
+    // client (Source Role ID) is identified, it acted on the user's behalf and is the actor. The
+    // display is not kept (a name, or part of an address: nothing a plain column may hold).
+    // Without an identified client, who acted cannot be told: refused below at agent[i].who.
     const client = ev.agent.find((a) => hasCode(a.type?.coding, DCM.sourceRoleId) && agentIdentity(a));
     if (client) {
-      dataQuality.push(`agent[${actorAgent.index}].who:missing`);
+      dataQuality.push(`agent[${actorAgent.index}].who:${unnamed}`);
       actorAgent = client;
       actorIsRequestor = false;
     }
@@ -267,6 +270,18 @@ function agentIdentity(agent: R4Agent): { id: string; path: string; fromPolicy?:
   }
   if (agent.altId) return { id: agent.altId, path: `${base}.altId` };
   if (agent.policy.length > 0) return { id: agent.policy[0], path: `${base}.policy[0]`, fromPolicy: true };
+  return undefined;
+}
+
+/**
+ * Why a requestor without an identity names nobody: no `who` at all (`missing`), or a `who` holding
+ * only a display text (`display-only`). Anything else (an empty `who`, an identifier without a
+ * value) is not a known deviation.
+ */
+function unnamedWho(agent: R4Agent): 'missing' | 'display-only' | undefined {
+  const who = agent.who;
+  if (who === undefined) return 'missing';
+  if (who.display?.trim() && !who.reference && !who.identifier?.value) return 'display-only';
   return undefined;
 }
 

@@ -64,14 +64,16 @@ describe('mapFhirSubmission', () => {
   it('rejects the whole Bundle when one entry is bad, naming Bundle.entry[i].resource.<element>', () => {
     const resources = readEvents(10);
     const secret = 'MRN-SECRET-777';
-    (resources[3].agent as Array<Record<string, unknown>>)[2] = { requestor: true, who: { display: secret } };
+    // A requestor known by display only, and no identified client (110153) agent acting for it: who acted cannot be told.
+    resources[3].agent = (resources[3].agent as Array<Record<string, unknown>>).slice(1);
+    (resources[3].agent as Array<Record<string, unknown>>)[1] = { requestor: true, who: { display: secret } };
     resources[7].recorded = secret;
     const result = mapFhirSubmission(bundle('batch', resources));
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.outcome.resourceType).toBe('OperationOutcome');
     expect(result.outcome.issue.map((i) => [i.severity, i.code, i.expression])).toEqual([
-      ['error', 'required', ['Bundle.entry[3].resource.agent[2].who']],
+      ['error', 'required', ['Bundle.entry[3].resource.agent[1].who']],
       ['error', 'value', ['Bundle.entry[7].resource.recorded']],
     ]);
     expect(JSON.stringify(result.outcome)).not.toContain(secret);
