@@ -255,3 +255,28 @@ describe('Elasticsearch http.max_content_length', () => {
     expect(await store.getById(next.id)).not.toBeNull();
   });
 });
+
+describe('Elasticsearch retention of event ids', () => {
+  it('GET by id no longer returns a record whose backing index ILM deleted; recent records are read realtime as before', async () => {
+    const fake = new EsFake();
+    let now = new Date('2026-03-02T12:00:00.000Z');
+    const store = await started(fake, { now: () => now });
+    const heads = await store.chainHeads();
+    const old = event();
+    await store.append(chain([old], heads));
+    fake.rollover();
+    const kept = event();
+    await store.append(chain([kept], heads));
+
+    // Young records: the realtime by-id read alone (no search), so a record is found at once.
+    fake.requests.length = 0;
+    expect((await store.getById(old.id))?.event).toEqual(old);
+    expect(fake.requests.map((r) => r.path)).toEqual(['/audit-event-ids/_mget']);
+
+    // Seven years on (data_access keeps 2192 days), ILM deletes the oldest backing index.
+    now = new Date('2033-03-02T12:00:00.000Z');
+    fake.deleteBackingIndex('.ds-audit-events-data_access-0');
+    expect(await store.getById(old.id)).toBeNull();
+    expect((await store.getById(kept.id))?.event).toEqual(kept);
+  });
+});

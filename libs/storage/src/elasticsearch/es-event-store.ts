@@ -46,7 +46,7 @@
  */
 import { Client, errors } from '@elastic/elasticsearch';
 import type { estypes } from '@elastic/elasticsearch';
-import { ACCESS_LOG_CHAIN, AccessEvent, ES_MAX_RESULT_WINDOW } from '@app/core';
+import { ACCESS_LOG_CHAIN, AccessEvent, ES_MAX_RESULT_WINDOW, EventCategory } from '@app/core';
 import { ChainHead, ChainRow } from '@app/ledger';
 import {
   ChainedRecord,
@@ -265,20 +265,54 @@ export class ElasticsearchEventStore implements EventStore {
     return out;
   }
 
+  /**
+   * A stored record by event id (realtime, through `<prefix>-event-ids`). The event-ids index has
+   * no ILM of its own, so a record old enough for ILM to have deleted its backing index (received
+   * at least its class's delete age ago: the delete phase counts from rollover, which comes after
+   * the write) is returned only while its event document still exists; a purged record is not
+   * found, as with the embedded store.
+   */
   async getById(id: string): Promise<StoredRecord | null> {
     const src = (await this.mgetIds([id])).get(id);
     if (!src) return null;
     const canonical = this.open(src.canonical, src.sealed);
+    const event = JSON.parse(canonical) as AccessEvent;
+    if (this.mayBePurged(event, src.received_at) && !(await this.eventDocumentExists(src.chain, src.seq))) return null;
     return {
       position: recordPosition(src.chain, src.seq),
       chain: src.chain,
       seq: src.seq,
       receivedAt: src.received_at,
-      event: JSON.parse(canonical) as AccessEvent,
+      event,
       eventJson: canonical,
       prevHash: Buffer.from(src.prev_hash, 'hex'),
       hash: Buffer.from(src.hash, 'hex'),
     };
+  }
+
+  /** Whether ILM may have deleted the backing index of a record received at `receivedAt`. */
+  private mayBePurged(event: AccessEvent, receivedAt: string): boolean {
+    const category = this.layout.categories.includes(event.category as EventCategory) ? (event.category as EventCategory) : null;
+    if (!category) return true; // unknown class: always check
+    const days = Number(this.layout.retention(category).deleteAfter.replace(/d$/, ''));
+    return this.now().getTime() - Date.parse(receivedAt) >= days * 86_400_000;
+  }
+
+  /** Whether the event document `chain:seq` is still in an event data stream (a complete search). */
+  private async eventDocumentExists(chain: string, seq: number): Promise<boolean> {
+    const resp = await this.search<unknown>(
+      {
+        index: this.layout.eventsPattern,
+        ignore_unavailable: true,
+        allow_no_indices: true,
+        size: 1,
+        track_total_hits: false,
+        query: { term: { 'audit.record_id': recordId(chain, seq) } },
+        _source: false,
+      },
+      'a stored record',
+    );
+    return resp.hits.hits.length > 0;
   }
 
   async append(records: readonly ChainedRecord[]): Promise<void> {

@@ -332,6 +332,8 @@ export class EsFake {
     if (!unbounded && (body.from ?? 0) + (body.size ?? 10) > 10_000) {
       return responseError(400, 'illegal_argument_exception', 'Result window is too large, from + size must be less than or equal to: [10000]');
     }
+    // A deleted index is gone from a new search; only a point in time opened before still names it.
+    if (!pitIndices) docs = docs.filter((d) => !this.deleted.has(d.index));
     // Shards that fail: a failing index, or one ILM deleted under an open point in time.
     const shards = pitIndices ?? [...new Set(docs.map((d) => d.index))];
     const failed = shards.filter((i) => this.failingIndices.has(i) || this.deleted.has(i));
