@@ -87,3 +87,32 @@ describe('revocation shared through Elasticsearch', () => {
     expect(JSON.stringify(docs)).not.toContain(token.split('.')[1]);
   }, 60_000);
 });
+
+describe('shared revocations that cannot be read', () => {
+  it('refuses credential checks (503) once Elasticsearch was unreadable for REVOCATION_SHARED_STALE_SECONDS, and recovers', async () => {
+    const es = await startEsFakeServer();
+    const t = await startTestApp({
+      scaleOut: loadConfig({ STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url }).scaleOut!,
+      integrity: { ...loadConfig({}).integrity!, revocationSharedStaleSeconds: 2 },
+    });
+    try {
+      await ready(t);
+      const token = await t.token('soc_analyst', 'u-stale');
+      // GET /v1/rules is served from memory: only the credential check depends on Elasticsearch here.
+      const rules = async () => {
+        const res = await fetch(`${t.baseUrl}/v1/rules`, { headers: { authorization: `Bearer ${token}` } });
+        return { status: res.status, body: await res.text() };
+      };
+      expect((await rules()).status).toBe(200);
+      es.fake.down = true;
+      const refused = await until(rules, (r) => r.status === 503, DELAY_MS);
+      expect(refused.status).toBe(503);
+      expect(refused.body).toContain('Token verification is temporarily unavailable');
+      es.fake.down = false;
+      expect((await until(rules, (r) => r.status === 200, DELAY_MS)).status).toBe(200);
+    } finally {
+      await t.close();
+      await es.close();
+    }
+  }, 60_000);
+});

@@ -23,6 +23,8 @@ export const INTEGRITY_ENV = {
   EVENT_MAX_FUTURE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(300),
   /** ... more than this many seconds behind it: stored, flagged `clock-behind`, counted and alerted on; 0 = never flagged. Default 10 years (clock resets to 1970 or 2000; backfills of years-old logs stay unflagged). */
   EVENT_MAX_PAST_SECONDS: z.coerce.number().int().min(0).max(3_153_600_000).default(315_360_000),
+  /** STORE=elasticsearch: credential checks are refused (503) once the shared revocations could not be read for this many seconds. */
+  REVOCATION_SHARED_STALE_SECONDS: z.coerce.number().min(1).max(86_400).default(60),
   /** At most one clock data-quality alert per integration per this many seconds. */
   CLOCK_ALERT_PERIOD_SECONDS: z.coerce.number().int().min(1).max(2_592_000).default(3600),
   /**
@@ -70,6 +72,8 @@ export interface IntegritySettings {
   eventMaxPastSeconds?: number;
   /** CLOCK_ALERT_PERIOD_SECONDS (default 3600). */
   clockAlertPeriodSeconds?: number;
+  /** REVOCATION_SHARED_STALE_SECONDS (default 60). */
+  revocationSharedStaleSeconds?: number;
   /** TRUSTED_PROXIES (default none). */
   trustedProxies?: string[];
   /** TRUSTED_PROXY_HEADER (default x-forwarded-for). */
@@ -87,6 +91,7 @@ export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
     eventMaxFutureSeconds: env.EVENT_MAX_FUTURE_SECONDS,
     eventMaxPastSeconds: env.EVENT_MAX_PAST_SECONDS,
     clockAlertPeriodSeconds: env.CLOCK_ALERT_PERIOD_SECONDS,
+    revocationSharedStaleSeconds: env.REVOCATION_SHARED_STALE_SECONDS,
     trustedProxies: env.TRUSTED_PROXIES,
     trustedProxyHeader: env.TRUSTED_PROXY_HEADER,
   };

@@ -47,12 +47,25 @@ export class RevocationList {
   private seenVersion = -1;
   private checkedAt = -Infinity;
   private readAt = -Infinity;
+  /** Another source the list depends on (revocations shared through Elasticsearch): when it was last read in full (epoch ms). */
+  private sharedReadAt: (() => number) | null = null;
+  private sharedStaleMaxMs = REVOCATION_STALE_MAX_MS;
 
   constructor(
     private readonly source: RevocationSource,
     private readonly pollMs = REVOCATION_POLL_MS,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * Makes the list depend on a shared source too (STORE=elasticsearch: revocations of the other
+   * instances): once it was last read longer than `staleMaxMs` ago, checks throw
+   * RevocationListUnavailableError rather than accept credentials another instance may have revoked.
+   */
+  dependOn(lastReadAt: () => number, staleMaxMs = REVOCATION_STALE_MAX_MS): void {
+    this.sharedReadAt = lastReadAt;
+    this.sharedStaleMaxMs = staleMaxMs;
+  }
 
   /** Whether a token (its id, subject and issue time in seconds) is revoked. */
   tokenRevoked(t: { jti?: string; sub: string; iat?: number }): boolean {
@@ -74,6 +87,7 @@ export class RevocationList {
    */
   private refresh(): void {
     const now = this.now();
+    if (this.sharedReadAt && now - this.sharedReadAt() > this.sharedStaleMaxMs) throw new RevocationListUnavailableError();
     if (now - this.checkedAt < this.pollMs) return;
     this.checkedAt = now;
     try {
