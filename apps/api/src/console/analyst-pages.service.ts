@@ -149,6 +149,8 @@ function row(v: EventView) {
     patient: e.patient?.id,
     resource: e.resource ? `${e.resource.type}${e.resource.id ? '/' + e.resource.id : ''}` : '',
     purpose: e.purpose,
+    // The search string (FHIR/ATNA query): already as this role may see it (clear, or redacted to names).
+    search: e.query?.text ?? '',
     details: e.details ? Object.entries(e.details).map(([k, val]) => `${k}=${String(val)}`).join(' ') : '',
   };
 }

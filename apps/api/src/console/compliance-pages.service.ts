@@ -145,6 +145,8 @@ export class CompliancePagesService {
       patient: e.patient?.id,
       resource: e.resource ? `${e.resource.type}${e.resource.id ? '/' + e.resource.id : ''}` : '',
       purpose: e.purpose ?? '',
+      // The search string (FHIR/ATNA query): already as this role may see it (clear, or redacted to names).
+      search: e.query?.text ?? '',
       source: e.source.system,
       explained: explanation ? explanation.explained : null,
       explanation: explanation?.kind ?? null,
