@@ -18,6 +18,7 @@ const CORPUS_DIR = path.resolve(__dirname, 'fixtures', 'fhir-corpus');
 const STANDARDS_DIR = path.resolve(__dirname, '..', 'libs', 'standards', 'src', 'fhir', 'fixtures');
 
 interface Expect {
+  /** The actor id; `psn_*` for a keyed pseudonym (its value depends on the data dir's tokenization key). */
   actor: string;
   actorType?: string;
   actorIp?: string;
@@ -47,7 +48,8 @@ const CORPUS = fs
 /** Search strings in the corpus: PHI, never logged nor shown to roles without identified access. */
 const SEARCH_WORDS = ['name=smith', 'birthdate=1961', '8867-4'];
 /** Display-only names of requestors (HAPI's public test server): not kept, never logged nor counted. */
-const DISPLAY_WORDS = ['Quinlan', 'Ashgrove'];
+const DISPLAY_WORDS = ['Quinlan', 'Ashgrove', 'Tamsin', 'Oakridge', 'Brannock', 'Unknown User'];
+const PSEUDONYM = /^psn_[a-z2-7]{24}$/;
 
 function post(baseUrl: string, route: string, token: string, body: unknown): Promise<{ status: number; json: any; text: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const payload = Buffer.from(JSON.stringify(body));
@@ -104,7 +106,8 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
   async function checkMapped(id: string, want: Expect): Promise<void> {
     const { event, text } = await storedEvent(id);
     for (const word of DISPLAY_WORDS) expect(text).not.toContain(word);
-    expect(event.actor.id).toBe(want.actor);
+    if (want.actor === 'psn_*') expect(event.actor.id).toMatch(PSEUDONYM);
+    else expect(event.actor.id).toBe(want.actor);
     if (want.actorType) expect(event.actor.type).toBe(want.actorType);
     if (want.actorIp) expect(event.actor.ip).toBe(want.actorIp);
     expect({ category: event.category, action: event.action, outcome: event.outcome }).toEqual({ category: want.category, action: want.action, outcome: want.outcome });
@@ -126,7 +129,7 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
       if (want.dataQuality.length === 0) expect(event.details.dataQuality).toBeUndefined();
     }
     // Found again by the contract's filters.
-    const q = new URLSearchParams({ actor: want.actor, action: want.action, category: want.category, ...(want.patient ? { patient: want.patient } : {}) });
+    const q = new URLSearchParams({ actor: event.actor.id, action: want.action, category: want.category, ...(want.patient ? { patient: want.patient } : {}) });
     const list = JSON.parse((await compliance.request('GET', `/v1/events?${q}`)).body);
     expect(list.events.map((e: { event: { id: string } }) => e.event.id)).toContain(id);
   }
@@ -188,16 +191,57 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
     const refused = await post(t.baseUrl, '/fhir/AuditEvent', token, nobody);
     expect(refused.status).toBe(400);
     expect(refused.json.issue[0].expression).toEqual(['AuditEvent.agent[0].who']);
-    // HAPI's public test server as the JPA server starter ships it: the client named by its User-Agent
-    // display only, like the user: no agent identifies anyone who acted.
-    const [, publicServer] = CORPUS.find(([n]) => n === 'hapi-public-server-patient-read')!;
-    const agents = (publicServer.resource.agent as Array<Record<string, unknown>>).map((a, i) => (i === 0 ? { ...a, who: { display: 'Mozilla/5.0 (X11; Linux x86_64)' } } : a));
-    const displayOnly = await post(t.baseUrl, '/fhir/AuditEvent', token, { ...publicServer.resource, recorded: '2026-11-22T10:02:00.000Z', agent: agents });
-    expect(displayOnly.status).toBe(400);
-    expect(displayOnly.json.resourceType).toBe('OperationOutcome');
-    expect(displayOnly.json.issue.map((i: { expression: string[] }) => i.expression)).toEqual([['AuditEvent.agent[2].who']]);
-    for (const word of DISPLAY_WORDS) expect(displayOnly.text).not.toContain(word);
+    // An empty who, no display anywhere, the client known by display only: nobody to name, not even by pseudonym.
+    const [, shipped] = CORPUS.find(([n]) => n === 'hapi-public-server-as-shipped')!;
+    const agents = (shipped.resource.agent as Array<Record<string, unknown>>).map((a, i) => (i === 2 ? { ...a, who: {} } : a));
+    const emptyWho = await post(t.baseUrl, '/fhir/AuditEvent', token, { ...shipped.resource, recorded: '2026-11-22T10:02:00.000Z', agent: agents });
+    expect(emptyWho.status).toBe(400);
+    expect(emptyWho.json.resourceType).toBe('OperationOutcome');
+    expect(emptyWho.json.issue.map((i: { expression: string[] }) => i.expression)).toEqual([['AuditEvent.agent[2].who']]);
+  });
+
+  it('HAPI public test server users named by display only: one keyed pseudonymous actor per display, the display stored nowhere', async () => {
+    const [, shipped] = CORPUS.find(([n]) => n === 'hapi-public-server-as-shipped')!;
+    const asUser = (display: string, minute: number) => ({
+      ...shipped.resource,
+      recorded: `2026-11-23T09:${String(minute).padStart(2, '0')}:00.000Z`,
+      agent: (shipped.resource.agent as Array<Record<string, unknown>>).map((a, i) => (i === 2 ? { ...a, who: { display } } : a)),
+    });
+    const actorOf = async (display: string, minute: number): Promise<{ id: string; actor: { id: string; type: string } }> => {
+      const res = await post(t.baseUrl, '/fhir/AuditEvent', token, asUser(display, minute));
+      expect(res.status).toBe(201);
+      for (const word of DISPLAY_WORDS) expect(res.text).not.toContain(word);
+      const id = receiptId(res.json.extension);
+      return { id, actor: (await storedEvent(id)).event.actor };
+    };
+    const first = await actorOf('[203.0.X.X] Tamsin Oakridge', 1);
+    const again = await actorOf('[203.0.X.X] Tamsin Oakridge', 2);
+    const other = await actorOf('[198.51.X.X] Unknown User Brannock', 3);
+    expect(first.actor).toEqual({ id: expect.stringMatching(PSEUDONYM), type: 'user' });
+    expect(again.actor.id).toBe(first.actor.id);
+    expect(other.actor.id).toMatch(PSEUDONYM);
+    expect(other.actor.id).not.toBe(first.actor.id);
+    // Detection and investigations group one user's accesses by actor.
+    const byActor = JSON.parse((await compliance.request('GET', `/v1/events?${new URLSearchParams({ actor: first.actor.id, from: '2026-11-23T00:00:00Z' })}`)).body);
+    expect(byActor.events.map((e: { event: { id: string } }) => e.event.id).sort()).toEqual([first.id, again.id].sort());
+    // The display text is in no file of the data dir (database, WAL, logs, keys), no log line, no metric.
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.isFile()) files.push(full);
+      }
+    };
+    walk(t.dataDir);
+    expect(files.length).toBeGreaterThan(2);
+    for (const file of files) {
+      const bytes = fs.readFileSync(file);
+      for (const word of DISPLAY_WORDS) expect({ file, found: bytes.includes(Buffer.from(word, 'utf8')) }).toEqual({ file, found: false });
+    }
     for (const word of DISPLAY_WORDS) expect(t.logLines.join('\n')).not.toContain(word);
+    const metrics = (await analyst.request('GET', '/metrics')).body;
+    for (const word of DISPLAY_WORDS) expect(metrics).not.toContain(word);
   });
 
   it('deviations are counted per posting integration, by kind, with no value in the labels', async () => {
@@ -211,8 +255,10 @@ describe('FHIR corpus: what real servers emit is accepted, mapped and verifiable
     expect(count('actor:source.observer')).toBe(2);
     expect(count('action:type.code')).toBe(2);
     expect(count('meta:vendor-members')).toBeGreaterThanOrEqual(15);
-    // The HAPI public test server's user named by display only, its client identified (the refused one is not counted).
-    expect(count('agent.who:display-only')).toBe(1);
+    // HAPI's public test server: its user named by display only, with the client identified (1) or not
+    // (the as-shipped fixture, and the three events of the pseudonym test: the refused one is not counted).
+    expect(count('agent.who:display-only')).toBe(5);
+    expect(count('actor:pseudonym-from-display')).toBe(4);
     for (const word of [...SEARCH_WORDS, ...DISPLAY_WORDS]) expect(text).not.toContain(word);
   });
 

@@ -7,6 +7,7 @@
 import type { AppConfig } from '@app/core';
 import { SealedText } from '@app/storage/sqlite/sealed-fields';
 import { FileDataKeyProvider } from './data-key-provider';
+import { DisplayPseudonymizer } from './display-pseudonyms';
 import { FileTokenizationKeyProvider, PatientTokenizer, isPatientToken } from './patient-tokenizer';
 
 export type KeyLocations = Pick<AppConfig, 'dataDir'> & Partial<Pick<AppConfig, 'dataKeysDir' | 'tokenizationKeyFile'>>;
@@ -20,6 +21,11 @@ export interface EmbeddedFieldProtection {
 
 export function patientTokenizerFor(config: KeyLocations): PatientTokenizer {
   return new PatientTokenizer(FileTokenizationKeyProvider.forDataDir(config.dataDir, config.tokenizationKeyFile));
+}
+
+/** Actor pseudonyms of display-only agents, under the same tokenization key (display-pseudonyms.ts). */
+export function displayPseudonymizerFor(config: KeyLocations): DisplayPseudonymizer {
+  return new DisplayPseudonymizer(FileTokenizationKeyProvider.forDataDir(config.dataDir, config.tokenizationKeyFile));
 }
 
 /**

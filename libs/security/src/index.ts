@@ -21,6 +21,7 @@ export * from './ingest-admission.service';
 export * from './key-provider';
 export * from './data-key-provider';
 export * from './patient-tokenizer';
+export * from './display-pseudonyms';
 export * from './field-protection';
 export * from './patient-identifiers.service';
 export * from './credential-revocations';

@@ -7,7 +7,8 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, isPatientResource, redactSearchQuery, type AccessEvent, type AppConfig } from '@app/core';
-import { patientTokenizerFor } from './field-protection';
+import { DisplayPseudonymizer } from './display-pseudonyms';
+import { displayPseudonymizerFor, patientTokenizerFor } from './field-protection';
 import { isPatientToken, PatientTokenizer } from './patient-tokenizer';
 import type { Principal } from './principal';
 
@@ -25,9 +26,12 @@ export function presentPatientIdWith(tokenizer: PatientTokenizer, principal: Pic
 @Injectable()
 export class PatientIdentifiers {
   readonly tokenizer: PatientTokenizer;
+  /** Actor ids for agents a source names only by a display text (never the display itself). */
+  readonly displays: DisplayPseudonymizer;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.tokenizer = patientTokenizerFor(config);
+    this.displays = displayPseudonymizerFor(config);
   }
 
   token(patientId: string): string {

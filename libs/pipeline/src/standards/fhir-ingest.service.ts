@@ -8,6 +8,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AccessEvent, AppConfig, ProblemError } from '@app/core';
+import { PatientIdentifiers } from '@app/security';
 import { EVENT_STORE, EventStore } from '@app/storage';
 import {
   dataQualityDeviations,
@@ -62,11 +63,17 @@ export class FhirIngestService {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
+    private readonly identifiers: PatientIdentifiers,
   ) {}
 
   /** Maps, stores durably (one batch) and answers; throws FhirOutcomeError (400) for a bad submission. */
   async submit(body: unknown, context: FhirSubmitContext): Promise<FhirAnswer> {
-    const submission = mapFhirSubmission(body, { integration: context.integration, maxEntries: this.config.maxBatchEvents });
+    const submission = mapFhirSubmission(body, {
+      integration: context.integration,
+      maxEntries: this.config.maxBatchEvents,
+      // A user named by display only, no agent identified: a keyed pseudonym acts (the display is never stored).
+      pseudonymizeDisplay: (display) => this.identifiers.displays.pseudonym(display),
+    });
     if (!submission.ok) {
       this.metrics.fhirSubmissions.inc({ result: 'rejected' });
       this.metrics.ingestedEvents.inc({ result: 'rejected' });

@@ -4,6 +4,7 @@
  * expected hashes and derived ids were recomputed outside this code (Python json sort_keys +
  * hashlib) to check the RFC 8785 and id derivation independently.
  */
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccessEvent, EventValidator } from '@app/core';
@@ -495,7 +496,7 @@ describe('invalid AuditEvents give issues naming the element, never the value', 
     ]);
   });
 
-  it('names a requestor known only by display at agent[i].who when no client agent is identified', () => {
+  it('names a requestor known only by display at agent[i].who when no client agent is identified and no pseudonymizer is given', () => {
     const secret = '[203.0.X.X] Jane Roe';
     const r = fixture('balp-patient-read');
     const agents = r.agent as Array<Record<string, unknown>>;
@@ -509,6 +510,31 @@ describe('invalid AuditEvents give issues naming the element, never the value', 
     expect(issuesOf({ ...r, agent: [agents[1], agents[2]] })).toEqual([expect.objectContaining({ code: 'required', expression: 'AuditEvent.agent[1].who' })]);
     // An empty who is not a known deviation, client or not.
     expect(issuesOf({ ...r, agent: [agents[0], agents[1], { ...agents[2], who: {} }] })).toEqual([expect.objectContaining({ code: 'required', expression: 'AuditEvent.agent[2].who' })]);
+  });
+
+  it('with a pseudonymizer, a display-only requestor and no identified agent (HAPI public test server as shipped) acts as a keyed pseudonym', () => {
+    const key = createHmac('sha256', 'spec-key').update('k').digest();
+    const pseudonymizeDisplay = (d: string) => `psn_${createHmac('sha256', key).update(d.trim()).digest('hex').slice(0, 24)}`;
+    const r = fixture('balp-patient-read');
+    const agents = r.agent as Array<Record<string, unknown>>;
+    const asUser = (display: string) => ({ ...r, agent: [{ ...agents[0], who: { display: 'Mozilla/5.0' } }, agents[1], { ...agents[2], who: { display }, policy: undefined }] });
+    const one = mapFhirAuditEvent(asUser('[203.0.X.X] Jane Roe'), { pseudonymizeDisplay });
+    if (!one.ok) throw new Error(JSON.stringify(one.issues));
+    expect(one.value.event.actor).toEqual({ id: pseudonymizeDisplay('[203.0.X.X] Jane Roe'), type: 'user', role: '158965000', ip: '2001:0db8:85a3:0000:0000:8a2e:0370:7334' });
+    expect(one.value.event.details?.dataQuality).toBe('agent[2].who:display-only actor:pseudonym-from-display');
+    expect(dataQualityDeviations(one.value.event.details?.dataQuality)).toEqual(['agent.who:display-only', 'actor:pseudonym-from-display']);
+    expect(JSON.stringify(one.value.event)).not.toContain('Jane');
+    const again = mapFhirAuditEvent(asUser('[203.0.X.X] Jane Roe'), { pseudonymizeDisplay });
+    const other = mapFhirAuditEvent(asUser('[203.0.X.X] John Doe'), { pseudonymizeDisplay });
+    expect(again.ok && again.value.event.actor.id).toBe(one.value.event.actor.id);
+    expect(other.ok && other.value.event.actor.id).not.toBe(one.value.event.actor.id);
+    // An identified client still acts for a display-only user; an empty who is still refused.
+    const withClient = mapFhirAuditEvent({ ...r, agent: [agents[0], agents[1], { ...agents[2], who: { display: 'x' }, policy: undefined }] }, { pseudonymizeDisplay });
+    expect(withClient.ok && withClient.value.event.actor.id).toBe('Device/ex-device');
+    const empty = mapFhirAuditEvent({ ...r, agent: [{ ...agents[0], who: { display: 'Mozilla/5.0' } }, agents[1], { ...agents[2], who: {}, policy: undefined }] }, { pseudonymizeDisplay });
+    expect(empty.ok ? [] : empty.issues).toEqual([expect.objectContaining({ code: 'required', expression: 'AuditEvent.agent[2].who' })]);
+    const blank = mapFhirAuditEvent(asUser('   '), { pseudonymizeDisplay });
+    expect(blank.ok ? [] : blank.issues.map((i) => i.expression)).toEqual(['AuditEvent.agent[2].who.display']);
   });
 
   it('names bad codes and bad types', () => {

@@ -30,6 +30,12 @@ import { R4Agent, R4AuditEvent, R4Coding, R4Entity, R4Reference, readR4AuditEven
 export interface FhirMappingOptions {
   /** The authenticated integration that posted the resource; becomes `source.integration`. */
   integration?: string;
+  /**
+   * The keyed pseudonym (an actor id) of a display text, for a requestor named only by display when
+   * no agent identifies who acted (HAPI FHIR's public test server). Without it such events are refused.
+   * The service passes the tokenization key's (libs/security display-pseudonyms.ts).
+   */
+  pseudonymizeDisplay?: (display: string) => string | undefined;
 }
 
 export interface MappedFhirAuditEvent {
@@ -105,7 +111,17 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
       actorIsRequestor = false;
     }
   }
-  let identity = actorAgent && agentIdentity(actorAgent);
+  let identity: AgentIdentity | undefined = actorAgent && agentIdentity(actorAgent);
+  if (actorAgent && actorIsRequestor && !identity && unnamed === 'display-only' && options.pseudonymizeDisplay) {
+    // Lenient in: HAPI FHIR's public test server names the user ("[masked IP] X-USERNAME") and the
+    // client (its User-Agent) by display only. The user acted; the actor is a keyed pseudonym of the
+    // display (the same display, the same actor), never the display itself.
+    const pseudonym = options.pseudonymizeDisplay(actorAgent.who!.display!);
+    if (pseudonym) {
+      identity = { id: pseudonym, path: `agent[${actorAgent.index}].who.display` };
+      dataQuality.push(`agent[${actorAgent.index}].who:display-only`, 'actor:pseudonym-from-display');
+    }
+  }
   const observer = observerIdentity(ev.source.observer);
   if (!observer) issues.push({ code: 'required', expression: at('source.observer'), message: 'must identify the observing system by identifier.value, reference or display' });
   if (!actorAgent && observer && !ev.agent.some((a) => agentIdentity(a))) {
@@ -261,7 +277,9 @@ function referencedType(ref: R4Reference | undefined): string | undefined {
   return parseReference(ref?.reference)?.type ?? ref?.type;
 }
 
-function agentIdentity(agent: R4Agent): { id: string; path: string; fromPolicy?: boolean } | undefined {
+type AgentIdentity = { id: string; path: string; fromPolicy?: boolean };
+
+function agentIdentity(agent: R4Agent): AgentIdentity | undefined {
   const base = `agent[${agent.index}]`;
   if (agent.who?.identifier?.value) return { id: agent.who.identifier.value, path: `${base}.who.identifier.value` };
   if (agent.who?.reference) {
