@@ -56,7 +56,7 @@ async function postScenario(integration: ApiClient, now: number): Promise<void> 
   await post(medplumEvent(CLERK, at(15), { what: { reference: `Patient/${SNOOPED.id}` } }, 'read'));
 }
 
-type LogEntry = { action: string; route?: string; recordCount: number; principal: { via?: string } };
+type LogEntry = { action: string; route?: string; recordCount: number; filters?: Record<string, unknown>; principal: { via?: string } };
 
 describe('console: the search string on activity and alert pages', () => {
   let t: ConsoleApp;
@@ -108,6 +108,22 @@ describe('console: the search string on activity and alert pages', () => {
     expect(await seriousA11yViolations(page)).toEqual([]);
     await screenshot(page, 'compliance-user-search');
 
+    // The patient's page: the search names no patient, so it is not an access to the record, but the
+    // alert naming the patient brings it: who searched for the name before opening the chart.
+    await page.goto(`${t.baseUrl}/console/patients`);
+    await page.fill('#q-patient', SNOOPED.id);
+    await Promise.all([page.waitForURL(/patient=/), page.click('form.filters button')]);
+    await expect(page.locator('table.grid[aria-label^="Accesses"] tbody tr').count()).resolves.toBe(1);
+    const behind = page.locator('section[aria-labelledby=h-searches] tbody tr');
+    await expect(behind.count()).resolves.toBe(1);
+    await expect(behind.locator('code.query').innerText()).resolves.toBe(SEARCH);
+    await expect(behind.innerText()).resolves.toContain(CLERK);
+    await expect(behind.locator('a').getAttribute('href')).resolves.toBe(`/console/alerts/${alertId}`);
+    expect(await page.content()).not.toContain('<script>window.__xss');
+    expect(await page.locator('main script, main img').count()).toBe(0);
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await screenshot(page, 'compliance-patient-search');
+
     // The alert: the search in the evidence table, its timeline tick and the actor's activity.
     await page.goto(`${t.baseUrl}/console/alerts/${alertId}`);
     await expect(page.locator('section[aria-labelledby=h-evidence] table code.query').allInnerTexts()).resolves.toEqual([SEARCH]);
@@ -123,6 +139,9 @@ describe('console: the search string on activity and alert pages', () => {
     const log = await accessLog('cora');
     // The empty form, then the user's three events; the alert with its evidence (2) and, separately, the activity read.
     expect(log.filter((e) => e.action === 'console.user-activity').map((e) => e.recordCount)).toEqual([3, 0]);
+    // The patient page: the empty form, then the one access; the alert's evidence read for its search, each event recorded.
+    expect(log.filter((e) => e.action === 'console.patient-access').map((e) => e.recordCount)).toEqual([1, 0]);
+    expect(log.filter((e) => e.action === 'events.read' && e.filters?.alert === alertId).length).toBeGreaterThanOrEqual(2);
     expect(log.find((e) => e.action === 'console.alerts.view')).toMatchObject({ route: 'GET /console/alerts/:id', recordCount: 3, principal: { via: 'session' } });
     expect(log.find((e) => e.action === 'events.query' && e.route === 'GET /console/alerts/:id')).toMatchObject({ recordCount: 3 });
   });

@@ -7,7 +7,7 @@
  */
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ACCESS_CONTEXT, AccessContext, AccessEvent, explainAccess, FieldError, Problems } from '@app/core';
-import { AlertsService } from '@app/detection/service';
+import { AlertEvidenceService, AlertsService } from '@app/detection/service';
 import { AccessAuditService, accessPrincipal, EventView, IntegrityService, QueryService } from '@app/pipeline';
 import { LegalHold, LegalHoldService, RETENTION_RUN_SERVICE, RetentionRunService } from '@app/retention';
 import { PatientIdentifiers, Principal } from '@app/security';
@@ -19,6 +19,8 @@ export const HISTORY_LIMIT = 200;
 /** Counting a hold's records stops here (the page then says "at least"). */
 export const HOLD_COUNT_CAP = 10_000;
 const ALERT_LIMIT = 100;
+/** The patient page reads the evidence of at most this many alerts to find the searches behind them. */
+const SEARCH_ALERT_LIMIT = 20;
 
 type Viewer = Principal;
 
@@ -27,6 +29,7 @@ export class CompliancePagesService {
   constructor(
     private readonly query: QueryService,
     private readonly alerts: AlertsService,
+    private readonly evidence: AlertEvidenceService,
     private readonly patients: PatientIdentifiers,
     private readonly audit: AccessAuditService,
     private readonly holds: LegalHoldService,
@@ -49,7 +52,8 @@ export class CompliancePagesService {
       rows.map((r) => ({ at: r.at, actor: r.actor, what: `${r.action} ${r.resource}`, flagged: r.flagged || r.explained === false })),
       { title: 'Accesses to this record over time' },
     );
-    return { form, searched: true, rows, count: rows.length, more: page.nextCursor !== null, alerts: alerts.map(alertLink), alertsShown: p.scopes.includes('alerts:read'), chart, contextLoaded: this.hasContext() };
+    const searches = await this.searchesBehind(alerts, new Set(rows.map((r) => r.id)), p, ip);
+    return { form, searched: true, rows, count: rows.length, more: page.nextCursor !== null, alerts: alerts.map(alertLink), alertsShown: p.scopes.includes('alerts:read'), searches, chart, contextLoaded: this.hasContext() };
   }
 
   /** Everything one user did, newest first. */
@@ -120,6 +124,22 @@ export class CompliancePagesService {
     } catch (err) {
       return { runs: [], unavailable: (err as { body?: { detail?: string } }).body?.detail ?? 'Retention runs are not available here.' };
     }
+  }
+
+  /**
+   * The searches in the evidence of alerts naming this patient (a name search made before the chart
+   * was opened: `name-search-then-record`): a search names no patient, so it is not among the
+   * record's accesses. Read as GET /v1/alerts/{id}/events reads them (each event read recorded in
+   * the access log; the search clear or redacted as the role may see it), newest first.
+   */
+  private async searchesBehind(alerts: { id: string; evidence: { eventIds: string[] } }[], shown: Set<string>, p: Viewer, ip?: string) {
+    const out = new Map<string, ReturnType<CompliancePagesService['row']> & { alert: string }>();
+    for (const a of alerts.filter((x) => x.evidence.eventIds.some((id) => !shown.has(id))).slice(0, SEARCH_ALERT_LIMIT)) {
+      for (const v of (await this.evidence.events(a.id, p, ip)).events) {
+        if (v.event.query && !shown.has(v.event.id) && !out.has(v.event.id)) out.set(v.event.id, { ...this.row(v), alert: a.id });
+      }
+    }
+    return [...out.values()].sort((x, y) => y.at.localeCompare(x.at));
   }
 
   private filters(f: { patient?: string; actor?: string; from?: string; to?: string }): Record<string, string> {
