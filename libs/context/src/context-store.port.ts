@@ -13,6 +13,11 @@ export interface ContextStore {
   append(versions: readonly ContextVersion[]): Promise<void>;
   /** Every stored version in the order received, in batches (start-up load of the index). */
   scan(onBatch: (versions: ContextVersion[]) => void, batchSize?: number): Promise<void>;
+  /**
+   * Scale-out stores only (absent on the embedded one, which has one writer): the versions OTHER
+   * instances stored since `scan` or the previous call, each once, in the order received.
+   */
+  othersSince?(): Promise<ContextVersion[]>;
 }
 
 export const CONTEXT_STORE = Symbol('CONTEXT_STORE');

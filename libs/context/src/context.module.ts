@@ -2,7 +2,8 @@
  * Nest wiring of the context feeds: the store (SQLite table, or an Elasticsearch index with
  * STORE=elasticsearch, chosen like the other stores), the matching tokenizer (its own key), the
  * in-memory index loaded from the store before the application starts, and the index bound under
- * ACCESS_CONTEXT. Global and exported, so detection and reports inject ACCESS_CONTEXT and
+ * ACCESS_CONTEXT, and (STORE=elasticsearch) ContextSync, which applies what other instances store.
+ * Global and exported, so detection and reports inject ACCESS_CONTEXT and
  * ContextService without importing this module.
  */
 import { Global, Logger, Module } from '@nestjs/common';
@@ -12,6 +13,7 @@ import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
 import { ContextIndex } from './context-index';
 import { CONTEXT_STORE, ContextStore } from './context-store.port';
 import { ContextService } from './context.service';
+import { ContextSync } from './context-sync';
 import { FhirContextService } from './fhir-context.service';
 import { MatchingTokenizer } from './matching-tokens';
 import { SqliteContextStore } from './sqlite-context-store';
@@ -54,7 +56,7 @@ async function loadContext(service: ContextService, background: boolean): Promis
       useFactory: async (config: AppConfig, db: SqliteDb, events: EventStore): Promise<ContextStore> => {
         if (config.scaleOut?.store !== 'elasticsearch') return new SqliteContextStore(db, embeddedTextSealer(config));
         const { elasticsearchContextStoreFor } = await import('./es-context-store');
-        return elasticsearchContextStoreFor(events, embeddedTextSealer(config));
+        return elasticsearchContextStoreFor(events, embeddedTextSealer(config), contextSettingsOf(config).syncLookbackMs);
       },
     },
     {
@@ -66,6 +68,7 @@ async function loadContext(service: ContextService, background: boolean): Promis
         return service;
       },
     },
+    ContextSync,
     { provide: FhirContextService, inject: [ContextService], useFactory: (service: ContextService) => new FhirContextService(service) },
     // Bound to the index only once ContextService has loaded it (the factory above runs first).
     { provide: ACCESS_CONTEXT, inject: [ContextService], useFactory: (service: ContextService) => service.index },

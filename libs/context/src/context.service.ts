@@ -57,6 +57,14 @@ export class ContextService {
     return n;
   }
 
+  /**
+   * Applies versions other instances stored (STORE=elasticsearch, ContextSync) to the index, as if
+   * received here: users and patients take their place by validity time, encounters by receipt.
+   */
+  applyOthers(versions: readonly ContextVersion[]): void {
+    this.index.apply(versions);
+  }
+
   get isLoaded(): boolean {
     return this.loaded;
   }

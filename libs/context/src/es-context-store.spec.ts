@@ -2,7 +2,8 @@
  * The Elasticsearch ContextStore on the client's official test double (EsFake): its own index with
  * strict mappings, one bulk of `create`s per request, records sealed whole (no id, token or
  * department readable in any request), everything read back in the order received (across pages),
- * and a request that fails in part leaves nothing behind.
+ * and a request that fails in part leaves nothing behind. Other instances' writes are read once
+ * each (own writes and what was loaded never), late-visible ones inside the look-back included.
  */
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { SealedText } from '@app/storage/sqlite/sealed-fields';
@@ -50,5 +51,48 @@ describe('EsContextStore', () => {
     const read: ContextVersion[] = [];
     await store.scan((batch) => read.push(...batch));
     expect(read).toEqual([v(0)]);
+  });
+
+  it('reads what other instances stored since the load, each version once, never its own', async () => {
+    const fake = new EsFake();
+    const seal = sealer();
+    let clock = 1_800_000_000_000;
+    const now = () => clock;
+    const a = new EsContextStore(fake.client(), { index: 'audit-context', sealer: seal, sleep: async () => undefined, lookbackMs: 30_000, now });
+    const b = new EsContextStore(fake.client(), { index: 'audit-context', sealer: seal, sleep: async () => undefined, lookbackMs: 30_000, now });
+    await b.append([v(0)]);
+    const loaded: ContextVersion[] = [];
+    await a.scan((batch) => loaded.push(...batch));
+    expect(loaded).toEqual([v(0)]);
+    expect(await a.othersSince()).toEqual([]); // loaded already
+
+    clock += 1000;
+    await b.append([v(1), v(2)]);
+    await a.append([v(3)]);
+    expect(await a.othersSince()).toEqual([v(1), v(2)]);
+    expect(await a.othersSince()).toEqual([]);
+
+    // A write stored 10 s before the newest seen (slow bulk, clock behind) that becomes visible only now.
+    clock += 20_000;
+    await b.append([v(4)]);
+    expect(await a.othersSince()).toEqual([v(4)]);
+    clock -= 10_000;
+    await b.append([v(5)]);
+    expect(await a.othersSince()).toEqual([v(5)]);
+    // B reads A's write, and a fresh instance's first read after its load returns nothing twice.
+    expect(await b.othersSince()).toEqual([v(3)]);
+    const c = new EsContextStore(fake.client(), { index: 'audit-context', sealer: seal, sleep: async () => undefined, lookbackMs: 30_000, now });
+    const all: ContextVersion[] = [];
+    await c.scan((batch) => all.push(...batch));
+    expect(all).toHaveLength(6);
+    expect(await c.othersSince()).toEqual([]);
+  });
+
+  it('adds the writer fields to an index an earlier build created', async () => {
+    const fake = new EsFake();
+    await fake.client().indices.create({ index: 'audit-context', mappings: { dynamic: 'strict', properties: { id: { type: 'keyword' } } } as never });
+    const store = new EsContextStore(fake.client(), { index: 'audit-context', sealer: sealer(), sleep: async () => undefined });
+    await store.init();
+    expect(fake.requests.find((r) => r.path === '/audit-context/_mapping')).toMatchObject({ body: { properties: { writer: { type: 'keyword' }, stored_at: { type: 'long' } } } });
   });
 });

@@ -5,6 +5,13 @@
  * ids; should any item fail, the ones that did land are deleted again before the error is raised
  * (nothing half-applied). The record is sealed whole with the data keys (base64, not indexed).
  *
+ * Other instances' writes (`othersSince`, polled by ContextSync): every document names its writer
+ * (one id per store object) and when it was stored (`stored_at`, the writer's clock just before the
+ * bulk). Each read asks for the documents of other writers stored at or after the newest `stored_at`
+ * seen minus a look-back (CONTEXT_SYNC_LOOKBACK_MS: a slow bulk or a writer whose clock is behind
+ * still lands inside it) and skips the ids it already returned or loaded, so each version is applied
+ * once whatever order the documents become visible in.
+ *
  * Not exported from the library index: it loads @elastic/elasticsearch; import it lazily.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,8 +34,13 @@ export const CONTEXT_MAPPINGS = {
     valid_from: { type: 'long' },
     received_at: { type: 'long' },
     record: { type: 'binary' },
+    writer: keyword,
+    stored_at: { type: 'long' },
   },
 } as const;
+
+/** Fields added after the first release: put on an index created without them. */
+const ADDED_FIELDS = { writer: keyword, stored_at: { type: 'long' } } as const;
 
 /**
  * Sort key of one request's documents: requests received in the same millisecond keep this
@@ -48,17 +60,31 @@ export interface ContextDocument {
   valid_from: number;
   received_at: number;
   record: string;
+  /** The storing EsContextStore's id; absent on documents of earlier builds. */
+  writer?: string;
+  /** When the writer stored it (ms, its clock); absent on documents of earlier builds. */
+  stored_at?: number;
 }
 
 export interface EsContextStoreOptions extends EsRequestOptions {
   /** `<prefix>-context`. */
   index: string;
   sealer: ContextSealer;
+  /** How far behind the newest `stored_at` seen each read of others' writes looks again (ms; default 30 s). */
+  lookbackMs?: number;
+  /** Clock of `stored_at` (tests). */
+  now?: () => number;
 }
 
 export class EsContextStore implements ContextStore {
   private readonly es: EsRequests;
   private ready: Promise<void> | null = null;
+  /** This store's writer id: its documents are not read back as others' writes. */
+  readonly writer = randomUUID();
+  /** Newest `stored_at` seen of another writer's document (loaded or read); 0: none yet. */
+  private highWater = 0;
+  /** Ids of documents loaded or read with `stored_at` inside the look-back, and their `stored_at`. */
+  private readonly seen = new Map<string, number>();
 
   constructor(
     client: Client,
@@ -79,6 +105,7 @@ export class EsContextStore implements ContextStore {
     await this.init();
     if (versions.length === 0) return;
     const batch = nextBatchKey();
+    const storedAt = (this.options.now ?? Date.now)();
     const docs: ContextDocument[] = versions.map((v, ord) => ({
       id: randomUUID(),
       batch,
@@ -87,6 +114,8 @@ export class EsContextStore implements ContextStore {
       valid_from: v.validFromMs,
       received_at: v.receivedAtMs,
       record: this.options.sealer.seal(JSON.stringify(v.record)).toString('base64'),
+      writer: this.writer,
+      stored_at: storedAt,
     }));
     const items = await this.es.bulk(docs.map((d) => ({ action: { create: { _index: this.options.index, _id: d.id } }, doc: d })));
     const failed = items.filter((it) => it.status >= 300);
@@ -101,6 +130,9 @@ export class EsContextStore implements ContextStore {
 
   async scan(onBatch: (versions: ContextVersion[]) => void, batchSize = 10_000): Promise<void> {
     await this.init();
+    // What was loaded is not read again as others' writes: remember the ids inside the look-back.
+    this.highWater = 0;
+    this.seen.clear();
     let after: unknown[] | undefined;
     for (;;) {
       const hits = await this.es.search<ContextDocument>(this.options.index, {
@@ -109,33 +141,80 @@ export class EsContextStore implements ContextStore {
         size: batchSize,
         ...(after ? { search_after: after } : {}),
       });
-      if (hits.length === 0) return;
-      onBatch(
-        hits.map((h) => ({
-          kind: h.source.kind,
-          validFromMs: h.source.valid_from,
-          receivedAtMs: h.source.received_at,
-          record: JSON.parse(this.options.sealer.open(Buffer.from(h.source.record, 'base64'))),
-        })),
-      );
-      if (hits.length < batchSize) return;
+      if (hits.length === 0) break;
+      for (const h of hits) this.remember(h.source);
+      onBatch(hits.map((h) => this.versionOf(h.source)));
+      if (hits.length < batchSize) break;
       after = hits.at(-1)!.sort;
     }
+    this.forgetBeforeLookback();
+  }
+
+  async othersSince(batchSize = 10_000): Promise<ContextVersion[]> {
+    await this.init();
+    const from = Math.max(0, this.highWater - this.lookbackMs);
+    const fresh: ContextDocument[] = [];
+    let after: unknown[] | undefined;
+    for (;;) {
+      const hits = await this.es.search<ContextDocument>(this.options.index, {
+        query: { bool: { filter: [{ range: { stored_at: { gte: from } } }], must_not: [{ term: { writer: this.writer } }] } },
+        sort: [{ stored_at: { order: 'asc' } }, { batch: { order: 'asc' } }, { ord: { order: 'asc' } }],
+        size: batchSize,
+        ...(after ? { search_after: after } : {}),
+      });
+      for (const h of hits) if (!this.seen.has(h.source.id) && this.remember(h.source)) fresh.push(h.source);
+      if (hits.length < batchSize) break;
+      after = hits.at(-1)!.sort;
+    }
+    this.forgetBeforeLookback();
+    // The store's order (as a restart loads them): received, then request, then position in it.
+    fresh.sort((a, b) => a.received_at - b.received_at || (a.batch < b.batch ? -1 : a.batch > b.batch ? 1 : a.ord - b.ord));
+    return fresh.map((d) => this.versionOf(d));
+  }
+
+  private get lookbackMs(): number {
+    return this.options.lookbackMs ?? 30_000;
+  }
+
+  /** Notes a loaded or read document; false when it has no `stored_at` (earlier builds: never read as a change). */
+  private remember(d: ContextDocument): boolean {
+    if (typeof d.stored_at !== 'number') return false;
+    if (d.stored_at > this.highWater) this.highWater = d.stored_at;
+    if (d.stored_at >= this.highWater - this.lookbackMs) this.seen.set(d.id, d.stored_at);
+    return true;
+  }
+
+  private forgetBeforeLookback(): void {
+    const floor = this.highWater - this.lookbackMs;
+    for (const [id, at] of this.seen) if (at < floor) this.seen.delete(id);
+  }
+
+  private versionOf(d: ContextDocument): ContextVersion {
+    return { kind: d.kind, validFromMs: d.valid_from, receivedAtMs: d.received_at, record: JSON.parse(this.options.sealer.open(Buffer.from(d.record, 'base64'))) };
   }
 
   private async createIndex(): Promise<void> {
     try {
       await this.es.client.indices.create({ index: this.options.index, settings: SMALL_INDEX_SETTINGS, mappings: CONTEXT_MAPPINGS as never });
     } catch (err) {
-      if (err instanceof errors.ResponseError && err.body?.error?.type === 'resource_already_exists_exception') return;
+      if (err instanceof errors.ResponseError && err.body?.error?.type === 'resource_already_exists_exception') return this.addFields();
       throw new StoreUnavailableError(`Elasticsearch: the context index could not be created (${(err as Error)?.name ?? 'error'}${esStatusOf(err) ? ` ${esStatusOf(err)}` : ''})`);
+    }
+  }
+
+  /** An index created by an earlier build: add the writer and stored_at fields (adding fields is allowed under strict). */
+  private async addFields(): Promise<void> {
+    try {
+      await this.es.client.indices.putMapping({ index: this.options.index, properties: ADDED_FIELDS as never });
+    } catch (err) {
+      throw new StoreUnavailableError(`Elasticsearch: the context index mappings could not be updated (${(err as Error)?.name ?? 'error'}${esStatusOf(err) ? ` ${esStatusOf(err)}` : ''})`);
     }
   }
 }
 
 /** The context store on the cluster the event store uses (same client, `<prefix>-context`). */
-export async function elasticsearchContextStoreFor(events: unknown, sealer: ContextSealer): Promise<EsContextStore> {
+export async function elasticsearchContextStoreFor(events: unknown, sealer: ContextSealer, lookbackMs?: number): Promise<EsContextStore> {
   const { ElasticsearchEventStore } = await import('@app/storage/scale-out-adapters');
   if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
-  return new EsContextStore(events.client, { index: `${events.layout.prefix}-context`, sealer });
+  return new EsContextStore(events.client, { index: `${events.layout.prefix}-context`, sealer, lookbackMs });
 }

@@ -6,4 +6,5 @@ export * from './context-store.port';
 export * from './sqlite-context-store';
 export * from './context.service';
 export * from './context.module';
+export * from './context-sync';
 export * from './fhir-context.service';
