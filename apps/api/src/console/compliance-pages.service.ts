@@ -21,6 +21,8 @@ export const HOLD_COUNT_CAP = 10_000;
 const ALERT_LIMIT = 100;
 /** The patient page reads the evidence of at most this many alerts to find the searches behind them. */
 const SEARCH_ALERT_LIMIT = 20;
+/** The reason code of alerts raised because of a search (`name-search-then-record`): only their evidence is read. */
+const SEARCH_REASON = 'name-search';
 
 type Viewer = Principal;
 
@@ -127,14 +129,15 @@ export class CompliancePagesService {
   }
 
   /**
-   * The searches in the evidence of alerts naming this patient (a name search made before the chart
-   * was opened: `name-search-then-record`): a search names no patient, so it is not among the
+   * The searches in the evidence of alerts naming this patient that fired because of a search (reason
+   * `name-search`: a name search made before the chart was opened, `name-search-then-record`): a search names no patient, so it is not among the
    * record's accesses. Read as GET /v1/alerts/{id}/events reads them (each event read recorded in
    * the access log; the search clear or redacted as the role may see it), newest first.
    */
-  private async searchesBehind(alerts: { id: string; evidence: { eventIds: string[] } }[], shown: Set<string>, p: Viewer, ip?: string) {
+  private async searchesBehind(alerts: { id: string; reasons?: string[]; evidence: { eventIds: string[] } }[], shown: Set<string>, p: Viewer, ip?: string) {
     const out = new Map<string, ReturnType<CompliancePagesService['row']> & { alert: string }>();
-    for (const a of alerts.filter((x) => x.evidence.eventIds.some((id) => !shown.has(id))).slice(0, SEARCH_ALERT_LIMIT)) {
+    const bySearch = alerts.filter((x) => x.reasons?.includes(SEARCH_REASON) && x.evidence.eventIds.some((id) => !shown.has(id)));
+    for (const a of bySearch.slice(0, SEARCH_ALERT_LIMIT)) {
       for (const v of (await this.evidence.events(a.id, p, ip)).events) {
         if (v.event.query && !shown.has(v.event.id) && !out.has(v.event.id)) out.set(v.event.id, { ...this.row(v), alert: a.id });
       }
