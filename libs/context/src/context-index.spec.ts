@@ -43,19 +43,24 @@ describe('ContextIndex', () => {
     expect(index.status().encounters).toMatchObject({ records: 1, versions: 3 });
   });
 
-  it('keeps the encounter version received last whatever order versions are applied in (another instance\'s write read late)', () => {
+  it('keeps the encounter version received last whatever order versions are applied in, when ordered by receipt (another instance\'s write read late)', () => {
     const enc = (receivedAtMs: number, record: Record<string, unknown>): ContextVersion => ({ kind: 'encounters', validFromMs: receivedAtMs, receivedAtMs, record: { id: 'e1', patientId: 'P1', participants: ['u1'], startMs: T - DAY, ...record } as never });
     const closed = enc(T + 2000, { endMs: T });
     const open = enc(T + 1000, {});
     const inOrder = new ContextIndex();
     inOrder.apply([open, closed]);
     const late = new ContextIndex();
+    late.orderEncountersByReceipt();
     late.apply([closed, open]);
     for (const index of [inOrder, late]) {
       expect(index.encountersAt('P1', T + 5 * DAY)).toEqual([]);
       expect(index.encountersAt('P1', T - 3_600_000).map((e) => e.endMs)).toEqual([T]);
       expect(index.status().encounters).toMatchObject({ records: 1, versions: 2 });
     }
+    // Without it (the embedded store, one writer, loaded in the order applied) the one applied last wins.
+    const embedded = new ContextIndex();
+    embedded.apply([closed, open]);
+    expect(embedded.encountersAt('P1', T + 5 * DAY).map((e) => e.endMs)).toEqual([undefined]);
     // Users and patients take their place by validity time, not by arrival.
     const users = new ContextIndex();
     users.apply([user(T, { department: 'icu' }), user(T - 5 * DAY, { department: 'ed' })]);

@@ -6,9 +6,10 @@
  * valid at `t` (the earliest version also answers for times before it: it is the best knowledge
  * there is of that record). A user whose version says `terminated` with a `terminatedAt` later than
  * `t` is answered as the version before it (or `active`): a user terminated today was active last
- * week. Encounters carry their own validity (start, end): the newest version of an encounter (by
- * receipt; equal receipt times: the later applied) replaces the older one, whatever order they are
- * applied in (other instances' writes arrive late), and a lookup answers the encounters open at `t`.
+ * week. Encounters carry their own validity (start, end): the newest version of an encounter
+ * replaces the older one (the one applied last; with `orderEncountersByReceipt`, set for the
+ * Elasticsearch store whose other instances' writes arrive late, the one received last, as its
+ * start-up load orders them), and a lookup answers the encounters open at `t`.
  *
  * Compact enough for 50,000 users, 2 million patients and 5 million encounters well within 2 GiB
  * (bench/context.bench.ts, bench/privacy.bench.ts): patients and encounters live in columns (typed
@@ -112,8 +113,9 @@ export class ContextIndex implements AccessContext {
   private encPartCount = new Uint16Array(1024);
   private encDead = new Uint8Array(1024);
   private encNext = new Int32Array(1024);
-  /** When each encounter version was received: an older one applied late does not replace a newer. */
-  private encReceived = new Float64Array(1024);
+  /** With `orderEncountersByReceipt`: when each encounter version was received (else empty). */
+  private encReceived = new Float64Array(0);
+  private byReceipt = false;
   private encIds: string[] = [];
   private encRecords = 0;
   private encTable = new Int32Array(2048).fill(-1);
@@ -130,6 +132,14 @@ export class ContextIndex implements AccessContext {
 
   private readonly versionCounts: Record<ContextKind, number> = { users: 0, patients: 0, encounters: 0 };
   private readonly newest: Record<ContextKind, number> = { users: -Infinity, patients: -Infinity, encounters: -Infinity };
+
+  /**
+   * An encounter version received before the one applied is kept out (an older version read late
+   * from another instance must not replace a newer one). Call before applying anything.
+   */
+  orderEncountersByReceipt(): void {
+    this.byReceipt = true;
+  }
 
   /** How names searched for become matching tokens (the tokenizer the context's names went through). */
   useNameTokenizer(tokenize: (clear: string) => string | undefined): void {
@@ -371,7 +381,7 @@ export class ContextIndex implements AccessContext {
 
   private applyEncounter(e: EncounterContext, receivedAtMs: number): void {
     const old = this.encounterSlot(e.id);
-    if (old !== -1 && receivedAtMs < this.encReceived[old]!) return; // already replaced by a newer version
+    if (this.byReceipt && old !== -1 && receivedAtMs < this.encReceived[old]!) return; // a newer version is applied already
     // A replaced encounter may have moved between patients: forget every answer then.
     if (old !== -1) {
       this.encDead[old] = 1; // replaced: lookups skip it
@@ -390,8 +400,10 @@ export class ContextIndex implements AccessContext {
     this.encPartCount = room(this.encPartCount, n, (c) => new Uint16Array(c));
     this.encDead = room(this.encDead, n, (c) => new Uint8Array(c));
     this.encNext = room(this.encNext, n, (c) => new Int32Array(c));
-    this.encReceived = room(this.encReceived, n, (c) => new Float64Array(c));
-    this.encReceived[slot] = receivedAtMs;
+    if (this.byReceipt) {
+      this.encReceived = room(this.encReceived, n, (c) => new Float64Array(c));
+      this.encReceived[slot] = receivedAtMs;
+    }
     this.encIds.push(id);
     this.indexEncounterId(id, slot);
     this.encStart[slot] = e.startMs;

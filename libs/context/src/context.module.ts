@@ -63,6 +63,8 @@ async function loadContext(service: ContextService, background: boolean): Promis
       provide: ContextService,
       inject: [CONTEXT_STORE, ContextIndex, MatchingTokenizer, APP_CONFIG],
       useFactory: async (store: ContextStore, index: ContextIndex, tokens: MatchingTokenizer, config: AppConfig) => {
+        // Other instances' writes arrive late: encounters by receipt, as the start-up load orders them.
+        if (config.scaleOut?.store === 'elasticsearch') index.orderEncountersByReceipt();
         const service = new ContextService(store, index, tokens);
         await loadContext(service, config.scaleOut?.store === 'elasticsearch');
         return service;

@@ -59,7 +59,8 @@ export class ContextService {
 
   /**
    * Applies versions other instances stored (STORE=elasticsearch, ContextSync) to the index, as if
-   * received here: users and patients take their place by validity time, encounters by receipt.
+   * received here: users and patients take their place by validity time, encounters by receipt
+   * (ContextIndex.orderEncountersByReceipt, set with that store).
    */
   applyOthers(versions: readonly ContextVersion[]): void {
     this.index.apply(versions);
