@@ -88,6 +88,20 @@ describe('EsContextStore', () => {
     expect(await c.othersSince()).toEqual([]);
   });
 
+  it('a writer whose clock runs ahead does not hide the others\' writes', async () => {
+    const fake = new EsFake();
+    const seal = sealer();
+    const clock = 1_800_000_000_000;
+    const store = (now: () => number) => new EsContextStore(fake.client(), { index: 'audit-context', sealer: seal, sleep: async () => undefined, lookbackMs: 30_000, now });
+    const reader = store(() => clock);
+    await reader.scan(() => undefined);
+    await store(() => clock + 120_000).append([v(0)]); // two minutes ahead
+    expect(await reader.othersSince()).toEqual([v(0)]);
+    await store(() => clock).append([v(1)]);
+    expect(await reader.othersSince()).toEqual([v(1)]);
+    expect(await reader.othersSince()).toEqual([]);
+  });
+
   it('adds the writer fields to an index an earlier build created', async () => {
     const fake = new EsFake();
     await fake.client().indices.create({ index: 'audit-context', mappings: { dynamic: 'strict', properties: { id: { type: 'keyword' } } } as never });

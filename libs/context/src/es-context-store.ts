@@ -81,7 +81,7 @@ export class EsContextStore implements ContextStore {
   private ready: Promise<void> | null = null;
   /** This store's writer id: its documents are not read back as others' writes. */
   readonly writer = randomUUID();
-  /** Newest `stored_at` seen of another writer's document (loaded or read); 0: none yet. */
+  /** Newest `stored_at` seen of another writer's document (loaded or read), at most this clock's now; 0: none yet. */
   private highWater = 0;
   /** Ids of documents loaded or read with `stored_at` inside the look-back, and their `stored_at`. */
   private readonly seen = new Map<string, number>();
@@ -179,7 +179,10 @@ export class EsContextStore implements ContextStore {
   /** Notes a loaded or read document; false when it has no `stored_at` (earlier builds: never read as a change). */
   private remember(d: ContextDocument): boolean {
     if (typeof d.stored_at !== 'number') return false;
-    if (d.stored_at > this.highWater) this.highWater = d.stored_at;
+    // Never past this instance's clock: a writer whose clock runs ahead must not push the window
+    // past the writes of the others (its own documents are then skipped by id until the clock is there).
+    const at = Math.min(d.stored_at, (this.options.now ?? Date.now)());
+    if (at > this.highWater) this.highWater = at;
     if (d.stored_at >= this.highWater - this.lookbackMs) this.seen.set(d.id, d.stored_at);
     return true;
   }
