@@ -12,6 +12,11 @@ export class PipelineHealth {
     @Optional() @Inject(BUS_CONSUMER) private readonly consumer: BusConsumer | null,
   ) {}
 
+  /** A consumer fault readiness names (a bus message the chain writer cannot open), or null. */
+  busFault(): string | null {
+    return this.consumer?.fault?.() ?? null;
+  }
+
   checks(): { storage: boolean; bus: boolean } {
     return { storage: this.store.isReady(), bus: this.writer.running && this.bus.isReady() && (this.consumer?.isReady() ?? true) };
   }

@@ -119,8 +119,8 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
       useFactory: (store: EventStore, config: AppConfig, metrics: MetricsService) =>
         new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents, stallMs: faultSettingsOf(config).writerStallMs }, metrics),
     },
-    { provide: EVENT_BUS, inject: [APP_CONFIG, ChainWriter], useFactory: (config: AppConfig, writer: ChainWriter): Promise<EventBus> => createEventBus(config, writer) },
-    { provide: BUS_CONSUMER, inject: [APP_CONFIG], useFactory: (config: AppConfig): Promise<BusConsumer | null> => createBusConsumer(config) },
+    { provide: EVENT_BUS, inject: [APP_CONFIG, ChainWriter], useFactory: (config: AppConfig, writer: ChainWriter): Promise<EventBus> => createEventBus(config, writer, () => embeddedFieldProtection(config)) },
+    { provide: BUS_CONSUMER, inject: [APP_CONFIG], useFactory: (config: AppConfig): Promise<BusConsumer | null> => createBusConsumer(config, () => embeddedFieldProtection(config)) },
     {
       provide: IngestService,
       inject: [EVENT_BUS, APP_CONFIG, MetricsService, EVENT_STORE, ClockQualityMonitor],

@@ -29,7 +29,9 @@ export class ReadinessService {
     const { storage, bus } = this.pipeline.checks();
     const reasons: HealthReason[] = [];
     if (!storage) reasons.push({ code: 'storage_unavailable', detail: 'the event store is not reachable or not open' });
-    if (!bus) reasons.push({ code: 'bus_unavailable', detail: 'the event bus or the chain writer is not running' });
+    const busFault = this.pipeline.busFault();
+    if (busFault) reasons.push({ code: 'bus_message_unreadable', detail: busFault });
+    else if (!bus) reasons.push({ code: 'bus_unavailable', detail: 'the event bus or the chain writer is not running' });
     const integrity = this.integrity.reason();
     if (integrity) reasons.push({ code: 'integrity_break', detail: integrity });
     const durability = this.durability.reasons();

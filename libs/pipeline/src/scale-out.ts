@@ -84,19 +84,23 @@ async function kafkaFor(config: AppConfig): Promise<KafkaLike> {
   return k;
 }
 
-export async function createEventBus(config: AppConfig, writer: ChainWriter): Promise<EventBus> {
+/**
+ * BUS=kafka: the Kafka bus, which seals `patient.id`, `actor.ip` and `query.text` in every message
+ * with the data keys of `protection` (required, so no caller can put them on the topic in clear).
+ */
+export async function createEventBus(config: AppConfig, writer: ChainWriter, protection: () => FieldProtection): Promise<EventBus> {
   const kafka = config.scaleOut?.bus === 'kafka' ? config.scaleOut.kafka : undefined;
   if (!kafka) return new InProcessEventBus(writer);
-  const { KafkaEventBus } = await adapters();
-  return new KafkaEventBus(await kafkaFor(config), kafka, scaleOutLog);
+  const { KafkaEventBus, SealedBusMessages } = await adapters();
+  return new KafkaEventBus(await kafkaFor(config), { ...kafka, sealer: new SealedBusMessages(protection().dataKeys) }, scaleOutLog);
 }
 
-/** The chain-writer consumer (Kafka bus only). */
-export async function createBusConsumer(config: AppConfig): Promise<BusConsumer | null> {
+/** The chain-writer consumer (Kafka bus only); opens the sealed fields with the data keys of `protection`. */
+export async function createBusConsumer(config: AppConfig, protection: () => FieldProtection): Promise<BusConsumer | null> {
   const kafka = config.scaleOut?.bus === 'kafka' ? config.scaleOut.kafka : undefined;
   if (!kafka) return null;
-  const { KafkaEventConsumer } = await adapters();
-  return new KafkaEventConsumer(await kafkaFor(config), kafka, scaleOutLog);
+  const { KafkaEventConsumer, SealedBusMessages } = await adapters();
+  return new KafkaEventConsumer(await kafkaFor(config), { ...kafka, sealer: new SealedBusMessages(protection().dataKeys) }, scaleOutLog);
 }
 
 /** Brings the scale-out adapters up in the background (retrying) and down in order. */

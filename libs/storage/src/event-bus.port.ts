@@ -57,6 +57,8 @@ export type BusBatchHandler = (batch: BusBatch) => Promise<void>;
 export interface BusConsumer {
   start(handle: BusBatchHandler): Promise<void>;
   isReady(): boolean;
+  /** Why consuming is stopped for a reason readiness should name (no PHI), or null. */
+  fault?(): string | null;
   close(): Promise<void>;
 }
 

@@ -15,3 +15,4 @@ export * from './kafka/chain-partitioner';
 export * from './kafka/kafka-client';
 export * from './kafka/kafka-event-bus';
 export * from './kafka/kafka-event-consumer';
+export * from './kafka/sealed-bus-message';

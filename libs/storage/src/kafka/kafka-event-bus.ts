@@ -3,8 +3,9 @@
  *
  * - Idempotent producer, `acks: -1` (every in-sync replica), one request in flight: a retried
  *   produce can neither duplicate nor reorder messages within a partition.
- * - Message key = chain id, value = the event's canonical JSON; the ChainPartitioner maps each
- *   chain to one partition, so each chain has one writer.
+ * - Message key = chain id, value = the event's canonical JSON with its PHI fields sealed
+ *   (`sealer`, sealed-bus-message.ts; the service always passes it); the ChainPartitioner maps
+ *   each chain to one partition, so each chain has one writer.
  * - Group produce: publishes that arrive while a produce request is in flight share the next one
  *   (the same idea as the chain writer's group commit), capped in bytes below the broker's default
  *   `message.max.bytes`; a request larger than the cap is split and acknowledged only once every
@@ -19,6 +20,7 @@ import type { KafkaSettings } from '@app/core';
 import { chainForEvent } from '@app/core';
 import { BusEvent, BusUnavailableError, EventBus, IngestReceipt } from '../event-bus.port';
 import { ChainPartitioner } from './chain-partitioner';
+import type { SealedBusMessages } from './sealed-bus-message';
 import { KafkaLike, KafkaLog, describeKafkaError, kafkaErrorTypes } from './kafka-client';
 
 export interface KafkaEventBusOptions extends Pick<KafkaSettings, 'topic' | 'partitions' | 'replicationFactor' | 'publishTimeoutMs' | 'brokers' | 'sasl' | 'tls'> {
@@ -26,6 +28,8 @@ export interface KafkaEventBusOptions extends Pick<KafkaSettings, 'topic' | 'par
   maxRequestBytes?: number;
   /** How often the brokers are probed for readiness (default 5 s). */
   probeIntervalMs?: number;
+  /** Seals patient.id, actor.ip, query.text in each message value (the service always sets it). */
+  sealer?: SealedBusMessages;
 }
 
 interface PendingPublish {
@@ -104,8 +108,9 @@ export class KafkaEventBus implements EventBus {
     if (!this.connected || this.closing) throw new BusUnavailableError('The event bus is not connected.', 2);
     if (!this.healthy && this.inflight) throw new BusUnavailableError('Kafka is not acknowledging right now.', 2);
     if (events.length === 0) return [];
-    const messages: Message[] = events.map((e) => ({ key: chainForEvent(e.event), value: e.json }));
-    const bytes = events.reduce((n, e) => n + Buffer.byteLength(e.json) + 64, 0);
+    const sealer = this.options.sealer;
+    const messages: Message[] = events.map((e) => ({ key: chainForEvent(e.event), value: sealer ? sealer.encode(e.event, e.json) : e.json }));
+    const bytes = messages.reduce((n, m) => n + Buffer.byteLength(m.value as string) + 64, 0);
     await new Promise<void>((resolve, reject) => {
       const p: PendingPublish = { messages, bytes, outstanding: 0, settled: false, resolve, reject };
       const timer = setTimeout(() => {
