@@ -102,11 +102,33 @@ describe('EsContextStore', () => {
     expect(await reader.othersSince()).toEqual([]);
   });
 
+  it('applies another instance\'s request only once all its documents are visible, and never one undone', async () => {
+    const fake = new EsFake();
+    const seal = sealer();
+    const a = new EsContextStore(fake.client(), { index: 'audit-context', sealer: seal, sleep: async () => undefined });
+    const b = new EsContextStore(fake.client(), { index: 'audit-context', sealer: seal, sleep: async () => undefined });
+    await a.scan(() => undefined);
+    await b.append([v(0), v(1), v(2)]);
+    // The bulk still landing: one document not visible yet.
+    const docs = fake.indices.get('audit-context')!;
+    const [lateId, late] = [...docs].find(([, d]) => (d.source as { ord: number }).ord === 2)!;
+    docs.delete(lateId);
+    expect(await a.othersSince()).toEqual([]);
+    docs.set(lateId, late);
+    expect(await a.othersSince()).toEqual([v(0), v(1), v(2)]);
+    // A request refused in part: what landed is deleted again, and nothing of it is read.
+    let n = 0;
+    fake.itemStatus = (action) => (action === 'create' && ++n === 2 ? 500 : undefined);
+    await expect(b.append([v(3), v(4), v(5)])).rejects.toThrow(/none were kept/);
+    fake.itemStatus = null;
+    expect(await a.othersSince()).toEqual([]);
+  });
+
   it('adds the writer fields to an index an earlier build created', async () => {
     const fake = new EsFake();
     await fake.client().indices.create({ index: 'audit-context', mappings: { dynamic: 'strict', properties: { id: { type: 'keyword' } } } as never });
     const store = new EsContextStore(fake.client(), { index: 'audit-context', sealer: sealer(), sleep: async () => undefined });
     await store.init();
-    expect(fake.requests.find((r) => r.path === '/audit-context/_mapping')).toMatchObject({ body: { properties: { writer: { type: 'keyword' }, stored_at: { type: 'long' } } } });
+    expect(fake.requests.find((r) => r.path === '/audit-context/_mapping')).toMatchObject({ body: { properties: { writer: { type: 'keyword' }, stored_at: { type: 'long' }, count: { type: 'integer' } } } });
   });
 });

@@ -10,7 +10,8 @@
  * bulk). Each read asks for the documents of other writers stored at or after the newest `stored_at`
  * seen minus a look-back (CONTEXT_SYNC_LOOKBACK_MS: a slow bulk or a writer whose clock is behind
  * still lands inside it) and skips the ids it already returned or loaded, so each version is applied
- * once whatever order the documents become visible in.
+ * once whatever order the documents become visible in; a request's documents (`count` of them) are
+ * returned only once all are visible.
  *
  * Not exported from the library index: it loads @elastic/elasticsearch; import it lazily.
  */
@@ -36,11 +37,12 @@ export const CONTEXT_MAPPINGS = {
     record: { type: 'binary' },
     writer: keyword,
     stored_at: { type: 'long' },
+    count: { type: 'integer' },
   },
 } as const;
 
 /** Fields added after the first release: put on an index created without them. */
-const ADDED_FIELDS = { writer: keyword, stored_at: { type: 'long' } } as const;
+const ADDED_FIELDS = { writer: keyword, stored_at: { type: 'long' }, count: { type: 'integer' } } as const;
 
 /**
  * Sort key of one request's documents: requests received in the same millisecond keep this
@@ -64,6 +66,8 @@ export interface ContextDocument {
   writer?: string;
   /** When the writer stored it (ms, its clock); absent on documents of earlier builds. */
   stored_at?: number;
+  /** How many documents its request stored (applied by other instances only once all are visible). */
+  count?: number;
 }
 
 export interface EsContextStoreOptions extends EsRequestOptions {
@@ -116,6 +120,7 @@ export class EsContextStore implements ContextStore {
       record: this.options.sealer.seal(JSON.stringify(v.record)).toString('base64'),
       writer: this.writer,
       stored_at: storedAt,
+      count: versions.length,
     }));
     const items = await this.es.bulk(docs.map((d) => ({ action: { create: { _index: this.options.index, _id: d.id } }, doc: d })));
     const failed = items.filter((it) => it.status >= 300);
@@ -153,7 +158,8 @@ export class EsContextStore implements ContextStore {
   async othersSince(batchSize = 10_000): Promise<ContextVersion[]> {
     await this.init();
     const from = Math.max(0, this.highWater - this.lookbackMs);
-    const fresh: ContextDocument[] = [];
+    const unseen: ContextDocument[] = [];
+    const visible = new Map<string, number>(); // documents of each request in the window, seen or not
     let after: unknown[] | undefined;
     for (;;) {
       const hits = await this.es.search<ContextDocument>(this.options.index, {
@@ -162,10 +168,16 @@ export class EsContextStore implements ContextStore {
         size: batchSize,
         ...(after ? { search_after: after } : {}),
       });
-      for (const h of hits) if (!this.seen.has(h.source.id) && this.remember(h.source)) fresh.push(h.source);
+      for (const h of hits) {
+        visible.set(h.source.batch, (visible.get(h.source.batch) ?? 0) + 1);
+        if (!this.seen.has(h.source.id)) unseen.push(h.source);
+      }
       if (hits.length < batchSize) break;
       after = hits.at(-1)!.sort;
     }
+    // A request is applied whole: one whose bulk is still landing waits for the next read, and one
+    // undone after a partial failure (its landed documents deleted) is never applied.
+    const fresh = unseen.filter((d) => (typeof d.count !== 'number' || visible.get(d.batch)! >= d.count) && this.remember(d));
     this.forgetBeforeLookback();
     // The store's order (as a restart loads them): received, then request, then position in it.
     fresh.sort((a, b) => a.received_at - b.received_at || (a.batch < b.batch ? -1 : a.batch > b.batch ? 1 : a.ord - b.ord));
