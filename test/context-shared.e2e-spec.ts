@@ -7,15 +7,14 @@
  * (the same access to a patient without one does), a VIP flag posted to B raises `vip-record` on A,
  * and `GET /v1/context/status` on A counts B's records (and B counts A's).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { AccessEvent, loadConfig } from '@app/core';
+import { AccessEvent } from '@app/core';
 import { ApiClient } from '../apps/auditctl/src/api-client';
 import { AlertJson, allAlerts, waitForDetection } from './support/detection';
 import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
+import { startTwoInstances, until } from './support/es-instances';
 import { accessEvent } from './support/events';
 import { registerPhiMarkers } from './support/log-capture';
-import { startTestApp, tempDataDir, TestApp } from './support/test-app';
+import { TestApp } from './support/test-app';
 
 const DELAY_MS = 1000 + 4000; // sync interval, and slack for a loaded machine
 const DAY = 86_400_000;
@@ -23,15 +22,6 @@ const CLINICIAN = 'u-ctxsync-nurse';
 const IN_CARE = 'MRN-CTXSYNC-7101';
 const NOT_IN_CARE = 'MRN-CTXSYNC-7102';
 const VIP = 'MRN-CTXSYNC-7103';
-
-async function ready(t: TestApp): Promise<void> {
-  const anon = await t.client(null);
-  const until = Date.now() + 20_000;
-  while ((await anon.request('GET', '/health/ready')).status !== 200) {
-    if (Date.now() > until) throw new Error('the service did not become ready on the Elasticsearch double');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface KindStatus {
   records: number;
@@ -45,16 +35,6 @@ async function contextStatus(client: ApiClient): Promise<Status> {
   return JSON.parse(res.body) as Status;
 }
 
-async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let v = await probe();
-  while (!done(v) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await probe();
-  }
-  return v;
-}
-
 describe('context shared through Elasticsearch', () => {
   let es: EsFakeServer;
   let a: TestApp;
@@ -64,15 +44,7 @@ describe('context shared through Elasticsearch', () => {
     registerPhiMarkers('patient-id', [IN_CARE, NOT_IN_CARE, VIP]);
     registerPhiMarkers('actor-id', [CLINICIAN]);
     es = await startEsFakeServer();
-    const scaleOut = loadConfig({ STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url }).scaleOut!;
-    a = await startTestApp({ scaleOut });
-    await ready(a);
-    // A first event makes A create its data key, so the copied keys open every record either instance seals.
-    expect((await (await a.client('integration')).request('POST', '/v1/events', accessEvent())).status).toBe(202);
-    const dirB = tempDataDir('audit-ctxsync-b-');
-    fs.cpSync(path.join(a.dataDir, 'keys'), path.join(dirB, 'keys'), { recursive: true });
-    b = await startTestApp({ dataDir: dirB, scaleOut });
-    await ready(b);
+    ({ a, b } = await startTwoInstances(es, 'audit-ctxsync-b-'));
   }, 60_000);
 
   afterAll(async () => {
