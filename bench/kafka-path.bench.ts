@@ -3,7 +3,8 @@
  * HTTPS, without a broker. In one process, against the kafkajs double (which acknowledges at
  * once): IngestService (validation, canonical JSON) -> KafkaEventBus (group produce), with and
  * without the duplicate-id lookup in the SQLite store, next to producing the same messages on the
- * double directly. CPU time per event (process.cpuUsage) is the figure to read on a shared machine;
+ * double directly, and with the PHI fields of each message sealed as the service sends them
+ * (sealed-bus-message.ts). CPU time per event (process.cpuUsage) is the figure to read on a shared machine;
  * the load average is printed with it. This is not a Kafka figure (no broker, no kafkajs
  * encoding): `npm run bench -- --bus kafka` measures against a real broker.
  *
@@ -18,7 +19,7 @@ import { embeddedFieldProtection } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { SqliteEventStore, openDatabase } from '@app/storage';
 import { FakeKafka } from '@app/storage/kafka/fake-kafka';
-import { KafkaEventBus } from '@app/storage/scale-out-adapters';
+import { KafkaEventBus, SealedBusMessages } from '@app/storage/scale-out-adapters';
 import { benchDataDir, fmt, machine } from './bench-support';
 import { postedByBench } from './kafka-ingest.bench';
 
@@ -33,13 +34,16 @@ async function main(): Promise<void> {
   const kafka = new FakeKafka();
   const bus = new KafkaEventBus(kafka.asKafka(), { topic: 'audit-events', partitions: 12, replicationFactor: 1, publishTimeoutMs: 60_000, brokers: ['double:9092'], tls: false, probeIntervalMs: 3_600_000 });
   await bus.start();
+  const sealedBus = new KafkaEventBus(kafka.asKafka(), { topic: 'audit-events', partitions: 12, replicationFactor: 1, publishTimeoutMs: 60_000, brokers: ['double:9092'], tls: false, probeIntervalMs: 3_600_000, sealer: new SealedBusMessages(embeddedFieldProtection({ dataDir }).dataKeys) });
+  await sealedBus.start();
   const events = generateTraffic({ events: TOTAL, seed: 3 }).events.map(postedByBench);
   const rows: string[] = [];
-  for (const [label, lookup] of [
-    ['ingest: validation, canonical JSON, duplicate-id lookup in SQLite, group produce', true],
-    ['ingest without the duplicate-id lookup', false],
+  for (const [label, lookup, sealed] of [
+    ['ingest as the service runs it: validation, canonical JSON, duplicate-id lookup in SQLite, PHI fields sealed, group produce', true, true],
+    ['ingest without sealing (plain canonical JSON on the topic, as before)', true, false],
+    ['ingest without sealing and without the duplicate-id lookup', false, false],
   ] as const) {
-    const ingest = new IngestService(bus, 1000, undefined, lookup ? store : undefined, {});
+    const ingest = new IngestService(sealed ? sealedBus : bus, 1000, undefined, lookup ? store : undefined, {});
     const pass = async (list: AccessEvent[]) => {
       // Fresh ids each pass, parsed bodies as the HTTP layer hands them over.
       const bodies: { events: AccessEvent[] }[] = [];
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(r);
   console.log(`\nload average after: ${load()}`);
   await bus.close();
+  await sealedBus.close();
   await store.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }

@@ -26,7 +26,7 @@ import { generateTraffic, planSeedRequests, postTicks } from '@app/simulation';
 import { SqliteEventStore, openDatabase } from '@app/storage';
 import { partitionForChain } from '@app/storage/kafka/chain-partitioner';
 import { FakeKafka } from '@app/storage/kafka/fake-kafka';
-import { KafkaEventBus, KafkaEventConsumer } from '@app/storage/scale-out-adapters';
+import { KafkaEventBus, KafkaEventConsumer, SealedBusMessages } from '@app/storage/scale-out-adapters';
 import { DetectionEngine } from '../detection-engine';
 import { loadRules } from '../rule-loader';
 import { DetectionWorker } from './detection-worker';
@@ -69,9 +69,11 @@ describe('seed traffic through Kafka (interleaved, lagging, rebalanced) into det
     const store = new SqliteEventStore(openDatabase(dir), embeddedFieldProtection({ dataDir: dir }));
     const writer = new ChainWriter(store, { maxGroupEvents: 1000 });
     await writer.start();
-    const bus = new KafkaEventBus(kafka.asKafka(), KAFKA);
+    // As the service runs it: the messages carry their PHI fields sealed with the data keys.
+    const sealer = new SealedBusMessages(embeddedFieldProtection({ dataDir: dir }).dataKeys);
+    const bus = new KafkaEventBus(kafka.asKafka(), { ...KAFKA, sealer });
     await bus.start();
-    let consumer = new KafkaEventConsumer(kafka.asKafka(), GROUP);
+    let consumer = new KafkaEventConsumer(kafka.asKafka(), { ...GROUP, sealer });
     await consumer.start(new BusChainFeeder(writer, 2000).handle);
     const ingest = new IngestService(bus, 1000, undefined, store, { chainedWaitMs: 5000 });
 
@@ -97,13 +99,17 @@ describe('seed traffic through Kafka (interleaved, lagging, rebalanced) into det
       // member leaves and another joins (its partitions are revoked and assigned again).
       if (posted === Math.floor(ticks.length / 3)) kafka.rebalance(GROUP.groupId);
       if (posted === Math.floor((2 * ticks.length) / 3)) {
-        const next = new KafkaEventConsumer(kafka.asKafka(), GROUP);
+        const next = new KafkaEventConsumer(kafka.asKafka(), { ...GROUP, sealer });
         await next.start(new BusChainFeeder(writer, 2000).handle);
         await consumer.close();
         consumer = next;
       }
     });
     await eventually('every event stored', async () => (await store.lastPosition()) >= events.length - 1);
+    // No patient id or IP of the seed in clear on the topic.
+    const raw = kafka.messages('audit-events').flat().map((m) => m.value!.toString('utf8'));
+    expect(raw.filter((v) => /"patient":\{"id":"[^"]|"ip":"[^"]/.test(v))).toEqual([]);
+    expect(raw.filter((v) => v.startsWith('{"sealed":"')).length).toBe(events.filter((e) => e.patient || e.actor.ip).length);
     await worker.caughtUp();
     expect(kafka.generation(GROUP.groupId)).toBeGreaterThanOrEqual(4);
 
@@ -113,7 +119,11 @@ describe('seed traffic through Kafka (interleaved, lagging, rebalanced) into det
     expect(worstDisorder(read)).toBeGreaterThan(2 * 60_000);
     const logs = kafka.messages(KAFKA.topic);
     for (const [partition, log] of logs.entries()) {
-      const inKafka = log.map((m) => JSON.parse(m.value!.toString()).id as string);
+      // A sealed value keeps the id readable under `event` (sealed-bus-message.ts).
+      const inKafka = log.map((m) => {
+        const body = JSON.parse(m.value!.toString());
+        return (body.sealed ? body.event.id : body.id) as string;
+      });
       const inStore = read.filter((e) => partitionForChain(e.category, KAFKA.partitions) === partition).map((e) => e.id);
       expect(inStore).toEqual(inKafka);
     }
