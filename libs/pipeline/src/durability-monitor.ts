@@ -116,6 +116,9 @@ export class DurabilityMonitor implements OnApplicationBootstrap, OnApplicationS
 
   /** Reasons events cannot be made durable now (empty: they can). */
   reasons(): HealthReason[] {
+    // The stall is judged now, not at the next timer round, so the metric and the log line never lag
+    // behind what readiness answers.
+    this.checkStall();
     const out: HealthReason[] = [];
     if (this.fault) out.push({ code: this.fault.code, detail: DETAIL[this.fault.code] });
     if (this.stalledSince !== null || this.writer.stalled) {
