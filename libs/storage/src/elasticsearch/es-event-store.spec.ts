@@ -13,7 +13,18 @@ import { ChainedRecord, SequenceConflictError, StoreUnavailableError } from '../
 import { FieldProtection } from '../sqlite/sealed-fields';
 import { ElasticsearchEventStore, ElasticsearchEventStoreOptions } from './es-event-store';
 import { EsFake } from './es-fake';
-import { ALERT_MAPPINGS, CHECKPOINT_MAPPINGS, EVENT_MAPPINGS, HEADS_MAPPINGS, IDS_MAPPINGS, MERKLE_BLOCK_MAPPINGS, PURGED_PREFIX_MAPPINGS } from './es-schema';
+import {
+  ALERT_MAPPINGS,
+  CHECKPOINT_MAPPINGS,
+  DELIVERY_MAPPINGS,
+  DELIVERY_QUEUE_MAPPINGS,
+  DETECTION_STATE_MAPPINGS,
+  EVENT_MAPPINGS,
+  HEADS_MAPPINGS,
+  IDS_MAPPINGS,
+  MERKLE_BLOCK_MAPPINGS,
+  PURGED_PREFIX_MAPPINGS,
+} from './es-schema';
 
 const OPTIONS: ElasticsearchEventStoreOptions = {
   url: 'https://elastic:secret@es.example:9200',
@@ -143,6 +154,9 @@ describe('ElasticsearchEventStore', () => {
         ['/audit-merkle-blocks', { settings: { number_of_shards: 1 }, mappings: MERKLE_BLOCK_MAPPINGS }],
         ['/audit-purged-prefixes', { settings: { number_of_shards: 1 }, mappings: PURGED_PREFIX_MAPPINGS }],
         ['/audit-alerts', { settings: { number_of_shards: 1 }, mappings: ALERT_MAPPINGS }],
+        ['/audit-detection-state', { settings: { number_of_shards: 1 }, mappings: DETECTION_STATE_MAPPINGS }],
+        ['/audit-alert-delivery-queue', { settings: { number_of_shards: 1 }, mappings: DELIVERY_QUEUE_MAPPINGS }],
+        ['/audit-alert-deliveries', { settings: { number_of_shards: 1 }, mappings: DELIVERY_MAPPINGS }],
       ]);
     });
 
@@ -160,6 +174,9 @@ describe('ElasticsearchEventStore', () => {
         ['PUT', '/audit-merkle-blocks/_mapping', {}],
         ['PUT', '/audit-purged-prefixes/_mapping', {}],
         ['PUT', '/audit-alerts/_mapping', {}],
+        ['PUT', '/audit-detection-state/_mapping', {}],
+        ['PUT', '/audit-alert-delivery-queue/_mapping', {}],
+        ['PUT', '/audit-alert-deliveries/_mapping', {}],
       ]);
       expect(mappingUpdates[0].body).toEqual(EVENT_MAPPINGS);
       expect(mappingUpdates[2].body).toEqual(IDS_MAPPINGS);

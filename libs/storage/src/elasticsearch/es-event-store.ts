@@ -64,6 +64,9 @@ import {
 import {
   ALERT_MAPPINGS,
   CHECKPOINT_MAPPINGS,
+  DELIVERY_MAPPINGS,
+  DELIVERY_QUEUE_MAPPINGS,
+  DETECTION_STATE_MAPPINGS,
   COMMIT_SLOTS,
   EVENT_MAPPINGS,
   EsLayout,
@@ -215,6 +218,9 @@ export class ElasticsearchEventStore implements EventStore {
       await this.createIndex(this.layout.blocksIndex, MERKLE_BLOCK_MAPPINGS);
       await this.createIndex(this.layout.purgedIndex, PURGED_PREFIX_MAPPINGS);
       await this.createIndex(this.options.alertsIndex, ALERT_MAPPINGS);
+      await this.createIndex(this.layout.detectionStateIndex, DETECTION_STATE_MAPPINGS);
+      await this.createIndex(this.layout.deliveryQueueIndex, DELIVERY_QUEUE_MAPPINGS);
+      await this.createIndex(this.layout.deliveriesIndex, DELIVERY_MAPPINGS);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       throw new StoreUnavailableError(describeEsError(err, this.options.url));

@@ -124,6 +124,24 @@ export class EsLayout {
     return `${this.prefix}-legal-holds`;
   }
 
+  /**
+   * Detection progress shared by the instances (es-detection-state.ts in libs/detection): the
+   * engine snapshot and the lease naming the one instance that runs detection.
+   */
+  get detectionStateIndex(): string {
+    return `${this.prefix}-detection-state`;
+  }
+
+  /** Alerts waiting to be fanned out to their destinations: one document per alert, created with it. */
+  get deliveryQueueIndex(): string {
+    return `${this.prefix}-alert-delivery-queue`;
+  }
+
+  /** Alert deliveries (one per alert and destination): the outbox every instance's dispatcher shares. */
+  get deliveriesIndex(): string {
+    return `${this.prefix}-alert-deliveries`;
+  }
+
   /** The phases every class shares: everything but delete. */
   private keptPhases() {
     return {
@@ -311,6 +329,60 @@ export const ALERT_MAPPINGS = {
     actorId: keyword,
     caseId: keyword,
     patientTokens: keyword,
+  },
+} as const;
+
+/**
+ * Detection progress (`_id` = `snapshot:<name>` or `lease:<name>`): the sealed engine snapshot with
+ * the commit position it covers, and the lease (holder, expiry) of the instance running detection.
+ * Both are written with if_seq_no/if_primary_term only, so an instance that lost the lease cannot
+ * overwrite its successor's snapshot.
+ */
+export const DETECTION_STATE_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    kind: keyword,
+    name: keyword,
+    holder: keyword,
+    expiresAtMs: { type: 'long' },
+    position: { type: 'long' },
+    savedAt: { type: 'date' },
+    /** AES-256-GCM envelope of the snapshot JSON (event facts: PHI), base64; not indexed. */
+    snapshot: { type: 'binary' },
+  },
+} as const;
+
+/**
+ * The delivery queue: `_id` = alert id, created in the same bulk as the alert (op_type=create, so a
+ * replayed alert never re-queues one already fanned out); `fannedOut` once its deliveries exist.
+ */
+export const DELIVERY_QUEUE_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    alertId: keyword,
+    queuedAtMs: { type: 'long' },
+    fannedOut: { type: 'boolean' },
+  },
+} as const;
+
+/**
+ * Alert deliveries: `_id` = the stable delivery id receivers de-duplicate on. A dispatcher claims a
+ * due delivery by moving `nextAttemptMs` past its claim (if_seq_no), so one instance sends it at a
+ * time and another takes it over once the claim lapses. No PHI: ids, names, counters, reasons.
+ */
+export const DELIVERY_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    id: keyword,
+    destination: keyword,
+    alertId: keyword,
+    state: keyword,
+    attempts: { type: 'long' },
+    createdMs: { type: 'long' },
+    nextAttemptMs: { type: 'long' },
+    updatedMs: { type: 'long' },
+    lastError: stored,
+    claimedBy: keyword,
   },
 } as const;
 
