@@ -52,9 +52,13 @@ export const SCALE_OUT_ENV = {
   /** ILM: hot indices roll over at this age or primary shard size, then are sealed read-only. */
   ELASTICSEARCH_ROLLOVER_MAX_AGE: ilmAge.default('30d'),
   ELASTICSEARCH_ROLLOVER_MAX_SHARD_SIZE: z.string().regex(/^\d+(gb|mb)$/, 'must be a size like 50gb').default('50gb'),
-  /** ILM: age (since rollover) at which indices move to the warm and cold tiers. */
-  ELASTICSEARCH_WARM_AFTER: ilmAge.default('30d'),
-  ELASTICSEARCH_COLD_AFTER: ilmAge.default('365d'),
+  /**
+   * ILM: age (since rollover) at which indices move to the warm and cold tiers. The tiers follow
+   * RETENTION_CONFIG (hot and warm ages); these keys are optional and, when set, must agree with it
+   * (checked at start, libs/retention es-retention-classes.ts).
+   */
+  ELASTICSEARCH_WARM_AFTER: ilmAge.optional(),
+  ELASTICSEARCH_COLD_AFTER: ilmAge.optional(),
 } as const;
 
 export type ScaleOutEnv = z.infer<z.ZodObject<typeof SCALE_OUT_ENV>>;
@@ -82,8 +86,9 @@ export interface ElasticsearchSettings {
   checkpointsIndex: string;
   rolloverMaxAge: string;
   rolloverMaxPrimaryShardSize: string;
-  warmAfter: string;
-  coldAfter: string;
+  /** Set only when ELASTICSEARCH_WARM_AFTER / ELASTICSEARCH_COLD_AFTER are (the tiers come from RETENTION_CONFIG). */
+  warmAfter?: string;
+  coldAfter?: string;
 }
 
 export interface ScaleOutSettings {
@@ -130,7 +135,7 @@ export function parseScaleOut(c: ScaleOutEnv): { settings: ScaleOutSettings; iss
     if (!c.ELASTICSEARCH_URL) issues.push('ELASTICSEARCH_URL: required when STORE=elasticsearch');
     else if (!/^https?:\/\//.test(c.ELASTICSEARCH_URL)) issues.push('ELASTICSEARCH_URL: must be an http(s) URL');
     // ILM runs phases in order and refuses a policy whose cold phase starts before its warm phase.
-    if (ilmAgeMinutes(c.ELASTICSEARCH_WARM_AFTER) > ilmAgeMinutes(c.ELASTICSEARCH_COLD_AFTER)) {
+    if (c.ELASTICSEARCH_WARM_AFTER && c.ELASTICSEARCH_COLD_AFTER && ilmAgeMinutes(c.ELASTICSEARCH_WARM_AFTER) > ilmAgeMinutes(c.ELASTICSEARCH_COLD_AFTER)) {
       issues.push(`ELASTICSEARCH_WARM_AFTER: must not be later than ELASTICSEARCH_COLD_AFTER (${c.ELASTICSEARCH_WARM_AFTER} > ${c.ELASTICSEARCH_COLD_AFTER}): ILM phases run warm, then cold`);
     }
     const prefix = c.ELASTICSEARCH_INDEX_PREFIX;

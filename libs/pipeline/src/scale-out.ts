@@ -44,8 +44,24 @@ const adapters = () => import('@app/storage/scale-out-adapters');
 export async function createEventStore(config: AppConfig, embedded: () => EventStore, protection: () => FieldProtection): Promise<EventStore> {
   const es = config.scaleOut?.store === 'elasticsearch' ? config.scaleOut.elasticsearch : undefined;
   if (!es) return embedded();
+  const retention = await elasticsearchRetention(config);
   const { ElasticsearchEventStore, createElasticsearchClient, elasticsearchStoreOptions } = await adapters();
-  return new ElasticsearchEventStore(createElasticsearchClient(es), { ...elasticsearchStoreOptions(es), protection: protection() }, scaleOutLog);
+  return new ElasticsearchEventStore(createElasticsearchClient(es), { ...elasticsearchStoreOptions(es, retention), protection: protection() }, scaleOutLog);
+}
+
+/**
+ * STORE=elasticsearch: the ILM windows of every class from the retention policy the embedded store
+ * would apply (RETENTION_CONFIG or the built-in defaults). ELASTICSEARCH_WARM_AFTER /
+ * ELASTICSEARCH_COLD_AFTER that disagree with it stop the start with a message naming both.
+ * Loaded lazily (deep imports of pure modules: the retention library's index depends on this one).
+ */
+export async function elasticsearchRetention(config: AppConfig) {
+  const { loadRetentionPolicy } = await import('@app/retention/retention-policy-file');
+  const { esRetentionClasses, esRetentionConflicts, shortestTiers } = await import('@app/retention/es-retention-classes');
+  const { policy, source } = loadRetentionPolicy(config.compliance?.retentionConfigFile);
+  const conflicts = esRetentionConflicts(policy, source, config.scaleOut?.elasticsearch ?? {});
+  if (conflicts.length > 0) throw new Error(conflicts.join('\n'));
+  return { classes: esRetentionClasses(policy), ...shortestTiers(policy) };
 }
 
 /** STORE=elasticsearch: checkpoints in the cluster the event store uses (same client); otherwise the embedded ones. */

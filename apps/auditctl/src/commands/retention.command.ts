@@ -21,7 +21,7 @@ import { cliConfig, resolveDataDir } from '../data-dir';
 import { asDataDirWriter } from '../data-dir-writer';
 
 /** With STORE=elasticsearch the cluster's ILM policies move records between tiers (README "Scale-out"). */
-const ES_RETENTION = "the cluster's tiers follow its ILM policies (ELASTICSEARCH_WARM_AFTER, ELASTICSEARCH_COLD_AFTER); legal holds: /v1/retention/holds on the service";
+const ES_RETENTION = "the cluster's tiers follow its ILM policies, built from RETENTION_CONFIG at the service's start; legal holds: /v1/retention/holds on the service";
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 

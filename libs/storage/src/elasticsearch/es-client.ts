@@ -6,7 +6,9 @@
 import * as fs from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import type { ElasticsearchSettings } from '@app/core';
+import type { EventCategory } from '@app/core';
 import type { ElasticsearchEventStoreOptions } from './es-event-store';
+import type { RetentionClass } from './es-schema';
 
 export function createElasticsearchClient(settings: ElasticsearchSettings): Client {
   let ca: string | undefined;
@@ -27,7 +29,14 @@ export function createElasticsearchClient(settings: ElasticsearchSettings): Clie
   });
 }
 
-export function elasticsearchStoreOptions(settings: ElasticsearchSettings): ElasticsearchEventStoreOptions {
+/**
+ * The store's options. `retention` are the classes' windows from the retention configuration
+ * (es-retention-classes.ts in libs/retention) and the tier ages of the legal-hold policy.
+ */
+export function elasticsearchStoreOptions(
+  settings: ElasticsearchSettings,
+  retention?: { classes: Record<EventCategory, RetentionClass>; warmAfter: string; coldAfter: string },
+): ElasticsearchEventStoreOptions {
   return {
     url: settings.url,
     indexPrefix: settings.indexPrefix,
@@ -35,7 +44,8 @@ export function elasticsearchStoreOptions(settings: ElasticsearchSettings): Elas
     checkpointsIndex: settings.checkpointsIndex,
     rolloverMaxAge: settings.rolloverMaxAge,
     rolloverMaxPrimaryShardSize: settings.rolloverMaxPrimaryShardSize,
-    warmAfter: settings.warmAfter,
-    coldAfter: settings.coldAfter,
+    warmAfter: settings.warmAfter ?? retention?.warmAfter ?? '90d',
+    coldAfter: settings.coldAfter ?? retention?.coldAfter ?? '366d',
+    ...(retention ? { classes: retention.classes } : {}),
   };
 }

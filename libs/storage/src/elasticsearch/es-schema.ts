@@ -10,7 +10,12 @@ import type { ChainedRecord } from '../event-store.port';
 
 export const ECS_VERSION = '8.11.0';
 
-/** Retention per class (category): ages since rollover, as ILM durations. */
+/**
+ * Retention per class (category), as ILM durations: when its backing indices move to the warm and
+ * cold tiers (ILM ages count from rollover, which comes after every write to the index, so no
+ * record moves before its age), and its retention window (whole days). The service derives them
+ * from RETENTION_CONFIG (libs/retention es-retention-classes.ts), as the embedded store's windows.
+ */
 export interface RetentionClass {
   warmAfter: string;
   coldAfter: string;
@@ -33,10 +38,11 @@ export interface EsLayoutOptions {
   checkpointsIndex: string;
   rolloverMaxAge: string;
   rolloverMaxPrimaryShardSize: string;
+  /** Tier ages of a class without an entry in `classes`, and of the legal-hold policy. */
   warmAfter: string;
   coldAfter: string;
-  /** Per-category overrides of the delete age (days); defaults to DEFAULT_RETENTION_DAYS. */
-  retentionDays?: Partial<Record<EventCategory, number>>;
+  /** Per-class windows from the retention configuration; a class left out: warmAfter, coldAfter, DEFAULT_RETENTION_DAYS. */
+  classes?: Partial<Record<EventCategory, RetentionClass>>;
 }
 
 export class EsLayout {
@@ -85,8 +91,7 @@ export class EsLayout {
   }
 
   retention(category: EventCategory): RetentionClass {
-    const days = this.options.retentionDays?.[category] ?? DEFAULT_RETENTION_DAYS[category];
-    return { warmAfter: this.options.warmAfter, coldAfter: this.options.coldAfter, deleteAfter: `${days}d` };
+    return this.options.classes?.[category] ?? { warmAfter: this.options.warmAfter, coldAfter: this.options.coldAfter, deleteAfter: `${DEFAULT_RETENTION_DAYS[category]}d` };
   }
 
   /** ILM policy of one retention class: hot (rollover, then sealed read-only), warm, cold, delete. */
@@ -94,7 +99,7 @@ export class EsLayout {
     const r = this.retention(category);
     return {
       _meta: { managed_by: 'audit-siem', category, retention: r.deleteAfter },
-      phases: { ...this.keptPhases(), delete: { min_age: r.deleteAfter, actions: { delete: {} } } },
+      phases: { ...this.keptPhases(r.warmAfter, r.coldAfter), delete: { min_age: r.deleteAfter, actions: { delete: {} } } },
     };
   }
 
@@ -108,7 +113,10 @@ export class EsLayout {
   }
 
   holdIlmPolicyBody() {
-    return { _meta: { managed_by: 'audit-siem', purpose: 'legal-hold', retention: 'until every covering hold is released' }, phases: this.keptPhases() };
+    return {
+      _meta: { managed_by: 'audit-siem', purpose: 'legal-hold', retention: 'until every covering hold is released' },
+      phases: this.keptPhases(this.options.warmAfter, this.options.coldAfter),
+    };
   }
 
   /** The retention class of an event data stream (`<prefix>-events-<category>`), or null. */
@@ -142,8 +150,8 @@ export class EsLayout {
     return `${this.prefix}-alert-deliveries`;
   }
 
-  /** The phases every class shares: everything but delete. */
-  private keptPhases() {
+  /** The phases before deletion: hot, then warm and cold at the given ages. */
+  private keptPhases(warmAfter: string, coldAfter: string) {
     return {
       hot: {
         min_age: '0ms',
@@ -154,8 +162,8 @@ export class EsLayout {
           set_priority: { priority: 100 },
         },
       },
-      warm: { min_age: this.options.warmAfter, actions: { forcemerge: { max_num_segments: 1 }, set_priority: { priority: 50 } } },
-      cold: { min_age: this.options.coldAfter, actions: { set_priority: { priority: 0 } } },
+      warm: { min_age: warmAfter, actions: { forcemerge: { max_num_segments: 1 }, set_priority: { priority: 50 } } },
+      cold: { min_age: coldAfter, actions: { set_priority: { priority: 0 } } },
     };
   }
 
