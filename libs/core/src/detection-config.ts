@@ -33,6 +33,11 @@ export const DETECTION_ENV = {
   DETECTION_SNAPSHOT_EVENTS: z.coerce.number().int().min(1).max(100_000_000).default(50_000),
   /** ... or this many milliseconds, whichever comes first (and always on shutdown). */
   DETECTION_SNAPSHOT_MS: z.coerce.number().int().min(10).max(3_600_000).default(5_000),
+  /**
+   * STORE=elasticsearch: how long the instance running detection holds its lease in the cluster
+   * without renewing it; when it dies another instance resumes detection after at most this long.
+   */
+  DETECTION_LEASE_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
   RULES_DIR: z.string().min(1).default('./detection-rules'),
   RUNBOOKS_DIR: z.string().min(1).default('./runbooks'),
 } as const;
@@ -46,6 +51,8 @@ export interface DetectionSettings {
   allowedLateness: string;
   snapshotEveryEvents: number;
   snapshotEveryMs: number;
+  /** STORE=elasticsearch: the detection lease (DETECTION_LEASE_MS); default 15 s. */
+  leaseMs?: number;
   /** Absolute paths. */
   rulesDir: string;
   runbooksDir: string;
@@ -66,6 +73,7 @@ export function parseDetection(c: DetectionEnv): DetectionSettings {
     allowedLateness: c.DETECTION_ALLOWED_LATENESS,
     snapshotEveryEvents: c.DETECTION_SNAPSHOT_EVENTS,
     snapshotEveryMs: c.DETECTION_SNAPSHOT_MS,
+    leaseMs: c.DETECTION_LEASE_MS,
     rulesDir: path.resolve(c.RULES_DIR),
     runbooksDir: path.resolve(c.RUNBOOKS_DIR),
   };

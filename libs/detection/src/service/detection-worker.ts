@@ -196,7 +196,7 @@ export class DetectionWorker {
     if (this.loop) await this.loop;
     if (this.snapshotInFlight) await this.snapshotInFlight;
     // The last one is written right here: nothing else runs any more, and it must be on disk before close.
-    if (this.sinceSnapshot > 0) this.persistSnapshot('stop', false);
+    if (this.sinceSnapshot > 0) await this.persistSnapshot('stop', false);
     await this.progress.close?.();
   }
 
@@ -312,12 +312,13 @@ export class DetectionWorker {
     // The slice's alerts are committed first, so a snapshot saved in the background never runs ahead of
     // them; without a snapshot to write with them, waiting for the write lock does not hold the event loop.
     const createdAt = new Date(now).toISOString();
-    const results =
+    const committed =
       snapshot && !inBackground
         ? this.progress.commit(alerts ?? [], createdAt, snapshot)
         : this.progress.commitWhenFree
           ? await this.progress.commitWhenFree(alerts ?? [], createdAt)
           : this.progress.commit(alerts ?? [], createdAt, null);
+    const results = Array.isArray(committed) ? committed : await committed;
     if (snapshot && inBackground) this.saveInBackground(snapshot, now, performance.now() - started);
     else if (snapshot) this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
 
@@ -386,7 +387,7 @@ export class DetectionWorker {
     this.metrics?.snapshotSeconds.set(costMs / 1000);
   }
 
-  private persistSnapshot(reason: string, background = true): void {
+  private async persistSnapshot(reason: string, background = true): Promise<void> {
     if (this.snapshotInFlight) return; // it re-arms the idle snapshot when it is done
     try {
       const now = this.clock();
@@ -396,7 +397,8 @@ export class DetectionWorker {
         this.saveInBackground(snapshot, now, performance.now() - started);
         return;
       }
-      this.progress.commit([], new Date(now).toISOString(), snapshot);
+      const committed = this.progress.commit([], new Date(now).toISOString(), snapshot);
+      if (!Array.isArray(committed)) await committed;
       this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
     } catch (error) {
       this.log?.warn('detection snapshot failed', { reason, errorClass: (error as Error)?.constructor?.name ?? 'unknown' });
@@ -411,7 +413,7 @@ export class DetectionWorker {
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = null;
       if (this.stopped || this.loop || this.sinceSnapshot === 0) return;
-      this.persistSnapshot('interval');
+      void this.persistSnapshot('interval');
     }, due);
     this.snapshotTimer.unref();
   }

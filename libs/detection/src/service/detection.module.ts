@@ -3,10 +3,12 @@
  * service, naming the file, the field and why), the SQLite AlertStore on the service's database,
  * the streaming DetectionWorker woken by the chain writer after each durable commit, its
  * metrics, and the AlertsService the HTTP controllers use. The worker runs only when
- * DETECTION_ENABLED and the event store can be tailed by position (the embedded store); the alert
- * and rule endpoints work either way. With STORE=elasticsearch the event store is tailed by commit
- * position, alerts live in the cluster (es-alert-store.ts), and the worker's alerts, committed
- * with its snapshot in the instance's embedded database, are shipped there (alert-outbox.ts).
+ * DETECTION_ENABLED and the event store can be tailed by position; the alert and rule endpoints
+ * work either way. With STORE=elasticsearch nothing of detection stays in the instance: the event
+ * store is tailed by commit position, alerts live in the cluster (es-alert-store.ts), the engine
+ * snapshot and the lease that picks the one instance evaluating too (es-detection-state.ts,
+ * detection-leadership.ts), so when that instance dies another resumes from the snapshot.
+ * Alerts an earlier version left in the instance's embedded database are still shipped (alert-outbox.ts).
  */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { ACCESS_CONTEXT, ACCESS_LOG_CHAIN, AccessContext, APP_CONFIG, AppConfig, backgroundWalCheckpoints, detectionSettingsOf, EMPTY_ACCESS_CONTEXT } from '@app/core';
@@ -23,13 +25,26 @@ import { DETECTION_RUNTIME, DetectionRuntime, loadDetectionRuntime } from './det
 import { CommittedEventSource, DetectionLog, DetectionWorker } from './detection-worker';
 import { SqliteAlertStore } from './sqlite-alert-store';
 import { SnapshotWriterThread } from './snapshot-writer-thread';
-import { SqliteDetectionProgressStore } from './sqlite-detection-state';
+import { DetectionProgressStore, SqliteDetectionProgressStore } from './sqlite-detection-state';
+import { ClaimableProgress, DetectionLeadership, LeaseLike } from './detection-leadership';
+
+/** DETECTION_LEASE_MS's default, for configs built by hand. */
+const DEFAULT_LEASE_MS = 15_000;
 import { RULE_OVERRIDE_STORE, RuleOverrideStore, withRuleOverrides } from '../rule-overrides';
 import { SqliteRuleOverrideStore } from './sqlite-rule-overrides';
 import { RuleOverridesService } from './rule-overrides.service';
 import { ServiceAlertsService } from './service-alerts.service';
 
 export const DETECTION_WORKER = Symbol('DETECTION_WORKER');
+/** STORE=elasticsearch: the lease that picks the one instance running detection (detection-leadership.ts); else null. */
+export const DETECTION_LEADERSHIP = Symbol('DETECTION_LEADERSHIP');
+/** STORE=elasticsearch: the detection progress store and lease in the cluster (es-detection-state.ts); else null. */
+const SHARED_DETECTION_STATE = Symbol('SHARED_DETECTION_STATE');
+
+interface SharedDetectionState {
+  progress: DetectionProgressStore & ClaimableProgress & { onFenced?: () => void };
+  lease: LeaseLike;
+}
 /** STORE=elasticsearch: ships the alerts the worker stores locally to the shared alert index (alert-outbox.ts); else null. */
 export const ALERT_OUTBOX = Symbol('ALERT_OUTBOX');
 
@@ -59,6 +74,7 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly writer: ChainWriter,
     @Inject(ALERT_OUTBOX) private readonly outbox: AlertOutbox | null,
+    @Inject(DETECTION_LEADERSHIP) private readonly leadership: DetectionLeadership | null,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -73,15 +89,22 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
       this.worker?.remember(records.filter((r) => r.chain !== ACCESS_LOG_CHAIN));
       this.worker?.wake();
     });
-    const report = this.worker.start();
     this.outbox?.start();
+    if (this.leadership) {
+      // STORE=elasticsearch: the instance holding the lease evaluates; the others take over when it dies.
+      void this.leadership.start();
+      this.logger.log(`streaming detection on the lease of the cluster (${enabled} rules, time zone ${this.runtime.settings.timeZone}): the holder evaluates, the others stand by`);
+      return;
+    }
+    const report = this.worker.start();
     const resumed = report ? `resuming from a snapshot; rules reset since it: ${report.reset.length ? report.reset.join(' ') : 'none'}` : 'starting from the first event';
     this.logger.log(`streaming detection on: ${enabled} rules, time zone ${this.runtime.settings.timeZone}, ${resumed}`);
   }
 
   /** Runs before the pipeline drains and closes the store (it is a global module, shut down last). */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.worker?.stop();
+    if (this.leadership) await this.leadership.stop();
+    else await this.worker?.stop();
     await this.outbox?.stop();
   }
 }
@@ -125,8 +148,18 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     },
     { provide: DetectionMetrics, inject: [MetricsService], useFactory: (metrics: MetricsService) => new DetectionMetrics(metrics.registry, metrics.restrictedRegistry) },
     {
+      // STORE=elasticsearch: progress and snapshot in the cluster, alerts straight to the shared alert store.
+      provide: SHARED_DETECTION_STATE,
+      inject: [APP_CONFIG, EVENT_STORE, ALERT_STORE],
+      useFactory: async (config: AppConfig, events: EventStore, alerts: AlertStore): Promise<SharedDetectionState | null> => {
+        if (config.scaleOut?.store !== 'elasticsearch') return null;
+        const { elasticsearchDetectionStateFor } = await import('./es-detection-state');
+        return elasticsearchDetectionStateFor(events, alerts, embeddedTextSealer(config), detectionSettingsOf(config).leaseMs ?? DEFAULT_LEASE_MS);
+      },
+    },
+    {
       provide: DETECTION_WORKER,
-      inject: [DETECTION_RUNTIME, EVENT_STORE, SQLITE_DB, SqliteAlertStore, DetectionMetrics, APP_CONFIG, RULE_OVERRIDE_STORE],
+      inject: [DETECTION_RUNTIME, EVENT_STORE, SQLITE_DB, SqliteAlertStore, DetectionMetrics, APP_CONFIG, RULE_OVERRIDE_STORE, SHARED_DETECTION_STATE],
       useFactory: (
         runtime: DetectionRuntime,
         store: EventStore,
@@ -135,6 +168,7 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
         metrics: DetectionMetrics,
         config: AppConfig,
         overrides: RuleOverrideStore,
+        shared: SharedDetectionState | null,
       ): DetectionWorker | null => {
         const source = tailable(store);
         if (!runtime.settings.enabled || !source) return null;
@@ -143,7 +177,7 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
           // Rules an admin switched off or gave exceptions (rule-overrides.ts) drop their alerts as they leave the engine.
           () => withRuleOverrides(runtime.createEngine(), overrides),
           source,
-          new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config), snapshotWriterFor(config, db)),
+          shared?.progress ?? new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config), snapshotWriterFor(config, db)),
           { snapshotEveryEvents, snapshotEveryMs },
           metrics,
           detectionLog(new Logger('Detection')),
@@ -151,6 +185,23 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
       },
     },
     {
+      provide: DETECTION_LEADERSHIP,
+      inject: [DETECTION_WORKER, SHARED_DETECTION_STATE, EVENT_STORE, APP_CONFIG],
+      useFactory: (worker: DetectionWorker | null, shared: SharedDetectionState | null, store: EventStore, config: AppConfig): DetectionLeadership | null => {
+        if (!worker || !shared) return null;
+        const leadership = new DetectionLeadership(
+          shared.lease,
+          shared.progress,
+          worker,
+          { leaseMs: detectionSettingsOf(config).leaseMs ?? DEFAULT_LEASE_MS, ready: () => store.isReady() },
+          detectionLog(new Logger('Detection')),
+        );
+        shared.progress.onFenced = () => leadership.fenced();
+        return leadership;
+      },
+    },
+    {
+      // Alerts a previous version stored in this instance's database are still shipped (nothing new goes there).
       provide: ALERT_OUTBOX,
       inject: [DETECTION_WORKER, ALERT_STORE, SQLITE_DB, APP_CONFIG],
       useFactory: (worker: DetectionWorker | null, alerts: AlertStore, db: SqliteDb, config: AppConfig): AlertOutbox | null => {
@@ -169,6 +220,6 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     AlertEvidenceService,
     ServiceAlertsService,
   ],
-  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, CasesService, AlertEvidenceService, ServiceAlertsService, DETECTION_RUNTIME, DETECTION_WORKER, RULE_OVERRIDE_STORE, RuleOverridesService],
+  exports: [ALERT_STORE, SqliteAlertStore, AlertsService, CasesService, AlertEvidenceService, ServiceAlertsService, DETECTION_RUNTIME, DETECTION_WORKER, DETECTION_LEADERSHIP, RULE_OVERRIDE_STORE, RuleOverridesService],
 })
 export class DetectionModule {}

@@ -10,6 +10,7 @@ export * from './alert-presentation';
 export * from './backfill';
 export * from './detection-metrics';
 export * from './detection-runtime';
+export * from './detection-leadership';
 export * from './detection-worker';
 export * from './detection.module';
 export * from './sqlite-alert-store';

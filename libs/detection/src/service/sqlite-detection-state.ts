@@ -32,15 +32,19 @@ CREATE TABLE IF NOT EXISTS detection_state (
 export const UPSERT_SNAPSHOT_SQL = `INSERT INTO detection_state (name, position, saved_at, snapshot) VALUES (?, ?, ?, ?)
   ON CONFLICT (name) DO UPDATE SET position = excluded.position, saved_at = excluded.saved_at, snapshot = excluded.snapshot`;
 
-/** The port the worker persists through (one adapter per engine; SQLite here). */
+/**
+ * The port the worker persists through (one adapter per engine: SQLite here, Elasticsearch in
+ * es-detection-state.ts).
+ */
 export interface DetectionProgressStore {
   /** The last saved engine snapshot, or null on first start. */
   loadSnapshot(): DetectionSnapshot | null;
   /**
-   * Stores the alerts (idempotent per id) and, when given, the snapshot, atomically and durably.
+   * Stores the alerts (idempotent per id) and, when given, the snapshot, durably, never the
+   * snapshot without the alerts it covers (SQLite: one transaction; Elasticsearch: alerts first).
    * Returns one result per alert (created false: it existed already).
    */
-  commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[];
+  commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[] | Promise<AlertSaveResult[]>;
   /**
    * Stores alerts as commit(alerts, createdAt, null) does, but waits for the database's write lock
    * (held by the writer thread during a group commit) without blocking the event loop.
