@@ -43,6 +43,7 @@ export class DetectionLeadership {
   private leaseTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private failing = false;
+  private renewedAt = 0;
 
   constructor(
     private readonly lease: LeaseLike,
@@ -65,7 +66,8 @@ export class DetectionLeadership {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
-    this.leaseTimer = setInterval(() => void this.step(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    // Standing by, an instance looks every second (one realtime get); the holder renews every third of the lease.
+    this.leaseTimer = setInterval(() => void this.step(), Math.max(100, Math.min(1000, Math.floor(this.options.leaseMs / 3))));
     this.leaseTimer.unref();
     await this.step();
   }
@@ -99,13 +101,16 @@ export class DetectionLeadership {
     if (this.stopped || !(this.options.ready?.() ?? true)) return;
     try {
       if (this.leading) {
+        if (Date.now() - this.renewedAt < this.options.leaseMs / 3) return;
         if (!(await this.lease.renew())) await this.stepDown('lease-lost');
+        else this.renewedAt = Date.now();
       } else if (await this.lease.acquire()) {
         if (this.stopped) return void (await this.lease.release());
         await this.progress.prepare();
         if (this.stopped) return void (await this.lease.release());
         const report = this.worker.start();
         this.leading = true;
+        this.renewedAt = Date.now();
         this.startPolling();
         this.log?.info('detection lease taken; this instance runs detection', {
           resumedFrom: report ? 'snapshot' : 'first-event',
