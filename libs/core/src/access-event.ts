@@ -61,11 +61,3 @@ export interface StoredEvent {
   prevHash: string;
   hash: string;
 }
-
-/**
- * Chains are per category: every record of a chain shares one retention window, so retention can
- * later drop whole prefixes of a chain without breaking verification of what remains.
- */
-export function chainForEvent(event: Pick<AccessEvent, 'category'>): string {
-  return event.category;
-}

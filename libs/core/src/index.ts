@@ -1,5 +1,6 @@
 /** Shared vocabulary of the service: the canonical event, its validation, problem errors, configuration. */
 export * from './access-event';
+export * from './chain-id';
 export * from './access-log';
 export * from './access-event.schema';
 export * from './event-validator';

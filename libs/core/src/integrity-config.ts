@@ -5,8 +5,19 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { MAX_CHAIN_SHARDS } from './chain-id';
 
 export const INTEGRITY_ENV = {
+  /**
+   * Chains per event category (chain-id.ts): 1 keeps one chain per category (ids = the category);
+   * n > 1 spreads each category over n chains by source (`data_access.0` .. `data_access.<n-1>`).
+   */
+  CHAIN_SHARDS: z.coerce
+    .number({ invalid_type_error: `must be a whole number from 1 to ${MAX_CHAIN_SHARDS}` })
+    .int(`must be a whole number from 1 to ${MAX_CHAIN_SHARDS}`)
+    .min(1, `must be a whole number from 1 to ${MAX_CHAIN_SHARDS}`)
+    .max(MAX_CHAIN_SHARDS, `must be a whole number from 1 to ${MAX_CHAIN_SHARDS} (chains per category)`)
+    .default(1),
   /** Seal a signed checkpoint of a chain after this many new records ... */
   CHECKPOINT_EVERY_RECORDS: z.coerce.number().int().min(1).max(100_000_000).default(10_000),
   /** ... or once new records have waited this many seconds (and always on graceful shutdown). */
@@ -56,6 +67,8 @@ function isProxyAddress(entry: string): boolean {
 export type IntegrityEnv = z.infer<z.ZodObject<typeof INTEGRITY_ENV>>;
 
 export interface IntegritySettings {
+  /** CHAIN_SHARDS (default 1: one chain per category). Optional so hand-built configs stay valid. */
+  chainShards?: number;
   checkpointEveryRecords: number;
   checkpointIntervalSeconds: number;
   /** 0 = one per core. */
@@ -82,6 +95,7 @@ export interface IntegritySettings {
 
 export function parseIntegrity(env: IntegrityEnv): IntegritySettings {
   return {
+    chainShards: env.CHAIN_SHARDS,
     checkpointEveryRecords: env.CHECKPOINT_EVERY_RECORDS,
     checkpointIntervalSeconds: env.CHECKPOINT_INTERVAL_SECONDS,
     verifyWorkers: env.VERIFY_WORKERS,

@@ -5,15 +5,20 @@
  * every message is stored (or deliberately skipped), so the consumer commits offsets after the
  * store, never before.
  *
+ * The message key names the chain the publisher chose (chainForEvent with its CHAIN_SHARDS): the
+ * record goes to that chain when it is a chain of the event's category, so a chain stays on one
+ * partition (one writer) even while publishers and writers disagree on CHAIN_SHARDS (a rolling
+ * change); any other key is ignored and the writer picks the chain itself.
+ *
  * Every message is its own writer request: one message with a reused id and different content
  * (409) is skipped and counted instead of blocking its partition, and the group commit still
  * batches them into one store append. Unparseable or invalid messages are skipped and counted
  * (poison messages must not stop a chain); their content is never logged.
  */
-import { AccessEvent, EventValidator, ProblemError } from '@app/core';
+import { AccessEvent, EventValidator, MAX_CHAIN_SHARDS, ProblemError, parseChainId } from '@app/core';
 import { canonicalize } from '@app/ledger';
-import { BusBatch, BusEvent } from '@app/storage';
-import { ChainWriter } from './chain-writer';
+import { BusBatch } from '@app/storage';
+import { CanonicalEvent, ChainWriter } from './chain-writer';
 import { MetricsService } from './metrics.service';
 
 export type FeederLog = (level: 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -31,7 +36,7 @@ export class BusChainFeeder {
 
   /** BusBatchHandler: resolves once every message is durable or skipped; rejects to leave offsets uncommitted. */
   readonly handle = async (batch: BusBatch): Promise<void> => {
-    const events: BusEvent[] = [];
+    const events: CanonicalEvent[] = [];
     for (const m of batch.messages) {
       const event = this.parse(m.value);
       if (!event) {
@@ -39,7 +44,8 @@ export class BusChainFeeder {
         this.log('warn', 'skipped an invalid bus message', { partition: batch.partition, offset: m.offset });
         continue;
       }
-      events.push({ event, json: canonicalize(event) });
+      const chain = keyedChain(m.key, event);
+      events.push(chain ? { event, json: canonicalize(event), chain } : { event, json: canonicalize(event) });
     }
     for (let i = 0; i < events.length; i += this.chunkSize) {
       const chunk = events.slice(i, i + this.chunkSize);
@@ -72,4 +78,12 @@ export class BusChainFeeder {
   private count(result: 'stored' | 'conflict' | 'invalid'): void {
     this.metrics?.busMessages.inc({ result });
   }
+}
+
+/** The chain a message key names, when it is a chain of the event's category (else null). */
+function keyedChain(key: string | null | undefined, event: AccessEvent): string | null {
+  if (!key) return null;
+  const parsed = parseChainId(key);
+  if (!parsed || parsed.category !== event.category) return null;
+  return parsed.shard === null || parsed.shard < MAX_CHAIN_SHARDS ? key : null;
 }

@@ -15,8 +15,9 @@ export interface CanonicalEvent {
   /** RFC 8785 canonical JSON of the event. */
   json: string;
   /**
-   * The chain to append to, when not the event's category chain: only the service's own records use
-   * it (the access log, ACCESS_LOG_CHAIN); ingestion never sets it.
+   * The chain to append to, when not the one chainForEvent picks: the service's own records (the
+   * access log, ACCESS_LOG_CHAIN), and events from the Kafka bus, whose message key already names
+   * their chain (decided once, at publish, so each chain keeps one partition and one writer).
    */
   chain?: string;
 }
@@ -34,6 +35,8 @@ export interface ChainWriterOptions {
   maxQueuedEvents?: number;
   /** A group commit running longer than this (ms) is a stalled writer: new requests get 503 until it finishes (default 10 s). */
   stallMs?: number;
+  /** Chains per event category (CHAIN_SHARDS; default 1: the category is the chain). */
+  chainShards?: number;
 }
 
 /** Hook called with every group of records right after it became durable (detection, checkpoints). */
@@ -204,7 +207,7 @@ export class ChainWriter {
           receipts.push(seen.receipt);
           continue;
         }
-        const chain = chainOverride ?? chainForEvent(event);
+        const chain = chainOverride ?? chainForEvent(event, this.options.chainShards ?? 1);
         const head = heads.get(chain) ?? this.heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
         const seq = head.seq + 1;
         const hash = recordHash(head.hash, chain, seq, receivedAt, json);

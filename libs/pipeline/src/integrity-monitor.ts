@@ -108,7 +108,7 @@ export class IntegrityMonitor {
           const through = this.verifiedThrough.get(chain);
           if (mode === 'incremental' && through !== undefined && through >= head.seq && !this.broken.has(chain)) continue;
           const fromSeq = mode === 'start' || through === undefined ? Math.max(0, head.seq + 1 - tailRecords) : through + 1;
-          results.push(await this.integrity.verify({ chain, fromSeq: Math.min(fromSeq, head.seq) }));
+          results.push(await this.integrity.verify({ chain, exactChain: true, fromSeq: Math.min(fromSeq, head.seq) }));
         }
       }
       const chains = results.flatMap((r) => r.chains);

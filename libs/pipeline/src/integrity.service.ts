@@ -10,14 +10,17 @@
  * cores in worker threads, each with its own read-only connection; other stores are read through
  * the EventStore port in-process.
  */
-import { AppConfig, FieldError, Problems, unknownMemberErrors } from '@app/core';
+import { AppConfig, FieldError, Problems, chainsNamedBy, unknownMemberErrors } from '@app/core';
 import { ChainBreak, ChainPlan, RangeVerdict, frontierFromJSON, mergeChainVerdicts, planChainVerification } from '@app/ledger';
 import { CheckpointStore, EventStore, SqliteEventStore } from '@app/storage';
 import { SqliteRowSource, VerifyTask, VerifyTaskResult, serializeRangeSpec } from './verification/verify-task';
 import { defaultWorkerCount, runVerifyTasks } from './verification/verification-runner';
 
 export interface VerifyRequest {
+  /** One chain; a bare category also names its shard chains (chain-id.ts chainsNamedBy) unless `exactChain`. */
   chain?: string;
+  /** `chain` is one chain id only (the monitor's per-chain checks). */
+  exactChain?: boolean;
   fromSeq?: number;
   toSeq?: number;
   /**
@@ -80,8 +83,9 @@ export class IntegrityService {
     const { checkpoints, sqlite } = this.options;
     const storeChains = await this.store.chains();
     const all = [...new Set([...storeChains, ...(checkpoints ? await checkpoints.chains() : [])])].sort();
-    const chains = req.chain ? [req.chain] : all;
-    if (req.chain && !all.includes(req.chain)) throw Problems.notFound('No chain with this id.');
+    // `chain=data_access` with sharded chains: every chain of the category (chain-id.ts).
+    const chains = req.chain ? (req.exactChain ? all.filter((c) => c === req.chain) : chainsNamedBy(req.chain, all)) : all;
+    if (req.chain && chains.length === 0) throw Problems.notFound('No chain with this id.');
     const heads = await this.store.chainHeads();
     const keys = new Map<string, string>();
     for (const k of this.options.publicKeys?.() ?? []) keys.set(k.keyId, k.publicKeyPem);

@@ -117,7 +117,7 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
       provide: ChainWriter,
       inject: [EVENT_STORE, APP_CONFIG, MetricsService],
       useFactory: (store: EventStore, config: AppConfig, metrics: MetricsService) =>
-        new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents, stallMs: faultSettingsOf(config).writerStallMs }, metrics),
+        new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents, stallMs: faultSettingsOf(config).writerStallMs, chainShards: config.integrity?.chainShards ?? 1 }, metrics),
     },
     { provide: EVENT_BUS, inject: [APP_CONFIG, ChainWriter], useFactory: (config: AppConfig, writer: ChainWriter): Promise<EventBus> => createEventBus(config, writer, () => embeddedFieldProtection(config)) },
     { provide: BUS_CONSUMER, inject: [APP_CONFIG], useFactory: (config: AppConfig): Promise<BusConsumer | null> => createBusConsumer(config, () => embeddedFieldProtection(config)) },

@@ -224,3 +224,54 @@ describe('two chain writers that both believe they own a partition (Elasticsearc
     for (const w of writers) await w.drain();
   });
 });
+
+describe('sharded chains over Kafka (CHAIN_SHARDS=8)', () => {
+  it('the chain named by the message key is the one written, even by a writer configured with another CHAIN_SHARDS; every shard chain verifies', async () => {
+    const kafka = new FakeKafka({ 'audit-events': 48 });
+    const store = new ElasticsearchEventStore(new EsFake().client(), ES_OPTIONS);
+    await store.init();
+    // The writer still runs with one chain per category (a rolling change): the key decides.
+    const writer = new ChainWriter(store, { maxGroupEvents: 1000, chainShards: 1 });
+    await writer.start();
+    const bus = new KafkaEventBus(kafka.asKafka(), { ...KAFKA, partitions: 48, chainShards: 8 });
+    await bus.start();
+    const consumer = new KafkaEventConsumer(kafka.asKafka(), GROUP);
+    await consumer.start(new BusChainFeeder(writer, 500).handle);
+    const ingest = new IngestService(bus, 1000, undefined, store, { chainedWaitMs: 5000 });
+    try {
+      const events = Array.from({ length: 48 }, (_, i) =>
+        event({ category: i % 2 === 0 ? 'data_access' : 'authentication', action: i % 2 === 0 ? 'read' : 'login', source: { system: `sys-${i % 16}`, integration: `ehr-${i % 16}` } }),
+      );
+      await ingest.ingestBody({ events });
+      const ids = events.map((e) => e.id);
+      await eventually(async () => (await store.findReceipts(ids)).size === ids.length);
+      const receipts = await store.findReceipts(ids);
+      const keyOf = new Map<string, string>();
+      for (const partition of kafka.messages('audit-events')) for (const m of partition) keyOf.set(JSON.parse(m.value!.toString()).id, m.key!);
+      for (const e of events) {
+        const chain = receipts.get(e.id)!.chain;
+        expect(chain).toMatch(new RegExp(`^${e.category}\\.[0-7]$`));
+        expect(chain).toBe(keyOf.get(e.id));
+      }
+      const chains = await store.chains();
+      expect(chains.length).toBeGreaterThan(4);
+      // Each shard chain is its own sequence from 0, and the whole store verifies.
+      for (const c of chains) {
+        const mine = events.filter((e) => receipts.get(e.id)!.chain === c).map((e) => receipts.get(e.id)!.seq).sort((a, b) => a - b);
+        expect(mine).toEqual(mine.map((_, i) => i));
+      }
+      const verify = await new IntegrityService(store).verify();
+      expect(verify).toMatchObject({ ok: true, verified: 48 });
+      expect(verify.chains.map((c) => c.chain)).toEqual(chains);
+      const dataAccess = await new IntegrityService(store).verify({ chain: 'data_access' });
+      expect(dataAccess.chains.length).toBeGreaterThan(1);
+      expect(dataAccess.chains.every((c) => c.chain.startsWith('data_access.'))).toBe(true);
+      expect(dataAccess.verified).toBe(24);
+    } finally {
+      await consumer.close();
+      await writer.drain();
+      await bus.close();
+      await store.close();
+    }
+  });
+});

@@ -108,7 +108,7 @@ export async function createEventBus(config: AppConfig, writer: ChainWriter, pro
   const kafka = config.scaleOut?.bus === 'kafka' ? config.scaleOut.kafka : undefined;
   if (!kafka) return new InProcessEventBus(writer);
   const { KafkaEventBus, SealedBusMessages } = await adapters();
-  return new KafkaEventBus(await kafkaFor(config), { ...kafka, sealer: new SealedBusMessages(protection().dataKeys) }, scaleOutLog);
+  return new KafkaEventBus(await kafkaFor(config), { ...kafka, chainShards: config.integrity?.chainShards ?? 1, sealer: new SealedBusMessages(protection().dataKeys) }, scaleOutLog);
 }
 
 /** The chain-writer consumer (Kafka bus only); opens the sealed fields with the data keys of `protection`. */

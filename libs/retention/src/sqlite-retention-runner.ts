@@ -26,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVENT_CATEGORIES, EventCategory, AccessEvent } from '@app/core';
+import { AccessEvent, categoryOfChain } from '@app/core';
 import { FrontierJSON, MerkleAccumulator, frontierFromJSON } from '@app/ledger';
 import {
   CHECKPOINT_SCHEMA_SQL,
@@ -213,7 +213,6 @@ export interface RestoreReport {
 
 export class RetentionRestoreError extends Error {}
 
-const isCategory = (c: string): c is EventCategory => (EVENT_CATEGORIES as readonly string[]).includes(c);
 
 export interface RetentionRunOptions {
   /** Epoch ms the run acts at. */
@@ -283,7 +282,8 @@ export class SqliteRetentionRunner {
     const chains: ChainPurgePlan[] = [];
     for (const h of heads) {
       const purgedSize = this.purged(h.chain)?.size ?? 0;
-      const input = { chain: h.chain, category: h.chain, headSeq: h.seq, purgedSize };
+      // Every chain of a category (its shards, chain-id.ts) follows that category's window.
+      const input = { chain: h.chain, category: categoryOfChain(h.chain) ?? h.chain, headSeq: h.seq, purgedSize };
       // Pass 1: how far the window alone reaches. Pass 2: stop at the first held record in it.
       const byAge = planChainPurge({ ...input, records: this.records(h.chain, purgedSize) }, this.policy, now, () => false);
       let plan = byAge;
@@ -327,8 +327,9 @@ export class SqliteRetentionRunner {
         if (!options.dryRun) deleted += applied.deleted;
         if (!options.dryRun && applied.deleted !== p.count) out.count = applied.deleted;
       }
-      if (this.tiers && isCategory(p.chain)) {
-        const cut = retentionCutoffs(this.policy, p.chain, options.now);
+      const category = categoryOfChain(p.chain);
+      if (this.tiers && category) {
+        const cut = retentionCutoffs(this.policy, category, options.now);
         const archives = await this.deleteExpiredArchives(runId, p.chain, cut.deleteIfReceivedBefore, options.dryRun);
         out.archivesDeleted = archives.deleted;
         out.archivesHeld = archives.held;

@@ -44,7 +44,8 @@ export interface EventBus {
 /** One batch of messages from one bus partition, in offset order. */
 export interface BusBatch {
   partition: number;
-  messages: { offset: string; value: Buffer | null }[];
+  /** `key`: the chain the publisher chose (Kafka message key), when there is one. */
+  messages: { offset: string; key?: string | null; value: Buffer | null }[];
 }
 
 /**

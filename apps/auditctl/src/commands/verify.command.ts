@@ -9,7 +9,8 @@
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
-import { ExportFormatError, IntegrityService, VerifyResult, parsePublicKeys, verifyExport } from '@app/pipeline';
+import { chainsNamedBy } from '@app/core';
+import { ExportFormatError, IntegrityService, VerifyResult, parsePublicKeys, verifyExportSet } from '@app/pipeline';
 import { FileKeyProvider } from '@app/security';
 import { openCliStore } from '../cli-store';
 import { cliConfig, resolveDataDir } from '../data-dir';
@@ -60,7 +61,7 @@ export function verifyCommand(): Command {
   return new Command('verify')
     .description('verify every record and signed checkpoint of the data dir, or an export with --offline; exit code 1 names the first break')
     .option('--data-dir <dir>', 'data directory: the store, or its keys with STORE=elasticsearch (default: $DATA_DIR, then ./data)')
-    .option('--chain <id>', 'verify only this chain')
+    .option('--chain <id>', 'verify only this chain (a category: all its chains, e.g. data_access and data_access.0..n)')
     .option('--offline <dir>', 'verify an export directory (auditctl export) instead of the data dir')
     .option('--keys <file>', 'check checkpoint signatures with these public keys only ([{ keyId, publicKeyPem }] or the GET /v1/integrity/checkpoints answer)')
     .option('--full', "also recompute every signed checkpoint's Merkle root (an export is always checked in full)")
@@ -77,9 +78,10 @@ export function verifyCommand(): Command {
           return;
         }
         try {
-          const result = await verifyExport(opts.offline, { workers: workerCount(opts.workers, 0), publicKeys: pinnedKeys(opts.keys), onProgress });
+          // One export, or a category's exports (one subdirectory per shard chain).
+          const result = await verifyExportSet(opts.offline, { workers: workerCount(opts.workers, 0), publicKeys: pinnedKeys(opts.keys), onProgress });
           progress.stop();
-          const { manifest: _manifest, ...plain } = result;
+          const { manifests: _manifests, ...plain } = result;
           printVerifyResult(plain, Boolean(opts.json));
           process.exitCode = result.ok ? 0 : 1;
         } catch (err) {
@@ -98,7 +100,7 @@ export function verifyCommand(): Command {
       const store = opened.events;
       if (opts.chain !== undefined) {
         const known = [...new Set([...(await store.chains()), ...(await opened.checkpoints.chains())])].sort();
-        if (!known.includes(opts.chain)) {
+        if (chainsNamedBy(opts.chain, known).length === 0) {
           await opened.close();
           const list = known.length === 0 ? 'it holds no chain yet' : `chains: ${known.slice(0, 20).join(', ')}${known.length > 20 ? `, … (${known.length})` : ''}`;
           process.stderr.write(`auditctl verify: no chain "${opts.chain}" in this store (${list})\n`);

@@ -264,3 +264,39 @@ export async function verifyExport(dir: string, options: OfflineVerifyOptions = 
     manifest,
   };
 }
+
+/**
+ * The exports a directory holds: itself when it is one (its manifest at the top), else each of its
+ * subdirectories that is one (what `auditctl export --chain <category>` writes for a category with
+ * shard chains: one export per chain, README "Sharded chains"), in name order.
+ */
+export function exportDirectories(dir: string): string[] {
+  if (fs.existsSync(path.join(dir, EXPORT_FILES.manifest))) return [dir];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, EXPORT_FILES.manifest)))
+    .map((e) => path.join(dir, e.name))
+    .sort();
+}
+
+/**
+ * Verifies one export, or every export of a category's chains under `dir` (exportDirectories),
+ * as one result: every chain's report and first break, in chain order.
+ */
+export async function verifyExportSet(dir: string, options: OfflineVerifyOptions = {}): Promise<VerifyResult & { manifests: ExportManifest[] }> {
+  const dirs = exportDirectories(dir);
+  if (dirs.length === 0) throw new ExportFormatError(`${dir} holds no export (no ${EXPORT_FILES.manifest}, nor a subdirectory with one)`);
+  const results: OfflineVerifyResult[] = [];
+  for (const d of dirs) results.push(await verifyExport(d, options));
+  results.sort((a, b) => (a.manifest.chain < b.manifest.chain ? -1 : a.manifest.chain > b.manifest.chain ? 1 : 0));
+  const breaks = results.flatMap((r) => r.breaks);
+  return {
+    ok: results.every((r) => r.ok),
+    verified: results.reduce((n, r) => n + r.verified, 0),
+    break: breaks[0] ?? null,
+    breaks,
+    chains: results.flatMap((r) => r.chains),
+    checkpointsVerified: results.reduce((n, r) => n + r.checkpointsVerified, 0),
+    manifests: results.map((r) => r.manifest),
+  };
+}

@@ -5,7 +5,7 @@
  * retention class (event category), and the small indices of chain heads, event ids, checkpoints
  * and alerts. The adapter sends exactly these bodies; the specs assert them.
  */
-import { AccessEvent, EVENT_CATEGORIES, EventCategory } from '@app/core';
+import { AccessEvent, EVENT_CATEGORIES, EventCategory, MAX_CHAIN_SHARDS, parseChainId } from '@app/core';
 import type { ChainedRecord } from '../event-store.port';
 
 export const ECS_VERSION = '8.11.0';
@@ -420,6 +420,13 @@ export function recordId(chain: string, seq: number): string {
  * per chain). Unique per record and stable, which is all a search_after cursor needs.
  */
 export function recordPosition(chain: string, seq: number): number {
+  // A shard chain (`data_access.3`, chain-id.ts) takes a negative position: 1 + category x 64 + shard
+  // in the high bits (at most 384 x 2^44 < 2^53), so it can meet neither another shard nor the
+  // positive positions of unsharded chains already stored.
+  const shard = parseChainId(chain);
+  if (shard && shard.shard !== null && shard.shard < MAX_CHAIN_SHARDS) {
+    return -((1 + (EVENT_CATEGORIES as readonly string[]).indexOf(shard.category) * MAX_CHAIN_SHARDS + shard.shard) * 2 ** 44 + seq);
+  }
   const known = (EVENT_CATEGORIES as readonly string[]).indexOf(chain);
   let ordinal = known + 1;
   if (known < 0) {

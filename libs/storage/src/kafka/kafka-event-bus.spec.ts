@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { AccessEvent } from '@app/core';
 import { canonicalize } from '@app/ledger';
 import { BusBatch, BusEvent, BusUnavailableError } from '../event-bus.port';
-import { ChainPartitioner, partitionForChain } from './chain-partitioner';
+import { ChainPartitioner, chainPartitioner, partitionForChain } from './chain-partitioner';
 import { FakeKafka } from './fake-kafka';
 import { KafkaEventBus, KafkaEventBusOptions, producerConfig } from './kafka-event-bus';
 import { createKafka, describeKafkaError } from './kafka-client';
@@ -58,6 +58,38 @@ describe('ChainPartitioner', () => {
     // Unknown keys: the Java client's murmur2 (kafkajs DefaultPartitioner), deterministic.
     const other = partition({ topic: 't', partitionMetadata: meta, message: { key: 'some-other-key', value: 'x' } });
     expect(partition({ topic: 't', partitionMetadata: meta, message: { key: 'some-other-key', value: 'x' } })).toBe(other);
+  });
+});
+
+describe('chain partitioner with sharded chains', () => {
+  it('puts the shards of a category on consecutive partitions: 6 x CHAIN_SHARDS partitions give every chain its own', () => {
+    const categories = ['authentication', 'data_access', 'data_modification', 'security', 'system_access', 'administrative'];
+    const all = categories.flatMap((c) => Array.from({ length: 8 }, (_, s) => partitionForChain(`${c}.${s}`, 48, 8)));
+    expect(new Set(all).size).toBe(48);
+    // Fewer partitions than chains: the 8 shards of data_access still get 8 different writers.
+    expect(new Set(Array.from({ length: 8 }, (_, s) => partitionForChain(`data_access.${s}`, 12, 8))).size).toBe(8);
+    // The unsharded chains keep their partitions (a store upgraded with messages in flight).
+    expect(categories.map((c) => partitionForChain(c, 48, 8))).toEqual([0, 1, 2, 3, 4, 5]);
+    const partition = chainPartitioner(8)();
+    const meta = Array.from({ length: 48 }, (_, i) => ({ partitionId: i, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    expect(partition({ topic: 't', partitionMetadata: meta, message: { key: 'data_access.3', value: 'x' } })).toBe(11);
+    expect(chainPartitioner(8)).toBe(chainPartitioner(8));
+  });
+
+  it('keys each message by the chain chainForEvent picks with the bus CHAIN_SHARDS', async () => {
+    const kafka = new FakeKafka({ 'audit-events': 48 });
+    const bus = new KafkaEventBus(kafka.asKafka(), { ...BUS, chainShards: 8 });
+    await bus.start();
+    await bus.publish(Array.from({ length: 24 }, (_, i) => busEvent({ source: { system: `sys-${i}`, integration: `ehr-${i}` } })));
+    const stored = kafka.messages('audit-events');
+    const keys = stored.flatMap((partition, p) => partition.map((m) => ({ key: String(m.key), p })));
+    expect(keys).toHaveLength(24);
+    for (const { key, p } of keys) {
+      expect(key).toMatch(/^data_access\.[0-7]$/);
+      expect(p).toBe(partitionForChain(key, 48, 8));
+    }
+    expect(new Set(keys.map((k) => k.key)).size).toBeGreaterThan(4);
+    await bus.close();
   });
 });
 
@@ -244,7 +276,7 @@ describe('KafkaEventConsumer', () => {
     await eventually(() => batches.length === 1);
     await new Promise((r) => setTimeout(r, 30));
     expect(kafka.callsTo('consumer.commitOffsets')).toEqual([]);
-    expect(batches[0]).toEqual({ partition: 1, messages: events.map((e, i) => ({ offset: String(i), value: Buffer.from(e.json) })) });
+    expect(batches[0]).toEqual({ partition: 1, messages: events.map((e, i) => ({ offset: String(i), key: 'data_access', value: Buffer.from(e.json) })) });
     release();
     await eventually(() => kafka.callsTo('consumer.commitOffsets').length === 1);
     expect(kafka.callsTo('consumer.commitOffsets')[0]).toEqual([[{ topic: 'audit-events', partition: 1, offset: '3' }]]);

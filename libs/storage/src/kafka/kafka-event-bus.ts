@@ -19,7 +19,7 @@ import type { Admin, Message, Producer, ProducerConfig } from 'kafkajs';
 import type { KafkaSettings } from '@app/core';
 import { chainForEvent } from '@app/core';
 import { BusEvent, BusUnavailableError, EventBus, IngestReceipt } from '../event-bus.port';
-import { ChainPartitioner } from './chain-partitioner';
+import { chainPartitioner } from './chain-partitioner';
 import type { SealedBusMessages } from './sealed-bus-message';
 import { KafkaLike, KafkaLog, describeKafkaError, kafkaErrorTypes } from './kafka-client';
 
@@ -30,6 +30,8 @@ export interface KafkaEventBusOptions extends Pick<KafkaSettings, 'topic' | 'par
   probeIntervalMs?: number;
   /** Seals patient.id, actor.ip, query.text in each message value (the service always sets it). */
   sealer?: SealedBusMessages;
+  /** Chains per category (CHAIN_SHARDS): the message key is the event's chain, one partition per chain. */
+  chainShards?: number;
 }
 
 interface PendingPublish {
@@ -51,12 +53,12 @@ interface PendingPublish {
  * publish is KAFKA_PUBLISH_TIMEOUT_MS (503 to the caller), not the retry count: a send still
  * retrying after that is harmless (the event id deduplicates a client's retry).
  */
-export function producerConfig(): ProducerConfig {
+export function producerConfig(chainShards = 1): ProducerConfig {
   return {
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: ChainPartitioner,
+    createPartitioner: chainPartitioner(chainShards),
     retry: { retries: Number.MAX_SAFE_INTEGER },
   };
 }
@@ -85,7 +87,7 @@ export class KafkaEventBus implements EventBus {
       this.admin = this.kafka.admin();
       await this.admin.connect();
       await this.ensureTopic(this.admin);
-      this.producer = this.kafka.producer(producerConfig());
+      this.producer = this.kafka.producer(producerConfig(this.options.chainShards ?? 1));
       await this.producer.connect();
     } catch (err) {
       // A refused replication factor: name the brokers the cluster has, so the fix is one look away.
@@ -109,7 +111,8 @@ export class KafkaEventBus implements EventBus {
     if (!this.healthy && this.inflight) throw new BusUnavailableError('Kafka is not acknowledging right now.', 2);
     if (events.length === 0) return [];
     const sealer = this.options.sealer;
-    const messages: Message[] = events.map((e) => ({ key: chainForEvent(e.event), value: sealer ? sealer.encode(e.event, e.json) : e.json }));
+    const shards = this.options.chainShards ?? 1;
+    const messages: Message[] = events.map((e) => ({ key: chainForEvent(e.event, shards), value: sealer ? sealer.encode(e.event, e.json) : e.json }));
     const bytes = messages.reduce((n, m) => n + Buffer.byteLength(m.value as string) + 64, 0);
     await new Promise<void>((resolve, reject) => {
       const p: PendingPublish = { messages, bytes, outstanding: 0, settled: false, resolve, reject };

@@ -111,7 +111,7 @@ export class KafkaEventConsumer implements BusConsumer {
     if (!isRunning() || isStale()) return;
     if (batch.messages.length === 0) return;
     try {
-      const messages = batch.messages.map((m) => ({ offset: m.offset, value: m.value === null ? null : this.open(batch.partition, m.offset, m.value) }));
+      const messages = batch.messages.map((m) => ({ offset: m.offset, key: m.key ? m.key.toString('utf8') : null, value: m.value === null ? null : this.open(batch.partition, m.offset, m.value) }));
       await handle({ partition: batch.partition, messages });
     } catch (err) {
       // Nothing of this batch is committed: pause the partition and fetch it again later.
