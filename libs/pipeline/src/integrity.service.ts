@@ -39,6 +39,8 @@ export interface ChainReport {
   /** Signed checkpoints of the chain, and how many were checked against the records and matched. */
   checkpoints: number;
   checkpointsVerified: number;
+  /** Records at the start of the chain deleted by retention (its purged prefix, 0 when none): verification starts after them (the store's verification; an export's offline check leaves it out). */
+  purged?: number;
 }
 
 export interface VerifyResult {
@@ -92,6 +94,7 @@ export class IntegrityService {
 
     const plans: ChainPlan[] = [];
     const checkpointCounts: number[] = [];
+    const purgedSizes: number[] = [];
     const tasks: VerifyTask[] = [];
     const taskChain: number[] = [];
     let estimate = 0;
@@ -118,6 +121,7 @@ export class IntegrityService {
       });
       plans.push(plan);
       checkpointCounts.push(stored.length);
+      purgedSizes.push(purged?.size ?? 0);
       for (const range of plan.ranges) {
         tasks.push({ spec: serializeRangeSpec(range), source: sqlite ?? { kind: 'store' }, readHead: Boolean(sqlite) && range.endSeq === null });
         taskChain.push(plans.length - 1);
@@ -168,6 +172,7 @@ export class IntegrityService {
         lastHash: outcome.lastSeq >= 0 ? outcome.lastHash.toString('hex') : null,
         checkpoints: checkpointCounts[p],
         checkpointsVerified: outcome.checkpointsVerified,
+        purged: purgedSizes[p],
       });
       if (outcome.break) breaks.push(outcome.break);
     });

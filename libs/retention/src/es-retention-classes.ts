@@ -28,7 +28,8 @@ export function esRetentionClasses(policy: RetentionPolicy): Record<EventCategor
   const out = {} as Record<EventCategory, RetentionClass>;
   for (const category of EVENT_CATEGORIES) {
     const p = policy.categories[category];
-    out[category] = { warmAfter: ilmDays(p.hot), coldAfter: ilmDays(p.warm), deleteAfter: ilmDays(p.retain) };
+    const r = p.retain;
+    out[category] = { warmAfter: ilmDays(p.hot), coldAfter: ilmDays(p.warm), deleteAfter: ilmDays(r), minDays: r.years * 365 + r.months * 28 + r.days };
   }
   return out;
 }

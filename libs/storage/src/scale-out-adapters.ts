@@ -9,6 +9,7 @@ export * from './elasticsearch/es-event-store';
 export * from './elasticsearch/es-checkpoint-store';
 export * from './elasticsearch/es-revocation-store';
 export * from './elasticsearch/es-hold-reconciler';
+export * from './elasticsearch/es-retention-runner';
 export * from './elasticsearch/es-requests';
 export * from './elasticsearch/es-client';
 export * from './kafka/chain-partitioner';

@@ -272,18 +272,19 @@ export class ElasticsearchEventStore implements EventStore {
   }
 
   /**
-   * A stored record by event id (realtime, through `<prefix>-event-ids`). The event-ids index has
-   * no ILM of its own, so a record old enough for ILM to have deleted its backing index (received
-   * at least its class's delete age ago: the delete phase counts from rollover, which comes after
-   * the write) is returned only while its event document still exists; a purged record is not
-   * found, as with the embedded store.
+   * A stored record by event id (realtime, through `<prefix>-event-ids`). A purged record is not
+   * found, as with the embedded store. The retention run (es-retention-runner.ts) records the
+   * chain's purged prefix, removes the ids entries and then the backing index; a record old enough
+   * to be past its class's window is returned only when it lies after its chain's purged prefix
+   * and its event document still exists (a backing index deleted by other means: an older ILM
+   * policy with a delete phase, an operator). Younger records are the realtime read alone.
    */
   async getById(id: string): Promise<StoredRecord | null> {
     const src = (await this.mgetIds([id])).get(id);
     if (!src) return null;
     const canonical = this.open(src.canonical, src.sealed);
     const event = JSON.parse(canonical) as AccessEvent;
-    if (this.mayBePurged(event, src.received_at) && !(await this.eventDocumentExists(src.chain, src.seq))) return null;
+    if (this.mayBePurged(event, src.received_at) && ((await this.purgedBelow(src.chain, src.seq)) || !(await this.eventDocumentExists(src.chain, src.seq)))) return null;
     return {
       position: recordPosition(src.chain, src.seq),
       chain: src.chain,
@@ -296,12 +297,27 @@ export class ElasticsearchEventStore implements EventStore {
     };
   }
 
-  /** Whether ILM may have deleted the backing index of a record received at `receivedAt`. */
+  /** Whether retention may have purged a record received at `receivedAt` (the fewest days its class's window can span). */
   private mayBePurged(event: AccessEvent, receivedAt: string): boolean {
     const category = this.layout.categories.includes(event.category as EventCategory) ? (event.category as EventCategory) : null;
     if (!category) return true; // unknown class: always check
-    const days = Number(this.layout.retention(category).deleteAfter.replace(/d$/, ''));
+    const r = this.layout.retention(category);
+    const days = r.minDays ?? Number(r.deleteAfter.replace(/d$/, ''));
     return this.now().getTime() - Date.parse(receivedAt) >= days * 86_400_000;
+  }
+
+  /** Whether the record lies in its chain's purged prefix. */
+  private async purgedBelow(chain: string, seq: number): Promise<boolean> {
+    return seq < ((await this.purgedSizes([chain])).get(chain) ?? 0);
+  }
+
+  /** The purged-prefix size of each chain that has one (realtime read of `<prefix>-purged-prefixes`, kept by the retention run). */
+  private async purgedSizes(chains: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (chains.length === 0) return out;
+    const resp = await this.call(() => this.client.mget<{ size: number }>({ index: this.layout.purgedIndex, ids: chains }));
+    for (const d of resp.docs) if ('found' in d && d.found && d._source) out.set(d._id, d._source.size);
+    return out;
   }
 
   /** Whether the event document `chain:seq` is still in an event data stream (a complete search). */
@@ -612,8 +628,11 @@ export class ElasticsearchEventStore implements EventStore {
       );
       for (const h of found.hits.hits) visible.add(h._source!.audit.record_id);
     }
-    for (const m of moves) {
-      const complete = (m.seqs.length > 0 ? m.seqs : [m.last]).every((seq) => visible.has(recordId(m.chain, seq)));
+    const incomplete = moves.filter((m) => !(m.seqs.length > 0 ? m.seqs : [m.last]).every((seq) => visible.has(recordId(m.chain, seq))));
+    // Records the retention run purged (the index of a chain's last commit deleted) never become visible: they count as done.
+    const purged = incomplete.length > 0 ? await this.purgedSizes([...new Set(incomplete.map((m) => m.chain))]) : new Map<string, number>();
+    for (const m of incomplete) {
+      const complete = (m.seqs.length > 0 ? m.seqs : [m.last]).every((seq) => visible.has(recordId(m.chain, seq)) || seq < (purged.get(m.chain) ?? 0));
       if (!complete) watermark = Math.min(watermark, commitPosition(m.seqNo, 0) - 1);
     }
     return watermark;
@@ -898,11 +917,14 @@ export class ElasticsearchEventStore implements EventStore {
 
   private async finishPendingWrites(): Promise<void> {
     const chains = [...this.heads].filter(([, h]) => !h.written);
+    // A chain idle since retention deleted the index of its last commit: those records stay purged.
+    const purged = chains.some(([, h]) => h.pending.length > 0) ? await this.purgedSizes(chains.map(([chain]) => chain)) : new Map<string, number>();
     const records = chains.flatMap(([chain, h]) =>
-      h.pending.map((p, k) => {
+      h.pending.flatMap((p, k) => {
+        if (p.seq < (purged.get(chain) ?? 0)) return [];
         const r = fromPending(chain, p, (stored, sealed) => this.open(stored, sealed));
         this.commitPositions.set(r, commitPosition(h.seqNo, k));
-        return r;
+        return [r];
       }),
     );
     if (records.length > 0) await this.writeRecords(records, true);

@@ -65,8 +65,12 @@ export class EsFake {
   readonly failingIndices = new Set<string>();
   /** Searches answer `timed_out: true` (with the hits gathered so far). */
   timedOut = false;
-  /** Backing indices ILM deleted (`deleteBackingIndex`). */
+  /** Backing indices ILM deleted (`deleteBackingIndex`) or the service deleted (`DELETE /<index>`). */
   readonly deleted = new Set<string>();
+  /** Backing indices deleted through `DELETE /<index>`, in order. */
+  readonly indexDeletes: string[] = [];
+  /** `DELETE /<index>` answers 503 while this says so (an interrupted retention run). */
+  failIndexDelete: ((index: string) => boolean) | null = null;
   /** `http.max_content_length` in bytes (Elasticsearch's default is 100 MB). */
   maxContentLength = 100 * 1024 * 1024;
   /** Open points in time: id -> the indices it covers and when it expires (fake clock). */
@@ -172,6 +176,21 @@ export class EsFake {
       return { has_failures: false, failed_indexes: [] };
     });
     route('GET', '/:index/_ilm/explain', (p) => this.explain(indexOf(p.path)));
+    // Deleting a backing index (the retention run): refused for a stream's write index, as Elasticsearch does.
+    route('DELETE', '/:index', (p) => {
+      const name = indexOf(p.path);
+      const found = this.backingMatching(name).filter(({ index }) => index === name && !this.deleted.has(index));
+      if (found.length === 0) return notFound('index_not_found_exception', `no such index [${name}]`);
+      if (this.failIndexDelete?.(name)) return responseError(503, 'unavailable_shards_exception', 'primary shard is not active');
+      const { stream } = found[0];
+      const backing = this.streams.get(stream)!;
+      if (name === backingName(stream, backing.length - 1)) {
+        return responseError(400, 'illegal_argument_exception', `index [${name}] is the write index for data stream [${stream}] and cannot be deleted`);
+      }
+      this.deleted.add(name);
+      this.indexDeletes.push(name);
+      return { acknowledged: true };
+    });
     // find-my-way (the mock's router) matches a path parameter of at most 100 characters: longer
     // index lists (up to Elasticsearch's 4 kB line limit) are served here.
     route('GET', '/*', (p) => {
@@ -326,8 +345,11 @@ export class EsFake {
     let docs: { id: string; doc: Doc; index: string }[];
     if (this.indices.has(index)) docs = [...this.indices.get(index)!].map(([id, doc]) => ({ id, doc, index }));
     else {
-      const pattern = new RegExp('^' + index.split(',').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')).join('|') + '$');
-      docs = [...this.streams].filter(([name]) => pattern.test(name)).flatMap(([name, b]) => b.flatMap((m, g) => [...m].map(([id, doc]) => ({ id, doc, index: backingName(name, g) }))));
+      // Data stream names or patterns, or backing index names (the retention run reads one backing index).
+      const pattern = namePattern(index);
+      docs = [...this.streams].flatMap(([name, b]) =>
+        b.flatMap((m, g) => (pattern.test(name) || pattern.test(backingName(name, g)) ? [...m].map(([id, doc]) => ({ id, doc, index: backingName(name, g) })) : [])),
+      );
     }
     if (!unbounded && (body.from ?? 0) + (body.size ?? 10) > 10_000) {
       return responseError(400, 'illegal_argument_exception', 'Result window is too large, from + size must be less than or equal to: [10000]');
@@ -377,7 +399,7 @@ export class EsFake {
 
 interface SearchBody {
   query?: Query;
-  aggs?: Record<string, { terms: { field: string; size?: number } }>;
+  aggs?: Record<string, Aggregation>;
   sort?: Record<string, { order: 'asc' | 'desc' }>[];
   search_after?: unknown[];
   size?: number;
@@ -411,20 +433,35 @@ function durationMs(d: string): number {
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']!;
 }
 
-/** Terms aggregations over the matching hits (only `_index` and source fields; what the store uses). */
-function aggregate(aggs: NonNullable<SearchBody['aggs']>, hits: { doc: Doc; index: string }[]) {
+/** Aggregations over the matching hits: terms (on `_index` or a source field, with sub-aggregations), min and max (numbers or dates, as epoch ms). */
+function aggregate(aggs: Record<string, Aggregation>, hits: { doc: Doc; index: string }[]): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(aggs).map(([name, a]) => {
+      if (a.min || a.max) {
+        const field = (a.min ?? a.max)!.field;
+        const values = hits.map((h) => get(h.doc.source, field)).filter((v) => v !== undefined && v !== null).map((v) => (typeof v === 'number' ? v : Date.parse(String(v))));
+        const value = values.length === 0 ? null : a.min ? Math.min(...values) : Math.max(...values);
+        return [name, { value }];
+      }
       if (!a.terms) throw new Error(`EsFake: unsupported aggregation ${JSON.stringify(a)}`);
-      const counts = new Map<string, number>();
+      const groups = new Map<string, { doc: Doc; index: string }[]>();
       for (const h of hits) {
         const key = a.terms.field === '_index' ? h.index : String(get(h.doc.source, a.terms.field));
-        counts.set(key, (counts.get(key) ?? 0) + 1);
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = []));
+        g.push(h);
       }
-      const buckets = [...counts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).slice(0, a.terms.size ?? 10);
-      return [name, { buckets: buckets.map(([key, doc_count]) => ({ key, doc_count })) }];
+      const buckets = [...groups].sort((x, y) => y[1].length - x[1].length || (x[0] < y[0] ? -1 : 1)).slice(0, a.terms.size ?? 10);
+      return [name, { buckets: buckets.map(([key, g]) => ({ key, doc_count: g.length, ...(a.aggs ? aggregate(a.aggs, g) : {}) })) }];
     }),
   );
+}
+
+interface Aggregation {
+  terms?: { field: string; size?: number };
+  min?: { field: string };
+  max?: { field: string };
+  aggs?: Record<string, Aggregation>;
 }
 
 function indexOf(path: string): string {

@@ -127,11 +127,11 @@ describe('EsLegalHoldReconciler', () => {
         },
       },
     });
-    // The class policies keep their delete phase (a hold policy is the exception, not the rule).
+    // The class policies have no delete phase either (the retention run deletes, and checks the holds itself);
+    // a hold policy keeps the same tiers.
     const classPolicy = c.fake.requests.find((r) => r.path === '/_ilm/policy/audit-events-data_access')!.body as { policy: { phases: Record<string, unknown> } };
-    expect(Object.keys(classPolicy.policy.phases)).toEqual(['hot', 'warm', 'cold', 'delete']);
-    const { delete: _delete, ...kept } = classPolicy.policy.phases;
-    expect((put[0].body as { policy: { phases: unknown } }).policy.phases).toEqual(kept);
+    expect(Object.keys(classPolicy.policy.phases)).toEqual(['hot', 'warm', 'cold']);
+    expect((put[0].body as { policy: { phases: unknown } }).policy.phases).toEqual(classPolicy.policy.phases);
     // Declared once per process.
     await c.reconciler.reconcile();
     expect(c.fake.requests.filter((r) => r.path === '/_ilm/policy/audit-legal-hold')).toHaveLength(1);

@@ -20,6 +20,8 @@ export interface RetentionClass {
   warmAfter: string;
   coldAfter: string;
   deleteAfter: string;
+  /** The fewest days the window can span by the calendar (deleteAfter rounds up); default: deleteAfter's days. */
+  minDays?: number;
 }
 
 /** HIPAA-practice defaults: 7 years (2557 days) and 6 years (2192 days), leap days included. */
@@ -94,12 +96,16 @@ export class EsLayout {
     return this.options.classes?.[category] ?? { warmAfter: this.options.warmAfter, coldAfter: this.options.coldAfter, deleteAfter: `${DEFAULT_RETENTION_DAYS[category]}d` };
   }
 
-  /** ILM policy of one retention class: hot (rollover, then sealed read-only), warm, cold, delete. */
+  /**
+   * ILM policy of one retention class: hot (rollover, then sealed read-only), warm, cold, and no
+   * delete phase: the retention run deletes a backing index once all its records are past the
+   * window, after recording each chain's purged prefix (es-retention-runner.ts), which ILM cannot.
+   */
   ilmPolicyBody(category: EventCategory) {
     const r = this.retention(category);
     return {
-      _meta: { managed_by: 'audit-siem', category, retention: r.deleteAfter },
-      phases: { ...this.keptPhases(r.warmAfter, r.coldAfter), delete: { min_age: r.deleteAfter, actions: { delete: {} } } },
+      _meta: { managed_by: 'audit-siem', category, retention: r.deleteAfter, deleted_by: 'the audit-siem retention run' },
+      phases: this.keptPhases(r.warmAfter, r.coldAfter),
     };
   }
 
