@@ -5,15 +5,23 @@
  * not in the cluster), /health/ready is 503 naming `storage_unavailable`, liveness stays up. Once it
  * is back: ready again by itself, writes acknowledged, every receipt readable unchanged, the chain
  * verifies and holds exactly the acknowledged events (nothing lost, nothing duplicated).
+ * Detection pauses and resumes: a bulk-read pattern half before, half after the outage raises
+ * exactly one alert (GET /v1/alerts), none before the outage.
  * AUDIT_FAULT_OUTAGE_MS sets how long the outage lasts (default 6 s; 60000 for the issue's minute).
  */
 import { loadConfig } from '@app/core';
 import { accessEvent } from '../support/events';
 import { EsFakeServer, startEsFakeServer } from '../support/es-fake-server';
+import { AlertJson, allAlerts, waitForDetection } from '../support/detection';
 import { startTestApp, TestApp } from '../support/test-app';
 import { Receipt, waitFor } from './fault-service';
 
 const OUTAGE_MS = Number(process.env.AUDIT_FAULT_OUTAGE_MS ?? 6000);
+// Every event is one user reading another patient's chart: 30 before the outage, 30 after. The
+// default bulk-phi-read rule (50 distinct patients by one user within 10 minutes) is crossed only
+// by the two halves together, so its single alert proves detection paused and resumed with its
+// window intact (nothing lost), and no second alert that it repeated nothing.
+const SNOOPER = { id: 'dr-es-outage', type: 'user' as const, role: 'physician', ip: '10.1.2.3' };
 
 describe('fault: Elasticsearch unreachable for a while (STORE=elasticsearch)', () => {
   let es: EsFakeServer;
@@ -36,7 +44,7 @@ describe('fault: Elasticsearch unreachable for a while (STORE=elasticsearch)', (
     const writer = await t.client('integration');
     const acknowledged = new Map<string, Receipt>();
     let n = 0;
-    const post = () => writer.request('POST', '/v1/events', { events: Array.from({ length: 10 }, () => accessEvent({ patient: { id: `MRN-ESOUT-${n++}` } })) });
+    const post = () => writer.request('POST', '/v1/events', { events: Array.from({ length: 10 }, () => accessEvent({ occurredAt: new Date().toISOString(), actor: SNOOPER, patient: { id: `MRN-ESOUT-${n++}` } })) });
     const keep = (body: string) => {
       for (const r of JSON.parse(body).receipts as Receipt[]) acknowledged.set(r.id, r);
     };
@@ -45,6 +53,11 @@ describe('fault: Elasticsearch unreachable for a while (STORE=elasticsearch)', (
       expect(res.status).toBe(202);
       keep(res.body);
     }
+    const beforeOutage = new Set(acknowledged.keys());
+    // Detection has evaluated the first half and raised nothing yet.
+    const analyst = await t.client('soc_analyst', 'analyst-jane');
+    await waitForDetection(analyst);
+    expect(await snooperAlerts(analyst)).toEqual([]);
 
     es.fake.down = true;
     const outageEnds = Date.now() + OUTAGE_MS;
@@ -80,5 +93,22 @@ describe('fault: Elasticsearch unreachable for a while (STORE=elasticsearch)', (
     expect(seqs).toEqual(seqs.map((_, i) => i));
     const verified = JSON.parse((await (await t.client('auditor')).request('GET', '/v1/integrity/verify?chain=data_access')).body);
     expect(verified).toMatchObject({ ok: true, break: null, verified: acknowledged.size });
+
+    // Detection (which reads the cluster) paused and resumed where it was: the pattern that spans
+    // the outage raised exactly one alert, its evidence reaching from the first half into the second.
+    await waitForDetection(analyst);
+    expectOneAlertAcrossTheOutage(await snooperAlerts(analyst), beforeOutage, new Set(acknowledged.keys()));
   }, OUTAGE_MS + 120_000);
 });
+
+async function snooperAlerts(analyst: Parameters<typeof allAlerts>[0]): Promise<AlertJson[]> {
+  return (await allAlerts(analyst, `rule=bulk-phi-read&actor=${SNOOPER.id}`)).filter((a) => a.groupKey['actor.id'] === SNOOPER.id);
+}
+
+function expectOneAlertAcrossTheOutage(alerts: AlertJson[], before: Set<string>, all: Set<string>): void {
+  expect(alerts).toHaveLength(1);
+  const [alert] = alerts;
+  expect(alert.evidence.eventIds.every((id) => all.has(id))).toBe(true);
+  expect(before.has(alert.evidence.firstEventId)).toBe(true);
+  expect(before.has(alert.evidence.lastEventId)).toBe(false);
+}
