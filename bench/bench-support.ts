@@ -72,7 +72,7 @@ const CLOCK_TICKS = 100;
  * answered. A request that fails on the connection (not on an HTTP status) is sent again, at most
  * 3 times (ingestion is idempotent on event id); `retries` counts them.
  */
-export async function closedLoop(client: ApiClient, bodies: string[], concurrency: number) {
+export async function closedLoop(client: Pick<ApiClient, 'request'>, bodies: string[], concurrency: number) {
   const latencies: number[] = [];
   let next = 0;
   let failures = 0;

@@ -7,11 +7,19 @@
  *
  * Options (env): BENCH_EVENTS (default 300000), BENCH_BATCH (events per request, comma-separated
  * sizes each measured in turn, default 100,500), BENCH_CONCURRENCY (16), BENCH_SINGLE_SECONDS (8).
- * `npm run bench -- --bus kafka` runs the Kafka path instead (kafka-ingest.bench.ts).
+ * `npm run bench -- --bus kafka` runs the Kafka path instead (kafka-ingest.bench.ts, then writer
+ * scaling with 1, 2, 3 writer processes and 1 vs 8 shards, kafka-writers.bench.ts).
+ *
+ * `npm run bench -- --shards N` (or BENCH_CHAIN_SHARDS=N): the service runs with CHAIN_SHARDS=N and
+ * the traffic comes from BENCH_SITES (default 24) integrations, each posting its own systems
+ * (`<system>.site-k`, token `bench-site-k`, one site per request), so that N shards per category
+ * have sources to spread over; the table adds how the records spread over the chains. Run it with
+ * `--shards 1` for the figures to compare (the same traffic on one chain per category).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import Database from 'better-sqlite3';
 import { AccessEvent, chainForEvent, loadConfig } from '@app/core';
 import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
 import { SqliteEventStore, openDatabase } from '@app/storage';
@@ -24,6 +32,10 @@ const TOTAL = Number(process.env.BENCH_EVENTS ?? 300_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const BATCH_SIZES = (process.env.BENCH_BATCH ?? '100,500').split(',').map((b) => Number(b.trim()));
 const SINGLE_SECONDS = Number(process.env.BENCH_SINGLE_SECONDS ?? 8);
+const SHARDS_ARG = process.argv.indexOf('--shards') >= 0 ? process.argv[process.argv.indexOf('--shards') + 1] : process.env.BENCH_CHAIN_SHARDS;
+/** CHAIN_SHARDS of the run; null: the default traffic (one token, the service's default CHAIN_SHARDS). */
+const SHARDS = SHARDS_ARG === undefined ? null : Number(SHARDS_ARG);
+const SITES = Number(process.env.BENCH_SITES ?? 24);
 
 async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Promise<number> {
   const dir = benchDataDir('raw');
@@ -35,7 +47,7 @@ async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Pr
     const receivedAt = new Date().toISOString();
     const records = events.slice(i, i + rowsPerTransaction).map((event) => {
       const json = canonicalize(event);
-      const chain = chainForEvent(event);
+      const chain = chainForEvent(event, SHARDS ?? 1);
       const head = heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
       const seq = head.seq + 1;
       const hash = recordHash(head.hash, chain, seq, receivedAt, json);
@@ -51,7 +63,7 @@ async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Pr
 }
 
 /** Open loop: requests start on a fixed schedule whatever the answers do (no coordinated omission). */
-async function openLoop(client: ApiClient, bodies: string[], ratePerSecond: number) {
+async function openLoop(client: Pick<ApiClient, 'request'>, bodies: string[], ratePerSecond: number) {
   const latencies: number[] = [];
   let failures = 0;
   const interval = 1000 / ratePerSecond;
@@ -80,15 +92,39 @@ function postedByBench(event: AccessEvent): AccessEvent {
   return { ...event, source: { system: event.source.system } };
 }
 
+/** With --shards: request i is posted by site i mod SITES, with that site's own systems. */
+function siteOf(i: number): number {
+  return i % SITES;
+}
+
+function postedBySite(event: AccessEvent, site: number): AccessEvent {
+  return { ...event, source: { system: `${event.source.system}.site-${site}` } };
+}
+
+/** Records per chain of the data dir (read after the service stopped). */
+function recordsPerChain(dataDir: string): Map<string, number> {
+  const db = new Database(path.join(dataDir, 'audit.db'), { readonly: true });
+  try {
+    return new Map((db.prepare('SELECT chain, COUNT(*) AS n FROM events GROUP BY chain').all() as { chain: string; n: number }[]).map((r) => [r.chain, r.n]));
+  } finally {
+    db.close();
+  }
+}
+
 async function main(): Promise<void> {
   // `npm run bench -- --bus kafka`: the Kafka path instead (kafka-ingest.bench.ts; needs KAFKA_BROKERS).
   const bus = process.argv.indexOf('--bus');
   if (bus >= 0 && process.argv[bus + 1] === 'kafka') {
     await (await import('./kafka-ingest.bench')).kafkaBench();
+    if (process.env.KAFKA_BROKERS) await (await import('./kafka-writers.bench')).kafkaWritersBench();
     process.exit(0); // kafkajs may keep sockets or timers; the run is over
   }
+  if (SHARDS !== null && !(Number.isInteger(SHARDS) && SHARDS >= 1 && SHARDS <= 64)) {
+    console.error(`--shards / BENCH_CHAIN_SHARDS must be a whole number from 1 to 64 (got "${SHARDS_ARG}")`);
+    process.exit(2);
+  }
   const dataDir = benchDataDir('ingest');
-  console.log(`Ingest benchmark on ${machine()}`);
+  console.log(`Ingest benchmark on ${machine()}${SHARDS === null ? '' : `, CHAIN_SHARDS=${SHARDS}, traffic from ${SITES} integrations`}`);
   console.log(`Generating ${fmt(TOTAL)} synthetic events...`);
   // Every batch size posts its own events (fresh ids: a repeated id would be a cheap duplicate).
   const batchRuns = BATCH_SIZES.map((size, k) => {
@@ -97,7 +133,8 @@ async function main(): Promise<void> {
     const counts: number[] = [];
     for (let i = 0; i < events.length; i += size) {
       const chunk = events.slice(i, i + size);
-      bodies.push(JSON.stringify({ events: chunk.map(postedByBench) }));
+      const site = siteOf(bodies.length);
+      bodies.push(JSON.stringify({ events: chunk.map((e) => (SHARDS === null ? postedByBench(e) : postedBySite(e, site))) }));
       counts.push(chunk.length);
     }
     return { size, bodies, counts };
@@ -107,9 +144,20 @@ async function main(): Promise<void> {
   const raw1000 = await rawCeiling(generateTraffic({ events: Math.min(TOTAL, 200_000), seed: 9 }).events, 1000);
 
   // The limiter runs (its cost is measured) but never throttles: the bench measures capacity.
-  const svc = await startServiceProcess({ DATA_DIR: dataDir, RATE_LIMIT_EVENTS_PER_SECOND: '10000000' });
-  const token = await new TokenService(loadConfig({}, { dataDir })).issue({ role: 'integration', sub: 'bench', ttl: '1h' });
-  const client = new ApiClient(svc.url, token, { caPem: localCa(dataDir), maxSockets: 256 });
+  const svc = await startServiceProcess({ DATA_DIR: dataDir, RATE_LIMIT_EVENTS_PER_SECOND: '10000000', ...(SHARDS === null ? {} : { CHAIN_SHARDS: String(SHARDS) }) });
+  const tokens = new TokenService(loadConfig({}, { dataDir }));
+  const token = await tokens.issue({ role: 'integration', sub: 'bench', ttl: '1h' });
+  const bench = new ApiClient(svc.url, token, { caPem: localCa(dataDir), maxSockets: 256 });
+  // --shards: one client per site (its own token); a body goes out through the client of its site.
+  const sites: ApiClient[] = [];
+  const siteOfBody = new Map<string, number>();
+  if (SHARDS !== null) {
+    for (let k = 0; k < SITES; k++) sites.push(new ApiClient(svc.url, await tokens.issue({ role: 'integration', sub: `bench-site-${k}`, ttl: '1h' }), { caPem: localCa(dataDir), maxSockets: 64 }));
+    for (const run of batchRuns) run.bodies.forEach((b, i) => siteOfBody.set(b, siteOf(i)));
+  }
+  const client: Pick<ApiClient, 'request'> =
+    SHARDS === null ? bench : { request: (method, url, body) => sites[typeof body === 'string' ? (siteOfBody.get(body) ?? 0) : 0].request(method, url, body) };
+  let spread = '';
   try {
     const batchResults = [];
     for (const { size, bodies, counts } of batchRuns) {
@@ -123,7 +171,11 @@ async function main(): Promise<void> {
       batchResults.push({ size, run, rate: events / run.seconds, cpuPerEvent: (cpuMs * 1000) / events, cores: cpuMs / 1000 / run.seconds });
     }
 
-    const singles = generateTraffic({ events: 200_000, seed: 11 }).events.map((e) => JSON.stringify(postedByBench(e)));
+    const singles = generateTraffic({ events: 200_000, seed: 11 }).events.map((e, i) => {
+      const body = JSON.stringify(SHARDS === null ? postedByBench(e) : postedBySite(e, siteOf(i)));
+      if (SHARDS !== null) siteOfBody.set(body, siteOf(i));
+      return body;
+    });
     const probe = await closedLoop(client, singles.slice(0, Math.min(singles.length, 20_000)), 64);
     const singleMax = Math.min(20_000, singles.length) / probe.seconds;
     const halfRate = singleMax / 2;
@@ -145,11 +197,18 @@ async function main(): Promise<void> {
     console.log(`| non-202 answers | ${batchResults.reduce((n, b) => n + b.run.failures, 0) + probe.failures + paced.failures} |`);
     console.log(`| load average at the end (1 min) | ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores |`);
   } finally {
-    client.close();
+    bench.close();
+    for (const c of sites) c.close();
     svc.child.kill('SIGTERM');
     await new Promise((r) => svc.child.once('exit', r));
+    if (SHARDS !== null) {
+      const perChain = recordsPerChain(dataDir);
+      const dataAccess = [...perChain].filter(([c]) => c === 'data_access' || c.startsWith('data_access.')).map(([, n]) => n);
+      spread = `| chains written (CHAIN_SHARDS=${SHARDS}) | ${perChain.size - (perChain.has('access_log') ? 1 : 0)} event chains; data_access over ${dataAccess.length} chain(s), ${fmt(Math.min(...dataAccess))} to ${fmt(Math.max(...dataAccess))} records each |`;
+    }
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+  if (spread) console.log(spread);
 }
 
 main().catch((err) => {

@@ -4,7 +4,8 @@
  * node:crypto); `GET /v1/integrity/verify` and `auditctl verify` cover every shard (a category names
  * all of its shards); `auditctl export --chain data_access` writes one export per shard that
  * `auditctl verify --offline` passes and that names the shard of a record changed in it; a proof of
- * an event in a shard checks independently against that shard's signed checkpoint; and retention
+ * an event in a shard checks independently against that shard's signed checkpoint; a user-activity
+ * report lists every row across the shards with each shard's checkpoint verified; and retention
  * at +6.5 years empties every data-access shard (one window per category) while every
  * authentication shard stays, with verification passing after it.
  */
@@ -163,6 +164,19 @@ describe('sharded chains (CHAIN_SHARDS=8) over HTTP, CLI, export, proof and rete
       const pem = keys.publicKeys.find((k) => k.keyId === cp.keyId)!.publicKeyPem;
       expect(checkProof(proof, pem)).toBe(true);
       expect(checkProof({ ...proof, recordHash: receipts.get([...receipts.keys()][0])!.hash }, pem)).toBe(false);
+
+      // A report across shards: every row, and each shard chain's signed checkpoint stated and verified.
+      const officer = await t.client('compliance_officer');
+      const rep = await officer.request('GET', '/v1/reports/user-activity?actor=dr-alice&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z&format=json');
+      expect(rep.status).toBe(200);
+      const doc = JSON.parse(rep.body) as { summary: { rows: number; chains: { chain: string; records: number }[] }; integrity: { checkpoints: { verified: boolean | null; checkpoints: { chain: string; verified: boolean }[]; unsealed: unknown[] } } };
+      expect(doc.summary.rows).toBe(60);
+      const used = [...new Set([...receipts.values()].map((r) => r.chain))].sort();
+      expect(doc.summary.chains.map((c) => c.chain)).toEqual(used);
+      for (const c of doc.summary.chains) expect(c.records).toBe([...receipts.values()].filter((r) => r.chain === c.chain).length);
+      expect(doc.integrity.checkpoints.verified).toBe(true);
+      expect(doc.integrity.checkpoints.checkpoints.map((c) => c.chain).sort()).toEqual(used);
+      expect(doc.integrity.checkpoints.unsealed).toEqual([]);
     } finally {
       await t.close();
     }
