@@ -1,20 +1,23 @@
 /**
  * Nest wiring of alert delivery: reads ALERT_DESTINATIONS_FILE at start (a bad file stops the
- * service naming the key), keeps the outbox trigger on the alerts table, runs the dispatcher from
+ * service naming the key), keeps the outbox trigger on the alerts table (STORE=elasticsearch: the
+ * outbox in the cluster, shared by every instance), runs the dispatcher from
  * start-up to shutdown (with no destinations it only logs one "alert raised" line per stored alert), and exposes per-destination status to the API
  * (GET /v1/alert-destinations) and to /metrics (for callers who may read alerts or operations), and
  * sends test messages for the console's admin page.
  */
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '@app/core';
 import { MetricsService } from '@app/pipeline';
 import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
-import { SQLITE_DB, SqliteDb } from '@app/storage';
+import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
 import { DetectionModule } from '../service/detection.module';
 import { SqliteAlertStore } from '../service/sqlite-alert-store';
-import { AlertDispatcher, DeliveryLog, DestinationStatus, TestDeliveryResult } from './alert-dispatcher';
-import { DeliveryOutbox } from './delivery-outbox';
+import { AlertDispatcher, DeliveryLog, DestinationStatus, DispatcherOptions, TestDeliveryResult } from './alert-dispatcher';
+import { DeliveryOutbox, DeliveryOutboxPort } from './delivery-outbox';
 import { DestinationsConfig, loadDestinations } from './destinations-config';
 import { senderFor } from './senders';
 
@@ -31,9 +34,18 @@ export function deliveryLog(logger: Logger): DeliveryLog {
   return { fact: (level, msg, fields) => (level === 'warn' ? logger.warn({ fact: msg, ...fields }) : logger.log({ fact: msg, ...fields })) };
 }
 
-export function dispatcherFor(db: SqliteDb, config: AppConfig, destinations: DestinationsConfig, logger: Logger, options = {}): AlertDispatcher {
-  // The trigger stays even with no destination: every stored alert still gets its "alert raised" line.
-  const outbox = new DeliveryOutbox(db, true);
+/**
+ * The outbox: with STORE=elasticsearch the one in the cluster every instance's dispatcher shares
+ * (es-delivery-outbox.ts: an instance may die, another delivers what it left), else the embedded
+ * one, whose trigger stays even with no destination: every stored alert still gets its "alert raised" line.
+ */
+export async function deliveryOutboxFor(config: AppConfig, db: SqliteDb, events: EventStore): Promise<DeliveryOutboxPort> {
+  if (config.scaleOut?.store !== 'elasticsearch') return new DeliveryOutbox(db, true);
+  const { elasticsearchDeliveryOutboxFor } = await import('./es-delivery-outbox');
+  return elasticsearchDeliveryOutboxFor(events, `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`);
+}
+
+export function dispatcherFor(outbox: DeliveryOutboxPort, config: AppConfig, destinations: DestinationsConfig, logger: Logger, options: DispatcherOptions = {}): AlertDispatcher {
   const tokenizer = patientTokenizerFor(config);
   return new AlertDispatcher(
     outbox,
@@ -107,11 +119,12 @@ export class AlertDeliveryService implements OnApplicationBootstrap, BeforeAppli
   providers: [
     {
       provide: ALERT_DESTINATIONS,
-      // SqliteAlertStore first: the outbox trigger needs the alerts table.
-      inject: [SQLITE_DB, APP_CONFIG, SqliteAlertStore],
-      useFactory: async (db: SqliteDb, config: AppConfig): Promise<AlertDispatcher | null> => {
+      // SqliteAlertStore first: the embedded outbox trigger needs the alerts table.
+      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE, SqliteAlertStore],
+      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore): Promise<AlertDispatcher | null> => {
         const destinations: DestinationsConfig = config.alertDestinationsFile ? await loadDestinations(config.alertDestinationsFile) : { destinations: [] };
-        return dispatcherFor(db, config, destinations, new Logger('AlertDelivery'));
+        // Passes wait for the store: on Elasticsearch the shared outbox's indices exist once it is up.
+        return dispatcherFor(await deliveryOutboxFor(config, db, events), config, destinations, new Logger('AlertDelivery'), { ready: () => events.isReady() });
       },
     },
     AlertDeliveryService,

@@ -11,7 +11,7 @@
 import type { AlertRecord } from '../alert-lifecycle';
 import type { RecordSealer } from '../service/sqlite-alert-store';
 import { deliveredAlert, deliveryIdFor, DeliveryMessage, IdentifierTokens, messageFor, SEV_RANK, testMessage } from './alert-message';
-import { DeliveryOutbox, PendingDelivery } from './delivery-outbox';
+import { DeliveryOutboxPort, PendingDelivery } from './delivery-outbox';
 import type { Destination } from './destinations-config';
 import { AlertSender, DeliveryError } from './webhook-sender';
 
@@ -57,6 +57,8 @@ export interface DispatcherOptions {
   parallel?: number;
   now?: () => number;
   random?: () => number;
+  /** False while the outbox's store is not up yet (Elasticsearch connecting): passes are skipped. */
+  ready?: () => boolean;
 }
 
 export function routes(d: Destination, a: Pick<AlertRecord, 'ruleId' | 'severity' | 'reasons'>): boolean {
@@ -105,9 +107,10 @@ export class AlertDispatcher {
   private readonly now: () => number;
   private readonly random: () => number;
   private stopped = false;
+  private passFailing = false;
 
   constructor(
-    private readonly outbox: DeliveryOutbox,
+    private readonly outbox: DeliveryOutboxPort,
     destinations: readonly { d: Destination; sender: AlertSender }[],
     private readonly tokens: IdentifierTokens,
     private readonly consoleUrl: string,
@@ -130,9 +133,17 @@ export class AlertDispatcher {
 
   /** Runs one pass soon (e.g. after the detection worker stored alerts). */
   wake(): void {
-    if (this.stopped) return;
+    if (this.stopped || !(this.options.ready?.() ?? true)) return;
     this.ticking ??= this.tick()
-      .catch((err: unknown) => this.log.fact('warn', 'alert delivery pass failed', { error: (err as Error)?.constructor?.name ?? 'error' }))
+      .then(() => {
+        if (this.passFailing) this.log.fact('info', 'alert delivery passes work again', {});
+        this.passFailing = false;
+      })
+      .catch((err: unknown) => {
+        // Once per run of failures (a store that is down fails every pass, four times a second).
+        if (!this.passFailing) this.log.fact('warn', 'alert delivery pass failed', { error: (err as Error)?.constructor?.name ?? 'error' });
+        this.passFailing = true;
+      })
       .finally(() => (this.ticking = null));
   }
 
@@ -148,6 +159,7 @@ export class AlertDispatcher {
   async tick(): Promise<void> {
     await this.fanOut();
     await Promise.all(this.states.map((s) => (s.busy ? undefined : this.deliver(s))));
+    await this.outbox.refreshCounts?.(this.names());
   }
 
   /** Sends everything due until nothing is left or every destination is failing (tests, CLI). */
@@ -155,6 +167,7 @@ export class AlertDispatcher {
     const end = this.now() + timeoutMs;
     while (this.now() < end) {
       await this.tick();
+      await this.outbox.refreshCounts?.(this.names(), true);
       if (this.states.every((s) => this.outbox.countsFor(s.d.name).pending === 0)) return;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -213,7 +226,7 @@ export class AlertDispatcher {
 
   private async fanOut(): Promise<void> {
     for (;;) {
-      const queued = this.outbox.queuedAlerts(500);
+      const queued = await this.outbox.queuedAlerts(500);
       if (queued.length === 0) return;
       const now = this.now();
       const rows = queued.map((q) => {
@@ -239,24 +252,22 @@ export class AlertDispatcher {
         this.log.fact('warn', 'alert delivery dead-lettered', { destination: s.d.name, deliveryId: id, outcome: 'dead' });
       }
       const batch = this.options.batch ?? 100;
-      const due = this.outbox.dueFor(s.d.name, now, batch);
-      if (due.length === 0) return;
+      // Whether this pass may send at all is decided first: the shared outbox claims what dueFor returns.
       const digestMs = s.d.digestMinutes !== undefined ? s.d.digestMinutes * 60_000 : undefined;
-      if (digestMs !== undefined) {
-        if (now - s.lastSentMs < digestMs) return;
-        await this.sendOne(s, due, 'digest');
-        return;
-      }
+      if (digestMs !== undefined && now - s.lastSentMs < digestMs) return;
+      let allowance = Infinity;
       if (s.d.rateLimit) {
         const windowMs = s.d.rateLimit.perMinutes * 60_000;
         s.sent = s.sent.filter((t) => t > now - windowMs);
-        const allowance = s.d.rateLimit.max - s.sent.length;
+        allowance = s.d.rateLimit.max - s.sent.length;
         if (allowance <= 0) return;
-        if (due.length > allowance) {
-          // A storm: everything waiting goes out as one message with the count.
-          await this.sendOne(s, due, 'digest');
-          return;
-        }
+      }
+      const due = await this.outbox.dueFor(s.d.name, now, batch);
+      if (due.length === 0) return;
+      if (digestMs !== undefined || due.length > allowance) {
+        // A digest period, or a storm beyond the rate limit: everything waiting goes out as one message with the count.
+        await this.sendOne(s, due, 'digest');
+        return;
       }
       const parallel = this.options.parallel ?? 8;
       const delivered: string[] = [];

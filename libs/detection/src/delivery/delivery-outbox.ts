@@ -39,17 +39,38 @@ BEGIN INSERT OR IGNORE INTO alert_delivery_queue (alert_rowid) VALUES (new.rowid
 `;
 
 export interface QueuedAlert {
-  rowid: number;
+  /** Where the alert sits in the queue: SQLite its rowid, Elasticsearch its id. */
+  rowid: number | string;
   record: string | Buffer;
 }
 
 export interface PendingDelivery {
   id: string;
   destination: string;
-  alertRowid: number;
   attempts: number;
   createdMs: number;
   record: string | Buffer;
+}
+
+/**
+ * The delivery outbox port the dispatcher works through: this embedded one, or the shared one in
+ * Elasticsearch (es-delivery-outbox.ts) that every instance's dispatcher works on together.
+ */
+export interface DeliveryOutboxPort {
+  /** Up to `limit` stored alerts waiting to be fanned out, oldest first. */
+  queuedAlerts(limit: number): QueuedAlert[] | Promise<QueuedAlert[]>;
+  /** The deliveries of these alerts (created once per id), and the alerts off the queue. */
+  fanOut(rows: { rowid: number | string; deliveries: { id: string; destination: string }[] }[], nowMs: number): Promise<void>;
+  /** Pending deliveries of a destination due now, this instance's to send (the shared outbox claims them). */
+  dueFor(destination: string, nowMs: number, limit: number): PendingDelivery[] | Promise<PendingDelivery[]>;
+  markDelivered(ids: readonly string[], nowMs: number): Promise<void>;
+  markFailed(ids: readonly string[], nextAttemptMs: number, reason: string, nowMs: number): Promise<void>;
+  /** Pending deliveries older than the cut-off become dead letters; returns their ids. */
+  expire(destination: string, cutoffMs: number, nowMs: number): Promise<string[]>;
+  /** Counts per state (the shared outbox answers from what refreshCounts last read). */
+  countsFor(destination: string): DestinationCounts;
+  /** Reads the counts again (shared outbox; at most once per second unless `force`). */
+  refreshCounts?(destinations: readonly string[], force?: boolean): Promise<void>;
 }
 
 export interface DestinationCounts {
@@ -60,7 +81,7 @@ export interface DestinationCounts {
   oldestPendingMs: number | null;
 }
 
-export class DeliveryOutbox {
+export class DeliveryOutbox implements DeliveryOutboxPort {
   private readonly queued: Database.Statement;
   private readonly dequeue: Database.Statement;
   private readonly insert: Database.Statement;
@@ -82,7 +103,7 @@ export class DeliveryOutbox {
       `INSERT OR IGNORE INTO alert_deliveries (id, destination, alert_rowid, state, attempts, created_ms, next_attempt_ms, updated_ms) VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)`,
     );
     this.due = db.prepare(
-      `SELECT d.id, d.destination, d.alert_rowid AS alertRowid, d.attempts, d.created_ms AS createdMs, a.record AS record
+      `SELECT d.id, d.destination, d.attempts, d.created_ms AS createdMs, a.record AS record
          FROM alert_deliveries d JOIN alerts a ON a.rowid = d.alert_rowid
         WHERE d.destination = ? AND d.state = 'pending' AND d.next_attempt_ms <= ? ORDER BY d.next_attempt_ms, d.alert_rowid LIMIT ?`,
     );
@@ -101,7 +122,7 @@ export class DeliveryOutbox {
   }
 
   /** In one transaction: the deliveries of these alerts, and the alerts off the queue. */
-  fanOut(rows: { rowid: number; deliveries: { id: string; destination: string }[] }[], nowMs: number): Promise<void> {
+  fanOut(rows: { rowid: number | string; deliveries: { id: string; destination: string }[] }[], nowMs: number): Promise<void> {
     return this.write(() => {
       for (const row of rows) {
         for (const d of row.deliveries) this.insert.run(d.id, d.destination, row.rowid, nowMs, nowMs, nowMs);

@@ -60,8 +60,41 @@ export class ElasticsearchAlertStore implements AlertStore {
     options: EsRequestOptions = {},
     /** Without it no patient is indexed: ids are never stored in clear. */
     private readonly indexing?: AlertIndexing,
+    /**
+     * The delivery queue (es-delivery-outbox.ts): each alert is queued in the same bulk that creates
+     * it, as the embedded store's trigger queues it in the same transaction. Without it nothing is queued.
+     */
+    private readonly deliveryQueueIndex?: string,
   ) {
     this.es = new EsRequests(client, options);
+  }
+
+  /**
+   * Creates the records (op_type=create) and, with a delivery queue, each one's queue entry in the
+   * same bulk; returns the alert items. A queue entry that exists already (the alert was queued,
+   * perhaps fanned out, before a replay) is left alone; one that failed fails the whole call, so
+   * the caller's retry queues it (the alert then answers 409, its entry is created).
+   */
+  private async createWithQueue(records: readonly AlertRecord[]) {
+    const queue = this.deliveryQueueIndex;
+    const now = Date.now();
+    const ops = records.flatMap((r) => [
+      { action: { create: { _index: this.index, _id: r.id } }, doc: this.toDoc(r) as unknown },
+      ...(queue ? [{ action: { create: { _index: queue, _id: r.id } }, doc: { alertId: r.id, queuedAtMs: now, fannedOut: false } as unknown }] : []),
+    ]);
+    const all = await this.es.bulk(ops);
+    const stride = queue ? 2 : 1;
+    const items = records.map((_, i) => all[i * stride]);
+    items.forEach((item) => {
+      if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`alert write failed: ${item.error?.type ?? item.status}`);
+    });
+    if (queue) {
+      records.forEach((_, i) => {
+        const q = all[i * 2 + 1];
+        if (q.status !== 409 && (q.status < 200 || q.status >= 300)) throw new StoreUnavailableError(`alert delivery queue write failed: ${q.error?.type ?? q.status}`);
+      });
+    }
+    return items;
   }
 
   async save(alert: DetectionAlert, createdAt: string): Promise<AlertSaveResult> {
@@ -71,11 +104,8 @@ export class ElasticsearchAlertStore implements AlertStore {
   async saveAll(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]> {
     if (alerts.length === 0) return [];
     const records = await this.withCases(alerts.map((a) => newAlertRecord(a, createdAt)));
-    const items = await this.es.bulk(records.map((r) => ({ action: { create: { _index: this.index, _id: r.id } }, doc: this.toDoc(r) })));
+    const items = await this.createWithQueue(records);
     const existing = records.filter((_, i) => items[i].status === 409).map((r) => r.id);
-    items.forEach((item) => {
-      if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`alert write failed: ${item.error?.type ?? item.status}`);
-    });
     const stored = await this.es.mget<AlertDoc>(this.index, existing);
     return records.map((record, i) => {
       if (items[i].status !== 409) return { created: true, record };
@@ -92,10 +122,7 @@ export class ElasticsearchAlertStore implements AlertStore {
     if (shipped.length === 0) return;
     // The cluster decides the case: the shipping instance only knew its own alerts.
     const records = await this.withCases(shipped.map((r) => ({ ...r })));
-    const items = await this.es.bulk(records.map((r) => ({ action: { create: { _index: this.index, _id: r.id } }, doc: this.toDoc(r) })));
-    items.forEach((item) => {
-      if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`alert write failed: ${item.error?.type ?? item.status}`);
-    });
+    await this.createWithQueue(records);
   }
 
   async get(id: string): Promise<AlertRecord | null> {
@@ -230,8 +257,8 @@ export class ElasticsearchAlertStore implements AlertStore {
   }
 }
 
-/** The alert store of the cluster the Elasticsearch event store uses (same client, ELASTICSEARCH_ALERTS_INDEX). */
+/** The alert store of the cluster the Elasticsearch event store uses (same client, ELASTICSEARCH_ALERTS_INDEX), queueing for delivery. */
 export function elasticsearchAlertStoreFor(events: EventStore, sealer: RecordSealer, indexing?: AlertIndexing): ElasticsearchAlertStore {
   if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
-  return new ElasticsearchAlertStore(events.client, events.options.alertsIndex, sealer, {}, indexing);
+  return new ElasticsearchAlertStore(events.client, events.options.alertsIndex, sealer, {}, indexing, events.layout.deliveryQueueIndex);
 }
