@@ -5,7 +5,8 @@
  * answers 500, hangs past the timeout or closes the connection gets retries with growing gaps while
  * ingestion answers as before, and every alert arrives once it recovers; the status route and
  * /metrics show queue depth, failures and last success; the log has one fact per alert raised and
- * per delivery outcome, without identifiers.
+ * per delivery outcome, without identifiers. A destination with a rate limit turns a storm into one
+ * digest carrying the count, and holds what comes after until its window has room again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +21,8 @@ const SECRET = 'whsec-test-0123456789abcdef';
 describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
   let t: TestApp;
   let receiver: WebhookReceiver;
+  /** storm-hook's own receiver: only sensitive-segment alerts, at most 3 messages per 30 s. */
+  let stormReceiver: WebhookReceiver;
   let integration: ApiClient;
   let analyst: ApiClient;
   let admin: ApiClient;
@@ -43,6 +46,8 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
   beforeAll(async () => {
     const work = tempDataDir('alert-hook-');
     receiver = await startWebhookReceiver(work, SECRET);
+    fs.mkdirSync(path.join(work, 'storm'));
+    stormReceiver = await startWebhookReceiver(path.join(work, 'storm'), SECRET);
     const file = path.join(work, 'destinations.yaml');
     fs.writeFileSync(
       file,
@@ -62,6 +67,13 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
         `    secret: ${SECRET}`,
         `    caFile: ${receiver.caFile}`,
         '    route: { severities: [low] }',
+        '  - name: storm-hook',
+        '    type: webhook',
+        `    url: ${stormReceiver.url}`,
+        `    secret: ${SECRET}`,
+        `    caFile: ${stormReceiver.caFile}`,
+        '    route: { rules: [sensitive-segment-without-treatment] }',
+        '    rateLimit: { max: 3, perMinutes: 0.5 }',
       ].join('\n'),
     );
     process.env.TEST_SOC_HOOK_SECRET = SECRET;
@@ -73,6 +85,7 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
   afterAll(async () => {
     await t?.close();
     await receiver?.close();
+    await stormReceiver?.close();
     delete process.env.TEST_SOC_HOOK_SECRET;
   });
 
@@ -146,6 +159,70 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
     // An analyst reads alerts but not operations: the status route is the admin's.
     expect((await analyst.request('GET', '/v1/alert-destinations')).status).toBe(403);
   });
+
+  it('turns a storm into one digest with the count under the rate limit, holds the next alert until the window has room, and reports the last success in /metrics', async () => {
+    const recent = () => new Date(Date.now() - 30_000).toISOString();
+    // A sensitive segment read for payment: one alert per patient (sensitive-segment-without-treatment), routed to storm-hook only.
+    const sensitive = (patient: string) => accessEvent({ occurredAt: recent(), purpose: 'PAYMENT', sensitivity: ['behavioral_health'], actor: { id: 'dr-storm', type: 'user', role: 'physician', ip: '10.6.6.6' }, patient: { id: patient } });
+    const stormIds = async () => (await allAlerts(analyst, 'rule=sensitive-segment-without-treatment')).map((a) => a.id);
+    const messages = () => stormReceiver.received.filter((r) => r.accepted);
+    // Two alerts one at a time: two messages, each with its alert (2 of the 3 allowed per 30 s).
+    for (const [i, patient] of ['MRN-STORM-A', 'MRN-STORM-B'].entries()) {
+      posted.push(patient);
+      expect((await integration.request('POST', '/v1/events', sensitive(patient))).status).toBe(202);
+      await waitUntil(`single message ${i + 1}`, () => messages().length === i + 1);
+    }
+    const singles = messages().map((m) => ({ kind: m.body.kind, event: m.event, ids: m.body.alerts.map((a: { id: string }) => a.id) }));
+    expect(singles.map((m) => [m.kind, m.event, m.ids.length])).toEqual([['alert', 'alert', 1], ['alert', 'alert', 1]]);
+    // The storm: 12 alerts at once, one allowance left. One digest carrying all 12 and their count.
+    const storm = Array.from({ length: 12 }, (_, i) => `MRN-STORM-${i}`);
+    posted.push(...storm);
+    expect((await integration.request('POST', '/v1/events', { events: storm.map(sensitive) })).status).toBe(202);
+    await waitForDetection(analyst);
+    const afterStorm = await stormIds();
+    expect(afterStorm).toHaveLength(14);
+    await waitUntil('the digest', () => messages().length === 3);
+    const digest = messages()[2];
+    expect(digest.signatureValid).toBe(true);
+    expect(digest.event).toBe('digest');
+    expect(digest.body).toMatchObject({ kind: 'digest', destination: 'storm-hook', count: 12 });
+    const digested = (digest.body.alerts as { id: string; ruleId: string; severity: string; reasons: string[] }[]);
+    expect(digested).toHaveLength(12);
+    expect(digested.every((a) => a.ruleId === 'sensitive-segment-without-treatment' && a.reasons.includes('sensitive-segment'))).toBe(true);
+    // Every alert arrived exactly once: the two singles plus the digest are the 14 alerts.
+    const seen = [...singles.flatMap((m) => m.ids), ...digested.map((a) => a.id)];
+    expect(seen.sort()).toEqual([...afterStorm].sort());
+    expect(digest.raw).not.toMatch(/MRN-STORM|dr-storm|10\.6\.6\.6/);
+    // One more alert inside the window: held (queued), not sent, until the first message leaves the window.
+    const firstAt = messages()[0].at;
+    posted.push('MRN-STORM-LATE');
+    expect((await integration.request('POST', '/v1/events', sensitive('MRN-STORM-LATE'))).status).toBe(202);
+    await waitForDetection(analyst);
+    const lateId = (await stormIds()).find((id) => !afterStorm.includes(id))!;
+    expect(lateId).toBeDefined();
+    const stormStatus = async () => (await status()).destinations.find((d) => d.name === 'storm-hook')!;
+    await waitUntil('the late alert queued', async () => (await stormStatus()).queueDepth === 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(stormReceiver.received).toHaveLength(3);
+    await waitUntil('the late alert sent once the window has room', () => messages().length === 4, 45_000);
+    const late = messages()[3];
+    expect(late.body).toMatchObject({ kind: 'alert', count: 1, alerts: [{ id: lateId }] });
+    // The rate limit held: no fourth message within 30 s of the first.
+    expect(late.at - firstAt).toBeGreaterThanOrEqual(30_000 - 250);
+    const s = await stormStatus();
+    expect(s).toMatchObject({ queueDepth: 0, delivered: 15, deadLetters: 0, failures: 0 });
+    // /metrics: the unix time of the last success, the same instant as the API's lastSuccessAt, just after the receiver took it.
+    const text = (await admin.request('GET', '/metrics')).body;
+    const m = /^audit_alert_delivery_last_success_seconds\{destination="storm-hook"\} ([0-9.e+]+)$/m.exec(text);
+    expect(m).not.toBeNull();
+    const seconds = Number(m![1]);
+    expect(seconds).toBeCloseTo(Date.parse(s.lastSuccessAt) / 1000, 2);
+    expect(seconds * 1000).toBeGreaterThanOrEqual(late.at - 5);
+    expect(seconds * 1000).toBeLessThan(late.at + 5_000);
+    expect(text).toMatch(/^audit_alert_delivery_delivered\{destination="storm-hook"\} 15$/m);
+    // A destination that never delivered has no last success to report.
+    expect(text).not.toMatch(/^audit_alert_delivery_last_success_seconds\{destination="low-only"\}/m);
+  }, 90_000);
 });
 
 describe('alert log line without any destination', () => {

@@ -2,7 +2,9 @@
  * A real HTTPS webhook receiver on loopback for the alert delivery tests: TLS with a certificate
  * from its own CA, checks `x-audit-signature` the way the docs tell receivers to (HMAC-SHA256 of
  * "t.body", constant-time compare, 5-minute tolerance), records every request, and can be told to
- * answer 500, hang (timeout) or close the connection.
+ * answer 500, hang (timeout) or close the connection. Without a secret it stands in for a service
+ * that does not check our signature (Slack, Teams, PagerDuty): `check` then says what is wrong with
+ * a body, and a body it objects to is answered 400 as those services answer an invalid payload.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -15,6 +17,10 @@ export type ReceiverMode = 'ok' | '500' | 'hang' | 'close';
 
 export interface ReceivedDelivery {
   at: number;
+  /** The request path (one receiver can stand for several services, one path each). */
+  path: string;
+  /** What `check` found wrong with the body (empty: nothing). */
+  problems: string[];
   deliveryId: string;
   event: string;
   signatureValid: boolean;
@@ -42,7 +48,11 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(dir: string, secret: string, port = 0): Promise<WebhookReceiver> {
+/** Names what is wrong with a body received on `path` (empty: a valid body). */
+export type BodyCheck = (path: string, body: any) => string[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** `secret` null: signatures are not required (the receiver stands in for Slack, Teams, PagerDuty). */
+export async function startWebhookReceiver(dir: string, secret: string | null, port = 0, check?: BodyCheck): Promise<WebhookReceiver> {
   const pki = await ensureLocalPki(dir, ['127.0.0.1', 'localhost']);
   const received: ReceivedDelivery[] = [];
   const hanging = new Set<import('node:net').Socket>();
@@ -59,9 +69,11 @@ export async function startWebhookReceiver(dir: string, secret: string, port = 0
       } catch {
         /* recorded as null */
       }
-      const signatureValid = verifySignature(secret, req.headers['x-audit-signature'] as string | undefined, raw);
-      const accepted = mode === 'ok' && signatureValid;
-      received.push({ at: Date.now(), deliveryId: String(req.headers['x-audit-delivery-id'] ?? ''), event: String(req.headers['x-audit-event'] ?? ''), signatureValid, accepted, body, raw });
+      const signatureValid = secret === null || verifySignature(secret, req.headers['x-audit-signature'] as string | undefined, raw);
+      const reqPath = new URL(req.url ?? '/', 'https://receiver').pathname;
+      const problems = body === null ? ['not JSON'] : (check?.(reqPath, body) ?? []);
+      const accepted = mode === 'ok' && signatureValid && problems.length === 0;
+      received.push({ at: Date.now(), path: reqPath, problems, deliveryId: String(req.headers['x-audit-delivery-id'] ?? ''), event: String(req.headers['x-audit-event'] ?? ''), signatureValid, accepted, body, raw });
       if (mode === 'hang') {
         hanging.add(req.socket);
         return;
@@ -70,7 +82,7 @@ export async function startWebhookReceiver(dir: string, secret: string, port = 0
         req.socket.destroy();
         return;
       }
-      res.writeHead(mode === '500' ? 500 : signatureValid ? 204 : 401).end();
+      res.writeHead(mode === '500' ? 500 : !signatureValid ? 401 : problems.length > 0 ? 400 : 204).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
