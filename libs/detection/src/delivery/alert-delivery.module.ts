@@ -39,10 +39,12 @@ export function deliveryLog(logger: Logger): DeliveryLog {
  * (es-delivery-outbox.ts: an instance may die, another delivers what it left), else the embedded
  * one, whose trigger stays even with no destination: every stored alert still gets its "alert raised" line.
  */
-export async function deliveryOutboxFor(config: AppConfig, db: SqliteDb, events: EventStore): Promise<DeliveryOutboxPort> {
+export async function deliveryOutboxFor(config: AppConfig, db: SqliteDb, events: EventStore, destinations: DestinationsConfig): Promise<DeliveryOutboxPort> {
   if (config.scaleOut?.store !== 'elasticsearch') return new DeliveryOutbox(db, true);
   const { elasticsearchDeliveryOutboxFor } = await import('./es-delivery-outbox');
-  return elasticsearchDeliveryOutboxFor(events, `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`);
+  // A claim covers one send and recording its outcome; what a pass does not reach is handed back.
+  const claimMs = Math.max(10_000, 3 * Math.max(0, ...destinations.destinations.map((d) => d.timeoutMs ?? 0)));
+  return elasticsearchDeliveryOutboxFor(events, `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, claimMs);
 }
 
 export function dispatcherFor(outbox: DeliveryOutboxPort, config: AppConfig, destinations: DestinationsConfig, logger: Logger, options: DispatcherOptions = {}): AlertDispatcher {
@@ -124,7 +126,7 @@ export class AlertDeliveryService implements OnApplicationBootstrap, BeforeAppli
       useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore): Promise<AlertDispatcher | null> => {
         const destinations: DestinationsConfig = config.alertDestinationsFile ? await loadDestinations(config.alertDestinationsFile) : { destinations: [] };
         // Passes wait for the store: on Elasticsearch the shared outbox's indices exist once it is up.
-        return dispatcherFor(await deliveryOutboxFor(config, db, events), config, destinations, new Logger('AlertDelivery'), { ready: () => events.isReady() });
+        return dispatcherFor(await deliveryOutboxFor(config, db, events, destinations), config, destinations, new Logger('AlertDelivery'), { ready: () => events.isReady() });
       },
     },
     AlertDeliveryService,

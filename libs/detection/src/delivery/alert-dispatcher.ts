@@ -277,7 +277,12 @@ export class AlertDispatcher {
           const round = newRound(delivered);
           await Promise.all(due.slice(i, i + parallel).map((p) => this.send(s, [p], 'alert', round)));
           deliveredAt = Math.max(deliveredAt, round.deliveredAt);
-          if (round.failed) return;
+          if (round.failed) {
+            // The rest waits out the destination's back-off; a shared outbox hands back what it claimed for them.
+            const unsent = due.slice(i + parallel).map((p) => p.id);
+            if (unsent.length > 0) await this.outbox.release?.(unsent, s.pausedUntil);
+            return;
+          }
         }
       } finally {
         // A crash before this commit re-sends these (same delivery ids): at least once.

@@ -67,6 +67,8 @@ export interface DeliveryOutboxPort {
   markFailed(ids: readonly string[], nextAttemptMs: number, reason: string, nowMs: number): Promise<void>;
   /** Pending deliveries older than the cut-off become dead letters; returns their ids. */
   expire(destination: string, cutoffMs: number, nowMs: number): Promise<string[]>;
+  /** Deliveries taken by dueFor but not sent (shared outbox): due again at `nextAttemptMs`, for any instance. */
+  release?(ids: readonly string[], nextAttemptMs: number): Promise<void>;
   /** Counts per state (the shared outbox answers from what refreshCounts last read). */
   countsFor(destination: string): DestinationCounts;
   /** Reads the counts again (shared outbox; at most once per second unless `force`). */

@@ -124,6 +124,27 @@ describe('alert delivery outbox in Elasticsearch', () => {
     expect(b.outbox.countsFor('soc')).toMatchObject({ pending: 0, delivered: 1 });
   });
 
+  it('after a failed round, the deliveries the pass did not reach are handed back for the back-off, not held for the claim', async () => {
+    const { fake, clock, alerts, a, b } = cluster();
+    await alerts.saveAll(Array.from({ length: 10 }, (_, i) => alert(20 + i)), '2026-03-03T12:00:00.000Z');
+    a.sender.send = async () => {
+      throw new Error('connection refused');
+    };
+    await a.dispatcher.tick(); // 8 in parallel fail; the other 2 are not tried
+    const docs = deliveryDocs(fake);
+    expect(docs.filter((d) => d.attempts === 1)).toHaveLength(8);
+    const untried = docs.filter((d) => d.attempts === 0);
+    expect(untried).toHaveLength(2);
+    for (const d of untried) {
+      expect(d.claimedBy).toBeUndefined();
+      expect(d.nextAttemptMs as number).toBeLessThan(clock.now + CLAIM_MS);
+    }
+    // Once the back-off has passed, the other instance sends all ten.
+    clock.now += 1_001;
+    await b.dispatcher.tick();
+    expect(b.sender.sent).toHaveLength(10);
+  });
+
   it('a failed send backs off in the shared document, and a pending delivery past the dead-letter age becomes a dead letter', async () => {
     const { fake, clock, alerts, a, b } = cluster();
     await alerts.saveAll([alert(9)], '2026-03-03T12:00:00.000Z');

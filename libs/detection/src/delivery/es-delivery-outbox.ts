@@ -50,7 +50,11 @@ export interface EsDeliveryOutboxOptions {
   deliveriesIndex: string;
   /** This instance, named in its claims (no PHI). */
   holder: string;
-  /** How long a claimed delivery is this instance's to send before another may. Default 60 s. */
+  /**
+   * How long a claimed delivery is this instance's to send before another may (and how long one
+   * claimed by an instance that died waits). Default 60 s; the service uses 3 times the longest
+   * destination timeout, at least 10 s (alert-delivery.module.ts).
+   */
   claimMs?: number;
   /** Counts are read again at most this often (unless forced). Default 1000 ms. */
   countsMaxAgeMs?: number;
@@ -153,6 +157,10 @@ export class ElasticsearchDeliveryOutbox implements DeliveryOutboxPort {
     await this.update(ids, (d) => ({ ...d, attempts: d.attempts + 1, nextAttemptMs, updatedMs: nowMs, lastError: reason.slice(0, 100) }));
   }
 
+  async release(ids: readonly string[], nextAttemptMs: number): Promise<void> {
+    await this.update(ids, (d) => (d.claimedBy === this.options.holder ? { ...d, nextAttemptMs, claimedBy: undefined } : null));
+  }
+
   async expire(destination: string, cutoffMs: number, nowMs: number): Promise<string[]> {
     const hits = await this.es.search<DeliveryDoc>(this.options.deliveriesIndex, {
       size: 1000,
@@ -225,13 +233,13 @@ export class ElasticsearchDeliveryOutbox implements DeliveryOutboxPort {
 }
 
 /** The shared outbox of the cluster the Elasticsearch event store uses (same client and index prefix). */
-export function elasticsearchDeliveryOutboxFor(events: EventStore, holder: string, claimMs?: number): ElasticsearchDeliveryOutbox {
+export function elasticsearchDeliveryOutboxFor(events: EventStore, holder: string, claimMs: number): ElasticsearchDeliveryOutbox {
   if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
   return new ElasticsearchDeliveryOutbox(new EsRequests(events.client), {
     alertsIndex: events.options.alertsIndex,
     queueIndex: events.layout.deliveryQueueIndex,
     deliveriesIndex: events.layout.deliveriesIndex,
     holder,
-    ...(claimMs !== undefined ? { claimMs } : {}),
+    claimMs,
   });
 }
