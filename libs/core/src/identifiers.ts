@@ -28,13 +28,25 @@ const CONFUSABLES: Readonly<Record<string, string>> = {
 const CONFUSABLE_CHARS = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'gu');
 
 /**
+ * Printable ASCII without spaces: already its own NFKC form, with no invisible character, no
+ * look-alike letter and nothing to trim. Almost every posted id is such a string; it skips the
+ * Unicode passes, which ran for every ingested event (twice: at ingest and in the patient token).
+ */
+const PLAIN_ASCII = /^[\x21-\x7e]*$/;
+
+/** NFKC with invisible characters removed and surrounding white space trimmed. */
+function visible(text: string): string {
+  return PLAIN_ASCII.test(text) ? text : text.normalize('NFKC').replace(INVISIBLE, '').trim();
+}
+
+/**
  * A patient id as tokenized and stored: NFKC (fullwidth and compatibility forms to their plain
  * letters), invisible characters removed, look-alike Cyrillic and Greek letters folded to Latin,
  * surrounding white space trimmed, and a FHIR reference (`Patient/MRN-1`, `fhir:Patient/MRN-1`)
  * reduced to the id. Case is kept: record numbers may be case-sensitive at their source.
  */
 export function canonicalPatientId(id: string): string {
-  const folded = id.normalize('NFKC').replace(INVISIBLE, '').replace(CONFUSABLE_CHARS, (c) => CONFUSABLES[c] ?? c).trim();
+  const folded = PLAIN_ASCII.test(id) ? id : id.normalize('NFKC').replace(INVISIBLE, '').replace(CONFUSABLE_CHARS, (c) => CONFUSABLES[c] ?? c).trim();
   const ref = /^(?:fhir:)?patient\/(.+)$/i.exec(folded);
   return ref ? ref[1].trim() : folded;
 }
@@ -42,13 +54,13 @@ export function canonicalPatientId(id: string): string {
 /** True when a resource type names the FHIR Patient resource, however it was spelled (`Patient `, `fhir:Patient`, `patient`). */
 export function isPatientResourceType(type: string | undefined): boolean {
   if (type === undefined) return false;
-  return /^(?:fhir:|hl7:|http:\/\/hl7\.org\/fhir\/)?patient$/i.test(type.normalize('NFKC').replace(INVISIBLE, '').trim());
+  return /^(?:fhir:|hl7:|http:\/\/hl7\.org\/fhir\/)?patient$/i.test(visible(type));
 }
 
 /** True when the resource holds a patient identifier: a Patient resource, or any id written as a `Patient/…` reference. */
 export function isPatientResource(resource: { type: string; id?: string } | undefined): boolean {
   if (!resource || resource.id === undefined) return false;
-  return isPatientResourceType(resource.type) || /^(?:fhir:)?patient\//i.test(resource.id.normalize('NFKC').replace(INVISIBLE, '').trim());
+  return isPatientResourceType(resource.type) || /^(?:fhir:)?patient\//i.test(visible(resource.id));
 }
 
 /**
