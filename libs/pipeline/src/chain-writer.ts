@@ -7,7 +7,7 @@
  */
 import { AccessEvent, Problems, ProblemError, Receipt, chainForEvent } from '@app/core';
 import { ChainHead, GENESIS_HASH, recordHash } from '@app/ledger';
-import { ChainedRecord, EventStore, SequenceConflictError, StoredReceipt } from '@app/storage';
+import { ChainedRecord, DuplicateIdError, EventStore, SequenceConflictError, StoredReceipt } from '@app/storage';
 import { MetricsService } from './metrics.service';
 
 export interface CanonicalEvent {
@@ -47,6 +47,13 @@ export type CommitResultListener = (failure: unknown) => void;
 
 const MAX_SEQUENCE_RETRIES = 3;
 
+/**
+ * After a group was refused for an id already stored (a client's retry), the writer looks ids up
+ * before appending for this long (ms): retries come in bursts, and each refusal costs a rolled-back
+ * transaction.
+ */
+const LOOKUP_AFTER_DUPLICATE_MS = 10_000;
+
 export class ChainWriter {
   private heads = new Map<string, ChainHead>();
   private queue: PendingRequest[] = [];
@@ -60,6 +67,8 @@ export class ChainWriter {
   private readonly resultListeners: CommitResultListener[] = [];
   /** performance.now() when the group commit in flight started; null while none is. */
   private commitStartedAt: number | null = null;
+  /** performance.now() until which ids are looked up before appending (see LOOKUP_AFTER_DUPLICATE_MS). */
+  private lookUpIdsUntil = 0;
 
   constructor(
     private readonly store: EventStore,
@@ -162,17 +171,28 @@ export class ChainWriter {
     }
   }
 
-  private async commitGroup(group: PendingRequest[], attempt: number): Promise<void> {
+  /**
+   * Chains and appends one group. Idempotency: ids already stored are answered with their original
+   * receipt (or 409). When the store refuses stored ids inside the append itself
+   * (EventStore.refusesStoredIds: the embedded store's unique id index), the ids are not looked up
+   * first, which is one index probe per event saved; a refused group is chained again after the
+   * lookup (`lookUpIds`), so the answer is the same either way.
+   */
+  private async commitGroup(group: PendingRequest[], attempt: number, lookUpIds = false): Promise<void> {
     const started = performance.now();
-    const ids: string[] = [];
-    for (const req of group) for (const e of req.events) ids.push(e.event.id);
+    const optimistic = !lookUpIds && started >= this.lookUpIdsUntil && this.store.refusesStoredIds?.() === true;
     let existing: Map<string, StoredReceipt>;
-    try {
-      existing = await this.store.findReceipts(ids);
-    } catch (err) {
-      this.failAll(group, 'lookup');
-      this.tellResult(err);
-      return;
+    if (optimistic) existing = new Map();
+    else {
+      const ids: string[] = [];
+      for (const req of group) for (const e of req.events) ids.push(e.event.id);
+      try {
+        existing = await this.store.findReceipts(ids);
+      } catch (err) {
+        this.failAll(group, 'lookup');
+        this.tellResult(err);
+        return;
+      }
     }
 
     const receivedAt = this.clock().toISOString();
@@ -233,10 +253,15 @@ export class ChainWriter {
     try {
       await this.store.append(records);
     } catch (err) {
+      if (err instanceof DuplicateIdError && optimistic) {
+        // A stored id came again (a retry): nothing was appended; chain the group again, looking ids up.
+        this.lookUpIdsUntil = performance.now() + LOOKUP_AFTER_DUPLICATE_MS;
+        return this.commitGroup(group, attempt, true);
+      }
       if (err instanceof SequenceConflictError && attempt < MAX_SEQUENCE_RETRIES) {
         // Another writer got there first: re-read the heads and chain the group again.
         this.heads = await this.store.chainHeads();
-        return this.commitGroup(group, attempt + 1);
+        return this.commitGroup(group, attempt + 1, lookUpIds);
       }
       this.metrics?.commitFailures.inc({ reason: err instanceof SequenceConflictError ? 'sequence_conflict' : 'store' });
       try {

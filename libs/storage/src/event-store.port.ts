@@ -117,6 +117,13 @@ export interface EventStore {
    * one fails with `SequenceConflictError` instead of forking the chain.
    */
   append(records: readonly ChainedRecord[]): Promise<void>;
+  /**
+   * True when `append` itself refuses a group holding an id the store already has (it throws
+   * DuplicateIdError and appends nothing), so the chain writer may append without looking the ids
+   * up first and look them up only after such a refusal. Asked before every group; absent or
+   * false: the writer looks the ids up first (findReceipts).
+   */
+  refusesStoredIds?(): boolean;
   getById(id: string): Promise<StoredRecord | null>;
   query(q: EventQuery): Promise<EventPage>;
   /** Names of all chains that hold records. */
@@ -161,6 +168,13 @@ export const EVENT_STORE = Symbol('EVENT_STORE');
 export class SequenceConflictError extends Error {
   constructor(readonly chain: string, readonly seq: number) {
     super(`chain ${chain} already has a record at seq ${seq}`);
+  }
+}
+
+/** `append` refused a group because one of its ids is already stored (see refusesStoredIds); nothing was appended. */
+export class DuplicateIdError extends Error {
+  constructor() {
+    super('an event id of the group is already stored');
   }
 }
 

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { compiledWorkerFile } from '../compiled-worker';
 import { Worker } from 'node:worker_threads';
-import { ChainedRecord, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
+import { ChainedRecord, DuplicateIdError, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
 import type { AppendFailure } from './sqlite-append';
 
 export interface AppendThreadOptions {
@@ -148,6 +148,7 @@ export class SqliteAppendThread {
     if (this.pending.size === 0) this.worker?.unref();
     if (!failure) p.resolve();
     else if (failure.kind === 'sequence') p.reject(new SequenceConflictError(failure.chain, failure.seq));
+    else if (failure.kind === 'duplicate') p.reject(new DuplicateIdError());
     else p.reject(new StoreUnavailableError(`append failed: ${failure.code}`));
   }
 }

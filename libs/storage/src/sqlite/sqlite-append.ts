@@ -37,8 +37,11 @@ class ChainLinkError extends Error {
   }
 }
 
-/** Why an append failed: another writer took a (chain, seq) first, or the store could not commit. */
-export type AppendFailure = { kind: 'sequence'; chain: string; seq: number } | { kind: 'store'; code: string };
+/**
+ * Why an append failed: another writer took a (chain, seq) first, an id of the group is already
+ * stored (the unique id index refused it), or the store could not commit.
+ */
+export type AppendFailure = { kind: 'sequence'; chain: string; seq: number } | { kind: 'duplicate' } | { kind: 'store'; code: string };
 
 export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows: readonly AppendRow[]) => void {
   const codec = new SealedFieldCodec(protection.dataKeys);
@@ -100,5 +103,6 @@ export function appendFailure(err: unknown, rows: readonly AppendRow[]): AppendF
   if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events\.chain, events\.seq/.test(e.message ?? '')) {
     return { kind: 'sequence', chain: rows[0]?.chain ?? '', seq: rows[0]?.seq ?? -1 };
   }
+  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events\.id\b/.test(e.message ?? '')) return { kind: 'duplicate' };
   return { kind: 'store', code: e.code ?? 'unknown error' };
 }

@@ -12,6 +12,7 @@ import { ACCESS_LOG_CHAIN, AccessEvent } from '@app/core';
 import { ChainHead, ChainRow } from '@app/ledger';
 import {
   ChainedRecord,
+  DuplicateIdError,
   EventPage,
   EventQuery,
   EventStore,
@@ -161,8 +162,14 @@ export class SqliteEventStore implements EventStore {
     } catch (err) {
       const failure = appendFailure(err, records);
       if (failure.kind === 'sequence') throw new SequenceConflictError(failure.chain, failure.seq);
+      if (failure.kind === 'duplicate') throw new DuplicateIdError();
       throw new StoreUnavailableError(`append failed: ${failure.code}`);
     }
+  }
+
+  /** The unique id index refuses a stored id inside the append transaction (DuplicateIdError). */
+  refusesStoredIds(): boolean {
+    return true;
   }
 
   async getById(id: string): Promise<StoredRecord | null> {

@@ -160,6 +160,11 @@ export class TieredSqliteEventStore extends SqliteEventStore {
     return row ? this.toRecord(row) : null;
   }
 
+  /** Hot's unique id index covers every stored id only while the warm tier is empty. */
+  override refusesStoredIds(): boolean {
+    return !this.warm();
+  }
+
   override async findReceipts(ids: readonly string[]): Promise<Map<string, StoredReceipt>> {
     const out = await super.findReceipts(ids);
     if (out.size === ids.length || !this.warm()) return out;
