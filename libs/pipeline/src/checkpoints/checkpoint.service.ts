@@ -201,15 +201,18 @@ export class CheckpointService {
         if (this.states.get(chain) === st) this.states.delete(chain);
         return;
       }
-      await this.feed(chain, st, r.hash);
+      const sealing = this.feed(chain, st, r.hash);
+      if (sealing) await sealing;
     }
   }
 
-  private async feed(chain: string, st: ChainState, hash: Buffer): Promise<void> {
+  /** Runs for every committed record: no promise of its own unless a checkpoint is due. */
+  private feed(chain: string, st: ChainState, hash: Buffer): Promise<unknown> | undefined {
     const blockRoot = st.merkle.appendRecordHash(hash);
     if (blockRoot) st.pendingBlocks.push(blockRoot);
     st.lastHash = hash;
-    if (st.merkle.size - (st.last?.checkpoint.treeSize ?? 0) >= this.settings.everyRecords) await this.sealState(chain, st, 'records');
+    if (st.merkle.size - (st.last?.checkpoint.treeSize ?? 0) >= this.settings.everyRecords) return this.sealState(chain, st, 'records');
+    return undefined;
   }
 
   /** The chain's state: from memory, or rebuilt from its last checkpoint and the records after it. */
@@ -257,7 +260,8 @@ export class CheckpointService {
           this.log('error', 'unsealed records do not verify; no further checkpoints for this chain until it is repaired (run auditctl verify)', { chain, seq: expected });
           return;
         }
-        await this.feed(chain, st, row.hash);
+        const sealing = this.feed(chain, st, row.hash);
+        if (sealing) await sealing;
       }
     }
   }
