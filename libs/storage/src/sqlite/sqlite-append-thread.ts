@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import { compiledWorkerFile } from '../compiled-worker';
 import { Worker } from 'node:worker_threads';
+import type { AccessEvent } from '@app/core';
 import { ChainedRecord, DuplicateIdError, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
 import type { AppendFailure } from './sqlite-append';
 
@@ -26,8 +27,63 @@ export interface AppendThreadOptions {
   testHoldFile?: string;
 }
 
-/** One record as sent to the worker: chain, seq, receivedAt, eventJson (its hashes go in `hashes`). */
-type WireRow = [string, number, string, string];
+/**
+ * One record as sent to the worker: chain, seq, receivedAt, eventJson (its hashes go in `hashes`),
+ * then the event fields the append transaction reads (sealing, derived columns; null when absent),
+ * so the worker does not parse the JSON again: id, occurredAt, category, action, outcome, actor.id,
+ * actor.ip, patient.id, query.text, resource.type, resource.id.
+ */
+export type WireRow = [
+  chain: string,
+  seq: number,
+  receivedAt: string,
+  eventJson: string,
+  id: string,
+  occurredAt: string,
+  category: string,
+  action: string,
+  outcome: string,
+  actorId: string,
+  actorIp: string | null,
+  patientId: string | null,
+  queryText: string | null,
+  resourceType: string | null,
+  resourceId: string | null,
+];
+
+function wireRow(r: ChainedRecord): WireRow {
+  const e = r.event;
+  return [
+    r.chain,
+    r.seq,
+    r.receivedAt,
+    r.eventJson,
+    e.id,
+    e.occurredAt,
+    e.category,
+    e.action,
+    e.outcome,
+    e.actor.id,
+    e.actor.ip ?? null,
+    e.patient?.id ?? null,
+    e.query?.text ?? null,
+    e.resource?.type ?? null,
+    e.resource?.id ?? null,
+  ];
+}
+
+/**
+ * The event as the append transaction reads it (sealing and derived columns) from a wire row: only
+ * those fields; the stored record is the row's eventJson, which the sealing checks them against.
+ */
+export function appendEventOf(w: WireRow): AccessEvent {
+  const event = { id: w[4], occurredAt: w[5], category: w[6], action: w[7], outcome: w[8], actor: { id: w[9] } } as AccessEvent;
+  if (w[10] !== null) event.actor.ip = w[10];
+  if (w[11] !== null) event.patient = { id: w[11] };
+  if (w[12] !== null) event.query = { text: w[12] } as AccessEvent['query'];
+  if (w[13] !== null) event.resource = w[14] === null ? { type: w[13] } : { type: w[13], id: w[14] };
+  return event;
+}
 
 /** `hashes`: prevHash then hash of each row, 32 bytes each, in row order (one transferred buffer). */
 export type AppendThreadRequest = { type: 'append'; id: number; rows: WireRow[]; hashes: ArrayBuffer } | { type: 'close' };
@@ -104,7 +160,7 @@ export class SqliteAppendThread {
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       if (r.prevHash.length !== HASH_BYTES || r.hash.length !== HASH_BYTES) throw new StoreUnavailableError('append failed: record hash is not 32 bytes');
-      rows[i] = [r.chain, r.seq, r.receivedAt, r.eventJson];
+      rows[i] = wireRow(r);
       hashes.set(r.prevHash, i * 2 * HASH_BYTES);
       hashes.set(r.hash, (i * 2 + 1) * HASH_BYTES);
     }

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { embeddedFieldProtection } from '@app/security/field-protection';
 import { openDatabase } from './sqlite-database';
 import { AppendRow, appendFailure, prepareAppend } from './sqlite-append';
-import { AppendThreadOptions, AppendThreadReply, AppendThreadRequest, HASH_BYTES } from './sqlite-append-thread';
+import { AppendThreadOptions, AppendThreadReply, AppendThreadRequest, HASH_BYTES, appendEventOf } from './sqlite-append-thread';
 
 const port = parentPort!;
 const options = workerData as AppendThreadOptions;
@@ -33,13 +33,14 @@ try {
       return;
     }
     const hashes = Buffer.from(msg.hashes);
-    const rows: AppendRow[] = msg.rows.map(([chain, seq, receivedAt, eventJson], i) => ({
-      chain,
-      seq,
-      receivedAt,
-      eventJson,
+    const rows: AppendRow[] = msg.rows.map((w, i) => ({
+      chain: w[0],
+      seq: w[1],
+      receivedAt: w[2],
+      eventJson: w[3],
       prevHash: hashes.subarray(i * 2 * HASH_BYTES, (i * 2 + 1) * HASH_BYTES),
       hash: hashes.subarray((i * 2 + 1) * HASH_BYTES, (i * 2 + 2) * HASH_BYTES),
+      event: appendEventOf(w),
     }));
     let reply: AppendThreadReply;
     holdWhileAsked();
