@@ -2,7 +2,7 @@
 import * as crypto from 'node:crypto';
 import { AccessEvent } from '@app/core';
 import { canonicalize } from '@app/ledger';
-import { DataKeyring, SealedFieldCodec, SealedRecordError, SealedText } from './sealed-fields';
+import { AesGcmEnvelope, DataKeyring, SealedFieldCodec, SealedRecordError, SealedText } from './sealed-fields';
 
 /** In-memory keyring with rotation (the file adapter lives in the security lib). */
 function memoryKeyring(): DataKeyring & { rotate(): string } {
@@ -154,5 +154,44 @@ describe('SealedText', () => {
     expect(sealed.includes(Buffer.from('MRN-TEXT-1'))).toBe(false);
     expect(t.open(sealed)).toBe('{"patientId":"MRN-TEXT-1"}');
     expect(t.open('{"legacy":true}')).toBe('{"legacy":true}');
+  });
+});
+
+describe('AesGcmEnvelope.sealMany (one AES call per group, GHASH computed here)', () => {
+  it("gives envelopes that Node's AES-256-GCM opens with their tags checked, for every plaintext length 0..100 and random contents", () => {
+    const keys = memoryKeyring();
+    const envelope = new AesGcmEnvelope(keys);
+    const plains = Array.from({ length: 101 }, (_, n) => crypto.randomBytes(n));
+    plains.push(Buffer.alloc(48), Buffer.alloc(33, 0xff), crypto.randomBytes(4096));
+    const sealed = envelope.sealMany(plains);
+    expect(sealed).toHaveLength(plains.length);
+    sealed.forEach((e, i) => expect(envelope.open(e).equals(plains[i])).toBe(true));
+    // Each envelope has its own IV, and no plaintext stands in its envelope in clear.
+    expect(new Set(sealed.map((e) => e.subarray(2 + e[1], 2 + e[1] + 12).toString('hex'))).size).toBe(sealed.length);
+    expect(sealed[102].includes(Buffer.alloc(16))).toBe(false);
+  });
+
+  it('makes tags that fail when a ciphertext, tag or IV byte is changed', () => {
+    const keys = memoryKeyring();
+    const envelope = new AesGcmEnvelope(keys);
+    const [e] = envelope.sealMany([Buffer.from('MRN-0001 10.1.2.3')]);
+    const ivAt = 2 + e[1];
+    for (const at of [ivAt, ivAt + 12, ivAt + 27, ivAt + 28, e.length - 1]) {
+      const altered = Buffer.from(e);
+      altered[at] ^= 0x01;
+      expect(() => envelope.open(altered)).toThrow(SealedRecordError);
+    }
+    expect(envelope.open(e).toString()).toBe('MRN-0001 10.1.2.3');
+  });
+
+  it('seals with the current key after a rotation, and both keys open their envelopes', () => {
+    const keys = memoryKeyring();
+    const envelope = new AesGcmEnvelope(keys);
+    const [before] = envelope.sealMany([Buffer.from('before')]);
+    keys.rotate();
+    const [after] = envelope.sealMany([Buffer.from('after')]);
+    expect(before.subarray(2, 2 + before[1]).toString()).not.toBe(after.subarray(2, 2 + after[1]).toString());
+    expect(envelope.open(before).toString()).toBe('before');
+    expect(envelope.open(after).toString()).toBe('after');
   });
 });

@@ -56,11 +56,20 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows:
   const selectHead = db.prepare('SELECT seq, hash FROM chain_heads WHERE chain = ?');
   const tx = db.transaction((rows: readonly AppendRow[]) => {
     const heads = new Map<string, AppendRow>();
-    for (const r of rows) {
+    const events: { event: AccessEvent; json: string }[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
       const before = heads.get(r.chain);
       if (before ? r.seq !== before.seq + 1 || !sameHash(r.prevHash, before.hash) : !extendsStoredHead(selectHead, r)) throw new ChainLinkError(r.chain, r.seq);
-      const e = r.event ?? (JSON.parse(r.eventJson) as AccessEvent);
-      const { storedJson, sealed } = codec.seal(e, r.eventJson);
+      heads.set(r.chain, r);
+      events[i] = { event: r.event ?? (JSON.parse(r.eventJson) as AccessEvent), json: r.eventJson };
+    }
+    // The whole group's protected fields sealed together (one AES call, sealed-fields.ts).
+    const sealedRows = codec.sealAll(events);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const e = events[i].event;
+      const { storedJson, sealed } = sealedRows[i];
       const c = deriveColumns(e, (id) => protection.patientToken(id));
       insertEvent.run(
         r.chain,
@@ -78,7 +87,6 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows:
         r.prevHash,
         r.hash,
       );
-      heads.set(r.chain, r);
     }
     for (const r of heads.values()) upsertHead.run(r.chain, r.seq, r.hash);
   });
