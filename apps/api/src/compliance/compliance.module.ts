@@ -12,7 +12,7 @@
  * (retention runs with tiers on the embedded store; HTTP and the schedule share it, so runs never overlap).
  */
 import { Logger, Module } from '@nestjs/common';
-import type { HoldReconcileReport } from '@app/storage/scale-out-adapters';
+import type { EsRetentionRunner, HoldReconcileReport } from '@app/storage/scale-out-adapters';
 import { ACCESS_AUDIT_SINK, ACCESS_CONTEXT, APP_CONFIG, AccessContext, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE, Problems } from '@app/core';
 import {
   CheckpointIntegritySource,
@@ -36,12 +36,13 @@ import {
   SqliteRetentionRunner,
   holdPatientProtection,
   loadRetentionPolicy,
+  retentionCutoffs,
 } from '@app/retention';
 import { FileKeyProvider, KEY_PROVIDER, KeyProvider, PatientIdentifiers, embeddedFieldProtection } from '@app/security';
 import { ALERT_STORE, AlertStore } from '@app/detection';
 import { DetectionModule } from '@app/detection/service';
 import { IntegrityMonitor, refuseWhileBroken } from '@app/pipeline';
-import { CHECKPOINT_STORE, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb, SqliteEventStore } from '@app/storage';
+import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb, SqliteEventStore } from '@app/storage';
 import { LoggingAccessAuditSink } from './logging-access-audit';
 import { reportJustifications } from './report-justifications';
 import { ReportMetrics } from './report-metrics';
@@ -53,6 +54,8 @@ export const COMPLIANCE_AUDIT = Symbol('COMPLIANCE_AUDIT');
 export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
 /** STORE=elasticsearch: the legal-hold reconciler (null otherwise), for placements, releases and the retention schedule. */
 export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
+/** STORE=elasticsearch: the retention run that deletes expired backing indices after recording purged prefixes (null otherwise). */
+export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
 
 @Module({
   // Alerts, to link report rows to the alerts that cite them (the same module instance as the API's).
@@ -131,6 +134,25 @@ export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
       },
     },
     {
+      provide: ES_RETENTION_RUNNER,
+      inject: [EVENT_STORE, LEGAL_HOLD_STORE, RETENTION_POLICY, APP_CONFIG, { token: CHECKPOINT_STORE, optional: true }],
+      useFactory: async (events: EventStore, holds: LegalHoldStore, loaded: LoadedRetentionPolicy, config: AppConfig, checkpoints?: CheckpointStore): Promise<EsRetentionRunner | null> => {
+        if (config.scaleOut?.store !== 'elasticsearch') return null;
+        if (!checkpoints) {
+          retentionLogger.warn('STORE=elasticsearch without a checkpoint store: retention cannot record purged prefixes, so it deletes nothing');
+          return null;
+        }
+        const es = await elasticsearchEvents(events);
+        const { EsRetentionRunner: Runner } = await import('@app/storage/scale-out-adapters');
+        const protection = embeddedFieldProtection(config);
+        return new Runner(es.client, es.layout, checkpoints, (category, now) => retentionCutoffs(loaded.policy, category, now).deleteIfReceivedBefore, {
+          activeHolds: () => holds.list('active'),
+          patientToken: (id) => protection.patientToken(id),
+          log: (level, msg, fields) => retentionLogger[level === 'info' ? 'log' : level](JSON.stringify({ msg, ...fields })),
+        });
+      },
+    },
+    {
       provide: LegalHoldService,
       inject: [LEGAL_HOLD_STORE, COMPLIANCE_AUDIT, APP_CONFIG, LEGAL_HOLD_ENFORCEMENT, EVENT_STORE],
       useFactory: (store: LegalHoldStore, audit: AccessAuditSink, config: AppConfig, enforcement: HoldReconcileRunner | null, events: EventStore) => {
@@ -200,7 +222,7 @@ export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
         }),
     },
   ],
-  exports: [LEGAL_HOLD_STORE, LEGAL_HOLD_ENFORCEMENT, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService, REPORT_KEY_PROVIDER],
+  exports: [LEGAL_HOLD_STORE, LEGAL_HOLD_ENFORCEMENT, ES_RETENTION_RUNNER, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService, REPORT_KEY_PROVIDER],
 })
 export class ComplianceModule {}
 
@@ -209,6 +231,7 @@ export interface HoldReconcileRunner extends LegalHoldEnforcement {
 }
 
 const holdLogger = new Logger('LegalHolds');
+const retentionLogger = new Logger('Retention');
 
 /** What a reconcile changed: index names and counts only (never hold criteria). */
 export function logHoldReconcile(r: HoldReconcileReport): void {

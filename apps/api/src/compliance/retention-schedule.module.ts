@@ -3,8 +3,10 @@
  * local time), when RETENTION_ENABLED (default true) and the events are in the embedded store, runs
  * the same SqliteRetentionRunner as `auditctl retention run` at the current time. Runs never overlap;
  * each is recorded in retention_runs and logged with counts and chains only (never PHI). With
- * STORE=elasticsearch ILM applies the windows, and the schedule runs the legal-hold reconciler
- * instead (backing indices rolled over since the last run, holds placed on other instances).
+ * STORE=elasticsearch ILM applies the tiers; the schedule runs the legal-hold reconciler (backing
+ * indices rolled over since the last run, holds placed on other instances), then the Elasticsearch
+ * retention run (EsRetentionRunner: expired backing indices deleted after their chains' purged
+ * prefixes are recorded), logged with index names, chains and counts.
  */
 import { Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
@@ -12,8 +14,8 @@ import { CronJob } from 'cron';
 import { APP_CONFIG, AppConfig, DEFAULT_RETENTION_CRON } from '@app/core';
 import { RETENTION_RUN_SERVICE, RetentionRunReport, RetentionRunService } from '@app/retention';
 import { EVENT_STORE, EventStore, SqliteEventStore } from '@app/storage';
-import type { HoldReconcileReport } from '@app/storage/scale-out-adapters';
-import { ComplianceModule, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT, logHoldReconcile } from './compliance.module';
+import type { EsRetentionReport, EsRetentionRunner, HoldReconcileReport } from '@app/storage/scale-out-adapters';
+import { ComplianceModule, ES_RETENTION_RUNNER, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT, logHoldReconcile } from './compliance.module';
 
 export const RETENTION_JOB = 'retention';
 
@@ -29,6 +31,7 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
     @Inject(RETENTION_RUN_SERVICE) private readonly runs: RetentionRunService,
     private readonly registry: SchedulerRegistry,
     @Optional() @Inject(LEGAL_HOLD_ENFORCEMENT) private readonly holds: HoldReconcileRunner | null = null,
+    @Optional() @Inject(ES_RETENTION_RUNNER) private readonly esRetention: EsRetentionRunner | null = null,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -41,7 +44,7 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
     }
     const cron = settings?.retentionCron ?? DEFAULT_RETENTION_CRON;
     // Elasticsearch: ILM applies the windows; the schedule re-applies legal holds (indices rolled over since, holds placed elsewhere).
-    const onTick = embedded ? () => void this.runNow() : () => void this.reconcileHoldsNow();
+    const onTick = embedded ? () => void this.runNow() : () => void this.reconcileHoldsNow().then(() => this.runElasticsearchNow());
     try {
       this.job = CronJob.from({ cronTime: cron, onTick, start: false });
     } catch {
@@ -68,6 +71,30 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
       return report;
     } catch (err) {
       this.logger.error(JSON.stringify({ msg: 'legal hold reconcile failed', error: err instanceof Error ? err.constructor.name : 'unknown' }));
+      return null;
+    }
+  }
+
+  /**
+   * STORE=elasticsearch: deletes the backing indices whose records are all past their window
+   * (after recording the chains' purged prefixes), unless a legal hold covers them.
+   */
+  async runElasticsearchNow(now = Date.now()): Promise<EsRetentionReport | null> {
+    if (!this.esRetention) return null;
+    try {
+      const report = await this.esRetention.run({ now, dryRun: false });
+      this.logger.log(
+        JSON.stringify({
+          msg: 'retention run',
+          store: 'elasticsearch',
+          deleted: report.records,
+          indices: report.deleted.map((d) => ({ index: d.index, records: d.records, chains: d.chains.map((c) => ({ chain: c.chain, fromSeq: c.fromSeq, toSeq: c.toSeq })) })),
+          kept: report.kept,
+        }),
+      );
+      return report;
+    } catch (err) {
+      this.logger.error(JSON.stringify({ msg: 'retention run failed', store: 'elasticsearch', error: err instanceof Error ? err.constructor.name : 'unknown' }));
       return null;
     }
   }

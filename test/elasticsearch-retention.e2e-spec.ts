@@ -1,0 +1,67 @@
+/**
+ * Retention with STORE=elasticsearch through the service (issue 17), on the store's Elasticsearch
+ * double served over HTTP: the scheduled retention run (the RETENTION_CRON job's Elasticsearch
+ * step) deletes the backing index whose records are past their window only after recording its
+ * chain's purged prefix, and afterwards, over HTTP: verification passes and says how many records
+ * were purged, a kept event's inclusion proof still checks against the signed checkpoint, and a
+ * purged event answers 404 by id. Not run against a real Elasticsearch (none can be installed here).
+ */
+import { loadConfig } from '@app/core';
+import { InclusionProofDocument, verifyInclusionProofDocument } from '@app/ledger';
+import { parsePublicKeysText } from '@app/ledger/portable-verifier';
+import { RetentionScheduler } from '../apps/api/src/compliance/retention-schedule.module';
+import { readyOnElasticsearch } from './support/es-instances';
+import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
+import { accessEvent } from './support/events';
+import { TestApp, startTestApp } from './support/test-app';
+
+describe('retention on Elasticsearch through the service', () => {
+  let es: EsFakeServer;
+  let t: TestApp;
+  beforeAll(async () => {
+    es = await startEsFakeServer();
+    t = await startTestApp({ scaleOut: loadConfig({ STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url }).scaleOut! });
+    await readyOnElasticsearch(t);
+  });
+  afterAll(async () => {
+    await t.close();
+    await es.close();
+  });
+
+  it('deletes an expired backing index after recording the purged prefix: verify passes and reports it, kept events still prove, purged ones are gone', async () => {
+    const integration = await t.client('integration', 'sample-ehr');
+    const auditor = await t.client('auditor');
+    const old = [accessEvent({ patient: { id: 'MRN-RET-1' } }), accessEvent({ patient: { id: 'MRN-RET-2' } }), accessEvent({ patient: { id: 'MRN-RET-3' } })];
+    expect((await integration.request('POST', '/v1/events', { events: old })).status).toBe(202);
+    // A proof seals a checkpoint over the records it needs: the old index's records are sealed.
+    expect((await auditor.request('GET', `/v1/events/${old[2].id}/proof`)).status).toBe(200);
+    es.fake.rollover();
+    const kept = accessEvent({ patient: { id: 'MRN-RET-4' } });
+    expect((await integration.request('POST', '/v1/events', kept)).status).toBe(202);
+
+    // Seven years on (data_access keeps six by default), the scheduled run.
+    const report = await t.app.get(RetentionScheduler).runElasticsearchNow(Date.now() + 7 * 366 * 86_400_000);
+    expect(report?.deleted.find((d) => d.index === '.ds-audit-events-data_access-0')).toMatchObject({ records: 3, idsDeleted: 3, chains: [{ chain: 'data_access', fromSeq: 0, toSeq: 3 }] });
+    expect(es.fake.indexDeletes).toContain('.ds-audit-events-data_access-0');
+    expect(t.logLines.some((l) => l.includes('retention run') && l.includes('.ds-audit-events-data_access-0'))).toBe(true);
+
+    const verified = await auditor.request('GET', '/v1/integrity/verify?chain=data_access');
+    expect(verified.status).toBe(200);
+    const body = JSON.parse(verified.body) as { ok: boolean; chains: { chain: string; purged: number; verified: number }[] };
+    expect(body.ok).toBe(true);
+    expect(body.chains).toEqual([expect.objectContaining({ chain: 'data_access', purged: 3, verified: 1 })]);
+
+    const proof = await auditor.request('GET', `/v1/events/${kept.id}/proof`);
+    expect(proof.status).toBe(200);
+    const doc = JSON.parse(proof.body) as InclusionProofDocument;
+    // The public keys as a verifier gets them (the checkpoints listing carries them).
+    const listing = await auditor.request('GET', '/v1/integrity/checkpoints');
+    const key = parsePublicKeysText(listing.body).find((k) => k.keyId === doc.checkpoint.keyId)!;
+    expect(verifyInclusionProofDocument(doc, key.publicKeyPem)).toEqual({ ok: true, reason: null });
+
+    const compliance = await t.client('compliance_officer');
+    expect((await compliance.request('GET', `/v1/events/${old[0].id}`)).status).toBe(404);
+    expect((await compliance.request('GET', `/v1/events/${old[0].id}/proof`)).status).toBe(404);
+    expect((await compliance.request('GET', `/v1/events/${kept.id}`)).status).toBe(200);
+  });
+});
