@@ -68,6 +68,20 @@ export function processCpuMs(pid: number | undefined): number {
 const CLOCK_TICKS = 100;
 
 /**
+ * CPU time (user + system, ms) of a process's main thread (the event loop: HTTP, validation,
+ * chaining) so far; the rest of processCpuMs is its other threads (the writer thread, the garbage
+ * collector's helpers, libuv's pool). NaN where /proc is not there.
+ */
+export function mainThreadCpuMs(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
  * Closed loop: `concurrency` clients each post the next body as soon as their previous one is
  * answered. A request that fails on the connection (not on an HTTP status) is sent again, at most
  * 3 times (ingestion is idempotent on event id); `retries` counts them.

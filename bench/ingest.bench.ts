@@ -6,7 +6,11 @@
  * time per event (from /proc: the figure that does not move with other load on a shared machine).
  *
  * Options (env): BENCH_EVENTS (default 300000), BENCH_BATCH (events per request, comma-separated
- * sizes each measured in turn, default 100,500), BENCH_CONCURRENCY (16), BENCH_SINGLE_SECONDS (8).
+ * sizes each measured in turn, default 100,500), BENCH_CONCURRENCY (16), BENCH_SINGLE_SECONDS (8),
+ * BENCH_SINGLE_PROBE (single events posted to find the max single-event rate, default 20000; 0 skips
+ * the single-event part, e.g. when profiling the batch path with BENCH_SERVICE_NODE_ARGS=--cpu-prof).
+ * The raw ceiling's own CPU per event (this process, sealing and hashing included) is printed next
+ * to the service's, and the service's is split into its main thread (the event loop) and the rest.
  * `npm run bench -- --bus kafka` runs the Kafka path instead (kafka-ingest.bench.ts, then writer
  * scaling with 1, 2, 3 writer processes and 1 vs 8 shards, kafka-writers.bench.ts).
  *
@@ -26,22 +30,25 @@ import { SqliteEventStore, openDatabase } from '@app/storage';
 import { TokenService, embeddedFieldProtection } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { benchDataDir, closedLoop, fmt, machine, percentile, processCpuMs, startServiceProcess } from './bench-support';
+import { benchDataDir, closedLoop, fmt, machine, mainThreadCpuMs, percentile, processCpuMs, startServiceProcess } from './bench-support';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 300_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const BATCH_SIZES = (process.env.BENCH_BATCH ?? '100,500').split(',').map((b) => Number(b.trim()));
 const SINGLE_SECONDS = Number(process.env.BENCH_SINGLE_SECONDS ?? 8);
+const SINGLE_PROBE = Number(process.env.BENCH_SINGLE_PROBE ?? 20_000);
 const SHARDS_ARG = process.argv.indexOf('--shards') >= 0 ? process.argv[process.argv.indexOf('--shards') + 1] : process.env.BENCH_CHAIN_SHARDS;
 /** CHAIN_SHARDS of the run; null: the default traffic (one token, the service's default CHAIN_SHARDS). */
 const SHARDS = SHARDS_ARG === undefined ? null : Number(SHARDS_ARG);
 const SITES = Number(process.env.BENCH_SITES ?? 24);
 
-async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Promise<number> {
+/** Events/s and CPU µs per event (this process, all threads) of the raw ceiling. */
+async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Promise<{ rate: number; cpuPerEvent: number }> {
   const dir = benchDataDir('raw');
   // The same store the service runs: sealing patient.id / actor.ip (AES-256-GCM) is part of the ceiling.
   const store = new SqliteEventStore(openDatabase(dir), embeddedFieldProtection({ dataDir: dir }));
   const heads = new Map<string, { seq: number; hash: Buffer }>();
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < events.length; i += rowsPerTransaction) {
     const receivedAt = new Date().toISOString();
@@ -57,9 +64,10 @@ async function rawCeiling(events: AccessEvent[], rowsPerTransaction: number): Pr
     await store.append(records);
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return events.length / seconds;
+  return { rate: events.length / seconds, cpuPerEvent: (cpu.user + cpu.system) / events.length };
 }
 
 /** Open loop: requests start on a fixed schedule whatever the answers do (no coordinated omission). */
@@ -166,35 +174,54 @@ async function main(): Promise<void> {
       await closedLoop(client, bodies.slice(0, warm), CONCURRENCY);
       const events = counts.slice(warm).reduce((n, c) => n + c, 0);
       const cpu0 = processCpuMs(svc.child.pid);
+      const main0 = mainThreadCpuMs(svc.child.pid);
       const run = await closedLoop(client, bodies.slice(warm), CONCURRENCY);
       const cpuMs = processCpuMs(svc.child.pid) - cpu0;
-      batchResults.push({ size, run, rate: events / run.seconds, cpuPerEvent: (cpuMs * 1000) / events, cores: cpuMs / 1000 / run.seconds });
+      const mainMs = mainThreadCpuMs(svc.child.pid) - main0;
+      batchResults.push({
+        size,
+        run,
+        rate: events / run.seconds,
+        cpuPerEvent: (cpuMs * 1000) / events,
+        mainPerEvent: (mainMs * 1000) / events,
+        cores: cpuMs / 1000 / run.seconds,
+      });
     }
 
-    const singles = generateTraffic({ events: 200_000, seed: 11 }).events.map((e, i) => {
-      const body = JSON.stringify(SHARDS === null ? postedByBench(e) : postedBySite(e, siteOf(i)));
-      if (SHARDS !== null) siteOfBody.set(body, siteOf(i));
-      return body;
-    });
-    const probe = await closedLoop(client, singles.slice(0, Math.min(singles.length, 20_000)), 64);
-    const singleMax = Math.min(20_000, singles.length) / probe.seconds;
-    const halfRate = singleMax / 2;
-    const paced = await openLoop(client, singles.slice(20_000, 20_000 + Math.floor(halfRate * SINGLE_SECONDS)), halfRate);
+    let single: { max: number; halfRate: number; failures: number; paced: { latencies: number[] } } | null = null;
+    if (SINGLE_PROBE > 0) {
+      const singles = generateTraffic({ events: SINGLE_PROBE + 180_000, seed: 11 }).events.map((e, i) => {
+        const body = JSON.stringify(SHARDS === null ? postedByBench(e) : postedBySite(e, siteOf(i)));
+        if (SHARDS !== null) siteOfBody.set(body, siteOf(i));
+        return body;
+      });
+      const probe = await closedLoop(client, singles.slice(0, SINGLE_PROBE), 64);
+      const max = SINGLE_PROBE / probe.seconds;
+      const halfRate = max / 2;
+      const paced = await openLoop(client, singles.slice(SINGLE_PROBE, SINGLE_PROBE + Math.floor(halfRate * SINGLE_SECONDS)), halfRate);
+      single = { max, halfRate, failures: probe.failures + paced.failures, paced };
+    }
 
     console.log('');
     console.log(`| measurement | result |`);
     console.log(`|---|---|`);
-    console.log(`| raw SQLite ceiling, 100 rows/transaction (same schema, WAL, synchronous=FULL) | ${fmt(raw100)} events/s |`);
-    console.log(`| raw SQLite ceiling, 1000 rows/transaction | ${fmt(raw1000)} events/s |`);
+    console.log(`| raw SQLite ceiling, 100 rows/transaction (same schema, WAL, synchronous=FULL) | ${fmt(raw100.rate)} events/s, ${fmt(raw100.cpuPerEvent, 1)} µs CPU per event |`);
+    console.log(`| raw SQLite ceiling, 1000 rows/transaction | ${fmt(raw1000.rate)} events/s, ${fmt(raw1000.cpuPerEvent, 1)} µs CPU per event |`);
     for (const b of batchResults) {
-      console.log(`| end to end, batches of ${b.size}, ${CONCURRENCY} clients, HTTPS | ${fmt(b.rate)} events/s (${fmt(b.rate / raw100, 2)} of raw@100, ${fmt(b.rate / raw1000, 2)} of raw@1000) |`);
-      console.log(`| service CPU per event, batches of ${b.size} (user + system, all threads) | ${fmt(b.cpuPerEvent, 1)} µs (${fmt(b.cores, 2)} cores busy) |`);
+      console.log(`| end to end, batches of ${b.size}, ${CONCURRENCY} clients, HTTPS | ${fmt(b.rate)} events/s (${fmt(b.rate / raw100.rate, 2)} of raw@100, ${fmt(b.rate / raw1000.rate, 2)} of raw@1000) |`);
+      console.log(
+        `| service CPU per event, batches of ${b.size} (user + system, all threads) | ${fmt(b.cpuPerEvent, 1)} µs (${fmt(b.cores, 2)} cores busy; main thread ${fmt(b.mainPerEvent, 1)} µs, other threads ${fmt(b.cpuPerEvent - b.mainPerEvent, 1)} µs; ${fmt(b.cpuPerEvent / raw1000.cpuPerEvent, 2)}x the raw@1000 CPU per event) |`,
+      );
       console.log(`| batch-of-${b.size} ack latency p50 / p99 | ${fmt(percentile(b.run.latencies, 50), 1)} ms / ${fmt(percentile(b.run.latencies, 99), 1)} ms |`);
       if (b.run.retries > 0) console.log(`| batch-of-${b.size} requests sent again after a connection error | ${b.run.retries} |`);
     }
-    console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(singleMax)} events/s |`);
-    console.log(`| single-event ack latency at half max (${fmt(halfRate)} ev/s, open loop) p50 / p99 | ${fmt(percentile(paced.latencies, 50), 1)} ms / ${fmt(percentile(paced.latencies, 99), 1)} ms |`);
-    console.log(`| non-202 answers | ${batchResults.reduce((n, b) => n + b.run.failures, 0) + probe.failures + paced.failures} |`);
+    if (single) {
+      console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(single.max)} events/s |`);
+      console.log(
+        `| single-event ack latency at half max (${fmt(single.halfRate)} ev/s, open loop) p50 / p99 | ${fmt(percentile(single.paced.latencies, 50), 1)} ms / ${fmt(percentile(single.paced.latencies, 99), 1)} ms |`,
+      );
+    }
+    console.log(`| non-202 answers | ${batchResults.reduce((n, b) => n + b.run.failures, 0) + (single?.failures ?? 0)} |`);
     console.log(`| load average at the end (1 min) | ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores |`);
   } finally {
     bench.close();
