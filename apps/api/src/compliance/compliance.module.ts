@@ -103,7 +103,7 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
         let runner: SqliteRetentionRunner | null = null;
         return new RetentionRunService(
           () => {
-            if (!(events instanceof SqliteEventStore)) throw Problems.unavailable('Retention runs here need the embedded store; Elasticsearch deployments use ILM policies.', 3600);
+            if (!(events instanceof SqliteEventStore)) throw Problems.unavailable('Retention runs over HTTP need the embedded store; with Elasticsearch the retention run is the RETENTION_CRON job (docs/elasticsearch.md).', 3600);
             runner ??= new SqliteRetentionRunner(db, loaded.policy, holds, {
               dataDir: config.dataDir,
               protection: embeddedFieldProtection(config),
