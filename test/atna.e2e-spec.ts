@@ -285,3 +285,63 @@ describe('IHE ATNA receiver: the same admission as POST /v1/events', () => {
     expect(metricValue(text, 'audit_atna_errors_total', { stage: 'store', code: 'source-not-allowed' })).toBe(1);
   });
 });
+
+describe('IHE ATNA receiver: accepted deviations counted per source (issue 21)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp(atnaOverrides());
+  });
+  afterAll(() => t.close());
+
+  it('each known deviation of a stored DICOM audit message is counted under the sending integration in audit_atna_data_quality_total', async () => {
+    const port = t.app.get(AtnaListener).address()!.port;
+    const reader = await t.client('compliance_officer');
+    const ca = sampleIdentity(t.dataDir).ca;
+    const pacs = await issueClientCertificate(t.dataDir, 'pacs-bridge');
+    const lenient = atnaFixture('lenient-instances-transferred');
+    // sample-ehr: upper/mixed-case UserIsRequestor on both participants, and no EventOutcomeIndicator.
+    const fromEhr = syslogMessage(lenient.replace('RAD-40417', 'RAD-DQ-1'));
+    // pacs-bridge (its own source system): the same booleans, but with an outcome.
+    const fromPacs = syslogMessage(
+      lenient
+        .replace('RAD-40417', 'RAD-DQ-2')
+        .replace('AuditSourceID="pacs.clinic.example.org"', 'AuditSourceID="pacs-bridge.example.org"')
+        .replace('EventActionCode="C"', 'EventActionCode="C" EventOutcomeIndicator="0"'),
+    );
+    const clean = syslogMessage(numberedAuditXml(1, 'DQ-CLEAN')); // no deviation: counts nothing
+    const idOf = (m: Buffer, integration: string) => {
+      const r = mapAtnaSyslogFrame(m, { integration });
+      if (!r.ok) throw new Error(`does not map: ${r.error.code}`);
+      return r.event.id;
+    };
+    expect((await tlsSend(port, sampleIdentity(t.dataDir), Buffer.concat([frame(fromEhr), frame(clean)]))).error).toBeUndefined();
+    expect((await tlsSend(port, { ca, cert: pacs.certPem, key: pacs.keyPem }, frame(fromPacs))).error).toBeUndefined();
+    const stored: Record<string, unknown>[] = [];
+    for (const [m, integration] of [[fromEhr, 'sample-ehr'], [clean, 'sample-ehr'], [fromPacs, 'pacs-bridge']] as const) {
+      const res = await waitFor(async () => {
+        const r = await reader.request('GET', `/v1/events/${idOf(m, integration)}`);
+        return r.status === 200 ? (JSON.parse(r.body).event as Record<string, unknown>) : undefined;
+      });
+      stored.push(res);
+    }
+    // The notes on the events themselves (positions kept there).
+    expect((stored[0].details as Record<string, unknown>).dataQuality).toBe('EventIdentification@EventOutcomeIndicator:missing ActiveParticipant[0]@UserIsRequestor:case ActiveParticipant[1]@UserIsRequestor:case');
+    expect((stored[1].details as Record<string, unknown>).dataQuality).toBeUndefined();
+    expect((stored[2].details as Record<string, unknown>).dataQuality).toBe('ActiveParticipant[0]@UserIsRequestor:case ActiveParticipant[1]@UserIsRequestor:case');
+    expect(stored[2].source).toMatchObject({ integration: 'pacs-bridge' });
+
+    // Counted per sending integration and kind of deviation (positions dropped: one per message).
+    const text = (await reader.request('GET', '/metrics')).body;
+    const dq = (labels: Record<string, string>) => metricValue(text, 'audit_atna_data_quality_total', labels);
+    expect(dq({ integration: 'sample-ehr', deviation: 'ActiveParticipant@UserIsRequestor:case' })).toBe(1);
+    expect(dq({ integration: 'sample-ehr', deviation: 'EventIdentification@EventOutcomeIndicator:missing' })).toBe(1);
+    expect(dq({ integration: 'sample-ehr' })).toBe(2);
+    expect(dq({ integration: 'pacs-bridge', deviation: 'ActiveParticipant@UserIsRequestor:case' })).toBe(1);
+    expect(dq({ integration: 'pacs-bridge' })).toBe(1);
+    expect(metricValue(text, 'audit_atna_messages_total', { result: 'stored' })).toBe(3);
+    // Labels are fixed words: no patient id, host or user from the messages.
+    const family = text.split('\n').filter((l) => l.startsWith('audit_atna_data_quality_total')).join('\n');
+    for (const value of ['RAD-DQ', 'CT_SCANNER_2', 'PACS_MAIN', '10.9.']) expect(family).not.toContain(value);
+  });
+});

@@ -108,6 +108,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Known ATNA (DICOM audit message) deviations accepted and normalized (issue 21), per sending integration; labels are fixed words, never values. */
+  readonly atnaDataQuality = new Counter({
+    name: 'audit_atna_data_quality_total',
+    help: 'Stored ATNA messages by known deviation accepted and normalized (docs/fhir-mapping.md), per sending integration (client certificate).',
+    labelNames: ['integration', 'deviation'] as const,
+    registers: [this.registry],
+  });
+
   readonly atnaConnections = new Counter({
     name: 'audit_atna_connections_total',
     help: 'ATNA TLS connections by result (accepted, tls_refused, identity_refused, framing_closed, overloaded).',

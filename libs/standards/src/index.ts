@@ -5,6 +5,7 @@
  */
 export * from './shared/content-identity';
 export * from './shared/audit-vocabulary';
+export * from './shared/data-quality';
 export * from './fhir/operation-outcome';
 export * from './fhir/fhir-r4-reader';
 export * from './fhir/fhir-audit-event.mapper';

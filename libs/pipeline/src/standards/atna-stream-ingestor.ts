@@ -9,10 +9,12 @@
  * Malformed frames, syslog headers or XML are counted (audit_atna_errors_total{stage,code}) and
  * logged by stable code and element name only (never content: no PHI), and the stream goes on.
  * A fatal framing error (framing lost) ends the stream so the owner closes only this connection.
+ * Known deviations of stored messages (their `details.dataQuality` note) are counted per integration
+ * (audit_atna_data_quality_total{integration,deviation}), as FHIR's are.
  */
 import type { Readable } from 'node:stream';
 import { AccessEvent, ProblemError, Receipt } from '@app/core';
-import { DecodedFrameItem, OctetCountingFrameStream, mapAtnaSyslogFrame } from '@app/standards';
+import { DecodedFrameItem, OctetCountingFrameStream, dataQualityDeviations, mapAtnaSyslogFrame } from '@app/standards';
 import { MetricsService } from '../metrics.service';
 
 /** Where mapped events go (IngestService satisfies it). */
@@ -210,6 +212,9 @@ async function storeBatch(events: AccessEvent[], options: AtnaStreamOptions, res
     result.batches++;
     result.stored += events.length;
     metrics?.atnaMessages.inc({ result: 'stored' }, events.length);
+    for (const event of events) {
+      for (const deviation of dataQualityDeviations(event.details?.dataQuality)) metrics?.atnaDataQuality.inc({ integration: options.integration, deviation });
+    }
     return;
   }
   if (outcome.kind === 'refused' && events.length > 1) {

@@ -206,6 +206,16 @@ describe('DICOM audit message decisions', () => {
     const xml = fixture('dicom-instances-accessed').toString('utf8').replace('UserIsRequestor="true"', 'UserIsRequestor="false"');
     expect(mapDicomAuditMessage(xml).event.actor).toEqual({ id: 'VIEWER01', type: 'service', ip: '10.9.8.7' });
   });
+
+  it('keeps a long data-quality note to whole notes (each one a deviation a metric can count), marking the rest with ...', () => {
+    const lenient = fixture('lenient-instances-transferred').toString('utf8');
+    const participant = /<ActiveParticipant UserID="PACS_MAIN"[\s\S]*?<\/ActiveParticipant>/.exec(lenient)![0];
+    const many = lenient.replace(participant, Array.from({ length: 20 }, (_, i) => participant.replace('PACS_MAIN"', `PACS_${i}"`)).join('\n'));
+    const note = String(mapDicomAuditMessage(many).event.details?.dataQuality);
+    expect(note.length).toBeLessThanOrEqual(256);
+    expect(note.endsWith(' ...')).toBe(true);
+    for (const part of note.split(' ').slice(0, -1)) expect(part).toMatch(/^(EventIdentification@EventOutcomeIndicator:missing|ActiveParticipant\[\d+\]@UserIsRequestor:case)$/);
+  });
 });
 
 describe('DICOM audit message errors name the element and carry no PHI', () => {

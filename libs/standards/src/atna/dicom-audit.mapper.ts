@@ -16,6 +16,7 @@ import {
 } from '../shared/audit-vocabulary';
 import { canonicalErrors } from '../shared/canonical-check';
 import { ID_NAMESPACES, nameBasedUuid, sha256Hex } from '../shared/content-identity';
+import { dataQualityNote } from '../shared/data-quality';
 import { AtnaError } from './atna-error';
 import { DicomActiveParticipant, DicomCode, DicomParticipantObject, DicomReadOptions, readDicomAuditMessage } from './dicom-audit-message';
 
@@ -155,7 +156,7 @@ export function mapDicomAuditMessage(xml: Buffer | string, options: DicomMapping
   details.dicomOutcome = ei.outcome;
   put('sourceSite', source.enterpriseSiteId);
   if (timeZoneAssumed) details.timeZoneAssumed = 'UTC';
-  if (message.dataQuality.length > 0) details.dataQuality = message.dataQuality.join(' ').slice(0, MAX_DETAIL_TEXT);
+  if (message.dataQuality.length > 0) details.dataQuality = dataQualityNote(message.dataQuality, MAX_DETAIL_TEXT);
   if (message.dataQuality.includes('EventIdentification@EventOutcomeIndicator:missing')) details.outcomeAssumed = true;
   if (breakGlass) details.breakGlass = true;
   if (new Set(patientObjects.map((o) => o.id)).size > 1) details.patientObjects = new Set(patientObjects.map((o) => o.id)).size;

@@ -8,7 +8,8 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccessEvent, EventValidator } from '@app/core';
-import { dataQualityDeviations, mapFhirAuditEvent, searchedResourceType } from './fhir-audit-event.mapper';
+import { mapFhirAuditEvent, searchedResourceType } from './fhir-audit-event.mapper';
+import { dataQualityDeviations } from '../shared/data-quality';
 import { normalizeEntityQuery } from './fhir-r4-reader';
 
 function fixture(name: string): Record<string, unknown> {

@@ -24,6 +24,7 @@ import {
 } from '../shared/audit-vocabulary';
 import { canonicalErrors } from '../shared/canonical-check';
 import { ID_NAMESPACES, isUuid, nameBasedUuid, sha256Hex } from '../shared/content-identity';
+import { dataQualityNote } from '../shared/data-quality';
 import { FhirIssue } from './operation-outcome';
 import { R4Agent, R4AuditEvent, R4Coding, R4Entity, R4Reference, readR4AuditEvent } from './fhir-r4-reader';
 
@@ -227,7 +228,7 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
   else details.outcomeAssumed = true;
   put('sourceSite', ev.source.site);
   if (identity.fromPolicy) details.actorIdSource = 'policy';
-  if (dataQuality.length > 0) details.dataQuality = dataQualityNote(dataQuality);
+  if (dataQuality.length > 0) details.dataQuality = dataQualityNote(dataQuality, MAX_DETAIL_TEXT);
   if (purpose?.decision.breakGlass) details.breakGlass = true;
   const distinctPatients = new Set(patientEntities.map((e) => patientIdOf(e)?.value).filter(Boolean));
   if (distinctPatients.size > 1) details.patientEntities = distinctPatients.size;
@@ -241,26 +242,6 @@ export function mapFhirAuditEvent(resource: unknown, options: FhirMappingOptions
     };
   }
   return { ok: true, value: { event, resourceSha256 } };
-}
-
-/** The data-quality notes as one detail (a flat string, at most 256 characters): element paths and fixed words only, never a value. */
-function dataQualityNote(notes: string[]): string {
-  let out = '';
-  for (const note of notes) {
-    const next = out ? `${out} ${note}` : note;
-    if (next.length > MAX_DETAIL_TEXT - 4) return `${out} ...`;
-    out = next;
-  }
-  return out;
-}
-
-/**
- * The kinds of deviation in a `details.dataQuality` note, positions dropped (`entity[3].query:plain-text`
- * → `entity.query:plain-text`): a bounded vocabulary, fit for a metric label.
- */
-export function dataQualityDeviations(note: unknown): string[] {
-  if (typeof note !== 'string') return [];
-  return [...new Set(note.split(' ').filter((n) => n && n !== '...').map((n) => n.replace(/\[\d+\]/g, '')))];
 }
 
 function hasCode(codings: readonly R4Coding[] | undefined, code: string): boolean {
