@@ -2,7 +2,8 @@
  * Alert delivery to real receivers nobody here wrote, on loopback: the Debian rsyslogd (imtcp with
  * the GnuTLS driver, x509/certvalid: a client certificate is required) receiving RFC 5425
  * octet-counted RFC 5424 messages with a CEF payload, and the npm `smtp-server` receiving mail after
- * STARTTLS (it refuses MAIL before TLS). Tokens only, stable delivery ids. A syslog destination
+ * STARTTLS (it refuses MAIL before TLS). Tokens only, stable delivery ids. A syslog destination with
+ * `format: json` reaches the same rsyslogd, which parses the payload as JSON (mmjsonparse). A syslog destination
  * configured without the client certificate is refused by rsyslogd: its deliveries fail and are
  * retried, the status shows the failure, and nothing counts them delivered. The rsyslog part skips
  * with a message when rsyslogd or its GnuTLS driver is absent (CI installs rsyslog rsyslog-gnutls).
@@ -46,6 +47,8 @@ describe('alert delivery to rsyslogd (RFC 5425, client certificate) and to an SM
   let smtp: SMTPServer;
   const mails: Mail[] = [];
   let outFile: string;
+  /** What rsyslogd wrote for the `format: json` destination (APP-NAME hipaa-audit-json), after parsing the payload as JSON. */
+  let jsonFile: string;
   let integration: ApiClient;
   let analyst: ApiClient;
   let admin: ApiClient;
@@ -78,6 +81,7 @@ describe('alert delivery to rsyslogd (RFC 5425, client certificate) and to an SM
 
     const syslogPort = await freePort();
     outFile = path.join(work, 'received.log');
+    jsonFile = path.join(work, 'received-json.log');
     if (RSYSLOG_OK) {
       fs.mkdirSync(path.join(work, 'rs'));
       const conf = path.join(work, 'rsyslog.conf');
@@ -89,6 +93,14 @@ describe('alert delivery to rsyslogd (RFC 5425, client certificate) and to an SM
 module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/certvalid")
 input(type="imtcp" port="${syslogPort}" address="127.0.0.1")
 template(name="parsed" type="string" string="%pri%|%app-name%|%msgid%|%structured-data%|%msg%\\n")
+module(load="mmjsonparse")
+template(name="json" type="string" string="%pri%|%app-name%|%msgid%|%$!kind%|%$!deliveryId%|%$!destination%|%$!count%|%$!alerts%\\n")
+if $app-name == "hipaa-audit-json" then {
+  action(type="mmjsonparse" cookie="")
+  if $parsesuccess == "OK" then action(type="omfile" file="${jsonFile}" template="json")
+  else action(type="omfile" file="${jsonFile}.unparsed")
+  stop
+}
 action(type="omfile" file="${outFile}" template="parsed")
 `,
       );
@@ -119,6 +131,16 @@ action(type="omfile" file="${outFile}" template="parsed")
         '    host: 127.0.0.1',
         `    port: ${syslogPort}`,
         '    format: cef',
+        `    caFile: ${pki.caCertPath}`,
+        `    certFile: ${client.certPath}`,
+        `    keyFile: ${client.keyPath}`,
+        '    retry: { initialMs: 100, maxMs: 500 }',
+        '  - name: siem-json',
+        '    type: syslog',
+        '    host: 127.0.0.1',
+        `    port: ${syslogPort}`,
+        '    format: json',
+        '    appName: hipaa-audit-json',
         `    caFile: ${pki.caCertPath}`,
         `    certFile: ${client.certPath}`,
         `    keyFile: ${client.keyPath}`,
@@ -174,6 +196,37 @@ action(type="omfile" file="${outFile}" template="parsed")
     expect(got.join('\n')).not.toMatch(/MRN-SIEM|dr-siem|10\.7\.7\.7/);
     const siem = JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body).destinations.find((d: { name: string }) => d.name === 'siem');
     expect(siem).toMatchObject({ queueDepth: 0, delivered: 2, failures: 0 });
+  });
+
+  (RSYSLOG_OK ? it : it.skip)('rsyslogd receives format: json as one RFC 5424 message per alert whose payload it parses as JSON, tokens only', async () => {
+    const ids = (await allAlerts(analyst, 'rule=break-glass-access')).map((a) => a.id);
+    const lines = () => (fs.existsSync(jsonFile) ? fs.readFileSync(jsonFile, 'utf8').split('\n').filter(Boolean) : []);
+    try {
+      await waitUntil('two JSON syslog messages', () => lines().length >= 2, 20_000);
+    } catch (err) {
+      const unparsed = fs.existsSync(`${jsonFile}.unparsed`) ? fs.readFileSync(`${jsonFile}.unparsed`, 'utf8') : '';
+      throw new Error(`${(err as Error).message}\nnot parsed as JSON by rsyslogd: ${unparsed}\nrsyslogd: ${rsyslogOutput.join('')}\nstatus: ${(await admin.request('GET', '/v1/alert-destinations')).body}`);
+    }
+    const got = lines();
+    expect(got).toHaveLength(2);
+    expect(fs.existsSync(`${jsonFile}.unparsed`)).toBe(false);
+    const seen: string[] = [];
+    for (const line of got) {
+      // Fields as rsyslogd's mmjsonparse extracted them from MSG (only parsed messages reach this file), one alert per message.
+      const [pri, app, msgid, kind, deliveryId, destination, count, alertsJson] = line.split('|');
+      expect([pri, app, msgid, kind, destination, count]).toEqual(['83', 'hipaa-audit-json', 'alert', 'alert', 'siem-json', '1']);
+      expect(deliveryId).toMatch(/^[0-9a-f-]{36}$/);
+      const alerts = JSON.parse(alertsJson) as { id: string; ruleId: string; severity: string; reasons: string[]; actor: string; patient: string; link: string }[];
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]).toMatchObject({ ruleId: 'break-glass-access', severity: 'high', reasons: ['break-glass'] });
+      expect(alerts[0].link).toMatch(new RegExp(`/console/alerts/${alerts[0].id}$`));
+      expect(alerts[0].patient).toMatch(/\S/);
+      seen.push(alerts[0].id);
+    }
+    expect(seen.sort()).toEqual([...ids].sort());
+    expect(got.join('\n')).not.toMatch(/MRN-SIEM|dr-siem|10\.7\.7\.7/);
+    const json = JSON.parse((await admin.request('GET', '/v1/alert-destinations')).body).destinations.find((d: { name: string }) => d.name === 'siem-json');
+    expect(json).toMatchObject({ type: 'syslog', queueDepth: 0, delivered: 2, failures: 0 });
   });
 
   (RSYSLOG_OK ? it : it.skip)('a destination without the client certificate is refused by rsyslogd: retried, shown failing, never counted delivered', async () => {

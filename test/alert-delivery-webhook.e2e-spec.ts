@@ -10,17 +10,65 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { patientTokenizerFor } from '@app/security';
 import { ApiClient } from '../apps/auditctl/src/api-client';
 import { accessEvent } from './support/events';
 import { allAlerts, waitForDetection } from './support/detection';
 import { startTestApp, TestApp, tempDataDir } from './support/test-app';
-import { startWebhookReceiver, waitUntil, WebhookReceiver } from './support/webhook-receiver';
+import { BodyCheck, startWebhookReceiver, verifySignature, waitUntil, WebhookReceiver } from './support/webhook-receiver';
 
 const SECRET = 'whsec-test-0123456789abcdef';
+const PD_ROUTING_KEY = 'R0ut1ngKeyR0ut1ngKeyR0ut1ngKey32';
+
+/**
+ * The body shapes the services document, checked by the loopback stand-ins: Slack incoming webhooks
+ * (Block Kit: `text` fallback, at most 50 blocks; section text objects of at most 3000 characters;
+ * context blocks with 1-10 elements), Microsoft Teams connector MessageCards (`@type`, `@context`,
+ * `summary` or `text`, 6-hex `themeColor`, OpenUri actions with targets) and PagerDuty Events API v2
+ * (`routing_key`, `event_action`, `dedup_key` of at most 255 characters, `payload.summary` of at most
+ * 1024, `payload.source`, `payload.severity` one of critical/error/warning/info, links with href).
+ */
+const presetCheck: BodyCheck = (p, b) => {
+  const problems: string[] = [];
+  const need = (ok: unknown, what: string) => {
+    if (!ok) problems.push(what);
+  };
+  const str = (v: unknown, max = Infinity) => typeof v === 'string' && v.length > 0 && v.length <= max;
+  const textObject = (o: any) => o && ['mrkdwn', 'plain_text'].includes(o.type) && str(o.text, 3000); // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (p === '/slack') {
+    need(str(b.text), 'text');
+    need(Array.isArray(b.blocks) && b.blocks.length >= 1 && b.blocks.length <= 50, 'blocks: 1..50');
+    for (const [i, k] of (Array.isArray(b.blocks) ? b.blocks : []).entries()) {
+      if (k.type === 'section') need(textObject(k.text), `blocks[${i}].text`);
+      else if (k.type === 'context') need(Array.isArray(k.elements) && k.elements.length >= 1 && k.elements.length <= 10 && k.elements.every(textObject), `blocks[${i}].elements`);
+      else problems.push(`blocks[${i}].type`);
+    }
+  } else if (p === '/teams') {
+    need(b['@type'] === 'MessageCard', '@type');
+    need(['https://schema.org/extensions', 'http://schema.org/extensions'].includes(b['@context']), '@context');
+    need(str(b.summary) || str(b.text), 'summary or text');
+    need(b.themeColor === undefined || /^[0-9A-Fa-f]{6}$/.test(b.themeColor), 'themeColor');
+    for (const [i, a] of (b.potentialAction ?? []).entries()) {
+      need(a['@type'] === 'OpenUri' && str(a.name) && Array.isArray(a.targets) && a.targets.length > 0 && a.targets.every((t: { os: string; uri: string }) => ['default', 'iOS', 'android', 'windows'].includes(t.os) && /^https?:\/\//.test(t.uri)), `potentialAction[${i}]`);
+    }
+  } else if (p === '/pagerduty') {
+    need(b.routing_key === PD_ROUTING_KEY, 'routing_key');
+    need(['trigger', 'acknowledge', 'resolve'].includes(b.event_action), 'event_action');
+    need(b.dedup_key === undefined || str(b.dedup_key, 255), 'dedup_key');
+    need(b.payload && str(b.payload.summary, 1024), 'payload.summary');
+    need(b.payload && str(b.payload.source), 'payload.source');
+    need(b.payload && ['critical', 'error', 'warning', 'info'].includes(b.payload.severity), 'payload.severity');
+    need(b.payload?.custom_details === undefined || (typeof b.payload.custom_details === 'object' && !Array.isArray(b.payload.custom_details)), 'payload.custom_details');
+    for (const [i, l] of (b.links ?? []).entries()) need(/^https?:\/\//.test(l.href), `links[${i}].href`);
+  }
+  return problems;
+};
 
 describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
   let t: TestApp;
   let receiver: WebhookReceiver;
+  /** Stands in for Slack, Teams and PagerDuty (one path each, body shapes checked, no signature) and a generic receiver of identifiers in clear. */
+  let presetReceiver: WebhookReceiver;
   /** storm-hook's own receiver: only sensitive-segment alerts, at most 3 messages per 30 s. */
   let stormReceiver: WebhookReceiver;
   let integration: ApiClient;
@@ -46,6 +94,9 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
   beforeAll(async () => {
     const work = tempDataDir('alert-hook-');
     receiver = await startWebhookReceiver(work, SECRET);
+    fs.mkdirSync(path.join(work, 'presets'));
+    presetReceiver = await startWebhookReceiver(path.join(work, 'presets'), null, 0, presetCheck);
+    const presetOrigin = new URL(presetReceiver.url).origin;
     fs.mkdirSync(path.join(work, 'storm'));
     stormReceiver = await startWebhookReceiver(path.join(work, 'storm'), SECRET);
     const file = path.join(work, 'destinations.yaml');
@@ -74,9 +125,27 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
         `    caFile: ${stormReceiver.caFile}`,
         '    route: { rules: [sensitive-segment-without-treatment] }',
         '    rateLimit: { max: 3, perMinutes: 0.5 }',
+        ...(['slack', 'teams', 'pagerduty'] as const).flatMap((preset) => [
+          `  - name: ${preset}-hook`,
+          '    type: webhook',
+          `    url: ${presetOrigin}/${preset}`,
+          `    preset: ${preset}`,
+          ...(preset === 'pagerduty' ? ['    routingKeyEnv: TEST_PD_ROUTING_KEY'] : []),
+          `    caFile: ${presetReceiver.caFile}`,
+          '    route: { rules: [break-glass-access] }',
+        ]),
+        // Opted into identifiers in clear (a destination inside the covered entity's own network).
+        '  - name: clear-hook',
+        '    type: webhook',
+        `    url: ${presetOrigin}/clear`,
+        '    identifiers: clear',
+        `    secret: ${SECRET}`,
+        `    caFile: ${presetReceiver.caFile}`,
+        '    route: { rules: [break-glass-access] }',
       ].join('\n'),
     );
     process.env.TEST_SOC_HOOK_SECRET = SECRET;
+    process.env.TEST_PD_ROUTING_KEY = PD_ROUTING_KEY;
     t = await startTestApp({ alertDestinationsFile: file });
     integration = await t.client('integration');
     analyst = await t.client('soc_analyst');
@@ -86,7 +155,9 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
     await t?.close();
     await receiver?.close();
     await stormReceiver?.close();
+    await presetReceiver?.close();
     delete process.env.TEST_SOC_HOOK_SECRET;
+    delete process.env.TEST_PD_ROUTING_KEY;
   });
 
   it('delivers each alert signed, with a stable id, tokens instead of identifiers and a console link', async () => {
@@ -158,6 +229,49 @@ describe('alert delivery: signed webhook to a real HTTPS receiver', () => {
     expect(text).toMatch(/audit_alert_delivery_failures\{destination="soc-hook"\} [1-9]/);
     // An analyst reads alerts but not operations: the status route is the admin's.
     expect((await analyst.request('GET', '/v1/alert-destinations')).status).toBe(403);
+  });
+
+  it('delivers every alert to Slack, Teams and PagerDuty in the bodies those services document, tokens only; a destination with identifiers: clear gets the identifiers, the default only tokens', async () => {
+    await waitForDetection(analyst);
+    const alerts = await allAlerts(analyst, 'rule=break-glass-access');
+    expect(alerts.length).toBeGreaterThanOrEqual(8);
+    const on = (p: string) => presetReceiver.received.filter((r) => r.path === p);
+    for (const p of ['/slack', '/teams', '/pagerduty', '/clear']) {
+      await waitUntil(`${alerts.length} messages on ${p}`, () => on(p).filter((r) => r.accepted).length >= alerts.length || on(p).some((r) => r.problems.length > 0));
+      // Every body has the shape the service documents (a stand-in answers 400 otherwise).
+      expect(on(p).map((r) => r.problems).filter((x) => x.length > 0)).toEqual([]);
+      expect(on(p).filter((r) => r.accepted)).toHaveLength(alerts.length);
+    }
+    const tokenizer = patientTokenizerFor(t.config);
+    for (const a of alerts) {
+      const link = `https://audit.example.test/console/alerts/${a.id}`;
+      const slack = on('/slack').find((r) => r.raw.includes(link))!;
+      expect(slack.body.text).toBe('[HIGH] Break-glass (emergency override) access');
+      expect(slack.body.blocks.some((k: { text?: { text: string } }) => k.text?.text.includes(`<${link}|open in console>`))).toBe(true);
+      const teams = on('/teams').find((r) => r.raw.includes(link))!;
+      expect(teams.body).toMatchObject({ summary: '[HIGH] Break-glass (emergency override) access', potentialAction: [{ '@type': 'OpenUri', targets: [{ os: 'default', uri: link }] }] });
+      const pd = on('/pagerduty').find((r) => r.raw.includes(link))!;
+      // PagerDuty de-duplicates on dedup_key: the stable delivery id.
+      expect(pd.body).toMatchObject({ event_action: 'trigger', dedup_key: pd.deliveryId, payload: { severity: 'error', source: 'hipaa-audit' }, links: [{ href: link }] });
+      for (const r of [slack, teams, pd]) expect(r.raw).not.toMatch(/MRN-HOOK|dr-hook|10\.9\.9\.9/);
+      // identifiers: clear delivers the actor and the patient themselves; the default (soc-hook) their tokens.
+      const clear = on('/clear').find((r) => r.body.alerts[0].id === a.id)!;
+      expect(verifySignature(SECRET, clear.signature, clear.raw)).toBe(true);
+      const patient = clear.body.alerts[0].patient as string;
+      expect(patient).toMatch(/^MRN-HOOK-/);
+      expect(clear.body.alerts[0].actor).toBe('dr-hook');
+      const tokens = accepted().find((r) => r.body.alerts[0].id === a.id)!.body.alerts[0];
+      expect(tokens.patient).toBe(tokenizer.token(patient));
+      expect(tokens.actor).toBe(tokenizer.token('dr-hook'));
+      expect(tokens.patient).not.toBe(patient);
+    }
+    const s = await status();
+    for (const name of ['slack-hook', 'teams-hook', 'pagerduty-hook', 'clear-hook']) {
+      expect(s.destinations.find((d) => d.name === name)).toMatchObject({ queueDepth: 0, delivered: alerts.length, failures: 0 });
+    }
+    expect(s.destinations.find((d) => d.name === 'slack-hook')).toMatchObject({ type: 'webhook', preset: 'slack' });
+    // The log carries neither the clear identifiers nor the routing key.
+    expect(t.logLines.join('\n')).not.toMatch(new RegExp(`MRN-HOOK|dr-hook|${PD_ROUTING_KEY}`));
   });
 
   it('turns a storm into one digest with the count under the rate limit, holds the next alert until the window has room, and reports the last success in /metrics', async () => {

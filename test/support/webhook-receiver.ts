@@ -21,6 +21,8 @@ export interface ReceivedDelivery {
   path: string;
   /** What `check` found wrong with the body (empty: nothing). */
   problems: string[];
+  /** The x-audit-signature header as received. */
+  signature?: string;
   deliveryId: string;
   event: string;
   signatureValid: boolean;
@@ -73,7 +75,7 @@ export async function startWebhookReceiver(dir: string, secret: string | null, p
       const reqPath = new URL(req.url ?? '/', 'https://receiver').pathname;
       const problems = body === null ? ['not JSON'] : (check?.(reqPath, body) ?? []);
       const accepted = mode === 'ok' && signatureValid && problems.length === 0;
-      received.push({ at: Date.now(), path: reqPath, problems, deliveryId: String(req.headers['x-audit-delivery-id'] ?? ''), event: String(req.headers['x-audit-event'] ?? ''), signatureValid, accepted, body, raw });
+      received.push({ at: Date.now(), path: reqPath, problems, signature: req.headers['x-audit-signature'] as string | undefined, deliveryId: String(req.headers['x-audit-delivery-id'] ?? ''), event: String(req.headers['x-audit-event'] ?? ''), signatureValid, accepted, body, raw });
       if (mode === 'hang') {
         hanging.add(req.socket);
         return;
