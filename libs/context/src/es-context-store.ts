@@ -127,7 +127,7 @@ export class EsContextStore implements ContextStore {
     if (failed.length > 0) {
       const landed = docs.filter((_, i) => items[i]!.status < 300);
       if (landed.length > 0) {
-        await this.es.client.bulk({ refresh: 'wait_for', operations: landed.map((d) => ({ delete: { _index: this.options.index, _id: d.id } })) as never[] }).catch(() => undefined);
+        await this.es.client.bulk({ refresh: 'wait_for', operations: landed.map((d) => ({ delete: { _index: this.options.index, _id: d.id } })) }).catch(() => undefined);
       }
       throw new StoreUnavailableError(`Elasticsearch refused ${failed.length} context record(s) (${failed[0]!.status} ${failed[0]!.error?.type ?? 'error'}); none were kept`);
     }
@@ -210,7 +210,7 @@ export class EsContextStore implements ContextStore {
 
   private async createIndex(): Promise<void> {
     try {
-      await this.es.client.indices.create({ index: this.options.index, settings: SMALL_INDEX_SETTINGS, mappings: CONTEXT_MAPPINGS as never });
+      await this.es.client.indices.create({ index: this.options.index, settings: SMALL_INDEX_SETTINGS, mappings: CONTEXT_MAPPINGS });
     } catch (err) {
       if (err instanceof errors.ResponseError && err.body?.error?.type === 'resource_already_exists_exception') return this.addFields();
       throw new StoreUnavailableError(`Elasticsearch: the context index could not be created (${(err as Error)?.name ?? 'error'}${esStatusOf(err) ? ` ${esStatusOf(err)}` : ''})`);
@@ -220,7 +220,7 @@ export class EsContextStore implements ContextStore {
   /** An index created by an earlier build: add the writer and stored_at fields (adding fields is allowed under strict). */
   private async addFields(): Promise<void> {
     try {
-      await this.es.client.indices.putMapping({ index: this.options.index, properties: ADDED_FIELDS as never });
+      await this.es.client.indices.putMapping({ index: this.options.index, properties: ADDED_FIELDS });
     } catch (err) {
       throw new StoreUnavailableError(`Elasticsearch: the context index mappings could not be updated (${(err as Error)?.name ?? 'error'}${esStatusOf(err) ? ` ${esStatusOf(err)}` : ''})`);
     }

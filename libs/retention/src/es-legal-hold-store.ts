@@ -191,7 +191,7 @@ export class EsLegalHoldStore implements LegalHoldStore {
 
   private async createIndex(): Promise<void> {
     try {
-      await this.es.client.indices.create({ index: this.options.index, settings: SMALL_INDEX_SETTINGS, mappings: LEGAL_HOLD_MAPPINGS as never });
+      await this.es.client.indices.create({ index: this.options.index, settings: SMALL_INDEX_SETTINGS, mappings: LEGAL_HOLD_MAPPINGS });
     } catch (err) {
       if (isAlreadyExists(err)) return;
       throw new StoreUnavailableError(`Elasticsearch: the legal holds index could not be created (${(err as Error)?.name ?? 'error'}${esStatusOf(err) ? ` ${esStatusOf(err)}` : ''})`);

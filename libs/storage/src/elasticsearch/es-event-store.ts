@@ -78,8 +78,10 @@ import {
   PendingRecord,
   ProtectedFields,
   SMALL_INDEX_SETTINGS,
+  EsMappings,
   commitPosition,
   eventDocument,
+  mappingOf,
   fromPending,
   idsDocument,
   pendingRecord,
@@ -204,14 +206,14 @@ export class ElasticsearchEventStore implements EventStore {
     }
     try {
       for (const category of this.layout.categories) {
-        await this.client.ilm.putLifecycle({ name: this.layout.ilmPolicy(category), policy: this.layout.ilmPolicyBody(category) as never });
+        await this.client.ilm.putLifecycle({ name: this.layout.ilmPolicy(category), policy: this.layout.ilmPolicyBody(category) });
       }
-      await this.client.cluster.putComponentTemplate({ name: this.layout.componentTemplate, ...(this.layout.componentTemplateBody() as object) } as never);
+      await this.client.cluster.putComponentTemplate({ name: this.layout.componentTemplate, ...this.layout.componentTemplateBody() });
       for (const category of this.layout.categories) {
-        await this.client.indices.putIndexTemplate({ name: this.layout.indexTemplate(category), ...(this.layout.indexTemplateBody(category) as object) } as never);
+        await this.client.indices.putIndexTemplate({ name: this.layout.indexTemplate(category), ...this.layout.indexTemplateBody(category) });
       }
       // Existing data streams keep the mappings they were created with until rollover: add new fields to them now.
-      await this.client.indices.putMapping({ index: this.layout.eventsPattern, allow_no_indices: true, ignore_unavailable: true, ...(EVENT_MAPPINGS as object) } as never);
+      await this.client.indices.putMapping({ index: this.layout.eventsPattern, allow_no_indices: true, ignore_unavailable: true, ...mappingOf(EVENT_MAPPINGS) });
       await this.createIndex(this.layout.headsIndex, HEADS_MAPPINGS);
       await this.createIndex(this.layout.idsIndex, IDS_MAPPINGS);
       await this.createIndex(this.options.checkpointsIndex, CHECKPOINT_MAPPINGS);
@@ -957,7 +959,7 @@ export class ElasticsearchEventStore implements EventStore {
       if (attempt > 0) await this.sleep((this.options.backoffMs ?? 100) * 2 ** (attempt - 1));
       let resp;
       try {
-        resp = await this.client.bulk({ operations: todo.flatMap((i) => [ops[i].action, ops[i].doc]) as never[] });
+        resp = await this.client.bulk({ operations: todo.flatMap((i) => [ops[i].action, ops[i].doc]) });
         this.reachable = true;
       } catch (err) {
         if (statusOf(err) === 429) continue;
@@ -1014,13 +1016,13 @@ export class ElasticsearchEventStore implements EventStore {
     await this.call(() => this.client.indices.refresh({ index, ignore_unavailable: true, allow_no_indices: true }));
   }
 
-  private async createIndex(index: string, mappings: object): Promise<void> {
+  private async createIndex(index: string, mappings: EsMappings): Promise<void> {
     try {
-      await this.client.indices.create({ index, settings: SMALL_INDEX_SETTINGS, mappings: mappings as never });
+      await this.client.indices.create({ index, settings: SMALL_INDEX_SETTINGS, mappings: mappingOf(mappings) });
     } catch (err) {
       if (!(err instanceof errors.ResponseError && err.body?.error?.type === 'resource_already_exists_exception')) throw err;
       // Created by an earlier version: add the fields declared since (adding fields is always allowed).
-      await this.client.indices.putMapping({ index, ...(mappings as object) } as never);
+      await this.client.indices.putMapping({ index, ...mappingOf(mappings) });
     }
   }
 

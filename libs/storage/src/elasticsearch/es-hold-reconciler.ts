@@ -118,7 +118,7 @@ export class EsLegalHoldReconciler {
   /** `PUT _ilm/policy/<prefix>-legal-hold` (once per process; idempotent in the cluster). */
   async ensurePolicy(): Promise<void> {
     if (this.policyPut) return;
-    await this.es.call(() => this.client.ilm.putLifecycle({ name: this.layout.holdIlmPolicy, policy: this.layout.holdIlmPolicyBody() as never }));
+    await this.es.call(() => this.client.ilm.putLifecycle({ name: this.layout.holdIlmPolicy, policy: this.layout.holdIlmPolicyBody() }));
     this.policyPut = true;
   }
 

@@ -73,7 +73,7 @@ export class EsRequests {
       if (attempt > 0) await this.sleep((this.options.backoffMs ?? 100) * 2 ** (attempt - 1));
       let resp;
       try {
-        resp = await this.client.bulk({ refresh: 'wait_for', operations: todo.flatMap((i) => [ops[i].action, ops[i].doc]) as never[] });
+        resp = await this.client.bulk({ refresh: 'wait_for', operations: todo.flatMap((i) => [ops[i].action, ops[i].doc]) });
       } catch (err) {
         if (esStatusOf(err) === 429) continue;
         throw unavailable(err);

@@ -50,7 +50,7 @@ export class ElasticsearchRevocationStore {
   /** Creates the index with its mapping (an existing one is kept). */
   async init(): Promise<void> {
     try {
-      await this.es.client.indices.create({ index: this.index, mappings: REVOCATION_MAPPINGS as never });
+      await this.es.client.indices.create({ index: this.index, mappings: REVOCATION_MAPPINGS });
     } catch (err) {
       if (esStatusOf(err) === 400) return; // resource_already_exists_exception: another instance made it
       throw new StoreUnavailableError(`cannot create the revocations index ${this.index}`);

@@ -5,6 +5,7 @@
  * retention class (event category), and the small indices of chain heads, event ids, checkpoints
  * and alerts. The adapter sends exactly these bodies; the specs assert them.
  */
+import type { estypes } from '@elastic/elasticsearch';
 import { AccessEvent, EVENT_CATEGORIES, EventCategory, MAX_CHAIN_SHARDS, parseChainId } from '@app/core';
 import type { ChainedRecord } from '../event-store.port';
 
@@ -101,7 +102,7 @@ export class EsLayout {
    * delete phase: the retention run deletes a backing index once all its records are past the
    * window, after recording each chain's purged prefix (es-retention-runner.ts), which ILM cannot.
    */
-  ilmPolicyBody(category: EventCategory) {
+  ilmPolicyBody(category: EventCategory): estypes.IlmPolicy {
     const r = this.retention(category);
     return {
       _meta: { managed_by: 'audit-siem', category, retention: r.deleteAfter, deleted_by: 'the audit-siem retention run' },
@@ -118,7 +119,7 @@ export class EsLayout {
     return `${this.prefix}-legal-hold`;
   }
 
-  holdIlmPolicyBody() {
+  holdIlmPolicyBody(): estypes.IlmPolicy {
     return {
       _meta: { managed_by: 'audit-siem', purpose: 'legal-hold', retention: 'until every covering hold is released' },
       phases: this.keptPhases(this.options.warmAfter, this.options.coldAfter),
@@ -157,7 +158,7 @@ export class EsLayout {
   }
 
   /** The phases before deletion: hot, then warm and cold at the given ages. */
-  private keptPhases(warmAfter: string, coldAfter: string) {
+  private keptPhases(warmAfter: string, coldAfter: string): estypes.IlmPhases {
     return {
       hot: {
         min_age: '0ms',
@@ -174,7 +175,7 @@ export class EsLayout {
   }
 
   /** Index template of one retention class: its data stream, its ILM policy, the shared mappings. */
-  indexTemplateBody(category: EventCategory) {
+  indexTemplateBody(category: EventCategory): Omit<estypes.IndicesPutIndexTemplateRequest, 'name'> {
     return {
       index_patterns: [this.dataStream(category)],
       data_stream: {},
@@ -185,8 +186,8 @@ export class EsLayout {
     };
   }
 
-  componentTemplateBody() {
-    return { template: { settings: { 'index.codec': 'best_compression' }, mappings: EVENT_MAPPINGS } };
+  componentTemplateBody(): Omit<estypes.ClusterPutComponentTemplateRequest, 'name'> {
+    return { template: { settings: { 'index.codec': 'best_compression' }, mappings: mappingOf(EVENT_MAPPINGS) } };
   }
 
   get categories(): readonly EventCategory[] {
@@ -399,6 +400,17 @@ export const DELIVERY_MAPPINGS = {
     claimedBy: keyword,
   },
 } as const;
+
+/**
+ * A declared (`as const`) mapping as the client's own request type: the constant must be
+ * assignable to `estypes.MappingTypeMapping` (checked at compile time, no cast).
+ */
+export function mappingOf(m: estypes.MappingTypeMapping): estypes.MappingTypeMapping {
+  return m;
+}
+
+/** Any mapping this module or another store declares (the client's type). */
+export type EsMappings = estypes.MappingTypeMapping;
 
 /** Small, always-consistent indices: one primary shard, refreshed on demand by the store. */
 export const SMALL_INDEX_SETTINGS = { number_of_shards: 1 } as const;
