@@ -195,12 +195,16 @@ export class EsFake {
     // index lists (up to Elasticsearch's 4 kB line limit) are served here.
     route('GET', '/*', (p) => {
       const m = /^\/([^/]+)\/_ilm\/explain$/.exec(p.path);
+      if (/^\/[^/]+\/_refresh$/.test(p.path)) return { _shards: { total: 1, successful: 1, failed: 0 } };
       return m ? this.explain(decodeURIComponent(m[1])) : notFound('mock_not_found', `GET ${p.path}`);
     });
     route(['POST', 'GET'], '/:index/_count', (p) => {
       const resp = this.search(indexOf(p.path), { ...(p.body as SearchBody), size: 1e9 }, p.querystring, undefined, true);
       return resp instanceof errors.ResponseError ? resp : { count: resp.hits.hits.length, _shards: resp._shards };
     });
+    // The refresh of every write index (the detection tail's poll) names them all in one path, past
+    // the router's 100 characters. Registered last: registered earlier it took paths routes above serve (`<pattern>/_count`).
+    route('POST', '/*', (p) => (/^\/[^/]+\/_refresh$/.test(p.path) ? { _shards: { total: 1, successful: 1, failed: 0 } } : notFound('mock_not_found', `POST ${p.path}`)));
   }
 
   private explain(expr: string) {
