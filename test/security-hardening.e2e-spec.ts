@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { SignJWT } from 'jose';
@@ -522,6 +523,73 @@ describe('security hardening (issue 22): slow and unauthenticated bodies, connec
     await other.closedPromise;
     expect(other.received).toMatch(/^HTTP\/1\.1 200 /);
     for (const c of held) c.socket.destroy();
+  });
+});
+
+describe('security hardening (issue 22): the total connection cap (HTTP_MAX_CONNECTIONS)', () => {
+  let t: TestApp;
+  let port: number;
+  // A small total cap, and a per-address cap the excess below never reaches: only the total refuses it.
+  const limits = { httpMaxConnections: 8, httpMaxConnectionsPerIp: 4, httpHeadersTimeoutMs: 20_000, httpRequestTimeoutMs: 30_000 };
+  beforeAll(async () => {
+    t = await startTestApp({ security: limits });
+    port = Number(new URL(t.baseUrl).port);
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** GET over `agent` (a keep-alive agent holds its one connection between requests). */
+  const get = (agent: http.Agent, pathname: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: pathname, agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+    });
+  const refused = (metrics: string, cap: string) => Number(new RegExp(`^audit_http_connections_refused_total\\{cap="${cap}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+
+  it('refuses connections past the total from any address, keeps serving the ones within it, and lets a new client in once they close', async () => {
+    // One client within the cap, on a kept-alive connection.
+    const inside = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: '127.0.0.2' });
+    expect((await get(inside, '/health/live')).status).toBe(200);
+    // Seven more from three addresses (3 + 3 + 1, each under the per-address cap): 8 open, the cap.
+    const held = [
+      ...Array.from({ length: 3 }, () => rawConnection(port, '127.0.0.3')),
+      ...Array.from({ length: 3 }, () => rawConnection(port, '127.0.0.4')),
+      rawConnection(port, '127.0.0.5'),
+    ];
+    await Promise.all(held.map((c) => c.connected));
+    for (const c of held) c.socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\n'); // headers never finished
+    await new Promise((r) => setTimeout(r, 300));
+    expect(held.filter((c) => c.closed)).toHaveLength(0);
+
+    // Four more, two from each of two new addresses: each closed on arrival, nothing answered.
+    const excess = [...Array.from({ length: 2 }, () => rawConnection(port, '127.0.0.6')), ...Array.from({ length: 2 }, () => rawConnection(port, '127.0.0.7'))];
+    for (const c of excess) c.socket.write('GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    await Promise.all(excess.map((c) => c.closedPromise));
+    for (const c of excess) expect(c.received).toBe('');
+    expect(held.filter((c) => c.closed)).toHaveLength(0);
+
+    // The client within the cap is still served on its connection, and /metrics counts the refusals by cap.
+    expect((await get(inside, '/health/live')).status).toBe(200);
+    const metrics = (await get(inside, '/metrics')).body;
+    expect(refused(metrics, 'total')).toBe(4);
+    expect(refused(metrics, 'per_ip')).toBe(0);
+
+    // Once the held connections close, a new client (another address) gets in.
+    for (const c of held) c.socket.destroy();
+    await Promise.all(held.map((c) => c.closedPromise));
+    inside.destroy();
+    const newcomer = new http.Agent({ keepAlive: false, localAddress: '127.0.0.8' });
+    let answer: { status: number } | undefined;
+    for (const until = Date.now() + 5000; !answer && Date.now() < until; ) {
+      answer = await get(newcomer, '/health/live').catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
+    }
+    expect(answer?.status).toBe(200);
   });
 });
 

@@ -13,7 +13,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig, contextSettingsOf, securitySettings, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
 import { AUTH_EVENT_SINK, AuthEventSink, AuthGuard, ensureLocalPki } from '@app/security';
-import { IntegrityMonitor } from '@app/pipeline';
+import { IntegrityMonitor, MetricsService } from '@app/pipeline';
 import { DataDirLock } from '@app/storage';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
@@ -94,7 +94,8 @@ async function buildAppHoldingLock(config: AppConfig, logger: JsonLogger, extraI
   const server = app.getHttpServer() as import('node:http').Server;
   server.keepAliveTimeout = config.httpKeepAliveTimeoutMs ?? DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS;
   // Headers and whole-request deadlines, and connection caps (issue 22; HardenedExpressAdapter set the timeouts).
-  capConnections(server, limits);
+  const metrics = app.get(MetricsService);
+  capConnections(server, limits, (cap) => metrics.httpConnectionsRefused.inc({ cap }));
   // First in the stack (ahead of the FHIR reader mounted during create): security headers, the request
   // log, then credentials before any body byte is read.
   adapter.beforeEverything = inSequence(securityHeaders(!config.insecureHttp), requestLog(logger), authenticateBeforeBody(app.get(AuthGuard)));

@@ -108,6 +108,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** HTTP(S) connections closed on arrival by a connection cap (issue 22); no address is a label. */
+  readonly httpConnectionsRefused = new Counter({
+    name: 'audit_http_connections_refused_total',
+    help: 'HTTP(S) connections closed as soon as accepted, by cap: total (HTTP_MAX_CONNECTIONS) or per_ip (HTTP_MAX_CONNECTIONS_PER_IP).',
+    labelNames: ['cap'] as const,
+    registers: [this.registry],
+  });
+
   /** Known ATNA (DICOM audit message) deviations accepted and normalized (issue 21), per sending integration; labels are fixed words, never values. */
   readonly atnaDataQuality = new Counter({
     name: 'audit_atna_data_quality_total',

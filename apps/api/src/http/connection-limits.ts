@@ -5,7 +5,7 @@
  * and a whole request within HTTP_REQUEST_TIMEOUT_MS (Node answers 408 and closes). Node checks
  * those deadlines every `connectionsCheckingInterval`, 30 s by default; the adapter below creates
  * the server with a 1 s interval so the bounds hold to the second. Refused connections are counted
- * for /metrics; no address is logged.
+ * for /metrics (audit_http_connections_refused_total{cap}); no address is logged.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -51,20 +51,24 @@ export class HardenedExpressAdapter extends ExpressAdapter {
   }
 }
 
-/** Caps open connections in total and per client address on `server`; returns live counters. */
-export function capConnections(server: http.Server | https.Server, limits: ConnectionLimits): ConnectionLimitStats {
+/** Caps open connections in total and per client address on `server`; `onRefused` is told which cap closed one; returns live counters. */
+export function capConnections(server: http.Server | https.Server, limits: ConnectionLimits, onRefused?: (cap: 'total' | 'per_ip') => void): ConnectionLimitStats {
   const perIp = new Map<string, number>();
   let open = 0;
   const stats: ConnectionLimitStats = { refusedTotal: 0, refusedPerIp: 0, open: () => open };
   // The total cap is Node's own: connections beyond it are closed before they reach any listener.
   server.maxConnections = limits.httpMaxConnections;
-  server.on('drop', () => stats.refusedTotal++);
+  server.on('drop', () => {
+    stats.refusedTotal++;
+    onRefused?.('total');
+  });
   // A TLS server emits 'connection' with the TCP socket before the handshake: refuse there, cheaply.
   server.prependListener('connection', (socket: Socket) => {
     const ip = socket.remoteAddress ?? 'unknown';
     const fromIp = perIp.get(ip) ?? 0;
     if (fromIp >= limits.httpMaxConnectionsPerIp) {
       stats.refusedPerIp++;
+      onRefused?.('per_ip');
       socket.destroy();
       return;
     }
