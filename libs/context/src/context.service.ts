@@ -101,11 +101,14 @@ const MERGED_MEMBERS: Record<'users' | 'patients', Record<string, string>> = {
  * nothing is stored until `commit`, which stores them all in one transaction and then applies them.
  * `merge`: a record sets only the members it carries over the newest known version of its id (FHIR
  * resources that each describe part of a person: Practitioner and PractitionerRole, Patient and
- * RelatedPerson; related persons are added to the known ones).
+ * RelatedPerson; related persons are added to the known ones). Parts of one person in one request,
+ * valid from the same time, are one version (the merged record): a Patient and its RelatedPerson in
+ * one Bundle must not leave a version without the related person that earlier accesses would see.
  */
 export class ContextBatch {
   private readonly versions: ContextVersion[] = [];
-  private readonly pending = new Map<string, ContextRecord>();
+  /** kind:id -> the index in `versions` of this request's newest version of that id. */
+  private readonly pending = new Map<string, number>();
 
   constructor(
     private readonly store: ContextStore,
@@ -137,8 +140,14 @@ export class ContextBatch {
       }
       const version = checked.version;
       if (merging && current) version.record = mergeRecord(kind as 'users' | 'patients', current, version.record, raw);
-      this.pending.set(`${kind}:${version.record.id}`, version.record);
-      this.versions.push(version);
+      const key = `${kind}:${version.record.id}`;
+      const earlier = this.pending.get(key);
+      if (merging && earlier !== undefined && this.versions[earlier].validFromMs === version.validFromMs) {
+        this.versions[earlier] = version;
+      } else {
+        this.pending.set(key, this.versions.length);
+        this.versions.push(version);
+      }
     }
     return rejected;
   }
@@ -150,7 +159,8 @@ export class ContextBatch {
   }
 
   private current(kind: ContextKind, id: string): ContextRecord | undefined {
-    return this.pending.get(`${kind}:${id}`) ?? this.index.latest(kind, id);
+    const earlier = this.pending.get(`${kind}:${id}`);
+    return earlier !== undefined ? this.versions[earlier].record : this.index.latest(kind, id);
   }
 }
 
