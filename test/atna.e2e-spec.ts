@@ -345,3 +345,54 @@ describe('IHE ATNA receiver: accepted deviations counted per source (issue 21)',
     for (const value of ['RAD-DQ', 'CT_SCANNER_2', 'PACS_MAIN', '10.9.']) expect(family).not.toContain(value);
   });
 });
+
+describe('IHE ATNA receiver: DICOM-derived event ids scoped by integration (issue 22)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    const dataDir = tempDataDir();
+    // Two relays of the same PACS's audit stream, both allowed its audit source id.
+    fs.writeFileSync(path.join(dataDir, 'integrations.json'), JSON.stringify({ 'sample-ehr': { systems: ['pacs.clinic.example.org'] }, 'pacs-relay': { systems: ['pacs.clinic.example.org'] } }));
+    t = await startTestApp({ ...atnaOverrides(), dataDir });
+  });
+  afterAll(() => t.close());
+
+  it('scopes DICOM-derived event ids by integration: the same message from another integration is its own event, neither refused nor refusing', async () => {
+    const port = t.app.get(AtnaListener).address()!.port;
+    const reader = await t.client('compliance_officer');
+    const relay = await issueClientCertificate(t.dataDir, 'pacs-relay');
+    const relayIdentity = { ca: sampleIdentity(t.dataDir).ca, cert: relay.certPem, key: relay.keyPem };
+    const message = frame(syslogMessage(atnaFixture('dicom-instances-accessed').replace('RAD-99812', 'RAD-SCOPE-1')));
+    const eventsOfPatient = async () =>
+      (JSON.parse((await reader.request('GET', '/v1/events?patient=RAD-SCOPE-1')).body).events as EventView[]).sort((a, b) => a.receipt.seq - b.receipt.seq);
+
+    // The other integration sends the message first ...
+    expect(await tlsSend(port, relayIdentity, message)).toMatchObject({ closedByServer: false });
+    await waitFor(async () => ((await eventsOfPatient()).length === 1 ? true : undefined));
+    // ... and the same bytes from sample-ehr are stored as sample-ehr's own event (before the ids
+    // were scoped, the same id with another source.integration was refused as an idempotency conflict).
+    expect(await tlsSend(port, sampleIdentity(t.dataDir), message)).toMatchObject({ closedByServer: false });
+    const both = await waitFor(async () => {
+      const events = await eventsOfPatient();
+      return events.length === 2 ? events : undefined;
+    });
+    expect(both.map((v) => v.event.source.integration).sort()).toEqual(['pacs-relay', 'sample-ehr']);
+    expect(both[0].event.id).not.toBe(both[1].event.id);
+    expect(both[0].event.details?.atnaMessageSha256).toBe(both[1].event.details?.atnaMessageSha256);
+
+    // A re-send by sample-ehr is its own replay: stored once, same receipt.
+    const mine = both.find((v) => v.event.source.integration === 'sample-ehr')!;
+    const marker = syslogMessage(numberedAuditXml(1, 'SCOPE-MARKER').replace(/AuditSourceID="[^"]*"/, 'AuditSourceID="pacs.clinic.example.org"'));
+    expect(await tlsSend(port, sampleIdentity(t.dataDir), Buffer.concat([message, frame(marker)]))).toMatchObject({ closedByServer: false });
+    await waitFor(async () => ((await reader.request('GET', `/v1/events/${(mapAtnaSyslogFrame(marker, { integration: 'sample-ehr' }) as { event: { id: string } }).event.id}`)).status === 200 ? true : undefined));
+    const after = await eventsOfPatient();
+    expect(after).toHaveLength(2);
+    expect(after.find((v) => v.event.id === mine.event.id)!.receipt).toEqual(mine.receipt);
+
+    // Nothing was refused: no integration learned, through a refusal, that the other had sent it.
+    const text = (await reader.request('GET', '/metrics')).body;
+    expect(metricValue(text, 'audit_atna_messages_total', { result: 'refused' })).toBe(0);
+    expect(metricValue(text, 'audit_atna_errors_total', { code: 'idempotency-conflict' })).toBe(0);
+    expect(metricValue(text, 'audit_atna_messages_total', { result: 'stored' })).toBe(4); // the re-send counts as stored (acknowledged), not as a new event
+  });
+});
