@@ -5,6 +5,9 @@
  * token for an analyst), and their look-alikes stay quiet; a nightly batch of yesterday's log raises
  * its bulk-read alert; one integration's event dated now + 4 min cannot blind another's bulk read;
  * what even a late lane cannot place is counted per source in /metrics and raises a data-quality alert.
+ * Baselines survive a restart: a week of history learned, the service restarted on the same data
+ * directory (resuming from its snapshot, nothing replayed), then an access outside the learned hours
+ * raises `outside-usual-hours` while one inside them stays quiet.
  */
 import { randomUUID } from 'node:crypto';
 import { AccessEvent } from '@app/core';
@@ -12,6 +15,7 @@ import { ApiClient } from '../apps/auditctl/src/api-client';
 import { allAlerts, AlertJson, waitForDetection } from './support/detection';
 import { registerPhiMarkers } from './support/log-capture';
 import { startTestApp, TestApp } from './support/test-app';
+import { waitUntil } from './support/webhook-receiver';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -150,4 +154,43 @@ describe('privacy detection with context, late data and per-source clocks', () =
     const status = JSON.parse((await analyst.request('GET', '/v1/detection/status')).body) as { unevaluated: Record<string, number> };
     expect(status.unevaluated).toEqual({ 'int-c': 1 });
   }, 60_000);
+
+  it('baselines survive a restart: after a week of history and a restart on the same data dir, an access outside the learned hours raises outside-usual-hours, one inside them stays quiet', async () => {
+    const HOUR = 60 * MINUTE;
+    const t = Date.now();
+    // Seven days of one read a day: day-clerk at this time of day, swing-clerk twelve hours away from it.
+    const history = [1, 2, 3, 4, 5, 6, 7].flatMap((k) => [
+      read('hr-history', 'day-clerk', `MRN-H-D${k}`, t - k * DAY - 5 * MINUTE, { actor: { id: 'day-clerk', type: 'user', role: 'registration_clerk', ip: '10.9.8.7' } }),
+      read('hr-history', 'swing-clerk', `MRN-H-S${k}`, t - k * DAY - 12 * HOUR, { actor: { id: 'swing-clerk', type: 'user', role: 'registration_clerk', ip: '10.9.8.7' } }),
+    ]);
+    history.sort((a, b) => Date.parse(a.occurredAt) - Date.parse(b.occurredAt));
+    await post('hr-history', history);
+    await waitForDetection(analyst);
+    const ours = async () => ((await allAlerts(analyst)) as (AlertJson & { actor?: string })[]).filter((a) => a.actor === 'day-clerk' || a.actor === 'swing-clerk');
+    // Learning raised nothing (a baseline not yet learned never fires).
+    expect(await ours()).toEqual([]);
+    type Status = { position: number; headPosition: number; evaluated: number; lateDropped: number; unevaluated: Record<string, number> };
+    const before = JSON.parse((await analyst.request('GET', '/v1/detection/status')).body) as Status;
+    expect(before.unevaluated['hr-history']).toBeUndefined();
+
+    // Restart on the same data directory; the engine resumes from the snapshot written at stop.
+    const dataDir = app.dataDir;
+    await app.close();
+    clients.clear();
+    app = await startTestApp({ dataDir });
+    analyst = await app.client('soc_analyst', 'analyst-jane');
+    await waitUntil('detection running after the restart', async () => JSON.parse((await analyst.request('GET', '/v1/detection/status')).body).running === true);
+    const after = JSON.parse((await analyst.request('GET', '/v1/detection/status')).body) as Status;
+    // Nothing was replayed to relearn: the history is known from the snapshot alone.
+    expect(after).toMatchObject({ position: before.headPosition, headPosition: before.headPosition, evaluated: before.evaluated });
+
+    // Both clerks read one more patient now: only the one for whom this hour is unusual is alerted.
+    await post('ehr-after-restart', [
+      read('ehr-after-restart', 'day-clerk', 'MRN-H-D0', Date.now() - MINUTE, { actor: { id: 'day-clerk', type: 'user', role: 'registration_clerk', ip: '10.9.8.7' } }),
+      read('ehr-after-restart', 'swing-clerk', 'MRN-H-S0', Date.now() - MINUTE, { actor: { id: 'swing-clerk', type: 'user', role: 'registration_clerk', ip: '10.9.8.7' } }),
+    ]);
+    await waitForDetection(analyst);
+    const alerts = (await ours()) as (AlertJson & { actor?: string; reasons: string[] })[];
+    expect(alerts.map((a) => [a.actor, a.ruleId, a.reasons])).toEqual([['swing-clerk', 'outside-usual-hours', ['outside-usual-hours']]]);
+  }, 90_000);
 });
