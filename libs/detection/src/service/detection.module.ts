@@ -75,6 +75,7 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
     private readonly writer: ChainWriter,
     @Inject(ALERT_OUTBOX) private readonly outbox: AlertOutbox | null,
     @Inject(DETECTION_LEADERSHIP) private readonly leadership: DetectionLeadership | null,
+    @Inject(RULE_OVERRIDE_STORE) private readonly overrides: RuleOverrideStore & { stop?: () => void },
   ) {}
 
   onApplicationBootstrap(): void {
@@ -105,6 +106,7 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
   async beforeApplicationShutdown(): Promise<void> {
     if (this.leadership) await this.leadership.stop();
     else await this.worker?.stop();
+    this.overrides.stop?.();
     await this.outbox?.stop();
   }
 }
@@ -186,14 +188,15 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     },
     {
       provide: DETECTION_LEADERSHIP,
-      inject: [DETECTION_WORKER, SHARED_DETECTION_STATE, EVENT_STORE, APP_CONFIG],
-      useFactory: (worker: DetectionWorker | null, shared: SharedDetectionState | null, store: EventStore, config: AppConfig): DetectionLeadership | null => {
+      inject: [DETECTION_WORKER, SHARED_DETECTION_STATE, EVENT_STORE, APP_CONFIG, RULE_OVERRIDE_STORE],
+      useFactory: (worker: DetectionWorker | null, shared: SharedDetectionState | null, store: EventStore, config: AppConfig, overrides: RuleOverrideStore): DetectionLeadership | null => {
         if (!worker || !shared) return null;
         const leadership = new DetectionLeadership(
           shared.lease,
           shared.progress,
           worker,
-          { leaseMs: detectionSettingsOf(config).leaseMs ?? DEFAULT_LEASE_MS, ready: () => store.isReady() },
+          // Not before the rule overrides of the cluster are read: a rule switched off must stay quiet from the first event.
+          { leaseMs: detectionSettingsOf(config).leaseMs ?? DEFAULT_LEASE_MS, ready: () => store.isReady() && (overrides as { loaded?: boolean }).loaded !== false },
           detectionLog(new Logger('Detection')),
         );
         shared.progress.onFenced = () => leadership.fenced();
@@ -212,7 +215,29 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
         });
       },
     },
-    { provide: RULE_OVERRIDE_STORE, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new SqliteRuleOverrideStore(db) },
+    {
+      // STORE=elasticsearch: the trail of changes in the cluster, read by every instance every second; else the embedded tables.
+      provide: RULE_OVERRIDE_STORE,
+      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
+      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore): Promise<RuleOverrideStore> => {
+        if (config.scaleOut?.store !== 'elasticsearch') return new SqliteRuleOverrideStore(db);
+        const { elasticsearchRuleOverrideStoreFor } = await import('./es-rule-overrides');
+        const logger = new Logger('RuleOverrides');
+        let failing = false;
+        const store = elasticsearchRuleOverrideStoreFor(events, {
+          onSyncError: (err) => {
+            if (!failing) logger.warn(`rule overrides could not be read from Elasticsearch (${(err as Error)?.constructor?.name ?? 'error'}); retrying every second`);
+            failing = true;
+          },
+          onSynced: () => {
+            if (failing) logger.log('rule overrides read from Elasticsearch again');
+            failing = false;
+          },
+        });
+        store.start(() => events.isReady());
+        return store;
+      },
+    },
     DetectionLifecycle,
     AlertsService,
     RuleOverridesService,

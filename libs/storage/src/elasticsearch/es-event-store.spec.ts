@@ -24,6 +24,7 @@ import {
   IDS_MAPPINGS,
   MERKLE_BLOCK_MAPPINGS,
   PURGED_PREFIX_MAPPINGS,
+  RULE_OVERRIDE_MAPPINGS,
 } from './es-schema';
 
 const OPTIONS: ElasticsearchEventStoreOptions = {
@@ -157,6 +158,7 @@ describe('ElasticsearchEventStore', () => {
         ['/audit-detection-state', { settings: { number_of_shards: 1 }, mappings: DETECTION_STATE_MAPPINGS }],
         ['/audit-alert-delivery-queue', { settings: { number_of_shards: 1 }, mappings: DELIVERY_QUEUE_MAPPINGS }],
         ['/audit-alert-deliveries', { settings: { number_of_shards: 1 }, mappings: DELIVERY_MAPPINGS }],
+        ['/audit-rule-overrides', { settings: { number_of_shards: 1 }, mappings: RULE_OVERRIDE_MAPPINGS }],
       ]);
     });
 
@@ -177,6 +179,7 @@ describe('ElasticsearchEventStore', () => {
         ['PUT', '/audit-detection-state/_mapping', {}],
         ['PUT', '/audit-alert-delivery-queue/_mapping', {}],
         ['PUT', '/audit-alert-deliveries/_mapping', {}],
+        ['PUT', '/audit-rule-overrides/_mapping', {}],
       ]);
       expect(mappingUpdates[0].body).toEqual(EVENT_MAPPINGS);
       expect(mappingUpdates[2].body).toEqual(IDS_MAPPINGS);

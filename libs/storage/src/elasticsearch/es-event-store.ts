@@ -75,6 +75,7 @@ import {
   IDS_MAPPINGS,
   MERKLE_BLOCK_MAPPINGS,
   PURGED_PREFIX_MAPPINGS,
+  RULE_OVERRIDE_MAPPINGS,
   PendingRecord,
   ProtectedFields,
   SMALL_INDEX_SETTINGS,
@@ -223,6 +224,7 @@ export class ElasticsearchEventStore implements EventStore {
       await this.createIndex(this.layout.detectionStateIndex, DETECTION_STATE_MAPPINGS);
       await this.createIndex(this.layout.deliveryQueueIndex, DELIVERY_QUEUE_MAPPINGS);
       await this.createIndex(this.layout.deliveriesIndex, DELIVERY_MAPPINGS);
+      await this.createIndex(this.layout.ruleOverridesIndex, RULE_OVERRIDE_MAPPINGS);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       throw new StoreUnavailableError(describeEsError(err, this.options.url));

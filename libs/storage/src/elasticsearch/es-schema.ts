@@ -157,6 +157,11 @@ export class EsLayout {
     return `${this.prefix}-alert-deliveries`;
   }
 
+  /** Rule overrides (es-rule-overrides.ts in libs/detection): the admin changes, one document each. */
+  get ruleOverridesIndex(): string {
+    return `${this.prefix}-rule-overrides`;
+  }
+
   /** The phases before deletion: hot, then warm and cold at the given ages. */
   private keptPhases(warmAfter: string, coldAfter: string): estypes.IlmPhases {
     return {
@@ -411,6 +416,26 @@ export function mappingOf(m: estypes.MappingTypeMapping): estypes.MappingTypeMap
 
 /** Any mapping this module or another store declares (the client's type). */
 export type EsMappings = estypes.MappingTypeMapping;
+
+/**
+ * Rule overrides as the trail of admin changes (`_id` = change id, created once, never updated):
+ * the current overrides are the changes applied in (`atMs`, `id`) order, so every instance folds
+ * the same state. No patient field (exceptions never name one); the exception travels with its change.
+ */
+export const RULE_OVERRIDE_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    id: keyword,
+    atMs: { type: 'long' },
+    at: { type: 'date' },
+    by: keyword,
+    ruleId: keyword,
+    action: keyword,
+    detail: stored,
+    note: stored,
+    exception: { type: 'object', enabled: false },
+  },
+} as const;
 
 /** Small, always-consistent indices: one primary shard, refreshed on demand by the store. */
 export const SMALL_INDEX_SETTINGS = { number_of_shards: 1 } as const;
