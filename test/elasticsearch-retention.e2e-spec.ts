@@ -1,7 +1,7 @@
 /**
  * Retention with STORE=elasticsearch through the service (issue 17), on the store's Elasticsearch
- * double served over HTTP: the scheduled retention run (the RETENTION_CRON job's Elasticsearch
- * step) deletes the backing index whose records are past their window only after recording its
+ * double served over HTTP: an admin's dry run (POST /v1/retention/runs) says what would go and
+ * deletes nothing; the scheduled retention run (the RETENTION_CRON job's Elasticsearch step) deletes the backing index whose records are past their window only after recording its
  * chain's purged prefix, and afterwards, over HTTP: verification passes and says how many records
  * were purged, a kept event's inclusion proof still checks against the signed checkpoint, and a
  * purged event answers 404 by id. Not run against a real Elasticsearch (none can be installed here).
@@ -20,7 +20,7 @@ describe('retention on Elasticsearch through the service', () => {
   let t: TestApp;
   beforeAll(async () => {
     es = await startEsFakeServer();
-    t = await startTestApp({ scaleOut: loadConfig({ STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url }).scaleOut! });
+    t = await startTestApp({ scaleOut: loadConfig({ STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url }).scaleOut!, compliance: { reportPageSize: 1000, retentionAllowTimeTravel: true } });
     await readyOnElasticsearch(t);
   });
   afterAll(async () => {
@@ -39,11 +39,27 @@ describe('retention on Elasticsearch through the service', () => {
     const kept = accessEvent({ patient: { id: 'MRN-RET-4' } });
     expect((await integration.request('POST', '/v1/events', kept)).status).toBe(202);
 
-    // Seven years on (data_access keeps six by default), the scheduled run.
-    const report = await t.app.get(RetentionScheduler).runElasticsearchNow(Date.now() + 7 * 366 * 86_400_000);
-    expect(report?.deleted.find((d) => d.index === '.ds-audit-events-data_access-0')).toMatchObject({ records: 3, idsDeleted: 3, chains: [{ chain: 'data_access', fromSeq: 0, toSeq: 3 }] });
+    // Seven years on (data_access keeps six by default). An admin's dry run over HTTP says what would go and deletes nothing.
+    const sevenYears = Date.now() + 7 * 366 * 86_400_000;
+    const admin = await t.client('admin', 'u-admin-es-ret');
+    const dry = await admin.request('POST', '/v1/retention/runs', { dryRun: true, now: new Date(sevenYears).toISOString() });
+    expect(dry.status).toBe(200);
+    const dryReport = JSON.parse(dry.body) as { runId: null; deleted: number; chains: { chain: string; count: number }[]; elasticsearch: { deleted: { index: string }[] } };
+    expect(dryReport).toMatchObject({ runId: null, dryRun: true, deleted: 3 });
+    expect(dryReport.elasticsearch.deleted.map((d) => d.index)).toContain('.ds-audit-events-data_access-0');
+    expect(dryReport.chains.find((c) => c.chain === 'data_access')).toMatchObject({ fromSeq: 0, toSeq: 3, count: 3 });
+    expect(es.fake.indexDeletes).toEqual([]);
+    const compliance = await t.client('compliance_officer');
+    expect((await compliance.request('GET', `/v1/events/${old[0].id}`)).status).toBe(200);
+
+    // The scheduled run (the RETENTION_CRON job's Elasticsearch step) deletes it.
+    const report = await t.app.get(RetentionScheduler).runElasticsearchNow(sevenYears);
+    expect(report?.elasticsearch?.deleted.find((d) => d.index === '.ds-audit-events-data_access-0')).toMatchObject({ records: 3, idsDeleted: 3, chains: [{ chain: 'data_access', fromSeq: 0, toSeq: 3 }] });
+    expect(report?.chains.find((c) => c.chain === 'data_access')).toMatchObject({ fromSeq: 0, toSeq: 3, count: 3 });
     expect(es.fake.indexDeletes).toContain('.ds-audit-events-data_access-0');
     expect(t.logLines.some((l) => l.includes('retention run') && l.includes('.ds-audit-events-data_access-0'))).toBe(true);
+    const runs = JSON.parse((await admin.request('GET', '/v1/retention/runs')).body) as { runs: { id: string; trigger: string; deleted: number }[] };
+    expect(runs.runs[0]).toMatchObject({ id: report!.runId, trigger: 'schedule', deleted: report!.deleted });
 
     const verified = await auditor.request('GET', '/v1/integrity/verify?chain=data_access');
     expect(verified.status).toBe(200);
@@ -59,7 +75,6 @@ describe('retention on Elasticsearch through the service', () => {
     const key = parsePublicKeysText(listing.body).find((k) => k.keyId === doc.checkpoint.keyId)!;
     expect(verifyInclusionProofDocument(doc, key.publicKeyPem)).toEqual({ ok: true, reason: null });
 
-    const compliance = await t.client('compliance_officer');
     expect((await compliance.request('GET', `/v1/events/${old[0].id}`)).status).toBe(404);
     expect((await compliance.request('GET', `/v1/events/${old[0].id}/proof`)).status).toBe(404);
     expect((await compliance.request('GET', `/v1/events/${kept.id}`)).status).toBe(200);

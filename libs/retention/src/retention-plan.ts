@@ -46,9 +46,10 @@ export interface RetentionPlanInput {
 /**
  * Why a purge stops where it does: the next record is too young or held, the chain ends, the chain
  * is not an event category, or (runner) the records after the cut are not yet sealed by a signed
- * checkpoint (a purge always ends exactly at a checkpoint, which authenticates what is kept of it).
+ * checkpoint (a purge always ends exactly at a checkpoint, which authenticates what is kept of it),
+ * or (Elasticsearch retention run) the records before the cut do not read back whole.
  */
-export type KeptBecause = 'too_young' | 'legal_hold' | 'chain_end' | 'not_a_category' | 'unsealed';
+export type KeptBecause = 'too_young' | 'legal_hold' | 'chain_end' | 'not_a_category' | 'unsealed' | 'broken';
 
 export interface ChainPurgePlan {
   chain: string;

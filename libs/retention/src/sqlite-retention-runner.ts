@@ -39,6 +39,7 @@ import {
   encodeWarmRecord,
   type SqliteDb,
 } from '@app/storage';
+import type { EsRetentionReport } from '@app/storage/elasticsearch/es-retention-runner';
 import { ArchiveVerificationError, PublicKeyEntry, archiveId, readArchiveRecords, verifyArchive, writeArchive } from './cold-archive';
 import { holdMatcher } from './legal-hold';
 import { LegalHoldStore } from './legal-hold-store.port';
@@ -254,6 +255,8 @@ export interface RetentionRunReport {
   warmed: number;
   archived: number;
   chains: RetentionRunChain[];
+  /** STORE=elasticsearch: the backing indices deleted (or, dry run, to delete) and the first one kept per class, with why. */
+  elasticsearch?: Pick<EsRetentionReport, 'deleted' | 'kept'>;
 }
 
 interface PurgedRow {

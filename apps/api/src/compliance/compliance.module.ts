@@ -43,6 +43,7 @@ import { ALERT_STORE, AlertStore } from '@app/detection';
 import { DetectionModule } from '@app/detection/service';
 import { IntegrityMonitor, refuseWhileBroken } from '@app/pipeline';
 import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb, SqliteEventStore } from '@app/storage';
+import { EsRetentionRuns } from './es-retention-runs';
 import { LoggingAccessAuditSink } from './logging-access-audit';
 import { reportJustifications } from './report-justifications';
 import { ReportMetrics } from './report-metrics';
@@ -98,12 +99,15 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
     },
     {
       provide: RETENTION_RUN_SERVICE,
-      inject: [APP_CONFIG, SQLITE_DB, EVENT_STORE, RETENTION_POLICY, LEGAL_HOLD_STORE, REPORT_KEY_PROVIDER],
-      useFactory: (config: AppConfig, db: SqliteDb, events: EventStore, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider) => {
+      inject: [APP_CONFIG, SQLITE_DB, EVENT_STORE, RETENTION_POLICY, LEGAL_HOLD_STORE, REPORT_KEY_PROVIDER, ES_RETENTION_RUNNER],
+      useFactory: (config: AppConfig, db: SqliteDb, events: EventStore, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider, es: EsRetentionRunner | null) => {
         let runner: SqliteRetentionRunner | null = null;
+        // STORE=elasticsearch: the Elasticsearch retention run behind the same port (runs recorded in memory).
+        const esRuns = es ? new EsRetentionRuns(es, loaded.policy) : null;
         return new RetentionRunService(
           () => {
-            if (!(events instanceof SqliteEventStore)) throw Problems.unavailable('Retention runs over HTTP need the embedded store; with Elasticsearch the retention run is the RETENTION_CRON job (docs/elasticsearch.md).', 3600);
+            if (esRuns) return esRuns;
+            if (!(events instanceof SqliteEventStore)) throw Problems.unavailable('Retention runs need the embedded store or Elasticsearch with a checkpoint store.', 3600);
             runner ??= new SqliteRetentionRunner(db, loaded.policy, holds, {
               dataDir: config.dataDir,
               protection: embeddedFieldProtection(config),

@@ -14,8 +14,8 @@ import { CronJob } from 'cron';
 import { APP_CONFIG, AppConfig, DEFAULT_RETENTION_CRON } from '@app/core';
 import { RETENTION_RUN_SERVICE, RetentionRunReport, RetentionRunService } from '@app/retention';
 import { EVENT_STORE, EventStore, SqliteEventStore } from '@app/storage';
-import type { EsRetentionReport, EsRetentionRunner, HoldReconcileReport } from '@app/storage/scale-out-adapters';
-import { ComplianceModule, ES_RETENTION_RUNNER, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT, logHoldReconcile } from './compliance.module';
+import type { HoldReconcileReport } from '@app/storage/scale-out-adapters';
+import { ComplianceModule, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT, logHoldReconcile } from './compliance.module';
 
 export const RETENTION_JOB = 'retention';
 
@@ -31,7 +31,6 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
     @Inject(RETENTION_RUN_SERVICE) private readonly runs: RetentionRunService,
     private readonly registry: SchedulerRegistry,
     @Optional() @Inject(LEGAL_HOLD_ENFORCEMENT) private readonly holds: HoldReconcileRunner | null = null,
-    @Optional() @Inject(ES_RETENTION_RUNNER) private readonly esRetention: EsRetentionRunner | null = null,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -79,17 +78,18 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
    * STORE=elasticsearch: deletes the backing indices whose records are all past their window
    * (after recording the chains' purged prefixes), unless a legal hold covers them.
    */
-  async runElasticsearchNow(now = Date.now()): Promise<EsRetentionReport | null> {
-    if (!this.esRetention) return null;
+  async runElasticsearchNow(now = Date.now()): Promise<RetentionRunReport | null> {
     try {
-      const report = await this.esRetention.run({ now, dryRun: false });
+      // The same run service as POST /v1/retention/runs: runs never overlap and are recorded.
+      const report = await this.runs.runNow(now, 'schedule');
       this.logger.log(
         JSON.stringify({
           msg: 'retention run',
           store: 'elasticsearch',
-          deleted: report.records,
-          indices: report.deleted.map((d) => ({ index: d.index, records: d.records, chains: d.chains.map((c) => ({ chain: c.chain, fromSeq: c.fromSeq, toSeq: c.toSeq })) })),
-          kept: report.kept,
+          runId: report.runId,
+          deleted: report.deleted,
+          indices: (report.elasticsearch?.deleted ?? []).map((d) => ({ index: d.index, records: d.records, chains: d.chains.map((c) => ({ chain: c.chain, fromSeq: c.fromSeq, toSeq: c.toSeq })) })),
+          kept: report.elasticsearch?.kept ?? [],
         }),
       );
       return report;
