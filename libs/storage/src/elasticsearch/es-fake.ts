@@ -20,6 +20,9 @@
  *   - limits: `from + size` beyond `index.max_result_window` (10,000) is refused (400), a request
  *     body beyond `http.max_content_length` (`maxContentLength`) is answered 413, and an HTTP line
  *     longer than 4,096 bytes is refused (400).
+ *   - deleting a backing index (`DELETE /<index>`, the retention run): refused for a data stream's
+ *     write index (400), gone from every later search; `failIndexDelete` makes it fail (503);
+ *     searches of one backing index by name, and min/max aggregations (also inside terms buckets).
  */
 import { Client, errors } from '@elastic/elasticsearch';
 import Mock from '@elastic/elasticsearch-mock';
