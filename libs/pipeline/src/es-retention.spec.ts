@@ -77,14 +77,15 @@ class Cluster {
   }
 
   /** Chains and appends events received at `receivedAt` (what the chain writer does), then seals a checkpoint. */
-  async post(receivedAt: string, events: AccessEvent[], seal = true): Promise<AccessEvent[]> {
-    const records: ChainedRecord[] = events.map((e) => {
+  async post(receivedAt: string, events: AccessEvent[], seal = true, chainOf: (e: AccessEvent, i: number) => string = (e) => e.category): Promise<AccessEvent[]> {
+    const records: ChainedRecord[] = events.map((e, i) => {
+      const chain = chainOf(e, i);
       const json = canonicalize(e);
-      const head = this.heads.get(e.category) ?? { seq: -1, hash: GENESIS_HASH };
+      const head = this.heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
       const seq = head.seq + 1;
-      const hash = recordHash(head.hash, e.category, seq, receivedAt, json);
-      this.heads.set(e.category, { seq, hash });
-      return { chain: e.category, seq, receivedAt, event: e, eventJson: json, prevHash: head.hash, hash };
+      const hash = recordHash(head.hash, chain, seq, receivedAt, json);
+      this.heads.set(chain, { seq, hash });
+      return { chain, seq, receivedAt, event: e, eventJson: json, prevHash: head.hash, hash };
     });
     await this.store.append(records);
     if (seal) for (const chain of new Set(records.map((r) => r.chain))) expect(await this.sealer.seal(chain, this.heads.get(chain)!.seq + 1)).not.toBeNull();
@@ -171,6 +172,30 @@ describe('Elasticsearch retention run: purged prefixes, then the expired backing
     const again = await c.runner().run({ now: NOW, dryRun: false });
     expect(again.deleted).toEqual([]);
     expect(await c.verify()).toMatchObject({ ok: true });
+  });
+
+  it('sharded chains (CHAIN_SHARDS): every shard of a class in the expired index gets its own purged prefix', async () => {
+    const shard = (_e: AccessEvent, i: number) => `data_access.${i % 2}`;
+    const old = await c.post(OLD, [event(), event(), event(), event(), event()], true, shard);
+    c.fake.rollover();
+    const later = await c.post(LATER, [event(), event()], true, shard);
+    c.fake.rollover();
+    await c.post(NEWEST, [event()], true, shard);
+    const report = await c.runner().run({ now: NOW, dryRun: false });
+    expect(report.deleted[0]).toMatchObject({ index: '.ds-audit-events-data_access-0', records: 5 });
+    expect(report.deleted[0].chains.sort((a, b) => (a.chain < b.chain ? -1 : 1))).toEqual([
+      { chain: 'data_access.0', fromSeq: 0, toSeq: 3, checkpointIndex: 0 },
+      { chain: 'data_access.1', fromSeq: 0, toSeq: 2, checkpointIndex: 0 },
+    ]);
+    const v = await c.verify();
+    expect(v.ok).toBe(true);
+    expect(v.chains.map((r) => [r.chain, r.purged, r.verified])).toEqual([
+      ['data_access.0', 3, 2],
+      ['data_access.1', 2, 1],
+    ]);
+    const [key] = c.keys.publicKeys();
+    expect(verifyInclusionProofDocument(await c.proofs().inclusionProof(later[1].id), key.publicKeyPem)).toEqual({ ok: true, reason: null });
+    expect(await c.store.getById(old[4].id)).toBeNull();
   });
 
   it('a dry run says what it would delete and deletes nothing', async () => {
