@@ -6,7 +6,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Role } from '@app/security';
-import { ConsoleSessionRow, ConsoleStore, sessionIdHash } from './console-store';
+import { ConsoleAccounts, ConsoleSessionRow, sessionIdHash } from './console-store';
 
 export interface SessionSettings {
   idleMs: number;
@@ -27,7 +27,7 @@ export class ConsoleSessions {
   readonly preAuthCookieName: string;
 
   constructor(
-    private readonly store: ConsoleStore,
+    private readonly store: ConsoleAccounts,
     private readonly settings: SessionSettings,
     private readonly now: () => number = Date.now,
   ) {
@@ -64,7 +64,7 @@ export class ConsoleSessions {
     const id = this.idFrom(cookieHeader);
     if (!id) return null;
     const idHash = sessionIdHash(id);
-    const row = this.store.session(idHash);
+    const row = await this.store.session(idHash);
     if (!row) return null;
     const now = this.now();
     if (now >= row.expiresMs || now - row.lastSeenMs >= this.settings.idleMs) {

@@ -34,7 +34,27 @@ export function sessionIdHash(id: string): string {
   return createHash('sha256').update(id).digest('hex');
 }
 
-export class ConsoleStore {
+/**
+ * The port of console accounts and sessions: this embedded store, or the one in Elasticsearch
+ * (es-console-store.ts) that every instance shares with STORE=elasticsearch.
+ */
+export interface ConsoleAccounts {
+  user(name: string): ConsoleUser | null | Promise<ConsoleUser | null>;
+  /** Every account, by name. */
+  users(): ConsoleUser[] | Promise<ConsoleUser[]>;
+  /** Adds an account (or, with `replace`, resets one and ends its sessions); it must change its password at first sign-in. */
+  putUser(name: string, role: Role, passwordHash: string, replace?: boolean): Promise<'created' | 'reset' | 'exists'>;
+  setPassword(name: string, passwordHash: string): Promise<void>;
+  createSession(idHash: string, row: ConsoleSessionRow): Promise<void>;
+  session(idHash: string): ConsoleSessionRow | null | Promise<ConsoleSessionRow | null>;
+  touchSession(idHash: string, nowMs: number): Promise<void>;
+  deleteSession(idHash: string): Promise<void>;
+}
+
+/** Nest token of the ConsoleAccounts the service uses (console.module.ts). */
+export const CONSOLE_ACCOUNTS = Symbol('CONSOLE_ACCOUNTS');
+
+export class ConsoleStore implements ConsoleAccounts {
   /** `db` is opened with openDatabase, whose migrations made the tables (0003-console-accounts). */
   constructor(private readonly db: SqliteDb) {}
 
@@ -130,7 +150,7 @@ export const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
  * fresh one-time password, stored only as its hash: `auditctl users add` and the admin's People page.
  * The password is returned once for the caller to show; 'exists' means nothing was changed.
  */
-export async function addLocalAccount(store: ConsoleStore, name: string, role: Role, reset = false): Promise<{ outcome: 'created' | 'reset' | 'exists'; password: string }> {
+export async function addLocalAccount(store: ConsoleAccounts, name: string, role: Role, reset = false): Promise<{ outcome: 'created' | 'reset' | 'exists'; password: string }> {
   const password = oneTimePassword();
   const outcome = await store.putUser(name, role, await hashPassword(password), reset);
   return { outcome, password };

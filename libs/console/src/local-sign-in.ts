@@ -5,7 +5,7 @@
  * after the one-time one.
  */
 import { isRole, type Role } from '@app/security';
-import { ConsoleStore } from './console-store';
+import { ConsoleAccounts } from './console-store';
 import { DEFAULT_SCRYPT, hashPassword, passwordProblem, verifyPassword } from './password-hasher';
 
 export type LocalSignInResult = { ok: true; name: string; role: Role; mustChange: boolean } | { ok: false; reason: 'invalid' | 'locked' };
@@ -18,7 +18,7 @@ export class LocalSignIn {
   private dummyHash: Promise<string> | null = null;
 
   constructor(
-    private readonly store: ConsoleStore,
+    private readonly store: ConsoleAccounts,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -26,7 +26,7 @@ export class LocalSignIn {
     const key = name.toLowerCase();
     const f = this.failures.get(key);
     if (f && this.now() - f.firstMs < LOCK_MS && f.count >= MAX_FAILURES) return { ok: false, reason: 'locked' };
-    const user = name.length <= 128 && password.length <= 256 ? this.store.user(name) : null;
+    const user = name.length <= 128 && password.length <= 256 ? await this.store.user(name) : null;
     const hash = user?.passwordHash ?? (await (this.dummyHash ??= hashPassword('not-a-password', DEFAULT_SCRYPT)));
     const match = await verifyPassword(password.slice(0, 256), hash);
     if (!user || !match || user.disabled || !isRole(user.role) || user.role === 'integration') {
@@ -42,7 +42,7 @@ export class LocalSignIn {
 
   /** Sets the person's own password; returns why it was refused, or null. */
   async changePassword(name: string, current: string, next: string, confirm: string): Promise<string | null> {
-    const user = this.store.user(name);
+    const user = await this.store.user(name);
     if (!user?.passwordHash || !(await verifyPassword(current.slice(0, 256), user.passwordHash))) return 'The current password is not right.';
     if (next !== confirm) return 'The two new passwords differ.';
     if (next === current) return 'Choose a password other than the current one.';

@@ -29,8 +29,8 @@ export class AdminPagesController {
   @Get('people')
   @RequireScope('users:manage')
   @Render('admin-people')
-  people(@Req() req: ConsoleRequest) {
-    return pageModel(req, 'People and roles', this.pages.people());
+  async people(@Req() req: ConsoleRequest) {
+    return pageModel(req, 'People and roles', await this.pages.people());
   }
 
   @Post('people')
@@ -39,7 +39,7 @@ export class AdminPagesController {
     const added = await this.pages.addPerson(body);
     await this.pages.recordChange(p, 'console.admin.account.add', 'POST /console/admin/people', { account: added.name, role: added.role }, 'ConsoleAccount', req.socket?.remoteAddress);
     res.setHeader('cache-control', 'no-store');
-    res.render('admin-people', pageModel(req, 'People and roles', { ...this.pages.people(), added }));
+    res.render('admin-people', pageModel(req, 'People and roles', { ...(await this.pages.people()), added }));
   }
 
   @Get('integrations')

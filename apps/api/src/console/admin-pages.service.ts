@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, FieldError, Problems } from '@app/core';
-import { ACCOUNT_NAME, CONSOLE_ROLES, ConsoleStore, addLocalAccount } from '@app/console';
+import { ACCOUNT_NAME, CONSOLE_ACCOUNTS, CONSOLE_ROLES, ConsoleAccounts, addLocalAccount } from '@app/console';
 import { ContextService } from '@app/context';
 import { RuleOverridesService } from '@app/detection/service';
 import { AlertDeliveryService, TestDeliveryResult } from '@app/detection/delivery';
@@ -37,7 +37,7 @@ export function formFields(body: unknown): Record<string, unknown> {
 export class AdminPagesService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly accounts: ConsoleStore,
+    @Inject(CONSOLE_ACCOUNTS) private readonly accounts: ConsoleAccounts,
     private readonly tokens: TokenService,
     private readonly integrations: IntegrationSettings,
     private readonly rules: RuleOverridesService,
@@ -55,10 +55,10 @@ export class AdminPagesService {
     await this.audit.recordAccess({ action, principal: accessPrincipal(p), route, filters, resource: { type: resource }, recordCount: 0, outcome: 'success', ip });
   }
 
-  people() {
+  async people() {
     return {
       roles: [...CONSOLE_ROLES],
-      people: this.accounts.users().map((u) => ({ name: u.name, role: u.role, pending: u.mustChange, disabled: u.disabled, createdAt: u.createdAt })),
+      people: (await this.accounts.users()).map((u) => ({ name: u.name, role: u.role, pending: u.mustChange, disabled: u.disabled, createdAt: u.createdAt })),
     };
   }
 

@@ -4,10 +4,10 @@
  * console routes. Pages are added as controllers here plus an entry in console-nav.ts (docs/console.md).
  */
 import { Global, Module } from '@nestjs/common';
-import { ConsoleSessions, ConsoleStore, LocalSignIn, OidcSignIn, PreAuthCookie } from '@app/console';
+import { CONSOLE_ACCOUNTS, ConsoleAccounts, ConsoleSessions, ConsoleStore, LocalSignIn, OidcSignIn, PreAuthCookie } from '@app/console';
 import { APP_CONFIG, AppConfig, DEFAULT_CONSOLE_IDLE_MINUTES, DEFAULT_CONSOLE_SESSION_HOURS } from '@app/core';
 import { SESSION_AUTHENTICATOR } from '@app/security';
-import { SQLITE_DB, SqliteDb } from '@app/storage';
+import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
 import { DetectionModule } from '@app/detection/service';
 import { ComplianceModule } from '../compliance/compliance.module';
 import { AlertCounts } from './alert-counts';
@@ -23,18 +23,27 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
   imports: [DetectionModule, ComplianceModule],
   controllers: [SignInController, SessionController, AlertsPagesController, CompliancePagesController],
   providers: [
-    { provide: ConsoleStore, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new ConsoleStore(db) },
+    {
+      // STORE=elasticsearch: accounts and sessions in the cluster, so any instance serves any signed-in person.
+      provide: CONSOLE_ACCOUNTS,
+      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
+      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore): Promise<ConsoleAccounts> => {
+        if (config.scaleOut?.store !== 'elasticsearch') return new ConsoleStore(db);
+        const { elasticsearchConsoleStoreFor } = await import('@app/console/es-console-store');
+        return elasticsearchConsoleStoreFor(events);
+      },
+    },
     {
       provide: ConsoleSessions,
-      inject: [ConsoleStore, APP_CONFIG],
-      useFactory: (store: ConsoleStore, config: AppConfig) =>
+      inject: [CONSOLE_ACCOUNTS, APP_CONFIG],
+      useFactory: (store: ConsoleAccounts, config: AppConfig) =>
         new ConsoleSessions(store, {
           idleMs: (config.console?.idleTimeoutMinutes ?? DEFAULT_CONSOLE_IDLE_MINUTES) * 60_000,
           maxMs: (config.console?.sessionMaxHours ?? DEFAULT_CONSOLE_SESSION_HOURS) * 3_600_000,
           secure: !config.insecureHttp,
         }),
     },
-    { provide: LocalSignIn, inject: [ConsoleStore], useFactory: (store: ConsoleStore) => new LocalSignIn(store) },
+    { provide: LocalSignIn, inject: [CONSOLE_ACCOUNTS], useFactory: (store: ConsoleAccounts) => new LocalSignIn(store) },
     { provide: PreAuthCookie, inject: [APP_CONFIG], useFactory: (config: AppConfig) => PreAuthCookie.fromDataDir(config.dataDir) },
     { provide: OIDC_SIGN_IN, inject: [APP_CONFIG], useFactory: (config: AppConfig) => (config.console?.oidc ? new OidcSignIn(config.console.oidc) : null) },
     ConsoleSessionAuthenticator,
@@ -47,6 +56,6 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
     AnalystPagesService,
     CompliancePagesService,
   ],
-  exports: [SESSION_AUTHENTICATOR, ConsoleStore, ConsoleSessions],
+  exports: [SESSION_AUTHENTICATOR, CONSOLE_ACCOUNTS, ConsoleSessions],
 })
 export class ConsoleModule {}

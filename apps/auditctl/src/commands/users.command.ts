@@ -1,13 +1,15 @@
 /**
  * `auditctl users add <name> --role <role> [--reset]`: makes a local console account (or resets one)
- * in the data dir's database and prints a one-time password as the LAST line of its output; the person
+ * in the data dir's database (STORE=elasticsearch: in the cluster, for every instance) and prints a one-time password as the LAST line of its output; the person
  * sets their own password at first sign-in. `auditctl users list` shows names, roles and whether a
  * first sign-in is pending (never hashes).
  */
 import { Command, Option } from 'commander';
-import { ACCOUNT_NAME, ConsoleStore, CONSOLE_ROLES, addLocalAccount } from '@app/console';
+import type { AppConfig } from '@app/core';
+import { ACCOUNT_NAME, ConsoleAccounts, ConsoleStore, CONSOLE_ROLES, addLocalAccount } from '@app/console';
 import type { Role } from '@app/security';
 import { openDatabase } from '@app/storage';
+import { openCliStore, usesElasticsearch } from '../cli-store';
 import { cliConfig } from '../data-dir';
 
 export function usersCommand(): Command {
@@ -25,9 +27,10 @@ export function usersCommand(): Command {
         return;
       }
       const config = cliConfig(opts.dataDir);
-      const db = openDatabase(config.dataDir);
+      const opened = await openAccounts('users add', config);
+      if (!opened) return;
       try {
-        const { outcome, password } = await addLocalAccount(new ConsoleStore(db), name, opts.role, opts.reset === true);
+        const { outcome, password } = await addLocalAccount(opened.accounts, name, opts.role, opts.reset === true);
         if (outcome === 'exists') {
           process.stderr.write(`auditctl users add: ${name} already exists; use --reset to give it a new one-time password\n`);
           process.exitCode = 1;
@@ -36,21 +39,42 @@ export function usersCommand(): Command {
         process.stdout.write(`${outcome === 'created' ? 'Created' : 'Reset'} console account ${name} (role ${opts.role}). Sign in at /console/ with this one-time password; you will be asked to choose your own:\n`);
         process.stdout.write(password + '\n');
       } finally {
-        db.close();
+        await opened.close();
       }
     });
   users
     .command('list')
     .description('list console accounts (name, role, first sign-in pending)')
     .option('--data-dir <dir>', 'data directory of the service (default: $DATA_DIR, then ./data)')
-    .action((opts: { dataDir?: string }) => {
+    .action(async (opts: { dataDir?: string }) => {
       const config = cliConfig(opts.dataDir);
-      const db = openDatabase(config.dataDir);
+      const opened = await openAccounts('users list', config);
+      if (!opened) return;
       try {
-        for (const u of new ConsoleStore(db).users()) process.stdout.write(`${u.name}\t${u.role}${u.mustChange ? '\t(one-time password not yet changed)' : ''}${u.disabled ? '\t(disabled)' : ''}\n`);
+        for (const u of await opened.accounts.users()) process.stdout.write(`${u.name}\t${u.role}${u.mustChange ? '\t(one-time password not yet changed)' : ''}${u.disabled ? '\t(disabled)' : ''}\n`);
       } finally {
-        db.close();
+        await opened.close();
       }
     });
   return users;
+}
+
+/**
+ * The accounts the service signs people in with: the data dir's database, or with
+ * STORE=elasticsearch the cluster's `<prefix>-console` index every instance shares.
+ */
+async function openAccounts(command: string, config: AppConfig): Promise<{ accounts: ConsoleAccounts; close: () => Promise<void> } | null> {
+  if (!usesElasticsearch(config)) {
+    const db = openDatabase(config.dataDir);
+    return {
+      accounts: new ConsoleStore(db),
+      close: async () => {
+        db.close();
+      },
+    };
+  }
+  const store = await openCliStore(command, config);
+  if (!store) return null;
+  const { elasticsearchConsoleStoreFor } = await import('@app/console/es-console-store');
+  return { accounts: elasticsearchConsoleStoreFor(store.events), close: () => store.close() };
 }

@@ -16,6 +16,7 @@ import { EsFake } from './es-fake';
 import {
   ALERT_MAPPINGS,
   CHECKPOINT_MAPPINGS,
+  CONSOLE_MAPPINGS,
   DELIVERY_MAPPINGS,
   DELIVERY_QUEUE_MAPPINGS,
   DETECTION_STATE_MAPPINGS,
@@ -159,6 +160,7 @@ describe('ElasticsearchEventStore', () => {
         ['/audit-alert-delivery-queue', { settings: { number_of_shards: 1 }, mappings: DELIVERY_QUEUE_MAPPINGS }],
         ['/audit-alert-deliveries', { settings: { number_of_shards: 1 }, mappings: DELIVERY_MAPPINGS }],
         ['/audit-rule-overrides', { settings: { number_of_shards: 1 }, mappings: RULE_OVERRIDE_MAPPINGS }],
+        ['/audit-console', { settings: { number_of_shards: 1 }, mappings: CONSOLE_MAPPINGS }],
       ]);
     });
 
@@ -180,6 +182,7 @@ describe('ElasticsearchEventStore', () => {
         ['PUT', '/audit-alert-delivery-queue/_mapping', {}],
         ['PUT', '/audit-alert-deliveries/_mapping', {}],
         ['PUT', '/audit-rule-overrides/_mapping', {}],
+        ['PUT', '/audit-console/_mapping', {}],
       ]);
       expect(mappingUpdates[0].body).toEqual(EVENT_MAPPINGS);
       expect(mappingUpdates[2].body).toEqual(IDS_MAPPINGS);

@@ -64,6 +64,7 @@ import {
 import {
   ALERT_MAPPINGS,
   CHECKPOINT_MAPPINGS,
+  CONSOLE_MAPPINGS,
   DELIVERY_MAPPINGS,
   DELIVERY_QUEUE_MAPPINGS,
   DETECTION_STATE_MAPPINGS,
@@ -225,6 +226,7 @@ export class ElasticsearchEventStore implements EventStore {
       await this.createIndex(this.layout.deliveryQueueIndex, DELIVERY_QUEUE_MAPPINGS);
       await this.createIndex(this.layout.deliveriesIndex, DELIVERY_MAPPINGS);
       await this.createIndex(this.layout.ruleOverridesIndex, RULE_OVERRIDE_MAPPINGS);
+      await this.createIndex(this.layout.consoleIndex, CONSOLE_MAPPINGS);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       throw new StoreUnavailableError(describeEsError(err, this.options.url));

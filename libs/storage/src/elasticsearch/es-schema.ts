@@ -157,6 +157,11 @@ export class EsLayout {
     return `${this.prefix}-alert-deliveries`;
   }
 
+  /** Console accounts and sessions (es-console-store.ts in libs/console). */
+  get consoleIndex(): string {
+    return `${this.prefix}-console`;
+  }
+
   /** Rule overrides (es-rule-overrides.ts in libs/detection): the admin changes, one document each. */
   get ruleOverridesIndex(): string {
     return `${this.prefix}-rule-overrides`;
@@ -434,6 +439,30 @@ export const RULE_OVERRIDE_MAPPINGS = {
     detail: stored,
     note: stored,
     exception: { type: 'object', enabled: false },
+  },
+} as const;
+
+/**
+ * Console accounts (`_id` = `user:<name>`) and sessions (`_id` = `session:<SHA-256 of the session
+ * id>`: the id itself is never stored). Password hashes (scrypt) and CSRF tokens are kept, not indexed.
+ */
+export const CONSOLE_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    kind: keyword,
+    name: keyword,
+    role: keyword,
+    passwordHash: stored,
+    mustChange: { type: 'boolean' },
+    disabled: { type: 'boolean' },
+    createdAt: { type: 'date' },
+    updatedAt: { type: 'date' },
+    userName: keyword,
+    via: keyword,
+    csrf: stored,
+    createdMs: { type: 'long' },
+    lastSeenMs: { type: 'long' },
+    expiresMs: { type: 'long' },
   },
 } as const;
 

@@ -1,0 +1,73 @@
+/**
+ * Console accounts and sessions shared across instances with STORE=elasticsearch (compiled CLI,
+ * `npm run build` first): two services on their own data dirs (sharing the keys) and one
+ * Elasticsearch (the repository's double over HTTP). An account added with `auditctl users add`
+ * against one data dir exists for both instances; a person who signs in (and sets a password)
+ * through A is signed in on B with the same cookie, with no sticky session; signing out on B ends
+ * the session on A too. Neither instance keeps an account or a session in its own file.
+ */
+import Database from 'better-sqlite3';
+import { databasePath } from '@app/storage';
+import { runCliAsync } from './support/cli';
+import { httpSignIn } from './support/console-browser';
+import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
+import { startTwoInstances } from './support/es-instances';
+import { TestApp } from './support/test-app';
+
+describe('console accounts and sessions shared through Elasticsearch', () => {
+  let es: EsFakeServer;
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    es = await startEsFakeServer();
+    ({ a, b } = await startTwoInstances(es, 'audit-console-shared-b-'));
+  }, 60_000);
+
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await es?.close();
+  });
+
+  it('an account added on one data dir signs in through A and its session works on B; sign-out on B ends it on A', async () => {
+    const env = { STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url };
+    const added = await runCliAsync(['users', 'add', 'privacy-ann', '--role', 'admin', '--data-dir', b.dataDir], env);
+    expect(added.status).toBe(0);
+    const password = added.stdout.trim().split('\n').at(-1)!;
+
+    const onA = await httpSignIn(a.baseUrl, 'privacy-ann', password, 'a-long-and-new-passphrase-42');
+    const fromB = await fetch(`${b.baseUrl}/console/admin/people`, { redirect: 'manual', headers: { cookie: onA.cookie } });
+    expect(fromB.status).toBe(200);
+    expect(await fromB.text()).toContain('privacy-ann');
+
+    // The first-sign-in password change made through A holds on both: no one-time password pending.
+    const listed = await runCliAsync(['users', 'list', '--data-dir', a.dataDir], env);
+    expect(listed.stdout).toContain('privacy-ann\tadmin');
+    expect(listed.stdout).not.toContain('one-time password not yet changed');
+
+    // Signing out through B ends the session everywhere.
+    const home = await (await fetch(`${b.baseUrl}/console/`, { headers: { cookie: onA.cookie } })).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(home)![1];
+    const out = await fetch(`${b.baseUrl}/console/sign-out`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: onA.cookie, origin: b.baseUrl, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }),
+    });
+    expect(out.status).toBe(303);
+    const afterOnA = await fetch(`${a.baseUrl}/console/admin/people`, { redirect: 'manual', headers: { cookie: onA.cookie } });
+    expect(afterOnA.status).toBe(303);
+    expect(afterOnA.headers.get('location')).toMatch(/\/console\/sign-in/);
+
+    for (const t of [a, b]) {
+      const db = new Database(databasePath(t.dataDir), { readonly: true });
+      try {
+        expect((db.prepare('SELECT count(*) AS n FROM console_users').get() as { n: number }).n).toBe(0);
+        expect((db.prepare('SELECT count(*) AS n FROM console_sessions').get() as { n: number }).n).toBe(0);
+      } finally {
+        db.close();
+      }
+    }
+  }, 120_000);
+});
