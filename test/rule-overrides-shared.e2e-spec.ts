@@ -37,7 +37,11 @@ describe('rule overrides shared through Elasticsearch', () => {
   });
 
   it('a rule switched off through the other instance raises nothing where detection runs, and raises again once switched on', async () => {
-    const running = async (t: TestApp) => (JSON.parse((await (await t.client('soc_analyst')).request('GET', '/v1/detection/status')).body) as { running: boolean }).running;
+    const running = async (t: TestApp) => {
+      const status = JSON.parse((await (await t.client('soc_analyst')).request('GET', '/v1/detection/status')).body) as { running: boolean; leader: boolean };
+      expect(status.leader).toBe(status.running); // the lease holder, and only it, evaluates
+      return status.running;
+    };
     // One of the two holds the detection lease: changes go through the other one.
     const leader = await until(async () => ((await running(a)) ? a : (await running(b)) ? b : null), (x) => x !== null, 10_000);
     expect(leader).not.toBeNull();

@@ -4,7 +4,7 @@
  */
 import { Controller, Get, Inject, Optional } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AlertsService, DETECTION_WORKER, DetectionStatus, DetectionWorker, RulesView } from '@app/detection/service';
+import { AlertsService, DETECTION_LEADERSHIP, DETECTION_WORKER, DetectionLeadership, DetectionStatus, DetectionWorker, RulesView } from '@app/detection/service';
 import { RequireScope } from '@app/security';
 
 @ApiTags('rules')
@@ -14,6 +14,7 @@ export class RulesController {
   constructor(
     private readonly alerts: AlertsService,
     @Optional() @Inject(DETECTION_WORKER) private readonly worker: DetectionWorker | null,
+    @Optional() @Inject(DETECTION_LEADERSHIP) private readonly leadership: DetectionLeadership | null,
   ) {}
 
   @Get('rules')
@@ -27,7 +28,9 @@ export class RulesController {
   @Get('detection/status')
   @RequireScope('alerts:read')
   @ApiOperation({ summary: 'Streaming detection progress: last evaluated store position, committed head, lag, watermark.' })
-  async status(): Promise<DetectionStatus | { running: false }> {
-    return this.worker ? this.worker.status() : { running: false };
+  async status(): Promise<(DetectionStatus & { leader?: boolean }) | { running: false }> {
+    if (!this.worker) return { running: false };
+    // STORE=elasticsearch: whether this instance holds the detection lease (the others stand by).
+    return this.leadership ? { ...(await this.worker.status()), leader: this.leadership.leader } : this.worker.status();
   }
 }
