@@ -23,9 +23,10 @@ import { CasesService } from './cases.service';
 import { DetectionMetrics } from './detection-metrics';
 import { DETECTION_RUNTIME, DetectionRuntime, loadDetectionRuntime } from './detection-runtime';
 import { CommittedEventSource, DetectionLog, DetectionWorker } from './detection-worker';
-import { SqliteAlertStore } from './sqlite-alert-store';
+import { RecordSealer, SqliteAlertStore } from './sqlite-alert-store';
 import { SnapshotWriterThread } from './snapshot-writer-thread';
 import { DetectionProgressStore, SqliteDetectionProgressStore } from './sqlite-detection-state';
+import type { DetectionSnapshot } from '../detection-engine';
 import { ClaimableProgress, DetectionLeadership, LeaseLike } from './detection-leadership';
 
 /** DETECTION_LEASE_MS's default, for configs built by hand. */
@@ -117,6 +118,21 @@ export function alertIndexing(config: AppConfig): AlertIndexing {
   return { patientToken: (id) => tokenizer.token(id) };
 }
 
+/**
+ * The engine snapshot a version before the shared one kept in this instance's database (it tailed
+ * the same cluster, so its position is a commit position of the same store); null when none.
+ */
+function legacySnapshot(db: SqliteDb, sealer: RecordSealer): DetectionSnapshot | null {
+  if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'detection_state'").get()) return null;
+  const row = db.prepare("SELECT snapshot FROM detection_state WHERE name = 'engine'").get() as { snapshot: string | Buffer } | undefined;
+  if (!row) return null;
+  try {
+    return JSON.parse(sealer.open(row.snapshot)) as DetectionSnapshot;
+  } catch {
+    return null; // unreadable (other keys): the cluster's first holder starts from the first event
+  }
+}
+
 /** Snapshots are sealed and written on a thread of their own, except for an in-memory database (tests). */
 function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThread | undefined {
   if (db.name === ':memory:' || !SnapshotWriterThread.available()) return undefined;
@@ -152,11 +168,12 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     {
       // STORE=elasticsearch: progress and snapshot in the cluster, alerts straight to the shared alert store.
       provide: SHARED_DETECTION_STATE,
-      inject: [APP_CONFIG, EVENT_STORE, ALERT_STORE],
-      useFactory: async (config: AppConfig, events: EventStore, alerts: AlertStore): Promise<SharedDetectionState | null> => {
+      inject: [APP_CONFIG, EVENT_STORE, ALERT_STORE, SQLITE_DB],
+      useFactory: async (config: AppConfig, events: EventStore, alerts: AlertStore, db: SqliteDb): Promise<SharedDetectionState | null> => {
         if (config.scaleOut?.store !== 'elasticsearch') return null;
         const { elasticsearchDetectionStateFor } = await import('./es-detection-state');
-        return elasticsearchDetectionStateFor(events, alerts, embeddedTextSealer(config), detectionSettingsOf(config).leaseMs ?? DEFAULT_LEASE_MS);
+        const sealer = embeddedTextSealer(config);
+        return elasticsearchDetectionStateFor(events, alerts, sealer, detectionSettingsOf(config).leaseMs ?? DEFAULT_LEASE_MS, () => legacySnapshot(db, sealer));
       },
     },
     {

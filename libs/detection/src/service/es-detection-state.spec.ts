@@ -187,6 +187,25 @@ describe('detection progress in Elasticsearch', () => {
     await a.leadership.stop();
   }, 30_000);
 
+  it('an upgrade carries over the snapshot an earlier version kept in the instance database, once, when the cluster has none', async () => {
+    const fake = new EsFake();
+    const es = new EsRequests(fake.client(), { sleep: async () => undefined });
+    const alerts = new ElasticsearchAlertStore(fake.client(), 'audit-alerts', sealer, { sleep: async () => undefined });
+    const engine = createEngine();
+    traffic.events.slice(0, 200).forEach((e, i) => engine.process(e, i * 3 + 2, e.occurredAt));
+    const local = engine.snapshot();
+    let asked = 0;
+    const first = new ElasticsearchDetectionProgressStore(es, INDEX, alerts, sealer, 'instance-a', 'engine', () => (asked++, local));
+    await first.prepare();
+    expect(first.loadSnapshot()?.lastPosition).toBe(local.lastPosition);
+    expect(fake.indices.get(INDEX)!.get('snapshot:engine')!.source).toMatchObject({ position: local.lastPosition, holder: 'instance-a' });
+    // Another instance (or a restart) finds the cluster's snapshot and never reads its own file.
+    const second = new ElasticsearchDetectionProgressStore(es, INDEX, alerts, sealer, 'instance-b', 'engine', () => (asked++, null));
+    await second.prepare();
+    expect(second.loadSnapshot()?.lastPosition).toBe(local.lastPosition);
+    expect(asked).toBe(1);
+  });
+
   it('the lease: one holder at a time, taken over only once expired or released', async () => {
     const fake = new EsFake();
     const clock = { now: 1_000_000 };

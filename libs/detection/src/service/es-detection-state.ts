@@ -77,6 +77,11 @@ export class ElasticsearchDetectionProgressStore implements DetectionProgressSto
     /** This instance (lease holder id): written with each snapshot, for operators. */
     private readonly holder: string,
     private readonly name = 'engine',
+    /**
+     * The snapshot an earlier version kept in this instance's own database, used once when the
+     * cluster has none yet (an upgrade keeps its detection progress instead of starting over).
+     */
+    private readonly legacySnapshot?: () => DetectionSnapshot | null,
   ) {}
 
   /** Called when a write finds that another instance moved the snapshot on (set by the wiring). */
@@ -95,8 +100,18 @@ export class ElasticsearchDetectionProgressStore implements DetectionProgressSto
     await this.lastSave.catch(() => undefined);
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = (await this.es.mget<SnapshotDoc>(this.index, [this.id])).get(this.id);
-      const snapshot = current?.source.snapshot ? (JSON.parse(this.sealer.open(Buffer.from(current.source.snapshot, 'base64'))) as DetectionSnapshot) : null;
-      const doc: SnapshotDoc = current ? { ...current.source, holder: this.holder } : { kind: 'snapshot', name: this.name, holder: this.holder, position: -1, savedAt: new Date().toISOString() };
+      const legacy = current ? null : (this.legacySnapshot?.() ?? null);
+      const snapshot = current?.source.snapshot ? (JSON.parse(this.sealer.open(Buffer.from(current.source.snapshot, 'base64'))) as DetectionSnapshot) : legacy;
+      const doc: SnapshotDoc = current
+        ? { ...current.source, holder: this.holder }
+        : {
+            kind: 'snapshot',
+            name: this.name,
+            holder: this.holder,
+            position: legacy?.lastPosition ?? -1,
+            savedAt: new Date().toISOString(),
+            ...(legacy ? { snapshot: this.sealer.seal(JSON.stringify(legacy)).toString('base64') } : {}),
+          };
       const action: Record<string, Record<string, unknown>> = current
         ? { index: { _index: this.index, _id: this.id, if_seq_no: current.seqNo, if_primary_term: current.primaryTerm } }
         : { create: { _index: this.index, _id: this.id } };
@@ -236,11 +251,12 @@ export function elasticsearchDetectionStateFor(
   alerts: Pick<AlertStore, 'saveAll'>,
   sealer: RecordSealer,
   leaseMs: number,
+  legacySnapshot?: () => DetectionSnapshot | null,
 ): { progress: ElasticsearchDetectionProgressStore; lease: DetectionLease } {
   if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
   const es = new EsRequests(events.client);
   const index = events.layout.detectionStateIndex;
   // Names the instance in the lease and the snapshot (operators: who runs detection); no PHI.
   const holder = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  return { progress: new ElasticsearchDetectionProgressStore(es, index, alerts, sealer, holder), lease: new DetectionLease(es, index, holder, leaseMs) };
+  return { progress: new ElasticsearchDetectionProgressStore(es, index, alerts, sealer, holder, 'engine', legacySnapshot), lease: new DetectionLease(es, index, holder, leaseMs) };
 }
