@@ -78,11 +78,6 @@ export function categoryOfChain(chain: string): EventCategory | null {
   return parseChainId(chain)?.category ?? null;
 }
 
-/** Whether an event may sit in this chain: the chain belongs to the event's category. */
-export function chainFitsEvent(chain: string, event: Pick<AccessEvent, 'category'>): boolean {
-  return categoryOfChain(chain) === event.category;
-}
-
 /**
  * The chains a `chain` filter names among `known` (verify, export): the chain itself when it
  * exists; for a bare category, also every shard chain of that category.
