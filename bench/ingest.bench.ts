@@ -152,7 +152,8 @@ async function main(): Promise<void> {
   const raw1000 = await rawCeiling(generateTraffic({ events: Math.min(TOTAL, 200_000), seed: 9 }).events, 1000);
 
   // The limiter runs (its cost is measured) but never throttles: the bench measures capacity.
-  const svc = await startServiceProcess({ DATA_DIR: dataDir, RATE_LIMIT_EVENTS_PER_SECOND: '10000000', ...(SHARDS === null ? {} : { CHAIN_SHARDS: String(SHARDS) }) });
+  const svc = await startServiceProcess({ DATA_DIR: dataDir, RATE_LIMIT_EVENTS_PER_SECOND: '10000000', ...(SHARDS === null ? {} : { CHAIN_SHARDS: String(SHARDS), HTTP_MAX_CONNECTIONS_PER_IP: '4096' }) });
+  // (--shards: one keep-alive pool per site token, all from 127.0.0.1: above the default per-IP cap of 128.)
   const tokens = new TokenService(loadConfig({}, { dataDir }));
   const token = await tokens.issue({ role: 'integration', sub: 'bench', ttl: '1h' });
   const bench = new ApiClient(svc.url, token, { caPem: localCa(dataDir), maxSockets: 256 });
