@@ -62,14 +62,25 @@ export class DetectionLeadership {
     return this.lease.holder;
   }
 
-  /** Tries to lead now, then every third of the lease; resolves after the first attempt. */
+  /** Tries to lead now, then again and again (see next()); resolves after the first attempt. */
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
-    // Standing by, an instance looks every second (one realtime get); the holder renews every third of the lease.
-    this.leaseTimer = setInterval(() => void this.step(), Math.max(100, Math.min(1000, Math.floor(this.options.leaseMs / 3))));
-    this.leaseTimer.unref();
     await this.step();
+    this.schedule();
+  }
+
+  /**
+   * Until the store is up it checks every 100 ms (no request), so the first instance up takes the
+   * lease as soon as it can; standing by, an instance looks every second (one realtime get); the
+   * holder renews every third of the lease.
+   */
+  private schedule(): void {
+    if (this.stopped) return;
+    const ready = this.options.ready?.() ?? true;
+    const delay = !ready ? 100 : Math.max(100, Math.min(1000, Math.floor(this.options.leaseMs / 3)));
+    this.leaseTimer = setTimeout(() => void this.step().finally(() => this.schedule()), delay);
+    this.leaseTimer.unref();
   }
 
   /** The snapshot store found another instance's newer snapshot: step down at once. */
@@ -80,7 +91,7 @@ export class DetectionLeadership {
   /** Stops evaluating (final snapshot) and gives the lease up, so another instance takes over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
     this.leaseTimer = null;
     await this.stepping;
     if (this.leading) {
