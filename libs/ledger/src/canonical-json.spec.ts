@@ -28,6 +28,22 @@ describe('canonicalize (RFC 8785)', () => {
     expect(() => canonicalize({ f: () => 1 })).toThrow(TypeError);
   });
 
+  it('orders keys by code units for objects of any size (inline sort up to 24 keys, the default sort beyond)', () => {
+    const pool = ['', 'a', 'B', 'b', 'aa', '10', '9', '0', '1.5', '-1', '\u00e9', '\uffff', '\ud83d\ude00', '\ud800', '\u0000', 'Z', 'z', '~', '_', 'id', 'ID', 'actor', 'actors', 'patient', '\u20ac'];
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let round = 0; round < 200; round++) {
+      const n = 1 + Math.floor(random() * 40);
+      const obj: Record<string, string> = {};
+      while (Object.keys(obj).length < n) {
+        const key = pool[Math.floor(random() * pool.length)] + (random() < 0.5 ? '' : String(Math.floor(random() * 30)));
+        obj[key] = key;
+      }
+      const expected = '{' + Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${JSON.stringify(obj[k])}`).join(',') + '}';
+      expect(canonicalize(obj)).toBe(expected);
+    }
+  });
+
   it('gives the same text for the same content whatever the key order of the input', () => {
     const a = { id: 'x', actor: { type: 'user', id: 'u1', ip: '10.0.0.1' }, details: { z: 1, a: 'b' } };
     const b = { details: { a: 'b', z: 1 }, actor: { ip: '10.0.0.1', id: 'u1', type: 'user' }, id: 'x' };

@@ -27,12 +27,25 @@ export function canonicalize(value: unknown): string {
         return out + ']';
       }
       const obj = value as Record<string, unknown>;
-      // The default sort compares strings by UTF-16 code units, which is what RFC 8785 section
-      // 3.2.3 requires (not by locale); no comparator call per comparison.
-      const keys = Object.keys(obj).sort();
+      // RFC 8785 section 3.2.3 orders keys by UTF-16 code units: what `<` on strings and the default
+      // sort compare (not locale order). Objects of an event have a handful of keys: an insertion
+      // sort inline costs about a third of a call to Array.prototype.sort for them.
+      const keys = Object.keys(obj);
+      const n = keys.length;
+      if (n <= SMALL_OBJECT_KEYS) {
+        for (let i = 1; i < n; i++) {
+          const key = keys[i];
+          let j = i - 1;
+          while (j >= 0 && keys[j] > key) {
+            keys[j + 1] = keys[j];
+            j--;
+          }
+          keys[j + 1] = key;
+        }
+      } else keys.sort();
       let out = '{';
       let first = true;
-      for (let i = 0; i < keys.length; i++) {
+      for (let i = 0; i < n; i++) {
         const key = keys[i];
         const v = obj[key];
         if (v === undefined) continue;
@@ -46,6 +59,9 @@ export function canonicalize(value: unknown): string {
       throw new TypeError(`JCS: cannot serialize a ${typeof value}`);
   }
 }
+
+/** Up to this many keys an object's keys are ordered by an inline insertion sort. */
+const SMALL_OBJECT_KEYS = 24;
 
 /** Quoted keys seen before (the event fields): bounded, since `details` keys come from callers. */
 const QUOTED_KEYS = new Map<string, string>();
