@@ -168,6 +168,13 @@ async function main(): Promise<void> {
     SHARDS === null ? bench : { request: (method, url, body) => sites[typeof body === 'string' ? (siteOfBody.get(body) ?? 0) : 0].request(method, url, body) };
   let spread = '';
   try {
+    // Rows are printed as they are measured: a run cut short (say, a client giving up on a loaded
+    // machine during the single-event part) still shows what it measured.
+    console.log('');
+    console.log(`| measurement | result |`);
+    console.log(`|---|---|`);
+    console.log(`| raw SQLite ceiling, 100 rows/transaction (same schema, WAL, synchronous=FULL) | ${fmt(raw100.rate)} events/s, ${fmt(raw100.cpuPerEvent, 1)} µs CPU per event |`);
+    console.log(`| raw SQLite ceiling, 1000 rows/transaction | ${fmt(raw1000.rate)} events/s, ${fmt(raw1000.cpuPerEvent, 1)} µs CPU per event |`);
     const batchResults = [];
     for (const { size, bodies, counts } of batchRuns) {
       // Warm-up: the first 5,000 events of each size.
@@ -179,14 +186,14 @@ async function main(): Promise<void> {
       const run = await closedLoop(client, bodies.slice(warm), CONCURRENCY);
       const cpuMs = processCpuMs(svc.child.pid) - cpu0;
       const mainMs = mainThreadCpuMs(svc.child.pid) - main0;
-      batchResults.push({
-        size,
-        run,
-        rate: events / run.seconds,
-        cpuPerEvent: (cpuMs * 1000) / events,
-        mainPerEvent: (mainMs * 1000) / events,
-        cores: cpuMs / 1000 / run.seconds,
-      });
+      const b = { size, run, rate: events / run.seconds, cpuPerEvent: (cpuMs * 1000) / events, mainPerEvent: (mainMs * 1000) / events, cores: cpuMs / 1000 / run.seconds };
+      batchResults.push(b);
+      console.log(`| end to end, batches of ${b.size}, ${CONCURRENCY} clients, HTTPS | ${fmt(b.rate)} events/s (${fmt(b.rate / raw100.rate, 2)} of raw@100, ${fmt(b.rate / raw1000.rate, 2)} of raw@1000) |`);
+      console.log(
+        `| service CPU per event, batches of ${b.size} (user + system, all threads) | ${fmt(b.cpuPerEvent, 1)} µs (${fmt(b.cores, 2)} cores busy; main thread ${fmt(b.mainPerEvent, 1)} µs, other threads ${fmt(b.cpuPerEvent - b.mainPerEvent, 1)} µs; ${fmt(b.cpuPerEvent / raw1000.cpuPerEvent, 2)}x the raw@1000 CPU per event) |`,
+      );
+      console.log(`| batch-of-${b.size} ack latency p50 / p99 | ${fmt(percentile(b.run.latencies, 50), 1)} ms / ${fmt(percentile(b.run.latencies, 99), 1)} ms |`);
+      if (b.run.retries > 0) console.log(`| batch-of-${b.size} requests sent again after a connection error | ${b.run.retries} |`);
     }
 
     let single: { max: number; halfRate: number; failures: number; paced: { latencies: number[] } } | null = null;
@@ -203,19 +210,6 @@ async function main(): Promise<void> {
       single = { max, halfRate, failures: probe.failures + paced.failures, paced };
     }
 
-    console.log('');
-    console.log(`| measurement | result |`);
-    console.log(`|---|---|`);
-    console.log(`| raw SQLite ceiling, 100 rows/transaction (same schema, WAL, synchronous=FULL) | ${fmt(raw100.rate)} events/s, ${fmt(raw100.cpuPerEvent, 1)} µs CPU per event |`);
-    console.log(`| raw SQLite ceiling, 1000 rows/transaction | ${fmt(raw1000.rate)} events/s, ${fmt(raw1000.cpuPerEvent, 1)} µs CPU per event |`);
-    for (const b of batchResults) {
-      console.log(`| end to end, batches of ${b.size}, ${CONCURRENCY} clients, HTTPS | ${fmt(b.rate)} events/s (${fmt(b.rate / raw100.rate, 2)} of raw@100, ${fmt(b.rate / raw1000.rate, 2)} of raw@1000) |`);
-      console.log(
-        `| service CPU per event, batches of ${b.size} (user + system, all threads) | ${fmt(b.cpuPerEvent, 1)} µs (${fmt(b.cores, 2)} cores busy; main thread ${fmt(b.mainPerEvent, 1)} µs, other threads ${fmt(b.cpuPerEvent - b.mainPerEvent, 1)} µs; ${fmt(b.cpuPerEvent / raw1000.cpuPerEvent, 2)}x the raw@1000 CPU per event) |`,
-      );
-      console.log(`| batch-of-${b.size} ack latency p50 / p99 | ${fmt(percentile(b.run.latencies, 50), 1)} ms / ${fmt(percentile(b.run.latencies, 99), 1)} ms |`);
-      if (b.run.retries > 0) console.log(`| batch-of-${b.size} requests sent again after a connection error | ${b.run.retries} |`);
-    }
     if (single) {
       console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(single.max)} events/s |`);
       console.log(
