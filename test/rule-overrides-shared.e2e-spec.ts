@@ -3,8 +3,11 @@
  * dirs (sharing the keys) and one Elasticsearch (the repository's double over HTTP). A rule
  * switched off through the instance that does not run detection silences it on the one that does
  * (within the documented second of sync), switched back on it raises again, and both instances
- * show the same audit trail.
+ * show the same audit trail. A service alert (clock data quality) raised on either is in the
+ * cluster for both and in neither instance's own file.
  */
+import Database from 'better-sqlite3';
+import { databasePath } from '@app/storage';
 import { AlertJson, allAlerts, waitForDetection } from './support/detection';
 import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
 import { startTwoInstances, until } from './support/es-instances';
@@ -66,6 +69,24 @@ describe('rule overrides shared through Elasticsearch', () => {
     await until(async () => JSON.parse((await (await runner.client('admin')).request('GET', '/v1/rule-overrides')).body) as { rules: { id: string; enabled: boolean }[] }, (v) => v.rules.find((r) => r.id === RULE)?.enabled === true, 5_000);
     const after = await post('dr-shared-on');
     expect(after.map((x) => x.groupKey['actor.id'])).toEqual(['dr-shared-on']);
+
+    // A service alert (an event dated in 2099 from an integration: clock data quality) raised on the
+    // instance not running detection is in the cluster for both, and in neither instance's own file.
+    const future = accessEvent({ occurredAt: '2099-01-01T00:00:00.000Z', source: { system: 'clock-system', integration: 'clock-feed' } });
+    expect((await (await other.client('integration', 'clock-feed')).request('POST', '/v1/events', future)).status).toBe(202);
+    for (const t of [runner, other]) {
+      const analyst = await t.client('soc_analyst');
+      const clock = await until(() => allAlerts(analyst, 'rule=data-quality-clock-skew'), (v) => v.length === 1, 10_000);
+      expect(clock.map((x) => x.groupKey)).toEqual([{ 'source.integration': 'clock-feed' }]);
+    }
+    for (const t of [runner, other]) {
+      const db = new Database(databasePath(t.dataDir), { readonly: true });
+      try {
+        expect((db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n).toBe(0);
+      } finally {
+        db.close();
+      }
+    }
 
     // Both instances show the same trail, newest first.
     for (const t of [runner, other]) {

@@ -1,8 +1,9 @@
 /**
  * Raises the service's own alerts (service-alerts.ts: `integrity-break`, clock data quality)
- * through the normal alert path: into the embedded alert store, whose insert trigger queues the
- * alert for delivery; with STORE=elasticsearch also into the shared alert store (the outbox would
- * ship it too; both create each id once). Alert delivery polls the queue (250 ms). Idempotent: saving an alert id again changes nothing.
+ * through the normal alert path: into the service's alert store, which queues each new alert for
+ * delivery (the embedded store's insert trigger; with STORE=elasticsearch the shared store, which
+ * queues it in the cluster, and nothing goes to the instance's own file). Alert delivery polls the
+ * queue (250 ms). Idempotent: saving an alert id again changes nothing, on any instance.
  */
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DetectionAlert } from '../alert';
@@ -20,8 +21,7 @@ export class ServiceAlertsService {
   async raise(alerts: readonly DetectionAlert[], now = new Date()): Promise<DetectionAlert[]> {
     if (alerts.length === 0) return [];
     const at = now.toISOString();
-    const results = await this.embedded.saveAll(alerts, at);
-    if (this.shared && this.shared !== this.embedded) await this.shared.saveAll(alerts, at);
+    const results = await (this.shared ?? this.embedded).saveAll(alerts, at);
     return alerts.filter((_, i) => results[i].created);
   }
 }
