@@ -52,7 +52,7 @@ export class AnalystPagesService {
     const next = page.nextCursor ? new URLSearchParams({ ...filters, cursor: page.nextCursor }).toString() : null;
     return {
       alerts: page.alerts.map((a) => ({ ...a, group: groupText(a.groupKey) })),
-      counts: this.counts.counts(filters.status?.toLowerCase()),
+      counts: await this.counts.counts(filters.status?.toLowerCase()),
       filters: { status: params.status === undefined ? 'open' : (filters.status ?? 'all'), severity: filters.severity ?? '', rule: filters.rule ?? '', actor: filters.actor ?? '' },
       dispositions: DISPOSITIONS,
       canWrite: p.scopes.includes('alerts:write'),

@@ -50,8 +50,14 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
     { provide: SESSION_AUTHENTICATOR, useExisting: ConsoleSessionAuthenticator },
     {
       provide: AlertCounts,
-      inject: [SQLITE_DB, APP_CONFIG],
-      useFactory: (db: SqliteDb, config: AppConfig) => new AlertCounts(config.scaleOut?.store === 'elasticsearch' ? null : db),
+      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
+      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore) => {
+        if (config.scaleOut?.store !== 'elasticsearch') return new AlertCounts(db);
+        // The shared alert index, through the event store's client (loaded lazily: the client is heavy).
+        const { ElasticsearchEventStore } = await import('@app/storage/scale-out-adapters');
+        if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+        return new AlertCounts(null, { client: events.client, index: events.options.alertsIndex });
+      },
     },
     AnalystPagesService,
     CompliancePagesService,
