@@ -164,4 +164,26 @@ describe('alert delivery outbox in Elasticsearch', () => {
     expect(deliveryDocs(fake)).toEqual([expect.objectContaining({ state: 'dead' })]);
     expect(b.facts).toContain('alert delivery dead-lettered');
   });
+
+  it('a count answered by only some shards fails the read and keeps the last true counts, never a partial figure', async () => {
+    const { fake, alerts, a } = cluster();
+    await alerts.saveAll([alert(11), alert(12)], '2026-03-03T12:00:00.000Z');
+    await a.dispatcher.tick();
+    await a.outbox.refreshCounts(['soc'], true);
+    expect(a.outbox.countsFor('soc')).toMatchObject({ pending: 0, delivered: 2, dead: 0 });
+
+    // The deliveries' shard fails the counts (its documents left out, `_shards.failed: 1`) while searches still answer.
+    fake.failingCountIndices.add('audit-alert-deliveries');
+    await expect(a.outbox.refreshCounts(['soc'], true)).rejects.toThrow(/count of audit-alert-deliveries from only part of the data: 1 of 1 shards failed/);
+    expect(a.outbox.countsFor('soc')).toMatchObject({ pending: 0, delivered: 2, dead: 0 });
+    // The dispatcher's pass fails loudly once (a warning), then works again when the shard is back.
+    await new Promise<void>((resolve) => {
+      a.dispatcher.wake();
+      setTimeout(resolve, 50);
+    });
+    expect(a.facts).toContain('alert delivery pass failed');
+    fake.failingCountIndices.clear();
+    await a.outbox.refreshCounts(['soc'], true);
+    expect(a.outbox.countsFor('soc')).toMatchObject({ delivered: 2 });
+  });
 });

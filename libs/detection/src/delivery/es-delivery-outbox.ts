@@ -15,9 +15,10 @@
  * instance sends it (same delivery id: at least once). Outcomes are recorded with if_seq_no against
  * the stored state (a delivery recorded delivered or dead by anyone stays so). Documents hold ids,
  * destination names, counters and short reasons: no PHI (the alert itself stays sealed in the alert
- * index and is read from there). Loaded lazily (it pulls in the Elasticsearch client).
+ * index and is read from there). Counts, like every read here, refuse an answer from only some
+ * shards (StoreUnavailableError). Loaded lazily (it pulls in the Elasticsearch client).
  */
-import { EsRequests, EsVersioned } from '@app/storage/elasticsearch/es-requests';
+import { EsRequests, EsVersioned, checkComplete } from '@app/storage/elasticsearch/es-requests';
 import { EventStore, StoreUnavailableError } from '@app/storage';
 import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import { DeliveryOutboxPort, DestinationCounts, PendingDelivery, QueuedAlert } from './delivery-outbox';
@@ -180,8 +181,13 @@ export class ElasticsearchDeliveryOutbox implements DeliveryOutboxPort {
     if (!force && now - this.countsReadAt < (this.options.countsMaxAgeMs ?? 1000)) return;
     this.countsReadAt = now;
     for (const destination of destinations) {
-      const count = async (state: DeliveryState) =>
-        (await this.es.call(() => this.es.client.count({ index: this.options.deliveriesIndex, query: { bool: { filter: [{ term: { destination } }, { term: { state } }] } } }))).count;
+      // A count answered by only some shards is refused (checkComplete), as the searches beside it
+      // are: the pass fails and the counts last read stay, never a partial figure taken for the truth.
+      const count = async (state: DeliveryState) => {
+        const resp = await this.es.call(() => this.es.client.count({ index: this.options.deliveriesIndex, query: { bool: { filter: [{ term: { destination } }, { term: { state } }] } } }));
+        checkComplete(resp, `a count of ${this.options.deliveriesIndex}`);
+        return resp.count;
+      };
       const edge = async (state: DeliveryState, field: 'updatedMs' | 'createdMs', order: 'asc' | 'desc') => {
         const [hit] = await this.es.search<DeliveryDoc>(this.options.deliveriesIndex, {
           size: 1,

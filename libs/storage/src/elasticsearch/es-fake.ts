@@ -14,6 +14,8 @@
  *     below them, so documents become visible out of `_seq_no` order;
  *   - partial results (`failingIndices`, `timedOut`): shards that fail drop their hits and are
  *     counted in `_shards.failed`; with `allow_partial_search_results=false` the search fails (503);
+ *     `failingCountIndices`: a shard that fails only the `_count` requests (a copy lost between a
+ *     count and the searches beside it), whose count then leaves its documents out;
  *   - points in time: each response returns a new id and the previous one stops working; an id
  *     expires when not used within its `keep_alive` (fake clock, `advance`); an index deleted by
  *     ILM (`deleteBackingIndex`) while a point in time is open is a failed shard of that read;
@@ -66,6 +68,8 @@ export class EsFake {
   private readonly delayed: { target: Map<string, Doc>; id: string; doc: Doc }[] = [];
   /** Backing or plain indices whose shard fails every search (hits dropped, `_shards.failed`). */
   readonly failingIndices = new Set<string>();
+  /** Plain indices whose shard fails `_count` requests only (their documents left out, `_shards.failed`). */
+  readonly failingCountIndices = new Set<string>();
   /** Searches answer `timed_out: true` (with the hits gathered so far). */
   timedOut = false;
   /** Backing indices ILM deleted (`deleteBackingIndex`) or the service deleted (`DELETE /<index>`). */
@@ -202,7 +206,16 @@ export class EsFake {
       return m ? this.explain(decodeURIComponent(m[1])) : notFound('mock_not_found', `GET ${p.path}`);
     });
     route(['POST', 'GET'], '/:index/_count', (p) => {
-      const resp = this.search(indexOf(p.path), { ...(p.body as SearchBody), size: 1e9 }, p.querystring, undefined, true);
+      const index = indexOf(p.path);
+      // The search below is synchronous: the count-only failure covers this count and nothing else.
+      const failing = this.failingCountIndices.has(index) && !this.failingIndices.has(index);
+      if (failing) this.failingIndices.add(index);
+      let resp;
+      try {
+        resp = this.search(index, { ...(p.body as SearchBody), size: 1e9 }, p.querystring, undefined, true);
+      } finally {
+        if (failing) this.failingIndices.delete(index);
+      }
       return resp instanceof errors.ResponseError ? resp : { count: resp.hits.hits.length, _shards: resp._shards };
     });
     // The refresh of every write index (the detection tail's poll) names them all in one path, past
