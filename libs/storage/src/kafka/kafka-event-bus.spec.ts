@@ -116,6 +116,29 @@ describe('KafkaEventBus', () => {
     await bus.close();
   });
 
+  it('warns once at start, naming KAFKA_PARTITIONS and CHAIN_SHARDS, when the topic has fewer partitions than 6 x CHAIN_SHARDS', async () => {
+    const started = async (topics: Record<string, number> | undefined, options: Partial<KafkaEventBusOptions>) => {
+      const kafka = new FakeKafka(topics);
+      const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+      const bus = new KafkaEventBus(kafka.asKafka(), { ...BUS, ...options }, (level, msg, fields) => logs.push({ level, msg, fields }));
+      await bus.start();
+      await bus.close();
+      return logs.filter((l) => l.msg.includes('6 x CHAIN_SHARDS'));
+    };
+    // An existing topic of 12 partitions with 8 shards (48 chains).
+    const existing = await started({ 'audit-events': 12 }, { partitions: 12, chainShards: 8 });
+    expect(existing).toHaveLength(1);
+    expect(existing[0].level).toBe('warn');
+    expect(existing[0].msg).toContain('KAFKA_PARTITIONS');
+    expect(existing[0].fields).toEqual({ topic: 'audit-events', partitions: 12, KAFKA_PARTITIONS: 12, CHAIN_SHARDS: 8, wanted: 48 });
+    // A topic the service creates with too few partitions for the shards.
+    expect((await started(undefined, { partitions: 12, chainShards: 4 }))[0]?.fields).toEqual({ topic: 'audit-events', partitions: 12, KAFKA_PARTITIONS: 12, CHAIN_SHARDS: 4, wanted: 24 });
+    // Enough partitions (one per chain, or more): no warning.
+    expect(await started({ 'audit-events': 48 }, { partitions: 48, chainShards: 8 })).toEqual([]);
+    expect(await started(undefined, { partitions: 12 })).toEqual([]);
+    expect(await started({ 'audit-events': 7 }, { partitions: 12, chainShards: 1 })).toEqual([]);
+  });
+
   it('publishes with acks -1, key = chain, value = canonical JSON, and answers queued receipts', async () => {
     const kafka = new FakeKafka();
     const bus = new KafkaEventBus(kafka.asKafka(), BUS);

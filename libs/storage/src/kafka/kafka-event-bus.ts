@@ -10,7 +10,8 @@
  *   (the same idea as the chain writer's group commit), capped in bytes below the broker's default
  *   `message.max.bytes`; a request larger than the cap is split and acknowledged only once every
  *   part is acknowledged.
- * - The topic is created when missing (partitions, replication factor, min.insync.replicas).
+ * - The topic is created when missing (partitions, replication factor, min.insync.replicas); a topic
+ *   with fewer partitions than 6 x CHAIN_SHARDS (one per chain) is warned about once at start.
  * - A publish that Kafka does not acknowledge within the timeout, or while the brokers are known
  *   to be down, fails with BusUnavailableError (the API answers 503 + Retry-After). A late
  *   acknowledgement after a timeout is harmless: the retry is deduplicated by event id.
@@ -217,6 +218,7 @@ export class KafkaEventBus implements EventBus {
         topics: [{ topic, numPartitions: partitions, replicationFactor, configEntries }],
       });
       this.log('info', 'created kafka topic', { topic, partitions, replicationFactor });
+      this.warnFewPartitions(partitions);
       return;
     }
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
@@ -225,6 +227,25 @@ export class KafkaEventBus implements EventBus {
       // Not fatal: the topic is what it is; chains map onto the partitions it has.
       this.log('warn', 'kafka topic partition count differs from KAFKA_PARTITIONS', { topic, partitions: have, configured: partitions });
     }
+    this.warnFewPartitions(have);
+  }
+
+  /**
+   * One partition per chain (6 categories x CHAIN_SHARDS) is what lets writers scale (docs/kafka.md
+   * "Sharded chains and partitions"): with fewer, chains share a partition and its one writer. Not
+   * fatal (events are still chained in order), so one warning line naming both settings.
+   */
+  private warnFewPartitions(have: number): void {
+    const shards = this.options.chainShards ?? 1;
+    const wanted = 6 * shards;
+    if (have >= wanted) return;
+    this.log('warn', `kafka topic has fewer partitions than 6 x CHAIN_SHARDS: chains share partitions and writers; for one partition per chain use a topic of ${wanted} partitions (KAFKA_PARTITIONS)`, {
+      topic: this.options.topic,
+      partitions: have,
+      KAFKA_PARTITIONS: this.options.partitions,
+      CHAIN_SHARDS: shards,
+      wanted,
+    });
   }
 
   private async brokerCount(): Promise<number | undefined> {
