@@ -55,7 +55,18 @@ describe('console: compliance officer', () => {
     // The alerts naming this patient, linked (compliance officers read alerts).
     const alertLinks = page.locator('section[aria-labelledby=h-alerts] a');
     expect(await alertLinks.count()).toBe(2);
-    await expect(page.locator('table.grid tbody tr', { hasText: 'break_glass' }).locator('a:text("alert")').count()).resolves.toBe(1);
+    // The break-glass access is cited by alerts: its Alert column links each of them (all, not only the first).
+    const co = await t.client('compliance_officer');
+    const events = JSON.parse((await co.request('GET', '/v1/events?actor=dr-snoop')).body) as { events: { event: { id: string; action: string } }[] };
+    const breakGlass = events.events.map((v) => v.event).find((e) => e.action === 'break_glass')!;
+    const citingLinks = async (filter: string) => {
+      const { alerts } = JSON.parse((await co.request('GET', `/v1/alerts?${filter}`)).body) as { alerts: { id: string; evidence: { eventIds: string[] } }[] };
+      return alerts.filter((a) => a.evidence.eventIds.includes(breakGlass.id)).map((a) => `/console/alerts/${a.id}`);
+    };
+    const alertColumn = () => page.locator('table.grid tbody tr', { hasText: 'break_glass' }).locator('td').last().locator('a:text("alert")');
+    const citingPatient = await citingLinks(`patient=${SEED_PATIENT}`);
+    expect(citingPatient.length).toBeGreaterThan(0);
+    expect(await alertColumn().evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual(citingPatient);
     expect(await seriousA11yViolations(page)).toEqual([]);
     await screenshot(page, 'compliance-patient-access');
 
@@ -63,6 +74,10 @@ describe('console: compliance officer', () => {
     await page.fill('#q-actor', 'dr-snoop');
     await Promise.all([page.waitForURL(/actor=/), page.click('form.filters button')]);
     expect(await page.locator('table.grid tbody tr').count()).toBe(2);
+    // A row of the user's activity whose event is evidence of an alert shows that alert, linked.
+    const citingUser = await citingLinks('actor=dr-snoop');
+    expect(citingUser.length).toBeGreaterThan(0);
+    expect(await alertColumn().evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual(citingUser);
     expect(await seriousA11yViolations(page)).toEqual([]);
 
     // Recorded like API reads: the patient as a token, never in clear.

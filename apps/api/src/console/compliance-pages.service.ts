@@ -1,6 +1,7 @@
 /**
  * The compliance officer's pages as data: a patient's access history (who opened the record, when,
- * why, explained by care or not, with the alerts about it and a timeline chart), a user's activity,
+ * why, explained by care or not, with the alerts about it and a timeline chart), a user's activity
+ * (each row with the alerts citing it as evidence, as on the patient page),
  * legal holds with how many records each covers, verification status per chain, and retention runs.
  * Reads go through the same services as the API with the caller's scopes; the page view itself is
  * recorded by @AuditAccess, and counting the events behind a hold is recorded like an API read.
@@ -49,7 +50,7 @@ export class CompliancePagesService {
     const page = await this.query.list(this.filters({ patient, from: form.from, to: form.to }), p);
     const alerts = await this.alertsAbout(p, { patient });
     const flaggedIds = new Set(alerts.flatMap((a) => a.evidence.eventIds));
-    const rows = page.events.map((v) => ({ ...this.row(v), alert: alerts.find((a) => a.evidence.eventIds.includes(v.event.id))?.id, flagged: flaggedIds.has(v.event.id) }));
+    const rows = page.events.map((v) => ({ ...this.row(v), citedBy: citing(alerts, v.event.id), flagged: flaggedIds.has(v.event.id) }));
     const chart = accessTimelineChart(
       rows.map((r) => ({ at: r.at, actor: r.actor, what: `${r.action} ${r.resource}`, flagged: r.flagged || r.explained === false })),
       { title: 'Accesses to this record over time' },
@@ -65,7 +66,8 @@ export class CompliancePagesService {
     if (!actor) return { form, searched: false, rows: [], count: 0 };
     const page = await this.query.list(this.filters({ actor, from: form.from, to: form.to }), p);
     const alerts = await this.alertsAbout(p, { actor });
-    return { form, searched: true, rows: page.events.map((v) => this.row(v)), count: page.events.length, more: page.nextCursor !== null, alerts: alerts.map(alertLink), alertsShown: p.scopes.includes('alerts:read'), contextLoaded: this.hasContext() };
+    const rows = page.events.map((v) => ({ ...this.row(v), citedBy: citing(alerts, v.event.id) }));
+    return { form, searched: true, rows, count: page.events.length, more: page.nextCursor !== null, alerts: alerts.map(alertLink), alertsShown: p.scopes.includes('alerts:read'), contextLoaded: this.hasContext() };
   }
 
   async holdList(p: Viewer, ip?: string) {
@@ -186,6 +188,11 @@ export class CompliancePagesService {
     );
     return page.alerts;
   }
+}
+
+/** The alerts (of those read for the page) whose evidence cites this event: the row's Alert column. */
+function citing(alerts: { id: string; title: string; evidence: { eventIds: string[] } }[], eventId: string): { id: string; title: string }[] {
+  return alerts.filter((a) => a.evidence.eventIds.includes(eventId)).map((a) => ({ id: a.id, title: a.title }));
 }
 
 function alertLink(a: { id: string; title: string; severity: string; status: string; windowEnd: string }) {
