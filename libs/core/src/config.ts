@@ -121,6 +121,17 @@ const ConfigSchema = z.object({
   ...FAULTS_ENV,
   /** Alert delivery destinations (YAML or JSON, docs/alert-delivery.md); unset: alerts are not pushed anywhere. */
   ALERT_DESTINATIONS_FILE: z.string().min(1).optional(),
+  /**
+   * How often each instance's alert dispatcher looks for alerts to fan out and deliveries due, in ms
+   * (default 250 on the embedded store, 1000 with STORE=elasticsearch: every instance queries the
+   * shared cluster at this pace).
+   */
+  ALERT_DELIVERY_POLL_MS: z.coerce
+    .number({ invalid_type_error: 'must be a whole number of milliseconds from 50 to 60000' })
+    .int('must be a whole number of milliseconds from 50 to 60000')
+    .min(50, 'must be a whole number of milliseconds from 50 to 60000')
+    .max(60_000, 'must be a whole number of milliseconds from 50 to 60000')
+    .optional(),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -187,6 +198,8 @@ export interface AppConfig {
   context?: ContextSettings;
   /** ALERT_DESTINATIONS_FILE (absolute) when set; unset: no alert delivery. */
   alertDestinationsFile?: string;
+  /** ALERT_DELIVERY_POLL_MS: the alert dispatcher's pass interval; absent: alertDeliveryPollMs's default for the store. */
+  alertDeliveryPollMs?: number;
   /** Writer stall bound, fault re-probe interval, disk free-space floor (faults-config.ts); absent: the defaults. */
   faults?: FaultSettings;
 }
@@ -262,8 +275,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     context: parseContext(c),
     faults: parseFaults(c),
     alertDestinationsFile: c.ALERT_DESTINATIONS_FILE === undefined ? undefined : path.resolve(c.ALERT_DESTINATIONS_FILE),
+    alertDeliveryPollMs: c.ALERT_DELIVERY_POLL_MS,
     ...overrides,
   };
+}
+
+/**
+ * The alert dispatcher's pass interval (ALERT_DELIVERY_POLL_MS): 250 ms on the embedded store, 1 s
+ * with STORE=elasticsearch (each pass of each instance queries the shared cluster), unless set.
+ */
+export function alertDeliveryPollMs(config: Pick<AppConfig, 'alertDeliveryPollMs' | 'scaleOut'>): number {
+  return config.alertDeliveryPollMs ?? (config.scaleOut?.store === 'elasticsearch' ? 1000 : 250);
 }
 
 /** Default token bucket size: two seconds of the sustained rate, and never less than one full batch. */

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { APP_CONFIG, AppConfig } from '@app/core';
+import { APP_CONFIG, AppConfig, alertDeliveryPollMs } from '@app/core';
 import { MetricsService } from '@app/pipeline';
 import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
 import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
@@ -56,7 +56,7 @@ export function dispatcherFor(outbox: DeliveryOutboxPort, config: AppConfig, des
     destinations.consoleUrl ?? defaultConsoleUrl(config),
     deliveryLog(logger),
     embeddedTextSealer(config),
-    options,
+    { intervalMs: alertDeliveryPollMs(config), ...options },
   );
 }
 
