@@ -4,14 +4,16 @@
  * Elasticsearch (the repository's double over HTTP). An account added with `auditctl users add`
  * against one data dir exists for both instances; a person who signs in (and sets a password)
  * through A is signed in on B with the same cookie, with no sticky session; signing out on B ends
- * the session on A too. Neither instance keeps an account or a session in its own file.
+ * the session on A too. Neither instance keeps an account or a session in its own file. The
+ * alert-volume chart on either instance counts the cluster's alerts (the shared alert index).
  */
 import Database from 'better-sqlite3';
 import { databasePath } from '@app/storage';
 import { runCliAsync } from './support/cli';
 import { httpSignIn } from './support/console-browser';
 import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
-import { startTwoInstances } from './support/es-instances';
+import { startTwoInstances, until } from './support/es-instances';
+import { accessEvent } from './support/events';
 import { TestApp } from './support/test-app';
 
 describe('console accounts and sessions shared through Elasticsearch', () => {
@@ -68,6 +70,24 @@ describe('console accounts and sessions shared through Elasticsearch', () => {
       } finally {
         db.close();
       }
+    }
+  }, 120_000);
+
+  it('the alert-volume chart on either instance counts the alerts of the shared alert index', async () => {
+    const env = { STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url };
+    const event = accessEvent({ occurredAt: '2026-03-02T08:01:00.000Z', action: 'break_glass', purpose: 'EMERGENCY', actor: { id: 'dr-volume', type: 'user', role: 'physician' }, patient: { id: 'MRN-VOLUME-1' } });
+    expect((await (await a.client('integration')).request('POST', '/v1/events', { events: [event] })).status).toBe(202);
+    // The alerts of the chart's week (2026-02-24 to 2026-03-02, event time), as the API lists them.
+    const inWeek = async () => (JSON.parse((await (await b.client('soc_analyst')).request('GET', '/v1/alerts?from=2026-02-24&to=2026-03-03&limit=100')).body) as { alerts: { groupKey: Record<string, string> }[] }).alerts;
+    const alerts = await until(inWeek, (v) => v.some((x) => x.groupKey['actor.id'] === 'dr-volume'), 15_000);
+    expect(alerts.some((x) => x.groupKey['actor.id'] === 'dr-volume')).toBe(true);
+
+    const added = await runCliAsync(['users', 'add', 'soc-sam', '--role', 'soc_analyst', '--data-dir', a.dataDir], env);
+    expect(added.status).toBe(0);
+    const session = await httpSignIn(a.baseUrl, 'soc-sam', added.stdout.trim().split('\n').at(-1)!, 'a-long-and-new-passphrase-43');
+    for (const t of [a, b]) {
+      const html = await (await fetch(`${t.baseUrl}/console/trends?days=7&to=2026-03-02`, { headers: { cookie: session.cookie } })).text();
+      expect(html).toContain(`${alerts.length} alerts from 2026-02-24 to 2026-03-02`);
     }
   }, 120_000);
 });

@@ -22,7 +22,7 @@ export class ChartsPagesController {
   @RequireScope('alerts:read')
   @AuditAccess('console.alerts.volume', { resource: 'Alert' })
   @Render('trends')
-  trends(@Req() req: ConsoleRequest, @Query() params: Record<string, unknown>) {
-    return pageModel(req, 'Alert volume', this.charts.alertVolume(params));
+  async trends(@Req() req: ConsoleRequest, @Query() params: Record<string, unknown>) {
+    return pageModel(req, 'Alert volume', await this.charts.alertVolume(params));
   }
 }

@@ -24,7 +24,7 @@
  *     longer than 4,096 bytes is refused (400).
  *   - deleting a backing index (`DELETE /<index>`, the retention run): refused for a data stream's
  *     write index (400), gone from every later search; `failIndexDelete` makes it fail (503);
- *     searches of one backing index by name, and min/max aggregations (also inside terms buckets).
+ *     searches of one backing index by name, and min/max and histogram aggregations (also inside terms buckets).
  */
 import { Client, errors } from '@elastic/elasticsearch';
 import Mock from '@elastic/elasticsearch-mock';
@@ -453,7 +453,7 @@ function durationMs(d: string): number {
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']!;
 }
 
-/** Aggregations over the matching hits: terms (on `_index` or a source field, with sub-aggregations), min and max (numbers or dates, as epoch ms). */
+/** Aggregations over the matching hits: terms (on `_index` or a source field, with sub-aggregations), min and max (numbers or dates, as epoch ms), histogram (of a number field, non-empty buckets). */
 function aggregate(aggs: Record<string, Aggregation>, hits: { doc: Doc; index: string }[]): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(aggs).map(([name, a]) => {
@@ -462,6 +462,18 @@ function aggregate(aggs: Record<string, Aggregation>, hits: { doc: Doc; index: s
         const values = hits.map((h) => get(h.doc.source, field)).filter((v) => v !== undefined && v !== null).map((v) => (typeof v === 'number' ? v : Date.parse(String(v))));
         const value = values.length === 0 ? null : a.min ? Math.min(...values) : Math.max(...values);
         return [name, { value }];
+      }
+      if (a.histogram) {
+        // Like Elasticsearch's histogram: key = floor((value - offset) / interval) * interval + offset, ascending (empty buckets left out).
+        const { field, interval, offset = 0 } = a.histogram;
+        const counts = new Map<number, number>();
+        for (const h of hits) {
+          const v = get(h.doc.source, field);
+          if (typeof v !== 'number') continue;
+          const key = Math.floor((v - offset) / interval) * interval + offset;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+        return [name, { buckets: [...counts].sort((x, y) => x[0] - y[0]).map(([key, doc_count]) => ({ key, doc_count })) }];
       }
       if (!a.terms) throw new Error(`EsFake: unsupported aggregation ${JSON.stringify(a)}`);
       const groups = new Map<string, { doc: Doc; index: string }[]>();
@@ -481,6 +493,7 @@ interface Aggregation {
   terms?: { field: string; size?: number };
   min?: { field: string };
   max?: { field: string };
+  histogram?: { field: string; interval: number; offset?: number; min_doc_count?: number };
   aggs?: Record<string, Aggregation>;
 }
 
