@@ -16,14 +16,8 @@ import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-sto
 import type { Role } from '@app/security';
 import { ConsoleAccounts, ConsoleSessionRow, ConsoleUser } from './console-store';
 
-interface UserDoc {
+interface UserDoc extends ConsoleUser {
   kind: 'user';
-  name: string;
-  role: Role;
-  passwordHash: string | null;
-  mustChange: boolean;
-  disabled: boolean;
-  createdAt: string;
   updatedAt: string;
 }
 

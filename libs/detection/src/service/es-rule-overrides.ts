@@ -14,17 +14,11 @@ import { randomUUID } from 'node:crypto';
 import { EsRequests } from '@app/storage/elasticsearch/es-requests';
 import { EventStore, StoreUnavailableError } from '@app/storage';
 import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
-import { RuleException, RuleOverrideAction, RuleOverrideChange, RuleOverrideState, RuleOverrideStore } from '../rule-overrides';
+import { RuleException, RuleOverrideChange, RuleOverrideState, RuleOverrideStore } from '../rule-overrides';
 
-interface ChangeDoc {
+interface ChangeDoc extends RuleOverrideChange {
   id: string;
   atMs: number;
-  at: string;
-  by: string;
-  ruleId: string;
-  action: RuleOverrideAction;
-  detail: string;
-  note: string;
   /** add-exception: the exception; remove-exception: { id } of the one removed. */
   exception?: RuleException | { id: string };
 }
