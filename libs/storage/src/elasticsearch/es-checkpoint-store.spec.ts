@@ -1,9 +1,10 @@
 /**
  * The Elasticsearch CheckpointStore against the client's official test double (EsFake over
  * @elastic/elasticsearch-mock): the indices and mappings it relies on, the exact write requests
- * (op_type=create on `chain:index`, refresh=wait_for), fencing of a second sealer, block roots
- * written once, a purged prefix that only grows (if_seq_no), and the reads the proof and verify
- * paths use.
+ * (op_type=create on `chain:index`, refresh=wait_for), the cluster refusing a racing sealer, block
+ * roots written once (a replay after a half-done append is fine), a purged prefix moved with
+ * if_seq_no. What every CheckpointStore does (reads, paging, fencing, a purged prefix that only
+ * grows) is the contract in test/contracts/checkpoint-store.contract.ts, run on this adapter too.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { Checkpoint, checkpointHash, signCheckpoint } from '@app/ledger';
@@ -90,49 +91,13 @@ describe('ElasticsearchCheckpointStore', () => {
     ]);
   });
 
-  it('reads back exactly what was signed: latest, by tree size, at or below, block roots, chains, pages', async () => {
-    const { store } = await started();
-    const first = entry('data_access', 0, 1024, null, 1);
-    const second = entry('data_access', 1, 4096, first.checkpoint, 3, 1);
-    await store.append(first);
-    await store.append(second);
-    await store.append(entry('authentication', 0, 8, null));
-    expect(await store.latest('data_access')).toEqual({ index: 1, checkpoint: second.checkpoint, checkpointHash: second.checkpointHash, frontier: second.frontier });
-    expect((await store.findByTreeSize('data_access', 1024))!.checkpoint).toEqual(first.checkpoint);
-    expect(await store.findByTreeSize('data_access', 1025)).toBeNull();
-    expect((await store.latestAtOrBelow('data_access', 4095))!.index).toBe(0);
-    expect(await store.latestAtOrBelow('data_access', 1000)).toBeNull();
-    expect(await store.blockRoots('data_access', 0, 10)).toEqual([Buffer.alloc(32, 7), Buffer.alloc(32, 7), Buffer.alloc(32, 8), Buffer.alloc(32, 9)]);
-    expect(await store.blockRoots('data_access', 2, 3)).toEqual([Buffer.alloc(32, 8)]);
-    expect(await store.chains()).toEqual(['authentication', 'data_access']);
-    expect((await store.list('data_access')).map((c) => c.index)).toEqual([0, 1]);
-    expect(await store.latest('security')).toBeNull();
-
-    const one = await store.page({ limit: 2 });
-    expect(one.checkpoints.map((c) => [c.checkpoint.chain, c.index])).toEqual([
-      ['authentication', 0],
-      ['data_access', 0],
-    ]);
-    const two = await store.page({ limit: 2, after: one.next! });
-    expect(two.checkpoints.map((c) => [c.checkpoint.chain, c.index])).toEqual([['data_access', 1]]);
-    expect(two.next).toBeNull();
-  });
-
-  it('fences a second sealer: only the chain’s next checkpoint is accepted, once', async () => {
+  it('a second sealer racing for the same index is refused by the cluster itself (create on chain:index answered 409)', async () => {
     const { fake, store } = await started();
     const other = new ElasticsearchCheckpointStore(fake.client(), INDICES);
     const first = entry('data_access', 0, 1024, null);
-    const second = entry('data_access', 1, 4096, first.checkpoint);
     await store.append(first);
-    await store.append(second);
-    // Same index again (a racing sealer that read the same latest): the create is refused.
+    await store.append(entry('data_access', 1, 4096, first.checkpoint));
     await expect(other.append(entry('data_access', 1, 5000, first.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
-    // Not the next one, or not linked to its predecessor, or a tree that does not grow.
-    await expect(other.append(entry('data_access', 3, 5000, second.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
-    await expect(other.append(entry('data_access', 2, 5000, first.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
-    await expect(other.append(entry('data_access', 2, 4096, second.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
-    await expect(other.append(entry('data_access', 0, 10, first.checkpoint))).rejects.toBeInstanceOf(CheckpointConflictError);
-    expect((await store.list('data_access')).map((c) => c.checkpointHash)).toEqual([first.checkpointHash, second.checkpointHash]);
     expect(fake.conflicts.get('audit-checkpoints')).toBe(1);
   });
 
@@ -149,17 +114,12 @@ describe('ElasticsearchCheckpointStore', () => {
     expect((await store.latest('data_access'))!.index).toBe(1);
   });
 
-  it('keeps a purged prefix that only grows, moved from the version it read (if_seq_no)', async () => {
+  it('creates a purged prefix, then moves it only from the version it read (if_seq_no)', async () => {
     const { fake, store } = await started();
     const p = { chain: 'data_access', size: 1024, lastHash: hex('b'), frontier: { size: 1024, hashes: [hex('c')] }, checkpointIndex: 0, purgedAt: '2033-01-01T00:00:00.000Z' };
     await store.recordPurgedPrefix(p);
-    expect(await store.purgedPrefix('data_access')).toEqual(p);
-    expect(await store.purgedPrefix('security')).toBeNull();
-    await expect(store.recordPurgedPrefix({ ...p, size: 512 })).rejects.toThrow(/only grow/);
-    await expect(store.recordPurgedPrefix(p)).rejects.toThrow(/only grow/);
     const grown = { ...p, size: 2048, frontier: { size: 2048, hashes: [hex('e')] }, checkpointIndex: 1 };
     await store.recordPurgedPrefix(grown);
-    expect(await store.purgedPrefix('data_access')).toEqual(grown);
     const [created, moved] = fake.bulks().slice(-2);
     expect(created[0].action).toEqual({ create: { _index: 'audit-purged-prefixes', _id: 'data_access' } });
     expect(moved[0].action).toEqual({ index: { _index: 'audit-purged-prefixes', _id: 'data_access', if_seq_no: expect.any(Number), if_primary_term: 1 } });
