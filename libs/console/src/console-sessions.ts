@@ -6,7 +6,8 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Role } from '@app/security';
-import { ConsoleAccounts, ConsoleSessionRow, sessionIdHash } from './console-store';
+import type { ConsoleAccounts, ConsoleSessionRow } from './console-accounts.port';
+import { sessionIdHash } from './console-store';
 
 export interface SessionSettings {
   idleMs: number;

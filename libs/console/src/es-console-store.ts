@@ -14,7 +14,7 @@ import { EsRequests, EsVersioned, checkComplete } from '@app/storage/elasticsear
 import { EventStore, StoreUnavailableError } from '@app/storage';
 import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import type { Role } from '@app/security';
-import { ConsoleAccounts, ConsoleSessionRow, ConsoleUser } from './console-store';
+import type { ConsoleAccounts, ConsoleSessionRow, ConsoleUser } from './console-accounts.port';
 
 interface UserDoc extends ConsoleUser {
   kind: 'user';

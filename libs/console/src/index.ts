@@ -1,5 +1,6 @@
 /** Web console library (issue 14): local accounts, sessions, sign-in (local and OpenID Connect), safe Markdown. */
 export * from './password-hasher';
+export * from './console-accounts.port';
 export * from './console-store';
 export * from './console-sessions';
 export * from './pre-auth-cookie';

@@ -5,7 +5,7 @@
  * after the one-time one.
  */
 import { isRole, type Role } from '@app/security';
-import { ConsoleAccounts } from './console-store';
+import type { ConsoleAccounts } from './console-accounts.port';
 import { DEFAULT_SCRYPT, hashPassword, passwordProblem, verifyPassword } from './password-hasher';
 
 export type LocalSignInResult = { ok: true; name: string; role: Role; mustChange: boolean } | { ok: false; reason: 'invalid' | 'locked' };

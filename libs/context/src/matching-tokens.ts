@@ -11,7 +11,8 @@
  */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { FileTokenizationKeyProvider, TokenizationKeyProvider, base32, isPatientToken } from '@app/security/patient-tokenizer';
+import { FileTokenizationKeyProvider, base32, isPatientToken } from '@app/security/patient-tokenizer';
+import type { TokenizationKeyProvider } from '@app/security/tokenization-key-provider.port';
 
 export const MATCHING_TOKEN_PREFIX = 'ctk_';
 export const MATCHING_TOKEN_PATTERN = /^ctk_[a-z2-7]{24}$/;

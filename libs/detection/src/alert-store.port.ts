@@ -78,6 +78,16 @@ export interface AlertStore {
   cases(filter: CaseFilter): Promise<CasePage>;
 }
 
+/** Cursor of the alert list: the last row of the previous page (newest first). */
+export function encodeAlertCursor(windowEndMs: number, id: string): string {
+  return Buffer.from(`a1:${windowEndMs}:${id}`).toString('base64url');
+}
+
+export function decodeAlertCursor(cursor: string): { windowEndMs: number; id: string } | null {
+  const m = /^a1:(-?\d{1,16}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? { windowEndMs: Number(m[1]), id: m[2] } : null;
+}
+
 /** Cursor of the case list: the last case of the previous page. */
 export function encodeCaseCursor(lastAlertMs: number, id: string): string {
   return Buffer.from(`c1:${lastAlertMs}:${id}`).toString('base64url');

@@ -16,6 +16,7 @@ export * from './event-time';
 export * from './evidence';
 export * from './rule-examples';
 export * from './rule-loader';
+export * from './rule-override-store.port';
 export * from './rule-overrides';
 export * from './rule.schema';
 export * from './runbook-renderer';

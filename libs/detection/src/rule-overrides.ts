@@ -41,19 +41,6 @@ export interface RuleOverrideState {
   exceptions: readonly RuleException[];
 }
 
-/** Where overrides are kept (the embedded database: sqlite-rule-overrides.ts). */
-export interface RuleOverrideStore {
-  /** The current overrides (kept in memory; cheap to call for every alert). */
-  state(): RuleOverrideState;
-  setEnabled(ruleId: string, enabled: boolean, by: string, note: string): Promise<boolean>;
-  addException(exception: Omit<RuleException, 'id' | 'createdAt'>): Promise<RuleException>;
-  removeException(id: string, by: string, note: string): Promise<RuleException | null>;
-  /** The audit trail, newest first. */
-  history(limit: number, ruleId?: string): RuleOverrideChange[];
-}
-
-export const RULE_OVERRIDE_STORE = Symbol('RULE_OVERRIDE_STORE');
-
 /** Why an alert is not raised under the overrides (null: it is). */
 export function overrideSuppressing(alert: Pick<DetectionAlert, 'ruleId' | 'groupKey'>, state: RuleOverrideState): string | null {
   if (state.disabled.has(alert.ruleId)) return 'rule-disabled';
@@ -66,7 +53,7 @@ export function overrideSuppressing(alert: Pick<DetectionAlert, 'ruleId' | 'grou
 }
 
 /** The engine, with the alerts the overrides suppress dropped as they leave it. */
-export function withRuleOverrides(engine: DetectionEngine, overrides: Pick<RuleOverrideStore, 'state'>, onSuppressed?: (reason: string) => void): DetectionEngine {
+export function withRuleOverrides(engine: DetectionEngine, overrides: { state(): RuleOverrideState }, onSuppressed?: (reason: string) => void): DetectionEngine {
   // Detectors with budgets (a match rule's burst) skip what will be dropped here.
   engine.setAlertSilencer((ruleId, groupKey) => overrideSuppressing({ ruleId, groupKey }, overrides.state()) !== null);
   const process = engine.process.bind(engine);

@@ -9,7 +9,7 @@ import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplic
 import { APP_CONFIG, AppConfig, backgroundWalCheckpoints, faultSettingsOf } from '@app/core';
 import { PatientIdentifiers, embeddedFieldProtection } from '@app/security';
 import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteAppendThread, SqliteDb, SqliteWalCheckpointer, TieredSqliteEventStore, openDatabase } from '@app/storage';
-import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
+import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider.port';
 import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
 import { ClockPolicy, ClockQualityMonitor } from './clock-quality';

@@ -20,8 +20,7 @@ import { errors } from '@elastic/elasticsearch';
 import { EsRequestOptions, EsRequests, esStatusOf } from '@app/storage/elasticsearch/es-requests';
 import { SMALL_INDEX_SETTINGS, StoreUnavailableError } from '@app/storage';
 import { LegalHold, LegalHoldStatus } from './legal-hold';
-import { HoldCoverage, HoldRelease, LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore } from './legal-hold-store.port';
-import type { HoldPatientProtection } from './sqlite-legal-hold-store';
+import { HoldCoverage, HoldPatientProtection, HoldRelease, LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore } from './legal-hold-store.port';
 
 const keyword = { type: 'keyword' } as const;
 const stored = { type: 'keyword', index: false, doc_values: false } as const;

@@ -59,3 +59,13 @@ export class LegalHoldAlreadyReleasedError extends Error {
     this.name = 'LegalHoldAlreadyReleasedError';
   }
 }
+
+/**
+ * What a hold store protects held patient ids with: seals them at rest (AES-256-GCM, SealedText over
+ * the data keys) and tokenizes them (both adapters take it).
+ */
+export interface HoldPatientProtection {
+  token(patientId: string): string;
+  seal(patientId: string): Buffer;
+  open(sealed: Buffer): string;
+}

@@ -11,7 +11,7 @@
  */
 import { FieldProtection, SealedText, type SqliteDb } from '@app/storage';
 import { LegalHold, LegalHoldStatus } from './legal-hold';
-import { HoldCoverage, HoldRelease, LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore } from './legal-hold-store.port';
+import { HoldCoverage, HoldRelease, LegalHoldAlreadyReleasedError, LegalHoldNotFoundError, LegalHoldStore, type HoldPatientProtection } from './legal-hold-store.port';
 
 export const LEGAL_HOLD_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS legal_holds (
@@ -71,13 +71,6 @@ interface HoldRow {
 
 const COLUMNS =
   'id, patient_id, actor_id, from_at, to_at, reason, case_id, created_by, created_by_role, created_at, released_at, released_by, released_by_role, release_note, patient_sealed';
-
-/** Seals patient ids at rest (AES-256-GCM, SealedText over the data keys) and tokenizes them. */
-export interface HoldPatientProtection {
-  token(patientId: string): string;
-  seal(patientId: string): Buffer;
-  open(sealed: Buffer): string;
-}
 
 export interface SqliteLegalHoldStoreOptions {
   /**

@@ -2,7 +2,7 @@
  * Revoking credentials: bearer tokens (by token id `jti`, or every token of a subject issued up to
  * the revocation) and client certificates (by serial; `revokeCertificates(integration)` revokes
  * every certificate `auditctl certs issue` made for it and the one in DATA_DIR/tls/clients). The
- * revocations live in the database (SqliteRevocationStore); the service's RevocationList re-reads
+ * revocations live in a RevocationStore (the database's: SqliteRevocationStore); the service's RevocationList re-reads
  * them at most REVOCATION_POLL_MS after a change, so a revocation made by `auditctl` on the data
  * dir is effective within seconds without a restart. CredentialRevocationService is what the CLI
  * (and the console's admin pages) call; TokenService and AuthGuard consult the RevocationList.
@@ -10,7 +10,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Revocation, SqliteRevocationStore } from '@app/storage';
+import type { Revocation, RevocationStore } from '@app/storage';
 import { isIntegrationId } from './integration-identity';
 import { issueClientCertificate, localPkiPaths } from './local-pki';
 
@@ -130,7 +130,7 @@ export interface IssuedCertificateFiles {
 /** Revoke and issue credentials of a data dir (auditctl, console admin pages). */
 export class CredentialRevocationService {
   constructor(
-    private readonly store: SqliteRevocationStore,
+    private readonly store: RevocationStore,
     private readonly dataDir: string,
   ) {}
 

@@ -1,5 +1,5 @@
 /**
- * The DataKeyProvider port and its file adapter: the AES-256 keys that encrypt protected event
+ * The file adapter of the DataKeyProvider port (data-key-provider.port.ts): the AES-256 keys that encrypt protected event
  * fields at rest (field-level encryption of the embedded store). Each key has an id stored with
  * every ciphertext; rotation makes a new current key and keeps every old one, so records sealed
  * before still open. Files: `DATA_KEYS_DIR` (default `DATA_DIR/keys/data`), `keyring.json` (ids and
@@ -13,33 +13,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensurePrivateDir, writeFileAtomic, writeFileNoClobber } from './secure-files';
-
-export interface DataKey {
-  keyId: string;
-  key: crypto.KeyObject;
-}
-
-export interface DataKeyRecord {
-  keyId: string;
-  createdAt: string;
-  /** Set when a newer key took over sealing; the key still opens what it sealed. */
-  retiredAt?: string;
-}
-
-export interface DataKeyProvider {
-  /** The key that seals now (created on first use). */
-  current(): DataKey;
-  /** Any key ever used, by id; undefined when its file is missing. */
-  byId(keyId: string): crypto.KeyObject | undefined;
-  /** Every key id, current last (no key material). */
-  list(): DataKeyRecord[];
-  /** Whether the keyring lists `keyId`; undefined when there is no keyring yet. */
-  lists(keyId: string): boolean | undefined;
-  /** Makes a new key current; old keys stay for decryption. */
-  rotate(): DataKey;
-}
-
-export const DATA_KEY_PROVIDER = Symbol('DATA_KEY_PROVIDER');
+import type { DataKey, DataKeyProvider, DataKeyRecord } from './data-key-provider.port';
 
 interface DataKeyring {
   current: string;

@@ -9,7 +9,8 @@
  * prefix, so a pseudonym never equals a patient token.
  */
 import * as crypto from 'node:crypto';
-import { TokenizationKeyProvider, base32 } from './patient-tokenizer';
+import { base32 } from './patient-tokenizer';
+import type { TokenizationKeyProvider } from './tokenization-key-provider.port';
 
 export const ACTOR_PSEUDONYM_PREFIX = 'psn_';
 export const ACTOR_PSEUDONYM_PATTERN = /^psn_[a-z2-7]{24}$/;

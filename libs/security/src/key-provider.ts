@@ -1,5 +1,5 @@
 /**
- * The KeyProvider port and its file adapter: the Ed25519 keys that sign checkpoints and reports.
+ * The file adapter of the KeyProvider port (key-provider.port.ts): the Ed25519 keys that sign checkpoints and reports.
  * The current key signs; rotation makes a new current key and keeps every old public key (with
  * its key id) so everything signed before still verifies. Private keys stay in
  * `DATA_DIR/keys/signing/` (0600); the keyring lists public keys only.
@@ -9,31 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { keyIdFor } from '@app/ledger';
 import { writeFileNoClobber, ensurePrivateDir, writeFileAtomic } from './secure-files';
-
-export interface SigningKey {
-  keyId: string;
-  privateKey: crypto.KeyObject;
-  publicKeyPem: string;
-}
-
-export interface PublicKeyRecord {
-  keyId: string;
-  publicKeyPem: string;
-  createdAt: string;
-  /** Set when a newer key took over; the key still verifies what it signed. */
-  retiredAt?: string;
-}
-
-export interface KeyProvider {
-  /** The key that signs now (created on first use). */
-  signingKey(): SigningKey;
-  /** Every public key ever used, current last. */
-  publicKeys(): PublicKeyRecord[];
-  /** Makes a new signing key current; old public keys stay listed. */
-  rotate(): SigningKey;
-}
-
-export const KEY_PROVIDER = Symbol('KEY_PROVIDER');
+import type { KeyProvider, PublicKeyRecord, SigningKey } from './key-provider.port';
 
 interface Keyring {
   current: string;

@@ -14,16 +14,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalPatientId } from '@app/core';
 import { writeFileNoClobber } from './secure-files';
+import type { TokenizationKeyProvider } from './tokenization-key-provider.port';
 
 export const PATIENT_TOKEN_PREFIX = 'ptk_';
 export const PATIENT_TOKEN_PATTERN = /^ptk_[a-z2-7]{24}$/;
 
 export function isPatientToken(value: unknown): value is string {
   return typeof value === 'string' && PATIENT_TOKEN_PATTERN.test(value);
-}
-
-export interface TokenizationKeyProvider {
-  tokenizationKey(): crypto.KeyObject;
 }
 
 export class FileTokenizationKeyProvider implements TokenizationKeyProvider {

@@ -17,7 +17,8 @@ import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
 import { DetectionModule } from '../service/detection.module';
 import { SqliteAlertStore } from '../service/sqlite-alert-store';
 import { AlertDispatcher, DeliveryLog, DestinationStatus, DispatcherOptions, TestDeliveryResult } from './alert-dispatcher';
-import { DeliveryOutbox, DeliveryOutboxPort } from './delivery-outbox';
+import { DeliveryOutbox } from './delivery-outbox';
+import type { DeliveryOutboxPort } from './delivery-outbox.port';
 import { DestinationsConfig, loadDestinations } from './destinations-config';
 import { senderFor } from './senders';
 

@@ -9,9 +9,9 @@
  * Emits one PHI-free log fact per alert raised and per delivery outcome.
  */
 import type { AlertRecord } from '../alert-lifecycle';
-import type { RecordSealer } from '../service/sqlite-alert-store';
+import type { RecordSealer } from '@app/storage';
 import { deliveredAlert, deliveryIdFor, DeliveryMessage, IdentifierTokens, messageFor, SEV_RANK, testMessage } from './alert-message';
-import { DeliveryOutboxPort, PendingDelivery } from './delivery-outbox';
+import type { DeliveryOutboxPort, PendingDelivery } from './delivery-outbox.port';
 import type { Destination } from './destinations-config';
 import { AlertSender, DeliveryError } from './webhook-sender';
 

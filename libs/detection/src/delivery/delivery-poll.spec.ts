@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '@app/core';
 import { dispatcherFor } from './alert-delivery.module';
-import { DeliveryOutboxPort } from './delivery-outbox';
+import type { DeliveryOutboxPort } from './delivery-outbox.port';
 
 class CountingOutbox implements DeliveryOutboxPort {
   passes = 0;

@@ -21,7 +21,7 @@
 import { EsRequests, EsVersioned, checkComplete } from '@app/storage/elasticsearch/es-requests';
 import { EventStore, StoreUnavailableError } from '@app/storage';
 import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
-import { DeliveryOutboxPort, DestinationCounts, PendingDelivery, QueuedAlert } from './delivery-outbox';
+import type { DeliveryOutboxPort, DestinationCounts, PendingDelivery, QueuedAlert } from './delivery-outbox.port';
 
 interface QueueDoc {
   alertId: string;

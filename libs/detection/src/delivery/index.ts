@@ -2,6 +2,7 @@
 export * from './alert-delivery.module';
 export * from './alert-dispatcher';
 export * from './alert-message';
+export * from './delivery-outbox.port';
 export * from './delivery-outbox';
 export * from './destinations-config';
 export * from './senders';

@@ -10,7 +10,7 @@
  */
 import type Database from 'better-sqlite3';
 import { AlertRecord } from '../alert-lifecycle';
-import { RecordSealer } from './sqlite-alert-store';
+import type { RecordSealer } from '@app/storage';
 
 export const ALERT_OUTBOX_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS alert_outbox (

@@ -24,11 +24,10 @@ import {
   MAX_ASSIGNEE_LENGTH,
   MAX_NOTE_LENGTH,
 } from '../alert-lifecycle';
-import { ALERT_STORE, AlertFilter, AlertStore } from '../alert-store.port';
+import { ALERT_STORE, AlertFilter, AlertStore, decodeAlertCursor } from '../alert-store.port';
 import { formatDuration, parseDuration } from '../duration';
 import { RuleDefinition, SEVERITIES, Severity } from '../rule.schema';
 import { DETECTION_RUNTIME, DetectionRuntime } from './detection-runtime';
-import { decodeAlertCursor } from './sqlite-alert-store';
 import { PatientIdPresenter, presentAlertPatients } from './alert-presentation';
 
 export const DEFAULT_ALERT_PAGE = 100;

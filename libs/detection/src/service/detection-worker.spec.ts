@@ -14,9 +14,11 @@ import { generateTraffic } from '@app/simulation';
 import { DetectionAlert } from '../alert';
 import { DetectionEngine } from '../detection-engine';
 import { loadRules } from '../rule-loader';
-import { CommittedEventSource, DetectionWorker } from './detection-worker';
+import type { CommittedEventSource } from './committed-event-source.port';
+import { DetectionWorker } from './detection-worker';
 import { SqliteAlertStore } from './sqlite-alert-store';
-import { DetectionProgressStore, SqliteDetectionProgressStore } from './sqlite-detection-state';
+import type { DetectionProgressStore } from './detection-progress-store.port';
+import { SqliteDetectionProgressStore } from './sqlite-detection-state';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const rules = loadRules(path.join(ROOT, 'detection-rules'));

@@ -29,15 +29,8 @@ import { PositionedEvent } from '@app/storage';
 import { DetectionAlert } from '../alert';
 import { DetectionEngine, DetectionSnapshot, RestoreReport } from '../detection-engine';
 import { DetectionMetrics } from './detection-metrics';
-import { DetectionProgressStore } from './sqlite-detection-state';
-
-/** The part of the EventStore the worker needs (EventStore.readSince / lastPosition). */
-export interface CommittedEventSource {
-  readSince(afterPosition: number, limit: number): Promise<PositionedEvent[]>;
-  lastPosition(): Promise<number>;
-  /** Positions and ids only (EventStore.readIdsSince); without it every event is read in full. */
-  readIdsSince?(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]>;
-}
+import type { CommittedEventSource } from './committed-event-source.port';
+import type { DetectionProgressStore } from './detection-progress-store.port';
 
 /** A committed event as the chain writer reports it (ChainedRecord). */
 export interface CommittedEvent {

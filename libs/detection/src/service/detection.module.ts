@@ -14,7 +14,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplic
 import { ACCESS_CONTEXT, ACCESS_LOG_CHAIN, AccessContext, APP_CONFIG, AppConfig, backgroundWalCheckpoints, detectionSettingsOf, EMPTY_ACCESS_CONTEXT } from '@app/core';
 import { ChainWriter, MetricsService } from '@app/pipeline';
 import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
-import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
+import { EVENT_STORE, EventStore, RecordSealer, SQLITE_DB, SqliteDb } from '@app/storage';
 import { ALERT_STORE, AlertIndexing, AlertStore } from '../alert-store.port';
 import { AlertOutbox, AlertImporter } from './alert-outbox';
 import { AlertEvidenceService } from './alert-evidence.service';
@@ -22,16 +22,19 @@ import { AlertsService } from './alerts.service';
 import { CasesService } from './cases.service';
 import { DetectionMetrics } from './detection-metrics';
 import { DETECTION_RUNTIME, DetectionRuntime, loadDetectionRuntime } from './detection-runtime';
-import { CommittedEventSource, DetectionLog, DetectionWorker } from './detection-worker';
-import { RecordSealer, SqliteAlertStore } from './sqlite-alert-store';
+import type { CommittedEventSource } from './committed-event-source.port';
+import type { DetectionProgressStore } from './detection-progress-store.port';
+import { DetectionLog, DetectionWorker } from './detection-worker';
+import { SqliteAlertStore } from './sqlite-alert-store';
 import { SnapshotWriterThread } from './snapshot-writer-thread';
-import { DetectionProgressStore, SqliteDetectionProgressStore } from './sqlite-detection-state';
+import { SqliteDetectionProgressStore } from './sqlite-detection-state';
 import type { DetectionSnapshot } from '../detection-engine';
 import { ClaimableProgress, DetectionLeadership, LeaseLike } from './detection-leadership';
 
 /** DETECTION_LEASE_MS's default, for configs built by hand. */
 const DEFAULT_LEASE_MS = 15_000;
-import { RULE_OVERRIDE_STORE, RuleOverrideStore, withRuleOverrides } from '../rule-overrides';
+import { withRuleOverrides } from '../rule-overrides';
+import { RULE_OVERRIDE_STORE, RuleOverrideStore } from '../rule-override-store.port';
 import { SqliteRuleOverrideStore } from './sqlite-rule-overrides';
 import { RuleOverridesService } from './rule-overrides.service';
 import { ServiceAlertsService } from './service-alerts.service';

@@ -21,13 +21,12 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { EsRequestOptions, EsRequests } from '@app/storage/elasticsearch/es-requests';
-import { EventStore, StoreUnavailableError } from '@app/storage';
+import { EventStore, RecordSealer, StoreUnavailableError } from '@app/storage';
 import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import { DetectionAlert } from '../alert';
 import { alertActor, alertPatientIds, caseIdFor, newestActivityFirst, summarizeCases } from '../alert-cases';
 import { AlertNotFoundError, AlertRecord, AlertTransitionRequest, applyTransition, newAlertRecord } from '../alert-lifecycle';
-import { AlertFilter, AlertIndexing, AlertPage, AlertSaveResult, AlertStore, CaseFilter, CasePage, decodeCaseCursor, encodeCaseCursor } from '../alert-store.port';
-import { RecordSealer, decodeAlertCursor, encodeAlertCursor } from './sqlite-alert-store';
+import { AlertFilter, AlertIndexing, AlertPage, AlertSaveResult, AlertStore, CaseFilter, CasePage, decodeAlertCursor, decodeCaseCursor, encodeAlertCursor, encodeCaseCursor } from '../alert-store.port';
 
 interface AlertDoc {
   id: string;

@@ -18,7 +18,8 @@ import { DetectionAlert } from '../alert';
 import { DetectionEngine, DetectionSnapshot } from '../detection-engine';
 import { loadRules } from '../rule-loader';
 import { DetectionLeadership } from './detection-leadership';
-import { CommittedEventSource, DetectionWorker } from './detection-worker';
+import type { CommittedEventSource } from './committed-event-source.port';
+import { DetectionWorker } from './detection-worker';
 import { ElasticsearchAlertStore } from './es-alert-store';
 import { DetectionLease, ElasticsearchDetectionProgressStore } from './es-detection-state';
 

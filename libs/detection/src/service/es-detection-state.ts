@@ -27,8 +27,8 @@ import { DetectionAlert } from '../alert';
 import { AlertSaveResult, AlertStore } from '../alert-store.port';
 import { DetectionSnapshot } from '../detection-engine';
 import { jsonInTurns } from './json-in-turns';
-import { DetectionProgressStore } from './sqlite-detection-state';
-import { RecordSealer } from './sqlite-alert-store';
+import type { DetectionProgressStore } from './detection-progress-store.port';
+import type { RecordSealer } from '@app/storage';
 
 interface SnapshotDoc {
   kind: 'snapshot';

@@ -14,7 +14,8 @@ import { randomUUID } from 'node:crypto';
 import { EsRequests } from '@app/storage/elasticsearch/es-requests';
 import { EventStore, StoreUnavailableError } from '@app/storage';
 import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
-import { RuleException, RuleOverrideChange, RuleOverrideState, RuleOverrideStore } from '../rule-overrides';
+import { RuleException, RuleOverrideChange, RuleOverrideState } from '../rule-overrides';
+import type { RuleOverrideStore } from '../rule-override-store.port';
 
 interface ChangeDoc extends RuleOverrideChange {
   id: string;

@@ -11,6 +11,8 @@ export * from './backfill';
 export * from './detection-metrics';
 export * from './detection-runtime';
 export * from './detection-leadership';
+export * from './committed-event-source.port';
+export * from './detection-progress-store.port';
 export * from './detection-worker';
 export * from './detection.module';
 export * from './sqlite-alert-store';

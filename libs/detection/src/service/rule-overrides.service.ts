@@ -6,7 +6,8 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { FieldError, Problems, unknownMemberErrors } from '@app/core';
-import { RULE_OVERRIDE_STORE, RuleException, RuleOverrideChange, RuleOverrideStore } from '../rule-overrides';
+import { RuleException, RuleOverrideChange } from '../rule-overrides';
+import { RULE_OVERRIDE_STORE, RuleOverrideStore } from '../rule-override-store.port';
 import { DETECTION_RUNTIME, DetectionRuntime } from './detection-runtime';
 
 export interface RuleAdminView {

@@ -17,7 +17,8 @@ import type Database from 'better-sqlite3';
 import { DetectionAlert } from '../alert';
 import { alertActor, alertPatientIds, caseIdFor, CaseSummary } from '../alert-cases';
 import { AlertNotFoundError, AlertRecord, AlertTransitionRequest, applyTransition, newAlertRecord } from '../alert-lifecycle';
-import { AlertFilter, AlertIndexing, AlertPage, AlertSaveResult, AlertStore, CaseFilter, CasePage, decodeCaseCursor, encodeCaseCursor } from '../alert-store.port';
+import type { RecordSealer } from '@app/storage';
+import { AlertFilter, AlertIndexing, AlertPage, AlertSaveResult, AlertStore, CaseFilter, CasePage, decodeAlertCursor, decodeCaseCursor, encodeAlertCursor, encodeCaseCursor } from '../alert-store.port';
 import { SEVERITIES, Severity } from '../rule.schema';
 
 export const ALERT_SCHEMA_SQL = `
@@ -49,26 +50,10 @@ CREATE TRIGGER IF NOT EXISTS alert_facts_are_immutable BEFORE UPDATE OF id, rule
 BEGIN SELECT RAISE(ABORT, 'the facts of an alert are immutable'); END;
 `;
 
-/** Seals the stored record JSON (SealedText from the storage lib). */
-export interface RecordSealer {
-  seal(text: string): Buffer;
-  open(stored: Buffer | string): string;
-}
-
 interface AlertRow {
   record: string | Buffer;
   window_end_ms: number;
   id: string;
-}
-
-/** Cursor of the alert list: the last row of the previous page (newest first). */
-export function encodeAlertCursor(windowEndMs: number, id: string): string {
-  return Buffer.from(`a1:${windowEndMs}:${id}`).toString('base64url');
-}
-
-export function decodeAlertCursor(cursor: string): { windowEndMs: number; id: string } | null {
-  const m = /^a1:(-?\d{1,16}):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  return m ? { windowEndMs: Number(m[1]), id: m[2] } : null;
 }
 
 /** Columns added for case work (ALTER TABLE on databases made before them). */

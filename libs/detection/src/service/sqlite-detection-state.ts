@@ -16,9 +16,11 @@ import { DetectionAlert } from '../alert';
 import { AlertSaveResult } from '../alert-store.port';
 import { DetectionSnapshot } from '../detection-engine';
 import { writeWhenFree } from '@app/storage';
+import type { DetectionProgressStore } from './detection-progress-store.port';
 import { jsonInTurns } from './json-in-turns';
 import { SnapshotWriterThread } from './snapshot-writer-thread';
-import { RecordSealer, SqliteAlertStore } from './sqlite-alert-store';
+import type { RecordSealer } from '@app/storage';
+import { SqliteAlertStore } from './sqlite-alert-store';
 
 export const DETECTION_STATE_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS detection_state (
@@ -31,33 +33,6 @@ CREATE TABLE IF NOT EXISTS detection_state (
 
 export const UPSERT_SNAPSHOT_SQL = `INSERT INTO detection_state (name, position, saved_at, snapshot) VALUES (?, ?, ?, ?)
   ON CONFLICT (name) DO UPDATE SET position = excluded.position, saved_at = excluded.saved_at, snapshot = excluded.snapshot`;
-
-/**
- * The port the worker persists through (one adapter per engine: SQLite here, Elasticsearch in
- * es-detection-state.ts).
- */
-export interface DetectionProgressStore {
-  /** The last saved engine snapshot, or null on first start. */
-  loadSnapshot(): DetectionSnapshot | null;
-  /**
-   * Stores the alerts (idempotent per id) and, when given, the snapshot, durably, never the
-   * snapshot without the alerts it covers (SQLite: one transaction; Elasticsearch: alerts first).
-   * Returns one result per alert (created false: it existed already).
-   */
-  commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[] | Promise<AlertSaveResult[]>;
-  /**
-   * Stores alerts as commit(alerts, createdAt, null) does, but waits for the database's write lock
-   * (held by the writer thread during a group commit) without blocking the event loop.
-   */
-  commitWhenFree?(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]>;
-  /**
-   * Stores a snapshot whose alerts are already committed, holding the event loop as little as the
-   * adapter can; resolves once it is durable. Saves are applied in call order.
-   */
-  saveSnapshot?(snapshot: DetectionSnapshot, savedAt: string): Promise<void>;
-  /** Finishes pending writes and releases what the store holds (a writer thread). */
-  close?(): Promise<void>;
-}
 
 export class SqliteDetectionProgressStore implements DetectionProgressStore {
   private readonly select: Database.Statement;

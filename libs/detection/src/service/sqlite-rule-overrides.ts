@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SqliteDb, writeWhenFree } from '@app/storage';
-import { RuleException, RuleOverrideAction, RuleOverrideChange, RuleOverrideState, RuleOverrideStore } from '../rule-overrides';
+import { RuleException, RuleOverrideAction, RuleOverrideChange, RuleOverrideState } from '../rule-overrides';
+import type { RuleOverrideStore } from '../rule-override-store.port';
 
 export const RULE_OVERRIDE_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS rule_disabled (

@@ -5,7 +5,7 @@
  */
 import { FieldError, Problems, queryParamReader, unknownMemberErrors } from '@app/core';
 import type { Checkpoint } from '@app/ledger';
-import type { KeyProvider, PublicKeyRecord } from '@app/security/key-provider';
+import type { KeyProvider, PublicKeyRecord } from '@app/security/key-provider.port';
 import { CheckpointCursor, CheckpointStore } from '@app/storage';
 
 export interface CheckpointListView {

@@ -7,7 +7,8 @@
  */
 import { Global, Logger, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, securitySettings } from '@app/core';
-import { FileKeyProvider, KEY_PROVIDER, KeyProvider } from '@app/security/key-provider';
+import { FileKeyProvider } from '@app/security/key-provider';
+import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider.port';
 import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb } from '@app/storage';
 import { ChainWriter } from '../chain-writer';
 import { createCheckpointStore } from '../scale-out';

@@ -25,7 +25,7 @@ import {
   recordHash,
   signCheckpoint,
 } from '@app/ledger';
-import type { KeyProvider } from '@app/security/key-provider';
+import type { KeyProvider } from '@app/security/key-provider.port';
 import { CheckpointConflictError, CheckpointStore, ChainedRecord, EventStore, NewCheckpoint, StoredCheckpoint } from '@app/storage';
 
 export interface CheckpointSettings {

@@ -10,7 +10,7 @@ import { errors } from '@elastic/elasticsearch';
 import { AccessEvent, EventCategory } from '@app/core';
 import { ChainHead, ChainVerifier, GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
 import { ChainedRecord, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
-import { FieldProtection } from '../sqlite/sealed-fields';
+import type { FieldProtection } from '../field-protection.port';
 import { ElasticsearchEventStore, ElasticsearchEventStoreOptions } from './es-event-store';
 import { EsFake } from './es-fake';
 import {

@@ -91,7 +91,8 @@ import {
   recordPosition,
 } from './es-schema';
 import { checkComplete } from './es-requests';
-import { FieldProtection, SealedFieldCodec, SealedRecordError } from '../sqlite/sealed-fields';
+import type { FieldProtection } from '../field-protection.port';
+import { SealedFieldCodec, SealedRecordError } from '../sqlite/sealed-fields';
 import { DerivedColumnMismatchError, PatientTokenCache } from '../derived-columns';
 
 export interface ElasticsearchEventStoreOptions extends EsLayoutOptions {

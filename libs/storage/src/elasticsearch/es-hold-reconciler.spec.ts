@@ -9,7 +9,7 @@ import { createHmac, createSecretKey, randomBytes, randomUUID } from 'node:crypt
 import { AccessEvent } from '@app/core';
 import { ChainHead, GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
 import { ChainedRecord } from '../event-store.port';
-import { FieldProtection } from '../sqlite/sealed-fields';
+import type { FieldProtection } from '../field-protection.port';
 import { ElasticsearchEventStore, ElasticsearchEventStoreOptions } from './es-event-store';
 import { EsFake } from './es-fake';
 import { EsLegalHoldReconciler, HoldCriteria } from './es-hold-reconciler';

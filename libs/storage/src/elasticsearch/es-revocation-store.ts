@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
-import type { Revocation, SqliteRevocationStore } from '../sqlite/sqlite-revocation-store';
+import type { Revocation } from '../revocation-store.port';
+import type { SqliteRevocationStore } from '../sqlite/sqlite-revocation-store';
 import { StoreUnavailableError } from '../event-store.port';
 import { esStatusOf, EsRequestOptions, EsRequests } from './es-requests';
 

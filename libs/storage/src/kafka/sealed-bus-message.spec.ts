@@ -8,7 +8,7 @@ import * as crypto from 'node:crypto';
 import { AccessEvent } from '@app/core';
 import { canonicalize } from '@app/ledger';
 import { BusBatch } from '../event-bus.port';
-import { DataKeyring } from '../sqlite/sealed-fields';
+import type { DataKeyring } from '../field-protection.port';
 import { FakeKafka } from './fake-kafka';
 import { KafkaEventBus } from './kafka-event-bus';
 import { KafkaEventConsumer } from './kafka-event-consumer';

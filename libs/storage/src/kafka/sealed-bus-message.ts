@@ -12,7 +12,8 @@
  * JSON, as before, and plain canonical JSON on the topic (written before sealing existed) is still read.
  */
 import type { AccessEvent } from '@app/core';
-import { DataKeyring, SealedFieldCodec, SealedRecordError } from '../sqlite/sealed-fields';
+import type { DataKeyring } from '../field-protection.port';
+import { SealedFieldCodec, SealedRecordError } from '../sqlite/sealed-fields';
 
 const PREFIX = '{"sealed":"';
 const MIDDLE = '","event":';

@@ -2,7 +2,8 @@
 import * as crypto from 'node:crypto';
 import { AccessEvent } from '@app/core';
 import { canonicalize } from '@app/ledger';
-import { AesGcmEnvelope, DataKeyring, SealedFieldCodec, SealedRecordError, SealedText } from './sealed-fields';
+import type { DataKeyring } from '../field-protection.port';
+import { AesGcmEnvelope, SealedFieldCodec, SealedRecordError, SealedText } from './sealed-fields';
 
 /** In-memory keyring with rotation (the file adapter lives in the security lib). */
 function memoryKeyring(): DataKeyring & { rotate(): string } {

@@ -24,27 +24,7 @@
  */
 import * as crypto from 'node:crypto';
 import type { AccessEvent } from '@app/core';
-
-/** AES-256 data keys by id; the current one seals, every key ever used stays available to open. */
-export interface DataKeyring {
-  current(): { keyId: string; key: crypto.KeyObject };
-  /** The key with this id, or undefined if it is not (or no longer) available. */
-  byId(keyId: string): crypto.KeyObject | undefined;
-  /**
-   * Whether the keyring lists this id (true even when its key file is missing); undefined when
-   * there is no keyring at all. Tells a tampered key id (not listed) from missing key material.
-   */
-  lists?(keyId: string): boolean | undefined;
-}
-
-/** What the embedded store needs to protect records at rest (built from DATA_DIR/keys by the security lib). */
-export interface FieldProtection {
-  /** Keyed-HMAC token of a patient id: what the `patient_id` index column holds. Deterministic. */
-  patientToken(patientId: string): string;
-  /** True when `value` has the token format (a `patient` filter given as a token). */
-  isPatientToken(value: string): boolean;
-  dataKeys: DataKeyring;
-}
+import type { DataKeyring } from '../field-protection.port';
 
 /** A stored record whose sealed fields cannot be opened (tampered ciphertext, or its key is missing). */
 export class SealedRecordError extends Error {

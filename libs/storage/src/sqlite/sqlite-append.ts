@@ -13,7 +13,8 @@
  */
 import type { AccessEvent } from '@app/core';
 import type { SqliteDb } from './sqlite-database';
-import { FieldProtection, SealedFieldCodec } from './sealed-fields';
+import type { FieldProtection } from '../field-protection.port';
+import { SealedFieldCodec } from './sealed-fields';
 import { deriveColumns } from '../derived-columns';
 
 /** What the transaction needs of one chained record (the event is parsed from its JSON when absent). */

@@ -26,7 +26,8 @@ import { openDatabase, SqliteDb } from './sqlite-database';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumns, PatientTokenCache, derivedColumnMismatch, patientMismatch } from '../derived-columns';
 import { DerivedField, DerivedFieldScan } from '../derived-field-scan';
-import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
+import type { FieldProtection } from '../field-protection.port';
+import { DataKeyUnavailableError, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 
 const HASHES = 64;
 

@@ -26,7 +26,8 @@ import {
 } from '../event-store.port';
 import type Database from 'better-sqlite3';
 import { SqliteDb } from './sqlite-database';
-import { DataKeyUnavailableError, FieldProtection, SealedFieldCodec, SealedRecordError } from './sealed-fields';
+import type { FieldProtection } from '../field-protection.port';
+import { DataKeyUnavailableError, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 import { appendFailure, prepareAppend } from './sqlite-append';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumnMismatchError, DerivedColumns, mismatchOf, PatientTokenCache, withColumnCheck } from '../derived-columns';

@@ -3,25 +3,10 @@
  * `auditctl certs revoke` write and what every service on the data dir polls (RevocationList,
  * @app/security). Plain rows: token ids, subjects and certificate serials, never a token itself.
  */
+import type { IssuedCertificateRow, Revocation, RevocationKind, RevocationStore } from '../revocation-store.port';
 import type { SqliteDb } from './sqlite-database';
 
-export type RevocationKind = 'token' | 'subject' | 'certificate';
-
-export interface Revocation {
-  kind: RevocationKind;
-  value: string;
-  revokedAt: string;
-  reason: string | null;
-}
-
-export interface IssuedCertificateRow {
-  serial: string;
-  integration: string;
-  issuedAt: string;
-  notAfter: string;
-}
-
-export class SqliteRevocationStore {
+export class SqliteRevocationStore implements RevocationStore {
   constructor(private readonly db: SqliteDb) {}
 
   revoke(kind: RevocationKind, value: string, reason: string | null = null, at = new Date()): Revocation {
