@@ -1,6 +1,7 @@
-/** Root module of the API service: configuration, security, the pipeline and the HTTP controllers. */
+/** Root module of the API service: configuration, the infrastructure chosen from it, security, the pipeline and the HTTP controllers. */
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig, ConfigModule } from '@app/core';
+import { infrastructureFor } from '@app/infrastructure';
 import { AccessLogModule, CheckpointModule, PipelineModule } from '@app/pipeline';
 import { SecurityModule } from '@app/security';
 import { AtnaModule } from './atna/atna.module';
@@ -26,7 +27,7 @@ export class AppModule {
   static forRoot(config: AppConfig, extraImports: DynamicModule[] = []): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, IntegrityScheduleModule, DiskPressureAlertsModule, ConsoleModule, AuditorAdminPagesModule, ...extraImports],
+      imports: [ConfigModule.forRoot(config), infrastructureFor(config).module, SecurityModule, PipelineModule, CheckpointModule, AccessLogModule, ContextApiModule, FhirModule, AtnaModule, DetectionApiModule, ComplianceModule, RetentionScheduleModule, IntegrityScheduleModule, DiskPressureAlertsModule, ConsoleModule, AuditorAdminPagesModule, ...extraImports],
       controllers: [EventsController, ProofController, IntegrityController, CheckpointsController, HealthController, AccessLogController],
     };
   }

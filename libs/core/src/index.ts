@@ -22,3 +22,4 @@ export * from './context-config';
 export * from './search-query';
 export * from './log-sink';
 export * from './faults-config';
+export * from './deployment';

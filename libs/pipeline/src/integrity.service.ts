@@ -10,9 +10,9 @@
  * cores in worker threads, each with its own read-only connection; other stores are read through
  * the EventStore port in-process.
  */
-import { AppConfig, FieldError, Problems, chainsNamedBy, unknownMemberErrors } from '@app/core';
+import { AppConfig, Deployment, FieldError, Problems, chainsNamedBy, unknownMemberErrors } from '@app/core';
 import { ChainBreak, ChainPlan, RangeVerdict, frontierFromJSON, mergeChainVerdicts, planChainVerification } from '@app/ledger';
-import { CheckpointStore, EventStore, SqliteEventStore } from '@app/storage';
+import { CheckpointStore, EventStore } from '@app/storage';
 import { SqliteRowSource, VerifyTask, VerifyTaskResult, serializeRangeSpec } from './verification/verify-task';
 import { defaultWorkerCount, runVerifyTasks } from './verification/verification-runner';
 
@@ -220,7 +220,7 @@ export function parseVerifyQuery(params: Record<string, unknown>): VerifyRequest
  */
 export function integrityOptionsFor(
   config: AppConfig,
-  store: EventStore,
+  deployment: Pick<Deployment, 'eventsInDataDir'>,
   checkpoints?: CheckpointStore,
   keys?: { publicKeys(): readonly { keyId: string; publicKeyPem: string }[] },
 ): IntegrityOptions {
@@ -228,7 +228,7 @@ export function integrityOptionsFor(
   return {
     checkpoints,
     publicKeys: keys ? () => keys.publicKeys() : undefined,
-    sqlite: store instanceof SqliteEventStore ? { kind: 'sqlite', dataDir: config.dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile } : undefined,
+    sqlite: deployment.eventsInDataDir ? { kind: 'sqlite', dataDir: config.dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile } : undefined,
     workers: workers > 0 ? workers : undefined,
   };
 }

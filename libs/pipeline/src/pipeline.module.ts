@@ -1,14 +1,14 @@
 /**
- * Wires the pipeline: event store (SQLite, or Elasticsearch with STORE=elasticsearch), chain
- * writer, event bus (in-process, or Kafka with BUS=kafka, plus the chain-writer consumer),
- * ingest/query/verify services, and their lifecycle. Embedded default: the writer starts before
- * the server listens and drains on shutdown so every in-flight commit finishes. Scale-out: the
- * adapters connect in the background (readiness false until they are up; see scale-out.ts).
+ * Wires the pipeline on the ports the infrastructure module binds (libs/infrastructure: event
+ * store, event bus, chain-writer consumer): chain writer, ingest/query/verify services, and their
+ * lifecycle. Embedded default: the writer starts before the server listens and drains on shutdown
+ * so every in-flight commit finishes. With remote servers (Kafka, Elasticsearch) the adapters
+ * connect in the background (readiness false until they are up; see scale-out.ts).
  */
 import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, backgroundWalCheckpoints, faultSettingsOf } from '@app/core';
-import { PatientIdentifiers, embeddedFieldProtection } from '@app/security';
-import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore, SQLITE_DB, SqliteAppendThread, SqliteDb, SqliteWalCheckpointer, TieredSqliteEventStore, openDatabase } from '@app/storage';
+import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment, faultSettingsOf } from '@app/core';
+import { PatientIdentifiers } from '@app/security';
+import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore } from '@app/storage';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider.port';
 import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
@@ -22,7 +22,7 @@ import { QueryService } from './query.service';
 import { DurabilityMonitor } from './durability-monitor';
 import { PipelineHealth } from './pipeline-health';
 import { ReadinessService } from './readiness.service';
-import { ScaleOutRunner, createBusConsumer, createEventBus, createEventStore, isScaleOut } from './scale-out';
+import { ScaleOutRunner } from './scale-out';
 
 @Injectable()
 export class PipelineLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -31,13 +31,13 @@ export class PipelineLifecycle implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     private readonly writer: ChainWriter,
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(DEPLOYMENT) deployment: Deployment,
     @Inject(EVENT_BUS) bus: EventBus,
     @Optional() @Inject(BUS_CONSUMER) consumer: BusConsumer | null,
     metrics: MetricsService,
     @Optional() private readonly checkpoints?: CheckpointService,
   ) {
-    this.scaleOut = isScaleOut(config) ? new ScaleOutRunner(store, writer, bus, consumer ?? null, metrics, undefined, checkpoints) : null;
+    this.scaleOut = deployment.remoteServers ? new ScaleOutRunner(store, writer, bus, consumer ?? null, metrics, undefined, checkpoints) : null;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -59,40 +59,6 @@ export class PipelineLifecycle implements OnApplicationBootstrap, BeforeApplicat
 // What /health/ready reports of the store and the bus (its own file: readiness.service.ts needs it too).
 export { PipelineHealth } from './pipeline-health';
 
-/**
- * The embedded store; with WRITER_THREAD its appends commit on a worker thread (sqlite-append-thread.ts),
- * with WAL_CHECKPOINT_INTERVAL_MS another thread checkpoints the WAL (sqlite-wal-checkpointer.ts).
- */
-function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsService): TieredSqliteEventStore {
-  const store = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
-  if (db.name === ':memory:') return store;
-  if (backgroundWalCheckpoints(config)) {
-    store.useWalCheckpointer(
-      new SqliteWalCheckpointer(
-        { dataDir: config.dataDir, intervalMs: config.walCheckpointIntervalMs! },
-        {
-          checkpoint: (r) => {
-            metrics.walCheckpointDuration.observe(r.seconds);
-            metrics.walPendingFrames.set(r.walFrames - r.checkpointedFrames);
-          },
-          error: () => metrics.walCheckpointFailures.inc(),
-        },
-      ),
-    );
-  }
-  if (config.writerThread) {
-    const thread = new SqliteAppendThread({
-      dataDir: config.dataDir,
-      dataKeysDir: config.dataKeysDir,
-      tokenizationKeyFile: config.tokenizationKeyFile,
-      backgroundCheckpoints: backgroundWalCheckpoints(config),
-    });
-    void thread.start().catch(() => undefined); // a failed start is retried by the first append (503 until then)
-    store.useAppendThread(thread);
-  }
-  return store;
-}
-
 /** EVENT_MAX_FUTURE_SECONDS / EVENT_MAX_PAST_SECONDS (defaults 300 s and 10 years). */
 export function clockPolicyOf(config: AppConfig): ClockPolicy {
   return { maxFutureSeconds: config.integrity?.eventMaxFutureSeconds ?? 300, maxPastSeconds: config.integrity?.eventMaxPastSeconds ?? 315_360_000 };
@@ -103,24 +69,11 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
   providers: [
     MetricsService,
     {
-      provide: SQLITE_DB,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): SqliteDb => openDatabase(config.dataDir, { backgroundCheckpoints: backgroundWalCheckpoints(config) }),
-    },
-    {
-      provide: EVENT_STORE,
-      inject: [APP_CONFIG, SQLITE_DB, MetricsService],
-      useFactory: (config: AppConfig, db: SqliteDb, metrics: MetricsService): Promise<EventStore> =>
-        createEventStore(config, () => embeddedEventStore(config, db, metrics), () => embeddedFieldProtection(config)),
-    },
-    {
       provide: ChainWriter,
       inject: [EVENT_STORE, APP_CONFIG, MetricsService],
       useFactory: (store: EventStore, config: AppConfig, metrics: MetricsService) =>
         new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents, stallMs: faultSettingsOf(config).writerStallMs, chainShards: config.integrity?.chainShards ?? 1 }, metrics),
     },
-    { provide: EVENT_BUS, inject: [APP_CONFIG, ChainWriter], useFactory: (config: AppConfig, writer: ChainWriter): Promise<EventBus> => createEventBus(config, writer, () => embeddedFieldProtection(config)) },
-    { provide: BUS_CONSUMER, inject: [APP_CONFIG], useFactory: (config: AppConfig): Promise<BusConsumer | null> => createBusConsumer(config, () => embeddedFieldProtection(config)) },
     {
       provide: IngestService,
       inject: [EVENT_BUS, APP_CONFIG, MetricsService, EVENT_STORE, ClockQualityMonitor],
@@ -140,9 +93,9 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
     },
     {
       provide: IntegrityService,
-      inject: [EVENT_STORE, APP_CONFIG, { token: CHECKPOINT_STORE, optional: true }, { token: KEY_PROVIDER, optional: true }],
-      useFactory: (store: EventStore, config: AppConfig, checkpoints?: CheckpointStore, keys?: KeyProvider) =>
-        new IntegrityService(store, integrityOptionsFor(config, store, checkpoints, keys)),
+      inject: [EVENT_STORE, APP_CONFIG, DEPLOYMENT, { token: CHECKPOINT_STORE, optional: true }, { token: KEY_PROVIDER, optional: true }],
+      useFactory: (store: EventStore, config: AppConfig, deployment: Deployment, checkpoints?: CheckpointStore, keys?: KeyProvider) =>
+        new IntegrityService(store, integrityOptionsFor(config, deployment, checkpoints, keys)),
     },
     PipelineLifecycle,
     PipelineHealth,
@@ -150,6 +103,6 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
     DurabilityMonitor,
     ReadinessService,
   ],
-  exports: [MetricsService, SQLITE_DB, EVENT_STORE, EVENT_BUS, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor, DurabilityMonitor, ReadinessService, ClockQualityMonitor],
+  exports: [MetricsService, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor, DurabilityMonitor, ReadinessService, ClockQualityMonitor],
 })
 export class PipelineModule {}

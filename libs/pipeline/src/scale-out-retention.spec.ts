@@ -1,22 +1,19 @@
 /**
  * STORE=elasticsearch takes its ILM windows from the same retention configuration as the embedded
  * store (RETENTION_CONFIG or the built-in defaults), through the service's own wiring
- * (createEventStore), and refuses ELASTICSEARCH_WARM_AFTER / ELASTICSEARCH_COLD_AFTER that disagree
+ * (elasticsearchEventStore), and refuses ELASTICSEARCH_WARM_AFTER / ELASTICSEARCH_COLD_AFTER that disagree
  * with it, naming both keys.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '@app/core';
-import { EventStore, FieldProtection } from '@app/storage';
+import { FieldProtection } from '@app/storage';
 import { ElasticsearchEventStore } from '@app/storage/scale-out-adapters';
 import { EsFake } from '@app/storage/elasticsearch/es-fake';
-import { createEventStore } from './scale-out';
+import { elasticsearchEventStore } from './scale-out';
 
 const ES = { STORE: 'elasticsearch', ELASTICSEARCH_URL: 'https://es.example:9200' };
-const noEmbedded = (): EventStore => {
-  throw new Error('the embedded store must not be built with STORE=elasticsearch');
-};
 const noProtection = () => undefined as unknown as FieldProtection;
 
 let dir: string;
@@ -30,7 +27,7 @@ function retentionFile(yaml: string): string {
 }
 
 async function store(env: Record<string, string>): Promise<ElasticsearchEventStore> {
-  const s = await createEventStore(loadConfig({ ...ES, DATA_DIR: dir, ...env }), noEmbedded, noProtection);
+  const s = await elasticsearchEventStore(loadConfig({ ...ES, DATA_DIR: dir, ...env }), noProtection());
   expect(s).toBeInstanceOf(ElasticsearchEventStore);
   return s as ElasticsearchEventStore;
 }

@@ -1,9 +1,8 @@
 /**
- * Selection of the bus and store adapters by configuration alone (BUS=memory|kafka,
- * STORE=sqlite|elasticsearch), and the start-up of the scale-out ones: connect to Elasticsearch
- * and declare its indices, start the chain writer and the checkpoint sealer (checkpoints and
- * alerts then live in Elasticsearch too: createCheckpointStore here, the alert store in the
- * detection module), connect the Kafka producer, join the chain-writer consumer group. Until
+ * The scale-out adapters' factories (Elasticsearch event and checkpoint stores, Kafka bus and
+ * consumer; which of them a deployment uses is chosen once, in libs/infrastructure) and their
+ * start-up: connect to Elasticsearch and declare its indices, start the chain writer and the
+ * checkpoint sealer, connect the Kafka producer, join the chain-writer consumer group. Until
  * every step has succeeded readiness is false and ingestion answers 503; a failing step is logged
  * with the setting to check and retried, so a service that starts before its servers becomes
  * ready when they appear.
@@ -11,10 +10,9 @@
 import { Logger } from '@nestjs/common';
 import type { AppConfig, KafkaSettings } from '@app/core';
 import { BusConsumer, CheckpointStore, EventBus, EventStore, FieldProtection } from '@app/storage';
-import type { KafkaLike } from '@app/storage/scale-out-adapters';
+import type { ElasticsearchEventStore, KafkaLike } from '@app/storage/scale-out-adapters';
 import { BusChainFeeder } from './bus-chain-feeder';
 import { ChainWriter } from './chain-writer';
-import { InProcessEventBus } from './in-process-event-bus';
 import { MetricsService } from './metrics.service';
 
 const logger = new Logger('ScaleOut');
@@ -28,25 +26,20 @@ export const scaleOutLog: LogFn = (level, msg, fields) => {
   else logger.log(text);
 };
 
-/** True when the service runs on anything but the embedded default (memory bus, SQLite store). */
-export function isScaleOut(config: AppConfig): boolean {
-  return (config.scaleOut?.bus ?? 'memory') !== 'memory' || (config.scaleOut?.store ?? 'sqlite') !== 'sqlite';
-}
-
 /** The Elasticsearch and Kafka clients load only when selected (about a second of start-up otherwise). */
 const adapters = () => import('@app/storage/scale-out-adapters');
 
 /**
- * STORE=elasticsearch: the Elasticsearch store; otherwise the embedded one the caller builds.
- * `protection` (the data keys and the patient tokenizer) seals `patient.id` and `actor.ip` in
- * Elasticsearch as in the embedded store: required, so no caller can write them in clear.
+ * The Elasticsearch event store (STORE=elasticsearch; chosen in libs/infrastructure). `protection`
+ * (the data keys and the patient tokenizer) seals `patient.id` and `actor.ip` in Elasticsearch as
+ * in the embedded store: required, so no caller can write them in clear.
  */
-export async function createEventStore(config: AppConfig, embedded: () => EventStore, protection: () => FieldProtection): Promise<EventStore> {
-  const es = config.scaleOut?.store === 'elasticsearch' ? config.scaleOut.elasticsearch : undefined;
-  if (!es) return embedded();
+export async function elasticsearchEventStore(config: AppConfig, protection: FieldProtection): Promise<ElasticsearchEventStore> {
+  const es = config.scaleOut?.elasticsearch;
+  if (!es) throw new Error('ELASTICSEARCH_URL: required when STORE=elasticsearch');
   const retention = await elasticsearchRetention(config);
-  const { ElasticsearchEventStore, createElasticsearchClient, elasticsearchStoreOptions } = await adapters();
-  return new ElasticsearchEventStore(createElasticsearchClient(es), { ...elasticsearchStoreOptions(es, retention), protection: protection() }, scaleOutLog);
+  const { ElasticsearchEventStore: Store, createElasticsearchClient, elasticsearchStoreOptions } = await adapters();
+  return new Store(createElasticsearchClient(es), { ...elasticsearchStoreOptions(es, retention), protection }, scaleOutLog);
 }
 
 /**
@@ -64,11 +57,9 @@ export async function elasticsearchRetention(config: AppConfig) {
   return { classes: esRetentionClasses(policy), ...shortestTiers(policy) };
 }
 
-/** STORE=elasticsearch: checkpoints in the cluster the event store uses (same client); otherwise the embedded ones. */
-export async function createCheckpointStore(config: AppConfig, events: EventStore, embedded: () => CheckpointStore): Promise<CheckpointStore> {
-  if (config.scaleOut?.store !== 'elasticsearch') return embedded();
-  const { ElasticsearchEventStore, ElasticsearchCheckpointStore } = await adapters();
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+/** Checkpoints in the cluster the Elasticsearch event store uses (same client). */
+export async function elasticsearchCheckpointStore(events: ElasticsearchEventStore): Promise<CheckpointStore> {
+  const { ElasticsearchCheckpointStore } = await adapters();
   return new ElasticsearchCheckpointStore(events.client, {
     checkpointsIndex: events.options.checkpointsIndex,
     blocksIndex: events.layout.blocksIndex,
@@ -93,30 +84,26 @@ export function provideKafkaClient(settings: KafkaSettings, kafka: KafkaLike): v
   kafkaClients.set(settings, kafka);
 }
 
-async function kafkaFor(config: AppConfig): Promise<KafkaLike> {
-  const settings = config.scaleOut!.kafka!;
+async function kafkaFor(settings: KafkaSettings): Promise<KafkaLike> {
   let k = kafkaClients.get(settings);
   if (!k) kafkaClients.set(settings, (k = (await adapters()).createKafka(settings, scaleOutLog)));
   return k;
 }
 
 /**
- * BUS=kafka: the Kafka bus, which seals `patient.id`, `actor.ip` and `query.text` in every message
- * with the data keys of `protection` (required, so no caller can put them on the topic in clear).
+ * The Kafka bus (BUS=kafka; chosen in libs/infrastructure), which seals `patient.id`, `actor.ip`
+ * and `query.text` in every message with the data keys of `protection` (required, so no caller can
+ * put them on the topic in clear).
  */
-export async function createEventBus(config: AppConfig, writer: ChainWriter, protection: () => FieldProtection): Promise<EventBus> {
-  const kafka = config.scaleOut?.bus === 'kafka' ? config.scaleOut.kafka : undefined;
-  if (!kafka) return new InProcessEventBus(writer);
+export async function kafkaEventBus(settings: KafkaSettings, chainShards: number, protection: FieldProtection): Promise<EventBus> {
   const { KafkaEventBus, SealedBusMessages } = await adapters();
-  return new KafkaEventBus(await kafkaFor(config), { ...kafka, chainShards: config.integrity?.chainShards ?? 1, sealer: new SealedBusMessages(protection().dataKeys) }, scaleOutLog);
+  return new KafkaEventBus(await kafkaFor(settings), { ...settings, chainShards, sealer: new SealedBusMessages(protection.dataKeys) }, scaleOutLog);
 }
 
-/** The chain-writer consumer (Kafka bus only); opens the sealed fields with the data keys of `protection`. */
-export async function createBusConsumer(config: AppConfig, protection: () => FieldProtection): Promise<BusConsumer | null> {
-  const kafka = config.scaleOut?.bus === 'kafka' ? config.scaleOut.kafka : undefined;
-  if (!kafka) return null;
+/** The chain-writer consumer of the Kafka bus; opens the sealed fields with the data keys of `protection`. */
+export async function kafkaBusConsumer(settings: KafkaSettings, protection: FieldProtection): Promise<BusConsumer> {
   const { KafkaEventConsumer, SealedBusMessages } = await adapters();
-  return new KafkaEventConsumer(await kafkaFor(config), { ...kafka, sealer: new SealedBusMessages(protection().dataKeys) }, scaleOutLog);
+  return new KafkaEventConsumer(await kafkaFor(settings), { ...settings, sealer: new SealedBusMessages(protection.dataKeys) }, scaleOutLog);
 }
 
 /** Brings the scale-out adapters up in the background (retrying) and down in order. */

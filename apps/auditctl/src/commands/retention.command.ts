@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import { ArchiveVerificationError, RetentionRestoreError, RetentionRunReport, SqliteLegalHoldStore, SqliteRetentionRunner, holdPatientProtection, loadRetentionPolicy } from '@app/retention';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { databasePath, openDatabase } from '@app/storage';
-import { refuseOnElasticsearch } from '../cli-store';
+import { refuseOnElasticsearch, usesElasticsearch } from '../cli-store';
 import { cliConfig, resolveDataDir } from '../data-dir';
 import { asDataDirWriter } from '../data-dir-writer';
 
@@ -60,7 +60,7 @@ async function withRunner(dataDirOption: string | undefined, work: (runner: Sqli
 /** Retention that changes the store runs as the data dir's one writer (a dry run only reads). */
 async function asWriterUnless(readOnly: boolean, dataDirOption: string | undefined, command: string, work: () => Promise<void>): Promise<void> {
   const dataDir = resolveDataDir(dataDirOption);
-  if (readOnly || cliConfig(dataDirOption).scaleOut?.store === 'elasticsearch' || !fs.existsSync(databasePath(dataDir))) return work();
+  if (readOnly || usesElasticsearch(cliConfig(dataDirOption)) || !fs.existsSync(databasePath(dataDir))) return work();
   await asDataDirWriter(dataDir, command, 'run it on the service instead (POST /v1/retention/runs, or its RETENTION_CRON schedule), or stop the service first', work);
 }
 

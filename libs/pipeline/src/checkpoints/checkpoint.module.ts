@@ -1,6 +1,6 @@
 /**
- * Nest wiring of signed checkpoints and proofs: the checkpoint store (embedded SQLite, same file
- * as the events; Elasticsearch with STORE=elasticsearch), the signing keys (KEY_PROVIDER:
+ * Nest wiring of signed checkpoints and proofs on the checkpoint store the infrastructure module
+ * binds (CHECKPOINT_STORE: next to the events, libs/infrastructure), the signing keys (KEY_PROVIDER:
  * FileKeyProvider under DATA_DIR/keys/signing), the CheckpointService hooked to every durable
  * commit of the chain writer, and the ProofService.
  * Global, so the pipeline lifecycle (resume on start, seal on shutdown) and the verifier find them.
@@ -9,9 +9,8 @@ import { Global, Logger, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, securitySettings } from '@app/core';
 import { FileKeyProvider } from '@app/security/key-provider';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider.port';
-import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb } from '@app/storage';
+import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore } from '@app/storage';
 import { ChainWriter } from '../chain-writer';
-import { createCheckpointStore } from '../scale-out';
 import { CheckpointService, DEFAULT_CHECKPOINT_EVERY_RECORDS, DEFAULT_CHECKPOINT_INTERVAL_SECONDS } from './checkpoint.service';
 import { CheckpointQueryService } from './checkpoint-query.service';
 import { ProofService } from './proof.service';
@@ -21,12 +20,6 @@ const logger = new Logger('Checkpoints');
 @Global()
 @Module({
   providers: [
-    {
-      // STORE=elasticsearch: in the cluster, next to the events (scale-out.ts); else the embedded store.
-      provide: CHECKPOINT_STORE,
-      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
-      useFactory: (db: SqliteDb, config: AppConfig, events: EventStore): Promise<CheckpointStore> => createCheckpointStore(config, events, () => new SqliteCheckpointStore(db)),
-    },
     { provide: KEY_PROVIDER, inject: [APP_CONFIG], useFactory: (config: AppConfig): KeyProvider => new FileKeyProvider(config.dataDir) },
     {
       provide: CheckpointService,
@@ -63,6 +56,6 @@ const logger = new Logger('Checkpoints');
       useFactory: (checkpoints: CheckpointStore, keys: KeyProvider) => new CheckpointQueryService(checkpoints, keys),
     },
   ],
-  exports: [CHECKPOINT_STORE, KEY_PROVIDER, CheckpointService, ProofService, CheckpointQueryService],
+  exports: [KEY_PROVIDER, CheckpointService, ProofService, CheckpointQueryService],
 })
 export class CheckpointModule {}
