@@ -5,12 +5,14 @@
  * against one data dir exists for both instances; a person who signs in (and sets a password)
  * through A is signed in on B with the same cookie, with no sticky session; signing out on B ends
  * the session on A too. Neither instance keeps an account or a session in its own file. The
- * alert-volume chart on either instance counts the cluster's alerts (the shared alert index).
+ * alert-volume chart on either instance counts the cluster's alerts (the shared alert index). The
+ * sign-in lockout (5 failed attempts per name) is counted in the cluster: 3 wrong passwords on A and
+ * 2 on B lock the name on both, where per-instance counts would have allowed 10.
  */
 import Database from 'better-sqlite3';
 import { databasePath } from '@app/storage';
 import { runCliAsync } from './support/cli';
-import { httpSignIn } from './support/console-browser';
+import { cookieFrom, csrfOf, httpSignIn } from './support/console-browser';
 import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
 import { startTwoInstances, until } from './support/es-instances';
 import { accessEvent } from './support/events';
@@ -89,5 +91,38 @@ describe('console accounts and sessions shared through Elasticsearch', () => {
       const html = await (await fetch(`${t.baseUrl}/console/trends?days=7&to=2026-03-02`, { headers: { cookie: session.cookie } })).text();
       expect(html).toContain(`${alerts.length} alerts from 2026-02-24 to 2026-03-02`);
     }
+  }, 120_000);
+
+  it('failed sign-ins count across instances: 3 on A and 2 on B lock the name on both, the right password included', async () => {
+    const env = { STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url };
+    const added = await runCliAsync(['users', 'add', 'locked-lee', '--role', 'auditor', '--data-dir', a.dataDir], env);
+    expect(added.status).toBe(0);
+    const password = added.stdout.trim().split('\n').at(-1)!;
+    const attempt = async (baseUrl: string, pass: string) => {
+      const page = await fetch(`${baseUrl}/console/sign-in`);
+      const res = await fetch(`${baseUrl}/console/sign-in`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: cookieFrom(page, 'console-signin')!, origin: baseUrl, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: await csrfOf(page), name: 'locked-lee', password: pass }),
+      });
+      return { status: res.status, body: await res.text() };
+    };
+    for (const [t, n] of [[a, 3], [b, 2]] as const) {
+      for (let i = 0; i < n; i++) {
+        const r = await attempt(t.baseUrl, `wrong-${i}`);
+        expect(r.status).toBe(401);
+        expect(r.body).toContain('The name or password is not right.');
+      }
+    }
+    for (const t of [b, a]) {
+      const r = await attempt(t.baseUrl, password);
+      expect(r.status).toBe(401);
+      expect(r.body).toContain('Too many failed attempts for this name');
+    }
+    // The count is one document in the cluster, keyed by a digest of the name.
+    const counts = [...(es.fake.indices.get('audit-console-sign-in-failures')?.values() ?? [])].map((d) => d.source as { count: number });
+    expect(counts).toEqual([expect.objectContaining({ count: 7 })]);
+    expect(JSON.stringify([...(es.fake.indices.get('audit-console-sign-in-failures')?.entries() ?? [])])).not.toContain('locked-lee');
   }, 120_000);
 });

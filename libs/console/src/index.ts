@@ -7,3 +7,5 @@ export * from './pre-auth-cookie';
 export * from './local-sign-in';
 export * from './oidc-sign-in';
 export * from './markdown';
+export * from './sign-in-failures.port';
+export * from './memory-sign-in-failures';

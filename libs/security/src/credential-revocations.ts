@@ -2,9 +2,10 @@
  * Revoking credentials: bearer tokens (by token id `jti`, or every token of a subject issued up to
  * the revocation) and client certificates (by serial; `revokeCertificates(integration)` revokes
  * every certificate `auditctl certs issue` made for it and the one in DATA_DIR/tls/clients). The
- * revocations live in a RevocationStore (the database's: SqliteRevocationStore); the service's RevocationList re-reads
- * them at most REVOCATION_POLL_MS after a change, so a revocation made by `auditctl` on the data
- * dir is effective within seconds without a restart. CredentialRevocationService is what the CLI
+ * revocations live in the RevocationStore (the data dir's database; the cluster with
+ * STORE=elasticsearch, read into PolledRevocations every REVOCATION_SYNC_MS); the service's
+ * RevocationList re-reads them at most REVOCATION_POLL_MS after a change, so a revocation made by
+ * `auditctl` is effective within seconds without a restart. CredentialRevocationService is what the CLI
  * (and the console's admin pages) call; TokenService and AuthGuard consult the RevocationList.
  */
 import * as crypto from 'node:crypto';
@@ -127,26 +128,65 @@ export interface IssuedCertificateFiles {
   notAfter: Date;
 }
 
-/** Revoke and issue credentials of a data dir (auditctl, console admin pages). */
+/** How often the shared revocations are read with STORE=elasticsearch (ms). */
+export const REVOCATION_SYNC_MS = 1000;
+
+/**
+ * STORE=elasticsearch: the cluster's revocations as the RevocationList reads them (synchronously):
+ * `refresh()` reads the whole list from the RevocationStore (every REVOCATION_SYNC_MS, see
+ * RevocationSharing in apps/api); the version changes when the list did. `lastReadAt` is when a
+ * read last succeeded, for the RevocationList's stale bound.
+ */
+export class PolledRevocations implements RevocationSource {
+  private rows: Revocation[] = [];
+  private key = '';
+  private changes = 0;
+  lastReadAt = Date.now(); // start counts as read: the first refresh runs at once
+
+  constructor(private readonly store: Pick<RevocationStore, 'revocations'>) {}
+
+  /** Reads the store; returns how many revocations are new since the last read. */
+  async refresh(): Promise<number> {
+    const rows = await this.store.revocations();
+    this.lastReadAt = Date.now();
+    const key = rows.map((r) => `${r.kind}\u0000${r.value}\u0000${r.revokedAt}`).join('\u0001');
+    if (key === this.key) return 0;
+    const added = Math.max(0, rows.length - this.rows.length);
+    this.rows = rows;
+    this.key = key;
+    this.changes++;
+    return added;
+  }
+
+  list(): Revocation[] {
+    return this.rows;
+  }
+
+  version(): number {
+    return this.changes;
+  }
+}
+
+/** Revoke and issue credentials (auditctl, console admin pages), in the deployment's RevocationStore. */
 export class CredentialRevocationService {
   constructor(
     private readonly store: RevocationStore,
     private readonly dataDir: string,
   ) {}
 
-  list(): Revocation[] {
-    return this.store.list();
+  list(): Promise<Revocation[]> {
+    return this.store.revocations();
   }
 
   /** Revokes one token by its id (`jti`), or, given a whole token, by the id it carries. */
-  revokeToken(idOrToken: string, reason?: string): Revocation {
+  async revokeToken(idOrToken: string, reason?: string): Promise<Revocation> {
     const jti = idOrToken.includes('.') ? jtiOf(idOrToken) : idOrToken;
     if (!/^[\x21-\x7e]{1,128}$/.test(jti)) throw new RangeError('a token id is 1..128 printable characters');
     return this.store.revoke('token', jti, reason ?? null);
   }
 
   /** Revokes every token of a subject (user or integration id) issued up to now; tokens minted later are valid. */
-  revokeSubject(sub: string, reason?: string): Revocation {
+  async revokeSubject(sub: string, reason?: string): Promise<Revocation> {
     if (!/^[\x21-\x7e]{1,128}$/.test(sub)) throw new RangeError('a subject is 1..128 printable characters');
     return this.store.revoke('subject', sub, reason ?? null);
   }
@@ -162,21 +202,23 @@ export class CredentialRevocationService {
     fs.writeFileSync(certPath, issued.certPem, { mode: 0o644 });
     fs.writeFileSync(keyPath, issued.keyPem, { mode: 0o600 });
     fs.copyFileSync(localPkiPaths(this.dataDir).caCertPath, caCertPath);
-    this.store.recordIssued({ serial: normalizeSerial(issued.serialNumber), integration, issuedAt: new Date().toISOString(), notAfter: issued.notAfter.toISOString() });
+    await this.store.recordIssued({ serial: normalizeSerial(issued.serialNumber), integration, issuedAt: new Date().toISOString(), notAfter: issued.notAfter.toISOString() });
     return { certPath, keyPath, caCertPath, serialNumber: normalizeSerial(issued.serialNumber), notAfter: issued.notAfter };
   }
 
   /** Revokes every certificate issued to an integration (recorded ones and DATA_DIR/tls/clients/<id>.pem). */
-  revokeCertificates(integration: string, reason?: string): Revocation[] {
+  async revokeCertificates(integration: string, reason?: string): Promise<Revocation[]> {
     if (!isIntegrationId(integration)) throw new RangeError('integration id must be lower-case letters, digits, . _ - (1..64 chars, starting alphanumeric)');
-    const serials = new Set(this.store.issuedTo(integration).map((c) => c.serial));
+    const serials = new Set((await this.store.issuedTo(integration)).map((c) => c.serial));
     const local = localPkiPaths(this.dataDir).clientFiles(integration).certPath;
     if (fs.existsSync(local)) serials.add(normalizeSerial(new crypto.X509Certificate(fs.readFileSync(local)).serialNumber));
-    const already = new Set(this.store.list().filter((r) => r.kind === 'certificate').map((r) => normalizeSerial(r.value)));
-    return [...serials].filter((s) => !already.has(s)).map((s) => this.store.revoke('certificate', s, reason ?? `integration ${integration}`));
+    const already = new Set((await this.store.revocations()).filter((r) => r.kind === 'certificate').map((r) => normalizeSerial(r.value)));
+    const out: Revocation[] = [];
+    for (const s of serials) if (!already.has(s)) out.push(await this.store.revoke('certificate', s, reason ?? `integration ${integration}`));
+    return out;
   }
 
-  revokeCertificateSerial(serial: string, reason?: string): Revocation {
+  async revokeCertificateSerial(serial: string, reason?: string): Promise<Revocation> {
     const s = normalizeSerial(serial);
     if (s.length === 0 || s.length > 64) throw new RangeError('a serial number is hexadecimal');
     return this.store.revoke('certificate', s, reason ?? null);

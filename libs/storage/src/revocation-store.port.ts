@@ -1,9 +1,12 @@
 /**
- * The RevocationStore port: revoked credentials (token ids, subjects, certificate serials, never a
- * token) and the client certificates issued per integration, as the security lib's
- * CredentialRevocationService writes them and its RevocationList polls them. Embedded adapter:
- * sqlite/sqlite-revocation-store.ts.
+ * The port of revoked credentials and issued client certificates: what `auditctl token revoke`,
+ * `auditctl certs issue|revoke` and the console's admin pages write (CredentialRevocationService,
+ * @app/security) and what every service's RevocationList reads. The data dir's database with the
+ * embedded store (sqlite/sqlite-revocation-store.ts); the cluster with STORE=elasticsearch
+ * (elasticsearch/es-revocation-store.ts), the store of record every instance reads. Token ids,
+ * subjects and certificate serials only, never a token.
  */
+
 export type RevocationKind = 'token' | 'subject' | 'certificate';
 
 export interface Revocation {
@@ -21,11 +24,15 @@ export interface IssuedCertificateRow {
 }
 
 export interface RevocationStore {
-  revoke(kind: RevocationKind, value: string, reason?: string | null, at?: Date): Revocation;
-  /** Every revocation, oldest first (a subject revoked twice: both rows; the latest counts). */
-  list(): Revocation[];
-  /** A cheap change marker: grows with every revocation. */
-  version(): number;
-  recordIssued(cert: IssuedCertificateRow): void;
-  issuedTo(integration: string): IssuedCertificateRow[];
+  /** Records a revocation at `at` (default: now) and returns it. */
+  revoke(kind: RevocationKind, value: string, reason?: string | null, at?: Date): Promise<Revocation>;
+  /** Every revocation, oldest first (a subject revoked twice: both; the latest counts). */
+  revocations(): Promise<Revocation[]>;
+  /** Records a certificate issued to an integration (so that revoking the integration finds it). */
+  recordIssued(cert: IssuedCertificateRow): Promise<void>;
+  /** The certificates recorded as issued to an integration, oldest first. */
+  issuedTo(integration: string): Promise<IssuedCertificateRow[]>;
 }
+
+/** The deployment's RevocationStore (bound by the security module). */
+export const REVOCATION_STORE = Symbol('REVOCATION_STORE');

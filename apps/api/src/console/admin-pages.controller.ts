@@ -45,8 +45,8 @@ export class AdminPagesController {
   @Get('integrations')
   @RequireScope('integrations:manage')
   @Render('admin-integrations')
-  integrations(@Req() req: ConsoleRequest) {
-    return pageModel(req, 'Integrations', this.pages.integrationList());
+  async integrations(@Req() req: ConsoleRequest) {
+    return pageModel(req, 'Integrations', await this.pages.integrationList());
   }
 
   @Post('integrations/token')
@@ -55,7 +55,7 @@ export class AdminPagesController {
     const issued = await this.pages.issueToken(body);
     await this.pages.recordChange(p, 'console.admin.token.issue', 'POST /console/admin/integrations/token', { integration: issued.integration, tokenId: issued.tokenId, expiresAt: issued.expiresAt }, 'Token', req.socket?.remoteAddress);
     res.setHeader('cache-control', 'no-store');
-    res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), issued }));
+    res.render('admin-integrations', pageModel(req, 'Integrations', { ...(await this.pages.integrationList()), issued }));
   }
 
   @Post('integrations/certificate')
@@ -63,15 +63,15 @@ export class AdminPagesController {
   async issueCertificate(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
     const certificate = await this.pages.issueCertificate(body);
     await this.pages.recordChange(p, 'console.admin.certificate.issue', 'POST /console/admin/integrations/certificate', { integration: certificate.integration, fingerprint: certificate.fingerprint }, 'ClientCertificate', req.socket?.remoteAddress);
-    res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), certificate }));
+    res.render('admin-integrations', pageModel(req, 'Integrations', { ...(await this.pages.integrationList()), certificate }));
   }
 
   @Post('integrations/revoke')
   @RequireScope('integrations:manage')
   async revoke(@Req() req: ConsoleRequest, @Res() res: Response, @Body() body: unknown, @CurrentPrincipal() p: Principal) {
-    const revoked = this.pages.revoke(body);
+    const revoked = await this.pages.revoke(body);
     await this.pages.recordChange(p, `console.admin.revoke.${revoked.what}`, 'POST /console/admin/integrations/revoke', { what: revoked.what, ...(revoked.integration ? { integration: revoked.integration } : {}), count: String(revoked.count) }, 'Credential', req.socket?.remoteAddress);
-    res.render('admin-integrations', pageModel(req, 'Integrations', { ...this.pages.integrationList(), revoked }));
+    res.render('admin-integrations', pageModel(req, 'Integrations', { ...(await this.pages.integrationList()), revoked }));
   }
 
   @Get('rules')

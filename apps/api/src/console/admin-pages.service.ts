@@ -76,7 +76,7 @@ export class AdminPagesService {
     return { name, role: role as Role, password };
   }
 
-  integrationList() {
+  async integrationList() {
     const clientsDir = localPkiPaths(this.config.dataDir).clientsDir;
     const certs = new Map<string, { notAfter: string; fingerprint: string; expired: boolean }>();
     if (fs.existsSync(clientsDir)) {
@@ -95,7 +95,7 @@ export class AdminPagesService {
     return {
       ttls: TOKEN_TTLS,
       canRevoke: Boolean(this.revocations),
-      revocations: (this.revocations?.list() ?? []).slice(-50).reverse(),
+      revocations: ((await this.revocations?.list()) ?? []).slice(-50).reverse(),
       integrationsFile: this.integrations.sourceFile ? path.basename(this.integrations.sourceFile) : null,
       integrations: ids.map((id) => {
         const s = this.integrations.get(id);
@@ -133,16 +133,16 @@ export class AdminPagesService {
   }
 
   private revocationService(): CredentialRevocationService {
-    if (!this.revocations) throw Problems.conflict('revocation-unavailable', 'Credential revocation needs the embedded database.');
+    if (!this.revocations) throw Problems.conflict('revocation-unavailable', 'Credential revocation is not available in this deployment.');
     return this.revocations;
   }
 
   /**
    * Revokes a token by its id or the whole token (`what: token`), every token of an integration issued
    * so far (`what: subject`), or every client certificate of an integration (`what: certificates`).
-   * Every service on the data dir refuses them within seconds.
+   * Every service on the data dir (the cluster, with STORE=elasticsearch) refuses them within seconds.
    */
-  revoke(body: unknown): { what: string; integration?: string; count: number } {
+  async revoke(body: unknown): Promise<{ what: string; integration?: string; count: number }> {
     const b = formFields(body);
     const what = field(b, 'what');
     const reason = field(b, 'reason').slice(0, 500) || undefined;
@@ -151,16 +151,16 @@ export class AdminPagesService {
       if (what === 'token') {
         const token = field(b, 'token');
         if (token === '') throw Problems.validation([{ pointer: '/token', message: 'is required: a token id, or the whole token' }], 'The form is invalid.');
-        service.revokeToken(token, reason);
+        await service.revokeToken(token, reason);
         return { what, count: 1 };
       }
       if (what === 'subject' || what === 'certificates') {
         const integration = this.integrationId(b);
         if (what === 'subject') {
-          service.revokeSubject(integration, reason);
+          await service.revokeSubject(integration, reason);
           return { what, integration, count: 1 };
         }
-        return { what, integration, count: service.revokeCertificates(integration, reason).length };
+        return { what, integration, count: (await service.revokeCertificates(integration, reason)).length };
       }
     } catch (err) {
       // The service's checks (a token without an id, a malformed serial) name no submitted value.

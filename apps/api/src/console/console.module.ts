@@ -4,7 +4,7 @@
  * console routes. Pages are added as controllers here plus an entry in console-nav.ts (docs/console.md).
  */
 import { Global, Module } from '@nestjs/common';
-import { CONSOLE_ACCOUNTS, ConsoleAccounts, ConsoleSessions, ConsoleStore, LocalSignIn, OidcSignIn, PreAuthCookie } from '@app/console';
+import { CONSOLE_ACCOUNTS, ConsoleAccounts, ConsoleSessions, ConsoleStore, LocalSignIn, MemorySignInFailures, OidcSignIn, PreAuthCookie, SIGN_IN_FAILURES, SignInFailures } from '@app/console';
 import { APP_CONFIG, AppConfig, DEFAULT_CONSOLE_IDLE_MINUTES, DEFAULT_CONSOLE_SESSION_HOURS } from '@app/core';
 import { SESSION_AUTHENTICATOR } from '@app/security';
 import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
@@ -43,7 +43,17 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
           secure: !config.insecureHttp,
         }),
     },
-    { provide: LocalSignIn, inject: [CONSOLE_ACCOUNTS], useFactory: (store: ConsoleAccounts) => new LocalSignIn(store) },
+    {
+      // STORE=elasticsearch: failed sign-ins counted in the cluster, so N instances do not give N times the attempts.
+      provide: SIGN_IN_FAILURES,
+      inject: [APP_CONFIG, EVENT_STORE],
+      useFactory: async (config: AppConfig, events: EventStore): Promise<SignInFailures> => {
+        if (config.scaleOut?.store !== 'elasticsearch') return new MemorySignInFailures();
+        const { elasticsearchSignInFailuresFor } = await import('@app/console/es-sign-in-failures');
+        return elasticsearchSignInFailuresFor(events);
+      },
+    },
+    { provide: LocalSignIn, inject: [CONSOLE_ACCOUNTS, SIGN_IN_FAILURES], useFactory: (store: ConsoleAccounts, failures: SignInFailures) => new LocalSignIn(store, Date.now, failures) },
     { provide: PreAuthCookie, inject: [APP_CONFIG], useFactory: (config: AppConfig) => PreAuthCookie.fromDataDir(config.dataDir) },
     { provide: OIDC_SIGN_IN, inject: [APP_CONFIG], useFactory: (config: AppConfig) => (config.console?.oidc ? new OidcSignIn(config.console.oidc) : null) },
     ConsoleSessionAuthenticator,

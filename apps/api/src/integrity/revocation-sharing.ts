@@ -1,21 +1,19 @@
 /**
- * With STORE=elasticsearch, shares this instance's credential revocations with every other
- * instance (RevocationSync, @app/storage/scale-out-adapters): at start and then every
- * REVOCATION_SYNC_MS, what was revoked on this data dir is created in the shared index and what any
- * instance revoked is added to this data dir's database, where the RevocationList polls it (at most
- * REVOCATION_POLL_MS later). A revocation made with `auditctl` on any instance's data dir is thus
- * refused by every instance within about REVOCATION_SYNC_MS + REVOCATION_POLL_MS (3 s). While the
- * shared index cannot be read for longer than REVOCATION_SHARED_STALE_SECONDS (60), credential
- * checks answer 503 / refuse certificates rather than accept what another instance may have
- * revoked. Off with the embedded store (one data dir). Logs counts and error classes only.
+ * With STORE=elasticsearch, reads the cluster's revocations (the store of record: what `auditctl
+ * token revoke` / `certs revoke` and the console's admin pages write there) into this instance's
+ * PolledRevocations, at start and then every REVOCATION_SYNC_MS; the RevocationList re-reads that
+ * at most REVOCATION_POLL_MS later. A revocation made anywhere is thus refused by every instance
+ * within about REVOCATION_SYNC_MS + REVOCATION_POLL_MS (3 s). No instance keeps a copy in a file.
+ * While the index cannot be read for longer than REVOCATION_SHARED_STALE_SECONDS (60), credential
+ * checks answer 503 / refuse certificates rather than accept what may have been revoked. Off with
+ * the embedded store (the RevocationList polls the data dir's database). Logs counts and error
+ * classes only.
  */
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@app/core';
-import { RevocationList } from '@app/security';
-import { SQLITE_DB, SqliteDb, SqliteRevocationStore } from '@app/storage';
+import { PolledRevocations, REVOCATION_SYNC_MS, RevocationList } from '@app/security';
 
-/** How often revocations are mirrored with the shared index (ms). */
-export const REVOCATION_SYNC_MS = 1000;
+export { REVOCATION_SYNC_MS } from '@app/security';
 
 @Injectable()
 export class RevocationSharing implements OnApplicationBootstrap, OnModuleDestroy {
@@ -26,29 +24,23 @@ export class RevocationSharing implements OnApplicationBootstrap, OnModuleDestro
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(SQLITE_DB) private readonly db: SqliteDb,
+    @Optional() @Inject(PolledRevocations) private readonly polled?: PolledRevocations | null,
     @Optional() @Inject(RevocationList) private readonly list?: RevocationList | null,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const es = this.config.scaleOut?.store === 'elasticsearch' ? this.config.scaleOut.elasticsearch : undefined;
-    if (!es) return;
-    const { createElasticsearchClient, ElasticsearchRevocationStore, RevocationSync } = await import('@app/storage/scale-out-adapters');
-    const shared = new ElasticsearchRevocationStore(createElasticsearchClient(es), `${es.indexPrefix}-revocations`);
-    const sync = new RevocationSync(new SqliteRevocationStore(this.db), shared);
-    // Start counts as read: the first sync runs now. Unread for longer than the stale bound, credential checks refuse (503).
-    let lastReadAt = Date.now();
-    this.list?.dependOn(() => lastReadAt, (this.config.integrity?.revocationSharedStaleSeconds ?? 60) * 1000);
+    const polled = this.polled;
+    if (!polled) return;
+    // Unread for longer than the stale bound, credential checks refuse (503).
+    this.list?.dependOn(() => polled.lastReadAt, (this.config.integrity?.revocationSharedStaleSeconds ?? 60) * 1000);
     const tick = async () => {
       try {
-        await shared.init();
-        const r = await sync.syncOnce();
-        lastReadAt = Date.now();
-        if (r.pushed + r.pulled > 0) this.logger.log(JSON.stringify({ msg: 'revocations shared', pushed: r.pushed, pulled: r.pulled }));
-        if (this.failing) this.logger.log(JSON.stringify({ msg: 'revocation sharing recovered' }));
+        const added = await polled.refresh();
+        if (added > 0) this.logger.log(JSON.stringify({ msg: 'revocations read from the cluster', added }));
+        if (this.failing) this.logger.log(JSON.stringify({ msg: 'revocations readable again' }));
         this.failing = false;
       } catch (err) {
-        if (!this.failing) this.logger.warn(JSON.stringify({ msg: 'revocation sharing failed; local revocations still apply, retrying', error: (err as Error)?.constructor?.name ?? 'error' }));
+        if (!this.failing) this.logger.warn(JSON.stringify({ msg: 'revocations cannot be read from the cluster; the last list still applies, retrying', error: (err as Error)?.constructor?.name ?? 'error' }));
         this.failing = true;
       }
     };

@@ -6,21 +6,23 @@
  */
 import { Command } from 'commander';
 import { CredentialRevocationService } from '@app/security';
-import { SqliteRevocationStore, openDatabase } from '@app/storage';
-import { resolveDataDir } from '../data-dir';
+import { StoreUnavailableError } from '@app/storage';
+import { openRevocationStore } from '../cli-revocation-store';
+import { cliConfig, resolveDataDir } from '../data-dir';
 
-function withService<T>(dataDirOption: string | undefined, run: (s: CredentialRevocationService) => Promise<T> | T, command: string): Promise<void> {
+/** Runs with the deployment's revocation store (the data dir's database, or the cluster with STORE=elasticsearch). */
+async function withService<T>(dataDirOption: string | undefined, run: (s: CredentialRevocationService) => Promise<T> | T, command: string): Promise<void> {
   const dataDir = resolveDataDir(dataDirOption);
-  const db = openDatabase(dataDir);
-  return Promise.resolve()
-    .then(() => run(new CredentialRevocationService(new SqliteRevocationStore(db), dataDir)))
-    .then(() => undefined)
-    .catch((err: unknown) => {
-      if (!(err instanceof RangeError) && (err as Error)?.name !== 'PkiError') throw err;
-      process.stderr.write(`auditctl certs ${command}: ${(err as Error).message}\n`);
-      process.exitCode = 2;
-    })
-    .finally(() => db.close());
+  const opened = await openRevocationStore(cliConfig(dataDirOption));
+  try {
+    await run(new CredentialRevocationService(opened.store, dataDir));
+  } catch (err) {
+    if (!(err instanceof RangeError) && !(err instanceof StoreUnavailableError) && (err as Error)?.name !== 'PkiError') throw err;
+    process.stderr.write(`auditctl certs ${command}: ${(err as Error).message}\n`);
+    process.exitCode = 2;
+  } finally {
+    await opened.close();
+  }
 }
 
 export function certsCommand(): Command {
@@ -54,9 +56,9 @@ export function certsCommand(): Command {
     .action((integration: string | undefined, opts: { serial?: string; reason?: string; dataDir?: string }) =>
       withService(
         opts.dataDir,
-        (s) => {
+        async (s) => {
           if ((integration === undefined) === (opts.serial === undefined)) throw new RangeError('give an integration id or --serial <hex>');
-          const done = opts.serial !== undefined ? [s.revokeCertificateSerial(opts.serial, opts.reason)] : s.revokeCertificates(integration!, opts.reason);
+          const done = opts.serial !== undefined ? [await s.revokeCertificateSerial(opts.serial, opts.reason)] : await s.revokeCertificates(integration!, opts.reason);
           if (done.length === 0) process.stdout.write(`no certificate of ${integration} left to revoke\n`);
           for (const r of done) process.stdout.write(`revoked certificate serial ${r.value}\n`);
         },

@@ -5,12 +5,14 @@
  */
 import { Command, Option } from 'commander';
 import { CredentialRevocationService, ROLES, Role, TokenService } from '@app/security';
-import { SqliteRevocationStore, openDatabase } from '@app/storage';
+import { StoreUnavailableError } from '@app/storage';
+import { openRevocationStore } from '../cli-revocation-store';
 import { cliConfig, missingTokenKey, resolveDataDir } from '../data-dir';
 
 /**
  * `auditctl token revoke (--id <token id or token> | --sub <id>)`: records the revocation in the data
- * dir's database; every service on it refuses the token(s) within seconds (REVOCATION_POLL_MS).
+ * dir's database (with STORE=elasticsearch: the cluster's); every service refuses the token(s)
+ * within seconds (REVOCATION_POLL_MS, plus REVOCATION_SYNC_MS on Elasticsearch).
  */
 function tokenRevokeCommand(): Command {
   return new Command('revoke')
@@ -19,7 +21,7 @@ function tokenRevokeCommand(): Command {
     .option('--sub <id>', 'the subject (user or integration id): every token issued to it until now')
     .option('--reason <text>', 'why (kept with the revocation)')
     .option('--data-dir <dir>', 'data directory of the service (default: $DATA_DIR, then ./data)')
-    .action((_local: unknown, cmd: Command) => {
+    .action(async (_local: unknown, cmd: Command) => {
       // --sub and --data-dir are options of `token` too: take them wherever they were given.
       const opts = cmd.optsWithGlobals<{ id?: string; sub?: string; reason?: string; dataDir?: string }>();
       if ((opts.id === undefined) === (opts.sub === undefined)) {
@@ -27,17 +29,19 @@ function tokenRevokeCommand(): Command {
         process.exitCode = 2;
         return;
       }
-      const db = openDatabase(resolveDataDir(opts.dataDir));
+      const config = cliConfig(opts.dataDir);
+      const opened = await openRevocationStore(config);
       try {
-        const service = new CredentialRevocationService(new SqliteRevocationStore(db), resolveDataDir(opts.dataDir));
-        const r = opts.id !== undefined ? service.revokeToken(opts.id, opts.reason) : service.revokeSubject(opts.sub!, opts.reason);
-        process.stdout.write(`revoked ${r.kind === 'token' ? `token ${r.value}` : `every token of ${r.value} issued until ${r.revokedAt}`}; services on this data dir refuse it within seconds\n`);
+        const service = new CredentialRevocationService(opened.store, resolveDataDir(opts.dataDir));
+        const r = opts.id !== undefined ? await service.revokeToken(opts.id, opts.reason) : await service.revokeSubject(opts.sub!, opts.reason);
+        const where = config.scaleOut?.store === 'elasticsearch' ? 'every service on this cluster refuses' : 'services on this data dir refuse';
+        process.stdout.write(`revoked ${r.kind === 'token' ? `token ${r.value}` : `every token of ${r.value} issued until ${r.revokedAt}`}; ${where} it within seconds\n`);
       } catch (err) {
-        if (!(err instanceof RangeError)) throw err;
+        if (!(err instanceof RangeError) && !(err instanceof StoreUnavailableError)) throw err;
         process.stderr.write(`auditctl token revoke: ${err.message}\n`);
         process.exitCode = 2;
       } finally {
-        db.close();
+        await opened.close();
       }
     });
 }

@@ -65,6 +65,10 @@ import {
   ALERT_MAPPINGS,
   CHECKPOINT_MAPPINGS,
   CONSOLE_MAPPINGS,
+  ISSUED_CERTIFICATE_MAPPINGS,
+  RETENTION_RUN_MAPPINGS,
+  REVOCATION_MAPPINGS,
+  SIGN_IN_FAILURE_MAPPINGS,
   DELIVERY_MAPPINGS,
   DELIVERY_QUEUE_MAPPINGS,
   DETECTION_STATE_MAPPINGS,
@@ -228,6 +232,10 @@ export class ElasticsearchEventStore implements EventStore {
       await this.createIndex(this.layout.deliveriesIndex, DELIVERY_MAPPINGS);
       await this.createIndex(this.layout.ruleOverridesIndex, RULE_OVERRIDE_MAPPINGS);
       await this.createIndex(this.layout.consoleIndex, CONSOLE_MAPPINGS);
+      await this.createIndex(this.layout.signInFailuresIndex, SIGN_IN_FAILURE_MAPPINGS);
+      await this.createIndex(this.layout.revocationsIndex, REVOCATION_MAPPINGS);
+      await this.createIndex(this.layout.issuedCertificatesIndex, ISSUED_CERTIFICATE_MAPPINGS);
+      await this.createIndex(this.layout.retentionRunsIndex, RETENTION_RUN_MAPPINGS);
     } catch (err) {
       if (err instanceof StoreUnavailableError) throw err;
       throw new StoreUnavailableError(describeEsError(err, this.options.url));

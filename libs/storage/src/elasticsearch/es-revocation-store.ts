@@ -1,30 +1,23 @@
 /**
- * Revoked credentials shared across instances with STORE=elasticsearch (issue 15): each instance
- * keeps its revocations in its own data dir's database (SqliteRevocationStore, what `auditctl token
- * revoke` / `certs revoke` write and what its RevocationList polls), and RevocationSync mirrors
- * them both ways through one small index (`<ELASTICSEARCH_INDEX_PREFIX>-revocations`): what an
- * instance revoked locally is created there, and what any instance put there is added locally. A
- * document's `_id` is a digest of (kind, value, revokedAt), so a revocation is one document however
- * many instances push it, and one local row however often it is pulled. Token ids, subjects and
- * certificate serials only: never a token.
+ * Revoked credentials with STORE=elasticsearch (issue 15, issue 18 item 2): the cluster is the store
+ * of record (the RevocationStore port). `auditctl token revoke` / `certs revoke` and the console's
+ * admin pages write here, on any instance's data dir or none, and every instance reads the index
+ * (PolledRevocations, @app/security) every REVOCATION_SYNC_MS; no instance keeps a copy in a file.
+ * Two indices with explicit mappings (es-schema.ts), created at start by the event store and by
+ * init() for a CLI that runs first:
+ *   - `<prefix>-revocations`: `_id` is a digest of (kind, value, revokedAt), so a revocation is one
+ *     document however often it is written;
+ *   - `<prefix>-issued-certificates`: `_id` is the serial (what `certs revoke <integration>` revokes).
+ * Token ids, subjects and certificate serials only: never a token.
  */
 import { createHash } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
-import type { Revocation } from '../revocation-store.port';
-import type { SqliteRevocationStore } from '../sqlite/sqlite-revocation-store';
+import type { IssuedCertificateRow, Revocation, RevocationKind, RevocationStore } from '../revocation-store.port';
 import { StoreUnavailableError } from '../event-store.port';
 import { esStatusOf, EsRequestOptions, EsRequests } from './es-requests';
+import { ISSUED_CERTIFICATE_MAPPINGS, REVOCATION_MAPPINGS, SMALL_INDEX_SETTINGS } from './es-schema';
 
-export const REVOCATION_MAPPINGS = {
-  dynamic: 'strict',
-  properties: {
-    id: { type: 'keyword' },
-    kind: { type: 'keyword' },
-    value: { type: 'keyword' },
-    revokedAt: { type: 'date' },
-    reason: { type: 'keyword', index: false },
-  },
-} as const;
+export { REVOCATION_MAPPINGS } from './es-schema';
 
 interface RevocationDoc extends Revocation {
   id: string;
@@ -35,36 +28,64 @@ export function revocationId(r: Pick<Revocation, 'kind' | 'value' | 'revokedAt'>
   return createHash('sha256').update(`${r.kind}\u0000${r.value}\u0000${r.revokedAt}`).digest('hex').slice(0, 40);
 }
 
-const PAGE = 1000;
+/** The index names of a deployment's prefix (ELASTICSEARCH_INDEX_PREFIX). */
+export function revocationIndices(indexPrefix: string): { revocations: string; issued: string } {
+  return { revocations: `${indexPrefix}-revocations`, issued: `${indexPrefix}-issued-certificates` };
+}
 
-export class ElasticsearchRevocationStore {
+const PAGE = 1000;
+const KINDS: readonly RevocationKind[] = ['token', 'subject', 'certificate'];
+
+export class ElasticsearchRevocationStore implements RevocationStore {
   private readonly es: EsRequests;
+  private created: Promise<void> | null = null;
 
   constructor(
     client: Client,
-    readonly index: string,
+    readonly indices: { revocations: string; issued: string },
     options: EsRequestOptions = {},
   ) {
     this.es = new EsRequests(client, options);
   }
 
-  /** Creates the index with its mapping (an existing one is kept). */
+  /** Creates both indices with their mappings once per store (a failed attempt is tried again on the next call). */
+  private ready(): Promise<void> {
+    this.created ??= this.init().catch((err: unknown) => {
+      this.created = null;
+      throw err;
+    });
+    return this.created;
+  }
+
+  /** Creates both indices with their mappings (existing ones are kept). */
   async init(): Promise<void> {
-    try {
-      await this.es.client.indices.create({ index: this.index, mappings: REVOCATION_MAPPINGS });
-    } catch (err) {
-      if (esStatusOf(err) === 400) return; // resource_already_exists_exception: another instance made it
-      throw new StoreUnavailableError(`cannot create the revocations index ${this.index}`);
+    for (const [index, mappings] of [
+      [this.indices.revocations, REVOCATION_MAPPINGS],
+      [this.indices.issued, ISSUED_CERTIFICATE_MAPPINGS],
+    ] as const) {
+      try {
+        await this.es.client.indices.create({ index, settings: SMALL_INDEX_SETTINGS, mappings });
+      } catch (err) {
+        if (esStatusOf(err) === 400) continue; // resource_already_exists_exception: the service or another command made it
+        throw new StoreUnavailableError(`cannot create the index ${index}`);
+      }
     }
   }
 
-  /** Creates the revocations not stored yet (409: already there, fine). */
+  async revoke(kind: RevocationKind, value: string, reason: string | null = null, at = new Date()): Promise<Revocation> {
+    const r: Revocation = { kind, value, revokedAt: at.toISOString(), reason };
+    await this.add([r]);
+    return r;
+  }
+
+  /** Creates the revocations not stored yet (409: already there, fine); searches see them once it resolves. */
   async add(revocations: readonly Revocation[]): Promise<void> {
     if (revocations.length === 0) return;
+    await this.ready();
     const items = await this.es.bulk(
       revocations.map((r) => {
         const id = revocationId(r);
-        return { action: { create: { _index: this.index, _id: id } }, doc: { id, kind: r.kind, value: r.value, revokedAt: r.revokedAt, reason: r.reason } satisfies RevocationDoc };
+        return { action: { create: { _index: this.indices.revocations, _id: id } }, doc: { id, kind: r.kind, value: r.value, revokedAt: r.revokedAt, reason: r.reason } satisfies RevocationDoc };
       }),
     );
     for (const item of items) {
@@ -72,14 +93,15 @@ export class ElasticsearchRevocationStore {
     }
   }
 
-  /** Every revocation in the index, oldest first. */
-  async list(): Promise<Revocation[]> {
+  /** Every revocation in the index, oldest first (a complete read: a partial answer throws). */
+  async revocations(): Promise<Revocation[]> {
+    await this.ready();
     const out: Revocation[] = [];
     let after: unknown[] | undefined;
     for (;;) {
-      const hits = await this.es.search<RevocationDoc>(this.index, {
+      const hits = await this.es.search<RevocationDoc>(this.indices.revocations, {
         size: PAGE,
-        query: { match_all: {} },
+        query: { bool: { filter: [{ terms: { kind: KINDS } }] } },
         sort: [{ revokedAt: { order: 'asc' } }, { id: { order: 'asc' } }],
         ...(after ? { search_after: after } : {}),
       });
@@ -88,32 +110,27 @@ export class ElasticsearchRevocationStore {
       after = hits[hits.length - 1].sort;
     }
   }
-}
 
-export interface RevocationSyncReport {
-  pushed: number;
-  pulled: number;
-}
+  async recordIssued(cert: IssuedCertificateRow): Promise<void> {
+    await this.ready();
+    const [item] = await this.es.bulk([{ action: { create: { _index: this.indices.issued, _id: cert.serial } }, doc: { ...cert } }]);
+    if (item.status !== 409 && (item.status < 200 || item.status >= 300)) throw new StoreUnavailableError(`issued certificate write failed: ${item.error?.type ?? item.status}`);
+  }
 
-/** Mirrors an instance's revocations and the shared index both ways (see the module comment). */
-export class RevocationSync {
-  constructor(
-    private readonly local: SqliteRevocationStore,
-    private readonly shared: ElasticsearchRevocationStore,
-  ) {}
-
-  async syncOnce(): Promise<RevocationSyncReport> {
-    const mine = this.local.list();
-    const theirs = await this.shared.list();
-    const sharedIds = new Set(theirs.map(revocationId));
-    const localIds = new Set(mine.map(revocationId));
-    const push = mine.filter((r) => !sharedIds.has(revocationId(r)));
-    await this.shared.add(push);
-    let pulled = 0;
-    for (const r of theirs) {
-      if (localIds.has(revocationId(r))) continue;
-      if (this.local.addIfAbsent(r)) pulled++;
+  async issuedTo(integration: string): Promise<IssuedCertificateRow[]> {
+    await this.ready();
+    const out: IssuedCertificateRow[] = [];
+    let after: unknown[] | undefined;
+    for (;;) {
+      const hits = await this.es.search<IssuedCertificateRow>(this.indices.issued, {
+        size: PAGE,
+        query: { bool: { filter: [{ term: { integration } }] } },
+        sort: [{ issuedAt: { order: 'asc' } }, { serial: { order: 'asc' } }],
+        ...(after ? { search_after: after } : {}),
+      });
+      for (const h of hits) out.push({ serial: h.source.serial, integration: h.source.integration, issuedAt: h.source.issuedAt, notAfter: h.source.notAfter });
+      if (hits.length < PAGE) return out;
+      after = hits[hits.length - 1].sort;
     }
-    return { pushed: push.length, pulled };
   }
 }

@@ -167,6 +167,26 @@ export class EsLayout {
     return `${this.prefix}-rule-overrides`;
   }
 
+  /** Failed console sign-ins per name (es-sign-in-failures.ts in libs/console): the lockout every instance counts in. */
+  get signInFailuresIndex(): string {
+    return `${this.prefix}-console-sign-in-failures`;
+  }
+
+  /** Revoked tokens and certificates, and the certificates issued (es-revocation-store.ts): the store of record. */
+  get revocationsIndex(): string {
+    return `${this.prefix}-revocations`;
+  }
+
+  /** Client certificates issued by `auditctl certs issue` (es-revocation-store.ts). */
+  get issuedCertificatesIndex(): string {
+    return `${this.prefix}-issued-certificates`;
+  }
+
+  /** Retention runs (es-retention-run-records.ts in apps/api/src/compliance): one document per run. */
+  get retentionRunsIndex(): string {
+    return `${this.prefix}-retention-runs`;
+  }
+
   /** The phases before deletion: hot, then warm and cold at the given ages. */
   private keptPhases(warmAfter: string, coldAfter: string): estypes.IlmPhases {
     return {
@@ -463,6 +483,64 @@ export const CONSOLE_MAPPINGS = {
     createdMs: { type: 'long' },
     lastSeenMs: { type: 'long' },
     expiresMs: { type: 'long' },
+  },
+} as const;
+
+/**
+ * Failed console sign-ins (`_id` = SHA-256 of the lower-cased name: what was typed as a name, a
+ * password by mistake included, is never stored), updated with if_seq_no so concurrent attempts on
+ * several instances all count.
+ */
+export const SIGN_IN_FAILURE_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    count: { type: 'integer' },
+    firstMs: { type: 'long' },
+    lastMs: { type: 'long' },
+  },
+} as const;
+
+/**
+ * Revoked credentials (`_id` = a digest of kind, value and time: the same revocation is one
+ * document however often it is written): token ids, subjects and certificate serials, never a token.
+ */
+export const REVOCATION_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    id: keyword,
+    kind: keyword,
+    value: keyword,
+    revokedAt: { type: 'date' },
+    reason: { type: 'keyword', index: false },
+  },
+} as const;
+
+/** Client certificates `auditctl certs issue` made (`_id` = serial), so that revoking an integration finds them. */
+export const ISSUED_CERTIFICATE_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    serial: keyword,
+    integration: keyword,
+    issuedAt: { type: 'date' },
+    notAfter: { type: 'date' },
+  },
+} as const;
+
+/**
+ * Retention runs (`_id` = run id): the list fields indexed, the full report kept as stored JSON
+ * (chain ids, sequence numbers, index names and counts; never PHI).
+ */
+export const RETENTION_RUN_MAPPINGS = {
+  dynamic: 'strict',
+  properties: {
+    id: keyword,
+    startedAt: { type: 'date' },
+    finishedAt: { type: 'date' },
+    now: { type: 'date' },
+    trigger: keyword,
+    status: keyword,
+    deleted: { type: 'long' },
+    report: stored,
   },
 } as const;
 

@@ -9,24 +9,14 @@ import type { SqliteDb } from './sqlite-database';
 export class SqliteRevocationStore implements RevocationStore {
   constructor(private readonly db: SqliteDb) {}
 
-  revoke(kind: RevocationKind, value: string, reason: string | null = null, at = new Date()): Revocation {
+  async revoke(kind: RevocationKind, value: string, reason: string | null = null, at = new Date()): Promise<Revocation> {
     const revokedAt = at.toISOString();
     this.db.prepare('INSERT INTO credential_revocations (kind, value, revoked_at, reason) VALUES (?, ?, ?, ?)').run(kind, value, revokedAt, reason);
     return { kind, value, revokedAt, reason };
   }
 
-  /**
-   * Adds a revocation made elsewhere (another instance, through Elasticsearch) with its own time,
-   * unless this database already holds it; true when it was added.
-   */
-  addIfAbsent(r: Revocation): boolean {
-    const tx = this.db.transaction(() => {
-      const found = this.db.prepare('SELECT 1 FROM credential_revocations WHERE kind = ? AND value = ? AND revoked_at = ?').get(r.kind, r.value, r.revokedAt);
-      if (found) return false;
-      this.db.prepare('INSERT INTO credential_revocations (kind, value, revoked_at, reason) VALUES (?, ?, ?, ?)').run(r.kind, r.value, r.revokedAt, r.reason);
-      return true;
-    });
-    return tx.immediate();
+  async revocations(): Promise<Revocation[]> {
+    return this.list();
   }
 
   /** Every revocation, oldest first (a subject revoked twice: both rows; the latest counts). */
@@ -43,11 +33,11 @@ export class SqliteRevocationStore implements RevocationStore {
     return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM credential_revocations').get() as { n: number }).n;
   }
 
-  recordIssued(cert: IssuedCertificateRow): void {
+  async recordIssued(cert: IssuedCertificateRow): Promise<void> {
     this.db.prepare('INSERT OR IGNORE INTO issued_certificates (serial, integration, issued_at, not_after) VALUES (?, ?, ?, ?)').run(cert.serial, cert.integration, cert.issuedAt, cert.notAfter);
   }
 
-  issuedTo(integration: string): IssuedCertificateRow[] {
+  async issuedTo(integration: string): Promise<IssuedCertificateRow[]> {
     if (!this.hasTables()) return [];
     return (this.db.prepare('SELECT serial, integration, issued_at, not_after FROM issued_certificates WHERE integration = ? ORDER BY issued_at').all(integration) as { serial: string; integration: string; issued_at: string; not_after: string }[]).map(
       (r) => ({ serial: r.serial, integration: r.integration, issuedAt: r.issued_at, notAfter: r.not_after }),
