@@ -16,7 +16,7 @@ import { PatientIdentifiers } from './patient-identifiers.service';
 import { SourceBindings } from './source-bindings';
 import { SourceOwnershipService } from './source-ownership.service';
 import { TokenService } from './token.service';
-import { CredentialRevocationService, PolledRevocations, RevocationList, RevocationSource } from './credential-revocations';
+import { CredentialRevocationService, PolledRevocations, REVOCATION_POLL_MS, RevocationList, RevocationSource } from './credential-revocations';
 import { REVOCATION_STORE, RevocationStore, SQLITE_DB, SqliteDb, SqliteRevocationStore } from '@app/storage';
 
 /** The revocation store of the deployment, what the RevocationList reads, and (STORE=elasticsearch) the poller. */
@@ -65,7 +65,8 @@ interface Revocations {
       inject: [TokenService, AuthGuard, REVOCATIONS],
       useFactory: (tokens: TokenService, guard: AuthGuard, r: Revocations | null): RevocationList | null => {
         if (!r) return null;
-        const list = new RevocationList(r.source);
+        // The polled list is in memory (read from the cluster every REVOCATION_SYNC_MS): checked on every use.
+        const list = new RevocationList(r.source, r.polled ? 0 : REVOCATION_POLL_MS);
         tokens.useRevocations(list);
         guard.useRevocations(list);
         return list;

@@ -1,9 +1,9 @@
 /**
  * With STORE=elasticsearch, reads the cluster's revocations (the store of record: what `auditctl
  * token revoke` / `certs revoke` and the console's admin pages write there) into this instance's
- * PolledRevocations, at start and then every REVOCATION_SYNC_MS; the RevocationList re-reads that
- * at most REVOCATION_POLL_MS later. A revocation made anywhere is thus refused by every instance
- * within about REVOCATION_SYNC_MS + REVOCATION_POLL_MS (3 s). No instance keeps a copy in a file.
+ * PolledRevocations, at start and then every REVOCATION_SYNC_MS, which the RevocationList checks on
+ * every use. A revocation made anywhere is thus refused by every instance within about
+ * REVOCATION_SYNC_MS (1 s). No instance keeps a copy in a file.
  * While the index cannot be read for longer than REVOCATION_SHARED_STALE_SECONDS (60), credential
  * checks answer 503 / refuse certificates rather than accept what may have been revoked. Off with
  * the embedded store (the RevocationList polls the data dir's database). Logs counts and error

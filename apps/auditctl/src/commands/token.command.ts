@@ -12,7 +12,7 @@ import { cliConfig, missingTokenKey, resolveDataDir } from '../data-dir';
 /**
  * `auditctl token revoke (--id <token id or token> | --sub <id>)`: records the revocation in the data
  * dir's database (with STORE=elasticsearch: the cluster's); every service refuses the token(s)
- * within seconds (REVOCATION_POLL_MS, plus REVOCATION_SYNC_MS on Elasticsearch).
+ * within seconds (REVOCATION_POLL_MS; REVOCATION_SYNC_MS on Elasticsearch).
  */
 function tokenRevokeCommand(): Command {
   return new Command('revoke')
