@@ -441,6 +441,8 @@ export class ElasticsearchEventStore implements EventStore {
     if (q.outcomes) filter.push({ terms: { 'audit.outcome': [...q.outcomes] } });
     if (q.breakGlass) filter.push({ bool: { should: [{ term: { 'event.action': 'break_glass' } }, { term: { 'audit.details.breakGlass': 'true' } }], minimum_should_match: 1 } });
     if (q.fromMs !== undefined || q.toMs !== undefined) filter.push(timeRange(q.fromMs, q.toMs));
+    // Reports leave out the access log (the service's own reads of the audit data), as query does.
+    const mustNot = q.excludeChain !== undefined ? [{ term: { 'audit.chain': q.excludeChain } }] : [];
     await this.refresh(this.layout.eventsPattern);
     // The point in time is kept alive per page for as long as a slow consumer may take between two
     // pages; each response may carry a new id, which replaces the old one (Elasticsearch 8 docs).
@@ -464,7 +466,7 @@ export class ElasticsearchEventStore implements EventStore {
             pit: { id: pit, keep_alive: keepAlive },
             size,
             track_total_hits: false,
-            query: { bool: { filter } },
+            query: { bool: { filter, ...(mustNot.length ? { must_not: mustNot } : {}) } },
             sort: [{ '@timestamp': { order: 'asc' } }, { 'audit.position': { order: 'asc' } }],
             ...(after ? { search_after: after as estypes.SortResults } : {}),
             _source: RECORD_FIELDS,
@@ -1141,3 +1143,4 @@ function firstDifference(expected: unknown, actual: unknown, path: string): stri
   }
   return null;
 }
+
