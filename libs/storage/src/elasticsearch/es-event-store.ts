@@ -47,7 +47,7 @@
 import { Client, errors } from '@elastic/elasticsearch';
 import type { estypes } from '@elastic/elasticsearch';
 import { ACCESS_LOG_CHAIN, AccessEvent, ES_MAX_RESULT_WINDOW, EventCategory } from '@app/core';
-import { ChainHead, ChainRow } from '@app/ledger';
+import { ChainHead, ChainRow, GENESIS_HASH } from '@app/ledger';
 import {
   ChainedRecord,
   EventPage,
@@ -355,6 +355,10 @@ export class ElasticsearchEventStore implements EventStore {
   async append(records: readonly ChainedRecord[]): Promise<void> {
     if (this.closed) throw new StoreUnavailableError('store is closed');
     if (records.length === 0) return;
+    // Each chain's records must link one to the next (the head check below covers only the first):
+    // a group with a gap or a wrong prevHash is refused whole, before anything is written.
+    const broken = brokenLink(records);
+    if (broken) throw new SequenceConflictError(broken.chain, broken.seq);
     await this.exclusive(async () => {
       if (this.needsRepair()) await this.repair();
       // A head move carries its records; one over http.max_content_length (413) is committed
@@ -794,7 +798,7 @@ export class ElasticsearchEventStore implements EventStore {
       const first = records[0];
       const last = records[records.length - 1];
       const head = this.heads.get(first.chain);
-      const follows = head ? head.seq + 1 === first.seq && head.hash.equals(first.prevHash) : first.seq === 0;
+      const follows = head ? head.seq + 1 === first.seq && head.hash.equals(first.prevHash) : first.seq === 0 && first.prevHash.equals(GENESIS_HASH);
       if (this.stale.has(first.chain) || !follows) {
         conflict ??= new SequenceConflictError(first.chain, first.seq);
         continue;
@@ -1144,3 +1148,13 @@ function firstDifference(expected: unknown, actual: unknown, path: string): stri
   return null;
 }
 
+/** The first record that does not follow the group's previous record of its chain (seq + 1, prevHash), or null. */
+function brokenLink(records: readonly ChainedRecord[]): ChainedRecord | null {
+  const previous = new Map<string, ChainedRecord>();
+  for (const r of records) {
+    const p = previous.get(r.chain);
+    if (p && (r.seq !== p.seq + 1 || !r.prevHash.equals(p.hash))) return r;
+    previous.set(r.chain, r);
+  }
+  return null;
+}
