@@ -16,7 +16,8 @@
  *     counted in `_shards.failed`; with `allow_partial_search_results=false` the search fails (503);
  *     `failingCountIndices`: a shard that fails only the `_count` requests (a copy lost between a
  *     count and the searches beside it), whose count then leaves its documents out;
- *   - points in time: each response returns a new id and the previous one stops working; an id
+ *   - points in time: a snapshot of the documents visible when one opens; each response returns a
+ *     new id and the previous one stops working; an id
  *     expires when not used within its `keep_alive` (fake clock, `advance`); an index deleted by
  *     ILM (`deleteBackingIndex`) while a point in time is open is a failed shard of that read;
  *   - limits: `from + size` beyond `index.max_result_window` (10,000) is refused (400), a request
@@ -81,7 +82,7 @@ export class EsFake {
   /** `http.max_content_length` in bytes (Elasticsearch's default is 100 MB). */
   maxContentLength = 100 * 1024 * 1024;
   /** Open points in time: id -> the indices it covers and when it expires (fake clock). */
-  private readonly pits = new Map<string, { indices: string[]; expiresAt: number }>();
+  private readonly pits = new Map<string, { indices: string[]; expiresAt: number; docs: ReadonlySet<Doc> }>();
   private pitCounter = 0;
   private clockMs = 0;
   private seqNo = 0;
@@ -123,13 +124,14 @@ export class EsFake {
     route(['POST', 'GET'], '/:index/_refresh', () => ({ _shards: { total: 1, successful: 1, failed: 0 } }));
     route(['POST', 'GET'], '/:index/_mget', (p) => this.mget(indexOf(p.path), p.body as { ids: string[] }));
     route(['POST', 'GET'], '/:index/_search', (p) => this.search(indexOf(p.path), p.body as SearchBody, p.querystring));
-    // Point in time: covers the backing indices that exist when it opens (no document snapshot:
-    // specs do not write while streaming). Every response carries a new id; the old one is gone.
+    // Point in time: covers the backing indices that exist when it opens and the documents visible
+    // then (a snapshot: what is written later is not seen). Every response carries a new id; the old one is gone.
     route('POST', '/:index/_pit', (p) => {
       const expr = indexOf(p.path);
       const indices = this.indices.has(expr) ? [expr] : this.backingMatching(expr).map((b) => b.index);
       const id = `pit:${++this.pitCounter}:${expr}`;
-      this.pits.set(id, { indices, expiresAt: this.clockMs + durationMs(String(p.querystring.keep_alive ?? '0s')) });
+      const docs = new Set(this.visibleDocs(expr).map((d) => d.doc));
+      this.pits.set(id, { indices, expiresAt: this.clockMs + durationMs(String(p.querystring.keep_alive ?? '0s')), docs });
       return { id, _shards: { total: indices.length, successful: indices.length, skipped: 0, failed: 0 } };
     });
     route('DELETE', '/_pit', (p) => {
@@ -142,8 +144,8 @@ export class EsFake {
       if (!pit || pit.expiresAt < this.clockMs) return notFound('search_context_missing_exception', 'No search context found for id');
       this.pits.delete(body.pit.id);
       const id = `pit:${++this.pitCounter}:${body.pit.id.split(':').slice(2).join(':')}`;
-      this.pits.set(id, { indices: pit.indices, expiresAt: this.clockMs + durationMs(body.pit.keep_alive ?? '0s') });
-      const resp = this.search(body.pit.id.split(':').slice(2).join(':'), body, p.querystring, pit.indices);
+      this.pits.set(id, { indices: pit.indices, expiresAt: this.clockMs + durationMs(body.pit.keep_alive ?? '0s'), docs: pit.docs });
+      const resp = this.search(body.pit.id.split(':').slice(2).join(':'), body, p.querystring, pit.indices, false, pit.docs);
       return resp instanceof errors.ResponseError ? resp : { pit_id: id, ...resp };
     });
     // Shard-level stats: the sequence-number checkpoints of a plain index's one shard.
@@ -361,16 +363,19 @@ export class EsFake {
     };
   }
 
-  private search(index: string, body: SearchBody, qs: Record<string, unknown> = {}, pitIndices?: string[], unbounded = false) {
-    let docs: { id: string; doc: Doc; index: string }[];
-    if (this.indices.has(index)) docs = [...this.indices.get(index)!].map(([id, doc]) => ({ id, doc, index }));
-    else {
-      // Data stream names or patterns, or backing index names (the retention run reads one backing index).
-      const pattern = namePattern(index);
-      docs = [...this.streams].flatMap(([name, b]) =>
-        b.flatMap((m, g) => (pattern.test(name) || pattern.test(backingName(name, g)) ? [...m].map(([id, doc]) => ({ id, doc, index: backingName(name, g) })) : [])),
-      );
-    }
+  /** Documents of a plain index, or of the data streams / backing indices a name or pattern matches. */
+  private visibleDocs(index: string): { id: string; doc: Doc; index: string }[] {
+    if (this.indices.has(index)) return [...this.indices.get(index)!].map(([id, doc]) => ({ id, doc, index }));
+    // Data stream names or patterns, or backing index names (the retention run reads one backing index).
+    const pattern = namePattern(index);
+    return [...this.streams].flatMap(([name, b]) =>
+      b.flatMap((m, g) => (pattern.test(name) || pattern.test(backingName(name, g)) ? [...m].map(([id, doc]) => ({ id, doc, index: backingName(name, g) })) : [])),
+    );
+  }
+
+  private search(index: string, body: SearchBody, qs: Record<string, unknown> = {}, pitIndices?: string[], unbounded = false, pitDocs?: ReadonlySet<Doc>) {
+    let docs = this.visibleDocs(index);
+    if (pitDocs) docs = docs.filter((d) => pitDocs.has(d.doc));
     if (!unbounded && (body.from ?? 0) + (body.size ?? 10) > 10_000) {
       return responseError(400, 'illegal_argument_exception', 'Result window is too large, from + size must be less than or equal to: [10000]');
     }

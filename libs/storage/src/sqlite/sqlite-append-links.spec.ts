@@ -3,8 +3,8 @@
  * group must follow the recorded head and every further row the row before it. Anything else (a
  * group chained on a group that was never stored, a gap, a wrong prevHash, a second genesis) is
  * refused whole as a SequenceConflictError and nothing of it is stored; a good group then still
- * goes in. Checked on the in-process path and on the writer thread (the compiled worker:
- * `npm run build`, which `npm test` runs first).
+ * goes in. Checked here on the writer thread (the compiled worker: `npm run build`, which
+ * `npm test` runs first); the in-process path is the EventStore contract's (test/contracts/event-store.contract.ts).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -51,10 +51,7 @@ function chained(head: { seq: number; hash: Buffer }, count: number): ChainedRec
 
 const last = (records: ChainedRecord[]) => ({ seq: records[records.length - 1].seq, hash: records[records.length - 1].hash });
 
-describe.each([
-  ['in-process', false],
-  ['writer thread', true],
-])('SqliteEventStore.append refuses rows that do not extend the chain (%s)', (_name, thread) => {
+describe('SqliteEventStore.append on the writer thread refuses rows that do not extend the chain', () => {
   let dir: string;
   let db: SqliteDb;
   let store: SqliteEventStore;
@@ -63,7 +60,7 @@ describe.each([
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'append-links-'));
     db = openDatabase(dir);
     store = new SqliteEventStore(db, embeddedFieldProtection({ dataDir: dir }));
-    if (thread) store.useAppendThread(new SqliteAppendThread({ dataDir: dir }));
+    store.useAppendThread(new SqliteAppendThread({ dataDir: dir }));
   });
 
   afterEach(async () => {
