@@ -129,6 +129,12 @@ function columnBreak(chain: string, row: ChainRow): ChainBreak {
   return { chain, seq: row.seq, kind: 'modified', column: row.columnMismatch, detail: `stored column ${row.columnMismatch} does not match the record` };
 }
 
+const NO_HASH = Buffer.alloc(0);
+
+function asStoredHash(value: unknown): Buffer {
+  return Buffer.isBuffer(value) ? value : NO_HASH;
+}
+
 export class ChainVerifier {
   private expectedSeq: number;
   private expectedPrev: Buffer;
@@ -159,6 +165,9 @@ export class ChainVerifier {
   /** Feeds the next row in stored sequence order. Returns false once a break is known. */
   push(row: ChainRow): boolean {
     if (this.found) return false;
+    // A hash column of another type (a tampered store: text, a number) is no hash: judged as one
+    // that matches nothing, instead of failing the comparison with a TypeError.
+    if (!Buffer.isBuffer(row.hash) || !Buffer.isBuffer(row.prevHash)) row = { ...row, hash: asStoredHash(row.hash), prevHash: asStoredHash(row.prevHash) };
     this.window.push(row);
     while (this.window.length > 0 && !this.found) {
       const head = this.window[0];

@@ -103,4 +103,17 @@ describe('RecordHashBuilder', () => {
   it('refuses a previous hash that is not 32 bytes', () => {
     expect(() => new RecordHashBuilder('c').begin(Buffer.alloc(31))).toThrow(RangeError);
   });
+  it('gives the recordHash digest at the edges of the byte-written tail (seq digits, receive times JSON.stringify would change)', () => {
+    const b = new RecordHashBuilder('data_access');
+    const event = Buffer.from('{"id":"x"}', 'utf8');
+    const seqs = [0, 9, 10, 99, 100, 12345678901, Number.MAX_SAFE_INTEGER, 2 ** 53, -1, 1.5, 1e21];
+    const times = ['2026-12-07T15:00:00.000Z', '', 'a"b', 'a\\b', 'tab\there', '\u007f', 'é', '~ !'];
+    for (const seq of seqs) {
+      for (const receivedAt of times) {
+        b.begin(GENESIS_HASH);
+        b.appendEvent(event, 0, event.length);
+        expect(b.finish(receivedAt, seq).toString('hex')).toBe(recordHash(GENESIS_HASH, 'data_access', seq, receivedAt, '{"id":"x"}').toString('hex'));
+      }
+    }
+  });
 });

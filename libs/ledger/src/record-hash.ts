@@ -51,6 +51,9 @@ export function recordHash(prevHash: Uint8Array, chain: string, seq: number, rec
  * UTF-8 of the canonical event JSON; the digest is then the one `recordHash` gives for the same
  * record (the record-hash spec checks this on random records).
  */
+const RECEIVED_AT_KEY = Buffer.from(',"receivedAt":"', 'latin1');
+const SEQ_KEY = Buffer.from('","seq":', 'latin1');
+
 export class RecordHashBuilder {
   private readonly head: Buffer;
   private buf = Buffer.allocUnsafe(4096);
@@ -114,9 +117,11 @@ export class RecordHashBuilder {
   /** Ends the record with its receive time and seq and returns its hash. */
   finish(receivedAt: string, seq: number): Buffer {
     this.evEnd = this.len;
-    const tail = `,"receivedAt":${JSON.stringify(receivedAt)},"seq":${seq}}`;
-    this.reserve(tail.length * 3);
-    this.len += this.buf.write(tail, this.len, 'utf8');
+    if (!this.plainTail(receivedAt, seq)) {
+      const tail = `,"receivedAt":${JSON.stringify(receivedAt)},"seq":${seq}}`;
+      this.reserve(tail.length * 3);
+      this.len += this.buf.write(tail, this.len, 'utf8');
+    }
     const bytes = this.buf.subarray(0, this.len);
     return oneShot ? oneShot('sha256', bytes, 'buffer') : nodeCrypto.createHash('sha256').update(bytes).digest();
   }
@@ -135,6 +140,36 @@ export class RecordHashBuilder {
 
   get eventEnd(): number {
     return this.evEnd;
+  }
+
+  /**
+   * The record's tail written byte by byte when JSON.stringify would change nothing (printable ASCII
+   * without quote or backslash) and seq is a safe non-negative integer: the bytes of the template in
+   * `finish`, with no string made. False (nothing written) otherwise.
+   */
+  private plainTail(receivedAt: string, seq: number): boolean {
+    const n = receivedAt.length;
+    if (!Number.isSafeInteger(seq) || seq < 0) return false;
+    for (let i = 0; i < n; i++) {
+      const c = receivedAt.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+    }
+    this.reserve(RECEIVED_AT_KEY.length + n + SEQ_KEY.length + 18);
+    const buf = this.buf;
+    let at = this.len;
+    buf.set(RECEIVED_AT_KEY, at);
+    at += RECEIVED_AT_KEY.length;
+    for (let i = 0; i < n; i++) buf[at + i] = receivedAt.charCodeAt(i);
+    at += n;
+    buf.set(SEQ_KEY, at);
+    at += SEQ_KEY.length;
+    let digits = 1;
+    for (let v = seq; v >= 10; v = Math.floor(v / 10)) digits++;
+    for (let i = digits - 1, v = seq; i >= 0; i--, v = Math.floor(v / 10)) buf[at + i] = 48 + (v % 10);
+    at += digits;
+    buf[at++] = 0x7d;
+    this.len = at;
+    return true;
   }
 
   private reserve(n: number): void {

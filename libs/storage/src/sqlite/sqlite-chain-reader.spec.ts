@@ -13,7 +13,7 @@ import { ChainRow, ChainVerifier, GENESIS_HASH, canonicalize, recordHash } from 
 import { embeddedFieldProtection } from '@app/security';
 import { SqliteDb, openDatabase } from './sqlite-database';
 import { SqliteEventStore } from './sqlite-event-store';
-import { SqliteChainReader } from './sqlite-chain-reader';
+import { SqliteChainReader, isoMillis } from './sqlite-chain-reader';
 
 const CHAIN = 'data_access';
 const COUNT = 60;
@@ -195,6 +195,25 @@ describe('SqliteChainReader', () => {
       expect(reader.hasWarmRecords(CHAIN, 0, COUNT)).toBe(false);
     } finally {
       reader.close();
+    }
+  });
+});
+
+describe('isoMillis (the occurred_ms check without a string)', () => {
+  it('gives what Date.parse gives, for stored times and for every odd form', () => {
+    const texts = [
+      '2026-12-07T15:00:00.000Z', '1970-01-01T00:00:00.000Z', '0100-01-01T00:00:00.000Z', '0099-12-31T23:59:59.999Z',
+      '2026-02-29T00:00:00.000Z', '2026-02-30T12:00:00.000Z', '2026-04-31T00:00:00.000Z', '2024-02-29T23:59:59.999Z',
+      '2026-01-01T24:00:00.000Z', '2026-01-01T23:60:00.000Z', '2026-01-01T23:59:60.000Z', '2026-13-01T00:00:00.000Z',
+      '2026-00-01T00:00:00.000Z', '2026-01-00T00:00:00.000Z', '2026-01-32T00:00:00.000Z', '9999-12-31T23:59:59.999Z',
+      '2026-1a-01T00:00:00.000Z', '2026-01-01T00:00:00.00aZ', '2026-01-01 00:00:00.000Z', '2026-01-01T00:00:00.000+',
+      '2026-01-01T00:00:00Z', '2026-01-01T00:00:00.000+01:00', '2026-01-01', 'not a time', '', '2026-01-01T00:00:00.0000Z',
+    ];
+    for (let i = 0; i < 2000; i++) texts.push(new Date(-5e12 + Math.floor(Math.random() * 3e13)).toISOString());
+    for (const t of texts) {
+      const b = Buffer.from(`xx${t}yy`, 'utf8');
+      const got = isoMillis(b, 2, 2 + Buffer.byteLength(t));
+      expect([t, got]).toEqual([t, Date.parse(t)]);
     }
   });
 });

@@ -35,15 +35,19 @@ const HASHES = 64;
  * Page columns: seq, received_at, event; sealed || prev_hash || hash in hex (NULL when any column
  * is not of the expected type or size; hex text, decoded into one buffer per page, costs less than
  * a Buffer per row from the driver); id, category, action, outcome and actor_id as their JSON
- * literals one after the other (NULL unless all are text), occurred_ms, patient_id; and the rowid
- * to read an unusual row again.
+ * literals one after the other (NULL when one is a blob, which json_quote refuses), occurred_ms,
+ * patient_id; and the rowid to read an unusual row again.
+ *
+ * Types are checked with comparisons, not typeof() calls (a third less SQL per row): in SQLite's
+ * order every blob sorts after every NULL, number and text, so `x >= x''` holds for a blob only and
+ * `x < x''` for anything else but NULL; `sealed > x''` is a non-empty blob. The columns handed over
+ * as they are (seq, received_at, event) are checked in JavaScript (fastRows: a number, strings).
  */
 const FAST_PAGE_SQL = `SELECT seq, received_at, event,
-  CASE WHEN typeof(seq) = 'integer' AND typeof(received_at) = 'text' AND typeof(event) = 'text'
-        AND typeof(prev_hash) = 'blob' AND length(prev_hash) = 32 AND typeof(hash) = 'blob' AND length(hash) = 32
-        AND (sealed IS NULL OR (typeof(sealed) = 'blob' AND length(sealed) > 0))
+  CASE WHEN length(prev_hash) = 32 AND prev_hash >= x'' AND length(hash) = 32 AND hash >= x''
+        AND (sealed IS NULL OR sealed > x'')
        THEN hex(coalesce(sealed, x'')) || hex(prev_hash) || hex(hash) END,
-  CASE WHEN typeof(id) = 'text' AND typeof(category) = 'text' AND typeof(action) = 'text' AND typeof(outcome) = 'text' AND typeof(actor_id) = 'text'
+  CASE WHEN id < x'' AND category < x'' AND action < x'' AND outcome < x'' AND actor_id < x''
        THEN json_quote(id) || json_quote(category) || json_quote(action) || json_quote(outcome) || json_quote(actor_id) END,
   occurred_ms, patient_id, pos
   FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`;
@@ -132,6 +136,38 @@ class PageRun implements CheckedRun {
     const sl = sealedLengths[j];
     return new CheckedRow(r[0], r[1], bytes.subarray(at + sl, at + sl + 32), bytes.subarray(at + sl + 32, at + sl + 64), r[2], bytes, at, sl, this.reader);
   }
+}
+
+/** The digit at `i` of `b`, or a negative number when it is not one. */
+function digit(b: Buffer, i: number): number {
+  const d = b[i] - 48;
+  return d >= 0 && d <= 9 ? d : -100_000;
+}
+
+/**
+ * `Date.parse` of the UTF-8 text at [from, to) of `b`, without making the string when it has the
+ * form every stored record has (YYYY-MM-DDTHH:MM:SS.sssZ, year 100 or later, fields in range:
+ * Date.UTC then gives what Date.parse gives, day overflow included); anything else goes to
+ * Date.parse itself.
+ */
+export function isoMillis(b: Buffer, from: number, to: number): number {
+  if (
+    to - from === 24 &&
+    b[from + 4] === 45 && b[from + 7] === 45 && b[from + 10] === 84 && b[from + 13] === 58 &&
+    b[from + 16] === 58 && b[from + 19] === 46 && b[from + 23] === 90
+  ) {
+    const year = digit(b, from) * 1000 + digit(b, from + 1) * 100 + digit(b, from + 2) * 10 + digit(b, from + 3);
+    const month = digit(b, from + 5) * 10 + digit(b, from + 6);
+    const day = digit(b, from + 8) * 10 + digit(b, from + 9);
+    const hour = digit(b, from + 11) * 10 + digit(b, from + 12);
+    const minute = digit(b, from + 14) * 10 + digit(b, from + 15);
+    const second = digit(b, from + 17) * 10 + digit(b, from + 18);
+    const ms = digit(b, from + 20) * 100 + digit(b, from + 21) * 10 + digit(b, from + 22);
+    if (year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59 && ms >= 0) {
+      return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+    }
+  }
+  return Date.parse(b.toString('utf8', from, to));
 }
 
 /** Whether 32 bytes at `a` of `x` equal 32 bytes at `b` of `y`. */
@@ -272,6 +308,9 @@ export class SqliteChainReader {
       const sl = sealedLengths[i];
       const fast =
         r[3] !== null &&
+        typeof r[1] === 'string' &&
+        typeof r[2] === 'string' &&
+        Number.isSafeInteger(r[0]) &&
         r[4] !== null &&
         errors[i] === undefined &&
         this.hashMatches(builder, r[2], bytes, at + sl, r[1], r[0], sl > 0 ? starts[i] : -1, plain, plainLengths[i]) &&
@@ -359,7 +398,7 @@ export class SqliteChainReader {
     if (p !== literals.length) return false;
     const occurred = at[DerivedField.OccurredAt];
     if (occurred < 0 || scan.hasEscape(DerivedField.OccurredAt) || typeof r[5] !== 'number') return false;
-    if (Date.parse(b.toString('utf8', occurred + 1, at[DerivedField.OccurredAt + 1] - 1)) !== r[5]) return false;
+    if (isoMillis(b, occurred + 1, at[DerivedField.OccurredAt + 1] - 1) !== r[5]) return false;
     const column = r[6] as string | null;
     const patient = at[DerivedField.PatientId];
     if (patient < 0) return column === null;
