@@ -1,15 +1,16 @@
 /**
  * The Elasticsearch AlertStore against the client's official test double (EsFake over
  * @elastic/elasticsearch-mock): exact write requests (op_type=create on the alert id, sealed
- * record, refresh=wait_for), idempotent saves, filters and cursor pages newest first, and
- * lifecycle transitions fenced with if_seq_no/if_primary_term so two analysts never lose a change.
+ * record, refresh=wait_for), the search a list sends, and lifecycle transitions fenced with
+ * if_seq_no/if_primary_term so two analysts never lose a change. What every AlertStore does
+ * (idempotent saves, filters and cursors, transitions, cases) is the contract in
+ * test/contracts/alert-store.contract.ts, run on this adapter too.
  */
 import * as crypto from 'node:crypto';
 import { EsFake } from '@app/storage/elasticsearch/es-fake';
 import { SealedText } from '@app/storage/sqlite/sealed-fields';
 import { DetectionAlert } from '../alert';
 import { caseIdFor } from '../alert-cases';
-import { AlertNotFoundError, InvalidAlertTransitionError } from '../alert-lifecycle';
 import { ElasticsearchAlertStore } from './es-alert-store';
 
 function alert(n: number, fields: Partial<DetectionAlert> = {}): DetectionAlert {
@@ -89,28 +90,17 @@ describe('ElasticsearchAlertStore', () => {
     expect(withPatient.record.reasons).toEqual(['same-surname', 'vip-record']);
   });
 
-  it('saves idempotently: a replay (409) changes nothing and returns the stored record', async () => {
+  it('a replay is refused by the cluster itself (create on the alert id answered 409): one document per alert', async () => {
     const { fake, alerts } = store();
     await alerts.saveAll([alert(1), alert(2)], '2026-03-03T10:05:00.000Z');
-    await alerts.transition(alert(1).id, { action: 'acknowledge', by: 'jane', at: '2026-03-03T10:06:00.000Z' });
-    const again = await alerts.save(alert(1, { count: 99 }), '2026-03-03T11:00:00.000Z');
-    expect(again.created).toBe(false);
-    expect(again.record).toMatchObject({ count: 1, status: 'acknowledged', createdAt: '2026-03-03T10:05:00.000Z' });
+    expect((await alerts.save(alert(1, { count: 99 }), '2026-03-03T11:00:00.000Z')).created).toBe(false);
     expect(fake.indices.get('audit-alerts')!.size).toBe(2);
     expect(fake.conflicts.get('audit-alerts')).toBe(1);
   });
 
-  it('lists newest first with filters and an opaque cursor', async () => {
+  it('lists with one search: filters as terms and a window range, newest first', async () => {
     const { fake, alerts } = store();
-    await alerts.saveAll(Array.from({ length: 25 }, (_, i) => alert(i + 1)), '2026-03-03T12:00:00.000Z');
-    const ids: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await alerts.list({ limit: 7, cursor });
-      ids.push(...page.alerts.map((a) => a.id));
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    expect(ids).toEqual(Array.from({ length: 25 }, (_, i) => alert(25 - i).id));
+    await alerts.saveAll(Array.from({ length: 10 }, (_, i) => alert(i + 1)), '2026-03-03T12:00:00.000Z');
     fake.requests.length = 0;
     const bulk = await alerts.list({ limit: 100, rule: 'bulk-phi-read', severity: 'high', status: 'open', from: alert(5).windowEnd, to: alert(8).windowEnd });
     expect(fake.requests[0].path).toBe('/audit-alerts/_search');
@@ -130,26 +120,15 @@ describe('ElasticsearchAlertStore', () => {
       sort: [{ windowEndMs: { order: 'desc' } }, { id: { order: 'desc' } }],
     });
     expect(bulk.alerts.map((a) => a.position)).toEqual([7, 5]);
-    await alerts.transition(alert(3).id, { action: 'resolve', by: 'raj', note: 'ok', at: '2026-03-03T12:01:00.000Z' });
-    expect((await alerts.list({ limit: 100, status: 'resolved' })).alerts.map((a) => a.id)).toEqual([alert(3).id]);
-    expect((await alerts.list({ limit: 100, status: 'open' })).alerts).toHaveLength(24);
-    await expect(alerts.list({ limit: 1, cursor: 'bogus' })).rejects.toThrow(/invalid alert cursor/);
   });
 
-  it('applies transitions against the stored status, fenced by if_seq_no/if_primary_term', async () => {
+  it('writes a transition with if_seq_no/if_primary_term of the version it read, list columns updated', async () => {
     const { fake, alerts } = store();
     await alerts.save(alert(1), '2026-03-03T12:00:00.000Z');
-    const acked = await alerts.transition(alert(1).id, { action: 'acknowledge', by: 'jane', note: 'on it', at: '2026-03-03T12:01:00.000Z' });
-    expect(acked).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'jane' });
+    await alerts.transition(alert(1).id, { action: 'acknowledge', by: 'jane', note: 'on it', at: '2026-03-03T12:01:00.000Z' });
     const update = fake.bulks().at(-1)![0];
     expect(update.action).toEqual({ index: { _index: 'audit-alerts', _id: alert(1).id, if_seq_no: expect.any(Number), if_primary_term: 1 } });
     expect(update.doc).toMatchObject({ status: 'acknowledged', updatedAt: '2026-03-03T12:01:00.000Z', ruleId: 'bulk-phi-read', windowEndMs: Date.parse(alert(1).windowEnd) });
-    await expect(alerts.transition(alert(1).id, { action: 'acknowledge', by: 'raj', at: '2026-03-03T12:02:00.000Z' })).rejects.toBeInstanceOf(InvalidAlertTransitionError);
-    await expect(alerts.transition(alert(1).id, { action: 'resolve', by: 'raj', at: '2026-03-03T12:02:00.000Z' })).rejects.toMatchObject({ reason: 'note-required' });
-    const resolved = await alerts.transition(alert(1).id, { action: 'resolve', by: 'raj', note: 'fine', at: '2026-03-03T12:03:00.000Z' });
-    expect(resolved.history.map((h) => h.by)).toEqual(['jane', 'raj']);
-    expect(await alerts.get(alert(1).id)).toEqual(resolved);
-    await expect(alerts.transition(alert(9).id, { action: 'acknowledge', by: 'jane', at: '2026-03-03T12:04:00.000Z' })).rejects.toBeInstanceOf(AlertNotFoundError);
   });
 
   it('two analysts on two instances: the one whose version went stale re-reads and is judged against the winner', async () => {
@@ -189,35 +168,11 @@ describe('ElasticsearchAlertStore', () => {
     const withIndexing = (fake = new EsFake()) => ({ fake, alerts: new ElasticsearchAlertStore(fake.client(), 'audit-alerts', sealer, { sleep: async () => undefined }, indexing) });
     const about = (n: number, actor: string, patient: string) => alert(n, { actor, groupKey: { 'actor.id': actor, 'patient.id': patient } });
 
-    it('indexes the actor and the patient tokens (never ids) and filters on them', async () => {
+    it('indexes the actor and the patient tokens, never patient ids', async () => {
       const { fake, alerts } = withIndexing();
       await alerts.saveAll([about(1, 'nurse-a', 'MRN-1'), about(2, 'nurse-b', 'MRN-2'), about(3, 'nurse-a', 'MRN-3')], '2026-03-03T10:05:00.000Z');
       expect(JSON.stringify(fake.bulks())).not.toContain('MRN-');
-      expect((await alerts.list({ actor: 'nurse-a', limit: 10 })).alerts.map((a) => a.id)).toEqual([about(3, 'x', 'y').id, about(1, 'x', 'y').id]);
-      expect((await alerts.list({ patientToken: indexing.patientToken('MRN-2'), limit: 10 })).alerts.map((a) => a.groupKey['actor.id'])).toEqual(['nurse-b']);
-      expect((await alerts.list({ patientToken: indexing.patientToken('MRN-9'), limit: 10 })).alerts).toEqual([]);
-    });
-
-    it("groups a user's alerts into the open case, opens a new one once it is resolved, and lists both", async () => {
-      const { alerts } = withIndexing();
-      const [first, second] = await alerts.saveAll([about(1, 'nurse-a', 'MRN-1'), about(2, 'nurse-a', 'MRN-2')], '2026-03-03T10:05:00.000Z');
-      expect(second.record.caseId).toBe(first.record.caseId);
-      await alerts.transition(first.record.id, { action: 'resolve', by: 'jane', note: 'n', at: '2026-03-03T11:00:00.000Z' });
-      const [stillOpen] = await alerts.saveAll([about(3, 'nurse-a', 'MRN-3')], '2026-03-03T11:05:00.000Z');
-      expect(stillOpen.record.caseId).toBe(first.record.caseId);
-      await alerts.transition(second.record.id, { action: 'resolve', by: 'jane', note: 'n', at: '2026-03-03T11:06:00.000Z' });
-      await alerts.transition(stillOpen.record.id, { action: 'resolve', by: 'jane', note: 'n', at: '2026-03-03T11:07:00.000Z' });
-      const [later] = await alerts.saveAll([about(4, 'nurse-a', 'MRN-4')], '2026-03-03T12:00:00.000Z');
-      expect(later.record.caseId).not.toBe(first.record.caseId);
-      const { cases } = await alerts.cases({ actor: 'nurse-a', limit: 10 });
-      expect(cases.map((c) => [c.id, c.status, c.alertCount])).toEqual([
-        [later.record.caseId, 'open', 1],
-        [first.record.caseId, 'resolved', 3],
-      ]);
-      expect((await alerts.cases({ status: 'resolved', limit: 10 })).cases.map((c) => c.id)).toEqual([first.record.caseId]);
-      const page = await alerts.cases({ limit: 1 });
-      expect(page.nextCursor).not.toBeNull();
-      expect((await alerts.cases({ limit: 1, cursor: page.nextCursor! })).cases.map((c) => c.id)).toEqual([first.record.caseId]);
+      expect(fake.bulks()[0].map((op) => op.doc.actorId)).toEqual(['nurse-a', 'nurse-b', 'nurse-a']);
     });
   });
 });
