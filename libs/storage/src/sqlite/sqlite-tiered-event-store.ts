@@ -101,6 +101,8 @@ export const RESTORED_POSITION_BASE = 4_000_000_000_000_000;
 export class TieredSqliteEventStore extends SqliteEventStore {
   private readonly warmCodec: SealedFieldCodec;
   private warmKnown = false;
+  private warmTableProbe: { get(): unknown } | null = null;
+  private warmRowProbe: { get(): unknown } | null = null;
 
   constructor(
     private readonly warmDb: SqliteDb,
@@ -110,10 +112,19 @@ export class TieredSqliteEventStore extends SqliteEventStore {
     this.warmCodec = new SealedFieldCodec(warmProtection.dataKeys);
   }
 
-  /** True when the warm tier holds anything (cheap: one probe). */
+  /**
+   * True when the warm tier holds anything (cheap: one probe). Asked on every group commit and every
+   * detection read, so both probes are statements prepared once (preparing them each time was most
+   * of the cost); the table may be created later by another connection (the retention runner).
+   */
   private warm(): boolean {
-    if (!this.warmKnown) this.warmKnown = hasWarmTable(this.warmDb);
-    return this.warmKnown && this.warmDb.prepare('SELECT 1 FROM warm_events LIMIT 1').get() !== undefined;
+    if (!this.warmKnown) {
+      this.warmTableProbe ??= this.warmDb.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'warm_events'");
+      this.warmKnown = this.warmTableProbe.get() !== undefined;
+      if (!this.warmKnown) return false;
+    }
+    this.warmRowProbe ??= this.warmDb.prepare('SELECT 1 FROM warm_events LIMIT 1');
+    return this.warmRowProbe.get() !== undefined;
   }
 
   /** A warm row as returned by queries, its derived columns re-checked against its record (as in the hot tier). */
