@@ -100,6 +100,42 @@ async function openLoop(client: Pick<ApiClient, 'request'>, bodies: string[], ra
   return { latencies: latencies.sort((a, b) => a - b), failures, connectionErrors, seconds: (performance.now() - started) / 1000 };
 }
 
+/** One scrape of the service's /metrics (Prometheus text): sample name with labels -> value. */
+async function scrapeMetrics(client: Pick<ApiClient, 'request'>): Promise<Map<string, number>> {
+  const res = await client.request('GET', '/metrics');
+  const out = new Map<string, number>();
+  if (res.status !== 200) return out;
+  for (const line of res.body.split('\n')) {
+    if (line.length === 0 || line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+
+/**
+ * The p-th percentile of a Prometheus histogram between two scrapes (the upper bound of the bucket
+ * it falls in; `> last bound` when beyond the last one), and the count.
+ */
+function histogramDelta(before: Map<string, number>, after: Map<string, number>, name: string, p: number): { count: number; bound: string } {
+  const buckets: { le: number; n: number }[] = [];
+  for (const [k, v] of after) {
+    const m = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\}$`).exec(k);
+    if (m) buckets.push({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), n: v - (before.get(k) ?? 0) });
+  }
+  buckets.sort((a, b) => a.le - b.le);
+  const count = buckets.length > 0 ? buckets[buckets.length - 1].n : 0;
+  const target = (p / 100) * count;
+  let bound = 'n/a';
+  for (let i = 0; i < buckets.length; i++) {
+    if (buckets[i].n >= target && count > 0) {
+      bound = buckets[i].le === Infinity ? `> ${fmt(buckets[i - 1].le * 1000)} ms` : `<= ${fmt(buckets[i].le * 1000, 1)} ms`;
+      break;
+    }
+  }
+  return { count, bound };
+}
+
 /**
  * The synthetic traffic names several integrations, but one token posts it all: leave
  * source.integration out and the service fills in the caller (source ownership, issue 5).
@@ -189,11 +225,14 @@ async function main(): Promise<void> {
       const warm = Math.ceil(5000 / size);
       await closedLoop(client, bodies.slice(0, warm), CONCURRENCY);
       const events = counts.slice(warm).reduce((n, c) => n + c, 0);
+      const g0 = await scrapeMetrics(bench);
       const cpu0 = processCpuMs(svc.child.pid);
       const main0 = mainThreadCpuMs(svc.child.pid);
       const run = await closedLoop(client, bodies.slice(warm), CONCURRENCY);
       const cpuMs = processCpuMs(svc.child.pid) - cpu0;
       const mainMs = mainThreadCpuMs(svc.child.pid) - main0;
+      const g1 = await scrapeMetrics(bench);
+      const groupDelta = (k: string) => (g1.get(`audit_commit_group_events_${k}`) ?? NaN) - (g0.get(`audit_commit_group_events_${k}`) ?? NaN);
       const b = { size, run, rate: events / run.seconds, cpuPerEvent: (cpuMs * 1000) / events, mainPerEvent: (mainMs * 1000) / events, cores: cpuMs / 1000 / run.seconds };
       batchResults.push(b);
       console.log(`| end to end, batches of ${b.size}, ${CONCURRENCY} clients, HTTPS | ${fmt(b.rate)} events/s (${fmt(b.rate / raw100.rate, 2)} of raw@100, ${fmt(b.rate / raw1000.rate, 2)} of raw@1000) |`);
@@ -201,10 +240,11 @@ async function main(): Promise<void> {
         `| service CPU per event, batches of ${b.size} (user + system, all threads) | ${fmt(b.cpuPerEvent, 1)} µs (${fmt(b.cores, 2)} cores busy; main thread ${fmt(b.mainPerEvent, 1)} µs, other threads ${fmt(b.cpuPerEvent - b.mainPerEvent, 1)} µs; ${fmt(b.cpuPerEvent / raw1000.cpuPerEvent, 2)}x the raw@1000 CPU per event) |`,
       );
       console.log(`| batch-of-${b.size} ack latency p50 / p99 | ${fmt(percentile(b.run.latencies, 50), 1)} ms / ${fmt(percentile(b.run.latencies, 99), 1)} ms |`);
+      console.log(`| batch-of-${b.size} group commits (one fsync'd transaction each) | ${fmt(groupDelta('count'))}, ${fmt(groupDelta('sum') / groupDelta('count'))} events each on average |`);
       if (b.run.retries > 0) console.log(`| batch-of-${b.size} requests sent again after a connection error | ${b.run.retries} |`);
     }
 
-    let single: { max: number; halfRate: number; failures: number; paced: { latencies: number[]; connectionErrors: number } } | null = null;
+    let single: { max: number; halfRate: number; failures: number; paced: { latencies: number[]; connectionErrors: number }; service: { m0: Map<string, number>; m1: Map<string, number> } } | null = null;
     if (SINGLE_PROBE > 0) {
       const singles = generateTraffic({ events: SINGLE_PROBE + 180_000, seed: 11 }).events.map((e, i) => {
         const body = JSON.stringify(SHARDS === null ? postedByBench(e) : postedBySite(e, siteOf(i)));
@@ -214,8 +254,13 @@ async function main(): Promise<void> {
       const probe = await closedLoop(client, singles.slice(0, SINGLE_PROBE), 64);
       const max = SINGLE_PROBE / probe.seconds;
       const halfRate = max / 2;
+      // What the service saw during the open loop (its /metrics scraped just before and after; the
+      // event-loop delay histogram is reset by each scrape): event-loop delay, group commit duration,
+      // connections its per-IP cap refused.
+      const m0 = await scrapeMetrics(bench);
       const paced = await openLoop(client, singles.slice(SINGLE_PROBE, SINGLE_PROBE + Math.floor(halfRate * SINGLE_SECONDS)), halfRate);
-      single = { max, halfRate, failures: probe.failures + paced.failures, paced };
+      const m1 = await scrapeMetrics(bench);
+      single = { max, halfRate, failures: probe.failures + paced.failures, paced, service: { m0, m1 } };
     }
 
     if (single) {
@@ -224,6 +269,14 @@ async function main(): Promise<void> {
         `| single-event ack latency at half max (${fmt(single.halfRate)} ev/s, open loop) p50 / p99 | ${fmt(percentile(single.paced.latencies, 50), 1)} ms / ${fmt(percentile(single.paced.latencies, 99), 1)} ms |`,
       );
       if (single.paced.connectionErrors > 0) console.log(`| single events at half max reset on the connection (no answer, not sent again) | ${single.paced.connectionErrors} |`);
+      const { m0, m1 } = single.service;
+      const lag = (k: string) => fmt((m1.get(`audit_process_nodejs_eventloop_lag_${k}_seconds`) ?? NaN) * 1000, 1);
+      const commits = histogramDelta(m0, m1, 'audit_commit_duration_seconds', 99);
+      const acks = histogramDelta(m0, m1, 'audit_ingest_ack_duration_seconds', 99);
+      const refused = (m1.get('audit_http_connections_refused_total{cap="per_ip"}') ?? 0) - (m0.get('audit_http_connections_refused_total{cap="per_ip"}') ?? 0);
+      console.log(`| service during the half-max part: event-loop delay p99 / max | ${lag('p99')} ms / ${lag('max')} ms |`);
+      console.log(`| service during the half-max part: group commits, p99 duration; ack p99 (queue + commit) | ${fmt(commits.count)} commits, ${commits.bound}; ${acks.bound} |`);
+      console.log(`| service during the half-max part: connections refused by its per-IP cap (HTTP_MAX_CONNECTIONS_PER_IP) | ${fmt(refused)} |`);
     }
     console.log(`| non-202 answers | ${batchResults.reduce((n, b) => n + b.run.failures, 0) + (single?.failures ?? 0)} |`);
     console.log(`| load average at the end (1 min) | ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores |`);
