@@ -84,7 +84,8 @@ export class ConsoleStore implements ConsoleAccounts {
   }
 
   async touchSession(idHash: string, nowMs: number): Promise<void> {
-    await writeWhenFree(this.db, () => this.db.prepare('UPDATE console_sessions SET last_seen_ms = ? WHERE id_hash = ?').run(nowMs, idHash));
+    // Never back (as the Elasticsearch store): a touch that lands late with an earlier time must not shorten the idle window.
+    await writeWhenFree(this.db, () => this.db.prepare('UPDATE console_sessions SET last_seen_ms = MAX(last_seen_ms, ?) WHERE id_hash = ?').run(nowMs, idHash));
   }
 
   async deleteSession(idHash: string): Promise<void> {
