@@ -6,7 +6,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment } from '@app/core';
 import { MetricsService } from '@app/pipeline';
-import { embeddedFieldProtection } from '@app/security';
+import { embeddedFieldProtection, embeddedFieldProtectionSource } from '@app/security';
 import {
   CHECKPOINT_STORE,
   EVENT_STORE,
@@ -49,8 +49,7 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
   if (config.writerThread) {
     const thread = new SqliteAppendThread({
       dataDir: config.dataDir,
-      dataKeysDir: config.dataKeysDir,
-      tokenizationKeyFile: config.tokenizationKeyFile,
+      protection: embeddedFieldProtectionSource(config),
       backgroundCheckpoints: walCheckpointsInBackground(config),
     });
     void thread.start().catch(() => undefined); // a failed start is retried by the first append (503 until then)

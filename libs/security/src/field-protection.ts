@@ -1,10 +1,13 @@
 /**
- * Builds the field protection the embedded store needs (the `FieldProtection` its adapter declares):
+ * Builds the field protection storage needs (its `FieldProtection` port, field-protection.port.ts):
  * patient tokens from the tokenization key, and AES-256 data keys from the data keyring, both under
  * DATA_DIR/keys unless configured elsewhere. The service, `auditctl` and benchmarks all call this, so
  * every process that opens a data dir protects and reads its records the same way.
  */
 import type { AppConfig } from '@app/core';
+import * as path from 'node:path';
+import type { FieldProtection, FieldProtectionSource } from '@app/storage/field-protection.port';
+import { compiledWorkerFile } from '@app/storage/compiled-worker';
 import { SealedText } from '@app/storage/sqlite/sealed-fields';
 import { FileDataKeyProvider } from './data-key-provider';
 import { DisplayPseudonymizer } from './display-pseudonyms';
@@ -44,5 +47,19 @@ export function embeddedFieldProtection(config: KeyLocations): EmbeddedFieldProt
     isPatientToken,
     dataKeys,
     tokenizer,
+  };
+}
+
+/** This module as a FieldProtectionModule: what a storage worker thread loads (see embeddedFieldProtectionSource). */
+export function fieldProtection(options: Record<string, string | undefined>): FieldProtection {
+  if (!options.dataDir) throw new Error('field protection needs the data dir');
+  return embeddedFieldProtection({ dataDir: options.dataDir, dataKeysDir: options.dataKeysDir, tokenizationKeyFile: options.tokenizationKeyFile });
+}
+
+/** Names this module and the key locations, so a storage worker thread builds the same field protection. */
+export function embeddedFieldProtectionSource(config: KeyLocations): FieldProtectionSource {
+  return {
+    module: compiledWorkerFile(__dirname, `${path.basename(__filename, path.extname(__filename))}.js`),
+    options: { dataDir: config.dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile },
   };
 }

@@ -26,3 +26,27 @@ export interface FieldProtection {
   isPatientToken(value: string): boolean;
   dataKeys: DataKeyring;
 }
+
+/**
+ * How a worker thread of a storage adapter (the writer thread) builds the same FieldProtection as
+ * the process that starts it: functions cannot be sent to a thread, so the starter names a compiled
+ * module and JSON options, and the thread calls that module's `fieldProtection(options)`. The
+ * security lib provides one (embeddedFieldProtectionSource); storage only loads what it is given.
+ */
+export interface FieldProtectionSource {
+  /** Absolute path of a compiled module exporting FieldProtectionModule. */
+  module: string;
+  options: Record<string, string | undefined>;
+}
+
+/** What the module a FieldProtectionSource names exports. */
+export interface FieldProtectionModule {
+  fieldProtection(options: Record<string, string | undefined>): FieldProtection;
+}
+
+/** The FieldProtection a source describes (in the thread that needs it). */
+export function loadFieldProtection(source: FieldProtectionSource): FieldProtection {
+  const loaded = require(source.module) as Partial<FieldProtectionModule>;
+  if (typeof loaded.fieldProtection !== 'function') throw new Error(`${source.module} does not export fieldProtection(options)`);
+  return loaded.fieldProtection(source.options);
+}

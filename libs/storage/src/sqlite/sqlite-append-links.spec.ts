@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessEvent } from '@app/core';
 import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
-import { embeddedFieldProtection } from '@app/security';
+import { inMemoryFieldProtection, inMemoryFieldProtectionSource } from '../../../../test/fakes/in-memory-field-protection';
 import { ChainedRecord, SequenceConflictError } from '../event-store.port';
 import { SqliteAppendThread } from './sqlite-append-thread';
 import { SqliteDb, openDatabase } from './sqlite-database';
@@ -59,8 +59,8 @@ describe('SqliteEventStore.append on the writer thread refuses rows that do not 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'append-links-'));
     db = openDatabase(dir);
-    store = new SqliteEventStore(db, embeddedFieldProtection({ dataDir: dir }));
-    store.useAppendThread(new SqliteAppendThread({ dataDir: dir }));
+    store = new SqliteEventStore(db, inMemoryFieldProtection());
+    store.useAppendThread(new SqliteAppendThread({ dataDir: dir, protection: inMemoryFieldProtectionSource() }));
   });
 
   afterEach(async () => {

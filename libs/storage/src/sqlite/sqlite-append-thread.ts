@@ -11,12 +11,13 @@ import { compiledWorkerFile } from '../compiled-worker';
 import { Worker } from 'node:worker_threads';
 import type { AccessEvent } from '@app/core';
 import { ChainedRecord, DuplicateIdError, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
+import type { FieldProtectionSource } from '../field-protection.port';
 import type { AppendFailure } from './sqlite-append';
 
 export interface AppendThreadOptions {
   dataDir: string;
-  dataKeysDir?: string;
-  tokenizationKeyFile?: string;
+  /** How the thread builds the field protection the main thread's store uses (the same keys). */
+  protection: FieldProtectionSource;
   /** A background checkpointer runs (WAL_CHECKPOINT_INTERVAL_MS): the worker's commits only checkpoint as a backstop. */
   backgroundCheckpoints?: boolean;
   /**

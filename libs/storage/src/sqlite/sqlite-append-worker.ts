@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { embeddedFieldProtection } from '@app/security/field-protection';
+import { loadFieldProtection } from '../field-protection.port';
 import { openDatabase } from './sqlite-database';
 import { AppendRow, appendFailure, prepareAppend } from './sqlite-append';
 import { AppendThreadOptions, AppendThreadReply, AppendThreadRequest, HASH_BYTES, appendEventOf } from './sqlite-append-thread';
@@ -24,7 +24,7 @@ function holdWhileAsked(): void {
 
 try {
   const db = openDatabase(options.dataDir, { backgroundCheckpoints: options.backgroundCheckpoints });
-  const append = prepareAppend(db, embeddedFieldProtection(options));
+  const append = prepareAppend(db, loadFieldProtection(options.protection));
   port.on('message', (msg: AppendThreadRequest) => {
     if (msg.type === 'close') {
       db.close();

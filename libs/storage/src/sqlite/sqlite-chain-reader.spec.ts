@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessEvent } from '@app/core';
 import { ChainRow, ChainVerifier, GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
-import { embeddedFieldProtection } from '@app/security';
+import { inMemoryFieldProtection } from '../../../../test/fakes/in-memory-field-protection';
 import { SqliteDb, openDatabase } from './sqlite-database';
 import { SqliteEventStore } from './sqlite-event-store';
 import { SqliteChainReader, isoMillis } from './sqlite-chain-reader';
@@ -37,7 +37,7 @@ function eventFor(n: number): AccessEvent {
 
 async function build(dir: string): Promise<void> {
   const db = openDatabase(dir);
-  const protection = embeddedFieldProtection({ dataDir: dir });
+  const protection = inMemoryFieldProtection();
   const store = new SqliteEventStore(db, protection);
   let prev: Buffer = GENESIS_HASH;
   const records = [];
@@ -91,7 +91,7 @@ describe('SqliteChainReader', () => {
   }
 
   async function bothWays(dir: string, from = 0, to?: number, pageSize = 7) {
-    const protection = embeddedFieldProtection({ dataDir: dir });
+    const protection = inMemoryFieldProtection();
     const db = openDatabase(dir, { readonly: true });
     const store = new SqliteEventStore(db, protection);
     const reader = SqliteChainReader.open(dir, protection);
@@ -190,7 +190,7 @@ describe('SqliteChainReader', () => {
   });
 
   it('says which ranges hold warm-tier records, which it leaves to the tiered store', () => {
-    const reader = SqliteChainReader.open(base, embeddedFieldProtection({ dataDir: base }));
+    const reader = SqliteChainReader.open(base, inMemoryFieldProtection());
     try {
       expect(reader.hasWarmRecords(CHAIN, 0, COUNT)).toBe(false);
     } finally {

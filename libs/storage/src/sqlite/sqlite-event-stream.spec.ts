@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { embeddedFieldProtection } from '@app/security';
+import { inMemoryFieldProtection } from '../../../../test/fakes/in-memory-field-protection';
 import { SqliteDb, openDatabase } from './sqlite-database';
 import { SqliteEventStore } from './sqlite-event-store';
 
@@ -18,7 +18,7 @@ describe('SqliteEventStore.stream', () => {
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-stream-'));
     db = openDatabase(dir);
-    new SqliteEventStore(db, embeddedFieldProtection({ dataDir: dir }));
+    new SqliteEventStore(db, inMemoryFieldProtection());
   });
   afterAll(() => {
     db.close();

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { AccessEvent } from '@app/core';
 import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
-import { embeddedFieldProtection } from '@app/security';
+import { inMemoryFieldProtection } from '../../../../test/fakes/in-memory-field-protection';
 import { EventQuery, EventStreamQuery } from '../event-store.port';
 import { SqliteDb, openDatabase } from './sqlite-database';
 import { RESTORED_POSITION_BASE, TieredSqliteEventStore, WARM_SCHEMA_SQL, encodeWarmRecord } from './sqlite-tiered-event-store';
@@ -26,7 +26,7 @@ describe('TieredSqliteEventStore', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tiered-store-'));
     db = openDatabase(dir);
-    store = new TieredSqliteEventStore(db, embeddedFieldProtection({ dataDir: dir }));
+    store = new TieredSqliteEventStore(db, inMemoryFieldProtection());
     // Two chains, 12 records each; event times interleave and repeat (cursor ties on time).
     for (const chain of ['data_access', 'authentication'] as const) {
       let prev = GENESIS_HASH;
