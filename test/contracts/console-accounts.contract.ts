@@ -57,8 +57,8 @@ export function describeConsoleAccountsContract(name: string, open: () => Promis
       const before = (await store.user('ana'))!;
       await store.createSession(hash('a'), sessionRow({ mustChange: false }));
       await store.createSession(hash('b'), sessionRow({ userName: 'bob', role: 'admin' }));
-      expect(await opened.other().putUser('ana', 'privacy_officer', 'hash-2', true)).toBe('reset');
-      expect(await store.user('ana')).toEqual({ ...before, role: 'privacy_officer', passwordHash: 'hash-2', mustChange: true });
+      expect(await opened.other().putUser('ana', 'compliance_officer', 'hash-2', true)).toBe('reset');
+      expect(await store.user('ana')).toEqual({ ...before, role: 'compliance_officer', passwordHash: 'hash-2', mustChange: true });
       expect(await store.session(hash('a'))).toBeNull();
       expect(await store.session(hash('b'))).toEqual(sessionRow({ userName: 'bob', role: 'admin' }));
       expect(await store.putUser('new', 'auditor', 'hash-5', true)).toBe('created');

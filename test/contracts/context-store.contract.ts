@@ -19,10 +19,10 @@ export const contextVersion = (i: number): ContextVersion => ({
   receivedAtMs: 1_700_000_000_000 + Math.floor(i / 3),
   record:
     i % 3 === 0
-      ? { id: `MRN-C-${i}`, family: `tok_family_${i}`, relatedPersons: [], vip: i % 2 === 0, deceased: false }
+      ? { id: `MRN-C-${i}`, familyToken: `tok_family_${i}`, relatedPersons: [{ familyToken: `tok_rel_${i}` }], vip: i % 2 === 0, deceased: false }
       : i % 3 === 1
-        ? { id: `u-c-${i}`, status: 'active', department: 'oncology', given: `tok_given_${i}` }
-        : { id: `enc-${i}`, patient: { id: `MRN-C-${i - 2}` }, department: 'er', participants: [`u-c-${i - 1}`], start: '2026-01-01T00:00:00.000Z' },
+        ? { id: `u-c-${i}`, status: 'active', department: 'oncology', givenToken: `tok_given_${i}` }
+        : { id: `enc-${i}`, patientId: `MRN-C-${i - 2}`, department: 'er', participants: [`u-c-${i - 1}`], startMs: 1_700_000_000_000 + i, endMs: 1_700_000_100_000 },
 });
 
 async function scanAll(store: ContextStore, batchSize?: number): Promise<{ batches: number[]; versions: ContextVersion[] }> {
