@@ -19,10 +19,10 @@ export class SqliteRevocationStore implements RevocationStore {
     return this.list();
   }
 
-  /** Every revocation, oldest first (a subject revoked twice: both rows; the latest counts). */
+  /** Every revocation, oldest first by its time (ISO strings, one format: they sort as times); a subject revoked twice: both rows, the latest counts. */
   list(): Revocation[] {
     if (!this.hasTables()) return [];
-    return (this.db.prepare('SELECT kind, value, revoked_at, reason FROM credential_revocations ORDER BY id').all() as { kind: RevocationKind; value: string; revoked_at: string; reason: string | null }[]).map(
+    return (this.db.prepare('SELECT kind, value, revoked_at, reason FROM credential_revocations ORDER BY revoked_at, id').all() as { kind: RevocationKind; value: string; revoked_at: string; reason: string | null }[]).map(
       (r) => ({ kind: r.kind, value: r.value, revokedAt: r.revoked_at, reason: r.reason }),
     );
   }
