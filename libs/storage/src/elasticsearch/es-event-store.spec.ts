@@ -25,7 +25,11 @@ import {
   IDS_MAPPINGS,
   MERKLE_BLOCK_MAPPINGS,
   PURGED_PREFIX_MAPPINGS,
+  ISSUED_CERTIFICATE_MAPPINGS,
+  RETENTION_RUN_MAPPINGS,
+  REVOCATION_MAPPINGS,
   RULE_OVERRIDE_MAPPINGS,
+  SIGN_IN_FAILURE_MAPPINGS,
 } from './es-schema';
 
 const OPTIONS: ElasticsearchEventStoreOptions = {
@@ -161,6 +165,10 @@ describe('ElasticsearchEventStore', () => {
         ['/audit-alert-deliveries', { settings: { number_of_shards: 1 }, mappings: DELIVERY_MAPPINGS }],
         ['/audit-rule-overrides', { settings: { number_of_shards: 1 }, mappings: RULE_OVERRIDE_MAPPINGS }],
         ['/audit-console', { settings: { number_of_shards: 1 }, mappings: CONSOLE_MAPPINGS }],
+        ['/audit-console-sign-in-failures', { settings: { number_of_shards: 1 }, mappings: SIGN_IN_FAILURE_MAPPINGS }],
+        ['/audit-revocations', { settings: { number_of_shards: 1 }, mappings: REVOCATION_MAPPINGS }],
+        ['/audit-issued-certificates', { settings: { number_of_shards: 1 }, mappings: ISSUED_CERTIFICATE_MAPPINGS }],
+        ['/audit-retention-runs', { settings: { number_of_shards: 1 }, mappings: RETENTION_RUN_MAPPINGS }],
       ]);
     });
 
@@ -183,6 +191,10 @@ describe('ElasticsearchEventStore', () => {
         ['PUT', '/audit-alert-deliveries/_mapping', {}],
         ['PUT', '/audit-rule-overrides/_mapping', {}],
         ['PUT', '/audit-console/_mapping', {}],
+        ['PUT', '/audit-console-sign-in-failures/_mapping', {}],
+        ['PUT', '/audit-revocations/_mapping', {}],
+        ['PUT', '/audit-issued-certificates/_mapping', {}],
+        ['PUT', '/audit-retention-runs/_mapping', {}],
       ]);
       expect(mappingUpdates[0].body).toEqual(EVENT_MAPPINGS);
       expect(mappingUpdates[2].body).toEqual(IDS_MAPPINGS);
