@@ -137,6 +137,8 @@ export class InMemoryEventStore implements EventStore {
     return this.tail(afterPosition, limit).map((r) => ({ position: r.position, id: r.event.id }));
   }
 
+  async init(): Promise<void> {}
+
   isReady(): boolean {
     return !this.closed;
   }

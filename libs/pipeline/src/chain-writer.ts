@@ -7,7 +7,7 @@
  */
 import { AccessEvent, Problems, ProblemError, Receipt, chainForEvent } from '@app/core';
 import { ChainHead, GENESIS_HASH, recordHash } from '@app/ledger';
-import { ChainedRecord, DuplicateIdError, EventStore, SequenceConflictError, StoredReceipt } from '@app/storage';
+import { ChainedRecord, CommitFeed, CommitListener, DuplicateIdError, EventStore, SequenceConflictError, StoredReceipt } from '@app/storage';
 import { MetricsService } from './metrics.service';
 
 export interface CanonicalEvent {
@@ -39,9 +39,6 @@ export interface ChainWriterOptions {
   chainShards?: number;
 }
 
-/** Hook called with every group of records right after it became durable (detection, checkpoints). */
-export type CommitListener = (records: readonly ChainedRecord[]) => void;
-
 /** Hook called after every group commit attempt: null when it was durable, else the store's error (readiness, durability-monitor.ts). */
 export type CommitResultListener = (failure: unknown) => void;
 
@@ -54,7 +51,7 @@ const MAX_SEQUENCE_RETRIES = 3;
  */
 const LOOKUP_AFTER_DUPLICATE_MS = 10_000;
 
-export class ChainWriter {
+export class ChainWriter implements CommitFeed {
   private heads = new Map<string, ChainHead>();
   private queue: PendingRequest[] = [];
   private queuedEvents = 0;
@@ -180,7 +177,7 @@ export class ChainWriter {
    */
   private async commitGroup(group: PendingRequest[], attempt: number, lookUpIds = false): Promise<void> {
     const started = performance.now();
-    const optimistic = !lookUpIds && started >= this.lookUpIdsUntil && this.store.refusesStoredIds?.() === true;
+    const optimistic = !lookUpIds && started >= this.lookUpIdsUntil && this.store.refusesStoredIds();
     let existing: Map<string, StoredReceipt>;
     if (optimistic) existing = new Map();
     else {

@@ -8,7 +8,7 @@
 import { BeforeApplicationShutdown, Global, Inject, Injectable, Module, OnApplicationBootstrap, Optional } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment, faultSettingsOf } from '@app/core';
 import { PatientIdentifiers } from '@app/security';
-import { BUS_CONSUMER, BusConsumer, EVENT_BUS, EVENT_STORE, EventBus, EventStore } from '@app/storage';
+import { BUS_CONSUMER, BusConsumer, COMMIT_FEED, EVENT_BUS, EVENT_STORE, EventBus, EventStore } from '@app/storage';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider.port';
 import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
@@ -74,6 +74,8 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
       useFactory: (store: EventStore, config: AppConfig, metrics: MetricsService) =>
         new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents, stallMs: faultSettingsOf(config).writerStallMs, chainShards: config.integrity?.chainShards ?? 1 }, metrics),
     },
+    // What followers of the store (streaming detection) see of the writer: the records of each durable commit.
+    { provide: COMMIT_FEED, useExisting: ChainWriter },
     {
       provide: IngestService,
       inject: [EVENT_BUS, APP_CONFIG, MetricsService, EVENT_STORE, ClockQualityMonitor],
@@ -103,6 +105,6 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
     DurabilityMonitor,
     ReadinessService,
   ],
-  exports: [MetricsService, ChainWriter, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor, DurabilityMonitor, ReadinessService, ClockQualityMonitor],
+  exports: [MetricsService, ChainWriter, COMMIT_FEED, PipelineHealth, IngestService, QueryService, IntegrityService, IntegrityMonitor, DurabilityMonitor, ReadinessService, ClockQualityMonitor],
 })
 export class PipelineModule {}

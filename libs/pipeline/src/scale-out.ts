@@ -154,7 +154,7 @@ export class ScaleOutRunner {
     while (!this.stopped) {
       try {
         if (!this.storeUp) {
-          await this.store.init?.();
+          await this.store.init();
           if (this.stopped) return;
           this.storeUp = true;
           scaleOutLog('info', 'event store connected');

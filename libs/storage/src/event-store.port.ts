@@ -105,8 +105,11 @@ export interface EventStreamQuery {
 }
 
 export interface EventStore {
-  /** True when `patientToken` filters work (the store indexes patient tokens, not ids). */
-  readonly patientTokenLookups?: boolean;
+  /**
+   * True when `patientToken` filters work (the store indexes patient tokens, not ids): the embedded
+   * store always; Elasticsearch when it has field protection.
+   */
+  readonly patientTokenLookups: boolean;
   /** Current head (last seq and hash) of every chain. */
   chainHeads(): Promise<Map<string, ChainHead>>;
   /** Already-stored receipts among these ids. */
@@ -120,10 +123,10 @@ export interface EventStore {
   /**
    * True when `append` itself refuses a group holding an id the store already has (it throws
    * DuplicateIdError and appends nothing), so the chain writer may append without looking the ids
-   * up first and look them up only after such a refusal. Asked before every group; absent or
-   * false: the writer looks the ids up first (findReceipts).
+   * up first and look them up only after such a refusal. Asked before every group; false (the
+   * Elasticsearch store): the writer looks the ids up first (findReceipts).
    */
-  refusesStoredIds?(): boolean;
+  refusesStoredIds(): boolean;
   getById(id: string): Promise<StoredRecord | null>;
   query(q: EventQuery): Promise<EventPage>;
   /** Names of all chains that hold records. */
@@ -136,27 +139,28 @@ export interface EventStore {
    * Every record matching `q`, oldest first, in pages (see EventStreamQuery). The read is a
    * snapshot: records committed after the stream started are not included.
    */
-  stream?(q: EventStreamQuery): AsyncIterable<StoredRecord[]>;
+  stream(q: EventStreamQuery): AsyncIterable<StoredRecord[]>;
   /**
    * Committed events after a global position, in position (commit) order, at most `limit`,
-   * optionally only those whose event time is in `range`. Only stores with a global, monotonic
-   * commit position implement it (the embedded store); detection tails the store with it.
+   * optionally only those whose event time is in `range`: the embedded store's global insertion
+   * position, Elasticsearch's commit position up to its committed watermark. Detection tails the
+   * store with it.
    * The access log's own records (ACCESS_LOG_CHAIN) are not returned, nor counted by lastPosition.
    */
-  readSince?(afterPosition: number, limit: number, range?: EventTimeRange): Promise<PositionedEvent[]>;
+  readSince(afterPosition: number, limit: number, range?: EventTimeRange): Promise<PositionedEvent[]>;
   /** Highest committed global position (-1 when empty); pairs with readSince. */
-  lastPosition?(): Promise<number>;
+  lastPosition(): Promise<number>;
   /**
    * readSince without the events: positions and ids only, nothing decoded (cheap). The detection
    * worker pairs them with the events the chain writer just committed, and reads the full records
    * only for what it did not see committed.
    */
-  readIdsSince?(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]>;
+  readIdsSince(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]>;
   /**
    * Connects and declares what the engine needs (indices, templates, policies). Server-backed stores
-   * implement it and throw an error naming the setting at fault; the embedded store is ready at once.
+   * throw an error naming the setting at fault; the embedded store is ready at once (resolves).
    */
-  init?(): Promise<void>;
+  init(): Promise<void>;
   /** Whether the store can take writes right now. */
   isReady(): boolean;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 /** Storage ports (EventStore, EventBus) and the embedded SQLite adapters; the scale-out ones are in scale-out-adapters.ts. */
 export * from './event-store.port';
+export * from './commit-feed.port';
 export * from './sqlite/sqlite-database';
 export * from './compiled-worker';
 export * from './sqlite/sqlite-schema';

@@ -58,12 +58,6 @@ export function detectCommand(): Command {
       const opened = await openCliStore('detect', config);
       if (!opened) return;
       const store = opened.events;
-      if (!store.readSince || !store.lastPosition) {
-        await opened.close();
-        process.stderr.write('auditctl detect: this event store cannot be replayed by position\n');
-        process.exitCode = 2;
-        return;
-      }
       // Alerts go where the service keeps them: the embedded alert table, or the cluster's alert index.
       const alerts: AlertStore = opened.db
         ? new SqliteAlertStore(opened.db, embeddedTextSealer(config), alertIndexing(config))

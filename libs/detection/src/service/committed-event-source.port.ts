@@ -5,6 +5,6 @@ import type { PositionedEvent } from '@app/storage';
 export interface CommittedEventSource {
   readSince(afterPosition: number, limit: number): Promise<PositionedEvent[]>;
   lastPosition(): Promise<number>;
-  /** Positions and ids only (EventStore.readIdsSince); without it every event is read in full. */
-  readIdsSince?(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]>;
+  /** Positions and ids only (EventStore.readIdsSince): pairs them with the events the writer just committed. */
+  readIdsSince(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]>;
 }

@@ -101,6 +101,7 @@ describe('DetectionWorker', () => {
     let slices = 0;
     const crashing: CommittedEventSource = {
       readSince: (after, limit) => (++slices > crashAfter ? new Promise(() => undefined) : source.readSince(after, limit)),
+      readIdsSince: (after, limit) => (slices > crashAfter ? new Promise(() => undefined) : source.readIdsSince(after, limit)),
       lastPosition: () => source.lastPosition(),
     };
     const first = new DetectionWorker(createEngine, crashing, progress, options);

@@ -19,7 +19,7 @@
  *
  * Reading events back from the store costs more than evaluating them (decrypting sealed fields,
  * parsing JSON), so the worker also keeps the events the writer just committed (`remember`, fed by
- * ChainWriter.onCommit): it reads only positions and ids from the store and takes each event from
+ * the CommitFeed, ChainWriter.onCommit): it reads only positions and ids from the store and takes each event from
  * there, reading full records only for what it did not see committed (after a restart, a backlog
  * beyond `recentCap`, or rows another process wrote). Commit order and positions still come from
  * the store, so the result is the same either way.
@@ -150,10 +150,10 @@ export class DetectionWorker {
 
   /**
    * Events the writer just committed (only those the source returns: not the access log). Saves
-   * reading them back; ignored when the source cannot list ids or the worker is far behind.
+   * reading them back; ignored when the worker is far behind.
    */
   remember(records: readonly CommittedEvent[]): void {
-    if (this.stopped || !this.source.readIdsSince || this.recent.size + records.length > this.recentCap) return;
+    if (this.stopped || this.recent.size + records.length > this.recentCap) return;
     for (const r of records) this.recent.set(r.event.id, r);
   }
 
@@ -170,7 +170,7 @@ export class DetectionWorker {
     return report;
   }
 
-  /** New events were committed (ChainWriter.onCommit): evaluate them as soon as the loop can. */
+  /** New events were committed (CommitFeed.onCommit): evaluate them as soon as the loop can. */
   wake(): void {
     if (this.stopped) return;
     if (this.loop) {
@@ -266,7 +266,7 @@ export class DetectionWorker {
 
   /** The next slice: from the remembered events when they cover its start, else read in full. */
   private async readPage(after: number): Promise<PositionedEvent[]> {
-    if (this.recent.size > 0 && this.source.readIdsSince) {
+    if (this.recent.size > 0) {
       const ids = await this.source.readIdsSince(after, this.sliceEvents);
       const page: PositionedEvent[] = [];
       for (const { position, id } of ids) {

@@ -12,9 +12,9 @@
  */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { ACCESS_CONTEXT, ACCESS_LOG_CHAIN, AccessContext, APP_CONFIG, AppConfig, backgroundWalCheckpoints, detectionSettingsOf, EMPTY_ACCESS_CONTEXT } from '@app/core';
-import { ChainWriter, MetricsService } from '@app/pipeline';
+import { MetricsService } from '@app/pipeline';
 import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
-import { EVENT_STORE, EventStore, RecordSealer, SQLITE_DB, SqliteDb } from '@app/storage';
+import { COMMIT_FEED, CommitFeed, EVENT_STORE, EventStore, RecordSealer, SQLITE_DB, SqliteDb } from '@app/storage';
 import { ALERT_STORE, AlertIndexing, AlertStore } from '../alert-store.port';
 import { AlertOutbox, AlertImporter } from './alert-outbox';
 import { AlertEvidenceService } from './alert-evidence.service';
@@ -52,12 +52,11 @@ interface SharedDetectionState {
 /** STORE=elasticsearch: ships the alerts the worker stores locally to the shared alert index (alert-outbox.ts); else null. */
 export const ALERT_OUTBOX = Symbol('ALERT_OUTBOX');
 
-function tailable(store: EventStore): CommittedEventSource | null {
-  if (!store.readSince || !store.lastPosition) return null;
+function tailable(store: EventStore): CommittedEventSource {
   return {
-    readSince: (after, limit) => store.readSince!(after, limit),
-    lastPosition: () => store.lastPosition!(),
-    ...(store.readIdsSince ? { readIdsSince: (after: number, limit: number) => store.readIdsSince!(after, limit) } : {}),
+    readSince: (after, limit) => store.readSince(after, limit),
+    lastPosition: () => store.lastPosition(),
+    readIdsSince: (after, limit) => store.readIdsSince(after, limit),
   };
 }
 
@@ -76,7 +75,7 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
     @Inject(DETECTION_WORKER) private readonly worker: DetectionWorker | null,
     @Inject(DETECTION_RUNTIME) private readonly runtime: DetectionRuntime,
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly writer: ChainWriter,
+    @Inject(COMMIT_FEED) private readonly commits: CommitFeed,
     @Inject(ALERT_OUTBOX) private readonly outbox: AlertOutbox | null,
     @Inject(DETECTION_LEADERSHIP) private readonly leadership: DetectionLeadership | null,
     @Inject(RULE_OVERRIDE_STORE) private readonly overrides: RuleOverrideStore & { stop?: () => void },
@@ -85,11 +84,10 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
   onApplicationBootstrap(): void {
     const enabled = this.runtime.rules.filter((r) => r.enabled !== false).length;
     if (!this.worker) {
-      const why = this.runtime.settings.enabled ? 'the event store cannot be tailed by position' : 'DETECTION_ENABLED=false';
-      this.logger.log(`streaming detection off (${why}); ${enabled} rules loaded`);
+      this.logger.log(`streaming detection off (DETECTION_ENABLED=false); ${enabled} rules loaded`);
       return;
     }
-    this.writer.onCommit((records) => {
+    this.commits.onCommit((records) => {
       // The access log is not evaluated (the store's readSince skips it): keep only what will be read.
       this.worker?.remember(records.filter((r) => r.chain !== ACCESS_LOG_CHAIN));
       this.worker?.wake();
@@ -192,8 +190,8 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
         overrides: RuleOverrideStore,
         shared: SharedDetectionState | null,
       ): DetectionWorker | null => {
+        if (!runtime.settings.enabled) return null;
         const source = tailable(store);
-        if (!runtime.settings.enabled || !source) return null;
         const { snapshotEveryEvents, snapshotEveryMs } = runtime.settings;
         return new DetectionWorker(
           // Rules an admin switched off or gave exceptions (rule-overrides.ts) drop their alerts as they leave the engine.

@@ -51,6 +51,10 @@ class InstanceSource implements CommittedEventSource {
     this.read += page.length;
     return page;
   }
+  async readIdsSince(after: number, limit: number): Promise<{ position: number; id: string }[]> {
+    if (this.dead) throw new Error('instance killed');
+    return this.shared.log.filter((r) => r.position > after).slice(0, limit).map((r) => ({ position: r.position, id: r.event.id }));
+  }
   async lastPosition(): Promise<number> {
     if (this.dead) throw new Error('instance killed');
     return this.shared.log.length ? this.shared.log[this.shared.log.length - 1].position : -1;

@@ -79,7 +79,7 @@ describe('Kafka partitions interleaved, one lagging by minutes', () => {
         engines.push(engine);
         return engine;
       },
-      { readSince: (after, limit) => store.readSince(after, limit), lastPosition: () => store.lastPosition() },
+      { readSince: (after, limit) => store.readSince(after, limit), readIdsSince: (after, limit) => store.readIdsSince(after, limit), lastPosition: () => store.lastPosition() },
       progress,
       { snapshotEveryEvents: 1_000_000, snapshotEveryMs: 3_600_000 },
     );

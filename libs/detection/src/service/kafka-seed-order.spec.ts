@@ -81,7 +81,7 @@ describe('seed traffic through Kafka (interleaved, lagging, rebalanced) into det
     const alerts = new SqliteAlertStore(db);
     const worker = new DetectionWorker(
       () => new DetectionEngine(rules, { allowedLateness: '2m', defaultTimeZone: 'UTC' }),
-      { readSince: (after, limit) => store.readSince(after, limit), lastPosition: () => store.lastPosition() },
+      { readSince: (after, limit) => store.readSince(after, limit), readIdsSince: (after, limit) => store.readIdsSince(after, limit), lastPosition: () => store.lastPosition() },
       new SqliteDetectionProgressStore(db, alerts),
       { snapshotEveryEvents: 1_000_000, snapshotEveryMs: 3_600_000 },
     );

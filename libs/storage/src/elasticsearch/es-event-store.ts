@@ -204,6 +204,14 @@ export class ElasticsearchEventStore implements EventStore {
     this.patientTokenLookups = this.codec !== null;
   }
 
+  /**
+   * Appends do not refuse a stored id themselves (the event-ids index is written after the chain
+   * positions, and a 409 there is accepted), so the chain writer looks the ids up first (findReceipts).
+   */
+  refusesStoredIds(): boolean {
+    return false;
+  }
+
   /** Checks the connection and declares ILM policies, templates and indices (idempotent). */
   async init(): Promise<void> {
     try {

@@ -294,6 +294,9 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
+  /** The embedded store is ready once its database is open (the migrations ran in openDatabase). */
+  async init(): Promise<void> {}
+
   isReady(): boolean {
     return !this.closed && this.db.open;
   }

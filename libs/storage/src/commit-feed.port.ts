@@ -1,0 +1,15 @@
+/**
+ * The CommitFeed port: which records just became durable, told right after each group commit to
+ * whoever follows the store (streaming detection wakes on it instead of polling). The chain writer
+ * implements it; followers inject it by COMMIT_FEED and never depend on the writer itself.
+ */
+import type { ChainedRecord } from './event-store.port';
+
+/** Called with every group of records right after it became durable. */
+export type CommitListener = (records: readonly ChainedRecord[]) => void;
+
+export interface CommitFeed {
+  onCommit(listener: CommitListener): void;
+}
+
+export const COMMIT_FEED = Symbol('COMMIT_FEED');
