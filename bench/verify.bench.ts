@@ -22,6 +22,7 @@ import { AccessEvent, chainForEvent, loadConfig } from '@app/core';
 import * as crypto from 'node:crypto';
 import { ChainRow, GENESIS_HASH, canonicalRecord, canonicalize, recordHash } from '@app/ledger';
 import { CheckpointService, IntegrityService, defaultWorkerCount, exportChain, verifyExport } from '@app/pipeline';
+import { embeddedChainReaders } from '@app/infrastructure';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { ChainedRecord, SqliteCheckpointStore, SqliteEventStore, openDatabase } from '@app/storage';
@@ -159,9 +160,9 @@ async function main(): Promise<void> {
   console.log(`chain-hash ceiling, 1 core, records in memory: ${fmt(ceiling.wall)} records/s; ${cpuNote(ceiling.n, ceiling.cpuUs, 1)}`);
   console.log(load());
 
-  const sqlite = { kind: 'sqlite' as const, dataDir: dir };
+  const readers = embeddedChainReaders({ dataDir: dir });
   const run = async (workers: number, full: boolean) => {
-    const r = await timed(() => new IntegrityService(s.events, { checkpoints: s.checkpoints, publicKeys: () => s.keys.publicKeys(), sqlite, workers }).verify({ full }));
+    const r = await timed(() => new IntegrityService(s.events, { checkpoints: s.checkpoints, publicKeys: () => s.keys.publicKeys(), chains: readers, workers }).verify({ full }));
     if (!r.value.ok || r.value.verified !== total) throw new Error(`verification failed: ${JSON.stringify(r.value.break)}`);
     return { ms: r.ms, cpuUs: r.cpuUs, checkpoints: r.value.checkpointsVerified };
   };

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '@app/core';
+import { embeddedChainReaders } from '@app/infrastructure';
 import { IntegrityService } from '@app/pipeline';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { DerivedColumnMismatchError, SqliteCheckpointStore, TieredSqliteEventStore, WARM_SCHEMA_SQL, encodeWarmRecord, openDatabase } from '@app/storage';
@@ -53,7 +54,7 @@ function tamper(dir: string, edit: (db: Database.Database) => void): void {
   db.close();
 }
 
-/** Verifies in-process: through the fast path (the data dir's reader) or the store port. */
+/** Verifies in-process: through the embedded chain readers (the fast path) or the store's own readChain. */
 async function verifyIn(dir: string, path_: 'fast' | 'store') {
   const config = loadConfig({}, { dataDir: dir });
   const db = openDatabase(dir);
@@ -62,7 +63,7 @@ async function verifyIn(dir: string, path_: 'fast' | 'store') {
   const integrity = new IntegrityService(store, {
     checkpoints: new SqliteCheckpointStore(db),
     publicKeys: () => keys.publicKeys(),
-    sqlite: path_ === 'fast' ? { kind: 'sqlite', dataDir: dir } : undefined,
+    chains: path_ === 'fast' ? embeddedChainReaders({ dataDir: dir }) : undefined,
     workers: 1,
   });
   try {

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '@app/core';
 import { ChainBreak, ChainRow, GENESIS_HASH, checkpointHash, encodeRecordLine, recordHash, signCheckpoint } from '@app/ledger';
+import { embeddedChainReaders } from '@app/infrastructure';
 import { IntegrityService, exportChain, verifyExport } from '@app/pipeline';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { SqliteCheckpointStore, SqliteEventStore, openDatabase } from '@app/storage';
@@ -85,7 +86,7 @@ async function online(dir: string, workers = 1): Promise<ChainBreak | null> {
     const result = await new IntegrityService(s.events, {
       checkpoints: s.checkpoints,
       publicKeys: () => s.keys.publicKeys(),
-      sqlite: { kind: 'sqlite', dataDir: dir },
+      chains: embeddedChainReaders({ dataDir: dir }),
       workers,
     }).verify();
     return result.break;

@@ -9,13 +9,15 @@
 import * as fs from 'node:fs';
 import type { AppConfig } from '@app/core';
 import { InfrastructureUnreachableError, infrastructureFor } from '@app/infrastructure';
-import { CheckpointStore, EventStore, SqliteDb, databasePath } from '@app/storage';
+import { ChainReaderSource, CheckpointStore, EventStore, SqliteDb, databasePath } from '@app/storage';
 import { recordCliRead } from './access-log';
 
 export interface CliStore {
   kind: 'sqlite' | 'elasticsearch';
   events: EventStore;
   checkpoints: CheckpointStore;
+  /** What verification reads the chains through (the service's CHAIN_READERS). */
+  chainReaders: ChainReaderSource;
   /** The embedded database (sqlite only). */
   db: SqliteDb | null;
   /** Records the command's read in the access log of this store. */

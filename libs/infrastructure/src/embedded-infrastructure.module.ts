@@ -8,6 +8,7 @@ import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment } from '@app/core';
 import { MetricsService } from '@app/pipeline';
 import { embeddedFieldProtection, embeddedFieldProtectionSource } from '@app/security';
 import {
+  CHAIN_READERS,
   CHECKPOINT_STORE,
   EVENT_STORE,
   SQLITE_DB,
@@ -18,6 +19,7 @@ import {
   TieredSqliteEventStore,
   openDatabase,
 } from '@app/storage';
+import { embeddedChainReaders } from './embedded-chain-readers';
 import { INFRASTRUCTURE_EXPORTS, OpenedInfrastructure } from './infrastructure-ports';
 
 /** WAL_CHECKPOINT_INTERVAL_MS > 0: a background thread checkpoints the WAL; committing connections leave it to that thread. */
@@ -79,6 +81,8 @@ export class EmbeddedInfrastructureModule {
         },
         // Signed checkpoints in the same file as the events.
         { provide: CHECKPOINT_STORE, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new SqliteCheckpointStore(db) },
+        // Verification reads the data dir over connections of its own (in worker threads too).
+        { provide: CHAIN_READERS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => embeddedChainReaders(config) },
         ...bus,
       ],
       exports: INFRASTRUCTURE_EXPORTS,
@@ -90,5 +94,5 @@ export class EmbeddedInfrastructureModule {
 export function openEmbeddedInfrastructure(config: AppConfig): OpenedInfrastructure {
   const db = openDatabase(config.dataDir);
   const events = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
-  return { kind: 'sqlite', events, checkpoints: new SqliteCheckpointStore(db), db, close: () => events.close() };
+  return { kind: 'sqlite', events, checkpoints: new SqliteCheckpointStore(db), chainReaders: embeddedChainReaders(config), db, close: () => events.close() };
 }

@@ -4,3 +4,4 @@ export * from './infrastructure-ports';
 export * from './embedded-infrastructure.module';
 export * from './scale-out-infrastructure.module';
 export * from './event-bus.providers';
+export * from './embedded-chain-readers';

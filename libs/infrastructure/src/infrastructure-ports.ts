@@ -4,15 +4,17 @@
  * export a token its module does not provide, so a missing binding stops the start).
  */
 import { DEPLOYMENT } from '@app/core';
-import { BUS_CONSUMER, CHECKPOINT_STORE, CheckpointStore, EVENT_BUS, EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
+import { BUS_CONSUMER, CHAIN_READERS, CHECKPOINT_STORE, ChainReaderSource, CheckpointStore, EVENT_BUS, EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
 
-export const INFRASTRUCTURE_EXPORTS = [DEPLOYMENT, SQLITE_DB, EVENT_STORE, CHECKPOINT_STORE, EVENT_BUS, BUS_CONSUMER];
+export const INFRASTRUCTURE_EXPORTS = [DEPLOYMENT, SQLITE_DB, EVENT_STORE, CHECKPOINT_STORE, CHAIN_READERS, EVENT_BUS, BUS_CONSUMER];
 
 /** The infrastructure as a command-line tool opens it (infrastructure.ts, openInfrastructure): the stores a command reads. */
 export interface OpenedInfrastructure {
   kind: 'sqlite' | 'elasticsearch';
   events: EventStore;
   checkpoints: CheckpointStore;
+  /** What verification reads the chains through (CHAIN_READERS of the service). */
+  chainReaders: ChainReaderSource;
   /** The data dir's database (the embedded infrastructure only). */
   db: SqliteDb | null;
   close(): Promise<void>;

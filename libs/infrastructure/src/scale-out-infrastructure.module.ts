@@ -9,7 +9,7 @@ import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment } from '@app/core';
 import { elasticsearchCheckpointStore, elasticsearchEventStore } from '@app/pipeline';
 import { embeddedFieldProtection } from '@app/security';
-import { CHECKPOINT_STORE, EVENT_STORE, SQLITE_DB, SqliteDb, openDatabase } from '@app/storage';
+import { CHAIN_READERS, CHECKPOINT_STORE, EVENT_STORE, SQLITE_DB, SqliteDb, eventStoreChainReaders, openDatabase } from '@app/storage';
 import type { ElasticsearchEventStore } from '@app/storage/scale-out-adapters';
 import { INFRASTRUCTURE_EXPORTS, InfrastructureUnreachableError, OpenedInfrastructure } from './infrastructure-ports';
 
@@ -35,6 +35,8 @@ export class ScaleOutInfrastructureModule {
         { provide: EVENT_STORE, useExisting: ES_EVENTS },
         // Checkpoints in the cluster, next to the events.
         { provide: CHECKPOINT_STORE, inject: [ES_EVENTS], useFactory: (es: ElasticsearchEventStore) => elasticsearchCheckpointStore(es) },
+        // Verification reads the cluster through the event store's own readChain, in-process.
+        { provide: CHAIN_READERS, inject: [ES_EVENTS], useFactory: (es: ElasticsearchEventStore) => eventStoreChainReaders(es) },
         ...bus,
       ],
       exports: INFRASTRUCTURE_EXPORTS,
@@ -52,5 +54,5 @@ export async function openScaleOutInfrastructure(config: AppConfig): Promise<Ope
     const { describeEsError } = await import('@app/storage/scale-out-adapters');
     throw new InfrastructureUnreachableError(describeEsError(err, config.scaleOut?.elasticsearch?.url));
   }
-  return { kind: 'elasticsearch', events, checkpoints: await elasticsearchCheckpointStore(events), db: null, close: () => events.close() };
+  return { kind: 'elasticsearch', events, checkpoints: await elasticsearchCheckpointStore(events), chainReaders: eventStoreChainReaders(events), db: null, close: () => events.close() };
 }

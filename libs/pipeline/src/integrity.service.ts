@@ -6,14 +6,15 @@
  * Each chain's checkpoints are checked first (signature under a known public key, link to the one
  * before, no shrinking or forking); the trusted ones cut the chain into ranges verified
  * independently (records recomputed and linked, and at every checkpoint the last hash of the
- * records must equal the signed one; with `full`, the Merkle root too). With the embedded store, ranges run on all
- * cores in worker threads, each with its own read-only connection; other stores are read through
- * the EventStore port in-process.
+ * records must equal the signed one; with `full`, the Merkle root too). Records are read through the
+ * ChainReader port the infrastructure binds (CHAIN_READERS): with the embedded store, ranges run on
+ * all cores in worker threads, each with its own reader of the data dir; a store read only in this
+ * thread (Elasticsearch) is verified in-process.
  */
-import { AppConfig, Deployment, FieldError, Problems, chainsNamedBy, unknownMemberErrors } from '@app/core';
+import { AppConfig, FieldError, Problems, chainsNamedBy, unknownMemberErrors } from '@app/core';
 import { ChainBreak, ChainPlan, RangeVerdict, frontierFromJSON, mergeChainVerdicts, planChainVerification } from '@app/ledger';
-import { CheckpointStore, EventStore } from '@app/storage';
-import { SqliteRowSource, VerifyTask, VerifyTaskResult, serializeRangeSpec } from './verification/verify-task';
+import { ChainReaderSource, CheckpointStore, EventStore, eventStoreChainReaders } from '@app/storage';
+import { VerifyTask, VerifyTaskResult, serializeRangeSpec } from './verification/verify-task';
 import { defaultWorkerCount, runVerifyTasks } from './verification/verification-runner';
 
 export interface VerifyRequest {
@@ -62,8 +63,8 @@ export type PublicKeySource = () => readonly { keyId: string; publicKeyPem: stri
 export interface IntegrityOptions {
   checkpoints?: CheckpointStore;
   publicKeys?: PublicKeySource;
-  /** The embedded store's data dir: read by worker threads over their own read-only connections. */
-  sqlite?: SqliteRowSource;
+  /** Where the records are read (the infrastructure's CHAIN_READERS); default: the store's own readChain, in-process. */
+  chains?: ChainReaderSource;
   /** Worker threads, always used when set (1 verifies in-process); default: every core, in-process below parallelThreshold. */
   workers?: number;
   /** Fewer records than this are verified in-process: starting workers would cost more. Default 200,000. */
@@ -82,7 +83,8 @@ export class IntegrityService {
   }
 
   async verify(req: VerifyRequest = {}, onProgress?: VerifyProgress): Promise<VerifyResult> {
-    const { checkpoints, sqlite } = this.options;
+    const { checkpoints } = this.options;
+    const chainReaders = this.options.chains ?? eventStoreChainReaders(this.store);
     const storeChains = await this.store.chains();
     const all = [...new Set([...storeChains, ...(checkpoints ? await checkpoints.chains() : [])])].sort();
     // `chain=data_access` with sharded chains: every chain of the category (chain-id.ts).
@@ -123,7 +125,7 @@ export class IntegrityService {
       checkpointCounts.push(stored.length);
       purgedSizes.push(purged?.size ?? 0);
       for (const range of plan.ranges) {
-        tasks.push({ spec: serializeRangeSpec(range), source: sqlite ?? { kind: 'store' }, readHead: Boolean(sqlite) && range.endSeq === null });
+        tasks.push({ spec: serializeRangeSpec(range), source: { kind: 'chains', worker: chainReaders.worker }, readHead: chainReaders.snapshots && range.endSeq === null });
         taskChain.push(plans.length - 1);
       }
     }
@@ -133,7 +135,7 @@ export class IntegrityService {
     if (onProgress) for (const chain of chains) totals.set(chain, await this.store.countChain(chain).catch(() => 0));
     const results = await runVerifyTasks(tasks, {
       workers,
-      store: this.store,
+      chains: chainReaders,
       onProgress: onProgress
         ? (taskIndex, rowsRead) => {
             done.set(taskIndex, rowsRead);
@@ -215,12 +217,13 @@ export function parseVerifyQuery(params: Record<string, unknown>): VerifyRequest
 }
 
 /**
- * The verifier's options in the service: checkpoints and the signing keys' public halves, and,
- * on the embedded store, worker threads reading the data dir (VERIFY_WORKERS).
+ * The verifier's options in the service: checkpoints and the signing keys' public halves, the
+ * infrastructure's chain readers, and worker threads (VERIFY_WORKERS; default every core, used when
+ * the readers can be opened in a worker).
  */
 export function integrityOptionsFor(
   config: AppConfig,
-  deployment: Pick<Deployment, 'eventsInDataDir'>,
+  chains: ChainReaderSource,
   checkpoints?: CheckpointStore,
   keys?: { publicKeys(): readonly { keyId: string; publicKeyPem: string }[] },
 ): IntegrityOptions {
@@ -228,7 +231,7 @@ export function integrityOptionsFor(
   return {
     checkpoints,
     publicKeys: keys ? () => keys.publicKeys() : undefined,
-    sqlite: deployment.eventsInDataDir ? { kind: 'sqlite', dataDir: config.dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile } : undefined,
+    chains,
     workers: workers > 0 ? workers : undefined,
   };
 }

@@ -10,7 +10,7 @@ import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment, faultSettingsOf } from '
 import { PatientIdentifiers } from '@app/security';
 import { BUS_CONSUMER, BusConsumer, COMMIT_FEED, EVENT_BUS, EVENT_STORE, EventBus, EventStore } from '@app/storage';
 import { KEY_PROVIDER, KeyProvider } from '@app/security/key-provider.port';
-import { CHECKPOINT_STORE, CheckpointStore } from '@app/storage';
+import { CHAIN_READERS, CHECKPOINT_STORE, ChainReaderSource, CheckpointStore } from '@app/storage';
 import { ChainWriter } from './chain-writer';
 import { ClockPolicy, ClockQualityMonitor } from './clock-quality';
 import { CheckpointService } from './checkpoints/checkpoint.service';
@@ -95,9 +95,9 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
     },
     {
       provide: IntegrityService,
-      inject: [EVENT_STORE, APP_CONFIG, DEPLOYMENT, { token: CHECKPOINT_STORE, optional: true }, { token: KEY_PROVIDER, optional: true }],
-      useFactory: (store: EventStore, config: AppConfig, deployment: Deployment, checkpoints?: CheckpointStore, keys?: KeyProvider) =>
-        new IntegrityService(store, integrityOptionsFor(config, deployment, checkpoints, keys)),
+      inject: [EVENT_STORE, APP_CONFIG, CHAIN_READERS, { token: CHECKPOINT_STORE, optional: true }, { token: KEY_PROVIDER, optional: true }],
+      useFactory: (store: EventStore, config: AppConfig, chains: ChainReaderSource, checkpoints?: CheckpointStore, keys?: KeyProvider) =>
+        new IntegrityService(store, integrityOptionsFor(config, chains, checkpoints, keys)),
     },
     PipelineLifecycle,
     PipelineHealth,

@@ -23,3 +23,6 @@ export * from './sqlite/data-dir-lock';
 export * from './revocation-store.port';
 export * from './sqlite/sqlite-revocation-store';
 export * from './derived-columns';
+export * from './chain-reader.port';
+export * from './event-store-chain-reader';
+export * from './sqlite/sqlite-verification-reader';

@@ -60,7 +60,7 @@ export function restoreCommand(): Command {
           const integrity = new IntegrityService(opened.events, {
             checkpoints: opened.checkpoints,
             publicKeys: () => (keys.hasKeys() ? keys.publicKeys() : []),
-            sqlite: { kind: 'sqlite', dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile },
+            chains: opened.chainReaders,
           });
           const result = await integrity.verify();
           printVerifyResult(result, Boolean(opts.json));

@@ -114,9 +114,9 @@ export function verifyCommand(): Command {
         checkpoints: opened.checkpoints,
         // The keyring of the data dir (never created here); pin keys obtained out of band with --keys.
         publicKeys: () => pinned ?? (keyring.hasKeys() ? keyring.publicKeys() : []),
-        // Worker threads read the embedded data dir; Elasticsearch is read through the port.
-        sqlite: opened.kind === 'sqlite' ? { kind: 'sqlite', dataDir, dataKeysDir: config.dataKeysDir, tokenizationKeyFile: config.tokenizationKeyFile } : undefined,
-        workers: opened.kind === 'sqlite' ? workerCount(opts.workers, config.integrity?.verifyWorkers ?? 0) : undefined,
+        // The service's chain readers: worker threads read the embedded data dir; Elasticsearch is read in-process.
+        chains: opened.chainReaders,
+        workers: opened.chainReaders.worker ? workerCount(opts.workers, config.integrity?.verifyWorkers ?? 0) : undefined,
       });
       try {
         const result = await integrity.verify({ chain: opts.chain, full: opts.full === true }, onProgress);

@@ -1,23 +1,24 @@
 /**
  * Runs verification tasks on all cores: a small pool of worker threads (verify-worker.js), each
- * taking the next range as soon as it is free. Falls back to running the same code in-process
- * when one worker is asked for, when the work is small, or when there is no compiled worker
- * script (TypeScript test runs). Tasks that cannot change the answer any more (they start after
+ * taking the next range as soon as it is free and reading it through a ChainReader of its own
+ * (the task's worker source). Falls back to running the same code in-process when one worker is
+ * asked for, when the work is small, when the store is only read in this thread, or when there is
+ * no compiled worker script (TypeScript test runs). Tasks that cannot change the answer any more (they start after
  * a break already found in their chain) are skipped.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { EventStore } from '@app/storage/event-store.port';
+import type { ChainReaderSource } from '@app/storage/chain-reader.port';
 import { ExportIndexMismatchError, RowSourceCache, VerifyTask, VerifyTaskResult, runVerifyTask } from './verify-task';
 import type { WorkerReply, WorkerRequest } from './verify-worker';
 
 export interface RunnerOptions {
   /** Worker threads; 1 or less runs in-process. */
   workers: number;
-  /** Store for tasks whose source is `store` (always in-process). */
-  store?: EventStore;
+  /** Readers of the store in this thread (tasks whose source is `chains`, run in-process). */
+  chains?: ChainReaderSource;
   onProgress?: (taskIndex: number, rowsRead: number) => void;
 }
 
@@ -59,12 +60,12 @@ class BreakTracker {
 
 /** Results in task order; null for a task skipped because an earlier break made it pointless. */
 export async function runVerifyTasks(tasks: readonly VerifyTask[], options: RunnerOptions): Promise<(VerifyTaskResult | null)[]> {
-  const canPool = options.workers > 1 && tasks.length > 1 && workersAvailable() && tasks.every((t) => t.source.kind !== 'store');
+  const canPool = options.workers > 1 && tasks.length > 1 && workersAvailable() && tasks.every((t) => t.source.kind === 'ndjson' || t.source.worker !== null);
   return canPool ? runPooled(tasks, options) : runInProcess(tasks, options);
 }
 
 async function runInProcess(tasks: readonly VerifyTask[], options: RunnerOptions): Promise<(VerifyTaskResult | null)[]> {
-  const cache = new RowSourceCache(options.store);
+  const cache = new RowSourceCache(options.chains);
   const breaks = new BreakTracker();
   const results: (VerifyTaskResult | null)[] = [];
   try {
@@ -79,7 +80,7 @@ async function runInProcess(tasks: readonly VerifyTask[], options: RunnerOptions
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
-    cache.close();
+    await cache.close();
   }
   return results;
 }

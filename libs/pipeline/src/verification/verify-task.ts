@@ -2,11 +2,11 @@
  * One unit of verification work: a range of one chain (ChainRangeSpec) and where to read its rows.
  * Tasks are plain data (hex strings, no Buffers or handles) so they can be posted to worker
  * threads; `runVerifyTask` runs one, in a worker or in-process, against:
- *   - the embedded SQLite store of a data dir (own read-only connection; a tail range reads the
- *     chain head and the rows in one read transaction, so ingestion going on meanwhile cannot
- *     look like tampering);
- *   - a byte range of an export's records.ndjson (offline verification);
- *   - any EventStore passed in-process (scale-out stores), through the port.
+ *   - the store, through the ChainReader port (chain-reader.port.ts: the embedded store's reader of
+ *     the data dir, opened again in each worker, or the Elasticsearch store in-process); a tail
+ *     range reads the chain head and the rows in one snapshot, so ingestion going on meanwhile
+ *     cannot look like tampering;
+ *   - a byte range of an export's records.ndjson (offline verification).
  *
  * Imports are by file, not by library index, to keep worker start-up light.
  */
@@ -16,18 +16,13 @@ import { ChainRangeSpec, ChainRangeVerifier, RangeVerdict } from '@app/ledger/ra
 import { FrontierJSON, frontierFromJSON } from '@app/ledger/merkle';
 import { decodeRecordLine, recordLineSeqHint } from '@app/ledger/export-record';
 import type { ChainBreak } from '@app/ledger/chain-verifier';
-import type { EventStore } from '@app/storage/event-store.port';
-import { openDatabase, type SqliteDb } from '@app/storage/sqlite/sqlite-database';
-import { SqliteEventStore } from '@app/storage/sqlite/sqlite-event-store';
-import { TieredSqliteEventStore } from '@app/storage/sqlite/sqlite-tiered-event-store';
-import { SqliteChainReader } from '@app/storage/sqlite/sqlite-chain-reader';
-import { embeddedFieldProtection } from '@app/security/field-protection';
+import { loadChainReader, type ChainReader, type ChainReaderSource, type ChainReaderWorkerSource } from '@app/storage/chain-reader.port';
 
-export interface SqliteRowSource {
-  kind: 'sqlite';
-  dataDir: string;
-  dataKeysDir?: string;
-  tokenizationKeyFile?: string;
+/** The store's chains, through the ChainReader port. */
+export interface ChainsRowSource {
+  kind: 'chains';
+  /** How a worker thread opens its reader (ChainReaderSource.worker); null: in-process only. */
+  worker: ChainReaderWorkerSource | null;
 }
 
 export interface NdjsonRowSource {
@@ -42,12 +37,7 @@ export interface NdjsonRowSource {
   ordered: boolean;
 }
 
-/** The EventStore handed to the in-process runner (not for workers). */
-export interface StoreRowSource {
-  kind: 'store';
-}
-
-export type RowSourceSpec = SqliteRowSource | NdjsonRowSource | StoreRowSource;
+export type RowSourceSpec = ChainsRowSource | NdjsonRowSource;
 
 export interface SerializedRangeSpec {
   chain: string;
@@ -63,7 +53,7 @@ export interface SerializedRangeSpec {
 export interface VerifyTask {
   spec: SerializedRangeSpec;
   source: RowSourceSpec;
-  /** Read the chain head from the source (tail of a live store) instead of spec.head. */
+  /** Read the chain head inside the reader's snapshot (tail of a live store) instead of spec.head. */
   readHead: boolean;
 }
 
@@ -112,51 +102,35 @@ export function deserializeRangeSpec(s: SerializedRangeSpec, head?: ChainHead | 
   };
 }
 
-/** Connections a runner keeps across tasks (one per data dir), closed when the runner ends. */
+/** The chain readers a runner keeps across tasks (one per store), closed when the runner ends. */
 export class RowSourceCache {
-  private readonly sqlite = new Map<string, { db: SqliteDb; store: SqliteEventStore }>();
-  private readonly readers = new Map<string, SqliteChainReader>();
+  private readonly readers = new Map<string, ChainReader>();
 
-  constructor(readonly inProcessStore?: EventStore) {}
+  /** `inProcess`: the readers of the in-process runner (a worker opens its own from the task's source). */
+  constructor(private readonly inProcess?: ChainReaderSource) {}
 
-  sqliteStore(src: SqliteRowSource): { db: SqliteDb; store: SqliteEventStore } {
-    let entry = this.sqlite.get(src.dataDir);
-    if (!entry) {
-      const db = openDatabase(src.dataDir, { readonly: true });
-      const store = new TieredSqliteEventStore(db, embeddedFieldProtection({ dataDir: src.dataDir, dataKeysDir: src.dataKeysDir, tokenizationKeyFile: src.tokenizationKeyFile }));
-      entry = { db, store };
-      this.sqlite.set(src.dataDir, entry);
-    }
-    return entry;
-  }
-
-  /** The verification fast path's reader of a data dir (its own read-only connection). */
-  chainReader(src: SqliteRowSource): SqliteChainReader {
-    let reader = this.readers.get(src.dataDir);
+  chainReader(src: ChainsRowSource): ChainReader {
+    const key = this.inProcess ? '' : JSON.stringify(src.worker);
+    let reader = this.readers.get(key);
     if (!reader) {
-      reader = SqliteChainReader.open(src.dataDir, embeddedFieldProtection({ dataDir: src.dataDir, dataKeysDir: src.dataKeysDir, tokenizationKeyFile: src.tokenizationKeyFile }));
-      this.readers.set(src.dataDir, reader);
+      if (this.inProcess) reader = this.inProcess.open();
+      else if (src.worker) reader = loadChainReader(src.worker);
+      else throw new Error('no chain reader for a verification task');
+      this.readers.set(key, reader);
     }
     return reader;
   }
 
-  close(): void {
-    for (const { db } of this.sqlite.values()) if (db.open) db.close();
-    this.sqlite.clear();
-    for (const r of this.readers.values()) r.close();
+  async close(): Promise<void> {
+    const readers = [...this.readers.values()];
     this.readers.clear();
+    for (const r of readers) await r.close();
   }
 }
 
 function toResult(v: RangeVerdict, rowsRead: number): VerifyTaskResult {
   return { verified: v.verified, break: v.break, lastSeq: v.lastSeq, lastHash: v.lastHash.toString('hex'), boundariesChecked: v.boundariesChecked, rowsRead };
 }
-
-/**
- * Rows per page of the fast path: small pages keep a page's rows short-lived, so the young
- * generation's scavenges find little alive (5,000-row pages spent about a sixth of the CPU in GC).
- */
-const FAST_PAGE_ROWS = 500;
 
 /** How often (in rows) a task reports progress. */
 const PROGRESS_EVERY = 20_000;
@@ -183,7 +157,7 @@ export async function runVerifyTask(
     read(1);
     return v.push(row);
   };
-  // A run of rows the reader checked completely (SqliteChainReader.readChainRuns).
+  // A run of rows the reader checked completely (ChainReader.readChainRuns).
   const feedRun = (v: ChainRangeVerifier, run: CheckedRun): boolean => {
     read(run.count);
     return v.pushRun(run);
@@ -200,53 +174,22 @@ export async function runVerifyTask(
     return finish(v);
   }
 
-  if (src.kind === 'sqlite') {
-    // Fast path (SqliteChainReader) for the hot table; a range with records in the warm tier is
-    // read through the tiered store below.
-    const reader = cache.chainReader(src);
-    const db = reader.connection;
-    // One read transaction: the head and the rows are one snapshot of a store that may be growing.
-    db.exec('BEGIN');
-    try {
-      const v = new ChainRangeVerifier(deserializeRangeSpec(s, task.readHead ? reader.head(s.chain) : undefined));
-      const limit = v.readLimit;
-      if (!reader.hasWarmRecords(s.chain, s.start.seq, limit ?? Number.MAX_SAFE_INTEGER)) {
-        outer: for (const page of reader.readChainRuns(s.chain, s.start.seq, limit ?? undefined, FAST_PAGE_ROWS)) {
-          for (const part of page) {
-            if (!isCheckedRun(part)) {
-              if (!feed(v, part)) break outer;
-              continue;
-            }
-            if (!feedRun(v, part)) break outer;
-          }
-          // In-process (the API's event loop): let requests through between pages.
-          if (options.yieldBetweenPages) await new Promise((resolve) => setImmediate(resolve));
-        }
-        return finish(v);
-      }
-    } finally {
-      if (db.inTransaction) db.exec('COMMIT');
-    }
-  }
-
-  const store: EventStore | undefined = src.kind === 'sqlite' ? cache.sqliteStore(src).store : cache.inProcessStore;
-  if (!store) throw new Error('no event store for an in-process verification task');
-  const db = src.kind === 'sqlite' ? cache.sqliteStore(src).db : null;
-  // One read transaction: the head and the rows are one snapshot of a store that may be growing.
-  if (db) db.exec('BEGIN');
-  try {
-    const head = task.readHead ? ((await store.chainHeads()).get(s.chain) ?? null) : undefined;
-    const v = new ChainRangeVerifier(deserializeRangeSpec(s, head));
+  const reader = cache.chainReader(src);
+  // One snapshot: the head and the rows are one state of a store that may be growing.
+  return reader.snapshot(async () => {
+    const v = new ChainRangeVerifier(deserializeRangeSpec(s, task.readHead ? await reader.head(s.chain) : undefined));
     const limit = v.readLimit;
-    outer: for await (const page of store.readChain(s.chain, s.start.seq, limit ?? undefined, 5000)) {
-      for (const row of page) if (!feed(v, row)) break outer;
+    outer: for await (const page of reader.readChainRuns(s.chain, s.start.seq, limit ?? undefined)) {
+      for (const part of page) {
+        if (isCheckedRun(part)) {
+          if (!feedRun(v, part)) break outer;
+        } else if (!feed(v, part)) break outer;
+      }
       // In-process (the API's event loop): let requests through between pages.
       if (options.yieldBetweenPages) await new Promise((resolve) => setImmediate(resolve));
     }
     return finish(v);
-  } finally {
-    if (db?.inTransaction) db.exec('COMMIT');
-  }
+  });
 }
 
 const CHUNK_BYTES = 4 * 1024 * 1024;

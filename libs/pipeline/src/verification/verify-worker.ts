@@ -1,7 +1,7 @@
 /**
  * Worker-thread entry of parallel verification (compiled to verify-worker.js and started by
- * VerificationRunner): runs the tasks it is posted one at a time, keeping its read-only database
- * connections across tasks, and posts progress and each task's verdict back.
+ * VerificationRunner): runs the tasks it is posted one at a time, keeping its chain reader (opened
+ * from the task's worker source) across tasks, and posts progress and each task's verdict back.
  */
 import { parentPort } from 'node:worker_threads';
 import { RowSourceCache, VerifyTask, runVerifyTask } from './verify-task';
@@ -17,8 +17,7 @@ if (parentPort) {
   const cache = new RowSourceCache();
   port.on('message', (msg: WorkerRequest) => {
     if (msg.type === 'close') {
-      cache.close();
-      port.close();
+      void cache.close().finally(() => port.close());
       return;
     }
     const { id, task } = msg;

@@ -1,0 +1,66 @@
+/**
+ * The embedded store's ChainReader (chain-reader.port.ts): one read-only connection to the data
+ * dir's database, opened by the infrastructure in the verifying thread and again in each worker
+ * thread. Hot-tier ranges go through the fast path (SqliteChainReader: records re-hashed and
+ * column-checked in bytes, handed on as CheckedRuns); a range with records in the warm tier is read
+ * through the tiered store on the same connection. `snapshot` is one read transaction, so a chain's
+ * head and the rows read with it are one state of a store that may be growing.
+ */
+import type { ChainHead, ChainRow, CheckedRun } from '@app/ledger';
+import type { ChainReader } from '../chain-reader.port';
+import type { FieldProtection } from '../field-protection.port';
+import { SqliteChainReader } from './sqlite-chain-reader';
+import { SqliteDb, openDatabase } from './sqlite-database';
+import { TieredSqliteEventStore } from './sqlite-tiered-event-store';
+
+/**
+ * Rows per page of the fast path: small pages keep a page's rows short-lived, so the young
+ * generation's scavenges find little alive (5,000-row pages spent about a sixth of the CPU in GC).
+ */
+const FAST_PAGE_ROWS = 500;
+/** Rows per page of the tiered store (warm ranges). */
+const STORE_PAGE_ROWS = 5000;
+
+export class SqliteVerificationReader implements ChainReader {
+  private readonly fast: SqliteChainReader;
+  private tiered: TieredSqliteEventStore | null = null;
+
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly protection: FieldProtection,
+  ) {
+    this.fast = new SqliteChainReader(db, protection);
+  }
+
+  /** A reader over its own read-only connection to the database of a data dir. */
+  static open(dataDir: string, protection: FieldProtection): SqliteVerificationReader {
+    return new SqliteVerificationReader(openDatabase(dataDir, { readonly: true }), protection);
+  }
+
+  async snapshot<T>(read: () => Promise<T>): Promise<T> {
+    if (this.db.inTransaction) return read();
+    this.db.exec('BEGIN');
+    try {
+      return await read();
+    } finally {
+      if (this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  async head(chain: string): Promise<ChainHead | null> {
+    return this.fast.head(chain);
+  }
+
+  async *readChainRuns(chain: string, fromSeq: number, toSeq?: number): AsyncIterable<(ChainRow | CheckedRun)[]> {
+    if (!this.fast.hasWarmRecords(chain, fromSeq, toSeq ?? Number.MAX_SAFE_INTEGER)) {
+      yield* this.fast.readChainRuns(chain, fromSeq, toSeq, FAST_PAGE_ROWS);
+      return;
+    }
+    this.tiered ??= new TieredSqliteEventStore(this.db, this.protection);
+    yield* this.tiered.readChain(chain, fromSeq, toSeq, STORE_PAGE_ROWS);
+  }
+
+  async close(): Promise<void> {
+    this.fast.close();
+  }
+}
