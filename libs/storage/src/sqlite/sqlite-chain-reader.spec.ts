@@ -14,6 +14,9 @@ import { inMemoryFieldProtection } from '../../../../test/fakes/in-memory-field-
 import { SqliteDb, openDatabase } from './sqlite-database';
 import { SqliteEventStore } from './sqlite-event-store';
 import { SqliteChainReader, isoMillis } from './sqlite-chain-reader';
+import { SqliteVerificationReader } from './sqlite-verification-reader';
+import { eventStoreChainReaders } from '../event-store-chain-reader';
+import { isCheckedRun } from '@app/ledger';
 
 const CHAIN = 'data_access';
 const COUNT = 60;
@@ -195,6 +198,80 @@ describe('SqliteChainReader', () => {
       expect(reader.hasWarmRecords(CHAIN, 0, COUNT)).toBe(false);
     } finally {
       reader.close();
+    }
+  });
+});
+
+describe('SqliteVerificationReader (the embedded ChainReader)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verification-reader-'));
+    await build(dir);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function rowsOf(reader: { readChainRuns(c: string, f: number, t?: number): AsyncIterable<(ChainRow | import('@app/ledger').CheckedRun)[]> }, from = 0, to?: number): Promise<Plain[]> {
+    const out: Plain[] = [];
+    for await (const page of reader.readChainRuns(CHAIN, from, to)) {
+      for (const part of page) {
+        if (isCheckedRun(part)) for (let i = 0; i < part.count; i++) out.push(plain(part.row(i)));
+        else out.push(plain(part));
+      }
+    }
+    return out;
+  }
+
+  it('gives the rows and head the store itself gives (EventStore.readChain through eventStoreChainReaders)', async () => {
+    const protection = inMemoryFieldProtection();
+    const db = openDatabase(dir, { readonly: true });
+    const store = new SqliteEventStore(db, protection);
+    const viaStore = eventStoreChainReaders(store).open();
+    const reader = SqliteVerificationReader.open(dir, protection);
+    try {
+      expect(await rowsOf(reader)).toEqual(await rowsOf(viaStore));
+      expect(await rowsOf(reader, 17, 41)).toEqual(await rowsOf(viaStore, 17, 41));
+      expect((await rowsOf(reader, 17, 41)).map((r) => r.seq)).toEqual(Array.from({ length: 25 }, (_, i) => 17 + i));
+      expect(await reader.head(CHAIN)).toEqual(await viaStore.head(CHAIN));
+      expect(await reader.head('no-such-chain')).toBeNull();
+    } finally {
+      await reader.close();
+      db.close();
+    }
+  });
+
+  it('reads a head and the rows after it in one snapshot while another connection appends', async () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'verification-reader-s-'));
+    fs.cpSync(dir, copy, { recursive: true });
+    const protection = inMemoryFieldProtection();
+    const reader = SqliteVerificationReader.open(copy, protection);
+    const writer = new SqliteEventStore(openDatabase(copy), protection);
+    try {
+      const seen = await reader.snapshot(async () => {
+        const before = await reader.head(CHAIN);
+        // Ten more records committed by another connection in the middle of the snapshot.
+        let prev = before!.hash;
+        const records = [];
+        for (let seq = COUNT; seq < COUNT + 10; seq++) {
+          const event = eventFor(seq);
+          const eventJson = canonicalize(event);
+          const receivedAt = '2026-01-03T00:00:00.000Z';
+          const hash = recordHash(prev, CHAIN, seq, receivedAt, eventJson);
+          records.push({ chain: CHAIN, seq, receivedAt, event, eventJson, prevHash: prev, hash });
+          prev = hash;
+        }
+        await writer.append(records);
+        return { before, after: await reader.head(CHAIN), rows: (await rowsOf(reader, COUNT - 2)).length };
+      });
+      expect(seen.after).toEqual(seen.before);
+      expect(seen.before!.seq).toBe(COUNT - 1);
+      expect(seen.rows).toBe(2);
+      // Outside the snapshot the appended records are there.
+      expect((await reader.head(CHAIN))!.seq).toBe(COUNT + 9);
+      expect((await rowsOf(reader, COUNT - 2)).length).toBe(12);
+    } finally {
+      await reader.close();
+      await writer.close();
+      fs.rmSync(copy, { recursive: true, force: true });
     }
   });
 });
