@@ -244,27 +244,32 @@ async function main(): Promise<void> {
       if (b.run.retries > 0) console.log(`| batch-of-${b.size} requests sent again after a connection error | ${b.run.retries} |`);
     }
 
-    let single: { max: number; halfRate: number; failures: number; paced: { latencies: number[]; connectionErrors: number }; service: { m0: Map<string, number>; m1: Map<string, number> } } | null = null;
+    let single: { max: number; halfRate: number; failures: number; paced: { latencies: number[]; connectionErrors: number }; service: { m0: Map<string, number>; m1: Map<string, number> }; cpu: { probe: number; paced: number } } | null = null;
     if (SINGLE_PROBE > 0) {
       const singles = generateTraffic({ events: SINGLE_PROBE + 180_000, seed: 11 }).events.map((e, i) => {
         const body = JSON.stringify(SHARDS === null ? postedByBench(e) : postedBySite(e, siteOf(i)));
         if (SHARDS !== null) siteOfBody.set(body, siteOf(i));
         return body;
       });
+      const probeCpu0 = processCpuMs(svc.child.pid);
       const probe = await closedLoop(client, singles.slice(0, SINGLE_PROBE), 64);
+      const probeCpuPerEvent = ((processCpuMs(svc.child.pid) - probeCpu0) * 1000) / SINGLE_PROBE;
       const max = SINGLE_PROBE / probe.seconds;
       const halfRate = max / 2;
       // What the service saw during the open loop (its /metrics scraped just before and after; the
       // event-loop delay histogram is reset by each scrape): event-loop delay, group commit duration,
       // connections its per-IP cap refused.
       const m0 = await scrapeMetrics(bench);
-      const paced = await openLoop(client, singles.slice(SINGLE_PROBE, SINGLE_PROBE + Math.floor(halfRate * SINGLE_SECONDS)), halfRate);
+      const pacedBodies = singles.slice(SINGLE_PROBE, SINGLE_PROBE + Math.floor(halfRate * SINGLE_SECONDS));
+      const pacedCpu0 = processCpuMs(svc.child.pid);
+      const paced = await openLoop(client, pacedBodies, halfRate);
+      const pacedCpuPerEvent = ((processCpuMs(svc.child.pid) - pacedCpu0) * 1000) / pacedBodies.length;
       const m1 = await scrapeMetrics(bench);
-      single = { max, halfRate, failures: probe.failures + paced.failures, paced, service: { m0, m1 } };
+      single = { max, halfRate, failures: probe.failures + paced.failures, paced, service: { m0, m1 }, cpu: { probe: probeCpuPerEvent, paced: pacedCpuPerEvent } };
     }
 
     if (single) {
-      console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(single.max)} events/s |`);
+      console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(single.max)} events/s (service CPU ${fmt(single.cpu.probe, 1)} µs per event; at half max ${fmt(single.cpu.paced, 1)} µs) |`);
       console.log(
         `| single-event ack latency at half max (${fmt(single.halfRate)} ev/s, open loop) p50 / p99 | ${fmt(percentile(single.paced.latencies, 50), 1)} ms / ${fmt(percentile(single.paced.latencies, 99), 1)} ms |`,
       );
