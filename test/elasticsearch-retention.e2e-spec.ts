@@ -4,8 +4,12 @@
  * deletes nothing; the scheduled retention run (the RETENTION_CRON job's Elasticsearch step) deletes the backing index whose records are past their window only after recording its
  * chain's purged prefix, and afterwards, over HTTP: verification passes and says how many records
  * were purged, a kept event's inclusion proof still checks against the signed checkpoint, and a
- * purged event answers 404 by id. Not run against a real Elasticsearch (none can be installed here).
+ * purged event answers 404 by id. The run is recorded in the cluster (`<prefix>-retention-runs`): a
+ * second instance started afterwards lists it and shows its report. Not run against a real
+ * Elasticsearch (none can be installed here).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { loadConfig } from '@app/core';
 import { InclusionProofDocument, verifyInclusionProofDocument } from '@app/ledger';
 import { parsePublicKeysText } from '@app/ledger/portable-verifier';
@@ -13,11 +17,12 @@ import { RetentionScheduler } from '../apps/api/src/compliance/retention-schedul
 import { readyOnElasticsearch } from './support/es-instances';
 import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
 import { accessEvent } from './support/events';
-import { TestApp, startTestApp } from './support/test-app';
+import { TestApp, startTestApp, tempDataDir } from './support/test-app';
 
 describe('retention on Elasticsearch through the service', () => {
   let es: EsFakeServer;
   let t: TestApp;
+  let runId: string | null = null;
   beforeAll(async () => {
     es = await startEsFakeServer();
     t = await startTestApp({ scaleOut: loadConfig({ STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url }).scaleOut!, compliance: { reportPageSize: 1000, retentionAllowTimeTravel: true } });
@@ -60,6 +65,7 @@ describe('retention on Elasticsearch through the service', () => {
     expect(t.logLines.some((l) => l.includes('retention run') && l.includes('.ds-audit-events-data_access-0'))).toBe(true);
     const runs = JSON.parse((await admin.request('GET', '/v1/retention/runs')).body) as { runs: { id: string; trigger: string; deleted: number }[] };
     expect(runs.runs[0]).toMatchObject({ id: report!.runId, trigger: 'schedule', deleted: report!.deleted });
+    runId = report!.runId;
 
     const verified = await auditor.request('GET', '/v1/integrity/verify?chain=data_access');
     expect(verified.status).toBe(200);
@@ -79,4 +85,26 @@ describe('retention on Elasticsearch through the service', () => {
     expect((await compliance.request('GET', `/v1/events/${old[0].id}/proof`)).status).toBe(404);
     expect((await compliance.request('GET', `/v1/events/${kept.id}`)).status).toBe(200);
   });
+
+  it('another instance lists the run and shows its report: the record is in the cluster, not in the memory of the instance that ran it', async () => {
+    expect(runId).not.toBeNull();
+    const dirB = tempDataDir('audit-es-ret-b-');
+    fs.cpSync(path.join(t.dataDir, 'keys'), path.join(dirB, 'keys'), { recursive: true });
+    const b = await startTestApp({ dataDir: dirB, scaleOut: loadConfig({ STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url }).scaleOut! });
+    try {
+      await readyOnElasticsearch(b);
+      const admin = await b.client('admin', 'u-admin-es-ret-b');
+      const listed = JSON.parse((await admin.request('GET', '/v1/retention/runs')).body) as { runs: { id: string; trigger: string; deleted: number; status: string }[] };
+      expect(listed.runs).toEqual([expect.objectContaining({ id: runId, trigger: 'schedule', deleted: 3, status: 'completed' })]);
+      const detail = await admin.request('GET', `/v1/retention/runs/${runId}`);
+      expect(detail.status).toBe(200);
+      const summary = (JSON.parse(detail.body) as { summary: { chains: { chain: string; count: number }[]; elasticsearch: { deleted: { index: string }[] } } }).summary;
+      expect(summary.chains.find((c) => c.chain === 'data_access')).toMatchObject({ count: 3 });
+      expect(summary.elasticsearch.deleted.map((d) => d.index)).toContain('.ds-audit-events-data_access-0');
+      // One document per run, created at start with its mapping.
+      expect([...(es.fake.indices.get('audit-retention-runs')?.keys() ?? [])]).toEqual([runId]);
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
 });

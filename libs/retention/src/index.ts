@@ -14,3 +14,4 @@ export * from './retention-plan';
 export * from './sqlite-retention-runner';
 export * from './cold-archive';
 export * from './retention-run.service';
+export * from './retention-run-records.port';

@@ -71,13 +71,21 @@ describe('RetentionRunService', () => {
     ]);
   });
 
-  it('lists and reads runs; unknown ids are 404, bad limits 400', () => {
+  it('lists and reads runs; unknown ids are 404, bad limits 400', async () => {
     const svc = new RetentionRunService(() => new FakeRunner(), { allowTimeTravel: false });
-    expect(svc.list({}).runs).toHaveLength(1);
-    expect(status(() => svc.list({ limit: '0' }))).toBe(400);
-    expect(status(() => svc.list({ sort: 'x' }))).toBe(400);
-    expect(svc.get('00000000-0000-4000-8000-000000000001')).toEqual({ id: '00000000-0000-4000-8000-000000000001' });
-    expect(status(() => svc.get('not-a-uuid'))).toBe(404);
-    expect(status(() => svc.get('00000000-0000-4000-8000-000000000002'))).toBe(404);
+    const statusOf = async (fn: () => Promise<unknown>): Promise<number> => {
+      try {
+        await fn();
+        return 0;
+      } catch (err) {
+        return (err as ProblemError).status;
+      }
+    };
+    expect((await svc.list({})).runs).toHaveLength(1);
+    expect(await statusOf(() => svc.list({ limit: '0' }))).toBe(400);
+    expect(await statusOf(() => svc.list({ sort: 'x' }))).toBe(400);
+    expect(await svc.get('00000000-0000-4000-8000-000000000001')).toEqual({ id: '00000000-0000-4000-8000-000000000001' });
+    expect(await statusOf(() => svc.get('not-a-uuid'))).toBe(404);
+    expect(await statusOf(() => svc.get('00000000-0000-4000-8000-000000000002'))).toBe(404);
   });
 });

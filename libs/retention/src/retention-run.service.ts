@@ -8,10 +8,21 @@ import { FieldError, Problems, unknownMemberErrors } from '@app/core';
 import type { RetentionRunOptions, RetentionRunReport } from './sqlite-retention-runner';
 
 /** The part of the runner this service uses (SqliteRetentionRunner; a fake in unit tests). */
+/** One run as `GET /v1/retention/runs` lists it. */
+export interface RetentionRunListing {
+  id: string;
+  startedAt: string;
+  finishedAt: string | null;
+  now: string;
+  trigger: string;
+  status: string;
+  deleted: number;
+}
+
 export interface RetentionRunPort {
   run(options: RetentionRunOptions): Promise<RetentionRunReport>;
-  runs(limit?: number): { id: string; startedAt: string; finishedAt: string | null; now: string; trigger: string; status: string; deleted: number }[];
-  runDetail(id: string): Record<string, unknown> | null;
+  runs(limit?: number): RetentionRunListing[] | Promise<RetentionRunListing[]>;
+  runDetail(id: string): Record<string, unknown> | null | Promise<Record<string, unknown> | null>;
 }
 
 export interface RetentionRunRequest {
@@ -81,7 +92,7 @@ export class RetentionRunService {
     return p;
   }
 
-  list(params: Record<string, unknown>): { runs: ReturnType<RetentionRunPort['runs']> } {
+  async list(params: Record<string, unknown>): Promise<{ runs: RetentionRunListing[] }> {
     let limit = 20;
     // An unknown parameter's name is client content: named by position only.
     const unknown = unknownMemberErrors(Object.keys(params), ['limit'], '/query', 'parameter');
@@ -92,11 +103,11 @@ export class RetentionRunService {
       }
       limit = Number(value);
     }
-    return { runs: this.runner().runs(limit) };
+    return { runs: await this.runner().runs(limit) };
   }
 
-  get(id: string): Record<string, unknown> {
-    const run = UUID.test(id) ? this.runner().runDetail(id) : null;
+  async get(id: string): Promise<Record<string, unknown>> {
+    const run = UUID.test(id) ? await this.runner().runDetail(id) : null;
     if (!run) throw Problems.notFound('No retention run with this id.');
     return run;
   }

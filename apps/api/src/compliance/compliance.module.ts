@@ -100,10 +100,15 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
     {
       provide: RETENTION_RUN_SERVICE,
       inject: [APP_CONFIG, SQLITE_DB, EVENT_STORE, RETENTION_POLICY, LEGAL_HOLD_STORE, REPORT_KEY_PROVIDER, ES_RETENTION_RUNNER],
-      useFactory: (config: AppConfig, db: SqliteDb, events: EventStore, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider, es: EsRetentionRunner | null) => {
+      useFactory: async (config: AppConfig, db: SqliteDb, events: EventStore, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider, es: EsRetentionRunner | null) => {
         let runner: SqliteRetentionRunner | null = null;
-        // STORE=elasticsearch: the Elasticsearch retention run behind the same port (runs recorded in memory).
-        const esRuns = es ? new EsRetentionRuns(es, loaded.policy) : null;
+        // STORE=elasticsearch: the Elasticsearch retention run behind the same port, its runs recorded in the cluster.
+        let esRuns: EsRetentionRuns | null = null;
+        if (es) {
+          const cluster = await elasticsearchEvents(events);
+          const { EsRetentionRunRecords } = await import('@app/retention/es-retention-run-records');
+          esRuns = new EsRetentionRuns(es, loaded.policy, new EsRetentionRunRecords(cluster.client, cluster.layout.retentionRunsIndex));
+        }
         return new RetentionRunService(
           () => {
             if (esRuns) return esRuns;

@@ -5,27 +5,20 @@
  * (dry runs too) and `GET /v1/retention/runs` answer the same shapes. Each chain's line says what
  * the run purged of it; `elasticsearch` lists the backing indices and the first one kept per class.
  *
- * Runs are recorded in this instance's memory only (the most recent 100, lost at restart); every
- * run is also logged (index names, chains and counts, never PHI).
+ * Runs are recorded in the cluster (RetentionRunRecords: `<prefix>-retention-runs`), so every
+ * instance lists the runs any instance made, also after a restart; every run is also logged (index
+ * names, chains and counts, never PHI).
  */
 import { randomUUID } from 'node:crypto';
 import type { EventCategory } from '@app/core';
-import { RetentionPolicy, RetentionRunChain, RetentionRunOptions, RetentionRunPort, RetentionRunReport, retentionCutoffs } from '@app/retention';
+import { RetentionPolicy, RetentionRunChain, RetentionRunListing, RetentionRunOptions, RetentionRunPort, RetentionRunRecords, RetentionRunReport, retentionCutoffs } from '@app/retention';
 import type { EsRetentionReport, EsRetentionRunner } from '@app/storage/scale-out-adapters';
 
-const KEPT_RUNS = 100;
-
-interface RecordedRun {
-  report: RetentionRunReport;
-  trigger: string;
-}
-
 export class EsRetentionRuns implements RetentionRunPort {
-  private readonly recorded: RecordedRun[] = [];
-
   constructor(
     private readonly runner: EsRetentionRunner,
     private readonly policy: RetentionPolicy,
+    private readonly records: RetentionRunRecords,
   ) {}
 
   async run(options: RetentionRunOptions): Promise<RetentionRunReport> {
@@ -43,15 +36,12 @@ export class EsRetentionRuns implements RetentionRunPort {
       chains: this.chains(es, options.now),
       elasticsearch: { deleted: es.deleted, kept: es.kept },
     };
-    if (!options.dryRun) {
-      this.recorded.unshift({ report, trigger: options.trigger });
-      this.recorded.length = Math.min(this.recorded.length, KEPT_RUNS);
-    }
+    if (!options.dryRun) await this.records.add({ report, trigger: options.trigger });
     return report;
   }
 
-  runs(limit = 20): ReturnType<RetentionRunPort['runs']> {
-    return this.recorded.slice(0, limit).map(({ report, trigger }) => ({
+  async runs(limit = 20): Promise<RetentionRunListing[]> {
+    return (await this.records.recent(limit)).map(({ report, trigger }) => ({
       id: report.runId!,
       startedAt: report.startedAt,
       finishedAt: report.finishedAt,
@@ -62,8 +52,8 @@ export class EsRetentionRuns implements RetentionRunPort {
     }));
   }
 
-  runDetail(id: string): Record<string, unknown> | null {
-    const found = this.recorded.find((r) => r.report.runId === id);
+  async runDetail(id: string): Promise<Record<string, unknown> | null> {
+    const found = await this.records.byId(id);
     if (!found) return null;
     const r = found.report;
     return { id, startedAt: r.startedAt, finishedAt: r.finishedAt, now: r.now, trigger: found.trigger, status: 'completed', deleted: r.deleted, summary: r };

@@ -158,7 +158,7 @@ export class CompliancePagesController {
   @Get('retention')
   @RequireScope('retention:read')
   @Render('retention')
-  retention(@Req() req: ConsoleRequest) {
-    return pageModel(req, 'Retention runs', this.pages.retentionRuns());
+  async retention(@Req() req: ConsoleRequest) {
+    return pageModel(req, 'Retention runs', await this.pages.retentionRuns());
   }
 }

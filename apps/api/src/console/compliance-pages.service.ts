@@ -122,9 +122,9 @@ export class CompliancePagesService {
     };
   }
 
-  retentionRuns() {
+  async retentionRuns() {
     try {
-      return { runs: this.runs.list({ limit: '50' }).runs, unavailable: null };
+      return { runs: (await this.runs.list({ limit: '50' })).runs, unavailable: null };
     } catch (err) {
       return { runs: [], unavailable: (err as { body?: { detail?: string } }).body?.detail ?? 'Retention runs are not available here.' };
     }

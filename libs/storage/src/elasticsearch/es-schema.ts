@@ -182,7 +182,7 @@ export class EsLayout {
     return `${this.prefix}-issued-certificates`;
   }
 
-  /** Retention runs (es-retention-run-records.ts in apps/api/src/compliance): one document per run. */
+  /** Retention runs (es-retention-run-records.ts in libs/retention): one document per run. */
   get retentionRunsIndex(): string {
     return `${this.prefix}-retention-runs`;
   }

@@ -1,0 +1,24 @@
+/**
+ * The port that keeps the record of retention runs where every instance reads it: with
+ * STORE=elasticsearch the cluster (es-retention-run-records.ts, `<prefix>-retention-runs`), so that
+ * `GET /v1/retention/runs` and the console's retention page on any instance list the runs any
+ * instance made, also after a restart. (The embedded runner keeps its runs in the data dir's
+ * database: sqlite-retention-runner.ts.) A record holds chain ids, sequence numbers, index names
+ * and counts, never PHI.
+ */
+import type { RetentionRunReport } from './sqlite-retention-runner';
+
+export interface RetentionRunRecord {
+  report: RetentionRunReport;
+  /** Who started it: `schedule`, `cli`, `api:<role>:<sub>`. */
+  trigger: string;
+}
+
+export interface RetentionRunRecords {
+  /** Records a finished run (its report carries a run id). */
+  add(record: RetentionRunRecord): Promise<void>;
+  /** The most recent runs, newest first. */
+  recent(limit: number): Promise<RetentionRunRecord[]>;
+  /** One run by id, or null. */
+  byId(id: string): Promise<RetentionRunRecord | null>;
+}
