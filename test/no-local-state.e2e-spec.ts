@@ -6,18 +6,21 @@
  * not delivered (the webhook receiver answers 500). The rest of the traffic goes to B. B takes the
  * expired lease, resumes detection from A's snapshot in the cluster (not from the first event), and
  * once the receiver is back it delivers every alert, A's included. In the end every planted alert
- * exists exactly once (none missed at the hand-over, none repeated), each was delivered, and
- * neither instance wrote an alert, a detection snapshot or a delivery into its local file.
+ * exists exactly once (none missed at the hand-over, none repeated), each was delivered. A person
+ * then signs in to B's console (an account added with the CLI; a wrong password first), a retention
+ * run is made on B, and a token is revoked with the CLI and refused by B. After
+ * all of it neither data dir holds a database file (no *.db, *.db-wal, *.db-shm): only the keys,
+ * the TLS files and the data dir lock (docs/elasticsearch.md, "No local state").
  */
-import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '@app/core';
 import { patientTokenizerFor, TokenService } from '@app/security';
 import { generateTraffic, lastWorkingDay, planSeedRequests, postTicks, SeedBatch } from '@app/simulation';
-import { databasePath } from '@app/storage';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { ServiceProcess, startService, waitForExit } from './support/cli';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { runCliAsync, ServiceProcess, startService, waitForExit } from './support/cli';
+import { httpSignIn } from './support/console-browser';
 import { alertGroup, allAlerts, plantedGroup, waitForDetection } from './support/detection';
 import { EsFakeServer, startEsFakeServer } from './support/es-fake-server';
 import { registerPhiMarkers } from './support/log-capture';
@@ -35,18 +38,9 @@ async function waitReady(svc: ServiceProcess, dataDir: string): Promise<void> {
   }
 }
 
-/** Rows of detection, alert and delivery tables in an instance's own database file (tables that exist). */
-function localRows(dataDir: string): Record<string, number> {
-  const db = new Database(databasePath(dataDir), { readonly: true, fileMustExist: true });
-  try {
-    const out: Record<string, number> = {};
-    for (const table of ['alerts', 'detection_state', 'alert_delivery_queue', 'alert_deliveries', 'alert_outbox']) {
-      if (db.prepare('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?').get('table', table)) out[table] = (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-    }
-    return out;
-  } finally {
-    db.close();
-  }
+/** Every file under a data dir, relative to it. */
+function filesOf(dataDir: string): string[] {
+  return (fs.readdirSync(dataDir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dataDir, f)).isFile()).sort();
 }
 
 describe('two instances on Elasticsearch: one dies, the other continues', () => {
@@ -163,13 +157,42 @@ describe('two instances on Elasticsearch: one dies, the other continues', () => 
       await waitUntil('the shared queue empty', async () => JSON.parse((await onB.admin.request('GET', '/v1/alert-destinations')).body).destinations[0].queueDepth === 0);
       const dest = JSON.parse((await onB.admin.request('GET', '/v1/alert-destinations')).body).destinations[0];
       expect(dest).toMatchObject({ queueDepth: 0, delivered: alerts.length, deadLetters: 0 });
+
+      // Console sign-in on B: an account added with the CLI on the cluster, a wrong password first (the lockout count).
+      const cliEnv = { STORE: 'elasticsearch', ELASTICSEARCH_URL: es.url };
+      const added = await runCliAsync(['users', 'add', 'nolocal-ann', '--role', 'admin', '--data-dir', dirB], cliEnv);
+      expect(added.status).toBe(0);
+      // B serves HTTPS with its data dir's CA: fetch through an agent that trusts it.
+      const dispatcher = new Agent({ connect: { ca: localCa(dirB) } });
+      const tlsFetch = ((url: string, init?: object) => undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch;
+      await expect(httpSignIn(b.url, 'nolocal-ann', 'not-the-password', undefined, tlsFetch)).rejects.toThrow('sign-in answered 401');
+      const session = await httpSignIn(b.url, 'nolocal-ann', added.stdout.trim().split('\n').at(-1)!, 'a-long-and-new-passphrase-18', tlsFetch);
+      expect((await session.get('/console/admin/people')).status).toBe(200);
+
+      // A retention run on B (nothing is past its window: it deletes nothing, and is recorded).
+      const run = await onB.admin.request('POST', '/v1/retention/runs', { dryRun: false });
+      expect(run.status).toBe(200);
+
+      // A token revoked with the CLI on the cluster is refused by B.
+      const doomed = await new TokenService(loadConfig({}, { dataDir: dirB })).issue({ role: 'soc_analyst', sub: 'nolocal-doomed', ttl: '1h' });
+      const asDoomed = new ApiClient(b.url, doomed, { caPem: localCa(dirB) });
+      try {
+        expect((await asDoomed.request('GET', '/v1/rules')).status).toBe(200);
+        expect((await runCliAsync(['token', 'revoke', '--sub', 'nolocal-doomed', '--data-dir', dirB], cliEnv)).status).toBe(0);
+        await waitUntil('the revoked token refused by B', async () => (await asDoomed.request('GET', '/v1/rules')).status === 401, 10_000);
+      } finally {
+        asDoomed.close();
+      }
     } finally {
       onB.close();
     }
 
-    // Nothing of it went to either instance's own database file.
+    // Neither instance opened a database file: what remains in the data dirs is keys, TLS files and the lock.
     for (const dir of [dirA, dirB]) {
-      for (const [table, n] of Object.entries(localRows(dir))) expect({ dir: path.basename(dir), table, n }).toEqual({ dir: path.basename(dir), table, n: 0 });
+      const files = filesOf(dir);
+      expect({ dir: path.basename(dir), databases: files.filter((f) => /\.db(-wal|-shm|-journal)?$/.test(f)) }).toEqual({ dir: path.basename(dir), databases: [] });
+      expect(files.filter((f) => !/^(keys|tls)\//.test(f))).toEqual(expect.arrayContaining(['service.lock']));
+      console.log(`${path.basename(dir)}: ${files.join(' ')}`);
     }
   }, 240_000);
 });

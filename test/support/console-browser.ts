@@ -146,9 +146,9 @@ export async function csrfOf(res: Response): Promise<string> {
 }
 
 /** Signs in over HTTP like the sign-in form does (first sign-in: sets `newPassword`). */
-export async function httpSignIn(baseUrl: string, name: string, password: string, newPassword?: string): Promise<HttpSession> {
+export async function httpSignIn(baseUrl: string, name: string, password: string, newPassword?: string, fetch: typeof globalThis.fetch = globalThis.fetch): Promise<HttpSession> {
   const page = await fetch(`${baseUrl}/console/sign-in`);
-  const pre = cookieFrom(page, 'console-signin')!;
+  const pre = (cookieFrom(page, 'console-signin') ?? cookieFrom(page, '__Host-console-signin'))!;
   const signInCsrf = await csrfOf(page);
   const res = await fetch(`${baseUrl}/console/sign-in`, {
     method: 'POST',
@@ -157,7 +157,8 @@ export async function httpSignIn(baseUrl: string, name: string, password: string
     body: new URLSearchParams({ _csrf: signInCsrf, name, password }),
   });
   if (res.status !== 303) throw new Error(`sign-in answered ${res.status}`);
-  let cookie = cookieFrom(res, 'console-session')!;
+  // Under TLS the cookies carry the __Host- prefix.
+  let cookie = (cookieFrom(res, 'console-session') ?? cookieFrom(res, '__Host-console-session'))!;
   const session = (c: string, csrf: string): HttpSession => ({
     cookie: c,
     csrf,
@@ -170,7 +171,7 @@ export async function httpSignIn(baseUrl: string, name: string, password: string
     const csrf = await csrfOf(await fetch(`${baseUrl}/console/password`, { headers: { cookie } }));
     const changed = await session(cookie, csrf).post('/console/password', { _csrf: csrf, current: password, password: newPassword, confirm: newPassword });
     if (changed.status !== 303) throw new Error(`password change answered ${changed.status}`);
-    cookie = cookieFrom(changed, 'console-session')!;
+    cookie = (cookieFrom(changed, 'console-session') ?? cookieFrom(changed, '__Host-console-session'))!;
   }
   const home = await fetch(`${baseUrl}/console/`, { headers: { cookie } });
   return session(cookie, await csrfOf(home));

@@ -9,7 +9,7 @@ import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment } from '@app/core';
 import { elasticsearchCheckpointStore, elasticsearchEventStore } from '@app/pipeline';
 import { embeddedFieldProtection } from '@app/security';
-import { CHAIN_READERS, CHECKPOINT_STORE, EVENT_STORE, SQLITE_DB, SqliteDb, eventStoreChainReaders, openDatabase } from '@app/storage';
+import { CHAIN_READERS, CHECKPOINT_STORE, EVENT_STORE, SQLITE_DB, eventStoreChainReaders } from '@app/storage';
 import type { ElasticsearchEventStore } from '@app/storage/scale-out-adapters';
 import { INFRASTRUCTURE_EXPORTS, InfrastructureUnreachableError, OpenedInfrastructure } from './infrastructure-ports';
 
@@ -25,8 +25,8 @@ export class ScaleOutInfrastructureModule {
       global: true,
       providers: [
         { provide: DEPLOYMENT, useValue: deployment },
-        // What the cluster does not hold yet stays in the data dir's database; it holds little, so SQLite checkpoints its WAL on commit.
-        { provide: SQLITE_DB, inject: [APP_CONFIG], useFactory: (config: AppConfig): SqliteDb => openDatabase(config.dataDir, { backgroundCheckpoints: false }) },
+        // No local database: everything the service keeps lives in the cluster (test/no-local-state.e2e-spec.ts lists the data dir).
+        { provide: SQLITE_DB, useValue: null },
         {
           provide: ES_EVENTS,
           inject: [APP_CONFIG],

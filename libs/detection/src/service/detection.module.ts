@@ -14,7 +14,8 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplic
 import { ACCESS_CONTEXT, ACCESS_LOG_CHAIN, AccessContext, APP_CONFIG, AppConfig, backgroundWalCheckpoints, detectionSettingsOf, EMPTY_ACCESS_CONTEXT } from '@app/core';
 import { MetricsService } from '@app/pipeline';
 import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
-import { COMMIT_FEED, CommitFeed, EVENT_STORE, EventStore, RecordSealer, SQLITE_DB, SqliteDb } from '@app/storage';
+import * as fs from 'node:fs';
+import { COMMIT_FEED, CommitFeed, EVENT_STORE, EventStore, RecordSealer, SQLITE_DB, SqliteDb, databasePath, openDatabase } from '@app/storage';
 import { ALERT_STORE, AlertIndexing, AlertStore } from '../alert-store.port';
 import { AlertOutbox, AlertImporter } from './alert-outbox';
 import { AlertEvidenceService } from './alert-evidence.service';
@@ -51,6 +52,8 @@ interface SharedDetectionState {
 }
 /** STORE=elasticsearch: ships the alerts the worker stores locally to the shared alert index (alert-outbox.ts); else null. */
 export const ALERT_OUTBOX = Symbol('ALERT_OUTBOX');
+/** STORE=elasticsearch: the data dir's database an earlier version left (its leftover alerts and snapshot are shipped), or null. */
+const LEGACY_DATABASE = Symbol('LEGACY_DATABASE');
 
 function tailable(store: EventStore): CommittedEventSource {
   return {
@@ -154,13 +157,26 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     },
     // Alert records and the engine snapshot name patients and IPs: sealed at rest with the data keys.
     // The patients an alert names are indexed as their keyed-HMAC tokens (the actor / patient / case filters).
-    { provide: SqliteAlertStore, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteAlertStore(db, embeddedTextSealer(config), alertIndexing(config)) },
+    // No local database (STORE=elasticsearch): null.
+    {
+      provide: SqliteAlertStore,
+      inject: [SQLITE_DB, APP_CONFIG],
+      useFactory: (db: SqliteDb | null, config: AppConfig) => (db ? new SqliteAlertStore(db, embeddedTextSealer(config), alertIndexing(config)) : null),
+    },
+    {
+      // STORE=elasticsearch: the database an earlier version left in the data dir, opened only if it exists, to ship
+      // its leftover alerts and snapshot to the cluster; a new data dir never gets one.
+      provide: LEGACY_DATABASE,
+      inject: [APP_CONFIG, SQLITE_DB],
+      useFactory: (config: AppConfig, db: SqliteDb | null): SqliteDb | null =>
+        config.scaleOut?.store === 'elasticsearch' && !db && fs.existsSync(databasePath(config.dataDir)) ? openDatabase(config.dataDir) : null,
+    },
     {
       // STORE=elasticsearch: alerts in their own index of the cluster (loaded lazily); else the embedded store.
       provide: ALERT_STORE,
       inject: [APP_CONFIG, EVENT_STORE, SqliteAlertStore],
-      useFactory: async (config: AppConfig, events: EventStore, embedded: SqliteAlertStore): Promise<AlertStore> => {
-        if (config.scaleOut?.store !== 'elasticsearch') return embedded;
+      useFactory: async (config: AppConfig, events: EventStore, embedded: SqliteAlertStore | null): Promise<AlertStore> => {
+        if (config.scaleOut?.store !== 'elasticsearch' && embedded) return embedded;
         const { elasticsearchAlertStoreFor } = await import('./es-alert-store');
         return elasticsearchAlertStoreFor(events, embeddedTextSealer(config), alertIndexing(config));
       },
@@ -169,12 +185,12 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     {
       // STORE=elasticsearch: progress and snapshot in the cluster, alerts straight to the shared alert store.
       provide: SHARED_DETECTION_STATE,
-      inject: [APP_CONFIG, EVENT_STORE, ALERT_STORE, SQLITE_DB],
-      useFactory: async (config: AppConfig, events: EventStore, alerts: AlertStore, db: SqliteDb): Promise<SharedDetectionState | null> => {
+      inject: [APP_CONFIG, EVENT_STORE, ALERT_STORE, LEGACY_DATABASE],
+      useFactory: async (config: AppConfig, events: EventStore, alerts: AlertStore, legacy: SqliteDb | null): Promise<SharedDetectionState | null> => {
         if (config.scaleOut?.store !== 'elasticsearch') return null;
         const { elasticsearchDetectionStateFor } = await import('./es-detection-state');
         const sealer = embeddedTextSealer(config);
-        return elasticsearchDetectionStateFor(events, alerts, sealer, detectionSettingsOf(config).leaseMs ?? DEFAULT_LEASE_MS, () => legacySnapshot(db, sealer));
+        return elasticsearchDetectionStateFor(events, alerts, sealer, detectionSettingsOf(config).leaseMs ?? DEFAULT_LEASE_MS, () => (legacy ? legacySnapshot(legacy, sealer) : null));
       },
     },
     {
@@ -183,8 +199,8 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
       useFactory: (
         runtime: DetectionRuntime,
         store: EventStore,
-        db: SqliteDb,
-        alerts: SqliteAlertStore,
+        db: SqliteDb | null,
+        alerts: SqliteAlertStore | null,
         metrics: DetectionMetrics,
         config: AppConfig,
         overrides: RuleOverrideStore,
@@ -193,11 +209,15 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
         if (!runtime.settings.enabled) return null;
         const source = tailable(store);
         const { snapshotEveryEvents, snapshotEveryMs } = runtime.settings;
+        const embeddedProgress = (): DetectionProgressStore => {
+          if (!db || !alerts) throw new Error('detection progress: neither a shared store nor the embedded database is bound');
+          return new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config), snapshotWriterFor(config, db));
+        };
         return new DetectionWorker(
           // Rules an admin switched off or gave exceptions (rule-overrides.ts) drop their alerts as they leave the engine.
           () => withRuleOverrides(runtime.createEngine(), overrides),
           source,
-          shared?.progress ?? new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config), snapshotWriterFor(config, db)),
+          shared?.progress ?? embeddedProgress(),
           { snapshotEveryEvents, snapshotEveryMs },
           metrics,
           detectionLog(new Logger('Detection')),
@@ -224,9 +244,9 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
     {
       // Alerts a previous version stored in this instance's database are still shipped (nothing new goes there).
       provide: ALERT_OUTBOX,
-      inject: [DETECTION_WORKER, ALERT_STORE, SQLITE_DB, APP_CONFIG],
-      useFactory: (worker: DetectionWorker | null, alerts: AlertStore, db: SqliteDb, config: AppConfig): AlertOutbox | null => {
-        if (!worker || config.scaleOut?.store !== 'elasticsearch' || !('importRecords' in alerts)) return null;
+      inject: [DETECTION_WORKER, ALERT_STORE, LEGACY_DATABASE, APP_CONFIG],
+      useFactory: (worker: DetectionWorker | null, alerts: AlertStore, db: SqliteDb | null, config: AppConfig): AlertOutbox | null => {
+        if (!worker || !db || config.scaleOut?.store !== 'elasticsearch' || !('importRecords' in alerts)) return null;
         const logger = new Logger('Detection');
         return new AlertOutbox(db, alerts as AlertStore & AlertImporter, embeddedTextSealer(config), {
           onError: (err) => logger.warn(`shipping alerts to Elasticsearch failed (${(err as Error)?.constructor?.name ?? 'error'}); retrying`),
@@ -237,8 +257,8 @@ function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThrea
       // STORE=elasticsearch: the trail of changes in the cluster, read by every instance every second; else the embedded tables.
       provide: RULE_OVERRIDE_STORE,
       inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
-      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore): Promise<RuleOverrideStore> => {
-        if (config.scaleOut?.store !== 'elasticsearch') return new SqliteRuleOverrideStore(db);
+      useFactory: async (db: SqliteDb | null, config: AppConfig, events: EventStore): Promise<RuleOverrideStore> => {
+        if (config.scaleOut?.store !== 'elasticsearch' && db) return new SqliteRuleOverrideStore(db);
         const { elasticsearchRuleOverrideStoreFor } = await import('./es-rule-overrides');
         const logger = new Logger('RuleOverrides');
         let failing = false;

@@ -5,23 +5,19 @@
  * queues it in the cluster, and nothing goes to the instance's own file). Alert delivery polls the
  * queue (250 ms). Idempotent: saving an alert id again changes nothing, on any instance.
  */
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DetectionAlert } from '../alert';
 import { ALERT_STORE, AlertStore } from '../alert-store.port';
-import { SqliteAlertStore } from './sqlite-alert-store';
 
 @Injectable()
 export class ServiceAlertsService {
-  constructor(
-    private readonly embedded: SqliteAlertStore,
-    @Optional() @Inject(ALERT_STORE) private readonly shared?: AlertStore,
-  ) {}
+  constructor(@Inject(ALERT_STORE) private readonly alerts: AlertStore) {}
 
   /** Stores the alerts (each id once); resolves with those that were new. */
   async raise(alerts: readonly DetectionAlert[], now = new Date()): Promise<DetectionAlert[]> {
     if (alerts.length === 0) return [];
     const at = now.toISOString();
-    const results = await (this.shared ?? this.embedded).saveAll(alerts, at);
+    const results = await this.alerts.saveAll(alerts, at);
     return alerts.filter((_, i) => results[i].created);
   }
 }
