@@ -65,6 +65,12 @@ export class InMemoryDeliveryOutbox implements DeliveryOutboxPort {
     return old.map((d) => d.id);
   }
 
+  /** dueFor claims nothing here: nothing to hand back. */
+  async release(): Promise<void> {}
+
+  /** countsFor is computed on each call: nothing to refresh. */
+  async refreshCounts(): Promise<void> {}
+
   countsFor(destination: string): DestinationCounts {
     const of = [...this.deliveries.values()].filter((d) => d.destination === destination);
     const pending = of.filter((d) => d.state === 'pending');

@@ -14,7 +14,7 @@ export class PipelineHealth {
 
   /** A consumer fault readiness names (a bus message the chain writer cannot open), or null. */
   busFault(): string | null {
-    return this.consumer?.fault?.() ?? null;
+    return this.consumer?.fault() ?? null;
   }
 
   checks(): { storage: boolean; bus: boolean } {

@@ -59,7 +59,7 @@ export interface BusConsumer {
   start(handle: BusBatchHandler): Promise<void>;
   isReady(): boolean;
   /** Why consuming is stopped for a reason readiness should name (no PHI), or null. */
-  fault?(): string | null;
+  fault(): string | null;
   close(): Promise<void>;
 }
 

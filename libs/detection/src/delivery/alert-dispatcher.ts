@@ -159,7 +159,7 @@ export class AlertDispatcher {
   async tick(): Promise<void> {
     await this.fanOut();
     await Promise.all(this.states.map((s) => (s.busy ? undefined : this.deliver(s))));
-    await this.outbox.refreshCounts?.(this.names());
+    await this.outbox.refreshCounts(this.names());
   }
 
   /** Sends everything due until nothing is left or every destination is failing (tests, CLI). */
@@ -167,7 +167,7 @@ export class AlertDispatcher {
     const end = this.now() + timeoutMs;
     while (this.now() < end) {
       await this.tick();
-      await this.outbox.refreshCounts?.(this.names(), true);
+      await this.outbox.refreshCounts(this.names(), true);
       if (this.states.every((s) => this.outbox.countsFor(s.d.name).pending === 0)) return;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -280,7 +280,7 @@ export class AlertDispatcher {
           if (round.failed) {
             // The rest waits out the destination's back-off; a shared outbox hands back what it claimed for them.
             const unsent = due.slice(i + parallel).map((p) => p.id);
-            if (unsent.length > 0) await this.outbox.release?.(unsent, s.pausedUntil);
+            if (unsent.length > 0) await this.outbox.release(unsent, s.pausedUntil);
             return;
           }
         }

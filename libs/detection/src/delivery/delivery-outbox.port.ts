@@ -29,12 +29,18 @@ export interface DeliveryOutboxPort {
   markFailed(ids: readonly string[], nextAttemptMs: number, reason: string, nowMs: number): Promise<void>;
   /** Pending deliveries older than the cut-off become dead letters; returns their ids. */
   expire(destination: string, cutoffMs: number, nowMs: number): Promise<string[]>;
-  /** Deliveries taken by dueFor but not sent (shared outbox): due again at `nextAttemptMs`, for any instance. */
-  release?(ids: readonly string[], nextAttemptMs: number): Promise<void>;
+  /**
+   * Deliveries taken by dueFor but not sent: the shared outbox hands back what it claimed, due again
+   * at `nextAttemptMs` for any instance; an outbox whose dueFor claims nothing has nothing to hand back.
+   */
+  release(ids: readonly string[], nextAttemptMs: number): Promise<void>;
   /** Counts per state (the shared outbox answers from what refreshCounts last read). */
   countsFor(destination: string): DestinationCounts;
-  /** Reads the counts again (shared outbox; at most once per second unless `force`). */
-  refreshCounts?(destinations: readonly string[], force?: boolean): Promise<void>;
+  /**
+   * Reads the counts again (the shared outbox, at most once per second unless `force`); an outbox
+   * whose countsFor reads them live has nothing to refresh.
+   */
+  refreshCounts(destinations: readonly string[], force?: boolean): Promise<void>;
 }
 
 export interface DestinationCounts {

@@ -108,6 +108,12 @@ export class DeliveryOutbox implements DeliveryOutboxPort {
     return ids;
   }
 
+  /** dueFor claims nothing here (one dispatcher per database): the deliveries stay pending as they are. */
+  async release(): Promise<void> {}
+
+  /** countsFor reads the table each time: nothing to refresh. */
+  async refreshCounts(): Promise<void> {}
+
   /** One bookkeeping transaction: waits for the write lock off the event loop, commits without its own fsync. */
   private write(body: () => void): Promise<void> {
     return writeWhenFree(this.db, () => {

@@ -27,6 +27,8 @@ class CountingOutbox implements DeliveryOutboxPort {
   async expire(): Promise<string[]> {
     return [];
   }
+  async release(): Promise<void> {}
+  async refreshCounts(): Promise<void> {}
   countsFor() {
     return { pending: 0, delivered: 0, dead: 0, lastDeliveredMs: null, oldestPendingMs: null };
   }

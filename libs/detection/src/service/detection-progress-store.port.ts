@@ -18,14 +18,16 @@ export interface DetectionProgressStore {
   commit(alerts: readonly DetectionAlert[], createdAt: string, snapshot: DetectionSnapshot | null): AlertSaveResult[] | Promise<AlertSaveResult[]>;
   /**
    * Stores alerts as commit(alerts, createdAt, null) does, but waits for the database's write lock
-   * (held by the writer thread during a group commit) without blocking the event loop.
+   * (held by the writer thread during a group commit) without blocking the event loop. The running
+   * worker stores every slice's alerts this way.
    */
-  commitWhenFree?(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]>;
+  commitWhenFree(alerts: readonly DetectionAlert[], createdAt: string): Promise<AlertSaveResult[]>;
   /**
    * Stores a snapshot whose alerts are already committed, holding the event loop as little as the
-   * adapter can; resolves once it is durable. Saves are applied in call order.
+   * adapter can; resolves once it is durable. Saves are applied in call order. The running worker
+   * saves its periodic snapshots this way (the final one, on stop, goes through commit).
    */
-  saveSnapshot?(snapshot: DetectionSnapshot, savedAt: string): Promise<void>;
+  saveSnapshot(snapshot: DetectionSnapshot, savedAt: string): Promise<void>;
   /** Finishes pending writes and releases what the store holds (a writer thread). */
-  close?(): Promise<void>;
+  close(): Promise<void>;
 }

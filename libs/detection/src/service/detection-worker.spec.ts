@@ -123,15 +123,18 @@ describe('DetectionWorker', () => {
     const alerts = new SqliteAlertStore(db);
     const real = new SqliteDetectionProgressStore(db, alerts);
     let failures = 0;
+    const failSometimes = (a: readonly unknown[]) => {
+      if (a.length > 0 && failures < 2) {
+        failures++;
+        throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+      }
+    };
     const flaky: DetectionProgressStore = {
       loadSnapshot: () => real.loadSnapshot(),
-      commit: (a, at, snapshot) => {
-        if (a.length > 0 && failures < 2) {
-          failures++;
-          throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
-        }
-        return real.commit(a, at, snapshot);
-      },
+      commit: (a, at, snapshot) => (failSometimes(a), real.commit(a, at, snapshot)),
+      commitWhenFree: async (a, at) => (failSometimes(a), real.commitWhenFree(a, at)),
+      saveSnapshot: (snapshot, at) => real.saveSnapshot(snapshot, at),
+      close: () => real.close(),
     };
     const source = new MemorySource();
     source.commit(traffic.events);
@@ -157,15 +160,18 @@ describe('DetectionWorker', () => {
     const alerts = new SqliteAlertStore(db);
     const real = new SqliteDetectionProgressStore(db, alerts);
     let failures = 0;
+    const failFirst = () => {
+      if (failures < 5) {
+        failures++;
+        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      }
+    };
     const full: DetectionProgressStore = {
       loadSnapshot: () => real.loadSnapshot(),
-      commit: (a, at, snapshot) => {
-        if (failures < 5) {
-          failures++;
-          throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-        }
-        return real.commit(a, at, snapshot);
-      },
+      commit: (a, at, snapshot) => (failFirst(), real.commit(a, at, snapshot)),
+      commitWhenFree: async (a, at) => (failFirst(), real.commitWhenFree(a, at)),
+      saveSnapshot: (snapshot, at) => real.saveSnapshot(snapshot, at),
+      close: () => real.close(),
     };
     const source = new MemorySource();
     source.commit(traffic.events);

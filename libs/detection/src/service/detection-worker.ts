@@ -190,7 +190,7 @@ export class DetectionWorker {
     if (this.snapshotInFlight) await this.snapshotInFlight;
     // The last one is written right here: nothing else runs any more, and it must be on disk before close.
     if (this.sinceSnapshot > 0) await this.persistSnapshot('stop', false);
-    await this.progress.close?.();
+    await this.progress.close();
   }
 
   /** Resolves once every event committed before the call has been evaluated (or the worker stops). */
@@ -299,21 +299,12 @@ export class DetectionWorker {
       !this.snapshotInFlight &&
       (this.sinceSnapshot >= this.options.snapshotEveryEvents || elapsed >= this.options.snapshotEveryMs) &&
       elapsed >= SNAPSHOT_COST_FACTOR * this.snapshotCostMs;
-    const inBackground = snapshotDue && this.progress.saveSnapshot !== undefined;
     const started = performance.now();
     const snapshot = snapshotDue ? engine.snapshot() : null;
     // The slice's alerts are committed first, so a snapshot saved in the background never runs ahead of
     // them; without a snapshot to write with them, waiting for the write lock does not hold the event loop.
-    const createdAt = new Date(now).toISOString();
-    const committed =
-      snapshot && !inBackground
-        ? this.progress.commit(alerts ?? [], createdAt, snapshot)
-        : this.progress.commitWhenFree
-          ? await this.progress.commitWhenFree(alerts ?? [], createdAt)
-          : this.progress.commit(alerts ?? [], createdAt, null);
-    const results = Array.isArray(committed) ? committed : await committed;
-    if (snapshot && inBackground) this.saveInBackground(snapshot, now, performance.now() - started);
-    else if (snapshot) this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
+    const results = await this.progress.commitWhenFree(alerts ?? [], new Date(now).toISOString());
+    if (snapshot) this.saveInBackground(snapshot, now, performance.now() - started);
 
     const stats = engine.stats();
     const last = page[page.length - 1];
@@ -359,7 +350,7 @@ export class DetectionWorker {
     this.sinceSnapshot = 0;
     this.lastSnapshotAt = now;
     const started = performance.now() - syncMs;
-    this.snapshotInFlight = this.progress.saveSnapshot!(snapshot, new Date(now).toISOString())
+    this.snapshotInFlight = this.progress.saveSnapshot(snapshot, new Date(now).toISOString())
       .then(
         () => this.snapshotSaved(snapshot.lastPosition, performance.now() - started),
         (error) => {
@@ -386,7 +377,7 @@ export class DetectionWorker {
       const now = this.clock();
       const started = performance.now();
       const snapshot = this.engine.snapshot();
-      if (background && this.progress.saveSnapshot) {
+      if (background) {
         this.saveInBackground(snapshot, now, performance.now() - started);
         return;
       }
