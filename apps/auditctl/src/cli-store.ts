@@ -8,21 +8,14 @@
  */
 import * as fs from 'node:fs';
 import type { AppConfig } from '@app/core';
-import { InfrastructureUnreachableError, infrastructureFor } from '@app/infrastructure';
-import { ChainReaderSource, CheckpointStore, EventStore, SqliteDb, databasePath } from '@app/storage';
+import { InfrastructureUnreachableError, OpenedInfrastructure, infrastructureFor } from '@app/infrastructure';
+import { databasePath } from '@app/storage';
 import { recordCliRead } from './access-log';
 
-export interface CliStore {
-  kind: 'sqlite' | 'elasticsearch';
-  events: EventStore;
-  checkpoints: CheckpointStore;
-  /** What verification reads the chains through (the service's CHAIN_READERS). */
-  chainReaders: ChainReaderSource;
-  /** The embedded database (sqlite only). */
-  db: SqliteDb | null;
+/** The stores the service's infrastructure opens for a command (OpenedInfrastructure), and the command's access log. */
+export interface CliStore extends OpenedInfrastructure {
   /** Records the command's read in the access log of this store. */
   recordRead(command: string, input: Parameters<typeof recordCliRead>[3]): Promise<void>;
-  close(): Promise<void>;
 }
 
 /** The events are in another place than the data dir's database (STORE=elasticsearch). */

@@ -11,8 +11,8 @@
  * sessions are removed when a new one starts. Loaded lazily (it pulls in the Elasticsearch client).
  */
 import { EsRequests, EsVersioned, checkComplete } from '@app/storage/elasticsearch/es-requests';
-import { EventStore, StoreUnavailableError } from '@app/storage';
-import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
+import { StoreUnavailableError } from '@app/storage';
+import type { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import type { Role } from '@app/security';
 import type { ConsoleAccounts, ConsoleSessionRow, ConsoleUser } from './console-accounts.port';
 
@@ -159,7 +159,6 @@ function toUser(d: UserDoc): ConsoleUser {
 }
 
 /** The console store of the cluster the Elasticsearch event store uses (same client and prefix). */
-export function elasticsearchConsoleStoreFor(events: EventStore): ElasticsearchConsoleStore {
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+export function elasticsearchConsoleStoreFor(events: ElasticsearchEventStore): ElasticsearchConsoleStore {
   return new ElasticsearchConsoleStore(new EsRequests(events.client), events.layout.consoleIndex);
 }

@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { EsRequests } from '@app/storage/elasticsearch/es-requests';
-import { EventStore, StoreUnavailableError } from '@app/storage';
-import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
+import { StoreUnavailableError } from '@app/storage';
+import type { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import { SignInFailureCount, SignInFailures } from './sign-in-failures.port';
 
 interface FailureDoc {
@@ -57,7 +57,6 @@ function docId(key: string): string {
 }
 
 /** The failure counts of the cluster the Elasticsearch event store uses (same client and prefix). */
-export function elasticsearchSignInFailuresFor(events: EventStore): ElasticsearchSignInFailures {
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+export function elasticsearchSignInFailuresFor(events: ElasticsearchEventStore): ElasticsearchSignInFailures {
   return new ElasticsearchSignInFailures(new EsRequests(events.client), events.layout.signInFailuresIndex);
 }

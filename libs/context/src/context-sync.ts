@@ -7,7 +7,7 @@
  * store (one writer). Logs counts and error classes only.
  */
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { APP_CONFIG, AppConfig, contextSettingsOf } from '@app/core';
+import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment, contextSettingsOf } from '@app/core';
 import { CONTEXT_STORE, ContextStore } from './context-store.port';
 import { ContextService } from './context.service';
 
@@ -20,12 +20,13 @@ export class ContextSync implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DEPLOYMENT) private readonly deployment: Deployment,
     @Inject(CONTEXT_STORE) private readonly store: ContextStore,
     private readonly service: ContextService,
   ) {}
 
   onApplicationBootstrap(): void {
-    if (this.config.scaleOut?.store !== 'elasticsearch' || !this.store.othersSince) return;
+    if (!this.deployment.sharedState || !this.store.othersSince) return;
     this.timer = setInterval(() => {
       this.running ??= this.syncOnce().finally(() => (this.running = null));
     }, contextSettingsOf(this.config).syncMs);

@@ -1,22 +1,19 @@
 /**
- * Nest wiring of the context feeds: the store (SQLite table, or an Elasticsearch index with
- * STORE=elasticsearch, chosen like the other stores), the matching tokenizer (its own key), the
+ * Nest wiring of the context feeds: the store (CONTEXT_STORE, bound by the infrastructure module:
+ * a table of the data dir's database, or an index of the shared cluster), the matching tokenizer (its own key), the
  * in-memory index loaded from the store before the application starts, and the index bound under
- * ACCESS_CONTEXT, and (STORE=elasticsearch) ContextSync, which applies what other instances store.
+ * ACCESS_CONTEXT, and (where instances share state) ContextSync, which applies what other instances store.
  * Global and exported, so detection and reports inject ACCESS_CONTEXT and
  * ContextService without importing this module.
  */
 import { Global, Logger, Module } from '@nestjs/common';
-import { ACCESS_CONTEXT, APP_CONFIG, AppConfig, contextSettingsOf } from '@app/core';
-import { embeddedTextSealer } from '@app/security';
-import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
+import { ACCESS_CONTEXT, APP_CONFIG, AppConfig, DEPLOYMENT, Deployment, contextSettingsOf } from '@app/core';
 import { ContextIndex } from './context-index';
 import { CONTEXT_STORE, ContextStore } from './context-store.port';
 import { ContextService } from './context.service';
 import { ContextSync } from './context-sync';
 import { FhirContextService } from './fhir-context.service';
 import { MatchingTokenizer } from './matching-tokens';
-import { SqliteContextStore } from './sqlite-context-store';
 
 const logger = new Logger('ContextFeeds');
 const RETRY_MS = 5000;
@@ -51,22 +48,14 @@ async function loadContext(service: ContextService, background: boolean): Promis
       useFactory: (config: AppConfig) => MatchingTokenizer.forDataDir(config.dataDir, contextSettingsOf(config).matchingKeyFile),
     },
     {
-      provide: CONTEXT_STORE,
-      inject: [APP_CONFIG, SQLITE_DB, EVENT_STORE],
-      useFactory: async (config: AppConfig, db: SqliteDb, events: EventStore): Promise<ContextStore> => {
-        if (config.scaleOut?.store !== 'elasticsearch') return new SqliteContextStore(db, embeddedTextSealer(config));
-        const { elasticsearchContextStoreFor } = await import('./es-context-store');
-        return elasticsearchContextStoreFor(events, embeddedTextSealer(config), contextSettingsOf(config).syncLookbackMs);
-      },
-    },
-    {
       provide: ContextService,
-      inject: [CONTEXT_STORE, ContextIndex, MatchingTokenizer, APP_CONFIG],
-      useFactory: async (store: ContextStore, index: ContextIndex, tokens: MatchingTokenizer, config: AppConfig) => {
+      inject: [CONTEXT_STORE, ContextIndex, MatchingTokenizer, DEPLOYMENT],
+      useFactory: async (store: ContextStore, index: ContextIndex, tokens: MatchingTokenizer, deployment: Deployment) => {
         // Other instances' writes arrive late: encounters by receipt, as the start-up load orders them.
-        if (config.scaleOut?.store === 'elasticsearch') index.orderEncountersByReceipt();
+        if (deployment.sharedState) index.orderEncountersByReceipt();
         const service = new ContextService(store, index, tokens);
-        await loadContext(service, config.scaleOut?.store === 'elasticsearch');
+        // A shared cluster that is not up yet is retried in the background; the data dir's database is there or the start fails.
+        await loadContext(service, deployment.sharedState);
         return service;
       },
     },
@@ -75,6 +64,6 @@ async function loadContext(service: ContextService, background: boolean): Promis
     // Bound to the index only once ContextService has loaded it (the factory above runs first).
     { provide: ACCESS_CONTEXT, inject: [ContextService], useFactory: (service: ContextService) => service.index },
   ],
-  exports: [ACCESS_CONTEXT, ContextService, FhirContextService, ContextIndex, MatchingTokenizer, CONTEXT_STORE],
+  exports: [ACCESS_CONTEXT, ContextService, FhirContextService, ContextIndex, MatchingTokenizer],
 })
 export class ContextModule {}

@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@elastic/elasticsearch';
 import { errors } from '@elastic/elasticsearch';
 import { SMALL_INDEX_SETTINGS, StoreUnavailableError } from '@app/storage';
+import type { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import { EsRequestOptions, EsRequests, esStatusOf } from '@app/storage/elasticsearch/es-requests';
 import { ContextKind, ContextVersion } from './context-records';
 import { ContextSealer, ContextStore } from './context-store.port';
@@ -228,8 +229,6 @@ export class EsContextStore implements ContextStore {
 }
 
 /** The context store on the cluster the event store uses (same client, `<prefix>-context`). */
-export async function elasticsearchContextStoreFor(events: unknown, sealer: ContextSealer, lookbackMs?: number): Promise<EsContextStore> {
-  const { ElasticsearchEventStore } = await import('@app/storage/scale-out-adapters');
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+export function elasticsearchContextStoreFor(events: ElasticsearchEventStore, sealer: ContextSealer, lookbackMs?: number): EsContextStore {
   return new EsContextStore(events.client, { index: `${events.layout.prefix}-context`, sealer, lookbackMs });
 }

@@ -2,7 +2,14 @@
  * ALERT_DELIVERY_POLL_MS: the alert dispatcher's pass interval, 250 ms on the embedded store and 1 s
  * with STORE=elasticsearch unless set; a value out of range stops start-up naming the key.
  */
+import { infrastructureFor } from '@app/infrastructure';
 import { ConfigError, alertDeliveryPollMs, loadConfig } from './config';
+
+/** The pace the service runs with: the configuration and the deployment its infrastructure reports. */
+const paceOf = (env: Record<string, string>) => {
+  const config = loadConfig(env);
+  return alertDeliveryPollMs(config, infrastructureFor(config).deployment);
+};
 
 const ES = { STORE: 'elasticsearch', ELASTICSEARCH_URL: 'https://es.example:9200' };
 
@@ -18,10 +25,10 @@ function refusal(env: Record<string, string>): string {
 
 describe('ALERT_DELIVERY_POLL_MS', () => {
   it('defaults to 250 ms on the embedded store and 1 s with STORE=elasticsearch; a set value wins on either', () => {
-    expect(alertDeliveryPollMs(loadConfig({}))).toBe(250);
-    expect(alertDeliveryPollMs(loadConfig(ES))).toBe(1000);
-    expect(alertDeliveryPollMs(loadConfig({ ...ES, ALERT_DELIVERY_POLL_MS: '5000' }))).toBe(5000);
-    expect(alertDeliveryPollMs(loadConfig({ ALERT_DELIVERY_POLL_MS: '50' }))).toBe(50);
+    expect(paceOf({})).toBe(250);
+    expect(paceOf(ES)).toBe(1000);
+    expect(paceOf({ ...ES, ALERT_DELIVERY_POLL_MS: '5000' })).toBe(5000);
+    expect(paceOf({ ALERT_DELIVERY_POLL_MS: '50' })).toBe(50);
   });
 
   it('refuses a value that is not a whole number of milliseconds from 50 to 60000, naming the key', () => {

@@ -12,6 +12,7 @@ import { SECURITY_ENV, SecuritySettings, parseSecurity } from './security-config
 import { CONSOLE_ENV, ConsoleSettings, parseConsole } from './console-config';
 import { CONTEXT_ENV, ContextSettings, parseContext } from './context-config';
 import { FAULTS_ENV, FaultSettings, parseFaults } from './faults-config';
+import type { Deployment } from './deployment';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
@@ -282,22 +283,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 
 /**
  * The alert dispatcher's pass interval (ALERT_DELIVERY_POLL_MS): 250 ms on the embedded store, 1 s
- * with STORE=elasticsearch (each pass of each instance queries the shared cluster), unless set.
+ * where instances share state (STORE=elasticsearch: each pass of each instance queries the shared
+ * cluster), unless set.
  */
-export function alertDeliveryPollMs(config: Pick<AppConfig, 'alertDeliveryPollMs' | 'scaleOut'>): number {
-  return config.alertDeliveryPollMs ?? (config.scaleOut?.store === 'elasticsearch' ? 1000 : 250);
+export function alertDeliveryPollMs(config: Pick<AppConfig, 'alertDeliveryPollMs'>, deployment: Pick<Deployment, 'sharedState'>): number {
+  return config.alertDeliveryPollMs ?? (deployment.sharedState ? 1000 : 250);
 }
 
 /** Default token bucket size: two seconds of the sustained rate, and never less than one full batch. */
-/**
- * Whether a background thread checkpoints the embedded database's WAL (WAL_CHECKPOINT_INTERVAL_MS > 0),
- * so that its committing connections leave it to that thread. Only with the embedded event store:
- * with STORE=elasticsearch the database holds little and SQLite checkpoints it on commit.
- */
-export function backgroundWalCheckpoints(config: AppConfig): boolean {
-  return (config.walCheckpointIntervalMs ?? 0) > 0 && config.scaleOut?.store !== 'elasticsearch';
-}
-
 export function defaultBurst(eventsPerSecond: number, maxBatchEvents: number): number {
   return Math.max(Math.ceil(2 * eventsPerSecond), maxBatchEvents);
 }

@@ -25,3 +25,4 @@ export * from './baselines';
 export * from './event-facts';
 export * from './in-memory-access-context';
 export * from './service-alerts';
+export * from './shared-alert-index.port';

@@ -4,9 +4,28 @@
  * which engine is behind them. Chosen in infrastructure.ts, the only place that reads STORE.
  */
 import { DynamicModule, Module, Provider } from '@nestjs/common';
+import { CONSOLE_ACCOUNTS } from '@app/console/console-accounts.port';
+import { ConsoleStore } from '@app/console/console-store';
+import { MemorySignInFailures } from '@app/console/memory-sign-in-failures';
+import { SIGN_IN_FAILURES } from '@app/console/sign-in-failures.port';
+import { CONTEXT_STORE } from '@app/context/context-store.port';
+import { SqliteContextStore } from '@app/context/sqlite-context-store';
 import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment } from '@app/core';
+import { ALERT_STORE, RULE_OVERRIDE_STORE, SHARED_ALERT_INDEX } from '@app/detection';
+import { DeliveryOutbox } from '@app/detection/delivery/delivery-outbox';
+import { DELIVERY_OUTBOX, DeliveryOutboxOpener } from '@app/detection/delivery/delivery-outbox.port';
+import {
+  ALERT_OUTBOX,
+  DETECTION_STATE,
+  DetectionState,
+  SqliteAlertStore,
+  SqliteDetectionProgressStore,
+  SqliteRuleOverrideStore,
+  alertIndexing,
+} from '@app/detection/service';
+import { SnapshotWriterThread } from '@app/detection/service/snapshot-writer-thread';
 import { MetricsService } from '@app/pipeline';
-import { embeddedFieldProtection, embeddedFieldProtectionSource } from '@app/security';
+import { embeddedFieldProtection, embeddedFieldProtectionSource, embeddedTextSealer } from '@app/security';
 import {
   CHAIN_READERS,
   CHECKPOINT_STORE,
@@ -60,6 +79,36 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
   return store;
 }
 
+/** Snapshots are sealed and written on a thread of their own, except for an in-memory database (tests). */
+function snapshotWriterFor(config: AppConfig, db: SqliteDb): SnapshotWriterThread | undefined {
+  if (db.name === ':memory:' || !SnapshotWriterThread.available()) return undefined;
+  return new SnapshotWriterThread({ dataDir: config.dataDir, dataKeysDir: config.dataKeysDir, backgroundCheckpoints: walCheckpointsInBackground(config) });
+}
+
+/** Detection and delivery: alerts, progress, rule overrides and the delivery outbox in the data dir's database. */
+function detectionProviders(): Provider[] {
+  return [
+    // Alert records and the engine snapshot name patients and IPs: sealed at rest with the data keys.
+    // The patients an alert names are indexed as their keyed-HMAC tokens (the actor / patient / case filters).
+    { provide: SqliteAlertStore, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteAlertStore(db, embeddedTextSealer(config), alertIndexing(config)) },
+    { provide: ALERT_STORE, useExisting: SqliteAlertStore },
+    { provide: SHARED_ALERT_INDEX, useValue: null },
+    {
+      // Alerts and the engine snapshot in one transaction; this instance alone evaluates (no lease).
+      provide: DETECTION_STATE,
+      inject: [SQLITE_DB, SqliteAlertStore, APP_CONFIG],
+      useFactory: (db: SqliteDb, alerts: SqliteAlertStore, config: AppConfig): DetectionState => ({
+        progress: new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer(config), snapshotWriterFor(config, db)),
+        lease: null,
+      }),
+    },
+    { provide: ALERT_OUTBOX, useValue: null },
+    { provide: RULE_OVERRIDE_STORE, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new SqliteRuleOverrideStore(db) },
+    // SqliteAlertStore first: the outbox trigger needs the alerts table. It stays even with no destination: every stored alert still gets its "alert raised" line.
+    { provide: DELIVERY_OUTBOX, inject: [SQLITE_DB, SqliteAlertStore], useFactory: (db: SqliteDb): DeliveryOutboxOpener => () => new DeliveryOutbox(db, true) },
+  ];
+}
+
 @Module({})
 export class EmbeddedInfrastructureModule {
   /** `bus`: the event bus and consumer providers (event-bus.providers.ts). */
@@ -84,6 +133,11 @@ export class EmbeddedInfrastructureModule {
         // Verification reads the data dir over connections of its own (in worker threads too).
         { provide: CHAIN_READERS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => embeddedChainReaders(config) },
         ...bus,
+        ...detectionProviders(),
+        { provide: CONTEXT_STORE, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteContextStore(db, embeddedTextSealer(config)) },
+        { provide: CONSOLE_ACCOUNTS, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new ConsoleStore(db) },
+        // One instance: failed sign-ins counted in memory.
+        { provide: SIGN_IN_FAILURES, useFactory: () => new MemorySignInFailures() },
       ],
       exports: INFRASTRUCTURE_EXPORTS,
     };
@@ -94,5 +148,14 @@ export class EmbeddedInfrastructureModule {
 export function openEmbeddedInfrastructure(config: AppConfig): OpenedInfrastructure {
   const db = openDatabase(config.dataDir);
   const events = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
-  return { kind: 'sqlite', events, checkpoints: new SqliteCheckpointStore(db), chainReaders: embeddedChainReaders(config), db, close: () => events.close() };
+  return {
+    kind: 'sqlite',
+    events,
+    checkpoints: new SqliteCheckpointStore(db),
+    chainReaders: embeddedChainReaders(config),
+    db,
+    alerts: async () => new SqliteAlertStore(db, embeddedTextSealer(config), alertIndexing(config)),
+    consoleAccounts: async () => new ConsoleStore(db),
+    close: () => events.close(),
+  };
 }

@@ -4,8 +4,8 @@
  * Kept as a module of its own so the analyst and compliance pages grow apart (docs/console-admin.md).
  */
 import { Module } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '@app/core';
-import { EVENT_STORE, SQLITE_DB, type EventStore, type SqliteDb } from '@app/storage';
+import { SHARED_ALERT_INDEX, type SharedAlertIndex } from '@app/detection';
+import { SQLITE_DB, type SqliteDb } from '@app/storage';
 import { DetectionModule } from '@app/detection/service';
 import { AlertDeliveryModule } from '@app/detection/delivery';
 import { AdminPagesController } from './admin-pages.controller';
@@ -23,14 +23,9 @@ import { ChartsPagesService } from './charts-pages.service';
     AdminPagesService,
     {
       provide: ChartsPagesService,
-      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
-      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore) => {
-        if (config.scaleOut?.store !== 'elasticsearch') return new ChartsPagesService(db);
-        // The shared alert index, through the event store's client (loaded lazily: the client is heavy), as AlertCounts.
-        const { ElasticsearchEventStore } = await import('@app/storage/scale-out-adapters');
-        if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
-        return new ChartsPagesService(null, { client: events.client, index: events.options.alertsIndex });
-      },
+      // Where alerts live in a shared cluster, aggregations over its alert index (as AlertCounts); else the data dir's alert table.
+      inject: [SQLITE_DB, SHARED_ALERT_INDEX],
+      useFactory: (db: SqliteDb, shared: SharedAlertIndex | null) => (shared ? new ChartsPagesService(null, shared) : new ChartsPagesService(db)),
     },
   ],
 })

@@ -1,13 +1,14 @@
 /**
- * The web console (issue 14): sign-in (local accounts, OpenID Connect), sessions in the embedded
- * database, and the pages of each role. Provides the SESSION_AUTHENTICATOR the global guard uses on
+ * The web console (issue 14): sign-in (local accounts, OpenID Connect), sessions in the accounts
+ * store the infrastructure module binds (CONSOLE_ACCOUNTS), and the pages of each role. Provides the SESSION_AUTHENTICATOR the global guard uses on
  * console routes. Pages are added as controllers here plus an entry in console-nav.ts (docs/console.md).
  */
 import { Global, Module } from '@nestjs/common';
-import { CONSOLE_ACCOUNTS, ConsoleAccounts, ConsoleSessions, ConsoleStore, LocalSignIn, MemorySignInFailures, OidcSignIn, PreAuthCookie, SIGN_IN_FAILURES, SignInFailures } from '@app/console';
+import { CONSOLE_ACCOUNTS, ConsoleAccounts, ConsoleSessions, LocalSignIn, OidcSignIn, PreAuthCookie, SIGN_IN_FAILURES, SignInFailures } from '@app/console';
 import { APP_CONFIG, AppConfig, DEFAULT_CONSOLE_IDLE_MINUTES, DEFAULT_CONSOLE_SESSION_HOURS } from '@app/core';
 import { SESSION_AUTHENTICATOR } from '@app/security';
-import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
+import { SQLITE_DB, SqliteDb } from '@app/storage';
+import { SHARED_ALERT_INDEX, SharedAlertIndex } from '@app/detection';
 import { DetectionModule } from '@app/detection/service';
 import { ComplianceModule } from '../compliance/compliance.module';
 import { AlertCounts } from './alert-counts';
@@ -24,16 +25,6 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
   controllers: [SignInController, SessionController, AlertsPagesController, CompliancePagesController],
   providers: [
     {
-      // STORE=elasticsearch: accounts and sessions in the cluster, so any instance serves any signed-in person.
-      provide: CONSOLE_ACCOUNTS,
-      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
-      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore): Promise<ConsoleAccounts> => {
-        if (config.scaleOut?.store !== 'elasticsearch') return new ConsoleStore(db);
-        const { elasticsearchConsoleStoreFor } = await import('@app/console/es-console-store');
-        return elasticsearchConsoleStoreFor(events);
-      },
-    },
-    {
       provide: ConsoleSessions,
       inject: [CONSOLE_ACCOUNTS, APP_CONFIG],
       useFactory: (store: ConsoleAccounts, config: AppConfig) =>
@@ -43,16 +34,6 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
           secure: !config.insecureHttp,
         }),
     },
-    {
-      // STORE=elasticsearch: failed sign-ins counted in the cluster, so N instances do not give N times the attempts.
-      provide: SIGN_IN_FAILURES,
-      inject: [APP_CONFIG, EVENT_STORE],
-      useFactory: async (config: AppConfig, events: EventStore): Promise<SignInFailures> => {
-        if (config.scaleOut?.store !== 'elasticsearch') return new MemorySignInFailures();
-        const { elasticsearchSignInFailuresFor } = await import('@app/console/es-sign-in-failures');
-        return elasticsearchSignInFailuresFor(events);
-      },
-    },
     { provide: LocalSignIn, inject: [CONSOLE_ACCOUNTS, SIGN_IN_FAILURES], useFactory: (store: ConsoleAccounts, failures: SignInFailures) => new LocalSignIn(store, Date.now, failures) },
     { provide: PreAuthCookie, inject: [APP_CONFIG], useFactory: (config: AppConfig) => PreAuthCookie.fromDataDir(config.dataDir) },
     { provide: OIDC_SIGN_IN, inject: [APP_CONFIG], useFactory: (config: AppConfig) => (config.console?.oidc ? new OidcSignIn(config.console.oidc) : null) },
@@ -60,18 +41,13 @@ import { OIDC_SIGN_IN, SessionController, SignInController } from './sign-in.con
     { provide: SESSION_AUTHENTICATOR, useExisting: ConsoleSessionAuthenticator },
     {
       provide: AlertCounts,
-      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE],
-      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore) => {
-        if (config.scaleOut?.store !== 'elasticsearch') return new AlertCounts(db);
-        // The shared alert index, through the event store's client (loaded lazily: the client is heavy).
-        const { ElasticsearchEventStore } = await import('@app/storage/scale-out-adapters');
-        if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
-        return new AlertCounts(null, { client: events.client, index: events.options.alertsIndex });
-      },
+      // Where alerts live in a shared cluster, aggregations over its alert index; else the data dir's alert table.
+      inject: [SQLITE_DB, SHARED_ALERT_INDEX],
+      useFactory: (db: SqliteDb, shared: SharedAlertIndex | null) => (shared ? new AlertCounts(null, shared) : new AlertCounts(db)),
     },
     AnalystPagesService,
     CompliancePagesService,
   ],
-  exports: [SESSION_AUTHENTICATOR, CONSOLE_ACCOUNTS, ConsoleSessions],
+  exports: [SESSION_AUTHENTICATOR, ConsoleSessions],
 })
 export class ConsoleModule {}

@@ -10,7 +10,7 @@
  */
 import { Command } from 'commander';
 import { contextSettingsOf, detectionSettingsOf } from '@app/core';
-import { alertIndexing, loadDetectionRuntime, runBackfill, SqliteAlertStore, SqliteRuleOverrideStore } from '@app/detection/service';
+import { loadDetectionRuntime, runBackfill, SqliteRuleOverrideStore } from '@app/detection/service';
 import { AlertStore, DetectionEngine, RuleLoadError, withRuleOverrides } from '@app/detection';
 import { ContextIndex, MatchingTokenizer, SqliteContextStore } from '@app/context';
 import { embeddedTextSealer } from '@app/security';
@@ -59,9 +59,7 @@ export function detectCommand(): Command {
       if (!opened) return;
       const store = opened.events;
       // Alerts go where the service keeps them: the embedded alert table, or the cluster's alert index.
-      const alerts: AlertStore = opened.db
-        ? new SqliteAlertStore(opened.db, embeddedTextSealer(config), alertIndexing(config))
-        : (await import('@app/detection/service/es-alert-store')).elasticsearchAlertStoreFor(store, embeddedTextSealer(config), alertIndexing(config));
+      const alerts: AlertStore = await opened.alerts();
       const progress = progressBar(!opts.json && Boolean(process.stderr.isTTY));
       try {
         // Rules an admin switched off or gave exceptions (rule overrides, kept in the embedded database) are honoured as in streaming.

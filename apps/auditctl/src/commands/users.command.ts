@@ -65,6 +65,7 @@ export function usersCommand(): Command {
  */
 async function openAccounts(command: string, config: AppConfig): Promise<{ accounts: ConsoleAccounts; close: () => Promise<void> } | null> {
   if (!usesElasticsearch(config)) {
+    // The data dir's database, opened even before the service ever ran (the first admin account).
     const db = openDatabase(config.dataDir);
     return {
       accounts: new ConsoleStore(db),
@@ -75,6 +76,5 @@ async function openAccounts(command: string, config: AppConfig): Promise<{ accou
   }
   const store = await openCliStore(command, config);
   if (!store) return null;
-  const { elasticsearchConsoleStoreFor } = await import('@app/console/es-console-store');
-  return { accounts: elasticsearchConsoleStoreFor(store.events), close: () => store.close() };
+  return { accounts: await store.consoleAccounts(), close: () => store.close() };
 }

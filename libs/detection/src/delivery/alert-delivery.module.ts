@@ -1,24 +1,21 @@
 /**
  * Nest wiring of alert delivery: reads ALERT_DESTINATIONS_FILE at start (a bad file stops the
- * service naming the key), keeps the outbox trigger on the alerts table (STORE=elasticsearch: the
- * outbox in the cluster, shared by every instance), runs the dispatcher from
+ * service naming the key), opens the outbox the infrastructure module binds (DELIVERY_OUTBOX: the
+ * embedded one's trigger on the alerts table, or the outbox in the cluster every instance shares),
+ * runs the dispatcher from
  * start-up to shutdown (with no destinations it only logs one "alert raised" line per stored alert), and exposes per-destination status to the API
  * (GET /v1/alert-destinations) and to /metrics (for callers who may read alerts or operations), and
  * sends test messages for the console's admin page.
  */
-import { randomBytes } from 'node:crypto';
-import * as os from 'node:os';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { APP_CONFIG, AppConfig, alertDeliveryPollMs } from '@app/core';
+import { APP_CONFIG, AppConfig, DEPLOYMENT, Deployment, alertDeliveryPollMs } from '@app/core';
 import { MetricsService } from '@app/pipeline';
 import { embeddedTextSealer, patientTokenizerFor } from '@app/security';
-import { EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
+import { EVENT_STORE, EventStore } from '@app/storage';
 import { DetectionModule } from '../service/detection.module';
-import { SqliteAlertStore } from '../service/sqlite-alert-store';
 import { AlertDispatcher, DeliveryLog, DestinationStatus, DispatcherOptions, TestDeliveryResult } from './alert-dispatcher';
-import { DeliveryOutbox } from './delivery-outbox';
-import type { DeliveryOutboxPort } from './delivery-outbox.port';
+import { DELIVERY_OUTBOX, DeliveryOutboxOpener, DeliveryOutboxPort } from './delivery-outbox.port';
 import { DestinationsConfig, loadDestinations } from './destinations-config';
 import { senderFor } from './senders';
 
@@ -35,20 +32,19 @@ export function deliveryLog(logger: Logger): DeliveryLog {
   return { fact: (level, msg, fields) => (level === 'warn' ? logger.warn({ fact: msg, ...fields }) : logger.log({ fact: msg, ...fields })) };
 }
 
-/**
- * The outbox: with STORE=elasticsearch the one in the cluster every instance's dispatcher shares
- * (es-delivery-outbox.ts: an instance may die, another delivers what it left), else the embedded
- * one, whose trigger stays even with no destination: every stored alert still gets its "alert raised" line.
- */
-export async function deliveryOutboxFor(config: AppConfig, db: SqliteDb, events: EventStore, destinations: DestinationsConfig): Promise<DeliveryOutboxPort> {
-  if (config.scaleOut?.store !== 'elasticsearch') return new DeliveryOutbox(db, true);
-  const { elasticsearchDeliveryOutboxFor } = await import('./es-delivery-outbox');
-  // A claim covers one send and recording its outcome; what a pass does not reach is handed back.
-  const claimMs = Math.max(10_000, 3 * Math.max(0, ...destinations.destinations.map((d) => d.timeoutMs ?? 0)));
-  return elasticsearchDeliveryOutboxFor(events, `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, claimMs);
+/** A claim covers one send and recording its outcome; what a pass does not reach is handed back. */
+export function deliveryClaimMs(destinations: DestinationsConfig): number {
+  return Math.max(10_000, 3 * Math.max(0, ...destinations.destinations.map((d) => d.timeoutMs ?? 0)));
 }
 
-export function dispatcherFor(outbox: DeliveryOutboxPort, config: AppConfig, destinations: DestinationsConfig, logger: Logger, options: DispatcherOptions = {}): AlertDispatcher {
+export function dispatcherFor(
+  outbox: DeliveryOutboxPort,
+  config: AppConfig,
+  deployment: Pick<Deployment, 'sharedState'>,
+  destinations: DestinationsConfig,
+  logger: Logger,
+  options: DispatcherOptions = {},
+): AlertDispatcher {
   const tokenizer = patientTokenizerFor(config);
   return new AlertDispatcher(
     outbox,
@@ -57,7 +53,7 @@ export function dispatcherFor(outbox: DeliveryOutboxPort, config: AppConfig, des
     destinations.consoleUrl ?? defaultConsoleUrl(config),
     deliveryLog(logger),
     embeddedTextSealer(config),
-    { intervalMs: alertDeliveryPollMs(config), ...options },
+    { intervalMs: alertDeliveryPollMs(config, deployment), ...options },
   );
 }
 
@@ -122,12 +118,11 @@ export class AlertDeliveryService implements OnApplicationBootstrap, BeforeAppli
   providers: [
     {
       provide: ALERT_DESTINATIONS,
-      // SqliteAlertStore first: the embedded outbox trigger needs the alerts table.
-      inject: [SQLITE_DB, APP_CONFIG, EVENT_STORE, SqliteAlertStore],
-      useFactory: async (db: SqliteDb, config: AppConfig, events: EventStore): Promise<AlertDispatcher | null> => {
+      inject: [DELIVERY_OUTBOX, APP_CONFIG, DEPLOYMENT, EVENT_STORE],
+      useFactory: async (openOutbox: DeliveryOutboxOpener, config: AppConfig, deployment: Deployment, events: EventStore): Promise<AlertDispatcher | null> => {
         const destinations: DestinationsConfig = config.alertDestinationsFile ? await loadDestinations(config.alertDestinationsFile) : { destinations: [] };
         // Passes wait for the store: on Elasticsearch the shared outbox's indices exist once it is up.
-        return dispatcherFor(await deliveryOutboxFor(config, db, events, destinations), config, destinations, new Logger('AlertDelivery'), { ready: () => events.isReady() });
+        return dispatcherFor(openOutbox(deliveryClaimMs(destinations)), config, deployment, destinations, new Logger('AlertDelivery'), { ready: () => events.isReady() });
       },
     },
     AlertDeliveryService,

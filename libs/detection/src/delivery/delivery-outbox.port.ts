@@ -50,3 +50,11 @@ export interface DestinationCounts {
   lastDeliveredMs: number | null;
   oldestPendingMs: number | null;
 }
+
+/**
+ * Bound by the infrastructure module (libs/infrastructure): opens the outbox alert delivery passes
+ * over, the embedded one (its trigger on the alerts table) or the one every instance shares.
+ * `claimMs`: how long a delivery a pass claimed stays this instance's (shared outboxes only).
+ */
+export const DELIVERY_OUTBOX = Symbol('DELIVERY_OUTBOX');
+export type DeliveryOutboxOpener = (claimMs: number) => DeliveryOutboxPort;

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '@app/core';
+import { infrastructureFor } from '@app/infrastructure';
 import { dispatcherFor } from './alert-delivery.module';
 import type { DeliveryOutboxPort } from './delivery-outbox.port';
 
@@ -47,7 +48,8 @@ describe('alert dispatcher pace (ALERT_DELIVERY_POLL_MS)', () => {
 
   async function passesInTenSeconds(env: Record<string, string>): Promise<number> {
     const outbox = new CountingOutbox();
-    const dispatcher = dispatcherFor(outbox, loadConfig({ DATA_DIR: dir, ...env }), { destinations: [] }, new Logger('test'));
+    const config = loadConfig({ DATA_DIR: dir, ...env });
+    const dispatcher = dispatcherFor(outbox, config, infrastructureFor(config).deployment, { destinations: [] }, new Logger('test'));
     dispatcher.start();
     await jest.advanceTimersByTimeAsync(10_000);
     await dispatcher.stop();

@@ -19,8 +19,8 @@
  * shards (StoreUnavailableError). Loaded lazily (it pulls in the Elasticsearch client).
  */
 import { EsRequests, EsVersioned, checkComplete } from '@app/storage/elasticsearch/es-requests';
-import { EventStore, StoreUnavailableError } from '@app/storage';
-import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
+import { StoreUnavailableError } from '@app/storage';
+import type { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import type { DeliveryOutboxPort, DestinationCounts, PendingDelivery, QueuedAlert } from './delivery-outbox.port';
 
 interface QueueDoc {
@@ -239,8 +239,7 @@ export class ElasticsearchDeliveryOutbox implements DeliveryOutboxPort {
 }
 
 /** The shared outbox of the cluster the Elasticsearch event store uses (same client and index prefix). */
-export function elasticsearchDeliveryOutboxFor(events: EventStore, holder: string, claimMs: number): ElasticsearchDeliveryOutbox {
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+export function elasticsearchDeliveryOutboxFor(events: ElasticsearchEventStore, holder: string, claimMs: number): ElasticsearchDeliveryOutbox {
   return new ElasticsearchDeliveryOutbox(new EsRequests(events.client), {
     alertsIndex: events.options.alertsIndex,
     queueIndex: events.layout.deliveryQueueIndex,

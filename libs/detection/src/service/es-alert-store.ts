@@ -21,8 +21,8 @@
  */
 import type { Client } from '@elastic/elasticsearch';
 import { EsRequestOptions, EsRequests } from '@app/storage/elasticsearch/es-requests';
-import { EventStore, RecordSealer, StoreUnavailableError } from '@app/storage';
-import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
+import { RecordSealer, StoreUnavailableError } from '@app/storage';
+import type { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import { DetectionAlert } from '../alert';
 import { alertActor, alertPatientIds, caseIdFor, newestActivityFirst, summarizeCases } from '../alert-cases';
 import { AlertNotFoundError, AlertRecord, AlertTransitionRequest, applyTransition, newAlertRecord } from '../alert-lifecycle';
@@ -257,7 +257,6 @@ export class ElasticsearchAlertStore implements AlertStore {
 }
 
 /** The alert store of the cluster the Elasticsearch event store uses (same client, ELASTICSEARCH_ALERTS_INDEX), queueing for delivery. */
-export function elasticsearchAlertStoreFor(events: EventStore, sealer: RecordSealer, indexing?: AlertIndexing): ElasticsearchAlertStore {
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
+export function elasticsearchAlertStoreFor(events: ElasticsearchEventStore, sealer: RecordSealer, indexing?: AlertIndexing): ElasticsearchAlertStore {
   return new ElasticsearchAlertStore(events.client, events.options.alertsIndex, sealer, {}, indexing, events.layout.deliveryQueueIndex);
 }

@@ -21,8 +21,8 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { EsRequests } from '@app/storage/elasticsearch/es-requests';
-import { EventStore, StoreUnavailableError } from '@app/storage';
-import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
+import { StoreUnavailableError } from '@app/storage';
+import type { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import { DetectionAlert } from '../alert';
 import { AlertSaveResult, AlertStore } from '../alert-store.port';
 import { DetectionSnapshot } from '../detection-engine';
@@ -247,13 +247,12 @@ export class DetectionLease {
 
 /** The shared detection progress of the cluster the Elasticsearch event store uses (same client). */
 export function elasticsearchDetectionStateFor(
-  events: EventStore,
+  events: ElasticsearchEventStore,
   alerts: Pick<AlertStore, 'saveAll'>,
   sealer: RecordSealer,
   leaseMs: number,
   legacySnapshot?: () => DetectionSnapshot | null,
 ): { progress: ElasticsearchDetectionProgressStore; lease: DetectionLease } {
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
   const es = new EsRequests(events.client);
   const index = events.layout.detectionStateIndex;
   // Names the instance in the lease and the snapshot (operators: who runs detection); no PHI.

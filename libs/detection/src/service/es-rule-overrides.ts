@@ -12,8 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EsRequests } from '@app/storage/elasticsearch/es-requests';
-import { EventStore, StoreUnavailableError } from '@app/storage';
-import { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
+import { StoreUnavailableError } from '@app/storage';
+import type { ElasticsearchEventStore } from '@app/storage/elasticsearch/es-event-store';
 import { RuleException, RuleOverrideChange, RuleOverrideState } from '../rule-overrides';
 import type { RuleOverrideStore } from '../rule-override-store.port';
 
@@ -142,9 +142,8 @@ export function fold(trail: readonly ChangeDoc[]): RuleOverrideState {
 
 /** The rule override store of the cluster the Elasticsearch event store uses (same client and prefix). */
 export function elasticsearchRuleOverrideStoreFor(
-  events: EventStore,
+  events: ElasticsearchEventStore,
   report: { onSyncError?: (err: unknown) => void; onSynced?: () => void } = {},
 ): ElasticsearchRuleOverrideStore {
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
   return new ElasticsearchRuleOverrideStore(new EsRequests(events.client), events.layout.ruleOverridesIndex, report);
 }
