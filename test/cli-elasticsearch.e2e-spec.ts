@@ -3,8 +3,9 @@
  * the Elasticsearch double served over HTTP): `verify` and `export` read the cluster the service
  * writes to, through the same adapters (a record changed in the cluster is a BREAK, the export
  * verifies offline), `detect --from` replays it and finds the alert streaming detection stored,
- * the reads are recorded in the cluster's access log, `retention` refuses with exit code 2
- * instead of working on a local file that holds nothing, and an unreachable cluster is exit code
+ * the reads are recorded in the cluster's access log, `retention runs` lists the runs the service
+ * recorded in the cluster, the other `retention` commands refuse with exit code 2 instead of working
+ * on a local file that holds nothing, and an unreachable cluster is exit code
  * 2 naming ELASTICSEARCH_URL, never an OK.
  */
 import { execFile } from 'node:child_process';
@@ -91,8 +92,17 @@ describe('auditctl with STORE=elasticsearch', () => {
     expect(es.fake.indices.get('audit-alerts')!.size).toBe(1);
   });
 
-  it('retention refuses with exit code 2 and says what to use instead', async () => {
-    for (const args of [['retention', 'run', '--dry-run'], ['retention', 'runs'], ['retention', 'archives']]) {
+  it('retention runs lists the runs the service recorded in the cluster', async () => {
+    const run = await (await t.client('admin', 'u-admin-cli-es')).request('POST', '/v1/retention/runs', { dryRun: false });
+    expect(run.status).toBe(200);
+    const runId = (JSON.parse(run.body) as { runId: string }).runId;
+    const r = await runCli(['retention', 'runs', '--limit', '5'], env);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ id: runId, trigger: 'api:admin:u-admin-cli-es', status: 'completed', deleted: 0 })]);
+  });
+
+  it('the other retention commands refuse with exit code 2 and say what to use instead', async () => {
+    for (const args of [['retention', 'run', '--dry-run'], ['retention', 'archives']]) {
       const r = await runCli(args, env);
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');

@@ -6,6 +6,7 @@
  * database: sqlite-retention-runner.ts.) A record holds chain ids, sequence numbers, index names
  * and counts, never PHI.
  */
+import type { RetentionRunListing } from './retention-run.service';
 import type { RetentionRunReport } from './sqlite-retention-runner';
 
 export interface RetentionRunRecord {
@@ -21,4 +22,9 @@ export interface RetentionRunRecords {
   recent(limit: number): Promise<RetentionRunRecord[]>;
   /** One run by id, or null. */
   byId(id: string): Promise<RetentionRunRecord | null>;
+}
+
+/** A recorded run as `GET /v1/retention/runs` and `auditctl retention runs` list it. */
+export function retentionRunListing({ report, trigger }: RetentionRunRecord): RetentionRunListing {
+  return { id: report.runId!, startedAt: report.startedAt, finishedAt: report.finishedAt, now: report.now, trigger, status: 'completed', deleted: report.deleted };
 }

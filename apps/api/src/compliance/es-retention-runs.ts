@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EventCategory } from '@app/core';
-import { RetentionPolicy, RetentionRunChain, RetentionRunListing, RetentionRunOptions, RetentionRunPort, RetentionRunRecords, RetentionRunReport, retentionCutoffs } from '@app/retention';
+import { RetentionPolicy, RetentionRunChain, RetentionRunListing, RetentionRunOptions, RetentionRunPort, RetentionRunRecords, RetentionRunReport, retentionCutoffs, retentionRunListing } from '@app/retention';
 import type { EsRetentionReport, EsRetentionRunner } from '@app/storage/scale-out-adapters';
 
 export class EsRetentionRuns implements RetentionRunPort {
@@ -41,15 +41,7 @@ export class EsRetentionRuns implements RetentionRunPort {
   }
 
   async runs(limit = 20): Promise<RetentionRunListing[]> {
-    return (await this.records.recent(limit)).map(({ report, trigger }) => ({
-      id: report.runId!,
-      startedAt: report.startedAt,
-      finishedAt: report.finishedAt,
-      now: report.now,
-      trigger,
-      status: 'completed',
-      deleted: report.deleted,
-    }));
+    return (await this.records.recent(limit)).map(retentionRunListing);
   }
 
   async runDetail(id: string): Promise<Record<string, unknown> | null> {

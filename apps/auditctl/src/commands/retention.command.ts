@@ -8,12 +8,15 @@
  * checkpoints, archives; never PHI). `--dry-run` prints the plan and changes nothing.
  * `retention runs` lists recorded runs, `retention archives` the cold archives, and
  * `retention restore --chain C (--archive ID | --from SEQ --to SEQ)` brings archived records back
- * into the warm tier after verifying them. Embedded store only: with STORE=elasticsearch every
- * subcommand refuses with exit code 2 (the cluster's ILM policies move records there).
+ * into the warm tier after verifying them. Embedded store only, except `retention runs`: with
+ * STORE=elasticsearch it lists the runs recorded in the cluster (`<prefix>-retention-runs`, made
+ * by any instance), and the other subcommands refuse with exit code 2 (runs go through the service;
+ * the cluster's ILM policies move records between tiers).
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
-import { ArchiveVerificationError, RetentionRestoreError, RetentionRunReport, SqliteLegalHoldStore, SqliteRetentionRunner, holdPatientProtection, loadRetentionPolicy } from '@app/retention';
+import type { ElasticsearchSettings } from '@app/core';
+import { ArchiveVerificationError, RetentionRestoreError, RetentionRunReport, SqliteLegalHoldStore, SqliteRetentionRunner, holdPatientProtection, loadRetentionPolicy, retentionRunListing } from '@app/retention';
 import { FileKeyProvider, embeddedFieldProtection } from '@app/security';
 import { databasePath, openDatabase } from '@app/storage';
 import { refuseOnElasticsearch, usesElasticsearch } from '../cli-store';
@@ -62,6 +65,29 @@ async function asWriterUnless(readOnly: boolean, dataDirOption: string | undefin
   const dataDir = resolveDataDir(dataDirOption);
   if (readOnly || usesElasticsearch(cliConfig(dataDirOption)) || !fs.existsSync(databasePath(dataDir))) return work();
   await asDataDirWriter(dataDir, command, 'run it on the service instead (POST /v1/retention/runs, or its RETENTION_CRON schedule), or stop the service first', work);
+}
+
+/** `retention runs` with STORE=elasticsearch: the cluster's records, newest first; an unreachable cluster or missing index is exit code 2. */
+async function printClusterRuns(es: ElasticsearchSettings, limit: number): Promise<void> {
+  const { createElasticsearchClient, describeEsError } = await import('@app/storage/scale-out-adapters');
+  const { EsRetentionRunRecords } = await import('@app/retention/es-retention-run-records');
+  const client = createElasticsearchClient(es);
+  try {
+    const records = await new EsRetentionRunRecords(client, `${es.indexPrefix}-retention-runs`, { maxAttempts: 1 }).recent(limit);
+    process.stdout.write(JSON.stringify(records.map(retentionRunListing), null, 2) + '\n');
+  } catch (err) {
+    try {
+      await client.info();
+    } catch (down) {
+      process.stderr.write(`auditctl retention runs: ${describeEsError(down, es.url)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`auditctl retention runs: ${(err as Error).message} (has the service started on this cluster? it creates the index)\n`);
+    process.exitCode = 2;
+  } finally {
+    await client.close();
+  }
 }
 
 export function printRetentionReport(r: RetentionRunReport): string {
@@ -121,8 +147,12 @@ export function retentionCommand(): Command {
     .option('--data-dir <dir>', 'data directory (default: $DATA_DIR, then ./data)')
     .option('--limit <n>', 'how many', '20')
     .action(async (opts: { dataDir?: string; limit: string }) => {
+      const limit = Math.max(1, Number(opts.limit) || 20);
+      const es = cliConfig(opts.dataDir).scaleOut?.elasticsearch;
+      // STORE=elasticsearch: the runs any instance recorded in the cluster (<prefix>-retention-runs).
+      if (usesElasticsearch(cliConfig(opts.dataDir)) && es) return printClusterRuns(es, limit);
       await withRunner(opts.dataDir, (runner) => {
-        process.stdout.write(JSON.stringify(runner.runs(Math.max(1, Number(opts.limit) || 20)), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(runner.runs(limit), null, 2) + '\n');
       });
     });
   retention
