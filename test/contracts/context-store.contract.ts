@@ -1,8 +1,9 @@
 /**
  * The ContextStore contract: what the context index relies on from any adapter (embedded SQLite,
  * Elasticsearch, the in-memory fake): every version appended is read back by a start-up scan, on
- * any instance, whole and in the order received, in batches. What only the scale-out store does
- * (othersSince, partial-bulk clean-up) and how records sit at rest stay in the adapters' specs.
+ * any instance, whole and in the order received, in batches; othersSince never hands a handle its
+ * own versions. What only the scale-out store does (othersSince returning other instances' versions,
+ * partial-bulk clean-up) and how records sit at rest stay in the adapters' specs.
  */
 import { ContextStore, ContextVersion } from '@app/context';
 
@@ -45,6 +46,12 @@ export function describeContextStoreContract(name: string, open: () => Promise<O
       await store.init();
     });
     afterEach(() => opened.close());
+
+    it("othersSince never hands a handle back the versions it stored itself", async () => {
+      await scanAll(store);
+      await store.append([contextVersion(0), contextVersion(1)]);
+      expect(await store.othersSince()).toEqual([]);
+    });
 
     it('an empty store scans nothing; init may be called again', async () => {
       await store.init();

@@ -1,5 +1,5 @@
 /**
- * Test double of the ContextStore port, in memory (the embedded kind: no othersSince). It passes the
+ * Test double of the ContextStore port, in memory (the embedded kind: othersSince is always empty). It passes the
  * same contract as the SQLite and Elasticsearch adapters (test/contracts/context-store.contract.spec.ts).
  */
 import { ContextStore, ContextVersion } from '@app/context';
@@ -19,5 +19,10 @@ export class InMemoryContextStore implements ContextStore {
   async scan(onBatch: (versions: ContextVersion[]) => void, batchSize = 1000): Promise<void> {
     const all = this.versions.map((v) => structuredClone(v));
     for (let i = 0; i < all.length; i += batchSize) onBatch(all.slice(i, i + batchSize));
+  }
+
+  /** The embedded kind: one writer, so nobody else's versions. */
+  async othersSince(): Promise<ContextVersion[]> {
+    return [];
   }
 }

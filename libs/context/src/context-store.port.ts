@@ -4,6 +4,7 @@
  * index of the cluster (es-context-store.ts). Records are sealed whole with the data keys, so no
  * patient id, user id or token is readable on disk; names and addresses were tokens before sealing.
  */
+import type { RecordSealer } from '@app/storage';
 import { ContextVersion } from './context-records';
 
 export interface ContextStore {
@@ -14,16 +15,13 @@ export interface ContextStore {
   /** Every stored version in the order received, in batches (start-up load of the index). */
   scan(onBatch: (versions: ContextVersion[]) => void, batchSize?: number): Promise<void>;
   /**
-   * Scale-out stores only (absent on the embedded one, which has one writer): the versions OTHER
-   * instances stored since `scan` or the previous call, each once, in the order received.
+   * The versions OTHER instances stored since `scan` or the previous call, each once, in the order
+   * received. The embedded store has one writer (the service holding the data dir), so none.
    */
-  othersSince?(): Promise<ContextVersion[]>;
+  othersSince(): Promise<ContextVersion[]>;
 }
 
 export const CONTEXT_STORE = Symbol('CONTEXT_STORE');
 
-/** Seals and opens whole values with the data keys (SealedText). */
-export interface ContextSealer {
-  seal(text: string): Buffer;
-  open(stored: Buffer | string): string;
-}
+/** Seals and opens whole values with the data keys: storage's RecordSealer port (SealedText). */
+export type ContextSealer = RecordSealer;

@@ -26,7 +26,7 @@ export class ContextSync implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.deployment.sharedState || !this.store.othersSince) return;
+    if (!this.deployment.sharedState) return;
     this.timer = setInterval(() => {
       this.running ??= this.syncOnce().finally(() => (this.running = null));
     }, contextSettingsOf(this.config).syncMs);
@@ -35,7 +35,7 @@ export class ContextSync implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** One read of others' writes, applied; how many versions (0 while the index is still loading). */
   async syncOnce(): Promise<number> {
-    if (!this.service.isLoaded || !this.store.othersSince) return 0;
+    if (!this.service.isLoaded) return 0;
     try {
       const versions = await this.store.othersSince();
       this.service.applyOthers(versions);

@@ -72,4 +72,9 @@ export class SqliteContextStore implements ContextStore {
     }
     if (batch.length > 0) onBatch(batch);
   }
+
+  /** One writer per data dir (the service holding its lock): nobody else stores versions here. */
+  async othersSince(): Promise<ContextVersion[]> {
+    return [];
+  }
 }
