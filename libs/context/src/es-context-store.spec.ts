@@ -14,7 +14,7 @@ import { CONTEXT_MAPPINGS, EsContextStore } from './es-context-store';
 
 function sealer(): SealedText {
   const key = createSecretKey(randomBytes(32));
-  return new SealedText({ current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined) });
+  return new SealedText({ current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined), lists: (id) => id === 'dk-1' });
 }
 
 const v = (i: number): ContextVersion => ({

@@ -10,7 +10,7 @@ import { ContextVersion } from './context-records';
 import { SqliteContextStore, createContextTables } from './sqlite-context-store';
 
 const key = createSecretKey(randomBytes(32));
-const sealer = new SealedText({ current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined) });
+const sealer = new SealedText({ current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined), lists: (id) => id === 'dk-1' });
 const v = (i: number, receivedAtMs: number): ContextVersion => ({ kind: 'users', validFromMs: 1000 + i, receivedAtMs, record: { id: `u-sqlite-${i}`, status: 'active', department: 'secret-ward' } });
 
 describe('SqliteContextStore', () => {

@@ -23,7 +23,7 @@ function protection(): FieldProtection {
   return {
     patientToken: (id) => 'ptk_' + createHmac('sha256', tokenKey).update(id).digest('hex').slice(0, 24),
     isPatientToken: (v) => v.startsWith('ptk_'),
-    dataKeys: { current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined) },
+    dataKeys: { current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined), lists: (id) => id === 'dk-1' },
   };
 }
 

@@ -15,7 +15,7 @@ export interface DataKeyring {
    * Whether the keyring lists this id (true even when its key file is missing); undefined when
    * there is no keyring at all. Tells a tampered key id (not listed) from missing key material.
    */
-  lists?(keyId: string): boolean | undefined;
+  lists(keyId: string): boolean | undefined;
 }
 
 /** What the embedded store needs to protect records at rest (built from DATA_DIR/keys by the security lib). */

@@ -11,7 +11,7 @@ import { ElasticsearchAlertStore } from '@app/detection/service/es-alert-store';
 import { ChartsPagesService } from './charts-pages.service';
 
 const key = crypto.createSecretKey(crypto.randomBytes(32));
-const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined) });
+const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined), lists: (id) => id === 'k1' });
 
 function alert(n: number, end: string, severity: DetectionAlert['severity']): DetectionAlert {
   const id = `00000000-0000-8000-8000-${String(n).padStart(12, '0')}`;

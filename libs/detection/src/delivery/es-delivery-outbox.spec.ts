@@ -19,7 +19,7 @@ import { ElasticsearchDeliveryOutbox } from './es-delivery-outbox';
 import { AlertSender } from './webhook-sender';
 
 const key = crypto.createSecretKey(crypto.randomBytes(32));
-const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined) });
+const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined), lists: (id) => id === 'k1' });
 const CLAIM_MS = 30_000;
 
 function alert(n: number): DetectionAlert {

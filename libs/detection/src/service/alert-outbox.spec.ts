@@ -18,7 +18,7 @@ import { SqliteAlertStore } from './sqlite-alert-store';
 import { SqliteDetectionProgressStore } from './sqlite-detection-state';
 
 const key = crypto.createSecretKey(crypto.randomBytes(32));
-const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined) });
+const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined), lists: (id) => id === 'k1' });
 
 function alert(n: number): DetectionAlert {
   const end = new Date(Date.parse('2026-03-03T10:00:00Z') + n * 60_000).toISOString();

@@ -51,7 +51,7 @@ function alert(n: number, fields: Partial<DetectionAlert> = {}): DetectionAlert 
 }
 
 const key = crypto.createSecretKey(crypto.randomBytes(32));
-const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined) });
+const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined), lists: (id) => id === 'k1' });
 
 function store(fake = new EsFake()) {
   return { fake, alerts: new ElasticsearchAlertStore(fake.client(), 'audit-alerts', sealer, { sleep: async () => undefined }) };

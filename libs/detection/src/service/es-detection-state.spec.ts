@@ -28,7 +28,7 @@ const rules = loadRules(path.join(ROOT, 'detection-rules'));
 const createEngine = () => new DetectionEngine(rules, { allowedLateness: '2m', defaultTimeZone: 'UTC' });
 const traffic = generateTraffic({ events: 3_000, seed: 7, day: new Date('2026-03-03T00:00:00Z') });
 const key = crypto.createSecretKey(crypto.randomBytes(32));
-const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined) });
+const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined), lists: (id) => id === 'k1' });
 const INDEX = 'audit-detection-state';
 const LEASE_MS = 10_000;
 

@@ -503,7 +503,7 @@ function protection(): FieldProtection {
   return {
     patientToken: (id) => 'ptk_' + [...createHmac('sha256', tokenKey).update(id).digest().subarray(0, 24)].map((b) => alphabet[b & 31]).join(''),
     isPatientToken: (v) => /^ptk_[a-z2-7]{24}$/.test(v),
-    dataKeys: { current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined) },
+    dataKeys: { current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined), lists: (id) => id === 'dk-1' },
   };
 }
 

@@ -16,7 +16,7 @@ import { SealedBusMessages, isSealedBusMessage } from './sealed-bus-message';
 
 function keyring(id: string): DataKeyring {
   const key = crypto.createSecretKey(crypto.randomBytes(32));
-  return { current: () => ({ keyId: id, key }), byId: (k) => (k === id ? key : undefined) };
+  return { current: () => ({ keyId: id, key }), byId: (k) => (k === id ? key : undefined), lists: (k) => k === id };
 }
 
 const BUS = { topic: 'audit-events', partitions: 6, replicationFactor: 1, publishTimeoutMs: 2000, brokers: ['k:9092'], tls: false, probeIntervalMs: 3_600_000 };

@@ -274,7 +274,7 @@ export class SqliteChainReader {
     if (typeof opened === 'string') return opened;
     // A key id the keyring never listed was written by someone else: tampering, hashed as the stored
     // text. A listed key whose file is gone (or no keyring at all) is a set-up problem: say so.
-    if (opened.reason === 'unknown-key' && this.protection.dataKeys.lists?.(opened.keyId!) !== false) throw new DataKeyUnavailableError(opened.keyId!);
+    if (opened.reason === 'unknown-key' && this.protection.dataKeys.lists(opened.keyId!) !== false) throw new DataKeyUnavailableError(opened.keyId!);
     return stored;
   }
 
@@ -425,7 +425,7 @@ export class SqliteChainReader {
     if (typeof o === 'string') text = o;
     else {
       if (!(o instanceof SealedRecordError)) throw o;
-      if (o.reason === 'unknown-key' && this.protection.dataKeys.lists?.(o.keyId!) !== false) throw new DataKeyUnavailableError(o.keyId!);
+      if (o.reason === 'unknown-key' && this.protection.dataKeys.lists(o.keyId!) !== false) throw new DataKeyUnavailableError(o.keyId!);
       text = r.event;
     }
     const row: ChainRow = { seq: r.seq, receivedAt: r.received_at, eventJson: text, prevHash: r.prev_hash, hash: r.hash };

@@ -330,7 +330,7 @@ export class SqliteEventStore implements EventStore {
       if (!(err instanceof SealedRecordError)) throw err;
       // A key id the keyring never listed was written by someone else: tampering, reported as such.
       // A listed key whose file is gone (or no keyring at all) is a set-up problem: say so.
-      if (err.reason === 'unknown-key' && this.protection.dataKeys.lists?.(err.keyId!) !== false) throw new DataKeyUnavailableError(err.keyId!);
+      if (err.reason === 'unknown-key' && this.protection.dataKeys.lists(err.keyId!) !== false) throw new DataKeyUnavailableError(err.keyId!);
       if (mode === 'view') throw err;
       return row.event;
     };
