@@ -25,6 +25,8 @@ import {
 } from '@app/detection/service';
 import { SnapshotWriterThread } from '@app/detection/service/snapshot-writer-thread';
 import { MetricsService } from '@app/pipeline';
+import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
+import { SqliteLegalHoldStore, holdPatientProtection } from '@app/retention/sqlite-legal-hold-store';
 import { embeddedFieldProtection, embeddedFieldProtectionSource, embeddedTextSealer } from '@app/security';
 import {
   CHAIN_READERS,
@@ -33,7 +35,9 @@ import {
   SQLITE_DB,
   SqliteAppendThread,
   SqliteCheckpointStore,
+  RevocationStore,
   SqliteDb,
+  SqliteRevocationStore,
   SqliteWalCheckpointer,
   TieredSqliteEventStore,
   openDatabase,
@@ -136,6 +140,15 @@ export class EmbeddedInfrastructureModule {
         ...detectionProviders(),
         { provide: CONTEXT_STORE, inject: [SQLITE_DB, APP_CONFIG], useFactory: (db: SqliteDb, config: AppConfig) => new SqliteContextStore(db, embeddedTextSealer(config)) },
         { provide: CONSOLE_ACCOUNTS, inject: [SQLITE_DB], useFactory: (db: SqliteDb) => new ConsoleStore(db) },
+        {
+          // Legal holds beside the events they hold; patients by their tokens, their ids sealed.
+          provide: LEGAL_HOLD_STORE,
+          inject: [SQLITE_DB, APP_CONFIG],
+          useFactory: (db: SqliteDb, config: AppConfig) => {
+            const protection = embeddedFieldProtection(config);
+            return new SqliteLegalHoldStore(db, { eventsInThisDatabase: true, patientIndexValue: (id) => protection.patientToken(id), patientIds: holdPatientProtection(protection) });
+          },
+        },
         // One instance: failed sign-ins counted in memory.
         { provide: SIGN_IN_FAILURES, useFactory: () => new MemorySignInFailures() },
       ],
@@ -158,4 +171,10 @@ export function openEmbeddedInfrastructure(config: AppConfig): OpenedInfrastruct
     consoleAccounts: async () => new ConsoleStore(db),
     close: () => events.close(),
   };
+}
+
+/** The data dir's revocation table (the service polls it). */
+export async function openEmbeddedRevocations(config: AppConfig): Promise<{ store: RevocationStore; close: () => Promise<void> }> {
+  const db = openDatabase(config.dataDir);
+  return { store: new SqliteRevocationStore(db), close: async () => void db.close() };
 }

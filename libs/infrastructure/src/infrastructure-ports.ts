@@ -7,6 +7,7 @@ import { CONSOLE_ACCOUNTS, ConsoleAccounts } from '@app/console/console-accounts
 import { SIGN_IN_FAILURES } from '@app/console/sign-in-failures.port';
 import { CONTEXT_STORE } from '@app/context/context-store.port';
 import { DEPLOYMENT } from '@app/core';
+import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
 import { ALERT_STORE, AlertStore, RULE_OVERRIDE_STORE, SHARED_ALERT_INDEX } from '@app/detection';
 import { DELIVERY_OUTBOX } from '@app/detection/delivery/delivery-outbox.port';
 import { ALERT_OUTBOX, DETECTION_STATE } from '@app/detection/service/detection-state.port';
@@ -32,6 +33,8 @@ export const INFRASTRUCTURE_EXPORTS = [
   CONTEXT_STORE,
   CONSOLE_ACCOUNTS,
   SIGN_IN_FAILURES,
+  // Compliance.
+  LEGAL_HOLD_STORE,
 ];
 
 /** The infrastructure as a command-line tool opens it (infrastructure.ts, openInfrastructure): the stores a command reads. */

@@ -7,10 +7,11 @@
  */
 import type { DynamicModule } from '@nestjs/common';
 import type { AppConfig, Deployment } from '@app/core';
-import { EmbeddedInfrastructureModule, openEmbeddedInfrastructure } from './embedded-infrastructure.module';
+import type { RevocationStore } from '@app/storage';
+import { EmbeddedInfrastructureModule, openEmbeddedInfrastructure, openEmbeddedRevocations } from './embedded-infrastructure.module';
 import { inProcessBusProviders, kafkaBusProviders } from './event-bus.providers';
 import type { OpenedInfrastructure } from './infrastructure-ports';
-import { ScaleOutInfrastructureModule, openScaleOutInfrastructure } from './scale-out-infrastructure.module';
+import { ScaleOutInfrastructureModule, openScaleOutInfrastructure, openScaleOutRevocations } from './scale-out-infrastructure.module';
 
 export interface Infrastructure {
   readonly deployment: Deployment;
@@ -18,6 +19,8 @@ export interface Infrastructure {
   readonly module: DynamicModule;
   /** The same stores for a command-line tool (auditctl), without Nest. */
   open(): Promise<OpenedInfrastructure>;
+  /** The revocation store a command writes (`auditctl token revoke`, `auditctl certs`), opened alone (no event store). */
+  openRevocations(): Promise<{ store: RevocationStore; close: () => Promise<void> }>;
 }
 
 export function infrastructureFor(config: AppConfig): Infrastructure {
@@ -29,5 +32,6 @@ export function infrastructureFor(config: AppConfig): Infrastructure {
     deployment,
     module: elasticsearch ? ScaleOutInfrastructureModule.forRoot(deployment, bus) : EmbeddedInfrastructureModule.forRoot(deployment, bus),
     open: elasticsearch ? () => openScaleOutInfrastructure(config) : async () => openEmbeddedInfrastructure(config),
+    openRevocations: elasticsearch ? () => openScaleOutRevocations(config) : async () => openEmbeddedRevocations(config),
   };
 }

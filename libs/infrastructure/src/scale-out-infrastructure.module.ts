@@ -17,8 +17,10 @@ import { ALERT_STORE, AlertStore, RULE_OVERRIDE_STORE, SHARED_ALERT_INDEX, Share
 import { DELIVERY_OUTBOX, DeliveryOutboxOpener } from '@app/detection/delivery/delivery-outbox.port';
 import { ALERT_OUTBOX, AlertImporter, AlertOutbox, DEFAULT_LEASE_MS, DETECTION_STATE, DetectionState, alertIndexing, legacySnapshot } from '@app/detection/service';
 import { elasticsearchCheckpointStore, elasticsearchEventStore } from '@app/pipeline';
+import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
+import { holdPatientProtection } from '@app/retention/sqlite-legal-hold-store';
 import { embeddedFieldProtection, embeddedTextSealer } from '@app/security';
-import { CHAIN_READERS, CHECKPOINT_STORE, EVENT_STORE, SQLITE_DB, SqliteDb, databasePath, eventStoreChainReaders, openDatabase } from '@app/storage';
+import { CHAIN_READERS, CHECKPOINT_STORE, EVENT_STORE, RevocationStore, SQLITE_DB, SqliteDb, databasePath, eventStoreChainReaders, openDatabase } from '@app/storage';
 import type { ElasticsearchEventStore } from '@app/storage/scale-out-adapters';
 import { INFRASTRUCTURE_EXPORTS, InfrastructureUnreachableError, OpenedInfrastructure } from './infrastructure-ports';
 
@@ -146,6 +148,15 @@ export class ScaleOutInfrastructureModule {
           useFactory: async (es: ElasticsearchEventStore) => (await import('@app/console/es-console-store')).elasticsearchConsoleStoreFor(es),
         },
         {
+          // Legal holds in the cluster, seen by every instance.
+          provide: LEGAL_HOLD_STORE,
+          inject: [ES_EVENTS, APP_CONFIG],
+          useFactory: async (es: ElasticsearchEventStore, config: AppConfig) => {
+            const { EsLegalHoldStore } = await import('@app/retention/es-legal-hold-store');
+            return new EsLegalHoldStore(es.client, { index: es.layout.legalHoldsIndex, patientIds: holdPatientProtection(embeddedFieldProtection(config)) });
+          },
+        },
+        {
           // Failed sign-ins counted in the cluster, so N instances do not give N times the attempts.
           provide: SIGN_IN_FAILURES,
           inject: [ES_EVENTS],
@@ -177,4 +188,13 @@ export async function openScaleOutInfrastructure(config: AppConfig): Promise<Ope
     consoleAccounts: async () => (await import('@app/console/es-console-store')).elasticsearchConsoleStoreFor(events),
     close: () => events.close(),
   };
+}
+
+/** The cluster's revocation indices, the store of record every instance reads (no local file opened). */
+export async function openScaleOutRevocations(config: AppConfig): Promise<{ store: RevocationStore; close: () => Promise<void> }> {
+  const es = config.scaleOut?.elasticsearch;
+  if (!es) throw new Error('ELASTICSEARCH_URL: required when STORE=elasticsearch');
+  const { createElasticsearchClient, ElasticsearchRevocationStore, revocationIndices } = await import('@app/storage/scale-out-adapters');
+  const client = createElasticsearchClient(es);
+  return { store: new ElasticsearchRevocationStore(client, revocationIndices(es.indexPrefix)), close: () => client.close() };
 }

@@ -1,19 +1,20 @@
 /**
  * Nest wiring of the compliance features (issue 6): retention policy (loaded and validated at
- * start: a bad RETENTION_CONFIG stops start-up), legal holds (SQLite store in the event database;
- * with STORE=elasticsearch an index in the cluster, and the reconciler that keeps held backing
- * indices on the ILM hold policy, run before placements and releases are answered),
+ * start: a bad RETENTION_CONFIG stops start-up), legal holds (LEGAL_HOLD_STORE, bound by the
+ * infrastructure module: a table of the event database, or an index of the cluster; with
+ * STORE=elasticsearch the reconciler that keeps held backing indices on the ILM hold policy, run
+ * before placements and releases are answered),
  * and streamed, signed reports. Plugs into what other modules may provide globally, each optional:
  *   ACCESS_AUDIT_SINK  the access-audit trail (else: PHI-free log lines only);
  *   KEY_PROVIDER       the signing keys (else: the file keys under DATA_DIR/keys/signing);
- *   CHECKPOINT_STORE   signed checkpoints for the reports' integrity statement (else: read from the
- *                      embedded database when the events are there, or stated as not available).
- * Exports LEGAL_HOLD_STORE and RETENTION_POLICY for the retention runner, and RETENTION_RUN_SERVICE
+ *   CHECKPOINT_STORE   signed checkpoints for the reports' integrity statement (bound by the
+ *                      infrastructure module; else stated as not available).
+ * Exports RETENTION_POLICY for the retention runner, and RETENTION_RUN_SERVICE
  * (retention runs with tiers on the embedded store; HTTP and the schedule share it, so runs never overlap).
  */
 import { Logger, Module } from '@nestjs/common';
 import type { EsRetentionRunner, HoldReconcileReport } from '@app/storage/scale-out-adapters';
-import { ACCESS_AUDIT_SINK, ACCESS_CONTEXT, APP_CONFIG, AccessContext, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE, Problems } from '@app/core';
+import { ACCESS_AUDIT_SINK, ACCESS_CONTEXT, APP_CONFIG, AccessContext, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE, DEPLOYMENT, Deployment, Problems } from '@app/core';
 import {
   CheckpointIntegritySource,
   CheckpointLookup,
@@ -32,9 +33,7 @@ import {
   RETENTION_POLICY,
   RETENTION_RUN_SERVICE,
   RetentionRunService,
-  SqliteLegalHoldStore,
   SqliteRetentionRunner,
-  holdPatientProtection,
   loadRetentionPolicy,
   retentionCutoffs,
 } from '@app/retention';
@@ -42,7 +41,7 @@ import { FileKeyProvider, KEY_PROVIDER, KeyProvider, PatientIdentifiers, embedde
 import { ALERT_STORE, AlertStore } from '@app/detection';
 import { DetectionModule } from '@app/detection/service';
 import { IntegrityMonitor, refuseWhileBroken } from '@app/pipeline';
-import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteCheckpointStore, SqliteDb, SqliteEventStore } from '@app/storage';
+import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
 import { EsRetentionRuns } from './es-retention-runs';
 import { LoggingAccessAuditSink } from './logging-access-audit';
 import { reportJustifications } from './report-justifications';
@@ -80,27 +79,9 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
       useFactory: (config: AppConfig, keys?: KeyProvider): KeyProvider => keys ?? new FileKeyProvider(config.dataDir),
     },
     {
-      provide: LEGAL_HOLD_STORE,
-      inject: [SQLITE_DB, EVENT_STORE, APP_CONFIG],
-      useFactory: async (db: SqliteDb, events: EventStore, config: AppConfig): Promise<LegalHoldStore> => {
-        const protection = embeddedFieldProtection(config);
-        // STORE=elasticsearch: holds in the cluster, seen by every instance (loaded lazily: the client is heavy).
-        if (config.scaleOut?.store === 'elasticsearch') {
-          const es = await elasticsearchEvents(events);
-          const { EsLegalHoldStore } = await import('@app/retention/es-legal-hold-store');
-          return new EsLegalHoldStore(es.client, { index: es.layout.legalHoldsIndex, patientIds: holdPatientProtection(protection) });
-        }
-        return new SqliteLegalHoldStore(db, {
-          eventsInThisDatabase: events instanceof SqliteEventStore,
-          patientIndexValue: (id) => protection.patientToken(id),
-          patientIds: holdPatientProtection(protection),
-        });
-      },
-    },
-    {
       provide: RETENTION_RUN_SERVICE,
-      inject: [APP_CONFIG, SQLITE_DB, EVENT_STORE, RETENTION_POLICY, LEGAL_HOLD_STORE, REPORT_KEY_PROVIDER, ES_RETENTION_RUNNER],
-      useFactory: async (config: AppConfig, db: SqliteDb, events: EventStore, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider, es: EsRetentionRunner | null) => {
+      inject: [APP_CONFIG, SQLITE_DB, DEPLOYMENT, EVENT_STORE, RETENTION_POLICY, LEGAL_HOLD_STORE, REPORT_KEY_PROVIDER, ES_RETENTION_RUNNER],
+      useFactory: async (config: AppConfig, db: SqliteDb, deployment: Deployment, events: EventStore, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider, es: EsRetentionRunner | null) => {
         let runner: SqliteRetentionRunner | null = null;
         // STORE=elasticsearch: the Elasticsearch retention run behind the same port, its runs recorded in the cluster.
         let esRuns: EsRetentionRuns | null = null;
@@ -112,7 +93,7 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
         return new RetentionRunService(
           () => {
             if (esRuns) return esRuns;
-            if (!(events instanceof SqliteEventStore)) throw Problems.unavailable('Retention runs need the embedded store or Elasticsearch with a checkpoint store.', 3600);
+            if (!deployment.eventsInDataDir) throw Problems.unavailable('Retention runs need the embedded store or Elasticsearch with a checkpoint store.', 3600);
             runner ??= new SqliteRetentionRunner(db, loaded.policy, holds, {
               dataDir: config.dataDir,
               protection: embeddedFieldProtection(config),
@@ -177,9 +158,9 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
     },
     {
       provide: REPORT_INTEGRITY,
-      inject: [EVENT_STORE, REPORT_KEY_PROVIDER, SQLITE_DB, { token: CHECKPOINT_STORE, optional: true }],
-      useFactory: (events: EventStore, keys: KeyProvider, db: SqliteDb, checkpoints?: CheckpointLookup): ReportIntegritySource => {
-        const lookup = checkpoints ?? (events instanceof SqliteEventStore ? new SqliteCheckpointStore(db) : null);
+      // Signed checkpoints next to the events, bound by the infrastructure module; absent (a module built without one): stated as not available.
+      inject: [EVENT_STORE, REPORT_KEY_PROVIDER, { token: CHECKPOINT_STORE, optional: true }],
+      useFactory: (events: EventStore, keys: KeyProvider, lookup?: CheckpointLookup): ReportIntegritySource => {
         if (!lookup) return new UnavailableIntegritySource('this deployment has no checkpoint store for its event store');
         return new CheckpointIntegritySource(
           lookup,
@@ -231,7 +212,7 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
         }),
     },
   ],
-  exports: [LEGAL_HOLD_STORE, LEGAL_HOLD_ENFORCEMENT, ES_RETENTION_RUNNER, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService, REPORT_KEY_PROVIDER],
+  exports: [LEGAL_HOLD_ENFORCEMENT, ES_RETENTION_RUNNER, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService, REPORT_KEY_PROVIDER],
 })
 export class ComplianceModule {}
 

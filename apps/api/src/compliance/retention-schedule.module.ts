@@ -11,9 +11,8 @@
 import { Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
-import { APP_CONFIG, AppConfig, DEFAULT_RETENTION_CRON } from '@app/core';
+import { APP_CONFIG, AppConfig, DEFAULT_RETENTION_CRON, DEPLOYMENT, Deployment } from '@app/core';
 import { RETENTION_RUN_SERVICE, RetentionRunReport, RetentionRunService } from '@app/retention';
-import { EVENT_STORE, EventStore, SqliteEventStore } from '@app/storage';
 import type { HoldReconcileReport } from '@app/storage/scale-out-adapters';
 import { ComplianceModule, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT, logHoldReconcile } from './compliance.module';
 
@@ -27,7 +26,7 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(EVENT_STORE) private readonly events: EventStore,
+    @Inject(DEPLOYMENT) private readonly deployment: Deployment,
     @Inject(RETENTION_RUN_SERVICE) private readonly runs: RetentionRunService,
     private readonly registry: SchedulerRegistry,
     @Optional() @Inject(LEGAL_HOLD_ENFORCEMENT) private readonly holds: HoldReconcileRunner | null = null,
@@ -36,7 +35,7 @@ export class RetentionScheduler implements OnApplicationBootstrap, OnModuleDestr
   onApplicationBootstrap(): void {
     const settings = this.config.compliance;
     if (settings?.retentionEnabled === false) return;
-    const embedded = this.events instanceof SqliteEventStore;
+    const embedded = this.deployment.eventsInDataDir;
     if (!embedded && !this.holds) {
       this.logger.warn('scheduled retention needs the embedded store; not scheduled');
       return;

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { CredentialRevocationService, ROLES, Role, TokenService } from '@app/security';
 import { StoreUnavailableError } from '@app/storage';
 import { openRevocationStore } from '../cli-revocation-store';
+import { usesElasticsearch } from '../cli-store';
 import { cliConfig, missingTokenKey, resolveDataDir } from '../data-dir';
 
 /**
@@ -34,7 +35,7 @@ function tokenRevokeCommand(): Command {
       try {
         const service = new CredentialRevocationService(opened.store, resolveDataDir(opts.dataDir));
         const r = opts.id !== undefined ? await service.revokeToken(opts.id, opts.reason) : await service.revokeSubject(opts.sub!, opts.reason);
-        const where = config.scaleOut?.store === 'elasticsearch' ? 'every service on this cluster refuses' : 'services on this data dir refuse';
+        const where = usesElasticsearch(config) ? 'every service on this cluster refuses' : 'services on this data dir refuse';
         process.stdout.write(`revoked ${r.kind === 'token' ? `token ${r.value}` : `every token of ${r.value} issued until ${r.revokedAt}`}; ${where} it within seconds\n`);
       } catch (err) {
         if (!(err instanceof RangeError) && !(err instanceof StoreUnavailableError)) throw err;
