@@ -27,6 +27,7 @@ import { SnapshotWriterThread } from '@app/detection/service/snapshot-writer-thr
 import { MetricsService } from '@app/pipeline';
 import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
 import { SqliteLegalHoldStore, holdPatientProtection } from '@app/retention/sqlite-legal-hold-store';
+import { REVOCATIONS, Revocations } from '@app/security/revocations.port';
 import { embeddedFieldProtection, embeddedFieldProtectionSource, embeddedTextSealer } from '@app/security';
 import {
   CHAIN_READERS,
@@ -147,6 +148,15 @@ export class EmbeddedInfrastructureModule {
           useFactory: (db: SqliteDb, config: AppConfig) => {
             const protection = embeddedFieldProtection(config);
             return new SqliteLegalHoldStore(db, { eventsInThisDatabase: true, patientIndexValue: (id) => protection.patientToken(id), patientIds: holdPatientProtection(protection) });
+          },
+        },
+        {
+          // Revocations in the data dir's database, which the RevocationList polls.
+          provide: REVOCATIONS,
+          inject: [SQLITE_DB],
+          useFactory: (db: SqliteDb): Revocations => {
+            const store = new SqliteRevocationStore(db);
+            return { store, source: store, polled: null };
           },
         },
         // One instance: failed sign-ins counted in memory.

@@ -8,6 +8,7 @@ import { SIGN_IN_FAILURES } from '@app/console/sign-in-failures.port';
 import { CONTEXT_STORE } from '@app/context/context-store.port';
 import { DEPLOYMENT } from '@app/core';
 import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
+import { REVOCATIONS } from '@app/security/revocations.port';
 import { ALERT_STORE, AlertStore, RULE_OVERRIDE_STORE, SHARED_ALERT_INDEX } from '@app/detection';
 import { DELIVERY_OUTBOX } from '@app/detection/delivery/delivery-outbox.port';
 import { ALERT_OUTBOX, DETECTION_STATE } from '@app/detection/service/detection-state.port';
@@ -33,8 +34,9 @@ export const INFRASTRUCTURE_EXPORTS = [
   CONTEXT_STORE,
   CONSOLE_ACCOUNTS,
   SIGN_IN_FAILURES,
-  // Compliance.
+  // Compliance and credential revocations.
   LEGAL_HOLD_STORE,
+  REVOCATIONS,
 ];
 
 /** The infrastructure as a command-line tool opens it (infrastructure.ts, openInfrastructure): the stores a command reads. */

@@ -19,6 +19,8 @@ import { ALERT_OUTBOX, AlertImporter, AlertOutbox, DEFAULT_LEASE_MS, DETECTION_S
 import { elasticsearchCheckpointStore, elasticsearchEventStore } from '@app/pipeline';
 import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
 import { holdPatientProtection } from '@app/retention/sqlite-legal-hold-store';
+import { PolledRevocations } from '@app/security/credential-revocations';
+import { REVOCATIONS, Revocations } from '@app/security/revocations.port';
 import { embeddedFieldProtection, embeddedTextSealer } from '@app/security';
 import { CHAIN_READERS, CHECKPOINT_STORE, EVENT_STORE, RevocationStore, SQLITE_DB, SqliteDb, databasePath, eventStoreChainReaders, openDatabase } from '@app/storage';
 import type { ElasticsearchEventStore } from '@app/storage/scale-out-adapters';
@@ -146,6 +148,16 @@ export class ScaleOutInfrastructureModule {
           provide: CONSOLE_ACCOUNTS,
           inject: [ES_EVENTS],
           useFactory: async (es: ElasticsearchEventStore) => (await import('@app/console/es-console-store')).elasticsearchConsoleStoreFor(es),
+        },
+        {
+          // The cluster is the store of record of revocations (no local copy), read by every instance every REVOCATION_SYNC_MS.
+          provide: REVOCATIONS,
+          inject: [APP_CONFIG],
+          useFactory: async (config: AppConfig): Promise<Revocations> => {
+            const { store } = await openScaleOutRevocations(config);
+            const polled = new PolledRevocations(store);
+            return { store, source: polled, polled };
+          },
         },
         {
           // Legal holds in the cluster, seen by every instance.

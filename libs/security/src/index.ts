@@ -28,3 +28,4 @@ export * from './display-pseudonyms';
 export * from './field-protection';
 export * from './patient-identifiers.service';
 export * from './credential-revocations';
+export * from './revocations.port';
