@@ -26,6 +26,7 @@ import {
 import { SnapshotWriterThread } from '@app/detection/service/snapshot-writer-thread';
 import { MetricsService } from '@app/pipeline';
 import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
+import { ES_RETENTION_RUNNER, ES_RETENTION_RUN_RECORDS, LEGAL_HOLD_ENFORCEMENT } from '@app/retention/retention-enforcement.port';
 import { SqliteLegalHoldStore, holdPatientProtection } from '@app/retention/sqlite-legal-hold-store';
 import { REVOCATIONS, Revocations } from '@app/security/revocations.port';
 import { embeddedFieldProtection, embeddedFieldProtectionSource, embeddedTextSealer } from '@app/security';
@@ -150,6 +151,10 @@ export class EmbeddedInfrastructureModule {
             return new SqliteLegalHoldStore(db, { eventsInThisDatabase: true, patientIndexValue: (id) => protection.patientToken(id), patientIds: holdPatientProtection(protection) });
           },
         },
+        // Retention runs delete from this database themselves (the run service): no cluster to enforce.
+        { provide: LEGAL_HOLD_ENFORCEMENT, useValue: null },
+        { provide: ES_RETENTION_RUNNER, useValue: null },
+        { provide: ES_RETENTION_RUN_RECORDS, useValue: null },
         {
           // Revocations in the data dir's database, which the RevocationList polls.
           provide: REVOCATIONS,

@@ -8,6 +8,7 @@ import { SIGN_IN_FAILURES } from '@app/console/sign-in-failures.port';
 import { CONTEXT_STORE } from '@app/context/context-store.port';
 import { DEPLOYMENT } from '@app/core';
 import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
+import { ES_RETENTION_RUNNER, ES_RETENTION_RUN_RECORDS, LEGAL_HOLD_ENFORCEMENT } from '@app/retention/retention-enforcement.port';
 import { REVOCATIONS } from '@app/security/revocations.port';
 import { ALERT_STORE, AlertStore, RULE_OVERRIDE_STORE, SHARED_ALERT_INDEX } from '@app/detection';
 import { DELIVERY_OUTBOX } from '@app/detection/delivery/delivery-outbox.port';
@@ -36,6 +37,9 @@ export const INFRASTRUCTURE_EXPORTS = [
   SIGN_IN_FAILURES,
   // Compliance and credential revocations.
   LEGAL_HOLD_STORE,
+  LEGAL_HOLD_ENFORCEMENT,
+  ES_RETENTION_RUNNER,
+  ES_RETENTION_RUN_RECORDS,
   REVOCATIONS,
 ];
 

@@ -17,12 +17,15 @@ import { ALERT_STORE, AlertStore, RULE_OVERRIDE_STORE, SHARED_ALERT_INDEX, Share
 import { DELIVERY_OUTBOX, DeliveryOutboxOpener } from '@app/detection/delivery/delivery-outbox.port';
 import { ALERT_OUTBOX, AlertImporter, AlertOutbox, DEFAULT_LEASE_MS, DETECTION_STATE, DetectionState, alertIndexing, legacySnapshot } from '@app/detection/service';
 import { elasticsearchCheckpointStore, elasticsearchEventStore } from '@app/pipeline';
-import { LEGAL_HOLD_STORE } from '@app/retention/legal-hold-store.port';
+import { LEGAL_HOLD_STORE, LegalHoldStore } from '@app/retention/legal-hold-store.port';
+import { ES_RETENTION_RUNNER, ES_RETENTION_RUN_RECORDS, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT, logHoldReconcile } from '@app/retention/retention-enforcement.port';
+import { loadRetentionPolicy } from '@app/retention/retention-policy-file';
+import { retentionCutoffs } from '@app/retention/retention-policy';
 import { holdPatientProtection } from '@app/retention/sqlite-legal-hold-store';
 import { PolledRevocations } from '@app/security/credential-revocations';
 import { REVOCATIONS, Revocations } from '@app/security/revocations.port';
 import { embeddedFieldProtection, embeddedTextSealer } from '@app/security';
-import { CHAIN_READERS, CHECKPOINT_STORE, EVENT_STORE, RevocationStore, SQLITE_DB, SqliteDb, databasePath, eventStoreChainReaders, openDatabase } from '@app/storage';
+import { CHAIN_READERS, CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, RevocationStore, SQLITE_DB, SqliteDb, databasePath, eventStoreChainReaders, openDatabase } from '@app/storage';
 import type { ElasticsearchEventStore } from '@app/storage/scale-out-adapters';
 import { INFRASTRUCTURE_EXPORTS, InfrastructureUnreachableError, OpenedInfrastructure } from './infrastructure-ports';
 
@@ -166,6 +169,44 @@ export class ScaleOutInfrastructureModule {
           useFactory: async (es: ElasticsearchEventStore, config: AppConfig) => {
             const { EsLegalHoldStore } = await import('@app/retention/es-legal-hold-store');
             return new EsLegalHoldStore(es.client, { index: es.layout.legalHoldsIndex, patientIds: holdPatientProtection(embeddedFieldProtection(config)) });
+          },
+        },
+        {
+          // Keeps held backing indices on the ILM hold policy (before placements and releases are answered, and on the schedule).
+          provide: LEGAL_HOLD_ENFORCEMENT,
+          inject: [ES_EVENTS, LEGAL_HOLD_STORE, APP_CONFIG],
+          useFactory: async (es: ElasticsearchEventStore, store: LegalHoldStore, config: AppConfig): Promise<HoldReconcileRunner> => {
+            const { EsLegalHoldReconciler } = await import('@app/storage/scale-out-adapters');
+            const protection = embeddedFieldProtection(config);
+            const reconciler = new EsLegalHoldReconciler(es.client, es.layout, () => store.list('active'), { patientToken: (id) => protection.patientToken(id) });
+            return {
+              reconcile: () => reconciler.reconcile(),
+              applyHolds: async () => logHoldReconcile(await reconciler.reconcile()),
+            };
+          },
+        },
+        {
+          // Deletes expired backing indices after recording their chains' purged prefixes (windows from RETENTION_CONFIG), unless held.
+          provide: ES_RETENTION_RUNNER,
+          inject: [ES_EVENTS, LEGAL_HOLD_STORE, CHECKPOINT_STORE, APP_CONFIG],
+          useFactory: async (es: ElasticsearchEventStore, holds: LegalHoldStore, checkpoints: CheckpointStore, config: AppConfig) => {
+            const { EsRetentionRunner } = await import('@app/storage/scale-out-adapters');
+            const { policy } = loadRetentionPolicy(config.compliance?.retentionConfigFile);
+            const protection = embeddedFieldProtection(config);
+            const logger = new Logger('Retention');
+            return new EsRetentionRunner(es.client, es.layout, checkpoints, (category, now) => retentionCutoffs(policy, category, now).deleteIfReceivedBefore, {
+              activeHolds: () => holds.list('active'),
+              patientToken: (id) => protection.patientToken(id),
+              log: (level, msg, fields) => logger[level === 'info' ? 'log' : level](JSON.stringify({ msg, ...fields })),
+            });
+          },
+        },
+        {
+          provide: ES_RETENTION_RUN_RECORDS,
+          inject: [ES_EVENTS],
+          useFactory: async (es: ElasticsearchEventStore) => {
+            const { EsRetentionRunRecords } = await import('@app/retention/es-retention-run-records');
+            return new EsRetentionRunRecords(es.client, es.layout.retentionRunsIndex);
           },
         },
         {

@@ -12,8 +12,8 @@
  * Exports RETENTION_POLICY for the retention runner, and RETENTION_RUN_SERVICE
  * (retention runs with tiers on the embedded store; HTTP and the schedule share it, so runs never overlap).
  */
-import { Logger, Module } from '@nestjs/common';
-import type { EsRetentionRunner, HoldReconcileReport } from '@app/storage/scale-out-adapters';
+import { Module } from '@nestjs/common';
+import { ES_RETENTION_RUNNER, ES_RETENTION_RUN_RECORDS, EsRetentionRunner, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT } from '@app/retention/retention-enforcement.port';
 import { ACCESS_AUDIT_SINK, ACCESS_CONTEXT, APP_CONFIG, AccessContext, AccessAuditSink, AppConfig, DEFAULT_REPORT_PAGE_SIZE, DEPLOYMENT, Deployment, Problems } from '@app/core';
 import {
   CheckpointIntegritySource,
@@ -26,22 +26,21 @@ import {
 } from '@app/reports';
 import {
   LEGAL_HOLD_STORE,
-  LegalHoldEnforcement,
   LegalHoldService,
   LegalHoldStore,
   LoadedRetentionPolicy,
   RETENTION_POLICY,
   RETENTION_RUN_SERVICE,
+  RetentionRunRecords,
   RetentionRunService,
   SqliteRetentionRunner,
   loadRetentionPolicy,
-  retentionCutoffs,
 } from '@app/retention';
 import { FileKeyProvider, KEY_PROVIDER, KeyProvider, PatientIdentifiers, embeddedFieldProtection } from '@app/security';
 import { ALERT_STORE, AlertStore } from '@app/detection';
 import { DetectionModule } from '@app/detection/service';
 import { IntegrityMonitor, refuseWhileBroken } from '@app/pipeline';
-import { CHECKPOINT_STORE, CheckpointStore, EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
+import { CHECKPOINT_STORE, EVENT_STORE, EventStore, SQLITE_DB, SqliteDb } from '@app/storage';
 import { EsRetentionRuns } from './es-retention-runs';
 import { LoggingAccessAuditSink } from './logging-access-audit';
 import { reportJustifications } from './report-justifications';
@@ -52,10 +51,6 @@ import { RetentionController } from './retention.controller';
 
 export const COMPLIANCE_AUDIT = Symbol('COMPLIANCE_AUDIT');
 export const REPORT_INTEGRITY = Symbol('REPORT_INTEGRITY');
-/** STORE=elasticsearch: the legal-hold reconciler (null otherwise), for placements, releases and the retention schedule. */
-export const LEGAL_HOLD_ENFORCEMENT = Symbol('LEGAL_HOLD_ENFORCEMENT');
-/** STORE=elasticsearch: the retention run that deletes expired backing indices after recording purged prefixes (null otherwise). */
-export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
 
 @Module({
   // Alerts, to link report rows to the alerts that cite them (the same module instance as the API's).
@@ -80,16 +75,11 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
     },
     {
       provide: RETENTION_RUN_SERVICE,
-      inject: [APP_CONFIG, SQLITE_DB, DEPLOYMENT, EVENT_STORE, RETENTION_POLICY, LEGAL_HOLD_STORE, REPORT_KEY_PROVIDER, ES_RETENTION_RUNNER],
-      useFactory: async (config: AppConfig, db: SqliteDb, deployment: Deployment, events: EventStore, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider, es: EsRetentionRunner | null) => {
+      inject: [APP_CONFIG, SQLITE_DB, DEPLOYMENT, RETENTION_POLICY, LEGAL_HOLD_STORE, REPORT_KEY_PROVIDER, ES_RETENTION_RUNNER, ES_RETENTION_RUN_RECORDS],
+      useFactory: (config: AppConfig, db: SqliteDb, deployment: Deployment, loaded: LoadedRetentionPolicy, holds: LegalHoldStore, keys: KeyProvider, es: EsRetentionRunner | null, records: RetentionRunRecords | null) => {
         let runner: SqliteRetentionRunner | null = null;
         // STORE=elasticsearch: the Elasticsearch retention run behind the same port, its runs recorded in the cluster.
-        let esRuns: EsRetentionRuns | null = null;
-        if (es) {
-          const cluster = await elasticsearchEvents(events);
-          const { EsRetentionRunRecords } = await import('@app/retention/es-retention-run-records');
-          esRuns = new EsRetentionRuns(es, loaded.policy, new EsRetentionRunRecords(cluster.client, cluster.layout.retentionRunsIndex));
-        }
+        const esRuns = es && records ? new EsRetentionRuns(es, loaded.policy, records) : null;
         return new RetentionRunService(
           () => {
             if (esRuns) return esRuns;
@@ -103,43 +93,6 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
           },
           { allowTimeTravel: config.compliance?.retentionAllowTimeTravel === true },
         );
-      },
-    },
-    {
-      provide: LEGAL_HOLD_ENFORCEMENT,
-      inject: [EVENT_STORE, LEGAL_HOLD_STORE, APP_CONFIG],
-      useFactory: async (events: EventStore, store: LegalHoldStore, config: AppConfig): Promise<HoldReconcileRunner | null> => {
-        if (config.scaleOut?.store !== 'elasticsearch') return null;
-        const es = await elasticsearchEvents(events);
-        const { EsLegalHoldReconciler } = await import('@app/storage/scale-out-adapters');
-        const protection = embeddedFieldProtection(config);
-        const reconciler = new EsLegalHoldReconciler(es.client, es.layout, () => store.list('active'), { patientToken: (id) => protection.patientToken(id) });
-        return {
-          reconcile: () => reconciler.reconcile(),
-          applyHolds: async () => {
-            const report = await reconciler.reconcile();
-            logHoldReconcile(report);
-          },
-        };
-      },
-    },
-    {
-      provide: ES_RETENTION_RUNNER,
-      inject: [EVENT_STORE, LEGAL_HOLD_STORE, RETENTION_POLICY, APP_CONFIG, { token: CHECKPOINT_STORE, optional: true }],
-      useFactory: async (events: EventStore, holds: LegalHoldStore, loaded: LoadedRetentionPolicy, config: AppConfig, checkpoints?: CheckpointStore): Promise<EsRetentionRunner | null> => {
-        if (config.scaleOut?.store !== 'elasticsearch') return null;
-        if (!checkpoints) {
-          retentionLogger.warn('STORE=elasticsearch without a checkpoint store: retention cannot record purged prefixes, so it deletes nothing');
-          return null;
-        }
-        const es = await elasticsearchEvents(events);
-        const { EsRetentionRunner: Runner } = await import('@app/storage/scale-out-adapters');
-        const protection = embeddedFieldProtection(config);
-        return new Runner(es.client, es.layout, checkpoints, (category, now) => retentionCutoffs(loaded.policy, category, now).deleteIfReceivedBefore, {
-          activeHolds: () => holds.list('active'),
-          patientToken: (id) => protection.patientToken(id),
-          log: (level, msg, fields) => retentionLogger[level === 'info' ? 'log' : level](JSON.stringify({ msg, ...fields })),
-        });
       },
     },
     {
@@ -212,29 +165,9 @@ export const ES_RETENTION_RUNNER = Symbol('ES_RETENTION_RUNNER');
         }),
     },
   ],
-  exports: [LEGAL_HOLD_ENFORCEMENT, ES_RETENTION_RUNNER, RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService, REPORT_KEY_PROVIDER],
+  exports: [RETENTION_POLICY, RETENTION_RUN_SERVICE, LegalHoldService, ReportService, REPORT_KEY_PROVIDER],
 })
 export class ComplianceModule {}
 
-export interface HoldReconcileRunner extends LegalHoldEnforcement {
-  reconcile(): Promise<HoldReconcileReport>;
-}
-
-const holdLogger = new Logger('LegalHolds');
-const retentionLogger = new Logger('Retention');
-
-/** What a reconcile changed: index names and counts only (never hold criteria). */
-export function logHoldReconcile(r: HoldReconcileReport): void {
-  holdLogger.log(
-    JSON.stringify({ msg: 'legal holds reconciled', activeHolds: r.activeHolds, heldIndices: r.heldIndices, switchedToHold: r.switchedToHold, restored: r.restored.map((x) => x.index) }),
-  );
-  if (r.inDeletePhase.length > 0) {
-    holdLogger.warn(JSON.stringify({ msg: 'held indices already in the ILM delete phase; check GET <index>/_ilm/explain', indices: r.inDeletePhase }));
-  }
-}
-
-async function elasticsearchEvents(events: EventStore) {
-  const { ElasticsearchEventStore } = await import('@app/storage/scale-out-adapters');
-  if (!(events instanceof ElasticsearchEventStore)) throw new Error('STORE=elasticsearch: the event store is not the Elasticsearch one');
-  return events;
-}
+// Bound by the infrastructure module (retention-enforcement.port.ts); re-exported for the retention schedule.
+export { ES_RETENTION_RUNNER, HoldReconcileRunner, LEGAL_HOLD_ENFORCEMENT, logHoldReconcile } from '@app/retention/retention-enforcement.port';
