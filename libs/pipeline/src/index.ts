@@ -4,6 +4,7 @@ export * from './ingest.service';
 export * from './in-process-event-bus';
 export * from './bus-chain-feeder';
 export * from './scale-out';
+export * from './scale-out-sealer.port';
 export * from './query.service';
 export * from './integrity.service';
 export * from './integrity-monitor';

@@ -14,6 +14,7 @@ import type { ElasticsearchEventStore, KafkaLike } from '@app/storage/scale-out-
 import { BusChainFeeder } from './bus-chain-feeder';
 import { ChainWriter } from './chain-writer';
 import { MetricsService } from './metrics.service';
+import type { ScaleOutSealer } from './scale-out-sealer.port';
 
 const logger = new Logger('ScaleOut');
 
@@ -65,12 +66,6 @@ export async function elasticsearchCheckpointStore(events: ElasticsearchEventSto
     blocksIndex: events.layout.blocksIndex,
     purgedIndex: events.layout.purgedIndex,
   });
-}
-
-/** What the runner starts once the writer is up and stops after it drained (the CheckpointService). */
-export interface ScaleOutSealer {
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /** One kafkajs client per Kafka settings object (the bus and the consumer share it). */

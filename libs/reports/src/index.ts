@@ -7,6 +7,7 @@ export * from './report-request';
 export * from './report-row';
 export * from './report-signature';
 export * from './report-integrity';
+export * from './report-integrity-source.port';
 export * from './report-format';
 export * from './html-report-templates';
 export * from './report.service';

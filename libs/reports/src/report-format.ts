@@ -4,7 +4,7 @@
  * a report is written while it is read from the store. JSON and CSV are built here; HTML comes from
  * the Handlebars templates (html-report-templates.ts). One formatter instance per report.
  */
-import type { CheckpointStatement, ChainSpan } from './report-integrity';
+import type { CheckpointStatement, ChainSpan } from './report-integrity-source.port';
 import { ReportFormat, ReportKind, ReportQuery } from './report-request';
 import { REPORT_COLUMNS, ReportRow } from './report-row';
 import { csvCommentJson, ReportSignatureBlock, reportTrailer } from './report-signature';

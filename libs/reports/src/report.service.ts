@@ -12,7 +12,7 @@ import { AccessAuditSink, AccessContext, explainAccess } from '@app/core';
 import type { EventStore } from '@app/storage';
 import { HtmlReportTemplates } from './html-report-templates';
 import { ReportFormatter, ReportHeader, ReportIntegrityStatement, ReportSummary, createReportFormatter } from './report-format';
-import { ChainSpan, ReportIntegritySource } from './report-integrity';
+import { ChainSpan, ReportIntegritySource } from './report-integrity-source.port';
 import { REPORT_KIND_INFO, ReportFormat, ReportKind, ReportQuery, parseReportQuery, reportStreamQuery } from './report-request';
 import { REPORT_COLUMNS, toReportRow } from './report-row';
 import { ReportSignatureBlock, signReport } from './report-signature';

@@ -14,4 +14,5 @@ export * from './retention-plan';
 export * from './sqlite-retention-runner';
 export * from './cold-archive';
 export * from './retention-run.service';
+export * from './retention-run.port';
 export * from './retention-run-records.port';

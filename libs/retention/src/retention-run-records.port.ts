@@ -6,7 +6,7 @@
  * database: sqlite-retention-runner.ts.) A record holds chain ids, sequence numbers, index names
  * and counts, never PHI.
  */
-import type { RetentionRunListing } from './retention-run.service';
+import type { RetentionRunListing } from './retention-run.port';
 import type { RetentionRunReport } from './sqlite-retention-runner';
 
 export interface RetentionRunRecord {

@@ -4,7 +4,8 @@
  * running one), and reading runs back.
  */
 import { ProblemError } from '@app/core';
-import { RetentionRunPort, RetentionRunService, parseRetentionRunRequest } from './retention-run.service';
+import type { RetentionRunPort } from './retention-run.port';
+import { RetentionRunService, parseRetentionRunRequest } from './retention-run.service';
 import type { RetentionRunOptions, RetentionRunReport } from './sqlite-retention-runner';
 
 function report(o: RetentionRunOptions): RetentionRunReport {

@@ -5,25 +5,8 @@
  * reads recorded runs back. The runner itself (SqliteRetentionRunner) records every run.
  */
 import { FieldError, Problems, unknownMemberErrors } from '@app/core';
-import type { RetentionRunOptions, RetentionRunReport } from './sqlite-retention-runner';
-
-/** The part of the runner this service uses (SqliteRetentionRunner; a fake in unit tests). */
-/** One run as `GET /v1/retention/runs` lists it. */
-export interface RetentionRunListing {
-  id: string;
-  startedAt: string;
-  finishedAt: string | null;
-  now: string;
-  trigger: string;
-  status: string;
-  deleted: number;
-}
-
-export interface RetentionRunPort {
-  run(options: RetentionRunOptions): Promise<RetentionRunReport>;
-  runs(limit?: number): RetentionRunListing[] | Promise<RetentionRunListing[]>;
-  runDetail(id: string): Record<string, unknown> | null | Promise<Record<string, unknown> | null>;
-}
+import type { RetentionRunListing, RetentionRunPort } from './retention-run.port';
+import type { RetentionRunReport } from './sqlite-retention-runner';
 
 export interface RetentionRunRequest {
   dryRun: boolean;

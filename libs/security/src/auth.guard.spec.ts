@@ -17,7 +17,7 @@ import { SignJWT } from 'jose';
 import type { Response } from 'express';
 import request from 'supertest';
 import { APP_CONFIG, ProblemError } from '@app/core';
-import { AUTH_EVENT_SINK, type AuthFailureEvent } from './auth.guard';
+import { AUTH_EVENT_SINK, type AuthFailureEvent } from './auth-event-sink.port';
 import { createCertificateAuthority, ensureLocalPki, issueClientCertificate, type LocalPki } from './local-pki';
 import { CurrentPrincipal, type Principal } from './principal';
 import { Public, RequireScope } from './require-scope.decorator';

@@ -15,39 +15,11 @@ import { ProblemError, Problems } from '@app/core';
 import { principalFromCertificate } from './integration-identity';
 import type { Principal, RequestWithPrincipal } from './principal';
 import { resolveRouteSecurity } from './require-scope.decorator';
-import { SESSION_AUTHENTICATOR, SESSION_ROUTE_KEY, type SessionAuthenticator } from './session-route';
-import { hasAllScopes, type Scope } from './scopes';
+import { AUTH_EVENT_SINK, type AuthEventSink, type AuthFailureEvent } from './auth-event-sink.port';
+import { SESSION_ROUTE_KEY } from './session-route';
+import { SESSION_AUTHENTICATOR, type SessionAuthenticator } from './session-authenticator.port';
+import { hasAllScopes } from './scopes';
 import { TokenError, TokenService } from './token.service';
-
-/**
- * Optional provider (make it global) receiving every refused request. Must not throw; a returned
- * promise is awaited before the refusal is answered (so keep it short: the access log writes at most
- * the first refusal per source and reason a minute, and only counts the rest).
- */
-export const AUTH_EVENT_SINK = Symbol('AUTH_EVENT_SINK');
-
-export interface AuthFailureEvent {
-  /** `source-refused`: reported by the access log itself for a handler's 403 (an event whose source the caller does not own). */
-  /** `tls-handshake-failed`: reported by the HTTPS server for a connection refused before any request (method `TLS`, route `handshake`). */
-  kind: 'undeclared-route' | 'unauthenticated' | 'token-rejected' | 'certificate-rejected' | 'forbidden' | 'source-refused' | 'tls-handshake-failed';
-  status: 401 | 403 | 503;
-  /** Short machine-friendly reason (e.g. a TLS verification code like CERT_HAS_EXPIRED). */
-  reason: string;
-  method: string;
-  /** The route pattern (e.g. /v1/events/:id), never the request URL with its query. */
-  route: string;
-  remoteAddress?: string;
-  /** Subject DN of a presented client certificate. */
-  clientSubject?: string;
-  principal?: Pick<Principal, 'sub' | 'role' | 'via' | 'integration'>;
-  /** Subject of a token whose signature verified but which was refused (expired, ...); never from an unverified token. */
-  tokenSubject?: string;
-  requiredScopes?: readonly Scope[];
-}
-
-export interface AuthEventSink {
-  authFailure(event: AuthFailureEvent): void | Promise<void>;
-}
 
 /** What the guard reads from a request (express's Request satisfies it). */
 interface GuardRequest extends RequestWithPrincipal {

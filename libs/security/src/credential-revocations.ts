@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import type { Revocation, RevocationStore } from '@app/storage';
 import { isIntegrationId } from './integration-identity';
 import { issueClientCertificate, localPkiPaths } from './local-pki';
+import type { RevocationSource } from './revocation-source.port';
 
 /** How stale the service's view of the revocations may be (ms). */
 export const REVOCATION_POLL_MS = 2000;
@@ -33,11 +34,6 @@ export class RevocationListUnavailableError extends Error {
     super('the revocation list cannot be read');
     this.name = 'RevocationListUnavailableError';
   }
-}
-
-export interface RevocationSource {
-  list(): Revocation[];
-  version(): number;
 }
 
 /** The revocations as the service checks them, re-read when the store changed (polled on use). */

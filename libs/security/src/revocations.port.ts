@@ -4,7 +4,8 @@
  * write too) the poller that reads it every REVOCATION_SYNC_MS. Absent: no revocations are checked.
  */
 import type { RevocationStore } from '@app/storage';
-import type { PolledRevocations, RevocationSource } from './credential-revocations';
+import type { PolledRevocations } from './credential-revocations';
+import type { RevocationSource } from './revocation-source.port';
 
 export const REVOCATIONS = Symbol('REVOCATIONS');
 

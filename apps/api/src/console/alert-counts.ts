@@ -5,7 +5,7 @@
  * alert index with two terms aggregations on its indexed columns (no document read), so every
  * instance shows the cluster's counts.
  */
-import type { Client } from '@elastic/elasticsearch';
+import type { SharedAlertIndex } from '@app/detection';
 import type { SqliteDb } from '@app/storage';
 
 export interface AlertCountsView {
@@ -15,12 +15,6 @@ export interface AlertCountsView {
 }
 
 const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low'];
-
-/** The shared alert index (ELASTICSEARCH_ALERTS_INDEX) and the client of the event store. */
-export interface SharedAlertIndex {
-  client: Client;
-  index: string;
-}
 
 interface Buckets {
   buckets: { key: string; doc_count: number }[];

@@ -7,7 +7,7 @@
  */
 import { FieldError, Problems } from '@app/core';
 import type { SqliteDb } from '@app/storage';
-import type { SharedAlertIndex } from './alert-counts';
+import type { SharedAlertIndex } from '@app/detection';
 import { SEVERITY_ORDER, VolumeBucket, alertVolumeChart, type ChartSeverity } from './charts/svg-charts';
 
 const DAY = 86_400_000;

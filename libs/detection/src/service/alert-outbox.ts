@@ -11,6 +11,7 @@
 import type Database from 'better-sqlite3';
 import { AlertRecord } from '../alert-lifecycle';
 import type { RecordSealer } from '@app/storage';
+import type { AlertImporter } from './alert-importer.port';
 
 export const ALERT_OUTBOX_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS alert_outbox (
@@ -18,11 +19,6 @@ CREATE TABLE IF NOT EXISTS alert_outbox (
   shipped_rowid INTEGER NOT NULL
 );
 `;
-
-/** The shared store's side: creates records that do not exist yet, leaves existing ones alone. */
-export interface AlertImporter {
-  importRecords(records: readonly AlertRecord[]): Promise<void>;
-}
 
 export interface AlertOutboxOptions {
   /** Alerts per shipment. Default 500. */

@@ -6,15 +6,11 @@
  * so running it again adds nothing. Rules that need history before `from` (dormant accounts,
  * new values, windows straddling `from`) only see what is in the range.
  */
-import { EventTimeRange, PositionedEvent } from '@app/storage';
+import { EventTimeRange } from '@app/storage';
 import { DetectionAlert } from '../alert';
 import { AlertStore } from '../alert-store.port';
 import { DetectionEngine } from '../detection-engine';
-
-export interface BackfillSource {
-  readSince(afterPosition: number, limit: number, range?: EventTimeRange): Promise<PositionedEvent[]>;
-  lastPosition(): Promise<number>;
-}
+import type { BackfillSource } from './backfill-source.port';
 
 export interface BackfillOptions {
   /** Event-time bounds (epoch ms): from inclusive, to exclusive. */

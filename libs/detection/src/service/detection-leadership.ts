@@ -9,19 +9,8 @@
  * again with the same ids and dropped by the alert store, so none is missed or duplicated. A
  * holder that finds the lease or the snapshot taken over (a long pause) stops evaluating at once.
  */
+import type { ClaimableProgress, LeaseLike } from './detection-leadership.port';
 import { DetectionWorker } from './detection-worker';
-
-export interface LeaseLike {
-  readonly holder: string;
-  acquire(): Promise<boolean>;
-  renew(): Promise<boolean>;
-  release(): Promise<void>;
-}
-
-/** The shared progress store: prepare() reads and claims the snapshot the worker starts from. */
-export interface ClaimableProgress {
-  prepare(): Promise<void>;
-}
 
 export interface LeadershipLog {
   info(msg: string, fields?: Record<string, string | number | boolean | null>): void;

@@ -6,7 +6,7 @@
  * shared alert store (alert-outbox.ts); null where the alert store is that database.
  */
 import type { DetectionProgressStore } from './detection-progress-store.port';
-import type { ClaimableProgress, LeaseLike } from './detection-leadership';
+import type { ClaimableProgress, LeaseLike } from './detection-leadership.port';
 
 export const DETECTION_STATE = Symbol('DETECTION_STATE');
 export const ALERT_OUTBOX = Symbol('ALERT_OUTBOX');

@@ -9,7 +9,8 @@ import { AccessEvent, ProblemError, Problems, Receipt } from '@app/core';
 import { mapAtnaSyslogFrame } from '@app/standards';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AtnaEventSink, ingestAtnaStream } from './atna-stream-ingestor';
+import type { AtnaEventSink } from './atna-event-sink.port';
+import { ingestAtnaStream } from './atna-stream-ingestor';
 
 const XML = readFileSync(join(__dirname, '..', '..', '..', 'standards', 'src', 'atna', 'fixtures', 'patient-record-read.xml'), 'utf8');
 

@@ -13,14 +13,10 @@
  * (audit_atna_data_quality_total{integration,deviation}), as FHIR's are.
  */
 import type { Readable } from 'node:stream';
-import { AccessEvent, ProblemError, Receipt } from '@app/core';
+import { AccessEvent, ProblemError } from '@app/core';
 import { DecodedFrameItem, OctetCountingFrameStream, dataQualityDeviations, mapAtnaSyslogFrame } from '@app/standards';
 import { MetricsService } from '../metrics.service';
-
-/** Where mapped events go (IngestService satisfies it). */
-export interface AtnaEventSink {
-  ingestValidated(events: AccessEvent[]): Promise<Receipt[]>;
-}
+import type { AtnaEventSink } from './atna-event-sink.port';
 
 /** Log callback; fields are fixed codes, element names and counts only. */
 export type AtnaLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields: Record<string, string | number | boolean | undefined>) => void;
