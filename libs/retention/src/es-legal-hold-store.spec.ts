@@ -10,10 +10,9 @@ import { AccessEvent, ProblemError } from '@app/core';
 import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
 import { FieldProtection } from '@app/storage';
 import { EsFake } from '@app/storage/elasticsearch/es-fake';
+import { legalHold as hold } from '../../../test/contracts/legal-hold-store.contract';
 import { ElasticsearchEventStore, EsLegalHoldReconciler } from '@app/storage/scale-out-adapters';
 import { EsLegalHoldStore, LEGAL_HOLD_MAPPINGS } from './es-legal-hold-store';
-import { LegalHold } from './legal-hold';
-import { LegalHoldAlreadyReleasedError, LegalHoldNotFoundError } from './legal-hold-store.port';
 import { LegalHoldService } from './legal-hold.service';
 import { holdPatientProtection } from './sqlite-legal-hold-store';
 
@@ -24,27 +23,6 @@ function protection(): FieldProtection {
     patientToken: (id) => 'ptk_' + createHmac('sha256', tokenKey).update(id).digest('hex').slice(0, 24),
     isPatientToken: (v) => v.startsWith('ptk_'),
     dataKeys: { current: () => ({ keyId: 'dk-1', key }), byId: (id) => (id === 'dk-1' ? key : undefined), lists: (id) => id === 'dk-1' },
-  };
-}
-
-function hold(overrides: Partial<LegalHold> = {}): LegalHold {
-  return {
-    id: randomUUID(),
-    status: 'active',
-    patient: 'MRN-HELD-1',
-    actor: null,
-    from: '2024-01-01T00:00:00.000Z',
-    to: null,
-    reason: 'Subpoena 24-117',
-    caseId: 'CASE-117',
-    createdBy: 'u-officer',
-    createdByRole: 'compliance_officer',
-    createdAt: '2026-04-01T12:00:00.000Z',
-    releasedAt: null,
-    releasedBy: null,
-    releasedByRole: null,
-    releaseNote: null,
-    ...overrides,
   };
 }
 

@@ -9,46 +9,10 @@
 import * as crypto from 'node:crypto';
 import { EsFake } from '@app/storage/elasticsearch/es-fake';
 import { SealedText } from '@app/storage/sqlite/sealed-fields';
-import { DetectionAlert } from '../alert';
 import { caseIdFor } from '../alert-cases';
 import { ElasticsearchAlertStore } from './es-alert-store';
+import { detectionAlert as alert } from '../../../../test/contracts/alert-store.contract';
 
-function alert(n: number, fields: Partial<DetectionAlert> = {}): DetectionAlert {
-  const end = new Date(Date.parse('2026-03-03T10:00:00Z') + n * 60_000).toISOString();
-  const id = `00000000-0000-8000-8000-${String(n).padStart(12, '0')}`;
-  return {
-    id,
-    ruleId: n % 2 ? 'bulk-phi-read' : 'break-glass-access',
-    title: 't',
-    severity: n % 3 ? 'high' : 'medium',
-    kind: 'match',
-    runbook: 'r',
-    tags: [],
-    groupKey: { 'actor.id': `u-${n}`, 'patient.id': `MRN-${n}` },
-    windowStart: end,
-    windowEnd: end,
-    count: 1,
-    evidence: { eventIds: [id], firstEventId: id, lastEventId: id, total: 1, truncated: false },
-    summary: {
-      eventCount: 1,
-      firstEventAt: end,
-      lastEventAt: end,
-      spanMs: 0,
-      distinctPatients: 1,
-      topPatients: [],
-      distinctActors: 1,
-      actors: [],
-      distinctSourceIps: 1,
-      sourceIps: [],
-      sourceSystems: [],
-      integrations: [],
-    },
-    position: n,
-    reasons: [n % 2 ? "bulk-read" : "break-glass"],
-    actor: `u-${n}`,
-    ...fields,
-  };
-}
 
 const key = crypto.createSecretKey(crypto.randomBytes(32));
 const sealer = new SealedText({ current: () => ({ keyId: 'k1', key }), byId: (id) => (id === 'k1' ? key : undefined), lists: (id) => id === 'k1' });

@@ -6,31 +6,14 @@
  * if_seq_no. What every CheckpointStore does (reads, paging, fencing, a purged prefix that only
  * grows) is the contract in test/contracts/checkpoint-store.contract.ts, run on this adapter too.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { Checkpoint, checkpointHash, signCheckpoint } from '@app/ledger';
-import { CheckpointConflictError, NewCheckpoint } from '../checkpoint-store.port';
+import { CheckpointConflictError } from '../checkpoint-store.port';
 import { ElasticsearchCheckpointStore } from './es-checkpoint-store';
 import { ElasticsearchEventStore } from './es-event-store';
 import { EsFake } from './es-fake';
 import { CHECKPOINT_MAPPINGS, MERKLE_BLOCK_MAPPINGS, PURGED_PREFIX_MAPPINGS } from './es-schema';
+import { checkpointEntry as entry } from '../../../../test/contracts/checkpoint-store.contract';
 
-const key = generateKeyPairSync('ed25519').privateKey;
 const hex = (c: string) => c.repeat(64);
-
-function entry(chain: string, index: number, treeSize: number, previous: Checkpoint | null, blocks = 0, firstBlock = 0, fill = 7): NewCheckpoint {
-  const checkpoint = signCheckpoint(
-    { chain, treeSize, rootHash: hex('a'), lastHash: hex('b'), issuedAt: '2026-01-01T00:00:00.000Z', previous: previous ? checkpointHash(previous) : null },
-    key,
-  );
-  return {
-    index,
-    checkpoint,
-    checkpointHash: checkpointHash(checkpoint),
-    frontier: { size: treeSize, hashes: [hex('c'), hex('d')] },
-    blockRoots: Array.from({ length: blocks }, (_, i) => Buffer.alloc(32, fill + i)),
-    firstBlock,
-  };
-}
 
 const INDICES = { checkpointsIndex: 'audit-checkpoints', blocksIndex: 'audit-merkle-blocks', purgedIndex: 'audit-purged-prefixes' };
 
