@@ -117,3 +117,29 @@ describe('RecordHashBuilder', () => {
     }
   });
 });
+
+describe('recordHash', () => {
+  /** The definition, computed the plain way: SHA-256(prevHash || UTF-8(canonicalRecord(...))). */
+  const definition = (prev: Buffer, chain: string, seq: number, receivedAt: string, eventJson: string): string =>
+    createHash('sha256').update(prev).update(canonicalRecord(chain, seq, receivedAt, eventJson), 'utf8').digest('hex');
+
+  it('is SHA-256 of prevHash and the canonical record for 2,000 random records (unicode and escapes in chain, receive time and event)', () => {
+    const r = rng(20261207);
+    for (let i = 0; i < 2000; i++) {
+      const prev = i % 7 === 0 ? GENESIS_HASH : createHash('sha256').update(String(i)).digest();
+      const chain = i % 3 === 0 ? 'data_access' : randomString(r, 8);
+      const receivedAt = i % 2 === 0 ? '2026-03-01T12:00:00.123Z' : randomString(r, 30);
+      const seq = Math.floor(r() * 2 ** 40);
+      // Built by appending, as the ingest path builds it (a string made of pieces, not one flat string).
+      const eventJson = canonicalize(randomEvent(r));
+      expect(recordHash(prev, chain, seq, receivedAt, eventJson).toString('hex')).toBe(definition(prev, chain, seq, receivedAt, eventJson));
+    }
+  });
+
+  it('is the same for an event larger than its scratch buffer, and for the records hashed after it', () => {
+    const big = canonicalize({ id: 'x', note: '€'.repeat(40_000) });
+    const small = canonicalize({ id: 'y' });
+    expect(recordHash(GENESIS_HASH, 'c', 0, 't', big).toString('hex')).toBe(definition(GENESIS_HASH, 'c', 0, 't', big));
+    expect(recordHash(GENESIS_HASH, 'c', 1, 't', small).toString('hex')).toBe(definition(GENESIS_HASH, 'c', 1, 't', small));
+  });
+});

@@ -40,8 +40,34 @@ export function chainHash(prevHash: Uint8Array, canonicalRecordText: string): Bu
   return oneShot('sha256', scratch.subarray(0, HASH_BYTES + n), 'buffer');
 }
 
+/** `{"chain":<chain>,"event":` per chain name (few: categories times shards; bounded all the same). */
+const RECORD_HEADS = new Map<string, string>();
+const RECORD_HEADS_MAX = 1024;
+
+/**
+ * `chainHash(prevHash, canonicalRecord(...))` without making the record string: the head, the event
+ * JSON and the tail are written into the scratch buffer one after the other (same bytes, same digest).
+ * Writing `eventJson` itself flattens it where it is (canonicalize builds it by appending), so the
+ * writer thread's hand-off, which copies the same string next, does not flatten it a second time;
+ * the record string made before was flattened as a copy and thrown away.
+ */
 export function recordHash(prevHash: Uint8Array, chain: string, seq: number, receivedAt: string, eventJson: string): Buffer {
-  return chainHash(prevHash, canonicalRecord(chain, seq, receivedAt, eventJson));
+  if (!oneShot || prevHash.length !== HASH_BYTES) return chainHash(prevHash, canonicalRecord(chain, seq, receivedAt, eventJson));
+  let head = RECORD_HEADS.get(chain);
+  if (head === undefined) {
+    head = `{"chain":${JSON.stringify(chain)},"event":`;
+    if (RECORD_HEADS.size < RECORD_HEADS_MAX) RECORD_HEADS.set(chain, head);
+  }
+  const tail = `,"receivedAt":${JSON.stringify(receivedAt)},"seq":${seq}}`;
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes.
+  const worst = HASH_BYTES + (head.length + eventJson.length + tail.length) * 3;
+  if (worst > scratch.length) scratch = Buffer.allocUnsafe(Math.max(worst, scratch.length * 2));
+  scratch.set(prevHash, 0);
+  let n = HASH_BYTES;
+  n += scratch.write(head, n, 'utf8');
+  n += scratch.write(eventJson, n, 'utf8');
+  n += scratch.write(tail, n, 'utf8');
+  return oneShot('sha256', scratch.subarray(0, n), 'buffer');
 }
 
 /**
