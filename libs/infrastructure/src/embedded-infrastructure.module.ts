@@ -57,7 +57,7 @@ export function walCheckpointsInBackground(config: AppConfig): boolean {
  * with WAL_CHECKPOINT_INTERVAL_MS another thread checkpoints the WAL (sqlite-wal-checkpointer.ts).
  */
 function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsService): TieredSqliteEventStore {
-  const store = new TieredSqliteEventStore(db, embeddedFieldProtection(config));
+  const store = new TieredSqliteEventStore(db, embeddedFieldProtection(config), { maxPartitionRows: config.hotPartitionMaxRows });
   if (db.name === ':memory:') return store;
   if (walCheckpointsInBackground(config)) {
     store.useWalCheckpointer(
@@ -78,6 +78,7 @@ function embeddedEventStore(config: AppConfig, db: SqliteDb, metrics: MetricsSer
       dataDir: config.dataDir,
       protection: embeddedFieldProtectionSource(config),
       backgroundCheckpoints: walCheckpointsInBackground(config),
+      maxPartitionRows: config.hotPartitionMaxRows,
     });
     void thread.start().catch(() => undefined); // a failed start is retried by the first append (503 until then)
     store.useAppendThread(thread);

@@ -6,8 +6,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MerkleAccumulator } from '@app/ledger';
-import { SqliteDb, openDatabase } from '@app/storage';
+import { AccessEvent } from '@app/core';
+import { GENESIS_HASH, MerkleAccumulator, canonicalize, recordHash } from '@app/ledger';
+import { ChainedRecord, SqliteDb, SqliteEventStore, livePartitions, openDatabase } from '@app/storage';
+import { inMemoryFieldProtection } from '../../../test/fakes/in-memory-field-protection';
 import { DEFAULT_RETENTION_POLICY } from './retention-policy';
 import { SqliteLegalHoldStore } from './sqlite-legal-hold-store';
 import { SqliteRetentionRunner, applyRetentionSchema } from './sqlite-retention-runner';
@@ -80,5 +82,97 @@ describe('SqliteRetentionRunner', () => {
     seed(db, 'authentication', 3, '2026-01-01T00:00:00.000Z', []);
     const report = await runner.run({ now, dryRun: false, trigger: 'test' });
     expect(report.chains.find((c) => c.chain === 'authentication')).toMatchObject({ count: 0, keptBecause: 'unsealed' });
+  });
+});
+
+describe('SqliteRetentionRunner on a partitioned hot store', () => {
+  const protection = inMemoryFieldProtection();
+  let dir: string;
+  let db: SqliteDb;
+  let store: SqliteEventStore;
+  const heads = new Map<string, { seq: number; hash: Buffer }>();
+  let n = 0;
+
+  async function append(chain: 'data_access' | 'authentication', count: number, receivedAt: string): Promise<void> {
+    const records: ChainedRecord[] = [];
+    for (let i = 0; i < count; i++) {
+      const head = heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
+      const event: AccessEvent = {
+        id: `00000000-0000-4000-a000-${String(n++).padStart(12, '0')}`,
+        occurredAt: receivedAt,
+        category: chain,
+        action: chain === 'data_access' ? 'read' : 'login',
+        outcome: 'success',
+        actor: { id: 'dr-a', type: 'user' },
+        source: { system: 'ehr' },
+      };
+      const eventJson = canonicalize(event);
+      const seq = head.seq + 1;
+      const hash = recordHash(head.hash, chain, seq, receivedAt, eventJson);
+      records.push({ chain, seq, receivedAt, event, eventJson, prevHash: head.hash, hash });
+      heads.set(chain, { seq, hash });
+    }
+    await store.append(records);
+  }
+
+  function checkpoint(chain: string, idx: number, size: number): void {
+    db.prepare(
+      `INSERT INTO checkpoints (chain, idx, tree_size, root_hash, last_hash, issued_at, previous, key_id, signature, checkpoint_hash, frontier) VALUES (?, ?, ?, 'r', 'l', 't', ?, 'k', 's', ?, '[]')`,
+    ).run(chain, idx, size, idx === 0 ? null : `cp-${chain}-${idx - 1}`, `cp-${chain}-${idx}`);
+  }
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retention-partitions-'));
+    db = openDatabase(dir);
+    applyRetentionSchema(db);
+    store = new SqliteEventStore(db, protection);
+    heads.clear();
+    // Three weeks of receive time, one partition each: data_access 0-4 | 5-9 | 10-14, authentication 0-2 | 3-5.
+    await append('data_access', 5, '2026-03-04T10:00:00.000Z');
+    await append('authentication', 3, '2026-03-04T11:00:00.000Z');
+    await append('data_access', 5, '2026-03-10T10:00:00.000Z');
+    await append('authentication', 3, '2026-03-10T11:00:00.000Z');
+    await append('data_access', 5, '2026-03-17T10:00:00.000Z');
+    [5, 10, 13].forEach((size, i) => checkpoint('data_access', i, size));
+    checkpoint('authentication', 0, 3);
+  });
+  afterEach(async () => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('drops the partition wholly inside the plan with DROP TABLE, deletes the rest row by row, in one run', async () => {
+    expect(livePartitions(db).map((p) => `${p.n}:${p.state}`)).toEqual(['0:closed', '1:closed', '2:open']);
+    const runner = new SqliteRetentionRunner(db, DEFAULT_RETENTION_POLICY, new SqliteLegalHoldStore(db));
+    const report = await runner.run({ now: Date.parse('2040-01-01T00:00:00Z'), dryRun: false, trigger: 'test' });
+    // Partition 0 (data_access 0-4, authentication 0-2) is below both purge ends (13 and 3): dropped.
+    // Partition 1 still holds authentication 3-5 (past its only checkpoint): its data_access rows go one by one.
+    expect(livePartitions(db).map((p) => `${p.n}:${p.state}`)).toEqual(['1:closed', '2:open']);
+    expect(db.prepare("SELECT state FROM event_partitions WHERE n = 0").pluck().get()).toBe('dropped');
+    expect(report.deleted).toBe(16);
+    expect(report.chains.map((c) => [c.chain, c.count])).toEqual([
+      ['authentication', 3],
+      ['data_access', 13],
+    ]);
+    expect(db.prepare('SELECT chain, seq FROM events ORDER BY chain, seq').all()).toEqual([
+      { chain: 'authentication', seq: 3 },
+      { chain: 'authentication', seq: 4 },
+      { chain: 'authentication', seq: 5 },
+      { chain: 'data_access', seq: 13 },
+      { chain: 'data_access', seq: 14 },
+    ]);
+    expect(db.prepare('SELECT chain, size FROM purged_prefixes ORDER BY chain').all()).toEqual([
+      { chain: 'authentication', size: 3 },
+      { chain: 'data_access', size: 13 },
+    ]);
+    expect(db.prepare('SELECT chain, from_seq, to_seq, deleted FROM retention_run_chains ORDER BY chain').all()).toEqual([
+      { chain: 'authentication', from_seq: 0, to_seq: 3, deleted: 3 },
+      { chain: 'data_access', from_seq: 0, to_seq: 13, deleted: 13 },
+    ]);
+    // Immutability is untouched by the run: ordinary deletes are still refused on every partition.
+    expect(() => db.prepare('DELETE FROM events_p1 WHERE chain = ?').run('authentication')).toThrow(/cannot be deleted/);
+    // Appends go on, positions after every earlier one.
+    await append('data_access', 1, '2026-03-17T12:00:00.000Z');
+    expect(db.prepare("SELECT pos FROM events WHERE chain = 'data_access' AND seq = 15").pluck().get()).toBe(22);
   });
 });

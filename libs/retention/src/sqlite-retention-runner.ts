@@ -36,7 +36,12 @@ import {
   SqliteCheckpointStore,
   TieredSqliteEventStore,
   WARM_SCHEMA_SQL,
+  dropPartition,
   encodeWarmRecord,
+  installPurgeAwareDeleteTriggers,
+  isPartitioned,
+  livePartitions,
+  partitionChainRanges,
   type SqliteDb,
 } from '@app/storage';
 import type { EsRetentionReport } from '@app/storage/elasticsearch/es-retention-runner';
@@ -139,10 +144,23 @@ BEGIN SELECT RAISE(ABORT, 'audit events cannot be deleted'); END;
 `;
 
 /**
- * The events' delete trigger with its two exceptions: an authorized purge of a recorded prefix,
- * and a record leaving hot for warm (warm holds the same chain, seq and hash).
+ * Creates the retention tables and installs the purge-aware delete trigger on every hot partition
+ * (idempotent): the events' delete trigger with its two exceptions, an authorized purge of a
+ * recorded prefix and a record leaving hot for warm (event-partitions.ts in libs/storage).
  */
-const PURGE_AWARE_DELETE_TRIGGER = `
+export function applyRetentionSchema(db: SqliteDb): void {
+  db.exec(CHECKPOINT_SCHEMA_SQL);
+  db.exec(WARM_SCHEMA_SQL);
+  db.exec(RETENTION_RUN_SCHEMA_SQL);
+  if (isPartitioned(db)) installPurgeAwareDeleteTriggers(db);
+  else {
+    const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'events_are_never_deleted'").get() as { sql: string } | undefined;
+    if (!row || !row.sql.includes('warm_events')) db.transaction(() => db.exec(LEGACY_PURGE_AWARE_DELETE_TRIGGER))();
+  }
+}
+
+/** The same trigger on a database that was never migrated to partitions (read paths of tests). */
+const LEGACY_PURGE_AWARE_DELETE_TRIGGER = `
 DROP TRIGGER IF EXISTS events_are_never_deleted;
 CREATE TRIGGER events_are_never_deleted BEFORE DELETE ON events
 WHEN NOT EXISTS (
@@ -153,15 +171,6 @@ WHEN NOT EXISTS (
 )
 BEGIN SELECT RAISE(ABORT, 'audit events cannot be deleted'); END;
 `;
-
-/** Creates the retention tables and installs the purge-aware delete trigger (idempotent). */
-export function applyRetentionSchema(db: SqliteDb): void {
-  db.exec(CHECKPOINT_SCHEMA_SQL);
-  db.exec(WARM_SCHEMA_SQL);
-  db.exec(RETENTION_RUN_SCHEMA_SQL);
-  const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'events_are_never_deleted'").get() as { sql: string } | undefined;
-  if (!row || !row.sql.includes('warm_events')) db.transaction(() => db.exec(PURGE_AWARE_DELETE_TRIGGER))();
-}
 
 /** What the runner needs for the warm and cold tiers (without it, records stay hot until deleted). */
 export interface RetentionTierOptions {
@@ -321,10 +330,13 @@ export class SqliteRetentionRunner {
     let deleted = 0;
     let warmed = 0;
     let archived = 0;
+    // Hot partitions wholly inside the plan go with one DROP TABLE each; the chains' purges then
+    // run together with the drops in one transaction (all or nothing, as each chain's alone).
+    const purgedWithDrops = options.dryRun ? new Map<string, { lastHash: string; checkpointIndex: number; deleted: number }>() : this.purgeWithPartitionDrops(runId!, plan);
     for (const p of plan.chains) {
       const out: RetentionRunChain = { ...p, lastHash: null, checkpointIndex: null, heldRecords: held.get(p.chain) ?? 0, warm: null, cold: [], archivesDeleted: [], archivesHeld: 0 };
       if (p.count > 0) {
-        const applied = options.dryRun ? this.describe(p) : this.purgeChain(runId!, p);
+        const applied = options.dryRun ? this.describe(p) : (purgedWithDrops.get(p.chain) ?? this.purgeChain(runId!, p));
         out.lastHash = applied.lastHash;
         out.checkpointIndex = applied.checkpointIndex;
         if (!options.dryRun) deleted += applied.deleted;
@@ -572,7 +584,8 @@ export class SqliteRetentionRunner {
   }
 
   private hotStart(chain: string): number | null {
-    return (this.db.prepare('SELECT MIN(seq) AS s FROM events WHERE chain = ?').get(chain) as { s: number | null }).s;
+    // ORDER BY … LIMIT 1: one seek per partition (MIN() over the view would read the chain's rows).
+    return (this.db.prepare('SELECT seq AS s FROM events WHERE chain = ? ORDER BY seq LIMIT 1').get(chain) as { s: number } | undefined)?.s ?? null;
   }
 
   private describeRange(chain: string, fromSeq: number, toSeq: number): TierMove {
@@ -640,28 +653,91 @@ export class SqliteRetentionRunner {
     return { lastHex, checkpointIndex, at };
   }
 
-  /** Deletes what advancePrefix authorized (both live tiers) and withdraws the authorization. */
-  private dropAuthorized(chain: string, toSeq: number): number {
-    const hot = this.db.prepare('DELETE FROM events WHERE chain = ? AND seq < ?').run(chain, toSeq).changes;
+  /**
+   * Deletes what advancePrefix authorized (both live tiers) and withdraws the authorization. Hot
+   * rows are deleted partition by partition (`skip`: partitions the caller drops whole).
+   */
+  private dropAuthorized(chain: string, toSeq: number, skip: ReadonlySet<number> = new Set()): number {
+    let hot = 0;
+    for (const table of this.hotTables(skip)) hot += this.db.prepare(`DELETE FROM ${table} WHERE chain = ? AND seq < ?`).run(chain, toSeq).changes;
     const warm = this.db.prepare('DELETE FROM warm_events WHERE chain = ? AND seq < ? AND restored = 0').run(chain, toSeq).changes;
     this.db.prepare('DELETE FROM retention_purge_authorizations WHERE chain = ?').run(chain);
     return hot + warm;
   }
 
+  /** The hot store's tables: its live partitions (but `skip`), or `events` on the previous layout. */
+  private hotTables(skip: ReadonlySet<number> = new Set()): string[] {
+    if (!isPartitioned(this.db)) return ['events'];
+    return livePartitions(this.db)
+      .filter((p) => !skip.has(p.n))
+      .map((p) => p.table);
+  }
+
   /** One chain, one transaction: frontier and last hash, audit row, authorized delete. */
   private purgeChain(runId: string, p: ChainPurgePlan): { lastHash: string; checkpointIndex: number; deleted: number } {
-    const tx = this.db.transaction(() => {
-      const { lastHex, checkpointIndex, at } = this.advancePrefix(p.chain, p.fromSeq, p.toSeq, runId);
-      this.db
-        .prepare(
-          `INSERT INTO retention_run_chains (run_id, chain, from_seq, to_seq, deleted, first_received_at, last_received_at, last_hash, checkpoint_idx, kept_because, purged_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(runId, p.chain, p.fromSeq, p.toSeq, p.count, p.firstReceivedAt, p.lastReceivedAt, lastHex, checkpointIndex, p.keptBecause, at);
-      const deleted = this.dropAuthorized(p.chain, p.toSeq);
-      return { lastHash: lastHex, checkpointIndex, deleted };
-    });
-    return tx.immediate();
+    return this.db.transaction(() => this.purgeChainInTransaction(runId, p)).immediate();
+  }
+
+  private purgeChainInTransaction(runId: string, p: ChainPurgePlan, dropped: ReadonlyMap<number, string> = new Map()): { lastHash: string; checkpointIndex: number; deleted: number } {
+    const { lastHex, checkpointIndex, at } = this.advancePrefix(p.chain, p.fromSeq, p.toSeq, runId);
+    this.db
+      .prepare(
+        `INSERT INTO retention_run_chains (run_id, chain, from_seq, to_seq, deleted, first_received_at, last_received_at, last_hash, checkpoint_idx, kept_because, purged_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(runId, p.chain, p.fromSeq, p.toSeq, p.count, p.firstReceivedAt, p.lastReceivedAt, lastHex, checkpointIndex, p.keptBecause, at);
+    // Rows of partitions dropped whole are counted here (their DROP TABLE follows in this transaction).
+    let inDropped = 0;
+    for (const table of dropped.values()) inDropped += this.db.prepare(`SELECT COUNT(*) FROM ${table} WHERE chain = ? AND seq < ?`).pluck().get(p.chain, p.toSeq) as number;
+    const deleted = this.dropAuthorized(p.chain, p.toSeq, new Set(dropped.keys())) + inDropped;
+    return { lastHash: lastHex, checkpointIndex, deleted };
+  }
+
+  /**
+   * The closed hot partitions every row of which lies below its chain's purge end (the plan's, or
+   * the purged prefix already recorded): checked against the catalog's seq ranges, then counted.
+   */
+  private droppablePartitions(plan: RetentionPlan): Map<number, string> {
+    const out = new Map<number, string>();
+    if (!isPartitioned(this.db)) return out;
+    const end = new Map(plan.chains.map((p) => [p.chain, p.count > 0 ? p.toSeq : (this.purged(p.chain)?.size ?? 0)]));
+    const ranges = partitionChainRanges(this.db);
+    for (const part of livePartitions(this.db)) {
+      if (part.state !== 'closed') continue;
+      const chains = ranges.get(part.n) ?? [];
+      if (chains.length === 0 || !chains.every((r) => r.lastSeq < (end.get(r.chain) ?? 0))) continue;
+      // The catalog is what appends recorded: the table itself must hold nothing else.
+      const covered = chains.reduce((sum, r) => sum + (this.db.prepare(`SELECT COUNT(*) FROM ${part.table} WHERE chain = ? AND seq < ?`).pluck().get(r.chain, end.get(r.chain)) as number), 0);
+      const total = this.db.prepare(`SELECT COUNT(*) FROM ${part.table}`).pluck().get() as number;
+      if (covered === total) out.set(part.n, part.table);
+    }
+    return out;
+  }
+
+  /**
+   * When hot partitions lie wholly inside the plan: every chain's purge (prefix, audit row, the
+   * narrow deletes outside those partitions) and the DROP TABLE of each, in one transaction.
+   * Returns what each chain's purge did (empty: no partition to drop, chains purge one by one).
+   */
+  private purgeWithPartitionDrops(runId: string, plan: RetentionPlan): Map<string, { lastHash: string; checkpointIndex: number; deleted: number }> {
+    const out = new Map<string, { lastHash: string; checkpointIndex: number; deleted: number }>();
+    if (!isPartitioned(this.db)) return out;
+    this.db
+      .transaction(() => {
+        const drops = this.droppablePartitions(plan);
+        if (drops.size === 0) return;
+        for (const p of plan.chains) if (p.count > 0) out.set(p.chain, this.purgeChainInTransaction(runId, p, drops));
+        for (const n of drops.keys()) dropPartition(this.db, n);
+      })
+      .immediate();
+    return out;
+  }
+
+  /** Deletes hot rows [fromSeq, toSeq) of a chain in every partition (the delete trigger lets them go once warm holds them). */
+  private deleteHot(chain: string, fromSeq: number, toSeq: number): number {
+    let n = 0;
+    for (const table of this.hotTables()) n += this.db.prepare(`DELETE FROM ${table} WHERE chain = ? AND seq >= ? AND seq < ?`).run(chain, fromSeq, toSeq).changes;
+    return n;
   }
 
   /**
@@ -699,7 +775,7 @@ export class SqliteRetentionRunner {
     const select = this.db.prepare(
       'SELECT pos, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, event, sealed, prev_hash, hash FROM events WHERE chain = ? AND seq >= ? AND seq < ? ORDER BY seq',
     );
-    const del = this.db.prepare('DELETE FROM events WHERE chain = ? AND seq >= ? AND seq < ?');
+
     const BATCH = 2000;
     const move: TierMove = { fromSeq, toSeq: fromSeq, count: 0, firstReceivedAt: null, lastReceivedAt: null };
     for (let lo = fromSeq; lo < toSeq; lo += BATCH) {
@@ -714,7 +790,7 @@ export class SqliteRetentionRunner {
           // Stored text and sealed blob as hot keeps them: nothing is decrypted on the way.
           insert.run(r.pos, chain, r.seq, r.id, r.received_at, r.occurred_ms, r.category, r.action, r.outcome, r.actor_id, r.patient_id, encodeWarmRecord(r.event, r.sealed), r.prev_hash, r.hash, 0, null);
         }
-        const deleted = del.run(chain, lo, hi).changes;
+        const deleted = this.deleteHot(chain, lo, hi);
         if (deleted !== rows.length) throw new Error(`retention: chain ${chain} changed while moving to warm; rerun`);
         this.action(runId, chain, 'warm', lo, hi, rows.length, rows[0].received_at, rows[rows.length - 1].received_at, null, null);
         if (move.firstReceivedAt === null) move.firstReceivedAt = rows[0].received_at;

@@ -8,6 +8,16 @@ export * from './sqlite/sqlite-event-store';
 export { SqliteAppendThread, AppendThreadOptions } from './sqlite/sqlite-append-thread';
 export { SqliteWalCheckpointer, WalCheckpointReport } from './sqlite/sqlite-wal-checkpointer';
 export * from './sqlite/sqlite-tiered-event-store';
+export {
+  DEFAULT_HOT_PARTITION_MAX_ROWS,
+  PartitionInfo,
+  dropPartition,
+  installPurgeAwareDeleteTriggers,
+  isPartitioned,
+  livePartitions,
+  partitionChainRanges,
+  partitionTable,
+} from './sqlite/event-partitions';
 export * from './field-protection.port';
 export * from './record-sealer.port';
 export * from './sqlite/sealed-fields';

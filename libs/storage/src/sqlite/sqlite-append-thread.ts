@@ -20,6 +20,8 @@ export interface AppendThreadOptions {
   protection: FieldProtectionSource;
   /** A background checkpointer runs (WAL_CHECKPOINT_INTERVAL_MS): the worker's commits only checkpoint as a backstop. */
   backgroundCheckpoints?: boolean;
+  /** Rows a hot partition takes before the next one opens (HOT_PARTITION_MAX_ROWS; sqlite-append.ts). */
+  maxPartitionRows?: number;
   /**
    * Fault-injection hook of the test suite only (test/faults): while this file exists, the worker
    * holds each group before its transaction, like a stuck fsync. Taken from AUDIT_TEST_WRITER_HOLD_FILE

@@ -24,7 +24,7 @@ function holdWhileAsked(): void {
 
 try {
   const db = openDatabase(options.dataDir, { backgroundCheckpoints: options.backgroundCheckpoints });
-  const append = prepareAppend(db, loadFieldProtection(options.protection));
+  const append = prepareAppend(db, loadFieldProtection(options.protection), { maxPartitionRows: options.maxPartitionRows });
   port.on('message', (msg: AppendThreadRequest) => {
     if (msg.type === 'close') {
       db.close();

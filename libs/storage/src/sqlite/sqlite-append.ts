@@ -10,12 +10,19 @@
  * chain) and every further row the row before it. A group chained on a group that failed, or on a
  * head another writer moved, is then refused whole as a sequence conflict instead of leaving a gap
  * or a fork (the unique (chain, seq) key alone would let a group whose predecessor failed through).
+ *
+ * Partitioned layout (event-partitions.ts): rows go to the open partition, opened anew at the week
+ * boundary of receive time or past `maxPartitionRows`; positions are given explicitly (global); an
+ * id stored in a closed partition refuses the group as a duplicate (filters, then the index).
+ * After a commit that closed a partition, its id filter is built in a transaction of its own.
  */
 import type { AccessEvent } from '@app/core';
+import type Database from 'better-sqlite3';
 import type { SqliteDb } from './sqlite-database';
 import type { FieldProtection } from '../field-protection.port';
 import { SealedFieldCodec } from './sealed-fields';
 import { deriveColumns } from '../derived-columns';
+import { DEFAULT_HOT_PARTITION_MAX_ROWS, PartitionIdIndex, PartitionInfo, StoredIdError, isPartitioned, receiveWeek, rollOver } from './event-partitions';
 
 /** What the transaction needs of one chained record (the event is parsed from its JSON when absent). */
 export interface AppendRow {
@@ -44,17 +51,72 @@ class ChainLinkError extends Error {
  */
 export type AppendFailure = { kind: 'sequence'; chain: string; seq: number } | { kind: 'duplicate' } | { kind: 'store'; code: string };
 
-export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows: readonly AppendRow[]) => void {
+export interface AppendOptions {
+  /** Rows a partition takes before the next group opens a new one (HOT_PARTITION_MAX_ROWS). */
+  maxPartitionRows?: number;
+}
+
+export function prepareAppend(db: SqliteDb, protection: FieldProtection, options: AppendOptions = {}): (rows: readonly AppendRow[]) => void {
+  const maxRows = options.maxPartitionRows ?? DEFAULT_HOT_PARTITION_MAX_ROWS;
   const codec = new SealedFieldCodec(protection.dataKeys);
-  const insertEvent = db.prepare(
-    `INSERT INTO events (chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, event, sealed, prev_hash, hash)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const partitioned = isPartitioned(db);
+  const ids = new PartitionIdIndex(db);
+  const inserts = new Map<string, Database.Statement<unknown[]>>();
+  const lastPositions = new Map<string, Database.Statement<unknown[]>>();
+  const insertInto = (table: string) => {
+    let stmt = inserts.get(table);
+    if (!stmt) {
+      stmt = db.prepare(
+        `INSERT INTO ${table} (pos, chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, event, sealed, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      inserts.set(table, stmt);
+    }
+    return stmt;
+  };
+  const selectOpen = partitioned ? db.prepare("SELECT n, table_name, state, week, first_pos, last_pos, row_count FROM event_partitions WHERE state = 'open' ORDER BY n DESC LIMIT 1") : null;
+  const setWeek = partitioned ? db.prepare('UPDATE event_partitions SET week = ? WHERE n = ? AND week IS NULL') : null;
+  const updateOpen = partitioned
+    ? db.prepare(
+        `UPDATE event_partitions SET last_pos = ?, row_count = row_count + ?,
+           min_received = CASE WHEN min_received IS NULL OR ? < min_received THEN ? ELSE min_received END,
+           max_received = CASE WHEN max_received IS NULL OR ? > max_received THEN ? ELSE max_received END,
+           min_occurred_ms = MIN(COALESCE(min_occurred_ms, ?), ?), max_occurred_ms = MAX(COALESCE(max_occurred_ms, ?), ?)
+         WHERE n = ?`,
+      )
+    : null;
+  const upsertChainRange = partitioned
+    ? db.prepare(
+        `INSERT INTO event_partition_chains (n, chain, first_seq, last_seq) VALUES (?, ?, ?, ?)
+         ON CONFLICT (n, chain) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq), first_seq = MIN(first_seq, excluded.first_seq)`,
+      )
+    : null;
   const upsertHead = db.prepare(
     `INSERT INTO chain_heads (chain, seq, hash) VALUES (?, ?, ?)
      ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
   );
   const selectHead = db.prepare('SELECT seq, hash FROM chain_heads WHERE chain = ?');
+  let closedWithoutFilter = false;
+
+  /** The partition this group goes to: the open one, or a new one past the week boundary or the row cap. */
+  const openPartition = (rows: readonly AppendRow[]): PartitionInfo => {
+    const r = selectOpen!.get() as { n: number; table_name: string; state: 'open'; week: number | null; first_pos: number; last_pos: number | null; row_count: number } | undefined;
+    if (!r) throw new Error('the hot store has no open partition');
+    const open: PartitionInfo = { n: r.n, table: r.table_name, state: r.state, week: r.week, firstPos: r.first_pos, lastPos: r.last_pos, rowCount: r.row_count };
+    const week = receiveWeek(rows[0].receivedAt);
+    if (open.week === null) {
+      setWeek!.run(week, open.n);
+      return { ...open, week };
+    }
+    if (open.rowCount > 0 && (week > open.week || open.rowCount >= maxRows)) {
+      const next = rollOver(db, open, Math.max(week, open.week));
+      ids.invalidate();
+      closedWithoutFilter = true;
+      return next;
+    }
+    return open;
+  };
+
   const tx = db.transaction((rows: readonly AppendRow[]) => {
     const heads = new Map<string, AppendRow>();
     const events: { event: AccessEvent; json: string }[] = new Array(rows.length);
@@ -65,14 +127,33 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows:
       heads.set(r.chain, r);
       events[i] = { event: r.event ?? (JSON.parse(r.eventJson) as AccessEvent), json: r.eventJson };
     }
+    const open = partitioned ? openPartition(rows) : null;
+    const table = open ? open.table : 'events';
+    const insertEvent = insertInto(table);
+    // Positions are global: the open partition continues from its last row (or its first position).
+    let pos: number | null = null;
+    if (open) {
+      let lastPos = lastPositions.get(table);
+      if (!lastPos) lastPositions.set(table, (lastPos = db.prepare(`SELECT pos FROM ${table} ORDER BY pos DESC LIMIT 1`).pluck()));
+      const last = lastPos.get() as number | undefined;
+      pos = last !== undefined ? last + 1 : open.firstPos;
+    }
     // The whole group's protected fields sealed together (one AES call, sealed-fields.ts).
     const sealedRows = codec.sealAll(events);
+    const columns = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) columns[i] = deriveColumns(events[i].event, (id) => protection.patientToken(id));
+    // Idempotency across partitions: the open partition's unique index refuses its own ids on insert.
+    if (open && ids.anyStored(columns.map((c) => c.id as string), open.n)) throw new StoredIdError();
+    let minReceived = rows[0].receivedAt;
+    let maxReceived = rows[0].receivedAt;
+    let minOccurred = Number.MAX_SAFE_INTEGER;
+    let maxOccurred = Number.MIN_SAFE_INTEGER;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      const e = events[i].event;
       const { storedJson, sealed } = sealedRows[i];
-      const c = deriveColumns(e, (id) => protection.patientToken(id));
+      const c = columns[i];
       insertEvent.run(
+        pos === null ? null : pos + i,
         r.chain,
         r.seq,
         c.id,
@@ -88,10 +169,32 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection): (rows:
         r.prevHash,
         r.hash,
       );
+      if (r.receivedAt < minReceived) minReceived = r.receivedAt;
+      if (r.receivedAt > maxReceived) maxReceived = r.receivedAt;
+      if (c.occurred_ms < minOccurred) minOccurred = c.occurred_ms;
+      if (c.occurred_ms > maxOccurred) maxOccurred = c.occurred_ms;
+    }
+    if (open && pos !== null) {
+      updateOpen!.run(pos + rows.length - 1, rows.length, minReceived, minReceived, maxReceived, maxReceived, minOccurred, minOccurred, maxOccurred, maxOccurred, open.n);
+      const firstSeq = new Map<string, number>();
+      for (const r of rows) if (!firstSeq.has(r.chain)) firstSeq.set(r.chain, r.seq);
+      for (const r of heads.values()) upsertChainRange!.run(open.n, r.chain, firstSeq.get(r.chain)!, r.seq);
     }
     for (const r of heads.values()) upsertHead.run(r.chain, r.seq, r.hash);
   });
-  return (rows) => tx.immediate(rows);
+  return (rows) => {
+    closedWithoutFilter = false;
+    try {
+      tx.immediate(rows);
+    } catch (err) {
+      ids.invalidate();
+      throw err;
+    }
+    // A partition this group closed gets its id filter now, once (until then lookups probe its index).
+    if (closedWithoutFilter || (partitioned && ids.missingFilters().length > 0)) {
+      for (const n of ids.missingFilters()) ids.buildFilter(n);
+    }
+  };
 }
 
 /** Whether `row` is the next record of its chain as chain_heads records it. */
@@ -108,10 +211,11 @@ function sameHash(a: Uint8Array, b: Uint8Array): boolean {
 /** Classifies an error thrown by the append transaction. */
 export function appendFailure(err: unknown, rows: readonly AppendRow[]): AppendFailure {
   if (err instanceof ChainLinkError) return { kind: 'sequence', chain: err.chain, seq: err.seq };
+  if (err instanceof StoredIdError) return { kind: 'duplicate' };
   const e = err as { code?: string; message?: string };
-  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events\.chain, events\.seq/.test(e.message ?? '')) {
+  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events(_p\d+)?\.chain, events(_p\d+)?\.seq/.test(e.message ?? '')) {
     return { kind: 'sequence', chain: rows[0]?.chain ?? '', seq: rows[0]?.seq ?? -1 };
   }
-  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events\.id\b/.test(e.message ?? '')) return { kind: 'duplicate' };
+  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events(_p\d+)?\.id\b/.test(e.message ?? '')) return { kind: 'duplicate' };
   return { kind: 'store', code: e.code ?? 'unknown error' };
 }

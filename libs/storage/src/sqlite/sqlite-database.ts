@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MIGRATIONS } from './migrations';
 import { Migration, migrate } from './schema-migrations';
-import { EVENT_TRIGGERS_SQL } from './sqlite-schema';
+import { ensureEventTriggers } from './event-partitions';
 
 export type SqliteDb = Database.Database;
 
@@ -92,7 +92,8 @@ export function openDatabase(dataDir: string, options: OpenDatabaseOptions = {})
     db.close();
     throw err;
   }
-  if (!options.readonly) db.exec(EVENT_TRIGGERS_SQL);
+  // Every partition's immutability triggers (and the chain heads'): a dropped one comes back.
+  if (!options.readonly) ensureEventTriggers(db);
   db.pragma('cache_size = -65536');
   if (!options.readonly) restrictDataFiles(dataDir, file);
   return db;

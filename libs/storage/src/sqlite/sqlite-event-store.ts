@@ -28,7 +28,8 @@ import type Database from 'better-sqlite3';
 import { SqliteDb } from './sqlite-database';
 import type { FieldProtection } from '../field-protection.port';
 import { DataKeyUnavailableError, SealedFieldCodec, SealedRecordError } from './sealed-fields';
-import { appendFailure, prepareAppend } from './sqlite-append';
+import { AppendOptions, appendFailure, prepareAppend } from './sqlite-append';
+import { PartitionIdIndex, isPartitioned, partitionTable } from './event-partitions';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumnMismatchError, DerivedColumns, mismatchOf, PatientTokenCache, withColumnCheck } from '../derived-columns';
 import type { SqliteAppendThread } from './sqlite-append-thread';
@@ -84,7 +85,9 @@ export class SqliteEventStore implements EventStore {
   private readonly selectSinceInRange;
   private readonly selectLastPosition;
   private readonly selectIdsSince;
-  private readonly receiptLookups = new Map<number, Database.Statement<string[]>>();
+  private readonly receiptLookups = new Map<string, Database.Statement<string[]>>();
+  /** Id lookups go to the partitions whose filter may hold the id (event-partitions.ts). */
+  private readonly idIndex: PartitionIdIndex | null;
   private readonly appendTx: (records: readonly ChainedRecord[]) => void;
   private appendThread: SqliteAppendThread | null = null;
   private walCheckpointer: SqliteWalCheckpointer | null = null;
@@ -98,6 +101,7 @@ export class SqliteEventStore implements EventStore {
   constructor(
     private readonly db: SqliteDb,
     private readonly protection: FieldProtection,
+    appendOptions: AppendOptions = {},
   ) {
     this.codec = new SealedFieldCodec(protection.dataKeys);
     this.tokens = new PatientTokenCache((id) => protection.patientToken(id));
@@ -118,7 +122,8 @@ export class SqliteEventStore implements EventStore {
     // Backwards on the primary key to the newest non-access-log row (MAX() with a WHERE would scan).
     this.selectLastPosition = db.prepare(`SELECT COALESCE((SELECT pos FROM events WHERE ${notAccessLog} ORDER BY pos DESC LIMIT 1), -1) AS pos`);
     this.selectIdsSince = db.prepare(`SELECT pos, id FROM events WHERE pos > ? AND ${notAccessLog} ORDER BY pos LIMIT ?`);
-    this.appendTx = prepareAppend(db, protection);
+    this.idIndex = isPartitioned(db) ? new PartitionIdIndex(db) : null;
+    this.appendTx = prepareAppend(db, protection, appendOptions);
   }
 
   /**
@@ -145,11 +150,13 @@ export class SqliteEventStore implements EventStore {
 
   async findReceipts(ids: readonly string[]): Promise<Map<string, StoredReceipt>> {
     const out = new Map<string, StoredReceipt>();
-    for (let i = 0; i < ids.length; i += ID_LOOKUP_CHUNK) {
-      const chunk = ids.slice(i, i + ID_LOOKUP_CHUNK);
-      const rows = this.receiptLookup(chunk.length).all(...chunk) as ({ id: string; chain: string; seq: number; hash: Buffer } & EncodedEvent)[];
-      // An unreadable record compares unequal to any retry (409), without failing the whole group.
-      for (const r of rows) out.set(r.id, { id: r.id, chain: r.chain, seq: r.seq, hash: r.hash, eventJson: this.eventTexts([r], 'tolerant')[0] });
+    for (const [table, candidates] of this.idTables(ids)) {
+      for (let i = 0; i < candidates.length; i += ID_LOOKUP_CHUNK) {
+        const chunk = candidates.slice(i, i + ID_LOOKUP_CHUNK);
+        const rows = this.receiptLookup(table, chunk.length).all(...chunk) as ({ id: string; chain: string; seq: number; hash: Buffer } & EncodedEvent)[];
+        // An unreadable record compares unequal to any retry (409), without failing the whole group.
+        for (const r of rows) out.set(r.id, { id: r.id, chain: r.chain, seq: r.seq, hash: r.hash, eventJson: this.eventTexts([r], 'tolerant')[0] });
+      }
     }
     return out;
   }
@@ -174,8 +181,20 @@ export class SqliteEventStore implements EventStore {
   }
 
   async getById(id: string): Promise<StoredRecord | null> {
-    const row = this.selectById.get(id) as EventRow | undefined;
-    return row ? this.toStoredRecord(row) : null;
+    for (const [table] of this.idTables([id])) {
+      const row = (table === 'events' ? this.selectById : this.db.prepare(`SELECT ${RECORD_COLUMNS} FROM ${table} WHERE id = ?`)).get(id) as EventRow | undefined;
+      if (row) return this.toStoredRecord(row);
+    }
+    return null;
+  }
+
+  /**
+   * Where to look ids up: each partition whose filter may hold some of them (the open partition
+   * always), or the `events` table of a database of the previous layout.
+   */
+  private idTables(ids: readonly string[]): [string, string[]][] {
+    if (!this.idIndex) return [['events', [...ids]]];
+    return [...this.idIndex.candidates(ids)].map(([n, list]) => [partitionTable(n), list]);
   }
 
   async query(q: EventQuery): Promise<EventPage> {
@@ -280,7 +299,8 @@ export class SqliteEventStore implements EventStore {
     // Snapshot: nothing committed after the first page. Unary + keeps the planner on the
     // patient / actor / time index (rows come out in (occurred_ms, pos) order without sorting).
     where.push('+pos <= ?');
-    params.push((this.db.prepare('SELECT COALESCE(MAX(pos), -1) AS pos FROM events').get() as { pos: number }).pos);
+    // The newest position (ORDER BY … LIMIT 1: each partition's rowid end, where MAX() over the view would scan).
+    params.push((this.db.prepare('SELECT COALESCE((SELECT pos FROM events ORDER BY pos DESC LIMIT 1), -1) AS pos').get() as { pos: number }).pos);
     const columns = `SELECT ${RECORD_COLUMNS} FROM events WHERE `;
     const order = ' ORDER BY occurred_ms, pos LIMIT ?';
     const first = this.db.prepare(columns + where.join(' AND ') + order);
@@ -309,11 +329,12 @@ export class SqliteEventStore implements EventStore {
     if (this.db.open) this.db.close();
   }
 
-  private receiptLookup(n: number) {
-    let stmt = this.receiptLookups.get(n);
+  private receiptLookup(table: string, n: number) {
+    const key = `${table}:${n}`;
+    let stmt = this.receiptLookups.get(key);
     if (!stmt) {
-      stmt = this.db.prepare<string[]>(`SELECT id, chain, seq, hash, event, sealed FROM events WHERE id IN (${new Array(n).fill('?').join(',')})`);
-      this.receiptLookups.set(n, stmt);
+      stmt = this.db.prepare<string[]>(`SELECT id, chain, seq, hash, event, sealed FROM ${table} WHERE id IN (${new Array(n).fill('?').join(',')})`);
+      this.receiptLookups.set(key, stmt);
     }
     return stmt;
   }

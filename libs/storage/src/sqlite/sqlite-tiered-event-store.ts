@@ -24,6 +24,7 @@ import { SqliteDb } from './sqlite-database';
 import type { FieldProtection } from '../field-protection.port';
 import { SealedFieldCodec } from './sealed-fields';
 import { SqliteEventStore } from './sqlite-event-store';
+import type { AppendOptions } from './sqlite-append';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumnMismatchError, DerivedColumns, mismatchOf, withColumnCheck } from '../derived-columns';
 
@@ -107,8 +108,9 @@ export class TieredSqliteEventStore extends SqliteEventStore {
   constructor(
     private readonly warmDb: SqliteDb,
     private readonly warmProtection: FieldProtection,
+    appendOptions: AppendOptions = {},
   ) {
-    super(warmDb, warmProtection);
+    super(warmDb, warmProtection, appendOptions);
     this.warmCodec = new SealedFieldCodec(warmProtection.dataKeys);
   }
 

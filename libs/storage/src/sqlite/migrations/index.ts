@@ -10,6 +10,7 @@ import { contextVersions } from './0002-context-versions';
 import { consoleAccounts } from './0003-console-accounts';
 import { credentialRevocations } from './0004-credential-revocations';
 import { contextBatches } from './0005-context-batches';
+import { hotPartitions } from './0006-hot-partitions';
 
 export const MIGRATIONS: readonly Migration[] = [
   baseline,
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   consoleAccounts,
   credentialRevocations,
   contextBatches,
+  hotPartitions,
 ];
 
 /** The schema version this build writes. */

@@ -1,0 +1,134 @@
+/**
+ * The partitioned hot store (event-partitions.ts) seen through the EventStore: appends open a new
+ * partition at the week boundary of receive time and past the row cap; positions stay global and
+ * increasing; a repeated id is refused (and its receipt found) whichever partition holds it, also
+ * while a closed partition has no id filter yet (a crash between closing and the filter); queries
+ * read across partitions in their order; and retention's partition drop leaves the view whole.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AccessEvent } from '@app/core';
+import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import { inMemoryFieldProtection } from '../../../../test/fakes/in-memory-field-protection';
+import { ChainedRecord, DuplicateIdError } from '../event-store.port';
+import { SqliteDb, openDatabase } from './sqlite-database';
+import { SqliteEventStore } from './sqlite-event-store';
+import { dropPartition, livePartitions } from './event-partitions';
+
+let counter = 0;
+
+function event(occurredMs: number): AccessEvent {
+  const n = counter++;
+  return {
+    id: `00000000-0000-4000-9000-${String(n).padStart(12, '0')}`,
+    occurredAt: new Date(occurredMs).toISOString(),
+    category: 'data_access',
+    action: 'read',
+    outcome: 'success',
+    actor: { id: `dr-${n % 3}`, type: 'user' },
+    patient: { id: `P${n % 5}` },
+    source: { system: 'ehr' },
+  };
+}
+
+describe('the partitioned hot store', () => {
+  let dir: string;
+  let db: SqliteDb;
+  let store: SqliteEventStore;
+  let head = { seq: -1, hash: GENESIS_HASH as Buffer };
+  const protection = inMemoryFieldProtection();
+
+  /** `count` records received at `receivedAt`, chained after the last ones. */
+  function group(count: number, receivedAt: string, events?: AccessEvent[]): ChainedRecord[] {
+    const out: ChainedRecord[] = [];
+    for (let i = 0; i < count; i++) {
+      const e = events?.[i] ?? event(Date.parse(receivedAt) - 1000 + i);
+      const eventJson = canonicalize(e);
+      const seq = head.seq + 1;
+      const hash = recordHash(head.hash, 'data_access', seq, receivedAt, eventJson);
+      out.push({ chain: 'data_access', seq, receivedAt, event: e, eventJson, prevHash: head.hash, hash });
+      head = { seq, hash };
+    }
+    return out;
+  }
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hot-partitions-'));
+    db = openDatabase(dir);
+    store = new SqliteEventStore(db, protection, { maxPartitionRows: 10 });
+    head = { seq: -1, hash: GENESIS_HASH };
+  });
+  afterEach(async () => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const states = () => livePartitions(db).map((p) => `${p.n}:${p.state}`);
+  const positions = () => (db.prepare('SELECT pos FROM events ORDER BY pos').pluck().all() as number[]);
+
+  it('opens a partition at the week boundary and past the row cap; positions stay global', async () => {
+    await store.append(group(4, '2026-03-04T10:00:00.000Z')); // a Wednesday
+    await store.append(group(4, '2026-03-08T23:59:59.000Z')); // Sunday: same week
+    expect(states()).toEqual(['0:open']);
+    await store.append(group(3, '2026-03-09T00:00:00.000Z')); // Monday: next week
+    expect(states()).toEqual(['0:closed', '1:open']);
+    await store.append(group(8, '2026-03-09T01:00:00.000Z'));
+    await store.append(group(2, '2026-03-09T02:00:00.000Z')); // partition 1 holds 11 rows: past the cap of 10
+    expect(states()).toEqual(['0:closed', '1:closed', '2:open']);
+    expect(positions()).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect((db.prepare('SELECT COUNT(*) FROM events_p1').pluck().get() as number)).toBe(11);
+    // Readers see one store: the chain in order, queries across partitions newest first.
+    let seqs: number[] = [];
+    for await (const page of store.readChain('data_access', 0)) seqs = seqs.concat(page.map((r) => r.seq));
+    expect(seqs).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    const page = await store.query({ limit: 5 });
+    expect(page.records.map((r) => r.seq)).toEqual([20, 19, 18, 17, 16]);
+    const next = await store.query({ limit: 100, after: page.next! });
+    expect(next.records.map((r) => r.seq)).toEqual(Array.from({ length: 16 }, (_, i) => 15 - i));
+    expect((await store.readSince(8, 100)).map((e) => e.position)).toEqual(Array.from({ length: 13 }, (_, i) => i + 9));
+    expect(await store.lastPosition()).toBe(21);
+  });
+
+  it('refuses an id stored in a closed partition and finds its receipt, with and without the partition filter', async () => {
+    const first = group(5, '2026-03-04T10:00:00.000Z');
+    await store.append(first);
+    await store.append(group(5, '2026-03-10T10:00:00.000Z'));
+    await store.append(group(5, '2026-03-17T10:00:00.000Z'));
+    expect(states()).toEqual(['0:closed', '1:closed', '2:open']);
+    expect(db.prepare('SELECT n FROM event_partition_filters ORDER BY n').pluck().all()).toEqual([0, 1]);
+    const check = async () => {
+      const old = first[2].event!;
+      const receipts = await store.findReceipts([old.id, 'not-stored']);
+      expect([...receipts.keys()]).toEqual([old.id]);
+      expect(receipts.get(old.id)).toMatchObject({ chain: 'data_access', seq: first[2].seq, hash: first[2].hash });
+      expect((await store.getById(old.id))?.seq).toBe(first[2].seq);
+      const before = head;
+      await expect(store.append(group(1, '2026-03-17T11:00:00.000Z', [old]))).rejects.toBeInstanceOf(DuplicateIdError);
+      head = before;
+      expect(positions()).toHaveLength(15);
+    };
+    await check();
+    // A crash after partition 0 closed but before its filter was written: the lookups probe its index.
+    db.prepare('DELETE FROM event_partition_filters WHERE n = 0').run();
+    await store.close();
+    db = openDatabase(dir);
+    store = new SqliteEventStore(db, protection, { maxPartitionRows: 10 });
+    await check();
+    // The next successful append builds the missing filter.
+    await store.append(group(1, '2026-03-17T12:00:00.000Z'));
+    expect(db.prepare('SELECT n FROM event_partition_filters ORDER BY n').pluck().all()).toEqual([0, 1]);
+  });
+
+  it('a dropped partition leaves the view, the catalog keeps it, and positions are never reused', async () => {
+    await store.append(group(5, '2026-03-04T10:00:00.000Z'));
+    await store.append(group(5, '2026-03-10T10:00:00.000Z'));
+    db.transaction(() => dropPartition(db, 0))();
+    expect(states()).toEqual(['1:open']);
+    expect(db.prepare("SELECT state FROM event_partitions WHERE n = 0").pluck().get()).toBe('dropped');
+    expect(() => db.transaction(() => dropPartition(db, 1))()).toThrow(/not a closed partition/);
+    await store.append(group(5, '2026-03-17T10:00:00.000Z'));
+    expect(positions()).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    expect(db.prepare("SELECT type FROM sqlite_master WHERE name = 'events_p0'").get()).toBeUndefined();
+  });
+});

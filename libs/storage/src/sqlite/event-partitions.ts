@@ -1,0 +1,464 @@
+/**
+ * The partitioned layout of the embedded hot store (docs/hot-store-partitioning.md): events live in
+ * partition tables `events_p<N>` of the same database file (same columns, indexes and immutability
+ * triggers as the single table had), one open partition takes every append, and `events` is a VIEW
+ * over the partitions (UNION ALL, oldest first) that every reader keeps using. A partition is closed
+ * at the week boundary of receive time (Monday 00:00 UTC) or when it reaches its row cap, so the
+ * random-key indexes (event id, patient token) appends write into stay the size of one partition,
+ * whatever the store holds; retention drops a partition wholly past its window with one DROP TABLE.
+ *
+ * - `event_partitions` is the catalog: number, table, state (open, closed, dropped), receive week,
+ *   positions, row count, received and occurred time ranges. `event_partition_chains` records each
+ *   partition's seq range per chain (what retention needs to know a partition is wholly purged).
+ * - Positions stay global: the first row of a new partition takes the previous maximum + 1.
+ * - Idempotency stays exact: the open partition's UNIQUE (id), then for each closed partition a Bloom
+ *   filter of its ids (`event_partition_filters`, partition-id-filter.ts), probing the partition's
+ *   id index only where the filter says "maybe". A closed partition without a filter yet (just
+ *   closed, or a crash before it was written) is probed directly until the filter is built.
+ * - The view carries INSTEAD OF triggers that forward an UPDATE, DELETE or INSERT on `events` to the
+ *   partition holding the row (or the open one): such a statement then meets the partition's own
+ *   immutability triggers exactly as it met the single table's. Partition 0 keeps the single
+ *   table's object names (its triggers `events_are_immutable` / `events_are_never_deleted`, its
+ *   indexes `events_by_*`): a store of the previous layout becomes partition 0 by a rename.
+ * - SQLite limits a compound SELECT to 500 arms (SQLITE_MAX_COMPOUND_SELECT): the view, hence the
+ *   hot store, holds at most 500 live partitions (ten years of weeks); creating one more fails.
+ */
+import type Database from 'better-sqlite3';
+import type { SqliteDb } from './sqlite-database';
+import { IdHash, PartitionIdFilter, hashId } from './partition-id-filter';
+
+/** Rows a partition takes before the next append opens a new one (HOT_PARTITION_MAX_ROWS). */
+export const DEFAULT_HOT_PARTITION_MAX_ROWS = 2_000_000;
+/** SQLite's compound-select limit: the view has one arm per live partition. */
+export const MAX_LIVE_PARTITIONS = 500;
+
+const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+
+/** The receive week of an ISO time: weeks start on Monday 00:00 UTC (1970-01-05 was one). */
+export function receiveWeek(iso: string): number {
+  return Math.floor((Date.parse(iso) - 4 * DAY_MS) / WEEK_MS);
+}
+
+/** Columns of an event row, in the order of the table and the view. */
+export const EVENT_COLUMNS = [
+  'pos',
+  'chain',
+  'seq',
+  'id',
+  'received_at',
+  'occurred_ms',
+  'category',
+  'action',
+  'outcome',
+  'actor_id',
+  'patient_id',
+  'event',
+  'sealed',
+  'prev_hash',
+  'hash',
+] as const;
+
+export const PARTITION_CATALOG_SQL = `
+CREATE TABLE IF NOT EXISTS event_partitions (
+  n               INTEGER PRIMARY KEY,
+  table_name      TEXT    NOT NULL UNIQUE,
+  state           TEXT    NOT NULL CHECK (state IN ('open', 'closed', 'dropped')),
+  week            INTEGER,
+  first_pos       INTEGER NOT NULL,
+  last_pos        INTEGER,
+  row_count       INTEGER NOT NULL DEFAULT 0,
+  min_received    TEXT,
+  max_received    TEXT,
+  min_occurred_ms INTEGER,
+  max_occurred_ms INTEGER,
+  created_at      TEXT    NOT NULL,
+  closed_at       TEXT,
+  dropped_at      TEXT
+);
+CREATE TABLE IF NOT EXISTS event_partition_chains (
+  n         INTEGER NOT NULL,
+  chain     TEXT    NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq  INTEGER NOT NULL,
+  PRIMARY KEY (n, chain)
+);
+CREATE TABLE IF NOT EXISTS event_partition_filters (
+  n      INTEGER PRIMARY KEY,
+  ids    INTEGER NOT NULL,
+  filter BLOB    NOT NULL
+);
+`;
+
+export function partitionTable(n: number): string {
+  return `events_p${n}`;
+}
+
+/** Partition 0 keeps the single table's names (a store of the previous layout is renamed into it). */
+function objectName(n: number, suffix: string): string {
+  return n === 0 ? `events_${suffix}` : `events_p${n}_${suffix}`;
+}
+
+export function partitionTriggerNames(n: number): { immutable: string; neverDeleted: string } {
+  return { immutable: objectName(n, 'are_immutable'), neverDeleted: objectName(n, 'are_never_deleted') };
+}
+
+/** The table, indexes of partition n (the single table's, with the partition's names). */
+export function partitionTableSql(n: number): string {
+  const t = partitionTable(n);
+  return `
+CREATE TABLE IF NOT EXISTS ${t} (
+  pos          INTEGER PRIMARY KEY,
+  chain        TEXT    NOT NULL,
+  seq          INTEGER NOT NULL,
+  id           TEXT    NOT NULL,
+  received_at  TEXT    NOT NULL,
+  occurred_ms  INTEGER NOT NULL,
+  category     TEXT    NOT NULL,
+  action       TEXT    NOT NULL,
+  outcome      TEXT    NOT NULL,
+  actor_id     TEXT    NOT NULL,
+  patient_id   TEXT,
+  event        TEXT    NOT NULL,
+  sealed       BLOB,
+  prev_hash    BLOB    NOT NULL,
+  hash         BLOB    NOT NULL,
+  UNIQUE (chain, seq),
+  UNIQUE (id)
+);
+CREATE INDEX IF NOT EXISTS ${objectName(n, 'by_actor')}   ON ${t} (actor_id, occurred_ms);
+CREATE INDEX IF NOT EXISTS ${objectName(n, 'by_patient')} ON ${t} (patient_id, occurred_ms) WHERE patient_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ${objectName(n, 'by_time')}    ON ${t} (occurred_ms);
+CREATE INDEX IF NOT EXISTS ${objectName(n, 'access_log')} ON ${t} (occurred_ms) WHERE chain = 'access_log';
+`;
+}
+
+/**
+ * The retention runner's exceptions to the delete trigger (libs/retention): an authorized purge of
+ * a recorded prefix, and a record leaving hot for warm (warm holds the same chain, seq and hash).
+ * Used once the retention tables exist (applyRetentionSchema installs them).
+ */
+const PURGE_AWARE_WHEN = `
+WHEN NOT EXISTS (
+  SELECT 1 FROM retention_purge_authorizations a JOIN purged_prefixes p ON p.chain = a.chain
+  WHERE a.chain = OLD.chain AND OLD.seq < a.below_seq AND OLD.seq < p.size
+) AND NOT EXISTS (
+  SELECT 1 FROM warm_events w WHERE w.chain = OLD.chain AND w.seq = OLD.seq AND w.hash = OLD.hash AND w.restored = 0
+)`;
+
+function tableExists(db: SqliteDb, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+/** Whether the retention tables the purge-aware delete trigger reads exist. */
+function retentionInstalled(db: SqliteDb): boolean {
+  return tableExists(db, 'retention_purge_authorizations') && tableExists(db, 'purged_prefixes') && tableExists(db, 'warm_events');
+}
+
+function partitionTriggersSql(n: number, purgeAware: boolean): string {
+  const t = partitionTable(n);
+  const names = partitionTriggerNames(n);
+  return `
+CREATE TRIGGER IF NOT EXISTS ${names.immutable} BEFORE UPDATE ON ${t}
+BEGIN SELECT RAISE(ABORT, 'audit events are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS ${names.neverDeleted} BEFORE DELETE ON ${t}${purgeAware ? PURGE_AWARE_WHEN : ''}
+BEGIN SELECT RAISE(ABORT, 'audit events cannot be deleted'); END;
+`;
+}
+
+const CHAIN_HEAD_TRIGGERS_SQL = `
+CREATE TRIGGER IF NOT EXISTS chain_heads_only_advance BEFORE UPDATE ON chain_heads
+WHEN NEW.seq <= OLD.seq OR NEW.chain <> OLD.chain
+BEGIN SELECT RAISE(ABORT, 'a chain head can only move forward'); END;
+
+CREATE TRIGGER IF NOT EXISTS chain_heads_never_deleted BEFORE DELETE ON chain_heads
+BEGIN SELECT RAISE(ABORT, 'chain heads cannot be deleted'); END;
+`;
+
+export interface PartitionInfo {
+  n: number;
+  table: string;
+  state: 'open' | 'closed' | 'dropped';
+  week: number | null;
+  firstPos: number;
+  lastPos: number | null;
+  rowCount: number;
+}
+
+interface PartitionRow {
+  n: number;
+  table_name: string;
+  state: 'open' | 'closed' | 'dropped';
+  week: number | null;
+  first_pos: number;
+  last_pos: number | null;
+  row_count: number;
+}
+
+function toInfo(r: PartitionRow): PartitionInfo {
+  return { n: r.n, table: r.table_name, state: r.state, week: r.week, firstPos: r.first_pos, lastPos: r.last_pos, rowCount: r.row_count };
+}
+
+/** Whether the database has the partitioned layout (the catalog exists). */
+export function isPartitioned(db: SqliteDb): boolean {
+  return tableExists(db, 'event_partitions');
+}
+
+/** Live partitions (open and closed), oldest first. */
+export function livePartitions(db: SqliteDb): PartitionInfo[] {
+  return (db.prepare("SELECT n, table_name, state, week, first_pos, last_pos, row_count FROM event_partitions WHERE state <> 'dropped' ORDER BY n").all() as PartitionRow[]).map(toInfo);
+}
+
+/**
+ * Re-creates the view `events` over the live partitions and its forwarding triggers. Runs inside
+ * the transaction that creates or drops a partition (DDL is transactional in SQLite).
+ */
+export function rebuildEventsView(db: SqliteDb): void {
+  const parts = livePartitions(db);
+  if (parts.length > MAX_LIVE_PARTITIONS) throw new Error(`the hot store would have ${parts.length} partitions, more than SQLite's ${MAX_LIVE_PARTITIONS}-arm compound select`);
+  const cols = EVENT_COLUMNS.join(', ');
+  const open = parts.find((p) => p.state === 'open') ?? parts[parts.length - 1];
+  db.exec('DROP VIEW IF EXISTS events');
+  db.exec(`CREATE VIEW events AS ${parts.map((p) => `SELECT ${cols} FROM ${p.table}`).join(' UNION ALL ')}`);
+  createViewTriggers(db, parts, open);
+}
+
+function createViewTriggers(db: SqliteDb, parts: readonly PartitionInfo[], open: PartitionInfo): void {
+  const set = EVENT_COLUMNS.map((c) => `${c} = NEW.${c}`).join(', ');
+  const cols = EVENT_COLUMNS.join(', ');
+  const values = EVENT_COLUMNS.map((c) => `NEW.${c}`).join(', ');
+  db.exec(`
+CREATE TRIGGER IF NOT EXISTS events_view_update INSTEAD OF UPDATE ON events
+BEGIN ${parts.map((p) => `UPDATE ${p.table} SET ${set} WHERE pos = OLD.pos;`).join(' ')} END;
+CREATE TRIGGER IF NOT EXISTS events_view_delete INSTEAD OF DELETE ON events
+BEGIN ${parts.map((p) => `DELETE FROM ${p.table} WHERE pos = OLD.pos;`).join(' ')} END;
+CREATE TRIGGER IF NOT EXISTS events_view_insert INSTEAD OF INSERT ON events
+BEGIN INSERT INTO ${open.table} (${cols}) VALUES (${values}); END;
+`);
+}
+
+/**
+ * Every partition's immutability triggers, the chain heads' and the view's forwarding triggers,
+ * created where missing: runs at every read-write open, so a dropped trigger comes back.
+ */
+export function ensureEventTriggers(db: SqliteDb): void {
+  if (!isPartitioned(db)) return;
+  const purgeAware = retentionInstalled(db);
+  const parts = livePartitions(db);
+  db.transaction(() => {
+    for (const p of parts) db.exec(partitionTriggersSql(p.n, purgeAware));
+    db.exec(CHAIN_HEAD_TRIGGERS_SQL);
+    if (parts.length > 0) createViewTriggers(db, parts, parts.find((p) => p.state === 'open') ?? parts[parts.length - 1]);
+  })();
+}
+
+/** Replaces each partition's plain delete trigger by the retention-aware one (applyRetentionSchema). */
+export function installPurgeAwareDeleteTriggers(db: SqliteDb): void {
+  if (!retentionInstalled(db)) throw new Error('the retention tables must exist before the purge-aware delete trigger');
+  const stale = livePartitions(db).filter((p) => {
+    const row = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?").get(partitionTriggerNames(p.n).neverDeleted) as { sql: string } | undefined;
+    return !row || !row.sql.includes('warm_events');
+  });
+  if (stale.length === 0) return;
+  db.transaction(() => {
+    for (const p of stale) {
+      db.exec(`DROP TRIGGER IF EXISTS ${partitionTriggerNames(p.n).neverDeleted}`);
+      db.exec(partitionTriggersSql(p.n, true));
+    }
+  })();
+}
+
+/**
+ * The partitioned layout on a database that has the single `events` table (migration 6): the table
+ * becomes partition 0 by a rename (no row copied; its triggers and indexes keep their names), the
+ * catalog records it as the open partition, and `events` becomes the view.
+ */
+export function partitionEventsTable(db: SqliteDb, now: Date = new Date()): void {
+  db.exec(PARTITION_CATALOG_SQL);
+  if (isPartitionedAlready(db)) return;
+  const isTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get() !== undefined;
+  if (isTable) db.exec(`ALTER TABLE events RENAME TO ${partitionTable(0)}`);
+  else db.exec(partitionTableSql(0));
+  const t = partitionTable(0);
+  const bounds = db.prepare(`SELECT (SELECT pos FROM ${t} ORDER BY pos LIMIT 1) AS lo, (SELECT pos FROM ${t} ORDER BY pos DESC LIMIT 1) AS hi`).get() as { lo: number | null; hi: number | null };
+  const last = db.prepare(`SELECT received_at FROM ${t} ORDER BY pos DESC LIMIT 1`).get() as { received_at: string } | undefined;
+  db.prepare(
+    `INSERT INTO event_partitions (n, table_name, state, week, first_pos, last_pos, row_count, max_received, created_at)
+     VALUES (0, ?, 'open', ?, ?, ?, ?, ?, ?)`,
+  ).run(t, last ? receiveWeek(last.received_at) : null, bounds.lo ?? 1, bounds.hi, bounds.hi === null ? 0 : bounds.hi - (bounds.lo ?? 1) + 1, last?.received_at ?? null, now.toISOString());
+  // Each chain's seq range in partition 0 (two index seeks a chain).
+  const chains = tableExists(db, 'chain_heads') ? (db.prepare('SELECT chain FROM chain_heads').all() as { chain: string }[]) : [];
+  const first = db.prepare(`SELECT seq FROM ${t} WHERE chain = ? ORDER BY seq LIMIT 1`).pluck();
+  const lastSeq = db.prepare(`SELECT seq FROM ${t} WHERE chain = ? ORDER BY seq DESC LIMIT 1`).pluck();
+  const insertChain = db.prepare('INSERT INTO event_partition_chains (n, chain, first_seq, last_seq) VALUES (0, ?, ?, ?)');
+  for (const { chain } of chains) {
+    const lo = first.get(chain) as number | undefined;
+    if (lo !== undefined) insertChain.run(chain, lo, lastSeq.get(chain) as number);
+  }
+  rebuildEventsView(db);
+}
+
+function isPartitionedAlready(db: SqliteDb): boolean {
+  return db.prepare('SELECT 1 FROM event_partitions LIMIT 1').get() !== undefined;
+}
+
+/**
+ * Closes the open partition and creates partition n+1 as the open one (inside the caller's append
+ * transaction). Its first position follows every position ever given (dropped partitions included).
+ */
+export function rollOver(db: SqliteDb, open: PartitionInfo, week: number, now: Date = new Date()): PartitionInfo {
+  const n = open.n + 1;
+  const table = partitionTable(n);
+  const actualLast = db.prepare(`SELECT pos FROM ${open.table} ORDER BY pos DESC LIMIT 1`).pluck().get() as number | undefined;
+  const recorded = db.prepare('SELECT MAX(COALESCE(last_pos, first_pos - 1)) FROM event_partitions').pluck().get() as number | null;
+  const firstPos = Math.max(actualLast ?? 0, recorded ?? 0) + 1;
+  db.prepare("UPDATE event_partitions SET state = 'closed', closed_at = ?, last_pos = COALESCE(?, last_pos) WHERE n = ?").run(now.toISOString(), actualLast ?? null, open.n);
+  db.exec(partitionTableSql(n));
+  db.exec(partitionTriggersSql(n, retentionInstalled(db)));
+  db.prepare("INSERT INTO event_partitions (n, table_name, state, week, first_pos, row_count, created_at) VALUES (?, ?, 'open', ?, ?, 0, ?)").run(n, table, week, firstPos, now.toISOString());
+  // The view's forwarding triggers name the partitions: re-created with the view.
+  db.exec('DROP TRIGGER IF EXISTS events_view_update; DROP TRIGGER IF EXISTS events_view_delete; DROP TRIGGER IF EXISTS events_view_insert;');
+  rebuildEventsView(db);
+  return { n, table, state: 'open', week, firstPos, lastPos: null, rowCount: 0 };
+}
+
+/**
+ * Drops a closed partition whole (retention, inside its transaction): the table with its indexes
+ * and triggers, its filter and chain ranges; the catalog keeps the row as `dropped` (positions stay
+ * unique) and the view is rebuilt without it.
+ */
+export function dropPartition(db: SqliteDb, n: number, now: Date = new Date()): void {
+  const p = db.prepare('SELECT state FROM event_partitions WHERE n = ?').get(n) as { state: string } | undefined;
+  if (!p || p.state !== 'closed') throw new Error(`partition ${n} is not a closed partition`);
+  db.exec(`DROP TABLE ${partitionTable(n)}`);
+  db.prepare("UPDATE event_partitions SET state = 'dropped', dropped_at = ?, row_count = 0 WHERE n = ?").run(now.toISOString(), n);
+  db.prepare('DELETE FROM event_partition_filters WHERE n = ?').run(n);
+  db.prepare('DELETE FROM event_partition_chains WHERE n = ?').run(n);
+  db.exec('DROP TRIGGER IF EXISTS events_view_update; DROP TRIGGER IF EXISTS events_view_delete; DROP TRIGGER IF EXISTS events_view_insert;');
+  rebuildEventsView(db);
+}
+
+/** Per chain, the seq range each live partition holds (retention's drop decision). */
+export function partitionChainRanges(db: SqliteDb): Map<number, { chain: string; firstSeq: number; lastSeq: number }[]> {
+  const out = new Map<number, { chain: string; firstSeq: number; lastSeq: number }[]>();
+  for (const r of db.prepare('SELECT n, chain, first_seq, last_seq FROM event_partition_chains ORDER BY n, chain').all() as { n: number; chain: string; first_seq: number; last_seq: number }[]) {
+    const list = out.get(r.n) ?? [];
+    list.push({ chain: r.chain, firstSeq: r.first_seq, lastSeq: r.last_seq });
+    out.set(r.n, list);
+  }
+  return out;
+}
+
+/** Thrown inside the append transaction when an id of the group is stored in a closed partition. */
+export class StoredIdError extends Error {
+  constructor() {
+    super('an event id of the group is already stored');
+  }
+}
+
+/**
+ * The id lookups across partitions of one connection: the open partition's unique index, then each
+ * closed partition's Bloom filter (kept in memory, loaded or built once) in front of its index.
+ * Filters are immutable once written; the list of partitions is re-read when the schema changed.
+ */
+export class PartitionIdIndex {
+  private schemaVersion = -1;
+  private parts: PartitionInfo[] = [];
+  private readonly filters = new Map<number, PartitionIdFilter>();
+  private readonly probes = new Map<string, Database.Statement<unknown[]>>();
+
+  constructor(private readonly db: SqliteDb) {}
+
+  /** Live partitions, re-read when a partition was created or dropped (by any connection). */
+  partitions(): PartitionInfo[] {
+    const v = this.db.pragma('schema_version', { simple: true }) as number;
+    if (v !== this.schemaVersion || this.parts.length === 0) {
+      this.parts = isPartitioned(this.db) ? livePartitions(this.db) : [];
+      this.schemaVersion = v;
+      const live = new Set(this.parts.map((p) => p.n));
+      for (const n of this.filters.keys()) if (!live.has(n)) this.filters.delete(n);
+    }
+    return this.parts;
+  }
+
+  /** Forget the cached partition list (after this connection changed it inside a transaction). */
+  invalidate(): void {
+    this.schemaVersion = -1;
+  }
+
+  /**
+   * For each id, the partitions whose index may hold it: the open one always, a closed one when
+   * its filter says "maybe" or it has no filter yet. `except` skips one partition (the caller's
+   * open partition, whose unique index the insert itself checks).
+   */
+  candidates(ids: readonly string[], except?: number): Map<number, string[]> {
+    const out = new Map<number, string[]>();
+    const parts = this.partitions().filter((p) => p.n !== except);
+    if (parts.length === 0) return out;
+    const hashes: IdHash[] = ids.map((id) => hashId(id));
+    for (const p of parts) {
+      const filter = p.state === 'closed' ? this.filterOf(p.n) : null;
+      let list: string[] | undefined;
+      for (let i = 0; i < ids.length; i++) {
+        if (filter && !filter.mightContain(hashes[i])) continue;
+        (list ??= []).push(ids[i]);
+      }
+      if (list) out.set(p.n, list);
+    }
+    return out;
+  }
+
+  /** Whether any of `ids` is stored in a partition other than `except` (exact). */
+  anyStored(ids: readonly string[], except: number): boolean {
+    for (const [n, list] of this.candidates(ids, except)) {
+      const probe = this.probe(n);
+      for (const id of list) if (probe.get(id) !== undefined) return true;
+    }
+    return false;
+  }
+
+  /** Closed partitions that have no filter stored yet. */
+  missingFilters(): number[] {
+    const parts = this.partitions().filter((p) => p.state === 'closed' && !this.filters.has(p.n));
+    return parts.filter((p) => this.filterOf(p.n) === null).map((p) => p.n);
+  }
+
+  /**
+   * Builds and stores the filter of a closed partition from its ids (one scan of its id index), in
+   * its own transaction. Idempotent: a filter another connection stored first is kept.
+   */
+  buildFilter(n: number): void {
+    const table = partitionTable(n);
+    this.db
+      .transaction(() => {
+        if (this.db.prepare('SELECT 1 FROM event_partition_filters WHERE n = ?').get(n) !== undefined) return;
+        const state = this.db.prepare('SELECT state FROM event_partitions WHERE n = ?').pluck().get(n);
+        if (state !== 'closed') return;
+        const count = this.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+        const filter = PartitionIdFilter.forIds(count);
+        for (const id of this.db.prepare(`SELECT id FROM ${table}`).pluck().iterate() as Iterable<string>) filter.add(hashId(id));
+        this.db.prepare('INSERT INTO event_partition_filters (n, ids, filter) VALUES (?, ?, ?)').run(n, count, filter.toBuffer());
+      })
+      .immediate();
+  }
+
+  private filterOf(n: number): PartitionIdFilter | null {
+    const cached = this.filters.get(n);
+    if (cached) return cached;
+    const row = this.db.prepare('SELECT filter FROM event_partition_filters WHERE n = ?').get(n) as { filter: Buffer } | undefined;
+    if (!row) return null;
+    const filter = PartitionIdFilter.fromBuffer(row.filter);
+    this.filters.set(n, filter);
+    return filter;
+  }
+
+  private probe(n: number) {
+    const table = partitionTable(n);
+    let stmt = this.probes.get(table);
+    if (!stmt) {
+      stmt = this.db.prepare(`SELECT 1 FROM ${table} WHERE id = ?`);
+      this.probes.set(table, stmt);
+    }
+    return stmt;
+  }
+}
