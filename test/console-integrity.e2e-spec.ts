@@ -32,7 +32,7 @@ describe('console: integrity break', () => {
     expect(glass).toHaveLength(1);
     // An insider with file access moves dr-snoop's read to another actor in the index.
     const db = new Database(path.join(t.dataDir, 'audit.db'));
-    for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'").all() as { name: string }[]) db.exec(`DROP TRIGGER ${name}`);
+    for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name GLOB 'events_p[0-9]*'").all() as { name: string }[]) db.exec(`DROP TRIGGER ${name}`);
     const seq = (db.prepare("SELECT seq FROM events WHERE chain = 'data_access' AND actor_id = 'dr-snoop' AND action = 'read'").get() as { seq: number }).seq;
     db.prepare("UPDATE events SET actor_id = 'dr-jones' WHERE chain = 'data_access' AND seq = ?").run(seq);
     db.close();

@@ -17,7 +17,7 @@ const NO_SCHEDULE = { checkpointEveryRecords: 10_000, checkpointIntervalSeconds:
 
 function tamper(dir: string, sql: string): void {
   const db = new Database(path.join(dir, 'audit.db'));
-  for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'").all() as { name: string }[]) db.exec(`DROP TRIGGER ${name}`);
+  for (const { name } of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name GLOB 'events_p[0-9]*'").all() as { name: string }[]) db.exec(`DROP TRIGGER ${name}`);
   db.exec(sql);
   db.close();
 }
