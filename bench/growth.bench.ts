@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessEvent, chainForEvent } from '@app/core';
 import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
-import { TieredSqliteEventStore, openDatabase } from '@app/storage';
+import { DEFAULT_HOT_PARTITION_MAX_ROWS, TieredSqliteEventStore, isPartitioned, openDatabase } from '@app/storage';
 import { embeddedFieldProtection } from '@app/security';
 import { SqliteLegalHoldStore, SqliteRetentionRunner, applyRetentionSchema, parseRetentionPolicy } from '@app/retention';
 import { benchDataDir, fmt, machine } from './bench-support';
@@ -96,7 +96,9 @@ async function main(): Promise<void> {
   // What the service installs at start (the retention runner's tables and purge-aware delete trigger).
   applyRetentionSchema(db);
   const protection = embeddedFieldProtection({ dataDir: dir });
-  const store = new TieredSqliteEventStore(db, protection);
+  // The service's default row cap of a hot partition (HOT_PARTITION_MAX_ROWS changes it here too).
+  const maxPartitionRows = Number(process.env.HOT_PARTITION_MAX_ROWS ?? DEFAULT_HOT_PARTITION_MAX_ROWS);
+  const store = new TieredSqliteEventStore(db, protection, { maxPartitionRows });
   const heads = new Map<string, { seq: number; hash: Buffer }>();
   const checkpointIdx = new Map<string, number>();
   const insertCheckpoint = db.prepare(
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
   console.log('| events stored | append rate (events/s) | append CPU µs/event | disk bytes/event | load (1 min) |');
   console.log('|---:|---:|---:|---:|---:|');
   const rates: number[] = [];
+  const cpuPerEvent: number[] = [];
   let stepSeconds = 0;
   let stepCpu = 0;
   let stepCount = 0;
@@ -136,6 +139,7 @@ async function main(): Promise<void> {
     if (stored % STEP === 0 || stored === TOTAL) {
       const rate = stepCount / stepSeconds;
       rates.push(rate);
+      cpuPerEvent.push(stepCpu / stepCount);
       console.log(`| ${fmt(stored)} | ${fmt(rate)} | ${fmt(stepCpu / stepCount, 1)} | ${fmt(diskBytes(dir) / stored, 0)} | ${os.loadavg()[0].toFixed(2)} |`);
       stepSeconds = stepCpu = stepCount = 0;
     }
@@ -155,6 +159,10 @@ async function main(): Promise<void> {
   const bytes = diskBytes(dir);
   console.log('');
   console.log(`rate(last step) / rate(first step): ${fmt(rates[rates.length - 1] / rates[0], 2)}`);
+  console.log(`append CPU per event, last step / first step: ${fmt(cpuPerEvent[cpuPerEvent.length - 1] / cpuPerEvent[0], 2)}`);
+  const partitions = () =>
+    isPartitioned(db) ? (db.prepare("SELECT COUNT(*) AS n FROM event_partitions WHERE state <> 'dropped'").get() as { n: number }).n : 1;
+  console.log(`hot partitions: ${fmt(partitions())} (a week of receive time or ${fmt(maxPartitionRows)} rows each)`);
   console.log(`disk: ${fmt(bytes / 2 ** 20)} MiB after a WAL checkpoint, ${fmt(bytes / TOTAL, 0)} bytes per event`);
 
   // Retention: the oldest 30 of DAYS days are past a RETAIN_DAYS window at the end of the run.
@@ -166,7 +174,7 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   console.log(
-    `retention run dropping the oldest month: ${fmt(report.deleted)} records deleted (${fmt((100 * report.deleted) / TOTAL, 1)} % of the store) in ${fmt(seconds, 1)} s (${fmt((cpu.user + cpu.system) / 1e6, 1)} s CPU); load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `retention run dropping the oldest month: ${fmt(report.deleted)} records deleted (${fmt((100 * report.deleted) / TOTAL, 1)} % of the store) in ${fmt(seconds, 1)} s (${fmt((cpu.user + cpu.system) / 1e6, 1)} s CPU); ${fmt(partitions())} hot partitions left; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   await store.close();
   if (!process.env.BENCH_GROWTH_DIR) fs.rmSync(dir, { recursive: true, force: true });
