@@ -202,11 +202,27 @@ export class BaselineBook {
     return this.users.size;
   }
 
+  /**
+   * Fresh arrays throughout: the snapshot is serialized in turns while the engine learns on, and
+   * must keep what the baselines were at its position.
+   */
   snapshot(): BaselineSnapshot {
-    return {
-      users: [...this.users].map(([id, u]) => [id, u.days, u.hourDays, u.daily, u.open.map((d) => [d.day, d.hours, [...d.patients], d.peer])]),
-      peers: [...this.peerGroups].map(([key, p]) => [key, p.days, p.hourDays, p.daily]),
-    };
+    const steps = this.snapshotSteps();
+    for (;;) {
+      const next = steps.next();
+      if (next.done) return next.value;
+    }
+  }
+
+  /** snapshot() in steps of a few hundred users (DetectionEngine.snapshotInTurns); no learning until it returns. */
+  *snapshotSteps(): Generator<void, BaselineSnapshot, void> {
+    const users: BaselineSnapshot['users'] = [];
+    for (const [id, u] of this.users) {
+      users.push([id, u.days, [...u.hourDays], [...u.daily], u.open.map((d) => [d.day, d.hours, [...d.patients], d.peer])]);
+      if (users.length % 256 === 0) yield;
+    }
+    const peers: BaselineSnapshot['peers'] = [...this.peerGroups].map(([key, p]) => [key, p.days, [...p.hourDays], [...p.daily]]);
+    return { users, peers };
   }
 
   restore(state: unknown): void {

@@ -32,6 +32,7 @@ import { BaselineBook } from './baselines';
 import { compileRuleOrThrow, CompiledRule, GroupValue } from './compiled-rule';
 import { EventFacts } from './event-facts';
 import { Detector, DetectorContext } from './detectors/detector';
+import { runToEnd } from './detectors/grouped-detector';
 import { DormantDetector } from './detectors/dormant-detector';
 import { MatchDetector } from './detectors/match-detector';
 import { NewValueDetector } from './detectors/new-value-detector';
@@ -232,6 +233,8 @@ export class DetectionEngine implements DetectorContext {
   /** Source -> category -> stream key. */
   private readonly streamKeys = new Map<string, Map<string, string>>();
   private lanes = new Map<string, Lane>();
+  /** A snapshot is being built in turns (snapshotInTurns): the state must not change meanwhile. */
+  private snapshotting = false;
   private alertSilencer: AlertSilencer | null = null;
   private unevaluated = new Map<string, number>();
   private eventsSinceLow = 0;
@@ -289,6 +292,7 @@ export class DetectionEngine implements DetectorContext {
    * future-skew clamp. Returns the alerts it raised (usually none).
    */
   process(event: AccessEvent, position: number, receivedAt?: string | number): readonly DetectionAlert[] {
+    if (this.snapshotting) throw new Error('the engine cannot take events while a snapshot of it is being built');
     if (position <= this.lastPos) {
       this.counters.replaysSkipped++;
       return NO_ALERTS;
@@ -584,11 +588,46 @@ export class DetectionEngine implements DetectorContext {
 
   /** Everything needed to resume after lastPosition. JSON-safe; contains event facts and baselines (PHI). */
   snapshot(): DetectionSnapshot {
-    const refs = new RefTableWriter();
+    return runToEnd(this.snapshotSteps());
+  }
+
+  /**
+   * The same snapshot, built in turns of the event loop: after about `budgetMs` of building it
+   * yields (setImmediate) so that requests and commits run in between, instead of holding the loop
+   * for the whole state (tens of ms with a busy day's windows). Until it resolves the engine must not
+   * be fed: process() and restore() throw meanwhile (the streaming worker awaits it in its own loop).
+   * The result shares nothing the engine changes later, so it can be serialized while events flow again.
+   */
+  async snapshotInTurns(budgetMs = 4): Promise<DetectionSnapshot> {
+    if (this.snapshotting) throw new Error('a snapshot of this engine is already being built');
+    this.snapshotting = true;
+    try {
+      const steps = this.snapshotSteps();
+      let turnStart = performance.now();
+      for (;;) {
+        const next = steps.next();
+        if (next.done) return next.value;
+        if (performance.now() - turnStart >= budgetMs) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          turnStart = performance.now();
+        }
+      }
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  /** snapshot() as steps: a yield every few hundred groups or users (see Detector.snapshotSteps). */
+  private *snapshotSteps(refs = new RefTableWriter()): Generator<void, DetectionSnapshot, void> {
     const rules: DetectionSnapshot['rules'] = {};
     for (const d of this.detectors) {
-      rules[d.rule.id] = { fingerprint: d.rule.fingerprint, state: d.snapshot(refs) };
+      rules[d.rule.id] = { fingerprint: d.rule.fingerprint, state: yield* d.snapshotSteps(refs) };
+      yield;
     }
+    const dataQuality = yield* this.dataQuality.snapshotSteps(refs);
+    const baselines = this.isLane ? undefined : yield* this.baselines.snapshotSteps();
+    const lanes: [string, number, DetectionSnapshot][] = [];
+    for (const [key, lane] of this.lanes) lanes.push([key, lane.lastProc, yield* lane.engine.snapshotSteps()]);
     return {
       format: SNAPSHOT_FORMAT,
       lastPosition: this.lastPos,
@@ -600,9 +639,9 @@ export class DetectionEngine implements DetectorContext {
       maxProcessed: Number.isFinite(this.maxProc) ? this.maxProc : null,
       streams: [...this.streams].map(([key, st]) => [key, st.maxTs, st.lastProc]),
       unevaluated: Object.fromEntries(this.unevaluated),
-      dataQuality: this.dataQuality.snapshot(refs),
-      ...(this.isLane ? {} : { baselines: this.baselines.snapshot() }),
-      lanes: [...this.lanes].map(([key, lane]) => [key, lane.lastProc, lane.engine.snapshot()]),
+      dataQuality,
+      ...(this.isLane ? {} : { baselines }),
+      lanes,
     };
   }
 
@@ -612,6 +651,7 @@ export class DetectionEngine implements DetectorContext {
    * A v1 snapshot (one watermark for every source, no baselines) is taken over as one stream.
    */
   restore(snapshot: DetectionSnapshot): RestoreReport {
+    if (this.snapshotting) throw new Error('the engine cannot be restored while a snapshot of it is being built');
     if (!snapshot || (snapshot.format !== SNAPSHOT_FORMAT && snapshot.format !== SNAPSHOT_FORMAT_V1)) throw new Error(`not a ${SNAPSHOT_FORMAT} snapshot`);
     const refs = new RefTableReader(snapshot.events);
     const report: RestoreReport = { restored: [], reset: [] };

@@ -47,6 +47,12 @@ export interface Detector {
   sweep(watermark: number): void;
   groupCount(): number;
   snapshot(refs: RefTableWriter): unknown;
+  /**
+   * The same state as snapshot(), built in steps: the generator yields every few hundred groups so
+   * that the engine can hand the event loop back in between (DetectionEngine.snapshotInTurns). The
+   * detector must not change until the generator has returned.
+   */
+  snapshotSteps(refs: RefTableWriter): Generator<void, unknown, void>;
   restore(state: unknown, refs: RefTableReader): void;
   reset(): void;
 }

@@ -18,6 +18,20 @@ export interface AlertingGroup {
 /** What a rule kind says about an alert; the group's identity and the position are filled in. */
 export type AlertDraft = Omit<AlertFacts, 'groupKey' | 'groupValues' | 'position' | 'actor' | 'patient' | 'explanation'>;
 
+/**
+ * Groups plus their entries encoded between two steps of snapshotSteps (well under a millisecond
+ * of work: a window group of a thousand events counts a thousand).
+ */
+export const SNAPSHOT_STEP_WORK = 256;
+
+/** Runs a step generator to its end and returns its result (the synchronous snapshot). */
+export function runToEnd<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
 export abstract class GroupedDetector<G> implements Detector {
   readonly counters: DetectorCounters = { alerts: 0, suppressed: 0 };
   nextSweepAt = -Infinity;
@@ -41,6 +55,11 @@ export abstract class GroupedDetector<G> implements Detector {
   /** One group as a JSON-safe tuple that starts with its key. */
   protected abstract encodeGroup(key: string, group: G, refs: RefTableWriter): unknown[];
 
+  /** Entries a group holds (events in its windows): how much encoding it costs, for snapshot steps. */
+  protected entriesOf(_group: G): number {
+    return 0;
+  }
+
   /** The inverse of encodeGroup. */
   protected abstract decodeGroup(entry: unknown[], refs: RefTableReader): [key: string, group: G];
 
@@ -59,8 +78,20 @@ export abstract class GroupedDetector<G> implements Detector {
   }
 
   snapshot(refs: RefTableWriter): unknown {
+    return runToEnd(this.snapshotSteps(refs));
+  }
+
+  *snapshotSteps(refs: RefTableWriter): Generator<void, unknown, void> {
     const groups: unknown[][] = [];
-    for (const [key, group] of this.groups) groups.push(this.encodeGroup(key, group, refs));
+    let work = 0;
+    for (const [key, group] of this.groups) {
+      groups.push(this.encodeGroup(key, group, refs));
+      work += 1 + this.entriesOf(group);
+      if (work >= SNAPSHOT_STEP_WORK) {
+        work = 0;
+        yield;
+      }
+    }
     return { nextSweepAt: encodeTime(this.nextSweepAt), groups };
   }
 

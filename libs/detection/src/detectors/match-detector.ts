@@ -89,8 +89,8 @@ export class MatchDetector extends GroupedDetector<number> {
     this.bursts = new Map();
   }
 
-  override snapshot(refs: RefTableWriter): unknown {
-    const base = super.snapshot(refs) as Record<string, unknown>;
+  override *snapshotSteps(refs: RefTableWriter): Generator<void, unknown, void> {
+    const base = (yield* super.snapshotSteps(refs)) as Record<string, unknown>;
     if (this.bursts.size === 0) return base;
     return { ...base, bursts: [...this.bursts].map(([key, w]) => [key, w.startMs, w.alerts, w.folded]) };
   }

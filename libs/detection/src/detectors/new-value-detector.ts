@@ -66,6 +66,10 @@ export class NewValueDetector extends GroupedDetector<NewValueGroup> {
     return group.values.size === 0 && !this.stillSuppressing(group, watermark);
   }
 
+  protected override entriesOf(g: NewValueGroup): number {
+    return g.values.size;
+  }
+
   protected encodeGroup(key: string, g: NewValueGroup, refs: RefTableWriter): GroupState {
     return [key, g.first, [...g.values], refs.indexOf(g.lastRef), encodeTime(g.lastAlertAt)];
   }

@@ -127,6 +127,12 @@ export class SequenceDetector extends GroupedDetector<SequenceGroup> {
     return group.isEmpty() && !this.stillSuppressing(group, watermark);
   }
 
+  protected override entriesOf(g: SequenceGroup): number {
+    let n = 0;
+    for (const b of g.steps) if (b !== null) n += b.size;
+    return n;
+  }
+
   protected encodeGroup(key: string, g: SequenceGroup, refs: RefTableWriter): GroupState {
     return [
       key,

@@ -98,6 +98,10 @@ export class WindowDetector extends GroupedDetector<WindowGroup> {
     return group.size === 0 && !this.stillSuppressing(group, watermark);
   }
 
+  protected override entriesOf(g: WindowGroup): number {
+    return g.size;
+  }
+
   protected encodeGroup(key: string, g: WindowGroup, refs: RefTableWriter): GroupState {
     return [
       key,

@@ -91,6 +91,48 @@ describe('DetectionWorker', () => {
     await worker.stop();
   });
 
+  it('takes commits that arrive while a snapshot is being built in turns after it, losing and failing nothing', async () => {
+    const db = tempDb();
+    const alerts = new SqliteAlertStore(db);
+    const progress = new SqliteDetectionProgressStore(db, alerts);
+    const source = new MemorySource();
+    const warnings: string[] = [];
+    const log = { info: () => undefined, warn: (msg: string) => void warnings.push(msg) };
+    let next = 0;
+    let committedDuringSnapshots = 0;
+    const commitNext = () => {
+      source.commit(traffic.events.slice(next, next + 400));
+      next += 400;
+      worker.wake();
+    };
+    // Every snapshot (after a slice, or while idle) sees the next events committed, and the worker woken, while it is being built.
+    const engineCommittingMeanwhile = () => {
+      const engine = createEngine();
+      const build = engine.snapshotInTurns.bind(engine);
+      engine.snapshotInTurns = (turnMs?: number) => {
+        const building = build(turnMs);
+        if (next < traffic.events.length) {
+          committedDuringSnapshots++;
+          commitNext();
+        }
+        return building;
+      };
+      return engine;
+    };
+    // A snapshot after every slice and, while idle, after 1 ms; each built one step per turn of the loop.
+    const worker = new DetectionWorker(engineCommittingMeanwhile, source, progress, { sliceEvents: 100, snapshotEveryEvents: 100, snapshotEveryMs: 1, snapshotTurnMs: 0 }, undefined, log);
+    worker.start();
+    commitNext();
+    while (next < traffic.events.length) await new Promise((r) => setTimeout(r, 5));
+    await worker.caughtUp();
+    await worker.stop();
+    expect(committedDuringSnapshots).toBeGreaterThanOrEqual(7);
+    expect(warnings).toEqual([]);
+    expect(alerts.count()).toBe(expected.length);
+    expect((await alerts.list({ limit: 1000 })).alerts.map((a) => a.id).sort()).toEqual(expected.map((a) => a.id).sort());
+    expect(progress.loadSnapshot()?.lastPosition).toBe(await source.lastPosition());
+  });
+
   it.each([1, 3, 5, 8, 11])('loses and duplicates nothing when killed after slice %i and restarted', async (crashAfter) => {
     const db = tempDb();
     const alerts = new SqliteAlertStore(db);

@@ -12,10 +12,11 @@
  * commit fails, the engine is rebuilt from the last stored snapshot and the slice is retried, so
  * no alert is skipped because the engine moved ahead of what was stored.
  *
- * Snapshots are big (the state of every window). The store serializes them in turns of the event
- * loop and writes them off it when it can (DetectionProgressStore.saveSnapshot), after the alerts
- * they cover were committed; one is in flight at a time, and stop() waits for it before writing the
- * final one.
+ * Snapshots are big (the state of every window). The engine builds them in turns of the event
+ * loop (DetectionEngine.snapshotInTurns: the worker feeds it nothing meanwhile), the store
+ * serializes them in turns too and writes them off it when it can (DetectionProgressStore.saveSnapshot),
+ * after the alerts they cover were committed; one is in flight at a time, and stop() waits for it
+ * before writing the final one.
  *
  * Reading events back from the store costs more than evaluating them (decrypting sealed fields,
  * parsing JSON), so the worker also keeps the events the writer just committed (`remember`, fed by
@@ -59,6 +60,11 @@ export interface DetectionWorkerOptions {
   snapshotEveryMs: number;
   /** Wait before retrying after a failed read or commit (default 1000 ms). */
   retryDelayMs?: number;
+  /**
+   * The engine snapshot is built in turns of the event loop of at most about this long (ms, default 4;
+   * 0 yields after every step).
+   */
+  snapshotTurnMs?: number;
   /** Most committed events kept in memory for evaluation (default 100,000); beyond, they are read back. */
   recentCap?: number;
   clock?: () => number;
@@ -101,11 +107,15 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  */
 const SNAPSHOT_COST_FACTOR = 50;
 
+/** Longest stretch (ms) the engine snapshot is built in before the event loop gets a turn (default). */
+const SNAPSHOT_TURN_MS = 4;
+
 export class DetectionWorker {
   private engine: DetectionEngine;
   private readonly sliceEvents: number;
   private readonly turnBudgetMs: number;
   private readonly retryDelayMs: number;
+  private readonly snapshotTurnMs: number;
   private readonly clock: () => number;
   private stopped = true;
   private loop: Promise<void> | null = null;
@@ -144,6 +154,7 @@ export class DetectionWorker {
     this.sliceEvents = Math.max(1, options.sliceEvents ?? 1000);
     this.turnBudgetMs = Math.max(0, options.turnBudgetMs ?? 20);
     this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.snapshotTurnMs = Math.max(0, options.snapshotTurnMs ?? SNAPSHOT_TURN_MS);
     this.clock = options.clock ?? Date.now;
     this.recentCap = options.recentCap ?? 100_000;
   }
@@ -300,7 +311,9 @@ export class DetectionWorker {
       (this.sinceSnapshot >= this.options.snapshotEveryEvents || elapsed >= this.options.snapshotEveryMs) &&
       elapsed >= SNAPSHOT_COST_FACTOR * this.snapshotCostMs;
     const started = performance.now();
-    const snapshot = snapshotDue ? engine.snapshot() : null;
+    // Built in turns of the event loop (requests and group commits run in between); this loop feeds
+    // the engine nothing until it is done, so the snapshot is exactly the state at the page's end.
+    const snapshot = snapshotDue ? await engine.snapshotInTurns(this.snapshotTurnMs) : null;
     // The slice's alerts are committed first, so a snapshot saved in the background never runs ahead of
     // them; without a snapshot to write with them, waiting for the write lock does not hold the event loop.
     const results = await this.progress.commitWhenFree(alerts ?? [], new Date(now).toISOString());
@@ -376,11 +389,13 @@ export class DetectionWorker {
     try {
       const now = this.clock();
       const started = performance.now();
-      const snapshot = this.engine.snapshot();
       if (background) {
+        const snapshot = await this.engine.snapshotInTurns(this.snapshotTurnMs);
         this.saveInBackground(snapshot, now, performance.now() - started);
         return;
       }
+      // stop(): nothing else runs any more; taken at once.
+      const snapshot = this.engine.snapshot();
       const committed = this.progress.commit([], new Date(now).toISOString(), snapshot);
       if (!Array.isArray(committed)) await committed;
       this.snapshotTaken(snapshot.lastPosition, now, performance.now() - started);
@@ -397,9 +412,27 @@ export class DetectionWorker {
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = null;
       if (this.stopped || this.loop || this.sinceSnapshot === 0) return;
-      void this.persistSnapshot('interval');
+      // It takes the loop's place while the snapshot is built in turns: a commit meanwhile only asks
+      // for a wake-up (the engine must not be fed until the snapshot is complete), served right after.
+      this.loop = this.idleSnapshot();
     }, due);
     this.snapshotTimer.unref();
+  }
+
+  /** The idle snapshot in the loop's place (see scheduleIdleSnapshot). */
+  private async idleSnapshot(): Promise<void> {
+    // Nothing before this line may wake the loop: `this.loop` is set once this function has returned its promise.
+    await Promise.resolve();
+    try {
+      await this.persistSnapshot('interval');
+    } finally {
+      this.loop = null;
+      for (const w of this.idleWaiters.splice(0)) w();
+      if (this.wakeRequested && !this.stopped) {
+        this.wakeRequested = false;
+        this.wake();
+      }
+    }
   }
 
   /**

@@ -31,6 +31,19 @@ describe('jsonInTurns', () => {
     }
   });
 
+  it('splits an array of few but large elements (window groups) too, and yields between the pieces', async () => {
+    const groups = Array.from({ length: 300 }, (_, g) => [`actor-${g}`, Array.from({ length: 3000 }, (_, i) => g * 1e6 + i), [undefined, 'x"y']]);
+    const value = { rules: { 'bulk-phi-read': { fingerprint: 'f', state: { nextSweepAt: null, groups } } } };
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const parts = await jsonInTurns(value, 1);
+    clearInterval(timer);
+    expect(parts.join('')).toBe(JSON.stringify(value));
+    // Not one piece for the whole list: it was cut, and other work ran in between.
+    expect(Math.max(...parts.map((p) => p.length))).toBeLessThan(JSON.stringify(groups).length / 4);
+    expect(ticks).toBeGreaterThan(2);
+  });
+
   it('yields to the event loop while serializing a large value', async () => {
     const big = { events: Array.from({ length: 200_000 }, (_, i) => [`id-${i}`, i, `actor-${i % 100}`, null]) };
     let ticks = 0;

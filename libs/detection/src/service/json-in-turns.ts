@@ -7,7 +7,12 @@
  *
  * Joined, the pieces are exactly the text JSON.stringify gives for the value.
  */
-const SLICE = 2000;
+/** Arrays up to this length are serialized in one piece. */
+const SMALL_ARRAY = 16;
+/** Elements in the first slice of a longer array; then doubled or halved towards SLICE_MS a slice, up to MAX_SLICE. */
+const FIRST_SLICE = 16;
+const MAX_SLICE = 4096;
+const SLICE_MS = 1;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -15,6 +20,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 export async function jsonInTurns(value: unknown, budgetMs = 8): Promise<string[]> {
   const parts: string[] = [];
   let turnStart = performance.now();
+  let sliceStart = turnStart;
 
   const maybeYield = async (): Promise<void> => {
     const now = performance.now();
@@ -24,10 +30,19 @@ export async function jsonInTurns(value: unknown, budgetMs = 8): Promise<string[
   };
 
   const walk = async (v: unknown): Promise<void> => {
-    if (Array.isArray(v) && v.length > SLICE) {
+    if (Array.isArray(v) && v.length > SMALL_ARRAY) {
+      // Elements differ a lot in size (a ref row is 100 bytes, a window group can be 100 kB): the
+      // slice length adapts so that each slice takes about SLICE_MS.
       parts.push('[');
-      for (let i = 0; i < v.length; i += SLICE) {
-        const slice = JSON.stringify(v.slice(i, i + SLICE));
+      let n = FIRST_SLICE;
+      for (let i = 0; i < v.length; i += n) {
+        if (i > 0) {
+          const spent = performance.now() - sliceStart;
+          if (spent < SLICE_MS / 2 && n < MAX_SLICE) n *= 2;
+          else if (spent > SLICE_MS * 2 && n > 1) n = Math.max(1, Math.floor(n / 2));
+        }
+        sliceStart = performance.now();
+        const slice = JSON.stringify(v.slice(i, i + n));
         parts.push(i === 0 ? slice.slice(1, -1) : `,${slice.slice(1, -1)}`);
         await maybeYield();
       }

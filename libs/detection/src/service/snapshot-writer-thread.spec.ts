@@ -53,6 +53,20 @@ describe('SqliteDetectionProgressStore with the snapshot writer thread', () => {
     await progress.close();
   });
 
+  it('a snapshot of several MB handed over in pieces is stored whole, also when the thread is closed right after the write was asked', async () => {
+    const sealer = embeddedTextSealer({ dataDir: dir });
+    const writer = new SnapshotWriterThread({ dataDir: dir });
+    const big = snapshotAt(40, 60_000);
+    const parts = [JSON.stringify(big)].flatMap((text) => Array.from({ length: Math.ceil(text.length / 50_000) }, (_, i) => text.slice(i * 50_000, (i + 1) * 50_000)));
+    expect(parts.join('').length).toBeGreaterThan(4 * (1 << 20));
+    const written = writer.write('engine', 40, new Date().toISOString(), parts);
+    await writer.close();
+    await written;
+    const progress = new SqliteDetectionProgressStore(db, new SqliteAlertStore(db, sealer), 'engine', sealer);
+    expect(JSON.stringify(progress.loadSnapshot())).toBe(JSON.stringify(big));
+    await progress.close();
+  });
+
   it('without a thread, saves on its own connection the same way', async () => {
     const sealer = embeddedTextSealer({ dataDir: dir });
     const progress = new SqliteDetectionProgressStore(db, new SqliteAlertStore(db, sealer), 'engine', sealer);

@@ -21,13 +21,24 @@ export interface SnapshotWriterOptions {
   backgroundCheckpoints?: boolean;
 }
 
-export type SnapshotWriterRequest = { type: 'write'; id: number; name: string; position: number; savedAt: string; parts: string[] } | { type: 'close' };
+/**
+ * A write comes as zero or more `part` messages (the text pieces in order) and then the `write`
+ * message with the last pieces: posting tens of MB in one message copies them on the event loop in
+ * one go (~20 ms), in pieces of about a MB the copies take turns with requests.
+ */
+export type SnapshotWriterRequest =
+  | { type: 'part'; id: number; parts: string[] }
+  | { type: 'write'; id: number; name: string; position: number; savedAt: string; parts: string[] }
+  | { type: 'close' };
 export type SnapshotWriterReply = { type: 'ready' } | { type: 'failed'; reason: string } | { type: 'done'; id: number; error?: string } | { type: 'closed' };
 
 /** The compiled worker entry (compiled-worker.ts). */
 export function snapshotWriterWorkerFile(): string {
   return compiledWorkerFile(__dirname, 'snapshot-writer-worker.js');
 }
+
+/** About how much snapshot text (UTF-16 code units) one message carries to the thread. */
+const HANDOVER_CHARS = 1 << 20;
 
 export class SnapshotWriteError extends Error {
   constructor(readonly code: string) {
@@ -39,6 +50,8 @@ export class SnapshotWriterThread {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
   private nextId = 0;
+  /** Writes whose pieces are still being posted (close() lets them finish first). */
+  private readonly handingOver = new Set<Promise<void>>();
 
   constructor(private readonly options: SnapshotWriterOptions) {}
 
@@ -46,19 +59,41 @@ export class SnapshotWriterThread {
     return fs.existsSync(snapshotWriterWorkerFile());
   }
 
-  /** Seals and stores `parts.join('')` as the snapshot `name` at `position`; resolves once durable. */
+  /**
+   * Seals and stores `parts.join('')` as the snapshot `name` at `position`; resolves once durable.
+   * The pieces are handed over about HANDOVER_CHARS at a time, one message per turn of the event loop.
+   */
   write(name: string, position: number, savedAt: string, parts: string[]): Promise<void> {
     const worker = this.worker ?? this.startWorker();
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    const done = new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       if (this.pending.size === 1) worker.ref();
-      worker.postMessage({ type: 'write', id, name, position, savedAt, parts } satisfies SnapshotWriterRequest);
     });
+    const handOver = this.handOver(worker, id, name, position, savedAt, parts).finally(() => this.handingOver.delete(handOver));
+    this.handingOver.add(handOver);
+    return done;
+  }
+
+  private async handOver(worker: Worker, id: number, name: string, position: number, savedAt: string, parts: string[]): Promise<void> {
+    let start = 0;
+    let chars = 0;
+    for (let i = 0; i < parts.length; i++) {
+      chars += parts[i].length;
+      if (chars < HANDOVER_CHARS || i === parts.length - 1) continue;
+      worker.postMessage({ type: 'part', id, parts: parts.slice(start, i + 1) } satisfies SnapshotWriterRequest);
+      start = i + 1;
+      chars = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // The thread stopped meanwhile (its pending writes failed): nothing more to send.
+      if (this.worker !== worker || !this.pending.has(id)) return;
+    }
+    worker.postMessage({ type: 'write', id, name, position, savedAt, parts: parts.slice(start) } satisfies SnapshotWriterRequest);
   }
 
   /** Lets the worker finish the writes it was given, then closes its connection. */
   async close(): Promise<void> {
+    await Promise.all([...this.handingOver]);
     const worker = this.worker;
     if (!worker) return;
     await new Promise<void>((resolve) => {

@@ -17,7 +17,15 @@ try {
   db.exec(DETECTION_STATE_SCHEMA_SQL);
   const sealer = embeddedTextSealer(options);
   const upsert = db.prepare(UPSERT_SNAPSHOT_SQL);
+  /** Pieces of writes whose `write` message has not come yet, by id. */
+  const received = new Map<number, string[]>();
   port.on('message', (msg: SnapshotWriterRequest) => {
+    if (msg.type === 'part') {
+      const parts = received.get(msg.id);
+      if (parts) for (const p of msg.parts) parts.push(p);
+      else received.set(msg.id, msg.parts);
+      return;
+    }
     if (msg.type === 'close') {
       db.close();
       port.postMessage({ type: 'closed' } satisfies SnapshotWriterReply);
@@ -25,8 +33,10 @@ try {
       return;
     }
     let reply: SnapshotWriterReply;
+    const earlier = received.get(msg.id);
+    received.delete(msg.id);
     try {
-      upsert.run(msg.name, msg.position, msg.savedAt, sealer.seal(msg.parts.join('')));
+      upsert.run(msg.name, msg.position, msg.savedAt, sealer.seal((earlier ? earlier.concat(msg.parts) : msg.parts).join('')));
       reply = { type: 'done', id: msg.id };
     } catch (err) {
       reply = { type: 'done', id: msg.id, error: (err as { code?: string }).code ?? (err as Error).constructor?.name ?? 'error' };
