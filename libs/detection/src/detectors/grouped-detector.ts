@@ -60,6 +60,14 @@ export abstract class GroupedDetector<G> implements Detector {
     return 0;
   }
 
+  /**
+   * encodeGroup in steps, for kinds whose groups can hold thousands of entries (a window of a busy
+   * actor): by default in one step.
+   */
+  protected *encodeGroupSteps(key: string, group: G, refs: RefTableWriter): Generator<void, unknown[], void> {
+    return this.encodeGroup(key, group, refs);
+  }
+
   /** The inverse of encodeGroup. */
   protected abstract decodeGroup(entry: unknown[], refs: RefTableReader): [key: string, group: G];
 
@@ -85,7 +93,7 @@ export abstract class GroupedDetector<G> implements Detector {
     const groups: unknown[][] = [];
     let work = 0;
     for (const [key, group] of this.groups) {
-      groups.push(this.encodeGroup(key, group, refs));
+      groups.push(yield* this.encodeGroupSteps(key, group, refs));
       work += 1 + this.entriesOf(group);
       if (work >= SNAPSHOT_STEP_WORK) {
         work = 0;

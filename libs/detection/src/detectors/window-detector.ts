@@ -9,7 +9,7 @@ import { AccessEvent } from '@app/core';
 import { CompiledRule } from '../compiled-rule';
 import { EventRef, RefTableReader, RefTableWriter } from '../event-ref';
 import { decodeTime, DetectorContext, encodeTime } from './detector';
-import { GroupedDetector } from './grouped-detector';
+import { GroupedDetector, SNAPSHOT_STEP_WORK } from './grouped-detector';
 import { TimeBuffer } from './time-buffer';
 
 const enum Mode {
@@ -111,6 +111,17 @@ export class WindowDetector extends GroupedDetector<WindowGroup> {
       g.active - g.head,
       encodeTime(g.lastAlertAt),
     ];
+  }
+
+  /** A group of thousands of entries yields every SNAPSHOT_STEP_WORK of them while its refs are written. */
+  protected override *encodeGroupSteps(key: string, g: WindowGroup, refs: RefTableWriter): Generator<void, unknown[], void> {
+    if (g.size <= SNAPSHOT_STEP_WORK) return this.encodeGroup(key, g, refs);
+    const refIdx: number[] = new Array<number>(g.size);
+    for (let i = g.head; i < g.end; i++) {
+      refIdx[i - g.head] = refs.indexOf(g.refs[i]);
+      if ((i - g.head + 1) % SNAPSHOT_STEP_WORK === 0) yield;
+    }
+    return [key, g.ts.slice(g.head), refIdx, this.mode === Mode.Count ? [] : g.vals!.slice(g.head), g.active - g.head, encodeTime(g.lastAlertAt)] satisfies GroupState;
   }
 
   protected decodeGroup(entry: unknown[], refs: RefTableReader): [string, WindowGroup] {
