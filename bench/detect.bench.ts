@@ -18,12 +18,17 @@
  *    measured first (6 s) and printed for reference. BENCH_DETECT_RATE takes a comma-separated
  *    list (e.g. 3000,8000,20000) to find the highest rate this machine sustains, run lowest first
  *    against the same server.
+ * 3. The detection snapshot's hold on the event loop (engine fed with `npm run bench`'s traffic): built
+ *    in one call and serialized in one JSON.stringify, against built and serialized in turns as the
+ *    streaming worker and the stores do; the longest turn is what a request arriving meanwhile waits.
+ *    BENCH_DETECT_PART=snapshot runs only this part (engine: parts 1 and 3; delay: part 2).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessEvent, loadConfig } from '@app/core';
 import { DetectionEngine, loadRules } from '@app/detection';
+import { jsonInTurns } from '../libs/detection/src/service/json-in-turns';
 import { TokenService } from '@app/security';
 import { generateTraffic, lastWorkingDay } from '@app/simulation';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
@@ -39,6 +44,7 @@ const SECONDS = Number(process.env.BENCH_DETECT_SECONDS ?? 30);
 const PROBE_EVERY_MS = Number(process.env.BENCH_PROBE_EVERY_MS ?? 150);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const PART = process.env.BENCH_DETECT_PART ?? 'all';
+const SNAPSHOT_EVENTS = Number(process.env.BENCH_SNAPSHOT_EVENTS ?? 180_000);
 
 const rules = loadRules(path.join(REPO_ROOT, 'detection-rules'), { runbooksDir: path.join(REPO_ROOT, 'runbooks') });
 const engineOptions = { allowedLateness: '2m', defaultTimeZone: 'UTC' };
@@ -360,15 +366,78 @@ async function alertDelay(): Promise<void> {
   }
 }
 
+/** Runs `work` while a setImmediate ticker measures the longest stretch the event loop was held (ms). */
+async function longestTurn<T>(work: () => Promise<T> | T): Promise<{ value: T; totalMs: number; longestMs: number; turns: number }> {
+  let longest = 0;
+  let turns = 0;
+  let last = performance.now();
+  let ticking = true;
+  const tick = () => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const started = performance.now();
+  const value = await work();
+  const totalMs = performance.now() - started;
+  // The stretch up to the end of the work counts too (a synchronous call is one stretch).
+  longest = Math.max(longest, performance.now() - last);
+  ticking = false;
+  await new Promise((r) => setImmediate(r));
+  return { value, totalMs, longestMs: longest, turns };
+}
+
+/**
+ * The detection snapshot the streaming worker takes every DETECTION_SNAPSHOT_MS, on an engine fed
+ * with the state `npm run bench`'s service holds when its single-event part runs (BENCH_SNAPSHOT_EVENTS,
+ * default 180,000 events of its one-day traffic, seed 7: busy windows): built in one call (snapshot()) and serialized in one
+ * JSON.stringify, against built in turns (snapshotInTurns, as the worker does) and serialized in
+ * turns (jsonInTurns, as the stores do). "Longest turn" is the longest stretch the event loop was
+ * held meanwhile (a setImmediate ticker): what a request arriving then waits. Best of 3 each.
+ */
+async function snapshotTurns(): Promise<void> {
+  const engine = new DetectionEngine(rules, engineOptions);
+  let position = 0;
+  // Received within seconds of each other, as the service receives the bench's posts.
+  const receivedAt = new Date().toISOString();
+  for (const e of generateTraffic({ events: SNAPSHOT_EVENTS, seed: 7 }).events) engine.process(posted(e), position++, receivedAt);
+  const best = async <T>(work: () => Promise<T> | T) => {
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await longestTurn(work));
+    return runs.sort((a, b) => a.longestMs - b.longestMs)[0];
+  };
+  const once = await best(() => engine.snapshot());
+  const inTurns = await best(() => engine.snapshotInTurns());
+  const text = JSON.stringify(once.value);
+  const stringify = await best(() => JSON.stringify(once.value));
+  const jsonTurns = await best(() => jsonInTurns(once.value));
+  console.log(`| detection snapshot (${fmt(position)} events evaluated, ${fmt(text.length / 1e6, 1)} MB of JSON, ${fmt(once.value.events.length)} event refs): built in one call | ${fmt(once.totalMs, 1)} ms, the event loop held ${fmt(once.longestMs, 1)} ms |`);
+  console.log(`| detection snapshot built in turns (snapshotInTurns, as the worker does) | ${fmt(inTurns.totalMs, 1)} ms in ${fmt(inTurns.turns)} turns, longest turn ${fmt(inTurns.longestMs, 1)} ms |`);
+  console.log(`| detection snapshot serialized in one JSON.stringify | ${fmt(stringify.totalMs, 1)} ms, the event loop held ${fmt(stringify.longestMs, 1)} ms |`);
+  console.log(`| detection snapshot serialized in turns (jsonInTurns, as the stores do) | ${fmt(jsonTurns.totalMs, 1)} ms in ${fmt(jsonTurns.turns)} turns, longest turn ${fmt(jsonTurns.longestMs, 1)} ms |`);
+}
+
 async function main(): Promise<void> {
   console.log(`Detection benchmark on ${machine()}; ${rules.filter((r) => r.enabled !== false).length} default rules`);
   if (PART === 'delay') return alertDelay();
+  if (PART === 'snapshot') {
+    console.log('');
+    console.log('| measurement | result |');
+    console.log('|---|---|');
+    await snapshotTurns();
+    console.log(`| load average during the run (1 min) | ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores |`);
+    return;
+  }
   const engine = engineThroughput();
   console.log('');
   console.log('| measurement | result |');
   console.log('|---|---|');
   console.log(`| engine, default rules, one core (${fmt(engine.events)} events, ${engine.alerts} alerts), median / best of 5 | ${fmt(engine.plain.median)} / ${fmt(engine.plain.best)} events/s |`);
   console.log(`| engine + JSON decode of each stored event (the streaming worker's path), median / best of 5 | ${fmt(engine.decoded.median)} / ${fmt(engine.decoded.best)} events/s |`);
+  await snapshotTurns();
   console.log(`| load average during the run (1 min) | ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores |`);
   console.log('');
   if (PART !== 'engine') await alertDelay();
