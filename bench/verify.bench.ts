@@ -160,6 +160,9 @@ async function main(): Promise<void> {
   console.log(`chain-hash ceiling, 1 core, records in memory: ${fmt(ceiling.wall)} records/s; ${cpuNote(ceiling.n, ceiling.cpuUs, 1)}`);
   console.log(load());
 
+  const probe = SqliteChainReader.open(dir, embeddedFieldProtection(loadConfig({}, { dataDir: dir })));
+  console.log(`verification path: ${probe.path.describe}`);
+  probe.close();
   const readers = embeddedChainReaders({ dataDir: dir });
   const run = async (workers: number, full: boolean) => {
     const r = await timed(() => new IntegrityService(s.events, { checkpoints: s.checkpoints, publicKeys: () => s.keys.publicKeys(), chains: readers, workers }).verify({ full }));

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { embeddedFieldProtection } from '@app/security/field-protection';
 import type { ChainReader, ChainReaderSource } from '@app/storage/chain-reader.port';
 import { SqliteVerificationReader } from '@app/storage/sqlite/sqlite-verification-reader';
+import { embeddedVerificationPath } from '@app/storage/sqlite/native-chain-check';
 
 /** Where the data dir and its keys are (the config's fields of the same names). */
 export interface EmbeddedChainReaderOptions {
@@ -36,5 +37,6 @@ export function embeddedChainReaders(config: { dataDir: string; dataKeysDir?: st
     open: () => openChainReader(options),
     worker: compiled ? { module: __filename, options } : null,
     snapshots: true,
+    path: () => embeddedVerificationPath().describe,
   };
 }

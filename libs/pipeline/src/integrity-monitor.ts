@@ -132,7 +132,7 @@ export class IntegrityMonitor {
       this.metrics.integrityRecords.inc(verified);
       this.metrics.integrityLastRun.set(Date.now() / 1000);
       // Chains, sequence numbers and kinds only: never record content.
-      if (ok) this.logger.log(JSON.stringify({ msg: 'integrity verified', mode, records: verified, chains: chains.length }));
+      if (ok) this.logger.log(JSON.stringify({ msg: 'integrity verified', mode, records: verified, chains: chains.length, path: this.integrity.verificationPath() }));
       else {
         for (const b of breaks) {
           this.logger.error(JSON.stringify({ msg: 'integrity break', mode, chain: b.chain, seq: b.seq, kind: b.kind, ...(b.column ? { column: b.column } : {}) }));

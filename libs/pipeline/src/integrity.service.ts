@@ -82,6 +82,11 @@ export class IntegrityService {
     return this.store.chainHeads();
   }
 
+  /** How records are checked (the chain readers' path: native extension or JavaScript, and why). */
+  verificationPath(): string {
+    return (this.options.chains ?? eventStoreChainReaders(this.store)).path();
+  }
+
   async verify(req: VerifyRequest = {}, onProgress?: VerifyProgress): Promise<VerifyResult> {
     const { checkpoints } = this.options;
     const chainReaders = this.options.chains ?? eventStoreChainReaders(this.store);

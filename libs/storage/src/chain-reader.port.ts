@@ -54,6 +54,11 @@ export interface ChainReaderSource {
   readonly worker: ChainReaderWorkerSource | null;
   /** Whether `snapshot` gives one consistent view: a range at a chain's tail then reads the head inside it. */
   readonly snapshots: boolean;
+  /**
+   * How its readers check records, for an operator (`auditctl verify`, the integrity log line): the
+   * embedded store's native extension or its JavaScript fast path (and why), or the store's own readChain.
+   */
+  path(): string;
 }
 
 /** The reader a worker source describes (in the thread that needs it). */

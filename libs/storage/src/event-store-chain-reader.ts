@@ -32,5 +32,5 @@ class EventStoreChainReader implements ChainReader {
 
 /** Readers of `store` in this thread only (its client cannot be handed to a worker thread). */
 export function eventStoreChainReaders(store: EventStore): ChainReaderSource {
-  return { open: () => new EventStoreChainReader(store), worker: null, snapshots: false };
+  return { open: () => new EventStoreChainReader(store), worker: null, snapshots: false, path: () => "JavaScript (the store's own readChain)" };
 }

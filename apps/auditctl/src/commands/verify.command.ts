@@ -122,6 +122,8 @@ export function verifyCommand(): Command {
         const result = await integrity.verify({ chain: opts.chain, full: opts.full === true }, onProgress);
         progress.stop();
         printVerifyResult(result, Boolean(opts.json));
+        // Which path checked the records (stderr: stdout stays the result an operator or a script reads).
+        if (!opts.json) process.stderr.write(`verification path: ${opened.chainReaders.path()}\n`);
         process.exitCode = result.ok ? 0 : 1;
         await opened.recordRead('verify', {
           action: 'integrity.verify',

@@ -14,6 +14,13 @@
  * A row whose hash and columns match is handed on with `hashChecked`; its event text is only built
  * if the verifier asks for it (classifying a neighbour's break).
  *
+ * With the native extension loaded (native-chain-check.ts; VERIFY_NATIVE=0 switches it off) all of
+ * that happens in C inside the page query itself (audit_chain_check, an aggregate over the page's
+ * rows): JavaScript gets one blob per page with each row's status, seq, rowid and hashes, and only
+ * checks the patient column of (id, column) pairs the extension has not yet seen confirmed (the
+ * keyed token is computed here, then handed back with audit_patient_ok). Rows it flags take the
+ * ordinary path below, as rows the JavaScript fast path cannot confirm do.
+ *
  * Anything unusual takes the ordinary path, row by row, so breaks are named exactly as before: a
  * row with a column of an unexpected type or size, stored text that is not ASCII, fields that cannot
  * be opened, a hash that differs, or columns the fast comparison cannot confirm is read again (by
@@ -28,6 +35,7 @@ import { DerivedColumns, PatientTokenCache, derivedColumnMismatch, patientMismat
 import { DerivedField, DerivedFieldScan } from '../derived-field-scan';
 import type { FieldProtection } from '../field-protection.port';
 import { DataKeyUnavailableError, SealedFieldCodec, SealedRecordError } from './sealed-fields';
+import { VerificationPath, loadNativeChainCheck } from './native-chain-check';
 
 const HASHES = 64;
 
@@ -56,6 +64,22 @@ const PLAIN_COLUMNS = `seq, received_at, event, sealed, prev_hash, hash, ${DERIV
 
 /** One row of a fast page read again, with the columns SqliteEventStore.readChain reads. */
 const PLAIN_ROW_SQL = `SELECT ${PLAIN_COLUMNS} FROM events WHERE pos = ?`;
+
+/**
+ * The native page (native/chain-check/chain_check.c): the same rows and order as FAST_PAGE_SQL, each
+ * checked by the extension; one blob per page.
+ */
+const NATIVE_PAGE_SQL = `SELECT audit_chain_check(?, seq, received_at, event, sealed, prev_hash, hash, id, category, action, outcome, actor_id, occurred_ms, patient_id, pos)
+  FROM (SELECT seq, received_at, event, sealed, prev_hash, hash, id, category, action, outcome, actor_id, occurred_ms, patient_id, pos
+        FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?)`;
+
+/** Layout of the native page blob (chain_check.c's header comment). */
+const N_HEADER = 16;
+const N_ENTRY = 88;
+const N_CHECKED = 0;
+const N_PATIENT_PENDING = 1;
+const N_PATIENT_PENDING_LEGACY = 2;
+const TWO_32 = 4294967296;
 
 type FastRaw = [number, string, string, string | null, string | null, unknown, unknown, number];
 interface PlainRow extends DerivedColumns {
@@ -138,6 +162,57 @@ class PageRun implements CheckedRun {
   }
 }
 
+/** A record the extension re-hashed, linked and column-checked; its text is read again on demand. */
+class NativeRow implements ChainRow {
+  readonly hashChecked = true;
+  private text: { receivedAt: string; eventJson: string } | undefined;
+
+  constructor(
+    readonly seq: number,
+    readonly prevHash: Buffer,
+    readonly hash: Buffer,
+    private readonly pos: number,
+    private readonly reader: SqliteChainReader,
+  ) {}
+
+  get receivedAt(): string {
+    return (this.text ??= this.reader.rowText(this.pos)).receivedAt;
+  }
+
+  get eventJson(): string {
+    return (this.text ??= this.reader.rowText(this.pos)).eventJson;
+  }
+}
+
+/** Consecutive rows of a native page the extension checked and found linked. */
+class NativeRun implements CheckedRun {
+  readonly checkedRun = true;
+  count = 1;
+
+  constructor(
+    private readonly page: Buffer,
+    /** Offset in the page of the run's first entry. */
+    private readonly first: number,
+    readonly firstSeq: number,
+    private readonly reader: SqliteChainReader,
+  ) {}
+
+  firstLinksTo(hash: Buffer): boolean {
+    return hash.length === 32 && same32(this.page, this.first + 16, hash, 0);
+  }
+
+  hashAt(i: number): Buffer {
+    const at = this.first + i * N_ENTRY + 48;
+    return this.page.subarray(at, at + 32);
+  }
+
+  row(i: number): ChainRow {
+    const e = this.first + i * N_ENTRY;
+    const p = this.page;
+    return new NativeRow(this.firstSeq + i, p.subarray(e + 16, e + 48), p.subarray(e + 48, e + 80), p.readUInt32LE(e + 8) + p.readInt32LE(e + 12) * TWO_32, this.reader);
+  }
+}
+
 /** The digit at `i` of `b`, or a negative number when it is not one. */
 function digit(b: Buffer, i: number): number {
   const d = b[i] - 48;
@@ -183,11 +258,19 @@ export class SqliteChainReader {
   private readonly codec: SealedFieldCodec;
   private readonly tokens: PatientTokenCache;
   private readonly scan = new DerivedFieldScan();
+  /** Which path verification takes over this connection (the native extension, or JavaScript and why). */
+  readonly path: VerificationPath;
+  private readonly nativePage: Database.Statement | null = null;
+  private readonly keysTried = new Set<string>();
+  private patientOk: Database.Statement | null = null;
 
   constructor(
     private readonly db: SqliteDb,
     private readonly protection: FieldProtection,
+    env: NodeJS.ProcessEnv = process.env,
   ) {
+    this.path = loadNativeChainCheck(db, env);
+    if (this.path.native) this.nativePage = db.prepare(NATIVE_PAGE_SQL).pluck(true);
     this.fastPage = db.prepare(FAST_PAGE_SQL).raw(true);
     this.plainRow = db.prepare(PLAIN_ROW_SQL);
     this.selectHead = db.prepare('SELECT seq, hash FROM chain_heads WHERE chain = ?');
@@ -237,9 +320,22 @@ export class SqliteChainReader {
    * verifier accepts a run in one step) and every other row as the ChainRow readChain gives.
    */
   *readChainRuns(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): Generator<(ChainRow | CheckedRun)[]> {
-    const builder = new RecordHashBuilder(chain);
     let next = fromSeq;
     const end = toSeq ?? Number.MAX_SAFE_INTEGER;
+    if (this.nativePage !== null) {
+      const head = Buffer.from(`{"chain":${JSON.stringify(chain)},"event":`, 'utf8');
+      for (;;) {
+        const page = this.nativePage.get(head, chain, next, end, pageSize) as Buffer | null;
+        if (page === null) return;
+        if (this.registerMissingKey(page)) continue; // the same page again, with the key
+        const rows = page.readUInt32LE(0);
+        const out = this.nativeRows(page, rows);
+        yield out.rows;
+        if (rows < pageSize) return;
+        next = out.lastSeq + 1;
+      }
+    }
+    const builder = new RecordHashBuilder(chain);
     for (;;) {
       const raw = this.fastPage.all(chain, next, end, pageSize) as FastRaw[];
       if (raw.length === 0) return;
@@ -265,6 +361,78 @@ export class SqliteChainReader {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** The receive time and event text of a stored row (by rowid), as readChain gives them. */
+  rowText(pos: number): { receivedAt: string; eventJson: string } {
+    const r = this.plainRow.get(pos) as PlainRow;
+    return { receivedAt: r.received_at, eventJson: this.decode(r.event, r.sealed) };
+  }
+
+  /**
+   * A data key the extension met and does not have: given to it (once per key id) when the keyring
+   * has it, and true (read the page again). Otherwise the rows sealed with it were flagged and the
+   * ordinary path says what is wrong with them (an unknown key id, or a missing key file).
+   */
+  private registerMissingKey(page: Buffer): boolean {
+    const keyLength = page.readUInt32LE(12);
+    if (keyLength === 0) return false;
+    const at = page.readUInt32LE(8);
+    const keyId = page.toString('latin1', at, at + keyLength);
+    if (this.keysTried.has(keyId)) return false;
+    this.keysTried.add(keyId);
+    const key = this.protection.dataKeys.byId(keyId);
+    if (key === undefined) return false;
+    const raw = key.export();
+    try {
+      this.db.prepare('SELECT audit_data_key(?, ?)').get(Buffer.from(keyId, 'latin1'), raw);
+    } finally {
+      raw.fill(0);
+    }
+    return true;
+  }
+
+  /**
+   * The rows of a native page: runs of rows the extension checked (status 0, or a patient pair
+   * confirmed here), every other row read again and decoded the ordinary way.
+   */
+  private nativeRows(page: Buffer, n: number): { rows: (ChainRow | CheckedRun)[]; lastSeq: number } {
+    const pendingStart = page.readUInt32LE(4);
+    const out: (ChainRow | CheckedRun)[] = [];
+    let run: NativeRun | null = null;
+    let confirmed: Buffer[] | null = null;
+    let lastSeq = -1;
+    for (let i = 0, e = N_HEADER; i < n; i++, e += N_ENTRY) {
+      const seq = page.readUInt32LE(e) + page.readInt32LE(e + 4) * TWO_32;
+      let status = page[e + 80];
+      if (status === N_PATIENT_PENDING || status === N_PATIENT_PENDING_LEGACY) {
+        const at = pendingStart + page.readUInt32LE(e + 84);
+        const idLength = page.readUInt32LE(at);
+        const columnAt = at + 4 + idLength;
+        const columnLength = page.readUInt32LE(columnAt);
+        const id = page.toString('utf8', at + 4, columnAt);
+        const column = page.toString('utf8', columnAt + 4, columnAt + 4 + columnLength);
+        const legacy = status === N_PATIENT_PENDING_LEGACY;
+        if (patientMismatch(id, column, this.tokens, legacy)) status = -1;
+        else {
+          status = N_CHECKED;
+          // A token match (not a pre-encryption id) is the pair the extension may accept itself from now on.
+          if (!legacy || column !== id) (confirmed ??= []).push(page.subarray(at, columnAt + 4 + columnLength));
+        }
+      }
+      if (status !== N_CHECKED) {
+        run = null;
+        const row = this.readAgain(page.readUInt32LE(e + 8) + page.readInt32LE(e + 12) * TWO_32);
+        lastSeq = row.seq;
+        out.push(row);
+        continue;
+      }
+      lastSeq = seq;
+      if (run !== null && page[e + 81] === 1) run.count++;
+      else out.push((run = new NativeRun(page, e, seq, this)));
+    }
+    if (confirmed !== null) (this.patientOk ??= this.db.prepare('SELECT audit_patient_ok(?)')).get(Buffer.concat(confirmed));
+    return { rows: out, lastSeq };
   }
 
   /** The event text readChain gives for a stored row (SqliteEventStore.eventTexts, mode verify). */

@@ -10,6 +10,7 @@ import type { ChainHead, ChainRow, CheckedRun } from '@app/ledger';
 import type { ChainReader } from '../chain-reader.port';
 import type { FieldProtection } from '../field-protection.port';
 import { SqliteChainReader } from './sqlite-chain-reader';
+import type { VerificationPath } from './native-chain-check';
 import { SqliteDb, openDatabase } from './sqlite-database';
 import { TieredSqliteEventStore } from './sqlite-tiered-event-store';
 
@@ -18,6 +19,8 @@ import { TieredSqliteEventStore } from './sqlite-tiered-event-store';
  * generation's scavenges find little alive (5,000-row pages spent about a sixth of the CPU in GC).
  */
 const FAST_PAGE_ROWS = 500;
+/** Rows per page of the native path: the page is one blob of 88 bytes a row, no object per row. */
+const NATIVE_PAGE_ROWS = 2000;
 /** Rows per page of the tiered store (warm ranges). */
 const STORE_PAGE_ROWS = 5000;
 
@@ -47,13 +50,18 @@ export class SqliteVerificationReader implements ChainReader {
     }
   }
 
+  /** Which path verification takes (native extension or JavaScript, and why). */
+  get path(): VerificationPath {
+    return this.fast.path;
+  }
+
   async head(chain: string): Promise<ChainHead | null> {
     return this.fast.head(chain);
   }
 
   async *readChainRuns(chain: string, fromSeq: number, toSeq?: number): AsyncIterable<(ChainRow | CheckedRun)[]> {
     if (!this.fast.hasWarmRecords(chain, fromSeq, toSeq ?? Number.MAX_SAFE_INTEGER)) {
-      yield* this.fast.readChainRuns(chain, fromSeq, toSeq, FAST_PAGE_ROWS);
+      yield* this.fast.readChainRuns(chain, fromSeq, toSeq, this.fast.path.native ? NATIVE_PAGE_ROWS : FAST_PAGE_ROWS);
       return;
     }
     this.tiered ??= new TieredSqliteEventStore(this.db, this.protection);
