@@ -39,8 +39,10 @@ SQLITE_EXTENSION_INIT1
 #define ENTRY 88
 #define HEADER 16
 #define MAX_KEYS 64
-#define PAIR_SLOTS (1u << 18)
-#define PAIR_MAX (PAIR_SLOTS / 2)
+/* Confirmed (patient id, token) pairs: open addressing, bytes kept in the slot (one cache line or two). */
+#define PAIR_BYTES 80
+#define PAIR_MIN_SLOTS (1u << 10)
+#define PAIR_MAX_SLOTS (1u << 16)
 
 typedef struct {
   unsigned char id[64];
@@ -49,16 +51,16 @@ typedef struct {
 } DataKey;
 
 typedef struct {
-  uint64_t h;
-  unsigned char *bytes; /* id || column */
-  int idLen, colLen;
+  uint64_t h; /* 0: empty */
+  uint16_t idLen, colLen;
+  unsigned char bytes[PAIR_BYTES]; /* id || column */
 } Pair;
 
 typedef struct {
   DataKey keys[MAX_KEYS];
   int nKeys;
   Pair *pairs;
-  unsigned pairCount;
+  unsigned pairSlots, pairCount;
 } Conn;
 
 typedef struct {
@@ -116,51 +118,70 @@ typedef struct {
   int missingKeyLen;
 } Page;
 
-/* ---- pairs confirmed by JavaScript (FNV-1a over id || 0xff || column) ---- */
+/* ---- pairs confirmed by JavaScript (a multiply-xorshift hash over 8-byte words of id, 0xff, column) ---- */
+
+static uint64_t mix(uint64_t h, uint64_t w) {
+  h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+static uint64_t hashBytes(uint64_t h, const unsigned char *p, int n) {
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = mix(h, w);
+  }
+  uint64_t w = 0;
+  for (int k = 0; k < n; k++) w |= (uint64_t)p[k] << (8 * k);
+  return mix(h, w ^ ((uint64_t)n << 56));
+}
 
 static uint64_t pairHash(const unsigned char *id, int idLen, const unsigned char *col, int colLen) {
-  uint64_t h = 1469598103934665603ull;
-  for (int i = 0; i < idLen; i++) h = (h ^ id[i]) * 1099511628211ull;
-  h = (h ^ 0xff) * 1099511628211ull;
-  for (int i = 0; i < colLen; i++) h = (h ^ col[i]) * 1099511628211ull;
+  uint64_t h = hashBytes(hashBytes(0x243f6a8885a308d3ull, id, idLen), col, colLen);
   return h ? h : 1;
 }
 
-static void clearPairs(Conn *c) {
-  if (!c->pairs) return;
-  for (unsigned i = 0; i < PAIR_SLOTS; i++) free(c->pairs[i].bytes);
-  memset(c->pairs, 0, sizeof(Pair) * PAIR_SLOTS);
-  c->pairCount = 0;
-}
-
 static int pairKnown(Conn *c, const unsigned char *id, int idLen, const unsigned char *col, int colLen) {
-  if (!c->pairs) return 0;
+  if (!c->pairs || idLen + colLen > PAIR_BYTES) return 0;
   uint64_t h = pairHash(id, idLen, col, colLen);
-  for (unsigned i = (unsigned)h & (PAIR_SLOTS - 1);; i = (i + 1) & (PAIR_SLOTS - 1)) {
+  unsigned mask = c->pairSlots - 1;
+  for (unsigned i = (unsigned)h & mask;; i = (i + 1) & mask) {
     Pair *p = &c->pairs[i];
     if (!p->h) return 0;
     if (p->h == h && p->idLen == idLen && p->colLen == colLen && memcmp(p->bytes, id, idLen) == 0 && memcmp(p->bytes + idLen, col, colLen) == 0) return 1;
   }
 }
 
+static void insertPair(Pair *table, unsigned slots, const Pair *p) {
+  unsigned mask = slots - 1, i = (unsigned)p->h & mask;
+  while (table[i].h) i = (i + 1) & mask;
+  table[i] = *p;
+}
+
+/* Keeps the table at most half full: it doubles up to PAIR_MAX_SLOTS, then starts again empty. */
 static void addPair(Conn *c, const unsigned char *id, int idLen, const unsigned char *col, int colLen) {
-  if (!c->pairs) {
-    c->pairs = calloc(PAIR_SLOTS, sizeof(Pair));
-    if (!c->pairs) return;
+  if (idLen + colLen > PAIR_BYTES || pairKnown(c, id, idLen, col, colLen)) return;
+  if (!c->pairs || (c->pairCount + 1) * 2 > c->pairSlots) {
+    unsigned slots = c->pairs ? c->pairSlots * 2 : PAIR_MIN_SLOTS;
+    int keep = slots <= PAIR_MAX_SLOTS;
+    if (!keep) slots = PAIR_MIN_SLOTS;
+    Pair *table = calloc(slots, sizeof(Pair));
+    if (!table) return;
+    if (keep && c->pairs)
+      for (unsigned i = 0; i < c->pairSlots; i++)
+        if (c->pairs[i].h) insertPair(table, slots, &c->pairs[i]);
+    if (!keep) c->pairCount = 0;
+    free(c->pairs);
+    c->pairs = table;
+    c->pairSlots = slots;
   }
-  if (pairKnown(c, id, idLen, col, colLen)) return;
-  if (c->pairCount >= PAIR_MAX) clearPairs(c);
-  unsigned char *bytes = malloc((size_t)idLen + (size_t)colLen + 1);
-  if (!bytes) return;
-  memcpy(bytes, id, idLen);
-  memcpy(bytes + idLen, col, colLen);
-  uint64_t h = pairHash(id, idLen, col, colLen);
-  unsigned i = (unsigned)h & (PAIR_SLOTS - 1);
-  while (c->pairs[i].h) i = (i + 1) & (PAIR_SLOTS - 1);
-  c->pairs[i].h = h;
-  c->pairs[i].bytes = bytes;
-  c->pairs[i].idLen = idLen;
-  c->pairs[i].colLen = colLen;
+  Pair p;
+  p.h = pairHash(id, idLen, col, colLen);
+  p.idLen = (uint16_t)idLen;
+  p.colLen = (uint16_t)colLen;
+  memcpy(p.bytes, id, idLen);
+  memcpy(p.bytes + idLen, col, colLen);
+  insertPair(c->pairs, c->pairSlots, &p);
   c->pairCount++;
 }
 
@@ -609,7 +630,6 @@ static void patientOk(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 static void freeConn(void *p) {
   Conn *c = p;
   for (int k = 0; k < c->nKeys; k++) EVP_CIPHER_CTX_free(c->keys[k].ecb);
-  clearPairs(c);
   free(c->pairs);
   free(c);
 }
