@@ -5,7 +5,8 @@
  * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify (no database,
  * no export directory, a --chain the store does not hold: the message says which). With
  * STORE=elasticsearch the online check reads the cluster the service writes to (cli-store.ts). The
- * online check is recorded in the access log (OS user, via cli, chain, records verified).
+ * online check is recorded in the access log (OS user, via cli, chain, records verified), and
+ * names on stderr the path that checked the records (the native extension or JavaScript, and why).
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
