@@ -20,6 +20,7 @@ import { SqliteCheckpointStore, SqliteEventStore, openDatabase } from '@app/stor
 import { SqliteChainReader } from '@app/storage/sqlite/sqlite-chain-reader';
 import { embeddedVerificationPath, nativeChainCheckFile } from '@app/storage/sqlite/native-chain-check';
 import { accessEvent } from './support/events';
+import { runCli } from './support/cli';
 import { startTestApp, tempDataDir } from './support/test-app';
 
 const CHAIN = 'data_access';
@@ -121,6 +122,20 @@ describe('the verification path in use', () => {
     expect(embeddedVerificationPath({}).native).toBe(built);
     expect(embeddedVerificationPath({}).describe).toMatch(built ? /^native/ : /^JavaScript \(native path not built/);
     expect(embeddedVerificationPath({ VERIFY_NATIVE: '0' })).toEqual({ native: false, describe: expect.stringMatching(/^JavaScript \(native path switched off: VERIFY_NATIVE=0\)/) });
+  });
+
+  it('is named at the end of an OK report of auditctl verify (compiled CLI), with the same records verified', () => {
+    // Each on its own copy: the CLI records its check in the store's access log.
+    const on = runCli(['verify', '--data-dir', copyStore()], { VERIFY_NATIVE: '' });
+    const off = runCli(['verify', '--data-dir', copyStore()], { VERIFY_NATIVE: '0' });
+    expect(on.status).toBe(0);
+    expect(off.status).toBe(0);
+    expect(on.stderr).toBe('');
+    const lines = (out: string) => out.trim().split('\n');
+    expect(lines(on.stdout).at(-1)).toMatch(built ? /^verification path: native \(/ : /^verification path: JavaScript \(native path not built/);
+    expect(lines(off.stdout).at(-1)).toBe('verification path: JavaScript (native path switched off: VERIFY_NATIVE=0)');
+    expect(lines(on.stdout).slice(0, -1)).toEqual(lines(off.stdout).slice(0, -1));
+    expect(lines(on.stdout)[0]).toMatch(new RegExp(`^OK: ${TOTAL} records verified in 1 chain`));
   });
 });
 

@@ -5,8 +5,8 @@
  * `BREAK: chain C seq N kind K (...)` and exit 1; 2 when there is nothing to verify (no database,
  * no export directory, a --chain the store does not hold: the message says which). With
  * STORE=elasticsearch the online check reads the cluster the service writes to (cli-store.ts). The
- * online check is recorded in the access log (OS user, via cli, chain, records verified), and
- * names on stderr the path that checked the records (the native extension or JavaScript, and why).
+ * online check is recorded in the access log (OS user, via cli, chain, records verified); an OK
+ * report ends with the path that checked the records (the native extension or JavaScript, and why).
  */
 import { Command } from 'commander';
 import * as fs from 'node:fs';
@@ -123,8 +123,8 @@ export function verifyCommand(): Command {
         const result = await integrity.verify({ chain: opts.chain, full: opts.full === true }, onProgress);
         progress.stop();
         printVerifyResult(result, Boolean(opts.json));
-        // Which path checked the records (stderr: stdout stays the result an operator or a script reads).
-        if (!opts.json) process.stderr.write(`verification path: ${opened.chainReaders.path()}\n`);
+        // Which path checked the records, after the OK report (BREAK lines stay the whole output: scripts read them).
+        if (!opts.json && result.ok) process.stdout.write(`verification path: ${opened.chainReaders.path()}\n`);
         process.exitCode = result.ok ? 0 : 1;
         await opened.recordRead('verify', {
           action: 'integrity.verify',
