@@ -349,6 +349,14 @@ export function partitionChainRanges(db: SqliteDb): Map<number, { chain: string;
   return out;
 }
 
+function readFilter(bytes: Buffer): PartitionIdFilter | null {
+  try {
+    return PartitionIdFilter.fromBuffer(bytes);
+  } catch {
+    return null;
+  }
+}
+
 /** Thrown inside the append transaction when an id of the group is stored in a closed partition. */
 export class StoredIdError extends Error {
   constructor() {
@@ -431,7 +439,10 @@ export class PartitionIdIndex {
     const table = partitionTable(n);
     this.db
       .transaction(() => {
-        if (this.db.prepare('SELECT 1 FROM event_partition_filters WHERE n = ?').get(n) !== undefined) return;
+        const stored = this.db.prepare('SELECT filter FROM event_partition_filters WHERE n = ?').pluck().get(n) as Buffer | undefined;
+        if (stored !== undefined && readFilter(stored) !== null) return;
+        // A filter of another format (an earlier hash) is replaced, never trusted.
+        if (stored !== undefined) this.db.prepare('DELETE FROM event_partition_filters WHERE n = ?').run(n);
         const state = this.db.prepare('SELECT state FROM event_partitions WHERE n = ?').pluck().get(n);
         if (state !== 'closed') return;
         const count = this.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
@@ -446,9 +457,9 @@ export class PartitionIdIndex {
     const cached = this.filters.get(n);
     if (cached) return cached;
     const row = this.db.prepare('SELECT filter FROM event_partition_filters WHERE n = ?').get(n) as { filter: Buffer } | undefined;
-    if (!row) return null;
-    const filter = PartitionIdFilter.fromBuffer(row.filter);
-    this.filters.set(n, filter);
+    const filter = row ? readFilter(row.filter) : null;
+    // No filter, or one this build cannot read: the partition's index is probed until it is (re)built.
+    if (filter) this.filters.set(n, filter);
     return filter;
   }
 
