@@ -552,6 +552,11 @@ export class DetectionEngine implements DetectorContext {
     return n;
   }
 
+  /** What the streaming worker reads after every slice for its metrics: the late and unevaluated counters, as stats() has them. */
+  progressCounters(): { lateDropped: number; lateLaned: number; unevaluated: ReadonlyMap<string, number> } {
+    return { lateDropped: this.counters.lateDropped, lateLaned: this.counters.lateLaned ?? 0, unevaluated: this.unevaluated };
+  }
+
   stats(): DetectionStats {
     const rules: Record<string, RuleStats> = {};
     let alerts = 0;

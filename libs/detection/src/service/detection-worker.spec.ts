@@ -258,6 +258,29 @@ describe('DetectionWorker', () => {
     await again.stop();
   });
 
+  it('with one event a commit, reads the store once a commit, not a second time to find nothing', async () => {
+    const db = tempDb();
+    const alerts = new SqliteAlertStore(db);
+    const source = new MemorySource();
+    const worker = new DetectionWorker(createEngine, source, new SqliteDetectionProgressStore(db, alerts), options);
+    worker.start();
+    await worker.caughtUp();
+    const before = source.reads;
+    const commits = 300;
+    for (let i = 0; i < commits; i++) {
+      const [committed] = source.commit([traffic.events[i]]);
+      worker.remember([{ event: committed.event, receivedAt: committed.receivedAt }]);
+      worker.wake();
+      while ((await worker.status()).position < committed.position) await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(source.reads - before).toBe(commits);
+    expect(source.fullReads).toBe(0);
+    const status = await worker.status();
+    expect(status).toMatchObject({ evaluated: commits, lagEvents: 0 });
+    expect(status.alertsStored).toBe(reference(traffic.events.slice(0, commits)).length);
+    await worker.stop();
+  });
+
   it('evaluates the events the writer committed without reading them back, and reads back what it missed', async () => {
     const db = tempDb();
     const alerts = new SqliteAlertStore(db);

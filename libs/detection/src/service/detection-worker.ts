@@ -246,7 +246,7 @@ export class DetectionWorker {
       for (;;) {
         if (this.stopped) return;
         this.wakeRequested = false;
-        const page = await this.readPage(this.engine.lastPosition);
+        const { page, exhausted } = await this.readPage(this.engine.lastPosition);
         if (page.length === 0) {
           if (this.wakeRequested) continue;
           // Everything committed is evaluated: whatever is left was never going to be read.
@@ -256,10 +256,17 @@ export class DetectionWorker {
           this.metrics?.lagSeconds.set(0);
           return;
         }
-        await this.evaluate(page);
+        await this.evaluate(page, exhausted);
         if (this.failing) {
           this.log?.info('detection resumed', { failedAttempts: this.failing.attempts, errorClass: this.failing.errorClass, code: this.failing.code });
           this.failing = null;
+        }
+        if (exhausted && !this.wakeRequested) {
+          // Caught up as of the read, and nothing committed since (no wake-up): done until the next one.
+          this.recent.clear();
+          this.metrics?.lagEvents.set(0);
+          this.metrics?.lagSeconds.set(0);
+          return;
         }
         if (page.length < this.sliceEvents || performance.now() - turnStarted >= this.turnBudgetMs) {
           await yieldToEventLoop();
@@ -276,7 +283,12 @@ export class DetectionWorker {
   }
 
   /** The next slice: from the remembered events when they cover its start, else read in full. */
-  private async readPage(after: number): Promise<PositionedEvent[]> {
+  /**
+   * `exhausted`: the page holds everything the store had after `after` when it was read (it answered
+   * fewer rows than asked). Anything committed since comes with a wake-up, so the loop need not read
+   * again to find nothing (one query a group commit saved with single events).
+   */
+  private async readPage(after: number): Promise<{ page: PositionedEvent[]; exhausted: boolean }> {
     if (this.recent.size > 0) {
       const ids = await this.source.readIdsSince(after, this.sliceEvents);
       const page: PositionedEvent[] = [];
@@ -287,15 +299,15 @@ export class DetectionWorker {
       }
       if (page.length > 0 || ids.length === 0) {
         for (const r of page) this.recent.delete(r.event.id);
-        return page;
+        return { page, exhausted: ids.length < this.sliceEvents && page.length === ids.length };
       }
     }
     const page = await this.source.readSince(after, this.sliceEvents);
     if (this.recent.size > 0) for (const r of page) this.recent.delete(r.event.id);
-    return page;
+    return { page, exhausted: page.length < this.sliceEvents };
   }
 
-  private async evaluate(page: readonly PositionedEvent[]): Promise<void> {
+  private async evaluate(page: readonly PositionedEvent[], exhausted = false): Promise<void> {
     const engine = this.engine;
     let alerts: DetectionAlert[] | null = null;
     for (let i = 0; i < page.length; i++) {
@@ -319,26 +331,28 @@ export class DetectionWorker {
     const results = await this.progress.commitWhenFree(alerts ?? [], new Date(now).toISOString());
     if (snapshot) this.saveInBackground(snapshot, now, performance.now() - started);
 
-    const stats = engine.stats();
+    // The counters only (stats() builds every rule's figures: too much for every group commit).
+    const counts = engine.progressCounters();
     const last = page[page.length - 1];
-    this.headPosition = Math.max(this.headPosition, await this.source.lastPosition());
+    // An exhausted page ended at the store's head as of its read: no need to ask for it again.
+    this.headPosition = Math.max(this.headPosition, exhausted ? last.position : await this.source.lastPosition());
     const lag = Math.max(0, this.headPosition - last.position);
     if (this.metrics) {
       this.metrics.eventsEvaluated.inc(page.length);
-      if (stats.lateDropped > this.lateSeen) this.metrics.lateEventsDropped.inc(stats.lateDropped - this.lateSeen);
-      if (stats.lateLaned > this.lanedSeen) this.metrics.lateEventsLaned.inc(stats.lateLaned - this.lanedSeen);
-      for (const [source, n] of Object.entries(stats.unevaluated)) {
+      if (counts.lateDropped > this.lateSeen) this.metrics.lateEventsDropped.inc(counts.lateDropped - this.lateSeen);
+      if (counts.lateLaned > this.lanedSeen) this.metrics.lateEventsLaned.inc(counts.lateLaned - this.lanedSeen);
+      for (const [source, n] of counts.unevaluated) {
         const seen = this.unevaluatedSeen.get(source) ?? 0;
         if (n > seen) this.metrics.unevaluatedEvents.inc({ source }, n - seen);
       }
       this.metrics.position.set(last.position);
-      this.metrics.trackedGroups.set(stats.trackedGroups);
+      this.metrics.trackedGroups.set(engine.trackedGroups());
       this.metrics.lagEvents.set(lag);
       this.metrics.lagSeconds.set(lag > 0 ? Math.max(0, (now - Date.parse(last.receivedAt)) / 1000) : 0);
     }
-    this.lateSeen = stats.lateDropped;
-    this.lanedSeen = stats.lateLaned;
-    this.unevaluatedSeen = new Map(Object.entries(stats.unevaluated));
+    this.lateSeen = counts.lateDropped;
+    this.lanedSeen = counts.lateLaned;
+    if (counts.unevaluated.size > 0 || this.unevaluatedSeen.size > 0) this.unevaluatedSeen = new Map(counts.unevaluated);
     for (const result of results) {
       if (!result.created) continue;
       this.alertsStored++;
