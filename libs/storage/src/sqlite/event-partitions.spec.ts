@@ -15,6 +15,7 @@ import { ChainedRecord, DuplicateIdError } from '../event-store.port';
 import { SqliteDb, openDatabase } from './sqlite-database';
 import { SqliteEventStore } from './sqlite-event-store';
 import { dropPartition, livePartitions } from './event-partitions';
+import { PartitionIdFilter, hashId } from './partition-id-filter';
 
 let counter = 0;
 
@@ -97,6 +98,10 @@ describe('the partitioned hot store', () => {
     await store.append(group(5, '2026-03-17T10:00:00.000Z'));
     expect(states()).toEqual(['0:closed', '1:closed', '2:open']);
     expect(db.prepare('SELECT n FROM event_partition_filters ORDER BY n').pluck().all()).toEqual([0, 1]);
+    // Filled while appending (this connection saw every row), folded to the partition's size: every id answers maybe.
+    const filter0 = PartitionIdFilter.fromBuffer(db.prepare('SELECT filter FROM event_partition_filters WHERE n = 0').pluck().get() as Buffer);
+    expect(filter0.byteLength).toBeLessThan(PartitionIdFilter.forIds(10).byteLength * 2);
+    expect((db.prepare('SELECT id FROM events_p0').pluck().all() as string[]).every((id) => filter0.mightContain(hashId(id)))).toBe(true);
     const check = async () => {
       const old = first[2].event!;
       const receipts = await store.findReceipts([old.id, 'not-stored']);

@@ -453,6 +453,34 @@ export class PartitionIdIndex {
       .immediate();
   }
 
+  /**
+   * Stores a filter a writer filled as it appended (the partition's every row went through it), in
+   * its own transaction, unless one is stored already or the partition is not closed.
+   */
+  storeFilter(n: number, filter: PartitionIdFilter, ids: number): void {
+    this.db
+      .transaction(() => {
+        const stored = this.db.prepare('SELECT filter FROM event_partition_filters WHERE n = ?').pluck().get(n) as Buffer | undefined;
+        if (stored !== undefined && readFilter(stored) !== null) return;
+        if (stored !== undefined) this.db.prepare('DELETE FROM event_partition_filters WHERE n = ?').run(n);
+        if (this.db.prepare('SELECT state FROM event_partitions WHERE n = ?').pluck().get(n) !== 'closed') return;
+        this.db.prepare('INSERT INTO event_partition_filters (n, ids, filter) VALUES (?, ?, ?)').run(n, ids, filter.toBuffer());
+        this.filters.set(n, filter);
+      })
+      .immediate();
+  }
+
+  /**
+   * Rows a partition's positions span (last - first + 1): every append gives the next position, so
+   * when this equals the rows one writer added, that writer saw every row (no other writer, no row
+   * inserted another way).
+   */
+  positionSpan(n: number): number {
+    const first = this.db.prepare('SELECT first_pos FROM event_partitions WHERE n = ?').pluck().get(n) as number | undefined;
+    const last = this.db.prepare(`SELECT pos FROM ${partitionTable(n)} ORDER BY pos DESC LIMIT 1`).pluck().get() as number | undefined;
+    return first === undefined || last === undefined ? -1 : last - first + 1;
+  }
+
   private filterOf(n: number): PartitionIdFilter | null {
     const cached = this.filters.get(n);
     if (cached) return cached;

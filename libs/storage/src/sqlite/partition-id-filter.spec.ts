@@ -37,6 +37,18 @@ describe('PartitionIdFilter', () => {
     expect(falsePositives / 50_000).toBeLessThan(0.02);
   });
 
+  it('folded to the ids it holds, answers maybe for each of them and keeps about the designed rate', () => {
+    const big = PartitionIdFilter.forIds(2_000_000);
+    for (const id of stored) big.add(hashId(id));
+    const f = big.foldTo(stored.length);
+    expect(f.byteLength).toBeLessThanOrEqual((stored.length * 10 * 2) / 8);
+    expect(f.byteLength).toBeLessThan(big.byteLength);
+    expect(stored.every((id) => f.mightContain(hashId(id)))).toBe(true);
+    expect(others.filter((id) => f.mightContain(hashId(id))).length / others.length).toBeLessThan(0.02);
+    const g = PartitionIdFilter.fromBuffer(f.toBuffer());
+    expect(stored.every((id) => g.mightContain(hashId(id)))).toBe(true);
+  });
+
   it('an empty filter says no to everything', () => {
     const f = PartitionIdFilter.forIds(0);
     expect(others.slice(0, 1000).some((id) => f.mightContain(hashId(id)))).toBe(false);

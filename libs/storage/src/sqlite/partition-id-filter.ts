@@ -96,6 +96,25 @@ export class PartitionIdFilter {
     return true;
   }
 
+  /**
+   * The same filter at the size `forIds(ids)` would choose (or the nearest larger), by folding the
+   * bit array in halves: with m a power of two, position p of m is position p & (m/2 - 1) of m/2,
+   * so the folded filter answers for every added id exactly as if it had been built at that size
+   * with the same k (no false negatives). A filter sized for the row cap shrinks to its week's ids.
+   */
+  foldTo(ids: number, bitsPerId = 10): PartitionIdFilter {
+    const wanted = Math.max(64, Math.ceil(Math.max(1, ids) * bitsPerId));
+    let bits = this.bits;
+    let m = this.m;
+    while (m / 2 >= wanted && m > 64) {
+      const half = new Uint8Array(bits.length / 2);
+      for (let i = 0; i < half.length; i++) half[i] = bits[i] | bits[i + half.length];
+      bits = half;
+      m /= 2;
+    }
+    return new PartitionIdFilter(bits, m, this.k);
+  }
+
   /** Bytes of memory the bit array takes. */
   get byteLength(): number {
     return this.bits.length;

@@ -23,6 +23,7 @@ import type { FieldProtection } from '../field-protection.port';
 import { SealedFieldCodec } from './sealed-fields';
 import { deriveColumns } from '../derived-columns';
 import { DEFAULT_HOT_PARTITION_MAX_ROWS, PartitionIdIndex, PartitionInfo, StoredIdError, isPartitioned, receiveWeek, rollOver } from './event-partitions';
+import { PartitionIdFilter, hashId } from './partition-id-filter';
 
 /** What the transaction needs of one chained record (the event is parsed from its JSON when absent). */
 export interface AppendRow {
@@ -96,7 +97,17 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection, options
      ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
   );
   const selectHead = db.prepare('SELECT seq, hash FROM chain_heads WHERE chain = ?');
-  let closedWithoutFilter = false;
+  /** What the last group did to the partitions (read after its commit). */
+  let group: { n: number; fresh: boolean; closed: number | null; ids: string[] } | null = null;
+  /**
+   * This connection's filter of the open partition, filled as its groups commit, when it saw the
+   * partition from its first row: stored as it is when the partition closes (no scan of its ids)
+   * if the partition's positions show no row came another way; otherwise the ids are scanned.
+   */
+  let filling: { n: number; filter: PartitionIdFilter; count: number } | null = null;
+
+  /** The partition the group's transaction closed (rolled over from), if any. */
+  let closing: number | null = null;
 
   /** The partition this group goes to: the open one, or a new one past the week boundary or the row cap. */
   const openPartition = (rows: readonly AppendRow[]): PartitionInfo => {
@@ -111,7 +122,7 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection, options
     if (open.rowCount > 0 && (week > open.week || open.rowCount >= maxRows)) {
       const next = rollOver(db, open, Math.max(week, open.week));
       ids.invalidate();
-      closedWithoutFilter = true;
+      closing = open.n;
       return next;
     }
     return open;
@@ -143,7 +154,9 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection, options
     const columns = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) columns[i] = deriveColumns(events[i].event, (id) => protection.patientToken(id));
     // Idempotency across partitions: the open partition's unique index refuses its own ids on insert.
-    if (open && ids.anyStored(columns.map((c) => c.id as string), open.n)) throw new StoredIdError();
+    const groupIds = columns.map((c) => c.id as string);
+    if (open && ids.anyStored(groupIds, open.n)) throw new StoredIdError();
+    if (open) group = { n: open.n, fresh: open.rowCount === 0, closed: closing, ids: groupIds };
     let minReceived = rows[0].receivedAt;
     let maxReceived = rows[0].receivedAt;
     let minOccurred = Number.MAX_SAFE_INTEGER;
@@ -183,17 +196,28 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection, options
     for (const r of heads.values()) upsertHead.run(r.chain, r.seq, r.hash);
   });
   return (rows) => {
-    closedWithoutFilter = false;
+    group = null;
+    closing = null;
     try {
       tx.immediate(rows);
     } catch (err) {
       ids.invalidate();
       throw err;
     }
-    // A partition this group closed gets its id filter now, once (until then lookups probe its index).
-    if (closedWithoutFilter || (partitioned && ids.missingFilters().length > 0)) {
-      for (const n of ids.missingFilters()) ids.buildFilter(n);
+    if (!group) return;
+    const g = group as { n: number; fresh: boolean; closed: number | null; ids: string[] };
+    const closedFilling = g.closed !== null && filling?.n === g.closed ? filling : null;
+    if (g.fresh) filling = { n: g.n, filter: PartitionIdFilter.forIds(maxRows), count: 0 };
+    if (filling?.n === g.n) {
+      for (const id of g.ids) filling.filter.add(hashId(id));
+      filling.count += g.ids.length;
+    } else filling = null;
+    // A partition this group closed gets its id filter now, once: the one filled while appending
+    // when it saw every row, else built from the partition's ids (until then lookups probe its index).
+    if (closedFilling && g.closed !== null && ids.positionSpan(g.closed) === closedFilling.count) {
+      ids.storeFilter(g.closed, closedFilling.filter.foldTo(closedFilling.count), closedFilling.count);
     }
+    for (const n of ids.missingFilters()) ids.buildFilter(n);
   };
 }
 
