@@ -1,11 +1,12 @@
 /**
  * Schema of the embedded event store as schema version 1 (the baseline migration) creates it: one
  * `events` table. Version 6 turns that table into partition 0 of the partitioned hot store and
- * `events` into a view over the partitions (event-partitions.ts, which creates each partition's
- * table, indexes and triggers from the same definitions); at every read-write open the triggers
- * are re-created there (ensureEventTriggers), not from EVENT_TRIGGERS_SQL.
+ * `events` into a view over the partitions (event-partitions.ts creates each partition's table,
+ * indexes and triggers from its own copy of these columns: this file is the baseline's history and
+ * does not change with later layouts); at every read-write open the triggers are re-created there
+ * (ensureEventTriggers), not from EVENT_TRIGGERS_SQL.
  *
- * Schema of the embedded event store. Immutability is enforced by the database itself: triggers
+ * Immutability is enforced by the database itself: triggers
  * refuse every UPDATE and DELETE of an event, and a chain head can only move forward. (The
  * retention purge of whole sealed blocks will get its own, narrowly-scoped exception.)
  *
