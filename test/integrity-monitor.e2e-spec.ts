@@ -131,6 +131,38 @@ describe('integrity-break alert', () => {
     }
   }, 60_000);
 
+  it('a break found by a verification someone asked for is known at once: readiness, metric, one alert', async () => {
+    // The schedule is far away (hourly incremental, daily full): only the on-demand run can find it.
+    const t = await startTestApp({ integrity: { checkpointEveryRecords: 10_000, checkpointIntervalSeconds: 60, verifyWorkers: 0, verifyFullIntervalHours: 24, verifyIntervalSeconds: 3600 } });
+    try {
+      const events = Array.from({ length: 6 }, (_, i) => accessEvent({ actor: { id: 'dr-asked-for', type: 'user' }, patient: { id: `MRN-ASKED-${i}` } }));
+      expect((await (await t.client('integration')).request('POST', '/v1/events', { events })).status).toBe(202);
+      expect((await readiness(t)).status).toBe(200);
+      dropTriggersAndEdit(t.dataDir, `UPDATE events SET action = 'export' WHERE chain = '${CHAIN}' AND seq = 2`);
+      expect((await readiness(t)).status).toBe(200); // nothing has looked yet
+
+      const verify = await (await t.client('auditor')).request('GET', '/v1/integrity/verify');
+      expect(verify.status).toBe(200);
+      expect(JSON.parse(verify.body)).toMatchObject({ ok: false, break: { chain: CHAIN, seq: 2, kind: 'modified', column: 'action' } });
+      const ready = await readiness(t);
+      expect(ready.status).toBe(503);
+      expect(ready.body.reason).toContain(`chain ${CHAIN} seq 2 kind modified column action`);
+      const metrics = (await (await t.client(null)).request('GET', '/metrics')).body;
+      expect(metrics).toMatch(/^audit_integrity_intact 0$/m);
+      const analyst = await t.client('soc_analyst');
+      const integrityAlerts = async () => JSON.parse((await analyst.request('GET', '/v1/alerts?rule=integrity-break')).body).alerts as { groupKey: unknown }[];
+      await waitUntil('the integrity-break alert', async () => (await integrityAlerts()).length > 0, 10_000);
+      // Asking again finds the same break: still one alert.
+      expect((await (await t.client('auditor')).request('GET', '/v1/integrity/verify')).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 500));
+      const alerts = await integrityAlerts();
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0].groupKey).toEqual({ chain: CHAIN, seq: 2, kind: 'modified', column: 'action' });
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
+
   it('a break found at start is raised once, and not again after a restart', async () => {
     const first = await startTestApp();
     expect((await (await first.client('integration')).request('POST', '/v1/events', { events: [accessEvent(), accessEvent(), accessEvent()] })).status).toBe(202);

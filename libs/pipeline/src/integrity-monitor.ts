@@ -14,7 +14,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import type { ChainBreak } from '@app/ledger';
-import { IntegrityService, VerifyResult } from './integrity.service';
+import { IntegrityService, VerifyRequest, VerifyResult } from './integrity.service';
 import { MetricsService } from './metrics.service';
 
 export type VerificationMode = 'start' | 'incremental' | 'full';
@@ -64,18 +64,30 @@ export class IntegrityMonitor {
   }
 
   /**
-   * A break found outside a verification run (a query re-checking the records it returns): known
+   * A break found outside a scheduled run (a query re-checking the records it returns, or a
+   * verification someone asked for): known
    * from now on (readiness, metrics, listeners) until a full verification clears it.
    */
-  async noteBreak(b: ChainBreak): Promise<void> {
+  async noteBreak(b: ChainBreak, foundBy: 'query' | 'on-demand' = 'query'): Promise<void> {
     if (this.broken.has(b.chain)) return;
     this.broken.set(b.chain, b);
     const all = [...this.broken.values()].sort((x, y) => (x.chain < y.chain ? -1 : 1));
     this.state = { ...this.state, status: 'broken', breaks: all };
     this.metrics.integrityIntact.set(0);
     this.metrics.integrityBreaks.set(all.length);
-    this.logger.error(JSON.stringify({ msg: 'integrity break', mode: 'query', chain: b.chain, seq: b.seq, kind: b.kind, ...(b.column ? { column: b.column } : {}) }));
+    this.logger.error(JSON.stringify({ msg: 'integrity break', mode: foundBy, chain: b.chain, seq: b.seq, kind: b.kind, ...(b.column ? { column: b.column } : {}) }));
     await this.report([b], 'query');
+  }
+
+  /**
+   * A verification someone asked for (GET /v1/integrity/verify, the console's "Verify every chain
+   * now"): its breaks are known at once, as the schedule's would be (readiness, metrics, the
+   * integrity-break alert), instead of waiting for the next full run to find them again.
+   */
+  async verifyOnDemand(req: VerifyRequest = {}): Promise<VerifyResult> {
+    const result = await this.integrity.verify(req);
+    for (const b of result.breaks) await this.noteBreak(b, 'on-demand');
+    return result;
   }
 
   current(): IntegrityState {

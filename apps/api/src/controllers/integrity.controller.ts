@@ -1,7 +1,7 @@
 /** Integrity verification over HTTP (CONTRACT: GET /v1/integrity/verify), and clock quality per integration (GET /v1/integrity/clock). */
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ClockQualityMonitor, ClockStatus, IntegrityService, parseVerifyQuery } from '@app/pipeline';
+import { ClockQualityMonitor, ClockStatus, IntegrityMonitor, parseVerifyQuery } from '@app/pipeline';
 import { RequireScope } from '@app/security';
 
 @ApiTags('integrity')
@@ -9,7 +9,7 @@ import { RequireScope } from '@app/security';
 @Controller('v1/integrity')
 export class IntegrityController {
   constructor(
-    private readonly integrity: IntegrityService,
+    private readonly monitor: IntegrityMonitor,
     private readonly clock: ClockQualityMonitor,
   ) {}
 
@@ -27,7 +27,8 @@ export class IntegrityController {
   @ApiQuery({ name: 'from', required: false, description: 'first sequence number' })
   @ApiQuery({ name: 'to', required: false, description: 'last sequence number' })
   async verify(@Query() params: Record<string, unknown>) {
-    const result = await this.integrity.verify(parseVerifyQuery(params));
+    // A break found here is known at once (readiness, metrics, the integrity-break alert).
+    const result = await this.monitor.verifyOnDemand(parseVerifyQuery(params));
     return { ok: result.ok, verified: result.verified, break: result.break, breaks: result.breaks, chains: result.chains, checkpointsVerified: result.checkpointsVerified };
   }
 }
