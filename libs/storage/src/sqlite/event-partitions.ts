@@ -99,6 +99,11 @@ function objectName(n: number, suffix: string): string {
   return n === 0 ? `events_${suffix}` : `events_p${n}_${suffix}`;
 }
 
+/** The name of partition n's index `suffix` (`by_actor`, `by_patient`, `by_time`, `access_log`). */
+export function partitionIndexName(n: number, suffix: 'by_actor' | 'by_patient' | 'by_time' | 'access_log'): string {
+  return objectName(n, suffix);
+}
+
 export function partitionTriggerNames(n: number): { immutable: string; neverDeleted: string } {
   return { immutable: objectName(n, 'are_immutable'), neverDeleted: objectName(n, 'are_never_deleted') };
 }

@@ -30,6 +30,7 @@ import type { FieldProtection } from '../field-protection.port';
 import { DataKeyUnavailableError, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 import { AppendOptions, appendFailure, prepareAppend } from './sqlite-append';
 import { PartitionIdIndex, isPartitioned, partitionTable } from './event-partitions';
+import { PartitionReads, ReadBounds } from './partition-reads';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumnMismatchError, DerivedColumns, mismatchOf, PatientTokenCache, withColumnCheck } from '../derived-columns';
 import type { SqliteAppendThread } from './sqlite-append-thread';
@@ -78,13 +79,12 @@ const ID_LOOKUP_CHUNK = 500;
 export class SqliteEventStore implements EventStore {
   private readonly selectHeads;
   private readonly selectById;
-  private readonly selectAnyByPatientColumn;
   private readonly selectChains;
   private readonly countByChain;
-  private readonly selectSince;
-  private readonly selectSinceInRange;
   private readonly selectLastPosition;
-  private readonly selectIdsSince;
+  private readonly selectNewestPosition;
+  /** Reads name only the partitions their bounds touch, with statements reused (partition-reads.ts). */
+  protected readonly reads: PartitionReads;
   private readonly receiptLookups = new Map<string, Database.Statement<string[]>>();
   /** Id lookups go to the partitions whose filter may hold the id (event-partitions.ts). */
   private readonly idIndex: PartitionIdIndex | null;
@@ -108,20 +108,13 @@ export class SqliteEventStore implements EventStore {
     ensureSealedColumn(db);
     this.selectHeads = db.prepare('SELECT chain, seq, hash FROM chain_heads');
     this.selectById = db.prepare(`SELECT ${RECORD_COLUMNS} FROM events WHERE id = ?`);
-    this.selectAnyByPatientColumn = db.prepare('SELECT 1 FROM events WHERE patient_id = ? LIMIT 1');
     this.selectChains = db.prepare('SELECT chain FROM chain_heads ORDER BY chain');
     this.countByChain = db.prepare('SELECT COUNT(*) AS n FROM events WHERE chain = ?');
-    // Detection tails the events integrations post: the service's own access log (reads of the audit
-    // data, stamped with the wall clock) is neither evaluated nor allowed to move the event-time watermark.
-    const notAccessLog = `chain <> ${chainLiteral(ACCESS_LOG_CHAIN)}`;
-    this.selectSince = db.prepare(`SELECT pos, received_at, event, sealed FROM events WHERE pos > ? AND ${notAccessLog} ORDER BY pos LIMIT ?`);
-    // Unary + keeps the planner on the primary key (position order) instead of the time index.
-    this.selectSinceInRange = db.prepare(
-      `SELECT pos, received_at, event, sealed FROM events WHERE pos > ? AND +occurred_ms >= ? AND +occurred_ms < ? AND ${notAccessLog} ORDER BY pos LIMIT ?`,
-    );
     // Backwards on the primary key to the newest non-access-log row (MAX() with a WHERE would scan).
-    this.selectLastPosition = db.prepare(`SELECT COALESCE((SELECT pos FROM events WHERE ${notAccessLog} ORDER BY pos DESC LIMIT 1), -1) AS pos`);
-    this.selectIdsSince = db.prepare(`SELECT pos, id FROM events WHERE pos > ? AND ${notAccessLog} ORDER BY pos LIMIT ?`);
+    this.selectLastPosition = db.prepare(`SELECT COALESCE((SELECT pos FROM events WHERE ${NOT_ACCESS_LOG} ORDER BY pos DESC LIMIT 1), -1) AS pos`);
+    // The newest position (ORDER BY … LIMIT 1: each partition's rowid end, where MAX() over the view would scan).
+    this.selectNewestPosition = db.prepare('SELECT COALESCE((SELECT pos FROM events ORDER BY pos DESC LIMIT 1), -1) AS pos');
+    this.reads = new PartitionReads(db);
     this.idIndex = isPartitioned(db) ? new PartitionIdIndex(db) : null;
     this.appendTx = prepareAppend(db, protection, appendOptions);
   }
@@ -198,9 +191,49 @@ export class SqliteEventStore implements EventStore {
   }
 
   async query(q: EventQuery): Promise<EventPage> {
+    const rows = this.reads.inRead(() => {
+      const { sql, params } = this.querySql(q);
+      return this.reads.statement(sql).all(...params) as EventRow[];
+    });
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      records: page.map((r) => this.toStoredRecord(r)),
+      next: rows.length > q.limit && last ? { occurredMs: last.occurred_ms, position: last.pos } : null,
+    };
+  }
+
+  /**
+   * `EXPLAIN QUERY PLAN` of the statement `query(q)` runs now (the partitions it would name, its
+   * SQL): one line per plan step. The plan tests assert on it (each arm on an index, no sort).
+   */
+  explainQuery(q: EventQuery): string[] {
+    return this.reads.inRead(() => {
+      const { sql, params } = this.querySql(q);
+      return this.explain(sql, params);
+    });
+  }
+
+  /** The same for the first page of `stream(q)`. */
+  explainStream(q: EventStreamQuery): string[] {
+    return this.reads.inRead(() => {
+      const s = this.streamSql(q);
+      return this.explain(s.first, [...s.params, q.pageSize ?? 1000]);
+    });
+  }
+
+  private explain(sql: string, params: unknown[]): string[] {
+    return (this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+  }
+
+  /** The SQL of one page of `query` (inside a read transaction: it reads the partition catalog). */
+  private querySql(q: EventQuery): { sql: string; params: (string | number)[] } {
+    // A page of the access log with no actor or patient filter walks each partition's access-log index.
+    const accessLogOnly = q.chain === ACCESS_LOG_CHAIN && q.patient === undefined && q.patientToken === undefined && q.actor === undefined;
+    const from = this.reads.source({ fromMs: q.fromMs, toMs: q.toMs, atMostMs: q.after?.occurredMs }, accessLogOnly ? 'access_log' : undefined);
     const where: string[] = [];
     const params: (string | number)[] = [];
-    this.patientFilter(q, where, params);
+    this.patientFilter(q, from, where, params);
     if (q.actor !== undefined) (where.push('actor_id = ?'), params.push(q.actor));
     // Actions are an open vocabulary: a filter matches them in any case (READ finds read).
     if (q.action !== undefined) (where.push('action = ? COLLATE NOCASE'), params.push(q.action));
@@ -218,18 +251,9 @@ export class SqliteEventStore implements EventStore {
       where.push('(occurred_ms < ? OR (occurred_ms = ? AND pos < ?))');
       params.push(q.after.occurredMs, q.after.occurredMs, q.after.position);
     }
-    const sql =
-      `SELECT ${RECORD_COLUMNS} FROM events` +
-      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-      ' ORDER BY occurred_ms DESC, pos DESC LIMIT ?';
+    const sql = `SELECT ${RECORD_COLUMNS} FROM ${from}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '') + ' ORDER BY occurred_ms DESC, pos DESC LIMIT ?';
     params.push(q.limit + 1);
-    const rows = this.db.prepare(sql).all(...params) as EventRow[];
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return {
-      records: page.map((r) => this.toStoredRecord(r)),
-      next: rows.length > q.limit && last ? { occurredMs: last.occurred_ms, position: last.pos } : null,
-    };
+    return { sql, params };
   }
 
   async chains(): Promise<string[]> {
@@ -258,11 +282,18 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readSince(afterPosition: number, limit: number, range?: EventTimeRange): Promise<PositionedEvent[]> {
-    const rows = (
-      range && (range.fromMs !== undefined || range.toMs !== undefined)
-        ? this.selectSinceInRange.all(afterPosition, range.fromMs ?? Number.MIN_SAFE_INTEGER, range.toMs ?? Number.MAX_SAFE_INTEGER, limit)
-        : this.selectSince.all(afterPosition, limit)
-    ) as ({ pos: number; received_at: string } & EncodedEvent)[];
+    const inRange = range !== undefined && (range.fromMs !== undefined || range.toMs !== undefined);
+    const rows = this.reads.inRead(() => {
+      const from = this.reads.source({ afterPos: afterPosition, fromMs: range?.fromMs, toMs: range?.toMs });
+      // Detection tails the events integrations post: the service's own access log (reads of the audit
+      // data, stamped with the wall clock) is neither evaluated nor allowed to move the event-time watermark.
+      // Unary + keeps the planner on the primary key (position order) instead of the time index.
+      return inRange
+        ? this.reads
+            .statement(`SELECT pos, received_at, event, sealed FROM ${from} WHERE pos > ? AND +occurred_ms >= ? AND +occurred_ms < ? AND ${NOT_ACCESS_LOG} ORDER BY pos LIMIT ?`)
+            .all(afterPosition, range.fromMs ?? Number.MIN_SAFE_INTEGER, range.toMs ?? Number.MAX_SAFE_INTEGER, limit)
+        : this.reads.statement(`SELECT pos, received_at, event, sealed FROM ${from} WHERE pos > ? AND ${NOT_ACCESS_LOG} ORDER BY pos LIMIT ?`).all(afterPosition, limit);
+    }) as ({ pos: number; received_at: string } & EncodedEvent)[];
     const out: PositionedEvent[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
@@ -277,15 +308,43 @@ export class SqliteEventStore implements EventStore {
   }
 
   async readIdsSince(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]> {
-    const rows = this.selectIdsSince.all(afterPosition, limit) as { pos: number; id: string }[];
+    const rows = this.reads.inRead(() => {
+      const from = this.reads.source({ afterPos: afterPosition });
+      return this.reads.statement(`SELECT pos, id FROM ${from} WHERE pos > ? AND ${NOT_ACCESS_LOG} ORDER BY pos LIMIT ?`).all(afterPosition, limit);
+    }) as { pos: number; id: string }[];
     return rows.map((r) => ({ position: r.pos, id: r.id }));
   }
 
   async *stream(q: EventStreamQuery): AsyncIterable<StoredRecord[]> {
     const pageSize = q.pageSize ?? 1000;
+    // Snapshot: nothing committed after the first page.
+    const snapshot = (this.selectNewestPosition.get() as { pos: number }).pos;
+    // Each page in a read transaction of its own, with the partitions it touches read there: a
+    // partition dropped by retention between two pages is no longer named by the next one.
+    let rows = this.reads.inRead(() => {
+      const s = this.streamSql(q, snapshot);
+      return this.reads.statement(s.first).all(...s.params, pageSize) as EventRow[];
+    });
+    while (rows.length > 0) {
+      yield rows.map((r) => this.toStoredRecord(r));
+      if (rows.length < pageSize || this.closed) return;
+      const last = rows[rows.length - 1];
+      rows = this.reads.inRead(() => {
+        const s = this.streamSql(q, snapshot, last.occurred_ms);
+        return this.reads.statement(s.next).all(...s.params, last.occurred_ms, last.occurred_ms, last.pos, pageSize) as EventRow[];
+      });
+    }
+  }
+
+  /**
+   * The SQL of `stream`'s first and following pages (inside a read transaction: it reads the
+   * partition catalog); `fromMs` is where the next page starts (it narrows the partitions read).
+   */
+  private streamSql(q: EventStreamQuery, snapshot?: number, atLeastMs?: number): { first: string; next: string; params: (string | number)[] } {
+    const from = this.reads.source({ fromMs: q.fromMs, toMs: q.toMs, atLeastMs });
     const where: string[] = [];
     const params: (string | number)[] = [];
-    this.patientFilter(q, where, params);
+    this.patientFilter(q, from, where, params);
     if (q.actor !== undefined) (where.push('actor_id = ?'), params.push(q.actor));
     if (q.category !== undefined) (where.push('category = ?'), params.push(q.category));
     if (q.actions?.length) (where.push(`action IN (${q.actions.map(() => '?').join(',')})`), params.push(...q.actions));
@@ -296,22 +355,17 @@ export class SqliteEventStore implements EventStore {
     if (q.excludeChain !== undefined) where.push(`chain <> ${chainLiteral(q.excludeChain)}`);
     if (q.fromMs !== undefined) (where.push('occurred_ms >= ?'), params.push(q.fromMs));
     if (q.toMs !== undefined) (where.push('occurred_ms < ?'), params.push(q.toMs));
-    // Snapshot: nothing committed after the first page. Unary + keeps the planner on the
-    // patient / actor / time index (rows come out in (occurred_ms, pos) order without sorting).
+    // Unary + keeps the planner on the patient / actor / time index (rows come out in
+    // (occurred_ms, pos) order without sorting).
     where.push('+pos <= ?');
-    // The newest position (ORDER BY … LIMIT 1: each partition's rowid end, where MAX() over the view would scan).
-    params.push((this.db.prepare('SELECT COALESCE((SELECT pos FROM events ORDER BY pos DESC LIMIT 1), -1) AS pos').get() as { pos: number }).pos);
-    const columns = `SELECT ${RECORD_COLUMNS} FROM events WHERE `;
+    params.push(snapshot ?? (this.selectNewestPosition.get() as { pos: number }).pos);
+    const columns = `SELECT ${RECORD_COLUMNS} FROM ${from} WHERE `;
     const order = ' ORDER BY occurred_ms, pos LIMIT ?';
-    const first = this.db.prepare(columns + where.join(' AND ') + order);
-    const next = this.db.prepare(columns + [...where, 'occurred_ms >= ?', '(occurred_ms > ? OR +pos > ?)'].join(' AND ') + order);
-    let rows = first.all(...params, pageSize) as EventRow[];
-    while (rows.length > 0) {
-      yield rows.map((r) => this.toStoredRecord(r));
-      if (rows.length < pageSize || this.closed) return;
-      const last = rows[rows.length - 1];
-      rows = next.all(...params, last.occurred_ms, last.occurred_ms, last.pos, pageSize) as EventRow[];
-    }
+    return {
+      first: columns + where.join(' AND ') + order,
+      next: columns + [...where, 'occurred_ms >= ?', '(occurred_ms > ? OR +pos > ?)'].join(' AND ') + order,
+      params,
+    };
   }
 
   /** The embedded store is ready once its database is open (the migrations ran in openDatabase). */
@@ -405,10 +459,11 @@ export class SqliteEventStore implements EventStore {
    * would make SQLite sort every match of the patient on each page (no index order across two
    * keys), so one probe first tells whether such older rows exist at all; usually they do not.
    */
-  private patientFilter(q: { patient?: string; patientToken?: string }, where: string[], params: (string | number)[]): void {
+  private patientFilter(q: { patient?: string; patientToken?: string }, from: string, where: string[], params: (string | number)[]): void {
     if (q.patient !== undefined) {
       const token = this.protection.patientToken(q.patient);
-      const legacy = token !== q.patient && this.selectAnyByPatientColumn.get(q.patient) !== undefined;
+      // Only the partitions the read touches can hold such rows for it.
+      const legacy = token !== q.patient && this.reads.statement(`SELECT 1 FROM ${from} WHERE patient_id = ? LIMIT 1`).get(q.patient) !== undefined;
       if (legacy) (where.push('patient_id IN (?, ?)'), params.push(token, q.patient));
       else (where.push('patient_id = ?'), params.push(token));
     }
@@ -423,6 +478,9 @@ function ensureSealedColumn(db: SqliteDb): void {
   if (db.readonly) throw new Error('the audit database predates field encryption; open it once read-write to upgrade it');
   db.exec('ALTER TABLE events ADD COLUMN sealed BLOB');
 }
+
+/** Detection and the position tail skip the service's own access log. */
+const NOT_ACCESS_LOG = `chain <> '${ACCESS_LOG_CHAIN}'`;
 
 function chainLiteral(chain: string): string {
   if (!/^[a-z][a-z0-9_]{0,63}$/.test(chain)) throw new Error('chain ids are lower-case identifiers');

@@ -1,0 +1,168 @@
+/**
+ * The read side of the partitioned hot store (event-partitions.ts): which partition tables a read
+ * must consult, and the prepared statements reads reuse.
+ *
+ * - A read with a bound on occurred time (`from`/`to`, a page cursor) or on position (a tail after a
+ *   position) names only the partitions whose rows can meet it: a UNION ALL over those tables in
+ *   place of the `events` view (SQLite pushes the WHERE into each arm and merges the arms' index
+ *   orders exactly as it does over the view). Without a bound, or when every partition may hold
+ *   matches, the read keeps the view.
+ * - The open partition is always read (appends land in it while we read). A closed partition is read
+ *   when its occurred-time range meets the read's and it holds a position past the read's. Those
+ *   ranges come from the partition's own indexes (three seeks), once per connection: a closed
+ *   partition takes no more rows (retention only removes some, which narrows the range, so the kept
+ *   one still covers it). Not from the catalog's min/max columns: partition 0 of an upgraded store
+ *   has there only the rows appended after the upgrade (the migration left them empty), and a row
+ *   written through the view's INSERT trigger passes no catalog update. Events arrive late, so no
+ *   order between partitions and occurred time is assumed: each range is the partition's own.
+ * - The caller reads the catalog (which partitions are live, which is open) and the rows in ONE read
+ *   transaction (`inRead`), so a rollover or a drop between the two cannot make a read miss rows or
+ *   name a table that is gone.
+ * - A page of the access log alone reads each partition by its access-log index (INDEXED BY).
+ * - Statements are cached by SQL text, least recently used first out, at most `maxStatements`; the
+ *   cache is emptied when the set of live partitions changes (pruned SQL names tables).
+ */
+import type Database from 'better-sqlite3';
+import type { SqliteDb } from './sqlite-database';
+import { EVENT_COLUMNS, isPartitioned, partitionIndexName } from './event-partitions';
+
+/** What a read is bounded by (all optional). */
+export interface ReadBounds {
+  /** occurred_ms >= fromMs */
+  fromMs?: number;
+  /** occurred_ms < toMs */
+  toMs?: number;
+  /** occurred_ms <= atMostMs (a newest-first page cursor) */
+  atMostMs?: number;
+  /** occurred_ms >= atLeastMs (an oldest-first page cursor) */
+  atLeastMs?: number;
+  /** pos > afterPos */
+  afterPos?: number;
+}
+
+interface LivePartition {
+  n: number;
+  table_name: string;
+  state: 'open' | 'closed';
+}
+
+/** A closed partition's extent, from its own indexes (null: it holds no row). */
+interface Extent {
+  minOccurred: number | null;
+  maxOccurred: number | null;
+  maxPos: number | null;
+}
+
+export const DEFAULT_CACHED_STATEMENTS = 128;
+
+export class PartitionReads {
+  private readonly selectLive: Database.Statement | null;
+  private readonly extents = new Map<number, Extent>();
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly indexes = new Map<string, boolean>();
+  private partitionSet = '';
+  private readonly read: <T>(fn: () => T) => T;
+
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly maxStatements = DEFAULT_CACHED_STATEMENTS,
+  ) {
+    this.selectLive = isPartitioned(db) ? db.prepare("SELECT n, table_name, state FROM event_partitions WHERE state <> 'dropped' ORDER BY n") : null;
+    const tx = db.transaction((fn: () => unknown) => fn());
+    this.read = <T>(fn: () => T): T => tx(fn) as T;
+  }
+
+  /** Runs `fn` in one read transaction (the catalog and the rows it reads come from one snapshot). */
+  inRead<T>(fn: () => T): T {
+    return this.read(fn);
+  }
+
+  /**
+   * What a read FROM: `events` (the view over every live partition) or a parenthesized UNION ALL of
+   * the partitions the bounds can meet. Call inside `inRead`, with the rows' statement.
+   */
+  source(bounds: ReadBounds, index?: 'access_log'): string {
+    if (!this.selectLive) return 'events';
+    const parts = this.selectLive.all() as LivePartition[];
+    const set = parts.map((p) => `${p.n}${p.state === 'open' ? 'o' : 'c'}`).join(',');
+    if (set !== this.partitionSet) {
+      this.statements.clear();
+      this.indexes.clear();
+      this.partitionSet = set;
+      const live = new Set(parts.map((p) => p.n));
+      for (const n of this.extents.keys()) if (!live.has(n)) this.extents.delete(n);
+    }
+    if (!bounded(bounds) && index === undefined) return 'events';
+    const keep = bounded(bounds) ? parts.filter((p) => p.state === 'open' || meets(this.extentOf(p), bounds)) : parts;
+    if (parts.length === 0 || (keep.length === parts.length && index === undefined)) return 'events';
+    const cols = EVENT_COLUMNS.join(', ');
+    // No partition can hold a match (no open one either: a store being dropped): an empty source.
+    if (keep.length === 0) return `(SELECT ${cols} FROM ${parts[0].table_name} WHERE 0)`;
+    return `(${keep.map((p) => `SELECT ${cols} FROM ${p.table_name}${this.indexedBy(p, index)}`).join(' UNION ALL ')})`;
+  }
+
+  /**
+   * ` INDEXED BY` the partition's access-log index, where it has one. Without it SQLite picks the
+   * (chain, seq) index for `chain = 'access_log'` (it has no statistics saying the chain holds many
+   * rows) and sorts every access-log row of each partition for a page of the newest.
+   */
+  private indexedBy(p: LivePartition, index: 'access_log' | undefined): string {
+    if (index === undefined) return '';
+    const name = partitionIndexName(p.n, index);
+    let exists = this.indexes.get(name);
+    if (exists === undefined) {
+      exists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?").get(name, p.table_name) !== undefined;
+      this.indexes.set(name, exists);
+    }
+    return exists ? ` INDEXED BY ${name}` : '';
+  }
+
+  /** The prepared statement for `sql`, from the cache (least recently used out past the bound). */
+  statement(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (stmt) {
+      this.statements.delete(sql);
+      this.statements.set(sql, stmt);
+      return stmt;
+    }
+    stmt = this.db.prepare(sql);
+    this.statements.set(sql, stmt);
+    if (this.statements.size > this.maxStatements) this.statements.delete(this.statements.keys().next().value as string);
+    return stmt;
+  }
+
+  /** Statements cached now (tests and benches). */
+  cachedStatements(): number {
+    return this.statements.size;
+  }
+
+  private extentOf(p: LivePartition): Extent {
+    let e = this.extents.get(p.n);
+    if (!e) {
+      const t = p.table_name;
+      const row = this.db
+        .prepare(
+          `SELECT (SELECT occurred_ms FROM ${t} ORDER BY occurred_ms LIMIT 1) AS lo, (SELECT occurred_ms FROM ${t} ORDER BY occurred_ms DESC LIMIT 1) AS hi, (SELECT pos FROM ${t} ORDER BY pos DESC LIMIT 1) AS last`,
+        )
+        .get() as { lo: number | null; hi: number | null; last: number | null };
+      e = { minOccurred: row.lo, maxOccurred: row.hi, maxPos: row.last };
+      this.extents.set(p.n, e);
+    }
+    return e;
+  }
+}
+
+function bounded(b: ReadBounds): boolean {
+  return b.fromMs !== undefined || b.toMs !== undefined || b.atMostMs !== undefined || b.atLeastMs !== undefined || b.afterPos !== undefined;
+}
+
+/** Whether a closed partition of this extent may hold a row within the bounds. */
+function meets(e: Extent, b: ReadBounds): boolean {
+  if (e.minOccurred === null || e.maxOccurred === null || e.maxPos === null) return false;
+  if (b.fromMs !== undefined && e.maxOccurred < b.fromMs) return false;
+  if (b.atLeastMs !== undefined && e.maxOccurred < b.atLeastMs) return false;
+  if (b.toMs !== undefined && e.minOccurred >= b.toMs) return false;
+  if (b.atMostMs !== undefined && e.minOccurred > b.atMostMs) return false;
+  if (b.afterPos !== undefined && e.maxPos <= b.afterPos) return false;
+  return true;
+}
