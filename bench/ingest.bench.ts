@@ -252,7 +252,7 @@ async function main(): Promise<void> {
       if (b.run.retries > 0) console.log(`| batch-of-${b.size} requests sent again after a connection error | ${b.run.retries} |`);
     }
 
-    let single: { max: number; halfRate: number; failures: number; paced: { latencies: number[]; connectionErrors: number }; service: { m0: Map<string, number>; m1: Map<string, number> }; cpu: { probe: number; paced: number } } | null = null;
+    let single: { max: number; halfRate: number; failures: number; paced: { latencies: number[]; connectionErrors: number }; service: { m0: Map<string, number>; m1: Map<string, number> }; cpu: { probe: number; paced: number; probeMain: number; pacedMain: number } } | null = null;
     if (SINGLE_PROBE > 0) {
       const singles = generateTraffic({ events: SINGLE_PROBE + 180_000, seed: 11 }).events.map((e, i) => {
         const body = JSON.stringify(SHARDS === null ? postedByBench(e) : postedBySite(e, siteOf(i)));
@@ -260,8 +260,10 @@ async function main(): Promise<void> {
         return body;
       });
       const probeCpu0 = processCpuMs(svc.child.pid);
+      const probeMain0 = mainThreadCpuMs(svc.child.pid);
       const probe = await closedLoop(client, singles.slice(0, SINGLE_PROBE), 64);
       const probeCpuPerEvent = ((processCpuMs(svc.child.pid) - probeCpu0) * 1000) / SINGLE_PROBE;
+      const probeMainPerEvent = ((mainThreadCpuMs(svc.child.pid) - probeMain0) * 1000) / SINGLE_PROBE;
       const max = SINGLE_PROBE / probe.seconds;
       const halfRate = max / 2;
       // What the service saw during the open loop (its /metrics scraped just before and after; the
@@ -270,14 +272,16 @@ async function main(): Promise<void> {
       const m0 = await scrapeMetrics(bench);
       const pacedBodies = singles.slice(SINGLE_PROBE, SINGLE_PROBE + Math.floor(halfRate * SINGLE_SECONDS));
       const pacedCpu0 = processCpuMs(svc.child.pid);
+      const pacedMain0 = mainThreadCpuMs(svc.child.pid);
       const paced = await openLoop(client, pacedBodies, halfRate);
       const pacedCpuPerEvent = ((processCpuMs(svc.child.pid) - pacedCpu0) * 1000) / pacedBodies.length;
+      const pacedMainPerEvent = ((mainThreadCpuMs(svc.child.pid) - pacedMain0) * 1000) / pacedBodies.length;
       const m1 = await scrapeMetrics(bench);
-      single = { max, halfRate, failures: probe.failures + paced.failures, paced, service: { m0, m1 }, cpu: { probe: probeCpuPerEvent, paced: pacedCpuPerEvent } };
+      single = { max, halfRate, failures: probe.failures + paced.failures, paced, service: { m0, m1 }, cpu: { probe: probeCpuPerEvent, paced: pacedCpuPerEvent, probeMain: probeMainPerEvent, pacedMain: pacedMainPerEvent } };
     }
 
     if (single) {
-      console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(single.max)} events/s (service CPU ${fmt(single.cpu.probe, 1)} µs per event; at half max ${fmt(single.cpu.paced, 1)} µs) |`);
+      console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(single.max)} events/s (service CPU ${fmt(single.cpu.probe, 1)} µs per event, main thread ${fmt(single.cpu.probeMain, 1)} µs; at half max ${fmt(single.cpu.paced, 1)} µs, main thread ${fmt(single.cpu.pacedMain, 1)} µs) |`);
       console.log(
         `| single-event ack latency at half max (${fmt(single.halfRate)} ev/s, open loop, ${SHARDS === null ? `one pool of ${POOL} connections` : `${SITES} pools`}) p50 / p95 / p99 | ${fmt(percentile(single.paced.latencies, 50), 1)} ms / ${fmt(percentile(single.paced.latencies, 95), 1)} ms / ${fmt(percentile(single.paced.latencies, 99), 1)} ms |`,
       );

@@ -3,17 +3,18 @@
  * the local CA's server certificate, the hostile-JSON body reader (size, depth, string length, duplicate
  * and prototype keys, UTF-8), problem+json errors without stack traces, security headers,
  * authentication before any body is read, connection caps and header/body deadlines (issue 22),
- * OpenAPI at /docs and /docs-json, and graceful shutdown that lets in-flight commits finish.
+ * OpenAPI at /docs and /docs-json, graceful shutdown that lets in-flight commits finish, and the lean
+ * POST /v1/events route (the same steps as the Nest route without Nest's per-request pipeline).
  */
 import { DynamicModule, INestApplication, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { HttpsOptions } from '@nestjs/common/interfaces/external/https-options.interface';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, Reflector } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig, contextSettingsOf, securitySettings, DEFAULT_HTTP_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_FHIR_JSON_DEPTH, DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_STRING_LENGTH } from '@app/core';
 import { AUTH_EVENT_SINK, AuthEventSink, AuthGuard, ensureLocalPki } from '@app/security';
-import { IntegrityMonitor, MetricsService } from '@app/pipeline';
+import { DeniedAccessRecorder, IntegrityMonitor, MetricsService } from '@app/pipeline';
 import { DataDirLock } from '@app/storage';
 import { AppModule } from './app.module';
 import { JsonLogger } from './http/json-logger';
@@ -23,6 +24,8 @@ import { keepTlsResponsesBuffered } from './http/tls-response-buffer';
 import { recordTlsRefusals } from './http/tls-refusals';
 import { requestLog } from './http/request-log.middleware';
 import { authenticateBeforeBody } from './http/authenticate-before-body';
+import { leanEventsRoute } from './http/lean-events-route';
+import { EventsController } from './controllers/events.controller';
 import { capConnections, HardenedExpressAdapter } from './http/connection-limits';
 import { documentationAccess } from './http/ops-endpoints';
 import { useForwardedHeaderForClientIp } from './http/forwarded-client-address';
@@ -98,7 +101,20 @@ async function buildAppHoldingLock(config: AppConfig, logger: JsonLogger, extraI
   capConnections(server, limits, (cap) => metrics.httpConnectionsRefused.inc({ cap }));
   // First in the stack (ahead of the FHIR reader mounted during create): security headers, the request
   // log, then credentials before any body byte is read.
-  adapter.beforeEverything = inSequence(securityHeaders(!config.insecureHttp), requestLog(logger), authenticateBeforeBody(app.get(AuthGuard)));
+  // Then POST /v1/events itself, served outside Nest's pipeline with the same steps (lean-events-route.ts).
+  const bodyReader = jsonBodyReader({ limitsFor: (req) => jsonLimitsFor(config, req.path) });
+  // A record that failed its re-check in a query makes the break known (readiness, integrity-break alert).
+  const monitor = app.get(IntegrityMonitor);
+  const problems = new ProblemFilter(logger, (b) => void monitor.noteBreak(b));
+  const postEvents = leanEventsRoute({
+    controller: app.get(EventsController),
+    guard: app.get(AuthGuard),
+    reflector: app.get(Reflector),
+    bodyReader,
+    filter: problems,
+    denials: app.get(DeniedAccessRecorder, { strict: false }),
+  });
+  adapter.beforeEverything = inSequence(securityHeaders(!config.insecureHttp), requestLog(logger), authenticateBeforeBody(app.get(AuthGuard)), postEvents);
   app.disable('x-powered-by');
   // X-Forwarded-For only from TRUSTED_PROXIES: req.ip is then the client's address behind them, and
   // a forged header from anyone else is ignored (req.ip stays the peer's address).
@@ -107,14 +123,12 @@ async function buildAppHoldingLock(config: AppConfig, logger: JsonLogger, extraI
   // TRUSTED_PROXY_HEADER=forwarded: the same trust, read from RFC 7239 `Forwarded: for=` instead.
   if (config.integrity?.trustedProxyHeader === 'forwarded') useForwardedHeaderForClientIp(app.getHttpAdapter().getInstance());
   app.set('query parser', 'simple');
-  app.use(jsonBodyReader({ limitsFor: (req) => jsonLimitsFor(config, req.path) }));
+  app.use(bodyReader);
   // The web console: its views, static files, form bodies and its own CSP (after securityHeaders).
   mountConsole(app);
   // Body-reader errors happen before Nest's filters; render them as problems too.
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => (err ? sendProblem(res, toProblem(err)) : next()));
-  // A record that failed its re-check in a query makes the break known (readiness, integrity-break alert).
-  const monitor = app.get(IntegrityMonitor);
-  app.useGlobalFilters(new ProblemFilter(logger, (b) => void monitor.noteBreak(b)));
+  app.useGlobalFilters(problems);
 
   const doc = SwaggerModule.createDocument(
     app,

@@ -18,7 +18,7 @@ import { resolveRouteSecurity } from './require-scope.decorator';
 import { AUTH_EVENT_SINK, type AuthEventSink, type AuthFailureEvent } from './auth-event-sink.port';
 import { SESSION_ROUTE_KEY } from './session-route';
 import { SESSION_AUTHENTICATOR, type SessionAuthenticator } from './session-authenticator.port';
-import { hasAllScopes } from './scopes';
+import { hasAllScopes, type Scope } from './scopes';
 import { TokenError, TokenService } from './token.service';
 
 /** What the guard reads from a request (express's Request satisfies it). */
@@ -66,13 +66,24 @@ export class AuthGuard implements CanActivate {
     if (security.kind === 'public') return true;
 
     const sessionRoute = this.reflector.get<boolean | undefined>(SESSION_ROUTE_KEY, ctx.getClass()) === true;
+    await this.authorize(req, security.scopes, sessionRoute);
+    return true;
+  }
+
+  /**
+   * What the guard does for a route that declares scopes: the principal found before the body was
+   * read (or authenticated now; the console session on session routes) goes on `req.principal` and
+   * must hold every scope, else 403 (reported). Also used by the lean POST /v1/events route
+   * (apps/api/src/http/lean-events-route.ts), which runs outside Nest's pipeline.
+   */
+  async authorize(req: GuardRequest, scopes: readonly Scope[], sessionRoute = false): Promise<Principal> {
     const principal = sessionRoute ? await this.authenticateSession(req) : (this.early.get(req) ?? (await this.authenticate(req)));
     req.principal = principal;
-    if (!hasAllScopes(principal.scopes, security.scopes)) {
-      await this.report(req, { kind: 'forbidden', status: 403, reason: 'missing scope', principal: brief(principal), requiredScopes: security.scopes });
-      throw Problems.forbidden(`This call requires the scope ${security.scopes.join(' and ')}, which the role ${principal.role} does not have.`);
+    if (!hasAllScopes(principal.scopes, scopes)) {
+      await this.report(req, { kind: 'forbidden', status: 403, reason: 'missing scope', principal: brief(principal), requiredScopes: scopes });
+      throw Problems.forbidden(`This call requires the scope ${scopes.join(' and ')}, which the role ${principal.role} does not have.`);
     }
-    return true;
+    return principal;
   }
 
   /**

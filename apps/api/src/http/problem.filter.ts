@@ -74,8 +74,11 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(err: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const res = ctx.getResponse<Response>();
-    const req = ctx.getRequest<Request>();
+    this.answer(err, ctx.getRequest<Request>(), ctx.getResponse<Response>());
+  }
+
+  /** The answer to `err` (also for routes served outside Nest's pipeline: lean-events-route.ts). */
+  answer(err: unknown, req: Request, res: Response): void {
     const problem = toProblem(err);
     if (err instanceof DerivedColumnMismatchError) this.onIntegrityBreak?.({ chain: err.chain, seq: err.seq, kind: 'modified', column: err.column! });
     if (problem.status >= 500 && problem.body.type === PROBLEM_BASE + 'internal') {

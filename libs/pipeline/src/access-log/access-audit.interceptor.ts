@@ -78,18 +78,31 @@ export class AccessAuditInterceptor implements NestInterceptor {
 
   /** Records an event refused because its source is not the caller's (no body, no patient), then rethrows. */
   private sourceRefused(req: AuditedRequest, err: unknown): Observable<never> {
-    if (!(err instanceof ProblemError) || err.status !== 403 || !SOURCE_NOT_ALLOWED.test(String(err.body.type))) return throwError(() => err);
-    const p = req.principal;
-    return from(
-      this.denials!.authFailure({
-        kind: 'source-refused',
-        status: 403,
-        reason: 'source not owned',
-        method: req.method ?? 'POST',
-        route: (req.baseUrl ?? '') + (req.route?.path ?? '') || '(unmatched)',
-        remoteAddress: req.ip ?? req.socket?.remoteAddress,
-        ...(p ? { principal: { sub: p.sub, role: p.role, via: p.via, integration: p.integration } } : {}),
-      }),
-    ).pipe(mergeMap(() => throwError(() => err)));
+    if (!isSourceRefusal(err)) return throwError(() => err);
+    return from(recordSourceRefusal(this.denials, req, err)).pipe(mergeMap(() => throwError(() => err)));
   }
+}
+
+/**
+ * What the interceptor does with a handler's error on a route without @AuditAccess, for callers
+ * outside Nest's pipeline (the lean POST /v1/events route): a 403 for a source the caller does not
+ * own is recorded as a denied access (awaited); any other error is left alone. The caller then
+ * answers with the error.
+ */
+export async function recordSourceRefusal(denials: DeniedAccessRecorder | undefined, req: AuditedRequest, err: unknown): Promise<void> {
+  if (!denials || !isSourceRefusal(err)) return;
+  const p = req.principal;
+  await denials.authFailure({
+    kind: 'source-refused',
+    status: 403,
+    reason: 'source not owned',
+    method: req.method ?? 'POST',
+    route: (req.baseUrl ?? '') + (req.route?.path ?? '') || '(unmatched)',
+    remoteAddress: req.ip ?? req.socket?.remoteAddress,
+    ...(p ? { principal: { sub: p.sub, role: p.role, via: p.via, integration: p.integration } } : {}),
+  });
+}
+
+function isSourceRefusal(err: unknown): err is ProblemError {
+  return err instanceof ProblemError && err.status === 403 && SOURCE_NOT_ALLOWED.test(String(err.body.type));
 }
