@@ -37,6 +37,13 @@ const ConfigSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /** Most events one group commit (one fsync'd transaction) may carry. */
   GROUP_COMMIT_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /**
+   * Under heavy load (the last group commit held at least GROUP_COMMIT_WINDOW_MIN_EVENTS events), the
+   * next group waits up to this long (ms) for as many events as the last one had; 0: never waits
+   * (chain-writer.ts; docs/benchmarks.md "stop 28").
+   */
+  GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(1_000).default(6),
+  GROUP_COMMIT_WINDOW_MIN_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(200),
   /** Embedded store: run the append transaction (sealing, inserts, fsync'd commit) on a worker thread. */
   WRITER_THREAD: bool.default('true'),
   /**
@@ -147,6 +154,9 @@ export interface AppConfig {
   maxBatchEvents: number;
   maxBodyBytes: number;
   groupCommitMaxEvents: number;
+  /** GROUP_COMMIT_WINDOW_MS / _MIN_EVENTS: how long a group waits for more under heavy load (chain-writer.ts; unset: no wait). */
+  groupCommitWindowMs?: number;
+  groupCommitWindowMinEvents?: number;
   /** WRITER_THREAD: the embedded store commits on a worker thread with its own connection. */
   writerThread?: boolean;
   /** WAL_CHECKPOINT_INTERVAL_MS: background WAL checkpoints of the embedded store (0 or unset: off). */
@@ -241,6 +251,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBatchEvents: c.MAX_BATCH_EVENTS,
     maxBodyBytes: c.MAX_BODY_BYTES,
     groupCommitMaxEvents: c.GROUP_COMMIT_MAX_EVENTS,
+    groupCommitWindowMs: c.GROUP_COMMIT_WINDOW_MS,
+    groupCommitWindowMinEvents: c.GROUP_COMMIT_WINDOW_MIN_EVENTS,
     writerThread: c.WRITER_THREAD,
     walCheckpointIntervalMs: c.WAL_CHECKPOINT_INTERVAL_MS,
     hotPartitionMaxRows: c.HOT_PARTITION_MAX_ROWS,

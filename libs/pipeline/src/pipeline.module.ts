@@ -72,7 +72,7 @@ export function clockPolicyOf(config: AppConfig): ClockPolicy {
       provide: ChainWriter,
       inject: [EVENT_STORE, APP_CONFIG, MetricsService],
       useFactory: (store: EventStore, config: AppConfig, metrics: MetricsService) =>
-        new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents, stallMs: faultSettingsOf(config).writerStallMs, chainShards: config.integrity?.chainShards ?? 1 }, metrics),
+        new ChainWriter(store, { maxGroupEvents: config.groupCommitMaxEvents, windowMs: config.groupCommitWindowMs, windowMinEvents: config.groupCommitWindowMinEvents, stallMs: faultSettingsOf(config).writerStallMs, chainShards: config.integrity?.chainShards ?? 1 }, metrics),
     },
     // What followers of the store (streaming detection) see of the writer: the records of each durable commit.
     { provide: COMMIT_FEED, useExisting: ChainWriter },
