@@ -170,7 +170,7 @@ export class TieredSqliteEventStore extends SqliteEventStore {
   override async getById(id: string): Promise<StoredRecord | null> {
     const hot = await super.getById(id);
     if (hot || !this.warm()) return hot;
-    const row = this.warmDb.prepare(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE id = ?`).get(id) as WarmRow | undefined;
+    const row = this.reads.statement(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE id = ?`).get(id) as WarmRow | undefined;
     return row ? this.toRecord(row) : null;
   }
 
@@ -182,7 +182,7 @@ export class TieredSqliteEventStore extends SqliteEventStore {
   override async findReceipts(ids: readonly string[]): Promise<Map<string, StoredReceipt>> {
     const out = await super.findReceipts(ids);
     if (out.size === ids.length || !this.warm()) return out;
-    const stmt = this.warmDb.prepare(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE id = ?`);
+    const stmt = this.reads.statement(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE id = ?`);
     for (const id of ids) {
       if (out.has(id)) continue;
       const row = stmt.get(id) as WarmRow | undefined;
@@ -203,8 +203,8 @@ export class TieredSqliteEventStore extends SqliteEventStore {
       where.push('(occurred_ms < ? OR (occurred_ms = ? AND pos < ?))');
       params.push(q.after.occurredMs, q.after.occurredMs, q.after.position);
     }
-    const rows = this.warmDb
-      .prepare(`SELECT ${WARM_COLUMNS} FROM warm_events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY occurred_ms DESC, pos DESC LIMIT ?`)
+    const rows = this.reads
+      .statement(`SELECT ${WARM_COLUMNS} FROM warm_events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY occurred_ms DESC, pos DESC LIMIT ?`)
       .all(...params, q.limit + 1) as WarmRow[];
     if (rows.length === 0) return hot;
     const merged = [...hot.records, ...rows.map((r) => this.toRecord(r))].sort((a, b) => occurredMs(b) - occurredMs(a) || b.position - a.position);
@@ -253,8 +253,8 @@ export class TieredSqliteEventStore extends SqliteEventStore {
     const { where, params } = this.filters(q);
     const base = `SELECT ${WARM_COLUMNS} FROM warm_events WHERE `;
     const cond = where.length ? where : ['1 = 1'];
-    const first = this.warmDb.prepare(base + cond.join(' AND ') + ' ORDER BY occurred_ms, pos LIMIT ?');
-    const next = this.warmDb.prepare(base + [...cond, '(occurred_ms > ? OR (occurred_ms = ? AND pos > ?))'].join(' AND ') + ' ORDER BY occurred_ms, pos LIMIT ?');
+    const first = this.reads.statement(base + cond.join(' AND ') + ' ORDER BY occurred_ms, pos LIMIT ?');
+    const next = this.reads.statement(base + [...cond, '(occurred_ms > ? OR (occurred_ms = ? AND pos > ?))'].join(' AND ') + ' ORDER BY occurred_ms, pos LIMIT ?');
     let rows = first.all(...params, pageSize) as WarmRow[];
     while (rows.length > 0) {
       let records = rows.map((r) => this.toRecord(r));
@@ -281,7 +281,7 @@ export class TieredSqliteEventStore extends SqliteEventStore {
     // Unary + keeps the planner on the primary key (position order) instead of the time index.
     if (range?.fromMs !== undefined) (where.push('+occurred_ms >= ?'), params.push(range.fromMs));
     if (range?.toMs !== undefined) (where.push('+occurred_ms < ?'), params.push(range.toMs));
-    const rows = this.warmDb.prepare(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE ${where.join(' AND ')} ORDER BY pos LIMIT ?`).all(...params, limit) as WarmRow[];
+    const rows = this.reads.statement(`SELECT ${WARM_COLUMNS} FROM warm_events WHERE ${where.join(' AND ')} ORDER BY pos LIMIT ?`).all(...params, limit) as WarmRow[];
     if (rows.length === 0) return hot;
     const warm = rows.map((row): PositionedEvent => {
       const { event, sealed } = decodeWarmRecord(row.record);
@@ -299,8 +299,8 @@ export class TieredSqliteEventStore extends SqliteEventStore {
   override async lastPosition(): Promise<number> {
     const hot = await super.lastPosition();
     if (!this.warm()) return hot;
-    const row = this.warmDb
-      .prepare('SELECT COALESCE((SELECT pos FROM warm_events WHERE pos < ? AND restored = 0 AND chain <> ? ORDER BY pos DESC LIMIT 1), -1) AS pos')
+    const row = this.reads
+      .statement('SELECT COALESCE((SELECT pos FROM warm_events WHERE pos < ? AND restored = 0 AND chain <> ? ORDER BY pos DESC LIMIT 1), -1) AS pos')
       .get(RESTORED_POSITION_BASE, ACCESS_LOG_CHAIN) as { pos: number };
     return Math.max(hot, row.pos);
   }
@@ -308,8 +308,8 @@ export class TieredSqliteEventStore extends SqliteEventStore {
   override async readIdsSince(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]> {
     const hot = await super.readIdsSince(afterPosition, limit);
     if (!this.warm()) return hot;
-    const rows = this.warmDb
-      .prepare('SELECT pos, id FROM warm_events WHERE pos > ? AND pos < ? AND restored = 0 AND chain <> ? ORDER BY pos LIMIT ?')
+    const rows = this.reads
+      .statement('SELECT pos, id FROM warm_events WHERE pos > ? AND pos < ? AND restored = 0 AND chain <> ? ORDER BY pos LIMIT ?')
       .all(afterPosition, RESTORED_POSITION_BASE, ACCESS_LOG_CHAIN, limit) as { pos: number; id: string }[];
     if (rows.length === 0) return hot;
     return [...hot, ...rows.map((r) => ({ position: r.pos, id: r.id }))].sort((a, b) => a.position - b.position).slice(0, limit);
@@ -320,7 +320,7 @@ export class TieredSqliteEventStore extends SqliteEventStore {
     let next = fromSeq;
     const end = toSeq ?? Number.MAX_SAFE_INTEGER;
     if (this.warm()) {
-      const stmt = this.warmDb.prepare(
+      const stmt = this.reads.statement(
         `SELECT seq, received_at, record, prev_hash, hash, ${DERIVED_COLUMNS_SQL} FROM warm_events WHERE chain = ? AND seq >= ? AND seq <= ? AND restored = 0 ORDER BY seq LIMIT ?`,
       );
       for (;;) {
@@ -348,7 +348,7 @@ export class TieredSqliteEventStore extends SqliteEventStore {
   override async countChain(chain: string): Promise<number> {
     const hot = await super.countChain(chain);
     if (!this.warm()) return hot;
-    return hot + (this.warmDb.prepare('SELECT COUNT(*) AS n FROM warm_events WHERE chain = ? AND restored = 0').get(chain) as { n: number }).n;
+    return hot + (this.reads.statement('SELECT COUNT(*) AS n FROM warm_events WHERE chain = ? AND restored = 0').get(chain) as { n: number }).n;
   }
 }
 
