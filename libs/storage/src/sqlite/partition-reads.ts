@@ -57,6 +57,9 @@ export const DEFAULT_CACHED_STATEMENTS = 128;
 
 export class PartitionReads {
   private readonly selectLive: Database.Statement | null;
+  private readonly selectSchemaVersion: Database.Statement;
+  private schemaVersion = -1;
+  private live: LivePartition[] = [];
   private readonly extents = new Map<number, Extent>();
   private readonly statements = new Map<string, Database.Statement>();
   private readonly indexes = new Map<string, boolean>();
@@ -68,6 +71,7 @@ export class PartitionReads {
     private readonly maxStatements = DEFAULT_CACHED_STATEMENTS,
   ) {
     this.selectLive = isPartitioned(db) ? db.prepare("SELECT n, table_name, state FROM event_partitions WHERE state <> 'dropped' ORDER BY n") : null;
+    this.selectSchemaVersion = db.prepare('PRAGMA schema_version').pluck();
     const tx = db.transaction((fn: () => unknown) => fn());
     this.read = <T>(fn: () => T): T => tx(fn) as T;
   }
@@ -83,15 +87,7 @@ export class PartitionReads {
    */
   source(bounds: ReadBounds, index?: 'access_log'): string {
     if (!this.selectLive) return 'events';
-    const parts = this.selectLive.all() as LivePartition[];
-    const set = parts.map((p) => `${p.n}${p.state === 'open' ? 'o' : 'c'}`).join(',');
-    if (set !== this.partitionSet) {
-      this.statements.clear();
-      this.indexes.clear();
-      this.partitionSet = set;
-      const live = new Set(parts.map((p) => p.n));
-      for (const n of this.extents.keys()) if (!live.has(n)) this.extents.delete(n);
-    }
+    const parts = this.livePartitions();
     if (!bounded(bounds) && index === undefined) return 'events';
     const keep = bounded(bounds) ? parts.filter((p) => p.state === 'open' || meets(this.extentOf(p), bounds)) : parts;
     if (parts.length === 0 || (keep.length === parts.length && index === undefined)) return 'events';
@@ -115,6 +111,29 @@ export class PartitionReads {
       this.indexes.set(name, exists);
     }
     return exists ? ` INDEXED BY ${name}` : '';
+  }
+
+  /**
+   * The live partitions of this read's snapshot. Which partitions are live and which is open changes
+   * only with a rollover or a drop, and both create or drop a table in the same transaction: the
+   * catalog is re-read when the schema version (read in the same snapshot) moved.
+   */
+  private livePartitions(): LivePartition[] {
+    const version = this.selectSchemaVersion.get() as number;
+    if (version !== this.schemaVersion) {
+      const parts = this.selectLive!.all() as LivePartition[];
+      this.schemaVersion = version;
+      this.live = parts;
+      this.indexes.clear();
+      const set = parts.map((p) => `${p.n}${p.state === 'open' ? 'o' : 'c'}`).join(',');
+      if (set !== this.partitionSet) {
+        this.statements.clear();
+        this.partitionSet = set;
+        const live = new Set(parts.map((p) => p.n));
+        for (const n of this.extents.keys()) if (!live.has(n)) this.extents.delete(n);
+      }
+    }
+    return this.live;
   }
 
   /** The prepared statement for `sql`, from the cache (least recently used out past the bound). */
