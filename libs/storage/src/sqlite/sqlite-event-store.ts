@@ -175,7 +175,7 @@ export class SqliteEventStore implements EventStore {
 
   async getById(id: string): Promise<StoredRecord | null> {
     for (const [table] of this.idTables([id])) {
-      const row = (table === 'events' ? this.selectById : this.db.prepare(`SELECT ${RECORD_COLUMNS} FROM ${table} WHERE id = ?`)).get(id) as EventRow | undefined;
+      const row = (table === 'events' ? this.selectById : this.reads.statement(`SELECT ${RECORD_COLUMNS} FROM ${table} WHERE id = ?`)).get(id) as EventRow | undefined;
       if (row) return this.toStoredRecord(row);
     }
     return null;
