@@ -21,35 +21,23 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chainForEvent } from '@app/core';
-import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
 import { SealedFieldCodec, deriveColumns, openDatabase } from '@app/storage';
 import { embeddedFieldProtection } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { AppendRow, prepareAppend } from '../libs/storage/src/sqlite/sqlite-append';
-import { benchDataDir, fmt, machine } from './bench-support';
+import { ChainHeads, benchDataDir, chainRecord, fmt, machine } from './bench-support';
 
 const EVENTS = Number(process.env.BENCH_APPEND_EVENTS ?? 150_000);
 const GROUP = Number(process.env.BENCH_APPEND_GROUP ?? 800);
 const PREFILL = Number(process.env.BENCH_APPEND_PREFILL ?? 0);
 
 /** Chained groups of rows as the chain writer hands them over (hashes made here, not measured). */
-function chainedGroups(count: number, seed: number, heads: Map<string, { seq: number; hash: Buffer }>): AppendRow[][] {
+function chainedGroups(count: number, seed: number, heads: ChainHeads): AppendRow[][] {
   const events = generateTraffic({ events: count, seed }).events;
   const groups: AppendRow[][] = [];
   for (let i = 0; i < events.length; i += GROUP) {
     const receivedAt = new Date().toISOString();
-    groups.push(
-      events.slice(i, i + GROUP).map((event) => {
-        const json = canonicalize(event);
-        const chain = chainForEvent(event, 1);
-        const head = heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
-        const seq = head.seq + 1;
-        const hash = recordHash(head.hash, chain, seq, receivedAt, json);
-        heads.set(chain, { seq, hash });
-        return { chain, seq, receivedAt, event, eventJson: json, prevHash: head.hash, hash };
-      }),
-    );
+    groups.push(events.slice(i, i + GROUP).map((event) => chainRecord(heads, event, receivedAt)));
   }
   return groups;
 }
@@ -84,7 +72,7 @@ function runAppend(checkpoints: boolean): AppendRun {
       }
     });
   const append = prepareAppend(db, protection);
-  const heads = new Map<string, { seq: number; hash: Buffer }>();
+  const heads: ChainHeads = new Map();
   if (PREFILL > 0) for (const g of chainedGroups(PREFILL, 3, heads)) append(g);
   const groups = chainedGroups(EVENTS, 8, heads);
   if (!checkpoints) db.pragma('wal_checkpoint(TRUNCATE)');

@@ -1,8 +1,11 @@
-/** Shared helpers of the benchmark scripts: starting the compiled service, percentiles, formatting. */
+/** Shared helpers of the benchmark scripts: starting the compiled service, chaining records, percentiles, formatting. */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { AccessEvent, chainForEvent } from '@app/core';
+import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import type { ChainedRecord } from '@app/storage';
 import type { ApiClient } from '../apps/auditctl/src/api-client';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -36,6 +39,23 @@ export function startServiceProcess(env: NodeJS.ProcessEnv): Promise<{ child: Ch
     });
     child.on('exit', (code) => reject(new Error(`service exited with ${code}`)));
   });
+}
+
+/** Each chain's last record as a bench chains them (seq, hash), by chain name. */
+export type ChainHeads = Map<string, { seq: number; hash: Buffer }>;
+
+/**
+ * The next record of the event's chain, as the chain writer makes it (canonical JSON, chain of the
+ * event among `shards`, seq and hash after the chain's head in `heads`, which it moves).
+ */
+export function chainRecord(heads: ChainHeads, event: AccessEvent, receivedAt: string, shards = 1): ChainedRecord {
+  const json = canonicalize(event);
+  const chain = chainForEvent(event, shards);
+  const head = heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
+  const seq = head.seq + 1;
+  const hash = recordHash(head.hash, chain, seq, receivedAt, json);
+  heads.set(chain, { seq, hash });
+  return { chain, seq, receivedAt, event, eventJson: json, prevHash: head.hash, hash };
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -8,7 +8,9 @@
  * BENCH_GROWTH_DAYS days (180) so that a month is a real fraction of the store. Prints the append
  * rate (events per second of append time; building and hashing the records is not counted) and
  * the append CPU per event for every BENCH_GROWTH_STEP events (1,000,000) up to BENCH_GROWTH_EVENTS
- * (20,000,000), the ratio rate(last step) / rate(first step), disk bytes per event (database + WAL),
+ * (20,000,000), with the share of it the idempotency check across closed partitions takes (measured
+ * apart after each step, not timed with the appends: 20,000 new ids looked up as the append
+ * transaction looks them up, id filters then index probes; its CPU per id and index probes per id), the ratio rate(last step) / rate(first step), disk bytes per event (database + WAL),
  * then the time of a retention run that deletes the oldest month (a policy keeping 150 days; a
  * checkpoint row per chain at the end of every day so purges have a checkpoint to end at: the rows are not
  * signed, the runner does not check signatures). BENCH_GROWTH_DIR keeps the database there.
@@ -17,12 +19,12 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AccessEvent, chainForEvent } from '@app/core';
-import { GENESIS_HASH, canonicalize, recordHash } from '@app/ledger';
+import { AccessEvent } from '@app/core';
 import { DEFAULT_HOT_PARTITION_MAX_ROWS, TieredSqliteEventStore, isPartitioned, openDatabase } from '@app/storage';
 import { embeddedFieldProtection } from '@app/security';
 import { SqliteLegalHoldStore, SqliteRetentionRunner, applyRetentionSchema, parseRetentionPolicy } from '@app/retention';
-import { benchDataDir, fmt, machine } from './bench-support';
+import { PartitionIdIndex } from '../libs/storage/src/sqlite/event-partitions';
+import { ChainHeads, benchDataDir, chainRecord, fmt, machine } from './bench-support';
 
 const TOTAL = Number(process.env.BENCH_GROWTH_EVENTS ?? 20_000_000);
 const STEP = Number(process.env.BENCH_GROWTH_STEP ?? 1_000_000);
@@ -77,6 +79,22 @@ function makeEvent(rand: () => number, n: number): { event: AccessEvent; receive
   return { event, receivedAt: new Date(receivedMs).toISOString() };
 }
 
+/**
+ * The idempotency check of the append transaction on its own: new random ids looked up in every
+ * partition but the open one (filters, then the index of each partition whose filter says maybe).
+ */
+function idLookup(index: PartitionIdIndex, open: number): { cpuPerId: number; probesPerId: number; closed: number } {
+  const groups = Array.from({ length: 20 }, () => Array.from({ length: 1000 }, () => randomUUID()));
+  index.anyStored(groups[0], open); // loads the filters, as the writer has them loaded
+  const cpu0 = process.cpuUsage();
+  for (const ids of groups) if (index.anyStored(ids, open)) throw new Error('a new random id was found stored');
+  const cpu = process.cpuUsage(cpu0);
+  let probes = 0;
+  for (const ids of groups) for (const list of index.candidates(ids, open).values()) probes += list.length;
+  const count = groups.length * 1000;
+  return { cpuPerId: (cpu.user + cpu.system) / count, probesPerId: probes / count, closed: index.partitions().filter((p) => p.state === 'closed').length };
+}
+
 function diskBytes(dir: string): number {
   let total = 0;
   for (const suffix of ['', '-wal']) {
@@ -99,7 +117,7 @@ async function main(): Promise<void> {
   // The service's default row cap of a hot partition (HOT_PARTITION_MAX_ROWS changes it here too).
   const maxPartitionRows = Number(process.env.HOT_PARTITION_MAX_ROWS ?? DEFAULT_HOT_PARTITION_MAX_ROWS);
   const store = new TieredSqliteEventStore(db, protection, { maxPartitionRows });
-  const heads = new Map<string, { seq: number; hash: Buffer }>();
+  const heads: ChainHeads = new Map();
   const checkpointIdx = new Map<string, number>();
   const insertCheckpoint = db.prepare(
     `INSERT INTO checkpoints (chain, idx, tree_size, root_hash, last_hash, issued_at, previous, key_id, signature, checkpoint_hash, frontier)
@@ -107,8 +125,10 @@ async function main(): Promise<void> {
   );
   const rand = prng(19);
   console.log(`# bench:growth: ${fmt(TOTAL)} events, ${fmt(TX)} rows a transaction, ${fmt(ACTORS)} actors, ${fmt(PATIENTS)} patients, over ${DAYS} days; ${machine()}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log('| events stored | append rate (events/s) | append CPU µs/event | disk bytes/event | load (1 min) |');
-  console.log('|---:|---:|---:|---:|---:|');
+  console.log('| events stored | append rate (events/s) | append CPU µs/event | of which id lookup across closed partitions: µs/event (index probes/event, closed partitions) | disk bytes/event | load (1 min) |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  const lookups = isPartitioned(db) ? new PartitionIdIndex(db) : null;
+  const openPartition = () => (db.prepare("SELECT n FROM event_partitions WHERE state = 'open'").pluck().get() as number | undefined) ?? -1;
   const rates: number[] = [];
   const cpuPerEvent: number[] = [];
   let stepSeconds = 0;
@@ -120,13 +140,7 @@ async function main(): Promise<void> {
     const records = new Array(size);
     for (let i = 0; i < size; i++) {
       const { event, receivedAt } = makeEvent(rand, n + i);
-      const json = canonicalize(event);
-      const chain = chainForEvent(event, 1);
-      const head = heads.get(chain) ?? { seq: -1, hash: GENESIS_HASH };
-      const seq = head.seq + 1;
-      const hash = recordHash(head.hash, chain, seq, receivedAt, json);
-      heads.set(chain, { seq, hash });
-      records[i] = { chain, seq, receivedAt, event, eventJson: json, prevHash: head.hash, hash };
+      records[i] = chainRecord(heads, event, receivedAt);
     }
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -140,7 +154,9 @@ async function main(): Promise<void> {
       const rate = stepCount / stepSeconds;
       rates.push(rate);
       cpuPerEvent.push(stepCpu / stepCount);
-      console.log(`| ${fmt(stored)} | ${fmt(rate)} | ${fmt(stepCpu / stepCount, 1)} | ${fmt(diskBytes(dir) / stored, 0)} | ${os.loadavg()[0].toFixed(2)} |`);
+      const lookup = lookups ? idLookup(lookups, openPartition()) : null;
+      const lookupCell = lookup ? `${fmt(lookup.cpuPerId, 1)} (${fmt(lookup.probesPerId, 4)}, ${lookup.closed})` : 'n/a';
+      console.log(`| ${fmt(stored)} | ${fmt(rate)} | ${fmt(stepCpu / stepCount, 1)} | ${lookupCell} | ${fmt(diskBytes(dir) / stored, 0)} | ${os.loadavg()[0].toFixed(2)} |`);
       stepSeconds = stepCpu = stepCount = 0;
     }
     // A checkpoint per chain at the end of every day of receive time: retention purges end at one.
