@@ -145,4 +145,49 @@ describe('the partitioned hot store', () => {
     expect(positions()).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
     expect(db.prepare("SELECT type FROM sqlite_master WHERE name = 'events_p0'").get()).toBeUndefined();
   });
+
+  it('with many closed partitions, filters of both layouts and one missing, every stored id gets its original receipt', async () => {
+    // 14 weeks of 6 rows (cap 10: one partition a week); the last one stays open.
+    const weeks: ChainedRecord[][] = [];
+    for (let w = 0; w < 14; w++) {
+      const g = group(6, new Date(Date.parse('2026-01-05T10:00:00.000Z') + w * 7 * 86_400_000).toISOString());
+      await store.append(g);
+      weeks.push(g);
+    }
+    expect(livePartitions(db).filter((p) => p.state === 'closed')).toHaveLength(13);
+    expect(db.prepare('SELECT COUNT(*) FROM event_partition_filters').pluck().get()).toBe(13);
+    // Partition 4's filter as the previous build wrote it (classic layout), partition 9's lost.
+    const ids4 = db.prepare('SELECT id FROM events_p4').pluck().all() as string[];
+    const m = 64;
+    const k = 7;
+    const bits = new Uint8Array(m / 8);
+    for (const id of ids4) for (let i = 0; i < k; i++) { const p = (hashId(id).h1 + Math.imul(i, hashId(id).h2)) & (m - 1); bits[p >>> 3] |= 1 << (p & 7); }
+    const header = Buffer.alloc(12);
+    header.writeUInt32LE(0x69644632, 0);
+    header.writeUInt32LE(m, 4);
+    header.writeUInt32LE(k, 8);
+    db.prepare('UPDATE event_partition_filters SET filter = ? WHERE n = 4').run(Buffer.concat([header, bits]));
+    db.prepare('DELETE FROM event_partition_filters WHERE n = 9').run();
+    await store.close();
+    db = openDatabase(dir);
+    store = new SqliteEventStore(db, protection, { maxPartitionRows: 10 });
+    const all = weeks.flat();
+    const receipts = await store.findReceipts([...all.map((r) => r.event.id), 'not-stored']);
+    expect(receipts.size).toBe(all.length);
+    for (const r of all) expect(receipts.get(r.event.id)).toMatchObject({ chain: r.chain, seq: r.seq, hash: r.hash });
+    // A group repeating any old id, whichever partition holds it, is refused whole.
+    for (const w of [0, 4, 9, 12, 13]) {
+      const before = head;
+      const stored = positions().length;
+      await expect(store.append([...group(1, '2026-04-07T11:00:00.000Z'), ...group(1, '2026-04-07T11:00:00.000Z', [weeks[w][3].event])])).rejects.toBeInstanceOf(DuplicateIdError);
+      head = before;
+      expect(positions()).toHaveLength(stored);
+    }
+    // New ids still go in; partition 9's filter is rebuilt, partition 4's classic one is kept.
+    await store.append(group(2, '2026-04-07T12:00:00.000Z'));
+    expect(db.prepare('SELECT COUNT(*) FROM event_partition_filters').pluck().get()).toBe(13);
+    expect((db.prepare('SELECT filter FROM event_partition_filters WHERE n = 4').pluck().get() as Buffer).readUInt32LE(0)).toBe(0x69644632);
+    const again = await store.findReceipts(all.map((r) => r.event.id));
+    expect(again.size).toBe(all.length);
+  });
 });

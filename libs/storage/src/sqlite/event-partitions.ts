@@ -25,7 +25,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { SqliteDb } from './sqlite-database';
-import { IdHash, PartitionIdFilter, hashId } from './partition-id-filter';
+import { PartitionFilterSet, PartitionIdFilter, hashId } from './partition-id-filter';
 
 /** Rows a partition takes before the next append opens a new one (HOT_PARTITION_MAX_ROWS). */
 export const DEFAULT_HOT_PARTITION_MAX_ROWS = 2_000_000;
@@ -370,14 +370,19 @@ export class StoredIdError extends Error {
 }
 
 /**
- * The id lookups across partitions of one connection: the open partition's unique index, then each
- * closed partition's Bloom filter (kept in memory, loaded or built once) in front of its index.
- * Filters are immutable once written; the list of partitions is re-read when the schema changed.
+ * The id lookups across partitions of one connection: the open partition's unique index, then the
+ * closed partitions' Bloom filters (kept in memory, loaded or built once) in front of their
+ * indexes. The blocked filters are held together in one PartitionFilterSet (an id is tested against
+ * all of them in one run of adjacent cache lines); a filter of the earlier classic layout is tested
+ * on its own. Filters are immutable once written; the list of partitions is re-read when the schema
+ * changed.
  */
 export class PartitionIdIndex {
   private schemaVersion = -1;
   private parts: PartitionInfo[] = [];
+  /** Loaded filters not in `set`: classic ones, and blocked ones until the set is rebuilt with them. */
   private readonly filters = new Map<number, PartitionIdFilter>();
+  private set = PartitionFilterSet.empty();
   private readonly probes = new Map<string, Database.Statement<unknown[]>>();
 
   constructor(private readonly db: SqliteDb) {}
@@ -390,6 +395,7 @@ export class PartitionIdIndex {
       this.schemaVersion = v;
       const live = new Set(this.parts.map((p) => p.n));
       for (const n of this.filters.keys()) if (!live.has(n)) this.filters.delete(n);
+      if (this.set.partitions.some((n) => !live.has(n))) this.rebuildSet(live);
     }
     return this.parts;
   }
@@ -408,17 +414,48 @@ export class PartitionIdIndex {
     const out = new Map<number, string[]>();
     const parts = this.partitions().filter((p) => p.n !== except);
     if (parts.length === 0) return out;
-    const hashes: IdHash[] = ids.map((id) => hashId(id));
+    // Load what is stored, then fold newly loaded blocked filters into the set.
+    const others: { n: number; filter: PartitionIdFilter | null }[] = [];
+    let pending = false;
     for (const p of parts) {
+      if (this.set.partitions.includes(p.n)) continue;
       const filter = p.state === 'closed' ? this.filterOf(p.n) : null;
-      let list: string[] | undefined;
-      for (let i = 0; i < ids.length; i++) {
-        if (filter && !filter.mightContain(hashes[i])) continue;
-        (list ??= []).push(ids[i]);
+      if (filter?.isBlocked) pending = true;
+      else others.push({ n: p.n, filter });
+    }
+    if (pending) this.rebuildSet(new Set(this.parts.map((p) => p.n)));
+    const inSet = except === undefined ? null : this.set.partitions.indexOf(except) >= 0 ? except : null;
+    const maybe: number[] = [];
+    for (const id of ids) {
+      const h = hashId(id);
+      maybe.length = 0;
+      this.set.maybe(h, maybe);
+      for (const o of others) if (!o.filter || o.filter.mightContain(h)) maybe.push(o.n);
+      for (const n of maybe) {
+        if (n === inSet) continue;
+        const list = out.get(n);
+        if (list) list.push(id);
+        else out.set(n, [id]);
       }
-      if (list) out.set(p.n, list);
     }
     return out;
+  }
+
+  /** The set over every live partition's blocked filter, with the ones loaded since (once per closed partition). */
+  private rebuildSet(live: ReadonlySet<number>): void {
+    const entries: { n: number; filter: PartitionIdFilter }[] = [];
+    for (const n of this.set.partitions) {
+      if (!live.has(n)) continue;
+      const filter = this.set.filterOf(n);
+      if (filter) entries.push({ n, filter });
+    }
+    for (const [n, filter] of this.filters) {
+      if (!filter.isBlocked || !live.has(n)) continue;
+      entries.push({ n, filter });
+      this.filters.delete(n);
+    }
+    entries.sort((a, b) => a.n - b.n);
+    this.set = PartitionFilterSet.of(entries);
   }
 
   /** Whether any of `ids` is stored in a partition other than `except` (exact). */
@@ -432,7 +469,7 @@ export class PartitionIdIndex {
 
   /** Closed partitions that have no filter stored yet. */
   missingFilters(): number[] {
-    const parts = this.partitions().filter((p) => p.state === 'closed' && !this.filters.has(p.n));
+    const parts = this.partitions().filter((p) => p.state === 'closed' && !this.filters.has(p.n) && !this.set.partitions.includes(p.n));
     return parts.filter((p) => this.filterOf(p.n) === null).map((p) => p.n);
   }
 
@@ -487,6 +524,7 @@ export class PartitionIdIndex {
   }
 
   private filterOf(n: number): PartitionIdFilter | null {
+    if (this.set.partitions.includes(n)) return this.set.filterOf(n);
     const cached = this.filters.get(n);
     if (cached) return cached;
     const row = this.db.prepare('SELECT filter FROM event_partition_filters WHERE n = ?').get(n) as { filter: Buffer } | undefined;
