@@ -12,8 +12,9 @@
  *   partition's seq range per chain (what retention needs to know a partition is wholly purged).
  * - Positions stay global: the first row of a new partition takes the previous maximum + 1.
  * - Idempotency stays exact: the open partition's UNIQUE (id), then for each closed partition a Bloom
- *   filter of its ids (`event_partition_filters`, partition-id-filter.ts), probing the partition's
- *   id index only where the filter says "maybe". A closed partition without a filter yet (just
+ *   filter of its ids (`event_partition_filters`, partition-id-filter.ts: blocked, held interleaved
+ *   in one PartitionFilterSet per connection), probing the partition's id index only where the
+ *   filter says "maybe". A closed partition without a filter yet (just
  *   closed, or a crash before it was written) is probed directly until the filter is built.
  * - The view carries INSTEAD OF triggers that forward an UPDATE, DELETE or INSERT on `events` to the
  *   partition holding the row (or the open one): such a statement then meets the partition's own
