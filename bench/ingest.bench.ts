@@ -7,7 +7,8 @@
  *
  * Options (env): BENCH_EVENTS (default 300000), BENCH_BATCH (events per request, comma-separated
  * sizes each measured in turn, default 100,500), BENCH_CONCURRENCY (16), BENCH_SINGLE_SECONDS (8),
- * BENCH_SINGLE_PROBE (single events posted to find the max single-event rate, default 20000; 0 skips
+ * BENCH_SINGLE_RATE (pace the single-event open loop at this rate instead of half the max, so that two
+ * builds are compared at the same rate), BENCH_SINGLE_PROBE (single events posted to find the max single-event rate, default 20000; 0 skips
  * the single-event part, e.g. when profiling the batch path with BENCH_SERVICE_NODE_ARGS=--cpu-prof),
  * BENCH_POOL (keep-alive connections of the integration's client, default 64: a bounded pool, as
  * integrations keep, below the service's per-IP cap of 128; the open loop's requests wait in it when
@@ -39,6 +40,8 @@ const TOTAL = Number(process.env.BENCH_EVENTS ?? 300_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const BATCH_SIZES = (process.env.BENCH_BATCH ?? '100,500').split(',').map((b) => Number(b.trim()));
 const SINGLE_SECONDS = Number(process.env.BENCH_SINGLE_SECONDS ?? 8);
+/** BENCH_SINGLE_RATE: pace the open loop at this rate instead of half the measured max (to compare builds at the same rate). */
+const SINGLE_RATE = process.env.BENCH_SINGLE_RATE ? Number(process.env.BENCH_SINGLE_RATE) : null;
 const SINGLE_PROBE = Number(process.env.BENCH_SINGLE_PROBE ?? 20_000);
 const SHARDS_ARG = process.argv.indexOf('--shards') >= 0 ? process.argv[process.argv.indexOf('--shards') + 1] : process.env.BENCH_CHAIN_SHARDS;
 /** CHAIN_SHARDS of the run; null: the default traffic (one token, the service's default CHAIN_SHARDS). */
@@ -265,7 +268,7 @@ async function main(): Promise<void> {
       const probeCpuPerEvent = ((processCpuMs(svc.child.pid) - probeCpu0) * 1000) / SINGLE_PROBE;
       const probeMainPerEvent = ((mainThreadCpuMs(svc.child.pid) - probeMain0) * 1000) / SINGLE_PROBE;
       const max = SINGLE_PROBE / probe.seconds;
-      const halfRate = max / 2;
+      const halfRate = SINGLE_RATE ?? max / 2;
       // What the service saw during the open loop (its /metrics scraped just before and after; the
       // event-loop delay histogram is reset by each scrape): event-loop delay, group commit duration,
       // connections its per-IP cap refused.
@@ -281,9 +284,9 @@ async function main(): Promise<void> {
     }
 
     if (single) {
-      console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(single.max)} events/s (service CPU ${fmt(single.cpu.probe, 1)} µs per event, main thread ${fmt(single.cpu.probeMain, 1)} µs; at half max ${fmt(single.cpu.paced, 1)} µs, main thread ${fmt(single.cpu.pacedMain, 1)} µs) |`);
+      console.log(`| end to end, single events, 64 clients (max rate) | ${fmt(single.max)} events/s (service CPU ${fmt(single.cpu.probe, 1)} µs per event, main thread ${fmt(single.cpu.probeMain, 1)} µs; at ${SINGLE_RATE === null ? 'half max' : `${fmt(SINGLE_RATE)} ev/s`} ${fmt(single.cpu.paced, 1)} µs, main thread ${fmt(single.cpu.pacedMain, 1)} µs) |`);
       console.log(
-        `| single-event ack latency at half max (${fmt(single.halfRate)} ev/s, open loop, ${SHARDS === null ? `one pool of ${POOL} connections` : `${SITES} pools`}) p50 / p95 / p99 | ${fmt(percentile(single.paced.latencies, 50), 1)} ms / ${fmt(percentile(single.paced.latencies, 95), 1)} ms / ${fmt(percentile(single.paced.latencies, 99), 1)} ms |`,
+        `| single-event ack latency at ${SINGLE_RATE === null ? 'half max' : 'BENCH_SINGLE_RATE'} (${fmt(single.halfRate)} ev/s, open loop, ${SHARDS === null ? `one pool of ${POOL} connections` : `${SITES} pools`}) p50 / p95 / p99 | ${fmt(percentile(single.paced.latencies, 50), 1)} ms / ${fmt(percentile(single.paced.latencies, 95), 1)} ms / ${fmt(percentile(single.paced.latencies, 99), 1)} ms |`,
       );
       if (single.paced.connectionErrors > 0) console.log(`| single events at half max reset on the connection (no answer, not sent again) | ${single.paced.connectionErrors} |`);
       const { m0, m1 } = single.service;
