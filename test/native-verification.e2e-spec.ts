@@ -222,3 +222,76 @@ describeBuilt('native and JavaScript verification of the same store', () => {
     }
   });
 });
+
+describeBuilt('patient tokens on the native path', () => {
+  /** The data dir's field protection, counting the tokens JavaScript is asked for; `withKey: false` keeps the key from the extension. */
+  function countingProtection(dir: string, withKey: boolean) {
+    const inner = embeddedFieldProtection(loadConfig({}, { dataDir: dir }));
+    const counted = { asked: 0 };
+    const protection = {
+      ...inner,
+      patientToken: (id: string) => {
+        counted.asked++;
+        return inner.patientToken(id);
+      },
+      patientTokenKey: withKey ? () => inner.patientTokenKey() : undefined,
+    };
+    return { protection, counted };
+  }
+
+  function readWith(dir: string, protection: ReturnType<typeof countingProtection>['protection'], env: NodeJS.ProcessEnv = {}) {
+    const reader = new SqliteChainReader(openDatabase(dir, { readonly: true }), protection, env);
+    try {
+      return [...reader.readChain(CHAIN, 0, undefined, 97)].flat().map(plain);
+    } finally {
+      reader.close();
+    }
+  }
+
+  it('are computed by the extension itself when it has the key (JavaScript asked only for records it checks whole), and learnt from JavaScript without it, with the same rows', () => {
+    const js = rowsBoth(pristine).js.rows;
+    const keyed = countingProtection(pristine, true);
+    expect(readWith(pristine, keyed.protection)).toEqual(js);
+    // Only for the records JavaScript checks whole (stored text not ASCII: dr-Zoë), once per patient.
+    const leftToJs = new Set(js.filter((r) => !/^[\x00-\x7f]*$/.test(r.eventJson)).map((r) => (JSON.parse(r.eventJson) as { patient?: { id: string } }).patient?.id).filter((id) => id !== undefined));
+    expect(leftToJs.size).toBeGreaterThan(0);
+    expect(keyed.counted.asked).toBe(leftToJs.size);
+    // Without the key: each of the 40 patients is asked for once (then the extension knows the pair).
+    const learnt = countingProtection(pristine, false);
+    expect(readWith(pristine, learnt.protection)).toEqual(js);
+    expect(learnt.counted.asked).toBe(40);
+  });
+
+  it('of ids that are not their own canonical form (a space inside, a FHIR reference) are left to JavaScript, and a token moved onto one is named', async () => {
+    const t = await startTestApp({ integrity: { checkpointEveryRecords: EVERY, checkpointIntervalSeconds: 3600, verifyWorkers: 0 } });
+    const client = await t.client('integration');
+    // 'Patient/Patient/MRN-R-1' is stored as 'Patient/MRN-R-1', whose token is the token of 'MRN-R-1'.
+    const ids = ['MRN S 1', 'Patient/Patient/MRN-R-1', 'MRN-P-2'];
+    const events = Array.from({ length: 30 }, (_, k) => accessEvent({ patient: { id: ids[k % 3] } }));
+    expect((await client.request('POST', '/v1/events', { events })).status).toBe(202);
+    await t.close();
+    const dir = t.dataDir;
+    created.push(dir);
+    const stored = new Database(path.join(dir, 'audit.db'), { readonly: true });
+    const tokens = stored.prepare('SELECT DISTINCT patient_id FROM events WHERE chain = ?').pluck().all(CHAIN);
+    stored.close();
+    expect(tokens).toHaveLength(3);
+    const js = readWith(dir, countingProtection(dir, true).protection, { VERIFY_NATIVE: '0' });
+    const keyed = countingProtection(dir, true);
+    const native = readWith(dir, keyed.protection);
+    expect(native).toEqual(js);
+    expect(native.every((r) => r.checked && r.column === null)).toBe(true);
+    // Only the two ids the extension leaves to JavaScript were asked for (once each: then the extension knows the pair).
+    expect(keyed.counted.asked).toBe(2);
+    for (const seq of [0, 1]) {
+      const copy = scratchDir('audit-native-token-');
+      fs.copyFileSync(path.join(dir, 'audit.db'), path.join(copy, 'audit.db'));
+      fs.cpSync(path.join(dir, 'keys'), path.join(copy, 'keys'), { recursive: true });
+      // The token of the plain id (seq 2) on a record whose id the extension does not tokenize itself, and back.
+      tamper(copy, (db) => db.prepare(`UPDATE events SET patient_id = (SELECT patient_id FROM events WHERE chain = ? AND seq = 2) WHERE chain = ? AND seq = ?`).run(CHAIN, CHAIN, seq));
+      const { native: n, js: j } = await verifyBoth(copy, false);
+      expect(n.result).toEqual(j.result);
+      expect(n.result.break).toMatchObject({ chain: CHAIN, seq, kind: 'modified', column: 'patient_id' });
+    }
+  });
+});

@@ -16,17 +16,19 @@
  *   u32 offset of the row's patient pair in the pending section;
  *   pending section: per pending row u32 id length, id bytes, u32 column length, column bytes.
  *
- * status: 0 checked (hash and every column); 1 checked but for the patient column, whose keyed
- * token only JavaScript computes (the pair is in the pending section; 2: the same for a row stored
- * before field encryption, whose column may hold the id itself); 3 anything else: a hash or column
+ * status: 0 checked (hash and every column); 1 checked but for the patient column, which is left
+ * to JavaScript: the connection has no tokenization key, or the id is not its own canonical form,
+ * or the column is not the id's token (the pair is in the pending section; 2: the same for a row
+ * stored before field encryption, whose column may hold the id itself); 3 anything else: a hash or column
  * that differs, a type or size not expected, text that is not ASCII, an escape in a compared field,
  * an unknown key. Status 3 rows are read again and judged by the JavaScript path row by row, so every
  * break is named exactly as before. links: 1 when the row is one of statuses 0-2, follows such a row
  * with the next seq and its prev_hash equals that row's hash.
  *
- * audit_data_key(key_id, key) gives the connection an AES-256 data key; audit_patient_ok(pairs)
- * records (id, column) pairs JavaScript found to be token and id (same pending-section form), so the
- * pair is checked here next time. Both live as long as the connection.
+ * audit_data_key(key_id, key) gives the connection an AES-256 data key; audit_token_key(key) the
+ * tokenization key, with which the patient column is checked here (HMAC-SHA256, as PatientTokenizer);
+ * audit_patient_ok(pairs) records (id, column) pairs JavaScript found to be token and id (same
+ * pending-section form), so the pair is checked here next time. All live as long as the connection.
  */
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
@@ -56,11 +58,18 @@ typedef struct {
   unsigned char bytes[PAIR_BYTES]; /* id || column */
 } Pair;
 
+/* HMAC-SHA256 under the tokenization key, its inner and outer pads already hashed. */
+typedef struct {
+  int set;
+  SHA256_CTX inner, outer;
+} TokenKey;
+
 typedef struct {
   DataKey keys[MAX_KEYS];
   int nKeys;
   Pair *pairs;
   unsigned pairSlots, pairCount;
+  TokenKey token;
 } Conn;
 
 typedef struct {
@@ -197,9 +206,30 @@ typedef struct {
   int actorSeen, patientSeen;
 } Scan;
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* The high bit of each zero byte of x (and maybe of bytes above one: the lowest set bit is exact). */
+static inline uint64_t zeroBytes(uint64_t x) { return (x - ONES) & ~x & HIGHS; }
+
 static long stringEnd(Scan *s, long i) {
   const unsigned char *b = s->b;
-  for (i++; i < s->end; i++) {
+  const long end = s->end;
+  for (i++; i < end; i++) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight bytes at a time to the next quote or backslash. */
+    while (i + 8 <= end) {
+      uint64_t w;
+      memcpy(&w, b + i, 8);
+      uint64_t hit = zeroBytes(w ^ (ONES * '"')) | zeroBytes(w ^ (ONES * '\\'));
+      if (hit) {
+        i += __builtin_ctzll(hit) >> 3;
+        break;
+      }
+      i += 8;
+    }
+    if (i >= end) break;
+#endif
     unsigned char c = b[i];
     if (c == '"') return i + 1;
     if (c == '\\') {
@@ -208,6 +238,19 @@ static long stringEnd(Scan *s, long i) {
     }
   }
   return -1;
+}
+
+/* Whether every byte is below 0x80. */
+static int allAscii(const unsigned char *p, long n) {
+  uint64_t acc = 0;
+  long k = 0;
+  for (; k + 8 <= n; k += 8) {
+    uint64_t w;
+    memcpy(&w, p + k, 8);
+    acc |= w;
+  }
+  for (; k < n; k++) acc |= p[k];
+  return (acc & HIGHS) == 0;
 }
 
 static long valueEnd(Scan *s, long i) {
@@ -333,6 +376,79 @@ static int isoMillis(const unsigned char *b, long n, double *ms) {
   return 1;
 }
 
+/* ---- patient tokens (PatientTokenizer in C, for ids that are their own canonical form) ---- */
+
+#define TOKEN_LEN 28 /* "ptk_" + 24 base32 characters */
+
+static void cleanse(void *p, size_t n) {
+  volatile unsigned char *v = p;
+  while (n--) *v++ = 0;
+}
+
+static int setTokenKey(TokenKey *t, const unsigned char *key, int keyLen) {
+  unsigned char k[64], pad[64];
+  memset(k, 0, sizeof k);
+  if (keyLen > 64) {
+    SHA256_CTX h;
+    SHA256_Init(&h);
+    SHA256_Update(&h, key, (size_t)keyLen);
+    SHA256_Final(k, &h);
+    cleanse(&h, sizeof h);
+  } else
+    memcpy(k, key, (size_t)keyLen);
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+  SHA256_Init(&t->inner);
+  SHA256_Update(&t->inner, pad, 64);
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+  SHA256_Init(&t->outer);
+  SHA256_Update(&t->outer, pad, 64);
+  cleanse(k, sizeof k);
+  cleanse(pad, sizeof pad);
+  t->set = 1;
+  return 1;
+}
+
+/* Whether `p` starts with the ASCII `lower` (given in lower case), ignoring case. */
+static int startsWithIgnoringCase(const unsigned char *p, int n, const char *lower) {
+  int m = (int)strlen(lower);
+  if (n < m) return 0;
+  for (int i = 0; i < m; i++) {
+    unsigned char c = p[i];
+    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+    if (c != (unsigned char)lower[i]) return 0;
+  }
+  return 1;
+}
+
+/*
+ * The token of a patient id, as PatientTokenizer.token gives it: "ptk_" + base32 of the first 15
+ * bytes of HMAC-SHA256(key, "patient-id:" + canonicalPatientId(id)). Only for ids that are already
+ * canonical: printable ASCII without spaces (no Unicode pass applies) and not a FHIR reference
+ * (`Patient/..`, `fhir:Patient/..`, any case). 0 otherwise: JavaScript decides.
+ */
+static int patientToken(const TokenKey *t, const unsigned char *id, int idLen, unsigned char out[TOKEN_LEN]) {
+  if (!t->set) return 0;
+  for (int i = 0; i < idLen; i++)
+    if (id[i] < 0x21 || id[i] > 0x7e) return 0;
+  if (startsWithIgnoringCase(id, idLen, "patient/") || startsWithIgnoringCase(id, idLen, "fhir:patient/")) return 0;
+  static const char ALPHABET[] = "abcdefghijklmnopqrstuvwxyz234567";
+  unsigned char inner[32], mac[32];
+  SHA256_CTX h = t->inner;
+  SHA256_Update(&h, "patient-id:", 11);
+  SHA256_Update(&h, id, (size_t)idLen);
+  SHA256_Final(inner, &h);
+  h = t->outer;
+  SHA256_Update(&h, inner, 32);
+  SHA256_Final(mac, &h);
+  memcpy(out, "ptk_", 4);
+  for (int g = 0; g < 3; g++) {
+    const unsigned char *b = mac + g * 5;
+    uint64_t v = ((uint64_t)b[0] << 32) | ((uint64_t)b[1] << 24) | ((uint64_t)b[2] << 16) | ((uint64_t)b[3] << 8) | b[4];
+    for (int k = 0; k < 8; k++) out[4 + g * 8 + k] = (unsigned char)ALPHABET[(v >> (35 - 5 * k)) & 31];
+  }
+  return 1;
+}
+
 /* ---- one row ---- */
 
 static DataKey *keyFor(Conn *c, const unsigned char *id, int idLen) {
@@ -343,12 +459,21 @@ static DataKey *keyFor(Conn *c, const unsigned char *id, int idLen) {
 
 static int isText(sqlite3_value *v) { return sqlite3_value_type(v) == SQLITE_TEXT; }
 
+/*
+ * The bytes of a TEXT value (the connection is UTF-8). sqlite3_value_blob, unlike
+ * sqlite3_value_text, hands out the value where it lies: no copy to add a terminating NUL.
+ */
+static const unsigned char *textBytes(sqlite3_value *v) {
+  const unsigned char *p = sqlite3_value_blob(v);
+  return p ? p : (const unsigned char *)"";
+}
+
 /* Whether column text equals the literal's content (no escape, ASCII). */
 static int literalIs(Scan *s, int slot, sqlite3_value *col) {
   long from = s->at[slot];
   if (from < 0 || !isText(col)) return 0;
   long n = s->at[slot + 1] - from - 2;
-  const unsigned char *t = sqlite3_value_text(col);
+  const unsigned char *t = textBytes(col);
   int tn = sqlite3_value_bytes(col);
   if (tn != n) return 0;
   const unsigned char *lit = s->b + from + 1;
@@ -378,11 +503,10 @@ static int checkRow(Conn *c, Page *pg, sqlite3_value **argv, unsigned char *entr
   int patType = sqlite3_value_type(argv[13]);
   if (patType != SQLITE_NULL && patType != SQLITE_TEXT) return 3;
 
-  const unsigned char *ev = sqlite3_value_text(vev);
+  const unsigned char *ev = textBytes(vev);
   int evLen = sqlite3_value_bytes(vev);
-  for (int k = 0; k < evLen; k++)
-    if (ev[k] >= 0x80) return 3; /* splice offsets are UTF-16 units: equal to bytes for ASCII only */
-  const unsigned char *rec = sqlite3_value_text(vrec);
+  if (!allAscii(ev, evLen)) return 3; /* splice offsets are UTF-16 units: equal to bytes for ASCII only */
+  const unsigned char *rec = textBytes(vrec);
   int recLen = sqlite3_value_bytes(vrec);
   for (int k = 0; k < recLen; k++)
     if (rec[k] < 0x20 || rec[k] > 0x7e || rec[k] == '"' || rec[k] == '\\') return 3;
@@ -458,8 +582,12 @@ static int checkRow(Conn *c, Page *pg, sqlite3_value **argv, unsigned char *entr
   while (digits) tail[t++] = rev[--digits];
   tail[t++] = '}';
   if (!put(in, tail, t)) return 3;
+  /* The low-level calls: OpenSSL 3's one-shot SHA256() fetches the algorithm (locks, a table look-up) each time. */
   unsigned char digest[32];
-  SHA256(in->p, in->len, digest);
+  SHA256_CTX sha;
+  SHA256_Init(&sha);
+  SHA256_Update(&sha, in->p, in->len);
+  SHA256_Final(digest, &sha);
   if (memcmp(digest, hash, 32) != 0) return 3;
 
   /* The derived columns against the hashed fields. */
@@ -483,10 +611,12 @@ static int checkRow(Conn *c, Page *pg, sqlite3_value **argv, unsigned char *entr
   if (patType == SQLITE_NULL || hasEscape(&s, F_PATIENT)) return 3;
   const unsigned char *id = s.b + s.at[F_PATIENT] + 1;
   int idLen = (int)(s.at[F_PATIENT + 1] - s.at[F_PATIENT] - 2);
-  const unsigned char *col = sqlite3_value_text(argv[13]);
+  const unsigned char *col = textBytes(argv[13]);
   int colLen = sqlite3_value_bytes(argv[13]);
   int legacy = sealedType == SQLITE_NULL;
   if (legacy && colLen == idLen && memcmp(col, id, idLen) == 0) return 0;
+  unsigned char token[TOKEN_LEN];
+  if (colLen == TOKEN_LEN && patientToken(&c->token, id, idLen, token) && memcmp(col, token, TOKEN_LEN) == 0) return 0;
   if (pairKnown(c, id, idLen, col, colLen)) return 0;
   *pendingAt = (uint32_t)pg->pending.len;
   unsigned char n4[4];
@@ -627,8 +757,26 @@ static void patientOk(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_int(ctx, added);
 }
 
+/* audit_token_key(key): the tokenization key, so patient tokens are computed here (set once). */
+static void tokenKey(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  Conn *c = sqlite3_user_data(ctx);
+  (void)argc;
+  int n = sqlite3_value_bytes(argv[0]);
+  if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || n < 32) {
+    sqlite3_result_error(ctx, "audit_token_key: a key of at least 32 bytes", -1);
+    return;
+  }
+  if (c->token.set) {
+    sqlite3_result_int(ctx, 0);
+    return;
+  }
+  setTokenKey(&c->token, sqlite3_value_blob(argv[0]), n);
+  sqlite3_result_int(ctx, 1);
+}
+
 static void freeConn(void *p) {
   Conn *c = p;
+  cleanse(&c->token, sizeof c->token);
   for (int k = 0; k < c->nKeys; k++) EVP_CIPHER_CTX_free(c->keys[k].ecb);
   free(c->pairs);
   free(c);
@@ -643,6 +791,7 @@ int sqlite3_auditchaincheck_init(sqlite3 *db, char **err, const sqlite3_api_rout
   if (!c) return SQLITE_NOMEM;
   int rc = sqlite3_create_function_v2(db, "audit_chain_check", 15, SQLITE_UTF8, c, NULL, chainStep, chainFinal, freeConn);
   if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "audit_data_key", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, c, dataKey, NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "audit_token_key", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, c, tokenKey, NULL, NULL, NULL);
   if (rc == SQLITE_OK) rc = sqlite3_create_function_v2(db, "audit_patient_ok", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, c, patientOk, NULL, NULL, NULL);
   if (rc != SQLITE_OK && err) *err = sqlite3_mprintf("audit chain check: could not register its functions");
   return rc;

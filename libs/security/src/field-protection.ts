@@ -20,6 +20,8 @@ export interface EmbeddedFieldProtection {
   isPatientToken(value: string): boolean;
   dataKeys: FileDataKeyProvider;
   tokenizer: PatientTokenizer;
+  /** The tokenization key's bytes (a copy to zero), for the native verifier (FieldProtection.patientTokenKey). */
+  patientTokenKey(): Buffer;
 }
 
 export function patientTokenizerFor(config: KeyLocations): PatientTokenizer {
@@ -40,13 +42,15 @@ export function embeddedTextSealer(config: KeyLocations): SealedText {
 }
 
 export function embeddedFieldProtection(config: KeyLocations): EmbeddedFieldProtection {
-  const tokenizer = patientTokenizerFor(config);
+  const tokenizationKey = FileTokenizationKeyProvider.forDataDir(config.dataDir, config.tokenizationKeyFile);
+  const tokenizer = new PatientTokenizer(tokenizationKey);
   const dataKeys = FileDataKeyProvider.forDataDir(config.dataDir, config.dataKeysDir);
   return {
     patientToken: (id) => tokenizer.token(id),
     isPatientToken,
     dataKeys,
     tokenizer,
+    patientTokenKey: () => tokenizationKey.tokenizationKey().export(),
   };
 }
 

@@ -25,6 +25,12 @@ export interface FieldProtection {
   /** True when `value` has the token format (a `patient` filter given as a token). */
   isPatientToken(value: string): boolean;
   dataKeys: DataKeyring;
+  /**
+   * The raw bytes of the key `patientToken` uses (a fresh copy: the caller zeroes it), for the
+   * native verifier, which then computes tokens itself (native-chain-check.ts). Optional: without
+   * it the verifier asks `patientToken` for each patient it has not seen.
+   */
+  patientTokenKey?(): Buffer;
 }
 
 /**

@@ -9,9 +9,9 @@
 import type { ChainHead, ChainRow, CheckedRun } from '@app/ledger';
 import type { ChainReader } from '../chain-reader.port';
 import type { FieldProtection } from '../field-protection.port';
-import { SqliteChainReader } from './sqlite-chain-reader';
+import { SqliteChainReader, openVerificationConnection } from './sqlite-chain-reader';
 import type { VerificationPath } from './native-chain-check';
-import { SqliteDb, openDatabase } from './sqlite-database';
+import type { SqliteDb } from './sqlite-database';
 import { TieredSqliteEventStore } from './sqlite-tiered-event-store';
 
 /**
@@ -35,9 +35,9 @@ export class SqliteVerificationReader implements ChainReader {
     this.fast = new SqliteChainReader(db, protection);
   }
 
-  /** A reader over its own read-only connection to the database of a data dir. */
+  /** A reader over its own read-only connection to the database of a data dir (memory-mapped: openVerificationConnection). */
   static open(dataDir: string, protection: FieldProtection): SqliteVerificationReader {
-    return new SqliteVerificationReader(openDatabase(dataDir, { readonly: true }), protection);
+    return new SqliteVerificationReader(openVerificationConnection(dataDir), protection);
   }
 
   async snapshot<T>(read: () => Promise<T>): Promise<T> {
