@@ -12,7 +12,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { canonicalPatientId } from '@app/core';
+// By file, not the library index: verification worker threads load this module and nothing of Nest.
+import { canonicalPatientId } from '@app/core/identifiers';
 import { writeFileNoClobber } from './secure-files';
 import type { TokenizationKeyProvider } from './tokenization-key-provider.port';
 

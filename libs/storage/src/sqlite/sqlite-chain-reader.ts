@@ -67,13 +67,26 @@ const PLAIN_COLUMNS = `seq, received_at, event, sealed, prev_hash, hash, ${DERIV
 /** One row of a fast page read again, with the columns SqliteEventStore.readChain reads. */
 const PLAIN_ROW_SQL = `SELECT ${PLAIN_COLUMNS} FROM events WHERE pos = ?`;
 
+const NATIVE_ARGS = 'seq, received_at, event, sealed, prev_hash, hash, id, category, action, outcome, actor_id, occurred_ms, patient_id, pos';
+
 /**
- * The native page (native/chain-check/chain_check.c): the same rows and order as FAST_PAGE_SQL, each
- * checked by the extension; one blob per page.
+ * A native page (native/chain-check/chain_check.c): the chain's rows with seq in a range, each
+ * checked by the extension; one blob per page. The aggregate takes the rows straight from the scan
+ * of the (chain, seq) index, without a copy of their values: a subquery with ORDER BY and LIMIT
+ * (NATIVE_ORDERED_PAGE_SQL) runs as a co-routine whose every value SQLite copies before handing it
+ * on (a tenth of the CPU of verifying). When the range holds each of its seqs once and in order
+ * (holdsEachSeq: an intact chain), that is exactly the page of NATIVE_ORDERED_PAGE_SQL; otherwise (a
+ * gap, a seq twice, out of order or not an integer) the reader reads that page instead, so pages and
+ * verdicts are the store's readChain ones whatever happened to the rows.
  */
-const NATIVE_PAGE_SQL = `SELECT audit_chain_check(?, seq, received_at, event, sealed, prev_hash, hash, id, category, action, outcome, actor_id, occurred_ms, patient_id, pos)
-  FROM (SELECT seq, received_at, event, sealed, prev_hash, hash, id, category, action, outcome, actor_id, occurred_ms, patient_id, pos
-        FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?)`;
+const NATIVE_PAGE_SQL = `SELECT audit_chain_check(?, ${NATIVE_ARGS}) FROM events WHERE chain = ? AND seq >= ? AND seq <= ?`;
+
+/** The next rows of the chain in seq order, as the store pages them (same rows and order as FAST_PAGE_SQL). */
+const NATIVE_ORDERED_PAGE_SQL = `SELECT audit_chain_check(?, ${NATIVE_ARGS})
+  FROM (SELECT ${NATIVE_ARGS} FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?)`;
+
+/** The chain's last numeric seq (NULL: none): where the range pages of a read without an end stop. */
+const LAST_SEQ_SQL = 'SELECT max(seq) FROM events WHERE chain = ? AND seq <= 9007199254740991';
 
 /** Layout of the native page blob (chain_check.c's header comment). */
 const N_HEADER = 16;
@@ -247,6 +260,14 @@ export function isoMillis(b: Buffer, from: number, to: number): number {
   return Date.parse(b.toString('utf8', from, to));
 }
 
+/** Whether a native page holds the seqs from..to, each once and in order. */
+function holdsEachSeq(page: Buffer, from: number, to: number): boolean {
+  const n = page.readUInt32LE(0);
+  if (n !== to - from + 1) return false;
+  for (let i = 0, e = N_HEADER; i < n; i++, e += N_ENTRY) if (page.readUInt32LE(e) + page.readInt32LE(e + 4) * TWO_32 !== from + i) return false;
+  return true;
+}
+
 /** Whether 32 bytes at `a` of `x` equal 32 bytes at `b` of `y`. */
 function same32(x: Buffer, a: number, y: Buffer, b: number): boolean {
   for (let k = 0; k < 32; k++) if (x[a + k] !== y[b + k]) return false;
@@ -282,6 +303,8 @@ export class SqliteChainReader {
   /** Which path verification takes over this connection (the native extension, or JavaScript and why). */
   readonly path: VerificationPath;
   private readonly nativePage: Database.Statement | null = null;
+  private readonly nativeOrderedPage: Database.Statement | null = null;
+  private readonly lastSeq: Database.Statement | null = null;
   private readonly keysTried = new Set<string>();
   private tokenKeyTried = false;
   private patientOk: Database.Statement | null = null;
@@ -292,7 +315,11 @@ export class SqliteChainReader {
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.path = loadNativeChainCheck(db, env);
-    if (this.path.native) this.nativePage = db.prepare(NATIVE_PAGE_SQL).pluck(true);
+    if (this.path.native) {
+      this.nativePage = db.prepare(NATIVE_PAGE_SQL).pluck(true);
+      this.nativeOrderedPage = db.prepare(NATIVE_ORDERED_PAGE_SQL).pluck(true);
+      this.lastSeq = db.prepare(LAST_SEQ_SQL).pluck(true);
+    }
     this.fastPage = db.prepare(FAST_PAGE_SQL).raw(true);
     this.plainRow = db.prepare(PLAIN_ROW_SQL);
     this.selectHead = db.prepare('SELECT seq, hash FROM chain_heads WHERE chain = ?');
@@ -344,19 +371,30 @@ export class SqliteChainReader {
   *readChainRuns(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): Generator<(ChainRow | CheckedRun)[]> {
     let next = fromSeq;
     const end = toSeq ?? Number.MAX_SAFE_INTEGER;
-    if (this.nativePage !== null) {
+    if (this.nativePage !== null && this.nativeOrderedPage !== null && this.lastSeq !== null) {
       const head = Buffer.from(`{"chain":${JSON.stringify(chain)},"event":`, 'utf8');
-      for (;;) {
-        const page = this.nativePage.get(head, chain, next, end, pageSize) as Buffer | null;
-        if (page === null) return;
-        if (this.registerMissingKey(page)) continue; // the same page again, with the key
-        if (this.registerTokenKey(page)) continue; // the same page again, its patient tokens computed in C
-        const rows = page.readUInt32LE(0);
-        const out = this.nativeRows(page, rows);
+      const last = Math.min(end, (this.lastSeq.get(chain) as number | null) ?? -1);
+      while (next <= last) {
+        // The next pageSize seqs: when each is there once, in order, this is the page the store gives.
+        const to = Math.min(last, next + pageSize - 1);
+        const page = this.nativePage.get(head, chain, next, to) as Buffer | null;
+        if (page !== null && (this.registerMissingKey(page) || this.registerTokenKey(page))) continue; // the same page again
+        if (page !== null && holdsEachSeq(page, next, to)) {
+          yield this.nativeRows(page, page.readUInt32LE(0)).rows;
+          next = to + 1;
+          continue;
+        }
+        // A gap, a seq twice, out of order or not an integer: the next pageSize rows in seq order, as the store pages them.
+        const ordered = this.nativeOrderedPage.get(head, chain, next, end, pageSize) as Buffer | null;
+        if (ordered === null) return;
+        if (this.registerMissingKey(ordered) || this.registerTokenKey(ordered)) continue;
+        const rows = ordered.readUInt32LE(0);
+        const out = this.nativeRows(ordered, rows);
         yield out.rows;
         if (rows < pageSize) return;
         next = out.lastSeq + 1;
       }
+      return;
     }
     const builder = new RecordHashBuilder(chain);
     for (;;) {

@@ -12,7 +12,7 @@ import type { FieldProtection } from '../field-protection.port';
 import { SqliteChainReader, openVerificationConnection } from './sqlite-chain-reader';
 import type { VerificationPath } from './native-chain-check';
 import type { SqliteDb } from './sqlite-database';
-import { TieredSqliteEventStore } from './sqlite-tiered-event-store';
+import type { TieredSqliteEventStore } from './sqlite-tiered-event-store';
 
 /**
  * Rows per page of the fast path: small pages keep a page's rows short-lived, so the young
@@ -64,7 +64,12 @@ export class SqliteVerificationReader implements ChainReader {
       yield* this.fast.readChainRuns(chain, fromSeq, toSeq, this.fast.path.native ? NATIVE_PAGE_ROWS : FAST_PAGE_ROWS);
       return;
     }
-    this.tiered ??= new TieredSqliteEventStore(this.db, this.protection);
+    // Loaded on the first warm range only: the event store's module graph (the core library with its
+    // Nest modules, rxjs, ajv, zod: about 500 modules, a quarter of a CPU-second) is what a verification
+    // worker thread would otherwise load at start for nothing.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { TieredSqliteEventStore: Tiered } = require('./sqlite-tiered-event-store') as typeof import('./sqlite-tiered-event-store');
+    this.tiered ??= new Tiered(this.db, this.protection);
     yield* this.tiered.readChain(chain, fromSeq, toSeq, STORE_PAGE_ROWS);
   }
 
