@@ -74,7 +74,7 @@ const NATIVE_ARGS = 'seq, received_at, event, sealed, prev_hash, hash, id, categ
  * checked by the extension; one blob per page. The aggregate takes the rows straight from the scan
  * of the (chain, seq) index, without a copy of their values: a subquery with ORDER BY and LIMIT
  * (NATIVE_ORDERED_PAGE_SQL) runs as a co-routine whose every value SQLite copies before handing it
- * on (a tenth of the CPU of verifying). When the range holds each of its seqs once and in order
+ * on (about 2 % of the workers' CPU in a profile). When the range holds each of its seqs once and in order
  * (holdsEachSeq: an intact chain), that is exactly the page of NATIVE_ORDERED_PAGE_SQL; otherwise (a
  * gap, a seq twice, out of order or not an integer) the reader reads that page instead, so pages and
  * verdicts are the store's readChain ones whatever happened to the rows.
