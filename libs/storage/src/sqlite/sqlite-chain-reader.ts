@@ -475,6 +475,8 @@ export class SqliteChainReader {
     if (raw === undefined) return false;
     try {
       this.db.prepare('SELECT audit_token_key(?)').get(raw);
+    } catch {
+      return false; // an extension built before audit_token_key: tokens are checked here, as before
     } finally {
       raw.fill(0);
     }
