@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AccessEvent } from '@app/core';
-import { AnyFieldGetter, compileAnyFieldGetter, compileWhere, indexHints, IndexHints, Issue, IssuePath, Predicate, requiresUnexplained } from './condition-compiler';
+import { AnyFieldGetter, compileAnyFieldGetter, compileWhere, indexHints, IndexHints, Issue, IssuePath, Predicate, requiresUnexplained, whereAfterIndex } from './condition-compiler';
 import { parseDuration } from './duration';
 import { compileFieldGetter, describeAnyField, describeField, FieldGetter, unknownFieldMessage } from './event-fields';
 import { RuleDefinition, RuleKind, Severity } from './rule.schema';
@@ -49,8 +49,14 @@ export interface CompiledRule {
   readonly burst: CompiledBurst | null;
   readonly idleMs: number;
   readonly learnMs: number;
-  /** False when no event of this category and action can match (lets the engine skip the rule). */
-  readonly mayMatch: (category: string, action: string) => boolean;
+  /** False when no event of this category, action, outcome and actor type can match (the engine's rule index). */
+  readonly mayMatch: (category: unknown, action: unknown, outcome: unknown, actorType: unknown) => boolean;
+  /**
+   * `where` less what the rule index and the unexplained check decide before it runs
+   * (condition-compiler whereAfterIndex): what the engine checks for a rule its index offered for
+   * the event, after skipping it for an explained access when `requiresUnexplained`.
+   */
+  readonly whereAfterIndex: Predicate;
   /** The top-level `where` requires `explained: false` (lets the engine skip the rule for explained accesses). */
   readonly requiresUnexplained: boolean;
   /** Changes whenever the rule's state would mean something else; a restore drops mismatched state. */
@@ -123,10 +129,17 @@ export function ruleFingerprint(def: RuleDefinition, defaultTimeZone: string): s
   return createHash('sha256').update(stableStringify(meaning)).digest('hex').slice(0, 16);
 }
 
-function mayMatchFrom(hints: IndexHints[]): (category: string, action: string) => boolean {
+type MayMatch = CompiledRule['mayMatch'];
+
+/** Whether a set admits a value (no set: any value; a missing field is in no set). */
+function admits(set: ReadonlySet<string> | undefined, value: unknown): boolean {
+  return set === undefined || (typeof value === 'string' && set.has(value));
+}
+
+function mayMatchFrom(hints: IndexHints[]): MayMatch {
   // Each entry narrows independently (rule-level AND union-of-steps is handled by the caller).
-  return (category, action) =>
-    hints.every((h) => (h.categories === undefined || h.categories.has(category)) && (h.actions === undefined || h.actions.has(action)));
+  return (category, action, outcome, actorType) =>
+    hints.every((h) => admits(h.categories, category) && admits(h.actions, action) && admits(h.outcomes, outcome) && admits(h.actorTypes, actorType));
 }
 
 /** Compiles a validated definition. Problems (with paths inside the rule) go to `issues`; null if any. */
@@ -236,13 +249,13 @@ export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {
   const hints: IndexHints[] = [indexHints(def.where)];
   if (def.kind === 'sequence' && def.steps) {
     const stepHints = def.steps.map((s) => indexHints(s.where));
-    const stepsMay = (category: string, action: string) => stepHints.some((h) => mayMatchFrom([h])(category, action));
+    const stepsMay: MayMatch = (c, a, o, t) => stepHints.some((h) => mayMatchFrom([h])(c, a, o, t));
     const ruleMay = mayMatchFrom(hints);
-    return build((c, a) => ruleMay(c, a) && stepsMay(c, a));
+    return build((c, a, o, t) => ruleMay(c, a, o, t) && stepsMay(c, a, o, t));
   }
   return build(mayMatchFrom(hints));
 
-  function build(mayMatch: (category: string, action: string) => boolean): CompiledRule {
+  function build(mayMatch: MayMatch): CompiledRule {
     const valuePath = def.distinct ?? def.sum;
     return {
       definition: def,
@@ -267,6 +280,8 @@ export function compileRule(def: RuleDefinition, options: CompileRuleOptions = {
       idleMs,
       learnMs,
       mayMatch,
+      // Compiles: it is a part of `where`, which did.
+      whereAfterIndex: compileWhere(whereAfterIndex(def.where), ['where'], { timeZone, issues: [] }),
       requiresUnexplained: requiresUnexplained(def.where),
       fingerprint: ruleFingerprint(def, timeZone),
     };

@@ -413,11 +413,16 @@ function compileTimeCondition(raw: unknown, path: IssuePath, ctx: ConditionConte
   return allOf(parts);
 }
 
-/** Categories and actions a where map can possibly admit (undefined: any), for the engine's rule index. */
+/** Categories, actions, outcomes and actor types a where map can possibly admit (undefined: any), for the engine's rule index. */
 export interface IndexHints {
   categories?: ReadonlySet<string>;
   actions?: ReadonlySet<string>;
+  outcomes?: ReadonlySet<string>;
+  actorTypes?: ReadonlySet<string>;
 }
+
+/** The top-level fields the engine's rule index narrows rules by (indexHints). */
+const INDEXED_FIELDS: readonly string[] = ['category', 'action', 'outcome', 'actor.type'];
 
 function positiveValues(raw: unknown): Set<string> | undefined {
   if (typeof raw === 'string') return new Set([raw]);
@@ -438,5 +443,41 @@ export function requiresUnexplained(where: unknown): boolean {
 
 export function indexHints(where: unknown): IndexHints {
   if (!isPlainObject(where)) return {};
-  return { categories: positiveValues(where.category), actions: positiveValues(where.action) };
+  return {
+    categories: positiveValues(where.category),
+    actions: positiveValues(where.action),
+    outcomes: positiveValues(where.outcome),
+    actorTypes: positiveValues(where['actor.type']),
+  };
+}
+
+/** A condition that is exactly "one of these texts" (`x`, `[x, y]`, `{ eq: x }`, `{ in: [x, y] }`): the index decides it whole. */
+function exactlyOneOf(raw: unknown): boolean {
+  if (typeof raw === 'string') return true;
+  if (Array.isArray(raw)) return raw.length > 0 && raw.every((v) => typeof v === 'string');
+  if (!isPlainObject(raw)) return false;
+  const keys = Object.keys(raw);
+  if (keys.length !== 1) return false;
+  if (keys[0] === 'eq') return typeof raw.eq === 'string';
+  return keys[0] === 'in' && Array.isArray(raw.in) && raw.in.length > 0 && raw.in.every((v) => typeof v === 'string');
+}
+
+/**
+ * The `where` map left for the engine to check once its rule index has chosen the rule: the index
+ * only offers a rule for events whose category, action, outcome and actor type it admits
+ * (indexHints), so top-level conditions that are exactly such a set are already decided; and
+ * `explained: false`, when the engine skips the rule for explained accesses first
+ * (requiresUnexplained), is decided too. Everything else stays, in its order. Only for a where map
+ * that compiled without problems (the whole map is what the rule means and what is validated).
+ */
+export function whereAfterIndex(where: unknown): unknown {
+  if (!isPlainObject(where)) return where;
+  const unexplainedFirst = requiresUnexplained(where);
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(where)) {
+    if (INDEXED_FIELDS.includes(key) && exactlyOneOf(value)) continue;
+    if (key === 'explained' && unexplainedFirst) continue;
+    rest[key] = value;
+  }
+  return rest;
 }

@@ -140,6 +140,31 @@ describe('match', () => {
     const alerts = feed(new DetectionEngine([breakGlass]), [event(0, { action: 'break_glass' })]);
     expect(alerts[0].groupKey).toEqual({ 'actor.id': 'user-1', 'patient.id': null });
   });
+
+  it('category, action, outcome and actor type conditions mean the same in every form the rule index reads', () => {
+    // The index decides the plain sets (a value, a list, eq, in) before the rule runs; the other forms
+    // (not, in with not, prefix, nested in any/not) stay in the rule's own check. Each rule alerts on exactly
+    // the events its where admits, whichever decides.
+    const rules = [
+      defineRule({ id: 'plain', kind: 'match', where: { category: 'data_access', action: ['read', 'export'], outcome: { eq: 'success' }, 'actor.type': { in: ['user'] } }, groupBy: [] }),
+      defineRule({ id: 'mixed', kind: 'match', where: { category: { in: ['data_access', 'security'], not: 'security' }, outcome: { not: 'success' } }, groupBy: [] }),
+      defineRule({ id: 'prefixed', kind: 'match', where: { action: { prefix: 'ex' }, 'actor.type': 'service' }, groupBy: [] }),
+      defineRule({ id: 'nested', kind: 'match', where: { any: [{ outcome: 'denied' }, { action: 'export' }], not: { 'actor.type': 'service' } }, groupBy: [] }),
+      defineRule({ id: 'unexplained', kind: 'match', where: { action: 'read', explained: false }, groupBy: [] }),
+    ];
+    const events = [
+      event(0, { action: 'read', patient: { id: 'p-1' } }),
+      event(1, { action: 'export', actor: { id: 'svc', type: 'service' } }),
+      event(2, { action: 'export', outcome: 'denied' }),
+      event(3, { category: 'security', outcome: 'failure' }),
+      event(4, { outcome: 'failure' }),
+      event(5, { action: 'query', outcome: 'denied', actor: { id: 'svc', type: 'service' } }),
+    ];
+    const fired = feed(new DetectionEngine(rules), events).map((a) => `${a.ruleId}@${a.position}`);
+    expect(fired.sort()).toEqual(
+      ['plain@0', 'unexplained@0', 'prefixed@1', 'mixed@2', 'nested@2', 'mixed@4', 'mixed@5'].sort(),
+    );
+  });
 });
 
 describe('match with burst (issue 22: one flood is not hundreds of alerts)', () => {

@@ -179,7 +179,7 @@ interface Lane {
   engine: DetectionEngine;
   lastProc: number;
 }
-/** Distinct (category, action) pairs the rule index remembers; beyond it, lookups are computed each time. */
+/** Distinct (category, action, outcome, actor type) keys the rule index remembers; beyond it, lookups are computed each time. */
 const INDEX_LIMIT = 10_000;
 
 function toMs(value: string | number | undefined, fallback: number, name: string): number {
@@ -216,7 +216,8 @@ export class DetectionEngine implements DetectorContext {
   private readonly maxSourceLagMs: number;
   private readonly sourceIdleMs: number;
   private readonly maxLanes: number;
-  private readonly index = new Map<string, Map<string, Detector[]>>();
+  /** The rule index: category -> action -> outcome -> actor type -> detectors (see candidates). */
+  private readonly index = new Map<unknown, Map<unknown, Map<unknown, Map<unknown, Detector[]>>>>();
   private indexSize = 0;
   private readonly baselines: BaselineBook;
   private readonly isLane: boolean;
@@ -373,14 +374,14 @@ export class DetectionEngine implements DetectorContext {
     this.currentRef = null;
     this.position = position;
     const facts = this.facts.reset(event, ts);
-    const candidates = this.candidates(event.category, event.action);
+    const candidates = this.candidates(event);
     // Most accesses are explained: the rules about unexplained ones are skipped without running their conditions.
     let explained: boolean | undefined;
     for (let i = 0; i < candidates.length; i++) {
       const detector = candidates[i];
       if (tooLate && detector.rule.kind !== 'match') continue;
       if (detector.rule.requiresUnexplained && (explained ??= facts.explanation().explained)) continue;
-      if (!detector.rule.where(event, ts, facts)) continue;
+      if (!detector.rule.whereAfterIndex(event, ts, facts)) continue;
       if (this.onMatch) this.onMatch(detector.rule.id, event);
       detector.onEvent(event, ts, watermark, this);
     }
@@ -422,7 +423,7 @@ export class DetectionEngine implements DetectorContext {
    * Dormant rules remember it here (no alert from this call; the lane judged the event itself).
    */
   private rememberActivity(event: AccessEvent, ts: number, position: number): void {
-    const candidates = this.candidates(event.category, event.action);
+    const candidates = this.candidates(event);
     if (!candidates.some((d) => d instanceof DormantDetector)) return;
     this.currentEvent = event;
     this.currentTs = ts;
@@ -430,7 +431,9 @@ export class DetectionEngine implements DetectorContext {
     this.position = position;
     const facts = this.facts.reset(event, ts);
     for (const detector of candidates) {
-      if (detector instanceof DormantDetector && detector.rule.where(event, ts, facts)) detector.remember(event, this);
+      if (!(detector instanceof DormantDetector)) continue;
+      if (detector.rule.requiresUnexplained && facts.explanation().explained) continue;
+      if (detector.rule.whereAfterIndex(event, ts, facts)) detector.remember(event, this);
     }
     this.currentEvent = null;
     this.currentRef = null;
@@ -701,18 +704,27 @@ export class DetectionEngine implements DetectorContext {
     if (!this.isLane) this.closeIdleLanes();
   }
 
-  /** Detectors whose rules can match this category and action (the rule index). */
-  private candidates(category: string, action: string): readonly Detector[] {
+  /**
+   * Detectors whose rules can match the event's category, action, outcome and actor type (the rule
+   * index): the conditions on those fields that the index decides are not checked again
+   * (CompiledRule.whereAfterIndex).
+   */
+  private candidates(event: AccessEvent): readonly Detector[] {
+    const category: unknown = event.category;
+    const action: unknown = event.action;
+    const outcome: unknown = event.outcome;
+    const actorType: unknown = (event.actor as { type?: unknown } | undefined)?.type;
     let byAction = this.index.get(category);
-    const cached = byAction?.get(action);
+    let byOutcome = byAction?.get(action);
+    let byType = byOutcome?.get(outcome);
+    const cached = byType?.get(actorType);
     if (cached) return cached;
-    const list = this.detectors.filter((d) => d.rule.mayMatch(category, action));
+    const list = this.detectors.filter((d) => d.rule.mayMatch(category, action, outcome, actorType));
     if (this.indexSize < INDEX_LIMIT) {
-      if (!byAction) {
-        byAction = new Map();
-        this.index.set(category, byAction);
-      }
-      byAction.set(action, list);
+      if (!byAction) this.index.set(category, (byAction = new Map()));
+      if (!byOutcome) byAction.set(action, (byOutcome = new Map()));
+      if (!byType) byOutcome.set(outcome, (byType = new Map()));
+      byType.set(actorType, list);
       this.indexSize++;
     }
     return list;
