@@ -102,6 +102,32 @@ export function mainThreadCpuMs(pid: number | undefined): number {
 }
 
 /**
+ * CPU time (user + system, ms) so far of a process's threads named `name` (/proc/<pid>/task/<tid>/comm;
+ * the embedded writer thread names itself `audit-writer`), summed; NaN when none is found or /proc
+ * is not there. Sample it before and after a run: a thread that started or stopped in between is
+ * counted from its start or up to its end only.
+ */
+export function namedThreadsCpuMs(pid: number | undefined, name: string): number {
+  try {
+    let total = 0;
+    let found = false;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        if (fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() !== name) continue;
+        const fields = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+        total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+        found = true;
+      } catch {
+        /* the thread ended meanwhile */
+      }
+    }
+    return found ? total : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
  * Closed loop: `concurrency` clients each post the next body as soon as their previous one is
  * answered. A request that fails on the connection (not on an HTTP status) is sent again, at most
  * 3 times (ingestion is idempotent on event id); `retries` counts them.

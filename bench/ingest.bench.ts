@@ -34,7 +34,8 @@ import { SqliteEventStore, openDatabase } from '@app/storage';
 import { TokenService, embeddedFieldProtection } from '@app/security';
 import { generateTraffic } from '@app/simulation';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { benchDataDir, closedLoop, fmt, machine, mainThreadCpuMs, percentile, processCpuMs, startServiceProcess } from './bench-support';
+import { benchDataDir, closedLoop, fmt, machine, mainThreadCpuMs, namedThreadsCpuMs, percentile, processCpuMs, startServiceProcess } from './bench-support';
+import { WRITER_THREAD_NAME } from '../libs/storage/src/sqlite/sqlite-append-thread';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 300_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -239,16 +240,18 @@ async function main(): Promise<void> {
       const g0 = await scrapeMetrics(bench);
       const cpu0 = processCpuMs(svc.child.pid);
       const main0 = mainThreadCpuMs(svc.child.pid);
+      const writer0 = namedThreadsCpuMs(svc.child.pid, WRITER_THREAD_NAME);
       const run = await closedLoop(client, bodies.slice(warm), CONCURRENCY);
       const cpuMs = processCpuMs(svc.child.pid) - cpu0;
       const mainMs = mainThreadCpuMs(svc.child.pid) - main0;
+      const writerMs = namedThreadsCpuMs(svc.child.pid, WRITER_THREAD_NAME) - writer0;
       const g1 = await scrapeMetrics(bench);
       const groupDelta = (k: string) => (g1.get(`audit_commit_group_events_${k}`) ?? NaN) - (g0.get(`audit_commit_group_events_${k}`) ?? NaN);
-      const b = { size, run, rate: events / run.seconds, cpuPerEvent: (cpuMs * 1000) / events, mainPerEvent: (mainMs * 1000) / events, cores: cpuMs / 1000 / run.seconds };
+      const b = { size, run, rate: events / run.seconds, cpuPerEvent: (cpuMs * 1000) / events, mainPerEvent: (mainMs * 1000) / events, writerPerEvent: (writerMs * 1000) / events, cores: cpuMs / 1000 / run.seconds };
       batchResults.push(b);
       console.log(`| end to end, batches of ${b.size}, ${CONCURRENCY} clients, HTTPS | ${fmt(b.rate)} events/s (${fmt(b.rate / raw100.rate, 2)} of raw@100, ${fmt(b.rate / raw1000.rate, 2)} of raw@1000) |`);
       console.log(
-        `| service CPU per event, batches of ${b.size} (user + system, all threads) | ${fmt(b.cpuPerEvent, 1)} µs (${fmt(b.cores, 2)} cores busy; main thread ${fmt(b.mainPerEvent, 1)} µs, other threads ${fmt(b.cpuPerEvent - b.mainPerEvent, 1)} µs; ${fmt(b.cpuPerEvent / raw1000.cpuPerEvent, 2)}x the raw@1000 CPU per event) |`,
+        `| service CPU per event, batches of ${b.size} (user + system, all threads) | ${fmt(b.cpuPerEvent, 1)} µs (${fmt(b.cores, 2)} cores busy; main thread ${fmt(b.mainPerEvent, 1)} µs, other threads ${fmt(b.cpuPerEvent - b.mainPerEvent, 1)} µs${Number.isNaN(b.writerPerEvent) ? '' : ` of which the writer thread ${fmt(b.writerPerEvent, 1)} µs`}; ${fmt(b.cpuPerEvent / raw1000.cpuPerEvent, 2)}x the raw@1000 CPU per event) |`,
       );
       console.log(`| batch-of-${b.size} ack latency p50 / p99 | ${fmt(percentile(b.run.latencies, 50), 1)} ms / ${fmt(percentile(b.run.latencies, 99), 1)} ms |`);
       console.log(`| batch-of-${b.size} group commits (one fsync'd transaction each) | ${fmt(groupDelta('count'))}, ${fmt(groupDelta('sum') / groupDelta('count'))} events each on average |`);

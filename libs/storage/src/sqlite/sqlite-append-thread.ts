@@ -93,6 +93,9 @@ export type AppendThreadRequest = { type: 'append'; id: number; rows: WireRow[];
 
 export const HASH_BYTES = 32;
 
+/** The writer thread's name as `top -H`, `ps -L` and /proc/<pid>/task/<tid>/comm show it (Linux). */
+export const WRITER_THREAD_NAME = 'audit-writer';
+
 export type AppendThreadReply =
   | { type: 'ready' }
   | { type: 'failed'; reason: string }

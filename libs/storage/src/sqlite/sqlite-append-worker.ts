@@ -10,10 +10,19 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadFieldProtection } from '../field-protection.port';
 import { openDatabase } from './sqlite-database';
 import { AppendRow, appendFailure, prepareAppend } from './sqlite-append';
-import { AppendThreadOptions, AppendThreadReply, AppendThreadRequest, HASH_BYTES, appendEventOf } from './sqlite-append-thread';
+import { AppendThreadOptions, AppendThreadReply, AppendThreadRequest, HASH_BYTES, WRITER_THREAD_NAME, appendEventOf } from './sqlite-append-thread';
 
 const port = parentPort!;
 const options = workerData as AppendThreadOptions;
+
+try {
+  // Named so that top -H, ps -L and the benches (/proc/<pid>/task/<tid>/comm) tell it from the other
+  // threads; /proc/thread-self is the calling thread: this worker's, not the process's main thread.
+  fs.writeFileSync('/proc/thread-self/comm', WRITER_THREAD_NAME);
+} catch {
+  /* no /proc (not Linux), or not allowed: the thread keeps the process's name */
+}
+
 /** Fault-injection hook of the test suite only (sqlite-append-thread.ts): while this file exists, each group waits like a stuck fsync. */
 const holdFile = options.testHoldFile;
 const holdCell = new Int32Array(new SharedArrayBuffer(4));
