@@ -81,6 +81,11 @@ describe('POST /v1/events: the lean route answers as the Nest route does', () =>
     expect(first.status).toBe(202);
     expect(again.body).toBe(first.body);
     expect(third.body).toBe(first.body);
+    // The same body from both routes: every header the same, Content-Length and ETag included.
+    expect(seen(first, true)).toEqual(seen(again, true));
+    expect(seen(third, true)).toEqual(seen(again, true));
+    expect(first.headers.etag).toMatch(/^W\/"[0-9a-f]+-[A-Za-z0-9+/]{27}"$/);
+    expect(first.headers['content-length']).toBe(String(Buffer.byteLength(first.body)));
   });
 
   it('logs the request under the same route, status and role', async () => {
