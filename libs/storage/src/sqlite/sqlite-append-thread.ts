@@ -161,12 +161,14 @@ export class SqliteAppendThread {
     await this.start();
     const worker = this.worker;
     if (!worker) throw new StoreUnavailableError('writer thread stopped');
-    const rows: WireRow[] = new Array(records.length);
+    // Filled by push, not `new Array(n)`: a holey array goes through the structured clone element by
+    // element with its index (V8's sparse form, on both threads); a packed one as one dense run.
+    const rows: WireRow[] = [];
     const hashes = new Uint8Array(new ArrayBuffer(records.length * 2 * HASH_BYTES));
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       if (r.prevHash.length !== HASH_BYTES || r.hash.length !== HASH_BYTES) throw new StoreUnavailableError('append failed: record hash is not 32 bytes');
-      rows[i] = wireRow(r);
+      rows.push(wireRow(r));
       hashes.set(r.prevHash, i * 2 * HASH_BYTES);
       hashes.set(r.hash, (i * 2 + 1) * HASH_BYTES);
     }
