@@ -5,8 +5,12 @@
  */
 import type { ChainedRecord } from './event-store.port';
 
-/** Called with every group of records right after it became durable. */
-export type CommitListener = (records: readonly ChainedRecord[]) => void;
+/**
+ * Called with every group of records right after it became durable; `firstPosition`, when the store
+ * told it (EventStore.append's result), is the global position of records[0], records[i] being at
+ * firstPosition + i (followers then need not read positions back).
+ */
+export type CommitListener = (records: readonly ChainedRecord[], firstPosition?: number) => void;
 
 export interface CommitFeed {
   onCommit(listener: CommitListener): void;

@@ -31,13 +31,21 @@ class MemorySource implements CommittedEventSource {
   readonly log: PositionedEvent[] = [];
   reads = 0;
   fullReads = 0;
+  private next = 1;
   commit(events: AccessEvent[]): PositionedEvent[] {
-    const added = events.map((event) => ({ position: this.log.length * 2 + 1, receivedAt: event.occurredAt, event: structuredClone(event) }));
+    const added = events.map((event) => ({ position: 0, receivedAt: event.occurredAt, event: structuredClone(event) }));
     for (const r of added) {
-      r.position = this.log.length * 2 + 1;
+      r.position = this.next;
+      this.next += 2;
       this.log.push(r);
     }
     return added;
+  }
+  /** Positions taken by records detection does not evaluate (the access log's): none of them is read back. */
+  skip(n: number): { first: number; last: number } {
+    const first = this.next;
+    this.next += n;
+    return { first, last: first + n - 1 };
   }
   async readSince(after: number, limit: number): Promise<PositionedEvent[]> {
     this.reads++;
@@ -299,6 +307,67 @@ describe('DetectionWorker', () => {
     expect(source.fullReads).toBeLessThan(traffic.events.length / 2);
     expect((await worker.status()).evaluated).toBe(traffic.events.length);
     expect((await alerts.list({ limit: 1000 })).alerts.map((a) => a.id).sort()).toEqual(expected.map((a) => a.id).sort());
+    await worker.stop();
+  });
+
+  /** The alerts an uninterrupted engine raises on the source's log, at its positions. */
+  const referenceOf = (source: MemorySource): string[] => {
+    const engine = createEngine();
+    return source.log.flatMap((r) => engine.process(r.event, r.position, r.receivedAt).map((a) => a.id)).sort();
+  };
+
+  it('with the positions of each commit handed over, reads nothing back, access-log-only commits included', async () => {
+    const db = tempDb();
+    const alerts = new SqliteAlertStore(db);
+    const source = new MemorySource();
+    const worker = new DetectionWorker(createEngine, source, new SqliteDetectionProgressStore(db, alerts), options);
+    worker.start();
+    await worker.caughtUp();
+    let before = source.reads;
+    for (let i = 0; i < traffic.events.length; i += 300) {
+      const committed = source.commit(traffic.events.slice(i, i + 300));
+      // Each commit's positions: every other one (and a few more after it) taken by records detection skips.
+      const tail = source.skip(3);
+      worker.rememberAt(committed, committed[0].position, tail.last);
+      if ((i / 300) % 4 === 1) {
+        const accessLogOnly = source.skip(5);
+        worker.rememberAt([], accessLogOnly.first, accessLogOnly.last);
+      }
+      worker.wake();
+      if (i % 900 === 0) await worker.caughtUp();
+      // The first commit after the start is read once: nothing told the worker where the store began.
+      if (i === 0) {
+        expect(source.reads - before).toBe(1);
+        before = source.reads;
+      }
+    }
+    await worker.caughtUp();
+    expect(source.reads - before).toBe(0);
+    expect(source.fullReads).toBe(0);
+    expect(await worker.status()).toMatchObject({ evaluated: traffic.events.length, lagEvents: 0 });
+    expect((await alerts.list({ limit: 1000 })).alerts.map((a) => a.id).sort()).toEqual(referenceOf(source));
+    await worker.stop();
+  });
+
+  it('after positions it was not told about (another process, a dropped commit), reads the store from there and goes on', async () => {
+    const db = tempDb();
+    const alerts = new SqliteAlertStore(db);
+    const source = new MemorySource();
+    const worker = new DetectionWorker(createEngine, source, new SqliteDetectionProgressStore(db, alerts), { ...options, recentCap: 700 });
+    worker.start();
+    for (let i = 0; i < traffic.events.length; i += 200) {
+      const committed = source.commit(traffic.events.slice(i, i + 200));
+      // One commit in four is not handed over; four commits in a row exceed recentCap unless evaluated in between.
+      if ((i / 200) % 4 !== 3) worker.rememberAt(committed, committed[0].position, committed[committed.length - 1].position);
+      worker.wake();
+      if (i % 1000 === 0) await worker.caughtUp();
+    }
+    await worker.caughtUp();
+    expect(source.fullReads).toBeGreaterThan(0);
+    expect(source.fullReads).toBeLessThan(traffic.events.length / 2);
+    expect((await worker.status()).evaluated).toBe(traffic.events.length);
+    expect((await alerts.list({ limit: 1000 })).alerts.map((a) => a.id).sort()).toEqual(referenceOf(source));
+    expect(alerts.count()).toBe(referenceOf(source).length);
     await worker.stop();
   });
 });

@@ -24,6 +24,12 @@
  * there, reading full records only for what it did not see committed (after a restart, a backlog
  * beyond `recentCap`, or rows another process wrote). Commit order and positions still come from
  * the store, so the result is the same either way.
+ *
+ * When the store tells the positions it gave a group (the embedded store does: `rememberAt`), the
+ * worker does not even read positions and ids: a group that starts right after what the worker has
+ * consumed is evaluated as it was handed over. A group after a gap (positions the worker was not
+ * told about: a restart, a group dropped beyond `recentCap`, another process) makes it read the
+ * store from its position as above, pairing what it reads with the handed events by position.
  */
 import { AccessEvent } from '@app/core';
 import { PositionedEvent } from '@app/storage';
@@ -37,6 +43,14 @@ import type { DetectionProgressStore } from './detection-progress-store.port';
 export interface CommittedEvent {
   event: AccessEvent;
   receivedAt: string;
+}
+
+/** A committed group with its positions (rememberAt); `next`: the first of `events` not taken yet. */
+interface HandedGroup {
+  first: number;
+  last: number;
+  events: readonly PositionedEvent[];
+  next: number;
 }
 
 /** Facts only (no PHI): for logs. */
@@ -140,6 +154,15 @@ export class DetectionWorker {
   /** Events committed but not evaluated yet, by id (see `remember`). */
   private readonly recent = new Map<string, CommittedEvent>();
   private readonly recentCap: number;
+  /** Groups committed with their positions, oldest first, not fully evaluated yet (see `rememberAt`). */
+  private handed: HandedGroup[] = [];
+  private handedEvents = 0;
+  /**
+   * The last position whose record the worker has consumed (evaluated, or known not to be evaluated:
+   * the access log), when it is at or after the engine's position and every position in between
+   * came in handed groups; -1 when unknown.
+   */
+  private consumedThrough = -1;
 
   /** `createEngine` builds a fresh engine with the loaded rules (also used to rebuild after a failed commit). */
   constructor(
@@ -166,6 +189,20 @@ export class DetectionWorker {
   remember(records: readonly CommittedEvent[]): void {
     if (this.stopped || this.recent.size + records.length > this.recentCap) return;
     for (const r of records) this.recent.set(r.event.id, r);
+  }
+
+  /**
+   * A group the writer just committed, with the positions the store gave it: `events` are the ones
+   * the worker evaluates (positions ascending, within first..last; the access log's records left
+   * out), `first`..`last` every position the group took. Saves reading anything back while the
+   * groups follow each other; ignored when the worker is far behind (it reads the store then).
+   */
+  rememberAt(events: readonly PositionedEvent[], first: number, last: number): void {
+    if (this.stopped || last < first || this.handedEvents + this.recent.size + events.length > this.recentCap) return;
+    const newest = this.handed.length > 0 ? this.handed[this.handed.length - 1].last : -1;
+    if (first <= newest) return; // not after what is held: the store is read for it instead
+    this.handed.push({ first, last, events, next: 0 });
+    this.handedEvents += events.length;
   }
 
   get running(): boolean {
@@ -197,6 +234,7 @@ export class DetectionWorker {
     this.stopped = true;
     this.clearTimers();
     this.recent.clear();
+    this.forgetHanded();
     if (this.loop) await this.loop;
     if (this.snapshotInFlight) await this.snapshotInFlight;
     // The last one is written right here: nothing else runs any more, and it must be on disk before close.
@@ -251,6 +289,7 @@ export class DetectionWorker {
           if (this.wakeRequested) continue;
           // Everything committed is evaluated: whatever is left was never going to be read.
           this.recent.clear();
+          this.forgetHanded();
           this.headPosition = Math.max(this.headPosition, this.engine.lastPosition);
           this.metrics?.lagEvents.set(0);
           this.metrics?.lagSeconds.set(0);
@@ -264,6 +303,7 @@ export class DetectionWorker {
         if (exhausted && !this.wakeRequested) {
           // Caught up as of the read, and nothing committed since (no wake-up): done until the next one.
           this.recent.clear();
+          this.forgetHanded();
           this.metrics?.lagEvents.set(0);
           this.metrics?.lagSeconds.set(0);
           return;
@@ -289,6 +329,11 @@ export class DetectionWorker {
    * again to find nothing (one query a group commit saved with single events).
    */
   private async readPage(after: number): Promise<{ page: PositionedEvent[]; exhausted: boolean }> {
+    if (this.handed.length > 0) {
+      const taken = this.takeHanded(after);
+      if (taken) return taken;
+      return this.readAlongHanded(after);
+    }
     if (this.recent.size > 0) {
       const ids = await this.source.readIdsSince(after, this.sliceEvents);
       const page: PositionedEvent[] = [];
@@ -305,6 +350,72 @@ export class DetectionWorker {
     const page = await this.source.readSince(after, this.sliceEvents);
     if (this.recent.size > 0) for (const r of page) this.recent.delete(r.event.id);
     return { page, exhausted: page.length < this.sliceEvents };
+  }
+
+  /**
+   * The next slice from the handed groups alone, when they continue what was consumed (no read); null
+   * after a gap. `exhausted`: every handed group is consumed (anything committed since comes with a wake-up).
+   */
+  private takeHanded(after: number): { page: PositionedEvent[]; exhausted: boolean } | null {
+    let through = this.consumedThrough >= after ? this.consumedThrough : after;
+    const page: PositionedEvent[] = [];
+    while (this.handed.length > 0 && page.length < this.sliceEvents) {
+      const group = this.handed[0];
+      if (group.last <= through) {
+        this.dropFirstHanded();
+        continue;
+      }
+      if (group.first > through + 1) break; // positions nobody handed over: read the store
+      const events = group.events;
+      while (group.next < events.length && page.length < this.sliceEvents) {
+        const r = events[group.next++];
+        if (r.position > through) page.push(r);
+      }
+      if (group.next < events.length) break; // the slice is full
+      through = group.last;
+      this.dropFirstHanded();
+    }
+    if (page.length === 0 && through === after) return null;
+    // `through` is consumed once the page is evaluated (drain evaluates what it is given, or rebuilds and forgets).
+    this.consumedThrough = through;
+    return { page, exhausted: this.handed.length === 0 };
+  }
+
+  /**
+   * After a gap: positions and ids from the store, paired with the handed events by position (and
+   * id); full records for what was not handed over, as with `remember`.
+   */
+  private async readAlongHanded(after: number): Promise<{ page: PositionedEvent[]; exhausted: boolean }> {
+    this.consumedThrough = -1;
+    const ids = await this.source.readIdsSince(after, this.sliceEvents);
+    const page: PositionedEvent[] = [];
+    let g = 0;
+    let k = 0;
+    for (const { position, id } of ids) {
+      while (g < this.handed.length && this.handed[g].last < position) {
+        g++;
+        k = 0;
+      }
+      const group = this.handed[g];
+      if (!group || group.first > position) break;
+      while (k < group.events.length && group.events[k].position < position) k++;
+      const hit = group.events[k];
+      if (!hit || hit.position !== position || hit.event.id !== id) break;
+      page.push(hit);
+    }
+    if (page.length > 0 || ids.length === 0) return { page, exhausted: ids.length < this.sliceEvents && page.length === ids.length };
+    const read = await this.source.readSince(after, this.sliceEvents);
+    return { page: read, exhausted: read.length < this.sliceEvents };
+  }
+
+  private dropFirstHanded(): void {
+    const group = this.handed.shift()!;
+    this.handedEvents -= group.events.length;
+  }
+
+  private forgetHanded(): void {
+    this.handed = [];
+    this.handedEvents = 0;
   }
 
   private async evaluate(page: readonly PositionedEvent[], exhausted = false): Promise<void> {
@@ -478,6 +589,7 @@ export class DetectionWorker {
 
   private restoreFromStore(): RestoreReport | null {
     this.engine = this.createEngine();
+    this.consumedThrough = -1;
     this.sinceSnapshot = 0;
     const snapshot = this.progress.loadSnapshot();
     this.lateSeen = 0;

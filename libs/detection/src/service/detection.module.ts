@@ -13,7 +13,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, Module, OnApplic
 import { ACCESS_CONTEXT, ACCESS_LOG_CHAIN, AccessContext, APP_CONFIG, AppConfig, detectionSettingsOf, EMPTY_ACCESS_CONTEXT } from '@app/core';
 import { MetricsService } from '@app/pipeline';
 import { patientTokenizerFor } from '@app/security';
-import { COMMIT_FEED, CommitFeed, EVENT_STORE, EventStore } from '@app/storage';
+import { COMMIT_FEED, CommitFeed, EVENT_STORE, EventStore, PositionedEvent } from '@app/storage';
 import { AlertIndexing } from '../alert-store.port';
 import { AlertOutbox } from './alert-outbox';
 import { AlertEvidenceService } from './alert-evidence.service';
@@ -74,9 +74,18 @@ export class DetectionLifecycle implements OnApplicationBootstrap, BeforeApplica
       this.logger.log(`streaming detection off (DETECTION_ENABLED=false); ${enabled} rules loaded`);
       return;
     }
-    this.commits.onCommit((records) => {
+    this.commits.onCommit((records, firstPosition) => {
       // The access log is not evaluated (the store's readSince skips it): keep only what will be read.
-      this.worker?.remember(records.filter((r) => r.chain !== ACCESS_LOG_CHAIN));
+      if (firstPosition === undefined) this.worker?.remember(records.filter((r) => r.chain !== ACCESS_LOG_CHAIN));
+      else {
+        // With the positions the store gave the group, nothing needs reading back (the access log's still count).
+        const events: PositionedEvent[] = [];
+        for (let i = 0; i < records.length; i++) {
+          const r = records[i];
+          if (r.chain !== ACCESS_LOG_CHAIN) events.push({ position: firstPosition + i, receivedAt: r.receivedAt, event: r.event });
+        }
+        this.worker?.rememberAt(events, firstPosition, firstPosition + records.length - 1);
+      }
       this.worker?.wake();
     });
     this.outbox?.start();
