@@ -18,6 +18,11 @@ export interface ChainedRecord {
   hash: Buffer;
 }
 
+/** What EventStore.append tells of the group it stored (see there). */
+export interface AppendResult {
+  firstPosition: number;
+}
+
 /** What is already stored for an event id (for idempotent retries). */
 export interface StoredReceipt {
   id: string;
@@ -119,7 +124,12 @@ export interface EventStore {
    * Sequence numbers are unique per chain in the store itself: a second writer that raced this
    * one fails with `SequenceConflictError` instead of forking the chain.
    */
-  append(records: readonly ChainedRecord[]): Promise<void>;
+  /**
+   * Stores a group durably, all or nothing. Resolves with the global position of records[0] when the
+   * store gives positions it can tell (records[i] is at firstPosition + i: the embedded store), else
+   * with nothing; followers of the CommitFeed then need not read positions back.
+   */
+  append(records: readonly ChainedRecord[]): Promise<AppendResult | void>;
   /**
    * True when `append` itself refuses a group holding an id the store already has (it throws
    * DuplicateIdError and appends nothing), so the chain writer may append without looking the ids

@@ -91,6 +91,22 @@ describe('the partitioned hot store', () => {
     expect(await store.lastPosition()).toBe(21);
   });
 
+  it('each append tells the position of its first record, across partitions (followers need not read positions back)', async () => {
+    const groups = [group(4, '2026-03-04T10:00:00.000Z'), group(3, '2026-03-09T00:00:00.000Z'), group(8, '2026-03-09T01:00:00.000Z'), group(2, '2026-03-09T02:00:00.000Z')];
+    const told: number[] = [];
+    for (const g of groups) told.push(((await store.append(g)) as { firstPosition: number }).firstPosition);
+    expect(states()).toEqual(['0:closed', '1:closed', '2:open']);
+    const stored = await store.readSince(-1, 100);
+    let i = 0;
+    groups.forEach((g, k) =>
+      g.forEach((r, j) => {
+        expect(stored[i]).toMatchObject({ position: told[k] + j, event: { id: r.event.id } });
+        i++;
+      }),
+    );
+    expect(i).toBe(stored.length);
+  });
+
   it('refuses an id stored in a closed partition and finds its receipt, with and without the partition filter', async () => {
     const first = group(5, '2026-03-04T10:00:00.000Z');
     await store.append(first);

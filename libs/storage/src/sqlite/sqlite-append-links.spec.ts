@@ -83,6 +83,18 @@ describe('SqliteEventStore.append on the writer thread refuses rows that do not 
     expect((await store.chainHeads()).get('data_access')?.seq).toBe(6);
   });
 
+  it('a stored group tells the position of its first record from the writer thread; a refused one tells nothing', async () => {
+    const first = chained({ seq: -1, hash: GENESIS_HASH }, 3);
+    const second = chained(last(first), 4);
+    const a = (await store.append(first)) as { firstPosition: number };
+    const b = (await store.append(second)) as { firstPosition: number };
+    expect(b.firstPosition).toBe(a.firstPosition + 3);
+    expect((await store.readSince(-1, 10)).map((r) => [r.position, r.event.id])).toEqual(
+      [...first, ...second].map((r, i) => [a.firstPosition + i, r.event.id]),
+    );
+    await expect(store.append(chained(last(first), 1))).rejects.toBeInstanceOf(SequenceConflictError);
+  });
+
   it('refuses a gap or a wrong prevHash inside a group, and a second genesis, storing nothing of the group', async () => {
     const first = chained({ seq: -1, hash: GENESIS_HASH }, 2);
     await store.append(first);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { compiledWorkerFile } from '../compiled-worker';
 import { Worker } from 'node:worker_threads';
 import type { AccessEvent } from '@app/core';
-import { ChainedRecord, DuplicateIdError, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
+import { AppendResult, ChainedRecord, DuplicateIdError, SequenceConflictError, StoreUnavailableError } from '../event-store.port';
 import type { FieldProtectionSource } from '../field-protection.port';
 import type { AppendFailure } from './sqlite-append';
 
@@ -99,12 +99,12 @@ export const WRITER_THREAD_NAME = 'audit-writer';
 export type AppendThreadReply =
   | { type: 'ready' }
   | { type: 'failed'; reason: string }
-  | { type: 'done'; id: number; failure?: AppendFailure }
+  | { type: 'done'; id: number; failure?: AppendFailure; firstPosition?: number }
   | { type: 'closed' };
 
 interface Pending {
   records: readonly ChainedRecord[];
-  resolve: () => void;
+  resolve: (result: AppendResult | void) => void;
   reject: (err: Error) => void;
 }
 
@@ -138,7 +138,7 @@ export class SqliteAppendThread {
           reject(new StoreUnavailableError(`writer thread could not start: ${msg.reason}`));
           this.forget(worker);
           void worker.terminate();
-        } else if (msg.type === 'done') this.settle(msg.id, msg.failure);
+        } else if (msg.type === 'done') this.settle(msg.id, msg.failure, msg.firstPosition);
       });
       worker.on('error', (err) => reject(new StoreUnavailableError(`writer thread failed: ${err.name}`)));
       worker.on('exit', () => {
@@ -156,7 +156,8 @@ export class SqliteAppendThread {
     return this.ready;
   }
 
-  async append(records: readonly ChainedRecord[]): Promise<void> {
+  /** Resolves once the group is durable, with the position of its first record when the store gave positions. */
+  async append(records: readonly ChainedRecord[]): Promise<AppendResult | void> {
     if (this.closing) throw new StoreUnavailableError('store is closed');
     await this.start();
     const worker = this.worker;
@@ -173,7 +174,7 @@ export class SqliteAppendThread {
       hashes.set(r.hash, (i * 2 + 1) * HASH_BYTES);
     }
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<AppendResult | void>((resolve, reject) => {
       this.pending.set(id, { records, resolve, reject });
       if (this.pending.size === 1) worker.ref();
       worker.postMessage({ type: 'append', id, rows, hashes: hashes.buffer } satisfies AppendThreadRequest, [hashes.buffer]);
@@ -205,12 +206,12 @@ export class SqliteAppendThread {
     return true;
   }
 
-  private settle(id: number, failure: AppendFailure | undefined): void {
+  private settle(id: number, failure: AppendFailure | undefined, firstPosition: number | undefined): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
     if (this.pending.size === 0) this.worker?.unref();
-    if (!failure) p.resolve();
+    if (!failure) p.resolve(firstPosition === undefined ? undefined : { firstPosition });
     else if (failure.kind === 'sequence') p.reject(new SequenceConflictError(failure.chain, failure.seq));
     else if (failure.kind === 'duplicate') p.reject(new DuplicateIdError());
     else p.reject(new StoreUnavailableError(`append failed: ${failure.code}`));

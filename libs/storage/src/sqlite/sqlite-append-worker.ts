@@ -54,8 +54,8 @@ try {
     let reply: AppendThreadReply;
     holdWhileAsked();
     try {
-      append(rows);
-      reply = { type: 'done', id: msg.id };
+      const firstPosition = append(rows);
+      reply = firstPosition === null ? { type: 'done', id: msg.id } : { type: 'done', id: msg.id, firstPosition };
     } catch (err) {
       reply = { type: 'done', id: msg.id, failure: appendFailure(err, rows) };
     }

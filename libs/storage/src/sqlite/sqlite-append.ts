@@ -57,7 +57,12 @@ export interface AppendOptions {
   maxPartitionRows?: number;
 }
 
-export function prepareAppend(db: SqliteDb, protection: FieldProtection, options: AppendOptions = {}): (rows: readonly AppendRow[]) => void {
+/**
+ * Appends a group in one transaction; returns the global position of its first row (the rows take
+ * consecutive positions in the order given), or null where positions are not given explicitly (the
+ * unpartitioned layout).
+ */
+export function prepareAppend(db: SqliteDb, protection: FieldProtection, options: AppendOptions = {}): (rows: readonly AppendRow[]) => number | null {
   const maxRows = options.maxPartitionRows ?? DEFAULT_HOT_PARTITION_MAX_ROWS;
   const codec = new SealedFieldCodec(protection.dataKeys);
   const partitioned = isPartitioned(db);
@@ -194,17 +199,19 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection, options
       for (const r of heads.values()) upsertChainRange!.run(open.n, r.chain, firstSeq.get(r.chain)!, r.seq);
     }
     for (const r of heads.values()) upsertHead.run(r.chain, r.seq, r.hash);
+    return pos;
   });
   return (rows) => {
     group = null;
     closing = null;
+    let first: number | null;
     try {
-      tx.immediate(rows);
+      first = tx.immediate(rows) as number | null;
     } catch (err) {
       ids.invalidate();
       throw err;
     }
-    if (!group) return;
+    if (!group) return first;
     const g = group as { n: number; fresh: boolean; closed: number | null; ids: string[] };
     const closedFilling = g.closed !== null && filling?.n === g.closed ? filling : null;
     if (g.fresh) filling = { n: g.n, filter: PartitionIdFilter.forIds(maxRows), count: 0 };
@@ -218,6 +225,7 @@ export function prepareAppend(db: SqliteDb, protection: FieldProtection, options
       ids.storeFilter(g.closed, closedFilling.filter.foldTo(closedFilling.count), closedFilling.count);
     }
     for (const n of ids.missingFilters()) ids.buildFilter(n);
+    return first;
   };
 }
 

@@ -11,6 +11,7 @@
 import { ACCESS_LOG_CHAIN, AccessEvent } from '@app/core';
 import { ChainHead, ChainRow } from '@app/ledger';
 import {
+  AppendResult,
   ChainedRecord,
   DuplicateIdError,
   EventPage,
@@ -88,7 +89,7 @@ export class SqliteEventStore implements EventStore {
   private readonly receiptLookups = new Map<string, Database.Statement<string[]>>();
   /** Id lookups go to the partitions whose filter may hold the id (event-partitions.ts). */
   private readonly idIndex: PartitionIdIndex | null;
-  private readonly appendTx: (records: readonly ChainedRecord[]) => void;
+  private readonly appendTx: (records: readonly ChainedRecord[]) => number | null;
   private appendThread: SqliteAppendThread | null = null;
   private walCheckpointer: SqliteWalCheckpointer | null = null;
   private readonly codec: SealedFieldCodec;
@@ -154,12 +155,13 @@ export class SqliteEventStore implements EventStore {
     return out;
   }
 
-  async append(records: readonly ChainedRecord[]): Promise<void> {
+  async append(records: readonly ChainedRecord[]): Promise<AppendResult | void> {
     if (this.closed) throw new StoreUnavailableError('store is closed');
     if (records.length === 0) return;
     if (this.appendThread) return this.appendThread.append(records);
     try {
-      this.appendTx(records);
+      const firstPosition = this.appendTx(records);
+      return firstPosition === null ? undefined : { firstPosition };
     } catch (err) {
       const failure = appendFailure(err, records);
       if (failure.kind === 'sequence') throw new SequenceConflictError(failure.chain, failure.seq);
