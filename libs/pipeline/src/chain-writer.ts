@@ -14,7 +14,7 @@
  */
 import { AccessEvent, Problems, ProblemError, Receipt, chainForEvent } from '@app/core';
 import { ChainHead, GENESIS_HASH, recordHash } from '@app/ledger';
-import { ChainedRecord, CommitFeed, CommitListener, DuplicateIdError, EventStore, SequenceConflictError, StoredReceipt } from '@app/storage';
+import { AppendResult, ChainedRecord, CommitFeed, CommitListener, DuplicateIdError, EventStore, SequenceConflictError, StoredReceipt } from '@app/storage';
 import { MetricsService } from './metrics.service';
 
 export interface CanonicalEvent {
@@ -289,8 +289,9 @@ export class ChainWriter implements CommitFeed {
       }
     }
 
+    let appended: AppendResult | void;
     try {
-      await this.store.append(records);
+      appended = await this.store.append(records);
     } catch (err) {
       if (err instanceof DuplicateIdError && optimistic) {
         // A stored id came again (a retry): nothing was appended; chain the group again, looking ids up.
@@ -329,7 +330,9 @@ export class ChainWriter implements CommitFeed {
         o.req.resolve(o.receipts!);
       }
     }
-    if (records.length > 0) for (const l of this.listeners) l(records);
+    // The group's positions, when the store told them: followers (detection) need not read them back.
+    const firstPosition = appended ? appended.firstPosition : undefined;
+    if (records.length > 0) for (const l of this.listeners) l(records, firstPosition);
   }
 
   private tellResult(failure: unknown): void {
