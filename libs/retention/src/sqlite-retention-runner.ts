@@ -26,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AccessEvent, categoryOfChain } from '@app/core';
+import { AccessEvent, EVENT_CATEGORIES, categoryOfChain } from '@app/core';
 import { FrontierJSON, MerkleAccumulator, frontierFromJSON } from '@app/ledger';
 import {
   CHECKPOINT_SCHEMA_SQL,
@@ -36,6 +36,7 @@ import {
   SqliteCheckpointStore,
   TieredSqliteEventStore,
   WARM_SCHEMA_SQL,
+  chainExtentsOf,
   dropPartition,
   encodeWarmRecord,
   installPurgeAwareDeleteTriggers,
@@ -230,10 +231,19 @@ export interface RetentionRunOptions {
   dryRun: boolean;
   /** Who started it: `cli` or `schedule`. */
   trigger: string;
-  /** Called after each chain's purge is committed (progress; crash tests). */
+  /** Called after each chain's purge (or cold move, archive deletion) is committed, and after its warm move when that was all it did (progress; crash tests). */
   onChainPurged?: (chain: RetentionRunChain) => void;
-  /** Called at intermediate durable steps: `archive-written` (files in place, rows not yet dropped), `warm-batch` (crash tests). */
-  onStep?: (step: 'archive-written' | 'warm-batch', chain: string) => void;
+  /**
+   * Called at intermediate durable steps: `archive-written` (files in place, rows not yet dropped),
+   * `warm-batch` (a batch of records moved), `warm-partition` (a whole hot partition moved and
+   * dropped; `chain` is then the partition's table) (crash tests).
+   */
+  onStep?: (step: 'archive-written' | 'warm-batch' | 'warm-partition', chain: string) => void;
+  /**
+   * Move closed hot partitions past every hot window to warm whole (default true); false moves
+   * every record one by one as before (benches and tests compare the two).
+   */
+  wholePartitions?: boolean;
 }
 
 export interface RetentionRunChain extends ChainPurgePlan {
@@ -285,6 +295,8 @@ export class SqliteRetentionRunner {
   ) {
     applyRetentionSchema(db);
     this.codec = tiers ? new SealedFieldCodec(tiers.protection.dataKeys) : null;
+    // The warm record of a hot row inside SQL (whole-partition moves): the same bytes encodeWarmRecord gives.
+    db.function(WARM_RECORD_FUNCTION, { deterministic: true }, (event: unknown, sealed: unknown) => encodeWarmRecord(event as string, (sealed as Buffer | null) ?? null));
   }
 
   /** The plan at `now` (reads only). */
@@ -333,6 +345,9 @@ export class SqliteRetentionRunner {
     // Hot partitions wholly inside the plan go with one DROP TABLE each; the chains' purges then
     // run together with the drops in one transaction (all or nothing, as each chain's alone).
     const purgedWithDrops = options.dryRun ? new Map<string, { lastHash: string; checkpointIndex: number; deleted: number }>() : this.purgeWithPartitionDrops(runId!, plan);
+    // Pass 1, chain by chain: purge, expired archives, cold. Pass 2 (after whole partitions moved
+    // to warm): what is left of each chain's warm move, record by record.
+    const pending: { out: RetentionRunChain; warmCutoff: number; coldTo: number; reported: boolean }[] = [];
     for (const p of plan.chains) {
       const out: RetentionRunChain = { ...p, lastHash: null, checkpointIndex: null, heldRecords: held.get(p.chain) ?? 0, warm: null, cold: [], archivesDeleted: [], archivesHeld: 0 };
       if (p.count > 0) {
@@ -343,15 +358,18 @@ export class SqliteRetentionRunner {
         if (!options.dryRun && applied.deleted !== p.count) out.count = applied.deleted;
       }
       const category = categoryOfChain(p.chain);
+      let warmCutoff = Number.NEGATIVE_INFINITY;
+      let coldTo = 0;
       if (this.tiers && category) {
         const cut = retentionCutoffs(this.policy, category, options.now);
+        warmCutoff = cut.warmIfReceivedBefore;
         const archives = await this.deleteExpiredArchives(runId, p.chain, cut.deleteIfReceivedBefore, options.dryRun);
         out.archivesDeleted = archives.deleted;
         out.archivesHeld = archives.held;
         if (!options.dryRun) deleted += archives.deleted.reduce((s, a) => s + a.count, 0);
         // Cold: from where the purge left off, up to the last checkpoint before the warm window ends.
         const coldFrom = options.dryRun ? p.toSeq : (this.purged(p.chain)?.size ?? 0);
-        const coldTo = this.sealedBoundary(p.chain, coldFrom, this.boundary(p.chain, coldFrom, cut.coldIfReceivedBefore, true));
+        coldTo = this.sealedBoundary(p.chain, coldFrom, this.boundary(p.chain, coldFrom, cut.coldIfReceivedBefore, true));
         for (let from = coldFrom; from < coldTo; ) {
           const to = this.nextCheckpointSize(p.chain, from, coldTo);
           const move = options.dryRun
@@ -361,15 +379,27 @@ export class SqliteRetentionRunner {
           if (!options.dryRun) archived += move.count;
           from = to;
         }
-        // Warm: hot records past the hot window.
-        const hotFrom = Math.max(this.hotStart(p.chain) ?? Number.MAX_SAFE_INTEGER, options.dryRun ? coldTo : 0);
-        const warmTo = this.boundary(p.chain, hotFrom, cut.warmIfReceivedBefore, false);
-        if (warmTo > hotFrom) {
-          out.warm = options.dryRun ? this.describeRange(p.chain, hotFrom, warmTo) : this.moveToWarm(runId!, p.chain, hotFrom, warmTo, options.onStep);
-          if (!options.dryRun) warmed += out.warm.count;
-        }
       }
-      if (!options.dryRun && (out.count > 0 || out.cold.length > 0 || out.warm || out.archivesDeleted.length > 0)) options.onChainPurged?.(out);
+      const reported = !options.dryRun && (out.count > 0 || out.cold.length > 0 || out.archivesDeleted.length > 0);
+      if (reported) options.onChainPurged?.(out);
+      pending.push({ out, warmCutoff, coldTo, reported });
+    }
+    // Warm, whole partitions first: each closed partition (oldest first) all of whose rows are past
+    // their chain's hot window moves with one INSERT ... SELECT and one DROP TABLE.
+    const byPartition =
+      !options.dryRun && this.tiers && options.wholePartitions !== false ? this.moveWholePartitions(runId!, options.now, options.onStep) : new Map<string, TierMove>();
+    for (const { out, warmCutoff, coldTo, reported } of pending) {
+      const whole = byPartition.get(out.chain) ?? null;
+      let rest: TierMove | null = null;
+      if (warmCutoff > Number.NEGATIVE_INFINITY) {
+        // Warm, record by record: hot records past the hot window that no whole partition took.
+        const hotFrom = Math.max(this.hotStart(out.chain) ?? Number.MAX_SAFE_INTEGER, options.dryRun ? coldTo : 0);
+        const warmTo = this.boundary(out.chain, hotFrom, warmCutoff, false);
+        if (warmTo > hotFrom) rest = options.dryRun ? this.describeRange(out.chain, hotFrom, warmTo) : this.moveToWarm(runId!, out.chain, hotFrom, warmTo, options.onStep);
+      }
+      out.warm = joinMoves(whole, rest);
+      if (!options.dryRun && out.warm) warmed += out.warm.count;
+      if (!options.dryRun && out.warm && !reported) options.onChainPurged?.(out);
       chains.push(out);
     }
     const finishedAt = new Date().toISOString();
@@ -769,6 +799,67 @@ export class SqliteRetentionRunner {
     return { ...range, archiveId: written.id, path: rel, checkpointIndex };
   }
 
+  /**
+   * Warm, whole partitions (one transaction each, oldest live partition first, stopping at the first
+   * that does not qualify): a closed partition moves when, for every chain with rows in it, its rows
+   * there are the chain's oldest hot ones (the first seq is the chain's hot start, so warm stays a
+   * prefix of the chain below hot), hold no gap (the seq spans add up to the table's row count) and
+   * its last one there was received before the chain's warm cutoff (receive times grow along a
+   * chain, as `boundary` assumes). A chain of no category (the access log: no policy moves or
+   * deletes it) follows the longest hot window of the policy. Then `INSERT INTO warm_events ...
+   * SELECT` with the record compressed by `audit_warm_record` (the same encodeWarmRecord, as an SQL
+   * function), one `warm` action row per chain, and dropPartition (DROP TABLE: no row delete, no
+   * trigger per row; the catalog row stays `dropped`). What does not qualify is left to the record
+   * by record move. Returns per chain what moved.
+   */
+  private moveWholePartitions(runId: string, now: number, onStep?: RetentionRunOptions['onStep']): Map<string, TierMove> {
+    const moved = new Map<string, TierMove>();
+    if (!isPartitioned(this.db)) return moved;
+    const cutoffs = new Map(EVENT_CATEGORIES.map((c) => [c as string, retentionCutoffs(this.policy, c, now).warmIfReceivedBefore]));
+    const longest = Math.min(...cutoffs.values());
+    const cutoffOf = (chain: string) => cutoffs.get(categoryOfChain(chain) ?? '') ?? longest;
+        for (;;) {
+      const done = this.db
+        .transaction(() => {
+          const oldest = livePartitions(this.db)[0];
+          if (!oldest || oldest.state !== 'closed') return null;
+          const table = oldest.table;
+          const chains = chainExtentsOf(this.db, table);
+          const edge = this.db.prepare(`SELECT received_at FROM ${table} WHERE chain = ? AND seq = ?`).pluck();
+          const rows: { chain: string; fromSeq: number; toSeq: number; first: string; last: string }[] = [];
+          let span = 0;
+          for (const c of chains) {
+            if (this.hotStart(c.chain) !== c.firstSeq) return null;
+            const last = edge.get(c.chain, c.lastSeq) as string;
+            if (!(Date.parse(last) < cutoffOf(c.chain))) return null;
+            span += c.lastSeq - c.firstSeq + 1;
+            rows.push({ chain: c.chain, fromSeq: c.firstSeq, toSeq: c.lastSeq + 1, first: edge.get(c.chain, c.firstSeq) as string, last });
+          }
+          const total = this.db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+          if (total !== span) return null;
+          const copied = this.db
+            .prepare(
+            `INSERT INTO warm_events (pos, chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, record, prev_hash, hash, restored, archive_id)
+             SELECT pos, chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, ${WARM_RECORD_FUNCTION}(event, sealed), prev_hash, hash, 0, NULL
+             FROM ${table} ORDER BY pos`,
+            )
+            .run().changes;
+          if (copied !== total) throw new Error(`retention: partition ${table} changed while moving to warm; rerun`);
+          for (const r of rows) this.action(runId, r.chain, 'warm', r.fromSeq, r.toSeq, r.toSeq - r.fromSeq, r.first, r.last, null, null);
+          dropPartition(this.db, oldest.n);
+          return { table, rows };
+        })
+        .immediate();
+      if (!done) break;
+      for (const r of done.rows) {
+        const m = moved.get(r.chain);
+        moved.set(r.chain, joinMoves(m ?? null, { fromSeq: r.fromSeq, toSeq: r.toSeq, count: r.toSeq - r.fromSeq, firstReceivedAt: r.first, lastReceivedAt: r.last })!);
+      }
+      onStep?.('warm-partition', done.table);
+    }
+    return moved;
+  }
+
   /** Warm: copies hot rows into warm_events and deletes them from hot, one transaction per batch. */
   private moveToWarm(runId: string, chain: string, fromSeq: number, toSeq: number, onStep?: RetentionRunOptions['onStep']): TierMove {
     const insert = this.warmInsert();
@@ -854,4 +945,13 @@ export class SqliteRetentionRunner {
     if (!this.tiers) return;
     for (const a of this.archives()) if (a.deletedAt !== null) fs.rmSync(path.join(this.tiers.dataDir, a.path), { recursive: true, force: true });
   }
+}
+
+/** The SQL function the runner registers on its connection: a hot row's (event, sealed) as its warm record blob. */
+const WARM_RECORD_FUNCTION = 'audit_warm_record';
+
+/** Two moves of one chain, the second starting where the first ends, as one (either may be null). */
+function joinMoves(a: TierMove | null, b: TierMove | null): TierMove | null {
+  if (!a || !b) return a ?? b;
+  return { fromSeq: a.fromSeq, toSeq: b.toSeq, count: a.count + b.count, firstReceivedAt: a.firstReceivedAt, lastReceivedAt: b.lastReceivedAt };
 }

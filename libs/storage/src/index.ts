@@ -9,8 +9,10 @@ export { SqliteAppendThread, AppendThreadOptions } from './sqlite/sqlite-append-
 export { SqliteWalCheckpointer, WalCheckpointReport } from './sqlite/sqlite-wal-checkpointer';
 export * from './sqlite/sqlite-tiered-event-store';
 export {
+  ChainExtent,
   DEFAULT_HOT_PARTITION_MAX_ROWS,
   PartitionInfo,
+  chainExtentsOf,
   dropPartition,
   installPurgeAwareDeleteTriggers,
   isPartitioned,

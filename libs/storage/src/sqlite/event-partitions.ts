@@ -344,6 +344,35 @@ export function dropPartition(db: SqliteDb, n: number, now: Date = new Date()): 
   rebuildEventsView(db);
 }
 
+/** A chain's rows in one partition table, read from the table's own (chain, seq) index. */
+export interface ChainExtent {
+  chain: string;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+/**
+ * Each chain's first and last seq in a partition table, from its (chain, seq) index alone: the
+ * chains by a skip scan (one seek a chain, a recursive query: SQLite has no skip scan without
+ * statistics), then two seeks a chain. Exact whatever way the rows got in (appends, the view's
+ * INSERT trigger), unlike the catalog's `event_partition_chains`, which only appends maintain.
+ */
+export function chainExtentsOf(db: SqliteDb, table: string): ChainExtent[] {
+  return db
+    .prepare(
+      `WITH RECURSIVE c(chain) AS (
+         SELECT (SELECT chain FROM ${table} ORDER BY chain LIMIT 1)
+         UNION ALL
+         SELECT (SELECT chain FROM ${table} WHERE chain > c.chain ORDER BY chain LIMIT 1) FROM c WHERE c.chain IS NOT NULL
+       )
+       SELECT chain,
+         (SELECT seq FROM ${table} t WHERE t.chain = c.chain ORDER BY seq LIMIT 1) AS firstSeq,
+         (SELECT seq FROM ${table} t WHERE t.chain = c.chain ORDER BY seq DESC LIMIT 1) AS lastSeq
+       FROM c WHERE chain IS NOT NULL`,
+    )
+    .all() as ChainExtent[];
+}
+
 /** Per chain, the seq range each live partition holds (retention's drop decision). */
 export function partitionChainRanges(db: SqliteDb): Map<number, { chain: string; firstSeq: number; lastSeq: number }[]> {
   const out = new Map<number, { chain: string; firstSeq: number; lastSeq: number }[]>();
