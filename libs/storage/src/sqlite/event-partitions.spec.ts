@@ -14,7 +14,8 @@ import { inMemoryFieldProtection } from '../../../../test/fakes/in-memory-field-
 import { ChainedRecord, DuplicateIdError } from '../event-store.port';
 import { SqliteDb, openDatabase } from './sqlite-database';
 import { SqliteEventStore } from './sqlite-event-store';
-import { dropPartition, livePartitions } from './event-partitions';
+import { dropPartition, livePartitions, repairClosedPartitionExtents } from './event-partitions';
+import { partitionExtents } from './migrations/0007-partition-extents';
 import { PartitionIdFilter, hashId } from './partition-id-filter';
 
 let counter = 0;
@@ -105,6 +106,41 @@ describe('the partitioned hot store', () => {
       }),
     );
     expect(i).toBe(stored.length);
+  });
+
+  /** What the catalog records of a partition: occurred and received ranges, last position, chain ranges. */
+  const catalog = (n: number) => ({
+    ...(db.prepare('SELECT min_occurred_ms, max_occurred_ms, min_received, max_received, last_pos FROM event_partitions WHERE n = ?').get(n) as object),
+    chains: db.prepare('SELECT chain, first_seq, last_seq FROM event_partition_chains WHERE n = ? ORDER BY chain').all(n),
+  });
+  /** The same, computed from the partition's rows. */
+  const actual = (n: number) => {
+    const t = `events_p${n}`;
+    return {
+      ...(db.prepare(`SELECT MIN(occurred_ms) AS min_occurred_ms, MAX(occurred_ms) AS max_occurred_ms, MIN(received_at) AS min_received, MAX(received_at) AS max_received, MAX(pos) AS last_pos FROM ${t}`).get() as object),
+      chains: db.prepare(`SELECT chain, MIN(seq) AS first_seq, MAX(seq) AS last_seq FROM ${t} GROUP BY chain ORDER BY chain`).all(),
+    };
+  };
+
+  it('a closed partition\'s catalog extents are its rows\', rows written through the view included; migration 7 repairs older ones', async () => {
+    await store.append(group(4, '2026-03-04T10:00:00.000Z'));
+    // A row through the view's INSERT trigger (no catalog update), of another chain, occurred long before.
+    db.prepare(
+      `INSERT INTO events (pos, chain, seq, id, received_at, occurred_ms, category, action, outcome, actor_id, patient_id, event, sealed, prev_hash, hash)
+       VALUES (5, 'authentication', 0, 'view-row', '2026-03-04T09:00:00.000Z', 1000, 'authentication', 'login', 'success', 'a', NULL, '{}', NULL, ?, ?)`,
+    ).run(Buffer.alloc(32), Buffer.alloc(32, 1));
+    await store.append(group(2, '2026-03-09T00:00:00.000Z')); // next week: partition 0 closes
+    expect(states()).toEqual(['0:closed', '1:open']);
+    expect(catalog(0)).toEqual(actual(0));
+    expect(catalog(0)).toMatchObject({ min_occurred_ms: 1000, min_received: '2026-03-04T09:00:00.000Z', last_pos: 5 });
+    // A catalog as migration 6 left partition 0 of an upgraded store (only later appends in it): repaired.
+    db.prepare('UPDATE event_partitions SET min_occurred_ms = 99, max_occurred_ms = 100, min_received = NULL, last_pos = 1 WHERE n = 0').run();
+    db.prepare('DELETE FROM event_partition_chains WHERE n = 0').run();
+    expect(catalog(0)).not.toEqual(actual(0));
+    db.transaction(() => partitionExtents.up(db))();
+    expect(catalog(0)).toEqual(actual(0));
+    // The open partition is left to appends (reads always read it); nothing to repair twice.
+    expect(repairClosedPartitionExtents(db)).toBe(1);
   });
 
   it('refuses an id stored in a closed partition and finds its receipt, with and without the partition filter', async () => {

@@ -10,6 +10,9 @@
  * - `event_partitions` is the catalog: number, table, state (open, closed, dropped), receive week,
  *   positions, row count, received and occurred time ranges. `event_partition_chains` records each
  *   partition's seq range per chain (what retention needs to know a partition is wholly purged).
+ *   Appends keep both for the groups they write; at close the partition's extents are recorded
+ *   again from its own indexes (recordPartitionExtents: rows that came another way included), so a
+ *   closed partition's catalog row is right (migration 7 repaired those closed before).
  * - Positions stay global: the first row of a new partition takes the previous maximum + 1.
  * - Idempotency stays exact: the open partition's UNIQUE (id), then for each closed partition a Bloom
  *   filter of its ids (`event_partition_filters`, partition-id-filter.ts: blocked, held interleaved
@@ -319,6 +322,8 @@ export function rollOver(db: SqliteDb, open: PartitionInfo, week: number, now: D
   const recorded = db.prepare('SELECT MAX(COALESCE(last_pos, first_pos - 1)) FROM event_partitions').pluck().get() as number | null;
   const firstPos = Math.max(actualLast ?? 0, recorded ?? 0) + 1;
   db.prepare("UPDATE event_partitions SET state = 'closed', closed_at = ?, last_pos = COALESCE(?, last_pos) WHERE n = ?").run(now.toISOString(), actualLast ?? null, open.n);
+  // The closed partition's catalog extents from its indexes (rows written another way included).
+  recordPartitionExtents(db, open.n);
   db.exec(partitionTableSql(n));
   db.exec(partitionTriggersSql(n, retentionInstalled(db)));
   db.prepare("INSERT INTO event_partitions (n, table_name, state, week, first_pos, row_count, created_at) VALUES (?, ?, 'open', ?, ?, 0, ?)").run(n, table, week, firstPos, now.toISOString());
@@ -371,6 +376,51 @@ export function chainExtentsOf(db: SqliteDb, table: string): ChainExtent[] {
        FROM c WHERE chain IS NOT NULL`,
     )
     .all() as ChainExtent[];
+}
+
+/**
+ * Records a closed partition's extents in the catalog from the partition's own indexes: occurred
+ * range (two seeks on its time index), last position (its rowid end), each chain's seq range
+ * (chainExtentsOf) and the received range (each chain's first and last row: receive times grow
+ * along a chain, as retention assumes). Appends keep these columns for the groups they write, but
+ * rows that came another way (partition 0 of an upgraded store, rows written through the view's
+ * INSERT trigger) pass no catalog update: rollOver records them at close, migration 7 repaired
+ * the partitions closed before. Row counts are left as appends counted them.
+ */
+export function recordPartitionExtents(db: SqliteDb, n: number): void {
+  const t = partitionTable(n);
+  const occ = db
+    .prepare(`SELECT (SELECT occurred_ms FROM ${t} ORDER BY occurred_ms LIMIT 1) AS lo, (SELECT occurred_ms FROM ${t} ORDER BY occurred_ms DESC LIMIT 1) AS hi, (SELECT pos FROM ${t} ORDER BY pos DESC LIMIT 1) AS last`)
+    .get() as { lo: number | null; hi: number | null; last: number | null };
+  const chains = chainExtentsOf(db, t);
+  const receivedAt = db.prepare(`SELECT received_at FROM ${t} WHERE chain = ? AND seq = ?`).pluck();
+  let minReceived: string | null = null;
+  let maxReceived: string | null = null;
+  for (const c of chains) {
+    const first = receivedAt.get(c.chain, c.firstSeq) as string;
+    const last = receivedAt.get(c.chain, c.lastSeq) as string;
+    if (minReceived === null || Date.parse(first) < Date.parse(minReceived)) minReceived = first;
+    if (maxReceived === null || Date.parse(last) > Date.parse(maxReceived)) maxReceived = last;
+  }
+  db.prepare('UPDATE event_partitions SET min_occurred_ms = ?, max_occurred_ms = ?, min_received = ?, max_received = ?, last_pos = COALESCE(?, last_pos) WHERE n = ?').run(
+    occ.lo,
+    occ.hi,
+    minReceived,
+    maxReceived,
+    occ.last,
+    n,
+  );
+  db.prepare('DELETE FROM event_partition_chains WHERE n = ?').run(n);
+  const insert = db.prepare('INSERT INTO event_partition_chains (n, chain, first_seq, last_seq) VALUES (?, ?, ?, ?)');
+  for (const c of chains) insert.run(n, c.chain, c.firstSeq, c.lastSeq);
+}
+
+/** Migration 7: every closed partition's catalog extents recorded from its indexes (recordPartitionExtents). */
+export function repairClosedPartitionExtents(db: SqliteDb): number {
+  if (!isPartitioned(db)) return 0;
+  const closed = livePartitions(db).filter((p) => p.state === 'closed');
+  for (const p of closed) recordPartitionExtents(db, p.n);
+  return closed.length;
 }
 
 /** Per chain, the seq range each live partition holds (retention's drop decision). */

@@ -11,6 +11,7 @@ import { consoleAccounts } from './0003-console-accounts';
 import { credentialRevocations } from './0004-credential-revocations';
 import { contextBatches } from './0005-context-batches';
 import { hotPartitions } from './0006-hot-partitions';
+import { partitionExtents } from './0007-partition-extents';
 
 export const MIGRATIONS: readonly Migration[] = [
   baseline,
@@ -19,6 +20,7 @@ export const MIGRATIONS: readonly Migration[] = [
   credentialRevocations,
   contextBatches,
   hotPartitions,
+  partitionExtents,
 ];
 
 /** The schema version this build writes. */
