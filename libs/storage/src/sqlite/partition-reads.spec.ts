@@ -202,4 +202,49 @@ describe('reads of the partitioned hot store', () => {
     reads.inRead(() => reads.source({}));
     expect(reads.cachedStatements()).toBe(0);
   });
+  it('readChain, countChain and lastPosition read only the partitions they need, with the answers of the view', async () => {
+    // Partitions left by the tests before: 0, 3, 4 closed, 5 open. A week of access-log records only:
+    // partition 5 closes, and the newest partition holds no record lastPosition counts.
+    await store.append(chained('access_log', new Date(week(7) + 3600_000).toISOString(), [event(week(7)), event(week(7) + 1)]));
+    expect(livePartitions(db).map((p) => `${p.n}:${p.state}`)).toEqual(['0:closed', '3:closed', '4:closed', '5:closed', '6:open']);
+    const view = (chain: string) =>
+      db.prepare('SELECT seq, received_at AS receivedAt, hash FROM events WHERE chain = ? ORDER BY seq').all(chain) as { seq: number; receivedAt: string; hash: Buffer }[];
+    for (const chain of ['data_access', 'access_log']) {
+      const expected = view(chain);
+      // Long reads (pages of 4 and 5,000, to the end or to a bound) and short ones (the view) give the same rows.
+      for (const [from, to, pageSize] of [
+        [0, undefined, 4],
+        [0, undefined, 5000],
+        [7, 20, 4],
+        [expected[3].seq, expected[expected.length - 2].seq, 2],
+      ] as [number, number | undefined, number][]) {
+        const rows: { seq: number; receivedAt: string; hash: Buffer; eventJson: string }[] = [];
+        for await (const page of store.readChain(chain, from, to, pageSize)) rows.push(...page.map((r) => ({ seq: r.seq, receivedAt: r.receivedAt, hash: r.hash, eventJson: r.eventJson })));
+        const want = expected.filter((r) => r.seq >= from && r.seq <= (to ?? Infinity));
+        expect(rows.map(({ seq, receivedAt, hash }) => ({ seq, receivedAt, hash }))).toEqual(want);
+        for (const r of rows.slice(0, 3)) {
+          for await (const page of store.readChain(chain, r.seq, r.seq, 1)) expect(page[0].eventJson).toBe(r.eventJson);
+        }
+      }
+      expect(await store.countChain(chain)).toBe(db.prepare('SELECT COUNT(*) FROM events WHERE chain = ?').pluck().get(chain));
+    }
+    expect(await store.countChain('no_such_chain')).toBe(0);
+    // A page names the open partition and the closed ones holding its seq range.
+    const reads = new PartitionReads(db);
+    const source = (from: number, to: number) =>
+      reads.inRead(() => {
+        const e = reads.chainExtents('data_access', null);
+        return [...reads.chainSource(e, from, to).matchAll(/events_p\d+/g)].map((m) => m[0]);
+      });
+    const seqsIn = (n: number) => db.prepare(`SELECT MIN(seq) AS lo, MAX(seq) AS hi FROM events_p${n} WHERE chain = 'data_access'`).get() as { lo: number; hi: number };
+    const p3 = seqsIn(3);
+    expect(source(p3.lo, p3.hi)).toEqual(['events_p3', 'events_p6']);
+    expect(source(p3.lo, seqsIn(4).lo)).toEqual(['events_p3', 'events_p4', 'events_p6']);
+    expect(source(0, Number.MAX_SAFE_INTEGER)).toEqual([]); // every partition: the view
+    // lastPosition: the newest non-access-log row, in partition 5 (partition 6 holds access-log rows only).
+    const newest = db.prepare("SELECT MAX(pos) FROM events WHERE chain <> 'access_log'").pluck().get() as number;
+    expect(newest).toBe(db.prepare("SELECT MAX(pos) FROM events_p5 WHERE chain <> 'access_log'").pluck().get());
+    expect(await store.lastPosition()).toBe(newest);
+    expect(reads.inRead(() => reads.newestPosition("chain = 'access_log'"))).toBe(db.prepare('SELECT MAX(pos) FROM events').pluck().get());
+  });
 });

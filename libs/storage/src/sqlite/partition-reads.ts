@@ -11,10 +11,18 @@
  *   when its occurred-time range meets the read's and it holds a position past the read's. Those
  *   ranges come from the partition's own indexes (three seeks), once per connection: a closed
  *   partition takes no more rows (retention only removes some, which narrows the range, so the kept
- *   one still covers it). Not from the catalog's min/max columns: partition 0 of an upgraded store
- *   has there only the rows appended after the upgrade (the migration left them empty), and a row
- *   written through the view's INSERT trigger passes no catalog update. Events arrive late, so no
- *   order between partitions and occurred time is assumed: each range is the partition's own.
+ *   one still covers it). The catalog's min/max columns hold the same ranges since migration 7
+ *   (recorded from the indexes at close, event-partitions.ts recordPartitionExtents), but the
+ *   indexes are what the rows are: a range read from them cannot disagree with the table, costs
+ *   three seeks a partition once per connection, and needs no trust in a catalog row. Events arrive
+ *   late, so no order between partitions and occurred time is assumed: each range is the
+ *   partition's own.
+ * - A long read of a chain's seq range (readChain: verification, exports) reads each closed
+ *   partition's first and last seq of the chain on its (chain, seq) index at the start of the call
+ *   (chainExtents; again if the live partitions change between two pages), and each page reads the
+ *   open partition and the closed ones holding its range: one arm or two instead of every
+ *   partition's. countChain sums one COUNT a partition; lastPosition reads partitions newest first
+ *   and skips a closed one whose last position is not past the best found.
  * - The caller reads the catalog (which partitions are live, which is open) and the rows in ONE read
  *   transaction (`inRead`), so a rollover or a drop between the two cannot make a read miss rows or
  *   name a table that is gone.
@@ -51,6 +59,12 @@ interface Extent {
   minOccurred: number | null;
   maxOccurred: number | null;
   maxPos: number | null;
+}
+
+/** Per live partition, a chain's seq range in it (null: none), as one long chain read found them (chainExtents). */
+export interface ChainExtents {
+  partitionSet: string;
+  parts: { table: string; open: boolean; first: number | null; last: number | null }[];
 }
 
 export const DEFAULT_CACHED_STATEMENTS = 128;
@@ -134,6 +148,73 @@ export class PartitionReads {
       }
     }
     return this.live;
+  }
+
+  /**
+   * For one read of a long seq range of a chain (readChain): each closed partition's first and last
+   * seq of the chain, read now from its (chain, seq) index (two seeks a partition), so the pages
+   * name only the partitions holding their range. Read at the call, not cached across calls: a
+   * verification reads what the indexes hold then. `previous` is kept while the live partitions
+   * are the same ones (a rollover or a drop between two pages: read again). Call inside `inRead`.
+   */
+  chainExtents(chain: string, previous: ChainExtents | null): ChainExtents | null {
+    if (!this.selectLive) return null;
+    const parts = this.livePartitions();
+    if (previous && previous.partitionSet === this.partitionSet) return previous;
+    const list = parts.map((p) => {
+      if (p.state === 'open') return { table: p.table_name, open: true, first: null, last: null };
+      const t = p.table_name;
+      const row = this.statement(
+        `SELECT (SELECT seq FROM ${t} WHERE chain = @chain ORDER BY seq LIMIT 1) AS first, (SELECT seq FROM ${t} WHERE chain = @chain ORDER BY seq DESC LIMIT 1) AS last`,
+      ).get({ chain }) as { first: number | null; last: number | null };
+      return { table: t, open: false, first: row.first, last: row.last };
+    });
+    return { partitionSet: this.partitionSet, parts: list };
+  }
+
+  /** What a page of a chain's seq range [fromSeq, toSeq] reads FROM: the open partition and the closed ones holding seqs in it. */
+  chainSource(extents: ChainExtents | null, fromSeq: number, toSeq: number): string {
+    if (!extents) return 'events';
+    const keep = extents.parts.filter((p) => p.open || (p.first !== null && p.last !== null && p.last >= fromSeq && p.first <= toSeq));
+    if (keep.length === extents.parts.length) return 'events';
+    const cols = EVENT_COLUMNS.join(', ');
+    if (keep.length === 0) return `(SELECT ${cols} FROM ${extents.parts[0].table} WHERE 0)`;
+    return `(${keep.map((p) => `SELECT ${cols} FROM ${p.table}`).join(' UNION ALL ')})`;
+  }
+
+  /**
+   * The newest position of a row meeting `where` (SQL on the event columns, no parameters), -1 when
+   * none: partitions newest first, each read backwards on its rowid; a closed partition whose last
+   * position (its extent: only retention removes rows from it) is not past the best one found is
+   * not read. Call inside `inRead`. Null on a store without partitions (the caller reads the view).
+   */
+  newestPosition(where: string): number | null {
+    if (!this.selectLive) return null;
+    const parts = this.livePartitions();
+    let best = -1;
+    for (let i = parts.length - 1; i >= 0; i--) {
+      const p = parts[i];
+      if (p.state === 'closed') {
+        const e = this.extentOf(p);
+        if (e.maxPos === null || e.maxPos <= best) continue;
+      }
+      const pos = this.statement(`SELECT pos FROM ${p.table_name} WHERE ${where} ORDER BY pos DESC LIMIT 1`).pluck().get() as number | undefined;
+      if (pos !== undefined && pos > best) best = pos;
+    }
+    return best;
+  }
+
+  /**
+   * How many rows of a chain the hot store holds: one COUNT a partition (each counts its (chain,
+   * seq) index range where it is), summed, instead of COUNT(*) over the view (every row handed
+   * through the view's UNION ALL). Call inside `inRead`. Null on a store without partitions.
+   */
+  countChain(chain: string): number | null {
+    if (!this.selectLive) return null;
+    const parts = this.livePartitions();
+    if (parts.length === 0) return 0;
+    const sql = `SELECT ${parts.map((p) => `(SELECT COUNT(*) FROM ${p.table_name} WHERE chain = @chain)`).join(' + ')}`;
+    return this.statement(sql).pluck().get({ chain }) as number;
   }
 
   /** The prepared statement for `sql`, from the cache (least recently used out past the bound). */

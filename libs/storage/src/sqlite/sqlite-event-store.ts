@@ -31,7 +31,7 @@ import type { FieldProtection } from '../field-protection.port';
 import { DataKeyUnavailableError, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 import { AppendOptions, appendFailure, prepareAppend } from './sqlite-append';
 import { PartitionIdIndex, isPartitioned, partitionTable } from './event-partitions';
-import { PartitionReads, ReadBounds } from './partition-reads';
+import { ChainExtents, PartitionReads, ReadBounds } from './partition-reads';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumnMismatchError, DerivedColumns, mismatchOf, PatientTokenCache, withColumnCheck } from '../derived-columns';
 import type { SqliteAppendThread } from './sqlite-append-thread';
@@ -263,17 +263,32 @@ export class SqliteEventStore implements EventStore {
   }
 
   async countChain(chain: string): Promise<number> {
-    return (this.countByChain.get(chain) as { n: number }).n;
+    // One COUNT a partition, summed (partition-reads.ts); the view on a store without partitions.
+    return this.reads.inRead(() => this.reads.countChain(chain)) ?? (this.countByChain.get(chain) as { n: number }).n;
   }
 
+  /**
+   * A read longer than a page (verification, exports) first finds each closed partition's seq range
+   * of the chain on its index, then each page reads only the open partition and those holding its
+   * range (partition-reads.ts, chainExtents); a read of a page or less reads the view (one seek a
+   * partition either way).
+   */
   async *readChain(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): AsyncIterable<ChainRow[]> {
-    const stmt = this.db.prepare(
-      `SELECT seq, received_at, event, sealed, prev_hash, hash, ${DERIVED_COLUMNS_SQL} FROM events WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
-    );
     let next = fromSeq;
     const end = toSeq ?? Number.MAX_SAFE_INTEGER;
+    const long = end - fromSeq + 1 > pageSize;
+    let extents: ChainExtents | null = null;
     for (;;) {
-      const rows = stmt.all(chain, next, end, pageSize) as ({ seq: number; received_at: string; prev_hash: Buffer; hash: Buffer } & EncodedEvent & DerivedColumns)[];
+      const rows = this.reads.inRead(() => {
+        let from = 'events';
+        if (long) {
+          extents = this.reads.chainExtents(chain, extents);
+          from = this.reads.chainSource(extents, next, end);
+        }
+        return this.reads
+          .statement(`SELECT seq, received_at, event, sealed, prev_hash, hash, ${DERIVED_COLUMNS_SQL} FROM ${from} WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`)
+          .all(chain, next, end, pageSize);
+      }) as ({ seq: number; received_at: string; prev_hash: Buffer; hash: Buffer } & EncodedEvent & DerivedColumns)[];
       if (rows.length === 0) return;
       // Verification: an unreadable record hashes as its stored text, so it is reported as modified.
       const texts = this.eventTexts(rows, 'verify');
@@ -306,7 +321,8 @@ export class SqliteEventStore implements EventStore {
   }
 
   async lastPosition(): Promise<number> {
-    return (this.selectLastPosition.get() as { pos: number }).pos;
+    // Partitions newest first, an older one read only if it may hold a later position (partition-reads.ts).
+    return this.reads.inRead(() => this.reads.newestPosition(NOT_ACCESS_LOG)) ?? (this.selectLastPosition.get() as { pos: number }).pos;
   }
 
   async readIdsSince(afterPosition: number, limit: number): Promise<{ position: number; id: string }[]> {
