@@ -15,7 +15,7 @@ import { ChainedRecord, SqliteDb, TieredSqliteEventStore, decodeWarmRecord, enco
 import { inMemoryFieldProtection } from '../../../test/fakes/in-memory-field-protection';
 import { parseRetentionPolicy } from './retention-policy';
 import { SqliteLegalHoldStore } from './sqlite-legal-hold-store';
-import { RetentionRunReport, SqliteRetentionRunner, applyRetentionSchema } from './sqlite-retention-runner';
+import { RetentionRunOptions, RetentionRunReport, SqliteRetentionRunner, applyRetentionSchema } from './sqlite-retention-runner';
 
 const protection = inMemoryFieldProtection();
 // Hot 28 days for data access, 56 for authentication; warm and retention far away (no cold, no delete).
@@ -72,9 +72,9 @@ async function build(withLog: boolean): Promise<Fixture> {
   return { dir, db, store };
 }
 
-async function run(f: Fixture, nowMs: number, wholePartitions: boolean): Promise<RetentionRunReport> {
+async function run(f: Fixture, nowMs: number, wholePartitions: boolean, more: Partial<RetentionRunOptions> = {}): Promise<RetentionRunReport> {
   const runner = new SqliteRetentionRunner(f.db, policy, new SqliteLegalHoldStore(f.db), { dataDir: f.dir, protection, publicKeys: () => [] });
-  return runner.run({ now: nowMs, dryRun: false, trigger: 'test', wholePartitions });
+  return runner.run({ now: nowMs, dryRun: false, trigger: 'test', wholePartitions, ...more });
 }
 
 /** Hot and warm rows without the sealed bytes (random nonces differ between two stores built alike). */
@@ -176,6 +176,36 @@ describe('retention: whole hot partitions to warm', () => {
     expect(() => whole.db.prepare('UPDATE warm_events SET action = ?').run('x')).toThrow(/immutable/);
     expect(() => whole.db.prepare('DELETE FROM events_p4').run()).toThrow(/cannot be deleted/);
     expect(await whole.store.lastPosition()).toBe(await byRecord.store.lastPosition());
+  });
+
+  it('moves a partition larger than a chunk in several transactions, and a rerun after an interruption between chunks ends the same', async () => {
+    const chunked = await fixture(false);
+    const byRecord = await fixture(false);
+    const later = MONDAY + 12 * WEEK_MS;
+    // Chunks of 4 rows: partition 0 (10 rows) takes three transactions. The first run stops after
+    // the second chunk of partition 1 (an error thrown after its commit, as a crash would leave it).
+    let steps = 0;
+    const transactions: number[] = [];
+    await expect(
+      run(chunked, later, true, {
+        wholePartitionChunkRows: 4,
+        onStep: (step, _table, ms) => {
+          if (step !== 'warm-partition') return;
+          transactions.push(ms!);
+          if (++steps === 5) throw new Error('interrupted');
+        },
+      }),
+    ).rejects.toThrow('interrupted');
+    expect(transactions.every((ms) => ms >= 0)).toBe(true);
+    expect(partitions(chunked.db)).toEqual(['1:closed', '2:closed', '3:closed', '4:closed', '5:open']);
+    expect(chunked.db.prepare('SELECT COUNT(*) FROM events_p1').pluck().get()).toBe(2); // 8 of its 10 rows moved
+    await verifyAll(chunked.store);
+    const rerun = await run(chunked, later, true, { wholePartitionChunkRows: 4 });
+    const reference = await run(byRecord, later, false);
+    expect(partitions(chunked.db)).toEqual(['4:closed', '5:open']);
+    expect(rows(chunked.db)).toEqual(rows(byRecord.db));
+    expect(rerun.warmed + 18).toBe(reference.warmed); // the interrupted run had moved 18 records
+    await verifyAll(chunked.store);
   });
 
   it('leaves a partition holding a record inside its hot window to the record-by-record move', async () => {
