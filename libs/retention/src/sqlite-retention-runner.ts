@@ -988,11 +988,13 @@ const WARM_RECORD_FUNCTION = 'audit_warm_record';
 const WARM_STAGE_COLUMNS = ['pos', 'chain', 'seq', 'id', 'received_at', 'occurred_ms', 'category', 'action', 'outcome', 'actor_id', 'patient_id', 'record', 'prev_hash', 'hash', 'restored', 'archive_id'];
 
 /**
- * Rows a whole-partition move copies in one write transaction (about 8 µs of CPU a row into
- * warm_events' indexes: ~1.6 s at 200,000): a larger partition goes in chunks, so appends never
- * wait near their busy timeout (5 s) behind a retention run.
+ * Rows a whole-partition move copies in one write transaction. The transaction's time is the copy
+ * into warm_events' indexes (~8 µs of CPU a row) and the commit of what it wrote to the WAL:
+ * measured 16-19 s for 100,000 rows on a loaded machine (docs/benchmarks.md stop 29),
+ * where appends wait at most 5 s (busy timeout). A larger partition goes in chunks; every chunk
+ * but the last deletes its rows, so a smaller bound costs row deletes (~10 µs a row).
  */
-export const WHOLE_PARTITION_CHUNK_ROWS = 200_000;
+export const WHOLE_PARTITION_CHUNK_ROWS = 50_000;
 
 /** Two moves of one chain, the second starting where the first ends, as one (either may be null). */
 function joinMoves(a: TierMove | null, b: TierMove | null): TierMove | null {
