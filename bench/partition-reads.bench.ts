@@ -6,8 +6,9 @@
  * store's port, each BENCH_RUNS times (default 300): a patient's last 13 weeks (the patient-access
  * report's query), a day of events (GET /v1/events from/to) and its second page, an actor's four
  * weeks streamed (user-activity report), a patient's whole history (no range: every partition, as
- * a control), the access-log page, and the detection tail. Prints CPU µs and wall µs (median) per
- * read, with the load average.
+ * a control), the access-log page, the detection tail, and the chain reads (lastPosition, countChain
+ * of the largest chain, readChain of 20,000 records in pages of 5,000 and of one record). Prints CPU
+ * µs and wall µs (median) per read, with the load average.
  *
  * The same file runs against an earlier build for a before/after pair (it uses only the EventStore
  * port): build the other commit, copy this compiled file next to its dist/bench, run both on the
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
   const last = await store.lastPosition();
   const day = { fromMs: end - 40 * DAY, toMs: end - 39 * DAY };
   const firstDayPage = await store.query({ limit: 50, excludeChain: 'access_log', ...day });
-  const reads: [string, () => Promise<number>][] = [
+  const chainLength = await store.countChain('data_access');
+  const reads: [string, () => Promise<number>, number?][] = [
     ['patient, last 13 weeks (limit 1,000)', async () => (await store.query({ limit: 1000, patient: TARGET, fromMs: end - 91 * DAY, toMs: end })).records.length],
     ['events of one day, page 1 (limit 50)', async () => (await store.query({ limit: 50, excludeChain: 'access_log', ...day })).records.length],
     ['events of one day, page 2', async () => (await store.query({ limit: 50, excludeChain: 'access_log', ...day, after: firstDayPage.next ?? undefined })).records.length],
@@ -71,18 +73,38 @@ async function main(): Promise<void> {
     ['patient, whole history (no range: every partition)', async () => (await store.query({ limit: 1000, patient: TARGET })).records.length],
     ['access log page (limit 50)', async () => (await store.query({ limit: 50, chain: 'access_log' })).records.length],
     ['detection tail (readSince, 100)', async () => (await store.readSince(last - 100, 100)).length],
+    ['lastPosition', async () => (await store.lastPosition()) * 0 + 1],
+    ['countChain data_access (10 runs)', async () => store.countChain('data_access'), 10],
+    [
+      'readChain data_access, 20,000 records in the middle, pages of 5,000 (10 runs)',
+      async () => {
+        let n = 0;
+        const mid = Math.floor(chainLength / 2);
+        for await (const page of store.readChain('data_access', mid, mid + 19_999, 5000)) n += page.length;
+        return n;
+      },
+      10,
+    ],
+    [
+      'readChain data_access, one record (compliance, exports)',
+      async () => {
+        let n = 0;
+        for await (const page of store.readChain('data_access', 1234, 1234, 1)) n += page.length;
+        return n;
+      },
+    ],
   ];
   const rows: string[] = [];
-  for (const [name, read] of reads) {
+  for (const [name, read, runs = RUNS] of reads) {
     const count = await read(); // warm: statements, page cache
     const walls: number[] = [];
     const c0 = cpuUs();
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < runs; i++) {
       const t = performance.now();
       await read();
       walls.push((performance.now() - t) * 1000);
     }
-    const cpu = (cpuUs() - c0) / RUNS;
+    const cpu = (cpuUs() - c0) / runs;
     walls.sort((a, b) => a - b);
     rows.push(`| ${name} | ${fmt(count)} | ${fmt(cpu)} | ${fmt(percentile(walls, 50))} |`);
   }
