@@ -94,6 +94,21 @@ describe('ChainWriter idempotency on the embedded store', () => {
     await verified();
   });
 
+  it("tells the commit's followers after its requests were answered, in commit order; drain waits for them", async () => {
+    const seen: string[] = [];
+    writer.onCommit((records) => seen.push(`commit ${records.map((r) => r.seq).join(',')}`));
+    const answers = [writer.submit([canonical(event()), canonical(event())]), writer.submit([canonical(event())])];
+    for (const [i, a] of answers.entries()) void a.then(() => seen.push(`answer ${i}`));
+    await Promise.all(answers);
+    expect(seen).toEqual(['answer 0', 'answer 1']);
+    const late = writer.submit([canonical(event())]);
+    void late.then(() => seen.push('answer 2'));
+    await writer.drain();
+    // Each commit's followers after its own answers, the commits in order, all told once drain returned.
+    expect(seen.filter((s) => s.startsWith('commit'))).toEqual(['commit 0,1,2', 'commit 3']);
+    expect(seen.indexOf('commit 3')).toBeGreaterThan(seen.indexOf('answer 2'));
+  });
+
   it('answers an id that moved to the warm tier with its original receipt (the hot index does not hold it)', async () => {
     const a = event();
     const [receipt] = await writer.submit([canonical(a)]);

@@ -71,6 +71,9 @@ export class ChainWriter implements CommitFeed {
   private queuedEvents = 0;
   private committing = false;
   private scheduled = false;
+  /** Committed groups the followers are yet to be told of (see notify), and when they will have been. */
+  private notices: { records: readonly ChainedRecord[]; firstPosition: number | undefined }[] = [];
+  private noticesTold: Promise<void> | null = null;
   /** The next group is waiting for more events (the commit window): until `target` are queued or the timer fires. */
   private gathering: { target: number; timer: NodeJS.Timeout } | null = null;
   /** Events of the last group taken for a commit (the commit window's trigger and target). */
@@ -143,8 +146,8 @@ export class ChainWriter implements CommitFeed {
   async drain(): Promise<void> {
     this.stopping = true;
     if (this.gathering) this.endWindow();
-    if (!this.committing && this.queue.length === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.committing || this.queue.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.noticesTold;
   }
 
   /** `now`: start the next group without a commit window (the window just ended). */
@@ -332,7 +335,25 @@ export class ChainWriter implements CommitFeed {
     }
     // The group's positions, when the store told them: followers (detection) need not read them back.
     const firstPosition = appended ? appended.firstPosition : undefined;
-    if (records.length > 0) for (const l of this.listeners) l(records, firstPosition);
+    if (records.length > 0) this.notify(records, firstPosition);
+  }
+
+  /**
+   * Tells the commit's followers (streaming detection's evaluation, checkpoints) once the
+   * acknowledgements went out: the callback runs after the answers' continuations, down to their
+   * socket writes, and still before the next requests are read. Told in the same turn, their work ran
+   * in front of the answers (detection's first slice is promise continuations, queued among the acks').
+   * Groups are told in commit order; drain() waits for them.
+   */
+  private notify(records: readonly ChainedRecord[], firstPosition: number | undefined): void {
+    this.notices.push({ records, firstPosition });
+    this.noticesTold ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.noticesTold = null;
+        for (const n of this.notices.splice(0)) for (const l of this.listeners) l(n.records, n.firstPosition);
+        resolve();
+      }),
+    );
   }
 
   private tellResult(failure: unknown): void {
