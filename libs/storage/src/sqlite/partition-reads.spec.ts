@@ -226,6 +226,12 @@ describe('reads of the partitioned hot store', () => {
           for await (const page of store.readChain(chain, r.seq, r.seq, 1)) expect(page[0].eventJson).toBe(r.eventJson);
         }
       }
+      // Short reads (the catalog's ranges): every record alone, as the view has it.
+      for (const r of expected) {
+        const got: { seq: number; hash: Buffer }[] = [];
+        for await (const page of store.readChain(chain, r.seq, r.seq, 1)) got.push(...page.map((x) => ({ seq: x.seq, hash: x.hash })));
+        expect(got).toEqual([{ seq: r.seq, hash: r.hash }]);
+      }
       expect(await store.countChain(chain)).toBe(db.prepare('SELECT COUNT(*) FROM events WHERE chain = ?').pluck().get(chain));
     }
     expect(await store.countChain('no_such_chain')).toBe(0);
@@ -241,6 +247,11 @@ describe('reads of the partitioned hot store', () => {
     expect(source(p3.lo, p3.hi)).toEqual(['events_p3', 'events_p6']);
     expect(source(p3.lo, seqsIn(4).lo)).toEqual(['events_p3', 'events_p4', 'events_p6']);
     expect(source(0, Number.MAX_SAFE_INTEGER)).toEqual([]); // every partition: the view
+    // A short read takes the same ranges from the catalog.
+    const fromCatalog = (from: number, to: number) =>
+      reads.inRead(() => [...reads.chainSource(reads.catalogChainExtents('data_access'), from, to).matchAll(/events_p\d+/g)].map((m) => m[0]));
+    expect(fromCatalog(p3.lo + 1, p3.lo + 1)).toEqual(['events_p3', 'events_p6']);
+    expect(fromCatalog(p3.hi, seqsIn(4).lo)).toEqual(['events_p3', 'events_p4', 'events_p6']);
     // lastPosition: the newest non-access-log row, in partition 5 (partition 6 holds access-log rows only).
     const newest = db.prepare("SELECT MAX(pos) FROM events WHERE chain <> 'access_log'").pluck().get() as number;
     expect(newest).toBe(db.prepare("SELECT MAX(pos) FROM events_p5 WHERE chain <> 'access_log'").pluck().get());

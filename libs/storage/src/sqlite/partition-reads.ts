@@ -21,8 +21,10 @@
  *   partition's first and last seq of the chain on its (chain, seq) index at the start of the call
  *   (chainExtents; again if the live partitions change between two pages), and each page reads the
  *   open partition and the closed ones holding its range: one arm or two instead of every
- *   partition's. countChain sums one COUNT a partition; lastPosition reads partitions newest first
- *   and skips a closed one whose last position is not past the best found.
+ *   partition's. A short read (a page or less) takes the ranges from the catalog instead
+ *   (catalogChainExtents), cached per chain until the live partitions change. countChain sums one
+ *   COUNT a partition; lastPosition reads partitions newest first and skips a closed one whose last
+ *   position is not past the best found.
  * - The caller reads the catalog (which partitions are live, which is open) and the rows in ONE read
  *   transaction (`inRead`), so a rollover or a drop between the two cannot make a read miss rows or
  *   name a table that is gone.
@@ -78,6 +80,8 @@ export class PartitionReads {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly indexes = new Map<string, boolean>();
   private partitionSet = '';
+  private readonly catalogExtents = new Map<string, ChainExtents>();
+  private catalogExtentsSet = '';
   private readonly read: <T>(fn: () => T) => T;
 
   constructor(
@@ -170,6 +174,35 @@ export class PartitionReads {
       return { table: t, open: false, first: row.first, last: row.last };
     });
     return { partitionSet: this.partitionSet, parts: list };
+  }
+
+  /**
+   * For a short read of a chain (a page or less: one record's hash or receive time): each closed
+   * partition's seq range of the chain from the catalog (`event_partition_chains`, recorded from
+   * the partition's indexes when it closed, migration 7 for older ones; retention only narrows what
+   * a partition holds, so the range still covers it), kept per chain until the live partitions
+   * change. One catalog query per chain and partition set instead of two seeks a partition per
+   * call. Call inside `inRead`.
+   */
+  catalogChainExtents(chain: string): ChainExtents | null {
+    if (!this.selectLive) return null;
+    const parts = this.livePartitions();
+    if (this.catalogExtentsSet !== this.partitionSet) {
+      this.catalogExtents.clear();
+      this.catalogExtentsSet = this.partitionSet;
+    }
+    let e = this.catalogExtents.get(chain);
+    if (!e) {
+      const ranges = new Map(
+        (this.statement('SELECT n, first_seq AS first, last_seq AS last FROM event_partition_chains WHERE chain = ?').all(chain) as { n: number; first: number; last: number }[]).map((r) => [r.n, r]),
+      );
+      e = {
+        partitionSet: this.partitionSet,
+        parts: parts.map((p) => ({ table: p.table_name, open: p.state === 'open', first: ranges.get(p.n)?.first ?? null, last: ranges.get(p.n)?.last ?? null })),
+      };
+      this.catalogExtents.set(chain, e);
+    }
+    return e;
   }
 
   /** What a page of a chain's seq range [fromSeq, toSeq] reads FROM: the open partition and the closed ones holding seqs in it. */

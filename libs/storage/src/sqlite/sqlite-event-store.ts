@@ -270,8 +270,8 @@ export class SqliteEventStore implements EventStore {
   /**
    * A read longer than a page (verification, exports) first finds each closed partition's seq range
    * of the chain on its index, then each page reads only the open partition and those holding its
-   * range (partition-reads.ts, chainExtents); a read of a page or less reads the view (one seek a
-   * partition either way).
+   * range (partition-reads.ts, chainExtents); a read of a page or less takes the ranges from the
+   * catalog (catalogChainExtents: no seek in a partition that does not hold the range).
    */
   async *readChain(chain: string, fromSeq: number, toSeq?: number, pageSize = 5000): AsyncIterable<ChainRow[]> {
     let next = fromSeq;
@@ -280,11 +280,8 @@ export class SqliteEventStore implements EventStore {
     let extents: ChainExtents | null = null;
     for (;;) {
       const rows = this.reads.inRead(() => {
-        let from = 'events';
-        if (long) {
-          extents = this.reads.chainExtents(chain, extents);
-          from = this.reads.chainSource(extents, next, end);
-        }
+        extents = long ? this.reads.chainExtents(chain, extents) : this.reads.catalogChainExtents(chain);
+        const from = this.reads.chainSource(extents, next, end);
         return this.reads
           .statement(`SELECT seq, received_at, event, sealed, prev_hash, hash, ${DERIVED_COLUMNS_SQL} FROM ${from} WHERE chain = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`)
           .all(chain, next, end, pageSize);
