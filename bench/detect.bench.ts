@@ -22,17 +22,25 @@
  *    in one call and serialized in one JSON.stringify, against built and serialized in turns as the
  *    streaming worker and the stores do; the longest turn is what a request arriving meanwhile waits.
  *    BENCH_DETECT_PART=snapshot runs only this part (engine: parts 1 and 3; delay: part 2).
+ * 4. BENCH_DETECT_PART=tail (only when asked): the streaming worker's CPU per event as the embedded service runs
+ *    it, with the positions of each commit handed over and with the read-back by id (see detectionTail).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AccessEvent, loadConfig } from '@app/core';
-import { DetectionEngine, loadRules } from '@app/detection';
+import { ContextIndex } from '@app/context';
+import { DetectionEngine, loadRules, withRuleOverrides } from '@app/detection';
 import { jsonInTurns } from '../libs/detection/src/service/json-in-turns';
-import { TokenService } from '@app/security';
+import { DetectionWorker } from '../libs/detection/src/service/detection-worker';
+import { SnapshotWriterThread } from '../libs/detection/src/service/snapshot-writer-thread';
+import { SqliteAlertStore } from '../libs/detection/src/service/sqlite-alert-store';
+import { SqliteDetectionProgressStore } from '../libs/detection/src/service/sqlite-detection-state';
+import { embeddedFieldProtection, embeddedTextSealer, TokenService } from '@app/security';
+import { ChainedRecord, openDatabase, SqliteEventStore } from '@app/storage';
 import { generateTraffic, lastWorkingDay } from '@app/simulation';
 import { ApiClient, localCa } from '../apps/auditctl/src/api-client';
-import { benchDataDir, fmt, machine, percentile, processCpuMs, REPO_ROOT, startServiceProcess } from './bench-support';
+import { benchDataDir, ChainHeads, chainRecord, fmt, machine, percentile, processCpuMs, REPO_ROOT, startServiceProcess } from './bench-support';
 
 const EVENTS_PER_DAY = Number(process.env.BENCH_ENGINE_EVENTS_PER_DAY ?? 200_000);
 /** Lowest first: a rate the server cannot keep up with leaves a backlog that would burden the next one. */
@@ -420,9 +428,76 @@ async function snapshotTurns(): Promise<void> {
   console.log(`| detection snapshot serialized in turns (jsonInTurns, as the stores do) | ${fmt(jsonTurns.totalMs, 1)} ms in ${fmt(jsonTurns.turns)} turns, longest turn ${fmt(jsonTurns.longestMs, 1)} ms |`);
 }
 
+/**
+ * Part 4 (BENCH_DETECT_PART=tail): the streaming worker as the embedded service runs it (real SQLite store,
+ * alert and progress stores, snapshot writer thread, default rules, the empty context of `npm run bench`), fed
+ * `npm run bench`'s traffic in committed groups of 900, one group at a time, as the chain writer hands them
+ * over: with the positions the store gave each group (rememberAt), and by id (remember, then reading positions
+ * and ids back). The store is filled first; what is measured is the process's CPU (all threads) from the first
+ * group handed over until the worker has stopped (final snapshot written), per event. BENCH_TAIL_EVENTS
+ * (100,000), BENCH_TAIL_RATE (groups arrive at this many events/s, so periodic snapshots fall as in the service;
+ * default: as fast as the worker takes them).
+ */
+async function detectionTail(): Promise<void> {
+  const total = Number(process.env.BENCH_TAIL_EVENTS ?? 100_000);
+  const rate = process.env.BENCH_TAIL_RATE ? Number(process.env.BENCH_TAIL_RATE) : null;
+  const run = async (handOver: 'positions' | 'ids'): Promise<{ cpuUs: number; alerts: number }> => {
+    const dir = benchDataDir('tail');
+    const db = openDatabase(dir);
+    const store = new SqliteEventStore(db, embeddedFieldProtection({ dataDir: dir }));
+    const events = generateTraffic({ events: total, seed: 7 }).events.map((e) => ({ ...e, source: { system: e.source.system, integration: 'bench' } }));
+    const heads: ChainHeads = new Map();
+    const groups: { records: ChainedRecord[]; first: number | undefined }[] = [];
+    for (let i = 0; i < events.length; i += 900) {
+      const receivedAt = new Date().toISOString();
+      const records = events.slice(i, i + 900).map((e) => chainRecord(heads, e, receivedAt));
+      const appended = await store.append(records);
+      groups.push({ records, first: appended ? appended.firstPosition : undefined });
+    }
+    const alerts = new SqliteAlertStore(db, embeddedTextSealer({ dataDir: dir }));
+    const writer = SnapshotWriterThread.available() ? new SnapshotWriterThread({ dataDir: dir }) : undefined;
+    const progress = new SqliteDetectionProgressStore(db, alerts, 'engine', embeddedTextSealer({ dataDir: dir }), writer);
+    const source = { readSince: (a: number, l: number) => store.readSince(a, l), lastPosition: () => store.lastPosition(), readIdsSince: (a: number, l: number) => store.readIdsSince(a, l) };
+    const overrides = { state: () => ({ disabled: new Map(), exceptions: [] }) };
+    const context = new ContextIndex();
+    const worker = new DetectionWorker(() => withRuleOverrides(new DetectionEngine(rules, { ...engineOptions, context }), overrides), source, progress, { snapshotEveryEvents: 50_000, snapshotEveryMs: 5_000 });
+    worker.start();
+    await worker.caughtUp();
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    for (let k = 0; k < groups.length; k++) {
+      const { records, first } = groups[k];
+      if (handOver === 'positions' && first !== undefined) {
+        worker.rememberAt(records.map((r, i) => ({ position: first + i, receivedAt: r.receivedAt, event: r.event })), first, first + records.length - 1);
+      } else worker.remember(records);
+      worker.wake();
+      await worker.caughtUp();
+      if (rate !== null) {
+        const wait = started + ((k + 1) * 900 * 1000) / rate - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+    await worker.stop();
+    const cpu = process.cpuUsage(cpu0);
+    const stored = alerts.count();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { cpuUs: (cpu.user + cpu.system) / total, alerts: stored };
+  };
+  console.log('');
+  console.log('| detection tail, committed groups of 900 (CPU of all threads per event, final snapshot included) | result |');
+  console.log('|---|---|');
+  for (const handOver of ['positions', 'ids', 'positions', 'ids'] as const) {
+    const r = await run(handOver);
+    const how = handOver === 'positions' ? 'positions handed over (nothing read back)' : 'by id (positions and ids read back)';
+    console.log(`| ${fmt(total)} events, ${how}${rate === null ? '' : `, arriving at ${fmt(rate)} events/s`} | ${fmt(r.cpuUs, 2)} µs (${r.alerts} alerts; load ${os.loadavg()[0].toFixed(1)}) |`);
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`Detection benchmark on ${machine()}; ${rules.filter((r) => r.enabled !== false).length} default rules`);
   if (PART === 'delay') return alertDelay();
+  if (PART === 'tail') return detectionTail();
   if (PART === 'snapshot') {
     console.log('');
     console.log('| measurement | result |');
