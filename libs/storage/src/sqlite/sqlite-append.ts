@@ -248,6 +248,7 @@ export function appendFailure(err: unknown, rows: readonly AppendRow[]): AppendF
   if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events(_p\d+)?\.chain, events(_p\d+)?\.seq/.test(e.message ?? '')) {
     return { kind: 'sequence', chain: rows[0]?.chain ?? '', seq: rows[0]?.seq ?? -1 };
   }
-  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events(_p\d+)?\.id\b/.test(e.message ?? '')) return { kind: 'duplicate' };
+  // UNIQUE (id), or the compact id key's unique index of partitions made since (event-partitions.ts idKeySql).
+  if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' && /events(_p\d+)?\.id\b|index 'events_p\d+_by_id'/.test(e.message ?? '')) return { kind: 'duplicate' };
   return { kind: 'store', code: e.code ?? 'unknown error' };
 }

@@ -30,7 +30,7 @@ import { SqliteDb } from './sqlite-database';
 import type { FieldProtection } from '../field-protection.port';
 import { DataKeyUnavailableError, SealedFieldCodec, SealedRecordError } from './sealed-fields';
 import { AppendOptions, appendFailure, prepareAppend } from './sqlite-append';
-import { PartitionIdIndex, isPartitioned, partitionTable } from './event-partitions';
+import { PartitionIdIndex, idKeySql, idMatchSql, isPartitioned, partitionTable } from './event-partitions';
 import { ChainExtents, PartitionReads, ReadBounds } from './partition-reads';
 import { DERIVED_COLUMNS_SQL } from './derived-columns-sql';
 import { DerivedColumnMismatchError, DerivedColumns, mismatchOf, PatientTokenCache, withColumnCheck } from '../derived-columns';
@@ -86,7 +86,7 @@ export class SqliteEventStore implements EventStore {
   private readonly selectNewestPosition;
   /** Reads name only the partitions their bounds touch, with statements reused (partition-reads.ts). */
   protected readonly reads: PartitionReads;
-  private readonly receiptLookups = new Map<string, Database.Statement<string[]>>();
+  private readonly receiptLookups = new Map<string, Database.Statement<[{ ids: string }]>>();
   /** Id lookups go to the partitions whose filter may hold the id (event-partitions.ts). */
   private readonly idIndex: PartitionIdIndex | null;
   private readonly appendTx: (records: readonly ChainedRecord[]) => number | null;
@@ -108,7 +108,7 @@ export class SqliteEventStore implements EventStore {
     this.tokens = new PatientTokenCache((id) => protection.patientToken(id));
     ensureSealedColumn(db);
     this.selectHeads = db.prepare('SELECT chain, seq, hash FROM chain_heads');
-    this.selectById = db.prepare(`SELECT ${RECORD_COLUMNS} FROM events WHERE id = ?`);
+    this.selectById = db.prepare(`SELECT ${RECORD_COLUMNS} FROM events WHERE ${idMatchSql('@id')}`);
     this.selectChains = db.prepare('SELECT chain FROM chain_heads ORDER BY chain');
     this.countByChain = db.prepare('SELECT COUNT(*) AS n FROM events WHERE chain = ?');
     // Backwards on the primary key to the newest non-access-log row (MAX() with a WHERE would scan).
@@ -147,7 +147,7 @@ export class SqliteEventStore implements EventStore {
     for (const [table, candidates] of this.idTables(ids)) {
       for (let i = 0; i < candidates.length; i += ID_LOOKUP_CHUNK) {
         const chunk = candidates.slice(i, i + ID_LOOKUP_CHUNK);
-        const rows = this.receiptLookup(table, chunk.length).all(...chunk) as ({ id: string; chain: string; seq: number; hash: Buffer } & EncodedEvent)[];
+        const rows = this.receiptLookup(table).all({ ids: JSON.stringify(chunk) }) as ({ id: string; chain: string; seq: number; hash: Buffer } & EncodedEvent)[];
         // An unreadable record compares unequal to any retry (409), without failing the whole group.
         for (const r of rows) out.set(r.id, { id: r.id, chain: r.chain, seq: r.seq, hash: r.hash, eventJson: this.eventTexts([r], 'tolerant')[0] });
       }
@@ -177,7 +177,7 @@ export class SqliteEventStore implements EventStore {
 
   async getById(id: string): Promise<StoredRecord | null> {
     for (const [table] of this.idTables([id])) {
-      const row = (table === 'events' ? this.selectById : this.reads.statement(`SELECT ${RECORD_COLUMNS} FROM ${table} WHERE id = ?`)).get(id) as EventRow | undefined;
+      const row = (table === 'events' ? this.selectById : this.reads.statement(`SELECT ${RECORD_COLUMNS} FROM ${table} WHERE ${idMatchSql('@id')}`)).get({ id }) as EventRow | undefined;
       if (row) return this.toStoredRecord(row);
     }
     return null;
@@ -398,12 +398,18 @@ export class SqliteEventStore implements EventStore {
     if (this.db.open) this.db.close();
   }
 
-  private receiptLookup(table: string, n: number) {
-    const key = `${table}:${n}`;
-    let stmt = this.receiptLookups.get(key);
+  /**
+   * The stored rows of a list of ids (`@ids`: a JSON array) in one table: through `UNIQUE (id)` or the
+   * compact key's index, whichever the table has (idKeySql).
+   */
+  private receiptLookup(table: string) {
+    let stmt = this.receiptLookups.get(table);
     if (!stmt) {
-      stmt = this.db.prepare<string[]>(`SELECT id, chain, seq, hash, event, sealed FROM ${table} WHERE id IN (${new Array(n).fill('?').join(',')})`);
-      this.receiptLookups.set(key, stmt);
+      stmt = this.db.prepare(
+        `SELECT id, chain, seq, hash, event, sealed FROM ${table}
+         WHERE ${idKeySql('id')} IN (SELECT ${idKeySql('value')} FROM json_each(@ids)) AND id IN (SELECT value FROM json_each(@ids))`,
+      );
+      this.receiptLookups.set(table, stmt);
     }
     return stmt;
   }
