@@ -349,6 +349,30 @@ describe('DetectionWorker', () => {
     await worker.stop();
   });
 
+  it('a commit it was not told about right after an access-log-only one is evaluated on the same wake-up', async () => {
+    const db = tempDb();
+    const alerts = new SqliteAlertStore(db);
+    const source = new MemorySource();
+    const worker = new DetectionWorker(createEngine, source, new SqliteDetectionProgressStore(db, alerts), options);
+    worker.start();
+    const first = source.commit(traffic.events.slice(0, 100));
+    worker.rememberAt(first, first[0].position, source.skip(0).first - 1); // the position after its last event is its too
+    worker.wake();
+    await worker.caughtUp();
+    const accessLogOnly = source.skip(4);
+    worker.rememberAt([], accessLogOnly.first, accessLogOnly.last);
+    source.commit(traffic.events.slice(100, 200)); // written elsewhere: not handed over
+    const last = source.commit(traffic.events.slice(200, 300));
+    worker.rememberAt(last, last[0].position, last[last.length - 1].position);
+    worker.wake(); // once: no later commit comes to wake it again
+    const target = last[last.length - 1].position;
+    const deadline = Date.now() + 5_000;
+    while ((await worker.status()).position < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect((await worker.status()).position).toBe(target);
+    expect((await alerts.list({ limit: 1000 })).alerts.map((a) => a.id).sort()).toEqual(referenceOf(source));
+    await worker.stop();
+  });
+
   it('after positions it was not told about (another process, a dropped commit), reads the store from there and goes on', async () => {
     const db = tempDb();
     const alerts = new SqliteAlertStore(db);

@@ -375,9 +375,11 @@ export class DetectionWorker {
       through = group.last;
       this.dropFirstHanded();
     }
-    if (page.length === 0 && through === after) return null;
     // `through` is consumed once the page is evaluated (drain evaluates what it is given, or rebuilds and forgets).
     this.consumedThrough = through;
+    // Nothing to evaluate before a gap (or nothing at all): read the store, so that what follows the gap is not
+    // left waiting for the next commit.
+    if (page.length === 0 && (this.handed.length > 0 || through === after)) return null;
     return { page, exhausted: this.handed.length === 0 };
   }
 
@@ -403,6 +405,9 @@ export class DetectionWorker {
       if (!hit || hit.position !== position || hit.event.id !== id) break;
       page.push(hit);
     }
+    // Read up to the last event of a handed group: the group's positions after it (the access log's) are known too.
+    const end = this.handed[g];
+    if (page.length > 0 && page.length === ids.length && end && end.events.length > 0 && page[page.length - 1] === end.events[end.events.length - 1]) this.consumedThrough = end.last;
     if (page.length > 0 || ids.length === 0) return { page, exhausted: ids.length < this.sliceEvents && page.length === ids.length };
     const read = await this.source.readSince(after, this.sliceEvents);
     return { page: read, exhausted: read.length < this.sliceEvents };
