@@ -2,6 +2,7 @@
  * XML hardening: billion laughs, XXE and any DTD are refused before parsing (fast, nothing expanded),
  * size and depth are bounded, only predefined entities and character references are decoded.
  */
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { AtnaError } from './atna-error';
 import { decodeXmlReferences, parseUntrustedXml } from './safe-xml';
 import { mapDicomAuditMessage } from './dicom-audit.mapper';
@@ -32,18 +33,33 @@ const BILLION_LAUGHS = `<?xml version="1.0"?>
 <AuditMessage><EventIdentification EventDateTime="&lol9;"/></AuditMessage>`;
 
 describe('parseUntrustedXml', () => {
-  it('rejects a billion-laughs document fast, without expanding anything', () => {
-    const started = process.hrtime.bigint();
+  // "Without expanding anything" is shown by what ran, not by a stopwatch (speed is bench:atna's
+  // business): the refusal comes from the linear scan, before the XML validator or parser sees a byte.
+  function xmlMachineryCalls(fn: () => unknown): number {
+    const validate = jest.spyOn(XMLValidator, 'validate');
+    const parse = jest.spyOn(XMLParser.prototype, 'parse');
+    try {
+      fn();
+    } catch {
+      /* the caller checks the error code separately */
+    }
+    const calls = validate.mock.calls.length + parse.mock.calls.length;
+    validate.mockRestore(); // (restoring also forgets the calls)
+    parse.mockRestore();
+    return calls;
+  }
+
+  it('rejects a billion-laughs document before the XML validator or parser runs (nothing expanded)', () => {
     expect(codeOf(() => mapDicomAuditMessage(BILLION_LAUGHS))).toBe('xml-dtd-forbidden');
-    const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-    expect(elapsedMs).toBeLessThan(50);
+    expect(xmlMachineryCalls(() => mapDicomAuditMessage(BILLION_LAUGHS))).toBe(0);
+    // The probe itself sees the machinery when it does run: a harmless document reaches both.
+    expect(xmlMachineryCalls(() => parseUntrustedXml('<r a="1">x</r>'))).toBe(2);
   });
 
-  it('rejects a billion-laughs document hidden after 60 KiB of white space just as fast', () => {
+  it('rejects a billion-laughs document hidden after 60 KiB of white space the same way', () => {
     const padded = ' '.repeat(60 * 1024) + BILLION_LAUGHS;
-    const started = process.hrtime.bigint();
     expect(codeOf(() => parseUntrustedXml(padded))).toBe('xml-dtd-forbidden');
-    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(50);
+    expect(xmlMachineryCalls(() => parseUntrustedXml(padded))).toBe(0);
   });
 
   it.each([
