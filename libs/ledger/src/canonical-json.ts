@@ -44,22 +44,8 @@ function canonicalizeText(value: unknown): string {
         return out + ']';
       }
       const obj = value as Record<string, unknown>;
-      // RFC 8785 section 3.2.3 orders keys by UTF-16 code units: what `<` on strings and the default
-      // sort compare (not locale order). Objects of an event have a handful of keys: an insertion
-      // sort inline costs about a third of a call to Array.prototype.sort for them.
-      const keys = Object.keys(obj);
+      const keys = sortedKeys(obj);
       const n = keys.length;
-      if (n <= SMALL_OBJECT_KEYS) {
-        for (let i = 1; i < n; i++) {
-          const key = keys[i];
-          let j = i - 1;
-          while (j >= 0 && keys[j] > key) {
-            keys[j + 1] = keys[j];
-            j--;
-          }
-          keys[j + 1] = key;
-        }
-      } else keys.sort();
       let out = '{';
       let first = true;
       for (let i = 0; i < n; i++) {
@@ -77,8 +63,29 @@ function canonicalizeText(value: unknown): string {
   }
 }
 
-/** Up to this many keys an object's keys are ordered by an inline insertion sort. */
+/** Up to this many keys an object's keys are ordered by an insertion sort. */
 const SMALL_OBJECT_KEYS = 24;
+
+/**
+ * An object's keys in RFC 8785 order (section 3.2.3: by UTF-16 code units, what `<` on strings and
+ * the default sort compare, not locale order). Objects of an event have a handful of keys: an
+ * insertion sort costs about a third of a call to Array.prototype.sort for them.
+ */
+function sortedKeys(obj: Record<string, unknown>): string[] {
+  const keys = Object.keys(obj);
+  const n = keys.length;
+  if (n > SMALL_OBJECT_KEYS) return keys.sort();
+  for (let i = 1; i < n; i++) {
+    const key = keys[i];
+    let j = i - 1;
+    while (j >= 0 && keys[j] > key) {
+      keys[j + 1] = keys[j];
+      j--;
+    }
+    keys[j + 1] = key;
+  }
+  return keys;
+}
 
 /** Quoted keys seen before (the event fields): bounded, since `details` keys come from callers. */
 const QUOTED_KEYS = new Map<string, string>();
@@ -181,19 +188,8 @@ function writeValue(value: unknown): boolean {
         return true;
       }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj);
+      const keys = sortedKeys(obj);
       const n = keys.length;
-      if (n <= SMALL_OBJECT_KEYS) {
-        for (let i = 1; i < n; i++) {
-          const key = keys[i];
-          let j = i - 1;
-          while (j >= 0 && keys[j] > key) {
-            keys[j + 1] = keys[j];
-            j--;
-          }
-          keys[j + 1] = key;
-        }
-      } else keys.sort();
       bytes[pos++] = 0x7b;
       let first = true;
       for (let i = 0; i < n; i++) {
