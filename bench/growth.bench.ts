@@ -25,6 +25,7 @@ import { embeddedFieldProtection } from '@app/security';
 import { SqliteLegalHoldStore, SqliteRetentionRunner, applyRetentionSchema, parseRetentionPolicy } from '@app/retention';
 import { PartitionIdIndex } from '../libs/storage/src/sqlite/event-partitions';
 import { ChainHeads, benchDataDir, chainRecord, fmt, machine } from './bench-support';
+import { prng } from '@app/simulation';
 
 const TOTAL = Number(process.env.BENCH_GROWTH_EVENTS ?? 20_000_000);
 const STEP = Number(process.env.BENCH_GROWTH_STEP ?? 1_000_000);
@@ -36,17 +37,6 @@ const RETAIN_DAYS = DAYS - 30;
 const DAY_MS = 86_400_000;
 const START_MS = Date.parse('2026-01-01T00:00:00Z');
 
-/** A small deterministic PRNG (mulberry32): the same actors, patients and actions every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ROLES = ['physician', 'nurse', 'pharmacist', 'registrar', 'lab_technician'];
 const INTEGRATIONS = [

@@ -13,6 +13,7 @@ import { embeddedFieldProtection } from '@app/security';
 import { CheckpointService } from '@app/pipeline';
 import { FileKeyProvider } from '@app/security';
 import { ChainedRecord, EventStore, SqliteCheckpointStore, SqliteDb, SqliteEventStore, openDatabase } from '@app/storage';
+import { prng } from '@app/simulation';
 
 export interface SyntheticStoreOptions {
   events: number;
@@ -45,17 +46,6 @@ const DEPARTMENTS = ['Cardiology', 'Oncology', 'Emergency', 'Radiology', 'Pediat
 const RESOURCES = ['Observation', 'MedicationRequest', 'Condition', 'DiagnosticReport', 'Encounter', 'DocumentReference', 'AllergyIntolerance'];
 const PURPOSES = ['TREAT', 'TREAT', 'TREAT', 'PAYMENT', 'OPERATIONS'];
 
-/** Small deterministic PRNG (mulberry32): the same store for the same options. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A UUID (version 7 layout) whose first 48 bits are the event time: ids arrive in index order. */
 function timeOrderedId(ms: number, n: number): string {

@@ -27,6 +27,7 @@ import { ChainedRecord, TieredSqliteEventStore, openDatabase } from '@app/storag
 import { embeddedFieldProtection } from '@app/security';
 import { SqliteLegalHoldStore, SqliteRetentionRunner, applyRetentionSchema, parseRetentionPolicy } from '@app/retention';
 import { ChainHeads, benchDataDir, chainRecord, fmt, machine } from './bench-support';
+import { prng } from '@app/simulation';
 
 const TOTAL = Number(process.env.BENCH_WARM_EVENTS ?? 1_200_000);
 const WEEKS = Number(process.env.BENCH_WARM_WEEKS ?? 12);
@@ -39,16 +40,6 @@ const DAY_MS = 86_400_000;
 const START_MS = Date.parse('2026-01-05T00:00:00Z'); // a Monday: partitions are receive weeks
 const END_MS = START_MS + WEEKS * 7 * DAY_MS;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function logRecord(heads: ChainHeads, event: AccessEvent, receivedAt: string): ChainedRecord {
   const json = canonicalize(event);
