@@ -8,7 +8,7 @@ export function canonicalize(value: unknown): string {
   // Objects and arrays (every event): written as bytes in one pass when they hold only plain ASCII
   // text (see `writeValue`); anything else is left to the string builder below, which also gives
   // every TypeError. The same algorithm either way, so the same text.
-  if (value !== null && typeof value === 'object' && !writing) {
+  if (BYTE_WRITER && value !== null && typeof value === 'object' && !writing) {
     writing = true;
     try {
       pos = 0;
@@ -116,7 +116,12 @@ function quotedKey(key: string): string {
 
 /** Largest canonical text written as bytes (an event is well under 16 KiB; larger: the string builder). */
 const OUT_BYTES = 64 * 1024;
-const bytes = Buffer.allocUnsafe(OUT_BYTES);
+/**
+ * Node only: the console's in-browser verifier bundles this module (scripts/bundle-console.js), and a
+ * browser has no `Buffer`; there every value goes to the string builder (the same text).
+ */
+const BYTE_WRITER = typeof Buffer === 'function';
+const bytes = (BYTE_WRITER ? Buffer.allocUnsafe(OUT_BYTES) : undefined) as Buffer;
 let pos = 0;
 /** Set while the buffer is in use (a getter calling canonicalize gets the string builder). */
 let writing = false;
